@@ -1,0 +1,269 @@
+"""Params files: pydantic models that validate `params/*.yaml` once, naming the key and the file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from crmlib.errors import ConfigError
+
+__all__ = [
+    "TableSource",
+    "SourceConfig",
+    "EngineConfig",
+    "IngestParams",
+    "KpisParams",
+    "WorkbookParams",
+    "STAGE_SECTIONS",
+    "COMMON_KEYS",
+    "load_params",
+    "section_for_notebook",
+]
+
+log = logging.getLogger(__name__)
+
+Period = Literal["week", "month", "quarter"]
+
+
+class _Strict(BaseModel):
+    """Base of every params model: unknown keys are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TableSource(_Strict):
+    """Where one contract table comes from and how to read it."""
+
+    path: str | list[str] = Field(description="file, glob, or list of them; relative to the params file")
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="contract column -> column name in the source"
+    )
+    delimiter: str = ","
+    decimal_separator: Literal[".", ","] = "."
+    encoding: Literal["utf-8", "latin-1", "utf-16"] = "utf-8"
+    timestamp_format: str | None = Field(
+        default=None, description="strptime format of timestamps, e.g. '%d/%m/%Y %H:%M'; None = ISO 8601"
+    )
+    true_values: list[str] = Field(default_factory=lambda: ["true", "t", "1", "yes", "y"])
+    false_values: list[str] = Field(default_factory=lambda: ["false", "f", "0", "no", "n"])
+    line_items: bool = Field(
+        default=False, description="one row per order line; lines are summed per order by ingest"
+    )
+    unit_price_column: str | None = Field(
+        default=None, description="line items only: amount = quantity x this column"
+    )
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_char(cls, value: str) -> str:
+        if len(value) != 1 and value != "\\t":
+            raise ValueError(f"delimiter must be one character, got {value!r}")
+        return "\t" if value == "\\t" else value
+
+    @field_validator("timestamp_format")
+    @classmethod
+    def _has_directive(cls, value: str | None) -> str | None:
+        if value is not None and "%" not in value:
+            raise ValueError(f"timestamp_format {value!r} has no strptime directive such as %Y")
+        return value
+
+    def paths(self) -> list[str]:
+        """The path patterns as a list."""
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+
+class SourceConfig(_Strict):
+    """The user's files, mapped to the four contract tables."""
+
+    transactions: TableSource
+    customers: TableSource | None = None
+    events: TableSource | None = None
+    assignments: TableSource | None = None
+
+
+class EngineConfig(_Strict):
+    """The embedded SQL engine."""
+
+    name: Literal["duckdb"] = "duckdb"
+    memory_limit: str = Field(default="3GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    threads: int | None = Field(default=None, ge=1, description="None = all cores")
+    temp_directory: str | None = None
+
+
+class IngestParams(_Strict):
+    """Section `ingest`: validation bounds, refund rules, the data-quality verdict."""
+
+    amount_min: float = -10_000.0
+    amount_max: float = 10_000.0
+    refund_when: list[Literal["negative_amount", "negative_quantity", "order_id_pattern"]] = Field(
+        default_factory=lambda: ["negative_amount", "negative_quantity"]
+    )
+    refund_order_id_pattern: str | None = Field(
+        default=None,
+        description="regex marking refund rows by order id; its first group, if any, is the original order id",
+    )
+    reject_share_warn: float = Field(default=0.01, ge=0, le=1)
+    reject_share_fail: float = Field(default=0.05, ge=0, le=1)
+
+    @field_validator("refund_order_id_pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+
+class KpisParams(_Strict):
+    """Section `kpis`: the reporting period and the engagement windows."""
+
+    period: Period = "month"
+    conversion_window_days: int = Field(default=7, ge=1, le=90)
+    periods_shown: int = Field(default=24, ge=2)
+
+
+class _OpenStage(_Strict):
+    """A stage section whose keys are defined by that stage's issue (none yet)."""
+
+
+class CohortsParams(_OpenStage):
+    """Section `cohorts` (03_cohorts)."""
+
+
+class SegmentsParams(_OpenStage):
+    """Section `segments` (04_segments)."""
+
+
+class ClvParams(_OpenStage):
+    """Section `clv` (05_clv)."""
+
+
+class ChurnParams(_OpenStage):
+    """Section `churn` (06_churn)."""
+
+
+class AbTestParams(_OpenStage):
+    """Section `ab_test` (07_ab_test)."""
+
+
+class WorkbookParams(_Strict):
+    """One params file: common keys, the source, the engine, one section per stage."""
+
+    run_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    as_of_date: dt.date
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    source: SourceConfig
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    ingest: IngestParams = Field(default_factory=IngestParams)
+    kpis: KpisParams = Field(default_factory=KpisParams)
+    cohorts: CohortsParams = Field(default_factory=CohortsParams)
+    segments: SegmentsParams = Field(default_factory=SegmentsParams)
+    clv: ClvParams = Field(default_factory=ClvParams)
+    churn: ChurnParams = Field(default_factory=ChurnParams)
+    ab_test: AbTestParams = Field(default_factory=AbTestParams)
+
+    _path: Path | None = PrivateAttr(default=None)
+
+    @property
+    def path(self) -> Path | None:
+        """The params file this was read from (None when built in code)."""
+        return self._path
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the params file, made absolute against the params file's folder."""
+        candidate = Path(os.path.expanduser(relative))
+        if candidate.is_absolute():
+            return candidate
+        base = self._path.parent if self._path is not None else Path.cwd()
+        return (base / candidate).resolve()
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The stage section `name` as plain, JSON-ready values."""
+        if name not in STAGE_SECTIONS:
+            raise ConfigError(f"unknown stage section {name!r}; expected one of {STAGE_SECTIONS}")
+        return getattr(self, name).model_dump(mode="json")
+
+    def common(self) -> dict[str, Any]:
+        """The keys every notebook receives."""
+        return {
+            "run_name": self.run_name,
+            "as_of_date": self.as_of_date.isoformat(),
+            "currency": self.currency,
+        }
+
+
+STAGE_SECTIONS: tuple[str, ...] = ("ingest", "kpis", "cohorts", "segments", "clv", "churn", "ab_test")
+COMMON_KEYS: tuple[str, ...] = ("run_name", "as_of_date", "currency")
+
+
+def section_for_notebook(notebook_name: str) -> str:
+    """The params section of a numbered notebook: ``02_kpis.ipynb`` -> ``kpis``."""
+    stem = Path(notebook_name).stem
+    match = re.fullmatch(r"\d{2}_(\w+)", stem)
+    if match is None or match.group(1) not in STAGE_SECTIONS:
+        raise ConfigError(
+            f"notebook {notebook_name!r} is not named NN_<section> with a section among {STAGE_SECTIONS}"
+        )
+    return match.group(1)
+
+
+def _format_errors(path: Path | str, error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"{path}: unknown key '{key}'")
+        elif item["type"] == "missing":
+            lines.append(f"{path}: missing required key '{key}'")
+        else:
+            lines.append(f"{path}: key '{key}': {item['msg']} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_params(path: str | os.PathLike[str], overrides: dict[str, Any] | None = None) -> WorkbookParams:
+    """Read and validate a params file.
+
+    Parameters
+    ----------
+    path : path-like
+        A YAML file under ``params/``.
+    overrides : dict, optional
+        Top-level keys replacing the file's (e.g. ``{"run_name": "nightly"}``).
+
+    Returns
+    -------
+    WorkbookParams
+        Validated; relative paths resolve against the file's folder.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or not YAML, or a key is unknown, missing or of the wrong type;
+        the message names the file and the key.
+    """
+    params_path = Path(path)
+    if not params_path.is_file():
+        raise ConfigError(f"{params_path}: params file not found")
+    try:
+        raw = yaml.safe_load(params_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{params_path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{params_path}: expected a mapping of keys at the top level")
+    raw.update(overrides or {})
+    try:
+        params = WorkbookParams.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(params_path, exc)) from None
+    params._path = params_path.resolve()
+    return params

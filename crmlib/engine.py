@@ -1,0 +1,218 @@
+"""The SQL engine: an embedded DuckDB that runs the queries in crmlib/sql with bound parameters."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from crmlib.errors import EngineError
+
+__all__ = ["Engine", "load_sql", "quote_literal", "quote_identifier"]
+
+log = logging.getLogger(__name__)
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+@cache
+def load_sql(name: str) -> str:
+    """The text of ``crmlib/sql/<name>.sql``."""
+    try:
+        return resources.files("crmlib").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise EngineError(f"no query named {name!r} in crmlib/sql") from exc
+
+
+def quote_literal(value: str | Path) -> str:
+    """A SQL string literal for text that cannot be a bound parameter (view bodies, COPY targets)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def quote_identifier(name: str) -> str:
+    """A double-quoted SQL identifier (for source column names with spaces or capitals)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _render(text: str, identifiers: Mapping[str, str] | None) -> str:
+    """Substitute ``{{ name }}`` placeholders with validated identifiers or pre-quoted SQL."""
+    identifiers = identifiers or {}
+
+    def substitute(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in identifiers:
+            raise EngineError(f"query placeholder {{{{ {key} }}}} has no value")
+        return identifiers[key]
+
+    return _PLACEHOLDER.sub(substitute, text)
+
+
+class Engine:
+    """An embedded DuckDB connection with the workbook's settings.
+
+    Parameters
+    ----------
+    memory_limit : str, default "3GB"
+        DuckDB's ``memory_limit``; larger work spills to ``temp_directory``.
+    threads : int, optional
+        Worker threads; None uses every core.
+    temp_directory : str, optional
+        Where DuckDB spills; None keeps DuckDB's default.
+
+    Examples
+    --------
+    >>> with Engine(threads=1) as engine:
+    ...     engine.query("select $x + 1 as y", {"x": 41})["y"].tolist()
+    [42]
+    """
+
+    def __init__(
+        self,
+        *,
+        memory_limit: str = "3GB",
+        threads: int | None = None,
+        temp_directory: str | None = None,
+    ) -> None:
+        self.con = duckdb.connect(database=":memory:")
+        self.con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
+        if threads is not None:
+            self.con.execute(f"SET threads = {int(threads)}")
+        if temp_directory is not None:
+            self.con.execute(f"SET temp_directory = {quote_literal(temp_directory)}")
+        self.con.execute("SET preserve_insertion_order = true")
+
+    @classmethod
+    def from_config(cls, engine_config: Any) -> Engine:
+        """An engine from the params file's ``engine`` section (:class:`crmlib.config.EngineConfig`)."""
+        return cls(
+            memory_limit=engine_config.memory_limit,
+            threads=engine_config.threads,
+            temp_directory=engine_config.temp_directory,
+        )
+
+    # -- running queries ---------------------------------------------------------------------
+    def _sql_text(self, sql: str, identifiers: Mapping[str, str] | None) -> str:
+        text = load_sql(sql) if _IDENTIFIER.match(sql) else sql
+        return _render(text, identifiers)
+
+    @contextmanager
+    def _timed(self, sql: str) -> Iterator[None]:
+        started = time.perf_counter()
+        label = sql if _IDENTIFIER.match(sql) else "inline query"
+        try:
+            yield
+        except duckdb.Error as exc:
+            raise EngineError(f"{label}: {exc}") from exc
+        log.debug("%s ran in %.3f s", label, time.perf_counter() - started)
+
+    def execute(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        identifiers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Run a statement (DDL, COPY) or a whole ``.sql`` file of statements; fetch nothing."""
+        text = self._sql_text(sql, identifiers)
+        with self._timed(sql):
+            statements = [s for s in self.con.extract_statements(text)]
+            for statement in statements:
+                names = set(re.findall(r"\$(\w+)", statement.query))
+                bound = {k: v for k, v in (params or {}).items() if k in names}
+                self.con.execute(statement.query, bound or None)
+
+    def arrow(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        identifiers: Mapping[str, str] | None = None,
+    ) -> pa.Table:
+        """Run one query (a name in crmlib/sql or SQL text) and return an Arrow table."""
+        text = self._sql_text(sql, identifiers)
+        with self._timed(sql):
+            return self.con.sql(text, params=dict(params) if params else None).to_arrow_table()
+
+    def query(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        identifiers: Mapping[str, str] | None = None,
+    ) -> pd.DataFrame:
+        """Run one query (a name in crmlib/sql or SQL text) and return a pandas frame."""
+        text = self._sql_text(sql, identifiers)
+        with self._timed(sql):
+            return self.con.execute(text, dict(params) if params else None).df()
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """The single value of a one-row, one-column query."""
+        with self._timed(sql):
+            row = self.con.execute(self._sql_text(sql, None), dict(params) if params else None).fetchone()
+        return None if row is None else row[0]
+
+    # -- tables --------------------------------------------------------------------------------
+    def register(self, name: str, table: pd.DataFrame | pa.Table) -> None:
+        """Make an in-memory frame queryable as ``name``."""
+        self._check_name(name)
+        self.con.register(name, table)
+
+    def register_parquet(self, name: str, paths: str | Path | Sequence[str | Path]) -> None:
+        """Make parquet file(s) queryable as view ``name`` (read lazily by the engine)."""
+        self._check_name(name)
+        items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        listed = ", ".join(quote_literal(p) for p in items)
+        with self._timed(f"register {name}"):
+            self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet([{listed}])")
+
+    def copy_to_parquet(
+        self,
+        sql: str,
+        path: str | Path,
+        params: Mapping[str, Any] | None = None,
+        *,
+        identifiers: Mapping[str, str] | None = None,
+    ) -> int:
+        """Write a query's result to a parquet file; return its row count."""
+        text = self._sql_text(sql, identifiers).strip().rstrip(";")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with self._timed(sql):
+            self.con.execute(
+                f"COPY ({text}) TO {quote_literal(path)} (FORMAT parquet, COMPRESSION zstd)",
+                dict(params) if params else None,
+            )
+            count = self.con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(path)})").fetchone()
+        return int(count[0]) if count else 0
+
+    def has_table(self, name: str) -> bool:
+        """Whether a table or view called ``name`` exists."""
+        found = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = $n", {"n": name}
+        ).fetchone()
+        return bool(found and found[0])
+
+    @staticmethod
+    def _check_name(name: str) -> None:
+        if not _IDENTIFIER.match(name):
+            raise EngineError(f"{name!r} is not a valid table name")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.con.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,201 @@
+"""The run folder: stage artifacts (parquet), metrics.json, run.json, exports; the notebooks' only I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from crmlib.errors import StageInputMissing
+
+__all__ = [
+    "ARTIFACT_PRODUCERS",
+    "RunFolder",
+    "write_json_atomic",
+    "read_json",
+    "to_jsonable",
+]
+
+log = logging.getLogger(__name__)
+
+#: Which notebook writes each artifact: a missing one names the notebook to run first.
+ARTIFACT_PRODUCERS: dict[str, str] = {
+    "transactions": "01_ingest",
+    "customers": "01_ingest",
+    "events": "01_ingest",
+    "assignments": "01_ingest",
+    "rejects": "01_ingest",
+    "daily_orders": "01_ingest",
+    "kpis_by_period": "02_kpis",
+    "channel_engagement": "02_kpis",
+    "contactable_base": "02_kpis",
+    "cohort_retention": "03_cohorts",
+    "cohort_revenue": "03_cohorts",
+    "lifecycle": "03_cohorts",
+    "rfm": "04_segments",
+    "segment_migration": "04_segments",
+    "clv": "05_clv",
+    "churn_scores": "06_churn",
+    "ab_results": "07_ab_test",
+}
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain JSON values from numpy/pandas scalars, dates and nested containers (NaN -> None)."""
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [to_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        number = float(value)
+        return None if math.isnan(number) or math.isinf(number) else number
+    if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if value is pd.NaT or (value is not None and not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value
+
+
+def write_json_atomic(path: str | Path, payload: Any) -> Path:
+    """Write JSON so a reader never sees half a file (write to a sibling, then rename)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        json.dump(to_jsonable(payload), stream, indent=2, sort_keys=False)
+        stream.write("\n")
+    os.replace(temp, target)
+    return target
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+class RunFolder:
+    """One run's folder: ``data/*.parquet``, ``exports/``, ``metrics.json``, ``run.json``.
+
+    Parameters
+    ----------
+    root : path-like
+        ``outputs/<run_name>`` (or the temporary folder a run builds in).
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> run = RunFolder(tempfile.mkdtemp())
+    >>> _ = run.write_table("kpis_by_period", pd.DataFrame({"period": ["2025-01"], "active": [3]}))
+    >>> run.read_table("kpis_by_period")["active"].tolist()
+    [3]
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.root)!r})"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.root / "metrics.json"
+
+    @property
+    def run_json_path(self) -> Path:
+        return self.root / "run.json"
+
+    def table_path(self, name: str) -> Path:
+        """Where artifact ``name`` lives."""
+        return self.data_dir / f"{name}.parquet"
+
+    def has_table(self, name: str) -> bool:
+        """Whether artifact ``name`` was written (optional inputs may be absent)."""
+        return self.table_path(name).is_file()
+
+    def _require(self, name: str) -> Path:
+        path = self.table_path(name)
+        if not path.is_file():
+            producer = ARTIFACT_PRODUCERS.get(name, "the stage that writes it")
+            raise StageInputMissing(
+                f"artifact '{name}' not found in {self.root}: run notebook {producer} first "
+                f"(or the whole workbook: `make report`)"
+            )
+        return path
+
+    def write_table(self, name: str, table: pd.DataFrame | pa.Table) -> Path:
+        """Write artifact ``name`` as parquet (atomically)."""
+        path = self.table_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrow = table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
+        temp = path.with_name(f".{path.name}.tmp")
+        pq.write_table(arrow, temp, compression="zstd")
+        os.replace(temp, path)
+        log.info("wrote %s (%d rows)", path.name, arrow.num_rows)
+        return path
+
+    def read_table(self, name: str, *, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """Read artifact ``name``; raises StageInputMissing naming the notebook that writes it."""
+        path = self._require(name)
+        return pd.read_parquet(path, columns=list(columns) if columns is not None else None)
+
+    def register(self, engine: Any, *names: str, optional: bool = False) -> list[str]:
+        """Expose artifacts to a :class:`crmlib.engine.Engine` as views of the same names.
+
+        With ``optional=True`` a missing artifact is skipped; returns the names registered.
+        """
+        registered = []
+        for name in names:
+            if optional and not self.has_table(name):
+                continue
+            engine.register_parquet(name, self._require(name))
+            registered.append(name)
+        return registered
+
+    def read_metrics(self) -> dict[str, Any]:
+        """metrics.json as a dict (empty when no stage has written yet)."""
+        return read_json(self.metrics_path) if self.metrics_path.is_file() else {}
+
+    def write_metrics(self, stage: str, metrics: Mapping[str, Any]) -> Path:
+        """Set ``metrics.json[stage]`` (one key per stage), keeping the other stages' keys."""
+        current = self.read_metrics()
+        current[stage] = dict(metrics)
+        return write_json_atomic(self.metrics_path, current)
+
+    def write_json(self, name: str, payload: Any) -> Path:
+        """Write ``<root>/<name>.json`` atomically."""
+        return write_json_atomic(self.root / f"{name}.json", payload)
+
+    def read_json(self, name: str) -> Any:
+        """Read ``<root>/<name>.json``; raises StageInputMissing when absent."""
+        path = self.root / f"{name}.json"
+        if not path.is_file():
+            producer = "01_ingest" if name == "quality" else "the stage that writes it"
+            raise StageInputMissing(f"{path.name} not found in {self.root}: run {producer} first")
+        return read_json(path)

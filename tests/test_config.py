@@ -1,0 +1,101 @@
+"""crmlib.config: the params file is validated once, errors name the key and the file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crmlib.config import STAGE_SECTIONS, load_params, section_for_notebook
+from crmlib.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "params" / "default.yaml"
+
+
+def _write(tmp_path: Path, payload: dict, name: str = "p.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(payload), encoding="utf-8")
+    return path
+
+
+def _default() -> dict:
+    return yaml.safe_load(DEFAULT.read_text(encoding="utf-8"))
+
+
+def test_default_params_load_and_resolve_paths_against_the_file():
+    params = load_params(DEFAULT)
+    assert params.run_name == "sample"
+    assert params.as_of_date == dt.date(2025, 12, 31)
+    assert params.resolve(params.source.transactions.path) == (
+        ROOT / "data" / "sample" / "transactions.csv.gz"
+    )
+    assert params.common() == {"run_name": "sample", "as_of_date": "2025-12-31", "currency": "EUR"}
+
+
+def test_every_stage_has_a_section_in_the_default_file():
+    assert set(STAGE_SECTIONS) <= set(_default())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.update(colour="blue"), r"p\.yaml: unknown key 'colour'"),
+        (lambda d: d["kpis"].update(periodd="month"), r"p\.yaml: unknown key 'kpis\.periodd'"),
+        (lambda d: d["kpis"].update(period="fortnight"), r"key 'kpis\.period'.*'fortnight'"),
+        (lambda d: d["ingest"].update(amount_max="lots"), r"key 'ingest\.amount_max'"),
+        (lambda d: d.pop("as_of_date"), r"missing required key 'as_of_date'"),
+        (lambda d: d.update(as_of_date="31/12/2025"), r"key 'as_of_date'"),
+        (lambda d: d.update(currency="euro"), r"key 'currency'"),
+        (lambda d: d.update(run_name="../escape"), r"key 'run_name'"),
+        (lambda d: d["source"]["transactions"].update(delimiter=";;"), r"source\.transactions\.delimiter"),
+        (lambda d: d["source"]["transactions"].update(timestamp_format="dd/mm/yyyy"), r"no strptime"),
+        (lambda d: d["ingest"].update(refund_order_id_pattern="(unclosed"), r"regular expression"),
+        (lambda d: d["engine"].update(memory_limit="lots"), r"engine\.memory_limit"),
+        (lambda d: d["source"].pop("transactions"), r"missing required key 'source\.transactions'"),
+    ],
+    ids=[
+        "unknown-top-key", "unknown-section-key", "bad-literal", "bad-number", "missing-key",
+        "bad-date", "bad-currency", "bad-run-name", "bad-delimiter", "bad-ts-format", "bad-regex",
+        "bad-memory", "missing-transactions",
+    ],
+)
+def test_bad_params_fail_naming_file_and_key(tmp_path, mutate, message):
+    payload = _default()
+    mutate(payload)
+    with pytest.raises(ConfigError, match=message):
+        load_params(_write(tmp_path, payload))
+
+
+def test_missing_and_non_mapping_files_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="params file not found"):
+        load_params(tmp_path / "nope.yaml")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="list.yaml: expected a mapping"):
+        load_params(tmp_path / "list.yaml")
+    (tmp_path / "broken.yaml").write_text("a: [1, 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="broken.yaml: not valid YAML"):
+        load_params(tmp_path / "broken.yaml")
+
+
+def test_overrides_replace_top_level_keys_and_are_validated(tmp_path):
+    params = load_params(DEFAULT, overrides={"run_name": "nightly"})
+    assert params.run_name == "nightly"
+    with pytest.raises(ConfigError, match="run_name"):
+        load_params(DEFAULT, overrides={"run_name": ""})
+
+
+@pytest.mark.parametrize(
+    ("notebook", "section"),
+    [("01_ingest.ipynb", "ingest"), ("02_kpis.ipynb", "kpis"), ("07_ab_test.ipynb", "ab_test")],
+    ids=["ingest", "kpis", "ab_test"],
+)
+def test_section_for_notebook(notebook, section):
+    assert section_for_notebook(notebook) == section
+
+
+def test_section_for_notebook_rejects_unknown_names():
+    with pytest.raises(ConfigError, match="NN_<section>"):
+        section_for_notebook("08_magic.ipynb")
