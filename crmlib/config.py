@@ -30,6 +30,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Period = Literal["week", "month", "quarter"]
+RefundRule = Literal["negative_amount", "negative_quantity", "order_id_pattern"]
+
+
+def _default_refund_rules() -> list[RefundRule]:
+    return ["negative_amount", "negative_quantity"]
 
 
 class _Strict(BaseModel):
@@ -103,9 +108,7 @@ class IngestParams(_Strict):
 
     amount_min: float = -10_000.0
     amount_max: float = 10_000.0
-    refund_when: list[Literal["negative_amount", "negative_quantity", "order_id_pattern"]] = Field(
-        default_factory=lambda: ["negative_amount", "negative_quantity"]
-    )
+    refund_when: list[RefundRule] = Field(default_factory=_default_refund_rules)
     refund_order_id_pattern: str | None = Field(
         default=None,
         description="regex marking refund rows by order id; its first group, if any, is the original order id",

@@ -8,6 +8,7 @@ from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+from matplotlib.rcsetup import cycler
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 __all__ = [
@@ -25,7 +26,7 @@ PALETTE: list[str] = [
     "#1f5f99", "#e07b39", "#3a9d5d", "#c0392b", "#7d5ba6", "#8c6d31", "#d45d9b", "#5f6b73",
 ]
 
-HOUSE_STYLE: dict[str, Any] = {
+HOUSE_STYLE: Any = {
     "figure.figsize": (9.0, 4.2),
     "figure.dpi": 100,
     "savefig.dpi": 110,
@@ -38,7 +39,7 @@ HOUSE_STYLE: dict[str, Any] = {
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.alpha": 0.3,
-    "axes.prop_cycle": mpl.cycler(color=PALETTE),
+    "axes.prop_cycle": cycler(color=PALETTE),
     "xtick.labelsize": 9.5,
     "ytick.labelsize": 9.5,
     "legend.frameon": False,
