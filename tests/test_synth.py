@@ -1,0 +1,425 @@
+"""Tests of crmlib.synth: determinism, bookkeeping, and recovery of the planted truth."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from crmlib import synth
+
+END = pd.Timestamp("2025-12-31 23:59:59")
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def small() -> synth.SyntheticCRM:
+    return synth.generate(3_000, seed=11)
+
+
+@pytest.fixture(scope="module")
+def big() -> synth.SyntheticCRM:
+    # 200k customers (~2M orders, ~36k experiment customers): large enough that the planted
+    # effects below are recovered with several standard errors to spare; generates in ~2 s.
+    return synth.generate(200_000, seed=2024)
+
+
+@pytest.fixture(scope="module")
+def written(
+    small: synth.SyntheticCRM, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, pd.DataFrame]:
+    paths = synth.write(small, tmp_path_factory.mktemp("synth"), compress=True)
+    tables = {
+        name: pd.read_csv(path, dtype=str, keep_default_na=False)
+        for name, path in paths.items()
+        if name != "truth"
+    }
+    return tables
+
+
+def orders_of(crm: synth.SyntheticCRM) -> pd.DataFrame:
+    tx = crm.transactions
+    return tx[tx["amount"] > 0]
+
+
+# --- determinism and shape -------------------------------------------------------------
+
+
+def test_same_seed_gives_identical_tables() -> None:
+    first, second = synth.generate(1_500, seed=5), synth.generate(1_500, seed=5)
+    for name in ("customers", "transactions", "events", "assignments", "dirty_transactions"):
+        pd.testing.assert_frame_equal(getattr(first, name), getattr(second, name))
+    assert first.truth == second.truth
+
+
+def test_different_seed_gives_different_tables() -> None:
+    first, second = synth.generate(1_500, seed=5), synth.generate(1_500, seed=6)
+    assert not first.transactions["amount"].equals(second.transactions["amount"])
+    assert first.truth["realized"] != second.truth["realized"]
+
+
+def test_contract_columns(small: synth.SyntheticCRM) -> None:
+    assert list(small.customers.columns) == [
+        "customer_id", "signup_ts", "acquisition_channel", "region", "birth_year",
+        "email_opt_in", "sms_opt_in", "push_opt_in", "loyalty_tier",
+    ]  # fmt: skip
+    assert list(small.transactions.columns) == synth.TX_COLUMNS
+    assert list(small.events.columns) == [
+        "customer_id",
+        "event_ts",
+        "channel",
+        "event_type",
+        "campaign_id",
+    ]
+    assert list(small.assignments.columns) == [
+        "customer_id",
+        "experiment_id",
+        "variant",
+        "assigned_ts",
+        "cost",
+    ]
+    assert small.customers["customer_id"].is_unique
+    assert small.customers["customer_id"].str.fullmatch(r"C\d{7}").all()
+    assert small.transactions["order_id"].str.fullmatch(r"O\d{8}").all()
+    assert small.transactions["product_id"].str.fullmatch(r"P\d{4}").all()
+    assert set(small.customers["acquisition_channel"]) == set(synth.CHANNEL_PARAMS)
+    assert set(small.customers["loyalty_tier"]) == {"none", "silver", "gold"}
+    assert 0.03 < small.customers["birth_year"].isna().mean() < 0.15  # planted 8% missing
+    assert 8 <= small.transactions["category"].nunique() <= 12
+    assert set(small.transactions["channel"]) == {"web", "app", "store"}
+
+
+def test_about_ten_orders_per_customer(big: synth.SyntheticCRM) -> None:
+    orders_per_customer = len(orders_of(big)) / len(big.customers)
+    assert 8 <= orders_per_customer <= 12
+    # every customer buys at signup, never before
+    first = orders_of(big).groupby("customer_id")["order_ts"].min()
+    signup = big.customers.set_index("customer_id")["signup_ts"]
+    assert len(first) == len(signup)
+    assert (first >= signup.reindex(first.index)).all()
+
+
+def test_bad_arguments_raise() -> None:
+    with pytest.raises(ValueError, match="n_customers"):
+        synth.generate(0)
+    with pytest.raises(ValueError, match="dirty_rate"):
+        synth.generate(10, dirty_rate=0.5)
+    with pytest.raises(ValueError, match="window"):
+        synth.generate(10, start="2025-01-01", end="2025-03-01")
+
+
+# --- bookkeeping of the written files ---------------------------------------------------
+
+
+def test_written_row_counts_match_truth(
+    small: synth.SyntheticCRM, written: dict[str, pd.DataFrame]
+) -> None:
+    realized = small.truth["realized"]
+    assert len(written["customers"]) == realized["n_customers"]
+    assert len(written["transactions"]) == realized["n_transaction_rows"]
+    assert len(written["events"]) == realized["n_events"]
+    assert len(written["assignments"]) == realized["n_assignments"]
+    n_dirty = sum(small.truth["dirty"].values())
+    assert (
+        realized["n_transaction_rows"] == realized["n_orders"] + realized["n_refund_rows"] + n_dirty
+    )
+    assert len(small.dirty_transactions) == n_dirty
+    amounts = small.transactions["amount"]
+    assert amounts[amounts > 0].sum() == pytest.approx(realized["gross_revenue"], abs=0.01)
+    assert amounts[amounts < 0].sum() == pytest.approx(realized["refund_amount"], abs=0.01)
+
+
+def test_written_formats(written: dict[str, pd.DataFrame]) -> None:
+    ts_pattern = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
+    customers = written["customers"]
+    assert customers["signup_ts"].str.fullmatch(ts_pattern).all()
+    for col in ("email_opt_in", "sms_opt_in", "push_opt_in"):
+        assert set(customers[col]) == {"true", "false"}
+    assert customers["birth_year"].str.fullmatch(r"(\d{4})?").all()
+    assert written["events"]["event_ts"].str.fullmatch(ts_pattern).all()
+    assert written["assignments"]["cost"].str.fullmatch(r"\d+\.\d{2}").all()
+    tx = written["transactions"]
+    clean_ts = tx["order_ts"].str.fullmatch(ts_pattern)
+    clean_amount = tx["amount"].str.fullmatch(r"-?\d+\.\d{2}")
+    assert clean_ts.mean() > 0.99 and clean_amount.mean() > 0.99
+
+
+def test_planted_dirty_rows_are_the_only_bad_rows(
+    small: synth.SyntheticCRM, written: dict[str, pd.DataFrame]
+) -> None:
+    """Classify the written rows independently, the way an ingest stage would."""
+    dirty = small.truth["dirty"]
+    assert set(dirty) == {
+        "duplicate_row", "missing_customer_id", "bad_timestamp", "bad_amount",
+        "future_timestamp", "conflicting_order", "amount_out_of_bounds", "unknown_customer",
+    }  # fmt: skip
+    assert all(count > 0 for count in dirty.values())
+    tx = written["transactions"]
+    order_ts = pd.to_datetime(tx["order_ts"], format="%Y-%m-%d %H:%M:%S", errors="coerce")
+    amount = pd.to_numeric(tx["amount"], errors="coerce")
+    assert tx.duplicated().sum() == dirty["duplicate_row"]
+    assert (tx["customer_id"] == "").sum() == dirty["missing_customer_id"]
+    assert order_ts.isna().sum() == dirty["bad_timestamp"]
+    assert amount.isna().sum() == dirty["bad_amount"]
+    assert (order_ts > END).sum() == dirty["future_timestamp"]
+    assert (order_ts > END + pd.Timedelta(days=366)).sum() == 0
+    assert (amount.abs() >= 100_000).sum() == dirty["amount_out_of_bounds"]
+    known = set(written["customers"]["customer_id"])
+    unknown = (tx["customer_id"] != "") & ~tx["customer_id"].isin(known)
+    assert unknown.sum() == dirty["unknown_customer"]
+    positive_distinct = tx[amount > 0].drop_duplicates()
+    assert positive_distinct["order_id"].duplicated().sum() == dirty["conflicting_order"]
+
+
+def test_dirty_rate_zero_gives_clean_data() -> None:
+    crm = synth.generate(1_000, seed=3, dirty_rate=0.0)
+    assert sum(crm.truth["dirty"].values()) == 0
+    assert len(crm.dirty_transactions) == 0
+    assert crm.truth["realized"]["n_transaction_rows"] == len(crm.transactions)
+
+
+def test_clean_rows_are_valid(big: synth.SyntheticCRM) -> None:
+    tx = big.transactions
+    orders = orders_of(big)
+    assert orders["order_id"].is_unique
+    assert not tx.duplicated().any()
+    assert tx["order_ts"].is_monotonic_increasing
+    assert (orders["quantity"] >= 1).all()
+    assert orders["amount"].between(1.0, big.truth["amount_cap"]).all()
+    assert np.allclose(tx["amount"], tx["amount"].round(2))
+    refunds = tx[tx["amount"] < 0]
+    assert (refunds["quantity"] <= -1).all()
+
+
+# --- planted truth ----------------------------------------------------------------------
+
+
+def test_channel_retention_rank_is_recovered(big: synth.SyntheticCRM) -> None:
+    """Share of customers with a 2nd order within 180 days of the first, by channel."""
+    orders = orders_of(big).sort_values(["customer_id", "order_ts"], kind="stable")
+    nth = orders.groupby("customer_id").cumcount()
+    first = orders.loc[nth == 0].set_index("customer_id")["order_ts"]
+    second = orders.loc[nth == 1].set_index("customer_id")["order_ts"].reindex(first.index)
+    observed = first <= END - pd.Timedelta(days=180)  # full 180 days of follow-up
+    repeat = (second - first <= pd.Timedelta(days=180))[observed]
+    channel = big.customers.set_index("customer_id")["acquisition_channel"].astype(str)
+    share = repeat.groupby(channel.reindex(repeat.index)).mean().sort_values(ascending=False)
+    planted = big.truth["channel_retention_rank"]
+    assert list(share.index) == planted  # gaps between channels are >= 5 standard errors
+    rho = stats.spearmanr(range(len(planted)), [planted.index(c) for c in share.index]).statistic
+    assert rho == pytest.approx(1.0)
+    # the realized shares match the expected 1 - (alpha / (alpha + 180 * 1.15)) ** r within 3 pp
+    expected = big.truth["channel_expected_repeat_180d"]
+    for chan, value in share.items():
+        assert value == pytest.approx(expected[chan], abs=0.03)
+
+
+def test_refund_share_and_refund_rows(big: synth.SyntheticCRM) -> None:
+    tx = big.transactions
+    orders = orders_of(big)
+    refunds = tx[tx["amount"] < 0]
+    matched = refunds.merge(
+        orders, on="order_id", suffixes=("_ref", ""), how="left", indicator=True
+    )
+    refunded = matched[matched["_merge"] == "both"]
+    orphans = matched[matched["_merge"] == "left_only"]
+    share = len(refunded) / len(orders)
+    assert share == pytest.approx(big.truth["refunds"]["planted_share"], abs=0.005)  # +-0.5 pp
+    assert len(refunded) == big.truth["refunds"]["n_refunded_orders"]
+    assert len(orphans) == big.truth["refunds"]["n_orphan_refunds"]
+    assert 0.0005 < len(orphans) / len(orders) < 0.002  # planted ~0.1%
+    assert refunded["order_id"].is_unique
+    assert (refunded["customer_id_ref"] == refunded["customer_id"]).all()
+    delay = refunded["order_ts_ref"] - refunded["order_ts"]
+    assert delay.between(pd.Timedelta(0), pd.Timedelta(days=30)).all()
+    assert (refunded["amount_ref"].abs() <= refunded["amount"] + 1e-9).all()
+    full = np.isclose(-refunded["amount_ref"], refunded["amount"])
+    assert 0.5 < full.mean() < 0.7  # planted 60% full refunds (cancellations)
+
+
+def test_experiment_recovers_planted_uplift(big: synth.SyntheticCRM) -> None:
+    truth = big.truth["experiment"]
+    assignments = big.assignments
+    assert len(assignments) == truth["n_control"] + truth["n_treatment"]
+    assert assignments["experiment_id"].eq(truth["experiment_id"]).all()
+    assigned = pd.Timestamp(truth["assigned_ts"])
+    assert (assignments["assigned_ts"] == assigned).all()
+    assert (assignments.loc[assignments["variant"] == "control", "cost"] == 0).all()
+    assert (
+        assignments.loc[assignments["variant"] == "treatment", "cost"] == truth["cost_per_contact"]
+    ).all()
+    assert stats.binomtest(truth["n_treatment"], len(assignments), 0.5).pvalue > 0.001  # no SRM
+
+    orders = orders_of(big)
+    # eligibility: the last order before assignment is 60-180 days old
+    before = orders[orders["order_ts"] < assigned].groupby("customer_id")["order_ts"].max()
+    recency = (assigned - before.reindex(assignments["customer_id"])).dt.total_seconds() / 86_400
+    assert recency.between(60, 180).all()
+    # outcome: any order within 30 days after assignment
+    window = orders[
+        (orders["order_ts"] > assigned) & (orders["order_ts"] <= assigned + pd.Timedelta(days=30))
+    ]
+    converted = assignments["customer_id"].isin(set(window["customer_id"]))
+    rate = converted.groupby(assignments["variant"]).mean()
+    n = assignments["variant"].value_counts()
+    diff = rate["treatment"] - rate["control"]
+    se = np.sqrt(sum(rate[v] * (1 - rate[v]) / n[v] for v in ("control", "treatment")))
+    # planted +5 pp; tolerance 3 standard errors (~1.3 pp with ~36k assigned customers)
+    assert diff == pytest.approx(truth["planted_uplift_30d_repurchase"], abs=3 * se)
+    assert rate["control"] == pytest.approx(truth["baseline_30d_repurchase_expected"], abs=3 * se)
+
+
+def test_q4_has_more_orders_per_day(big: synth.SyntheticCRM) -> None:
+    ts = orders_of(big)["order_ts"]
+    for year in (2024, 2025):
+        in_year = ts[ts.dt.year == year]
+        q23 = in_year.dt.quarter.isin([2, 3]).sum() / 183
+        q4 = (in_year.dt.quarter == 4).sum() / 92
+        assert q4 > 1.2 * q23  # planted 1.6x purchase rate in Q4 (signup growth also helps)
+
+
+def test_planted_affinity_pairs_have_lift(big: synth.SyntheticCRM) -> None:
+    """Customer-level co-purchase lift = P(A and B) / (P(A) P(B)) stands out for planted pairs.
+
+    Every pair has lift > 1 at customer level (heavy buyers buy everything), so the known
+    answer is that each planted pair's lift exceeds 1.5 and every unplanted pair's lift by 30%.
+    """
+    orders = orders_of(big)
+    customer_code, _ = pd.factorize(orders["customer_id"])
+    categories = list(orders["category"].cat.categories)
+    matrix = np.zeros((customer_code.max() + 1, len(categories)), dtype=bool)
+    matrix[customer_code, orders["category"].cat.codes.to_numpy()] = True
+    bought = pd.DataFrame(matrix, columns=categories)
+    support = bought.mean()
+    planted = {frozenset(pair) for pair in big.truth["affinities"]["planted_pairs"]}
+    lift = {
+        frozenset((a, b)): (bought[a] & bought[b]).mean() / (support[a] * support[b])
+        for i, a in enumerate(bought.columns)
+        for b in bought.columns[i + 1 :]
+    }
+    planted_lifts = [lift[pair] for pair in planted]
+    best_unplanted = max(value for pair, value in lift.items() if pair not in planted)
+    assert min(planted_lifts) > 1.5
+    assert min(planted_lifts) > 1.3 * best_unplanted
+
+
+def test_no_timestamps_after_end(
+    big: synth.SyntheticCRM, small: synth.SyntheticCRM, written: dict[str, pd.DataFrame]
+) -> None:
+    assert (big.customers["signup_ts"] <= END).all()
+    assert (big.transactions["order_ts"] <= END).all()
+    assert (big.events["event_ts"] <= END).all()
+    assert (big.assignments["assigned_ts"] <= END).all()
+    # in the written files, only the planted future_timestamp rows lie after `end`
+    order_ts = pd.to_datetime(
+        written["transactions"]["order_ts"], format="%Y-%m-%d %H:%M:%S", errors="coerce"
+    )
+    assert (order_ts > END).sum() == small.truth["dirty"]["future_timestamp"] > 0
+    assert not (pd.to_datetime(written["events"]["event_ts"]) > END).any()
+
+
+def test_events_respect_consent_and_unsubscribe(big: synth.SyntheticCRM) -> None:
+    events = big.events
+    customers = big.customers.set_index("customer_id")
+    sent = events[events["event_type"] == "sent"]
+    for channel in ("email", "sms", "push"):
+        to = sent.loc[sent["channel"] == channel, "customer_id"]
+        assert customers.loc[to, f"{channel}_opt_in"].all(), channel
+    # nothing is sent before signup
+    assert (
+        sent["event_ts"].to_numpy() > customers.loc[sent["customer_id"], "signup_ts"].to_numpy()
+    ).all()
+    # nothing is sent on a channel after the customer unsubscribed from it
+    unsub = (
+        events[events["event_type"] == "unsubscribe"]
+        .groupby(["customer_id", "channel"], observed=True)["event_ts"]
+        .min()
+    )
+    later = sent.join(unsub.rename("unsub_ts"), on=["customer_id", "channel"], how="inner")
+    assert len(later) > 0 and (later["event_ts"] < later["unsub_ts"]).all()
+    # each campaign is roughly monthly per channel over the last 12 months
+    assert events["campaign_id"].nunique() == 36
+    assert events["campaign_id"].astype(str).str.fullmatch(r"CMP-2025-\d{2}-(email|sms|push)").all()
+
+
+def test_engagement_correlates_with_recent_purchases(big: synth.SyntheticCRM) -> None:
+    """Open rate of sends to customers with an order in the 90 days before the send is higher."""
+    events = big.events
+    sent = events[events["event_type"] == "sent"][["customer_id", "campaign_id", "event_ts"]]
+    opened = events[events["event_type"] == "open"][["customer_id", "campaign_id"]].assign(
+        opened=True
+    )
+    sent = sent.merge(opened, on=["customer_id", "campaign_id"], how="left").fillna(
+        {"opened": False}
+    )
+    orders = orders_of(big)[["customer_id", "order_ts"]].sort_values("order_ts")
+    sent = pd.merge_asof(
+        sent.sort_values("event_ts"),
+        orders,
+        left_on="event_ts",
+        right_on="order_ts",
+        by="customer_id",
+    )
+    recent = (sent["event_ts"] - sent["order_ts"]) <= pd.Timedelta(days=90)
+    rates = sent.groupby(recent)["opened"].mean()
+    assert rates[True] > 1.3 * rates[False]
+
+
+def test_event_volume_is_moderate(small: synth.SyntheticCRM) -> None:
+    assert len(small.events) < 15 * len(small.customers)
+
+
+# --- randomness, CLI and the committed sample ----------------------------------------------
+
+
+def test_randomness_only_through_default_rng() -> None:
+    tree = ast.parse(Path(synth.__file__).read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [alias.name for alias in node.names] + [getattr(node, "module", None) or ""]
+            assert "random" not in names, "the stdlib random module is not allowed"
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute):
+            if node.value.attr == "random":
+                assert node.attr in {"default_rng", "Generator"}, (
+                    f"np.random.{node.attr} is not allowed"
+                )
+
+
+def test_cli_writes_all_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = synth.main(
+        ["--customers", "500", "--seed", "9", "--out", str(tmp_path), "--dirty-rate", "0.01"]
+    )
+    assert code == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == [
+        "assignments.csv",
+        "customers.csv",
+        "events.csv",
+        "transactions.csv",
+        "truth.json",
+    ]
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    assert truth["generator"] == {
+        "n_customers": 500, "seed": 9, "start": "2023-01-01", "end": "2025-12-31", "dirty_rate": 0.01, "version": 1,
+    }  # fmt: skip
+    assert "transactions.csv" in capsys.readouterr().out
+    header = (tmp_path / "transactions.csv").read_text().splitlines()[0]
+    assert header == ",".join(synth.TX_COLUMNS)
+
+
+@pytest.mark.skipif(not (SAMPLE_DIR / "truth.json").exists(), reason="data/sample not generated")
+def test_committed_sample_is_reproducible() -> None:
+    """data/sample was written by `python -m crmlib.synth --customers 5000 --seed 20251231`."""
+    truth = json.loads((SAMPLE_DIR / "truth.json").read_text())
+    regenerated = synth.generate(5_000, seed=20251231)
+    assert truth == json.loads(json.dumps(regenerated.truth))
+    transactions = pd.read_csv(SAMPLE_DIR / "transactions.csv.gz", dtype=str, keep_default_na=False)
+    assert len(transactions) == truth["realized"]["n_transaction_rows"]
+    assert sum(f.stat().st_size for f in SAMPLE_DIR.iterdir()) < 3_500_000
+    assert re.fullmatch(r"winback-\d{4}-\d{2}", truth["experiment"]["experiment_id"])
