@@ -379,15 +379,22 @@ def test_event_volume_is_moderate(small: synth.SyntheticCRM) -> None:
 
 
 def test_randomness_only_through_default_rng() -> None:
-    tree = ast.parse(Path(synth.__file__).read_text())
+    # crmlib.synth is a subpackage: check every one of its source files
+    sources = sorted(Path(synth.__file__).parent.rglob("*.py"))
+    assert len(sources) > 1
+    for source in sources:
+        _assert_randomness_only_through_default_rng(ast.parse(source.read_text()), source.name)
+
+
+def _assert_randomness_only_through_default_rng(tree: ast.AST, where: str) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             names = [alias.name for alias in node.names] + [getattr(node, "module", None) or ""]
-            assert "random" not in names, "the stdlib random module is not allowed"
+            assert "random" not in names, f"{where}: the stdlib random module is not allowed"
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute):
             if node.value.attr == "random":
                 assert node.attr in {"default_rng", "Generator"}, (
-                    f"np.random.{node.attr} is not allowed"
+                    f"{where}: np.random.{node.attr} is not allowed"
                 )
 
 

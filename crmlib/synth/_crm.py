@@ -1,0 +1,44 @@
+"""The result of :func:`crmlib.synth.generate`: the four contract tables and the planted truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["SyntheticCRM"]
+
+
+@dataclass(frozen=True)
+class SyntheticCRM:
+    """A generated CRM: the four contract tables plus the planted truth.
+
+    Attributes
+    ----------
+    customers : pd.DataFrame
+        One row per customer (the ``customers`` contract table), sorted by ``signup_ts``.
+        Ids are ``str``, timestamps ``datetime64[s]``, low-cardinality text columns
+        ``category`` dtype (in every table), ``birth_year`` nullable ``Int64``.
+    transactions : pd.DataFrame
+        One row per valid transaction row (orders, refunds, orphan refunds), sorted by
+        ``order_ts``; ``amount`` is a float rounded to cents. The injected rows are kept
+        apart in ``dirty_transactions`` because their text does not fit these types.
+    events : pd.DataFrame
+        One row per messaging event, sorted by ``event_ts``.
+    assignments : pd.DataFrame
+        One row per customer assigned to the experiment.
+    truth : dict
+        The planted parameters and realized counts (written as ``truth.json``).
+    dirty_transactions : pd.DataFrame
+        The injected rows (bad rows and valid ``unknown_customer`` orders) as the raw text
+        written to ``transactions.csv``, plus ``reason`` and ``position`` (the index of the
+        valid row they are written before) which are not written.
+    """
+
+    customers: pd.DataFrame
+    transactions: pd.DataFrame
+    events: pd.DataFrame
+    assignments: pd.DataFrame
+    truth: dict[str, Any]
+    dirty_transactions: pd.DataFrame = field(default_factory=pd.DataFrame)

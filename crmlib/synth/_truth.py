@@ -1,0 +1,150 @@
+"""The planted truth of a generated CRM: parameters, planted effects and realized counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crmlib.synth._constants import (
+    AMOUNT_CAP,
+    CATEGORIES,
+    CHANNEL_PARAMS,
+    CLUSTER_CUSTOMERS,
+    CLUSTER_LOYALTY,
+    EXPERIMENT,
+    MSG_PARAMS,
+    PLANTED_PAIRS,
+    Q4_MULTIPLIER,
+    REFUND_SHARE,
+    SIGNUP_GROWTH,
+    VERSION,
+)
+from crmlib.synth._experiment import Experiment
+from crmlib.synth._refunds import Refunds
+
+__all__ = ["build_truth", "realized_counts"]
+
+NOTES = {
+    "channel_expected_repeat_180d": "1 - (alpha / (alpha + 180 * 1.15)) ** r: P(2nd order within 180 days of the first), 1.15 = average seasonal rate multiplier",
+    "n_orders": "clean positive rows of customers in customers.csv (excludes every injected row, including the valid unknown_customer orders)",
+    "n_refund_rows": "clean negative rows: refunds of orders in the file plus orphan refunds",
+    "n_transaction_rows": "every data row of transactions.csv = n_orders + n_refund_rows + sum(dirty)",
+}
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
+    return float(np.corrcoef(a, b)[0, 1]) if a.size > 2 and a.std() > 0 and b.std() > 0 else None
+
+
+def _expected_repeat_180d() -> dict[str, float]:
+    """Per channel: P(2nd order within 180 days of the first), 1.15 = mean seasonal multiplier."""
+    return {
+        c: 1.0
+        - (CHANNEL_PARAMS[c]["alpha"] / (CHANNEL_PARAMS[c]["alpha"] + 180.0 * 1.15))
+        ** CHANNEL_PARAMS[c]["r"]
+        for c in CHANNEL_PARAMS
+    }
+
+
+def _experiment_truth(
+    experiment: Experiment, *, pre_spend: np.ndarray, outcome: np.ndarray
+) -> dict[str, Any]:
+    treated = experiment.treated
+    return {
+        "experiment_id": experiment.experiment_id,
+        "assigned_ts": str(experiment.assigned_ts).replace("T", " "),
+        "n_control": int((~treated).sum()),
+        "n_treatment": int(treated.sum()),
+        "cost_per_contact": EXPERIMENT["cost_per_contact"],
+        "eligibility": "last order 60-180 days before assigned_ts",
+        "outcome": "any positive order with assigned_ts < order_ts <= assigned_ts + 30 days",
+        "planted_uplift_30d_repurchase": EXPERIMENT["uplift"],
+        "baseline_30d_repurchase_expected": round(experiment.p0, 6),
+        "realized_30d_repurchase": {
+            "control": float(outcome[~treated].mean()) if (~treated).any() else None,
+            "treatment": float(outcome[treated].mean()) if treated.any() else None,
+        },
+        "pre_period_days": EXPERIMENT["pre_period_days"],
+        "pre_spend_outcome_corr": _corr(pre_spend, outcome.astype(float)),
+    }
+
+
+def realized_counts(
+    transactions: pd.DataFrame,
+    *,
+    positive: np.ndarray,
+    n_customers: int,
+    n_dirty_rows: int,
+    n_events: int,
+    n_assignments: int,
+    n_alive_at_end: int,
+) -> dict[str, Any]:
+    """The ``realized`` section of the truth: row counts and revenue of the tables."""
+    amounts = transactions["amount"].to_numpy()
+    return {
+        "n_customers": n_customers,
+        "n_orders": int(positive.sum()),
+        "n_refund_rows": int((~positive).sum()),
+        "n_transaction_rows": int(len(transactions) + n_dirty_rows),
+        "gross_revenue": round(float(amounts[positive].sum()), 2),
+        "refund_amount": round(float(amounts[~positive].sum()), 2),
+        "n_events": n_events,
+        "n_assignments": n_assignments,
+        "n_alive_at_end": n_alive_at_end,
+    }
+
+
+def build_truth(
+    generator: dict[str, Any],
+    *,
+    refunds: Refunds,
+    experiment: Experiment,
+    pre_spend: np.ndarray,
+    outcome: np.ndarray,
+    campaigns: list[str],
+    dirty_counts: dict[str, int],
+    realized: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything planted and realized, as written to ``truth.json``.
+
+    ``generator`` holds the arguments of :func:`crmlib.synth.generate` (``n_customers``,
+    ``seed``, ``start``, ``end``, ``dirty_rate``); ``realized`` is :func:`realized_counts`.
+    """
+    channel_names = list(CHANNEL_PARAMS)
+    p180 = _expected_repeat_180d()
+    return {
+        "generator": {**generator, "version": VERSION},
+        "channels": {c: {k: float(v) for k, v in CHANNEL_PARAMS[c].items()} for c in channel_names},
+        "channel_retention_rank": sorted(channel_names, key=lambda c: -p180[c]),
+        "channel_expected_repeat_180d": {c: round(p180[c], 4) for c in channel_names},
+        "notes": dict(NOTES),
+        "refunds": {
+            "planted_share": REFUND_SHARE,
+            "n_refunded_orders": refunds.n_refunded,
+            "n_orphan_refunds": refunds.n_orphans,
+            "full_refund_share": 0.6,
+            "max_delay_days": 30,
+            "quantity_convention": "refund rows carry negative quantity: -quantity for full refunds, -ceil(quantity*fraction) for partial ones; orphan refunds -1",
+        },
+        "seasonality": {
+            "q4_multiplier": Q4_MULTIPLIER,
+            "months": [10, 11, 12],
+            "signup_growth": SIGNUP_GROWTH,
+        },
+        "affinities": {
+            "planted_pairs": [[CATEGORIES[i], CATEGORIES[j]] for i, j in PLANTED_PAIRS],
+            "cluster_share_of_customers": CLUSTER_CUSTOMERS,
+            "cluster_share_of_orders": CLUSTER_LOYALTY,
+        },
+        "experiment": _experiment_truth(experiment, pre_spend=pre_spend, outcome=outcome),
+        "events": {
+            "campaigns": campaigns,
+            "params": MSG_PARAMS,
+            "engagement": "open/click rates x (0.35 if dropped out else 1) x (0.4 + 0.6 exp(-days since last order / 90)); unsubscribe rate / same factor",
+        },
+        "dirty": dirty_counts,
+        "realized": realized,
+        "amount_cap": AMOUNT_CAP,
+    }
