@@ -159,8 +159,8 @@ class Engine:
     def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         """The single value of a one-row, one-column query."""
         with self._timed(sql):
-            row = self.con.execute(self._sql_text(sql, None), dict(params) if params else None).fetchone()
-        return None if row is None else row[0]
+            rows = self.con.execute(self._sql_text(sql, None), dict(params) if params else None).fetchall()
+        return rows[0][0] if rows else None
 
     # -- tables --------------------------------------------------------------------------------
     def register(self, name: str, table: pd.DataFrame | pa.Table) -> None:
@@ -192,15 +192,16 @@ class Engine:
                 f"COPY ({text}) TO {quote_literal(path)} (FORMAT parquet, COMPRESSION zstd)",
                 dict(params) if params else None,
             )
-            count = self.con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(path)})").fetchone()
-        return int(count[0]) if count else 0
+            count = self.con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(path)})").fetchall()
+        return int(count[0][0])
 
     def has_table(self, name: str) -> bool:
         """Whether a table or view called ``name`` exists."""
+        # fetchall, never fetchone: DuckDB 2 refuses the next statement while a result is unread
         found = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = $n", {"n": name}
-        ).fetchone()
-        return bool(found and found[0])
+        ).fetchall()
+        return bool(found[0][0])
 
     @staticmethod
     def _check_name(name: str) -> None:

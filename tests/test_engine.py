@@ -58,3 +58,16 @@ def test_engine_errors_name_the_query(engine):
 
 def test_quote_literal_escapes_quotes():
     assert quote_literal("it's") == "'it''s'"
+
+
+def test_no_result_is_left_unread_between_calls(engine, tmp_path):
+    """DuckDB 2 refuses a new statement while an execute() result is unread."""
+    frame = pd.DataFrame({"a": [1, 2]})
+    engine.register("first", frame)
+    assert engine.has_table("first")
+    engine.register("second", frame)
+    assert engine.scalar("select sum(a) from second") == 3
+    engine.register("third", frame)
+    assert engine.copy_to_parquet("select * from third", tmp_path / "t.parquet") == 2
+    engine.register("fourth", frame)
+    assert engine.scalar("select count(*) from fourth") == 2
