@@ -1,0 +1,72 @@
+"""Headline figures of stage 02_kpis for ``metrics.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from crmlib.kpis._common import _infer_period, _plain
+from crmlib.kpis._describe import kpi_conclusion
+from crmlib.kpis._tiles import _latest_complete
+
+__all__ = [
+    "kpi_metrics",
+]
+
+
+def kpi_metrics(
+    kpis: pd.DataFrame,
+    tiles: list[dict[str, Any]],
+    *,
+    currency: str,
+    contactable: pd.DataFrame | None = None,
+    engagement: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """Headline figures of stage 02_kpis for ``metrics.json`` (no customer identifiers).
+
+    Transforms *kpis* (one row per period), the tiles of :func:`headline_tiles`, and
+    optionally the contactable base and engagement tables into one JSON-ready dict with
+    ``conclusion``, ``tiles``, ``latest_complete_period``, ``period``, ``latest`` (that
+    period's KPIs), ``totals``, ``contactable`` and ``engagement`` (latest figures per
+    channel, None when skipped).
+    """
+    position = _latest_complete(kpis)
+    latest = None if position is None else kpis.iloc[position]
+    keys = ["active_customers", "new_customers", "retention_rate", "churn_rate", "repeat_purchase_rate",
+            "orders", "aov", "revenue", "revenue_per_active"]  # fmt: skip
+    metrics: dict[str, Any] = {
+        "conclusion": kpi_conclusion(kpis, currency=currency),
+        "period": _infer_period(kpis) if len(kpis) else None,
+        "latest_complete_period": None if latest is None else str(latest["period_label"]),
+        "periods": int(len(kpis)),
+        "first_period": str(kpis["period_label"].iloc[0]) if len(kpis) else None,
+        "currency": currency,
+        "latest": None if latest is None else {k: _plain(latest[k]) for k in keys},
+        "totals": {
+            "revenue": float(kpis["revenue"].sum()),
+            "orders": int(kpis["orders"].sum()),
+            "customers_with_a_purchase": int(kpis["new_customers"].sum()),
+        },
+        "tiles": tiles,
+        "contactable": None,
+        "engagement": None,
+    }
+    if contactable is not None:
+        last = contactable[contactable["period_start"] == contactable["period_start"].max()]
+        metrics["contactable"] = {
+            r.channel: {
+                "contactable": int(r.contactable),
+                "contactable_rate": _plain(r.contactable_rate),
+            }
+            for r in last.itertuples()
+        }
+    if engagement is not None:
+        sent = engagement[engagement["sends"] > 0]
+        last = sent[sent["period_start"] == sent["period_start"].max()]
+        metrics["engagement"] = {
+            r.channel: {"period_label": r.period_label, "sends": int(r.sends), "open_rate": _plain(r.open_rate),
+                        "click_rate": _plain(r.click_rate), "conversion_rate": _plain(r.conversion_rate)}
+            for r in last.itertuples()
+        }  # fmt: skip
+    return metrics

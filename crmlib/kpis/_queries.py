@@ -1,0 +1,477 @@
+"""KPI tables computed in SQL: KPIs by period, transaction totals, contactable base, engagement."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import pandas as pd
+
+from crmlib.engine import Engine
+from crmlib.errors import DataContractError, StageInputMissing
+from crmlib.kpis._common import (
+    ENGAGEMENT_COLUMNS,
+    KPI_COLUMNS,
+    MESSAGING_CHANNELS,
+    _as_date,
+    _check_period,
+    _periods,
+    _plain,
+    _ratio,
+    _to_periods,
+    period_spine,
+)
+
+__all__ = [
+    "kpis_by_period",
+    "transaction_totals",
+    "contactable_base",
+    "latest_contactable",
+    "channel_engagement",
+]
+
+log = logging.getLogger(__name__)
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_TX_COLUMNS = ("customer_id", "order_ts", "amount", "gross_amount", "refund_amount", "is_purchase")
+_CUSTOMER_COLUMNS = ("customer_id", "signup_ts", "email_opt_in", "sms_opt_in", "push_opt_in")
+_EVENT_COLUMNS = ("customer_id", "event_ts", "channel", "event_type", "campaign_id")
+
+
+# -- views on the engine ---------------------------------------------------------------------
+def _end_ts(as_of_date: dt.date) -> dt.datetime:
+    """The exclusive upper bound of timestamps covered: midnight after ``as_of_date``."""
+    return dt.datetime.combine(as_of_date + dt.timedelta(days=1), dt.time())
+
+
+def _registered(engine: Engine, table: str) -> bool:
+    """Whether a table or view ``table`` exists.
+
+    Not ``Engine.has_table``: on DuckDB 2.0 its ``fetchone()`` leaves the result open, and
+    the connection then refuses ``Engine.register`` until another query runs.
+    """
+    if not _IDENT.match(table):
+        raise ValueError(f"{table!r} is not a valid table name")
+    found = engine.query(
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = $name",
+        {"name": table},
+    )
+    return bool(found["n"].iloc[0])
+
+
+def _require_view(engine: Engine, table: str, columns: Sequence[str], *, producer: str) -> None:
+    """Fail unless ``table`` is registered on the engine with ``columns``, naming what is wrong."""
+    if not _registered(engine, table):
+        raise StageInputMissing(
+            f"table '{table}' is not registered on the engine: run {producer} first, "
+            f"then RunFolder.register(engine, '{table}')"
+        )
+    found = engine.query(f"DESCRIBE {table}")
+    types = dict(zip(found["column_name"], found["column_type"].astype(str), strict=True))
+    for column in columns:
+        if column not in types:
+            raise DataContractError(
+                f"{table}: column '{column}' is missing; found {sorted(types)}, expected {list(columns)}"
+            )
+        if column.endswith("_ts") and not types[column].startswith(("TIMESTAMP", "DATE")):
+            raise DataContractError(
+                f"{table}: column '{column}' is {types[column]}, expected a timestamp"
+            )
+
+
+# -- KPIs by period --------------------------------------------------------------------------
+def kpis_by_period(
+    engine: Engine,
+    *,
+    period: str = "month",
+    as_of_date: dt.date | str,
+    transactions: str = "transactions",
+) -> pd.DataFrame:
+    """Retention, customer mix, orders and revenue per period.
+
+    Transforms *transactions* (one row per netted order or unmatched refund, a view on
+    ``engine``) into one row per period, from the period of the earliest transaction row to
+    the period containing ``as_of_date``, with no gaps: a period without rows is a row of
+    zeros. Rows dated after ``as_of_date`` are left out.
+
+    Definitions (a "purchase" is a row with ``is_purchase``: a positive order with net > 0;
+    only purchases make a customer active; cancelled orders and refunds never do):
+
+    - ``active_customers``: customers with >= 1 purchase in the period
+      = ``new_customers`` + ``returning_customers`` + ``reactivated_customers``.
+    - ``new_customers``: first purchase ever in the period.
+    - ``returning_customers``: not new, active in the calendar-previous period.
+    - ``reactivated_customers``: not new, not active in the previous period.
+    - ``retention_rate``: share of the previous period's active customers who purchase again
+      in this period (= returning / previous active); null for the first period or when the
+      previous period had no active customers. ``churn_rate`` = 1 - retention_rate.
+    - ``repeat_purchase_rate``: cumulative, among customers with >= 1 purchase by the
+      period's end, the share with >= 2 purchases (orders, even on the same day) by then.
+    - ``orders``: purchases; ``orders_per_customer`` = orders / active customers;
+      ``aov`` = net amount of the purchases / orders.
+    - ``revenue``: net revenue, the sum of ``amount`` of every row dated in the period
+      (purchases, cancelled orders at 0, unmatched refunds negative; refunds matched to an
+      order are netted on the order's date); ``gross_revenue`` = sum of ``gross_amount``;
+      ``refunds`` = sum of ``refund_amount`` (<= 0); ``revenue_per_active`` = revenue /
+      active customers.
+
+    Divisions by zero give null. ``is_complete`` says ``period_end <= as_of_date``: the
+    last, partial period's figures are not comparable with full periods.
+
+    Parameters
+    ----------
+    engine : Engine
+        With the ``transactions`` view registered (``RunFolder.register``).
+    period : {"week", "month", "quarter"}, default "month"
+        Weeks are ISO weeks from Monday, labelled ``2025-W10``; ``2025-03``; ``2025-Q1``.
+    as_of_date : date or str
+        Last day covered (inclusive).
+    transactions : str, default "transactions"
+        Name of the view; needs customer_id, order_ts, amount, gross_amount,
+        refund_amount, is_purchase.
+
+    Returns
+    -------
+    pd.DataFrame
+        One row per period, oldest first, columns :data:`KPI_COLUMNS`.
+
+    Raises
+    ------
+    StageInputMissing
+        ``transactions`` is not registered.
+    DataContractError
+        A needed column is missing, or ``order_ts`` is not a timestamp.
+    """
+    _check_period(period)
+    as_of = _as_date(as_of_date)
+    _require_view(engine, transactions, _TX_COLUMNS, producer="01_ingest")
+    sums = engine.query(
+        "kpis_by_period",
+        {"period": period, "end_ts": _end_ts(as_of)},
+        identifiers={"transactions": transactions},
+    )
+    if sums.empty:
+        log.warning("%s has no rows dated on or before %s: no KPIs", transactions, as_of)
+        return _empty_kpis()
+    periods = _periods(pd.Timestamp(sums["period_start"].min()).date(), as_of, period)
+    by_period = sums.drop(columns="period_start").set_axis(
+        _to_periods(sums["period_start"], period)
+    )
+    by_period = by_period.reindex(periods, fill_value=0).reset_index(drop=True)
+    spine = period_spine(periods[0].start_time, as_of, period=period)
+
+    active = by_period["active_customers"]
+    retention = _ratio(by_period["returning_customers"], active.shift(1))
+    acquired = by_period["new_customers"].cumsum()
+    repeaters = by_period["new_repeat_customers"].cumsum()
+    kpis = spine.assign(
+        is_complete=spine["period_end"] <= as_of,
+        active_customers=active,
+        new_customers=by_period["new_customers"],
+        returning_customers=by_period["returning_customers"],
+        reactivated_customers=by_period["reactivated_customers"],
+        retention_rate=retention,
+        churn_rate=1.0 - retention,
+        repeat_purchase_rate=_ratio(repeaters, acquired),
+        orders=by_period["orders"],
+        orders_per_customer=_ratio(by_period["orders"], active),
+        aov=_ratio(by_period["purchase_amount"], by_period["orders"]),
+        revenue=by_period["revenue"].astype("float64"),
+        gross_revenue=by_period["gross_revenue"].astype("float64"),
+        refunds=by_period["refunds"].astype("float64"),
+        revenue_per_active=_ratio(by_period["revenue"], active),
+    )
+    counts = [
+        "active_customers",
+        "new_customers",
+        "returning_customers",
+        "reactivated_customers",
+        "orders",
+    ]
+    kpis[counts] = kpis[counts].astype("int64")
+    log.info(
+        "KPIs for %d %ss, %s to %s",
+        len(kpis),
+        period,
+        kpis["period_label"].iloc[0],
+        kpis["period_label"].iloc[-1],
+    )
+    return kpis[list(KPI_COLUMNS)]
+
+
+def _empty_kpis() -> pd.DataFrame:
+    frame = pd.DataFrame({name: pd.Series(dtype="float64") for name in KPI_COLUMNS})
+    return frame.astype(
+        {
+            "period_start": "object",
+            "period_end": "object",
+            "period_label": "str",
+            "is_complete": "bool",
+        }
+    )
+
+
+def transaction_totals(
+    engine: Engine, *, as_of_date: dt.date | str, transactions: str = "transactions"
+) -> dict[str, Any]:
+    """Plain totals of the transactions up to ``as_of_date``, to reconcile KPIs against.
+
+    Transforms *transactions* (one row per netted order or refund) into one summary:
+    ``transaction_rows``, ``purchases``, ``net_amount``, ``gross_amount``,
+    ``refund_amount`` (all dated on or before ``as_of_date``) and ``rows_after_as_of``.
+    """
+    as_of = _as_date(as_of_date)
+    _require_view(engine, transactions, _TX_COLUMNS, producer="01_ingest")
+    row = engine.query(
+        "kpis_transaction_totals",
+        {"end_ts": _end_ts(as_of)},
+        identifiers={"transactions": transactions},
+    ).to_dict("records")[0]
+    totals = {str(key): (_plain(value) or 0) for key, value in row.items()}
+    if totals["rows_after_as_of"]:
+        log.warning(
+            "%d %s rows are dated after %s and left out",
+            totals["rows_after_as_of"],
+            transactions,
+            as_of,
+        )
+    return totals
+
+
+# -- contactable base and channel engagement --------------------------------------------------
+def contactable_base(
+    engine: Engine,
+    *,
+    as_of_date: dt.date | str,
+    period: str = "month",
+    customers: str = "customers",
+    events: str = "events",
+    missing: Literal["raise", "skip"] = "raise",
+) -> pd.DataFrame | None:
+    """Customers who may be messaged, per channel, at the end of every period.
+
+    Transforms *customers* (one row per customer) and *events* (one row per messaging event,
+    optional) into one row per period and channel (email, sms, push), from the period of
+    the first signup to the one containing ``as_of_date``, counted at the period's end
+    (``counted_at``: ``as_of_date`` for the last, partial period):
+
+    - ``customers``: signed up by then (an unknown signup date counts from the start);
+    - ``consented``: of those, opted in to the channel (``<channel>_opt_in``). Consent is
+      the customers table's snapshot at extraction, applied to every period: history of
+      consent changes is not in the data, so earlier periods are approximate;
+    - ``unsubscribed``: of those, with an ``unsubscribe`` event on the channel by then;
+    - ``contactable``: consented and not unsubscribed;
+    - ``consent_rate``, ``contactable_rate``: shares of ``customers``;
+    - ``unsubscribes_known``: False when the run has no events table, in which case
+      nothing is known about unsubscribes and contactable = consented.
+
+    Parameters
+    ----------
+    engine : Engine
+        With ``customers`` (required) and ``events`` (optional) registered.
+    as_of_date : date or str
+        Last day covered (inclusive).
+    period : {"week", "month", "quarter"}, default "month"
+    customers, events : str
+        View names.
+    missing : {"raise", "skip"}, default "raise"
+        What to do without a ``customers`` view: raise StageInputMissing, or return None
+        (the notebook then says the section is skipped; see :func:`describe_contactable_base`).
+
+    Returns
+    -------
+    pd.DataFrame or None
+        One row per period and channel.
+    """
+    _check_period(period)
+    as_of = _as_date(as_of_date)
+    if missing == "skip" and not _registered(engine, customers):
+        log.info("no %s table: contactable base skipped", customers)
+        return None
+    _require_view(engine, customers, _CUSTOMER_COLUMNS, producer="01_ingest")
+    unsubscribes_known = _registered(engine, events)
+    if unsubscribes_known:
+        _require_view(engine, events, _EVENT_COLUMNS[:4], producer="01_ingest")
+        events_view = events
+    else:
+        log.info("no %s table: no unsubscribes are known, contactable = consented", events)
+        events_view = _NO_EVENTS
+    increments = engine.query(
+        "kpis_contactable_base",
+        {"period": period, "end_ts": _end_ts(as_of)},
+        identifiers={"customers": customers, "events": events_view},
+    )
+    known = pd.to_datetime(increments["period_start"]) > pd.Timestamp("1900-01-01")
+    first = (
+        pd.to_datetime(increments.loc[known, "period_start"]).min()
+        if known.any()
+        else pd.Timestamp(as_of)
+    )
+    periods = _periods(min(first, pd.Timestamp(as_of)).date(), as_of, period)
+    increments["period_start"] = pd.to_datetime(increments["period_start"]).clip(
+        lower=periods[0].start_time
+    )
+    spine = period_spine(periods[0].start_time, as_of, period=period)
+    tables = []
+    for channel in MESSAGING_CHANNELS:  # three channels, per-period rows: no data loop
+        rows = increments[increments["channel"] == channel]
+        sums = rows.groupby("period_start")[
+            ["customers", "consented", "unsubscribed", "consented_unsubscribed"]
+        ].sum()
+        stocks = (
+            sums.set_axis(_to_periods(sums.index.to_series(), period))
+            .reindex(periods, fill_value=0)
+            .cumsum()
+        )
+        tables.append(
+            spine.assign(
+                channel=channel,
+                customers=stocks["customers"].to_numpy(),
+                consented=stocks["consented"].to_numpy(),
+                unsubscribed=stocks["unsubscribed"].to_numpy(),
+                contactable=(stocks["consented"] - stocks["consented_unsubscribed"]).to_numpy(),
+            )
+        )
+    base = pd.concat(tables, ignore_index=True)
+    base["channel"] = base["channel"].astype("str")
+    base = base.sort_values(
+        ["period_start", "channel"], key=_channel_order, kind="stable", ignore_index=True
+    )
+    base.insert(3, "is_complete", base["period_end"] <= as_of)
+    base.insert(4, "counted_at", base["period_end"].map(lambda end: min(end, as_of)))
+    counts = ["customers", "consented", "unsubscribed", "contactable"]
+    base[counts] = base[counts].astype("int64")
+    base["consent_rate"] = _ratio(base["consented"], base["customers"])
+    base["contactable_rate"] = _ratio(base["contactable"], base["customers"])
+    base["unsubscribes_known"] = unsubscribes_known
+    return base
+
+
+def latest_contactable(contactable: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The contactable base at the latest period end: one row per channel (None passes through).
+
+    Transforms the output of :func:`contactable_base` (one row per period and channel) into
+    *channel, counted_at, customers, consented, unsubscribed, contactable, consent_rate,
+    contactable_rate* for the last period.
+    """
+    if contactable is None or contactable.empty:
+        return contactable
+    latest = contactable[contactable["period_start"] == contactable["period_start"].max()]
+    columns = ["channel", "counted_at", "customers", "consented", "unsubscribed", "contactable",
+               "consent_rate", "contactable_rate"]  # fmt: skip
+    return latest[columns].reset_index(drop=True)
+
+
+def _channel_order(values: pd.Series) -> pd.Series:
+    if values.name == "channel":
+        order = {name: i for i, name in enumerate(MESSAGING_CHANNELS)}
+        return values.map(lambda c: order.get(c, len(order)))
+    return values
+
+
+#: An empty events relation, substituted for ``{{ events }}`` when the run has none.
+_NO_EVENTS = (
+    "(SELECT CAST(NULL AS VARCHAR) AS customer_id, CAST(NULL AS TIMESTAMP) AS event_ts, "
+    "CAST(NULL AS VARCHAR) AS channel, CAST(NULL AS VARCHAR) AS event_type WHERE FALSE)"
+)
+
+
+def channel_engagement(
+    engine: Engine,
+    *,
+    period: str = "month",
+    as_of_date: dt.date | str,
+    conversion_window_days: int = 7,
+    events: str = "events",
+    transactions: str = "transactions",
+    missing: Literal["raise", "skip"] = "raise",
+) -> pd.DataFrame | None:
+    """Sends, opens, clicks, unsubscribes and conversions per period and messaging channel.
+
+    Transforms *events* (one row per messaging event) and *transactions* (one row per netted
+    order) into one row per period and channel, from the first send's period to the one
+    containing ``as_of_date`` (periods without sends are rows of zeros with null rates).
+    A **send** is one (customer, campaign, channel), dated by its first ``sent`` event;
+    reactions are attributed to the send's period:
+
+    - ``sends``, ``customers_sent`` (distinct customers);
+    - ``open_rate``: sends opened / sends; a send counts as opened when the customer has an
+      ``open`` or a ``click`` event for the campaign (a click proves an open that
+      image blocking may have hidden), so ``click_to_open_rate`` stays in [0, 1];
+    - ``click_rate``: sends clicked / sends; ``click_to_open_rate``: clicked / opened;
+    - ``unsubscribe_rate``: sends followed by an unsubscribe from that campaign / sends;
+    - ``conversion_rate``: sends followed by a purchase within ``conversion_window_days``
+      days (strictly after the send) / sends. ``conversion_window_complete`` is False when
+      the window of some send in the period ends after ``as_of_date``: that rate is
+      understated.
+
+    Events without a campaign_id count as sends but cannot be matched to reactions.
+
+    Parameters
+    ----------
+    engine : Engine
+        With ``events`` and ``transactions`` registered.
+    period : {"week", "month", "quarter"}, default "month"
+    as_of_date : date or str
+        Last day covered (inclusive).
+    conversion_window_days : int, default 7
+        A purchase within this many days (24-hour days) after a send is a conversion.
+    events, transactions : str
+        View names.
+    missing : {"raise", "skip"}, default "raise"
+        Without an ``events`` view: raise StageInputMissing, or return None.
+
+    Returns
+    -------
+    pd.DataFrame or None
+        One row per period and channel.
+    """
+    _check_period(period)
+    as_of = _as_date(as_of_date)
+    if conversion_window_days < 1:
+        raise ValueError(f"conversion_window_days={conversion_window_days}: expected >= 1")
+    if missing == "skip" and not _registered(engine, events):
+        log.info("no %s table: channel engagement skipped", events)
+        return None
+    _require_view(engine, events, _EVENT_COLUMNS, producer="01_ingest")
+    _require_view(
+        engine, transactions, ("customer_id", "order_ts", "is_purchase"), producer="01_ingest"
+    )
+    end_ts = _end_ts(as_of)
+    sums = engine.query(
+        "kpis_channel_engagement",
+        {"period": period, "end_ts": end_ts, "window_seconds": conversion_window_days * 86_400},
+        identifiers={"events": events, "transactions": transactions},
+    )
+    if sums.empty:
+        log.warning("%s has no 'sent' events on or before %s: no engagement", events, as_of)
+        return pd.DataFrame(columns=ENGAGEMENT_COLUMNS)
+    window = pd.Timedelta(days=conversion_window_days)
+    sums["conversion_window_complete"] = pd.to_datetime(
+        sums["last_sent_ts"]
+    ) + window < pd.Timestamp(end_ts)
+    periods = _periods(pd.Timestamp(sums["period_start"].min()).date(), as_of, period)
+    spine = period_spine(periods[0].start_time, as_of, period=period)
+    channels = sorted(sums["channel"].unique(), key=lambda c: (MESSAGING_CHANNELS + (c,)).index(c))
+    values = ["sends", "customers_sent", "opened", "clicked", "unsubscribed", "conversions"]
+    grid = pd.MultiIndex.from_product([periods, channels], names=["period", "channel"])
+    keyed = sums.set_index([_to_periods(sums["period_start"], period), sums["channel"]])
+    filled = keyed[values].reindex(grid, fill_value=0).astype("int64")
+    complete = keyed["conversion_window_complete"].reindex(grid, fill_value=True).astype("bool")
+    engagement = spine.loc[spine.index.repeat(len(channels))].reset_index(drop=True)
+    engagement.insert(3, "is_complete", engagement["period_end"] <= as_of)
+    engagement = engagement.assign(channel=pd.array(list(channels) * len(periods), dtype="str"))
+    engagement[values] = filled.to_numpy()
+    engagement = engagement.assign(
+        open_rate=_ratio(engagement["opened"], engagement["sends"]),
+        click_rate=_ratio(engagement["clicked"], engagement["sends"]),
+        click_to_open_rate=_ratio(engagement["clicked"], engagement["opened"]),
+        unsubscribe_rate=_ratio(engagement["unsubscribed"], engagement["sends"]),
+        conversion_rate=_ratio(engagement["conversions"], engagement["sends"]),
+        conversion_window_days=int(conversion_window_days),
+        conversion_window_complete=complete.to_numpy(),
+    )
+    return engagement[list(ENGAGEMENT_COLUMNS)]
