@@ -83,6 +83,7 @@ def write_json_atomic(path: str | Path, payload: Any) -> Path:
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         json.dump(to_jsonable(payload), stream, indent=2, sort_keys=False)
         stream.write("\n")
+    os.chmod(temp, 0o644)  # mkstemp creates 0600; reports are meant to be read by others
     os.replace(temp, target)
     return target
 

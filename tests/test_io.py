@@ -56,3 +56,4 @@ def test_to_jsonable_handles_numpy_nan_and_dates(tmp_path):
     path = write_json_atomic(tmp_path / "m.json", payload)
     assert json.loads(path.read_text()) == {"n": 3, "x": None, "d": "2025-01-02T00:00:00", "b": True}
     assert to_jsonable([np.array([1, 2])]) == [[1, 2]]
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by the people the report is for
