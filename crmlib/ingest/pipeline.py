@@ -1,0 +1,508 @@
+"""The 01_ingest stage: read every source, reject and net in SQL, write the artifacts and quality.json."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from crmlib.config import WorkbookParams
+from crmlib.engine import Engine, load_sql, quote_literal
+from crmlib.errors import DataContractError
+from crmlib.ingest.quality import build_quality
+from crmlib.ingest.sources import (
+    TABLES,
+    StagedTable,
+    drop_raw,
+    read_source,
+    resolve_files,
+    scalar,
+    sql_params,
+    transaction_expressions,
+)
+from crmlib.io import RunFolder
+
+__all__ = ["ARTIFACT_DTYPES", "IngestResult", "run_ingest"]
+
+log = logging.getLogger(__name__)
+
+#: The pandas dtypes of every artifact 01_ingest writes (stored in the parquet metadata, so
+#: ``RunFolder.read_table`` restores nullable integers and booleans).
+ARTIFACT_DTYPES: dict[str, dict[str, str]] = {
+    "transactions": {
+        "order_id": "str", "customer_id": "str", "order_ts": "datetime64[us]", "amount": "float64",
+        "gross_amount": "float64", "refund_amount": "float64", "quantity": "Int64", "product_id": "str",
+        "category": "str", "channel": "str", "is_purchase": "bool", "is_return": "bool",
+        "customer_known": "boolean", "source_row": "int64",
+    },
+    "customers": {
+        "customer_id": "str", "signup_ts": "datetime64[us]", "acquisition_channel": "str", "region": "str",
+        "birth_year": "Int64", "email_opt_in": "boolean", "sms_opt_in": "boolean", "push_opt_in": "boolean",
+        "loyalty_tier": "str",
+    },
+    "events": {
+        "customer_id": "str", "event_ts": "datetime64[us]", "channel": "str", "event_type": "str",
+        "campaign_id": "str",
+    },
+    "assignments": {
+        "customer_id": "str", "experiment_id": "str", "variant": "str", "assigned_ts": "datetime64[us]",
+        "cost": "float64",
+    },
+    "rejects": {
+        "table": "str", "source_file": "str", "source_row": "int64", "reason": "str", "column": "str",
+        "detail": "str", "amount": "float64", "raw_record": "str",
+    },
+    "daily_orders": {"date": "object", "orders": "int64", "net_revenue": "float64"},
+}  # fmt: skip
+
+#: SQL types of the canonical columns of the optional tables (the accepted-rows query casts to them).
+_SQL_TYPES = {"str": "VARCHAR", "datetime64[us]": "TIMESTAMP", "float64": "DOUBLE", "Int64": "BIGINT",
+              "boolean": "BOOLEAN"}  # fmt: skip
+
+#: Set-level key rules of the optional tables: key columns, reason code, label for details.
+_KEYS: dict[str, tuple[str, str, str] | None] = {
+    "customers": ("customer_id", "duplicate_customer", "customer_id"),
+    "events": None,
+    "assignments": (
+        "customer_id, experiment_id",
+        "conflicting_assignment",
+        "customer_id in this experiment",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What :func:`run_ingest` did.
+
+    Attributes
+    ----------
+    quality : dict
+        The content of ``quality.json`` (counts only, no customer identifiers).
+    rows : dict
+        Rows written per artifact (``transactions``, ``rejects``, ``daily_orders``, and the
+        optional tables that were present).
+    tables_present : tuple of str
+        The contract tables configured in ``params.source``.
+    seconds : float
+        Wall time of the stage.
+    """
+
+    quality: dict[str, Any]
+    rows: dict[str, int]
+    tables_present: tuple[str, ...]
+    seconds: float
+
+    @property
+    def verdict(self) -> str:
+        """``pass``, ``warn`` or ``fail``."""
+        return str(self.quality["verdict"])
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _pandas_metadata(artifact: str) -> str:
+    """The pandas schema metadata of an artifact, as pyarrow writes it for an empty frame."""
+    frame = pd.DataFrame(
+        {name: pd.Series([], dtype=dtype) for name, dtype in ARTIFACT_DTYPES[artifact].items()}
+    )
+    metadata = pa.Schema.from_pandas(frame, preserve_index=False).metadata
+    return metadata[b"pandas"].decode("utf-8")
+
+
+def _copy(engine: Engine, query: str, target: Path, artifact: str, values: dict[str, Any]) -> int:
+    """COPY a query to parquet (zstd, pandas dtypes in the metadata); return its row count."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    statement = (
+        f"COPY ({query.strip().rstrip(';')}) TO {quote_literal(target)} "
+        f"(FORMAT parquet, COMPRESSION zstd, KV_METADATA {{pandas: {quote_literal(_pandas_metadata(artifact))}}})"
+    )
+    engine.execute(statement, sql_params(query, values))
+    return int(scalar(engine, f"SELECT count(*) FROM read_parquet({quote_literal(target)})") or 0)
+
+
+def _render(name: str, identifiers: dict[str, str]) -> str:
+    """A query file with its ``{{ name }}`` placeholders filled (for nesting into a COPY)."""
+    text = load_sql(name)
+    for key, value in identifiers.items():
+        text = text.replace("{{ " + key + " }}", value)
+    return text
+
+
+class _Artifacts:
+    """Artifacts written to hidden temporary files first, moved into place together at the end."""
+
+    def __init__(self, run: RunFolder) -> None:
+        self.run = run
+        self.pending: dict[str, Path] = {}
+
+    def path(self, name: str) -> Path:
+        temp = self.run.data_dir / f".{name}.parquet.ingest-tmp"
+        self.pending[name] = temp
+        return temp
+
+    def commit(self, absent: list[str]) -> None:
+        for name, temp in self.pending.items():
+            os.replace(temp, self.run.table_path(name))
+            log.info("wrote %s", self.run.table_path(name).name)
+        for name in absent:
+            stale = self.run.table_path(name)
+            if stale.is_file():
+                stale.unlink()
+                log.info(
+                    "removed %s left by an earlier run: %s is not configured", stale.name, name
+                )
+        self.pending.clear()
+
+    def discard(self) -> None:
+        for temp in self.pending.values():
+            temp.unlink(missing_ok=True)
+        self.pending.clear()
+
+
+def _prepare(engine: Engine) -> None:
+    engine.execute("ingest_macros")
+    engine.execute(
+        """
+        CREATE OR REPLACE TABLE ingest_rejects ("table" VARCHAR, file_no INTEGER, source_row BIGINT,
+            reason VARCHAR, "column" VARCHAR, detail VARCHAR, amount DOUBLE);
+        CREATE OR REPLACE TABLE ingest_reject_records ("table" VARCHAR, file_no INTEGER, source_row BIGINT,
+            raw_record VARCHAR);
+        CREATE OR REPLACE TABLE ingest_files ("table" VARCHAR, file_no INTEGER, source_file VARCHAR);
+        CREATE OR REPLACE TABLE ingest_known_customers (customer_id VARCHAR);
+        """
+    )
+
+
+def _cleanup(engine: Engine) -> None:
+    tables = engine.query(
+        "SELECT table_name, table_type FROM information_schema.tables WHERE table_name LIKE 'ingest\\_%' ESCAPE '\\'"
+    )
+    for name, kind in zip(tables["table_name"], tables["table_type"], strict=True):
+        engine.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {name}")
+
+
+def _register_files(engine: Engine, staged: StagedTable) -> None:
+    for source_file in staged.files:
+        engine.execute(
+            "INSERT INTO ingest_files VALUES ($table, $file_no, $source_file)",
+            {
+                "table": staged.table,
+                "file_no": source_file.file_no,
+                "source_file": str(source_file.path),
+            },
+        )
+
+
+def _collect_rejects(engine: Engine, staged: StagedTable, set_rejects: str, amount: str) -> None:
+    """Append the table's rejects to ingest_rejects with their raw records; drop the raw tables."""
+    identifiers = {"stage": staged.relation, "set_rejects": set_rejects, "amount": amount}
+    engine.execute("ingest_rejects_collect", {"table": staged.table}, identifiers=identifiers)
+    for source_file in staged.files:
+        engine.execute(
+            "ingest_reject_records",
+            {"table": staged.table, "file_no": source_file.file_no},
+            identifiers={"raw": source_file.raw_table, "record": source_file.record_sql},
+        )
+    drop_raw(engine, staged)
+
+
+def _counts(engine: Engine, staged: StagedTable, set_rejects: str, amount: str) -> dict[str, int]:
+    purchase = "NOT s.is_refund" if staged.table == "transactions" else "true"
+    frame = engine.query(
+        "ingest_stage_counts",
+        identifiers={
+            "stage": staged.relation,
+            "set_rejects": set_rejects,
+            "amount": amount,
+            "purchase": purchase,
+        },
+    )
+    return {name: int(value) for name, value in frame.iloc[0].items()}
+
+
+def _table_summary(
+    staged: StagedTable, counts: dict[str, int], rows_written: int
+) -> dict[str, Any]:
+    rejected = counts["rows_rejected_field"] + counts["rows_rejected_set"]
+    summary = {
+        "present": True,
+        "files": [str(f.path) for f in staged.files],
+        "formats": sorted({f.format for f in staged.files}),
+        "columns_absent": sorted(name for name, column in staged.columns.items() if column is None),
+        "rows_read": counts["rows_read"],
+        "rows_accepted": counts["rows_accepted"],
+        "rows_rejected": rejected,
+        "rows_written": rows_written,
+    }
+    summary["rows_reconcile"] = counts["rows_read"] == counts["rows_accepted"] + rejected
+    if not summary["rows_reconcile"]:
+        log.error("%s: rows do not reconcile: %s", staged.table, counts)
+    return summary
+
+
+# -- the optional tables --------------------------------------------------------------------------
+def _ingest_other(engine: Engine, staged: StagedTable, artifacts: _Artifacts) -> dict[str, Any]:
+    """Set-level rejects, accepted rows to parquet, rejects collected; the table's summary."""
+    table = staged.table
+    set_rejects = f"ingest_set_rejects_{table}"
+    dtypes = ARTIFACT_DTYPES[table]
+    key = _KEYS[table]
+    engine.execute(
+        "ingest_set_rejects",
+        {
+            "has_key": key is not None,
+            "key_reason": key[1] if key else "",
+            "key_column": key[0].split(",")[0] if key else "",
+            "key_label": key[2] if key else "",
+        },
+        identifiers={
+            "stage": staged.relation,
+            "target": set_rejects,
+            "content": ", ".join(dtypes),
+            "key": key[0] if key else "file_no",
+            "group_key": f"hash({key[0]})" if key else "row_hash",
+        },
+    )
+    counts = _counts(engine, staged, set_rejects, "NULL")
+    _collect_rejects(engine, staged, set_rejects, "NULL")
+    columns = ", ".join(
+        f"CAST(s.{name} AS {_SQL_TYPES[dtype]}) AS {name}" for name, dtype in dtypes.items()
+    )
+    query = _render(
+        "ingest_accepted",
+        {"stage": staged.relation, "set_rejects": set_rejects, "columns": columns},
+    )
+    rows_written = _copy(engine, query, artifacts.path(table), table, {})
+    if table == "customers":
+        engine.execute(
+            "INSERT INTO ingest_known_customers SELECT DISTINCT customer_id FROM read_parquet("
+            + quote_literal(artifacts.pending["customers"])
+            + ")"
+        )
+    summary = _table_summary(staged, counts, rows_written)
+    summary["rows_reconcile"] = (
+        summary["rows_reconcile"] and rows_written == counts["rows_accepted"]
+    )
+    engine.execute(f"DROP TABLE IF EXISTS {staged.relation}; DROP TABLE IF EXISTS {set_rejects}")
+    return summary
+
+
+# -- transactions ------------------------------------------------------------------------------------
+def _ingest_transactions(
+    engine: Engine,
+    staged: StagedTable,
+    params: WorkbookParams,
+    artifacts: _Artifacts,
+    *,
+    has_customers: bool,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Set-level rejects, refund netting, canonical transactions and daily orders to parquet."""
+    source = params.source.transactions
+    line_items = bool(source.line_items)
+    set_rejects = "ingest_set_rejects_transactions"
+    engine.execute(
+        "ingest_set_rejects_transactions",
+        {"line_items": line_items},
+        identifiers={
+            "group_key": "hash(order_id)" if staged.columns.get("order_id") else "row_hash"
+        },
+    )
+    counts = _counts(engine, staged, set_rejects, "s.amount")
+    _collect_rejects(engine, staged, set_rejects, "s.amount")
+    expressions = transaction_expressions(source, params)
+    engine.execute(
+        "ingest_tx_refunds",
+        sql_params(
+            expressions["refund_target"], {"refund_pattern": params.ingest.refund_order_id_pattern}
+        ),
+        identifiers={"refund_target": expressions["refund_target"]},
+    )
+    orders = load_sql("ingest_tx_orders_lines" if line_items else "ingest_tx_orders_single")
+    query = _render("ingest_tx_output", {"orders": orders})
+    values = {"n_files": len(staged.files), "has_customers": has_customers}
+    target = artifacts.path("transactions")
+    rows_written = _copy(engine, query, target, "transactions", values)
+    engine.execute(
+        f"CREATE OR REPLACE TEMP VIEW ingest_tx_written AS SELECT * FROM read_parquet({quote_literal(target)})"
+    )
+    written = engine.query("ingest_tx_summary").iloc[0].to_dict()
+    refunds = engine.query(
+        "SELECT count(*) FILTER (WHERE matched) AS netted, count(*) FILTER (WHERE NOT matched) AS kept, "
+        "coalesce(sum(ingest_cents(amount)) FILTER (WHERE matched), 0) AS netted_cents FROM ingest_tx_refunds"
+    ).iloc[0]
+    daily_rows = _copy(
+        engine, load_sql("ingest_daily_orders"), artifacts.path("daily_orders"), "daily_orders", {}
+    )
+
+    summary = _table_summary(staged, counts, rows_written)
+
+    purchase_rows = counts["purchase_rows_accepted"]
+    orders_written = int(written["orders"])
+    accounted = purchase_rows + int(refunds["netted"]) + int(refunds["kept"])
+    rows_match = accounted == counts["rows_accepted"] and int(refunds["kept"]) == int(
+        written["returns_kept"]
+    )
+    rows_match = rows_match and (
+        orders_written <= purchase_rows if line_items else orders_written == purchase_rows
+    )
+    if not rows_match:
+        log.error(
+            "transactions: accepted rows %s do not match the canonical table %s", counts, written
+        )
+    summary["rows_reconcile"] = summary["rows_reconcile"] and rows_match
+
+    cents_accepted = int(written["net_cents"])
+    facts = {
+        "cents_read": counts["cents_read"],
+        "cents_accepted": cents_accepted,
+        "cents_rejected": counts["cents_rejected"],
+        "revenue_reconciles": counts["cents_read"] == cents_accepted + counts["cents_rejected"],
+        "gross_cents": int(written["gross_cents"]),
+        "refunds_netted_cents": int(written["refunds_netted_cents"]),
+        "returns_cents": int(written["returns_cents"]),
+        "orders": orders_written,
+        "purchases": int(written["purchases"]),
+        "cancelled_orders": int(written["cancelled_orders"]),
+        "over_refunded_orders": int(written["over_refunded_orders"]),
+        "orders_with_refunds": int(written["orders_with_refunds"]),
+        "refund_rows_netted": int(refunds["netted"]),
+        "returns_kept": int(refunds["kept"]),
+        "unknown_customer_orders": int(written["unknown_customer_orders"])
+        if has_customers
+        else None,
+        "unknown_customers": int(written["unknown_customers"]) if has_customers else None,
+        "customers": int(written["customers"]),
+        "purchasing_customers": int(written["purchasing_customers"]),
+        "first_order_date": _date(written["first_order_date"]),
+        "last_order_date": _date(written["last_order_date"]),
+        "daily_rows": daily_rows,
+        "line_items": line_items,
+        "order_id_column": staged.columns.get("order_id") is not None,
+    }
+    if not facts["revenue_reconciles"]:
+        log.error("transactions: revenue does not reconcile: %s", facts)
+    engine.execute(
+        f"DROP VIEW IF EXISTS ingest_tx_written; DROP TABLE IF EXISTS {staged.relation}; "
+        f"DROP TABLE IF EXISTS {set_rejects}; DROP TABLE IF EXISTS ingest_tx_refunds"
+    )
+    return summary, facts
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).date()
+
+
+# -- the stage ----------------------------------------------------------------------------------------
+def run_ingest(
+    params: WorkbookParams, run: RunFolder, *, engine: Engine | None = None
+) -> IngestResult:
+    """Run stage 01_ingest: read, validate and net every source; write the artifacts.
+
+    Transforms the configured sources (``params.source``: transactions required; customers,
+    events, assignments optional) into the run folder's ``transactions`` (one row per order
+    net of its matched refunds, plus one row per unmatched refund kept as a return),
+    ``customers``, ``events``, ``assignments`` (one row per accepted source row; written only
+    when configured, and a stale one from an earlier run is removed), ``rejects`` (one row per
+    rejected source row: table, file, row, reason, column, detail, amount, raw record),
+    ``daily_orders`` (one row per calendar day) and ``quality.json`` (counts only). Artifacts
+    appear together at the end. All row-level work is SQL on the engine (``crmlib/sql/ingest_*``).
+
+    Invariants, checked on every run: per table, rows read = rows accepted + rows rejected;
+    for transactions, revenue read = revenue accepted (sum of canonical ``amount``) + revenue
+    rejected, in integer cents. A broken invariant writes ``quality.json`` with verdict
+    ``fail`` and raises.
+
+    Parameters
+    ----------
+    params : WorkbookParams
+        The validated params (``source``, ``as_of_date``, ``ingest``, ``engine``).
+    run : RunFolder
+        Where the artifacts go.
+    engine : Engine, optional
+        An engine to use (its ``ingest_*`` tables are dropped afterwards); by default one is
+        made from ``params.engine`` and closed at the end.
+
+    Returns
+    -------
+    IngestResult
+        The quality report, rows written per artifact, the tables present, the wall time.
+
+    Raises
+    ------
+    SourceFileError
+        A source file is missing, empty, unreadable or lacks a required column (fail fast,
+        before anything is written).
+    DataContractError
+        Rows or revenue do not reconcile (a bug: quality.json is written first).
+    """
+    started = time.perf_counter()
+    owns_engine = engine is None
+    active = Engine.from_config(params.engine) if engine is None else engine
+    artifacts = _Artifacts(run)
+    present = tuple(t for t in TABLES if getattr(params.source, t) is not None)
+    for table in present:  # fail fast on missing files before any work
+        resolve_files(getattr(params.source, table), table=table, params=params)
+    try:
+        _prepare(active)
+        summaries: dict[str, dict[str, Any]] = {}
+        for table in ("customers", "events", "assignments"):
+            source = getattr(params.source, table)
+            if source is None:
+                summaries[table] = {"present": False}
+                continue
+            staged = read_source(source, table=table, params=params, engine=active)
+            _register_files(active, staged)
+            summaries[table] = _ingest_other(active, staged, artifacts)
+        staged_tx = read_source(
+            params.source.transactions, table="transactions", params=params, engine=active
+        )
+        _register_files(active, staged_tx)
+        summaries["transactions"], facts = _ingest_transactions(
+            active, staged_tx, params, artifacts, has_customers="customers" in present
+        )
+        rejected_rows = _copy(
+            active, load_sql("ingest_rejects_output"), artifacts.path("rejects"), "rejects", {}
+        )
+        by_reason = active.query(
+            'SELECT "table", reason, count(*) AS n, coalesce(sum(ingest_cents(amount)), 0) AS cents '
+            'FROM ingest_rejects GROUP BY ALL ORDER BY "table", n DESC, reason'
+        )
+        daily = pd.read_parquet(artifacts.pending["daily_orders"])
+        quality = build_quality(
+            params,
+            tables=summaries,
+            facts=facts,
+            rejects_by_reason=by_reason,
+            daily_orders=daily,
+            rejects_written=rejected_rows,
+        )
+        artifacts.commit([t for t in TABLES if t not in present])
+    except BaseException:
+        artifacts.discard()
+        raise
+    finally:
+        _cleanup(active)
+        if owns_engine:
+            active.close()
+    seconds = time.perf_counter() - started
+    quality["seconds"] = round(seconds, 2)
+    run.write_json("quality", quality)
+    rows = {name: int(summaries[name]["rows_written"]) for name in present}
+    rows.update({"rejects": rejected_rows, "daily_orders": int(facts["daily_rows"])})
+    log.info("ingest: %s in %.1f s (%s)", quality["verdict"], seconds, json.dumps(rows))
+    if not quality["reconciles"]:
+        raise DataContractError(
+            "ingest: rows or revenue do not reconcile (rows read != accepted + rejected, or revenue read != "
+            f"accepted + rejected to the cent); see {run.root / 'quality.json'}"
+        )
+    return IngestResult(quality=quality, rows=rows, tables_present=present, seconds=seconds)

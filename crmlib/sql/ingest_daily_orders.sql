@@ -1,0 +1,23 @@
+-- 01_ingest: the `daily_orders` artifact for the orders-per-day chart. One row per calendar
+-- day from the first to the last transaction date (days without rows included, as zeros):
+-- orders placed that day (returns excluded) and the net revenue dated that day
+-- (orders net of their refunds, plus returns).
+WITH days AS (
+    SELECT
+        CAST(order_ts AS DATE) AS date,
+        count(*) FILTER (WHERE NOT is_return) AS orders,
+        sum(amount) AS net_revenue
+    FROM ingest_tx_written
+    GROUP BY CAST(order_ts AS DATE)
+),
+calendar AS (
+    SELECT CAST(unnest(generate_series(min(date), max(date), INTERVAL 1 DAY)) AS DATE) AS date
+    FROM days
+)
+SELECT
+    c.date,
+    CAST(coalesce(d.orders, 0) AS BIGINT) AS orders,
+    round(coalesce(d.net_revenue, 0.0), 2) AS net_revenue
+FROM calendar AS c
+LEFT JOIN days AS d ON d.date = c.date
+ORDER BY c.date
