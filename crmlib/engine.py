@@ -91,7 +91,8 @@ class Engine:
         if temp_directory is not None:
             self.con.execute(f"SET temp_directory = {quote_literal(temp_directory)}")
         self.con.execute("SET preserve_insertion_order = true")
-        self.con.execute("SET enable_progress_bar = false")  # never print into notebooks or logs
+        # Progress-bar settings are left alone: inside Jupyter, DuckDB 2 refuses any change to them
+        # unless ipywidgets is installed (InvalidInputException), and without it draws no bar.
 
     @classmethod
     def from_config(cls, engine_config: Any) -> Engine:

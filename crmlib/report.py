@@ -1,0 +1,467 @@
+"""The HTML report: executed notebooks exported without code, and the front page ``index.html``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import nbformat
+from markupsafe import Markup
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
+
+from crmlib.config import WorkbookParams
+from crmlib.io import read_json
+
+__all__ = [
+    "TEMPLATES_DIR",
+    "STAGE_TITLES",
+    "HIDDEN_CELL_TAGS",
+    "StageEntry",
+    "notebook_title",
+    "export_notebook_html",
+    "write_index",
+]
+
+log = logging.getLogger(__name__)
+
+#: Where the report's templates and stylesheet live (package data).
+TEMPLATES_DIR: Path = Path(__file__).resolve().parent / "templates"
+
+#: Fallback titles of the stages, used when a notebook has no ``# Title`` first cell.
+STAGE_TITLES: dict[str, str] = {
+    "ingest": "Data quality",
+    "kpis": "Retention KPIs",
+    "cohorts": "Cohorts",
+    "segments": "Segments and activation lists",
+    "clv": "Customer lifetime value",
+    "churn": "Churn risk",
+    "ab_test": "Retention campaign test",
+}
+
+#: Cells carrying one of these tags are left out of the exported pages.
+HIDDEN_CELL_TAGS: frozenset[str] = frozenset(
+    {"parameters", "injected-parameters", "remove", "remove-cell"}
+)
+
+_STATUS_CSS = {"ok": "ok", "failed": "failed"}
+_VERDICT_CSS = {"pass": "pass", "warn": "warn", "fail": "fail"}
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_STEP_PREFIX = re.compile(r"^\d{2}\s*[·.:|\-–—]?\s+")
+
+
+@dataclass(frozen=True)
+class StageEntry:
+    """One stage (notebook) as the front page shows it.
+
+    Parameters
+    ----------
+    notebook : str
+        Notebook stem, e.g. ``"02_kpis"``.
+    section : str
+        Its params section and ``metrics.json`` key, e.g. ``"kpis"``.
+    title : str
+        Human title (the notebook's first heading).
+    status : str
+        ``"ok"``, ``"failed"`` or ``"not run"``.
+    seconds : float or None
+        Execution time, when it ran.
+    html : str or None
+        Page of the stage relative to the run folder (``"html/02_kpis.html"``), when exported.
+    reused : bool
+        The stage did not run this time; its results come from the previous run.
+    """
+
+    notebook: str
+    section: str
+    title: str
+    status: str = "not run"
+    seconds: float | None = None
+    html: str | None = None
+    reused: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def notebook_title(path: str | Path, *, default: str | None = None) -> str:
+    """The text of the first ``# heading`` in a notebook's first markdown cell.
+
+    Parameters
+    ----------
+    path : path-like
+        An ``.ipynb`` file.
+    default : str, optional
+        Returned when the file is missing or has no heading; defaults to the stage's
+        entry in :data:`STAGE_TITLES` (or the file's stem).
+
+    Returns
+    -------
+    str
+        The heading without markdown emphasis, e.g. ``"Retention KPIs"``.
+    """
+    notebook_path = Path(path)
+    stem = notebook_path.stem
+    fallback = default or STAGE_TITLES.get(stem.partition("_")[2], stem)
+    try:
+        notebook = nbformat.read(notebook_path, as_version=4)
+    except (OSError, ValueError, nbformat.reader.NotJSONError):
+        return fallback
+    for cell in notebook.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if line.startswith("# "):
+                text = re.sub(r"[*_`]", "", line[2:]).strip()
+                text = _STEP_PREFIX.sub(
+                    "", text
+                )  # "02 · Retention KPIs": the page shows the number
+                return text or fallback
+        break
+    return fallback
+
+
+class _HideNoise(Preprocessor):  # type: ignore[misc]
+    """Drop stderr streams (logs, warnings) and code cells left with nothing to show."""
+
+    def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
+        kept = []
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs = [
+                    output
+                    for output in cell.get("outputs", [])
+                    if not (
+                        output.get("output_type") == "stream" and output.get("name") == "stderr"
+                    )
+                ]
+                if not cell.outputs:
+                    continue
+            kept.append(cell)
+        nb.cells = kept
+        return nb, resources
+
+
+def _strip_css_comments(text: str) -> Markup:
+    """Inlined stylesheet without its comments (they cite URLs that are never fetched)."""
+    return Markup(_CSS_COMMENT.sub("", str(text)))
+
+
+def _house_css() -> str:
+    return (TEMPLATES_DIR / "report.css").read_text(encoding="utf-8")
+
+
+def export_notebook_html(
+    executed_ipynb: str | Path,
+    out_html: str | Path,
+    *,
+    title: str,
+    subtitle: str | None = None,
+    back_href: str = "../index.html",
+) -> Path:
+    """Export an executed notebook to one self-contained HTML page without code.
+
+    Code inputs and prompts are hidden; the ``parameters``/``injected-parameters`` cells,
+    cells tagged ``remove`` and stderr outputs (logs, warnings) are left out; charts stay
+    embedded as base64 PNG. Nothing on the page loads from the network: the template blanks
+    nbconvert's require.js, MathJax, Mermaid and widget blocks and inlines its stylesheets.
+    A failed notebook (papermill's error cell and the traceback) exports the same way.
+
+    Parameters
+    ----------
+    executed_ipynb : path-like
+        A notebook written by papermill.
+    out_html : path-like
+        Where to write the page (parent folders are created).
+    title : str
+        Page title, shown in the header bar.
+    subtitle : str, optional
+        Shown after the title (e.g. the run name).
+    back_href : str, default "../index.html"
+        Link from the header bar back to the front page.
+
+    Returns
+    -------
+    Path
+        ``out_html``.
+    """
+    notebook = nbformat.read(str(executed_ipynb), as_version=4)
+    exporter = HTMLExporter(
+        template_file=str(TEMPLATES_DIR / "notebook.html.j2"),
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    exporter.register_filter("wb_strip_css_comments", _strip_css_comments)
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(
+            remove_cell_tags=set(HIDDEN_CELL_TAGS), remove_all_outputs_tags={"remove-output"}
+        ),
+        enabled=True,
+    )
+    exporter.register_preprocessor(_HideNoise(), enabled=True)
+    resources = {
+        "metadata": {"name": title},
+        "wb_title": title,
+        "wb_subtitle": subtitle or "",
+        "wb_back_href": back_href,
+        "wb_css": Markup(_house_css()),
+    }
+    body, _ = exporter.from_notebook_node(notebook, resources=resources)
+    target = Path(out_html)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(body, encoding="utf-8")
+    log.info("exported %s -> %s", Path(executed_ipynb).name, target)
+    return target
+
+
+# ---------------------------------------------------------------------------------------------
+# front page
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=False,
+    )
+
+
+def _text(value: Any) -> str:
+    """A metrics value as plain text (None -> empty)."""
+    if value is None:
+        return ""
+    return _ANSI.sub("", str(value)).strip()
+
+
+def _quality(metrics: Mapping[str, Any]) -> dict[str, str]:
+    ingest = metrics.get("ingest")
+    if not isinstance(ingest, Mapping) or not ingest.get("verdict"):
+        return {
+            "css": "unknown",
+            "label": "Data quality: not assessed",
+            "text": "No data-quality verdict was recorded: 01_ingest has not run in this run folder.",
+        }
+    verdict = _text(ingest.get("verdict")).lower()
+    text = (
+        _text(ingest.get("verdict_text"))
+        or _text(ingest.get("conclusion"))
+        or "No details recorded."
+    )
+    head, colon, rest = text.partition(":")
+    if (
+        colon and rest.strip() and head.strip().lower()[:4] == verdict[:4]
+    ):  # "Pass: ..." under "pass"
+        text = rest.strip()
+    return {
+        "css": _VERDICT_CSS.get(verdict, "unknown"),
+        "label": f"Data quality: {verdict}",
+        "text": text,
+    }
+
+
+def _change(change: Any, *, label: str, better: str) -> dict[str, str]:
+    if not isinstance(change, Mapping):
+        return {
+            "css": "",
+            "arrow": "",
+            "display": "n/a",
+            "label": label,
+            "title": f"{label}: not available",
+        }
+    value = change.get("change")
+    display = _text(change.get("display")) or "n/a"
+    try:
+        number = float(value) if value is not None else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number != number:  # None or NaN
+        css, arrow = "", ""
+    elif number == 0:
+        css, arrow = "", "="
+    else:
+        up = number > 0
+        arrow = "▲" if up else "▼"
+        if better in ("up", "down"):
+            css = "good" if up == (better == "up") else "bad"
+        else:
+            css = ""
+    verdict = {"good": " (better)", "bad": " (worse)"}.get(css, "")
+    compared = _text(change.get("period_label"))
+    against = f" ({compared})" if compared else ""
+    return {
+        "css": css,
+        "arrow": arrow,
+        "display": display,
+        "label": label,
+        "title": f"{label}{against}: {display}{verdict}",
+    }
+
+
+def _kpis(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    kpis = metrics.get("kpis")
+    raw_tiles = kpis.get("tiles") if isinstance(kpis, Mapping) else None
+    if not isinstance(raw_tiles, Sequence) or isinstance(raw_tiles, str) or not raw_tiles:
+        reason = (
+            "KPI tiles are not available: 02_kpis has not run in this run folder."
+            if not isinstance(kpis, Mapping)
+            else "KPI tiles are not available: 02_kpis recorded no tiles."
+        )
+        return {"tiles": [], "period_label": "", "missing": reason}
+    tiles = []
+    periods = set()
+    for raw in raw_tiles:
+        if not isinstance(raw, Mapping):
+            continue
+        better = _text(raw.get("better")).lower()
+        period_label = _text(raw.get("period_label"))
+        periods.add(period_label)
+        display = _text(raw.get("display")) or _text(raw.get("value")) or "n/a"
+        tiles.append(
+            {
+                "key": _text(raw.get("key")),
+                "label": _text(raw.get("label")) or _text(raw.get("key")) or "KPI",
+                "display": display,
+                "period_label": period_label,
+                "changes": [
+                    _change(raw.get("vs_previous"), label="vs previous period", better=better),
+                    _change(raw.get("vs_year_ago"), label="vs year ago", better=better),
+                ],
+            }
+        )
+    common_period = periods.pop() if len(periods) == 1 else ""
+    return {
+        "tiles": tiles,
+        "period_label": common_period,
+        "missing": "KPI tiles are not available.",
+    }
+
+
+def _stage_view(stage: StageEntry, metrics: Mapping[str, Any], run_folder: Path) -> dict[str, Any]:
+    stage_metrics = metrics.get(stage.section)
+    stage_metrics = stage_metrics if isinstance(stage_metrics, Mapping) else {}
+    conclusion = _text(stage_metrics.get("conclusion"))
+    notes = list(stage.notes)
+    if stage.status == "not run":
+        conclusion = conclusion if stage.reused else ""
+        conclusion = conclusion or "This stage has not run yet."
+    elif not conclusion:
+        conclusion = (
+            "The notebook failed before recording a conclusion."
+            if stage.status == "failed"
+            else "No conclusion was recorded in metrics.json."
+        )
+    stage_status = _text(stage_metrics.get("status"))
+    if stage_status and stage_status.lower() not in ("ok", stage.status):
+        notes.append(f"Stage reported: {stage_status}")
+    if stage.reused:
+        notes.append("Not re-run this time: results from the previous run.")
+    href = stage.html if stage.html and (run_folder / stage.html).is_file() else None
+    number, _, _ = stage.notebook.partition("_")
+    return {
+        "notebook": stage.notebook,
+        "number": number,
+        "title": stage.title,
+        "status": stage.status,
+        "status_css": _STATUS_CSS.get(stage.status, ""),
+        "card_css": "not-run" if stage.status == "not run" else "",
+        "conclusion": conclusion,
+        "notes": notes,
+        "href": href,
+    }
+
+
+def _read_metrics(run_folder: Path) -> dict[str, Any]:
+    path = run_folder / "metrics.json"
+    if not path.is_file():
+        return {}
+    try:
+        metrics = read_json(path)
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning(
+            "metrics.json in %s is unreadable (%s); the front page shows no figures",
+            run_folder,
+            exc,
+        )
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
+
+
+def write_index(
+    run_folder: str | Path,
+    *,
+    params: WorkbookParams,
+    stages: Sequence[StageEntry],
+    failure: str | None = None,
+    generated: dt.datetime | None = None,
+) -> Path:
+    """Write the front page ``index.html`` of a run folder.
+
+    One self-contained page (inline CSS, no script, no external request): title, run name,
+    as-of date, currency and generation time; the data-quality verdict from
+    ``metrics["ingest"]``; the KPI tiles from ``metrics["kpis"]["tiles"]`` coloured by whether
+    each change is good or bad; one card per stage with its status, its one-line conclusion
+    (``metrics[section]["conclusion"]``) and a relative link to its page. Missing stages or
+    metrics are said so on the page. Every value is HTML-escaped; only aggregates from
+    ``metrics.json`` are shown, never customer-level data.
+
+    Parameters
+    ----------
+    run_folder : path-like
+        The run folder (its ``metrics.json`` is read, ``index.html`` written).
+    params : WorkbookParams
+        The run's params (run name, as-of date, currency).
+    stages : sequence of StageEntry
+        Every notebook of the workbook, in order.
+    failure : str, optional
+        One line saying where the run failed; shown as a banner.
+    generated : datetime, optional
+        Generation time shown on the page; defaults to now (UTC).
+
+    Returns
+    -------
+    Path
+        The written ``index.html``.
+    """
+    folder = Path(run_folder)
+    metrics = _read_metrics(folder)
+    generated_at = generated or dt.datetime.now(dt.UTC)
+    try:
+        from crmlib import __version__ as version
+    except ImportError:  # pragma: no cover - the package always defines it
+        version = "unknown"
+    quality = _quality(metrics)
+    if not metrics:
+        quality["text"] += " (metrics.json is missing or empty.)"
+    context: dict[str, Any] = {
+        "css": Markup(_house_css()),
+        "run": {
+            "run_name": params.run_name,
+            "as_of_date": params.as_of_date.isoformat(),
+            "currency": params.currency,
+            "generated": generated_at.strftime("%Y-%m-%d %H:%M %Z").strip(),
+            "failure": failure or "",
+            "version": version,
+            "has_run_json": (folder / "run.json").is_file(),
+        },
+        "quality": quality,
+        "kpis": _kpis(metrics),
+        "stages": [_stage_view(stage, metrics, folder) for stage in stages],
+    }
+    html = _environment().get_template("index.html.j2").render(**context)
+    target = folder / "index.html"
+    folder.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(".index.html.tmp")
+    temp.write_text(html, encoding="utf-8")
+    temp.replace(target)
+    log.info("wrote %s", target)
+    return target

@@ -1,0 +1,119 @@
+"""End to end: the real CLI on the real notebooks and the embedded sample, into a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import (
+    DEFAULT_PARAMS,
+    REPO_ROOT,
+    SAMPLE,
+    local_links,
+    remote_references,
+    run_module_cli,
+    sample_customer_ids,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def _number(mapping: Mapping[str, Any], *candidates: str) -> float:
+    """The first of ``candidates`` present in ``mapping`` (the stage's metric names), as a number."""
+    for key in candidates:
+        if key in mapping and mapping[key] is not None:
+            return float(mapping[key])
+    pytest.fail(f"none of {candidates} in metrics: {sorted(mapping)}")
+
+
+def test_cli_runs_every_notebook(sample_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    result, outputs = sample_run
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    run_dir = outputs / "sample"
+    assert result.stdout.strip().splitlines()[-1] == f"Report: {run_dir / 'index.html'}"
+    notebooks = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert record["status"] == "ok"
+    for notebook in notebooks:
+        assert (run_dir / "html" / f"{notebook.stem}.html").is_file(), notebook.stem
+        assert record["notebooks"][notebook.stem]["status"] == "ok"
+    assert (run_dir / "quality.json").is_file()
+    assert (run_dir / "metrics.json").is_file()
+    assert not [p for p in outputs.iterdir() if ".building-" in p.name or ".failed-" in p.name]
+
+
+def test_index_links_resolve_and_pages_are_self_contained(
+    sample_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, outputs = sample_run
+    run_dir = outputs / "sample"
+    index = (run_dir / "index.html").read_text(encoding="utf-8")
+    links = local_links(index)
+    assert links, "index.html links to the stage pages"
+    for link in links:
+        assert (run_dir / link).is_file(), link
+    for page in [run_dir / "index.html", *(run_dir / "html").glob("*.html")]:
+        assert remote_references(page.read_text(encoding="utf-8")) == [], page.name
+
+
+def test_metrics_agree_with_planted_truth(
+    sample_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, outputs = sample_run
+    truth = json.loads((SAMPLE / "truth.json").read_text(encoding="utf-8"))
+    metrics = json.loads((outputs / "sample" / "metrics.json").read_text(encoding="utf-8"))
+    ingest = metrics["ingest"]
+    assert ingest["verdict"] in ("pass", "warn", "fail") and ingest["verdict_text"]
+    # every row of the raw file is read (truth: clean rows + injected dirty rows)
+    assert _number(ingest, "rows_read") == truth["realized"]["n_transaction_rows"]
+    # every injected defect is rejected, except orders of unknown customers (valid, kept and flagged)
+    expected_rejects = sum(truth["dirty"].values()) - truth["dirty"].get("unknown_customer", 0)
+    assert _number(ingest, "rows_rejected", "n_rejected", "rejected_rows") == expected_rejects
+    # revenue reconciles: read = accepted + rejected, to the cent, and ingest says so
+    read = _number(ingest, "revenue_read")
+    accepted = _number(ingest, "revenue_accepted", "net_revenue")
+    rejected = _number(ingest, "revenue_rejected")
+    assert read == pytest.approx(accepted + rejected, abs=0.01)
+    assert ingest.get("reconciles", True) is True
+    # accepted net revenue = planted gross revenue + planted refunds; the only difference allowed is
+    # the dozen valid orders of unknown customers (about 0.03 % of the total): tolerance 0.5 %
+    planted_net = truth["realized"]["gross_revenue"] + truth["realized"]["refund_amount"]
+    assert accepted == pytest.approx(planted_net, rel=0.005)
+    quality = json.loads((outputs / "sample" / "quality.json").read_text(encoding="utf-8"))
+    gross = quality.get("transactions", {}).get("gross_revenue")
+    if gross is not None:  # same tolerance, same reason
+        assert gross == pytest.approx(truth["realized"]["gross_revenue"], rel=0.005)
+    for stage, entry in metrics.items():
+        assert isinstance(entry.get("conclusion"), str) and entry["conclusion"], stage
+    assert metrics["kpis"]["tiles"], "02_kpis records headline tiles"
+
+
+def test_no_customer_id_in_any_page(
+    sample_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    _, outputs = sample_run
+    ids = sample_customer_ids()
+    assert ids
+    for page in [outputs / "sample" / "index.html", *(outputs / "sample" / "html").glob("*.html")]:
+        # embedded charts are base64 text: leave them out so a chance match is not a "leak"
+        html = re.sub(
+            r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+", "", page.read_text(encoding="utf-8")
+        )
+        leaked = [customer for customer in ids if customer in html]
+        assert not leaked, f"{page.name} shows customer ids {leaked[:5]}"
+
+
+def test_unknown_params_key_fails_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        DEFAULT_PARAMS.read_text(encoding="utf-8") + "\nkpis_typo: 1\n", encoding="utf-8"
+    )
+    result = run_module_cli("run", "--params", bad, "--outputs", tmp_path / "outputs", timeout=120)
+    assert result.returncode == 2
+    assert "kpis_typo" in result.stderr and str(bad) in result.stderr
+    assert not (tmp_path / "outputs").exists()
