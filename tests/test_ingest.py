@@ -787,7 +787,7 @@ def test_sentences_are_built_from_the_numbers(tmp_path):
     )  # 2025-01-08 .. 2025-01-19 have none
     assert describe_quality(quality).startswith("**Verdict: fail.**")  # 8 of 15 rejected
     card = quality_scorecard(quality)
-    assert card["item"].tolist()[0] == "transactions rows" and card.iloc[0]["read"] == "15"
+    assert card.index.tolist()[0] == "transactions rows" and card.iloc[0]["read"] == "15"
     assert card.iloc[1]["read"] == "not configured"
 
 

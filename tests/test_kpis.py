@@ -641,7 +641,8 @@ def test_describe_and_metrics_state_the_numbers() -> None:
     assert metrics["latest_complete_period"] == "2025-11" and metrics["period"] == "month"
     assert metrics["latest"]["retention_rate"] == pytest.approx(0.42)
     table = K.tiles_table(tiles)
-    assert table.shape == (6, 5) and table["vs a year earlier"].iloc[1] == "+12.0 pp (vs 2024-11)"
+    assert table.shape == (6, 4) and table["vs a year earlier"].iloc[1] == "+12.0 pp (vs 2024-11)"
+    assert table.index.name == "KPI" and table.index[0] == tiles[0]["label"]
 
 
 def test_metrics_hold_no_customer_ids(engine: Engine) -> None:

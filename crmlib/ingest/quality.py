@@ -334,7 +334,7 @@ def quality_scorecard(quality: Mapping[str, Any]) -> pd.DataFrame:
     Returns
     -------
     pd.DataFrame
-        Columns ``item``, ``read``, ``accepted``, ``rejected``, ``rejected share``,
+        Indexed by ``item``; columns ``read``, ``accepted``, ``rejected``, ``rejected share``,
         ``reconciles``; text cells, ready to show.
     """
     _require_quality(quality)
@@ -365,7 +365,7 @@ def quality_scorecard(quality: Mapping[str, Any]) -> pd.DataFrame:
     })  # fmt: skip
     return pd.DataFrame(
         rows, columns=["item", "read", "accepted", "rejected", "rejected share", "reconciles"]
-    )
+    ).set_index("item")
 
 
 def rejects_by_reason(quality: Mapping[str, Any]) -> pd.DataFrame:

@@ -137,7 +137,7 @@ def headline_tiles(kpis: pd.DataFrame, *, currency: str) -> list[dict[str, Any]]
 
 
 def tiles_table(tiles: list[dict[str, Any]]) -> pd.DataFrame:
-    """The headline tiles as a display table: one row per KPI, changes as text."""
+    """The headline tiles as a display table: one row per KPI (the index), changes as text."""
     rows = [
         {
             "KPI": tile["label"],
@@ -150,7 +150,7 @@ def tiles_table(tiles: list[dict[str, Any]]) -> pd.DataFrame:
     ]
     return pd.DataFrame(
         rows, columns=["KPI", "period", "value", "vs previous period", "vs a year earlier"]
-    )
+    ).set_index("KPI")
 
 
 def _vs(comparison: dict[str, Any] | None) -> str:
