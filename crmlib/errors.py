@@ -10,6 +10,7 @@ __all__ = [
     "StageInputMissing",
     "EngineError",
     "RunLockedError",
+    "RunSetupError",
     "CheckFailed",
 ]
 
@@ -40,6 +41,10 @@ class EngineError(WorkbookError):
 
 class RunLockedError(WorkbookError):
     """Another run is writing the same run folder."""
+
+
+class RunSetupError(WorkbookError):
+    """The run cannot start: unknown notebook, missing kernel, no previous run to reuse, or an unusable outputs folder."""
 
 
 class CheckFailed(WorkbookError):

@@ -403,7 +403,7 @@ def test_swap_replaces_the_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, atomic_exchange: bool
 ) -> None:
     if not atomic_exchange:
-        monkeypatch.setattr(runner, "_exchange", lambda first, second: False)
+        monkeypatch.setattr("crmlib.runner._folders._exchange", lambda first, second: False)
     final, build = tmp_path / "run", tmp_path / ".run.building-x"
     final.mkdir()
     (final / "old.txt").write_text("old")

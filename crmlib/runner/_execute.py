@@ -1,0 +1,384 @@
+"""Run the workbook: lock the run folder, execute the selected notebooks, swap in or keep failed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from filelock import FileLock, Timeout
+
+from crmlib.config import WorkbookParams, load_params, section_for_notebook
+from crmlib.errors import RunLockedError, RunSetupError, StageInputMissing
+from crmlib.io import write_json_atomic
+from crmlib.report import StageEntry, export_notebook_html, notebook_title, write_index
+from crmlib.runner._folders import (
+    _copy_previous,
+    _failed_folder,
+    _new_build_folder,
+    _recover,
+    _stamp,
+    _swap_into_place,
+)
+from crmlib.runner._notebooks import DEFAULT_KERNEL, _select, check_kernel, discover_notebooks
+from crmlib.runner._papermill import _failure_from_exception, _papermill_execute
+from crmlib.runner._provenance import (
+    _previous_outcomes,
+    _run_record,
+    input_fingerprints,
+    package_versions,
+)
+from crmlib.runner._results import FailureInfo, NotebookOutcome, ProgressEvent, RunResult
+
+__all__ = ["run_notebooks"]
+
+log = logging.getLogger(__name__)
+
+
+def run_notebooks(
+    params_file: str | os.PathLike[str],
+    *,
+    run_name: str | None = None,
+    only: str | None = None,
+    start_from: str | None = None,
+    notebooks_dir: str | os.PathLike[str] = "notebooks",
+    outputs_dir: str | os.PathLike[str] = "outputs",
+    kernel_name: str = DEFAULT_KERNEL,
+    progress: Callable[[ProgressEvent], None] | None = None,
+    start_timeout: int = 60,
+    execution_timeout: int | None = None,
+) -> RunResult:
+    """Execute the workbook's notebooks into ``outputs/<run_name>``, replacing it only on success.
+
+    The params are validated first. Notebooks ``NN_<section>.ipynb`` run in order with
+    papermill (working directory: the notebooks folder), each receiving ``params_file``,
+    ``run_dir`` (the build folder), the common keys and its own params section. The run builds
+    in ``outputs/.<run_name>.building-<timestamp>``: executed notebooks in ``notebooks/``, their
+    pages in ``html/``, the kernels' own messages in ``logs/``, then ``run.json`` and
+    ``index.html``; only then does it replace ``outputs/<run_name>``. A failure keeps everything
+    executed so far (the failing notebook with its traceback, exported too) as
+    ``outputs/<run_name>.failed-<timestamp>``, with ``run.json`` saying where it failed, and
+    leaves ``outputs/<run_name>`` untouched. An interrupt (KeyboardInterrupt) is recorded the
+    same way and then re-raised.
+
+    Parameters
+    ----------
+    params_file : path-like
+        The params YAML.
+    run_name : str, optional
+        Overrides the file's ``run_name``.
+    only : str, optional
+        Run just this notebook (``"02_kpis"``, ``"02_kpis.ipynb"`` or ``"02"``), reusing the
+        other stages' artifacts from the last good run of the same name.
+    start_from : str, optional
+        Run this notebook and the ones after it, reusing the earlier stages' artifacts.
+    notebooks_dir, outputs_dir : path-like
+        Default ``notebooks`` and ``outputs``, relative to the current directory.
+    kernel_name : str, default "crm-workbook"
+        Jupyter kernel that executes the notebooks.
+    progress : callable, optional
+        Called with a :class:`ProgressEvent` when each notebook starts and ends.
+    start_timeout : int, default 60
+        Seconds to wait for a kernel to start.
+    execution_timeout : int, optional
+        Seconds a single cell may run (default: no limit).
+
+    Returns
+    -------
+    RunResult
+        Status, folders, per-notebook outcomes and the failure, if any.
+
+    Raises
+    ------
+    ConfigError
+        The params file is invalid (the message names the file and the key), or a notebook
+        has no params section.
+    RunSetupError
+        No notebooks, an unknown ``only``/``start_from`` name, or the kernel is not installed.
+    StageInputMissing
+        ``only``/``start_from`` without a previous successful run to reuse.
+    RunLockedError
+        Another run is writing the same run folder.
+    """
+    if only is not None and start_from is not None:
+        raise RunSetupError("choose either only= or start_from=, not both")
+    params = load_params(params_file, {"run_name": run_name} if run_name else None)
+    notebooks = discover_notebooks(notebooks_dir)
+    if only is not None:
+        selected = [notebooks[_select(notebooks, only, "--only")]]
+    elif start_from is not None:
+        selected = notebooks[_select(notebooks, start_from, "--from") :]
+    else:
+        selected = list(notebooks)
+    check_kernel(kernel_name)
+
+    outputs = Path(outputs_dir).resolve()
+    outputs.mkdir(parents=True, exist_ok=True)
+    final = outputs / params.run_name
+    lock_path = outputs / f".{params.run_name}.lock"
+    lock = FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunLockedError(
+            f"run '{params.run_name}' is already running: another process holds the lock {lock_path} "
+            f"on {final}. Wait for it to finish (the lock is released when that process exits)."
+        ) from None
+    try:
+        _recover(outputs, params.run_name)
+        partial = len(selected) < len(notebooks)
+        if partial and not (final / "metrics.json").is_file():
+            flag = f"--only {only}" if only is not None else f"--from {start_from}"
+            raise StageInputMissing(
+                f"{flag} reuses the artifacts of the last successful run, but {final} has none: "
+                f"run the whole workbook first (crm-workbook run --params {params_file})"
+            )
+        build = _Build(
+            params,
+            params_path=Path(params_file).resolve(),
+            notebooks=notebooks,
+            selected={path.stem for path in selected},
+            final=final,
+            kernel_name=kernel_name,
+            mode={"only": only, "from": start_from, "reused_from": str(final) if partial else None},
+        )
+        return build.run(
+            progress=progress, start_timeout=start_timeout, execution_timeout=execution_timeout
+        )
+    finally:
+        lock.release()
+
+
+class _Build:
+    """One run in its temporary folder: executes, records, then swaps in or is kept as failed."""
+
+    def __init__(
+        self,
+        params: WorkbookParams,
+        *,
+        params_path: Path,
+        notebooks: Sequence[Path],
+        selected: set[str],
+        final: Path,
+        kernel_name: str,
+        mode: dict[str, Any],
+    ) -> None:
+        self.params = params
+        self.params_path = params_path
+        self.notebooks = list(notebooks)
+        self.selected = selected
+        self.final = final
+        self.kernel_name = kernel_name
+        self.mode = mode
+        self.started = dt.datetime.now(dt.UTC)
+        self.clock = time.perf_counter()
+        self.stamp = _stamp(self.started)
+        self.folder = _new_build_folder(final, params.run_name, self.stamp)
+        self.failure: FailureInfo | None = None
+        self.fingerprints: dict[str, Any] = {}
+        self.versions = package_versions()
+        self.outcomes = self._initial_outcomes(reuse=mode["reused_from"] is not None)
+        log.info("building run %s in %s", params.run_name, self.folder)
+
+    def _initial_outcomes(self, *, reuse: bool) -> list[NotebookOutcome]:
+        """Every notebook "not run", except those reused from the previous run (status kept)."""
+        previous = _previous_outcomes(self.final) if reuse else {}
+        outcomes = []
+        for path in self.notebooks:
+            outcome = NotebookOutcome(
+                path.stem, section_for_notebook(path.name), notebook_title(path)
+            )
+            before = previous.get(path.stem)
+            if (
+                path.stem not in self.selected
+                and isinstance(before, dict)
+                and before.get("status") == "ok"
+            ):
+                outcome.status, outcome.seconds, outcome.reused = "ok", before.get("seconds"), True
+                outcome.ipynb, outcome.html = before.get("ipynb"), before.get("html")
+            outcomes.append(outcome)
+        return outcomes
+
+    def payload(self, status: str, finished: dt.datetime | None, folder: Path) -> dict[str, Any]:
+        """The content of ``run.json``."""
+        return _run_record(
+            self.params,
+            params_path=self.params_path,
+            status=status,
+            folder=folder,
+            started=self.started,
+            finished=finished,
+            mode=self.mode,
+            outcomes=self.outcomes,
+            failure=self.failure,
+            fingerprints=self.fingerprints,
+            versions=self.versions,
+            kernel_name=self.kernel_name,
+        )
+
+    def run(
+        self,
+        *,
+        progress: Callable[[ProgressEvent], None] | None,
+        start_timeout: int,
+        execution_timeout: int | None,
+    ) -> RunResult:
+        interrupted: BaseException | None = None
+        try:
+            if self.mode["reused_from"] is not None:
+                _copy_previous(self.final, self.folder)
+            self.fingerprints = input_fingerprints(self.params)
+            write_json_atomic(self.folder / "run.json", self.payload("running", None, self.folder))
+            total = len(self.outcomes)
+            for position, (path, outcome) in enumerate(
+                zip(self.notebooks, self.outcomes, strict=True), start=1
+            ):
+                if outcome.notebook not in self.selected:
+                    continue
+                if progress is not None:
+                    progress(ProgressEvent("start", position, total, outcome.notebook))
+                interrupted = self._execute_one(path, outcome, start_timeout, execution_timeout)
+                if progress is not None:
+                    progress(
+                        ProgressEvent(
+                            "end",
+                            position,
+                            total,
+                            outcome.notebook,
+                            outcome.status,
+                            outcome.seconds,
+                        )
+                    )
+                if self.failure is not None:
+                    break
+            if self.failure is None:
+                return self._succeed()
+        except BaseException as exc:  # anything outside a notebook fails the run too
+            log.debug("run failed outside a notebook", exc_info=True)
+            self.failure = self.failure or _failure_from_exception(None, exc, None)
+            interrupted = interrupted or (None if isinstance(exc, Exception) else exc)
+        result = self._keep_failed()
+        if interrupted is not None:
+            log.warning(
+                "run %s interrupted (%s); what ran is kept in %s",
+                result.run_name,
+                result.failure.describe() if result.failure else "",
+                result.run_dir,
+            )
+            raise interrupted
+        return result
+
+    def _execute_one(
+        self,
+        path: Path,
+        outcome: NotebookOutcome,
+        start_timeout: int,
+        execution_timeout: int | None,
+    ) -> BaseException | None:
+        """Execute and export one notebook; record a failure; return an interrupt to re-raise."""
+        executed = self.folder / "notebooks" / path.name
+        page = self.folder / "html" / f"{path.stem}.html"
+        executed.parent.mkdir(parents=True, exist_ok=True)
+        parameters = {
+            "params_file": str(self.params_path),
+            "run_dir": str(self.folder),
+            **self.params.common(),
+            **self.params.section(outcome.section),
+        }
+        subtitle = f"run {self.params.run_name}"
+        tick = time.perf_counter()
+        interrupted: BaseException | None = None
+        log.info("executing %s", path.name)
+        try:
+            _papermill_execute(
+                path,
+                executed,
+                parameters=parameters,
+                kernel_name=self.kernel_name,
+                cwd=path.parent,
+                kernel_log=self.folder / "logs" / f"{path.stem}.kernel.log",
+                start_timeout=start_timeout,
+                execution_timeout=execution_timeout,
+            )
+            outcome.ipynb = executed.relative_to(self.folder).as_posix()
+            export_notebook_html(executed, page, title=outcome.title, subtitle=subtitle)
+            outcome.html = page.relative_to(self.folder).as_posix()
+            outcome.status = "ok"
+        except BaseException as exc:  # every failure is recorded; interrupts are re-raised later
+            outcome.status = "failed"
+            self.failure = _failure_from_exception(outcome.notebook, exc, executed)
+            interrupted = None if isinstance(exc, Exception) else exc
+            if executed.is_file():
+                outcome.ipynb = executed.relative_to(self.folder).as_posix()
+                try:
+                    export_notebook_html(
+                        executed, page, title=f"{outcome.title} (failed)", subtitle=subtitle
+                    )
+                    outcome.html = page.relative_to(self.folder).as_posix()
+                except Exception as export_error:  # keep the first error; the .ipynb is there
+                    log.warning(
+                        "could not export the failed notebook %s: %s", executed, export_error
+                    )
+        outcome.seconds = round(time.perf_counter() - tick, 3)
+        outcome.reused = False
+        log.info("%s %s in %.1f s", path.name, outcome.status, outcome.seconds)
+        return interrupted
+
+    def _stages(self) -> list[StageEntry]:
+        return [
+            StageEntry(o.notebook, o.section, o.title, o.status, o.seconds, o.html, o.reused)
+            for o in self.outcomes
+        ]
+
+    def _result(
+        self, status: Literal["ok", "failed"], folder: Path, finished: dt.datetime
+    ) -> RunResult:
+        index = folder / "index.html"
+        return RunResult(
+            status=status,
+            run_name=self.params.run_name,
+            run_dir=folder,
+            index_html=index if index.is_file() else None,
+            notebooks=self.outcomes,
+            failure=self.failure,
+            started=self.started,
+            finished=finished,
+            seconds=round(time.perf_counter() - self.clock, 3),
+            previous_run_dir=self.final if status == "failed" and self.final.is_dir() else None,
+            run_json=self.payload(status, finished, folder),
+        )
+
+    def _succeed(self) -> RunResult:
+        finished = dt.datetime.now(dt.UTC)
+        write_json_atomic(self.folder / "run.json", self.payload("ok", finished, self.final))
+        write_index(self.folder, params=self.params, stages=self._stages(), generated=finished)
+        _swap_into_place(self.folder, self.final, self.stamp)
+        log.info("run %s complete: %s", self.params.run_name, self.final)
+        return self._result("ok", self.final, finished)
+
+    def _keep_failed(self) -> RunResult:
+        """Record the failure in the build folder and keep it as ``<run_name>.failed-<timestamp>``."""
+        assert self.failure is not None
+        finished = dt.datetime.now(dt.UTC)
+        failed = _failed_folder(self.final, self.params.run_name, self.stamp)
+        try:
+            write_json_atomic(self.folder / "run.json", self.payload("failed", finished, failed))
+            write_index(
+                self.folder,
+                params=self.params,
+                stages=self._stages(),
+                failure=f"{self.failure.describe()}. The previous successful report, if any, is in {self.final}.",
+                generated=finished,
+            )
+        except Exception as exc:  # the kept folder matters more than its front page
+            log.warning("could not write the failed run's report: %s", exc)
+        if self.folder.exists():
+            os.rename(self.folder, failed)
+        log.info(
+            "run %s failed: %s; kept in %s", self.params.run_name, self.failure.describe(), failed
+        )
+        return self._result("failed", failed, finished)
