@@ -41,7 +41,7 @@ system-deps:
 	  fi; \
 	fi
 
-test: $(STAMP) system-deps  ## the whole test suite (unit, doctests, notebooks, end-to-end, browser)
+test: $(STAMP) system-deps lint  ## lint, then the whole test suite (unit, doctests, notebooks, end-to-end, browser)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: $(STAMP)  ## unit tests only (skips the slow end-to-end and browser tests)

@@ -119,7 +119,9 @@ def pandas_path(folder: Path) -> pd.DataFrame:
     first = purchases.groupby("customer_id")["period"].min().rename("first_period")
     activity = activity.join(first, on="customer_id")
     previous = activity.assign(period=activity["period"] + 1)[["customer_id", "period"]]
-    activity = activity.merge(previous.assign(was_active=True), on=["customer_id", "period"], how="left")
+    activity = activity.merge(
+        previous.assign(was_active=True), on=["customer_id", "period"], how="left"
+    )
     activity["was_active"] = activity["was_active"].notna()
     activity["is_new"] = activity["period"] == activity["first_period"]
     kpis = activity.groupby("period").agg(
@@ -128,8 +130,10 @@ def pandas_path(folder: Path) -> pd.DataFrame:
         retained=("was_active", "sum"),
     )
     kpis["orders"] = purchases.groupby("period").size()
-    kpis["revenue"] = orders.groupby("period")["amount"].sum().add(
-        returns.groupby(returns["order_ts"].dt.to_period("M"))["amount"].sum(), fill_value=0.0
+    kpis["revenue"] = (
+        orders.groupby("period")["amount"]
+        .sum()
+        .add(returns.groupby(returns["order_ts"].dt.to_period("M"))["amount"].sum(), fill_value=0.0)
     )
     kpis["retention_rate"] = kpis["retained"] / kpis["active_customers"].shift(1)
     return kpis
@@ -145,24 +149,32 @@ def main(argv: list[str] | None = None) -> int:
     truth = json.loads((folder / "truth.json").read_text())
     rows = truth["realized"]["n_transaction_rows"]
     size_mb = (folder / "transactions.csv").stat().st_size / 2**20
-    print(f"input: {rows:,} transaction rows ({size_mb:,.0f} MiB CSV), {args.customers:,} customers")
+    print(
+        f"input: {rows:,} transaction rows ({size_mb:,.0f} MiB CSV), {args.customers:,} customers"
+    )
     params = workbook_params(folder)
 
     with tempfile.TemporaryDirectory() as run_dir:
         kpis, engine_seconds, engine_peak = measure(
             "crmlib ingest + KPIs (DuckDB)", lambda: engine_path(params, Path(run_dir))
         )
-    reference, pandas_seconds, pandas_peak = measure("plain pandas read_csv + groupby KPIs", lambda: pandas_path(folder))
+    reference, pandas_seconds, pandas_peak = measure(
+        "plain pandas read_csv + groupby KPIs", lambda: pandas_path(folder)
+    )
 
     ours = kpis.set_index("period_label")[["active_customers", "new_customers", "orders"]]
     plain = reference[["active_customers", "new_customers", "orders"]].set_axis(
         reference.index.astype(str)
     )
     differing = (ours.reindex(plain.index).astype("int64") != plain.astype("int64")).any(axis=1)
-    print(f"months where active/new/orders differ from pandas: {int(differing.sum())} of {len(plain)}")
+    print(
+        f"months where active/new/orders differ from pandas: {int(differing.sum())} of {len(plain)}"
+    )
     print(f"speed ratio (pandas time / crmlib time):      {pandas_seconds / engine_seconds:6.2f}x")
     print(f"memory ratio (pandas peak / crmlib peak):     {pandas_peak / engine_peak:6.2f}x")
-    print(f"process max RSS (getrusage):                  {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:5.2f} GiB")
+    print(
+        f"process max RSS (getrusage):                  {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:5.2f} GiB"
+    )
     target = engine_seconds <= 25 and engine_peak <= 3 * 2**30
     print(f"target (<= 25 s and <= 3 GiB for ingest + KPIs): {'met' if target else 'NOT met'}")
     return 0

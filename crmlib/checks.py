@@ -51,7 +51,9 @@ class Checks:
         """The checks as a table (name, passed, detail) for display."""
         import pandas as pd
 
-        return pd.DataFrame([r.__dict__ for r in self.results], columns=["name", "passed", "detail"])
+        return pd.DataFrame(
+            [r.__dict__ for r in self.results], columns=["name", "passed", "detail"]
+        )
 
     def raise_if_failed(self) -> None:
         """Raise CheckFailed listing every failed check."""

@@ -46,7 +46,9 @@ class _Strict(BaseModel):
 class TableSource(_Strict):
     """Where one contract table comes from and how to read it."""
 
-    path: str | list[str] = Field(description="file, glob, or list of them; relative to the params file")
+    path: str | list[str] = Field(
+        description="file, glob, or list of them; relative to the params file"
+    )
     format: Literal["auto", "csv", "parquet"] = "auto"
     columns: dict[str, str] = Field(
         default_factory=dict, description="contract column -> column name in the source"
@@ -55,7 +57,8 @@ class TableSource(_Strict):
     decimal_separator: Literal[".", ","] = "."
     encoding: Literal["utf-8", "latin-1", "utf-16"] = "utf-8"
     timestamp_format: str | None = Field(
-        default=None, description="strptime format of timestamps, e.g. '%d/%m/%Y %H:%M'; None = ISO 8601"
+        default=None,
+        description="strptime format of timestamps, e.g. '%d/%m/%Y %H:%M'; None = ISO 8601",
     )
     true_values: list[str] = Field(default_factory=lambda: ["true", "t", "1", "yes", "y"])
     false_values: list[str] = Field(default_factory=lambda: ["false", "f", "0", "no", "n"])
@@ -98,7 +101,9 @@ class EngineConfig(_Strict):
     """The embedded SQL engine."""
 
     name: Literal["duckdb"] = "duckdb"
-    memory_limit: str = Field(default="3GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+    memory_limit: str = Field(
+        default="3GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+    )
     threads: int | None = Field(default=None, ge=1, description="None = all cores")
     temp_directory: str | None = None
 
@@ -205,7 +210,15 @@ class WorkbookParams(_Strict):
         }
 
 
-STAGE_SECTIONS: tuple[str, ...] = ("ingest", "kpis", "cohorts", "segments", "clv", "churn", "ab_test")
+STAGE_SECTIONS: tuple[str, ...] = (
+    "ingest",
+    "kpis",
+    "cohorts",
+    "segments",
+    "clv",
+    "churn",
+    "ab_test",
+)
 COMMON_KEYS: tuple[str, ...] = ("run_name", "as_of_date", "currency")
 
 
@@ -233,7 +246,9 @@ def _format_errors(path: Path | str, error: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_params(path: str | os.PathLike[str], overrides: dict[str, Any] | None = None) -> WorkbookParams:
+def load_params(
+    path: str | os.PathLike[str], overrides: dict[str, Any] | None = None
+) -> WorkbookParams:
     """Read and validate a params file.
 
     Parameters

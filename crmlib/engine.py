@@ -161,7 +161,9 @@ class Engine:
     def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         """The single value of a one-row, one-column query."""
         with self._timed(sql):
-            rows = self.con.execute(self._sql_text(sql, None), dict(params) if params else None).fetchall()
+            rows = self.con.execute(
+                self._sql_text(sql, None), dict(params) if params else None
+            ).fetchall()
         return rows[0][0] if rows else None
 
     # -- tables --------------------------------------------------------------------------------
@@ -176,7 +178,9 @@ class Engine:
         items = [paths] if isinstance(paths, (str, Path)) else list(paths)
         listed = ", ".join(quote_literal(p) for p in items)
         with self._timed(f"register {name}"):
-            self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet([{listed}])")
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet([{listed}])"
+            )
 
     def copy_to_parquet(
         self,
@@ -194,7 +198,9 @@ class Engine:
                 f"COPY ({text}) TO {quote_literal(path)} (FORMAT parquet, COMPRESSION zstd)",
                 dict(params) if params else None,
             )
-            count = self.con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(path)})").fetchall()
+            count = self.con.execute(
+                f"SELECT count(*) FROM read_parquet({quote_literal(path)})"
+            ).fetchall()
         return int(count[0][0])
 
     def has_table(self, name: str) -> bool:

@@ -154,7 +154,11 @@ class RunFolder:
         """Write artifact ``name`` as parquet (atomically)."""
         path = self.table_path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        arrow = table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
+        arrow = (
+            table
+            if isinstance(table, pa.Table)
+            else pa.Table.from_pandas(table, preserve_index=False)
+        )
         temp = path.with_name(f".{path.name}.tmp")
         pq.write_table(arrow, temp, compression="zstd")
         os.replace(temp, path)

@@ -23,7 +23,14 @@ __all__ = [
 
 #: One palette for every chart: a calm blue first, then distinct, colour-blind-safe hues.
 PALETTE: list[str] = [
-    "#1f5f99", "#e07b39", "#3a9d5d", "#c0392b", "#7d5ba6", "#8c6d31", "#d45d9b", "#5f6b73",
+    "#1f5f99",
+    "#e07b39",
+    "#3a9d5d",
+    "#c0392b",
+    "#7d5ba6",
+    "#8c6d31",
+    "#d45d9b",
+    "#5f6b73",
 ]
 
 HOUSE_STYLE: Any = {

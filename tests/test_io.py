@@ -15,7 +15,11 @@ from crmlib.io import RunFolder, to_jsonable, write_json_atomic
 def test_table_round_trip(tmp_path):
     run = RunFolder(tmp_path / "run")
     frame = pd.DataFrame(
-        {"customer_id": ["a", "b"], "amount": [1.0, np.nan], "ts": pd.to_datetime(["2025-01-01", None])}
+        {
+            "customer_id": ["a", "b"],
+            "amount": [1.0, np.nan],
+            "ts": pd.to_datetime(["2025-01-01", None]),
+        }
     )
     run.write_table("transactions", frame)
     assert run.has_table("transactions")
@@ -52,8 +56,18 @@ def test_register_optional_skips_absent_tables(tmp_path):
 
 
 def test_to_jsonable_handles_numpy_nan_and_dates(tmp_path):
-    payload = {"n": np.int32(3), "x": np.float32(np.nan), "d": pd.Timestamp("2025-01-02"), "b": np.bool_(True)}
+    payload = {
+        "n": np.int32(3),
+        "x": np.float32(np.nan),
+        "d": pd.Timestamp("2025-01-02"),
+        "b": np.bool_(True),
+    }
     path = write_json_atomic(tmp_path / "m.json", payload)
-    assert json.loads(path.read_text()) == {"n": 3, "x": None, "d": "2025-01-02T00:00:00", "b": True}
+    assert json.loads(path.read_text()) == {
+        "n": 3,
+        "x": None,
+        "d": "2025-01-02T00:00:00",
+        "b": True,
+    }
     assert to_jsonable([np.array([1, 2])]) == [[1, 2]]
     assert path.stat().st_mode & 0o777 == 0o644  # readable by the people the report is for

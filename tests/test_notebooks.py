@@ -30,7 +30,9 @@ def _declared(source: str) -> dict[str, object]:
     """Names and literal defaults of the annotated assignments in a parameters cell."""
     declared: dict[str, object] = {}
     for node in ast.parse(source).body:
-        assert isinstance(node, ast.AnnAssign), f"parameters cell: only `name: type = literal`, found {ast.dump(node)[:60]}"
+        assert isinstance(node, ast.AnnAssign), (
+            f"parameters cell: only `name: type = literal`, found {ast.dump(node)[:60]}"
+        )
         assert isinstance(node.target, ast.Name) and node.value is not None
         declared[node.target.id] = ast.literal_eval(node.value)
     return declared
@@ -78,13 +80,30 @@ def test_notebook_is_committed_stripped_and_thin(path):
 def test_notebooks_run_top_to_bottom_on_their_defaults(tmp_path):
     """`pytest --nbval-lax` over a copy of notebooks/ (so the real outputs/ is never touched)."""
     for folder in ("notebooks", "params", "data"):
-        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        shutil.copytree(
+            ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+        )
     (tmp_path / "outputs").mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
-         "-p", "no:xdist", "-q", "notebooks"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "--nbval-current-env",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-q",
+            "notebooks",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
     assert (tmp_path / "outputs" / "sample" / "metrics.json").is_file()

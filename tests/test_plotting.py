@@ -13,8 +13,15 @@ from crmlib.plotting import format_money, house_style, money_axis, percent_axis 
 
 @pytest.mark.parametrize(
     ("value", "currency", "expected"),
-    [(0, "EUR", "€0"), (999.4, "EUR", "€999"), (1234.5, "GBP", "£1.2k"), (-2.5e6, "USD", "-$2.5M"),
-     (3.2e9, "SEK", "SEK 3.2bn"), (float("nan"), "EUR", "–"), (None, "EUR", "–")],
+    [
+        (0, "EUR", "€0"),
+        (999.4, "EUR", "€999"),
+        (1234.5, "GBP", "£1.2k"),
+        (-2.5e6, "USD", "-$2.5M"),
+        (3.2e9, "SEK", "SEK 3.2bn"),
+        (float("nan"), "EUR", "–"),
+        (None, "EUR", "–"),
+    ],
     ids=["zero", "hundreds", "thousands", "negative-millions", "unknown-symbol", "nan", "none"],
 )
 def test_format_money(value, currency, expected):
