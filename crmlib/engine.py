@@ -45,6 +45,13 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _bind(text: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The parameters a statement uses (``$name``): DuckDB refuses values it has no use for."""
+    names = set(re.findall(r"\$(\w+)", text))
+    bound = {k: v for k, v in (params or {}).items() if k in names}
+    return bound or None
+
+
 def _render(text: str, identifiers: Mapping[str, str] | None) -> str:
     """Substitute ``{{ name }}`` placeholders with validated identifiers or pre-quoted SQL."""
     identifiers = identifiers or {}
@@ -116,7 +123,8 @@ class Engine:
             yield
         except duckdb.Error as exc:
             raise EngineError(f"{label}: {exc}") from exc
-        log.debug("%s ran in %.3f s", label, time.perf_counter() - started)
+        snippet = "" if _IDENTIFIER.match(sql) else f" ({' '.join(sql.split())[:70]}...)"
+        log.debug("%s%s ran in %.3f s", label, snippet, time.perf_counter() - started)
 
     def execute(
         self,
@@ -128,11 +136,8 @@ class Engine:
         """Run a statement (DDL, COPY) or a whole ``.sql`` file of statements; fetch nothing."""
         text = self._sql_text(sql, identifiers)
         with self._timed(sql):
-            statements = [s for s in self.con.extract_statements(text)]
-            for statement in statements:
-                names = set(re.findall(r"\$(\w+)", statement.query))
-                bound = {k: v for k, v in (params or {}).items() if k in names}
-                self.con.execute(statement.query, bound or None)
+            for statement in self.con.extract_statements(text):
+                self.con.execute(statement.query, _bind(statement.query, params))
 
     def arrow(
         self,
@@ -144,7 +149,7 @@ class Engine:
         """Run one query (a name in crmlib/sql or SQL text) and return an Arrow table."""
         text = self._sql_text(sql, identifiers)
         with self._timed(sql):
-            return self.con.sql(text, params=dict(params) if params else None).to_arrow_table()
+            return self.con.sql(text, params=_bind(text, params)).to_arrow_table()
 
     def query(
         self,
@@ -156,7 +161,7 @@ class Engine:
         """Run one query (a name in crmlib/sql or SQL text) and return a pandas frame."""
         text = self._sql_text(sql, identifiers)
         with self._timed(sql):
-            return self.con.execute(text, dict(params) if params else None).df()
+            return self.con.execute(text, _bind(text, params)).df()
 
     def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         """The single value of a one-row, one-column query."""
@@ -196,7 +201,7 @@ class Engine:
         with self._timed(sql):
             self.con.execute(
                 f"COPY ({text}) TO {quote_literal(path)} (FORMAT parquet, COMPRESSION zstd)",
-                dict(params) if params else None,
+                _bind(text, params),
             )
             count = self.con.execute(
                 f"SELECT count(*) FROM read_parquet({quote_literal(path)})"
@@ -205,6 +210,7 @@ class Engine:
 
     def has_table(self, name: str) -> bool:
         """Whether a table or view called ``name`` exists."""
+        self._check_name(name)
         # fetchall, never fetchone: DuckDB 2 refuses the next statement while a result is unread
         found = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = $n", {"n": name}

@@ -24,8 +24,6 @@ from crmlib.ingest.sources import (
     drop_raw,
     read_source,
     resolve_files,
-    scalar,
-    sql_params,
     transaction_expressions,
 )
 from crmlib.io import RunFolder
@@ -124,8 +122,8 @@ def _copy(engine: Engine, query: str, target: Path, artifact: str, values: dict[
         f"COPY ({query.strip().rstrip(';')}) TO {quote_literal(target)} "
         f"(FORMAT parquet, COMPRESSION zstd, KV_METADATA {{pandas: {quote_literal(_pandas_metadata(artifact))}}})"
     )
-    engine.execute(statement, sql_params(query, values))
-    return int(scalar(engine, f"SELECT count(*) FROM read_parquet({quote_literal(target)})") or 0)
+    engine.execute(statement, values)
+    return int(engine.scalar(f"SELECT count(*) FROM read_parquet({quote_literal(target)})") or 0)
 
 
 def _render(name: str, identifiers: dict[str, str]) -> str:
@@ -320,9 +318,7 @@ def _ingest_transactions(
     expressions = transaction_expressions(source, params)
     engine.execute(
         "ingest_tx_refunds",
-        sql_params(
-            expressions["refund_target"], {"refund_pattern": params.ingest.refund_order_id_pattern}
-        ),
+        {"refund_pattern": params.ingest.refund_order_id_pattern},
         identifiers={"refund_target": expressions["refund_target"]},
     )
     orders = load_sql("ingest_tx_orders_lines" if line_items else "ingest_tx_orders_single")

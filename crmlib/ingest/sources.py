@@ -26,8 +26,6 @@ __all__ = [
     "StagedTable",
     "resolve_files",
     "read_source",
-    "sql_params",
-    "scalar",
     "drop_raw",
 ]
 
@@ -411,22 +409,6 @@ def _ts_parser(
 
 
 # -- parameters ---------------------------------------------------------------------------------
-def sql_params(sql_text: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The values a query text binds (``$name``), so no unused value is passed to DuckDB."""
-    names = set(re.findall(r"\$(\w+)", sql_text))
-    return {name: value for name, value in values.items() if name in names}
-
-
-def scalar(engine: Engine, sql: str, values: Mapping[str, Any] | None = None) -> Any:
-    """The single value of a one-row query, with the result fully consumed.
-
-    (``Engine.scalar`` stops after one fetch, which leaves DuckDB 2 with an unfinished result
-    that makes the next ``Engine.arrow`` call fail; a frame is always read to the end.)
-    """
-    frame = engine.query(sql, values)
-    return None if frame.empty else frame.iloc[0, 0]
-
-
 def _as_of_end(params: WorkbookParams) -> dt.datetime:
     return dt.datetime.combine(params.as_of_date + dt.timedelta(days=1), dt.time())
 
@@ -511,8 +493,7 @@ def _check_refund_pattern(engine: Engine, params: WorkbookParams) -> None:
         )
     if ingest.refund_order_id_pattern is not None:
         try:
-            scalar(
-                engine,
+            engine.scalar(
                 "SELECT regexp_matches('', $pattern)",
                 {"pattern": ingest.refund_order_id_pattern},
             )
@@ -659,11 +640,8 @@ def read_source(
             table, source, params, has_order_id=mapped.get("order_id") is not None
         )
         values["file_no"] = file_no
-        rendered_text = statement + " ".join(identifiers.values())
-        engine.execute(
-            prefix + statement, sql_params(rendered_text, values), identifiers=identifiers
-        )
-        rows = int(scalar(engine, f"SELECT count(*) FROM {raw}") or 0)
+        engine.execute(prefix + statement, values, identifiers=identifiers)
+        rows = int(engine.scalar(f"SELECT count(*) FROM {raw}") or 0)
         if rows == 0:
             log.warning("%s: header but no data rows (%s)", path.name, table)
         staged_files.append(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -35,7 +34,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TX_COLUMNS = ("customer_id", "order_ts", "amount", "gross_amount", "refund_amount", "is_purchase")
 _CUSTOMER_COLUMNS = ("customer_id", "signup_ts", "email_opt_in", "sms_opt_in", "push_opt_in")
 _EVENT_COLUMNS = ("customer_id", "event_ts", "channel", "event_type", "campaign_id")
@@ -47,24 +45,9 @@ def _end_ts(as_of_date: dt.date) -> dt.datetime:
     return dt.datetime.combine(as_of_date + dt.timedelta(days=1), dt.time())
 
 
-def _registered(engine: Engine, table: str) -> bool:
-    """Whether a table or view ``table`` exists.
-
-    Not ``Engine.has_table``: on DuckDB 2.0 its ``fetchone()`` leaves the result open, and
-    the connection then refuses ``Engine.register`` until another query runs.
-    """
-    if not _IDENT.match(table):
-        raise ValueError(f"{table!r} is not a valid table name")
-    found = engine.query(
-        "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = $name",
-        {"name": table},
-    )
-    return bool(found["n"].iloc[0])
-
-
 def _require_view(engine: Engine, table: str, columns: Sequence[str], *, producer: str) -> None:
     """Fail unless ``table`` is registered on the engine with ``columns``, naming what is wrong."""
-    if not _registered(engine, table):
+    if not engine.has_table(table):
         raise StageInputMissing(
             f"table '{table}' is not registered on the engine: run {producer} first, "
             f"then RunFolder.register(engine, '{table}')"
@@ -288,11 +271,11 @@ def contactable_base(
     """
     _check_period(period)
     as_of = _as_date(as_of_date)
-    if missing == "skip" and not _registered(engine, customers):
+    if missing == "skip" and not engine.has_table(customers):
         log.info("no %s table: contactable base skipped", customers)
         return None
     _require_view(engine, customers, _CUSTOMER_COLUMNS, producer="01_ingest")
-    unsubscribes_known = _registered(engine, events)
+    unsubscribes_known = engine.has_table(events)
     if unsubscribes_known:
         _require_view(engine, events, _EVENT_COLUMNS[:4], producer="01_ingest")
         events_view = events
@@ -433,7 +416,7 @@ def channel_engagement(
     as_of = _as_date(as_of_date)
     if conversion_window_days < 1:
         raise ValueError(f"conversion_window_days={conversion_window_days}: expected >= 1")
-    if missing == "skip" and not _registered(engine, events):
+    if missing == "skip" and not engine.has_table(events):
         log.info("no %s table: channel engagement skipped", events)
         return None
     _require_view(engine, events, _EVENT_COLUMNS, producer="01_ingest")
