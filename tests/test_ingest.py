@@ -847,20 +847,24 @@ def test_sample_counts_and_money_equal_the_realized_truth(sample_run):
     assert facts["refunds_netted_amount"] + facts["returns_amount"] == pytest.approx(
         realized["refund_amount"], abs=0.005
     )
-    # gross revenue: the truth's clean orders, plus the valid orders of unknown customers, plus,
-    # where a planted conflicting copy (always the larger amount) came first and was kept,
-    # the difference between it and the original it displaced
+    # gross revenue, to the cent: the truth's clean orders plus the valid orders of unknown
+    # customers (the synth writes every planted conflicting copy after its original, so ingest
+    # keeps the genuine order); the unknown customers' part is also summed independently
     tx = run.read_table("transactions")
+    unknown = tx.loc[tx["customer_known"] == False, "gross_amount"].sum()  # noqa: E712
+    assert unknown == pytest.approx(realized["unknown_customer_revenue"], abs=0.005)
+    assert facts["gross_revenue"] == pytest.approx(
+        realized["gross_revenue"] + realized["unknown_customer_revenue"], abs=0.005
+    )
+    known = tx.loc[tx["customer_known"] == True, "gross_amount"].sum()  # noqa: E712
+    assert known == pytest.approx(realized["gross_revenue"], abs=0.005)
+    # the kept order of each rejected conflicting copy is the genuine one (copies are scaled up)
     rejects = run.read_table("rejects")
     conflicts = rejects[rejects["reason"] == "conflicting_order"]
     kept = tx.set_index("order_id").loc[
         conflicts["raw_record"].map(lambda r: json.loads(r)["order_id"]), "gross_amount"
     ]
-    swapped = (kept.to_numpy() - conflicts["amount"].to_numpy()).clip(min=0).sum()
-    unknown = tx.loc[tx["customer_known"] == False, "gross_amount"].sum()  # noqa: E712
-    assert facts["gross_revenue"] - unknown - swapped == pytest.approx(
-        realized["gross_revenue"], abs=0.005
-    )
+    assert (conflicts["amount"].to_numpy() > kept.to_numpy()).all()  # planted copies are larger
     assert len(run.read_table("customers")) == realized["n_customers"]
     assert len(run.read_table("events")) == realized["n_events"]
     assert len(run.read_table("assignments")) == realized["n_assignments"]

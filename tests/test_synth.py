@@ -177,6 +177,42 @@ def test_planted_dirty_rows_are_the_only_bad_rows(
     assert positive_distinct["order_id"].duplicated().sum() == dirty["conflicting_order"]
 
 
+@pytest.mark.parametrize(
+    ("n_customers", "seed", "dirty_rate"),
+    [(3_000, 11, 0.002), (2_000, 7, 0.05)],
+    ids=["default-rate", "high-rate"],
+)
+def test_planted_copies_come_after_their_original(
+    n_customers: int, seed: int, dirty_rate: float, tmp_path: Path
+) -> None:
+    """Ingest keeps the first row of an order id, so the genuine row must come first."""
+    crm = synth.generate(n_customers, seed=seed, dirty_rate=dirty_rate)
+    path = synth.write(crm, tmp_path)["transactions"]
+    tx = pd.read_csv(path, dtype=str, keep_default_na=False)
+    copies = crm.dirty_transactions[
+        crm.dirty_transactions["reason"].isin(["duplicate_row", "conflicting_order"])
+    ]
+    assert (
+        len(copies) == crm.truth["dirty"]["duplicate_row"] + crm.truth["dirty"]["conflicting_order"]
+    )
+    clean = orders_of(crm).set_index("order_id")
+    amount = pd.to_numeric(tx["amount"], errors="coerce")
+    for copy in copies.itertuples():
+        rows = tx[(tx["order_id"] == copy.order_id) & (amount > 0)]  # file order
+        assert len(rows) == 2, copy.order_id  # the original and its one copy
+        first, second = rows.iloc[0], rows.iloc[1]
+        original = clean.loc[copy.order_id]
+        assert first["amount"] == f"{original['amount']:.2f}", copy.order_id
+        assert first["customer_id"] == original["customer_id"], copy.order_id
+        assert second[["customer_id", "amount"]].tolist() == [copy.customer_id, copy.amount]
+        if copy.reason == "duplicate_row":
+            assert first.tolist() == second.tolist(), copy.order_id
+    # and by position: a copy is written after the clean row it copies
+    template_row = pd.Series(np.arange(len(crm.transactions)), index=crm.transactions["order_id"])
+    originals = template_row[crm.transactions["amount"].to_numpy() > 0]
+    assert (copies["position"].to_numpy() > originals.loc[copies["order_id"]].to_numpy()).all()
+
+
 def test_dirty_rate_zero_gives_clean_data() -> None:
     crm = synth.generate(1_000, seed=3, dirty_rate=0.0)
     assert sum(crm.truth["dirty"].values()) == 0

@@ -31,6 +31,13 @@ def inject_dirty_rows(
     Each reason gets ``round(dirty_rate * n_orders / 8)`` rows (at least one when
     ``dirty_rate > 0``). Every row has exactly one defect; rows other than
     ``duplicate_row`` and ``conflicting_order`` get a fresh order id.
+
+    One row of the result is one injected row: the contract columns as text, its ``reason``
+    and its ``position``, the index of the clean row of ``transactions`` it is written
+    before (``len(transactions)``: after the last one). Positions are uniform over the file,
+    except that a ``duplicate_row`` or ``conflicting_order`` row always comes **after** the
+    clean row it copies (its position is uniform over the rows after it), so ingest, which
+    keeps the first row of an order id, keeps the genuine order and rejects the copy.
     """
     n_pos = int(positive.sum())
     per = 0 if dirty_rate <= 0 else max(1, round(dirty_rate * n_pos / len(DIRTY_REASONS)))
@@ -86,6 +93,9 @@ def inject_dirty_rows(
     text.loc[where("unknown_customer"), "customer_id"] = format_ids(
         "C", n_customers + 1 + np.arange(per), 7
     ).to_pylist()
-    text["position"] = rng.integers(0, len(transactions) + 1, total)
+    # copies go after their original: low = its index + 1 (one draw per row, as for the others)
+    copies = ~fresh
+    low = np.where(copies, template_idx + 1, 0)
+    text["position"] = rng.integers(low, len(transactions) + 1)
     text = text.sort_values(["position", "reason"], kind="stable").reset_index(drop=True)
     return text, counts

@@ -126,6 +126,9 @@ def generate(
         positive=positive,
         n_customers=n,
         n_dirty_rows=len(dirty),
+        unknown_customer_revenue=float(
+            dirty.loc[dirty["reason"] == "unknown_customer", "amount"].astype(float).sum()
+        ),
         n_events=int(len(events)),
         n_assignments=int(experiment.exp_idx.size),
         n_alive_at_end=int((death_s > window.t_last).sum()),

@@ -30,6 +30,8 @@ NOTES = {
     "channel_expected_repeat_180d": "1 - (alpha / (alpha + 180 * 1.15)) ** r: P(2nd order within 180 days of the first), 1.15 = average seasonal rate multiplier",
     "n_orders": "clean positive rows of customers in customers.csv (excludes every injected row, including the valid unknown_customer orders)",
     "n_refund_rows": "clean negative rows: refunds of orders in the file plus orphan refunds",
+    "gross_revenue": "sum of the clean positive rows (the n_orders orders; excludes every injected row)",
+    "unknown_customer_revenue": "sum of the injected unknown_customer orders: valid, so ingest keeps them (accepted gross revenue = gross_revenue + unknown_customer_revenue)",
     "n_transaction_rows": "every data row of transactions.csv = n_orders + n_refund_rows + sum(dirty)",
 }
 
@@ -77,11 +79,16 @@ def realized_counts(
     positive: np.ndarray,
     n_customers: int,
     n_dirty_rows: int,
+    unknown_customer_revenue: float,
     n_events: int,
     n_assignments: int,
     n_alive_at_end: int,
 ) -> dict[str, Any]:
-    """The ``realized`` section of the truth: row counts and revenue of the tables."""
+    """The ``realized`` section of the truth: row counts and revenue of the tables.
+
+    ``unknown_customer_revenue`` is the summed amount of the injected ``unknown_customer``
+    orders, which are valid rows outside ``transactions`` (kept by ingest).
+    """
     amounts = transactions["amount"].to_numpy()
     return {
         "n_customers": n_customers,
@@ -90,6 +97,7 @@ def realized_counts(
         "n_transaction_rows": int(len(transactions) + n_dirty_rows),
         "gross_revenue": round(float(amounts[positive].sum()), 2),
         "refund_amount": round(float(amounts[~positive].sum()), 2),
+        "unknown_customer_revenue": round(unknown_customer_revenue, 2),
         "n_events": n_events,
         "n_assignments": n_assignments,
         "n_alive_at_end": n_alive_at_end,
