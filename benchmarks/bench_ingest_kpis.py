@@ -64,7 +64,12 @@ def measure(label: str, work: Callable[[], Any]) -> tuple[Any, float, int]:
 
 def synthetic_data(customers: int, seed: int) -> Path:
     folder = CACHE / f"synth-{customers}-{seed}"
-    if not (folder / "truth.json").is_file():
+    truth = folder / "truth.json"
+    stale = (
+        truth.is_file()
+        and json.loads(truth.read_text())["generator"]["version"] != crm.synth.VERSION
+    )
+    if stale or not truth.is_file():
         print(f"generating {customers:,} customers into {folder} (once) ...", flush=True)
         crm.synth.write(crm.synth.generate(customers, seed=seed), folder)
     return folder

@@ -449,7 +449,7 @@ def test_cli_writes_all_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ]
     truth = json.loads((tmp_path / "truth.json").read_text())
     assert truth["generator"] == {
-        "n_customers": 500, "seed": 9, "start": "2023-01-01", "end": "2025-12-31", "dirty_rate": 0.01, "version": 1,
+        "n_customers": 500, "seed": 9, "start": "2023-01-01", "end": "2025-12-31", "dirty_rate": 0.01, "version": synth.VERSION,
     }  # fmt: skip
     assert "transactions.csv" in capsys.readouterr().out
     header = (tmp_path / "transactions.csv").read_text().splitlines()[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crmlib.synth._cli import main
-from crmlib.synth._constants import CHANNEL_PARAMS, DIRTY_REASONS, TX_COLUMNS
+from crmlib.synth._constants import CHANNEL_PARAMS, DIRTY_REASONS, TX_COLUMNS, VERSION
 from crmlib.synth._crm import SyntheticCRM
 from crmlib.synth._generate import generate
 from crmlib.synth._writer import write
@@ -12,6 +12,7 @@ __all__ = [
     "CHANNEL_PARAMS",
     "DIRTY_REASONS",
     "TX_COLUMNS",
+    "VERSION",
     "SyntheticCRM",
     "generate",
     "main",

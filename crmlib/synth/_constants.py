@@ -31,7 +31,7 @@ __all__ = [
     "VERSION",
 ]
 
-VERSION = 1
+VERSION = 2  # bump whenever the same seed gives different output (2: copies follow originals)
 DAY_S = 86_400
 
 # Acquisition channels: share of signups, BG/NBD (r, alpha per day, a, b) and Gamma-Gamma
