@@ -869,3 +869,25 @@ def test_sample_counts_and_money_equal_the_realized_truth(sample_run):
     assert len(run.read_table("events")) == realized["n_events"]
     assert len(run.read_table("assignments")) == realized["n_assignments"]
     assert math.isclose(tx["amount"].sum(), facts["revenue_accepted"], abs_tol=0.005)
+
+
+@pytest.mark.parametrize("lookup_max", [100_000, 0], ids=["by-rowid", "by-semi-join"])
+def test_raw_records_of_rejects_are_the_source_rows(tmp_path, monkeypatch, lookup_max):
+    """Both ways of fetching rejected rows' raw records give the exact source text."""
+    from crmlib.ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "_ROWID_LOOKUP_MAX", lookup_max)
+    header, good_1, good_3 = TABLE_FILES["transactions"]
+    bad = "O9,,2025-03-01 10:00:00,12.50,1,P9,coffee,web"  # missing customer id
+    files = {
+        name: write(tmp_path, f"{name}.csv", [h, g1, g3])
+        for name, (h, g1, g3) in TABLE_FILES.items()
+    }
+    files["transactions"] = write(tmp_path, "transactions.csv", [header, good_1, bad, good_3, bad])
+    _, run = ingest(make_params(**files), tmp_path)
+    rejects = run.read_table("rejects").sort_values("source_row")
+    assert rejects["source_row"].tolist() == [2, 4]
+    records = [json.loads(text) for text in rejects["raw_record"]]
+    expected = dict(zip(TX_HEADER.split(","), bad.split(","), strict=True))
+    for record in records:
+        assert {k: v for k, v in record.items() if v} == {k: v for k, v in expected.items() if v}

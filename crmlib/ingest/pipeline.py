@@ -199,15 +199,40 @@ def _register_files(engine: Engine, staged: StagedTable) -> None:
         )
 
 
+#: Up to this many rejects of one file are fetched by row id (no scan of the raw table).
+_ROWID_LOOKUP_MAX = 100_000
+
+
 def _collect_rejects(engine: Engine, staged: StagedTable, set_rejects: str, amount: str) -> None:
-    """Append the table's rejects to ingest_rejects with their raw records; drop the raw tables."""
+    """Append the table's rejects to ingest_rejects with their raw records; drop the raw tables.
+
+    A file without rejects is not read again; a file with few is read by row id only.
+    """
     identifiers = {"stage": staged.relation, "set_rejects": set_rejects, "amount": amount}
     engine.execute("ingest_rejects_collect", {"table": staged.table}, identifiers=identifiers)
     for source_file in staged.files:
+        keys = {"table": staged.table, "file_no": source_file.file_no}
+        rows = engine.query(
+            'SELECT source_row FROM ingest_rejects WHERE "table" = $table AND file_no = $file_no',
+            keys,
+        )["source_row"]
+        if rows.empty:
+            continue
+        if len(rows) <= _ROWID_LOOKUP_MAX:  # integers from the engine: safe to inline
+            rowids = "rowid IN (" + ", ".join(str(int(row) - 1) for row in rows) + ")"
+        else:
+            rowids = (
+                "CAST(rowid AS BIGINT) + 1 IN (SELECT source_row FROM ingest_rejects"
+                ' WHERE "table" = $table AND file_no = $file_no)'
+            )
         engine.execute(
             "ingest_reject_records",
-            {"table": staged.table, "file_no": source_file.file_no},
-            identifiers={"raw": source_file.raw_table, "record": source_file.record_sql},
+            keys,
+            identifiers={
+                "raw": source_file.raw_table,
+                "record": source_file.record_sql,
+                "rowids": rowids,
+            },
         )
     drop_raw(engine, staged)
 
