@@ -144,8 +144,39 @@ class _OpenStage(_Strict):
     """A stage section whose keys are defined by that stage's issue (none yet)."""
 
 
-class CohortsParams(_OpenStage):
-    """Section `cohorts` (03_cohorts)."""
+def _default_brackets() -> list[tuple[int, int]]:
+    return [(1, 7), (8, 30), (31, 90), (91, 180)]
+
+
+class CohortsParams(_Strict):
+    """Section `cohorts` (03_cohorts): cohort grain, splits, brackets, privacy and trend settings."""
+
+    period: Period = "month"
+    cohort_basis: Literal["first_order", "signup"] = "first_order"
+    dimensions: list[str] = Field(
+        default_factory=lambda: ["acquisition_channel", "first_category"],
+        description="customer columns (or first_category) each matrix is split by",
+    )
+    brackets: list[tuple[int, int]] = Field(
+        default_factory=_default_brackets,
+        description="rolling-clock day ranges after the first order, inclusive",
+    )
+    min_cell_size: int = Field(
+        default=10, ge=1, description="cells from fewer customers are masked"
+    )
+    trend_periods: list[int] = Field(
+        default_factory=lambda: [3, 6], description="k of the trend test and the channel gap"
+    )
+    cohorts_shown: int = Field(default=24, ge=2, description="cohorts in the heatmaps")
+    km_max_days: int = Field(default=180, ge=30, description="days shown in time-to-second-order")
+
+    @field_validator("brackets")
+    @classmethod
+    def _ordered(cls, value: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        for low, high in value:
+            if not 0 < low <= high:
+                raise ValueError(f"bracket ({low}, {high}): expected 0 < first day <= last day")
+        return value
 
 
 class SegmentsParams(_OpenStage):
