@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "checks",
+    "cohorts",
     "config",
     "engine",
     "errors",
@@ -33,6 +34,7 @@ _SUBMODULES = frozenset(__all__) - {"__version__"}
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from crmlib import (  # noqa: F401
         checks,
+        cohorts,
         config,
         engine,
         errors,
