@@ -75,7 +75,7 @@ def synthetic_data(customers: int, seed: int) -> Path:
     return folder
 
 
-def workbook_params(folder: Path) -> Any:
+def workbook_params(folder: Path, memory_limit: str = "2.5GB") -> Any:
     return crm.config.WorkbookParams.model_validate(
         {
             "run_name": "bench",
@@ -84,7 +84,7 @@ def workbook_params(folder: Path) -> Any:
                 name: {"path": str(folder / f"{name}.csv")}
                 for name in ("transactions", "customers")
             },
-            "engine": {"memory_limit": "2GB"},
+            "engine": {"memory_limit": memory_limit},
         }
     )
 
@@ -148,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--memory-limit", default="2.5GB", help="DuckDB memory_limit (params: engine.memory_limit)"
+    )
     args = parser.parse_args(argv)
 
     folder = synthetic_data(args.customers, args.seed)
@@ -157,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"input: {rows:,} transaction rows ({size_mb:,.0f} MiB CSV), {args.customers:,} customers"
     )
-    params = workbook_params(folder)
+    params = workbook_params(folder, args.memory_limit)
+    print(f"engine.memory_limit: {args.memory_limit}")
 
     with tempfile.TemporaryDirectory() as run_dir:
         kpis, engine_seconds, engine_peak = measure(

@@ -102,7 +102,7 @@ class EngineConfig(_Strict):
 
     name: Literal["duckdb"] = "duckdb"
     memory_limit: str = Field(
-        default="3GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+        default="2.5GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
     )
     threads: int | None = Field(default=None, ge=1, description="None = all cores")
     temp_directory: str | None = None

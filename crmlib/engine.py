@@ -70,7 +70,7 @@ class Engine:
 
     Parameters
     ----------
-    memory_limit : str, default "3GB"
+    memory_limit : str, default "2.5GB"
         DuckDB's ``memory_limit``; larger work spills to ``temp_directory``.
     threads : int, optional
         Worker threads; None uses every core.
@@ -87,7 +87,7 @@ class Engine:
     def __init__(
         self,
         *,
-        memory_limit: str = "3GB",
+        memory_limit: str = "2.5GB",
         threads: int | None = None,
         temp_directory: str | None = None,
     ) -> None:
