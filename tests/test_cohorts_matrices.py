@@ -585,3 +585,48 @@ def test_plot_retention_curves(engine: Engine) -> None:
         assert list(line.get_ydata()) == [1.0, 0.0, 1.0, 0.0]
     finally:
         plt.close(fig)
+
+
+# -- the shared count grid -------------------------------------------------------------------
+@pytest.mark.parametrize("cohort_basis", ["first_order", "signup"])
+def test_shared_grid_matches_a_fresh_engine(engine: Engine, cohort_basis: str) -> None:
+    kwargs = {
+        "as_of_date": TINY_AS_OF,
+        "dimensions": ("acquisition_channel", "first_category"),
+        "cohort_basis": cohort_basis,
+        "min_cell_size": 2,
+    }
+    _with(engine, transactions=TINY, customers=CUSTOMERS)
+    cached = [cohort_retention(engine, **kwargs), cohort_revenue(engine, **kwargs)]
+    again = [cohort_retention(engine, **kwargs), cohort_revenue(engine, **kwargs)]
+    for name in list(engine.con.execute("SHOW TABLES").fetchdf()["name"]):
+        assert not name.startswith("cohorts_mx_"), f"temp table {name} left behind"
+    with Engine(threads=1) as fresh:
+        _with(fresh, transactions=TINY, customers=CUSTOMERS)
+        expected = [cohort_revenue(fresh, **kwargs), cohort_retention(fresh, **kwargs)][::-1]
+    for got, repeat, want in zip(cached, again, expected, strict=True):
+        pd.testing.assert_frame_equal(got, want)
+        pd.testing.assert_frame_equal(repeat, want)
+    # callers get their own copy: changing a result leaves the cached grid alone
+    cached[1]["net_revenue"] = 0.0
+    pd.testing.assert_frame_equal(cohort_revenue(engine, **kwargs), expected[1])
+
+
+def test_changed_transactions_view_invalidates_the_shared_grid(engine: Engine) -> None:
+    kwargs = {"as_of_date": TINY_AS_OF, "dimensions": (), "min_cell_size": 1}
+    before = cohort_revenue(_with(engine, transactions=TINY), **kwargs)
+    # same row count and latest order_ts, one amount changed
+    changed = TINY.assign(amount=TINY["amount"].where(TINY["order_id"] != "O6", 61.0))
+    after = cohort_revenue(_with(engine, transactions=changed), **kwargs)
+    with Engine(threads=1) as fresh:
+        expected = cohort_revenue(_with(fresh, transactions=changed), **kwargs)
+    pd.testing.assert_frame_equal(after, expected)
+    assert after["net_revenue"].sum() == pytest.approx(before["net_revenue"].sum() + 1.0)
+    retention_before = cohort_retention(engine, **kwargs)
+    # a purchase turned into a cancelled order changes activity, not the amount column
+    cancelled = changed.assign(is_purchase=changed["is_purchase"] & (changed["order_id"] != "O6"))
+    retention_after = cohort_retention(_with(engine, transactions=cancelled), **kwargs)
+    with Engine(threads=1) as fresh:
+        expected_retention = cohort_retention(_with(fresh, transactions=cancelled), **kwargs)
+    pd.testing.assert_frame_equal(retention_after, expected_retention)
+    assert not retention_after.equals(retention_before)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import threading
+import uuid
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Literal
@@ -62,17 +65,22 @@ _DERIVED = ("first_category",)
 _TX_COLUMNS = ("order_id", "customer_id", "order_ts", "amount", "is_purchase")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KEYS = ["dimension", "cohort_start", "dimension_value"]
-#: Temp tables this module creates on the engine (and drops before returning).
-_MEMBERS, _ACTIVITY, _DAYS, _BRACKETS = (
-    "cohorts_mx_members",
-    "cohorts_mx_activity",
-    "cohorts_mx_days",
-    "cohorts_mx_brackets",
-)
+#: Temp tables this module creates on the engine (and drops before returning); each call
+#: suffixes them with its own token, so concurrent calls on one engine never share one.
+_TEMP_KINDS = (
+    "customer_periods", "firsts", "members", "activity", "days", "brackets", "member_brackets",
+)  # fmt: skip
 #: An empty customers relation, substituted when a dimension needs no customers table.
 _NO_CUSTOMERS = "(SELECT CAST(NULL AS VARCHAR) AS customer_id WHERE FALSE)"
 #: The category of the earliest purchase, ties broken by order_id.
 _FIRST_CATEGORY = "arg_min(category, struct_pack(ts := order_ts, id := order_id))"
+#: Per engine, the last few per-cohort count grids, keyed by their arguments and a fingerprint
+#: of the rows they read: cohort_retention and cohort_revenue on the same inputs share one build.
+_GRID_CACHE: weakref.WeakKeyDictionary[Engine, dict[tuple[object, ...], pd.DataFrame]] = (
+    weakref.WeakKeyDictionary()
+)
+_GRID_CACHE_LOCK = threading.Lock()
+_GRID_CACHE_SIZE = 4
 
 
 # -- inputs ----------------------------------------------------------------------------------
@@ -139,17 +147,20 @@ def _check_inputs(
 
 
 @contextmanager
-def _temp_tables(engine: Engine, *names: str) -> Iterator[None]:
-    """Drop this module's temp tables however the block ends."""
+def _temp_tables(engine: Engine) -> Iterator[dict[str, str]]:
+    """Names of this call's own temp tables (by kind), dropped however the block ends."""
+    token = uuid.uuid4().hex[:16]
+    names = {kind: f"cohorts_mx_{kind}_{token}" for kind in _TEMP_KINDS}
     try:
-        yield
+        yield names
     finally:
-        for name in names:
+        for name in names.values():
             engine.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _build_members(
     engine: Engine,
+    temp: dict[str, str],
     *,
     cohort_basis: str,
     period: str,
@@ -157,21 +168,73 @@ def _build_members(
     transactions: str,
     customers: str,
     dimensions: Sequence[str],
+    from_periods: bool = False,
 ) -> None:
+    """Fill ``temp["members"]`` (and ``temp["firsts"]``). With ``from_periods`` the first
+    purchases come from ``temp["customer_periods"]`` (built with the same period and end_ts)
+    rather than from every transaction row, unless the first_category split needs its arg_min.
+    """
     # the first purchase's category costs an arg_min: computed only when the split is asked for
-    first_category = _FIRST_CATEGORY if "first_category" in dimensions else "NULL"
+    needs_category = "first_category" in dimensions
+    if from_periods and not needs_category:
+        engine.execute(
+            "cohorts_firsts_from_periods",
+            identifiers={"firsts": temp["firsts"], "customer_periods": temp["customer_periods"]},
+        )
+    else:
+        engine.execute(
+            "cohorts_firsts",
+            {"end_ts": end_ts},
+            identifiers={
+                "firsts": temp["firsts"],
+                "transactions": transactions,
+                "first_category": _FIRST_CATEGORY if needs_category else "NULL",
+            },
+        )
     engine.execute(
         "cohorts_members_first_order"
         if cohort_basis == "first_order"
         else "cohorts_members_signup",
         {"period": period, "end_ts": end_ts},
-        identifiers={
-            "members": _MEMBERS,
-            "transactions": transactions,
-            "customers": customers,
-            "first_category": first_category,
-        },
+        identifiers={"members": temp["members"], "firsts": temp["firsts"], "customers": customers},
     )
+
+
+def _fingerprint(
+    engine: Engine,
+    *,
+    cohort_basis: str,
+    transactions: str,
+    customers: str,
+    dimensions: Sequence[str],
+) -> tuple[object, ...]:
+    """Row count and sum of row hashes of every column the count grid reads.
+
+    Changes whenever the rows behind the views change (a re-registered view, a rewritten
+    parquet file), so a cached grid is only reused for the very same inputs.
+    """
+    tx_columns = ["customer_id", "order_ts", "amount", "is_purchase"]
+    if "first_category" in dimensions:
+        tx_columns += ["order_id", "category"]
+    customer_columns = [name for name in dimensions if name not in (_ALL, *_DERIVED)]
+    if cohort_basis == "signup":
+        customer_columns.append("signup_ts")
+    parts: list[object] = []
+    for table, columns in (
+        (transactions, tx_columns),
+        (customers, ["customer_id", *customer_columns] if customer_columns else []),
+    ):
+        if not columns:
+            continue
+        found = engine.query(
+            "cohorts_fingerprint",
+            identifiers={
+                "table": table,
+                "columns": ", ".join(quote_identifier(name) for name in columns),
+            },
+        )
+        parts.append((table, tuple(columns), *found.iloc[0].tolist()))
+    return tuple(parts)
 
 
 # -- periods ---------------------------------------------------------------------------------
@@ -223,32 +286,105 @@ def _cohort_counts(
     customers: str,
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per dimension, cohort, value and period k of the full grid (k = 0 .. last
-    complete period), with *cohort_size, active, on_or_after, net_revenue*."""
+    complete period), with *cohort_size, active, on_or_after, net_revenue*.
+
+    The grid is cached per engine (a few entries) under its arguments and a fingerprint of the
+    rows it reads (:func:`_fingerprint`), so :func:`cohort_retention` and :func:`cohort_revenue`
+    on the same inputs build it once; callers get their own copy.
+    """
     resolved = _dimension_sql(engine, dimensions, transactions=transactions, customers=customers)
+    names = [name for name, _ in resolved]
+    key = (
+        as_of,
+        period,
+        cohort_basis,
+        transactions,
+        customers,
+        tuple(names),
+        _fingerprint(
+            engine,
+            cohort_basis=cohort_basis,
+            transactions=transactions,
+            customers=customers,
+            dimensions=names,
+        ),
+    )
+    with _GRID_CACHE_LOCK:
+        cached = _GRID_CACHE.get(engine, {}).get(key)
+    if cached is not None:
+        log.debug("cohort counts: reusing the %s grid built for these inputs", period)
+        return cached.copy(deep=True), names
+    grid = _build_grid(
+        engine,
+        resolved,
+        as_of=as_of,
+        period=period,
+        cohort_basis=cohort_basis,
+        transactions=transactions,
+        customers=customers,
+    )
+    with _GRID_CACHE_LOCK:
+        entries = _GRID_CACHE.setdefault(engine, {})
+        entries[key] = grid
+        while len(entries) > _GRID_CACHE_SIZE:
+            del entries[next(iter(entries))]
+    return grid.copy(deep=True), names
+
+
+def _build_grid(
+    engine: Engine,
+    resolved: list[tuple[str, dict[str, str]]],
+    *,
+    as_of: dt.date,
+    period: str,
+    cohort_basis: str,
+    transactions: str,
+    customers: str,
+) -> pd.DataFrame:
+    """The count grid of :func:`_cohort_counts`, computed on the engine."""
     names = [name for name, _ in resolved]
     # only complete periods: every row dated before the first day after the last complete one
     complete_end = _period_start(as_of + dt.timedelta(days=1), period)
     last_start = _period_start(complete_end - dt.timedelta(days=1), period)
     end_ts = dt.datetime.combine(complete_end, dt.time())
-    with _temp_tables(engine, _MEMBERS, _ACTIVITY):
+    with _temp_tables(engine) as temp:
+        # one pass over the transactions: one row per customer and period
+        engine.execute(
+            "cohorts_customer_periods",
+            {"period": period, "end_ts": end_ts},
+            identifiers={
+                "customer_periods": temp["customer_periods"],
+                "transactions": transactions,
+            },
+        )
         _build_members(
             engine,
+            temp,
             cohort_basis=cohort_basis,
             period=period,
             end_ts=end_ts,
             transactions=transactions,
             customers=customers,
             dimensions=names,
+            from_periods=True,
         )
         engine.execute(
             "cohorts_activity",
-            {"period": period, "end_ts": end_ts},
-            identifiers={"members": _MEMBERS, "activity": _ACTIVITY, "transactions": transactions},
+            {"period": period},
+            identifiers={
+                "members": temp["members"],
+                "activity": temp["activity"],
+                "customer_periods": temp["customer_periods"],
+            },
         )
         tables = [
             engine.query(
                 "cohorts_counts",
-                identifiers={"members": _MEMBERS, "activity": _ACTIVITY, **identifiers},
+                identifiers={
+                    "members": temp["members"],
+                    "activity": temp["activity"],
+                    **identifiers,
+                },
             ).assign(dimension=dimension)
             for dimension, identifiers in resolved
         ]
@@ -288,7 +424,7 @@ def _cohort_counts(
         last_start,
         names,
     )
-    return _finish(grid, period=period, dimensions=names), names
+    return _finish(grid, period=period, dimensions=names)
 
 
 def _check_enough_periods(
@@ -584,11 +720,12 @@ def bracket_retention(
     )
     resolved = _dimension_sql(engine, dimensions, transactions=transactions, customers=customers)
     end_ts = _end_ts(as_of)
-    engine.register(_BRACKETS, bounds)
-    try:
-        with _temp_tables(engine, _MEMBERS, _DAYS):
+    with _temp_tables(engine) as temp:
+        engine.register(temp["brackets"], bounds)
+        try:
             _build_members(
                 engine,
+                temp,
                 cohort_basis="first_order",
                 period=period,
                 end_ts=end_ts,
@@ -599,23 +736,31 @@ def bracket_retention(
             engine.execute(
                 "cohorts_bracket_days",
                 {"end_ts": end_ts, "max_days": int(bounds["days_to"].max())},
-                identifiers={"members": _MEMBERS, "days": _DAYS, "transactions": transactions},
+                identifiers={
+                    "members": temp["members"],
+                    "days": temp["days"],
+                    "transactions": transactions,
+                },
+            )
+            engine.execute(
+                "cohorts_member_brackets",
+                {"as_of": as_of},
+                identifiers={
+                    "member_brackets": temp["member_brackets"],
+                    "members": temp["members"],
+                    "days": temp["days"],
+                    "brackets": temp["brackets"],
+                },
             )
             tables = [
                 engine.query(
                     "cohorts_brackets",
-                    {"as_of": as_of},
-                    identifiers={
-                        "members": _MEMBERS,
-                        "days": _DAYS,
-                        "brackets": _BRACKETS,
-                        **identifiers,
-                    },
+                    identifiers={"member_brackets": temp["member_brackets"], **identifiers},
                 ).assign(dimension=dimension)
                 for dimension, identifiers in resolved
             ]
-    finally:
-        engine.con.unregister(_BRACKETS)
+        finally:
+            engine.con.unregister(temp["brackets"])
     table = pd.concat(tables, ignore_index=True)
     if table.empty:
         raise DataContractError(

@@ -1,21 +1,12 @@
 -- Cohort members by signup date (crmlib.cohorts.cohort_retention, cohort_basis="signup"): one
 -- row per customer of {{ customers }} with signup_ts before $end_ts, in temp table {{ members }};
 -- customers without a signup date are not in any cohort.
--- Reads {{ customers }}: customer_id, signup_ts; {{ transactions }}: customer_id, order_id,
--- order_ts, is_purchase (and category through {{ first_category }}, as in
--- cohorts_members_first_order.sql). Parameters: $period, $end_ts.
+-- Reads {{ customers }}: customer_id, signup_ts; {{ firsts }} (customer_id, first_ts,
+-- first_category: cohorts_firsts.sql or cohorts_firsts_from_periods.sql). Parameters: $period,
+-- $end_ts.
 -- first_date / first_category describe the first purchase ever (null for members who never bought).
 CREATE OR REPLACE TEMP TABLE {{ members }} AS
-WITH firsts AS (
-    SELECT
-        customer_id,
-        min(order_ts) AS first_ts,
-        {{ first_category }} AS first_category
-    FROM {{ transactions }}
-    WHERE is_purchase AND customer_id IS NOT NULL AND order_ts < $end_ts
-    GROUP BY customer_id
-),
-signed_up AS (
+WITH signed_up AS (
     SELECT customer_id, min(signup_ts) AS signup_ts
     FROM {{ customers }}
     WHERE customer_id IS NOT NULL AND signup_ts IS NOT NULL AND signup_ts < $end_ts
@@ -27,4 +18,4 @@ SELECT
     CAST(f.first_ts AS DATE) AS first_date,
     CAST(f.first_category AS VARCHAR) AS first_category
 FROM signed_up AS s
-LEFT JOIN firsts AS f ON f.customer_id = s.customer_id;
+LEFT JOIN {{ firsts }} AS f ON f.customer_id = s.customer_id;
