@@ -9,14 +9,6 @@ results: the retention trend is a binomial GLM, time to second order a Kaplan–
 from __future__ import annotations
 
 from crmlib.cohorts._describe import (
-    as_artifact,
-    bracket_table,
-    cohort_checks,
-    cohort_conclusion,
-    cohort_metrics,
-    cohort_readiness,
-    cohort_trends,
-    definition_table,
     describe_brackets,
     describe_channel_retention,
     describe_cohort_retention,
@@ -26,10 +18,15 @@ from crmlib.cohorts._describe import (
     describe_second_order,
     describe_transitions,
     describe_trends,
+)
+from crmlib.cohorts._display import (
+    as_artifact,
+    bracket_table,
+    cohort_readiness,
+    definition_table,
     display_matrix,
     plot_or_note,
     rates_table,
-    second_order_summary,
     trends_table,
     when_ready,
 )
@@ -59,6 +56,13 @@ from crmlib.cohorts._plots_lifecycle import (
     plot_transition_matrix,
 )
 from crmlib.cohorts._plots_matrices import plot_cohort_heatmap, plot_retention_curves
+from crmlib.cohorts._summary import (
+    cohort_checks,
+    cohort_conclusion,
+    cohort_metrics,
+    cohort_trends,
+    second_order_summary,
+)
 from crmlib.cohorts._survival import (
     KM_COLUMNS,
     RATE_COLUMNS,

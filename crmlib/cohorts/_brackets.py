@@ -1,0 +1,176 @@
+"""Bracket retention computed in SQL: repeat purchase within day brackets after the first order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import pandas as pd
+
+from crmlib.cohorts._matrix_build import (
+    _build_members,
+    _check_inputs,
+    _dimension_sql,
+    _finish,
+    _temp_tables,
+)
+from crmlib.engine import Engine
+from crmlib.errors import DataContractError
+from crmlib.kpis._common import _as_date, _check_period, _ratio
+from crmlib.kpis._queries import _end_ts
+
+__all__ = ["BRACKET_COLUMNS", "DEFAULT_BRACKETS", "bracket_retention"]
+
+#: Day brackets after the first order used by :func:`bracket_retention` by default.
+DEFAULT_BRACKETS: tuple[tuple[int, int], ...] = ((1, 7), (8, 30), (31, 90), (91, 180))
+
+#: Columns of :func:`bracket_retention`.
+BRACKET_COLUMNS: tuple[str, ...] = (
+    "cohort_start", "cohort_label", "dimension", "dimension_value", "bracket", "days_from",
+    "days_to", "cohort_size", "customers", "retention", "masked",
+)  # fmt: skip
+
+
+def _bracket_frame(brackets: Sequence[tuple[int, int]]) -> pd.DataFrame:
+    rows = []
+    for bracket in brackets:
+        if len(bracket) != 2:
+            raise ValueError(f"brackets: {bracket!r} is not a (first_day, last_day) pair")
+        lo, hi = (int(day) for day in bracket)
+        if not 1 <= lo <= hi:
+            raise ValueError(
+                f"brackets: ({lo}, {hi}) is not a day range with 1 <= first_day <= last_day "
+                "(day 0 is the first order's day)"
+            )
+        rows.append((f"days {lo}\u2013{hi}", lo, hi))
+    if not rows:
+        raise ValueError("brackets: expected at least one (first_day, last_day) pair")
+    frame = pd.DataFrame(rows, columns=["bracket", "days_from", "days_to"])
+    if frame["bracket"].duplicated().any():
+        raise ValueError(f"brackets: {list(brackets)} lists a bracket twice")
+    return frame.astype({"bracket": "str", "days_from": "int32", "days_to": "int32"})
+
+
+def bracket_retention(
+    engine: Engine,
+    *,
+    as_of_date: dt.date | str,
+    brackets: Sequence[tuple[int, int]] = DEFAULT_BRACKETS,
+    period: str = "month",
+    dimensions: Sequence[str] = ("acquisition_channel",),
+    min_cell_size: int = 10,
+    transactions: str = "transactions",
+    customers: str = "customers",
+) -> pd.DataFrame:
+    """Repeat purchase within day brackets after each customer's first order, by cohort.
+
+    Transforms *transactions* (one row per netted order or unmatched refund) and optionally
+    *customers* into one row per cohort (period of the first purchase, up to ``as_of_date``)
+    x dimension value x bracket. The clock is each customer's own: day 0 is the calendar day
+    of the first purchase, and a customer is **retained in bracket [lo, hi]** with a purchase
+    on a day d with lo <= d <= hi (calendar days; only ``is_purchase`` rows count).
+
+    Only customers whose bracket has **fully elapsed** by ``as_of_date`` (first order day +
+    hi <= as_of_date) are in the denominator ``cohort_size``; a (cohort, value, bracket) with
+    none is left out, so recent cohorts have only the short brackets.
+
+    Parameters
+    ----------
+    engine : Engine
+        With ``transactions`` (and ``customers``, for customer dimensions) registered.
+    as_of_date : date or str
+        Last day covered (inclusive).
+    brackets : sequence of (int, int), default ((1, 7), (8, 30), (31, 90), (91, 180))
+        Inclusive day ranges, 1 <= first_day <= last_day; labelled ``"days 1–7"``.
+    period : {"week", "month", "quarter"}, default "month"
+        Granularity of the cohorts.
+    dimensions : sequence of str, default ("acquisition_channel",)
+        As in :func:`cohort_retention`.
+    min_cell_size : int, default 10
+        Cells with fewer eligible customers are flagged ``masked``.
+    transactions, customers : str
+        View names.
+
+    Returns
+    -------
+    pd.DataFrame
+        Columns :data:`BRACKET_COLUMNS`: *cohort_start, cohort_label, dimension,
+        dimension_value, bracket, days_from, days_to, cohort_size* (eligible customers),
+        *customers* (retained), *retention, masked*.
+    """
+    period = _check_period(period)
+    as_of = _as_date(as_of_date)
+    bounds = _bracket_frame(brackets)
+    _check_inputs(
+        engine,
+        cohort_basis="first_order",
+        transactions=transactions,
+        customers=customers,
+        min_cell_size=min_cell_size,
+    )
+    resolved = _dimension_sql(engine, dimensions, transactions=transactions, customers=customers)
+    end_ts = _end_ts(as_of)
+    with _temp_tables(engine) as temp:
+        engine.register(temp["brackets"], bounds)
+        try:
+            _build_members(
+                engine,
+                temp,
+                cohort_basis="first_order",
+                period=period,
+                end_ts=end_ts,
+                transactions=transactions,
+                customers=customers,
+                dimensions=[name for name, _ in resolved],
+            )
+            engine.execute(
+                "cohorts_bracket_days",
+                {"end_ts": end_ts, "max_days": int(bounds["days_to"].max())},
+                identifiers={
+                    "members": temp["members"],
+                    "days": temp["days"],
+                    "transactions": transactions,
+                },
+            )
+            engine.execute(
+                "cohorts_member_brackets",
+                {"as_of": as_of},
+                identifiers={
+                    "member_brackets": temp["member_brackets"],
+                    "members": temp["members"],
+                    "days": temp["days"],
+                    "brackets": temp["brackets"],
+                },
+            )
+            tables = [
+                engine.query(
+                    "cohorts_brackets",
+                    identifiers={"member_brackets": temp["member_brackets"], **identifiers},
+                ).assign(dimension=dimension)
+                for dimension, identifiers in resolved
+            ]
+        finally:
+            engine.con.unregister(temp["brackets"])
+    table = pd.concat(tables, ignore_index=True)
+    if table.empty:
+        raise DataContractError(
+            f"{transactions}: no customer's first purchase is {int(bounds['days_to'].min())} "
+            f"or more days before as_of_date {as_of}: no bracket has elapsed for anyone"
+        )
+    table = _finish(table, period=period, dimensions=[name for name, _ in resolved])
+    table = table.astype(
+        {
+            "bracket": "str",
+            "days_from": "int64",
+            "days_to": "int64",
+            "cohort_size": "int64",
+            "customers": "int64",
+        }
+    )
+    table["retention"] = _ratio(table["customers"], table["cohort_size"])
+    table["masked"] = (table["cohort_size"] < min_cell_size).astype("bool")
+    table = table.sort_values(
+        ["_dimension_order", "dimension_value", "cohort_start", "days_from", "days_to"],
+        ignore_index=True,
+    )
+    return table[list(BRACKET_COLUMNS)]
