@@ -111,23 +111,15 @@ def cohort_retention(
         A needed column is missing (the message names table and column), or there are fewer
         than two complete periods of data.
     """
-    period = _check_period(period)
-    as_of = _as_date(as_of_date)
-    _check_inputs(
+    grid = _checked_counts(
         engine,
-        cohort_basis=cohort_basis,
-        transactions=transactions,
-        customers=customers,
-        min_cell_size=min_cell_size,
-    )
-    grid, _names = _cohort_counts(
-        engine,
-        as_of=as_of,
+        as_of_date=as_of_date,
         period=period,
         dimensions=dimensions,
         cohort_basis=cohort_basis,
         transactions=transactions,
         customers=customers,
+        min_cell_size=min_cell_size,
     )
     tables = [
         grid.assign(definition=definition, customers=grid[source])
@@ -196,23 +188,15 @@ def cohort_revenue(
     StageInputMissing, DataContractError
         As :func:`cohort_retention`.
     """
-    period = _check_period(period)
-    as_of = _as_date(as_of_date)
-    _check_inputs(
+    grid = _checked_counts(
         engine,
-        cohort_basis=cohort_basis,
-        transactions=transactions,
-        customers=customers,
-        min_cell_size=min_cell_size,
-    )
-    grid, _names = _cohort_counts(
-        engine,
-        as_of=as_of,
+        as_of_date=as_of_date,
         period=period,
         dimensions=dimensions,
         cohort_basis=cohort_basis,
         transactions=transactions,
         customers=customers,
+        min_cell_size=min_cell_size,
     )
     first = grid.groupby(_KEYS, sort=False)["net_revenue"].transform("first")
     cumulative = grid.groupby(_KEYS, sort=False)["net_revenue"].cumsum()
@@ -228,6 +212,38 @@ def cohort_revenue(
         ignore_index=True,
     )
     return revenue[list(REVENUE_COLUMNS)].astype({"cohort_size": "int64"})
+
+
+def _checked_counts(
+    engine: Engine,
+    *,
+    as_of_date: dt.date | str,
+    period: str,
+    dimensions: Sequence[str],
+    cohort_basis: str,
+    transactions: str,
+    customers: str,
+    min_cell_size: int,
+) -> pd.DataFrame:
+    """Check the inputs, then the shared count grid behind retention and revenue (one build)."""
+    checked_period = _check_period(period)
+    _check_inputs(
+        engine,
+        cohort_basis=cohort_basis,
+        transactions=transactions,
+        customers=customers,
+        min_cell_size=min_cell_size,
+    )
+    grid, _names = _cohort_counts(
+        engine,
+        as_of=_as_date(as_of_date),
+        period=checked_period,
+        dimensions=dimensions,
+        cohort_basis=cohort_basis,
+        transactions=transactions,
+        customers=customers,
+    )
+    return grid
 
 
 def cohort_matrix(
