@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from contract_tables import contract_transactions
 
 from crmlib import kpis as K
 from crmlib.engine import Engine
@@ -22,27 +23,7 @@ NAN = float("nan")
 D = dt.date
 
 
-def _transactions(rows: list[tuple]) -> pd.DataFrame:
-    """The ingest contract's transactions from (order_id, customer, ts, amount, gross, refund, kind)."""
-    frame = pd.DataFrame(rows, columns=["order_id", "customer_id", "order_ts", "amount", "gross_amount",
-                                        "refund_amount", "kind"])  # fmt: skip
-    return pd.DataFrame(
-        {
-            "order_id": frame["order_id"].astype("str"),
-            "customer_id": frame["customer_id"].astype("str"),
-            "order_ts": pd.to_datetime(frame["order_ts"], format="ISO8601").astype(
-                "datetime64[us]"
-            ),
-            "amount": frame["amount"].astype("float64"),
-            "gross_amount": frame["gross_amount"].astype("float64"),
-            "refund_amount": frame["refund_amount"].astype("float64"),
-            "quantity": pd.array([1] * len(frame), dtype="Int64"),
-            "is_purchase": (frame["kind"] == "purchase").to_numpy(),
-            "is_return": (frame["kind"] == "return").to_numpy(),
-            "customer_known": pd.array([True] * len(frame), dtype="boolean"),
-            "source_row": np.arange(len(frame), dtype="int64"),
-        }
-    )
+_transactions = contract_transactions
 
 
 # Four customers over four months. O3 is partly refunded (net 30 of 40), O4 is cancelled

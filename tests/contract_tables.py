@@ -1,0 +1,46 @@
+"""Test helper: canonical (post-ingest) tables built from short tuples, for inline known-answer tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["contract_transactions"]
+
+_FIELDS = ["order_id", "customer_id", "order_ts", "amount", "gross_amount", "refund_amount", "kind"]
+
+
+def contract_transactions(rows: list[tuple]) -> pd.DataFrame:
+    """The ingest contract's ``transactions`` from tuples.
+
+    One tuple per row: ``(order_id, customer_id, order_ts, amount, gross_amount, refund_amount,
+    kind)`` with an optional eighth field ``category``; ``kind`` is ``"purchase"``,
+    ``"cancelled"`` (not a purchase) or ``"return"`` (an unmatched refund). Quantity is 1, the
+    order channel "web", every customer known, and ``source_row`` counts from 0.
+    """
+    with_category = bool(rows) and len(rows[0]) == len(_FIELDS) + 1
+    frame = pd.DataFrame(rows, columns=_FIELDS + (["category"] if with_category else []))
+    category = (
+        frame["category"].astype("str")
+        if with_category
+        else pd.Series(None, index=frame.index, dtype="str")
+    )
+    return pd.DataFrame(
+        {
+            "order_id": frame["order_id"].astype("str"),
+            "customer_id": frame["customer_id"].astype("str"),
+            "order_ts": pd.to_datetime(frame["order_ts"], format="ISO8601").astype(
+                "datetime64[us]"
+            ),
+            "amount": frame["amount"].astype("float64"),
+            "gross_amount": frame["gross_amount"].astype("float64"),
+            "refund_amount": frame["refund_amount"].astype("float64"),
+            "quantity": pd.array([1] * len(frame), dtype="Int64"),
+            "category": category,
+            "channel": pd.array(["web"] * len(frame), dtype="str"),
+            "is_purchase": (frame["kind"] == "purchase").to_numpy(),
+            "is_return": (frame["kind"] == "return").to_numpy(),
+            "customer_known": pd.array([True] * len(frame), dtype="boolean"),
+            "source_row": np.arange(len(frame), dtype="int64"),
+        }
+    )
