@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["contract_transactions"]
+__all__ = ["contract_transactions", "purchase_transactions"]
 
 _FIELDS = ["order_id", "customer_id", "order_ts", "amount", "gross_amount", "refund_amount", "kind"]
 
@@ -44,3 +44,16 @@ def contract_transactions(rows: list[tuple]) -> pd.DataFrame:
             "source_row": np.arange(len(frame), dtype="int64"),
         }
     )
+
+
+def purchase_transactions(rows: list[tuple[str, str, str, float, bool]]) -> pd.DataFrame:
+    """Only the columns activity needs, from ``(order_id, customer_id, order_ts, amount, is_purchase)``.
+
+    ``is_return`` is derived: a negative amount is an unmatched refund.
+    """
+    frame = pd.DataFrame(
+        rows, columns=["order_id", "customer_id", "order_ts", "amount", "is_purchase"]
+    )
+    frame["order_ts"] = pd.to_datetime(frame["order_ts"]).astype("datetime64[us]")
+    frame["is_return"] = frame["amount"] < 0
+    return frame

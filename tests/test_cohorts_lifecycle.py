@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from contract_tables import purchase_transactions
 
 from crmlib import kpis as K
 from crmlib.cohorts._lifecycle import (
@@ -27,14 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NAN = float("nan")
 
 
-def _transactions(rows: list[tuple[str, str, str, float, bool]]) -> pd.DataFrame:
-    """Transactions from (order_id, customer_id, order_ts, amount, is_purchase)."""
-    frame = pd.DataFrame(
-        rows, columns=["order_id", "customer_id", "order_ts", "amount", "is_purchase"]
-    )
-    frame["order_ts"] = pd.to_datetime(frame["order_ts"]).astype("datetime64[us]")
-    frame["is_return"] = frame["amount"] < 0
-    return frame
+_transactions = purchase_transactions
 
 
 # A: Jan, Feb, May. B: Jan, Mar. C: a cancelled order in Jan (net 0, not a purchase), a

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from contract_tables import purchase_transactions
 from statsmodels.duration.survfunc import SurvfuncRight
 
 from crmlib.cohorts._plots_lifecycle import plot_km_curves
@@ -25,14 +26,7 @@ from crmlib.errors import DataContractError
 D = dt.date
 
 
-def _transactions(rows: list[tuple[str, str, str, float, bool]]) -> pd.DataFrame:
-    """Transactions from (order_id, customer_id, order_ts, amount, is_purchase)."""
-    frame = pd.DataFrame(
-        rows, columns=["order_id", "customer_id", "order_ts", "amount", "is_purchase"]
-    )
-    frame["order_ts"] = pd.to_datetime(frame["order_ts"]).astype("datetime64[us]")
-    frame["is_return"] = frame["amount"] < 0
-    return frame
+_transactions = purchase_transactions
 
 
 AS_OF = "2025-03-31"
