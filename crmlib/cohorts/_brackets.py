@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from crmlib.cohorts._matrix_build import (
+    _build_labels,
     _build_members,
     _check_inputs,
     _dimension_sql,
@@ -31,6 +32,10 @@ BRACKET_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+#: Each bracket is one bit of a BIGINT mask (cohorts_bracket_hits.sql).
+_MAX_BRACKETS = 62
+
+
 def _bracket_frame(brackets: Sequence[tuple[int, int]]) -> pd.DataFrame:
     rows = []
     for bracket in brackets:
@@ -42,13 +47,17 @@ def _bracket_frame(brackets: Sequence[tuple[int, int]]) -> pd.DataFrame:
                 f"brackets: ({lo}, {hi}) is not a day range with 1 <= first_day <= last_day "
                 "(day 0 is the first order's day)"
             )
-        rows.append((f"days {lo}\u2013{hi}", lo, hi))
+        rows.append((f"days {lo}\u2013{hi}", lo, hi, 1 << len(rows)))
     if not rows:
         raise ValueError("brackets: expected at least one (first_day, last_day) pair")
-    frame = pd.DataFrame(rows, columns=["bracket", "days_from", "days_to"])
+    if len(rows) > _MAX_BRACKETS:
+        raise ValueError(f"brackets: {len(rows)} brackets; at most {_MAX_BRACKETS} are supported")
+    frame = pd.DataFrame(rows, columns=["bracket", "days_from", "days_to", "bit"])
     if frame["bracket"].duplicated().any():
         raise ValueError(f"brackets: {list(brackets)} lists a bracket twice")
-    return frame.astype({"bracket": "str", "days_from": "int32", "days_to": "int32"})
+    return frame.astype(
+        {"bracket": "str", "days_from": "int32", "days_to": "int32", "bit": "int64"}
+    )
 
 
 def bracket_retention(
@@ -123,12 +132,14 @@ def bracket_retention(
                 customers=customers,
                 dimensions=[name for name, _ in resolved],
             )
+            labels = _build_labels(engine, temp, resolved)
             engine.execute(
-                "cohorts_bracket_days",
+                "cohorts_bracket_hits",
                 {"end_ts": end_ts, "max_days": int(bounds["days_to"].max())},
                 identifiers={
-                    "members": temp["members"],
-                    "days": temp["days"],
+                    "hits": temp["hits"],
+                    "labels": temp["labels"],
+                    "brackets": temp["brackets"],
                     "transactions": transactions,
                 },
             )
@@ -137,17 +148,21 @@ def bracket_retention(
                 {"as_of": as_of},
                 identifiers={
                     "member_brackets": temp["member_brackets"],
-                    "members": temp["members"],
-                    "days": temp["days"],
+                    "labels": temp["labels"],
+                    "hits": temp["hits"],
                     "brackets": temp["brackets"],
+                    "label_columns": ", ".join(f"l.{column}" for column in labels),
                 },
             )
             tables = [
                 engine.query(
                     "cohorts_brackets",
-                    identifiers={"member_brackets": temp["member_brackets"], **identifiers},
+                    identifiers={
+                        "member_brackets": temp["member_brackets"],
+                        "dimension_value": column,
+                    },
                 ).assign(dimension=dimension)
-                for dimension, identifiers in resolved
+                for (dimension, _), column in zip(resolved, labels, strict=True)
             ]
         finally:
             engine.con.unregister(temp["brackets"])

@@ -35,7 +35,8 @@ _KEYS = ["dimension", "cohort_start", "dimension_value"]
 #: Temp tables the cohort matrices create on the engine (and drops before returning); each call
 #: suffixes them with its own token, so concurrent calls on one engine never share one.
 _TEMP_KINDS = (
-    "customer_periods", "firsts", "members", "activity", "days", "brackets", "member_brackets",
+    "customer_periods", "firsts", "members", "labels", "activity", "hits", "brackets",
+    "member_brackets",
 )  # fmt: skip
 #: An empty customers relation, substituted when a dimension needs no customers table.
 _NO_CUSTOMERS = "(SELECT CAST(NULL AS VARCHAR) AS customer_id WHERE FALSE)"
@@ -166,6 +167,39 @@ def _build_members(
         identifiers={"members": temp["members"], "firsts": temp["firsts"], "customers": customers},
     )
 
+
+
+def _label_column(index: int) -> str:
+    """Name of the label column of the ``index``-th resolved dimension in ``temp["labels"]``."""
+    return f"dim_{index}"
+
+
+def _build_labels(
+    engine: Engine, temp: dict[str, str], resolved: Sequence[tuple[str, dict[str, str]]]
+) -> list[str]:
+    """Fill ``temp["labels"]``: every member with its value of every dimension, one join.
+
+    Returns the label column of each resolved dimension (``dim_0`` is "all"), so each count
+    groups one pre-joined table instead of joining the members and customers again.
+    """
+    columns = [_label_column(i) for i in range(len(resolved))]
+    joined = next(
+        (ids["customers"] for _, ids in resolved if ids["customers"] != _NO_CUSTOMERS),
+        _NO_CUSTOMERS,
+    )
+    engine.execute(
+        "cohorts_labels",
+        identifiers={
+            "labels": temp["labels"],
+            "members": temp["members"],
+            "customers": joined,
+            "label_columns": ", ".join(
+                f"{ids['dimension_value']} AS {column}"
+                for (_, ids), column in zip(resolved, columns, strict=True)
+            ),
+        },
+    )
+    return columns
 
 def _fingerprint(
     engine: Engine,
@@ -335,25 +369,27 @@ def _build_grid(
             dimensions=names,
             from_periods=True,
         )
+        labels = _build_labels(engine, temp, resolved)
         engine.execute(
             "cohorts_activity",
             {"period": period},
             identifiers={
-                "members": temp["members"],
+                "labels": temp["labels"],
                 "activity": temp["activity"],
                 "customer_periods": temp["customer_periods"],
+                "label_columns": ", ".join(f"l.{column}" for column in labels),
             },
         )
         tables = [
             engine.query(
                 "cohorts_counts",
                 identifiers={
-                    "members": temp["members"],
+                    "labels": temp["labels"],
                     "activity": temp["activity"],
-                    **identifiers,
+                    "dimension_value": column,
                 },
             ).assign(dimension=dimension)
-            for dimension, identifiers in resolved
+            for (dimension, _), column in zip(resolved, labels, strict=True)
         ]
     counts = pd.concat(tables, ignore_index=True)
     _check_enough_periods(

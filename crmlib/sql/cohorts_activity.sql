@@ -1,9 +1,10 @@
--- Cohort activity (crmlib.cohorts): one row per member of {{ members }} and period k >= 0 since
+-- Cohort activity (crmlib.cohorts): one row per member of {{ labels }} and period k >= 0 since
 -- the member's cohort period in which the member has any transaction row dated before $end_ts,
--- in temp table {{ activity }}.
--- Reads {{ members }} (customer_id, cohort_start) and {{ customer_periods }} (customer_id,
--- period_start, active, net_revenue; see cohorts_customer_periods.sql, built with the same
--- $period and $end_ts). Parameters: $period.
+-- with the member's cohort and dimension labels, in temp table {{ activity }}.
+-- Reads {{ labels }} (cohorts_labels.sql: customer_id, cohort_start, dim_0, dim_1, ...) and
+-- {{ customer_periods }} (customer_id, period_start, active, net_revenue; see
+-- cohorts_customer_periods.sql, built with the same $period and $end_ts). Parameters: $period.
+-- {{ label_columns }}: the label columns to carry, "l.dim_0, l.dim_1, ...".
 -- A row dated on or after the cohort start is exactly a row of a period starting on or after it
 -- (cohort_start is a period start), so periods before the cohort are left out here.
 -- active = 1 when a purchase (is_purchase) falls in the period: returns-only and cancelled-only
@@ -19,12 +20,13 @@ WITH last_active AS (
     GROUP BY customer_id
 )
 SELECT
-    p.customer_id,
-    CAST(date_diff($period, m.cohort_start, p.period_start) AS INTEGER) AS periods_since,
+    l.cohort_start,
+    {{ label_columns }},
+    CAST(date_diff($period, l.cohort_start, p.period_start) AS INTEGER) AS periods_since,
     p.active,
     p.net_revenue,
-    CASE WHEN p.active = 1 AND p.period_start = l.last_start THEN 1 ELSE 0 END AS is_last_active
+    CASE WHEN p.active = 1 AND p.period_start = a.last_start THEN 1 ELSE 0 END AS is_last_active
 FROM {{ customer_periods }} AS p
-JOIN {{ members }} AS m ON m.customer_id = p.customer_id
-LEFT JOIN last_active AS l ON l.customer_id = p.customer_id
-WHERE p.period_start >= m.cohort_start;
+JOIN {{ labels }} AS l ON l.customer_id = p.customer_id
+LEFT JOIN last_active AS a ON a.customer_id = p.customer_id
+WHERE p.period_start >= l.cohort_start;

@@ -1,24 +1,19 @@
--- Member brackets (crmlib.cohorts.bracket_retention): one row per member of {{ members }} and
--- bracket of {{ brackets }} (bracket, days_from, days_to) the member is eligible for, with
--- retained = 1 when the member bought on a day offset in the bracket ({{ days }}), in temp table
--- {{ member_brackets }}. Built once and counted per dimension by cohorts_brackets.sql.
+-- Member brackets (crmlib.cohorts.bracket_retention): one row per member of {{ labels }} and
+-- bracket of {{ brackets }} (bracket, days_from, days_to, bit) the member is eligible for, with
+-- the member's labels and retained = 1 when the member bought on a day offset in the bracket
+-- (bit set in {{ hits }}.hit_mask), in temp table {{ member_brackets }}. Built once and counted
+-- per dimension by cohorts_brackets.sql.
 -- A member is eligible for bracket [days_from, days_to] when that many days have fully elapsed
--- by as_of_date: first_date + days_to <= $as_of.
+-- by as_of_date: first_date + days_to <= $as_of. {{ label_columns }}: "l.dim_0, l.dim_1, ...".
 CREATE OR REPLACE TEMP TABLE {{ member_brackets }} AS
-WITH hits AS (
-    SELECT DISTINCT d.customer_id, b.bracket
-    FROM {{ days }} AS d
-    JOIN {{ brackets }} AS b ON d.day_offset BETWEEN b.days_from AND b.days_to
-)
 SELECT
-    m.customer_id,
-    m.cohort_start,
-    m.first_category,
+    l.cohort_start,
+    {{ label_columns }},
     b.bracket,
     b.days_from,
     b.days_to,
-    CASE WHEN h.customer_id IS NOT NULL THEN 1 ELSE 0 END AS retained
-FROM {{ members }} AS m
+    CASE WHEN (coalesce(h.hit_mask, 0) & b.bit) <> 0 THEN 1 ELSE 0 END AS retained
+FROM {{ labels }} AS l
 CROSS JOIN {{ brackets }} AS b
-LEFT JOIN hits AS h ON h.customer_id = m.customer_id AND h.bracket = b.bracket
-WHERE date_diff('day', m.first_date, $as_of) >= b.days_to;
+LEFT JOIN {{ hits }} AS h ON h.customer_id = l.customer_id
+WHERE date_diff('day', l.first_date, $as_of) >= b.days_to;
