@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from crmlib.errors import CheckFailed
+import pandas as pd
 
-__all__ = ["CheckResult", "Checks"]
+from crmlib.errors import CheckFailed, DataContractError, StageInputMissing
+
+if TYPE_CHECKING:
+    from crmlib.engine import Engine
+
+__all__ = ["CheckResult", "Checks", "require_columns", "require_view"]
 
 log = logging.getLogger(__name__)
 
@@ -60,3 +67,47 @@ class Checks:
         failed = [r for r in self.results if not r.passed]
         if failed:
             raise CheckFailed("; ".join(f"{r.name}: {r.detail}" for r in failed))
+
+
+def require_columns(table: pd.DataFrame, columns: Sequence[str], *, table_name: str) -> None:
+    """Fail unless the frame ``table`` has every column of ``columns``, naming what is missing.
+
+    Examples
+    --------
+    >>> require_columns(pd.DataFrame({"a": [1]}), ["a", "b"], table_name="orders")
+    Traceback (most recent call last):
+    ...
+    crmlib.errors.DataContractError: orders: column 'b' is missing; found ['a'], expected ['a', 'b']
+    """
+    missing = [column for column in columns if column not in table.columns]
+    if missing:
+        raise DataContractError(
+            f"{table_name}: column '{missing[0]}' is missing; found "
+            f"{sorted(map(str, table.columns))}, expected {list(columns)}"
+        )
+
+
+def require_view(engine: Engine, table: str, columns: Sequence[str], *, producer: str) -> None:
+    """Fail unless ``table`` is registered on the engine with ``columns``, naming what is wrong.
+
+    A missing table is a StageInputMissing naming the notebook that produces it
+    (``producer``); a missing column, or a ``*_ts`` column that is not a timestamp, is a
+    DataContractError naming the table and the column.
+    """
+    if not engine.has_table(table):
+        raise StageInputMissing(
+            f"table '{table}' is not registered on the engine: run {producer} first, "
+            f"then RunFolder.register(engine, '{table}')"
+        )
+    found = engine.query(f"DESCRIBE {table}")
+    types = dict(zip(found["column_name"], found["column_type"].astype(str), strict=True))
+    for column in columns:
+        if column not in types:
+            raise DataContractError(
+                f"{table}: column '{column}' is missing; found {sorted(types)}, "
+                f"expected {list(columns)}"
+            )
+        if column.endswith("_ts") and not types[column].startswith(("TIMESTAMP", "DATE")):
+            raise DataContractError(
+                f"{table}: column '{column}' is {types[column]}, expected a timestamp"
+            )

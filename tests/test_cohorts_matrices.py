@@ -542,7 +542,9 @@ def test_plot_retention_curves(engine: Engine) -> None:
     )
     fig, ax = plt.subplots()
     try:
-        returned = plot_retention_curves(tidy, dimension="acquisition_channel", max_k=3, ax=ax)
+        returned = plot_retention_curves(
+            tidy, dimension="acquisition_channel", max_k=3, min_cell_size=1, ax=ax
+        )
         assert returned is ax
         assert "acquisition channel" in ax.get_title()
         assert ax.get_xlabel() and ax.get_ylabel()
@@ -553,6 +555,24 @@ def test_plot_retention_curves(engine: Engine) -> None:
         assert list(line.get_ydata()) == [1.0, 0.0, 1.0, 0.0]
     finally:
         plt.close(fig)
+
+
+def test_plot_retention_curves_leaves_out_small_pooled_cells(engine: Engine) -> None:
+    tidy = cohort_retention(
+        _with(engine, transactions=TINY, customers=CUSTOMERS),
+        as_of_date=TINY_AS_OF,
+        min_cell_size=1,
+    )
+    fig, ax = plt.subplots()
+    try:
+        # pooled sizes: email_referral 2 (k 0..2), 1 at k 3; social 1; (unknown) 1
+        plot_retention_curves(tidy, dimension="acquisition_channel", min_cell_size=2, ax=ax)
+        assert [li.get_label() for li in ax.get_lines()] == ["email_referral"]
+        assert list(ax.get_lines()[0].get_xdata()) == [0, 1, 2]
+        with pytest.raises(DataContractError, match="fewer than min_cell_size=3"):
+            plot_retention_curves(tidy, dimension="acquisition_channel", min_cell_size=3)
+    finally:
+        plt.close("all")
 
 
 # -- the shared count grid -------------------------------------------------------------------
@@ -598,3 +618,28 @@ def test_changed_transactions_view_invalidates_the_shared_grid(engine: Engine) -
         expected_retention = cohort_retention(_with(fresh, transactions=cancelled), **kwargs)
     pd.testing.assert_frame_equal(retention_after, expected_retention)
     assert not retention_after.equals(retention_before)
+
+
+def test_weekly_hand_computed(engine: Engine) -> None:
+    tidy = cohort_retention(
+        _with(engine, transactions=TINY),
+        as_of_date=TINY_AS_OF,  # a Wednesday: the last complete ISO week is 2025-04-21..27
+        period="week",
+        dimensions=(),
+        min_cell_size=1,
+    )
+    on = cohort_matrix(tidy)
+    after = cohort_matrix(tidy, definition="on_or_after")
+    # A: Sun 2025-01-05 is in the ISO week from Mon 2024-12-30 (2025-W01); then the weeks of
+    # 2025-01-20 (k 3) and 2025-03-03 (k 9). B: week of 2025-01-20 (W04), 2025-03-17 (k 8).
+    # C: 2025-02-14 (W07), 2025-04-02 (k 7). D: 2025-04-10 (W15), nothing since.
+    assert on.index.tolist() == ["2025-W01", "2025-W04", "2025-W07", "2025-W15"]
+    weeks_a = on.loc["2025-W01"].dropna()
+    assert len(weeks_a) == 17  # k 0 .. 16: 2024-12-30 .. 2025-04-21
+    assert weeks_a[weeks_a > 0].index.tolist() == [0, 3, 9]
+    assert after.loc["2025-W01"].dropna().tolist() == [1.0] * 10 + [0.0] * 7
+    assert on.loc["2025-W04"].dropna().pipe(lambda s: s[s > 0].index.tolist()) == [0, 8]
+    assert on.loc["2025-W07"].dropna().pipe(lambda s: s[s > 0].index.tolist()) == [0, 7]
+    assert on.loc["2025-W15"].dropna().tolist() == [1.0, 0.0, 0.0]  # 04-07, 04-14, 04-21
+    sizes = tidy.drop_duplicates("cohort_label").set_index("cohort_label")["cohort_size"]
+    assert sizes.tolist() == [1, 1, 1, 1]

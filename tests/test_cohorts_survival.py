@@ -194,9 +194,35 @@ def test_rates_sparse_flag_and_bad_input() -> None:
 def test_plot_km_curves(engine: Engine) -> None:
     durations = second_order_durations(engine, as_of_date=AS_OF)
     fig, ax = plt.subplots()
-    out = plot_km_curves(km_curves(durations, by="acquisition_channel"), ax=ax)
+    out = plot_km_curves(km_curves(durations, by="acquisition_channel"), min_cell_size=1, ax=ax)
     assert out is ax
     assert ax.get_title() == "Share of customers with a second order"
     assert ax.get_xlabel() == "Days since first order" and ax.get_ylabel()
     assert ax.get_xlim() == (0, 180)
     plt.close(fig)
+
+
+def test_plot_km_curves_stops_where_few_are_at_risk() -> None:
+    # group "big": 12 customers, second orders on days 10, 20, ..., 120 (at risk 12, 11, ...);
+    # group "small": 5 customers, below min_cell_size, so no line at all
+    durations = pd.DataFrame(
+        {
+            "duration_days": [10.0 * (i + 1) for i in range(12)] + [5.0] * 5,
+            "event": [True] * 17,
+            "channel": ["big"] * 12 + ["small"] * 5,
+        }
+    )
+    curves = km_curves(durations, by="channel")
+    fig, ax = plt.subplots()
+    try:
+        plot_km_curves(curves, max_days=180, min_cell_size=10, ax=ax)
+        (line,) = ax.get_lines()
+        assert line.get_label() == "big"
+        # event times with >= 10 at risk: days 10, 20, 30 (12, 11, 10 at risk); the line stops
+        # at day 30 instead of running on to 180
+        assert max(line.get_xdata()) == 30.0
+        assert max(line.get_ydata()) == pytest.approx(3 / 12)
+        with pytest.raises(DataContractError, match="fewer than min_cell_size=13"):
+            plot_km_curves(curves, min_cell_size=13)
+    finally:
+        plt.close("all")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -680,10 +679,6 @@ def test_plot_channel_engagement(engine: Engine) -> None:
         assert "engagement" in empty_ax.get_title() and empty_ax.texts
     finally:
         plt.close(fig)
-
-
-def test_nan_free_division() -> None:
-    assert math.isnan(K._ratio(pd.Series([1.0]), pd.Series([0])).iloc[0])
 
 
 def test_channel_engagement_without_sends(engine: Engine) -> None:

@@ -17,8 +17,7 @@ from crmlib.cohorts._matrix_build import (
 )
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
-from crmlib.kpis._common import _as_date, _check_period, _ratio
-from crmlib.kpis._queries import _end_ts
+from crmlib.periods import as_date, check_period, exclusive_end, safe_ratio
 
 __all__ = ["BRACKET_COLUMNS", "DEFAULT_BRACKETS", "bracket_retention"]
 
@@ -37,7 +36,7 @@ _MAX_BRACKETS = 62
 
 
 def _bracket_frame(brackets: Sequence[tuple[int, int]]) -> pd.DataFrame:
-    rows = []
+    rows: list[tuple[str, int, int, int]] = []
     for bracket in brackets:
         if len(bracket) != 2:
             raise ValueError(f"brackets: {bracket!r} is not a (first_day, last_day) pair")
@@ -107,8 +106,8 @@ def bracket_retention(
         dimension_value, bracket, days_from, days_to, cohort_size* (eligible customers),
         *customers* (retained), *retention, masked*.
     """
-    period = _check_period(period)
-    as_of = _as_date(as_of_date)
+    period = check_period(period)
+    as_of = as_date(as_of_date)
     bounds = _bracket_frame(brackets)
     _check_inputs(
         engine,
@@ -118,7 +117,7 @@ def bracket_retention(
         min_cell_size=min_cell_size,
     )
     resolved = _dimension_sql(engine, dimensions, transactions=transactions, customers=customers)
-    end_ts = _end_ts(as_of)
+    end_ts = exclusive_end(as_of)
     with _temp_tables(engine) as temp:
         engine.register(temp["brackets"], bounds)
         try:
@@ -182,7 +181,7 @@ def bracket_retention(
             "customers": "int64",
         }
     )
-    table["retention"] = _ratio(table["customers"], table["cohort_size"])
+    table["retention"] = safe_ratio(table["customers"], table["cohort_size"])
     table["masked"] = (table["cohort_size"] < min_cell_size).astype("bool")
     table = table.sort_values(
         ["_dimension_order", "dimension_value", "cohort_start", "days_from", "days_to"],

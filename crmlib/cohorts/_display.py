@@ -14,8 +14,8 @@ from crmlib.cohorts._lifecycle import LIFECYCLE_COLUMNS
 from crmlib.cohorts._matrices import RETENTION_COLUMNS, REVENUE_COLUMNS, cohort_matrix
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing
-from crmlib.kpis._common import _as_date, _check_period, period_spine
 from crmlib.kpis._tiles import _fmt
+from crmlib.periods import as_date, check_period, period_spine
 
 __all__ = [
     "cohort_readiness",
@@ -64,8 +64,8 @@ def cohort_readiness(
     (bool, str)
         ``ready`` and the sentence to display.
     """
-    period = _check_period(period)
-    as_of = _as_date(as_of_date)
+    period = check_period(period)
+    as_of = as_date(as_of_date)
     if cohort_basis == "signup" and not engine.has_table(customers):
         return False, (
             f"**Cohorts skipped:** `cohort_basis='signup'` needs the `{customers}` table, and "

@@ -8,9 +8,17 @@ import logging
 import numpy as np
 import pandas as pd
 
+from crmlib.checks import require_view
 from crmlib.engine import Engine
-from crmlib.kpis._common import _as_date, _check_period, _periods, _ratio, _to_periods, period_spine
-from crmlib.kpis._queries import _end_ts, _require_view
+from crmlib.periods import (
+    as_date,
+    check_period,
+    exclusive_end,
+    period_index,
+    period_spine,
+    safe_ratio,
+    to_periods,
+)
 
 __all__ = [
     "LIFECYCLE_COLUMNS",
@@ -57,12 +65,12 @@ def _flows(
     engine: Engine, *, as_of_date: dt.date | str, period: str, transactions: str
 ) -> pd.DataFrame:
     """States and flows per period (no gaps), with every accounting identity checked."""
-    _check_period(period)
-    as_of = _as_date(as_of_date)
-    _require_view(engine, transactions, _TX_COLUMNS, producer="01_ingest")
+    check_period(period)
+    as_of = as_date(as_of_date)
+    require_view(engine, transactions, _TX_COLUMNS, producer="01_ingest")
     sums = engine.query(
         "lifecycle_flows",
-        {"period": period, "end_ts": _end_ts(as_of)},
+        {"period": period, "end_ts": exclusive_end(as_of)},
         identifiers={"transactions": transactions},
     )
     sums = sums[pd.to_datetime(sums["period_start"]) <= pd.Timestamp(as_of)]
@@ -70,8 +78,8 @@ def _flows(
         log.warning("%s has no purchases on or before %s: no lifecycle", transactions, as_of)
         return pd.DataFrame(columns=[*LIFECYCLE_COLUMNS, *_FLOW_COLUMNS.values()])
     first = pd.Timestamp(sums.loc[sums["active"] > 0, "period_start"].min()).date()
-    periods = _periods(first, as_of, period)
-    counts = sums.drop(columns="period_start").set_axis(_to_periods(sums["period_start"], period))
+    periods = period_index(first, as_of, period)
+    counts = sums.drop(columns="period_start").set_axis(to_periods(sums["period_start"], period))
     counts = counts.reindex(periods, fill_value=0).reset_index(drop=True).astype("int64")
     spine = period_spine(periods[0].start_time, as_of, period=period)
 
@@ -79,7 +87,7 @@ def _flows(
     flows.insert(3, "is_complete", flows["period_end"] <= as_of)
     flows["active_previous"] = flows["active"].shift(1, fill_value=0).astype("int64")
     flows["net_change"] = flows["new"] + flows["resurrected"] - flows["dormant"]
-    flows["quick_ratio"] = _ratio(flows["new"] + flows["resurrected"], flows["dormant"])
+    flows["quick_ratio"] = safe_ratio(flows["new"] + flows["resurrected"], flows["dormant"])
     flows["acquired"] = flows["new"].cumsum()
     flows["lost"] = flows["acquired"] - flows["active"] - flows["dormant"]
     lost_previous = flows["lost"].shift(1, fill_value=0)
@@ -117,7 +125,7 @@ def _period_position(flows: pd.DataFrame, which: dt.date | str) -> int:
     if len(by_label):
         return int(by_label[0])
     try:
-        day = _as_date(which)
+        day = as_date(which)
     except ValueError:
         return -1
     containing = np.flatnonzero((flows["period_start"] <= day) & (flows["period_end"] >= day))

@@ -12,7 +12,7 @@ from crmlib.cohorts._brackets import BRACKET_COLUMNS, DEFAULT_BRACKETS, bracket_
 from crmlib.cohorts._matrix_build import _KEYS, COHORT_BASES, _check_inputs, _cohort_counts
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
-from crmlib.kpis._common import _as_date, _check_period, _ratio
+from crmlib.periods import as_date, check_period, safe_ratio
 
 __all__ = [
     "COHORT_BASES",
@@ -127,7 +127,7 @@ def cohort_retention(
     ]
     tidy = pd.concat(tables, ignore_index=True)
     tidy["definition"] = tidy["definition"].astype("str")
-    tidy["retention"] = _ratio(tidy["customers"], tidy["cohort_size"])
+    tidy["retention"] = safe_ratio(tidy["customers"], tidy["cohort_size"])
     tidy["observed"] = True
     tidy["masked"] = (tidy["cohort_size"] < min_cell_size).astype("bool")
     tidy = tidy.sort_values(
@@ -201,9 +201,9 @@ def cohort_revenue(
     first = grid.groupby(_KEYS, sort=False)["net_revenue"].transform("first")
     cumulative = grid.groupby(_KEYS, sort=False)["net_revenue"].cumsum()
     revenue = grid.assign(
-        revenue_per_customer=_ratio(grid["net_revenue"], grid["cohort_size"]),
-        revenue_retention=_ratio(grid["net_revenue"], first),
-        cumulative_revenue_per_customer=_ratio(cumulative, grid["cohort_size"]),
+        revenue_per_customer=safe_ratio(grid["net_revenue"], grid["cohort_size"]),
+        revenue_retention=safe_ratio(grid["net_revenue"], first),
+        cumulative_revenue_per_customer=safe_ratio(cumulative, grid["cohort_size"]),
         observed=True,
         masked=(grid["cohort_size"] < min_cell_size).astype("bool"),
     )
@@ -226,7 +226,7 @@ def _checked_counts(
     min_cell_size: int,
 ) -> pd.DataFrame:
     """Check the inputs, then the shared count grid behind retention and revenue (one build)."""
-    checked_period = _check_period(period)
+    checked_period = check_period(period)
     _check_inputs(
         engine,
         cohort_basis=cohort_basis,
@@ -236,7 +236,7 @@ def _checked_counts(
     )
     grid, _names = _cohort_counts(
         engine,
-        as_of=_as_date(as_of_date),
+        as_of=as_date(as_of_date),
         period=checked_period,
         dimensions=dimensions,
         cohort_basis=cohort_basis,

@@ -14,10 +14,10 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
+from crmlib.checks import require_view
 from crmlib.engine import Engine, quote_identifier
 from crmlib.errors import DataContractError, StageInputMissing
-from crmlib.kpis._common import _periods, period_spine
-from crmlib.kpis._queries import _require_view
+from crmlib.periods import period_index, period_spine
 
 __all__ = ["COHORT_BASES"]
 
@@ -76,7 +76,7 @@ def _dimension_sql(
         if not _IDENTIFIER.match(dimension):
             raise ValueError(f"dimensions: {dimension!r} is not a column name")
         if dimension in _DERIVED:
-            _require_view(engine, transactions, ("category",), producer="01_ingest")
+            require_view(engine, transactions, ("category",), producer="01_ingest")
             expression = f"coalesce(nullif(m.first_category, ''), '{_UNKNOWN}')"
             resolved.append(
                 (dimension, {"dimension_value": expression, "customers": _NO_CUSTOMERS})
@@ -85,7 +85,7 @@ def _dimension_sql(
         if not has_customers:
             log.warning("no %s table: the %s split is skipped", customers, dimension)
             continue
-        _require_view(engine, customers, ("customer_id", dimension), producer="01_ingest")
+        require_view(engine, customers, ("customer_id", dimension), producer="01_ingest")
         column = f"c.{quote_identifier(dimension)}"
         expression = f"coalesce(nullif(CAST({column} AS VARCHAR), ''), '{_UNKNOWN}')"
         resolved.append((dimension, {"dimension_value": expression, "customers": customers}))
@@ -104,14 +104,14 @@ def _check_inputs(
         raise ValueError(f"cohort_basis={cohort_basis!r}: expected one of {COHORT_BASES}")
     if min_cell_size < 1:
         raise ValueError(f"min_cell_size={min_cell_size}: expected >= 1")
-    _require_view(engine, transactions, _TX_COLUMNS, producer="01_ingest")
+    require_view(engine, transactions, _TX_COLUMNS, producer="01_ingest")
     if cohort_basis == "signup":
         if not engine.has_table(customers):
             raise StageInputMissing(
                 f"cohort_basis='signup' needs the {customers} table, and the run has none: "
                 "use cohort_basis='first_order' or add a customers source to the params file"
             )
-        _require_view(engine, customers, ("customer_id", "signup_ts"), producer="01_ingest")
+        require_view(engine, customers, ("customer_id", "signup_ts"), producer="01_ingest")
 
 
 @contextmanager
@@ -168,7 +168,6 @@ def _build_members(
     )
 
 
-
 def _label_column(index: int) -> str:
     """Name of the label column of the ``index``-th resolved dimension in ``temp["labels"]``."""
     return f"dim_{index}"
@@ -200,6 +199,7 @@ def _build_labels(
         },
     )
     return columns
+
 
 def _fingerprint(
     engine: Engine,
@@ -241,7 +241,7 @@ def _fingerprint(
 # -- periods ---------------------------------------------------------------------------------
 def _period_start(day: dt.date, period: str) -> dt.date:
     """The first day of the period containing ``day``."""
-    return pd.Timestamp(_periods(day, day, period)[0].start_time).date()
+    return pd.Timestamp(period_index(day, day, period)[0].start_time).date()
 
 
 def _periods_between(starts: pd.Series, last: dt.date, period: str) -> np.ndarray:

@@ -10,6 +10,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import PercentFormatter
 
+from crmlib.errors import DataContractError
+
 __all__ = ["plot_growth_accounting", "plot_transition_matrix", "plot_km_curves"]
 
 log = logging.getLogger(__name__)
@@ -65,28 +67,46 @@ def plot_transition_matrix(matrix: pd.DataFrame, *, ax: plt.Axes | None = None) 
 
 
 def plot_km_curves(
-    curves: pd.DataFrame, *, max_days: int = 180, ax: plt.Axes | None = None
+    curves: pd.DataFrame,
+    *,
+    max_days: int = 180,
+    min_cell_size: int = 10,
+    ax: plt.Axes | None = None,
 ) -> plt.Axes:
     """Share of customers with a second order by days since the first, one line per group.
 
     Takes *curves* (one row per group and event time, as from
     :func:`crmlib.cohorts.km_curves`) and draws 1 - S(t) as a step function from 0 at day 0
-    up to ``max_days``, with its 95% band.
+    up to ``max_days``, with its 95% band. Each curve stops where fewer than ``min_cell_size``
+    customers are still at risk (an estimate resting on a handful of customers is neither
+    reliable nor private), so a group smaller than that has no line.
     """
     ax = ax or plt.gca()
+    drawn = 0
     for group, rows in curves.groupby("group", sort=True):
-        rows = rows[rows["time_days"] <= max_days]
-        t = np.concatenate([[0.0], rows["time_days"].to_numpy(dtype="float64"), [max_days]])
-        share = 1.0 - rows["survival"].to_numpy(dtype="float64")
-        low = 1.0 - rows["ci_upper"].to_numpy(dtype="float64")
-        high = 1.0 - rows["ci_lower"].to_numpy(dtype="float64")
+        shown = rows[rows["time_days"] <= max_days]
+        kept = shown[shown["at_risk"] >= min_cell_size]
+        if kept.empty:
+            continue
+        drawn += 1
+        # the last step runs on to max_days unless the curve was cut for a small risk set
+        stop = kept["time_days"].iloc[-1] if len(kept) < len(shown) else max_days
+        t = np.concatenate([[0.0], kept["time_days"].to_numpy(dtype="float64"), [stop]])
+        share = 1.0 - kept["survival"].to_numpy(dtype="float64")
+        low = 1.0 - kept["ci_upper"].to_numpy(dtype="float64")
+        high = 1.0 - kept["ci_lower"].to_numpy(dtype="float64")
         share, low, high = (_from_zero(values) for values in (share, low, high))
         (line,) = ax.step(t, share, where="post", label=str(group))
         ax.fill_between(t, low, high, step="post", alpha=0.15, color=line.get_color())
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlim(0, max_days)
     ax.set_ylim(bottom=0)
-    if curves["group"].nunique() > 1:
+    if not drawn:
+        raise DataContractError(
+            f"Kaplan-Meier curves: every group has fewer than min_cell_size={min_cell_size} "
+            "customers at risk; nothing can be drawn"
+        )
+    if drawn > 1:
         ax.legend(fontsize="small")
     ax.set(title="Share of customers with a second order",
            xlabel="Days since first order", ylabel="Customers with a second order")  # fmt: skip

@@ -74,6 +74,7 @@ def plot_retention_curves(
     dimension: str = "acquisition_channel",
     definition: str = "on",
     max_k: int = 12,
+    min_cell_size: int = 10,
     ax: plt.Axes | None = None,
     title: str | None = None,
     xlabel: str = "Periods since acquisition",
@@ -83,7 +84,8 @@ def plot_retention_curves(
     Transforms the tidy output of :func:`cohort_retention` (one row per cohort x k x
     dimension value x definition) into one line per dimension value: at each k, retained
     customers / cohort size summed over the cohorts that reached k (the cohort-size weighted
-    mean). Masked small cohorts are pooled in: the pooled cell is large even when they are not.
+    mean). Masked small cohorts are pooled in, and a pooled point that still rests on fewer
+    than ``min_cell_size`` customers is not drawn (a value with none left has no line).
 
     Parameters
     ----------
@@ -94,6 +96,8 @@ def plot_retention_curves(
     definition : {"on", "on_or_after"}, default "on"
     max_k : int, default 12
         Last period since acquisition shown.
+    min_cell_size : int, default 10
+        Pooled points with fewer customers in their cohorts are left out (privacy).
     ax : plt.Axes, optional
     title : str, optional
         Defaults to "Retention by <dimension> (...)".
@@ -117,6 +121,12 @@ def plot_retention_curves(
     pooled = rows.groupby(["dimension_value", "periods_since"], as_index=False)[
         ["customers", "cohort_size"]
     ].sum()
+    pooled = pooled[pooled["cohort_size"] >= min_cell_size]
+    if pooled.empty:
+        raise DataContractError(
+            f"cohort retention: every {dimension!r} curve rests on fewer than "
+            f"min_cell_size={min_cell_size} customers; nothing can be drawn"
+        )
     pooled["retention"] = pooled["customers"] / pooled["cohort_size"]
     # legend in the order of retention at the last k shown: the best line first
     last = pooled[pooled["periods_since"] == pooled["periods_since"].max()]

@@ -11,10 +11,10 @@ import pandas as pd
 from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight
 
+from crmlib.checks import require_view
 from crmlib.engine import Engine, quote_identifier
 from crmlib.errors import DataContractError
-from crmlib.kpis._common import _as_date, _check_period, _to_periods, period_spine
-from crmlib.kpis._queries import _end_ts, _require_view
+from crmlib.periods import as_date, check_period, exclusive_end, period_spine, to_periods
 
 __all__ = [
     "UNKNOWN_GROUP",
@@ -100,14 +100,14 @@ def second_order_durations(
     DataContractError
         A needed column is missing from ``transactions`` or ``customers``.
     """
-    _check_period(period)
-    as_of = _as_date(as_of_date)
-    _require_view(
+    check_period(period)
+    as_of = as_date(as_of_date)
+    require_view(
         engine, transactions, ("customer_id", "order_ts", "is_purchase"), producer="01_ingest"
     )
     group_cols = list(group_cols)
     if engine.has_table(customers):
-        _require_view(engine, customers, ("customer_id", *group_cols), producer="01_ingest")
+        require_view(engine, customers, ("customer_id", *group_cols), producer="01_ingest")
         customers_view = customers
         selects = [
             f"coalesce(CAST(c.{quote_identifier(col)} AS VARCHAR), '{UNKNOWN_GROUP}') "
@@ -121,7 +121,7 @@ def second_order_durations(
     selects = selects or ["NULL AS _no_group"]
     durations = engine.query(
         "survival_second_order",
-        {"end_ts": _end_ts(as_of), "as_of": as_of},
+        {"end_ts": exclusive_end(as_of), "as_of": as_of},
         identifiers={
             "transactions": transactions,
             "customers": customers_view,
@@ -137,7 +137,7 @@ def second_order_durations(
         durations.insert(6, "cohort_start", pd.Series(dtype="object"))
         durations.insert(7, "cohort_label", pd.Series(dtype="str"))
         return durations
-    cohorts = _to_periods(pd.Series(durations["first_order_date"]), period)
+    cohorts = to_periods(pd.Series(durations["first_order_date"]), period)
     spine = period_spine(cohorts.min().start_time, cohorts.max().start_time, period=period)
     labels = dict(zip(spine["period_start"], spine["period_label"], strict=True))
     starts = [p.start_time.date() for p in cohorts]

@@ -7,10 +7,7 @@ from crmlib.kpis._common import (
     KPI_COLUMNS,
     KPI_RATES,
     MESSAGING_CHANNELS,
-    PERIODS,
-    _ratio,  # noqa: F401  (private, used by tests/test_kpis.py)
     last_periods,
-    period_spine,
 )
 from crmlib.kpis._describe import (
     describe_active_customers,
@@ -36,6 +33,7 @@ from crmlib.kpis._queries import (
     transaction_totals,
 )
 from crmlib.kpis._tiles import headline_tiles, tiles_table
+from crmlib.periods import PERIODS, period_spine
 
 __all__ = [
     "PERIODS",

@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlib.kpis._common import _complete, _ratio
+from crmlib.kpis._common import _complete
 from crmlib.kpis._tiles import _change, _fmt, _latest_complete, _year_ago, headline_tiles
+from crmlib.periods import safe_ratio
 
 __all__ = [
     "describe_kpis",
@@ -83,7 +84,7 @@ def describe_active_customers(kpis: pd.DataFrame) -> str:
         return "No period is complete yet."
     row = done.iloc[-1]
     active = row["active_customers"]
-    shares = {k: _fmt(_ratio(pd.Series([row[f"{k}_customers"]]), pd.Series([active])).iloc[0], "rate")
+    shares = {k: _fmt(safe_ratio(pd.Series([row[f"{k}_customers"]]), pd.Series([active])).iloc[0], "rate")
               for k in ("new", "returning", "reactivated")}  # fmt: skip
     text = (
         f"In **{row['period_label']}** {_fmt(active, 'count')} customers bought: "
@@ -125,7 +126,9 @@ def describe_revenue(kpis: pd.DataFrame, *, currency: str, recent: int = 12) -> 
     if done.empty:
         return "No period is complete yet."
     row = done.iloc[-1]
-    refund_share = _ratio(pd.Series([-row["refunds"]]), pd.Series([row["gross_revenue"]])).iloc[0]
+    refund_share = safe_ratio(pd.Series([-row["refunds"]]), pd.Series([row["gross_revenue"]])).iloc[
+        0
+    ]
     text = (
         f"Net revenue in **{row['period_label']}** was {_fmt(row['revenue'], 'money', currency)} "
         f"(gross {_fmt(row['gross_revenue'], 'money', currency)}, refunds "

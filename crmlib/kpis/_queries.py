@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
 from typing import Any, Literal
 
 import pandas as pd
 
+from crmlib.checks import require_view
 from crmlib.engine import Engine
-from crmlib.errors import DataContractError, StageInputMissing
-from crmlib.kpis._common import (
-    ENGAGEMENT_COLUMNS,
-    KPI_COLUMNS,
-    MESSAGING_CHANNELS,
-    _as_date,
-    _check_period,
-    _periods,
-    _plain,
-    _ratio,
-    _to_periods,
+from crmlib.kpis._common import ENGAGEMENT_COLUMNS, KPI_COLUMNS, MESSAGING_CHANNELS, _plain
+from crmlib.periods import (
+    as_date,
+    check_period,
+    exclusive_end,
+    period_index,
     period_spine,
+    safe_ratio,
+    to_periods,
 )
 
 __all__ = [
@@ -37,32 +34,6 @@ log = logging.getLogger(__name__)
 _TX_COLUMNS = ("customer_id", "order_ts", "amount", "gross_amount", "refund_amount", "is_purchase")
 _CUSTOMER_COLUMNS = ("customer_id", "signup_ts", "email_opt_in", "sms_opt_in", "push_opt_in")
 _EVENT_COLUMNS = ("customer_id", "event_ts", "channel", "event_type", "campaign_id")
-
-
-# -- views on the engine ---------------------------------------------------------------------
-def _end_ts(as_of_date: dt.date) -> dt.datetime:
-    """The exclusive upper bound of timestamps covered: midnight after ``as_of_date``."""
-    return dt.datetime.combine(as_of_date + dt.timedelta(days=1), dt.time())
-
-
-def _require_view(engine: Engine, table: str, columns: Sequence[str], *, producer: str) -> None:
-    """Fail unless ``table`` is registered on the engine with ``columns``, naming what is wrong."""
-    if not engine.has_table(table):
-        raise StageInputMissing(
-            f"table '{table}' is not registered on the engine: run {producer} first, "
-            f"then RunFolder.register(engine, '{table}')"
-        )
-    found = engine.query(f"DESCRIBE {table}")
-    types = dict(zip(found["column_name"], found["column_type"].astype(str), strict=True))
-    for column in columns:
-        if column not in types:
-            raise DataContractError(
-                f"{table}: column '{column}' is missing; found {sorted(types)}, expected {list(columns)}"
-            )
-        if column.endswith("_ts") and not types[column].startswith(("TIMESTAMP", "DATE")):
-            raise DataContractError(
-                f"{table}: column '{column}' is {types[column]}, expected a timestamp"
-            )
 
 
 # -- KPIs by period --------------------------------------------------------------------------
@@ -128,26 +99,24 @@ def kpis_by_period(
     DataContractError
         A needed column is missing, or ``order_ts`` is not a timestamp.
     """
-    _check_period(period)
-    as_of = _as_date(as_of_date)
-    _require_view(engine, transactions, _TX_COLUMNS, producer="01_ingest")
+    check_period(period)
+    as_of = as_date(as_of_date)
+    require_view(engine, transactions, _TX_COLUMNS, producer="01_ingest")
     sums = engine.query(
         "kpis_by_period",
-        {"period": period, "end_ts": _end_ts(as_of)},
+        {"period": period, "end_ts": exclusive_end(as_of)},
         identifiers={"transactions": transactions},
     )
     if sums.empty:
         log.warning("%s has no rows dated on or before %s: no KPIs", transactions, as_of)
         return _empty_kpis()
-    periods = _periods(pd.Timestamp(sums["period_start"].min()).date(), as_of, period)
-    by_period = sums.drop(columns="period_start").set_axis(
-        _to_periods(sums["period_start"], period)
-    )
+    periods = period_index(pd.Timestamp(sums["period_start"].min()).date(), as_of, period)
+    by_period = sums.drop(columns="period_start").set_axis(to_periods(sums["period_start"], period))
     by_period = by_period.reindex(periods, fill_value=0).reset_index(drop=True)
     spine = period_spine(periods[0].start_time, as_of, period=period)
 
     active = by_period["active_customers"]
-    retention = _ratio(by_period["returning_customers"], active.shift(1))
+    retention = safe_ratio(by_period["returning_customers"], active.shift(1))
     acquired = by_period["new_customers"].cumsum()
     repeaters = by_period["new_repeat_customers"].cumsum()
     kpis = spine.assign(
@@ -158,14 +127,14 @@ def kpis_by_period(
         reactivated_customers=by_period["reactivated_customers"],
         retention_rate=retention,
         churn_rate=1.0 - retention,
-        repeat_purchase_rate=_ratio(repeaters, acquired),
+        repeat_purchase_rate=safe_ratio(repeaters, acquired),
         orders=by_period["orders"],
-        orders_per_customer=_ratio(by_period["orders"], active),
-        aov=_ratio(by_period["purchase_amount"], by_period["orders"]),
+        orders_per_customer=safe_ratio(by_period["orders"], active),
+        aov=safe_ratio(by_period["purchase_amount"], by_period["orders"]),
         revenue=by_period["revenue"].astype("float64"),
         gross_revenue=by_period["gross_revenue"].astype("float64"),
         refunds=by_period["refunds"].astype("float64"),
-        revenue_per_active=_ratio(by_period["revenue"], active),
+        revenue_per_active=safe_ratio(by_period["revenue"], active),
     )
     counts = [
         "active_customers",
@@ -206,11 +175,11 @@ def transaction_totals(
     ``transaction_rows``, ``purchases``, ``net_amount``, ``gross_amount``,
     ``refund_amount`` (all dated on or before ``as_of_date``) and ``rows_after_as_of``.
     """
-    as_of = _as_date(as_of_date)
-    _require_view(engine, transactions, _TX_COLUMNS, producer="01_ingest")
+    as_of = as_date(as_of_date)
+    require_view(engine, transactions, _TX_COLUMNS, producer="01_ingest")
     row = engine.query(
         "kpis_transaction_totals",
-        {"end_ts": _end_ts(as_of)},
+        {"end_ts": exclusive_end(as_of)},
         identifiers={"transactions": transactions},
     ).to_dict("records")[0]
     totals = {str(key): (_plain(value) or 0) for key, value in row.items()}
@@ -269,22 +238,22 @@ def contactable_base(
     pd.DataFrame or None
         One row per period and channel.
     """
-    _check_period(period)
-    as_of = _as_date(as_of_date)
+    check_period(period)
+    as_of = as_date(as_of_date)
     if missing == "skip" and not engine.has_table(customers):
         log.info("no %s table: contactable base skipped", customers)
         return None
-    _require_view(engine, customers, _CUSTOMER_COLUMNS, producer="01_ingest")
+    require_view(engine, customers, _CUSTOMER_COLUMNS, producer="01_ingest")
     unsubscribes_known = engine.has_table(events)
     if unsubscribes_known:
-        _require_view(engine, events, _EVENT_COLUMNS[:4], producer="01_ingest")
+        require_view(engine, events, _EVENT_COLUMNS[:4], producer="01_ingest")
         events_view = events
     else:
         log.info("no %s table: no unsubscribes are known, contactable = consented", events)
         events_view = _NO_EVENTS
     increments = engine.query(
         "kpis_contactable_base",
-        {"period": period, "end_ts": _end_ts(as_of)},
+        {"period": period, "end_ts": exclusive_end(as_of)},
         identifiers={"customers": customers, "events": events_view},
     )
     known = pd.to_datetime(increments["period_start"]) > pd.Timestamp("1900-01-01")
@@ -293,7 +262,7 @@ def contactable_base(
         if known.any()
         else pd.Timestamp(as_of)
     )
-    periods = _periods(min(first, pd.Timestamp(as_of)).date(), as_of, period)
+    periods = period_index(min(first, pd.Timestamp(as_of)).date(), as_of, period)
     increments["period_start"] = pd.to_datetime(increments["period_start"]).clip(
         lower=periods[0].start_time
     )
@@ -305,7 +274,7 @@ def contactable_base(
             ["customers", "consented", "unsubscribed", "consented_unsubscribed"]
         ].sum()
         stocks = (
-            sums.set_axis(_to_periods(sums.index.to_series(), period))
+            sums.set_axis(to_periods(sums.index.to_series(), period))
             .reindex(periods, fill_value=0)
             .cumsum()
         )
@@ -327,8 +296,8 @@ def contactable_base(
     base.insert(4, "counted_at", base["period_end"].map(lambda end: min(end, as_of)))
     counts = ["customers", "consented", "unsubscribed", "contactable"]
     base[counts] = base[counts].astype("int64")
-    base["consent_rate"] = _ratio(base["consented"], base["customers"])
-    base["contactable_rate"] = _ratio(base["contactable"], base["customers"])
+    base["consent_rate"] = safe_ratio(base["consented"], base["customers"])
+    base["contactable_rate"] = safe_ratio(base["contactable"], base["customers"])
     base["unsubscribes_known"] = unsubscribes_known
     return base
 
@@ -412,18 +381,18 @@ def channel_engagement(
     pd.DataFrame or None
         One row per period and channel.
     """
-    _check_period(period)
-    as_of = _as_date(as_of_date)
+    check_period(period)
+    as_of = as_date(as_of_date)
     if conversion_window_days < 1:
         raise ValueError(f"conversion_window_days={conversion_window_days}: expected >= 1")
     if missing == "skip" and not engine.has_table(events):
         log.info("no %s table: channel engagement skipped", events)
         return None
-    _require_view(engine, events, _EVENT_COLUMNS, producer="01_ingest")
-    _require_view(
+    require_view(engine, events, _EVENT_COLUMNS, producer="01_ingest")
+    require_view(
         engine, transactions, ("customer_id", "order_ts", "is_purchase"), producer="01_ingest"
     )
-    end_ts = _end_ts(as_of)
+    end_ts = exclusive_end(as_of)
     sums = engine.query(
         "kpis_channel_engagement",
         {"period": period, "end_ts": end_ts, "window_seconds": conversion_window_days * 86_400},
@@ -436,12 +405,12 @@ def channel_engagement(
     sums["conversion_window_complete"] = pd.to_datetime(
         sums["last_sent_ts"]
     ) + window < pd.Timestamp(end_ts)
-    periods = _periods(pd.Timestamp(sums["period_start"].min()).date(), as_of, period)
+    periods = period_index(pd.Timestamp(sums["period_start"].min()).date(), as_of, period)
     spine = period_spine(periods[0].start_time, as_of, period=period)
     channels = sorted(sums["channel"].unique(), key=lambda c: (MESSAGING_CHANNELS + (c,)).index(c))
     values = ["sends", "customers_sent", "opened", "clicked", "unsubscribed", "conversions"]
     grid = pd.MultiIndex.from_product([periods, channels], names=["period", "channel"])
-    keyed = sums.set_index([_to_periods(sums["period_start"], period), sums["channel"]])
+    keyed = sums.set_index([to_periods(sums["period_start"], period), sums["channel"]])
     filled = keyed[values].reindex(grid, fill_value=0).astype("int64")
     complete = keyed["conversion_window_complete"].reindex(grid, fill_value=True).astype("bool")
     engagement = spine.loc[spine.index.repeat(len(channels))].reset_index(drop=True)
@@ -449,11 +418,11 @@ def channel_engagement(
     engagement = engagement.assign(channel=pd.array(list(channels) * len(periods), dtype="str"))
     engagement[values] = filled.to_numpy()
     engagement = engagement.assign(
-        open_rate=_ratio(engagement["opened"], engagement["sends"]),
-        click_rate=_ratio(engagement["clicked"], engagement["sends"]),
-        click_to_open_rate=_ratio(engagement["clicked"], engagement["opened"]),
-        unsubscribe_rate=_ratio(engagement["unsubscribed"], engagement["sends"]),
-        conversion_rate=_ratio(engagement["conversions"], engagement["sends"]),
+        open_rate=safe_ratio(engagement["opened"], engagement["sends"]),
+        click_rate=safe_ratio(engagement["clicked"], engagement["sends"]),
+        click_to_open_rate=safe_ratio(engagement["clicked"], engagement["opened"]),
+        unsubscribe_rate=safe_ratio(engagement["unsubscribed"], engagement["sends"]),
+        conversion_rate=safe_ratio(engagement["conversions"], engagement["sends"]),
         conversion_window_days=int(conversion_window_days),
         conversion_window_complete=complete.to_numpy(),
     )
