@@ -15,7 +15,7 @@ from crmlib.cohorts._matrices import RETENTION_COLUMNS, REVENUE_COLUMNS, cohort_
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing
 from crmlib.kpis._tiles import _fmt
-from crmlib.periods import as_date, check_period, period_spine
+from crmlib.periods import as_date, check_period, exclusive_end, period_spine
 
 __all__ = [
     "cohort_readiness",
@@ -79,8 +79,7 @@ def cohort_readiness(
         if cohort_basis == "first_order"
         else f"SELECT min(signup_ts) FROM {customers} WHERE signup_ts < $end"
     )
-    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
-    first = engine.scalar(sql, {"end": end})
+    first = engine.scalar(sql, {"end": exclusive_end(as_of)})
     if first is None or pd.isna(first):
         return False, (
             f"**Cohorts skipped:** no {what} on or before {as_of}, so there are no cohorts. "

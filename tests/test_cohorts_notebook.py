@@ -1,0 +1,60 @@
+"""03_cohorts end to end on a run too short for cohorts: the report says so, nothing crashes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+from conftest import REPO_ROOT
+from contract_tables import contract_transactions
+
+from crmlib.io import RunFolder
+
+pytestmark = pytest.mark.slow
+
+# Purchases in January 2025 only; as_of 2025-02-10: one complete month, so no k = 1.
+ONE_MONTH = contract_transactions(
+    [
+        ("O1", "A", "2025-01-05 10:00", 100.0, 100.0, 0.0, "purchase", "coffee"),
+        ("O2", "B", "2025-01-20 12:00", 50.0, 50.0, 0.0, "purchase", "books"),
+        ("O3", "A", "2025-01-25 09:00", 30.0, 30.0, 0.0, "purchase", "mugs"),
+        ("O4", "B", "2025-02-03 09:00", 30.0, 30.0, 0.0, "purchase", "mugs"),
+    ]
+)
+
+
+def _text(notebook: nbformat.NotebookNode) -> str:
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", ""))
+            for value in output.get("data", {}).values():
+                parts.append(value if isinstance(value, str) else "")
+    return "\n".join(parts)
+
+
+def test_one_period_run_gets_a_message_not_a_crash(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path / "run")
+    run.write_table("transactions", ONE_MONTH)
+    out = tmp_path / "03_cohorts.ipynb"
+    papermill.execute_notebook(
+        REPO_ROOT / "notebooks" / "03_cohorts.ipynb",
+        out,
+        parameters={
+            "params_file": str(REPO_ROOT / "params" / "default.yaml"),
+            "run_dir": str(run.root),
+            "as_of_date": "2025-02-10",
+        },
+        cwd=str(REPO_ROOT / "notebooks"),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    text = _text(nbformat.read(out, as_version=4))
+    assert "Cohort sections skipped" in text
+    assert "only 1 complete month up to 2025-02-10" in text
+    assert "Traceback" not in text
+    cohorts = json.loads(run.metrics_path.read_text(encoding="utf-8"))["cohorts"]
+    assert "fewer than two complete periods" in cohorts["conclusion"]
