@@ -20,6 +20,10 @@ __all__ = [
     "EngineConfig",
     "IngestParams",
     "KpisParams",
+    "CohortsParams",
+    "SegmentsParams",
+    "SegmentRuleParams",
+    "CampaignParams",
     "WorkbookParams",
     "STAGE_SECTIONS",
     "COMMON_KEYS",
@@ -179,8 +183,70 @@ class CohortsParams(_Strict):
         return value
 
 
-class SegmentsParams(_OpenStage):
-    """Section `segments` (04_segments)."""
+class SegmentRuleParams(_Strict):
+    """One named segment: inclusive score ranges of recency, frequency and (optionally) monetary."""
+
+    name: str = Field(min_length=1)
+    r: tuple[int, int]
+    f: tuple[int, int]
+    m: tuple[int, int] | None = Field(default=None, description="null: every monetary score")
+
+
+class CampaignParams(_Strict):
+    """One activation campaign of 04_segments (exports/<name>.csv)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", description="slug; the file name")
+    segments: list[str] = Field(min_length=1, description="target labels (segment or cluster)")
+    channel: Literal["email", "sms", "push"]
+    trigger: Literal["in_segment", "entered"] = "entered"
+    label_column: Literal["segment", "cluster_name"] = "segment"
+    control_share: float = Field(default=0.1, ge=0.0, lt=1.0)
+    recent_purchase_days: int | None = Field(default=7, ge=1)
+    frequency_cap_days: int = Field(default=7, ge=1)
+    frequency_cap_max: int = Field(default=1, ge=1)
+
+
+def _default_campaigns() -> list[CampaignParams]:
+    return [
+        CampaignParams(
+            name="winback-at-risk-email", segments=["At risk", "Can't lose"], channel="email"
+        ),
+        CampaignParams(
+            name="champions-vip-sms", segments=["Champions"], channel="sms", trigger="in_segment"
+        ),
+    ]
+
+
+class SegmentsParams(_Strict):
+    """Section `segments` (04_segments): RFM, rules, clusters, migration, affinities, campaigns."""
+
+    window_days: int = Field(default=365, ge=30, description="RFM frequency/monetary window")
+    bins: int = Field(default=5, ge=2, le=10, description="quantile score bins")
+    rules: list[SegmentRuleParams] | None = Field(
+        default=None, description="null: the default 11 segments (written for bins 5)"
+    )
+    profile_dimensions: list[str] = Field(
+        default_factory=lambda: ["region", "age_band", "acquisition_channel"]
+    )
+    min_cell_size: int = Field(default=10, ge=1, description="cells from fewer are masked")
+    migration_lookback_days: int = Field(default=90, ge=1)
+    cluster_k_range: tuple[int, int] = (3, 8)
+    cluster_bootstrap: int = Field(default=10, ge=2)
+    affinity_level: Literal["category", "product"] = "category"
+    affinity_min_pair_customers: int = Field(default=10, ge=1)
+    campaigns: list[CampaignParams] = Field(default_factory=_default_campaigns)
+    suppression_list: str | None = Field(
+        default=None, description="CSV with customer_id; relative to the params file"
+    )
+    lookalike_segment: str = "Champions"
+    seed: int = 20251231
+
+    @field_validator("cluster_k_range")
+    @classmethod
+    def _k_range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if not 2 <= value[0] <= value[1]:
+            raise ValueError(f"cluster_k_range {value}: expected 2 <= low <= high")
+        return value
 
 
 class ClvParams(_OpenStage):

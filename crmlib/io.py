@@ -45,6 +45,9 @@ ARTIFACT_PRODUCERS: dict[str, str] = {
     "lifecycle": "03_cohorts",
     "rfm": "04_segments",
     "segment_migration": "04_segments",
+    "segment_summary": "04_segments",
+    "clusters": "04_segments",
+    "affinities": "04_segments",
     "clv": "05_clv",
     "churn_scores": "06_churn",
     "ab_results": "07_ab_test",
@@ -182,6 +185,31 @@ class RunFolder:
             engine.register_parquet(name, self._require(name))
             registered.append(name)
         return registered
+
+    def previous_root(self) -> Path:
+        """The folder of the last good run of this run folder.
+
+        The runner builds a run in ``.<run_name>.building-<stamp>-<random>`` beside the
+        finished folder ``<run_name>`` and swaps it into place only when every notebook ran,
+        so inside a build the last good run is that sibling. A notebook run by hand into the
+        finished folder itself reads what its previous run left there, before overwriting it.
+        """
+        name = self.root.name
+        if name.startswith(".") and ".building-" in name:
+            return self.root.parent / name[1:].split(".building-", 1)[0]
+        return self.root
+
+    def read_previous_table(
+        self, name: str, *, columns: Iterable[str] | None = None
+    ) -> pd.DataFrame | None:
+        """Artifact ``name`` as the last good run wrote it (:meth:`previous_root`), or None.
+
+        Read this before writing the artifact of the same name in a hand-run notebook.
+        """
+        path = self.previous_root() / "data" / f"{name}.parquet"
+        if not path.is_file():
+            return None
+        return pd.read_parquet(path, columns=list(columns) if columns is not None else None)
 
     def read_metrics(self) -> dict[str, Any]:
         """metrics.json as a dict (empty when no stage has written yet)."""

@@ -61,6 +61,16 @@ def test_every_stage_has_a_section_in_the_default_file():
         (lambda d: d["ingest"].update(refund_order_id_pattern="(unclosed"), r"regular expression"),
         (lambda d: d["engine"].update(memory_limit="lots"), r"engine\.memory_limit"),
         (lambda d: d["source"].pop("transactions"), r"missing required key 'source\.transactions'"),
+        (
+            lambda d: d["segments"]["campaigns"][0].update(name="win back!"),
+            r"segments\.campaigns\.0\.name",
+        ),
+        (
+            lambda d: d["segments"]["campaigns"][1].update(channel="fax"),
+            r"segments\.campaigns\.1\.channel",
+        ),
+        (lambda d: d["segments"].update(cluster_k_range=[5, 3]), r"cluster_k_range"),
+        (lambda d: d["segments"].update(rules=[{"name": "All", "r": [1, 5]}]), r"rules\.0\.f"),
     ],
     ids=[
         "unknown-top-key",
@@ -76,6 +86,10 @@ def test_every_stage_has_a_section_in_the_default_file():
         "bad-regex",
         "bad-memory",
         "missing-transactions",
+        "bad-campaign-slug",
+        "bad-campaign-channel",
+        "bad-k-range",
+        "rule-without-f",
     ],
 )
 def test_bad_params_fail_naming_file_and_key(tmp_path, mutate, message):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -71,3 +72,17 @@ def test_to_jsonable_handles_numpy_nan_and_dates(tmp_path):
     }
     assert to_jsonable([np.array([1, 2])]) == [[1, 2]]
     assert path.stat().st_mode & 0o777 == 0o644  # readable by the people the report is for
+
+
+def test_previous_table_inside_a_build_reads_the_finished_sibling(tmp_path: Path) -> None:
+    finished = RunFolder(tmp_path / "sample")
+    finished.write_table("rfm", pd.DataFrame({"customer_id": ["A"], "segment": ["Lost"]}))
+    build = RunFolder(tmp_path / ".sample.building-20261123T070000Z-ab12cd")
+    assert build.previous_root() == tmp_path / "sample"
+    previous = build.read_previous_table("rfm")
+    assert previous is not None and previous["segment"].tolist() == ["Lost"]
+    assert build.read_previous_table("clusters") is None
+    # a hand-run notebook in the finished folder reads its own previous artifact
+    assert finished.previous_root() == finished.root
+    assert finished.read_previous_table("rfm", columns=["segment"]).columns.tolist() == ["segment"]
+    assert RunFolder(tmp_path / "fresh").read_previous_table("rfm") is None
