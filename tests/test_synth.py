@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import gzip
 import json
 import re
 from pathlib import Path
@@ -15,6 +16,11 @@ from scipy import stats
 from crmlib import synth
 
 END = pd.Timestamp("2025-12-31 23:59:59")
+START = pd.Timestamp("2023-01-01 00:00:00")
+TABLES = (
+    "customers", "transactions", "events", "assignments", "dirty_transactions", "suppression",
+    "latent",
+)  # fmt: skip
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
@@ -31,13 +37,17 @@ def big() -> synth.SyntheticCRM:
 
 
 @pytest.fixture(scope="module")
-def written(
+def written_paths(
     small: synth.SyntheticCRM, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, pd.DataFrame]:
-    paths = synth.write(small, tmp_path_factory.mktemp("synth"), compress=True)
+) -> dict[str, Path]:
+    return synth.write(small, tmp_path_factory.mktemp("synth"), compress=True)
+
+
+@pytest.fixture(scope="module")
+def written(written_paths: dict[str, Path]) -> dict[str, pd.DataFrame]:
     tables = {
         name: pd.read_csv(path, dtype=str, keep_default_na=False)
-        for name, path in paths.items()
+        for name, path in written_paths.items()
         if name != "truth"
     }
     return tables
@@ -53,7 +63,7 @@ def orders_of(crm: synth.SyntheticCRM) -> pd.DataFrame:
 
 def test_same_seed_gives_identical_tables() -> None:
     first, second = synth.generate(1_500, seed=5), synth.generate(1_500, seed=5)
-    for name in ("customers", "transactions", "events", "assignments", "dirty_transactions"):
+    for name in TABLES:
         pd.testing.assert_frame_equal(getattr(first, name), getattr(second, name))
     assert first.truth == second.truth
 
@@ -62,6 +72,19 @@ def test_different_seed_gives_different_tables() -> None:
     first, second = synth.generate(1_500, seed=5), synth.generate(1_500, seed=6)
     assert not first.transactions["amount"].equals(second.transactions["amount"])
     assert first.truth["realized"] != second.truth["realized"]
+    assert set(first.suppression["customer_id"]) != set(second.suppression["customer_id"])
+    assert not first.latent["lambda_per_day"].equals(second.latent["lambda_per_day"])
+
+
+def test_suppression_list_does_not_change_the_other_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The list comes from its own random stream: a much longer list leaves the rest unchanged."""
+    usual = synth.generate(1_500, seed=5)
+    monkeypatch.setattr("crmlib.synth._suppression.SUPPRESSION_SHARE", 0.3)
+    longer = synth.generate(1_500, seed=5)
+    assert len(longer.suppression) > 10 * len(usual.suppression)
+    for name in TABLES:
+        if name != "suppression":
+            pd.testing.assert_frame_equal(getattr(usual, name), getattr(longer, name))
 
 
 def test_contract_columns(small: synth.SyntheticCRM) -> None:
@@ -125,6 +148,8 @@ def test_written_row_counts_match_truth(
     assert len(written["transactions"]) == realized["n_transaction_rows"]
     assert len(written["events"]) == realized["n_events"]
     assert len(written["assignments"]) == realized["n_assignments"]
+    assert len(written["suppression"]) == small.truth["suppression"]["n_rows"]
+    assert len(written["truth_customers"]) == realized["n_customers"]
     n_dirty = sum(small.truth["dirty"].values())
     assert (
         realized["n_transaction_rows"] == realized["n_orders"] + realized["n_refund_rows"] + n_dirty
@@ -144,6 +169,13 @@ def test_written_formats(written: dict[str, pd.DataFrame]) -> None:
     assert customers["birth_year"].str.fullmatch(r"(\d{4})?").all()
     assert written["events"]["event_ts"].str.fullmatch(ts_pattern).all()
     assert written["assignments"]["cost"].str.fullmatch(r"\d+\.\d{2}").all()
+    suppression = written["suppression"]
+    assert list(suppression.columns) == ["customer_id", "added_ts", "reason"]
+    assert suppression["added_ts"].str.fullmatch(ts_pattern).all()
+    latent = written["truth_customers"]
+    assert latent["dropout_ts"].str.fullmatch(f"({ts_pattern})?").all()
+    assert ((latent["dropout_ts"] == "") == (latent["alive_at_end"] == "true")).all()
+    assert set(latent["alive_at_end"]) == {"true", "false"}
     tx = written["transactions"]
     clean_ts = tx["order_ts"].str.fullmatch(ts_pattern)
     clean_amount = tx["amount"].str.fullmatch(r"-?\d+\.\d{2}")
@@ -411,6 +443,141 @@ def test_event_volume_is_moderate(small: synth.SyntheticCRM) -> None:
     assert len(small.events) < 15 * len(small.customers)
 
 
+# --- suppression list ------------------------------------------------------------------
+
+
+def test_suppression_list_is_written_plain(written_paths: dict[str, Path]) -> None:
+    # a CRM team edits it by hand: never gzipped, even with compress=True
+    assert written_paths["suppression"].name == "suppression.csv"
+    assert written_paths["truth_customers"].name == "truth_customers.csv.gz"
+    assert written_paths["customers"].name == "customers.csv.gz"
+
+
+@pytest.mark.parametrize("crm_name", ["small", "big"], ids=["3k", "200k"])
+def test_suppression_list_share_and_stale_ids(
+    crm_name: str, request: pytest.FixtureRequest
+) -> None:
+    crm: synth.SyntheticCRM = request.getfixturevalue(crm_name)
+    suppression, truth = crm.suppression, crm.truth["suppression"]
+    assert list(suppression.columns) == ["customer_id", "added_ts", "reason"]
+    assert len(suppression) == truth["n_rows"]
+    assert suppression["customer_id"].is_unique
+    assert suppression["customer_id"].str.fullmatch(r"C\d{7}").all()
+    n_customers = len(crm.customers)
+    known = pd.Index(crm.customers["customer_id"]).get_indexer(suppression["customer_id"]) >= 0
+    # planted: round(1% of the customers) (so within half a customer) plus 3 stale ids
+    assert truth["share"] == 0.01
+    assert known.sum() / n_customers == pytest.approx(truth["share"], abs=0.5 / n_customers)
+    assert (~known).sum() == truth["n_unknown_ids"] == 3
+    assert truth["n_customers"] == known.sum()
+    assert list(suppression.loc[~known, "customer_id"].sort_values()) == [
+        "C9999001", "C9999002", "C9999003",
+    ]  # fmt: skip
+    assert set(suppression["reason"]) <= {"customer_request", "legal_hold", "bounced"}
+    assert suppression["added_ts"].is_monotonic_increasing
+    assert suppression["added_ts"].between(START, END).all()
+    signup = crm.customers.set_index("customer_id")["signup_ts"]
+    on_list = suppression[known]
+    assert (on_list["added_ts"].to_numpy() >= signup.loc[on_list["customer_id"]].to_numpy()).all()
+
+
+def test_suppression_reasons_follow_the_planted_shares(big: synth.SyntheticCRM) -> None:
+    reasons = big.suppression["reason"].astype(str).value_counts(normalize=True)
+    n = len(big.suppression)  # ~2,000 rows: 4 standard errors are at most ~4 pp
+    for reason, p in big.truth["suppression"]["reason_p"].items():
+        assert reasons.get(reason, 0.0) == pytest.approx(p, abs=4 * np.sqrt(p * (1 - p) / n))
+
+
+def test_suppression_list_is_deterministic_per_seed() -> None:
+    first, second = synth.generate(2_000, seed=8), synth.generate(2_000, seed=8)
+    pd.testing.assert_frame_equal(first.suppression, second.suppression)
+    other = synth.generate(2_000, seed=9)
+    assert not first.suppression["customer_id"].equals(other.suppression["customer_id"])
+
+
+# --- latent per-customer truth ------------------------------------------------------------
+
+
+def test_latent_has_one_row_per_customer(big: synth.SyntheticCRM) -> None:
+    latent, customers = big.latent, big.customers
+    assert list(latent.columns) == [
+        "customer_id", "acquisition_channel", "lambda_per_day", "p_dropout", "dropout_ts",
+        "alive_at_end", "spend_nu",
+    ]  # fmt: skip
+    # same customers in the same order (signup order), with the same channel
+    assert latent["customer_id"].equals(customers["customer_id"])
+    assert latent["acquisition_channel"].equals(customers["acquisition_channel"])
+    assert (latent["alive_at_end"] == latent["dropout_ts"].isna()).all()
+    assert latent["alive_at_end"].sum() == big.truth["realized"]["n_alive_at_end"]
+    dead = latent[~latent["alive_at_end"]]
+    assert 0.1 < len(dead) / len(latent) < 0.9
+    assert (dead["dropout_ts"].to_numpy() > customers.loc[dead.index, "signup_ts"].to_numpy()).all()
+    assert (dead["dropout_ts"] <= END).all()
+
+
+def test_latent_written_values_round_trip(
+    small: synth.SyntheticCRM, written: dict[str, pd.DataFrame]
+) -> None:
+    text = written["truth_customers"]
+    for col in ("lambda_per_day", "p_dropout", "spend_nu"):
+        # written with the shortest round-trip repr, so the parsed values are exact
+        np.testing.assert_array_equal(text[col].astype(float), small.latent[col].to_numpy())
+    dropout = pd.to_datetime(text["dropout_ts"].replace("", None), format="%Y-%m-%d %H:%M:%S")
+    np.testing.assert_array_equal(dropout.to_numpy(), small.latent["dropout_ts"].to_numpy())
+
+
+def test_no_natural_purchase_after_dropout(big: synth.SyntheticCRM) -> None:
+    """Positive rows of a customer are all <= its dropout_ts, except win-back orders.
+
+    The experiment's treatment induces at most one order in the 30-day outcome window;
+    it can reach customers who had already dropped out (they are not revived).
+    """
+    orders = orders_of(big)
+    dropout = big.latent.set_index("customer_id")["dropout_ts"]
+    codes, ids = pd.factorize(orders["customer_id"])  # faster than a reindex by 2M strings
+    order_dropout = dropout.reindex(ids).to_numpy()[codes]
+    after = orders[orders["order_ts"].to_numpy() > order_dropout]  # NaT compares False
+    assert len(after) > 0  # dead customers in the treatment variant (~250 with 200k customers)
+    assert after["customer_id"].is_unique
+    variant = big.assignments.set_index("customer_id")["variant"]
+    assert (variant.reindex(after["customer_id"]) == "treatment").all()
+    assigned = pd.Timestamp(big.truth["experiment"]["assigned_ts"])
+    assert (after["order_ts"] > assigned).all()
+    assert (after["order_ts"] <= assigned + pd.Timedelta(days=30)).all()
+    # the dropout is a repeat purchase: an order at dropout_ts, after the customer's first
+    at_dropout = orders[orders["order_ts"].to_numpy() == order_dropout]
+    dead = dropout.dropna()
+    assert set(at_dropout["customer_id"]) == set(dead.index)
+    first = orders.groupby("customer_id")["order_ts"].min()
+    assert (first.reindex(dead.index) < dead).all()
+
+
+def test_latent_parameters_match_the_channel_priors(big: synth.SyntheticCRM) -> None:
+    """Channel means of the drawn parameters vs the prior means in truth.json's channels.
+
+    lambda ~ Gamma(r, alpha): mean r / alpha, sd sqrt(r) / alpha; p ~ Beta(a, b): mean
+    a / (a + b); nu ~ Gamma(q, gamma): mean q / gamma. Tolerance: 4 standard errors of the
+    channel mean (20k-50k customers per channel).
+    """
+    latent = big.latent
+    assert (latent["lambda_per_day"] > 0).all() and np.isfinite(latent["lambda_per_day"]).all()
+    assert latent["p_dropout"].between(0, 1, inclusive="neither").all()
+    assert (latent["spend_nu"] > 0).all() and np.isfinite(latent["spend_nu"]).all()
+    by_channel = latent.groupby("acquisition_channel", observed=True)
+    for channel, prm in big.truth["channels"].items():
+        group = by_channel.get_group(channel)
+        n = len(group)
+        r, alpha, a, b = prm["r"], prm["alpha"], prm["a"], prm["b"]
+        q, gamma = prm["spend_q"], prm["spend_gamma"]
+        expected = {
+            "lambda_per_day": (r / alpha, np.sqrt(r) / alpha),
+            "p_dropout": (a / (a + b), np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))),
+            "spend_nu": (q / gamma, np.sqrt(q) / gamma),
+        }
+        for col, (mean, sd) in expected.items():
+            assert group[col].mean() == pytest.approx(mean, abs=4 * sd / np.sqrt(n)), (channel, col)
+
+
 # --- randomness, CLI and the committed sample ----------------------------------------------
 
 
@@ -444,8 +611,10 @@ def test_cli_writes_all_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         "assignments.csv",
         "customers.csv",
         "events.csv",
+        "suppression.csv",
         "transactions.csv",
         "truth.json",
+        "truth_customers.csv",
     ]
     truth = json.loads((tmp_path / "truth.json").read_text())
     assert truth["generator"] == {
@@ -456,12 +625,25 @@ def test_cli_writes_all_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert header == ",".join(synth.TX_COLUMNS)
 
 
+def _content(path: Path) -> bytes:
+    """The bytes of a file, decompressed for ``.gz`` (gzip framing may vary with zlib)."""
+    return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+
+
 @pytest.mark.skipif(not (SAMPLE_DIR / "truth.json").exists(), reason="data/sample not generated")
-def test_committed_sample_is_reproducible() -> None:
-    """data/sample was written by `python -m crmlib.synth --customers 5000 --seed 20251231`."""
+def test_committed_sample_is_reproducible(tmp_path: Path) -> None:
+    """data/sample was written by `python -m crmlib.synth --customers 5000 --seed 20251231`.
+
+    Every committed file has the same content as a fresh write: the suppression list and the
+    latent truth (added in version 3) left the four contract tables unchanged.
+    """
     truth = json.loads((SAMPLE_DIR / "truth.json").read_text())
     regenerated = synth.generate(5_000, seed=20251231)
     assert truth == json.loads(json.dumps(regenerated.truth))
+    paths = synth.write(regenerated, tmp_path, compress=True)
+    assert sorted(p.name for p in SAMPLE_DIR.iterdir()) == sorted(p.name for p in paths.values())
+    for path in paths.values():
+        assert _content(SAMPLE_DIR / path.name) == _content(path), path.name
     transactions = pd.read_csv(SAMPLE_DIR / "transactions.csv.gz", dtype=str, keep_default_na=False)
     assert len(transactions) == truth["realized"]["n_transaction_rows"]
     assert sum(f.stat().st_size for f in SAMPLE_DIR.iterdir()) < 3_500_000

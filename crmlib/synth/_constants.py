@@ -27,11 +27,18 @@ __all__ = [
     "REGIONS",
     "REGION_P",
     "SIGNUP_GROWTH",
+    "SUPPRESSION_REASONS",
+    "SUPPRESSION_REASON_P",
+    "SUPPRESSION_SHARE",
+    "SUPPRESSION_STREAM",
+    "SUPPRESSION_UNKNOWN_IDS",
     "TX_COLUMNS",
     "VERSION",
 ]
 
-VERSION = 2  # bump whenever the same seed gives different output (2: copies follow originals)
+# bump whenever the same seed gives different output (2: copies follow originals; 3: adds
+# suppression.csv and truth_customers.csv, the four contract tables are unchanged)
+VERSION = 3
 DAY_S = 86_400
 
 # Acquisition channels: share of signups, BG/NBD (r, alpha per day, a, b) and Gamma-Gamma
@@ -102,3 +109,10 @@ MSG_PARAMS = {
     "push": dict(opt_in=0.35, day=20, audience=0.50, open=0.15, click=0.30, unsub=0.003),
 }
 DEAD_ENGAGEMENT = 0.35  # open/click rates of customers who already dropped out, relative
+# global do-not-contact list (suppression.csv), drawn last from its own random stream
+# np.random.default_rng([seed, SUPPRESSION_STREAM]) so the other tables do not depend on it
+SUPPRESSION_STREAM = 1
+SUPPRESSION_SHARE = 0.01  # round(share * n_customers) customers, chosen uniformly at random
+SUPPRESSION_UNKNOWN_IDS = 3  # plus stale ids that are not in customers (C9999001, ...)
+SUPPRESSION_REASONS = ["customer_request", "legal_hold", "bounced"]
+SUPPRESSION_REASON_P = [0.70, 0.05, 0.25]

@@ -1,4 +1,4 @@
-"""The result of :func:`crmlib.synth.generate`: the four contract tables and the planted truth."""
+"""The result of :func:`crmlib.synth.generate`: the contract tables, suppression list and truth."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ __all__ = ["SyntheticCRM"]
 
 @dataclass(frozen=True)
 class SyntheticCRM:
-    """A generated CRM: the four contract tables plus the planted truth.
+    """A generated CRM: the four contract tables, the suppression list and the planted truth.
 
     Attributes
     ----------
@@ -34,6 +34,15 @@ class SyntheticCRM:
         The injected rows (bad rows and valid ``unknown_customer`` orders) as the raw text
         written to ``transactions.csv``, plus ``reason`` and ``position`` (the index of the
         valid row they are written before) which are not written.
+    suppression : pd.DataFrame
+        The global do-not-contact list, one row per suppressed id: *customer_id, added_ts,
+        reason*, sorted by ``added_ts``. About ``SUPPRESSION_SHARE`` (1%) of the customers
+        plus ``SUPPRESSION_UNKNOWN_IDS`` (3) stale ids absent from ``customers``; drawn from
+        its own random stream, so the other tables do not depend on it.
+    latent : pd.DataFrame
+        Planted per-customer truth for known-answer tests, one row per customer in the order
+        of ``customers``: *customer_id, acquisition_channel, lambda_per_day, p_dropout,
+        dropout_ts* (NaT while alive), *alive_at_end, spend_nu*. Never read by the workbook.
     """
 
     customers: pd.DataFrame
@@ -42,3 +51,5 @@ class SyntheticCRM:
     assignments: pd.DataFrame
     truth: dict[str, Any]
     dirty_transactions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    suppression: pd.DataFrame = field(default_factory=pd.DataFrame)
+    latent: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -12,6 +12,7 @@ from crmlib.synth._customers import channel_arrays, customer_table, draw_custome
 from crmlib.synth._dirty import inject_dirty_rows
 from crmlib.synth._events import draw_events
 from crmlib.synth._experiment import assign_experiment, assignment_table, experiment_outcomes
+from crmlib.synth._latent import latent_table
 from crmlib.synth._orders import (
     draw_order_attributes,
     draw_purchases,
@@ -19,6 +20,7 @@ from crmlib.synth._orders import (
     transaction_table,
 )
 from crmlib.synth._refunds import draw_refunds, merge_rows
+from crmlib.synth._suppression import draw_suppression
 from crmlib.synth._truth import build_truth, realized_counts
 
 __all__ = ["generate"]
@@ -41,7 +43,10 @@ def generate(
     each repeat purchase with probability p ~ Beta(a, b) (BG/NBD); order values follow the
     Gamma-Gamma model. Parameters differ by acquisition channel (:data:`CHANNEL_PARAMS`).
     Refunds, orphan refunds, monthly campaigns, a win-back experiment with a planted uplift
-    and injected dirty rows are added; everything planted is recorded in ``truth``.
+    and injected dirty rows are added; everything planted is recorded in ``truth``, and the
+    drawn per-customer parameters and dropout times in ``latent``. Last, a global suppression
+    list is drawn from its own stream (``default_rng([seed, 1])``), so every other table is
+    the same as without it.
 
     Parameters
     ----------
@@ -57,7 +62,7 @@ def generate(
     Returns
     -------
     SyntheticCRM
-        The tables and the ``truth`` dictionary.
+        The tables, the suppression list, the latent truth and the ``truth`` dictionary.
 
     References
     ----------
@@ -87,7 +92,7 @@ def generate(
     purchases = draw_purchases(rng, customers, window=window, par=par)
     experiment = assign_experiment(rng, purchases, window=window)
     ts, cust = sort_orders(purchases, lift_cust=experiment.lift_cust, lift_ts=experiment.lift_ts)
-    death_s = purchases.death_s
+    death_s, lam, p_drop = purchases.death_s, purchases.lam, purchases.p_drop
     del purchases
     orders, nu = draw_order_attributes(rng, ts, cust, customers=customers, par=par)
     del ts, cust
@@ -121,6 +126,11 @@ def generate(
         n_orders + refunds.n_orphans,
     )
 
+    # neither touches `rng`, so the tables above do not depend on them: the latent truth
+    # records values drawn above, the suppression list draws from its own stream
+    latent = latent_table(customers, lam=lam, p_drop=p_drop, death_s=death_s, nu=nu, window=window)
+    suppression = draw_suppression(seed, customers, window=window)
+
     realized = realized_counts(
         transactions,
         positive=positive,
@@ -142,6 +152,7 @@ def generate(
         campaigns=campaigns,
         dirty_counts=dirty_counts,
         realized=realized,
+        suppression=suppression,
     )
     log.info(
         "generated %d customers, %d transaction rows, %d events",
@@ -149,4 +160,13 @@ def generate(
         len(transactions),
         len(events),
     )
-    return SyntheticCRM(customers_table, transactions, events, assignments, truth, dirty)
+    return SyntheticCRM(
+        customers_table,
+        transactions,
+        events,
+        assignments,
+        truth,
+        dirty,
+        suppression=suppression,
+        latent=latent,
+    )

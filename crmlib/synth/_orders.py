@@ -47,6 +47,8 @@ class Purchases:
     rep_s: np.ndarray  # per repeat order: its time
     rep_start: np.ndarray  # per customer: index of its first repeat in ``rep_s``
     death_s: np.ndarray  # per customer: dropout time (int64 max for customers still alive)
+    lam: np.ndarray  # per customer: purchase rate per day in operational time (before Q4)
+    p_drop: np.ndarray  # per customer: dropout probability after each repeat purchase
 
 
 def seasonal_time_warp(window: Window) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +107,13 @@ def draw_purchases(
     death_s = np.full(n, np.iinfo(np.int64).max)
     death_s[died] = rep_s[last_rep[died]]
     return Purchases(
-        first_s=first_s, owner=owner, rep_s=rep_s, rep_start=rep_start, death_s=death_s
+        first_s=first_s,
+        owner=owner,
+        rep_s=rep_s,
+        rep_start=rep_start,
+        death_s=death_s,
+        lam=lam,
+        p_drop=p_drop,
     )
 
 

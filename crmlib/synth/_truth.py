@@ -19,12 +19,16 @@ from crmlib.synth._constants import (
     Q4_MULTIPLIER,
     REFUND_SHARE,
     SIGNUP_GROWTH,
+    SUPPRESSION_REASON_P,
+    SUPPRESSION_REASONS,
+    SUPPRESSION_SHARE,
+    SUPPRESSION_STREAM,
     VERSION,
 )
 from crmlib.synth._experiment import Experiment
 from crmlib.synth._refunds import Refunds
 
-__all__ = ["build_truth", "realized_counts"]
+__all__ = ["build_truth", "realized_counts", "suppression_truth"]
 
 NOTES = {
     "channel_expected_repeat_180d": "1 - (alpha / (alpha + 180 * 1.15)) ** r: P(2nd order within 180 days of the first), 1.15 = average seasonal rate multiplier",
@@ -33,6 +37,8 @@ NOTES = {
     "gross_revenue": "sum of the clean positive rows (the n_orders orders; excludes every injected row)",
     "unknown_customer_revenue": "sum of the injected unknown_customer orders: valid, so ingest keeps them (accepted gross revenue = gross_revenue + unknown_customer_revenue)",
     "n_transaction_rows": "every data row of transactions.csv = n_orders + n_refund_rows + sum(dirty)",
+    "suppression": "suppression.csv (never gzipped): round(share * n_customers) customers chosen uniformly at random plus n_unknown_ids stale ids absent from customers.csv; drawn from default_rng([seed, 1]), independent of every other table (events may be sent to suppressed customers)",
+    "truth_customers": "truth_customers.csv: planted per-customer truth for tests (lambda_per_day, p_dropout, dropout_ts, alive_at_end, spend_nu), never read by the workbook; dropout_ts is the natural repeat purchase after which the customer dropped out, the only later orders are win-back orders induced by the experiment's treatment",
 }
 
 
@@ -104,6 +110,20 @@ def realized_counts(
     }
 
 
+def suppression_truth(suppression: pd.DataFrame, *, n_customers: int) -> dict[str, Any]:
+    """The ``suppression`` section of the truth: the planted share and the realized rows."""
+    numbers = suppression["customer_id"].str.slice(1).astype(np.int64).to_numpy()
+    n_unknown = int((numbers > n_customers).sum())
+    return {
+        "share": SUPPRESSION_SHARE,
+        "n_rows": int(len(suppression)),
+        "n_customers": int(len(suppression)) - n_unknown,
+        "n_unknown_ids": n_unknown,
+        "reason_p": dict(zip(SUPPRESSION_REASONS, SUPPRESSION_REASON_P, strict=True)),
+        "random_stream": f"np.random.default_rng([seed, {SUPPRESSION_STREAM}])",
+    }
+
+
 def build_truth(
     generator: dict[str, Any],
     *,
@@ -114,11 +134,13 @@ def build_truth(
     campaigns: list[str],
     dirty_counts: dict[str, int],
     realized: dict[str, Any],
+    suppression: pd.DataFrame,
 ) -> dict[str, Any]:
     """Everything planted and realized, as written to ``truth.json``.
 
     ``generator`` holds the arguments of :func:`crmlib.synth.generate` (``n_customers``,
-    ``seed``, ``start``, ``end``, ``dirty_rate``); ``realized`` is :func:`realized_counts`.
+    ``seed``, ``start``, ``end``, ``dirty_rate``); ``realized`` is :func:`realized_counts`;
+    ``suppression`` is the drawn suppression list (see :func:`suppression_truth`).
     """
     channel_names = list(CHANNEL_PARAMS)
     p180 = _expected_repeat_180d()
@@ -153,6 +175,7 @@ def build_truth(
             "engagement": "open/click rates x (0.35 if dropped out else 1) x (0.4 + 0.6 exp(-days since last order / 90)); unsubscribe rate / same factor",
         },
         "dirty": dirty_counts,
+        "suppression": suppression_truth(suppression, n_customers=generator["n_customers"]),
         "realized": realized,
         "amount_cap": AMOUNT_CAP,
     }

@@ -44,19 +44,26 @@ def _time_of_day_text() -> pa.Array:
 
 
 def _timestamp_text(stamps: np.ndarray) -> pa.Array:
-    """Format ``datetime64`` values as ``YYYY-MM-DD HH:MM:SS`` (lookup tables, fast)."""
-    seconds = stamps.astype("datetime64[s]").astype(np.int64)
-    if seconds.size == 0:
-        return pa.array([], type=pa.string())
+    """Format ``datetime64`` values as ``YYYY-MM-DD HH:MM:SS`` (lookup tables, fast); NaT is null."""
+    stamps = stamps.astype("datetime64[s]")
+    missing = np.isnat(stamps)
+    if missing.all():
+        return pa.nulls(stamps.size, type=pa.string())
+    if missing.any():
+        stamps = np.where(missing, stamps[~missing][0], stamps)
+    seconds = stamps.astype(np.int64)
     days = np.floor_divide(seconds, DAY_S)
     first_day = int(days.min())
     calendar = np.arange(first_day, int(days.max()) + 1).astype("datetime64[D]")
     day_text = pa.array([f"{d} " for d in np.datetime_as_string(calendar)])
-    return pc.binary_join_element_wise(
+    text = pc.binary_join_element_wise(
         day_text.take(pa.array(days - first_day)),
         _time_of_day_text().take(pa.array(seconds - days * DAY_S)),
         "",
     )
+    if missing.any():
+        text = pc.if_else(pa.array(missing), pa.scalar(None, pa.string()), text)
+    return text
 
 
 def _text_chunk(frame: pd.DataFrame, money: Sequence[str]) -> pa.Table:
@@ -124,11 +131,14 @@ def _write_csv(
 
 
 def write(crm: SyntheticCRM, out_dir: str | Path, *, compress: bool = False) -> dict[str, Path]:
-    """Write the four contract tables as CSV and the planted truth as ``truth.json``.
+    """Write the four contract tables, the suppression list and the planted truth.
 
     Timestamps are written ``YYYY-MM-DD HH:MM:SS``, money with two decimals, booleans as
     ``true``/``false`` and missing values as empty fields. The injected dirty rows are
-    interleaved with the valid transaction rows at their recorded positions.
+    interleaved with the valid transaction rows at their recorded positions. The suppression
+    list is always a plain ``suppression.csv`` (a CRM team edits it by hand); the latent
+    per-customer truth goes to ``truth_customers.csv`` and the rest of the truth to
+    ``truth.json``.
 
     Parameters
     ----------
@@ -137,12 +147,13 @@ def write(crm: SyntheticCRM, out_dir: str | Path, *, compress: bool = False) -> 
     out_dir : str or Path
         Folder to write into; created if missing, existing files are replaced.
     compress : bool, default False
-        Write ``*.csv.gz`` instead of ``*.csv``.
+        Write ``*.csv.gz`` instead of ``*.csv`` (except ``suppression.csv``).
 
     Returns
     -------
     dict[str, Path]
-        ``customers``, ``transactions``, ``events``, ``assignments`` and ``truth`` paths.
+        ``customers``, ``transactions``, ``events``, ``assignments``, ``suppression``,
+        ``truth_customers`` and ``truth`` paths.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -156,6 +167,10 @@ def write(crm: SyntheticCRM, out_dir: str | Path, *, compress: bool = False) -> 
     _write_csv(crm.transactions, paths["transactions"], money=["amount"], inserts=dirty)
     _write_csv(crm.events, paths["events"])
     _write_csv(crm.assignments, paths["assignments"], money=["cost"])
+    paths["suppression"] = out / "suppression.csv"
+    _write_csv(crm.suppression, paths["suppression"])
+    paths["truth_customers"] = out / f"truth_customers{suffix}"
+    _write_csv(crm.latent, paths["truth_customers"])
     paths["truth"] = out / "truth.json"
     paths["truth"].write_text(json.dumps(crm.truth, indent=2) + "\n")
     log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
