@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "activation",
     "checks",
     "cohorts",
     "config",
@@ -27,6 +28,7 @@ __all__ = [
     "plotting",
     "report",
     "runner",
+    "segments",
     "synth",
 ]
 
@@ -34,6 +36,7 @@ _SUBMODULES = frozenset(__all__) - {"__version__"}
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from crmlib import (  # noqa: F401
+        activation,
         checks,
         cohorts,
         config,
@@ -46,6 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         plotting,
         report,
         runner,
+        segments,
         synth,
     )
 

@@ -1,0 +1,190 @@
+"""Report helpers of the behavioural clusters: a sentence in words, a profile heatmap, a table."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from crmlib.plotting import format_money
+from crmlib.segments._clusters import BEHAVIOUR_FEATURES, ClusterResult
+
+__all__ = [
+    "FEATURE_LABELS",
+    "SILHOUETTE_WEAK",
+    "SILHOUETTE_CLEAR",
+    "describe_clusters",
+    "plot_cluster_profiles",
+    "cluster_table",
+]
+
+#: Readable names of the behaviour features, for charts and tables.
+FEATURE_LABELS: dict[str, str] = {
+    "recency_days": "Recency (days)",
+    "frequency": "Orders in window",
+    "monetary": "Net spend in window",
+    "tenure_days": "Tenure (days)",
+    "category_diversity": "Categories in window",
+    "engagement": "Opens + clicks per send",
+}
+#: Below this silhouette the customers form a continuum rather than groups (Kaufman &
+#: Rousseeuw 1990: < 0.25 "no substantial structure").
+SILHOUETTE_WEAK = 0.25
+#: At or above this silhouette the groups are clearly separated (0.5: "reasonable structure").
+SILHOUETTE_CLEAR = 0.5
+
+
+def _structure_sentence(silhouette: float) -> str:
+    if not np.isfinite(silhouette):
+        return "The silhouette could not be computed."
+    if silhouette >= SILHOUETTE_CLEAR:
+        return f"The silhouette of {silhouette:.2f} says the groups are clearly separated."
+    if silhouette >= SILHOUETTE_WEAK:
+        return (
+            f"The silhouette of {silhouette:.2f} says the groups are real but overlap: "
+            "many customers sit between two clusters."
+        )
+    return (
+        f"The silhouette of {silhouette:.2f} is low: customers form a continuum rather than "
+        "separate groups, and the clusters cut it into ranges."
+    )
+
+
+def _stability_sentence(result: ClusterResult) -> str:
+    resamples = f"{result.n_bootstrap} resample{'s' if result.n_bootstrap != 1 else ''}"
+    if result.stable:
+        return (
+            f"The clusters are stable (mean adjusted Rand index {result.stability_ari_mean:.2f} "
+            f"over {resamples}, 5th percentile {result.stability_ari_p05:.2f}): refitting on "
+            "resampled customers finds the same groups."
+        )
+    return (
+        f"The clusters are not stable (mean adjusted Rand index {result.stability_ari_mean:.2f} "
+        f"over {resamples}): treat them as a rough grouping."
+    )
+
+
+def describe_clusters(result: ClusterResult, *, currency: str = "EUR") -> str:
+    """Markdown: how many clusters, how well separated, who is in each, and how stable.
+
+    Reads a :class:`~crmlib.segments._clusters.ClusterResult`; says in words when the
+    silhouette is low (below :data:`SILHOUETTE_WEAK`) and when the clusters are not stable
+    (mean bootstrap adjusted Rand index below the result's threshold). Only aggregates are
+    quoted, never a customer.
+
+    Parameters
+    ----------
+    result : ClusterResult
+    currency : str, default "EUR"
+        Currency of the monetary means.
+
+    Returns
+    -------
+    str
+        Markdown: a paragraph, one bullet per cluster (largest first), a stability sentence.
+    """
+    profiles = result.profiles
+    ks = result.silhouette["k"]
+    k_text = f"{int(ks.min())}\u2013{int(ks.max())}" if ks.min() != ks.max() else f"{int(ks.min())}"
+    opening = (
+        f"k-means grouped **{result.n_customers:,} customers** into **{result.k} behavioural "
+        f"clusters** (k chosen among {k_text} by the highest silhouette; final fit: "
+        f"{result.algorithm} on every customer). {_structure_sentence(result.chosen_silhouette)}"
+    )
+    left_out = [
+        FEATURE_LABELS[f].lower() for f in BEHAVIOUR_FEATURES if f not in result.feature_columns
+    ]
+    if left_out:
+        opening += f" Left out because every customer has the same value: {', '.join(left_out)}."
+    bullets = [
+        f"- **{row.cluster_name}** ({row.share:.1%}, {int(row.customers):,} customers): "
+        f"{row.frequency:.1f} orders and {format_money(row.monetary, currency)} net in the "
+        f"window, last purchase {row.recency_days:.0f} days ago, customers for "
+        f"{row.tenure_days:.0f} days, {row.category_diversity:.1f} categories, "
+        f"{row.engagement:.2f} opens and clicks per send (averages)."
+        for row in profiles.itertuples(index=False)
+    ]
+    return "\n\n".join([opening, "\n".join(bullets), _stability_sentence(result)])
+
+
+def plot_cluster_profiles(result: ClusterResult, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Heatmap of the cluster centroids' z-scores: clusters (rows) x behaviour features.
+
+    Each cell is the centroid of a cluster on one feature, in standard deviations from the
+    average customer on the standardized log scale the clusters were fitted on (red above,
+    blue below), annotated. Rows are labelled with the cluster name and its share of
+    customers, largest cluster first.
+
+    Parameters
+    ----------
+    result : ClusterResult
+    ax : plt.Axes, optional
+        Where to draw; the current axes by default.
+
+    Returns
+    -------
+    plt.Axes
+    """
+    ax = ax or plt.gca()
+    profiles = result.profiles
+    z = profiles[[f"z_{feature}" for feature in BEHAVIOUR_FEATURES]].to_numpy(dtype="float64")
+    frame = pd.DataFrame(
+        z,
+        index=[f"{row.cluster_name} ({row.share:.0%})" for row in profiles.itertuples()],
+        columns=[FEATURE_LABELS[feature] for feature in BEHAVIOUR_FEATURES],
+    )
+    limit = max(1.0, float(np.nanmax(np.abs(z))) if z.size else 1.0)
+    sns.heatmap(
+        frame,
+        ax=ax,
+        cmap="RdBu_r",
+        center=0.0,
+        vmin=-limit,
+        vmax=limit,
+        annot=True,
+        fmt="+.1f",
+        cbar=False,
+        linewidths=0.4,
+        linecolor="white",
+    )
+    ax.set(
+        title="Behavioural clusters vs the average customer",
+        xlabel="Behaviour feature (centroid z-score on the log scale, 0 = average customer)",
+        ylabel="Cluster (share of customers)",
+    )
+    plt.setp(ax.get_xticklabels(), rotation=20, ha="right", rotation_mode="anchor")
+    ax.tick_params(axis="y", labelrotation=0)
+    ax.grid(False)
+    return ax
+
+
+def cluster_table(result: ClusterResult) -> pd.DataFrame:
+    """The cluster profiles for display: one row per cluster, readable headers, rounded.
+
+    Columns: *Cluster, Name, Customers, Share (%)* and the average of each behaviour feature
+    (:data:`FEATURE_LABELS`), rounded to 1 decimal (engagement 2). The z-scores are in
+    :func:`plot_cluster_profiles`.
+
+    Parameters
+    ----------
+    result : ClusterResult
+
+    Returns
+    -------
+    pd.DataFrame
+        Largest cluster first.
+    """
+    profiles = result.profiles
+    table = pd.DataFrame(
+        {
+            "Cluster": profiles["cluster"].astype("int64"),
+            "Name": profiles["cluster_name"].astype("str"),
+            "Customers": profiles["customers"].astype("int64"),
+            "Share (%)": (100 * profiles["share"]).round(1),
+        }
+    )
+    for feature in BEHAVIOUR_FEATURES:
+        decimals = 2 if feature == "engagement" else 1
+        table[FEATURE_LABELS[feature]] = profiles[feature].astype("float64").round(decimals)
+    return table

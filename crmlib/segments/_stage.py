@@ -1,0 +1,383 @@
+"""04_segments glue: CLV from 05 when it ran, the baseline of "entered", campaigns, metrics.
+
+The notebook calls these so that it holds no logic: which membership the "entered the
+segment" trigger compares with, running every campaign of the params file through
+:mod:`crmlib.activation`, and the headline figures of ``metrics.json["segments"]``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from crmlib.activation import (
+    FUNNEL_STEPS,
+    Audience,
+    Campaign,
+    build_audience,
+    check_campaigns,
+    load_suppression_list,
+    lookalike_seed,
+    write_exports,
+)
+from crmlib.checks import Checks, require_columns
+from crmlib.engine import Engine
+from crmlib.io import RunFolder
+from crmlib.periods import as_date
+from crmlib.segments._clusters import ClusterResult
+from crmlib.segments._profiles import segment_profiles
+from crmlib.segments._rfm import rfm_table
+from crmlib.segments._rfm_report import profile_table
+from crmlib.segments._rules import DEFAULT_SEGMENT_RULES, SegmentRule, rules_from_params
+
+__all__ = [
+    "MEMBERSHIP_COLUMNS",
+    "Baseline",
+    "segment_rules",
+    "optional_clv",
+    "membership",
+    "baseline_membership",
+    "run_campaigns",
+    "who_they_are",
+    "funnel_table",
+    "segment_checks",
+    "segments_conclusion",
+    "segments_metrics",
+]
+
+log = logging.getLogger(__name__)
+
+#: Columns of :func:`membership` (the ``rfm`` artifact carries them for the next run).
+MEMBERSHIP_COLUMNS: tuple[str, ...] = ("customer_id", "segment", "cluster_name", "as_of_date")
+_NO_CLUSTER = "(not clustered)"
+
+
+def segment_rules(rows: Sequence[Mapping[str, Any]] | None) -> tuple[SegmentRule, ...]:
+    """The rule table of the params file: ``None`` means the default 11 segments."""
+    return DEFAULT_SEGMENT_RULES if rows is None else rules_from_params(rows)
+
+
+def optional_clv(run: RunFolder) -> pd.DataFrame | None:
+    """Per-customer CLV from 05_clv's ``clv`` artifact (customer_id, clv), or None.
+
+    05_clv runs after 04_segments in a full run, so this is the previous good run's value when
+    the run folder holds one (a partial run starts from its artifacts), else None and the
+    segment table leaves mean CLV empty.
+    """
+    if not run.has_table("clv"):
+        return None
+    table = run.read_table("clv")
+    value = next((c for c in ("clv", "clv_value") if c in table.columns), None)
+    require_columns(table, ["customer_id", value or "clv"], table_name="clv")
+    return table[["customer_id", value]].rename(columns={value: "clv"})
+
+
+def membership(
+    rfm: pd.DataFrame, clusters: ClusterResult | None, *, as_of_date: dt.date | str
+) -> pd.DataFrame:
+    """One row per customer with a purchase: segment, cluster name and the date they hold at.
+
+    Transforms *rfm* (one row per customer, from :func:`crmlib.segments.rfm_table`) and the
+    cluster labels (one row per clustered customer) into :data:`MEMBERSHIP_COLUMNS`; a
+    customer without a cluster label gets ``"(not clustered)"``.
+    """
+    require_columns(rfm, ["customer_id", "segment"], table_name="rfm")
+    members = rfm[["customer_id", "segment"]].copy()
+    if clusters is None:
+        members["cluster_name"] = _NO_CLUSTER
+    else:
+        names = clusters.labels.set_index("customer_id")["cluster_name"]
+        members["cluster_name"] = (
+            members["customer_id"].map(names).fillna(_NO_CLUSTER).astype("str")
+        )
+    members["as_of_date"] = as_date(as_of_date)
+    return members.reset_index(drop=True)
+
+
+class Baseline:
+    """The membership "entered" compares with, the date it holds at and where it came from."""
+
+    def __init__(self, members: pd.DataFrame, as_of_date: dt.date, source: str) -> None:
+        self.members = members
+        self.as_of_date = as_of_date
+        self.source = source
+
+    def describe(self) -> str:
+        """One sentence for the report."""
+        return f"'Entered' compares with the segments of {self.as_of_date} ({self.source})."
+
+
+def baseline_membership(
+    engine: Engine,
+    run: RunFolder,
+    *,
+    as_of_date: dt.date | str,
+    lookback_days: int = 90,
+    window_days: int = 365,
+    bins: int = 5,
+    rules: Sequence[SegmentRule] = DEFAULT_SEGMENT_RULES,
+    clusters_now: pd.DataFrame | None = None,
+) -> Baseline:
+    """The membership the trigger "entered the segment" compares with.
+
+    The previous good run's ``rfm`` artifact when it holds an earlier ``as_of_date`` (the
+    campaigns then reach customers who entered since that run). Otherwise, on a first run or
+    a rerun at the same ``as_of_date`` (which would otherwise find nobody new), the segments
+    computed at ``as_of_date - lookback_days`` on the same transactions. Cluster names of the
+    fallback are today's (clusters are not refitted at the earlier date), so "entered" a
+    cluster needs a previous run.
+
+    Returns
+    -------
+    Baseline
+        ``members`` with customer_id, segment, cluster_name; ``as_of_date``; ``source``.
+    """
+    as_of = as_date(as_of_date)
+    previous = run.read_previous_table("rfm")
+    if previous is not None and set(MEMBERSHIP_COLUMNS) <= set(previous.columns):
+        previous_as_of = as_date(previous["as_of_date"].iloc[0]) if len(previous) else None
+        if previous_as_of is not None and previous_as_of < as_of:
+            return Baseline(
+                previous[list(MEMBERSHIP_COLUMNS[:3])].reset_index(drop=True),
+                previous_as_of,
+                "the previous run",
+            )
+    earlier = as_of - dt.timedelta(days=lookback_days)
+    before = rfm_table(engine, as_of_date=earlier, window_days=window_days, bins=bins, rules=rules)
+    members = before[["customer_id", "segment"]].copy()
+    if clusters_now is not None:
+        names = clusters_now.set_index("customer_id")["cluster_name"]
+        members["cluster_name"] = members["customer_id"].map(names).fillna(_NO_CLUSTER)
+    else:
+        members["cluster_name"] = _NO_CLUSTER
+    return Baseline(
+        members.astype({"cluster_name": "str"}),
+        earlier,
+        f"no earlier run: segments recomputed {lookback_days} days before as_of_date",
+    )
+
+
+def run_campaigns(
+    engine: Engine,
+    run: RunFolder,
+    campaigns: Sequence[Mapping[str, Any]],
+    *,
+    members: pd.DataFrame,
+    baseline: Baseline,
+    as_of_date: dt.date | str,
+    known_labels: Mapping[str, Sequence[str]],
+    suppression_list: str | Path | None,
+    lookalike_segment: str | None,
+    seed: int,
+) -> pd.DataFrame:
+    """Build, check and write every campaign of the params file; the funnel of all of them.
+
+    Each campaign mapping (the params file's ``segments.campaigns``) becomes a
+    :class:`crmlib.activation.Campaign`; target labels are checked against ``known_labels``
+    (``{"segment": rule names, "cluster_name": cluster names}``) before anything is built.
+    Exports go to ``<run>/exports/`` (:func:`crmlib.activation.write_exports`), with the
+    look-alike seed of ``lookalike_segment`` (None: no seed export).
+
+    Returns
+    -------
+    pd.DataFrame
+        The funnel: one row per campaign and step (counts only).
+    """
+    specs = [Campaign.from_mapping(mapping) for mapping in campaigns]
+    check_campaigns(specs, known_labels=known_labels)
+    suppression = load_suppression_list(suppression_list) if suppression_list else None
+    audiences: list[Audience] = [
+        build_audience(
+            engine,
+            spec,
+            members=members,
+            as_of_date=as_of_date,
+            previous_members=baseline.members,
+            previous_as_of_date=baseline.as_of_date,
+            suppression=suppression,
+            seed=seed,
+        )
+        for spec in specs
+    ]
+    seed_audience = (
+        lookalike_seed(engine, members=members, label=lookalike_segment, suppression=suppression)
+        if lookalike_segment
+        else None
+    )
+    return write_exports(run, audiences, lookalike=seed_audience)
+
+
+def who_they_are(
+    rfm: pd.DataFrame,
+    run: RunFolder,
+    *,
+    as_of_date: dt.date | str,
+    by: Sequence[str],
+    min_cell_size: int,
+    rules: Sequence[SegmentRule] = DEFAULT_SEGMENT_RULES,
+) -> pd.DataFrame | str:
+    """The segment x region / age band / channel shares for display, or why there are none.
+
+    Reads the run's ``customers`` artifact (optional in the data contract); columns of ``by``
+    the customers table lacks are left out with a sentence rather than failing the report.
+    Small cells are blank (:func:`crmlib.segments.profile_table`).
+    """
+    if not run.has_table("customers"):
+        return "No customers table in this run: the segment profiles are skipped."
+    customers = run.read_table("customers")
+    present = [
+        name
+        for name in by
+        if name in customers.columns or (name == "age_band" and "birth_year" in customers.columns)
+    ]
+    if not present:
+        return f"The customers table has none of {list(by)}: the segment profiles are skipped."
+    profiles = segment_profiles(
+        rfm,
+        customers,
+        as_of_date=as_of_date,
+        by=present,
+        min_cell_size=min_cell_size,
+        rules=rules,
+    )
+    return profile_table(profiles)
+
+
+def funnel_table(funnel: pd.DataFrame) -> pd.DataFrame:
+    """The activation funnel for display: one row per campaign, one column per step (counts)."""
+    require_columns(funnel, ["campaign", "step", "customers"], table_name="funnel")
+    table = funnel.pivot(index="campaign", columns="step", values="customers")
+    steps = [step for step in FUNNEL_STEPS if step in table.columns]
+    table = table.reindex(index=list(dict.fromkeys(funnel["campaign"])), columns=steps)
+    return table.rename(columns=lambda step: step.replace("_", " ")).rename_axis(None, axis=1)
+
+
+def segment_checks(
+    rfm: pd.DataFrame,
+    summary: pd.DataFrame,
+    migration: pd.DataFrame,
+    funnel: pd.DataFrame,
+) -> Checks:
+    """Business rules of 04_segments, shown as PASS/FAIL lines before anything is saved."""
+    checks = Checks()
+    n = len(rfm)
+    checks.expect(
+        "every customer has one segment",
+        bool(rfm["segment"].notna().all()) and not rfm["customer_id"].duplicated().any(),
+        f"{n:,} customers, {int(rfm['segment'].isna().sum())} without a segment",
+    )
+    checks.expect(
+        "segment sizes add up",
+        int(summary["customers"].sum()) == n,
+        f"{int(summary['customers'].sum()):,} in the segment table = {n:,} scored",
+    )
+    checks.expect(
+        "migration covers every customer",
+        int(migration["customers"].sum()) == n,
+        f"{int(migration['customers'].sum()):,} in the migration matrix = {n:,} scored",
+    )
+    ordered = funnel.assign(
+        _step=funnel["step"].map({s: i for i, s in enumerate(FUNNEL_STEPS)})
+    ).sort_values(["campaign", "_step"])
+    narrowing, split = True, True
+    for _name, rows in ordered.groupby("campaign", sort=False):
+        counts = rows.set_index("step")["customers"]
+        chain = [int(counts[s]) for s in FUNNEL_STEPS[:5] if s in counts.index]
+        narrowing &= all(a >= b for a, b in zip(chain, chain[1:], strict=False))
+        split &= int(counts.get("target", 0)) + int(counts.get("control", 0)) == chain[-1]
+    checks.expect("each funnel step only removes customers", narrowing)
+    checks.expect("target + control = customers passing every rule", split)
+    return checks
+
+
+def segments_conclusion(
+    summary: pd.DataFrame, *, migration: Mapping[str, Any], funnel: pd.DataFrame
+) -> str:
+    """The stage's one-line conclusion for the front page, from the numbers."""
+    top_value = summary.sort_values("share_revenue", ascending=False, na_position="last")
+    lead = top_value.iloc[0] if len(top_value) else None
+    parts = []
+    if lead is not None and not pd.isna(lead["share_revenue"]):
+        parts.append(
+            f"{lead['segment']} are {lead['share_customers']:.0%} of customers and bring "
+            f"{lead['share_revenue']:.0%} of the last year's revenue"
+        )
+    up, down = migration.get("moved_up"), migration.get("moved_down")
+    if up is not None and down is not None:
+        parts.append(f"{int(down):,} customers moved down a segment and {int(up):,} moved up")
+    exported = funnel[funnel["step"].isin(["target", "control"])]
+    campaigns = funnel["campaign"].nunique()
+    parts.append(
+        f"{campaigns} campaign list{'s' if campaigns != 1 else ''} hold "
+        f"{int(exported['customers'].sum()):,} consented, unsuppressed customers"
+    )
+    return "; ".join(parts) + "."
+
+
+def segments_metrics(
+    summary: pd.DataFrame,
+    *,
+    migration: Mapping[str, Any],
+    clusters: ClusterResult | None,
+    pairs: pd.DataFrame,
+    funnel: pd.DataFrame,
+    conclusion: str,
+) -> dict[str, Any]:
+    """``metrics.json["segments"]``: headline figures, counts only (no customer ids).
+
+    Parameters
+    ----------
+    summary : pd.DataFrame
+        From :func:`crmlib.segments.segment_summary` (one row per segment).
+    migration : mapping
+        From :func:`crmlib.segments.migration_summary`.
+    clusters : ClusterResult or None
+    pairs : pd.DataFrame
+        From :func:`crmlib.segments.top_pairs` (one row per item pair).
+    funnel : pd.DataFrame
+        From :func:`run_campaigns`.
+    conclusion : str
+        The stage's one-line conclusion for the index card.
+    """
+    top = summary.sort_values("customers", ascending=False).iloc[0] if len(summary) else None
+    exported = funnel[funnel["step"].isin(["target", "control"])]
+    metrics: dict[str, Any] = {
+        "conclusion": conclusion,
+        "customers": int(summary["customers"].sum()),
+        "segments": {
+            str(row.segment): {
+                "customers": int(row.customers),
+                "share_customers": float(row.share_customers),
+                "share_revenue": None if pd.isna(row.share_revenue) else float(row.share_revenue),
+            }
+            for row in summary.itertuples()
+        },
+        "largest_segment": None if top is None else str(top["segment"]),
+        "migration": {k: v for k, v in migration.items() if not isinstance(v, dict)},
+        "clusters": None
+        if clusters is None
+        else {
+            "k": int(clusters.k),
+            "stable": bool(clusters.stable),
+            "stability_ari_mean": float(clusters.stability_ari_mean),
+        },
+        "top_pair": None
+        if pairs.empty
+        else {
+            "items": [str(pairs.iloc[0]["item_a"]), str(pairs.iloc[0]["item_b"])],
+            "lift": float(pairs.iloc[0]["lift"]),
+        },
+        "campaigns": {
+            str(name): {
+                str(step): int(n) for step, n in zip(rows["step"], rows["customers"], strict=True)
+            }
+            for name, rows in funnel.groupby("campaign", sort=False)
+        },
+        "exported_customers": int(exported["customers"].sum()),
+    }
+    return metrics

@@ -1,0 +1,543 @@
+"""Tests of RFM: features and scores by hand, the Sam/Billy example, ties, rules, summaries, profiles."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import sqlglot
+from contract_tables import contract_transactions
+
+from crmlib.engine import Engine, load_sql
+from crmlib.errors import DataContractError, StageInputMissing
+from crmlib.segments._profiles import PROFILE_COLUMNS, age_bands, segment_profiles
+from crmlib.segments._rfm import (
+    FEATURE_COLUMNS,
+    GRID_COLUMNS,
+    RFM_COLUMNS,
+    SUMMARY_COLUMNS,
+    rfm_features,
+    rfm_grid,
+    rfm_scores,
+    rfm_table,
+    segment_summary,
+)
+from crmlib.segments._rfm_report import (
+    describe_segments,
+    plot_rfm_heatmap,
+    plot_segment_sizes,
+    profile_table,
+)
+from crmlib.segments._rules import (
+    DEFAULT_SEGMENT_RULES,
+    SegmentRule,
+    assign_segments,
+    rules_from_params,
+    validate_rules,
+)
+
+T = pd.Timestamp
+AS_OF = "2025-06-30"
+
+# A 30-day window ending 2025-06-30 covers 2025-06-01 00:00 <= order_ts < 2025-07-01 00:00.
+TINY = contract_transactions(
+    [
+        # A: two purchases in the window (one partly refunded, net 40) and one the day before it
+        ("A1", "A", "2025-06-30 23:59:59", 60.0, 60.0, 0.0, "purchase"),
+        ("A2", "A", "2025-06-10 10:00:00", 40.0, 50.0, -10.0, "purchase"),
+        ("A3", "A", "2025-05-31 23:59:59", 100.0, 100.0, 0.0, "purchase"),
+        # B: a purchase on the window's first instant; one after as_of is not seen
+        ("B1", "B", "2025-06-01 00:00:00", 20.0, 20.0, 0.0, "purchase"),
+        ("B2", "B", "2025-07-01 00:00:00", 999.0, 999.0, 0.0, "purchase"),
+        # C: lapsed (last purchase in March) with an unmatched refund in the window
+        ("C1", "C", "2025-03-01 12:00:00", 30.0, 30.0, 0.0, "purchase"),
+        ("C2", "C", "2025-06-15 09:00:00", -12.0, 0.0, -12.0, "return"),
+        # D: one purchase and one cancelled order (not a purchase, net 0)
+        ("D1", "D", "2025-06-05 08:00:00", 25.0, 25.0, 0.0, "purchase"),
+        ("D2", "D", "2025-06-20 08:00:00", 0.0, 25.0, -25.0, "cancelled"),
+        # E: returns only: never a customer of the RFM table
+        ("E1", "E", "2025-06-10 08:00:00", -5.0, 0.0, -5.0, "return"),
+        # F: two orders on one day are two orders
+        ("F1", "F", "2025-06-20 08:00:00", 10.0, 10.0, 0.0, "purchase"),
+        ("F2", "F", "2025-06-20 18:00:00", 15.0, 15.0, 0.0, "purchase"),
+        # G: first purchase after as_of
+        ("G1", "G", "2025-07-02 08:00:00", 50.0, 50.0, 0.0, "purchase"),
+    ]
+)
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    with Engine(threads=1) as eng:
+        eng.register("transactions", TINY)
+        yield eng
+
+
+def test_features_by_hand(engine: Engine) -> None:
+    features = rfm_features(engine, as_of_date=AS_OF, window_days=30)
+    assert tuple(features.columns) == FEATURE_COLUMNS
+    expected = pd.DataFrame(
+        {
+            "customer_id": pd.array(["A", "B", "C", "D", "F"], dtype="str"),
+            "last_order_date": pd.to_datetime(
+                ["2025-06-30", "2025-06-01", "2025-03-01", "2025-06-05", "2025-06-20"]
+            ).astype("datetime64[us]"),
+            # as_of 2025-06-30 minus the last purchase day; C: Mar 1 -> Jun 30 = 31+30+31+29
+            "recency_days": np.array([0, 29, 121, 25, 10], dtype="int64"),
+            # A: A1, A2 (A3 is before the window); C: none (lapsed); D: cancelled order ignored
+            "frequency": np.array([2, 1, 0, 1, 2], dtype="int64"),
+            # A: 60 + 40 net; C: only the unmatched refund; D: 25 + 0 (cancelled); F: 10 + 15
+            "monetary": np.array([100.0, 20.0, -12.0, 25.0, 25.0]),
+            "first_order_date": pd.to_datetime(
+                ["2025-05-31", "2025-06-01", "2025-03-01", "2025-06-05", "2025-06-20"]
+            ).astype("datetime64[us]"),
+            "tenure_days": np.array([30, 29, 121, 25, 10], dtype="int64"),
+        }
+    )
+    pd.testing.assert_frame_equal(features, expected)
+
+
+def test_scores_and_segments_by_hand(engine: Engine) -> None:
+    rfm = rfm_table(engine, as_of_date=AS_OF, window_days=30).set_index("customer_id")
+    assert list(rfm.reset_index().columns) == list(RFM_COLUMNS)
+    # score = 1 + (5 * n_strictly_worse) // n
+    # R over all 5: worse-than counts A 4, F 3, D 2, B 1, C 0 -> scores 5, 4, 3, 2, 1.
+    # F over the 4 with a purchase in the window (C gets 1): A, F (2 orders) have 2 below
+    #   -> 1 + 10 // 4 = 3; B, D (1 order) have 0 below -> 1.
+    # M over the same 4: B 20 -> 1; D, F 25 (tie, 1 below) -> 1 + 5 // 4 = 2;
+    #   A 100 (3 below) -> 1 + 15 // 4 = 4; C (no purchase in the window) -> 1.
+    expected = {
+        "A": (5, 3, 4, "5-3-4", 12, "Potential loyalist"),
+        "B": (2, 1, 1, "2-1-1", 4, "Hibernating"),
+        "C": (1, 1, 1, "1-1-1", 3, "Lost"),
+        "D": (3, 1, 2, "3-1-2", 6, "About to sleep"),
+        "F": (4, 3, 2, "4-3-2", 9, "Potential loyalist"),
+    }
+    columns = ["r_score", "f_score", "m_score", "rfm_cell", "rfm_score", "segment"]
+    for customer, row in expected.items():
+        assert tuple(rfm.loc[customer, columns]) == row, customer
+
+
+# Sam/Billy: six customers, bins = 3, as_of 2025-06-30, default 365-day window (from 2024-07-01).
+# customer: recency days, orders in the window, net monetary
+#   Sam 300, 6, 900 | X 250, 1, 40 | Billy 120, 1, 150 | Y 60, 2, 100 | Z 10, 3, 300 | W 2, 2, 200
+SAM_BILLY = contract_transactions(
+    [
+        *[
+            (f"S{i}", "Sam", f"{day} 10:00:00", 150.0, 150.0, 0.0, "purchase")
+            for i, day in enumerate(
+                ["2024-07-05", "2024-07-15", "2024-07-25", "2024-08-05", "2024-08-20", "2024-09-03"]
+            )
+        ],
+        ("S9", "Sam", "2024-06-30 10:00:00", 500.0, 500.0, 0.0, "purchase"),  # before the window
+        ("B1", "Billy", "2025-03-02 10:00:00", 150.0, 180.0, -30.0, "purchase"),  # partly refunded
+        ("X1", "X", "2024-10-23 10:00:00", 40.0, 40.0, 0.0, "purchase"),
+        ("Y1", "Y", "2024-12-12 10:00:00", 60.0, 60.0, 0.0, "purchase"),
+        ("Y2", "Y", "2025-05-01 10:00:00", 40.0, 40.0, 0.0, "purchase"),
+        ("Z1", "Z", "2025-03-22 10:00:00", 120.0, 120.0, 0.0, "purchase"),
+        ("Z2", "Z", "2025-05-11 10:00:00", 100.0, 100.0, 0.0, "purchase"),
+        ("Z3", "Z", "2025-06-20 10:00:00", 100.0, 100.0, 0.0, "purchase"),
+        ("Z4", "Z", "2025-06-25 10:00:00", -20.0, 0.0, -20.0, "return"),  # 320 - 20 = 300
+        ("W1", "W", "2025-05-31 10:00:00", 120.0, 120.0, 0.0, "purchase"),
+        ("W2", "W", "2025-06-28 10:00:00", 80.0, 80.0, 0.0, "purchase"),
+    ]
+)
+RULES_3 = rules_from_params(
+    [
+        {"name": "Champions", "r": [3, 3], "f": [2, 3]},
+        {"name": "New", "r": 3, "f": 1},
+        {"name": "Loyal", "r": [2, 2], "f": [2, 3], "m": [1, 3]},
+        {"name": "Needs attention", "r": [2, 2], "f": [1, 1]},
+        {"name": "Can't lose", "r": [1, 1], "f": [3, 3]},
+        {"name": "Lost", "r": [1, 1], "f": [1, 2]},
+    ]
+)
+
+
+def test_sam_billy_bins_3() -> None:
+    with Engine(threads=1) as eng:
+        eng.register("transactions", SAM_BILLY)
+        rfm = rfm_table(eng, as_of_date=AS_OF, bins=3, rules=RULES_3).set_index("customer_id")
+    # bins = 3, n = 6: score = 1 + (3 * n_strictly_worse) // 6 = 1 + n_strictly_worse // 2.
+    # Sam: R - nobody bought longer ago (0 worse) -> 1; F - 6 orders, 5 below -> 3;
+    #      M - 900, 5 below -> 3; total 1 + 3 + 3 = 7.
+    # Billy: R - Sam and X bought longer ago (2 worse) -> 2; F - 1 order, 0 below (ties with
+    #      X share the score) -> 1; M - 150, 2 below (40, 100) -> 2; total 2 + 1 + 2 = 5.
+    assert tuple(rfm.loc["Sam", ["r_score", "f_score", "m_score", "rfm_score"]]) == (1, 3, 3, 7)
+    assert tuple(rfm.loc["Billy", ["r_score", "f_score", "m_score", "rfm_score"]]) == (2, 1, 2, 5)
+    assert rfm.loc["Sam", "rfm_cell"] == "1-3-3" and rfm.loc["Billy", "rfm_cell"] == "2-1-2"
+    assert rfm.loc["Sam", "segment"] == "Can't lose"
+    assert rfm.loc["Billy", "segment"] == "Needs attention"
+    # the others: X 1-1-1, Y 2-2-1, Z 3-3-3, W 3-2-2
+    assert rfm["rfm_cell"].to_dict() == {
+        "Billy": "2-1-2", "Sam": "1-3-3", "W": "3-2-2", "X": "1-1-1", "Y": "2-2-1", "Z": "3-3-3",
+    }  # fmt: skip
+    assert rfm.loc[["W", "Z"], "segment"].tolist() == ["Champions", "Champions"]
+    assert rfm.loc["Sam", "frequency"] == 6 and rfm.loc["Sam", "monetary"] == 900.0
+
+
+def test_default_rules_need_bins_5() -> None:
+    with pytest.raises(ValueError, match="default segment rules are written for bins=5"):
+        validate_rules(DEFAULT_SEGMENT_RULES, bins=3)
+    with Engine(threads=1) as eng:
+        eng.register("transactions", SAM_BILLY)
+        with pytest.raises(ValueError, match="bins=5"):
+            rfm_table(eng, as_of_date=AS_OF, bins=3)
+
+
+def _brute_force_scores(values: np.ndarray, bins: int) -> np.ndarray:
+    """1 + floor(bins * (#values strictly below) / n), one comparison per pair."""
+    below = (values[None, :] < values[:, None]).sum(axis=1)
+    return np.floor(1 + bins * below / len(values)).astype("int64")
+
+
+def _heavy_ties(n: int = 400, seed: int = 7, *, decimals: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frequency = rng.choice([1, 2, 3, 4, 7, 12], size=n, p=[0.6, 0.2, 0.1, 0.05, 0.03, 0.02])
+    monetary = np.round(rng.gamma(2.0, 40.0, size=n) * frequency, decimals)
+    if decimals < 0:  # whole numbers spread far wider than n: not a counting sort
+        monetary = monetary * 1000.0
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{i:04d}" for i in range(n)],
+            "recency_days": rng.integers(0, 60, size=n),  # ~7 customers per value
+            "frequency": frequency,
+            "monetary": monetary,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("bins", "decimals"),
+    [(3, 0), (5, 0), (10, 0), (5, 2), (5, -1)],
+    ids=["bins3", "bins5", "bins10", "bins5-cents", "bins5-wide-whole"],
+)
+def test_scores_ties_brute_force_and_shuffle(bins: int, decimals: int) -> None:
+    features = _heavy_ties(decimals=decimals)
+    if decimals == 2:  # some exact ties in cents too
+        features.loc[::7, "monetary"] = 19.99
+    scores = rfm_scores(features, bins=bins)
+    for column, score in (("frequency", "f_score"), ("monetary", "m_score")):
+        np.testing.assert_array_equal(
+            scores[score], _brute_force_scores(features[column].to_numpy("float64"), bins)
+        )
+        # ties share a score, and a higher value never scores lower
+        assert (scores.groupby(column)[score].nunique() == 1).all()
+        ordered = scores.sort_values(column)
+        assert ordered[score].is_monotonic_increasing
+    np.testing.assert_array_equal(
+        scores["r_score"], _brute_force_scores(-features["recency_days"].to_numpy("float64"), bins)
+    )
+    assert (scores.groupby("recency_days")["r_score"].nunique() == 1).all()
+    # 60% one-time buyers: frequency 1 scores 1, frequency 2 has ~60% strictly below
+    assert set(scores.loc[scores["frequency"] == 1, "f_score"]) == {1}
+    share_below_2 = (features["frequency"] < 2).mean()
+    assert set(scores.loc[scores["frequency"] == 2, "f_score"]) == {1 + int(bins * share_below_2)}
+    # row order does not matter
+    shuffled = rfm_scores(features.sample(frac=1.0, random_state=3), bins=bins)
+    pd.testing.assert_frame_equal(shuffled.sort_index(), scores)
+    assert scores[["r_score", "f_score", "m_score"]].isin(range(1, bins + 1)).all().all()
+
+
+def test_scores_inactive_customers_and_bad_input() -> None:
+    features = pd.DataFrame(
+        {
+            "recency_days": [400, 5, 10, 700],
+            "frequency": [0, 3, 1, 0],
+            "monetary": [-40.0, 80.0, 30.0, 0.0],  # refunds in the window of a lapsed customer
+        }
+    )
+    scores = rfm_scores(features, bins=5)
+    # only the two active customers are ranked: the larger has 1 of 2 below -> 1 + 5 // 2 = 3;
+    # the lapsed ones get 1 whatever their (negative or zero) monetary value
+    assert scores["f_score"].tolist() == [1, 3, 1, 1]
+    assert scores["m_score"].tolist() == [1, 3, 1, 1]
+    with pytest.raises(DataContractError, match="monetary"):
+        rfm_scores(features.assign(monetary=[1.0, None, 2.0, 3.0]))
+    with pytest.raises(DataContractError, match="frequency"):
+        rfm_scores(features.drop(columns="frequency"))
+    with pytest.raises(ValueError, match="bins"):
+        rfm_scores(features, bins=1)
+    empty = rfm_scores(features.iloc[:0])
+    assert empty.empty and "rfm_cell" in empty.columns
+
+
+EXPECTED_NAMES = [
+    "Champions", "Loyal", "Potential loyalist", "New", "Promising", "Need attention",
+    "About to sleep", "Can't lose", "At risk", "Hibernating", "Lost",
+]  # fmt: skip
+
+
+def test_default_rules_partition_the_grid() -> None:
+    assert [rule.name for rule in DEFAULT_SEGMENT_RULES] == EXPECTED_NAMES
+    validate_rules(DEFAULT_SEGMENT_RULES, bins=5)
+    for r, f, m in itertools.product(range(1, 6), repeat=3):
+        matching = [rule.name for rule in DEFAULT_SEGMENT_RULES if rule.matches(r, f, m)]
+        assert len(matching) == 1, (r, f, m, matching)
+    # the vectorized lookup agrees with the rule boxes on all 125 cells
+    grid = pd.DataFrame(
+        list(itertools.product(range(1, 6), repeat=3)), columns=["r_score", "f_score", "m_score"]
+    )
+    assigned = assign_segments(grid)
+    for row in assigned.itertuples():
+        (rule,) = [
+            r for r in DEFAULT_SEGMENT_RULES if r.matches(row.r_score, row.f_score, row.m_score)
+        ]
+        assert row.segment == rule.name
+    # a few cells of the widely used map
+    lookup = assigned.set_index(["r_score", "f_score", "m_score"])["segment"]
+    assert lookup[(5, 5, 5)] == "Champions" and lookup[(1, 1, 1)] == "Lost"
+    assert lookup[(5, 1, 3)] == "New" and lookup[(1, 5, 5)] == "Can't lose"
+    assert lookup[(3, 3, 2)] == "Need attention" and lookup[(2, 4, 1)] == "At risk"
+
+
+def _without(name: str) -> list[SegmentRule]:
+    return [rule for rule in DEFAULT_SEGMENT_RULES if rule.name != name]
+
+
+@pytest.mark.parametrize(
+    ("rules", "bins", "message"),
+    [
+        (_without("Lost"), 5, r"leave 10 of 125 score cells unassigned.*no rule covers R1 F1 M1"),
+        (
+            [SegmentRule("Loyal", r=(3, 5), f=(4, 5)), *_without("Loyal")],
+            5,
+            r"rules 'Loyal' and 'Champions' overlap at R5 F4 M1",
+        ),
+        (
+            [*_without("Lost"), SegmentRule("Lost", r=(1, 1), f=(1, 2), m=(1, 6))],
+            5,
+            r"'Lost': m range \[1, 6\] goes beyond the scores 1\.\.5",
+        ),
+        ([*DEFAULT_SEGMENT_RULES, DEFAULT_SEGMENT_RULES[0]], 5, r"'Champions' is listed twice"),
+        ([], 5, "empty"),
+        (DEFAULT_SEGMENT_RULES, 1, "bins=1"),
+    ],
+    ids=["gap", "overlap", "beyond-bins", "duplicate", "empty", "bins"],
+)
+def test_validate_rules_errors(rules: list[SegmentRule], bins: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        validate_rules(rules, bins=bins)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([{"name": "Champions", "r": [5, 4], "f": [4, 5]}], r"'Champions': r range \[5, 4\]"),
+        ([{"name": "Champions", "r": [0, 4], "f": [4, 5]}], r"'Champions': r range \[0, 4\]"),
+        ([{"name": "Champions", "r": [4, 5, 6], "f": [4, 5]}], r"'Champions': r = \[4, 5, 6\]"),
+        ([{"name": "Champions", "r": "high", "f": [4, 5]}], r"'Champions': r = 'high'"),
+        ([{"name": "Champions", "r": [4, 5], "f": [4, 5], "mm": [1, 5]}], r"'Champions'.*'mm'"),
+        ([{"name": "Champions", "f": [4, 5]}], r"'Champions': key 'r' is missing"),
+        (
+            [{"name": "Loyal", "r": [4, 5], "f": [4, 5]}, {"name": "Loyal", "r": 1, "f": 1}],
+            r"'Loyal' is listed twice \(rules #1 and #2\)",
+        ),
+        ([{"r": [4, 5], "f": [4, 5]}], r"rule #1: key 'name' is missing"),
+        ([{"name": "(new)", "r": [4, 5], "f": [4, 5]}], r"'\(new\)' is reserved"),
+        ([], "non-empty list"),
+    ],
+    ids=[
+        "lo-gt-hi", "below-1", "three", "text", "unknown-key", "missing-r", "duplicate",
+        "no-name", "reserved", "empty",
+    ],
+)  # fmt: skip
+def test_rules_from_params_errors(rows: list[dict], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        rules_from_params(rows)
+
+
+def test_rules_from_params_round_trip() -> None:
+    rows = [
+        {"name": r.name, "r": list(r.r), "f": list(r.f)}
+        for r in DEFAULT_SEGMENT_RULES
+        if r.r is not None and r.f is not None
+    ]
+    assert rules_from_params(rows) == DEFAULT_SEGMENT_RULES
+    assert DEFAULT_SEGMENT_RULES[0].describe() == "R 5, F 4\u20135, M any"
+
+
+def test_assign_segments_bad_scores() -> None:
+    scores = pd.DataFrame({"r_score": [5, 6], "f_score": [1, 1], "m_score": [1, 1]})
+    with pytest.raises(DataContractError, match="'r_score'.*outside the scores 1..5"):
+        assign_segments(scores)
+    with pytest.raises(DataContractError, match="m_score"):
+        assign_segments(scores.drop(columns="m_score"))
+    scores = pd.DataFrame({"r_score": [5, 1], "f_score": [1, 1], "m_score": [1, 1]})
+    assert scores.equals(assign_segments(scores).drop(columns="segment"))  # input untouched
+
+
+def test_segment_summary(engine: Engine) -> None:
+    rfm = rfm_table(engine, as_of_date=AS_OF, window_days=30)
+    clv = pd.DataFrame({"customer_id": ["A", "F", "B", "Z"], "clv": [300.0, 100.0, 50.0, 1e6]})
+    summary = segment_summary(rfm, clv=clv)
+    assert tuple(summary.columns) == SUMMARY_COLUMNS
+    assert summary["segment"].tolist() == EXPECTED_NAMES  # rule order, empty segments kept
+    assert summary["customers"].sum() == len(rfm) == 5
+    assert summary["share_customers"].sum() == pytest.approx(1.0)
+    assert summary["share_revenue"].sum() == pytest.approx(1.0)
+    assert summary["revenue"].sum() == pytest.approx(rfm["monetary"].sum())  # 158 = 100+20-12+25+25
+    row = summary.set_index("segment").loc["Potential loyalist"]  # A and F
+    assert row["customers"] == 2 and row["revenue"] == pytest.approx(125.0)
+    assert row["share_revenue"] == pytest.approx(125.0 / 158.0)
+    assert row["mean_recency_days"] == pytest.approx(5.0) and row["mean_frequency"] == 2.0
+    assert row["mean_clv"] == pytest.approx(200.0)  # (300 + 100) / 2; Z is not a customer
+    lost = summary.set_index("segment").loc["Lost"]  # C: only a refund in the window
+    assert lost["revenue"] == -12.0 and np.isnan(lost["mean_clv"])  # C has no CLV
+    empty = summary.set_index("segment").loc["Champions"]
+    assert empty["customers"] == 0 and empty["revenue"] == 0.0
+    assert np.isnan(empty["mean_monetary"])
+    assert segment_summary(rfm)["mean_clv"].isna().all()
+    with pytest.raises(ValueError, match="'About to sleep' is not one of the rules"):
+        segment_summary(rfm, rules=RULES_3)
+
+
+def test_rfm_grid(engine: Engine) -> None:
+    rfm = rfm_table(engine, as_of_date=AS_OF, window_days=30)
+    grid = rfm_grid(rfm)
+    assert tuple(grid.columns) == GRID_COLUMNS and len(grid) == 25
+    assert grid["customers"].sum() == 5 and grid["share_customers"].sum() == pytest.approx(1.0)
+    cell = grid.set_index(["r_score", "f_score"])
+    assert cell.loc[(5, 3), "customers"] == 1 and cell.loc[(5, 3), "mean_monetary"] == 100.0
+    assert cell.loc[(5, 5), "customers"] == 0 and np.isnan(cell.loc[(5, 5), "mean_monetary"])
+    assert len(rfm_grid(rfm, bins=3)) == 9
+
+
+def test_features_bad_input() -> None:
+    with Engine(threads=1) as eng:
+        with pytest.raises(StageInputMissing, match="transactions"):
+            rfm_features(eng, as_of_date=AS_OF)
+        eng.register("transactions", TINY.drop(columns="is_purchase"))
+        with pytest.raises(DataContractError, match="is_purchase"):
+            rfm_features(eng, as_of_date=AS_OF)
+        eng.register("transactions", TINY)
+        with pytest.raises(ValueError, match="window_days"):
+            rfm_features(eng, as_of_date=AS_OF, window_days=0)
+        with pytest.raises(ValueError, match="as_of_date"):
+            rfm_features(eng, as_of_date="not a date")
+        empty = rfm_features(eng, as_of_date="2020-01-01")
+        assert empty.empty and tuple(empty.columns) == FEATURE_COLUMNS
+
+
+# -- profiles -----------------------------------------------------------------------------
+def _profile_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """24 customers: 20 Champions (12 north, 8 south), 4 Lost (3 north, 1 with no row)."""
+    ids = [f"K{i:02d}" for i in range(24)]
+    rfm = pd.DataFrame({"customer_id": ids, "segment": ["Champions"] * 20 + ["Lost"] * 4})
+    customers = pd.DataFrame(
+        {
+            "customer_id": ids[:23],  # K23 (Lost) has no customers row
+            "region": ["north"] * 12 + ["south"] * 7 + [None] + ["north"] * 3,
+            # ages at 2025: 12 x 30 (25–34), 6 x 50 (45–54), 1 x 20 (<25), 1 missing; Lost 70
+            "birth_year": [1995] * 12 + [1975] * 6 + [2005, None] + [1955] * 3,
+            "acquisition_channel": ["social"] * 23,
+        }
+    )
+    return rfm, customers
+
+
+def test_segment_profiles_shares_and_masking() -> None:
+    rfm, customers = _profile_inputs()
+    profiles = segment_profiles(rfm, customers, as_of_date="2025-12-31", min_cell_size=5)
+    assert tuple(profiles.columns) == PROFILE_COLUMNS
+    sums = profiles.groupby(["dimension", "segment"])["share"].sum()
+    np.testing.assert_allclose(sums.to_numpy(), 1.0)
+    region = profiles[profiles["dimension"] == "region"].set_index(["segment", "value"])
+    # Champions: 12 north, 7 south, 1 null region -> (unknown)
+    assert region.loc[("Champions", "north"), "customers"] == 12
+    assert region.loc[("Champions", "north"), "share"] == pytest.approx(12 / 20)
+    assert region.loc[("Champions", "(unknown)"), "customers"] == 1
+    assert bool(region.loc[("Champions", "(unknown)"), "masked"])
+    assert not bool(region.loc[("Champions", "south"), "masked"])
+    # Lost: 3 north + K23 without a customers row
+    assert region.loc[("Lost", "(unknown)"), "customers"] == 1
+    assert region.loc[("Lost", "north"), "share"] == pytest.approx(0.75)
+    age = profiles[profiles["dimension"] == "age_band"]
+    champions = age[age["segment"] == "Champions"]
+    assert champions["value"].tolist() == ["<25", "25–34", "45–54", "(unknown)"]  # band order
+    assert champions["customers"].tolist() == [1, 12, 6, 1]
+    assert profiles["dimension"].unique().tolist() == ["region", "age_band", "acquisition_channel"]
+    # display: masked cells read "–", never their value
+    table = profile_table(profiles)
+    assert table.loc[("region", "north"), "Champions"] == "60%"
+    assert table.loc[("region", "(unknown)"), "Champions"] == "\u2013"
+    assert table.loc[("region", "north"), "Lost"] == "\u2013"  # 3 customers < 5
+    assert table.loc[("age_band", "65+"), "Champions"] == "\u2013"  # no customers
+    assert list(table.columns) == ["Champions", "Lost"]
+    masked_values = {f"{v:.0%}" for v in profiles.loc[profiles["masked"], "share"]}
+    shown = set(table.to_numpy().ravel())
+    assert not masked_values & (
+        shown - {f"{v:.0%}" for v in profiles.loc[~profiles["masked"], "share"]}
+    )
+
+
+def test_segment_profiles_bad_input() -> None:
+    rfm, customers = _profile_inputs()
+    with pytest.raises(DataContractError, match="'region'"):
+        segment_profiles(rfm, customers.drop(columns="region"), as_of_date="2025-12-31")
+    with pytest.raises(DataContractError, match="'birth_year'"):
+        segment_profiles(rfm, customers.drop(columns="birth_year"), as_of_date="2025-12-31")
+    with pytest.raises(DataContractError, match="customer_id.*duplicated"):
+        segment_profiles(rfm, pd.concat([customers, customers.head(1)]), as_of_date="2025-12-31")
+
+
+def test_age_bands_edges() -> None:
+    years = pd.Series([2001, 2000, 1991, 1990, 1961, 1960, 2030, 1800, None])
+    # ages at 2025: 24, 25, 34, 35, 64, 65, -5 (unknown), 225 (unknown), missing
+    assert age_bands(years, as_of_date="2025-06-30").tolist() == [
+        "<25", "25–34", "25–34", "35–44", "55–64", "65+", "(unknown)", "(unknown)", "(unknown)",
+    ]  # fmt: skip
+
+
+# -- report ---------------------------------------------------------------------------------
+def _texts(fig: plt.Figure) -> str:
+    parts = []
+    for ax in fig.axes:
+        parts += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]
+        parts += [t.get_text() for t in ax.texts]
+        parts += [t.get_text() for t in ax.get_xticklabels() + ax.get_yticklabels()]
+        legend = ax.get_legend()
+        if legend is not None:
+            parts += [t.get_text() for t in legend.get_texts()]
+    return "\n".join(parts)
+
+
+def test_plots_and_description(engine: Engine) -> None:
+    rfm = rfm_table(engine, as_of_date=AS_OF, window_days=30)
+    summary = segment_summary(rfm)
+    fig, (left, right) = plt.subplots(1, 2)
+    ax = plot_segment_sizes(summary, ax=left)
+    assert ax is left and ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    assert [t.get_text() for t in ax.get_yticklabels()] == EXPECTED_NAMES
+    ax = plot_rfm_heatmap(rfm_grid(rfm), ax=right, currency="EUR")
+    assert ax is right and "recency" in ax.get_title().lower()
+    assert "€100" in [t.get_text() for t in ax.texts]  # A's cell R5 F3: mean net spend 100
+    text = _texts(fig)
+    assert not any(customer in text.split() for customer in rfm["customer_id"])
+    plt.close(fig)
+    description = describe_segments(summary, currency="EUR")
+    assert "**5 customers**" in description and "Potential loyalist" in description
+    assert "40.0% of customers" in description  # the largest segment: 2 of 5
+    assert "79.1% of net revenue" in description  # 125 / 158
+    assert "Champions** and **Loyal**" in description
+    for customer in rfm["customer_id"]:
+        assert f" {customer} " not in description
+    assert "no segments" in describe_segments(summary.assign(customers=0), currency="EUR")
+    clv = pd.DataFrame({"customer_id": ["A", "F", "B"], "clv": [300.0, 100.0, 50.0]})
+    with_clv = describe_segments(segment_summary(rfm, clv=clv), currency="EUR")
+    # Potential loyalist (A, F): mean 200; Hibernating (B): 50
+    assert "highest in **Potential loyalist** (€200.00)" in with_clv
+    assert "lowest in **Hibernating** (€50.00)" in with_clv
+
+
+def test_sql_transpiles_to_spark() -> None:
+    """The portable subset of crmlib/sql: both queries transpile to Spark SQL."""
+    for name in ("segments_rfm_features", "segments_rfm_features_pair"):
+        text = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: f"t_{m.group(1)}", load_sql(name))
+        (spark,) = sqlglot.transpile(text, read="duckdb", write="spark")
+        assert "DATEDIFF" in spark and "FILTER" not in spark.upper(), name
