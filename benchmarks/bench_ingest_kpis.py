@@ -75,15 +75,16 @@ def synthetic_data(customers: int, seed: int) -> Path:
     return folder
 
 
-def workbook_params(folder: Path, memory_limit: str = "2.5GB") -> Any:
+def workbook_params(
+    folder: Path,
+    memory_limit: str = "2.5GB",
+    tables: tuple[str, ...] = ("transactions", "customers"),
+) -> Any:
     return crm.config.WorkbookParams.model_validate(
         {
             "run_name": "bench",
             "as_of_date": "2025-12-31",
-            "source": {
-                name: {"path": str(folder / f"{name}.csv")}
-                for name in ("transactions", "customers")
-            },
+            "source": {name: {"path": str(folder / f"{name}.csv")} for name in tables},
             "engine": {"memory_limit": memory_limit},
         }
     )

@@ -5,7 +5,7 @@ Reuses the cached synthetic data of ``bench_ingest_kpis.py`` (``benchmarks/.cach
 runs once into a temporary run folder and is not timed.
 
 Timed: RFM with named segments, the segment migration (RFM at two dates), category
-affinities overall and per segment, and the behavioural clusters (features, k by silhouette,
+affinities (categories overall and per segment, products overall), and the behavioural clusters (features, k by silhouette,
 final fit, bootstrap stability), against the plain alternative in the same process: pandas
 reads the same transactions parquet and computes recency, frequency, monetary and quintile
 scores with groupbys. Target: <= 20 s for all four.
@@ -29,6 +29,7 @@ from crmlib.segments._affinities import association_rules
 from crmlib.segments._clusters import behaviour_features, cluster_customers
 from crmlib.segments._migration import segment_migration
 from crmlib.segments._rfm import rfm_table
+from crmlib.segments._stage import product_pairs
 
 AS_OF = "2025-12-31"
 
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     folder = synthetic_data(args.customers, args.seed)
-    params = workbook_params(folder)
+    params = workbook_params(folder, tables=("transactions", "customers", "events"))
     with tempfile.TemporaryDirectory() as run_dir:
         run = crm.io.RunFolder(run_dir)
         print("ingesting once (not timed) ...", flush=True)
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 out["affinities"] = association_rules(
                     engine, as_of_date=AS_OF, segments="bench_segments"
                 )
+                out["product_pairs"] = product_pairs(engine, as_of_date=AS_OF)
                 parts["affinities"] = (dt.datetime.now() - start).total_seconds()
                 start = dt.datetime.now()
                 out["clusters"] = cluster_customers(
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print("parts: " + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in parts.items()))
     ours = tables["rfm"].set_index("customer_id")
     same = ours[["recency_days", "frequency"]].join(
-        reference[["recency_days", "frequency"]], rsuffix="_pandas", how="outer"
+        reference[["recency_days", "frequency"]].add_suffix("_pandas"), how="outer"
     )
     mismatches = int(
         (same["recency_days"] != same["recency_days_pandas"]).sum()

@@ -331,7 +331,9 @@ def name_clusters(profiles: pd.DataFrame, *, threshold: float = NAME_THRESHOLD) 
     7. ``z_category_diversity >= t``: **"Explorers"**;
     8. otherwise **"Occasional"**.
 
-    Names are unique: when several clusters get the same name, the second (in row order) gets
+    A cluster named by rules 2-5, 7 or 8 that also has ``z_engagement >= t`` gets
+    **" (engaged)"** appended ("High-value regulars (engaged)"): the messaging-responsive
+    part of a group is worth telling apart. Names are unique: when several clusters get the same name, the second (in row order) gets
     " 2" appended, the third " 3", and so on.
 
     Examples
@@ -340,6 +342,8 @@ def name_clusters(profiles: pd.DataFrame, *, threshold: float = NAME_THRESHOLD) 
     ...     "z_frequency": [1.0, -1.0, -0.2, 0.0], "z_monetary": [0.9, -0.9, 0.1, 0.0]})
     >>> name_clusters(z)
     ['High-value regulars', 'Lapsed', 'Occasional', 'Occasional 2']
+    >>> name_clusters(z.assign(z_engagement=[1.5, 0.0, 0.0, 1.5]))
+    ['High-value regulars (engaged)', 'Lapsed', 'Occasional', 'Engaged buyers']
     """
 
     def z(row: pd.Series, feature: str) -> float:
@@ -366,6 +370,8 @@ def name_clusters(profiles: pd.DataFrame, *, threshold: float = NAME_THRESHOLD) 
             name = "Explorers"
         else:
             name = "Occasional"
+        if engaged and "ngaged" not in name:
+            name = f"{name} (engaged)"
         seen[name] = seen.get(name, 0) + 1
         names.append(name if seen[name] == 1 else f"{name} {seen[name]}")
     return names

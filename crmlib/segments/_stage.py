@@ -29,6 +29,8 @@ from crmlib.checks import Checks, require_columns
 from crmlib.engine import Engine
 from crmlib.io import RunFolder
 from crmlib.periods import as_date
+from crmlib.segments._affinities import association_rules, top_pairs
+from crmlib.segments._affinities_report import affinity_table
 from crmlib.segments._clusters import ClusterResult
 from crmlib.segments._profiles import segment_profiles
 from crmlib.segments._rfm import rfm_table
@@ -44,6 +46,7 @@ __all__ = [
     "baseline_membership",
     "run_campaigns",
     "who_they_are",
+    "product_pairs",
     "funnel_table",
     "segment_checks",
     "segments_conclusion",
@@ -248,6 +251,41 @@ def who_they_are(
     return profile_table(profiles)
 
 
+def product_pairs(
+    engine: Engine,
+    *,
+    as_of_date: dt.date | str,
+    window_days: int = 365,
+    min_pair_customers: int = 10,
+    n: int = 10,
+    transactions: str = "transactions",
+) -> pd.DataFrame | str:
+    """The top product pairs by lift for display, or a sentence saying why there are none.
+
+    Products are optional in the data contract: without a ``product_id`` column, or when every
+    purchase's product is null, the section says so. Counted over all customers (per segment
+    the category rules are shown); pairs bought by fewer than ``min_pair_customers`` customers
+    are left out.
+    """
+    found = engine.query(f"DESCRIBE {transactions}")["column_name"].tolist()
+    if "product_id" not in found:
+        return "The transactions carry no product_id: product pairs are not available."
+    rules = association_rules(
+        engine,
+        as_of_date=as_of_date,
+        window_days=window_days,
+        level="product",
+        min_pair_customers=min_pair_customers,
+        transactions=transactions,
+    )
+    if rules.empty:
+        return (
+            f"No product pair was bought by at least {min_pair_customers} customers in the "
+            "window: product pairs are not shown."
+        )
+    return affinity_table(top_pairs(rules, n=n))
+
+
 def funnel_table(funnel: pd.DataFrame) -> pd.DataFrame:
     """The activation funnel for display: one row per campaign, one column per step (counts)."""
     require_columns(funnel, ["campaign", "step", "customers"], table_name="funnel")
@@ -313,7 +351,7 @@ def segments_conclusion(
     exported = funnel[funnel["step"].isin(["target", "control"])]
     campaigns = funnel["campaign"].nunique()
     parts.append(
-        f"{campaigns} campaign list{'s' if campaigns != 1 else ''} hold "
+        f"{campaigns} campaign list{'s hold' if campaigns != 1 else ' holds'} "
         f"{int(exported['customers'].sum()):,} consented, unsuppressed customers"
     )
     return "; ".join(parts) + "."
