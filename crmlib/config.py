@@ -24,6 +24,7 @@ __all__ = [
     "SegmentsParams",
     "SegmentRuleParams",
     "CampaignParams",
+    "ClvParams",
     "WorkbookParams",
     "STAGE_SECTIONS",
     "COMMON_KEYS",
@@ -249,8 +250,32 @@ class SegmentsParams(_Strict):
         return value
 
 
-class ClvParams(_OpenStage):
-    """Section `clv` (05_clv)."""
+class ClvParams(_Strict):
+    """Section `clv` (05_clv): time unit, calibration split, models, CLV horizon and money."""
+
+    unit: Literal["day", "week", "calendar_week"] = Field(
+        default="week", description="BTYD time unit: day, week (= 7 days) or calendar week"
+    )
+    calibration_end: dt.date | None = Field(
+        default=None, description="end of the calibration period; null: as_of - holdout_days"
+    )
+    holdout_days: int = Field(default=182, ge=7, description="holdout length when no date")
+    models: list[Literal["bgnbd", "mbgnbd", "paretonbd"]] = Field(
+        default_factory=lambda: ["bgnbd", "mbgnbd", "paretonbd"], min_length=1
+    )
+    selection: Literal["mae", "rmse", "aggregate_error", "log_likelihood"] = Field(
+        default="mae", description="how the model is chosen on the holdout"
+    )
+    penalizer: float = Field(default=0.0, ge=0.0)
+    horizon_months: int = Field(default=12, ge=1, le=120)
+    annual_discount_rate: float = Field(default=0.10, ge=0.0, lt=1.0)
+    margin: float = Field(default=0.30, gt=0.0, le=1.0, description="share of spend kept")
+    bootstrap_draws: int = Field(default=200, ge=10)
+    sensitivity_discount_rates: list[float] = Field(default_factory=lambda: [0.05, 0.10, 0.15])
+    sensitivity_horizons: list[int] = Field(default_factory=lambda: [6, 12, 24])
+    sensitivity_holdout_days: list[int] = Field(default_factory=lambda: [91, 182, 273])
+    min_cell_size: int = Field(default=10, ge=1)
+    seed: int = 20251231
 
 
 class ChurnParams(_OpenStage):
