@@ -250,6 +250,13 @@ class SegmentsParams(_Strict):
         return value
 
 
+ClvModel = Literal["bgnbd", "mbgnbd", "paretonbd"]
+
+
+def _default_clv_models() -> list[ClvModel]:
+    return ["bgnbd", "mbgnbd", "paretonbd"]
+
+
 class ClvParams(_Strict):
     """Section `clv` (05_clv): time unit, calibration split, models, CLV horizon and money."""
 
@@ -260,9 +267,7 @@ class ClvParams(_Strict):
         default=None, description="end of the calibration period; null: as_of - holdout_days"
     )
     holdout_days: int = Field(default=182, ge=7, description="holdout length when no date")
-    models: list[Literal["bgnbd", "mbgnbd", "paretonbd"]] = Field(
-        default_factory=lambda: ["bgnbd", "mbgnbd", "paretonbd"], min_length=1
-    )
+    models: list[ClvModel] = Field(default_factory=_default_clv_models, min_length=1)
     selection: Literal["mae", "rmse", "aggregate_error", "log_likelihood"] = Field(
         default="mae", description="how the model is chosen on the holdout"
     )
