@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -207,6 +208,29 @@ class Engine:
                 f"SELECT count(*) FROM read_parquet({quote_literal(path)})"
             ).fetchall()
         return int(count[0][0])
+
+    @contextmanager
+    def temp_tables(self, prefix: str, kinds: Sequence[str]) -> Iterator[dict[str, str]]:
+        """Names of one call's own temp tables, by kind, dropped however the block ends.
+
+        Each name is ``<prefix>_<kind>_<token>`` with a fresh random token, so concurrent
+        calls on one engine never share a table.
+
+        Examples
+        --------
+        >>> with Engine(threads=1) as engine, engine.temp_tables("demo", ["a"]) as names:
+        ...     names["a"].startswith("demo_a_")
+        True
+        """
+        token = uuid.uuid4().hex[:16]
+        names = {kind: f"{prefix}_{kind}_{token}" for kind in kinds}
+        for name in names.values():
+            self._check_name(name)
+        try:
+            yield names
+        finally:
+            for name in names.values():
+                self.execute(f"DROP TABLE IF EXISTS {name}")
 
     def has_table(self, name: str) -> bool:
         """Whether a table or view called ``name`` exists."""

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 import pandas as pd
 
 from crmlib.cohorts._matrix_build import (
+    _TEMP_KINDS,
     _build_labels,
     _build_members,
     _check_inputs,
     _dimension_sql,
     _finish,
-    _temp_tables,
 )
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
@@ -118,7 +118,7 @@ def bracket_retention(
     )
     resolved = _dimension_sql(engine, dimensions, transactions=transactions, customers=customers)
     end_ts = exclusive_end(as_of)
-    with _temp_tables(engine) as temp:
+    with engine.temp_tables("cohorts_mx", _TEMP_KINDS) as temp:
         engine.register(temp["brackets"], bounds)
         try:
             _build_members(

@@ -6,10 +6,8 @@ import datetime as dt
 import logging
 import re
 import threading
-import uuid
 import weakref
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -112,18 +110,6 @@ def _check_inputs(
                 "use cohort_basis='first_order' or add a customers source to the params file"
             )
         require_view(engine, customers, ("customer_id", "signup_ts"), producer="01_ingest")
-
-
-@contextmanager
-def _temp_tables(engine: Engine) -> Iterator[dict[str, str]]:
-    """Names of this call's own temp tables (by kind), dropped however the block ends."""
-    token = uuid.uuid4().hex[:16]
-    names = {kind: f"cohorts_mx_{kind}_{token}" for kind in _TEMP_KINDS}
-    try:
-        yield names
-    finally:
-        for name in names.values():
-            engine.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _build_members(
@@ -348,7 +334,7 @@ def _build_grid(
     complete_end = _period_start(as_of + dt.timedelta(days=1), period)
     last_start = _period_start(complete_end - dt.timedelta(days=1), period)
     end_ts = dt.datetime.combine(complete_end, dt.time())
-    with _temp_tables(engine) as temp:
+    with engine.temp_tables("cohorts_mx", _TEMP_KINDS) as temp:
         # one pass over the transactions: one row per customer and period
         engine.execute(
             "cohorts_customer_periods",

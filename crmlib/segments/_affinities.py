@@ -41,9 +41,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -93,18 +90,6 @@ _NO_SEGMENTS = (
     "(SELECT CAST(NULL AS VARCHAR) AS customer_id, CAST(NULL AS VARCHAR) AS segment WHERE FALSE)"
 )
 _TEMP_KINDS = ("baskets", "item_counts", "item_keys", "kept")
-
-
-@contextmanager
-def _temp_tables(engine: Engine) -> Iterator[dict[str, str]]:
-    """Names of this call's own temp tables (by kind), dropped however the block ends."""
-    token = uuid.uuid4().hex[:16]
-    names = {kind: f"segments_affinity_{kind}_{token}" for kind in _TEMP_KINDS}
-    try:
-        yield names
-    finally:
-        for name in names.values():
-            engine.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _empty_rules() -> pd.DataFrame:
@@ -261,7 +246,7 @@ def association_rules(
         "min_support": float(min_support),
         "min_pair_customers": int(min_pair_customers),
     }
-    with _temp_tables(engine) as temp:
+    with engine.temp_tables("segments_affinity", _TEMP_KINDS) as temp:
         engine.execute(
             "segments_affinity_baskets",
             {"start_ts": start_ts, "end_ts": end_ts, **thresholds},
