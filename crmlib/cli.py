@@ -1,4 +1,4 @@
-"""The ``crm-workbook`` command: run the workbook from a params file and report progress."""
+"""The ``crm-workbook`` command: run the workbook from a params file and report progress; fetch example data."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import TextIO
 
-from crmlib.errors import ConfigError, RunLockedError, StageInputMissing
+from crmlib.datasets import copy_cdnow
+from crmlib.errors import ConfigError, RunLockedError, StageInputMissing, WorkbookError
 from crmlib.runner import DEFAULT_KERNEL, ProgressEvent, RunSetupError, run_notebooks
 
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_CONFIG", "EXIT_LOCKED", "build_parser", "main"]
@@ -77,6 +78,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_KERNEL,
         metavar="NAME",
         help=f"Jupyter kernel (default: {DEFAULT_KERNEL})",
+    )
+    datasets = commands.add_parser(
+        "datasets",
+        help="write example data sets as transactions CSVs (no network)",
+        description=(
+            "Write a real data set in the transactions contract. cdnow: the CDNOW 1/10 sample "
+            "and master logs shipped inside the lifetimes package, as "
+            "cdnow_sample_transactions.csv and cdnow_master_transactions.csv, for "
+            "params/cdnow.yaml and params/cdnow_master.yaml. Exit codes: 0 ok, 2 not written."
+        ),
+    )
+    datasets.add_argument("name", choices=["cdnow"], help="the data set")
+    datasets.add_argument(
+        "--out",
+        default="data/external",
+        metavar="DIR",
+        help="folder to write to (default: data/external)",
     )
     return parser
 
@@ -170,6 +188,17 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
+def _datasets(args: argparse.Namespace) -> int:
+    try:
+        written = copy_cdnow(args.out)
+    except (WorkbookError, OSError) as exc:
+        print(f"Cannot write the {args.name} data set: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    for which, path in written.items():
+        print(f"{which}: {path}", flush=True)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``crm-workbook`` (and ``python -m crmlib.cli``); returns the exit code.
 
@@ -181,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 ok, 1 a notebook failed, 2 invalid params or setup, 3 the run is locked.
+        0 ok, 1 a notebook failed, 2 invalid params or setup (or a data set not written),
+        3 the run is locked.
     """
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -191,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "run":
         return _run(args)
+    if args.command == "datasets":
+        return _datasets(args)
     return EXIT_CONFIG  # pragma: no cover - argparse requires a command
 
 
