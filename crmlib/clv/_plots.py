@@ -1,0 +1,462 @@
+"""BTYD diagnostics as lifetimes users know them: the data behind each chart, and the chart.
+
+Each diagnostic is a table function (testable, exportable) and a plot function that takes
+that table and an axis and returns the axis:
+
+- period transactions: customers by repeat purchases in the calibration period, actual vs
+  the model's *expected* counts (sum over customers of P(X(T) = n) at each customer's own T;
+  closed form for BG/NBD and MBG/NBD, Gauss-Legendre integration over the lifetime for
+  Pareto/NBD), where lifetimes' ``plot_period_transactions`` draws one random simulation;
+- calibration vs holdout: mean actual and predicted holdout purchases by calibration
+  frequency (lifetimes' ``plot_calibration_purchases_vs_holdout_purchases``);
+- cumulative tracking: actual vs expected cumulative repeat purchases of the cohort by day
+  (lifetimes' ``expected_cumulative_transactions``, vectorised: a convolution of daily
+  first-purchase counts with the model's E[X(t)]);
+- P(alive) by recency x frequency (lifetimes' ``plot_probability_alive_matrix``);
+- P(alive) calibration: deciles of predicted P(alive) at the end of calibration vs the share
+  of customers with a holdout purchase.
+
+No chart shows a customer id.
+
+References
+----------
+.. [1] Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting your customers the easy
+   way: an alternative to the Pareto/NBD model." Marketing Science 24(2), 275-284 (figures
+   1-4: period transactions, tracking, conditional expectations).
+.. [2] Fader, P. S. and Hardie, B. G. S. (2005). "A note on deriving the Pareto/NBD model and
+   related expressions." http://brucehardie.com/notes/009/
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import PercentFormatter
+from scipy import stats
+
+from crmlib.clv._validation import _holdout_arrays
+from crmlib.clv._value import (
+    _ALL_GROUPS,
+    _KERNELS,
+    _days_per_unit,
+    _history,
+    _p_zero_alive,
+    _transaction_model,
+    _unique_rows,
+)
+from crmlib.errors import DataContractError
+from crmlib.periods import as_date
+from crmlib.plotting import money_axis
+
+__all__ = [
+    "period_transactions",
+    "plot_period_transactions",
+    "plot_calibration_holdout",
+    "cumulative_tracking",
+    "plot_cumulative_tracking",
+    "palive_matrix",
+    "plot_palive_matrix",
+    "palive_calibration",
+    "plot_palive_calibration",
+    "plot_clv_intervals",
+    "plot_sensitivity",
+]
+
+log = logging.getLogger(__name__)
+
+
+# -- period transactions ----------------------------------------------------------------------
+def period_transactions(
+    fitter: Any,
+    summary: pd.DataFrame,
+    *,
+    max_frequency: int = 7,
+) -> pd.DataFrame:
+    """Customers by repeat purchases in the calibration period: actual vs model-expected.
+
+    Transforms *summary* (one row per customer: ``frequency``, ``recency``, ``T`` in the
+    model's unit; the data the model was fitted on) into one row per count: ``frequency``
+    ("0" .. ``max_frequency - 1``, then ``"{max_frequency}+"``), ``actual_customers`` and
+    ``expected_customers`` = sum over customers of P(X(T) = n) under the fitted model (an
+    expectation, not lifetimes' single random simulation; the open last bucket is the rest
+    of the customers, so both columns add up to the number of customers).
+    """
+    if max_frequency < 1:
+        raise ValueError(f"max_frequency={max_frequency}: expected at least 1")
+    model = _transaction_model(fitter)
+    x, _, T = _history(summary, ("frequency", "recency", "T"), table_name="summary")
+    ages, counts = np.unique(T, return_counts=True)
+    pmf = _KERNELS[model.kind].pmf(model.theta, ages, max_frequency - 1)
+    expected = counts @ pmf
+    n = len(x)
+    actual = np.bincount(np.minimum(x, max_frequency).astype("int64"), minlength=max_frequency + 1)
+    table = pd.DataFrame(
+        {
+            "frequency": [*map(str, range(max_frequency)), f"{max_frequency}+"],
+            "actual_customers": actual[: max_frequency + 1].astype("int64"),
+            "expected_customers": np.append(expected, n - expected.sum()),
+        }
+    )
+    table.attrs = {
+        "model": model.label,
+        "method": "expected counts: sum over customers of P(X(T)=n) of the fitted model "
+        + ("(numerical integration)" if model.kind == "pnbd" else "(closed form)"),
+    }
+    return table
+
+
+def plot_period_transactions(table: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Bars of actual vs expected customers by repeat purchases (from period_transactions)."""
+    ax = ax or plt.gca()
+    positions = np.arange(len(table))
+    width = 0.4
+    ax.bar(positions - width / 2, table["actual_customers"], width, label="Actual")
+    ax.bar(positions + width / 2, table["expected_customers"], width,
+           label=f"Model ({table.attrs.get('model', 'expected')})")  # fmt: skip
+    ax.set_xticks(positions, table["frequency"].astype(str))
+    ax.legend()
+    ax.set(title="Customers by number of repeat purchases: actual vs model",
+           xlabel="Repeat purchases in the calibration period", ylabel="Customers")  # fmt: skip
+    return ax
+
+
+# -- calibration vs holdout ----------------------------------------------------------------------
+def plot_calibration_holdout(
+    predictions: pd.DataFrame,
+    *,
+    max_frequency: int = 7,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Mean actual vs predicted holdout purchases by calibration frequency.
+
+    Takes *predictions* (one row per customer, as from
+    :func:`crmlib.clv.holdout_predictions`); customers with ``max_frequency`` or more
+    calibration purchases are pooled into the last point.
+    """
+    for column in ("frequency_cal", "predicted_holdout_purchases", "actual_holdout_purchases"):
+        if column not in predictions.columns:
+            raise DataContractError(
+                f"predictions: column '{column}' is missing; found "
+                f"{sorted(map(str, predictions.columns))}"
+            )
+    ax = ax or plt.gca()
+    bucket = np.minimum(predictions["frequency_cal"].to_numpy(dtype="int64"), max_frequency)
+    means = (
+        predictions.assign(bucket=bucket)
+        .groupby("bucket")[["actual_holdout_purchases", "predicted_holdout_purchases"]]
+        .mean()
+    )
+    labels = [str(b) if b < max_frequency else f"{max_frequency}+" for b in means.index]
+    ax.plot(means.index, means["actual_holdout_purchases"], marker="o", label="Actual")
+    ax.plot(means.index, means["predicted_holdout_purchases"], marker="s", linestyle="--",
+            label="Predicted")  # fmt: skip
+    ax.set_xticks(means.index, labels)
+    ax.legend()
+    unit = predictions.attrs.get("unit", "unit")
+    duration = predictions["duration_holdout"] if "duration_holdout" in predictions else None
+    length = f" ({duration.iloc[0]:g} {unit}s)" if duration is not None and len(duration) else ""
+    ax.set(title="Holdout purchases per customer: actual vs predicted",
+           xlabel="Repeat purchases in the calibration period",
+           ylabel=f"Mean purchases in the holdout{length}")  # fmt: skip
+    return ax
+
+
+# -- cumulative tracking --------------------------------------------------------------------------
+def _dates(values: Any, name: str) -> pd.DatetimeIndex:
+    try:
+        dates = pd.DatetimeIndex(pd.to_datetime(pd.Series(values), errors="raise"))
+    except (ValueError, TypeError) as exc:
+        raise DataContractError(f"{name}: not dates ({exc})") from None
+    if dates.isna().any():
+        raise DataContractError(f"{name}: {int(dates.isna().sum())} missing dates")
+    return dates.normalize()
+
+
+def cumulative_tracking(
+    fitter: Any,
+    transactions_daily: pd.DataFrame,
+    *,
+    calibration_end: dt.date | str,
+    unit: str,
+    first_purchase_dates: Sequence[Any] | pd.Series,
+    days_per_unit: float | None = None,
+    end_date: dt.date | str | None = None,
+) -> pd.DataFrame:
+    """Actual vs expected cumulative repeat purchases of a set of customers, by day.
+
+    Transforms *transactions_daily* (one row per day: ``date``, ``repeat_purchases`` = the
+    customers' repeat purchases that day, counted as the summary counts ``frequency``) and
+    ``first_purchase_dates`` (one date per customer, no ids) into one row per day from the
+    first first purchase to ``end_date`` (default: the last day of ``transactions_daily``):
+    ``date``, ``days_since_start``, ``actual_cumulative_purchases`` (through the end of the
+    day), ``expected_cumulative_purchases`` and ``period`` ("calibration" up to
+    ``calibration_end``, then "holdout").
+
+    Expected: sum over customers of E[X(d - first purchase date)] of the fitted model (the
+    unconditional expectation for a customer of that age, in days / ``days_per_unit``), as in
+    Fader, Hardie and Lee (2005) and lifetimes' ``expected_cumulative_transactions``; computed
+    as a convolution of the daily count of first purchases with E[X(k days)], k = 0, 1, ...
+    lifetimes' own table pairs the expectation at day k with purchases through day k - 1.
+
+    Parameters
+    ----------
+    unit : str
+        The model's time unit; ``days_per_unit`` defaults to 1 for "day" and 7 for "week".
+    """
+    model = _transaction_model(fitter)
+    per_unit = _days_per_unit(unit, days_per_unit)
+    for column in ("date", "repeat_purchases"):
+        if column not in transactions_daily.columns:
+            raise DataContractError(
+                f"transactions_daily: column '{column}' is missing; found "
+                f"{sorted(map(str, transactions_daily.columns))}, expected ['date', "
+                "'repeat_purchases']"
+            )
+    firsts = _dates(first_purchase_dates, "first_purchase_dates")
+    if len(firsts) == 0:
+        raise DataContractError("first_purchase_dates: no customers")
+    days = _dates(transactions_daily["date"], "transactions_daily.date")
+    purchases = pd.to_numeric(transactions_daily["repeat_purchases"], errors="coerce")
+    if purchases.isna().any() or (purchases < 0).any():
+        raise DataContractError(
+            "transactions_daily: column 'repeat_purchases' has missing or negative values"
+        )
+    start = firsts.min()
+    last = pd.Timestamp(as_date(end_date)) if end_date is not None else max(days.max(), start)
+    n_days = (last - start).days + 1
+    if n_days < 1:
+        raise DataContractError(f"end_date {last.date()} is before the first purchase {start}")
+    first_offsets = (firsts - start).days.to_numpy()
+    first_offsets = first_offsets[first_offsets < n_days]
+    first_counts = np.bincount(first_offsets, minlength=n_days)[:n_days].astype("float64")
+    expected_by_age = _KERNELS[model.kind].expected(model.theta, np.arange(n_days) / per_unit)
+    expected = np.convolve(first_counts, expected_by_age)[:n_days]
+    day_offsets = (days - start).days.to_numpy()
+    kept = (day_offsets >= 0) & (day_offsets < n_days)
+    daily = np.bincount(day_offsets[kept], weights=purchases.to_numpy()[kept], minlength=n_days)
+    dates = pd.date_range(start, periods=n_days, freq="D")
+    cutoff = pd.Timestamp(as_date(calibration_end))
+    table = pd.DataFrame(
+        {
+            "date": dates,
+            "days_since_start": np.arange(n_days),
+            "actual_cumulative_purchases": np.cumsum(daily),
+            "expected_cumulative_purchases": expected,
+            "period": np.where(dates <= cutoff, "calibration", "holdout"),
+        }
+    )
+    table.attrs = {
+        "model": model.label,
+        "calibration_end": cutoff.date().isoformat(),
+        "unit": unit,
+        "days_per_unit": per_unit,
+    }
+    return table
+
+
+def plot_cumulative_tracking(
+    table: pd.DataFrame,
+    *,
+    calibration_end: dt.date | str | None = None,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Actual vs expected cumulative repeat purchases over time (from cumulative_tracking)."""
+    ax = ax or plt.gca()
+    ax.plot(table["date"], table["actual_cumulative_purchases"], label="Actual")
+    ax.plot(table["date"], table["expected_cumulative_purchases"], linestyle="--",
+            label=f"Model ({table.attrs.get('model', 'expected')})")  # fmt: skip
+    cutoff = calibration_end or table.attrs.get("calibration_end")
+    if cutoff is not None:
+        ax.axvline(pd.Timestamp(as_date(cutoff)), color="grey", linestyle=":",
+                   label="End of calibration")  # fmt: skip
+    ax.legend()
+    ax.set(title="Cumulative repeat purchases: actual vs model",
+           xlabel="Date", ylabel="Repeat purchases (cumulative)")  # fmt: skip
+    return ax
+
+
+# -- P(alive) ---------------------------------------------------------------------------------------
+def palive_matrix(
+    fitter: Any,
+    *,
+    max_frequency: int,
+    max_recency: int,
+    T: float,
+    unit: str = "week",
+) -> pd.DataFrame:
+    """P(alive) of a customer of age ``T`` by recency (rows) and frequency (columns).
+
+    One row per recency 0..``max_recency`` (whole ``unit``s since the first purchase) and one
+    column per number of repeat purchases 0..``max_frequency``; the values are P(alive) at
+    age ``T`` (lifetimes' ``conditional_probability_alive_matrix``, with T given).
+    """
+    if max_recency > T:
+        raise ValueError(f"max_recency={max_recency} is larger than T={T}")
+    model = _transaction_model(fitter)
+    recency = np.arange(int(max_recency) + 1, dtype="float64")
+    frequency = np.arange(int(max_frequency) + 1, dtype="float64")
+    values = _KERNELS[model.kind].p_alive(
+        model.theta, frequency[None, :], recency[:, None], float(T)
+    )
+    matrix = pd.DataFrame(
+        np.broadcast_to(values, (len(recency), len(frequency))),
+        index=pd.Index(recency.astype("int64"), name=f"recency_{unit}s"),
+        columns=pd.Index(frequency.astype("int64"), name="frequency"),
+    )
+    matrix.attrs = {"model": model.label, "T": float(T), "unit": unit}
+    return matrix
+
+
+def plot_palive_matrix(matrix: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Heatmap of P(alive) by recency and frequency (from palive_matrix)."""
+    ax = ax or plt.gca()
+    image = ax.imshow(matrix.to_numpy(), origin="lower", aspect="auto", cmap="RdYlGn",
+                      vmin=0, vmax=1, interpolation="nearest")  # fmt: skip
+    ax.figure.colorbar(image, ax=ax, label="P(alive)")
+    unit = matrix.attrs.get("unit", "unit")
+    age = matrix.attrs.get("T")
+    ax.set(
+        title="P(alive) by frequency and recency"
+        + (f" (customers aged {age:g} {unit}s)" if age is not None else ""),
+        xlabel="Repeat purchases (frequency)",
+        ylabel=f"Recency: {unit}s from first to last purchase",
+    )
+    return ax
+
+
+def _wilson(successes: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[Any, Any]:
+    z = stats.norm.ppf(0.5 + level / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = successes / n
+        centre = (share + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return centre - half, centre + half
+
+
+def palive_calibration(
+    fitter: Any,
+    calibration_holdout: pd.DataFrame,
+    *,
+    bins: int = 10,
+) -> pd.DataFrame:
+    """Predicted P(alive) deciles vs the share of customers who bought in the holdout.
+
+    Transforms *calibration_holdout* (one row per customer, as for
+    :func:`crmlib.clv.holdout_predictions`) into one row per bin of predicted P(alive) at the
+    end of calibration (equal-sized bins by rank; ties ordered by the predicted purchase
+    probability): ``bin`` (1 = lowest), ``customers``, ``mean_p_alive``, ``mean_p_purchase``
+    (the model's P(at least one purchase in the holdout) = P(alive) x (1 - P(no purchase |
+    alive))), ``share_purchased`` (observed), and its 95% Wilson interval ``share_lower``,
+    ``share_upper``.
+
+    P(alive) is an upper bound of the share that buys (an active customer need not buy within
+    the holdout); ``mean_p_purchase`` is the like-for-like prediction of ``share_purchased``.
+    """
+    if bins < 1:
+        raise ValueError(f"bins={bins}: expected at least 1")
+    model = _transaction_model(fitter)
+    x, t_x, T, actual, duration = _holdout_arrays(calibration_holdout)
+    n = len(x)
+    if n < bins:
+        raise DataContractError(f"calibration_holdout: {n} customers, fewer than bins={bins}")
+    p_alive = np.broadcast_to(_KERNELS[model.kind].p_alive(model.theta, x, t_x, T), x.shape)
+    index, (ux, uT, ud) = _unique_rows(x, T, duration)
+    p_zero = _p_zero_alive(model.kind, model.theta, ud, ux, uT)[index]
+    p_purchase = p_alive * (1 - p_zero)
+    order = np.lexsort((p_purchase, p_alive))
+    code = np.empty(n, dtype="int64")
+    code[order] = np.arange(n) * bins // n
+    purchased = (actual > 0).astype("float64")
+    customers = np.bincount(code, minlength=bins).astype("float64")
+    bought = np.bincount(code, weights=purchased, minlength=bins)
+    lower, upper = _wilson(bought, customers)
+    table = pd.DataFrame(
+        {
+            "bin": np.arange(1, bins + 1),
+            "customers": customers.astype("int64"),
+            "mean_p_alive": np.bincount(code, weights=p_alive, minlength=bins) / customers,
+            "mean_p_purchase": np.bincount(code, weights=p_purchase, minlength=bins) / customers,
+            "share_purchased": bought / customers,
+            "share_lower": lower,
+            "share_upper": upper,
+        }
+    )
+    table.attrs = {"model": model.label}
+    return table
+
+
+def plot_palive_calibration(table: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Observed share buying in the holdout vs predicted, by P(alive) bin (palive_calibration)."""
+    ax = ax or plt.gca()
+    share = table["share_purchased"].to_numpy(dtype="float64")
+    errors = np.vstack([share - table["share_lower"], table["share_upper"] - share])
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="Perfect calibration")
+    ax.errorbar(table["mean_p_purchase"], share, yerr=errors, fmt="o",
+                label="P(purchase in holdout), predicted")  # fmt: skip
+    ax.scatter(table["mean_p_alive"], share, marker="x", label="P(alive), predicted")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="upper left", fontsize="small")
+    ax.set(title="Who bought in the holdout, by decile of predicted P(alive)",
+           xlabel="Predicted probability (mean of the bin)",
+           ylabel="Customers with a holdout purchase")  # fmt: skip
+    return ax
+
+
+# -- CLV charts -------------------------------------------------------------------------------------
+def plot_clv_intervals(
+    intervals: pd.DataFrame,
+    *,
+    by: str,
+    currency: str = "EUR",
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Mean CLV per group with its interval (from crmlib.clv.clv_intervals), largest first."""
+    ax = ax or plt.gca()
+    overall = intervals[by] == _ALL_GROUPS
+    rows = pd.concat([intervals[~overall].sort_values("clv_mean"), intervals[overall]])
+    mean = rows["clv_mean"].to_numpy(dtype="float64")
+    errors = np.vstack([mean - rows["clv_mean_lower"], rows["clv_mean_upper"] - mean])
+    positions = np.arange(len(rows))
+    colours = np.where(rows[by] == _ALL_GROUPS, "#5f6b73", "#1f5f99")
+    ax.barh(positions, mean, xerr=errors, capsize=3, color=colours)
+    ax.set_yticks(positions, rows[by].astype(str))
+    money_axis(ax, currency, axis="x")
+    level = intervals.attrs.get("level", 0.95)
+    months = intervals.attrs.get("horizon_months")
+    horizon = f" over {months} months" if months else ""
+    ax.set(title=f"Mean CLV per customer{horizon} by {by.replace('_', ' ')}",
+           xlabel=f"CLV per customer ({currency}, {level:.0%} interval)",
+           ylabel=by.replace("_", " ").capitalize())  # fmt: skip
+    return ax
+
+
+def plot_sensitivity(
+    grid: pd.DataFrame,
+    *,
+    currency: str = "EUR",
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Total CLV for each discount rate x horizon (from crmlib.clv.sensitivity)."""
+    ax = ax or plt.gca()
+    table = grid.pivot(index="annual_discount_rate", columns="horizon_months", values="total_clv")
+    image = ax.imshow(table.to_numpy(), origin="lower", aspect="auto", cmap="Blues")
+    ax.figure.colorbar(image, ax=ax, label=f"Total CLV ({currency})")
+    for i, rate in enumerate(table.index):
+        for j, months in enumerate(table.columns):
+            ax.text(j, i, f"{table.loc[rate, months]:,.0f}", ha="center", va="center",
+                    fontsize="small")  # fmt: skip
+    ax.set_xticks(np.arange(len(table.columns)), [str(m) for m in table.columns])
+    ax.set_yticks(np.arange(len(table.index)), [f"{r:.0%}" for r in table.index])
+    ax.grid(False)
+    ax.set(title="How total CLV depends on the discount rate and the horizon",
+           xlabel="Horizon (months)", ylabel="Annual discount rate")  # fmt: skip
+    return ax

@@ -1,0 +1,360 @@
+"""05_clv glue: the calibration cut-off, the groups CLV is split by, refits at other cut-offs,
+the tracking plot's inputs, the artifact and the metrics.
+
+The notebook calls these so that it holds no logic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crmlib.checks import require_columns, require_view
+from crmlib.clv._describe import _money
+from crmlib.clv._models import (
+    FittedModel,
+    describe_fit,
+    fit_spend_model,
+    fit_transactions_model,
+    spend_independence,
+)
+from crmlib.clv._plots import cumulative_tracking
+from crmlib.clv._summary import UNIT_DAYS, calibration_holdout
+from crmlib.engine import Engine
+from crmlib.io import RunFolder
+from crmlib.periods import as_date, exclusive_end
+
+__all__ = [
+    "GROUP_COLUMNS",
+    "calibration_cutoff",
+    "model_summary",
+    "days_per_unit",
+    "value_groups",
+    "clv_artifact",
+    "clv_conclusion",
+    "mask_small_groups",
+    "clv_metrics",
+    "cutoff_fits",
+    "describe_fits",
+    "describe_summary",
+    "spend_check",
+    "tracking_table",
+]
+
+log = logging.getLogger(__name__)
+
+#: Columns of :func:`value_groups` besides customer_id: the splits CLV is reported by.
+GROUP_COLUMNS: tuple[str, ...] = ("acquisition_channel", "segment", "cohort")
+_UNKNOWN = "(unknown)"
+_CAL_NAMES = {
+    "frequency_cal": "frequency",
+    "recency_cal": "recency",
+    "T_cal": "T",
+    "monetary_value_cal": "monetary_value",
+}
+
+
+def calibration_cutoff(
+    as_of_date: dt.date | str, *, calibration_end: dt.date | str | None, holdout_days: int
+) -> dt.date:
+    """The last day of the calibration period: ``calibration_end``, else as_of − holdout_days.
+
+    Examples
+    --------
+    >>> calibration_cutoff("2025-12-31", calibration_end=None, holdout_days=182)
+    datetime.date(2025, 7, 2)
+    """
+    as_of = as_date(as_of_date)
+    cutoff = (
+        as_date(calibration_end)
+        if calibration_end is not None
+        else as_of - dt.timedelta(days=holdout_days)
+    )
+    if cutoff >= as_of:
+        raise ValueError(
+            f"calibration_end {cutoff} is not before as_of_date {as_of}: the holdout is empty; "
+            "set clv.calibration_end earlier or clv.holdout_days > 0"
+        )
+    return cutoff
+
+
+def days_per_unit(unit: str) -> float:
+    """Days in one model time unit (day 1, week and calendar_week 7)."""
+    if unit not in UNIT_DAYS:
+        raise ValueError(f"unit={unit!r}: expected one of {sorted(UNIT_DAYS)}")
+    return float(UNIT_DAYS[unit])
+
+
+def model_summary(calibration: pd.DataFrame) -> pd.DataFrame:
+    """The calibration columns of :func:`crmlib.clv.calibration_holdout` under lifetimes' names.
+
+    One row per customer: customer_id, frequency, recency, T, monetary_value (the calibration
+    period only), with the frame's ``attrs`` (unit, dates) kept, so the models fit on it.
+    """
+    missing = [name for name in ("customer_id", *_CAL_NAMES) if name not in calibration.columns]
+    if missing:
+        raise ValueError(
+            f"calibration summary: column '{missing[0]}' is missing; expected the output of "
+            "crmlib.clv.calibration_holdout"
+        )
+    summary = calibration[["customer_id", *_CAL_NAMES]].rename(columns=_CAL_NAMES)
+    summary.attrs = dict(calibration.attrs)
+    return summary
+
+
+def tracking_table(
+    engine: Engine,
+    fitted: Any,
+    summary: pd.DataFrame,
+    *,
+    calibration_end: dt.date | str,
+    observation_end: dt.date | str,
+    unit: str,
+    transactions: str = "transactions",
+) -> pd.DataFrame:
+    """Actual vs expected cumulative repeat purchases of the calibration cohort, by day.
+
+    The cohort is every customer whose first purchase is on or before ``calibration_end``
+    (those the calibration model describes). Their repeat purchases per day are counted in
+    SQL (``clv_daily_repeats.sql``: each purchase day after the first, once per customer),
+    their first-purchase dates come from *summary* (``first_purchase_date``), and
+    :func:`crmlib.clv.cumulative_tracking` adds the model's expectation.
+    """
+    require_view(
+        engine, transactions, ("customer_id", "order_ts", "is_purchase"), producer="01_ingest"
+    )
+    cutoff = as_date(calibration_end)
+    daily = engine.query(
+        "clv_daily_repeats",
+        {"end": exclusive_end(as_date(observation_end)), "cohort_end": cutoff},
+        identifiers={"transactions": transactions},
+    )
+    daily["date"] = pd.to_datetime(daily["date"])
+    first = pd.to_datetime(summary["first_purchase_date"])
+    return cumulative_tracking(
+        fitted,
+        daily,
+        calibration_end=cutoff,
+        unit=unit,
+        first_purchase_dates=first[first <= pd.Timestamp(cutoff)],
+        days_per_unit=days_per_unit(unit),
+        end_date=as_date(observation_end),
+    )
+
+
+def describe_summary(summary: pd.DataFrame, calibration: pd.DataFrame, *, unit: str) -> str:
+    """Markdown: customers, repeat buyers, mean frequency and the calibration/holdout split."""
+    n = len(summary)
+    repeat = int((summary["frequency"] > 0).sum())
+    attrs = calibration.attrs
+    buyers = int((calibration["frequency_holdout"] > 0).sum())
+    return (
+        f"**{n:,} customers** bought on or before {summary.attrs.get('observation_end', '')}; "
+        f"{repeat:,} ({repeat / n:.0%}) came back at least once (mean "
+        f"{summary['frequency'].mean():.2f} repeat purchases, time unit: {unit}). The models are "
+        f"fitted on the {len(calibration):,} customers who bought by "
+        f"{attrs.get('calibration_end', '')} and judged on what they did from then to "
+        f"{attrs.get('observation_end', '')}: {buyers:,} of them bought again in that holdout."
+        if n
+        else "No customer bought on or before the as-of date: there is nothing to model."
+    )
+
+
+def describe_fits(fits: Mapping[str, FittedModel]) -> str:
+    """Markdown: each candidate model's fit in words (:func:`crmlib.clv.describe_fit`)."""
+    return "\n\n".join(describe_fit(fitted) for fitted in fits.values())
+
+
+def spend_check(summary: pd.DataFrame) -> str:
+    """Markdown: the Gamma-Gamma independence check (frequency vs spend) and what it implies."""
+    return f"**Spend and frequency:** {spend_independence(summary)['verdict']}"
+
+
+def cutoff_fits(
+    engine: Engine,
+    *,
+    final: tuple[Any, Any],
+    as_of_date: dt.date | str,
+    holdout_days: Sequence[int],
+    model: str,
+    penalizer: float,
+    unit: str,
+    transactions: str = "transactions",
+) -> tuple[dict[str, tuple[Any, Any]], str]:
+    """The chosen models fitted on all data and with calibration periods ending
+    ``holdout_days`` before as_of, for :func:`crmlib.clv.cutoff_sensitivity`.
+
+    Returns ``({label: (transaction model, spend model)}, base label)``; the base is the fit
+    on all data up to as_of (the one the CLV uses).
+    """
+    as_of = as_date(as_of_date)
+    base = f"all data to {as_of}"
+    fits: dict[str, tuple[Any, Any]] = {base: final}
+    for days in holdout_days:
+        cutoff = as_of - dt.timedelta(days=int(days))
+        calibration = model_summary(
+            calibration_holdout(
+                engine,
+                calibration_end=cutoff,
+                observation_end=as_of,
+                unit=unit,
+                transactions=transactions,
+            )
+        )
+        fits[f"data to {cutoff}"] = (
+            fit_transactions_model(calibration, model=model, penalizer=penalizer, unit=unit),
+            fit_spend_model(calibration, penalizer=penalizer),
+        )
+    return fits, base
+
+
+def value_groups(
+    run: RunFolder, summary: pd.DataFrame, *, customers: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The groups CLV is reported by: one row per customer of ``summary``.
+
+    Columns customer_id and :data:`GROUP_COLUMNS`: the acquisition channel (from the
+    ``customers`` artifact), the RFM segment (from 04_segments' ``rfm`` artifact of this run,
+    when 04 ran) and the acquisition cohort (quarter of the first purchase, from the summary's
+    ``first_purchase_date``). A value that is not known is ``"(unknown)"``.
+    """
+    groups = pd.DataFrame({"customer_id": summary["customer_id"].astype("str").to_numpy()})
+    table = customers
+    if table is None and run.has_table("customers"):
+        table = run.read_table("customers", columns=["customer_id", "acquisition_channel"])
+    groups["acquisition_channel"] = _lookup(groups, table, "acquisition_channel")
+    rfm = (
+        run.read_table("rfm", columns=["customer_id", "segment"]) if run.has_table("rfm") else None
+    )
+    groups["segment"] = _lookup(groups, rfm, "segment")
+    if "first_purchase_date" in summary.columns:
+        first = pd.to_datetime(summary["first_purchase_date"]).dt.to_period("Q").astype("str")
+        groups["cohort"] = first.fillna(_UNKNOWN).to_numpy()
+    else:
+        groups["cohort"] = _UNKNOWN
+    return groups
+
+
+def _lookup(groups: pd.DataFrame, table: pd.DataFrame | None, column: str) -> np.ndarray:
+    if table is None or column not in table.columns:
+        return np.full(len(groups), _UNKNOWN, dtype=object)
+    values = table.drop_duplicates("customer_id").set_index("customer_id")[column]
+    mapped = groups["customer_id"].map(values.astype("str"))
+    return mapped.where(mapped.notna() & (mapped != ""), _UNKNOWN).to_numpy(dtype=object)
+
+
+def clv_artifact(values: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
+    """The ``clv`` artifact: one row per customer, the values with their groups.
+
+    Keeps every column of ``values`` (customer_id, p_alive, expected purchases and spend over
+    the horizon, clv, expected_next_order_date) plus the groups; the units of each column are
+    in ``attrs["units"]`` and are also written to the artifact's metadata by the caller.
+    """
+    table = values.merge(groups, on="customer_id", how="left", validate="one_to_one")
+    table.attrs = dict(values.attrs)
+    return table
+
+
+def clv_conclusion(
+    values: pd.DataFrame,
+    *,
+    chosen: str,
+    horizon_months: int,
+    currency: str,
+    top_decile: float,
+) -> str:
+    """The stage's one-line conclusion for the front page, from the numbers."""
+    total = float(values["clv"].sum())
+    mean = float(values["clv"].mean()) if len(values) else float("nan")
+    return (
+        f"The {len(values):,} customers are worth {_money(total, currency)} in "
+        f"discounted margin over the next {horizon_months} months "
+        f"({_money(mean, currency)} each on average, model "
+        f"{_MODEL_NAMES.get(chosen, chosen)}); the top 10% hold {top_decile:.0%} of it."
+    )
+
+
+def mask_small_groups(table: pd.DataFrame, *, min_cell_size: int) -> pd.DataFrame:
+    """Groups of a per-group CLV table from fewer than ``min_cell_size`` customers, blanked.
+
+    Takes a table with a ``customers`` column (from :func:`crmlib.clv.value_by_group` or
+    :func:`crmlib.clv.clv_intervals`) and returns a copy where every other numeric column of
+    a small group is null and ``masked`` is True, so neither the report nor a chart shows a
+    value that rests on a handful of customers.
+    """
+    require_columns(table, ["customers"], table_name="CLV by group")
+    masked = table["customers"] < min_cell_size
+    out = table.copy()
+    numeric = [c for c in out.columns if c != "customers" and pd.api.types.is_float_dtype(out[c])]
+    out.loc[masked, numeric] = np.nan
+    out["masked"] = masked.to_numpy()
+    return out
+
+
+_MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD"}
+
+
+def clv_metrics(
+    *,
+    values: pd.DataFrame,
+    chosen: str,
+    fits: Mapping[str, Any],
+    spend_params: Mapping[str, float],
+    comparison: pd.DataFrame,
+    holdout: Mapping[str, Any],
+    top_decile: float,
+    horizon_months: int,
+    annual_discount_rate: float,
+    margin: float,
+    unit: str,
+    conclusion: str,
+    by_channel: pd.DataFrame | None = None,
+    sensitivity_range: Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """``metrics.json["clv"]``: chosen model, its parameters, holdout errors, total/mean CLV.
+
+    Counts, parameters and aggregates only; never a customer id.
+    """
+    chosen_fit = fits[chosen]
+    metrics: dict[str, Any] = {
+        "conclusion": conclusion,
+        "model": chosen,
+        "model_name": _MODEL_NAMES.get(chosen, chosen),
+        "unit": unit,
+        "parameters": {k: float(v) for k, v in chosen_fit.params.items()},
+        "log_likelihood": float(chosen_fit.log_likelihood),
+        "converged": bool(chosen_fit.converged),
+        "spend_parameters": {k: float(v) for k, v in spend_params.items()},
+        "holdout": {k: _plain(v) for k, v in holdout.items()},
+        "comparison": [
+            {str(k): _plain(v) for k, v in row.items()} for row in comparison.to_dict("records")
+        ],
+        "customers": int(len(values)),
+        "clv_total": float(values["clv"].sum()),
+        "clv_mean": float(values["clv"].mean()) if len(values) else None,
+        "top_decile_share": float(top_decile),
+        "horizon_months": int(horizon_months),
+        "annual_discount_rate": float(annual_discount_rate),
+        "margin": float(margin),
+    }
+    if by_channel is not None:
+        metrics["by_channel"] = {
+            str(row[0]): _plain(row[1])
+            for row in by_channel[[by_channel.columns[0], "clv_mean"]].itertuples(index=False)
+        }
+    if sensitivity_range is not None:
+        metrics["sensitivity_total_range"] = [float(v) for v in sensitivity_range]
+    return metrics
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

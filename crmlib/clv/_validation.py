@@ -1,0 +1,362 @@
+"""Holdout validation of BTYD models: predicted vs actual purchases per customer, and model choice.
+
+A model fitted on the calibration period predicts each customer's repeat purchases in the
+holdout period (E[Y(t) | frequency, recency, T], t = the holdout's length in the model's unit);
+the predictions are compared with what customers actually bought, per customer (MAE, RMSE),
+by calibration frequency, and in aggregate, as in Fader, Hardie and Lee (2005), section 4.
+
+References
+----------
+.. [1] Fader, P. S., Hardie, B. G. S. and Lee, K. L. (2005). "Counting your customers the easy
+   way: an alternative to the Pareto/NBD model." Marketing Science 24(2), 275-284.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crmlib.clv._value import (
+    _KERNELS,
+    _history,
+    _transaction_model,
+    _unique_rows,
+    _unwrap,
+)
+from crmlib.errors import DataContractError
+
+__all__ = [
+    "CRITERIA",
+    "HOLDOUT_COLUMNS",
+    "holdout_predictions",
+    "holdout_metrics",
+    "errors_by_frequency",
+    "compare_models",
+]
+
+log = logging.getLogger(__name__)
+
+#: Criteria :func:`compare_models` can choose by (log-likelihood: highest wins, others lowest).
+CRITERIA: tuple[str, ...] = ("mae", "rmse", "aggregate_error", "log_likelihood")
+#: Columns of a calibration/holdout summary that the holdout functions read.
+HOLDOUT_COLUMNS: tuple[str, ...] = (
+    "frequency_cal", "recency_cal", "T_cal", "frequency_holdout", "duration_holdout",
+)  # fmt: skip
+_PREDICTION_COLUMNS = ("frequency_cal", "predicted_holdout_purchases", "actual_holdout_purchases")
+
+
+def _require(table: pd.DataFrame, columns: Sequence[str], table_name: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DataContractError(
+            f"{table_name}: column '{missing[0]}' is missing; found "
+            f"{sorted(map(str, table.columns))}, expected {list(columns)}"
+        )
+
+
+def _holdout_arrays(
+    calibration_holdout: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    _require(calibration_holdout, HOLDOUT_COLUMNS, "calibration_holdout")
+    x, t_x, T = _history(calibration_holdout, HOLDOUT_COLUMNS[:3], table_name="calibration_holdout")
+    actual = pd.to_numeric(calibration_holdout["frequency_holdout"], errors="coerce").to_numpy(
+        dtype="float64"
+    )
+    duration = pd.to_numeric(calibration_holdout["duration_holdout"], errors="coerce").to_numpy(
+        dtype="float64"
+    )
+    for name, values in (("frequency_holdout", actual), ("duration_holdout", duration)):
+        bad = ~np.isfinite(values) | (values < 0)
+        if bad.any():
+            raise DataContractError(
+                f"calibration_holdout: column '{name}' has {int(bad.sum())} missing or "
+                "negative values"
+            )
+    return x, t_x, T, actual, duration
+
+
+def _predict(model: Any, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, t: np.ndarray) -> Any:
+    """(P(alive), E[Y(t) | x, t_x, T]) per customer; E[Y(t) | alive] once per (x, T, t)."""
+    kernel = _KERNELS[model.kind]
+    index, (ux, uT, ut) = _unique_rows(x, T, t)
+    alive_expected = kernel.alive_expected(model.theta, ut, ux, uT)[index]
+    p_alive = np.broadcast_to(kernel.p_alive(model.theta, x, t_x, T), x.shape)
+    return p_alive, p_alive * alive_expected
+
+
+def _customer_id_column(table: pd.DataFrame) -> dict[str, Any]:
+    if "customer_id" in table.columns:
+        return {"customer_id": table["customer_id"].to_numpy()}
+    if table.index.name == "customer_id":
+        return {"customer_id": table.index.to_numpy()}
+    return {}
+
+
+def holdout_predictions(
+    fitter: Any,
+    calibration_holdout: pd.DataFrame,
+    *,
+    unit: str,
+) -> pd.DataFrame:
+    """Predicted vs actual repeat purchases in the holdout period, one row per customer.
+
+    Transforms *calibration_holdout* (one row per customer: ``frequency_cal``,
+    ``recency_cal``, ``T_cal`` in ``unit``, ``frequency_holdout`` = repeat purchases in the
+    holdout, ``duration_holdout`` = holdout length in ``unit``) into one row per customer,
+    same order: ``customer_id`` (when a column or the index), ``frequency_cal``,
+    ``recency_cal``, ``T_cal``, ``duration_holdout``, ``p_alive`` (at the end of the
+    calibration period), ``predicted_holdout_purchases`` (the model's conditional
+    expectation over the holdout), ``actual_holdout_purchases`` and ``error`` = predicted -
+    actual (purchases).
+
+    Parameters
+    ----------
+    fitter : BetaGeoFitter, ModifiedBetaGeoFitter or ParetoNBDFitter
+        Fitted on the calibration columns, in ``unit``.
+    calibration_holdout : pd.DataFrame
+        As above (lifetimes' ``calibration_and_holdout_data`` shape).
+    unit : str
+        The time unit of the recency/T/duration columns (recorded in ``attrs``).
+    """
+    model = _transaction_model(fitter)
+    x, t_x, T, actual, duration = _holdout_arrays(calibration_holdout)
+    p_alive, predicted = _predict(model, x, t_x, T, duration)
+    frame = pd.DataFrame(
+        {
+            **_customer_id_column(calibration_holdout),
+            "frequency_cal": x.astype("int64"),
+            "recency_cal": t_x,
+            "T_cal": T,
+            "duration_holdout": duration,
+            "p_alive": p_alive,
+            "predicted_holdout_purchases": predicted,
+            "actual_holdout_purchases": actual,
+            "error": predicted - actual,
+        }
+    )
+    frame.attrs = {
+        "model": model.label,
+        "unit": unit,
+        "units": {
+            "recency_cal": unit,
+            "T_cal": unit,
+            "duration_holdout": unit,
+            "predicted_holdout_purchases": "repeat purchases in the holdout",
+            "actual_holdout_purchases": "repeat purchases in the holdout",
+            "error": "purchases (predicted - actual)",
+        },
+    }
+    return frame
+
+
+def _prediction_arrays(predictions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    _require(predictions, _PREDICTION_COLUMNS, "predictions")
+    predicted = predictions["predicted_holdout_purchases"].to_numpy(dtype="float64")
+    actual = predictions["actual_holdout_purchases"].to_numpy(dtype="float64")
+    bad = ~np.isfinite(predicted)
+    if bad.any():
+        raise DataContractError(
+            f"predictions: {int(bad.sum())} customers have no finite predicted purchases"
+        )
+    return predicted, actual
+
+
+def holdout_metrics(predictions: pd.DataFrame) -> dict[str, float]:
+    """Per-customer and aggregate accuracy of holdout predictions.
+
+    Takes *predictions* (one row per customer, as from :func:`holdout_predictions`) and
+    returns ``n`` (customers), ``mae`` and ``rmse`` (purchases per customer), ``bias`` (mean
+    predicted - actual), ``mean_predicted``, ``mean_actual``, ``predicted_total``,
+    ``actual_total`` and ``aggregate_error`` = predicted_total / actual_total - 1 (NaN
+    without any actual purchase).
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"frequency_cal": [0, 1, 2],
+    ...                       "predicted_holdout_purchases": [0.5, 1.0, 3.0],
+    ...                       "actual_holdout_purchases": [0, 2, 2]})
+    >>> {k: round(v, 3) for k, v in holdout_metrics(table).items() if k in ("mae", "rmse")}
+    {'mae': 0.833, 'rmse': 0.866}
+    """
+    predicted, actual = _prediction_arrays(predictions)
+    error = predicted - actual
+    n = len(error)
+    actual_total = float(actual.sum())
+    predicted_total = float(predicted.sum())
+    return {
+        "n": float(n),
+        "mae": float(np.abs(error).mean()) if n else math.nan,
+        "rmse": float(np.sqrt((error**2).mean())) if n else math.nan,
+        "bias": float(error.mean()) if n else math.nan,
+        "mean_predicted": float(predicted.mean()) if n else math.nan,
+        "mean_actual": float(actual.mean()) if n else math.nan,
+        "predicted_total": predicted_total,
+        "actual_total": actual_total,
+        "aggregate_error": predicted_total / actual_total - 1 if actual_total > 0 else math.nan,
+    }
+
+
+def _bucket_labels(buckets: Sequence[int]) -> list[str]:
+    labels = []
+    for low, high in zip(buckets, [*buckets[1:], None], strict=True):
+        if high is None:
+            labels.append(f"{low}+")
+        elif high == low + 1:
+            labels.append(str(low))
+        else:
+            labels.append(f"{low}\u2013{high - 1}")
+    return labels
+
+
+def errors_by_frequency(
+    predictions: pd.DataFrame,
+    *,
+    buckets: Sequence[int] = (0, 1, 2, 3, 5, 10),
+) -> pd.DataFrame:
+    """Holdout accuracy by calibration frequency bucket.
+
+    Transforms *predictions* (one row per customer, as from :func:`holdout_predictions`) into
+    one row per bucket of ``frequency_cal`` (``buckets`` are the lower bounds, the last one
+    open: "0", "1", "2", "3–4", "5–9", "10+"): ``frequency_bucket``, ``customers``,
+    ``mean_predicted``, ``mean_actual`` (purchases per customer), ``predicted_total``,
+    ``actual_total``, ``mae``, ``rmse``, ``bias``. Every bucket is listed, empty ones with 0
+    customers; the customers and totals add up to :func:`holdout_metrics`'.
+    """
+    bounds = [int(b) for b in buckets]
+    if not bounds or bounds[0] != 0 or any(b <= a for a, b in itertools.pairwise(bounds)):
+        raise ValueError(
+            f"buckets={tuple(buckets)}: expected increasing lower bounds starting at 0"
+        )
+    predicted, actual = _prediction_arrays(predictions)
+    frequency = predictions["frequency_cal"].to_numpy(dtype="float64")
+    code = np.searchsorted(np.asarray(bounds, dtype="float64"), frequency, side="right") - 1
+    error = predicted - actual
+    k = len(bounds)
+    customers = np.bincount(code, minlength=k)
+    predicted_total = np.bincount(code, weights=predicted, minlength=k)
+    actual_total = np.bincount(code, weights=actual, minlength=k)
+    abs_total = np.bincount(code, weights=np.abs(error), minlength=k)
+    square_total = np.bincount(code, weights=error**2, minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        size = np.where(customers > 0, customers, np.nan)
+        table = pd.DataFrame(
+            {
+                "frequency_bucket": _bucket_labels(bounds),
+                "customers": customers.astype("int64"),
+                "mean_predicted": predicted_total / size,
+                "mean_actual": actual_total / size,
+                "predicted_total": predicted_total,
+                "actual_total": actual_total,
+                "mae": abs_total / size,
+                "rmse": np.sqrt(square_total / size),
+                "bias": (predicted_total - actual_total) / size,
+            }
+        )
+    return table
+
+
+def compare_models(
+    fitters: Mapping[str, Any],
+    calibration_holdout: pd.DataFrame,
+    *,
+    unit: str,
+    criterion: str = "mae",
+    converged: Mapping[str, bool] | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """Compare transaction models on the holdout and choose one by ``criterion``.
+
+    Takes *fitters* (name -> fitted transaction model, or an object with ``fitter``,
+    ``converged`` attributes such as :class:`crmlib.clv.FittedModel`) and
+    *calibration_holdout* (one row per customer, as for :func:`holdout_predictions`), and
+    returns (table, chosen name). The table has one row per model, in the given order:
+    ``model``, ``converged``, ``log_likelihood`` (of the calibration data at the fitted
+    parameters, in ``unit``, without penalty: comparable between models fitted on the same
+    data), ``n_params``, ``aic``, ``mae``, ``rmse``, ``predicted_total``, ``actual_total``,
+    ``aggregate_error`` (relative), ``eligible``, ``chosen`` and ``note``.
+
+    The chosen model has the best ``criterion`` among converged models: the lowest ``mae``,
+    ``rmse`` or absolute ``aggregate_error``, or the highest ``log_likelihood``; ties go to
+    the first listed. A model that did not converge (``converged[name]`` False, or the
+    wrapper's ``converged`` attribute) is never chosen: its row says so, and a warning is
+    logged.
+
+    Raises
+    ------
+    ValueError
+        Unknown criterion, no model, or no converged model to choose.
+    """
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion={criterion!r}: expected one of {CRITERIA}")
+    if not fitters:
+        raise ValueError("compare_models: no model to compare")
+    x, t_x, T, _, _ = _holdout_arrays(calibration_holdout)
+    rows = []
+    for name, fitted in fitters.items():
+        flag = _converged_flag(name, fitted, converged)
+        row: dict[str, Any] = {"model": str(name), "converged": flag, "note": ""}
+        fitter = _unwrap(fitted)
+        if fitter is None or getattr(fitter, "params_", None) is None:
+            row.update(eligible=False, note="no fitted parameters: excluded from the choice")
+            rows.append(row)
+            continue
+        model = _transaction_model(fitter)
+        predictions = holdout_predictions(fitter, calibration_holdout, unit=unit)
+        metrics = holdout_metrics(predictions)
+        log_likelihood = float(_KERNELS[model.kind].log_likelihood(model.theta, x, t_x, T).sum())
+        row.update(
+            log_likelihood=log_likelihood,
+            n_params=len(model.names),
+            aic=2 * len(model.names) - 2 * log_likelihood,
+            **{k: metrics[k] for k in ("mae", "rmse", "predicted_total", "actual_total",
+                                       "aggregate_error")},
+        )  # fmt: skip
+        value = _score(row, criterion)
+        row["eligible"] = bool(flag and np.isfinite(value))
+        if not flag:
+            row["note"] = "did not converge: excluded from the choice"
+            log.warning("model %s did not converge: it is not eligible to be chosen", name)
+        elif not np.isfinite(value):
+            row["note"] = f"{criterion} is not finite: excluded from the choice"
+        rows.append(row)
+    table = pd.DataFrame(rows).reindex(
+        columns=["model", "converged", "log_likelihood", "n_params", "aic", "mae", "rmse",
+                 "predicted_total", "actual_total", "aggregate_error", "eligible", "chosen",
+                 "note"],
+    )  # fmt: skip
+    eligible = table[table["eligible"].astype(bool)]
+    if eligible.empty:
+        raise ValueError(
+            "compare_models: no converged model to choose from "
+            f"({', '.join(f'{r.model}: {r.note}' for r in table.itertuples())})"
+        )
+    scores = [_score(row, criterion) for row in eligible.to_dict("records")]
+    best = int(np.argmax(scores) if criterion == "log_likelihood" else np.argmin(scores))
+    chosen = str(eligible["model"].iloc[best])
+    table["chosen"] = table["model"] == chosen
+    table["converged"] = table["converged"].astype(bool)
+    table["eligible"] = table["eligible"].astype(bool)
+    table.attrs = {"criterion": criterion, "unit": unit, "chosen": chosen}
+    log.info("chose %s by %s among %d eligible models", chosen, criterion, len(eligible))
+    return table, chosen
+
+
+def _converged_flag(name: str, fitted: Any, converged: Mapping[str, bool] | None) -> bool:
+    if converged is not None:
+        if name not in converged:
+            raise ValueError(
+                f"converged: no entry for model {name!r}; expected one per model "
+                f"{sorted(converged)}"
+            )
+        return bool(converged[name])
+    return bool(getattr(fitted, "converged", True))
+
+
+def _score(row: Mapping[str, Any], criterion: str) -> float:
+    value = float(row.get(criterion, math.nan))
+    return abs(value) if criterion == "aggregate_error" else value
