@@ -153,3 +153,16 @@ def test_cutoff_fits_and_conclusion(engine: Engine) -> None:
         "The 4 customers are worth €1.0k in discounted margin over the next 12 months "
         "(€250.00 each on average, model BG/NBD); the top 10% hold 85% of it."
     )
+
+
+def test_clv_artifact_keeps_units_through_the_run_folder(tmp_path: Path) -> None:
+    from crmlib.clv._stage import clv_artifact
+
+    values = pd.DataFrame({"customer_id": ["A", "B"], "clv": [1.5, 2.5]})
+    values.attrs = {"units": {"clv": "currency: margin over 12 months"}, "unit": "week"}
+    groups = pd.DataFrame({"customer_id": ["A", "B"], "segment": ["Lost", "New"]})
+    run = RunFolder(tmp_path / "run")
+    run.write_table("clv", clv_artifact(values, groups))
+    back = run.read_table("clv")
+    assert back["segment"].tolist() == ["Lost", "New"]
+    assert back.attrs["units"]["clv"] == "currency: margin over 12 months"

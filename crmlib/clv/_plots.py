@@ -40,13 +40,12 @@ import pandas as pd
 from matplotlib.ticker import PercentFormatter
 from scipy import stats
 
+from crmlib.clv._formulas import _KERNELS, _p_zero_alive
 from crmlib.clv._validation import _holdout_arrays
-from crmlib.clv._value import (
+from crmlib.clv._value_base import (
     _ALL_GROUPS,
-    _KERNELS,
     _days_per_unit,
     _history,
-    _p_zero_alive,
     _transaction_model,
     _unique_rows,
 )

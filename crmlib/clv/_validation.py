@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlib.clv._value import (
-    _KERNELS,
+from crmlib.clv._formulas import _KERNELS
+from crmlib.clv._value_base import (
     _history,
     _transaction_model,
     _unique_rows,
