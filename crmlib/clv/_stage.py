@@ -26,7 +26,7 @@ from crmlib.clv._models import (
 from crmlib.clv._plots import cumulative_tracking
 from crmlib.clv._summary import UNIT_DAYS, calibration_holdout
 from crmlib.engine import Engine
-from crmlib.io import RunFolder
+from crmlib.io import RunFolder, to_jsonable
 from crmlib.periods import as_date, exclusive_end
 
 __all__ = [
@@ -330,9 +330,10 @@ def clv_metrics(
         "log_likelihood": float(chosen_fit.log_likelihood),
         "converged": bool(chosen_fit.converged),
         "spend_parameters": {k: float(v) for k, v in spend_params.items()},
-        "holdout": {k: _plain(v) for k, v in holdout.items()},
+        "holdout": {k: to_jsonable(v) for k, v in holdout.items()},
         "comparison": [
-            {str(k): _plain(v) for k, v in row.items()} for row in comparison.to_dict("records")
+            {str(k): to_jsonable(v) for k, v in row.items()}
+            for row in comparison.to_dict("records")
         ],
         "customers": int(len(values)),
         "clv_total": float(values["clv"].sum()),
@@ -344,17 +345,9 @@ def clv_metrics(
     }
     if by_channel is not None:
         metrics["by_channel"] = {
-            str(row[0]): _plain(row[1])
+            str(row[0]): to_jsonable(row[1])
             for row in by_channel[[by_channel.columns[0], "clv_mean"]].itertuples(index=False)
         }
     if sensitivity_range is not None:
         metrics["sensitivity_total_range"] = [float(v) for v in sensitivity_range]
     return metrics
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (np.generic,)):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
