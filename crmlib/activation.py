@@ -897,6 +897,7 @@ def write_exports(
     *,
     lookalike: pd.DataFrame | None = None,
     lookalike_name: str = "lookalike_seed",
+    manifest_name: str = _MANIFEST,
 ) -> pd.DataFrame:
     """Write the activation lists and their manifest to ``<run>/exports/``.
 
@@ -918,6 +919,10 @@ def write_exports(
         From :func:`lookalike_seed`.
     lookalike_name : str, default "lookalike_seed"
         File name (a slug) of the look-alike export.
+    manifest_name : str, default "manifest"
+        File name (a slug) of the manifest. Each stage that exports keeps its own manifest
+        (04_segments ``manifest``, 06_churn ``churn_manifest``), so one stage's stale-file
+        clean-up never removes another stage's lists.
 
     Returns
     -------
@@ -928,8 +933,10 @@ def write_exports(
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ValueError(f"campaign {repeated[0]!r}: two audiences have this name")
+    if not _SLUG.match(manifest_name) or manifest_name in names:
+        raise ValueError(f"manifest_name {manifest_name!r}: expected a slug that no campaign uses")
     if lookalike is not None:
-        if not _SLUG.match(lookalike_name) or lookalike_name == _MANIFEST:
+        if not _SLUG.match(lookalike_name) or lookalike_name == manifest_name:
             raise ValueError(f"lookalike_name {lookalike_name!r} is not a slug for a file name")
         if lookalike_name in names:
             raise ValueError(
@@ -958,7 +965,7 @@ def write_exports(
             "funnel": dict(lookalike.attrs.get("funnel", {})),
             "notes": list(lookalike.attrs.get("notes", [])),
         }
-    manifest_path = exports_dir / f"{_MANIFEST}.json"
+    manifest_path = exports_dir / f"{manifest_name}.json"
     _remove_stale(manifest_path, keep=set(written))
     write_json_atomic(
         manifest_path,

@@ -773,6 +773,33 @@ def test_write_exports_and_manifest_without_ids(engine: Engine, tmp_path: Path) 
     ]
 
 
+def test_two_stages_keep_their_own_manifests(engine: Engine, tmp_path: Path) -> None:
+    run = RunFolder(tmp_path / "run")
+    winback = build_audience(engine, WINBACK, members=HAND_MEMBERS, as_of_date=AS_OF)
+    save = build_audience(
+        engine,
+        Campaign("churn-save", ("At risk",), "email", recent_purchase_days=None),
+        members=HAND_MEMBERS,
+        as_of_date=AS_OF,
+    )
+    write_exports(run, [winback])  # 04_segments
+    write_exports(run, [save], manifest_name="churn_manifest")  # 06_churn, same folder
+    write_exports(run, [save], manifest_name="churn_manifest")  # a rerun of 06 alone
+    assert sorted(p.name for p in run.exports_dir.iterdir()) == [
+        "churn-save.csv",
+        "churn_manifest.json",
+        "manifest.json",
+        "winback-email.csv",
+    ]
+    churn = json.loads((run.exports_dir / "churn_manifest.json").read_text())
+    assert [entry["campaign"] for entry in churn["campaigns"]] == ["churn-save"]
+    write_exports(run, [], manifest_name="churn_manifest")  # 06 with nobody to contact
+    assert not (run.exports_dir / "churn-save.csv").exists()
+    assert (run.exports_dir / "winback-email.csv").is_file()
+    with pytest.raises(ValueError, match="manifest_name 'churn-save'"):
+        write_exports(run, [save], manifest_name="churn-save")
+
+
 def test_write_exports_rejects_clashing_names(engine: Engine, tmp_path: Path) -> None:
     audience = build_audience(engine, WINBACK, members=HAND_MEMBERS, as_of_date=AS_OF)
     run = RunFolder(tmp_path)
