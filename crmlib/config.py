@@ -25,6 +25,7 @@ __all__ = [
     "SegmentRuleParams",
     "CampaignParams",
     "ClvParams",
+    "ChurnParams",
     "WorkbookParams",
     "STAGE_SECTIONS",
     "COMMON_KEYS",
@@ -283,8 +284,65 @@ class ClvParams(_Strict):
     seed: int = 20251231
 
 
-class ChurnParams(_OpenStage):
-    """Section `churn` (06_churn)."""
+ChurnModelName = Literal["logistic", "hist_gradient_boosting"]
+
+
+def _default_churn_models() -> list[ChurnModelName]:
+    return ["logistic", "hist_gradient_boosting"]
+
+
+class ChurnParams(_Strict):
+    """Section `churn` (06_churn): label, feature windows, models, bands, value and contact."""
+
+    horizon_days: int = Field(
+        default=90, ge=7, le=365, description="churned = no order within N days of the cutoff"
+    )
+    lookback_days: int = Field(
+        default=365, ge=30, description="active = an order in the N days up to the cutoff"
+    )
+    windows_days: list[int] = Field(default_factory=lambda: [30, 90, 365], min_length=1)
+    engagement_windows_days: list[int] = Field(default_factory=lambda: [30, 90], min_length=1)
+    exclude_features: list[str] = Field(
+        default_factory=list, description="features left out of the models"
+    )
+    models: list[ChurnModelName] = Field(default_factory=_default_churn_models, min_length=1)
+    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    calibration_share: float = Field(default=0.25, gt=0.0, lt=1.0)
+    class_weight: Literal["none", "balanced"] = "none"
+    max_train_rows: int = Field(default=200_000, ge=1_000, description="training subsample")
+    min_train_customers: int = Field(default=200, ge=20)
+    min_class_count: int = Field(default=30, ge=5)
+    btyd_unit: Literal["day", "week", "calendar_week"] = "week"
+    bootstrap_draws: int = Field(default=200, ge=20)
+    top_features: int = Field(default=6, ge=1, le=20, description="drivers shown")
+    band_thresholds: tuple[float, float] = (0.4, 0.7)
+    margin: float = Field(default=0.30, gt=0.0, le=1.0, description="value without 05_clv")
+    save_rate: float = Field(default=0.10, gt=0.0, le=1.0, description="churners a contact saves")
+    cost_per_contact: float = Field(default=0.50, ge=0.0)
+    contact_campaign: str = Field(
+        default="churn-save-email", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+    )
+    contact_channel: Literal["email", "sms", "push"] = "email"
+    control_share: float = Field(default=0.1, ge=0.0, lt=1.0)
+    recent_purchase_days: int | None = Field(default=7, ge=1)
+    frequency_cap_days: int = Field(default=7, ge=1)
+    frequency_cap_max: int = Field(default=1, ge=1)
+    min_cell_size: int = Field(default=10, ge=1)
+    seed: int = 20251231
+
+    @field_validator("band_thresholds")
+    @classmethod
+    def _bands(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0.0 < value[0] < value[1] < 1.0:
+            raise ValueError(f"band_thresholds {value}: expected 0 < low < high < 1")
+        return value
+
+    @field_validator("windows_days", "engagement_windows_days")
+    @classmethod
+    def _windows(cls, value: list[int]) -> list[int]:
+        if any(days < 1 for days in value) or len(set(value)) != len(value):
+            raise ValueError(f"{value}: expected distinct positive numbers of days")
+        return value
 
 
 class AbTestParams(_OpenStage):
