@@ -17,6 +17,7 @@ __all__ = [
     "__version__",
     "activation",
     "checks",
+    "churn",
     "clv",
     "cohorts",
     "config",
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from crmlib import (  # noqa: F401
         activation,
         checks,
+        churn,
         clv,
         cohorts,
         config,

@@ -303,7 +303,8 @@ class ChurnParams(_Strict):
     windows_days: list[int] = Field(default_factory=lambda: [30, 90, 365], min_length=1)
     engagement_windows_days: list[int] = Field(default_factory=lambda: [30, 90], min_length=1)
     exclude_features: list[str] = Field(
-        default_factory=list, description="features left out of the models"
+        default_factory=lambda: ["loyalty_tier"],
+        description="features left out of the models; loyalty_tier is a snapshot that leaks",
     )
     models: list[ChurnModelName] = Field(default_factory=_default_churn_models, min_length=1)
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
@@ -327,6 +328,9 @@ class ChurnParams(_Strict):
     recent_purchase_days: int | None = Field(default=7, ge=1)
     frequency_cap_days: int = Field(default=7, ge=1)
     frequency_cap_max: int = Field(default=1, ge=1)
+    suppression_list: str | None = Field(
+        default=None, description="CSV with customer_id; relative to the params file"
+    )
     min_cell_size: int = Field(default=10, ge=1)
     seed: int = 20251231
 

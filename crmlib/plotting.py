@@ -68,13 +68,20 @@ def house_style() -> Iterator[None]:
         yield
 
 
-def format_money(value: float | None, currency: str = "EUR", *, decimals: int = 1) -> str:
+def format_money(
+    value: float | None, currency: str = "EUR", *, decimals: int = 1, small_decimals: int = 0
+) -> str:
     """Compact money: ``format_money(12345.6, "EUR")`` -> ``'€12.3k'``.
+
+    ``decimals`` applies to thousands and above, ``small_decimals`` below a thousand (prices
+    such as a cost per contact).
 
     Examples
     --------
     >>> format_money(12345.6, "EUR"), format_money(-950, "USD"), format_money(2.5e6, "CHF")
     ('€12.3k', '-$950', 'CHF 2.5M')
+    >>> format_money(0.5, "EUR", small_decimals=2)
+    '€0.50'
     """
     if value is None or value != value:
         return "–"
@@ -86,7 +93,7 @@ def format_money(value: float | None, currency: str = "EUR", *, decimals: int = 
             number = f"{magnitude / limit:.{decimals}f}{suffix}"
             break
     else:
-        number = f"{magnitude:,.0f}"
+        number = f"{magnitude:,.{small_decimals}f}"
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{currency} {number}"
 
 

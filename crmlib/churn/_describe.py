@@ -1,0 +1,330 @@
+"""06_churn in words: conclusions, the model card, headline metrics and the churn_scores artifact.
+
+Everything here reads counts, rates and money; no customer id ever reaches a sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crmlib.churn._stage import ChurnTables, ChurnTraining, HoldoutScores
+from crmlib.io import to_jsonable
+from crmlib.plotting import format_money
+
+__all__ = [
+    "ARTIFACT_COLUMNS",
+    "describe_tables",
+    "describe_training",
+    "describe_scorecard",
+    "describe_value",
+    "scorecard_table",
+    "model_card",
+    "churn_artifact",
+    "churn_conclusion",
+    "churn_metrics",
+]
+
+log = logging.getLogger(__name__)
+
+#: Columns of the ``churn_scores`` artifact (one row per customer active at as_of).
+ARTIFACT_COLUMNS: tuple[str, ...] = (
+    "customer_id", "p_churn", "risk_band", "reason_1", "reason_2", "reason_3", "value",
+    "value_source", "value_at_risk", "expected_net_value", "contact", "rank",
+)  # fmt: skip
+_METRIC_WORDS = {
+    "roc_auc": "ROC AUC",
+    "pr_auc": "PR AUC",
+    "brier": "Brier score",
+    "log_loss": "log-loss",
+    "top_decile_lift": "top-decile lift",
+    "top_decile_capture": "churners caught in the top decile",
+}
+
+
+def _pct(value: float, decimals: int = 0) -> str:
+    return "n/a" if not np.isfinite(value) else f"{100 * value:.{decimals}f}%"
+
+
+def _rate(frame: pd.DataFrame) -> float:
+    return float(frame["churned"].mean()) if len(frame) and "churned" in frame else float("nan")
+
+
+def describe_tables(tables: ChurnTables) -> str:
+    """Markdown: the cutoffs, how many customers each has and how many churned."""
+    cut = tables.cutoffs
+    lines = [
+        f"- **Label:** a customer active at a cutoff (an order in the lookback window) has "
+        f"*churned* when they place no order in the {cut.horizon_days} days after it.",
+        f"- **Training cutoff {cut.train}:** {len(tables.train):,} active customers, "
+        f"{_pct(_rate(tables.train))} churned.",
+        f"- **Validation cutoff {cut.validation}:** {len(tables.validation):,} active customers, "
+        f"{_pct(_rate(tables.validation))} churned (labels fully observed up to {cut.score}).",
+        f"- **Scored at {cut.score}:** {len(tables.score):,} active customers.",
+        f"- **Features:** {len(tables.numeric)} numeric and {len(tables.categorical)} categorical, "
+        "all computed from data up to the end of each cutoff day.",
+    ]
+    lines.extend(f"- {note}" for note in tables.notes)
+    return "\n".join(lines)
+
+
+def describe_training(training: ChurnTraining) -> str:
+    """Markdown: which scorer was chosen and why, or the fallback and its reason."""
+    if training.fallback is not None:
+        what = (
+            "the recency rule (the churn rate by days since the last order, learned at the "
+            "training cutoff)"
+            if training.is_probability
+            else "the recency rank (days since the last order as a share of the lookback "
+            "window: a ranking, not a probability)"
+        )
+        return (
+            f"**No model could be trained:** {training.fallback} Every customer is scored by "
+            f"{what} instead; treat the scores as a rough ranking."
+        )
+    lines = [f"**Chosen model: {training.chosen_name}** (lowest validation log-loss)."]
+    if not training.comparison.empty:
+        best = training.comparison.iloc[0]
+        lines[0] += (
+            f" Validation log-loss {best['log_loss']:.3f}, Brier {best['brier']:.3f}, "
+            f"ROC AUC {best['roc_auc']:.3f} on {int(best['n']):,} customers."
+        )
+    lines.extend(f"- {note}" for note in dict.fromkeys(training.notes))
+    return "\n".join(lines)
+
+
+def scorecard_table(card: pd.DataFrame) -> pd.DataFrame:
+    """The scorecard for display: one row per scorer, '0.85 (0.84–0.86)' per metric."""
+    if card.empty:
+        return pd.DataFrame()
+    text = card.assign(
+        shown=[
+            f"{value:.3f} ({low:.3f}–{high:.3f})" if np.isfinite(low) else f"{value:.3f}"
+            for value, low, high in zip(card["value"], card["ci_low"], card["ci_high"], strict=True)
+        ]
+    )
+    table = text.pivot(index="scorer", columns="metric", values="shown")
+    order = list(dict.fromkeys(card["scorer"]))
+    columns = [metric for metric in _METRIC_WORDS if metric in table.columns]
+    return (
+        table.reindex(index=order, columns=columns)
+        .rename(columns=_METRIC_WORDS)
+        .rename_axis(None, axis=1)
+        .fillna("")
+    )
+
+
+def _metric(card: pd.DataFrame, scorer: str, metric: str) -> pd.Series | None:
+    rows = card[(card["scorer"] == scorer) & (card["metric"] == metric)]
+    return None if rows.empty else rows.iloc[0]
+
+
+def describe_scorecard(card: pd.DataFrame, holdout: HoldoutScores, *, chosen: str) -> str:
+    """Markdown: the chosen scorer against the recency rule and BTYD on the same customers."""
+    if card.empty:
+        return str(card.attrs.get("note", "No scorecard."))
+    auc = _metric(card, chosen, "roc_auc")
+    lines = []
+    if auc is not None:
+        lines.append(
+            f"On the {int(auc['n']):,} validation customers ({int(auc['n_churned']):,} churned) "
+            f"**{chosen}** ranks a random churner above a random stayer "
+            f"{_pct(float(auc['value']))} of the time (ROC AUC {auc['value']:.3f}, 95% interval "
+            f"{auc['ci_low']:.3f}–{auc['ci_high']:.3f})."
+        )
+    for other in holdout.scores:
+        if other == chosen:
+            continue
+        diff_auc = _metric(card, f"{chosen} - {other}", "roc_auc")
+        diff_brier = _metric(card, f"{chosen} - {other}", "brier")
+        if diff_auc is None:
+            continue
+        better = (
+            "better" if diff_auc["ci_low"] > 0 else "worse" if diff_auc["ci_high"] < 0 else None
+        )
+        verdict = (
+            f"ranks {better} than the {other} (AUC difference {diff_auc['value']:+.3f}, "
+            f"interval {diff_auc['ci_low']:+.3f} to {diff_auc['ci_high']:+.3f})"
+            if better
+            else f"ranks about as well as the {other} (AUC difference {diff_auc['value']:+.3f}, "
+            "interval includes 0)"
+        )
+        if diff_brier is not None and np.isfinite(diff_brier["value"]):
+            verdict += (
+                f"; its probabilities are {'closer to' if diff_brier['value'] < 0 else 'further from'}"
+                f" what happened (Brier difference {diff_brier['value']:+.3f})"
+            )
+        lines.append(f"- It {verdict}.")
+    lines.extend(f"- {note}" for note in holdout.notes)
+    return "\n".join(lines)
+
+
+def describe_value(
+    plan: pd.DataFrame, economics: Mapping[str, Any], *, currency: str = "EUR"
+) -> str:
+    """Markdown: value at risk, where it sits by band, and the break-even of a contact."""
+    if plan.empty:
+        return "No active customer to value at the as-of date."
+    sources = plan["value_source"].value_counts().to_dict()
+    source = (
+        "05_clv's customer lifetime value"
+        if sources.get("clv", 0) and not sources.get("historical", 0)
+        else "net spend in the last 365 days times the margin (05_clv has not run)"
+        if not sources.get("clv", 0)
+        else f"05_clv's CLV ({sources['clv']:,} customers) or, for the "
+        f"{sources['historical']:,} it does not value, last year's net spend times the margin"
+    )
+    high = plan[plan["risk_band"] == "High"]
+    share_high = float(high["value_at_risk"].sum()) / max(float(plan["value_at_risk"].sum()), 1e-12)
+    return "\n".join(
+        [
+            f"- **Value at risk** (P(churn) × value; value = {source}): "
+            f"{format_money(float(plan['value_at_risk'].sum()), currency)} across "
+            f"{len(plan):,} active customers; the {len(high):,} High-risk customers hold "
+            f"{_pct(share_high)} of it.",
+            f"- **Contact where it pays:** with a save rate of "
+            f"{_pct(economics['save_rate'])} and {format_money(economics['cost_per_contact'], currency, small_decimals=2)}"
+            f" per contact, a contact pays when P(churn) × value exceeds "
+            f"{format_money(economics['break_even_value_at_risk'], currency, small_decimals=2)}: "
+            f"{economics['contacts']:,} customers ({_pct(economics['share_contacted'])}), expected "
+            f"saved value {format_money(economics['expected_saved_value'], currency)} for "
+            f"{format_money(economics['total_cost'], currency)} of contacts, net "
+            f"{format_money(economics['expected_net_value'], currency)}.",
+            f"- A customer of median value "
+            f"({format_money(economics['median_value'], currency)}) is worth a contact above "
+            f"P(churn) {_pct(economics['break_even_p_churn_at_median_value'])}.",
+        ]
+    )
+
+
+def model_card(
+    tables: ChurnTables,
+    training: ChurnTraining,
+    card: pd.DataFrame,
+    *,
+    lookback_days: int,
+    excluded: list[str] | tuple[str, ...],
+) -> str:
+    """Markdown: the short model card (data window, label, features, metrics, limits)."""
+    cut = tables.cutoffs
+    auc = _metric(card, training.chosen_name, "roc_auc") if not card.empty else None
+    brier = _metric(card, training.chosen_name, "brier") if not card.empty else None
+    metrics = (
+        f"validation ROC AUC {auc['value']:.3f} ({auc['ci_low']:.3f}–{auc['ci_high']:.3f})"
+        + (f", Brier {brier['value']:.3f}" if brier is not None else "")
+        if auc is not None
+        else "not measured (no usable validation labels)"
+    )
+    return "\n".join(
+        [
+            f"| | |\n|---|---|\n| **Model** | {training.chosen_name}"
+            + (f" (fallback: {training.fallback})" if training.fallback else "")
+            + " |",
+            f"| **Data window** | orders, customers and messaging events up to each cutoff: "
+            f"trained at {cut.train}, validated at {cut.validation}, scoring at {cut.score} |",
+            f"| **Population** | customers with an order in the {lookback_days} days up to the cutoff |",
+            f"| **Label** | no order in the {cut.horizon_days} days after the cutoff |",
+            f"| **Features** | {', '.join((*tables.numeric, *tables.categorical))} |",
+            f"| **Left out** | {', '.join(excluded) if excluded else 'none'} |",
+            f"| **Metrics** | {metrics} |",
+            "| **Limits** | customer attributes (region, birth year, consent) are today's "
+            "snapshot, not their value at the cutoff; refunds are netted into their order "
+            "whatever their date; the model learns from one past cutoff and assumes the next "
+            f"{cut.horizon_days} days behave alike (seasonality is not modelled); reasons are "
+            "additive approximations of the model, not causes |",
+        ]
+    )
+
+
+def churn_artifact(plan: pd.DataFrame) -> pd.DataFrame:
+    """The ``churn_scores`` artifact: one row per customer active at as_of (:data:`ARTIFACT_COLUMNS`)."""
+    table = plan[list(ARTIFACT_COLUMNS)].copy()
+    table["risk_band"] = table["risk_band"].astype("str")
+    table.attrs["units"] = {
+        "p_churn": "probability of no order in the horizon",
+        "value": "run currency",
+        "value_at_risk": "run currency",
+        "expected_net_value": "run currency",
+    }
+    return table.sort_values("customer_id", ignore_index=True)
+
+
+def churn_conclusion(
+    plan: pd.DataFrame,
+    training: ChurnTraining,
+    card: pd.DataFrame,
+    economics: Mapping[str, Any],
+    *,
+    horizon_days: int,
+    currency: str = "EUR",
+) -> str:
+    """One paragraph for the front page: risk, how sure, value at risk, who to contact."""
+    if plan.empty:
+        return "No customer was active at the as-of date, so nobody was scored."
+    high = int((plan["risk_band"] == "High").sum())
+    auc = _metric(card, training.chosen_name, "roc_auc") if not card.empty else None
+    sure = (
+        f" The {training.chosen_name} model ranks churners with ROC AUC {auc['value']:.2f} on "
+        "customers it had not seen."
+        if auc is not None
+        else ""
+    )
+    fallback = (
+        f" No model could be trained ({training.fallback}); scores come from recency alone."
+        if training.fallback
+        else ""
+    )
+    return (
+        f"{high:,} of {len(plan):,} active customers ({_pct(high / len(plan))}) are at high risk "
+        f"of placing no order in the next {horizon_days} days.{sure}{fallback} Value at risk is "
+        f"{format_money(float(plan['value_at_risk'].sum()), currency)}; contacting the "
+        f"{economics['contacts']:,} customers for whom it pays is expected to net "
+        f"{format_money(economics['expected_net_value'], currency)}."
+    )
+
+
+def churn_metrics(
+    plan: pd.DataFrame,
+    tables: ChurnTables,
+    training: ChurnTraining,
+    card: pd.DataFrame,
+    economics: Mapping[str, Any],
+    *,
+    conclusion: str,
+) -> dict[str, Any]:
+    """``metrics.json["churn"]``: cutoffs, sizes, the chosen model and its scores, value and bands."""
+    scores: dict[str, dict[str, Any]] = {}
+    for row in card.itertuples(index=False) if not card.empty else []:
+        scores.setdefault(str(row.scorer), {})[str(row.metric)] = {
+            "value": to_jsonable(row.value),
+            "ci": [to_jsonable(row.ci_low), to_jsonable(row.ci_high)],
+        }
+    bands = plan["risk_band"].astype("str").value_counts().to_dict() if len(plan) else {}
+    return {
+        "cutoffs": {
+            "train": tables.cutoffs.train,
+            "validation": tables.cutoffs.validation,
+            "score": tables.cutoffs.score,
+        },
+        "horizon_days": tables.cutoffs.horizon_days,
+        "customers": {
+            "train": len(tables.train),
+            "validation": len(tables.validation),
+            "scored": len(plan),
+        },
+        "churn_rate": {
+            "train": to_jsonable(_rate(tables.train)),
+            "validation": to_jsonable(_rate(tables.validation)),
+        },
+        "model": training.chosen_name,
+        "fallback": training.fallback,
+        "scorecard": scores,
+        "bands": {band: int(bands.get(band, 0)) for band in ("Low", "Medium", "High")},
+        "value_at_risk": float(plan["value_at_risk"].sum()) if len(plan) else 0.0,
+        "contact": {key: to_jsonable(value) for key, value in economics.items()},
+        "conclusion": conclusion,
+    }

@@ -1,0 +1,503 @@
+"""06_churn glue: the three cutoffs, training with its fallback, holdout scores, scoring and contacts.
+
+The notebook calls these in order. Every step that can lack data (too few customers or
+churners to train, a validation cutoff with one class, a BTYD fit that does not converge, no
+05_clv artifact) returns a documented fallback and says so in its ``notes``, so the report
+explains what happened instead of stopping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crmlib.activation import Campaign, build_audience, load_suppression_list, write_exports
+from crmlib.checks import Checks, require_columns
+from crmlib.churn._baselines import RecencyRule, btyd_churn_probability, recency_score
+from crmlib.churn._drivers import (
+    partial_dependence_table,
+    permutation_importance_table,
+    reason_codes,
+)
+from crmlib.churn._features import CATEGORICAL_FEATURES, churn_features, numeric_features
+from crmlib.churn._models import (
+    ChurnModel,
+    choose_model,
+    fit_churn_models,
+    model_comparison,
+    trainability,
+)
+from crmlib.churn._scorecard import scorecard
+from crmlib.churn._value import contact_plan, customer_values, risk_bands, value_at_risk
+from crmlib.engine import Engine
+from crmlib.errors import WorkbookError
+from crmlib.io import RunFolder
+from crmlib.periods import as_date
+
+__all__ = [
+    "CONTACT_ACTION",
+    "MANIFEST_NAME",
+    "ChurnCutoffs",
+    "ChurnTables",
+    "ChurnTraining",
+    "HoldoutScores",
+    "RecencyRank",
+    "churn_cutoffs",
+    "churn_tables",
+    "train_churn",
+    "holdout_scores",
+    "holdout_scorecard",
+    "churn_drivers",
+    "score_customers",
+    "churn_plan",
+    "optional_table",
+    "contact_list",
+    "churn_checks",
+]
+
+log = logging.getLogger(__name__)
+
+#: The label of customers on the contact list (the ``action`` column the campaign targets).
+CONTACT_ACTION = "contact"
+#: 06_churn's export manifest (04_segments keeps ``manifest.json``).
+MANIFEST_NAME = "churn_manifest"
+_BTYD_NAME = "BTYD P(no order)"
+
+
+@dataclasses.dataclass(frozen=True)
+class ChurnCutoffs:
+    """The three cutoffs: train at as_of - 2 horizons, validate at as_of - 1, score at as_of."""
+
+    train: dt.date
+    validation: dt.date
+    score: dt.date
+    horizon_days: int
+
+
+def churn_cutoffs(as_of_date: dt.date | str, *, horizon_days: int) -> ChurnCutoffs:
+    """Train, validation and scoring cutoffs; labels of the first two are fully observed.
+
+    Examples
+    --------
+    >>> churn_cutoffs("2025-12-31", horizon_days=90)
+    ChurnCutoffs(train=datetime.date(2025, 7, 4), validation=datetime.date(2025, 10, 2), score=datetime.date(2025, 12, 31), horizon_days=90)
+    """
+    if int(horizon_days) < 1:
+        raise ValueError(f"horizon_days={horizon_days}: expected a positive number of days")
+    score = as_date(as_of_date)
+    step = dt.timedelta(days=int(horizon_days))
+    return ChurnCutoffs(score - 2 * step, score - step, score, int(horizon_days))
+
+
+@dataclasses.dataclass(frozen=True)
+class ChurnTables:
+    """Feature tables at the three cutoffs (labels on train and validation) and the features used."""
+
+    cutoffs: ChurnCutoffs
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    score: pd.DataFrame
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def churn_tables(
+    engine: Engine,
+    cutoffs: ChurnCutoffs,
+    *,
+    lookback_days: int = 365,
+    windows_days: Sequence[int] = (30, 90, 365),
+    engagement_windows_days: Sequence[int] = (30, 90),
+    exclude_features: Sequence[str] = (),
+) -> ChurnTables:
+    """The feature tables at the three cutoffs (:func:`crmlib.churn.churn_features`).
+
+    ``exclude_features`` names features left out of the models (an unknown name is a
+    ValueError listing the known ones); numeric features without a single value at the training
+    cutoff (e.g. engagement without an events table) are left out too, with a note.
+    """
+    numeric = numeric_features(windows_days, engagement_windows_days)
+    known = (*numeric, *CATEGORICAL_FEATURES)
+    unknown = [name for name in exclude_features if name not in known]
+    if unknown:
+        raise ValueError(
+            f"churn.exclude_features: {unknown[0]!r} is not a feature; expected some of {list(known)}"
+        )
+    common: dict[str, Any] = {
+        "lookback_days": lookback_days,
+        "horizon_days": cutoffs.horizon_days,
+        "windows_days": windows_days,
+        "engagement_windows_days": engagement_windows_days,
+    }
+    train = churn_features(
+        engine, cutoff=cutoffs.train, with_label=True, observed_until=cutoffs.score, **common
+    )
+    validation = churn_features(
+        engine, cutoff=cutoffs.validation, with_label=True, observed_until=cutoffs.score, **common
+    )
+    score = churn_features(engine, cutoff=cutoffs.score, with_label=False, **common)
+    notes = [note for table in (train, validation, score) for note in table.attrs.get("notes", [])]
+    empty = [name for name in numeric if name in train and len(train) and train[name].isna().all()]
+    if empty:
+        notes.append(
+            f"Features without any value at the training cutoff, left out: {', '.join(empty)}."
+        )
+    excluded = set(exclude_features) | set(empty)
+    return ChurnTables(
+        cutoffs=cutoffs,
+        train=train,
+        validation=validation,
+        score=score,
+        numeric=tuple(name for name in numeric if name not in excluded),
+        categorical=tuple(name for name in CATEGORICAL_FEATURES if name not in excluded),
+        notes=tuple(dict.fromkeys(notes)),
+    )
+
+
+class RecencyRank:
+    """The last fallback: ``recency_days / lookback_days`` (a rank, not a probability).
+
+    Used when even the recency rule cannot be learned (one class at the training cutoff).
+    """
+
+    name = "recency rank"
+    numeric_: tuple[str, ...] = ("recency_days",)
+    categorical_: tuple[str, ...] = ()
+
+    def __init__(self, *, lookback_days: int) -> None:
+        self.lookback_days = int(lookback_days)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Recency as a share of the lookback window, in [0, 1]."""
+        return recency_score(frame, lookback_days=self.lookback_days)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChurnTraining:
+    """Fitted candidates, their validation comparison, the chosen scorer and the rule baseline.
+
+    ``chosen`` is a calibrated :class:`crmlib.churn.ChurnModel`, or, when no model can be
+    trained (``fallback`` says why), the recency rule (a probability) or the recency rank.
+    """
+
+    models: dict[str, ChurnModel]
+    comparison: pd.DataFrame
+    chosen_name: str
+    chosen: Any
+    rule: Any
+    fallback: str | None
+    notes: tuple[str, ...]
+
+    @property
+    def is_probability(self) -> bool:
+        """Whether ``chosen`` returns calibrated probabilities (not the recency rank)."""
+        return not isinstance(self.chosen, RecencyRank)
+
+
+def _labels(frame: pd.DataFrame) -> np.ndarray:
+    if "churned" not in frame:
+        return np.zeros(0, dtype=bool)
+    return frame["churned"].to_numpy(dtype=bool)
+
+
+def _two_classes(labels: np.ndarray) -> bool:
+    return bool(labels.size) and 0 < int(labels.sum()) < labels.size
+
+
+def train_churn(
+    tables: ChurnTables,
+    *,
+    models: Sequence[str] = ("logistic", "hist_gradient_boosting"),
+    calibration: str = "isotonic",
+    calibration_share: float = 0.25,
+    class_weight: str = "none",
+    max_train_rows: int = 200_000,
+    min_train_customers: int = 200,
+    min_class_count: int = 30,
+    lookback_days: int = 365,
+    seed: int = 0,
+) -> ChurnTraining:
+    """Fit the candidate models at the training cutoff and choose one on the validation cutoff.
+
+    The choice is the lowest validation log-loss (:func:`crmlib.churn.choose_model`). When the
+    training cutoff has too few customers, churners or non-churners
+    (:func:`crmlib.churn.trainability`), no model is fitted: the recency rule (P(churn) by
+    recency, learned at the training cutoff) scores everyone, or, when not even that can be
+    learned, the recency rank. A validation cutoff with one class keeps the first candidate.
+    """
+    notes: list[str] = []
+    train_labels = _labels(tables.train)
+    rule: Any
+    try:
+        rule = RecencyRule().fit(tables.train) if len(tables.train) else None
+    except (ValueError, WorkbookError) as exc:
+        notes.append(f"The recency rule could not be learned ({exc}); the recency rank stands in.")
+        rule = None
+    if rule is None:
+        rule = RecencyRank(lookback_days=lookback_days)
+    reason = trainability(
+        train_labels, min_customers=min_train_customers, min_class_count=min_class_count
+    )
+    if reason is not None:
+        notes.append(f"No model was trained at the training cutoff: {reason}")
+        return ChurnTraining({}, pd.DataFrame(), rule.name, rule, rule, reason, tuple(notes))
+    fitted = fit_churn_models(
+        tables.train,
+        numeric=tables.numeric,
+        categorical=tables.categorical,
+        models=tuple(models),
+        calibration=calibration,
+        calibration_share=calibration_share,
+        class_weight=None if class_weight == "none" else class_weight,
+        max_train_rows=max_train_rows,
+        seed=seed,
+    )
+    for model in fitted.values():
+        notes.extend(model.notes)
+    if _two_classes(_labels(tables.validation)):
+        comparison = model_comparison(fitted, tables.validation)
+        chosen = choose_model(comparison)
+    else:
+        comparison = pd.DataFrame()
+        chosen = next(iter(fitted))
+        notes.append(
+            f"The validation cutoff has {'no customer' if not len(tables.validation) else 'one class only'}"
+            f"; the models could not be compared and {chosen} is used."
+        )
+    return ChurnTraining(fitted, comparison, chosen, fitted[chosen], rule, None, tuple(notes))
+
+
+@dataclasses.dataclass(frozen=True)
+class HoldoutScores:
+    """Scores of the chosen model and the baselines on the validation customers, and the labels."""
+
+    labels: np.ndarray
+    scores: dict[str, np.ndarray]
+    probabilities: dict[str, np.ndarray]
+    notes: tuple[str, ...]
+
+
+def holdout_scores(
+    engine: Engine,
+    training: ChurnTraining,
+    tables: ChurnTables,
+    *,
+    btyd_unit: str = "week",
+    btyd_model: str = "bgnbd",
+) -> HoldoutScores:
+    """The chosen scorer, the recency rule and BTYD refitted at the validation cutoff, per customer.
+
+    All three score the same validation customers. BTYD's churn probability is P(no order in
+    the horizon | history) from the 05_clv model refitted on the data up to the validation
+    cutoff; a fit that fails is left out with a note.
+    """
+    validation = tables.validation
+    notes: list[str] = []
+    scores: dict[str, np.ndarray] = {}
+    if len(validation):
+        scores[training.chosen_name] = training.chosen.predict_proba(validation)
+        if training.rule is not training.chosen:
+            scores[training.rule.name] = training.rule.predict_proba(validation)
+        try:
+            btyd = btyd_churn_probability(
+                engine,
+                cutoff=tables.cutoffs.validation,
+                horizon_days=tables.cutoffs.horizon_days,
+                unit=btyd_unit,
+                model=btyd_model,
+                customer_ids=validation["customer_id"],
+            )
+        except (ValueError, WorkbookError) as exc:
+            notes.append(f"The BTYD baseline could not be refitted at the validation cutoff: {exc}")
+        else:
+            notes.extend(btyd.attrs.get("notes", []))
+            values = btyd["p_churn"].to_numpy(dtype="float64")
+            if np.isfinite(values).all():
+                scores[_BTYD_NAME] = values
+            else:
+                notes.append("The BTYD baseline gave no probability for some customers; left out.")
+    ranks = {obj.name for obj in (training.chosen, training.rule) if isinstance(obj, RecencyRank)}
+    probabilities = {name: values for name, values in scores.items() if name not in ranks}
+    return HoldoutScores(_labels(validation), scores, probabilities, tuple(notes))
+
+
+def holdout_scorecard(holdout: HoldoutScores, *, n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
+    """:func:`crmlib.churn.scorecard` of the holdout scores; empty (with a note) without two classes."""
+    if not holdout.scores or not _two_classes(holdout.labels):
+        table = pd.DataFrame()
+        table.attrs["note"] = (
+            "No scorecard: the validation cutoff needs churners and non-churners to judge a score."
+        )
+        return table
+    return scorecard(holdout.labels.astype(int), holdout.scores, n_boot=n_boot, seed=seed)
+
+
+def churn_drivers(
+    training: ChurnTraining, tables: ChurnTables, *, top_features: int = 6, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Permutation importance on the validation customers and partial dependence of the top features.
+
+    Importance needs both classes at the validation cutoff; without them (or without customers
+    to score) both tables are empty and reasons are not given. Partial dependence is computed
+    on the customers being scored (as_of), the population the reasons describe.
+    """
+    empty = pd.DataFrame()
+    if not _two_classes(_labels(tables.validation)) or not len(tables.score):
+        return empty, empty
+    importance = permutation_importance_table(training.chosen, tables.validation, seed=seed)
+    top = importance.loc[importance["importance_mean"] > 0, "feature"].head(top_features).tolist()
+    if not top:
+        return importance, empty
+    pd_table = partial_dependence_table(training.chosen, tables.score, features=top, seed=seed)
+    return importance, pd_table
+
+
+_SCORED_KEEP = ("recency_days", "mean_gap_days", "spend_365d", "acquisition_channel", "region")
+
+
+def score_customers(
+    training: ChurnTraining,
+    tables: ChurnTables,
+    *,
+    pd_table: pd.DataFrame,
+    thresholds: tuple[float, float] = (0.4, 0.7),
+) -> pd.DataFrame:
+    """P(churn), risk band and top-3 reasons of every customer active at as_of.
+
+    One row per scored customer: *customer_id, p_churn, risk_band, reason_1..reason_3* plus
+    the features the value and the report need (:data:`_SCORED_KEEP` where present).
+    """
+    score = tables.score
+    keep = [name for name in _SCORED_KEEP if name in score]
+    scored = score[["customer_id", *keep]].copy()
+    scored["p_churn"] = (
+        training.chosen.predict_proba(score) if len(score) else np.zeros(0, dtype="float64")
+    )
+    scored["risk_band"] = risk_bands(scored["p_churn"].to_numpy(), thresholds=thresholds).to_numpy()
+    if len(pd_table) and len(score):
+        reasons = reason_codes(training.chosen, score, pd_table=pd_table)
+        scored = scored.merge(reasons, on="customer_id", how="left", validate="one_to_one")
+    for column in ("reason_1", "reason_2", "reason_3"):
+        if column not in scored:
+            scored[column] = ""
+        scored[column] = scored[column].fillna("").astype("str")
+    return scored
+
+
+def optional_table(run: RunFolder, name: str, columns: Sequence[str]) -> pd.DataFrame | None:
+    """``columns`` of an earlier stage's artifact (05's ``clv``, 04's ``rfm``), or None without it."""
+    if not run.has_table(name):
+        return None
+    table = run.read_table(name)
+    require_columns(table, list(columns), table_name=name)
+    return table[list(columns)]
+
+
+def churn_plan(
+    scored: pd.DataFrame,
+    *,
+    clv: pd.DataFrame | None,
+    segments: pd.DataFrame | None = None,
+    margin: float = 0.3,
+    save_rate: float = 0.1,
+    cost_per_contact: float = 0.5,
+) -> pd.DataFrame:
+    """Value, value at risk and the contact decision of every scored customer, ranked.
+
+    Value is 05_clv's CLV when its artifact is given, else net spend in the last 365 days times
+    the margin (:func:`crmlib.churn.customer_values`); a customer is contacted when
+    P(churn) x value x save rate exceeds the cost of a contact (:func:`crmlib.churn.contact_plan`).
+    ``segments`` (04's ``rfm``: customer_id, segment) adds the RFM segment.
+    """
+    frame = scored
+    if segments is not None:
+        frame = frame.merge(segments, on="customer_id", how="left", validate="one_to_one")
+        frame["segment"] = frame["segment"].fillna("(unknown)").astype("str")
+    values = value_at_risk(customer_values(frame, clv=clv, margin=margin))
+    return contact_plan(values, save_rate=save_rate, cost_per_contact=cost_per_contact)
+
+
+def contact_list(
+    engine: Engine,
+    run: RunFolder,
+    plan: pd.DataFrame,
+    *,
+    as_of_date: dt.date | str,
+    campaign: str,
+    channel: str,
+    control_share: float = 0.1,
+    recent_purchase_days: int | None = 7,
+    frequency_cap_days: int = 7,
+    frequency_cap_max: int = 1,
+    suppression_list: str | Path | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Export the customers worth a contact through 04_segments' activation code; the funnel.
+
+    The customers whose contact pays (``plan["contact"]``) are the target label
+    :data:`CONTACT_ACTION` of a :class:`crmlib.activation.Campaign`; consent, unsubscribes,
+    the suppression list, recent purchases, the frequency cap and the control group are applied
+    by :func:`crmlib.activation.build_audience`, and the list is written by
+    :func:`crmlib.activation.write_exports` with 06's own manifest (``churn_manifest.json``).
+    """
+    require_columns(plan, ["customer_id", "contact"], table_name="churn plan")
+    members = pd.DataFrame(
+        {
+            "customer_id": plan["customer_id"].astype("str"),
+            "action": np.where(plan["contact"].to_numpy(dtype=bool), CONTACT_ACTION, "no contact"),
+        }
+    )
+    spec = Campaign(
+        campaign,
+        (CONTACT_ACTION,),
+        channel,
+        trigger="in_segment",
+        control_share=control_share,
+        recent_purchase_days=recent_purchase_days,
+        frequency_cap_days=frequency_cap_days,
+        frequency_cap_max=frequency_cap_max,
+        label_column="action",
+    )
+    suppression = load_suppression_list(suppression_list) if suppression_list else None
+    audience = build_audience(
+        engine, spec, members=members, as_of_date=as_of_date, suppression=suppression, seed=seed
+    )
+    return write_exports(run, [audience], manifest_name=MANIFEST_NAME)
+
+
+def churn_checks(plan: pd.DataFrame, tables: ChurnTables, funnel: pd.DataFrame) -> Checks:
+    """Business rules of the stage: every active customer scored once, totals reconcile."""
+    checks = Checks()
+    checks.expect(
+        "every active customer scored once",
+        len(plan) == len(tables.score) and plan["customer_id"].is_unique,
+        f"{len(plan):,} scored, {len(tables.score):,} active at {tables.cutoffs.score}",
+    )
+    p_churn = plan["p_churn"].to_numpy(dtype="float64")
+    checks.expect(
+        "P(churn) is a probability",
+        bool(np.isfinite(p_churn).all() and ((p_churn >= 0) & (p_churn <= 1)).all()),
+        "every score in [0, 1]",
+    )
+    by_band = plan.groupby("risk_band", observed=False)["value_at_risk"].sum().sum()
+    checks.expect(
+        "value at risk reconciles across bands",
+        bool(np.isclose(by_band, plan["value_at_risk"].sum(), rtol=1e-9, atol=1e-6)),
+        "sum over Low, Medium and High = the total",
+    )
+    steps = funnel.set_index("step")["customers"] if len(funnel) else pd.Series(dtype="int64")
+    in_list = int(steps.get("in_segment", 0))
+    checks.expect(
+        "the contact list holds only customers for whom a contact pays",
+        in_list == int(plan["contact"].sum()),
+        f"{in_list:,} entered the activation funnel, {int(plan['contact'].sum()):,} worth a contact",
+    )
+    return checks

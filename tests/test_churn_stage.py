@@ -1,0 +1,227 @@
+"""Tests of 06_churn's glue: planted truth on the sample, fallbacks, the contact list, metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import brier_score_loss, roc_auc_score
+
+import crmlib.churn as churn
+from crmlib.engine import Engine
+from crmlib.io import RunFolder
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+
+
+# -- the embedded sample against its planted truth ------------------------------------------------
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, RunFolder]]:
+    """01_ingest on params/default.yaml into a temporary run folder."""
+    from crmlib.config import load_params
+    from crmlib.ingest import run_ingest
+
+    run = RunFolder(tmp_path_factory.mktemp("churn_stage") / "sample")
+    run_ingest(load_params(ROOT / "params" / "default.yaml"), run)
+    with Engine(threads=2) as engine:
+        run.register(engine, "transactions")
+        run.register(engine, "customers", "events", optional=True)
+        yield engine, run
+
+
+@pytest.fixture(scope="module")
+def fitted(
+    sample: tuple[Engine, RunFolder],
+) -> tuple[churn.ChurnTables, churn.ChurnTraining, churn.HoldoutScores]:
+    engine, _ = sample
+    cutoffs = churn.churn_cutoffs("2025-12-31", horizon_days=90)
+    tables = churn.churn_tables(engine, cutoffs, exclude_features=["loyalty_tier"])
+    training = churn.train_churn(tables, seed=20251231)
+    return tables, training, churn.holdout_scores(engine, training, tables)
+
+
+def _bayes_oracle(validation: pd.DataFrame, cutoff: dt.date, horizon_days: int) -> np.ndarray:
+    """P(no order in the horizon | history) under the TRUE generator, and the latent alive state.
+
+    Returns (bayes, latent): *bayes* knows each channel's planted BG/NBD parameters (truth.json,
+    per day) and the Q4 rate multiplier, but not the customer's own rate or state: the best
+    score achievable from the observed history. *latent* also knows whether the customer had
+    dropped out by the cutoff (truth_customers.csv.gz): a ceiling no model can reach.
+    """
+    truth = json.loads((SAMPLE / "truth.json").read_text())
+    q4 = truth["seasonality"]["q4_multiplier"]
+    channels = truth["channels"]
+    param = {
+        name: validation["acquisition_channel"].map({k: v[name] for k, v in channels.items()})
+        .to_numpy(dtype="float64")
+        for name in ("r", "alpha", "a", "b")
+    }  # fmt: skip
+    days = pd.date_range("2020-01-01", "2026-12-31")
+    q4_days = pd.Series(days.month.isin([10, 11, 12]).astype(float), index=days).cumsum()
+    end = pd.Timestamp(cutoff)
+
+    def exposure(start: pd.Series) -> np.ndarray:  # days since start, Q4 days weighted by q4
+        before = q4_days.reindex(start.dt.normalize()).to_numpy()
+        return (end - start).dt.days.to_numpy() + (q4 - 1) * (q4_days[end] - before)
+
+    first = end - pd.to_timedelta(validation["tenure_days"], unit="D")
+    last = end - pd.to_timedelta(validation["recency_days"], unit="D")
+    big_t = exposure(first)
+    t_x = big_t - exposure(last)
+    x = validation["orders_total"].to_numpy(dtype="float64") - 1
+    r, alpha, a, b = param["r"], param["alpha"], param["a"], param["b"]
+    # the horizon after a 2025-10-02 cutoff lies in Q4
+    p_quiet = ((alpha + big_t) / (alpha + big_t + q4 * horizon_days)) ** (r + x)
+    odds = (x > 0) * a / np.maximum(b + x - 1, 1e-9) * ((alpha + big_t) / (alpha + t_x)) ** (r + x)
+    p_alive = 1.0 / (1.0 + odds)
+    return 1.0 - p_alive * (1.0 - p_quiet)
+
+
+def test_validation_auc_is_near_the_bayes_oracle_and_brier_beats_recency(
+    fitted: tuple[churn.ChurnTables, churn.ChurnTraining, churn.HoldoutScores],
+) -> None:
+    tables, training, holdout = fitted
+    latent = pd.read_csv(
+        SAMPLE / "truth_customers.csv.gz", dtype={"customer_id": "str"}, parse_dates=["dropout_ts"]
+    ).drop(columns="acquisition_channel")
+    validation = tables.validation.merge(latent, on="customer_id", how="inner")
+    assert len(tables.validation) - len(validation) <= 10  # only the injected unknown customers
+    labels = validation["churned"].to_numpy()
+    model = training.chosen.predict_proba(validation)
+    bayes = _bayes_oracle(validation, tables.cutoffs.validation, 90)
+    dead = validation["dropout_ts"].notna() & (
+        validation["dropout_ts"] < pd.Timestamp(tables.cutoffs.validation) + pd.Timedelta(days=1)
+    )
+    latent_oracle = np.where(dead, 1.0, np.exp(-validation["lambda_per_day"] * 90 * 1.6))
+    auc_model = roc_auc_score(labels, model)
+    auc_bayes = roc_auc_score(labels, bayes)
+    # Measured on the committed sample (seed 20251231): model 0.82, Bayes oracle 0.84, latent
+    # oracle 0.94. The issue's bar is 0.03 from "the best achievable AUC": that is the Bayes
+    # oracle (true parameters, observed history); knowing the latent state is not achievable.
+    assert auc_model >= auc_bayes - 0.03, (auc_model, auc_bayes)
+    assert roc_auc_score(labels, latent_oracle) > auc_bayes > 0.75
+    rule = training.rule.predict_proba(validation)
+    assert brier_score_loss(labels, model) <= brier_score_loss(labels, rule)
+    assert set(holdout.scores) == {training.chosen_name, "recency rule", "BTYD P(no order)"}
+
+
+def test_scorecard_auc_equals_sklearn_on_the_same_scores(
+    fitted: tuple[churn.ChurnTables, churn.ChurnTraining, churn.HoldoutScores],
+) -> None:
+    _, training, holdout = fitted
+    card = churn.holdout_scorecard(holdout, n_boot=20, seed=1)
+    for name, values in holdout.scores.items():
+        row = card[(card["scorer"] == name) & (card["metric"] == "roc_auc")].iloc[0]
+        assert row["value"] == pytest.approx(roc_auc_score(holdout.labels, values), rel=1e-12)
+        assert row["ci_low"] <= row["value"] <= row["ci_high"]
+    text = churn.describe_scorecard(card, holdout, chosen=training.chosen_name)
+    assert "ROC AUC" in text and "recency rule" in text
+
+
+def test_scoring_value_contact_list_and_metrics(
+    sample: tuple[Engine, RunFolder],
+    fitted: tuple[churn.ChurnTables, churn.ChurnTraining, churn.HoldoutScores],
+) -> None:
+    engine, run = sample
+    tables, training, holdout = fitted
+    importance, dependence = churn.churn_drivers(training, tables, top_features=4, seed=1)
+    assert importance["importance_mean"].iloc[0] > 0 and dependence["feature"].nunique() <= 4
+    scored = churn.score_customers(training, tables, pd_table=dependence)
+    assert len(scored) == len(tables.score) and scored["customer_id"].is_unique
+    assert (scored["reason_1"] != "").mean() > 0.5  # most customers get at least one reason
+    assert not scored["reason_1"].str.contains(r"C\d{7}").any()  # never an id in the words
+    plan = churn.churn_plan(scored, clv=None, save_rate=0.1, cost_per_contact=0.5)
+    assert (plan["value_source"] == "historical").all()
+    np.testing.assert_allclose(plan["value_at_risk"], plan["p_churn"] * plan["value"])
+    funnel = churn.contact_list(
+        engine, run, plan, as_of_date="2025-12-31", campaign="churn-save-email", channel="email"
+    )
+    steps = funnel.set_index("step")["customers"]
+    assert steps["in_segment"] == plan["contact"].sum()
+    assert steps["target"] + steps["control"] <= steps["consented"] <= steps["in_segment"]
+    exported = pd.read_csv(run.exports_dir / "churn-save-email.csv", dtype="str")
+    assert len(exported) == steps["target"] + steps["control"]
+    assert set(exported["customer_id"]) <= set(plan.loc[plan["contact"], "customer_id"])
+    assert (run.exports_dir / "churn_manifest.json").is_file()
+    checks = churn.churn_checks(plan, tables, funnel)
+    checks.raise_if_failed()
+    card = churn.holdout_scorecard(holdout, n_boot=20, seed=1)
+    economics = churn.break_even(plan, save_rate=0.1, cost_per_contact=0.5)
+    conclusion = churn.churn_conclusion(plan, training, card, economics, horizon_days=90)
+    metrics = churn.churn_metrics(plan, tables, training, card, economics, conclusion=conclusion)
+    assert metrics["customers"]["scored"] == len(plan) and sum(metrics["bands"].values()) == len(
+        plan
+    )
+    assert metrics["model"] == training.chosen_name and metrics["fallback"] is None
+    artifact = churn.churn_artifact(plan)
+    assert list(artifact.columns) == list(churn.ARTIFACT_COLUMNS) and len(artifact) == len(plan)
+
+
+# -- fallbacks on tiny tables ---------------------------------------------------------------------
+def _tiny_engine(orders: list[tuple[str, str]]) -> Engine:
+    engine = Engine(threads=1)
+    transactions = pd.DataFrame(orders, columns=["customer_id", "order_ts"])
+    transactions["order_ts"] = pd.to_datetime(transactions["order_ts"])
+    n = len(transactions)
+    transactions = transactions.assign(
+        order_id=[f"O{i}" for i in range(n)], amount=20.0, gross_amount=20.0, refund_amount=0.0,
+        quantity=1, product_id="P1", category="books", channel="web", is_purchase=True,
+        is_return=False, customer_known=True,
+    )  # fmt: skip
+    engine.register("transactions", transactions)
+    return engine
+
+
+def test_too_few_customers_fall_back_to_the_recency_rule() -> None:
+    orders = [(f"C{i}", f"2025-0{1 + i % 6}-1{i % 9}") for i in range(40)]
+    orders += [(f"C{i}", "2025-08-20") for i in range(0, 40, 3)]
+    orders += [(f"C{i}", "2025-11-20") for i in range(0, 40, 4)]
+    with _tiny_engine(orders) as engine:
+        cutoffs = churn.churn_cutoffs("2025-12-31", horizon_days=90)
+        tables = churn.churn_tables(engine, cutoffs)
+        training = churn.train_churn(tables, min_train_customers=200)
+        assert training.fallback is not None and "customers" in training.fallback
+        assert training.chosen is training.rule and training.models == {}
+        assert "No model could be trained" in churn.describe_training(training)
+        scored = churn.score_customers(training, tables, pd_table=pd.DataFrame())
+        assert len(scored) == len(tables.score) and scored["p_churn"].between(0, 1).all()
+        assert (scored["reason_1"] == "").all()
+
+
+def test_cutoff_before_the_data_and_a_single_class_never_crash() -> None:
+    # every customer buys once in December 2025: nothing before the training cutoff
+    orders = [(f"C{i}", "2025-12-10") for i in range(30)]
+    with _tiny_engine(orders) as engine:
+        cutoffs = churn.churn_cutoffs("2025-12-31", horizon_days=90)
+        tables = churn.churn_tables(engine, cutoffs)
+        assert tables.train.empty and tables.validation.empty and len(tables.score) == 30
+        assert tables.notes  # the empty cutoffs are explained
+        training = churn.train_churn(tables)
+        assert isinstance(training.chosen, churn.RecencyRank) and not training.is_probability
+        holdout = churn.holdout_scores(engine, training, tables)
+        card = churn.holdout_scorecard(holdout)
+        assert card.empty and "No scorecard" in card.attrs["note"]
+        scored = churn.score_customers(training, tables, pd_table=pd.DataFrame())
+        assert scored["p_churn"].between(0, 1).all()
+    # everyone churned at both cutoffs: one class
+    orders = [(f"C{i}", "2025-03-10") for i in range(300)]
+    with _tiny_engine(orders) as engine:
+        tables = churn.churn_tables(engine, churn.churn_cutoffs("2025-12-31", horizon_days=90))
+        training = churn.train_churn(tables)
+        assert training.fallback is not None and "churn" in training.fallback
+
+
+def test_unknown_excluded_feature_is_named() -> None:
+    with (
+        _tiny_engine([("C1", "2025-01-01")]) as engine,
+        pytest.raises(ValueError, match="'loyalty'"),
+    ):
+        churn.churn_tables(
+            engine, churn.churn_cutoffs("2025-12-31", horizon_days=90), exclude_features=["loyalty"]
+        )
