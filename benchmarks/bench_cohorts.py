@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import resource
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from bench_ingest_kpis import measure, synthetic_data, workbook_params
+from bench_ingest_kpis import ingested_run, measure, synthetic_data, workbook_params
 
 import crmlib as crm
 from crmlib.cohorts._matrices import (
@@ -75,11 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     folder = synthetic_data(args.customers, args.seed)
     params = workbook_params(folder)
-    with tempfile.TemporaryDirectory() as run_dir:
-        run = crm.io.RunFolder(run_dir)
-        print("ingesting once (not timed) ...", flush=True)
-        with crm.engine.Engine.from_config(params.engine) as engine:
-            crm.ingest.run_ingest(params, run, engine=engine)
+    with ingested_run(params) as run:
         rows = len(pd.read_parquet(run.table_path("transactions"), columns=["amount"]))
         print(f"input: {rows:,} canonical transaction rows, {args.customers:,} customers")
 

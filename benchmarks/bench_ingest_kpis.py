@@ -17,7 +17,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,17 @@ def workbook_params(
             "engine": {"memory_limit": memory_limit},
         }
     )
+
+
+@contextmanager
+def ingested_run(params: Any) -> Iterator[crm.io.RunFolder]:
+    """01_ingest once, not timed, into a temporary run folder that is removed afterwards."""
+    with tempfile.TemporaryDirectory() as run_dir:
+        run = crm.io.RunFolder(run_dir)
+        print("ingesting once (not timed) ...", flush=True)
+        with crm.engine.Engine.from_config(params.engine) as engine:
+            crm.ingest.run_ingest(params, run, engine=engine)
+        yield run
 
 
 def engine_path(params: Any, run_dir: Path) -> pd.DataFrame:

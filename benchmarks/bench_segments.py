@@ -17,12 +17,11 @@ import argparse
 import datetime as dt
 import resource
 import sys
-import tempfile
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from bench_ingest_kpis import measure, synthetic_data, workbook_params
+from bench_ingest_kpis import ingested_run, measure, synthetic_data, workbook_params
 
 import crmlib as crm
 from crmlib.segments._affinities import association_rules
@@ -64,11 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     folder = synthetic_data(args.customers, args.seed)
     params = workbook_params(folder, tables=("transactions", "customers", "events"))
-    with tempfile.TemporaryDirectory() as run_dir:
-        run = crm.io.RunFolder(run_dir)
-        print("ingesting once (not timed) ...", flush=True)
-        with crm.engine.Engine.from_config(params.engine) as engine:
-            crm.ingest.run_ingest(params, run, engine=engine)
+    with ingested_run(params) as run:
         rows = len(pd.read_parquet(run.table_path("transactions"), columns=["amount"]))
         print(f"input: {rows:,} canonical transaction rows, {args.customers:,} customers")
 

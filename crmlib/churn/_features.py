@@ -300,9 +300,10 @@ def churn_features(
     :data:`CATEGORICAL_FEATURES` (definitions in the module docstring). Features read nothing
     dated after the cutoff day. One query on the engine (``churn_features.sql``): one GROUP BY
     customer over the transactions before the cutoff (conditional aggregates per window), a lag
-    over distinct purchase days for the gaps, one GROUP BY over the events, joined to the
-    customers and the label window's buyers. Measured on 2 cores with 1M customers, 10M orders
-    and 6M events: 7-9 s from DuckDB tables, 9-12 s from parquet views.
+    over the purchases in time order for the gaps (same-day zero gaps dropped), one GROUP BY
+    over the events, joined to the customers and the label window's buyers. Measured on 2
+    cores with 1M customers, 10M orders and 6M events from 01_ingest's parquet: 6.8-8.6 s
+    (``benchmarks/bench_churn.py``).
 
     Parameters
     ----------

@@ -30,9 +30,10 @@
 --   customers row gets NULLs; a repeated customers.customer_id repeats the row (the caller
 --   refuses that).
 -- One GROUP BY customer over the transactions (conditional aggregates), one over the events, a
--- lag over distinct purchase days for the gaps, distinct (customer, category) pairs of the
--- lookback window only (cheaper than a count(DISTINCT) over all history); the per-customer
--- results are joined.
+-- lag over the purchases in time order for the gaps (same-day gaps of 0 dropped: what remains
+-- are exactly the gaps between consecutive distinct purchase days, without a DISTINCT pass),
+-- distinct (customer, category) pairs of the lookback window only (cheaper than a
+-- count(DISTINCT) over all history); the per-customer results are joined.
 -- Parameters: $cutoff (DATE), $end_ts, $lookback_start, $trend_split ($end_ts - 90 days),
 -- $trend_start ($end_ts - 180 days), $start_{N}d and $engagement_{N}d ($end_ts - N days),
 -- $rate_start ($end_ts - 90 days), $label_end ($end_ts + horizon_days, or $end_ts).
@@ -91,26 +92,23 @@ categories AS (
     ) AS bought
     GROUP BY customer_id
 ),
-purchase_days AS (
-    SELECT DISTINCT customer_id, CAST(order_ts AS DATE) AS purchase_date
-    FROM {{ transactions }}
-    WHERE is_purchase AND order_ts < $end_ts AND customer_id IS NOT NULL
-),
 gaps AS (
     SELECT
         customer_id,
         CAST(
             date_diff(
                 'day',
-                lag(purchase_date) OVER (PARTITION BY customer_id ORDER BY purchase_date),
-                purchase_date
+                lag(CAST(order_ts AS DATE)) OVER (PARTITION BY customer_id ORDER BY order_ts),
+                CAST(order_ts AS DATE)
             ) AS DOUBLE
         ) AS gap_days
-    FROM purchase_days
+    FROM {{ transactions }}
+    WHERE is_purchase AND order_ts < $end_ts AND customer_id IS NOT NULL
 ),
 gap_stats AS (
     SELECT customer_id, avg(gap_days) AS mean_gap_days, stddev_samp(gap_days) AS sd_gap_days
     FROM gaps
+    WHERE gap_days > 0
     GROUP BY customer_id
 ),
 engagement AS (
