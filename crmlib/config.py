@@ -26,6 +26,7 @@ __all__ = [
     "CampaignParams",
     "ClvParams",
     "ChurnParams",
+    "AbTestParams",
     "WorkbookParams",
     "STAGE_SECTIONS",
     "COMMON_KEYS",
@@ -144,10 +145,6 @@ class KpisParams(_Strict):
     period: Period = "month"
     conversion_window_days: int = Field(default=7, ge=1, le=90)
     periods_shown: int = Field(default=24, ge=2)
-
-
-class _OpenStage(_Strict):
-    """A stage section whose keys are defined by that stage's issue (none yet)."""
 
 
 def _default_brackets() -> list[tuple[int, int]]:
@@ -349,8 +346,38 @@ class ChurnParams(_Strict):
         return value
 
 
-class AbTestParams(_OpenStage):
-    """Section `ab_test` (07_ab_test)."""
+def _default_ab_metrics() -> list[str]:
+    return ["repurchase", "orders", "net_revenue", "retained", "opens", "clicks"]
+
+
+def _default_cuped() -> dict[str, str]:
+    return {"repurchase": "pre_orders", "orders": "pre_orders", "net_revenue": "pre_spend"}
+
+
+class AbTestParams(_Strict):
+    """Section `ab_test` (07_ab_test): outcome windows, metrics, guardrails, CUPED, money."""
+
+    control: str = Field(default="control", description="the control variant's name")
+    window_days: int = Field(default=30, ge=1, le=365, description="outcome window")
+    retention_days: int = Field(default=90, ge=1, le=730, description="retained at N days")
+    pre_period_days: int = Field(default=365, ge=7, description="covariate window")
+    metrics: list[str] = Field(default_factory=_default_ab_metrics, min_length=1)
+    cuped_covariates: dict[str, str] = Field(
+        default_factory=_default_cuped, description="metric -> pre-period covariate"
+    )
+    guardrails: dict[str, float] = Field(
+        default_factory=lambda: {"unsubscribes": 0.005},
+        description="metric -> non-inferiority margin (absolute; higher is worse)",
+    )
+    alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
+    power: float = Field(default=0.8, gt=0.5, lt=1.0)
+    srm_alpha: float = Field(default=0.001, gt=0.0, lt=0.1)
+    cost_per_contact: float | None = Field(
+        default=None, ge=0.0, description="null: assignments.cost"
+    )
+    margin: float = Field(default=0.30, gt=0.0, le=1.0, description="share of revenue kept")
+    min_cell_size: int = Field(default=10, ge=1)
+    seed: int = 20251231
 
 
 class WorkbookParams(_Strict):

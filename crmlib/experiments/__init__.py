@@ -1,0 +1,40 @@
+"""A/B tests of retention campaigns: outcomes in SQL, effects with CIs, CUPED, corrections, SRM, power.
+
+:func:`analyze_experiment` turns one row per customer into one row per experiment x variant x
+metric (x segment); the estimators underneath work on numpy arrays so that simulation studies
+can run thousands of experiments in one call.
+"""
+
+from __future__ import annotations
+
+from crmlib.experiments._analyze import RESULT_COLUMNS, analyze_experiment
+from crmlib.experiments._effects import (
+    EffectEstimate,
+    arm_moments,
+    cuped_theta,
+    non_inferiority,
+    power_and_mde,
+    proportion_effect,
+    ratio_effect,
+    sample_size,
+    srm_test,
+    welch_effect,
+)
+from crmlib.experiments._outcomes import OUTCOME_COLUMNS, experiment_outcomes
+
+__all__ = [
+    "OUTCOME_COLUMNS",
+    "experiment_outcomes",
+    "RESULT_COLUMNS",
+    "analyze_experiment",
+    "EffectEstimate",
+    "arm_moments",
+    "proportion_effect",
+    "welch_effect",
+    "ratio_effect",
+    "cuped_theta",
+    "srm_test",
+    "power_and_mde",
+    "sample_size",
+    "non_inferiority",
+]
