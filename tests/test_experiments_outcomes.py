@@ -351,3 +351,17 @@ def test_planted_uplift_lies_inside_the_reported_interval(sample_outcomes: pd.Da
     # a fair 50/50 coin: no sample-ratio mismatch flagged
     counts = sample_outcomes["variant"].value_counts().to_dict()
     assert not srm_test(counts)["srm"]
+
+
+def test_planted_cost_and_incremental_revenue_are_reported(sample_outcomes: pd.DataFrame) -> None:
+    from crmlib.experiments import campaign_economics
+
+    truth = json.loads((ROOT / "data" / "sample" / "truth.json").read_text())["experiment"]
+    row = campaign_economics(sample_outcomes, margin=0.3).iloc[0]
+    # the planted per-contact cost (truth.json) comes back exactly from assignments.cost
+    assert row["cost_total"] / truth["n_treatment"] == pytest.approx(truth["cost_per_contact"])
+    # incremental retained customers: the realized lift times the treated customers
+    realized = truth["realized_30d_repurchase"]
+    lift = realized["treatment"] - realized["control"]
+    assert row["incremental_retained"] == pytest.approx(lift * truth["n_treatment"], rel=1e-9)
+    assert row["incremental_retained_ci_low"] < row["incremental_retained"]

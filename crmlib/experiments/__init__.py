@@ -20,9 +20,28 @@ from crmlib.experiments._effects import (
     srm_test,
     welch_effect,
 )
+from crmlib.experiments._health import BALANCE_THRESHOLD, covariate_balance, srm_table
+from crmlib.experiments._money import ECONOMICS_COLUMNS, campaign_economics
 from crmlib.experiments._outcomes import OUTCOME_COLUMNS, experiment_outcomes
+from crmlib.experiments._survival import (
+    CURVE_COLUMNS,
+    RMST_COLUMNS,
+    plot_time_to_purchase,
+    rmst_difference,
+    time_to_purchase_curves,
+)
 
 __all__ = [
+    "BALANCE_THRESHOLD",
+    "covariate_balance",
+    "srm_table",
+    "ECONOMICS_COLUMNS",
+    "campaign_economics",
+    "CURVE_COLUMNS",
+    "RMST_COLUMNS",
+    "time_to_purchase_curves",
+    "rmst_difference",
+    "plot_time_to_purchase",
     "OUTCOME_COLUMNS",
     "experiment_outcomes",
     "RESULT_COLUMNS",

@@ -1,0 +1,337 @@
+"""Campaign economics of an A/B test: incremental revenue, profit, ROI and cost per retained customer."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from crmlib.checks import require_columns
+from crmlib.errors import DataContractError
+from crmlib.experiments._effects import proportion_effect, welch_effect
+
+__all__ = ["ECONOMICS_COLUMNS", "campaign_economics"]
+
+log = logging.getLogger(__name__)
+
+_TABLE = "experiment outcomes"
+_CLV_TABLE = "clv"
+
+#: Columns of :func:`campaign_economics`, in order (``clv_*`` only when ``clv`` is given).
+ECONOMICS_COLUMNS: tuple[str, ...] = (
+    "experiment_id",
+    "variant",
+    "n",
+    "n_control",
+    "incremental_revenue_per_customer",
+    "incremental_revenue_per_customer_ci_low",
+    "incremental_revenue_per_customer_ci_high",
+    "incremental_revenue_total",
+    "incremental_revenue_total_ci_low",
+    "incremental_revenue_total_ci_high",
+    "incremental_profit",
+    "incremental_profit_ci_low",
+    "incremental_profit_ci_high",
+    "cost_total",
+    "net_profit",
+    "net_profit_ci_low",
+    "net_profit_ci_high",
+    "roi",
+    "roi_ci_low",
+    "roi_ci_high",
+    "incremental_retained",
+    "incremental_retained_ci_low",
+    "incremental_retained_ci_high",
+    "cost_per_incremental_retained",
+    "cost_per_incremental_retained_ci_low",
+    "cost_per_incremental_retained_ci_high",
+    "note",
+)
+_CLV_COLUMNS = (
+    "clv_net_lift_per_customer",
+    "clv_net_lift_per_customer_ci_low",
+    "clv_net_lift_per_customer_ci_high",
+)
+
+
+def _arm_stats(outcomes: pd.DataFrame, value_col: str) -> pd.DataFrame:
+    """n, mean, var (ddof=1) of ``value_col`` per experiment x variant."""
+    grouped = outcomes.groupby(["experiment_id", "variant"], sort=True)[value_col]
+    return pd.DataFrame(
+        {"n": grouped.size(), "mean": grouped.mean(), "var": grouped.var(ddof=1)}
+    ).reset_index()
+
+
+def _treated_vs_control(arms: pd.DataFrame, control: str) -> pd.DataFrame:
+    """One row per experiment x non-control variant, the control's columns suffixed ``_c``."""
+    control_arms = arms[arms["variant"] == control].drop(columns="variant")
+    treated = arms[arms["variant"] != control]
+    return treated.merge(control_arms, on="experiment_id", suffixes=("", "_c"), how="inner")
+
+
+def _check(outcomes: pd.DataFrame, *, control: str, margin: float, alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha={alpha}: expected a level in (0, 1), e.g. 0.05")
+    if not np.isfinite(margin) or margin < 0:
+        raise ValueError(f"margin={margin}: expected a non-negative profit margin, e.g. 0.3")
+    require_columns(
+        outcomes,
+        ["experiment_id", "customer_id", "variant", "cost", "net_revenue", "repurchase"],
+        table_name=_TABLE,
+    )
+    for experiment, rows in outcomes.groupby("experiment_id", sort=True):
+        variants = set(rows["variant"])
+        if control not in variants or len(variants) < 2:
+            raise DataContractError(
+                f"{_TABLE}: experiment '{experiment}': column 'variant' has "
+                f"{sorted(map(str, variants))}; expected the control '{control}' and at least "
+                "one other variant"
+            )
+        for column in ("net_revenue", "repurchase"):
+            missing = int(rows[column].isna().sum())
+            if missing:
+                raise DataContractError(
+                    f"{_TABLE}: experiment '{experiment}': column '{column}' has {missing} "
+                    "missing value(s); expected a number on every row"
+                )
+
+
+def _cost_per_retained(
+    cost_total: np.ndarray, lift: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """cost / lift, its CI from the lift's CI (NaN unless the whole lift CI is above 0)."""
+    defined = (low > 0) & np.isfinite(cost_total)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        point = np.where(defined, cost_total / lift, np.nan)
+        ci_low = np.where(defined, cost_total / high, np.nan)
+        ci_high = np.where(defined, cost_total / low, np.nan)
+    return point, ci_low, ci_high
+
+
+def campaign_economics(
+    outcomes: pd.DataFrame,
+    *,
+    control: str = "control",
+    margin: float = 0.3,
+    cost_per_contact: float | None = None,
+    clv: pd.DataFrame | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Money made and spent by each variant of each experiment, against its control.
+
+    Transforms the outcome table of :func:`crmlib.experiments.experiment_outcomes` (one row
+    per customer and experiment) into one row per experiment x non-control variant:
+
+    - ``incremental_revenue_per_customer``: difference in mean ``net_revenue`` (variant minus
+      control), Welch CI (:func:`crmlib.experiments.welch_effect`, as scipy);
+    - ``incremental_revenue_total``: the per-customer figure x ``n`` (customers in the
+      variant), CI scaled the same way; ``incremental_profit``: that x ``margin``;
+    - ``cost_total``: the sum of the variant's ``cost``, or ``cost_per_contact`` x ``n`` when
+      given. The cost is known, not estimated: it shifts or scales CIs, it adds no variance;
+    - ``net_profit = incremental_profit - cost_total``; ``roi = net_profit / cost_total``
+      (NaN when the cost is 0 or unknown);
+    - ``incremental_retained``: difference in the ``repurchase`` share x ``n`` (unpooled Wald
+      CI, :func:`crmlib.experiments.proportion_effect`);
+    - ``cost_per_incremental_retained = cost_total / incremental_retained``. Its CI is the
+      lift's CI mapped through ``cost_total / x`` (exact for a known cost, since the map is
+      monotone on a CI that excludes 0). When the lift's CI reaches 0 or below, the cost
+      per retained customer is unbounded: point and CI are NaN and ``note`` says so;
+    - with ``clv``: ``clv_net_lift_per_customer``, the difference in mean projected CLV
+      (Welch CI) minus the cost per treated customer (``cost_total / n``).
+
+    Outcomes of open windows are partial (``window_closed`` False): ``note`` counts them.
+
+    Parameters
+    ----------
+    outcomes : pd.DataFrame
+        One row per customer and experiment with experiment_id, customer_id, variant, cost,
+        net_revenue, repurchase (``window_closed`` optional).
+    control : str, default "control"
+        The control variant of every experiment.
+    margin : float, default 0.3
+        Profit margin on net revenue.
+    cost_per_contact : float, optional
+        Cost of one contact; replaces the ``cost`` column.
+    clv : pd.DataFrame, optional
+        One row per customer with customer_id and clv (projected customer lifetime value).
+    alpha : float, default 0.05
+        Two-sided level; the CIs are ``1 - alpha``.
+
+    Returns
+    -------
+    pd.DataFrame
+        :data:`ECONOMICS_COLUMNS` (plus ``clv_net_lift_per_customer`` and its CI with
+        ``clv``), ordered by experiment_id, variant. ``note`` is "" or ``"; "``-joined
+        remarks (unknown cost, unbounded cost per retained customer, open windows).
+
+    Raises
+    ------
+    ValueError
+        A bad ``alpha``, ``margin`` or ``cost_per_contact``.
+    DataContractError
+        A missing column, an experiment without its control or another variant, a missing
+        ``net_revenue`` or ``repurchase``, or a customer without a CLV (names the experiment).
+
+    References
+    ----------
+    Welch, B. L. (1947). The generalization of "Student's" problem when several different
+    population variances are involved. Biometrika 34, 28-35.
+
+    Examples
+    --------
+    >>> outcomes = pd.DataFrame({
+    ...     "experiment_id": "winback", "customer_id": [f"C{i}" for i in range(8)],
+    ...     "variant": ["control"] * 4 + ["email"] * 4,
+    ...     "cost": [np.nan] * 4 + [2.0] * 4,
+    ...     "net_revenue": [0.0, 20.0, 0.0, 10.0, 30.0, 40.0, 0.0, 50.0],
+    ...     "repurchase": [0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0],
+    ... })
+    >>> row = campaign_economics(outcomes, margin=0.5).iloc[0]
+    >>> float(row["incremental_revenue_total"]), float(row["cost_total"]), float(row["roi"])
+    (90.0, 8.0, 4.625)
+    """
+    _check(outcomes, control=control, margin=margin, alpha=alpha)
+    if cost_per_contact is not None and (not np.isfinite(cost_per_contact) or cost_per_contact < 0):
+        raise ValueError(f"cost_per_contact={cost_per_contact}: expected a non-negative amount")
+    revenue = _treated_vs_control(_arm_stats(outcomes, "net_revenue"), control)
+    repurchase = _treated_vs_control(_arm_stats(outcomes, "repurchase"), control)
+    grouped = outcomes.groupby(["experiment_id", "variant"], sort=True)
+    cost_info = pd.DataFrame(
+        {
+            "cost_sum": grouped["cost"].sum(min_count=1),
+            "cost_missing": grouped["cost"].agg(lambda values: int(values.isna().sum())),
+        }
+    ).reset_index()
+    if "window_closed" in outcomes.columns:
+        cost_info["open_windows"] = (
+            (~outcomes["window_closed"].astype(bool))
+            .groupby([outcomes["experiment_id"], outcomes["variant"]], sort=True)
+            .sum()
+            .to_numpy()
+        )
+    else:
+        cost_info["open_windows"] = 0
+    table = revenue.merge(cost_info, on=["experiment_id", "variant"], how="left")
+
+    n = table["n"].to_numpy(dtype=np.float64)
+    rev = welch_effect(
+        table["mean"], table["var"], n, table["mean_c"], table["var_c"], table["n_c"], alpha=alpha
+    )
+    ret = proportion_effect(
+        repurchase["mean"] * repurchase["n"],
+        repurchase["n"],
+        repurchase["mean_c"] * repurchase["n_c"],
+        repurchase["n_c"],
+        alpha=alpha,
+    )
+    if cost_per_contact is not None:
+        cost_total = cost_per_contact * n
+    else:
+        cost_total = np.where(
+            table["cost_missing"].to_numpy() > 0, np.nan, table["cost_sum"].to_numpy(np.float64)
+        )
+    profit = [margin * n * values for values in (rev.abs_diff, rev.abs_ci_low, rev.abs_ci_high)]
+    net = [values - cost_total for values in profit]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        roi = [np.where(cost_total > 0, values / cost_total, np.nan) for values in net]
+    retained = [n * values for values in (ret.abs_diff, ret.abs_ci_low, ret.abs_ci_high)]
+    per_retained = _cost_per_retained(cost_total, *retained)
+
+    result = pd.DataFrame(
+        {
+            "experiment_id": table["experiment_id"].astype(str),
+            "variant": table["variant"].astype(str),
+            "n": table["n"].astype("int64"),
+            "n_control": table["n_c"].astype("int64"),
+            "incremental_revenue_per_customer": rev.abs_diff,
+            "incremental_revenue_per_customer_ci_low": rev.abs_ci_low,
+            "incremental_revenue_per_customer_ci_high": rev.abs_ci_high,
+            "incremental_revenue_total": n * rev.abs_diff,
+            "incremental_revenue_total_ci_low": n * rev.abs_ci_low,
+            "incremental_revenue_total_ci_high": n * rev.abs_ci_high,
+            "incremental_profit": profit[0],
+            "incremental_profit_ci_low": profit[1],
+            "incremental_profit_ci_high": profit[2],
+            "cost_total": cost_total,
+            "net_profit": net[0],
+            "net_profit_ci_low": net[1],
+            "net_profit_ci_high": net[2],
+            "roi": roi[0],
+            "roi_ci_low": roi[1],
+            "roi_ci_high": roi[2],
+            "incremental_retained": retained[0],
+            "incremental_retained_ci_low": retained[1],
+            "incremental_retained_ci_high": retained[2],
+            "cost_per_incremental_retained": per_retained[0],
+            "cost_per_incremental_retained_ci_low": per_retained[1],
+            "cost_per_incremental_retained_ci_high": per_retained[2],
+        }
+    )
+    result["note"] = [
+        _note(
+            cost_missing=int(missing) if cost_per_contact is None else 0,
+            n=int(size),
+            lift_low=float(low),
+            open_windows=int(still_open),
+        )
+        for missing, size, low, still_open in zip(
+            table["cost_missing"], table["n"], retained[1], table["open_windows"], strict=True
+        )
+    ]
+    if clv is not None:
+        lift = _clv_lift(outcomes, clv, control=control, alpha=alpha)
+        per_customer_cost = cost_total / n
+        for column, values in zip(_CLV_COLUMNS, lift, strict=True):
+            result.insert(len(result.columns) - 1, column, values - per_customer_cost)
+    for row in result.itertuples(index=False):
+        if row.note:
+            log.info("experiment '%s' variant '%s': %s", row.experiment_id, row.variant, row.note)
+    return result.reset_index(drop=True)
+
+
+def _note(*, cost_missing: int, n: int, lift_low: float, open_windows: int) -> str:
+    notes = []
+    if cost_missing:
+        notes.append(
+            f"cost unknown for {cost_missing} of {n} customers: cost_total, net_profit and roi "
+            "are NaN (pass cost_per_contact=)"
+        )
+    if not lift_low > 0:
+        notes.append(
+            "the CI of the retention lift reaches 0: cost per incremental retained customer "
+            "is unbounded (NaN)"
+        )
+    if open_windows:
+        notes.append(f"{open_windows} of {n} outcome windows still open: outcomes are partial")
+    return "; ".join(notes)
+
+
+def _clv_lift(
+    outcomes: pd.DataFrame, clv: pd.DataFrame, *, control: str, alpha: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Difference in mean CLV (variant minus control) per experiment x variant, Welch CI."""
+    require_columns(clv, ["customer_id", "clv"], table_name=_CLV_TABLE)
+    values = clv.drop_duplicates("customer_id").set_index("customer_id")["clv"]
+    with_clv = outcomes[["experiment_id", "variant", "customer_id"]].assign(
+        clv=outcomes["customer_id"].map(values).astype("float64")
+    )
+    missing = with_clv[with_clv["clv"].isna()]
+    if len(missing):
+        experiment = missing["experiment_id"].iloc[0]
+        raise DataContractError(
+            f"{_CLV_TABLE}: column 'clv' has no value for {len(missing)} assigned customer(s) "
+            f"of experiment '{experiment}' (the first '{missing['customer_id'].iloc[0]}'); "
+            "expected a CLV for every customer"
+        )
+    arms = _treated_vs_control(_arm_stats(with_clv, "clv"), control)
+    est = welch_effect(
+        arms["mean"],
+        arms["var"],
+        arms["n"],
+        arms["mean_c"],
+        arms["var_c"],
+        arms["n_c"],
+        alpha=alpha,
+    )
+    return est.abs_diff, est.abs_ci_low, est.abs_ci_high
