@@ -23,6 +23,19 @@ from crmlib.experiments._effects import (
 from crmlib.experiments._health import BALANCE_THRESHOLD, covariate_balance, srm_table
 from crmlib.experiments._money import ECONOMICS_COLUMNS, campaign_economics
 from crmlib.experiments._outcomes import OUTCOME_COLUMNS, experiment_outcomes
+from crmlib.experiments._report import (
+    CUMULATIVE_COLUMNS,
+    VERDICT_COLUMNS,
+    VERDICTS,
+    ab_artifact,
+    ab_conclusion,
+    ab_metrics,
+    cumulative_outcome,
+    describe_health,
+    describe_results,
+    verdicts,
+)
+from crmlib.experiments._report_plots import plot_cumulative_outcome, plot_lift, plot_segment_forest
 from crmlib.experiments._survival import (
     CURVE_COLUMNS,
     RMST_COLUMNS,
@@ -32,6 +45,19 @@ from crmlib.experiments._survival import (
 )
 
 __all__ = [
+    "VERDICTS",
+    "VERDICT_COLUMNS",
+    "CUMULATIVE_COLUMNS",
+    "verdicts",
+    "describe_health",
+    "describe_results",
+    "ab_conclusion",
+    "ab_metrics",
+    "ab_artifact",
+    "cumulative_outcome",
+    "plot_lift",
+    "plot_segment_forest",
+    "plot_cumulative_outcome",
     "BALANCE_THRESHOLD",
     "covariate_balance",
     "srm_table",

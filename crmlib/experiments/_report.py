@@ -1,0 +1,832 @@
+"""07_ab_test in words: ship verdicts, health and results in Markdown, metrics and the artifact.
+
+Everything here reads the tables of :func:`crmlib.experiments.analyze_experiment`,
+:func:`crmlib.experiments.srm_table`, :func:`crmlib.experiments.covariate_balance` and
+:func:`crmlib.experiments.campaign_economics`; no customer id ever reaches a sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crmlib.checks import require_columns
+from crmlib.experiments._analyze import RESULT_COLUMNS
+from crmlib.experiments._effects import non_inferiority
+from crmlib.io import to_jsonable
+from crmlib.plotting import format_money
+
+__all__ = [
+    "VERDICT_COLUMNS",
+    "CUMULATIVE_COLUMNS",
+    "VERDICTS",
+    "verdicts",
+    "describe_health",
+    "describe_results",
+    "ab_conclusion",
+    "ab_metrics",
+    "ab_artifact",
+    "cumulative_outcome",
+]
+
+log = logging.getLogger(__name__)
+
+#: The possible verdicts, from best to worst news.
+VERDICTS: tuple[str, ...] = ("ship", "inconclusive", "do not ship", "unhealthy")
+
+#: Columns of :func:`verdicts`, in order.
+VERDICT_COLUMNS: tuple[str, ...] = (
+    "experiment_id",
+    "variant",
+    "verdict",
+    "reasons",
+    "srm_p_value",
+    "primary_metric",
+    "primary_kind",
+    "primary_diff",
+    "primary_ci_low",
+    "primary_ci_high",
+    "primary_p_adjusted",
+    "guardrails",
+    "net_profit",
+    "net_profit_ci_low",
+    "net_profit_ci_high",
+    "imbalanced_covariates",
+)
+
+#: Columns of :func:`cumulative_outcome`, in order.
+CUMULATIVE_COLUMNS: tuple[str, ...] = (
+    "experiment_id",
+    "variant",
+    "day",
+    "customers",
+    "purchasers",
+    "share",
+)
+
+_RESULTS = "results"
+_FLOAT_RESULT_COLUMNS = (
+    "mean",
+    "control_mean",
+    "abs_diff",
+    "abs_ci_low",
+    "abs_ci_high",
+    "rel_lift",
+    "rel_ci_low",
+    "rel_ci_high",
+    "p_value",
+    "p_adjusted",
+    "variance_reduction",
+)
+
+
+def _overall(results: pd.DataFrame) -> pd.DataFrame:
+    return results[results["segment_col"].isna()]
+
+
+def _num(value: float, decimals: int) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:.{decimals}f}"
+
+
+def _p(value: float) -> str:
+    """'p = 0.012', 'p < 0.001' or 'p n/a'."""
+    if not np.isfinite(value):
+        return "p n/a"
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+def _effect(diff: float, low: float, high: float, kind: str) -> str:
+    """'5.7 points (-0.0 to 11.3)' for a binary metric, '2.50 (0.10 to 4.90)' otherwise."""
+    if kind == "binary":
+        return f"{_num(100 * diff, 1)} points ({_num(100 * low, 1)} to {_num(100 * high, 1)})"
+    return f"{_num(diff, 2)} ({_num(low, 2)} to {_num(high, 2)})"
+
+
+def _money_ci(value: float, low: float, high: float, currency: str) -> str:
+    return (
+        f"{format_money(value, currency)} ({format_money(low, currency)} to "
+        f"{format_money(high, currency)})"
+    )
+
+
+def _srm_p_values(srm: pd.DataFrame) -> dict[str, tuple[float, bool, str]]:
+    """Overall SRM per experiment: (p-value, flagged, counts)."""
+    overall = srm[srm["segment_col"].isna()]
+    return {
+        str(row.experiment_id): (float(row.p_value), bool(row.srm), str(row.counts))
+        for row in overall.itertuples(index=False)
+    }
+
+
+def _guardrail_status(
+    rows: pd.DataFrame, guardrails: Mapping[str, float]
+) -> list[tuple[str, str, str]]:
+    """(metric, non_inferiority status, words) per guardrail for one experiment x variant."""
+    statuses = []
+    for metric, margin in guardrails.items():
+        found = rows[rows["metric"] == metric]
+        if found.empty:
+            statuses.append((metric, "inconclusive", f"guardrail '{metric}' was not measured"))
+            continue
+        row = found.iloc[0]
+        kind = str(row["metric_kind"])
+        status = non_inferiority(float(row["abs_diff"]), float(row["abs_ci_high"]), margin)
+        shown_margin = f"{100 * margin:.1f} points" if kind == "binary" else f"{margin:g}"
+        effect = _effect(
+            float(row["abs_diff"]), float(row["abs_ci_low"]), float(row["abs_ci_high"]), kind
+        )
+        words = {
+            "non-inferior": f"guardrail '{metric}' is non-inferior: it moved {effect}, "
+            f"within the tolerated {shown_margin}",
+            "inferior": f"guardrail '{metric}' is inferior: it worsened by {effect}, "
+            f"more than the tolerated {shown_margin}",
+            "inconclusive": f"guardrail '{metric}' is inconclusive: it moved {effect}, "
+            f"which may exceed the tolerated {shown_margin}",
+        }[status]
+        statuses.append((metric, status, words))
+    return statuses
+
+
+def verdicts(
+    results: pd.DataFrame,
+    *,
+    srm: pd.DataFrame,
+    balance: pd.DataFrame,
+    economics: pd.DataFrame,
+    guardrails: Mapping[str, float],
+    primary_metric: str = "repurchase",
+    alpha: float = 0.05,
+    currency: str = "EUR",
+) -> pd.DataFrame:
+    """Decide, for every variant of every experiment, whether to ship it, and say why.
+
+    Transforms the results of :func:`crmlib.experiments.analyze_experiment` (one row per
+    experiment x variant x metric, plus segment rows, which are ignored here) into one row
+    per experiment x variant, checked in this order:
+
+    - **unhealthy** when the experiment's overall sample-ratio mismatch test is flagged
+      (``srm`` from :func:`crmlib.experiments.srm_table`): the split is not what was planned,
+      so no effect of that experiment can be read causally;
+    - **do not ship** when the primary metric's lift is significantly negative (Holm-adjusted
+      p < ``alpha``), a guardrail is inferior, or the whole CI of the net profit is below 0;
+    - **ship** when the primary lift is positive with Holm-adjusted p < ``alpha``, every
+      guardrail is non-inferior (:func:`crmlib.experiments.non_inferiority` on
+      ``abs_diff``, ``abs_ci_high`` and the tolerated worsening in ``guardrails``; higher is
+      worse) and the net profit's point estimate is above 0;
+    - **inconclusive** otherwise.
+
+    ``reasons`` says why in plain words, ``"; "``-joined; covariates flagged as imbalanced in
+    ``balance`` (:func:`crmlib.experiments.covariate_balance`) are mentioned last.
+
+    Parameters
+    ----------
+    results : pd.DataFrame
+        As returned by :func:`crmlib.experiments.analyze_experiment`.
+    srm : pd.DataFrame
+        As returned by :func:`crmlib.experiments.srm_table`.
+    balance : pd.DataFrame
+        As returned by :func:`crmlib.experiments.covariate_balance` (may be empty).
+    economics : pd.DataFrame
+        As returned by :func:`crmlib.experiments.campaign_economics`; a variant without a
+        row (or with a NaN net profit) cannot ship.
+    guardrails : mapping of str to float
+        Guardrail metric -> tolerated worsening of its absolute difference (a share for a
+        binary metric: 0.005 is half a percentage point).
+    primary_metric : str, default "repurchase"
+        The metric the campaign is meant to move (higher is better).
+    alpha : float, default 0.05
+        Level for the Holm-adjusted p-value of the primary metric.
+    currency : str, default "EUR"
+        Currency of the money in ``reasons``.
+
+    Returns
+    -------
+    pd.DataFrame
+        :data:`VERDICT_COLUMNS`, one row per experiment x variant, ordered by experiment_id,
+        variant. ``guardrails`` is ``"metric: status"`` text, ``imbalanced_covariates`` a
+        comma-separated list ("" when none).
+
+    Examples
+    --------
+    >>> results = pd.DataFrame({
+    ...     "experiment_id": "winback", "variant": "email",
+    ...     "metric": ["repurchase", "unsubscribes"], "segment_col": None, "segment": None,
+    ...     "abs_diff": [0.057, 0.001], "abs_ci_low": [0.02, -0.002],
+    ...     "abs_ci_high": [0.09, 0.003], "p_adjusted": [0.004, 0.6],
+    ...     "metric_kind": "binary",
+    ... })
+    >>> srm = pd.DataFrame({"experiment_id": ["winback"], "segment_col": [None],
+    ...                     "counts": ["control 500, email 500"], "p_value": [1.0],
+    ...                     "srm": [False]})
+    >>> economics = pd.DataFrame({"experiment_id": ["winback"], "variant": ["email"],
+    ...                           "net_profit": [800.0], "net_profit_ci_low": [-50.0],
+    ...                           "net_profit_ci_high": [1650.0]})
+    >>> table = verdicts(results, srm=srm, balance=pd.DataFrame(), economics=economics,
+    ...                  guardrails={"unsubscribes": 0.005})
+    >>> table["verdict"].tolist()
+    ['ship']
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha={alpha}: expected a level in (0, 1), e.g. 0.05")
+    require_columns(
+        results,
+        [
+            "experiment_id",
+            "variant",
+            "metric",
+            "segment_col",
+            "abs_diff",
+            "abs_ci_low",
+            "abs_ci_high",
+            "p_adjusted",
+            "metric_kind",
+        ],
+        table_name=_RESULTS,
+    )
+    require_columns(srm, ["experiment_id", "segment_col", "p_value", "srm"], table_name="srm")
+    require_columns(
+        economics,
+        ["experiment_id", "variant", "net_profit", "net_profit_ci_low", "net_profit_ci_high"],
+        table_name="economics",
+    )
+    srm_of = _srm_p_values(srm)
+    imbalanced: dict[tuple[str, str], list[str]] = {}
+    if not balance.empty:
+        require_columns(
+            balance, ["experiment_id", "variant", "covariate", "imbalanced"], table_name="balance"
+        )
+        for row in balance[balance["imbalanced"].astype(bool)].itertuples(index=False):
+            key = (str(row.experiment_id), str(row.variant))
+            imbalanced.setdefault(key, []).append(str(row.covariate))
+    money = {
+        (str(row.experiment_id), str(row.variant)): (
+            float(row.net_profit),
+            float(row.net_profit_ci_low),
+            float(row.net_profit_ci_high),
+        )
+        for row in economics.itertuples(index=False)
+    }
+    overall = _overall(results).assign(
+        experiment_id=lambda frame: frame["experiment_id"].astype(str),
+        variant=lambda frame: frame["variant"].astype(str),
+    )
+    rows: list[dict[str, Any]] = []
+    for (experiment, variant), arm in overall.groupby(["experiment_id", "variant"], sort=True):
+        key = (str(experiment), str(variant))
+        rows.append(
+            _verdict_row(
+                key,
+                arm,
+                srm=srm_of.get(key[0]),
+                net=money.get(key, (math.nan, math.nan, math.nan)),
+                imbalanced=imbalanced.get(key, []),
+                guardrails=guardrails,
+                primary_metric=primary_metric,
+                alpha=alpha,
+                currency=currency,
+            )
+        )
+    table = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
+    for row in table.itertuples(index=False):
+        log.info("experiment '%s' variant '%s': %s", row.experiment_id, row.variant, row.verdict)
+    return table
+
+
+def _verdict_row(
+    key: tuple[str, str],
+    arm: pd.DataFrame,
+    *,
+    srm: tuple[float, bool, str] | None,
+    net: tuple[float, float, float],
+    imbalanced: list[str],
+    guardrails: Mapping[str, float],
+    primary_metric: str,
+    alpha: float,
+    currency: str,
+) -> dict[str, Any]:
+    srm_p, srm_flagged, _ = srm if srm is not None else (math.nan, False, "")
+    primary = arm[arm["metric"] == primary_metric]
+    if primary.empty:
+        diff = low = high = p_adj = math.nan
+        kind = ""
+    else:
+        first = primary.iloc[0]
+        diff, low, high = (float(first[c]) for c in ("abs_diff", "abs_ci_low", "abs_ci_high"))
+        p_adj = float(first["p_adjusted"])
+        kind = str(first["metric_kind"])
+    statuses = _guardrail_status(arm, guardrails)
+    net_profit, net_low, net_high = net
+    significant = bool(np.isfinite(p_adj) and p_adj < alpha)
+    lift_words = (
+        f"the primary metric '{primary_metric}' was not analysed"
+        if primary.empty
+        else f"the lift in {primary_metric} {_effect(diff, low, high, kind)}"
+    )
+    profit_words = (
+        "net profit unknown (no campaign cost or economics)"
+        if not np.isfinite(net_profit)
+        else f"net profit {_money_ci(net_profit, net_low, net_high, currency)}"
+    )
+
+    reasons: list[str] = []
+    if srm_flagged:
+        verdict = "unhealthy"
+        reasons.append(
+            f"sample-ratio mismatch ({_p(srm_p)}): the split is not what was planned; "
+            "effects cannot be trusted"
+        )
+    else:
+        against: list[str] = []
+        if significant and diff < 0:
+            against.append(f"{lift_words} is significantly negative (adjusted {_p(p_adj)})")
+        against += [words for _, status, words in statuses if status == "inferior"]
+        if np.isfinite(net_high) and net_high < 0:
+            against.append(f"{profit_words} is below zero across its whole interval")
+        if against:
+            verdict = "do not ship"
+            reasons = against
+        else:
+            lift_ok = significant and diff > 0
+            guards_ok = all(status == "non-inferior" for _, status, _ in statuses)
+            profit_ok = bool(np.isfinite(net_profit) and net_profit > 0)
+            verdict = "ship" if lift_ok and guards_ok and profit_ok else "inconclusive"
+            if lift_ok:
+                reasons.append(f"{lift_words} is significant (adjusted {_p(p_adj)})")
+            elif primary.empty:
+                reasons.append(lift_words)
+            elif not np.isfinite(p_adj):
+                reasons.append(f"{lift_words} has no p-value")
+            elif np.isfinite(low) and np.isfinite(high) and low <= 0 <= high:
+                reasons.append(f"{lift_words} includes zero")
+            elif significant:
+                reasons.append(f"{lift_words} is zero")
+            else:
+                reasons.append(
+                    f"{lift_words} is not significant after the Holm correction "
+                    f"(adjusted {_p(p_adj)})"
+                )
+            reasons += [words for _, _, words in statuses]
+            if profit_ok:
+                reasons.append(f"{profit_words} is positive")
+            elif np.isfinite(net_profit):
+                reasons.append(f"{profit_words} is not above zero")
+            else:
+                reasons.append(profit_words)
+    if imbalanced:
+        reasons.append(
+            f"covariates imbalanced between the arms (|SMD| > 0.1): {', '.join(imbalanced)}; "
+            "read the effects with care"
+        )
+    return {
+        "experiment_id": key[0],
+        "variant": key[1],
+        "verdict": verdict,
+        "reasons": "; ".join(reasons),
+        "srm_p_value": srm_p,
+        "primary_metric": primary_metric,
+        "primary_kind": kind,
+        "primary_diff": diff,
+        "primary_ci_low": low,
+        "primary_ci_high": high,
+        "primary_p_adjusted": p_adj,
+        "guardrails": ", ".join(f"{metric}: {status}" for metric, status, _ in statuses),
+        "net_profit": net_profit,
+        "net_profit_ci_low": net_low,
+        "net_profit_ci_high": net_high,
+        "imbalanced_covariates": ", ".join(imbalanced),
+    }
+
+
+def describe_health(srm: pd.DataFrame, balance: pd.DataFrame) -> str:
+    """Markdown, the first thing the report says: is each experiment's split what was planned?
+
+    One bullet per experiment from the overall rows of ``srm``
+    (:func:`crmlib.experiments.srm_table`), then one for segments with a mismatch, then the
+    covariates that ``balance`` (:func:`crmlib.experiments.covariate_balance`) flags.
+
+    Examples
+    --------
+    >>> srm = pd.DataFrame({"experiment_id": ["winback"], "segment_col": [None],
+    ...                     "segment": [None], "n": [1000],
+    ...                     "counts": ["control 500, email 500"], "p_value": [1.0],
+    ...                     "srm": [False]})
+    >>> print(describe_health(srm, pd.DataFrame()))
+    - **winback:** 1,000 customers (control 500, email 500); the split matches the plan (sample-ratio test p = 1.000).
+    """
+    require_columns(
+        srm,
+        ["experiment_id", "segment_col", "segment", "n", "counts", "p_value", "srm"],
+        table_name="srm",
+    )
+    if srm.empty:
+        return "No experiment had assigned customers, so there is nothing to check."
+    lines = []
+    overall = srm[srm["segment_col"].isna()]
+    for row in overall.itertuples(index=False):
+        head = f"- **{row.experiment_id}:** {int(row.n):,} customers ({row.counts}); "
+        if bool(row.srm):
+            lines.append(
+                head + f"**sample-ratio mismatch ({_p(float(row.p_value))}): the split is "
+                "not what was planned; effects cannot be trusted.** Check the assignment and "
+                "the data pipeline before reading any result of this experiment."
+            )
+        else:
+            lines.append(
+                head + f"the split matches the plan (sample-ratio test {_p(float(row.p_value))})."
+            )
+    segments = srm[srm["segment_col"].notna() & srm["srm"].astype(bool)]
+    for experiment, rows in segments.groupby("experiment_id", sort=True):
+        where = ", ".join(
+            f"{col} = {level} ({_p(float(p))})"
+            for col, level, p in zip(
+                rows["segment_col"], rows["segment"], rows["p_value"], strict=True
+            )
+        )
+        lines.append(
+            f"- **{experiment}:** the split is off inside segment(s) {where}; effects in those "
+            "segments cannot be trusted."
+        )
+    if not balance.empty:
+        flagged = balance[balance["imbalanced"].astype(bool)]
+        if flagged.empty:
+            lines.append(
+                f"- Pre-period covariates ({', '.join(map(str, pd.unique(balance['covariate'])))}) "
+                "are balanced between the arms (|SMD| ≤ 0.1 everywhere)."
+            )
+        for row in flagged.itertuples(index=False):
+            lines.append(
+                f"- **{row.experiment_id} / {row.variant}:** covariate '{row.covariate}' is "
+                f"imbalanced (SMD {float(row.smd):+.2f}; variant mean {float(row.mean):.2f}, "
+                f"control {float(row.control_mean):.2f}); CUPED adjusts for it only when it "
+                "is the metric's covariate."
+            )
+    return "\n".join(lines)
+
+
+def _economics_row(economics: pd.DataFrame, experiment: str, variant: str) -> pd.Series | None:
+    rows = economics[
+        (economics["experiment_id"].astype(str) == experiment)
+        & (economics["variant"].astype(str) == variant)
+    ]
+    return None if rows.empty else rows.iloc[0]
+
+
+def _money_words(row: pd.Series | None, currency: str) -> str:
+    if row is None or not np.isfinite(float(row["net_profit"])):
+        return "net profit unknown (campaign cost not recorded)"
+    words = "net profit " + _money_ci(
+        float(row["net_profit"]),
+        float(row["net_profit_ci_low"]),
+        float(row["net_profit_ci_high"]),
+        currency,
+    )
+    roi = float(row["roi"]) if "roi" in row.index else math.nan
+    if np.isfinite(roi):
+        words += f", ROI {100 * roi:.0f}%"
+    return words
+
+
+def describe_results(
+    results: pd.DataFrame,
+    verdicts: pd.DataFrame,
+    economics: pd.DataFrame,
+    *,
+    currency: str = "EUR",
+) -> str:
+    """Markdown: per experiment x variant the verdict, its reasons, every metric's effect, money.
+
+    Reads the overall rows of ``results`` (:func:`crmlib.experiments.analyze_experiment`),
+    the table of :func:`verdicts` and ``economics``
+    (:func:`crmlib.experiments.campaign_economics`).
+
+    Examples
+    --------
+    >>> results = pd.DataFrame({
+    ...     "experiment_id": "winback", "variant": "email", "metric": ["repurchase"],
+    ...     "segment_col": None, "abs_diff": [0.05], "abs_ci_low": [0.01],
+    ...     "abs_ci_high": [0.09], "p_adjusted": [0.01], "metric_kind": "binary",
+    ... })
+    >>> table = pd.DataFrame({"experiment_id": ["winback"], "variant": ["email"],
+    ...                       "verdict": ["ship"], "reasons": ["it works"]})
+    >>> print(describe_results(results, table, pd.DataFrame(columns=["experiment_id",
+    ...       "variant"])))
+    - **winback / email: ship.** It works.
+        - repurchase: 5.0 points (1.0 to 9.0), adjusted p = 0.010
+        - net profit unknown (campaign cost not recorded)
+    """
+    require_columns(
+        verdicts, ["experiment_id", "variant", "verdict", "reasons"], table_name="verdicts"
+    )
+    if verdicts.empty:
+        return "No variant was tested against a control."
+    overall = _overall(results)
+    lines = []
+    for row in verdicts.itertuples(index=False):
+        experiment, variant = str(row.experiment_id), str(row.variant)
+        reasons = str(row.reasons)
+        lines.append(
+            f"- **{experiment} / {variant}: {row.verdict}.** {reasons[:1].upper()}{reasons[1:]}."
+        )
+        arm = overall[
+            (overall["experiment_id"].astype(str) == experiment)
+            & (overall["variant"].astype(str) == variant)
+        ]
+        for effect in arm.itertuples(index=False):
+            lines.append(
+                f"    - {effect.metric}: "
+                f"{_effect(float(effect.abs_diff), float(effect.abs_ci_low), float(effect.abs_ci_high), str(effect.metric_kind))}"
+                f", adjusted {_p(float(effect.p_adjusted))}"
+            )
+        lines.append(
+            f"    - {_money_words(_economics_row(economics, experiment, variant), currency)}"
+        )
+    return "\n".join(lines)
+
+
+def ab_conclusion(verdicts: pd.DataFrame, economics: pd.DataFrame, *, currency: str = "EUR") -> str:
+    """One paragraph for the front page: which variants to ship, which not, and the money.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({
+    ...     "experiment_id": "winback", "variant": ["email", "sms"],
+    ...     "verdict": ["ship", "inconclusive"], "primary_metric": "repurchase",
+    ...     "primary_kind": "binary", "primary_diff": [0.05, 0.01],
+    ...     "primary_ci_low": [0.01, -0.03], "primary_ci_high": [0.09, 0.05],
+    ... })
+    >>> economics = pd.DataFrame({"experiment_id": "winback", "variant": ["email", "sms"],
+    ...     "net_profit": [1200.0, 10.0], "net_profit_ci_low": [200.0, -400.0],
+    ...     "net_profit_ci_high": [2200.0, 420.0], "roi": [1.5, 0.02]})
+    >>> print(ab_conclusion(table, economics))
+    1 experiment, 2 variants tested against control. Ship winback / email: repurchase 5.0 points (1.0 to 9.0), net profit €1.2k (€200 to €2.2k), ROI 150%. Inconclusive, keep testing or stop: winback / sms.
+    """
+    if verdicts.empty:
+        return "No A/B test had a variant to compare with its control."
+    experiments = verdicts["experiment_id"].nunique()
+    parts = [
+        f"{experiments:,} experiment{'s' if experiments != 1 else ''}, {len(verdicts):,} "
+        f"variant{'s' if len(verdicts) != 1 else ''} tested against control."
+    ]
+    by_verdict = {verdict: verdicts[verdicts["verdict"] == verdict] for verdict in VERDICTS}
+    unhealthy = by_verdict["unhealthy"]
+    if len(unhealthy):
+        names = ", ".join(sorted(map(str, pd.unique(unhealthy["experiment_id"]))))
+        parts.append(
+            f"Not readable: {names} failed the sample-ratio check, so the split is not what was "
+            "planned and its effects cannot be trusted."
+        )
+    ship = by_verdict["ship"]
+    if len(ship):
+        items = []
+        for row in ship.itertuples(index=False):
+            effect = _effect(
+                float(row.primary_diff),
+                float(row.primary_ci_low),
+                float(row.primary_ci_high),
+                str(row.primary_kind),
+            )
+            money = _money_words(
+                _economics_row(economics, str(row.experiment_id), str(row.variant)), currency
+            )
+            items.append(
+                f"{row.experiment_id} / {row.variant}: {row.primary_metric} {effect}, {money}"
+            )
+        parts.append("Ship " + "; ".join(items) + ".")
+    else:
+        parts.append("No variant is ready to ship.")
+    for verdict, words in (
+        ("do not ship", "Do not ship"),
+        ("inconclusive", "Inconclusive, keep testing or stop"),
+    ):
+        rows = by_verdict[verdict]
+        if len(rows):
+            names = ", ".join(
+                f"{e} / {v}" for e, v in zip(rows["experiment_id"], rows["variant"], strict=True)
+            )
+            parts.append(f"{words}: {names}.")
+    return " ".join(parts)
+
+
+def ab_metrics(
+    results: pd.DataFrame,
+    verdicts: pd.DataFrame,
+    srm: pd.DataFrame,
+    economics: pd.DataFrame,
+    *,
+    conclusion: str,
+) -> dict[str, Any]:
+    """``metrics.json["ab_test"]``: per experiment the arm sizes, SRM, verdicts, lift and money.
+
+    JSON-able (through :func:`crmlib.io.to_jsonable`; NaN becomes None). ``n`` maps each arm
+    to its customers (``"control"`` is the control arm) from the overall rows of ``results``.
+
+    Examples
+    --------
+    >>> results = pd.DataFrame({
+    ...     "experiment_id": "winback", "variant": "email", "metric": ["repurchase"],
+    ...     "segment_col": None, "n": [500], "n_control": [480], "abs_diff": [0.05],
+    ...     "abs_ci_low": [0.01], "abs_ci_high": [0.09],
+    ... })
+    >>> table = pd.DataFrame({"experiment_id": ["winback"], "variant": ["email"],
+    ...     "verdict": ["ship"], "primary_metric": ["repurchase"], "primary_diff": [0.05],
+    ...     "primary_ci_low": [0.01], "primary_ci_high": [0.09]})
+    >>> srm = pd.DataFrame({"experiment_id": ["winback"], "segment_col": [None],
+    ...     "counts": [""], "p_value": [0.55], "srm": [False]})
+    >>> economics = pd.DataFrame({"experiment_id": ["winback"], "variant": ["email"],
+    ...     "net_profit": [np.nan], "net_profit_ci_low": [np.nan],
+    ...     "net_profit_ci_high": [np.nan], "roi": [np.nan]})
+    >>> metrics = ab_metrics(results, table, srm, economics, conclusion="Ship it.")
+    >>> metrics["experiments"]["winback"]["n"], metrics["experiments"]["winback"]["srm_p_value"]
+    ({'control': 480, 'email': 500}, 0.55)
+    """
+    srm_of = _srm_p_values(srm) if not srm.empty else {}
+    overall = _overall(results)
+    experiments: dict[str, Any] = {}
+    names = sorted({*map(str, verdicts["experiment_id"]), *map(str, overall["experiment_id"])})
+    for experiment in names:
+        arms = overall[overall["experiment_id"].astype(str) == experiment]
+        sizes: dict[str, int] = {}
+        if len(arms):
+            sizes["control"] = int(arms["n_control"].max())
+            for variant, rows in arms.groupby("variant", sort=True):
+                sizes[str(variant)] = int(rows["n"].max())
+        srm_p, srm_flagged, _ = srm_of.get(experiment, (math.nan, False, ""))
+        variants: dict[str, Any] = {}
+        for row in verdicts[verdicts["experiment_id"].astype(str) == experiment].itertuples(
+            index=False
+        ):
+            money = _economics_row(economics, experiment, str(row.variant))
+
+            def value(column: str, money: pd.Series | None = money) -> Any:
+                return (
+                    to_jsonable(money[column])
+                    if money is not None and column in money.index
+                    else None
+                )
+
+            variants[str(row.variant)] = {
+                "verdict": str(row.verdict),
+                "primary": {
+                    "metric": str(row.primary_metric),
+                    "diff": to_jsonable(row.primary_diff),
+                    "ci": [to_jsonable(row.primary_ci_low), to_jsonable(row.primary_ci_high)],
+                },
+                "net_profit": {
+                    "value": value("net_profit"),
+                    "ci": [value("net_profit_ci_low"), value("net_profit_ci_high")],
+                },
+                "roi": value("roi"),
+            }
+        experiments[experiment] = {
+            "n": sizes,
+            "srm_p_value": to_jsonable(srm_p),
+            "srm": bool(srm_flagged),
+            "variants": variants,
+        }
+    counts = verdicts["verdict"].value_counts().to_dict() if len(verdicts) else {}
+    return {
+        "experiments": experiments,
+        "verdicts": {verdict: int(counts.get(verdict, 0)) for verdict in VERDICTS},
+        "conclusion": conclusion,
+    }
+
+
+def ab_artifact(results: pd.DataFrame) -> pd.DataFrame:
+    """The ``ab_results`` artifact: the results table with a stable column order and dtypes.
+
+    One row per experiment x variant x metric (x segment), columns
+    :data:`crmlib.experiments.RESULT_COLUMNS`; ids and labels are text (segment_col and
+    segment None on overall rows), sizes int64, estimates float64, ``cuped`` bool. Ordered
+    by experiment_id, variant, metric, then overall before segment rows. The table holds
+    aggregates only: no customer id.
+
+    Examples
+    --------
+    >>> results = pd.DataFrame({column: [0.0] for column in RESULT_COLUMNS})
+    >>> results = results.assign(experiment_id="e", variant="b", metric="repurchase",
+    ...     segment_col=None, segment=None, n=10, n_control=9, cuped=False,
+    ...     metric_kind="binary", note="")
+    >>> ab_artifact(results).dtypes[["n", "abs_diff", "cuped"]].astype(str).tolist()
+    ['int64', 'float64', 'bool']
+    """
+    require_columns(results, list(RESULT_COLUMNS), table_name=_RESULTS)
+    table = results[list(RESULT_COLUMNS)].copy()
+    for column in ("experiment_id", "variant", "metric", "metric_kind"):
+        table[column] = table[column].astype(str)
+    table["note"] = table["note"].fillna("").astype(str)
+    for column in ("segment_col", "segment"):
+        table[column] = pd.Series(
+            [None if pd.isna(value) else str(value) for value in table[column]],
+            index=table.index,
+            dtype=object,
+        )
+    table = table.astype(
+        {"n": "int64", "n_control": "int64", "cuped": "bool"}
+        | dict.fromkeys(_FLOAT_RESULT_COLUMNS, "float64")
+    )
+    table = table.sort_values(
+        ["experiment_id", "variant", "metric", "segment_col", "segment"],
+        na_position="first",
+        kind="stable",
+        ignore_index=True,
+    )
+    table.attrs["units"] = {
+        "abs_diff": "metric units (share for binary metrics)",
+        "rel_lift": "fraction of the control mean",
+    }
+    return table
+
+
+def cumulative_outcome(
+    outcomes: pd.DataFrame, *, metric: str = "repurchase", days: int = 30
+) -> pd.DataFrame:
+    """Share of customers with a first purchase by each day since assignment, per arm.
+
+    Transforms the outcome table of :func:`crmlib.experiments.experiment_outcomes` (one row
+    per customer and experiment, with days_to_purchase and observed_days_total) into one row
+    per experiment x variant x day 0..``days``: ``customers`` observed for at least that
+    many days (``observed_days_total >= day``; the others are left out of that day's
+    denominator, not counted as non-buyers), ``purchasers`` among them whose first purchase
+    came by that day (``days_to_purchase <= day``) and ``share = purchasers / customers``
+    (NaN without customers). This is the empirical curve, not a Kaplan-Meier estimate
+    (:func:`crmlib.experiments.time_to_purchase_curves`).
+
+    Parameters
+    ----------
+    outcomes : pd.DataFrame
+        One row per customer and experiment with experiment_id, variant, days_to_purchase
+        (NaN without a purchase) and observed_days_total.
+    metric : str, default "repurchase"
+        The outcome accumulated; only ``"repurchase"`` (a first purchase) is defined by day.
+    days : int, default 30
+        The last day shown.
+
+    Returns
+    -------
+    pd.DataFrame
+        :data:`CUMULATIVE_COLUMNS`, ordered by experiment_id, variant, day.
+
+    Examples
+    --------
+    >>> outcomes = pd.DataFrame({
+    ...     "experiment_id": "e", "variant": ["control", "control", "email", "email"],
+    ...     "days_to_purchase": [np.nan, 2.5, 1.0, np.nan],
+    ...     "observed_days_total": [5.0, 5.0, 5.0, 1.5],
+    ... })
+    >>> cumulative_outcome(outcomes, days=3).query("variant == 'email'")["share"].tolist()
+    [0.0, 0.5, 1.0, 1.0]
+    """
+    if metric != "repurchase":
+        raise ValueError(
+            f"metric='{metric}': only 'repurchase' (the first purchase, from days_to_purchase) "
+            "accumulates by day"
+        )
+    if days < 0:
+        raise ValueError(f"days={days}: expected a non-negative number of days")
+    require_columns(
+        outcomes,
+        ["experiment_id", "variant", "days_to_purchase", "observed_days_total"],
+        table_name="experiment outcomes",
+    )
+    keys = pd.MultiIndex.from_arrays(
+        [outcomes["experiment_id"].astype(str), outcomes["variant"].astype(str)]
+    )
+    codes, groups = pd.factorize(keys, sort=True)
+    width = days + 2
+    observed = outcomes["observed_days_total"].to_numpy(np.float64)
+    purchase = outcomes["days_to_purchase"].to_numpy(np.float64)
+    seen = np.isfinite(observed) & (observed >= 0)
+    # Customer counted on the days 0..floor(observed) (capped at days); purchaser from
+    # ceil(days_to_purchase) on. Difference arrays: +1 where an interval starts, -1 after it ends.
+    last = np.minimum(np.floor(np.where(seen, observed, -1.0)), days).astype(np.int64)
+    first = np.ceil(np.where(np.isfinite(purchase), np.maximum(purchase, 0.0), days + 1.0))
+    first = np.minimum(first, days + 1).astype(np.int64)
+    customers = np.zeros((len(groups), width), dtype=np.int64)
+    buyers = np.zeros((len(groups), width), dtype=np.int64)
+    counted = seen & (last >= 0)
+    np.add.at(customers, (codes[counted], 0), 1)
+    np.add.at(customers, (codes[counted], last[counted] + 1), -1)
+    bought = counted & (first <= last)
+    np.add.at(buyers, (codes[bought], first[bought]), 1)
+    np.add.at(buyers, (codes[bought], last[bought] + 1), -1)
+    customers = customers.cumsum(axis=1)[:, : days + 1]
+    buyers = buyers.cumsum(axis=1)[:, : days + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(customers > 0, buyers / customers, np.nan)
+    n_groups = len(groups)
+    table = pd.DataFrame(
+        {
+            "experiment_id": np.repeat(groups.get_level_values(0).to_numpy(), days + 1),
+            "variant": np.repeat(groups.get_level_values(1).to_numpy(), days + 1),
+            "day": np.tile(np.arange(days + 1, dtype=np.int64), n_groups),
+            "customers": customers.ravel(),
+            "purchasers": buyers.ravel(),
+            "share": share.ravel().astype(np.float64),
+        }
+    )
+    return table[list(CUMULATIVE_COLUMNS)]

@@ -1,0 +1,417 @@
+"""Tests for the 07_ab_test report helpers: verdicts, words, metrics, artifact and charts."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from crmlib.errors import DataContractError
+from crmlib.experiments._analyze import RESULT_COLUMNS, analyze_experiment
+from crmlib.experiments._report import (
+    CUMULATIVE_COLUMNS,
+    VERDICT_COLUMNS,
+    ab_artifact,
+    ab_conclusion,
+    ab_metrics,
+    cumulative_outcome,
+    describe_health,
+    describe_results,
+    verdicts,
+)
+from crmlib.experiments._report_plots import (
+    plot_cumulative_outcome,
+    plot_lift,
+    plot_segment_forest,
+)
+
+GUARDRAILS = {"unsubscribes": 0.005}
+
+
+def make_results(
+    *,
+    lift: tuple[float, float, float] = (0.057, 0.02, 0.094),
+    p_adjusted: float = 0.004,
+    guardrail: tuple[float, float, float] = (0.001, -0.001, 0.003),
+    variant: str = "email",
+    experiment: str = "winback",
+) -> pd.DataFrame:
+    """Overall rows of one variant: the primary metric, a guardrail and a continuous metric."""
+    return pd.DataFrame(
+        {
+            "experiment_id": experiment,
+            "variant": variant,
+            "metric": ["repurchase", "unsubscribes", "net_revenue"],
+            "segment_col": None,
+            "segment": None,
+            "n": 500,
+            "n_control": 480,
+            "abs_diff": [lift[0], guardrail[0], 2.5],
+            "abs_ci_low": [lift[1], guardrail[1], 0.1],
+            "abs_ci_high": [lift[2], guardrail[2], 4.9],
+            "p_adjusted": [p_adjusted, 0.5, 0.04],
+            "metric_kind": ["binary", "binary", "continuous"],
+        }
+    )
+
+
+def make_srm(*, p_value: float = 0.62, flagged: bool = False) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "experiment_id": ["winback", "winback"],
+            "segment_col": [None, "region"],
+            "segment": [None, "North"],
+            "n": [980, 400],
+            "counts": ["control 480, email 500", "control 190, email 210"],
+            "chi2": [0.4, 1.0],
+            "p_value": [p_value, 0.3],
+            "srm": [flagged, False],
+        }
+    )
+
+
+def make_economics(
+    net: tuple[float, float, float] = (800.0, 100.0, 1500.0), *, variant: str = "email"
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "experiment_id": ["winback"],
+            "variant": [variant],
+            "n": [500],
+            "n_control": [480],
+            "net_profit": [net[0]],
+            "net_profit_ci_low": [net[1]],
+            "net_profit_ci_high": [net[2]],
+            "roi": [net[0] / 1000.0],
+        }
+    )
+
+
+EMPTY_BALANCE = pd.DataFrame(
+    columns=["experiment_id", "variant", "covariate", "mean", "control_mean", "smd", "imbalanced"]
+)
+
+
+def run_verdicts(
+    results: pd.DataFrame | None = None,
+    *,
+    srm: pd.DataFrame | None = None,
+    balance: pd.DataFrame | None = None,
+    economics: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    return verdicts(
+        make_results() if results is None else results,
+        srm=make_srm() if srm is None else srm,
+        balance=EMPTY_BALANCE if balance is None else balance,
+        economics=make_economics() if economics is None else economics,
+        guardrails=GUARDRAILS,
+    )
+
+
+def test_verdict_ship_states_lift_guardrail_and_profit() -> None:
+    table = run_verdicts()
+    assert list(table.columns) == list(VERDICT_COLUMNS)
+    row = table.iloc[0]
+    assert (row["experiment_id"], row["variant"], row["verdict"]) == ("winback", "email", "ship")
+    assert row["reasons"].startswith(
+        "the lift in repurchase 5.7 points (2.0 to 9.4) is significant (adjusted p = 0.004)"
+    )
+    assert "guardrail 'unsubscribes' is non-inferior" in row["reasons"]
+    assert "net profit €800 (€100 to €1.5k) is positive" in row["reasons"]
+    assert row["guardrails"] == "unsubscribes: non-inferior"
+    assert row["primary_diff"] == pytest.approx(0.057)
+
+
+@pytest.mark.parametrize(
+    ("results", "economics", "reason"),
+    [
+        (
+            make_results(lift=(-0.05, -0.09, -0.01), p_adjusted=0.01),
+            make_economics(),
+            "the lift in repurchase -5.0 points (-9.0 to -1.0) is significantly negative "
+            "(adjusted p = 0.010)",
+        ),
+        (
+            make_results(guardrail=(0.007, 0.004, 0.010)),
+            make_economics(),
+            "guardrail 'unsubscribes' is inferior: it worsened by 0.7 points (0.4 to 1.0), "
+            "more than the tolerated 0.5 points",
+        ),
+        (
+            make_results(),
+            make_economics((-900.0, -1500.0, -300.0)),
+            "net profit -€900 (-€1.5k to -€300) is below zero across its whole interval",
+        ),
+    ],
+    ids=["negative-lift", "inferior-guardrail", "loss-for-sure"],
+)
+def test_verdict_do_not_ship(results: pd.DataFrame, economics: pd.DataFrame, reason: str) -> None:
+    row = run_verdicts(results, economics=economics).iloc[0]
+    assert row["verdict"] == "do not ship"
+    assert row["reasons"] == reason
+
+
+@pytest.mark.parametrize(
+    ("results", "economics", "reason"),
+    [
+        (
+            make_results(lift=(0.057, -0.0004, 0.113), p_adjusted=0.06),
+            make_economics(),
+            "the lift in repurchase 5.7 points (-0.0 to 11.3) includes zero",
+        ),
+        (
+            make_results(guardrail=(0.004, 0.0, 0.008)),
+            make_economics(),
+            "guardrail 'unsubscribes' is inconclusive",
+        ),
+        (
+            make_results(),
+            make_economics((-100.0, -700.0, 500.0)),
+            "net profit -€100 (-€700 to €500) is not above zero",
+        ),
+        (
+            make_results(),
+            make_economics((np.nan, np.nan, np.nan)),
+            "net profit unknown",
+        ),
+        (
+            make_results(lift=(0.03, 0.001, 0.059), p_adjusted=0.09),
+            make_economics(),
+            "is not significant after the Holm correction (adjusted p = 0.090)",
+        ),
+    ],
+    ids=["ci-includes-zero", "guardrail-unclear", "profit-unclear", "no-cost", "holm"],
+)
+def test_verdict_inconclusive(results: pd.DataFrame, economics: pd.DataFrame, reason: str) -> None:
+    row = run_verdicts(results, economics=economics).iloc[0]
+    assert row["verdict"] == "inconclusive"
+    assert reason in row["reasons"]
+
+
+def test_verdict_unhealthy_says_srm_first_and_overrides_a_winner() -> None:
+    row = run_verdicts(srm=make_srm(p_value=1e-6, flagged=True)).iloc[0]
+    assert row["verdict"] == "unhealthy"
+    assert row["reasons"] == (
+        "sample-ratio mismatch (p < 0.001): the split is not what was planned; "
+        "effects cannot be trusted"
+    )
+    assert row["srm_p_value"] == pytest.approx(1e-6)
+
+
+def test_verdict_mentions_imbalanced_covariates_and_ignores_segment_rows() -> None:
+    segment = (
+        make_results()
+        .iloc[[0]]
+        .assign(segment_col="region", segment="North", abs_diff=-0.5, p_adjusted=0.0001)
+    )
+    balance = pd.DataFrame(
+        {
+            "experiment_id": ["winback", "winback"],
+            "variant": ["email", "email"],
+            "covariate": ["pre_spend", "pre_orders"],
+            "mean": [120.0, 2.0],
+            "control_mean": [100.0, 2.0],
+            "smd": [0.25, 0.01],
+            "imbalanced": [True, False],
+        }
+    )
+    row = run_verdicts(pd.concat([make_results(), segment]), balance=balance).iloc[0]
+    assert row["verdict"] == "ship"
+    assert row["reasons"].endswith(
+        "covariates imbalanced between the arms (|SMD| > 0.1): pre_spend; read the effects "
+        "with care"
+    )
+    assert row["imbalanced_covariates"] == "pre_spend"
+
+
+def test_verdict_without_economics_row_or_primary_metric_is_inconclusive() -> None:
+    results = make_results()
+    results = results[results["metric"] != "repurchase"]
+    row = run_verdicts(results, economics=make_economics(variant="sms")).iloc[0]
+    assert row["verdict"] == "inconclusive"
+    assert row["reasons"].startswith("the primary metric 'repurchase' was not analysed")
+    assert "net profit unknown" in row["reasons"]
+
+
+def test_verdict_one_row_per_variant_in_order() -> None:
+    results = pd.concat([make_results(variant="sms"), make_results(variant="email")])
+    economics = pd.concat([make_economics(variant="sms"), make_economics(variant="email")])
+    table = run_verdicts(results, economics=economics)
+    assert table["variant"].tolist() == ["email", "sms"]
+
+
+def test_verdict_bad_inputs() -> None:
+    with pytest.raises(DataContractError, match="p_adjusted"):
+        run_verdicts(make_results().drop(columns="p_adjusted"))
+    with pytest.raises(ValueError, match="alpha"):
+        verdicts(
+            make_results(),
+            srm=make_srm(),
+            balance=EMPTY_BALANCE,
+            economics=make_economics(),
+            guardrails=GUARDRAILS,
+            alpha=1.5,
+        )
+
+
+def test_describe_health_flags_srm_and_imbalance() -> None:
+    balance = pd.DataFrame(
+        {
+            "experiment_id": ["winback"],
+            "variant": ["email"],
+            "covariate": ["pre_spend"],
+            "mean": [120.0],
+            "control_mean": [100.0],
+            "smd": [0.25],
+            "imbalanced": [True],
+        }
+    )
+    text = describe_health(make_srm(p_value=1e-6, flagged=True), balance)
+    first = text.splitlines()[0]
+    assert first.startswith("- **winback:** 980 customers (control 480, email 500); ")
+    assert "sample-ratio mismatch (p < 0.001)" in first
+    assert "'pre_spend' is imbalanced (SMD +0.25" in text
+    healthy = describe_health(make_srm(), EMPTY_BALANCE)
+    assert "the split matches the plan (sample-ratio test p = 0.620)" in healthy
+    assert describe_health(make_srm().iloc[0:0], EMPTY_BALANCE).startswith("No experiment")
+
+
+def test_describe_results_and_conclusion() -> None:
+    results = pd.concat([make_results(), make_results(variant="sms", p_adjusted=0.3)])
+    economics = pd.concat([make_economics(), make_economics(variant="sms")])
+    table = run_verdicts(results, economics=economics)
+    text = describe_results(results, table, economics, currency="USD")
+    assert "- **winback / email: ship.** The lift in repurchase" in text
+    assert "    - net_revenue: 2.50 (0.10 to 4.90), adjusted p = 0.040" in text
+    assert "    - net profit $800 ($100 to $1.5k), ROI 80%" in text
+    conclusion = ab_conclusion(table, economics)
+    assert conclusion == (
+        "1 experiment, 2 variants tested against control. Ship winback / email: repurchase "
+        "5.7 points (2.0 to 9.4), net profit €800 (€100 to €1.5k), ROI 80%. Inconclusive, keep "
+        "testing or stop: winback / sms."
+    )
+    unhealthy = run_verdicts(srm=make_srm(p_value=1e-6, flagged=True))
+    words = ab_conclusion(unhealthy, make_economics())
+    assert "Not readable: winback failed the sample-ratio check" in words
+    assert "No variant is ready to ship." in words
+
+
+def test_ab_metrics_is_jsonable() -> None:
+    economics = make_economics((np.nan, np.nan, np.nan))
+    table = run_verdicts(economics=economics)
+    metrics = ab_metrics(make_results(), table, make_srm(), economics, conclusion="Keep testing.")
+    json.dumps(metrics, allow_nan=False)
+    experiment = metrics["experiments"]["winback"]
+    assert experiment["n"] == {"control": 480, "email": 500}
+    assert experiment["srm_p_value"] == pytest.approx(0.62)
+    email = experiment["variants"]["email"]
+    assert email["verdict"] == "inconclusive"
+    assert email["primary"] == {
+        "metric": "repurchase",
+        "diff": pytest.approx(0.057),
+        "ci": [pytest.approx(0.02), pytest.approx(0.094)],
+    }
+    assert email["net_profit"] == {"value": None, "ci": [None, None]}
+    assert metrics["verdicts"]["inconclusive"] == 1
+    assert metrics["conclusion"] == "Keep testing."
+
+
+def test_ab_artifact_order_dtypes_and_no_customer_ids() -> None:
+    customers = pd.DataFrame(
+        {
+            "experiment_id": "E1",
+            "customer_id": [f"CUST-{i}" for i in range(8)],
+            "variant": ["control"] * 4 + ["email"] * 4,
+            "region": ["N", "S"] * 4,
+            "repurchase": [0, 1, 0, 0, 1, 1, 0, 1],
+            "net_revenue": [0.0, 20.0, 0.0, 0.0, 25.0, 30.0, 0.0, 15.0],
+        }
+    )
+    results = analyze_experiment(
+        customers, metrics=["repurchase", "net_revenue"], segment_cols=["region"]
+    )
+    artifact = ab_artifact(results.iloc[::-1])
+    assert list(artifact.columns) == list(RESULT_COLUMNS)
+    assert artifact["metric"].tolist()[:3] == ["net_revenue"] * 3
+    assert artifact["segment"].tolist()[:3] == [None, "N", "S"]
+    assert artifact[["n", "n_control"]].dtypes.astype(str).tolist() == ["int64", "int64"]
+    assert artifact["abs_diff"].dtype == np.float64
+    assert artifact["cuped"].dtype == bool
+    assert "customer_id" not in artifact.columns
+    assert not artifact.astype(str).apply(lambda col: col.str.contains("CUST-")).any().any()
+
+
+def test_cumulative_outcome_by_hand() -> None:
+    outcomes = pd.DataFrame(
+        {
+            "experiment_id": "winback",
+            "variant": ["control"] * 3 + ["email"] * 3,
+            # control: a buyer on day 1.5, one who never buys, one observed for 2.5 days only
+            "days_to_purchase": [1.5, np.nan, np.nan, 0.5, 3.0, np.nan],
+            "observed_days_total": [10.0, 10.0, 2.5, 10.0, 10.0, 10.0],
+        }
+    )
+    table = cumulative_outcome(outcomes, days=4)
+    assert list(table.columns) == list(CUMULATIVE_COLUMNS)
+    control = table[table["variant"] == "control"]
+    # day 0: 3 observed, none bought; day 2: still 3 observed, 1 bought; day 3: 2 observed.
+    assert control["customers"].tolist() == [3, 3, 3, 2, 2]
+    assert control["purchasers"].tolist() == [0, 0, 1, 1, 1]
+    email = table[table["variant"] == "email"]
+    assert email["purchasers"].tolist() == [0, 1, 1, 2, 2]
+    assert email["share"].tolist() == pytest.approx([0.0, 1 / 3, 1 / 3, 2 / 3, 2 / 3])
+    assert table["day"].tolist() == [0, 1, 2, 3, 4] * 2
+
+
+def test_cumulative_outcome_bad_inputs() -> None:
+    outcomes = pd.DataFrame({"experiment_id": ["e"], "variant": ["control"]})
+    with pytest.raises(DataContractError, match="days_to_purchase"):
+        cumulative_outcome(outcomes)
+    with pytest.raises(ValueError, match="net_revenue"):
+        cumulative_outcome(outcomes, metric="net_revenue")
+
+
+def test_plots_title_labels() -> None:
+    results = pd.concat(
+        [
+            make_results(),
+            make_results().iloc[[0, 0]].assign(segment_col="region", segment=["North", "South"]),
+        ]
+    )
+    fig, axes = plt.subplots(1, 3)
+    try:
+        ax = plot_lift(results, metrics=["repurchase", "unsubscribes"], ax=axes[0])
+        assert ax is axes[0]
+        assert ax.get_title() == "Effect of each variant against control, by metric"
+        assert "percentage points" in ax.get_xlabel()
+        labels = [label.get_text() for label in ax.get_yticklabels()]
+        assert labels == ["repurchase (points): email", "unsubscribes (points): email"]
+        forest = plot_segment_forest(results, metric="repurchase", ax=axes[1])
+        assert forest.get_title() == "Effect on repurchase by segment"
+        assert forest.get_xlabel() == "Difference in repurchase vs control (percentage points)"
+        assert [label.get_text() for label in forest.get_yticklabels()] == [
+            "region = North",
+            "region = South",
+        ]
+        curve = cumulative_outcome(
+            pd.DataFrame(
+                {
+                    "experiment_id": "e",
+                    "variant": ["control", "email"],
+                    "days_to_purchase": [np.nan, 1.0],
+                    "observed_days_total": [5.0, 5.0],
+                }
+            ),
+            days=3,
+        )
+        line = plot_cumulative_outcome(curve, ax=axes[2])
+        assert line.get_title() == "First purchase after assignment by day, by variant"
+        assert (line.get_xlabel(), line.get_ylabel()) == (
+            "Days since assignment",
+            "Customers with a purchase",
+        )
+    finally:
+        plt.close(fig)
