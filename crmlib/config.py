@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from crmlib.errors import ConfigError
 
@@ -102,6 +110,12 @@ class SourceConfig(_Strict):
     customers: TableSource | None = None
     events: TableSource | None = None
     assignments: TableSource | None = None
+    experiment_export: TableSource | None = Field(
+        default=None,
+        description="per-customer experiment outcomes from an experimentation platform "
+        "(read by 07_ab_test; columns maps customer_id, experiment_id, variant and every "
+        "metric, covariate and segment name of the ab_test section to the file's columns)",
+    )
 
 
 class EngineConfig(_Strict):
@@ -357,6 +371,10 @@ def _default_cuped() -> dict[str, str]:
 class AbTestParams(_Strict):
     """Section `ab_test` (07_ab_test): outcome windows, metrics, guardrails, CUPED, money."""
 
+    input: Literal["auto", "assignments", "export"] = Field(
+        default="auto",
+        description="auto: source.experiment_export when configured, else assignments",
+    )
     control: str = Field(default="control", description="the control variant's name")
     window_days: int = Field(default=30, ge=1, le=365, description="outcome window")
     retention_days: int = Field(default=90, ge=1, le=730, description="retained at N days")
@@ -364,6 +382,15 @@ class AbTestParams(_Strict):
     metrics: list[str] = Field(default_factory=_default_ab_metrics, min_length=1)
     cuped_covariates: dict[str, str] = Field(
         default_factory=_default_cuped, description="metric -> pre-period covariate"
+    )
+    ratio_metrics: dict[str, tuple[str, str]] = Field(
+        default_factory=lambda: {"revenue_per_order": ("net_revenue", "orders")},
+        description="name -> (numerator, denominator), delta-method intervals",
+    )
+    primary_metric: str = Field(default="repurchase", description="the metric meant to move")
+    segments: list[str] = Field(
+        default_factory=lambda: ["acquisition_channel"],
+        description="effects broken down by these customer columns",
     )
     guardrails: dict[str, float] = Field(
         default_factory=lambda: {"unsubscribes": 0.005},
@@ -376,8 +403,27 @@ class AbTestParams(_Strict):
         default=None, ge=0.0, description="null: assignments.cost"
     )
     margin: float = Field(default=0.30, gt=0.0, le=1.0, description="share of revenue kept")
+    planned_lifts: list[float] = Field(
+        default_factory=lambda: [0.05, 0.10, 0.20],
+        min_length=1,
+        description="relative lifts of the next test's sample-size table",
+    )
     min_cell_size: int = Field(default=10, ge=1)
-    seed: int = 20251231
+
+    @field_validator("planned_lifts")
+    @classmethod
+    def _lifts(cls, value: list[float]) -> list[float]:
+        if any(not 0.0 < lift < 10.0 for lift in value):
+            raise ValueError(f"{value}: expected relative lifts in (0, 10), e.g. 0.1 for +10%")
+        return value
+
+    @model_validator(mode="after")
+    def _primary_is_a_metric(self) -> AbTestParams:
+        if self.primary_metric not in self.metrics:
+            raise ValueError(
+                f"primary_metric '{self.primary_metric}' is not among metrics {self.metrics}"
+            )
+        return self
 
 
 class WorkbookParams(_Strict):

@@ -8,7 +8,7 @@ import logging
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crmlib.errors import StageInputMissing
+from crmlib.errors import DataContractError, StageInputMissing
 
 __all__ = [
     "ARTIFACT_PRODUCERS",
@@ -172,6 +172,23 @@ class RunFolder:
         """Read artifact ``name``; raises StageInputMissing naming the notebook that writes it."""
         path = self._require(name)
         return pd.read_parquet(path, columns=list(columns) if columns is not None else None)
+
+    def read_optional_table(self, name: str, columns: Sequence[str]) -> pd.DataFrame | None:
+        """``columns`` of an earlier stage's artifact, or None when that stage did not run.
+
+        For a stage that uses another's artifact only when present (06 and 07 read 05's
+        ``clv``). A missing column is a DataContractError naming the artifact and column.
+        """
+        if not self.has_table(name):
+            return None
+        present = set(pq.read_schema(self.table_path(name)).names)
+        missing = [column for column in columns if column not in present]
+        if missing:
+            raise DataContractError(
+                f"{name}.parquet: column(s) {', '.join(missing)} not found; expected "
+                f"{', '.join(columns)} (rerun the notebook that writes {name})"
+            )
+        return self.read_table(name, columns=columns)
 
     def register(self, engine: Any, *names: str, optional: bool = False) -> list[str]:
         """Expose artifacts to a :class:`crmlib.engine.Engine` as views of the same names.

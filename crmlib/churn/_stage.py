@@ -394,11 +394,7 @@ def score_customers(
 
 def optional_table(run: RunFolder, name: str, columns: Sequence[str]) -> pd.DataFrame | None:
     """``columns`` of an earlier stage's artifact (05's ``clv``, 04's ``rfm``), or None without it."""
-    if not run.has_table(name):
-        return None
-    table = run.read_table(name)
-    require_columns(table, list(columns), table_name=name)
-    return table[list(columns)]
+    return run.read_optional_table(name, columns)
 
 
 def churn_plan(
