@@ -25,6 +25,9 @@ __all__ = [
     "SourceFile",
     "StagedTable",
     "resolve_files",
+    "file_format",
+    "reader_sql",
+    "find_column",
     "read_source",
     "drop_raw",
 ]
@@ -201,7 +204,18 @@ def resolve_files(source: TableSource, *, table: str, params: WorkbookParams) ->
     return files
 
 
-def _file_format(path: Path, configured: str, table: str) -> str:
+def file_format(path: Path, configured: str, table: str) -> str:
+    """The format of one source file: ``configured`` unless "auto", else from its extension.
+
+    ``.csv``, ``.tsv`` and ``.txt`` (optionally ``.gz``/``.zst`` compressed) are "csv";
+    ``.parquet`` and ``.pq`` are "parquet". ``table`` names the ``source.<table>`` section in
+    the message of a :class:`SourceFileError` for any other extension.
+
+    Examples
+    --------
+    >>> file_format(Path("orders.csv.gz"), "auto", "transactions")
+    'csv'
+    """
     if configured != "auto":
         return configured
     name = path.name.lower()
@@ -217,8 +231,12 @@ def _file_format(path: Path, configured: str, table: str) -> str:
     )
 
 
-def _reader_sql(path: Path, file_format: str, source: TableSource) -> str:
-    """The table function reading one file, every CSV column as text."""
+def reader_sql(path: Path, file_format: str, source: TableSource) -> str:
+    """The table function reading one file, every CSV column as text.
+
+    CSV is read with the source's delimiter and encoding, a header row, and every field in
+    :data:`NULL_TOKENS` read as NULL; parquet is read with its own column types.
+    """
     if file_format == "parquet":
         return f"read_parquet({quote_literal(path)})"
     return (
@@ -280,7 +298,14 @@ def _delimiter_hint(found: Sequence[str], source: TableSource, table: str) -> st
     return ""
 
 
-def _find_column(wanted: str, found: Sequence[str]) -> str | None:
+def find_column(wanted: str, found: Sequence[str]) -> str | None:
+    """The column of ``found`` named ``wanted``: exactly, else the one case-insensitive match.
+
+    Examples
+    --------
+    >>> find_column("customer_id", ["Customer_ID", "amount"])
+    'Customer_ID'
+    """
     if wanted in found:
         return wanted
     folded = [name for name in found if name.strip().lower() == wanted.strip().lower()]
@@ -295,7 +320,7 @@ def _map_columns(
     mapped: dict[str, str | None] = {}
     for spec in CONTRACT_COLUMNS[table]:
         wanted = source.columns.get(spec.name, spec.name)
-        column = _find_column(wanted, found)
+        column = find_column(wanted, found)
         if column is None and spec.name in source.columns:
             raise SourceFileError(
                 f"{path.name}: source.{table}.columns maps {spec.name!r} to column {wanted!r}, which is not in "
@@ -319,7 +344,7 @@ def _map_columns(
         mapped[spec.name] = column
     unit_price: str | None = None
     if table == "transactions" and source.unit_price_column is not None:
-        unit_price = _find_column(source.unit_price_column, found)
+        unit_price = find_column(source.unit_price_column, found)
         if unit_price is None:
             raise SourceFileError(
                 f"{path.name}: source.transactions.unit_price_column {source.unit_price_column!r} not found; "
@@ -599,12 +624,12 @@ def read_source(
     staged_files: list[SourceFile] = []
     columns: dict[str, str | None] = {}
     for file_no, path in enumerate(paths, start=1):
-        fmt = _file_format(path, source.format, table)
+        fmt = file_format(path, source.format, table)
         if path.stat().st_size == 0:
             raise SourceFileError(
                 f"{path.name}: file is empty (0 bytes); expected a header row and data rows"
             )
-        reader = _reader_sql(path, fmt, source)
+        reader = reader_sql(path, fmt, source)
         types = _describe(engine, reader, path, table, source, fmt)
         found = [name for name in types if name != "ingest_row_hash"]
         if fmt == "csv" and found == ["column0"]:
