@@ -291,7 +291,8 @@ def test_describe_results_and_conclusion() -> None:
     assert conclusion == (
         "1 experiment, 2 variants tested against control. Ship winback / email: repurchase "
         "5.7 points (2.0 to 9.4), net profit €800 (€100 to €1.5k), ROI 80%. Inconclusive, keep "
-        "testing or stop: winback / sms."
+        "testing or stop: winback / sms: repurchase 5.7 points (2.0 to 9.4), net profit €800 "
+        "(€100 to €1.5k), ROI 80%."
     )
     unhealthy = run_verdicts(srm=make_srm(p_value=1e-6, flagged=True))
     words = ab_conclusion(unhealthy, make_economics())

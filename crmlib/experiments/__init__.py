@@ -7,7 +7,15 @@ can run thousands of experiments in one call.
 
 from __future__ import annotations
 
+from crmlib.experiments._analysis import (
+    AbAnalysis,
+    ab_checks,
+    analyze_ab,
+    economics_table,
+    effects_table,
+)
 from crmlib.experiments._analyze import RESULT_COLUMNS, analyze_experiment
+from crmlib.experiments._data import ExperimentData, describe_data, empty_table, experiment_data
 from crmlib.experiments._effects import (
     EffectEstimate,
     arm_moments,
@@ -20,9 +28,22 @@ from crmlib.experiments._effects import (
     srm_test,
     welch_effect,
 )
+from crmlib.experiments._export import (
+    EXPORT_REJECT_COLUMNS,
+    EXPORT_REJECT_REASONS,
+    ExperimentExport,
+    read_experiment_export,
+)
 from crmlib.experiments._health import BALANCE_THRESHOLD, covariate_balance, srm_table
-from crmlib.experiments._money import ECONOMICS_COLUMNS, campaign_economics
+from crmlib.experiments._money import CLV_COLUMNS, ECONOMICS_COLUMNS, campaign_economics
 from crmlib.experiments._outcomes import OUTCOME_COLUMNS, experiment_outcomes
+from crmlib.experiments._power import (
+    POWER_COLUMNS,
+    SAMPLE_SIZE_COLUMNS,
+    describe_power,
+    power_table,
+    sample_size_table,
+)
 from crmlib.experiments._report import (
     CUMULATIVE_COLUMNS,
     VERDICT_COLUMNS,
@@ -35,7 +56,12 @@ from crmlib.experiments._report import (
     describe_results,
     verdicts,
 )
-from crmlib.experiments._report_plots import plot_cumulative_outcome, plot_lift, plot_segment_forest
+from crmlib.experiments._report_plots import (
+    plot_cumulative_outcome,
+    plot_lift,
+    plot_lifts,
+    plot_segment_forest,
+)
 from crmlib.experiments._survival import (
     CURVE_COLUMNS,
     RMST_COLUMNS,
@@ -45,6 +71,26 @@ from crmlib.experiments._survival import (
 )
 
 __all__ = [
+    "EXPORT_REJECT_COLUMNS",
+    "EXPORT_REJECT_REASONS",
+    "ExperimentExport",
+    "read_experiment_export",
+    "ExperimentData",
+    "experiment_data",
+    "describe_data",
+    "empty_table",
+    "AbAnalysis",
+    "analyze_ab",
+    "ab_checks",
+    "effects_table",
+    "economics_table",
+    "plot_lifts",
+    "POWER_COLUMNS",
+    "SAMPLE_SIZE_COLUMNS",
+    "power_table",
+    "sample_size_table",
+    "describe_power",
+    "CLV_COLUMNS",
     "VERDICTS",
     "VERDICT_COLUMNS",
     "CUMULATIVE_COLUMNS",

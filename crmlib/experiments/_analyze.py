@@ -263,7 +263,7 @@ def _population_rows(
         elif not note and np.isnan(estimate.p_value):
             note = "metric is constant in this comparison: no variance, p-value not defined"
         if note:
-            log.warning(
+            log.info(
                 "experiment '%s', metric '%s', variant '%s': %s", experiment, metric, variant, note
             )
         row = {field: float(getattr(estimate, field)) for field in _ESTIMATE_FIELDS}

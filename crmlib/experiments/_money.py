@@ -11,7 +11,7 @@ from crmlib.checks import require_columns
 from crmlib.errors import DataContractError
 from crmlib.experiments._effects import proportion_effect, welch_effect
 
-__all__ = ["ECONOMICS_COLUMNS", "campaign_economics"]
+__all__ = ["ECONOMICS_COLUMNS", "CLV_COLUMNS", "campaign_economics"]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ ECONOMICS_COLUMNS: tuple[str, ...] = (
     "cost_per_incremental_retained_ci_high",
     "note",
 )
-_CLV_COLUMNS = (
+#: The CLV lift columns :func:`campaign_economics` adds when given ``clv``.
+CLV_COLUMNS: tuple[str, ...] = (
     "clv_net_lift_per_customer",
     "clv_net_lift_per_customer_ci_low",
     "clv_net_lift_per_customer_ci_high",
@@ -282,7 +283,7 @@ def campaign_economics(
     if clv is not None:
         lift = _clv_lift(outcomes, clv, control=control, alpha=alpha)
         per_customer_cost = cost_total / n
-        for column, values in zip(_CLV_COLUMNS, lift, strict=True):
+        for column, values in zip(CLV_COLUMNS, lift, strict=True):
             result.insert(len(result.columns) - 1, column, values - per_customer_cost)
     for row in result.itertuples(index=False):
         if row.note:

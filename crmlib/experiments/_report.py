@@ -563,7 +563,7 @@ def ab_conclusion(verdicts: pd.DataFrame, economics: pd.DataFrame, *, currency: 
     ...     "net_profit": [1200.0, 10.0], "net_profit_ci_low": [200.0, -400.0],
     ...     "net_profit_ci_high": [2200.0, 420.0], "roi": [1.5, 0.02]})
     >>> print(ab_conclusion(table, economics))
-    1 experiment, 2 variants tested against control. Ship winback / email: repurchase 5.0 points (1.0 to 9.0), net profit €1.2k (€200 to €2.2k), ROI 150%. Inconclusive, keep testing or stop: winback / sms.
+    1 experiment, 2 variants tested against control. Ship winback / email: repurchase 5.0 points (1.0 to 9.0), net profit €1.2k (€200 to €2.2k), ROI 150%. Inconclusive, keep testing or stop: winback / sms: repurchase 1.0 points (-3.0 to 5.0), net profit €10 (-€400 to €420), ROI 2%.
     """
     if verdicts.empty:
         return "No A/B test had a variant to compare with its control."
@@ -582,21 +582,11 @@ def ab_conclusion(verdicts: pd.DataFrame, economics: pd.DataFrame, *, currency: 
         )
     ship = by_verdict["ship"]
     if len(ship):
-        items = []
-        for row in ship.itertuples(index=False):
-            effect = _effect(
-                float(row.primary_diff),
-                float(row.primary_ci_low),
-                float(row.primary_ci_high),
-                str(row.primary_kind),
-            )
-            money = _money_words(
-                _economics_row(economics, str(row.experiment_id), str(row.variant)), currency
-            )
-            items.append(
-                f"{row.experiment_id} / {row.variant}: {row.primary_metric} {effect}, {money}"
-            )
-        parts.append("Ship " + "; ".join(items) + ".")
+        parts.append(
+            "Ship "
+            + "; ".join(_headline(row, economics, currency) for row in ship.itertuples(index=False))
+            + "."
+        )
     else:
         parts.append("No variant is ready to ship.")
     for verdict, words in (
@@ -605,11 +595,31 @@ def ab_conclusion(verdicts: pd.DataFrame, economics: pd.DataFrame, *, currency: 
     ):
         rows = by_verdict[verdict]
         if len(rows):
-            names = ", ".join(
-                f"{e} / {v}" for e, v in zip(rows["experiment_id"], rows["variant"], strict=True)
+            parts.append(
+                f"{words}: "
+                + "; ".join(
+                    _headline(row, economics, currency) for row in rows.itertuples(index=False)
+                )
+                + "."
             )
-            parts.append(f"{words}: {names}.")
     return " ".join(parts)
+
+
+def _headline(row: Any, economics: pd.DataFrame, currency: str) -> str:
+    """'winback / email: repurchase 5.0 points (1.0 to 9.0), net profit ...' for one verdict row."""
+    name = f"{row.experiment_id} / {row.variant}"
+    if not hasattr(row, "primary_diff"):
+        return name
+    effect = _effect(
+        float(row.primary_diff),
+        float(row.primary_ci_low),
+        float(row.primary_ci_high),
+        str(row.primary_kind),
+    )
+    money = _money_words(
+        _economics_row(economics, str(row.experiment_id), str(row.variant)), currency
+    )
+    return f"{name}: {row.primary_metric} {effect}, {money}"
 
 
 def ab_metrics(

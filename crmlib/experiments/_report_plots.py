@@ -12,7 +12,7 @@ from matplotlib.ticker import PercentFormatter
 
 from crmlib.checks import require_columns
 
-__all__ = ["plot_lift", "plot_segment_forest", "plot_cumulative_outcome"]
+__all__ = ["plot_lift", "plot_lifts", "plot_segment_forest", "plot_cumulative_outcome", "no_data"]
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,13 @@ _EFFECT_COLUMNS = [
     "abs_ci_high",
     "metric_kind",
 ]
+
+
+def no_data(ax: plt.Axes, message: str, *, title: str) -> plt.Axes:
+    """An empty chart that says why it is empty (a section with nothing to show)."""
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, transform=ax.transAxes)
+    ax.set(title=title, xticks=[], yticks=[])
+    return ax
 
 
 def _scaled(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -92,6 +99,9 @@ def plot_lift(
     require_columns(results, _EFFECT_COLUMNS, table_name="results")
     ax = ax or plt.gca()
     rows = results[results["segment_col"].isna()]
+    title = "Effect of each variant against control, by metric"
+    if rows.empty:
+        return no_data(ax, "No effect was estimated.", title=title)
     if metrics is not None:
         order = {metric: position for position, metric in enumerate(metrics)}
         rows = rows[rows["metric"].isin(list(metrics))]
@@ -108,7 +118,7 @@ def plot_lift(
     ]
     _interval_chart(ax, labels, rows)
     ax.set(
-        title="Effect of each variant against control, by metric",
+        title=title,
         xlabel="Difference vs control (binary metrics in percentage points, others in their units)",
         ylabel="Metric: variant",
     )
@@ -155,6 +165,10 @@ def plot_segment_forest(
     ax = ax or plt.gca()
     of_metric = results[results["metric"] == metric]
     segments = of_metric[of_metric["segment_col"].notna()]
+    if segments.empty:
+        return no_data(
+            ax, f"No segment breakdown of {metric}.", title=f"Effect on {metric} by segment"
+        )
     several = of_metric["experiment_id"].nunique() > 1
     variants = of_metric["variant"].nunique() > 1
     labels = [
@@ -220,6 +234,9 @@ def plot_cumulative_outcome(table: pd.DataFrame, *, ax: plt.Axes | None = None) 
     """
     require_columns(table, ["experiment_id", "variant", "day", "share"], table_name="cumulative")
     ax = ax or plt.gca()
+    title = "First purchase after assignment by day, by variant"
+    if table.empty:
+        return no_data(ax, "Time to first purchase is not known.", title=title)
     several = table["experiment_id"].nunique() > 1
     for (experiment, variant), rows in table.groupby(["experiment_id", "variant"], sort=True):
         label = f"{experiment}: {variant}" if several else str(variant)
@@ -228,10 +245,77 @@ def plot_cumulative_outcome(table: pd.DataFrame, *, ax: plt.Axes | None = None) 
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0)
     ax.set(
-        title="First purchase after assignment by day, by variant",
+        title=title,
         xlabel="Days since assignment",
         ylabel="Customers with a purchase",
     )
     if len(table):
         ax.legend(fontsize="small")
     return ax
+
+
+def plot_lifts(
+    results: pd.DataFrame, *, metrics: Sequence[str] | None = None, columns: int = 2
+) -> plt.Figure:
+    """One lift-with-CI panel per metric (each on its own scale), for the report.
+
+    Parameters
+    ----------
+    results : pd.DataFrame
+        As returned by :func:`crmlib.experiments.analyze_experiment`.
+    metrics : sequence of str, optional
+        The metrics, in this order; default every metric of the overall rows.
+    columns : int, default 2
+        Panels per row.
+
+    Returns
+    -------
+    matplotlib Figure
+        One :func:`plot_lift` panel per metric; a single "no effect" panel without any.
+
+    Examples
+    --------
+    >>> results = pd.DataFrame({
+    ...     "experiment_id": "winback", "variant": "email",
+    ...     "metric": ["repurchase", "net_revenue"], "segment_col": None, "segment": None,
+    ...     "abs_diff": [0.05, 2.0], "abs_ci_low": [0.01, -1.0], "abs_ci_high": [0.09, 5.0],
+    ...     "metric_kind": ["binary", "continuous"],
+    ... })
+    >>> figure = plot_lifts(results)
+    >>> [ax.get_title() for ax in figure.axes]
+    ['repurchase', 'net_revenue']
+    >>> plt.close(figure)
+    """
+    require_columns(results, _EFFECT_COLUMNS, table_name="results")
+    overall = results[results["segment_col"].isna()]
+    shown = list(metrics) if metrics is not None else list(pd.unique(overall["metric"]))
+    shown = [metric for metric in shown if (overall["metric"] == metric).any()]
+    if not shown:
+        figure, ax = plt.subplots(figsize=(8, 3))
+        plot_lift(overall, ax=ax)
+        return figure
+    rows = -(-len(shown) // columns)
+    width = min(columns, len(shown))
+    figure, axes = plt.subplots(
+        rows,
+        width,
+        figsize=(7 * width, 1.2 + 1.1 * rows * max(1, overall["variant"].nunique())),
+        squeeze=False,
+    )
+    for ax, metric in zip(axes.ravel(), shown, strict=False):
+        of_metric = overall[overall["metric"] == metric]
+        plot_lift(of_metric, ax=ax)
+        binary = bool((of_metric["metric_kind"].astype(str) == "binary").any())
+        ax.set(
+            title=metric,
+            xlabel="Difference vs control" + (" (percentage points)" if binary else " (units)"),
+            ylabel="",
+        )
+        ax.set_yticks(
+            ax.get_yticks(), [label.get_text().split(": ", 1)[-1] for label in ax.get_yticklabels()]
+        )
+    for ax in axes.ravel()[len(shown) :]:
+        ax.set_visible(False)
+    figure.suptitle("Effect of each variant against control, with 95% CI")
+    figure.tight_layout()
+    return figure

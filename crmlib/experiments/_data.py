@@ -1,0 +1,376 @@
+"""07_ab_test's experiment table, from the assignments or from an experimentation platform's export.
+
+Two ways in (``ab_test.input``): the canonical ``assignments`` with transactions and events
+(outcomes in SQL, :func:`crmlib.experiments.experiment_outcomes`, plus segment columns from
+``customers``), or an export with per-customer outcome columns
+(``source.experiment_export``, :func:`crmlib.experiments.read_experiment_export`). Either way
+the result is one row per customer and experiment. Without any experiment data the table is
+empty and the words say so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from crmlib.config import WorkbookParams
+from crmlib.engine import Engine
+from crmlib.errors import ConfigError
+from crmlib.experiments._export import read_experiment_export
+from crmlib.experiments._outcomes import experiment_outcomes
+
+__all__ = ["ExperimentData", "experiment_data", "describe_data", "empty_table"]
+
+log = logging.getLogger(__name__)
+
+_TIMING_COLUMNS = ("days_to_purchase", "observed_days_total")
+_ID_COLUMNS = ("experiment_id", "customer_id", "variant")
+
+
+@dataclass(frozen=True)
+class ExperimentData:
+    """The experiment table 07_ab_test analyses, and what was left out of it and why.
+
+    Attributes
+    ----------
+    source : str
+        ``"assignments"``, ``"export"`` or ``"none"`` (no experiment data).
+    table : pd.DataFrame
+        One row per customer and experiment: experiment_id, customer_id, variant, the metric,
+        covariate and segment columns (and, from assignments, every outcome column).
+    metrics : dict
+        Experiment -> the metrics analysed for it (a metric with a missing value in an
+        experiment, e.g. ``retained`` while its window is open, is left out of that one).
+    covariates : dict
+        Metric -> its CUPED covariate, for the covariates present.
+    ratio_metrics : dict
+        Name -> (numerator, denominator), for the pairs present.
+    segments : tuple of str
+        Segment columns present.
+    notes : tuple of str
+        Plain sentences: what was left out, open windows, rejects, excluded customers.
+    rejects : pd.DataFrame
+        Rejected export rows (file, source_row, reason, column, detail); empty otherwise.
+    rows_read : int
+        Export rows read (0 for assignments).
+    excluded_multiple_variants : dict
+        Experiment -> customers exposed to more than one variant (excluded).
+    """
+
+    source: str
+    table: pd.DataFrame
+    metrics: dict[str, tuple[str, ...]]
+    covariates: dict[str, str]
+    ratio_metrics: dict[str, tuple[str, str]]
+    segments: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    rejects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rows_read: int = 0
+    excluded_multiple_variants: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def available(self) -> bool:
+        """Whether there is at least one assigned customer to analyse."""
+        return self.source != "none" and len(self.table) > 0
+
+    @property
+    def has_timing(self) -> bool:
+        """Whether time to first purchase is known (Kaplan-Meier, cumulative outcome)."""
+        return self.available and all(column in self.table for column in _TIMING_COLUMNS)
+
+
+def empty_table(columns: Sequence[str]) -> pd.DataFrame:
+    """A table with these columns and no row (a section that has nothing to show)."""
+    return pd.DataFrame(columns=list(columns))
+
+
+def _choose_input(params: WorkbookParams, wanted: str) -> str:
+    if wanted == "auto":
+        return "export" if params.source.experiment_export is not None else "assignments"
+    if wanted == "export" and params.source.experiment_export is None:
+        raise ConfigError(
+            "ab_test.input is 'export' but source.experiment_export is not set; expected "
+            "source.experiment_export with the export's path and columns, or input 'auto'"
+        )
+    return wanted
+
+
+def _segment_columns(
+    engine: Engine, segments: Sequence[str], notes: list[str]
+) -> pd.DataFrame | None:
+    """customer_id and the wanted segment columns of ``customers``, or None without any."""
+    if not segments:
+        return None
+    if not engine.has_table("customers"):
+        notes.append(
+            f"no customers table: the effects are not broken down by {', '.join(segments)}"
+        )
+        return None
+    present = set(engine.query("DESCRIBE customers")["column_name"].astype(str))
+    missing = [column for column in segments if column not in present]
+    if missing:
+        notes.append(
+            f"customers has no column {', '.join(missing)}: the effects are not broken down by it"
+        )
+    kept = [column for column in segments if column in present]
+    if not kept:
+        return None
+    columns = ", ".join(f'CAST("{column}" AS VARCHAR) AS "{column}"' for column in kept)
+    return engine.query(f"SELECT customer_id, {columns} FROM customers")
+
+
+def _from_assignments(
+    engine: Engine,
+    *,
+    as_of_date: dt.date | str,
+    window_days: int,
+    retention_days: int,
+    pre_period_days: int,
+    segments: Sequence[str],
+    notes: list[str],
+) -> tuple[pd.DataFrame, dict[str, int]] | None:
+    if not engine.has_table("assignments"):
+        notes.append(
+            "no assignments table: 01_ingest had no source.assignments and no experiment "
+            "export is configured (source.experiment_export)"
+        )
+        return None
+    outcomes = experiment_outcomes(
+        engine,
+        as_of_date=as_of_date,
+        window_days=window_days,
+        pre_period_days=pre_period_days,
+        retention_days=retention_days,
+    )
+    # the retention note is repeated, per metric, by _metrics_per_experiment
+    notes.extend(note for note in outcomes.attrs.get("notes", []) if "retention window" not in note)
+    excluded = dict(outcomes.attrs.get("excluded_multiple_variants", {}))
+    segment_table = _segment_columns(engine, segments, notes)
+    if segment_table is not None:
+        outcomes = outcomes.merge(segment_table, on="customer_id", how="left", validate="m:1")
+    return outcomes, excluded
+
+
+def _metrics_per_experiment(
+    table: pd.DataFrame,
+    analysed: Sequence[str],
+    *,
+    retention_days: int,
+    notes: list[str],
+) -> dict[str, tuple[str, ...]]:
+    """Per experiment, the metrics with a value for every customer (the others noted)."""
+    present = [metric for metric in analysed if metric in table.columns]
+    for metric in analysed:
+        if metric not in table.columns:
+            notes.append(f"metric '{metric}' is not in the experiment table: it is not analysed")
+    if not present:
+        return {}
+    missing = table[present].isna().groupby(table["experiment_id"], sort=True).sum()
+    sizes = table.groupby("experiment_id", sort=True).size()
+    metrics: dict[str, tuple[str, ...]] = {}
+    for experiment, counts in missing.iterrows():
+        kept = tuple(metric for metric in present if counts[metric] == 0)
+        for metric in present:
+            if counts[metric]:
+                why = (
+                    f" (its {retention_days}-day window is not closed by the as-of date)"
+                    if metric == "retained"
+                    else ""
+                )
+                notes.append(
+                    f"experiment '{experiment}': '{metric}' is not analysed, "
+                    f"{int(counts[metric])} of {int(sizes[experiment])} customers have no "
+                    f"value{why}"
+                )
+        metrics[str(experiment)] = kept
+    return metrics
+
+
+def experiment_data(
+    engine: Engine,
+    *,
+    params: WorkbookParams,
+    input: str = "auto",
+    as_of_date: dt.date | str,
+    window_days: int = 30,
+    retention_days: int = 90,
+    pre_period_days: int = 365,
+    metrics: Sequence[str],
+    cuped_covariates: Mapping[str, str] | None = None,
+    ratio_metrics: Mapping[str, Sequence[str]] | None = None,
+    segments: Sequence[str] = (),
+    guardrails: Mapping[str, float] | None = None,
+) -> ExperimentData:
+    """The experiment table of 07_ab_test, from the assignments or from an export.
+
+    Transforms the engine's ``assignments`` (with ``transactions``, ``events`` and
+    ``customers`` for segments) or the files of ``params.source.experiment_export`` into
+    one row per customer and experiment with the metric, covariate and segment columns.
+
+    Parameters
+    ----------
+    engine : Engine
+        With 01_ingest's artifacts registered (``transactions`` and, when present,
+        ``customers``, ``events``, ``assignments``).
+    params : WorkbookParams
+        For ``source.experiment_export`` and paths relative to the params file.
+    input : str, default "auto"
+        ``"assignments"``, ``"export"``, or ``"auto"`` (the export when it is configured).
+    as_of_date : date or str
+        Last day of data (assignments input).
+    window_days, retention_days, pre_period_days : int
+        Outcome windows (assignments input; see :func:`experiment_outcomes`).
+    metrics : sequence of str
+        Outcome columns to analyse.
+    cuped_covariates : mapping, optional
+        Metric -> pre-period covariate column.
+    ratio_metrics : mapping, optional
+        Name -> (numerator, denominator).
+    segments : sequence of str
+        Segment columns (``customers`` columns, or export columns).
+    guardrails : mapping, optional
+        Guardrail metric -> margin; the guardrails are analysed like metrics.
+
+    Returns
+    -------
+    ExperimentData
+        ``source`` "none" with an empty table when there is no experiment data.
+
+    Raises
+    ------
+    ConfigError
+        ``input`` is "export" without ``source.experiment_export``.
+    DataContractError, SourceFileError
+        From the outcome query or the export reader (they name the file, column and row).
+    """
+    if input not in ("auto", "assignments", "export"):
+        raise ConfigError(f"ab_test.input {input!r}: expected auto, assignments or export")
+    covariates = dict(cuped_covariates or {})
+    ratios = {name: (str(pair[0]), str(pair[1])) for name, pair in (ratio_metrics or {}).items()}
+    guardrails = dict(guardrails or {})
+    analysed = list(dict.fromkeys([*metrics, *guardrails]))
+    notes: list[str] = []
+    chosen = _choose_input(params, input)
+    rejects = pd.DataFrame()
+    rows_read = 0
+    excluded: dict[str, int] = {}
+    if chosen == "export":
+        source = params.source.experiment_export
+        assert source is not None  # _choose_input checked it
+        ratio_columns = [column for pair in ratios.values() for column in pair]
+        export = read_experiment_export(
+            source,
+            params=params,
+            engine=engine,
+            metrics=list(dict.fromkeys([*analysed, *ratio_columns])),
+            covariates=sorted(set(covariates.values())),
+            segments=list(segments),
+        )
+        table, rejects, rows_read = export.table, export.rejects, export.rows_read
+        notes.extend(export.notes)
+    else:
+        found = _from_assignments(
+            engine,
+            as_of_date=as_of_date,
+            window_days=window_days,
+            retention_days=retention_days,
+            pre_period_days=pre_period_days,
+            segments=segments,
+            notes=notes,
+        )
+        if found is None:
+            return ExperimentData("none", empty_table(_ID_COLUMNS), {}, {}, {}, (), tuple(notes))
+        table, excluded = found
+    per_experiment = _metrics_per_experiment(
+        table, analysed, retention_days=retention_days, notes=notes
+    )
+    kept_covariates = {
+        metric: column for metric, column in covariates.items() if column in table.columns
+    }
+    kept_ratios = {
+        name: pair for name, pair in ratios.items() if all(column in table for column in pair)
+    }
+    for name in sorted(set(ratios) - set(kept_ratios)):
+        notes.append(f"ratio metric '{name}' needs {' and '.join(ratios[name])}: not analysed")
+    kept_segments = tuple(column for column in segments if column in table.columns)
+    for note in notes:
+        log.info("07_ab_test data: %s", note)
+    return ExperimentData(
+        chosen,
+        table,
+        per_experiment,
+        kept_covariates,
+        kept_ratios,
+        kept_segments,
+        tuple(notes),
+        rejects,
+        rows_read,
+        excluded,
+    )
+
+
+def describe_data(data: ExperimentData) -> str:
+    """Markdown: where the experiment table came from, its experiments and arms, what was left out.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"experiment_id": "e", "customer_id": ["A", "B"],
+    ...                       "variant": ["control", "b"], "bought": [0.0, 1.0]})
+    >>> data = ExperimentData("assignments", table, {"e": ("bought",)}, {}, {}, ())
+    >>> print(describe_data(data))
+    - **Input:** the assignments, outcomes from each customer's orders and messages after assignment.
+    - **e:** 2 customers (b 1, control 1); metrics analysed: bought.
+    - No customer was exposed to more than one variant of an experiment.
+    """
+    if not data.available:
+        reasons = " ".join(f"{note[:1].upper()}{note[1:]}." for note in data.notes)
+        return f"**There is no experiment to analyse.** {reasons}".strip()
+    lines = []
+    if data.source == "export":
+        rejected = len(data.rejects)
+        by_reason = (
+            ", ".join(
+                f"{reason} {count:,}"
+                for reason, count in data.rejects["reason"].value_counts().sort_index().items()
+            )
+            if rejected
+            else "none"
+        )
+        lines.append(
+            f"- **Input:** the experiment export, {data.rows_read:,} rows read: "
+            f"{len(data.table):,} analysed and {rejected:,} rejected ({by_reason}); "
+            f"{'the totals reconcile' if data.rows_read == len(data.table) + rejected else 'the totals do NOT reconcile'}."
+        )
+    else:
+        lines.append(
+            "- **Input:** the assignments, outcomes from each customer's orders and messages "
+            "after assignment."
+        )
+    for experiment, rows in data.table.groupby("experiment_id", sort=True):
+        counts = ", ".join(
+            f"{variant} {count:,}"
+            for variant, count in rows["variant"].value_counts().sort_index().items()
+        )
+        analysed = ", ".join(data.metrics.get(str(experiment), ())) or "none"
+        lines.append(
+            f"- **{experiment}:** {len(rows):,} customers ({counts}); metrics analysed: {analysed}."
+        )
+    excluded = sum(data.excluded_multiple_variants.values())
+    if excluded:
+        where = ", ".join(
+            f"{experiment} {count:,}"
+            for experiment, count in sorted(data.excluded_multiple_variants.items())
+            if count
+        )
+        lines.append(
+            f"- **{excluded:,} customers were exposed to more than one variant** and are "
+            f"excluded ({where})."
+        )
+    else:
+        lines.append("- No customer was exposed to more than one variant of an experiment.")
+    lines.extend(f"- {note[:1].upper()}{note[1:]}." for note in data.notes)
+    return "\n".join(lines)

@@ -1,0 +1,318 @@
+"""Tests of 07_ab_test's glue: the experiment table from either input, analyze_ab, power, words."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.power import NormalIndPower
+
+import crmlib.experiments as ex
+from crmlib.config import WorkbookParams, load_params
+from crmlib.engine import Engine
+from crmlib.errors import ConfigError
+from crmlib.ingest import run_ingest
+from crmlib.io import RunFolder
+
+ROOT = Path(__file__).resolve().parents[1]
+TRUTH = json.loads((ROOT / "data" / "sample" / "truth.json").read_text())["experiment"]
+AB = load_params(ROOT / "params" / "default.yaml").ab_test
+
+
+def _data_settings(**changes: Any) -> dict[str, Any]:
+    settings = {
+        "input": AB.input,
+        "as_of_date": "2025-12-31",
+        "window_days": AB.window_days,
+        "retention_days": AB.retention_days,
+        "pre_period_days": AB.pre_period_days,
+        "metrics": AB.metrics,
+        "cuped_covariates": AB.cuped_covariates,
+        "ratio_metrics": AB.ratio_metrics,
+        "segments": AB.segments,
+        "guardrails": AB.guardrails,
+    }
+    return settings | changes
+
+
+def _analysis_settings(**changes: Any) -> dict[str, Any]:
+    settings = {
+        "control": AB.control,
+        "alpha": AB.alpha,
+        "power": AB.power,
+        "srm_alpha": AB.srm_alpha,
+        "guardrails": AB.guardrails,
+        "primary_metric": AB.primary_metric,
+        "cost_per_contact": AB.cost_per_contact,
+        "margin": AB.margin,
+        "min_cell_size": AB.min_cell_size,
+        "window_days": AB.window_days,
+        "retention_days": AB.retention_days,
+        "planned_lifts": AB.planned_lifts,
+    }
+    return settings | changes
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[WorkbookParams, RunFolder]:
+    """01_ingest on params/default.yaml into a temporary run folder."""
+    params = load_params(ROOT / "params" / "default.yaml")
+    run = RunFolder(tmp_path_factory.mktemp("experiments_stage") / "sample")
+    run_ingest(params, run)
+    return params, run
+
+
+@pytest.fixture
+def sample_engine(sample_run: tuple[WorkbookParams, RunFolder]) -> Iterator[Engine]:
+    _, run = sample_run
+    with Engine(threads=2) as engine:
+        run.register(engine, "transactions")
+        run.register(engine, "customers", "events", "assignments", optional=True)
+        yield engine
+
+
+@pytest.fixture
+def sample_data(
+    sample_run: tuple[WorkbookParams, RunFolder], sample_engine: Engine
+) -> ex.ExperimentData:
+    params, _ = sample_run
+    return ex.experiment_data(sample_engine, params=params, **_data_settings())
+
+
+# -- input (a): assignments ----------------------------------------------------------------------
+def test_sample_recovers_planted_uplift_and_cost(sample_data: ex.ExperimentData) -> None:
+    assert sample_data.source == "assignments"
+    experiment = TRUTH["experiment_id"]
+    # retained: the 90-day window of every assignment (2025-11-01) is open on 2025-12-31
+    assert "retained" not in sample_data.metrics[experiment]
+    assert any("'retained' is not analysed" in note for note in sample_data.notes)
+    analysis = ex.analyze_ab(sample_data, **_analysis_settings())
+    overall = analysis.results[analysis.results["segment_col"].isna()].set_index("metric")
+    repurchase = overall.loc["repurchase"]
+    assert (repurchase["n"], repurchase["n_control"]) == (TRUTH["n_treatment"], TRUTH["n_control"])
+    # truth.json: the planted 30-day repurchase uplift lies inside the reported interval
+    assert (
+        repurchase["abs_ci_low"]
+        < TRUTH["planted_uplift_30d_repurchase"]
+        < repurchase["abs_ci_high"]
+    )
+    assert bool(repurchase["cuped"])
+    # the ratio metric and the guardrail are analysed; segment rows exist for the channel
+    assert {"revenue_per_order", "unsubscribes"} <= set(overall.index)
+    assert set(analysis.results["segment_col"].dropna()) == {"acquisition_channel"}
+    # every segment row shown has at least min_cell_size customers in each arm
+    segments = analysis.results[analysis.results["segment_col"].notna()]
+    assert (segments[["n", "n_control"]] >= AB.min_cell_size).all().all()
+    economics = analysis.economics.iloc[0]
+    # the planted per-contact cost comes back exactly
+    assert economics["cost_total"] / TRUTH["n_treatment"] == pytest.approx(
+        TRUTH["cost_per_contact"]
+    )
+    assert analysis.verdicts["verdict"].tolist() == ["inconclusive"]
+    # the RMST horizon is cut to the follow-up every arm reaches (about 60 days)
+    assert analysis.rmst_horizon_days == 60.0
+    assert analysis.cumulative["day"].max() == AB.window_days
+    checks = ex.ab_checks(sample_data, analysis)
+    assert all(result.passed for result in checks.results), checks.summary()
+
+
+def test_sample_clv_lift_leaves_out_customers_without_clv(
+    sample_data: ex.ExperimentData,
+) -> None:
+    table = sample_data.table
+    ids = table["customer_id"].drop_duplicates()
+    kept = ids.iloc[5:]  # five assigned customers have no CLV
+    clv = pd.DataFrame({"customer_id": kept, "clv": np.linspace(10.0, 90.0, len(kept))})
+    analysis = ex.analyze_ab(sample_data, **_analysis_settings(clv=clv))
+    assert any("leaves out 5 of" in note for note in analysis.notes)
+    row = analysis.economics.iloc[0]
+    assert np.isfinite(row["clv_net_lift_per_customer"])
+    # the money columns come from every customer: equal to the analysis without clv
+    without = ex.analyze_ab(sample_data, **_analysis_settings()).economics.iloc[0]
+    assert row["net_profit"] == without["net_profit"]
+    # known answer: difference of mean CLV on the covered customers minus cost per treated
+    covered = table[table["customer_id"].isin(kept)].merge(clv, on="customer_id")
+    means = covered.groupby("variant")["clv"].mean()
+    cost = row["cost_total"] / row["n"]
+    assert row["clv_net_lift_per_customer"] == pytest.approx(
+        means["treatment"] - means["control"] - cost, rel=1e-9
+    )
+
+
+def test_missing_segment_column_is_noted_not_fatal(
+    sample_run: tuple[WorkbookParams, RunFolder], sample_engine: Engine
+) -> None:
+    params, _ = sample_run
+    data = ex.experiment_data(
+        sample_engine, params=params, **_data_settings(segments=["region", "no_such_column"])
+    )
+    assert data.segments == ("region",)
+    assert any("no_such_column" in note for note in data.notes)
+
+
+# -- no experiment data ----------------------------------------------------------------------------
+def test_no_assignments_every_section_says_so(
+    sample_run: tuple[WorkbookParams, RunFolder],
+) -> None:
+    params, run = sample_run
+    with Engine(threads=1) as engine:
+        run.register(engine, "transactions", "customers", "events")
+        data = ex.experiment_data(engine, params=params, **_data_settings())
+    assert data.source == "none" and not data.available
+    words = ex.describe_data(data)
+    assert words.startswith("**There is no experiment to analyse.**")
+    assert "No assignments table" in words
+    analysis = ex.analyze_ab(data, **_analysis_settings())
+    for table in (analysis.results, analysis.verdicts, analysis.economics, analysis.power):
+        assert table.empty
+    assert "nothing" in ex.describe_health(analysis.srm, analysis.balance)
+    assert ex.describe_results(analysis.results, analysis.verdicts, analysis.economics)
+    conclusion = ex.ab_conclusion(analysis.verdicts, analysis.economics)
+    metrics = ex.ab_metrics(
+        analysis.results, analysis.verdicts, analysis.srm, analysis.economics, conclusion=conclusion
+    )
+    assert metrics["experiments"] == {} and metrics["conclusion"] == conclusion
+    assert ex.ab_artifact(analysis.results).empty
+    assert ex.effects_table(analysis.results).empty
+    assert ex.economics_table(analysis.economics).empty
+    assert "not analysed" in ex.describe_power(
+        analysis.power, analysis.sample_sizes, primary_metric="repurchase"
+    )
+    figure = ex.plot_lifts(analysis.results)
+    fig, axes = plt.subplots(1, 3)
+    ex.plot_segment_forest(analysis.results, metric="repurchase", ax=axes[0])
+    ex.plot_cumulative_outcome(analysis.cumulative, ax=axes[1])
+    ex.plot_time_to_purchase(analysis.curves, ax=axes[2])
+    assert "No effect" in figure.axes[0].texts[0].get_text()
+    plt.close("all")
+    assert ex.ab_checks(data, analysis).results[0].passed
+
+
+def test_export_input_without_export_is_a_config_error(
+    sample_run: tuple[WorkbookParams, RunFolder], sample_engine: Engine
+) -> None:
+    params, _ = sample_run
+    with pytest.raises(ConfigError, match=r"source\.experiment_export"):
+        ex.experiment_data(sample_engine, params=params, **_data_settings(input="export"))
+
+
+# -- input (b): an export of the same outcomes gives the same answers ----------------------------
+def test_export_of_the_sample_outcomes_gives_the_same_results(
+    tmp_path: Path, sample_run: tuple[WorkbookParams, RunFolder], sample_data: ex.ExperimentData
+) -> None:
+    params, _ = sample_run
+    metrics = ["repurchase", "orders", "net_revenue", "unsubscribes"]
+    columns = [
+        "experiment_id", "customer_id", "variant", *metrics, "pre_orders", "pre_spend",
+        "acquisition_channel",
+    ]  # fmt: skip
+    table = sample_data.table[columns]
+    export = table.rename(
+        columns={"customer_id": "User", "variant": "Arm", "net_revenue": "Revenue (EUR)"}
+    ).assign(repurchase=np.where(table["repurchase"] == 1.0, "yes", "no"))
+    path = tmp_path / "platform_export.csv"
+    export.to_csv(path, index=False, sep=";", decimal=",")
+    with_export = WorkbookParams.model_validate(
+        params.model_dump(mode="json")
+        | {
+            "source": params.source.model_dump(mode="json")
+            | {
+                "experiment_export": {
+                    "path": str(path),
+                    "delimiter": ";",
+                    "decimal_separator": ",",
+                    "columns": {
+                        "customer_id": "User",
+                        "variant": "Arm",
+                        "net_revenue": "Revenue (EUR)",
+                    },
+                }
+            }
+        }
+    )
+    settings = _data_settings(metrics=metrics[:3])
+    with Engine(threads=1) as engine:
+        data = ex.experiment_data(engine, params=with_export, **settings)
+    assert data.source == "export"  # input auto picks the configured export
+    assert data.rows_read == len(table) and data.rejects.empty
+    assert "the totals reconcile" in ex.describe_data(data)
+    # an export has no cost column: the per-contact cost comes from ab_test.cost_per_contact
+    from_export = ex.analyze_ab(
+        data, **_analysis_settings(cost_per_contact=TRUTH["cost_per_contact"])
+    )
+    reference = ex.analyze_ab(
+        ex.ExperimentData(
+            "assignments",
+            sample_data.table,
+            {
+                key: tuple(m for m in value if m in metrics)
+                for key, value in sample_data.metrics.items()
+            },
+            sample_data.covariates,
+            sample_data.ratio_metrics,
+            sample_data.segments,
+        ),
+        **_analysis_settings(),
+    )
+    pd.testing.assert_frame_equal(from_export.results, reference.results, rtol=1e-12)
+    pd.testing.assert_frame_equal(
+        from_export.economics, reference.economics, rtol=1e-12, check_dtype=False
+    )
+    assert from_export.curves.empty  # no time to purchase in the export
+    assert any("Kaplan-Meier" in note for note in from_export.notes)
+
+
+# -- power and the next test's size, against statsmodels ---------------------------------------------
+def test_power_and_sample_sizes_equal_statsmodels(sample_data: ex.ExperimentData) -> None:
+    analysis = ex.analyze_ab(sample_data, **_analysis_settings(planned_lifts=[0.05, 0.2]))
+    solver = NormalIndPower()
+    for row in analysis.power.itertuples(index=False):
+        if not np.isfinite(row.mde_abs):
+            continue
+        effect = solver.solve_power(
+            effect_size=None, nobs1=row.n_control, alpha=AB.alpha, power=AB.power,
+            ratio=row.n / row.n_control,
+        )  # fmt: skip
+        assert row.mde_abs == pytest.approx(effect * row.sd, rel=1e-6)
+        assert row.detectable == (abs(row.observed_diff) >= row.mde_abs)
+    repurchase = analysis.power[analysis.power["metric"] == "repurchase"].iloc[0]
+    # a binary metric's sd is sqrt(p (1 - p)) of the control, shrunk by CUPED's variance cut
+    p = repurchase["baseline"]
+    reduction = analysis.results.query("metric == 'repurchase' and segment_col.isna()")[
+        "variance_reduction"
+    ].iloc[0]
+    assert repurchase["sd"] == pytest.approx(np.sqrt(p * (1 - p) * (1 - reduction)))
+    for row in analysis.sample_sizes.itertuples(index=False):
+        needed = solver.solve_power(
+            effect_size=row.absolute_lift / row.sd, nobs1=None, alpha=AB.alpha, power=AB.power
+        )
+        assert row.n_per_arm == int(np.ceil(needed - 1e-9))
+    words = ex.describe_power(analysis.power, analysis.sample_sizes, primary_metric="repurchase")
+    assert "80% chance" in words and "customers per arm" in words
+
+
+def test_pages_words_carry_no_customer_id(sample_data: ex.ExperimentData) -> None:
+    analysis = ex.analyze_ab(sample_data, **_analysis_settings())
+    text = "\n".join(
+        [
+            ex.describe_data(sample_data),
+            ex.describe_health(analysis.srm, analysis.balance),
+            ex.describe_results(analysis.results, analysis.verdicts, analysis.economics),
+            ex.describe_power(analysis.power, analysis.sample_sizes, primary_metric="repurchase"),
+            ex.effects_table(analysis.results).to_string(),
+            ex.economics_table(analysis.economics).to_string(),
+            *analysis.notes,
+        ]
+    )
+    ids = set(sample_data.table["customer_id"])
+    assert not [word for word in text.replace(",", " ").split() if word in ids]
