@@ -82,11 +82,9 @@ def _durations(
             "event": purchased,
         }
     )
+    pairs = durations[["experiment_id", "variant"]].drop_duplicates()
     groups = sorted(
-        {
-            (str(e), str(v))
-            for e, v in zip(durations["experiment_id"], durations["variant"], strict=True)
-        }
+        (str(e), str(v)) for e, v in zip(pairs["experiment_id"], pairs["variant"], strict=True)
     )
     return durations, groups
 
