@@ -85,12 +85,13 @@ def power_table(
     overall = results[
         results["segment_col"].isna() & results["metric_kind"].isin(["binary", "continuous"])
     ]
+    controls = {
+        str(experiment): arm
+        for experiment, arm in table[table["variant"] == control].groupby("experiment_id")
+    }
     rows: list[dict[str, Any]] = []
     for row in overall.itertuples(index=False):
-        arm = table[
-            (table["experiment_id"].astype(str) == str(row.experiment_id))
-            & (table["variant"] == control)
-        ][row.metric].to_numpy(np.float64)
+        arm = controls[str(row.experiment_id)][row.metric].to_numpy(np.float64)
         baseline = float(arm.mean())
         if str(row.metric_kind) == "binary":
             sd = math.sqrt(baseline * (1.0 - baseline))
