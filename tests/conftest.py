@@ -13,6 +13,7 @@ import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -376,3 +377,21 @@ def sample_run(
     require_sample()
     outputs = tmp_path_factory.mktemp("outputs")
     return run_module_cli("run", "--params", "params/default.yaml", "--outputs", outputs), outputs
+
+
+@pytest.fixture(scope="session")
+def sample_ingested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    """01_ingest on params/default.yaml into a temporary run folder, once per test worker.
+
+    Returns ``(params, run)``: the loaded WorkbookParams and the RunFolder holding the
+    canonical tables. Tests only read it.
+    """
+    from crmlib.config import load_params
+    from crmlib.ingest import run_ingest
+    from crmlib.io import RunFolder
+
+    require_sample()
+    params = load_params(DEFAULT_PARAMS)
+    run = RunFolder(tmp_path_factory.mktemp("sample_ingested") / "sample")
+    run_ingest(params, run)
+    return params, run

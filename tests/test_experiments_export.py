@@ -82,17 +82,9 @@ def _write(path: Path, *rows: str, header: str = HEADER) -> Path:
 
 # -- round trip on the embedded sample -----------------------------------------------------------
 @pytest.fixture(scope="module")
-def sample_outcomes(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    """01_ingest on params/default.yaml into a temporary run folder, then the outcomes."""
-    from crmlib.config import load_params
-    from crmlib.ingest import run_ingest
-    from crmlib.io import RunFolder
-
-    if not (ROOT / "data" / "sample" / "transactions.csv.gz").is_file():
-        pytest.fail("data/sample is missing: regenerate it with `python -m crmlib.synth`")
-    params = load_params(ROOT / "params" / "default.yaml")
-    run = RunFolder(tmp_path_factory.mktemp("experiments_export") / "sample")
-    run_ingest(params, run)
+def sample_outcomes(sample_ingested: tuple[Any, Any]) -> pd.DataFrame:
+    """The outcomes of the sample's experiment, from 01_ingest's canonical tables."""
+    params, run = sample_ingested
     with Engine(threads=2) as eng:
         run.register(eng, "transactions", "events", "assignments")
         outcomes = experiment_outcomes(eng, as_of_date=params.as_of_date)

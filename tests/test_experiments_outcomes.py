@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -299,17 +300,9 @@ def test_sql_transpiles_to_spark(events: str) -> None:
 
 # -- the embedded synthetic sample, through 01_ingest --------------------------------------------
 @pytest.fixture(scope="module")
-def sample_outcomes(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    """01_ingest on params/default.yaml into a temporary run folder, then the outcomes."""
-    from crmlib.config import load_params
-    from crmlib.ingest import run_ingest
-    from crmlib.io import RunFolder
-
-    if not (ROOT / "data" / "sample" / "transactions.csv.gz").is_file():
-        pytest.fail("data/sample is missing: regenerate it with `python -m crmlib.synth`")
-    params = load_params(ROOT / "params" / "default.yaml")
-    run = RunFolder(tmp_path_factory.mktemp("experiments_outcomes") / "sample")
-    run_ingest(params, run)
+def sample_outcomes(sample_ingested: tuple[Any, Any]) -> pd.DataFrame:
+    """The outcomes of the sample's experiment, from 01_ingest's canonical tables."""
+    params, run = sample_ingested
     with Engine(threads=2) as eng:
         run.register(eng, "transactions", "events", "assignments")
         return experiment_outcomes(eng, as_of_date=params.as_of_date)

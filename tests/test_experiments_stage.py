@@ -21,7 +21,6 @@ import crmlib.experiments as ex
 from crmlib.config import WorkbookParams, load_params
 from crmlib.engine import Engine
 from crmlib.errors import ConfigError
-from crmlib.ingest import run_ingest
 from crmlib.io import RunFolder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,13 +62,12 @@ def _analysis_settings(**changes: Any) -> dict[str, Any]:
     return settings | changes
 
 
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[WorkbookParams, RunFolder]:
-    """01_ingest on params/default.yaml into a temporary run folder."""
-    params = load_params(ROOT / "params" / "default.yaml")
-    run = RunFolder(tmp_path_factory.mktemp("experiments_stage") / "sample")
-    run_ingest(params, run)
-    return params, run
+@pytest.fixture
+def sample_run(
+    sample_ingested: tuple[WorkbookParams, RunFolder],
+) -> tuple[WorkbookParams, RunFolder]:
+    """01_ingest's canonical tables of the sample (shared by the test session)."""
+    return sample_ingested
 
 
 @pytest.fixture

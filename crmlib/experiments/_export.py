@@ -22,7 +22,7 @@ import pandas as pd
 from crmlib.config import TableSource, WorkbookParams
 from crmlib.engine import Engine, quote_identifier, quote_literal
 from crmlib.errors import CheckFailed, ConfigError, EngineError, SourceFileError
-from crmlib.ingest.sources import file_format, find_column, reader_sql, resolve_files
+from crmlib.ingest.sources import find_column, open_source_file, resolve_files
 
 __all__ = [
     "EXPORT_REJECT_REASONS",
@@ -153,19 +153,6 @@ def _delimiter_hint(found: Sequence[str], source: TableSource) -> str:
 def _engine_message(exc: Exception) -> str:
     lines = [line for line in str(exc).splitlines() if line.strip()][:2]
     return re.sub(r"^inline query: ", "", " ".join(lines))
-
-
-def _describe(engine: Engine, reader: str, path: Path, fmt: str) -> dict[str, str]:
-    try:
-        described = engine.query(f"DESCRIBE SELECT * FROM {reader}")
-    except EngineError as exc:
-        raise SourceFileError(
-            f"{path.name}: cannot be read as {fmt} ({_engine_message(exc)}); expected a {fmt} "
-            f"experiment export (check source.{_TABLE}.format, delimiter and encoding)"
-        ) from None
-    return dict(
-        zip(described["column_name"].astype(str), described["column_type"].astype(str), strict=True)
-    )
 
 
 def _map_columns(
@@ -499,18 +486,8 @@ def read_experiment_export(
     with engine.temp_tables("experiment_export", ["raw", "stage", "sets"]) as temp:
         engine.execute(f"CREATE TABLE {temp['stage']} ({_stage_schema(roles)})")
         for file_no, path in enumerate(paths, start=1):
-            fmt = file_format(path, source.format, _TABLE)
-            if path.stat().st_size == 0:
-                raise SourceFileError(
-                    f"{path.name}: file is empty (0 bytes); expected a header row and data rows"
-                )
-            reader = reader_sql(path, fmt, source)
-            types = _describe(engine, reader, path, fmt)
+            fmt, reader, types = open_source_file(engine, path, source=source, table=_TABLE)
             found = list(types)
-            if fmt == "csv" and found == ["column0"]:
-                raise SourceFileError(
-                    f"{path.name}: no header row found; expected a header naming the columns"
-                )
             mapped = _map_columns(path, source, roles, found)
             if mapped["experiment_id"] is None:
                 notes.append(

@@ -28,6 +28,7 @@ __all__ = [
     "file_format",
     "reader_sql",
     "find_column",
+    "open_source_file",
     "read_source",
     "drop_raw",
 ]
@@ -549,6 +550,35 @@ def _describe(
     )
 
 
+def open_source_file(
+    engine: Engine, path: Path, *, source: TableSource, table: str
+) -> tuple[str, str, dict[str, str]]:
+    """One file of a source table: its format, the table function reading it, its columns.
+
+    Returns ``(format, reader, types)``: "csv" or "parquet" (:func:`file_format`), the SQL
+    table function of :func:`reader_sql` and column name -> engine type, in file order.
+
+    Raises
+    ------
+    SourceFileError
+        An unknown extension, an empty file, a file the engine cannot read (the message says
+        whether the encoding, the delimiter or the parquet file is at fault, and the
+        ``source.<table>`` setting to change), or a CSV file without a header row.
+    """
+    fmt = file_format(path, source.format, table)
+    if path.stat().st_size == 0:
+        raise SourceFileError(
+            f"{path.name}: file is empty (0 bytes); expected a header row and data rows"
+        )
+    reader = reader_sql(path, fmt, source)
+    types = _describe(engine, reader, path, table, source, fmt)
+    if fmt == "csv" and list(types) == ["column0"]:
+        raise SourceFileError(
+            f"{path.name}: no header row found; expected a header naming the columns"
+        )
+    return fmt, reader, types
+
+
 def read_source(
     source: TableSource,
     *,
@@ -624,18 +654,8 @@ def read_source(
     staged_files: list[SourceFile] = []
     columns: dict[str, str | None] = {}
     for file_no, path in enumerate(paths, start=1):
-        fmt = file_format(path, source.format, table)
-        if path.stat().st_size == 0:
-            raise SourceFileError(
-                f"{path.name}: file is empty (0 bytes); expected a header row and data rows"
-            )
-        reader = reader_sql(path, fmt, source)
-        types = _describe(engine, reader, path, table, source, fmt)
+        fmt, reader, types = open_source_file(engine, path, source=source, table=table)
         found = [name for name in types if name != "ingest_row_hash"]
-        if fmt == "csv" and found == ["column0"]:
-            raise SourceFileError(
-                f"{path.name}: no header row found; expected a header naming the columns"
-            )
         mapped, unit_price = _map_columns(path, table, source, found)
         if file_no > 1 and mapped != columns:
             log.info("%s: columns differ from the first %s file: %s", path.name, table, mapped)
