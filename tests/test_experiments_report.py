@@ -11,13 +11,15 @@ import pytest
 
 from crmlib.errors import DataContractError
 from crmlib.experiments._analyze import RESULT_COLUMNS, analyze_experiment
-from crmlib.experiments._report import (
+from crmlib.experiments._artifacts import (
     CUMULATIVE_COLUMNS,
-    VERDICT_COLUMNS,
     ab_artifact,
-    ab_conclusion,
     ab_metrics,
     cumulative_outcome,
+)
+from crmlib.experiments._report import (
+    VERDICT_COLUMNS,
+    ab_conclusion,
     describe_health,
     describe_results,
     verdicts,

@@ -15,6 +15,12 @@ from crmlib.experiments._analysis import (
     effects_table,
 )
 from crmlib.experiments._analyze import RESULT_COLUMNS, analyze_experiment
+from crmlib.experiments._artifacts import (
+    CUMULATIVE_COLUMNS,
+    ab_artifact,
+    ab_metrics,
+    cumulative_outcome,
+)
 from crmlib.experiments._data import ExperimentData, describe_data, empty_table, experiment_data
 from crmlib.experiments._effects import (
     EffectEstimate,
@@ -45,13 +51,9 @@ from crmlib.experiments._power import (
     sample_size_table,
 )
 from crmlib.experiments._report import (
-    CUMULATIVE_COLUMNS,
     VERDICT_COLUMNS,
     VERDICTS,
-    ab_artifact,
     ab_conclusion,
-    ab_metrics,
-    cumulative_outcome,
     describe_health,
     describe_results,
     verdicts,

@@ -14,6 +14,7 @@ import pandas as pd
 from crmlib.checks import Checks
 from crmlib.errors import DataContractError
 from crmlib.experiments._analyze import RESULT_COLUMNS, analyze_experiment
+from crmlib.experiments._artifacts import CUMULATIVE_COLUMNS, cumulative_outcome
 from crmlib.experiments._data import ExperimentData, empty_table
 from crmlib.experiments._health import covariate_balance, srm_table
 from crmlib.experiments._money import CLV_COLUMNS, ECONOMICS_COLUMNS, campaign_economics
@@ -23,15 +24,7 @@ from crmlib.experiments._power import (
     power_table,
     sample_size_table,
 )
-from crmlib.experiments._report import (
-    CUMULATIVE_COLUMNS,
-    VERDICT_COLUMNS,
-    _effect,
-    _money_ci,
-    _p,
-    cumulative_outcome,
-    verdicts,
-)
+from crmlib.experiments._report import VERDICT_COLUMNS, _effect, _money_ci, _p, verdicts
 from crmlib.experiments._survival import (
     CURVE_COLUMNS,
     RMST_COLUMNS,

@@ -214,7 +214,7 @@ def plot_cumulative_outcome(table: pd.DataFrame, *, ax: plt.Axes | None = None) 
     Parameters
     ----------
     table : pd.DataFrame
-        As returned by :func:`crmlib.experiments._report.cumulative_outcome`.
+        As returned by :func:`crmlib.experiments.cumulative_outcome`.
     ax : matplotlib Axes, optional
         Where to draw; default the current axes.
 
