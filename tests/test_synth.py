@@ -7,6 +7,7 @@ import gzip
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -630,6 +631,17 @@ def _content(path: Path) -> bytes:
     return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
 
 
+def _rounded(value: Any) -> Any:
+    """``value`` (parsed JSON) with every float rounded to 12 significant digits."""
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value
+
+
 @pytest.mark.skipif(not (SAMPLE_DIR / "truth.json").exists(), reason="data/sample not generated")
 def test_committed_sample_is_reproducible(tmp_path: Path) -> None:
     """data/sample was written by `python -m crmlib.synth --customers 5000 --seed 20251231`.
@@ -639,11 +651,14 @@ def test_committed_sample_is_reproducible(tmp_path: Path) -> None:
     """
     truth = json.loads((SAMPLE_DIR / "truth.json").read_text())
     regenerated = synth.generate(5_000, seed=20251231)
-    assert truth == json.loads(json.dumps(regenerated.truth))
+    # derived statistics (e.g. a correlation) may differ in the last bits between CPUs, where
+    # numpy sums with other SIMD widths: truth.json is compared to 12 significant digits
+    assert _rounded(truth) == _rounded(json.loads(json.dumps(regenerated.truth)))
     paths = synth.write(regenerated, tmp_path, compress=True)
     assert sorted(p.name for p in SAMPLE_DIR.iterdir()) == sorted(p.name for p in paths.values())
     for path in paths.values():
-        assert _content(SAMPLE_DIR / path.name) == _content(path), path.name
+        if path.name != "truth.json":
+            assert _content(SAMPLE_DIR / path.name) == _content(path), path.name
     transactions = pd.read_csv(SAMPLE_DIR / "transactions.csv.gz", dtype=str, keep_default_na=False)
     assert len(transactions) == truth["realized"]["n_transaction_rows"]
     assert sum(f.stat().st_size for f in SAMPLE_DIR.iterdir()) < 3_500_000
