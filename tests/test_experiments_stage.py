@@ -205,39 +205,46 @@ def test_export_input_without_export_is_a_config_error(
 
 
 # -- input (b): an export of the same outcomes gives the same answers ----------------------------
+EXPORT_METRICS = ["repurchase", "orders", "net_revenue", "unsubscribes"]
+
+
+def _export_params(
+    params: WorkbookParams,
+    data: ex.ExperimentData,
+    path: Path,
+    *,
+    extra: pd.DataFrame | None = None,
+) -> WorkbookParams:
+    """The sample's outcomes written as a platform export (renamed columns, ';', decimal comma,
+    yes/no), plus ``extra`` rows; params whose source.experiment_export maps it."""
+    columns = [
+        "experiment_id", "customer_id", "variant", *EXPORT_METRICS, "pre_orders", "pre_spend",
+        "acquisition_channel",
+    ]  # fmt: skip
+    table = data.table[columns]
+    export = table.assign(repurchase=np.where(table["repurchase"] == 1.0, "yes", "no"))
+    export.rename(
+        columns={"customer_id": "User", "variant": "Arm", "net_revenue": "Revenue (EUR)"}
+    ).to_csv(path, index=False, sep=";", decimal=",")
+    source = {
+        "path": str(path),
+        "delimiter": ";",
+        "decimal_separator": ",",
+        "columns": {"customer_id": "User", "variant": "Arm", "net_revenue": "Revenue (EUR)"},
+    }
+    return WorkbookParams.model_validate(
+        params.model_dump(mode="json")
+        | {"source": params.source.model_dump(mode="json") | {"experiment_export": source}}
+    )
+
+
 def test_export_of_the_sample_outcomes_gives_the_same_results(
     tmp_path: Path, sample_run: tuple[WorkbookParams, RunFolder], sample_data: ex.ExperimentData
 ) -> None:
     params, _ = sample_run
-    metrics = ["repurchase", "orders", "net_revenue", "unsubscribes"]
-    columns = [
-        "experiment_id", "customer_id", "variant", *metrics, "pre_orders", "pre_spend",
-        "acquisition_channel",
-    ]  # fmt: skip
-    table = sample_data.table[columns]
-    export = table.rename(
-        columns={"customer_id": "User", "variant": "Arm", "net_revenue": "Revenue (EUR)"}
-    ).assign(repurchase=np.where(table["repurchase"] == 1.0, "yes", "no"))
-    path = tmp_path / "platform_export.csv"
-    export.to_csv(path, index=False, sep=";", decimal=",")
-    with_export = WorkbookParams.model_validate(
-        params.model_dump(mode="json")
-        | {
-            "source": params.source.model_dump(mode="json")
-            | {
-                "experiment_export": {
-                    "path": str(path),
-                    "delimiter": ";",
-                    "decimal_separator": ",",
-                    "columns": {
-                        "customer_id": "User",
-                        "variant": "Arm",
-                        "net_revenue": "Revenue (EUR)",
-                    },
-                }
-            }
-        }
-    )
+    metrics = EXPORT_METRICS
+    table = sample_data.table
+    with_export = _export_params(params, sample_data, tmp_path / "platform_export.csv")
     settings = _data_settings(metrics=metrics[:3])
     with Engine(threads=1) as engine:
         data = ex.experiment_data(engine, params=with_export, **settings)
@@ -314,3 +321,32 @@ def test_pages_words_carry_no_customer_id(sample_data: ex.ExperimentData) -> Non
     )
     ids = set(sample_data.table["customer_id"])
     assert not [word for word in text.replace(",", " ").split() if word in ids]
+
+
+def test_export_rejects_are_quarantined_and_counted(
+    tmp_path: Path, sample_run: tuple[WorkbookParams, RunFolder], sample_data: ex.ExperimentData
+) -> None:
+    params, _ = sample_run
+    path = tmp_path / "export.csv"
+    with_export = _export_params(params, sample_data, path)
+    header, first = path.read_text().splitlines()[:2]
+    fields = dict(zip(header.split(";"), first.split(";"), strict=True))
+    broken = fields | {"User": "NEW1", "Revenue (EUR)": "lots"}
+    with path.open("a") as export:  # an identical copy of row 1, then a bad number
+        export.write(first + "\n" + ";".join(broken.values()) + "\n")
+    with Engine(threads=1) as engine:
+        data = ex.experiment_data(
+            engine, params=with_export, **_data_settings(metrics=EXPORT_METRICS[:3])
+        )
+    # rows read = rows analysed + rows rejected, each reject with its reason and row number
+    assert data.rows_read == len(sample_data.table) + 2 == len(data.table) + len(data.rejects)
+    assert sorted(data.rejects["reason"]) == ["duplicate_row", "not_a_number"]
+    assert set(data.rejects["source_row"]) == {
+        len(sample_data.table) + 1,
+        len(sample_data.table) + 2,
+    }
+    words = ex.describe_data(data)
+    assert "2 rejected (duplicate_row 1, not_a_number 1); the totals reconcile" in words
+    analysis = ex.analyze_ab(data, **_analysis_settings(cost_per_contact=1.5))
+    checks = ex.ab_checks(data, analysis)
+    assert checks.results[0].name == "export rows reconcile" and checks.results[0].passed

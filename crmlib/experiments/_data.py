@@ -20,7 +20,7 @@ import pandas as pd
 from crmlib.config import WorkbookParams
 from crmlib.engine import Engine
 from crmlib.errors import ConfigError
-from crmlib.experiments._export import read_experiment_export
+from crmlib.experiments._export import EXPORT_REJECT_COLUMNS, read_experiment_export
 from crmlib.experiments._outcomes import experiment_outcomes
 
 __all__ = ["ExperimentData", "experiment_data", "describe_data", "empty_table"]
@@ -54,7 +54,9 @@ class ExperimentData:
     notes : tuple of str
         Plain sentences: what was left out, open windows, rejects, excluded customers.
     rejects : pd.DataFrame
-        Rejected export rows (file, source_row, reason, column, detail); empty otherwise.
+        Rejected export rows (:data:`crmlib.experiments.EXPORT_REJECT_COLUMNS`: file,
+        source_row, reason, column, detail; no customer id); empty, with those columns, for
+        the assignments input (01_ingest keeps their rejects).
     rows_read : int
         Export rows read (0 for assignments).
     excluded_multiple_variants : dict
@@ -68,7 +70,7 @@ class ExperimentData:
     ratio_metrics: dict[str, tuple[str, str]]
     segments: tuple[str, ...]
     notes: tuple[str, ...] = ()
-    rejects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rejects: pd.DataFrame = field(default_factory=lambda: empty_table(EXPORT_REJECT_COLUMNS))
     rows_read: int = 0
     excluded_multiple_variants: dict[str, int] = field(default_factory=dict)
 
@@ -255,7 +257,7 @@ def experiment_data(
     analysed = list(dict.fromkeys([*metrics, *guardrails]))
     notes: list[str] = []
     chosen = _choose_input(params, input)
-    rejects = pd.DataFrame()
+    rejects = empty_table(EXPORT_REJECT_COLUMNS)
     rows_read = 0
     excluded: dict[str, int] = {}
     if chosen == "export":
