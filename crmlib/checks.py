@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from crmlib.errors import CheckFailed, DataContractError, StageInputMissing
@@ -111,3 +112,20 @@ def require_view(engine: Engine, table: str, columns: Sequence[str], *, producer
             raise DataContractError(
                 f"{table}: column '{column}' is {types[column]}, expected a timestamp"
             )
+
+
+def positive_days(name: str, value: int) -> int:
+    """``value`` as an int when it is a whole number of days, at least 1; else a ValueError.
+
+    Examples
+    --------
+    >>> positive_days("window_days", 30)
+    30
+    >>> positive_days("window_days", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: window_days=0: expected a whole number of days, at least 1
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r}: expected a whole number of days, at least 1")
+    return int(value)

@@ -49,10 +49,9 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
-from crmlib.checks import require_view
+from crmlib.checks import positive_days, require_view
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date, exclusive_end
@@ -102,16 +101,10 @@ _TREND_DAYS = 90
 _RATE_DAYS = 90
 
 
-def _check_days(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r}: expected a whole number of days, at least 1")
-    return int(value)
-
-
 def _check_windows(name: str, windows: Sequence[int]) -> tuple[int, ...]:
     if isinstance(windows, (str, bytes)) or not isinstance(windows, Sequence):
         raise ValueError(f"{name}={windows!r}: expected a sequence of whole numbers of days")
-    days = tuple(_check_days(name, w) for w in windows)
+    days = tuple(positive_days(name, w) for w in windows)
     if len(set(days)) != len(days):
         raise ValueError(f"{name}={windows!r}: expected distinct windows, got a repeat")
     return days
@@ -364,8 +357,8 @@ def churn_features(
     (['(unknown)', '(unknown)'], 2)
     """
     cutoff_day = _check_date("cutoff", cutoff)
-    lookback_days = _check_days("lookback_days", lookback_days)
-    horizon_days = _check_days("horizon_days", horizon_days)
+    lookback_days = positive_days("lookback_days", lookback_days)
+    horizon_days = positive_days("horizon_days", horizon_days)
     windows = _check_windows("windows_days", windows_days)
     engagement = _check_windows("engagement_windows_days", engagement_windows_days)
     if with_label:
@@ -543,7 +536,7 @@ def active_customers_count(
     1
     """
     cutoff_day = _check_date("cutoff", cutoff)
-    lookback_days = _check_days("lookback_days", lookback_days)
+    lookback_days = positive_days("lookback_days", lookback_days)
     require_view(
         engine, transactions, ("customer_id", "order_ts", "is_purchase"), producer="01_ingest"
     )

@@ -40,7 +40,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from crmlib.checks import require_view
+from crmlib.checks import positive_days, require_view
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date, exclusive_end
@@ -81,12 +81,6 @@ _NO_EVENTS = (
     "CAST(NULL AS VARCHAR) AS event_type WHERE FALSE)"
 )
 _US_PER_DAY = 86_400 * 1_000_000
-
-
-def _check_days(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r}: expected a whole number of days, at least 1")
-    return int(value)
 
 
 def _check_assignments(
@@ -223,9 +217,9 @@ def experiment_outcomes(
     ([nan, 19.042], 'no events table')
     """
     as_of = as_date(as_of_date)
-    window_days = _check_days("window_days", window_days)
-    pre_period_days = _check_days("pre_period_days", pre_period_days)
-    retention_days = _check_days("retention_days", retention_days)
+    window_days = positive_days("window_days", window_days)
+    pre_period_days = positive_days("pre_period_days", pre_period_days)
+    retention_days = positive_days("retention_days", retention_days)
     require_view(engine, assignments, _ASSIGNMENT_COLUMNS, producer="01_ingest")
     require_view(engine, transactions, _TRANSACTION_COLUMNS, producer="01_ingest")
     notes: list[str] = []

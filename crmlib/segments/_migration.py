@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlib.checks import require_columns, require_view
+from crmlib.checks import positive_days, require_columns, require_view
 from crmlib.engine import Engine
 from crmlib.periods import as_date, exclusive_end
-from crmlib.segments._rfm import _check_bins, _check_days, _score_arrays
+from crmlib.segments._rfm import _check_bins, _score_arrays
 from crmlib.segments._rules import (
     DEFAULT_SEGMENT_RULES,
     NEW_SEGMENT,
@@ -150,8 +150,8 @@ def segment_migration(
         last) then segment_after.
     """
     as_of = as_date(as_of_date)
-    lookback_days = _check_days("lookback_days", lookback_days)
-    window_days = _check_days("window_days", window_days)
+    lookback_days = positive_days("lookback_days", lookback_days)
+    window_days = positive_days("window_days", window_days)
     bins = _check_bins(bins)
     rules = tuple(rules)
     validate_rules(rules, bins=bins)

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from crmlib.checks import require_columns, require_view
+from crmlib.checks import positive_days, require_columns, require_view
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date, exclusive_end
@@ -83,12 +83,6 @@ GRID_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 _TRANSACTION_COLUMNS = ("customer_id", "order_ts", "amount", "is_purchase")
-
-
-def _check_days(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r}: expected a whole number of days, at least 1")
-    return int(value)
 
 
 def _check_bins(bins: int) -> int:
@@ -161,7 +155,7 @@ def rfm_features(
         A needed column is missing.
     """
     as_of = as_date(as_of_date)
-    window_days = _check_days("window_days", window_days)
+    window_days = positive_days("window_days", window_days)
     require_view(engine, transactions, _TRANSACTION_COLUMNS, producer="01_ingest")
     features = engine.query(
         "segments_rfm_features",
