@@ -393,7 +393,7 @@ class AbTestParams(_Strict):
         description="effects broken down by these customer columns",
     )
     guardrails: dict[str, float] = Field(
-        default_factory=lambda: {"unsubscribes": 0.005},
+        default_factory=lambda: {"unsubscribed": 0.005},
         description="metric -> non-inferiority margin (absolute; higher is worse)",
     )
     alpha: float = Field(default=0.05, gt=0.0, lt=0.5)

@@ -93,6 +93,13 @@ def test_metrics_agree_with_planted_truth(
     for stage, entry in metrics.items():
         assert isinstance(entry.get("conclusion"), str) and entry["conclusion"], stage
     assert metrics["kpis"]["tiles"], "02_kpis records headline tiles"
+    # 07_ab_test: the planted experiment's arms, and its planted uplift inside the reported CI
+    experiment = truth["experiment"]
+    ab = metrics["ab_test"]["experiments"][experiment["experiment_id"]]
+    assert ab["n"] == {"control": experiment["n_control"], "treatment": experiment["n_treatment"]}
+    primary = ab["variants"]["treatment"]["primary"]
+    assert primary["metric"] == "repurchase"
+    assert primary["ci"][0] < experiment["planted_uplift_30d_repurchase"] < primary["ci"][1]
 
 
 def test_no_customer_id_in_any_page(

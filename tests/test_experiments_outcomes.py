@@ -117,7 +117,12 @@ EXPECTED = [
 
 
 def _expected() -> pd.DataFrame:
-    table = pd.DataFrame(EXPECTED, columns=list(OUTCOME_COLUMNS))
+    columns = [column for column in OUTCOME_COLUMNS if column != "unsubscribed"]
+    table = pd.DataFrame(EXPECTED, columns=columns)
+    # unsubscribed: 1.0 for a customer with at least one unsubscribe in the window (C2)
+    table.insert(
+        columns.index("unsubscribes") + 1, "unsubscribed", table["unsubscribes"].clip(0, 1)
+    )
     for column in ("experiment_id", "customer_id", "variant"):
         table[column] = table[column].astype("str")
     table["assigned_ts"] = pd.to_datetime(table["assigned_ts"])
@@ -182,15 +187,18 @@ def test_as_of_inside_the_window(engine: Engine) -> None:
     assert table.attrs["excluded_multiple_variants"] == {"exp-a": 1}
 
 
+EVENT_COLUMNS = ["opens", "clicks", "unsubscribes", "unsubscribed"]
+
+
 def test_without_events_table(engine: Engine) -> None:
     table = experiment_outcomes(engine, as_of_date="2025-12-31", events="no_such_events")
-    for column in ("opens", "clicks", "unsubscribes"):
+    for column in ("opens", "clicks", "unsubscribes", "unsubscribed"):
         assert table[column].isna().all()
         assert table[column].dtype == "float64"
     expected = _expected()
     pd.testing.assert_frame_equal(
-        table.drop(columns=["opens", "clicks", "unsubscribes", "pre_orders", "pre_spend"]),
-        expected.drop(columns=["opens", "clicks", "unsubscribes", "pre_orders", "pre_spend"]),
+        table.drop(columns=[*EVENT_COLUMNS, "pre_orders", "pre_spend"]),
+        expected.drop(columns=[*EVENT_COLUMNS, "pre_orders", "pre_spend"]),
         check_exact=False,
         rtol=0,
         atol=1e-9,

@@ -106,7 +106,7 @@ def test_sample_recovers_planted_uplift_and_cost(sample_data: ex.ExperimentData)
     )
     assert bool(repurchase["cuped"])
     # the ratio metric and the guardrail are analysed; segment rows exist for the channel
-    assert {"revenue_per_order", "unsubscribes"} <= set(overall.index)
+    assert {"revenue_per_order", "unsubscribed"} <= set(overall.index)
     assert set(analysis.results["segment_col"].dropna()) == {"acquisition_channel"}
     # every segment row shown has at least min_cell_size customers in each arm
     segments = analysis.results[analysis.results["segment_col"].notna()]
@@ -205,7 +205,7 @@ def test_export_input_without_export_is_a_config_error(
 
 
 # -- input (b): an export of the same outcomes gives the same answers ----------------------------
-EXPORT_METRICS = ["repurchase", "orders", "net_revenue", "unsubscribes"]
+EXPORT_METRICS = ["repurchase", "orders", "net_revenue", "unsubscribed"]
 
 
 def _export_params(

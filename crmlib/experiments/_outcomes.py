@@ -12,7 +12,9 @@ Definitions (``as_of_date`` is inclusive; nothing dated at or after the midnight
 - **outcome window** ``assigned_ts < ts <= assigned_ts + window_days``: ``repurchase`` is 1.0
   with at least one purchase in it, ``orders`` counts them, ``net_revenue`` sums their net
   ``amount``; ``opens``, ``clicks`` and ``unsubscribes`` count events of that type (every
-  channel) in it;
+  channel) in it; ``unsubscribed`` is 1.0 with at least one unsubscribe in it (the share of
+  customers who unsubscribed, the unsubscribe rate a guardrail is judged on; a customer can
+  unsubscribe from two channels, so ``unsubscribes`` may exceed 1);
 - ``window_closed``: the window ended by the end of the as_of day; ``days_observed`` = the
   part of the window seen, ``min(window_days, observed_days_total)``; an open window gives
   partial outcomes;
@@ -65,6 +67,7 @@ OUTCOME_COLUMNS: tuple[str, ...] = (
     "opens",
     "clicks",
     "unsubscribes",
+    "unsubscribed",
     "pre_orders",
     "pre_spend",
     "days_to_purchase",
@@ -313,6 +316,9 @@ def _assemble(
             "net_revenue": from_engine["net_revenue"].astype("float64"),
             "retained": retained.where(observed_us >= retention_days * _US_PER_DAY),
             **events,
+            "unsubscribed": (events["unsubscribes"] > 0)
+            .astype("float64")
+            .where(events["unsubscribes"].notna()),
             "pre_orders": from_engine["pre_orders"].astype("float64"),
             "pre_spend": from_engine["pre_spend"].astype("float64"),
             "days_to_purchase": first_days,
