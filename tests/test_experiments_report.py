@@ -182,7 +182,7 @@ def test_verdict_do_not_ship(results: pd.DataFrame, economics: pd.DataFrame, rea
         (
             make_results(lift=(0.03, 0.001, 0.059), p_adjusted=0.09),
             make_economics(),
-            "is not significant after the Holm correction (adjusted p = 0.090)",
+            "is not significant after the Holm correction (adjusted p = 0.090; the interval is not corrected for the other comparisons)",
         ),
     ],
     ids=["ci-includes-zero", "guardrail-unclear", "profit-unclear", "no-cost", "holm"],

@@ -13,6 +13,7 @@ from crmlib.experiments._analysis import (
     analyze_ab,
     economics_table,
     effects_table,
+    survival_table,
 )
 from crmlib.experiments._analyze import RESULT_COLUMNS, analyze_experiment
 from crmlib.experiments._artifacts import (
@@ -86,6 +87,7 @@ __all__ = [
     "ab_checks",
     "effects_table",
     "economics_table",
+    "survival_table",
     "plot_lifts",
     "POWER_COLUMNS",
     "SAMPLE_SIZE_COLUMNS",

@@ -33,7 +33,14 @@ from crmlib.experiments._survival import (
 )
 from crmlib.plotting import format_money
 
-__all__ = ["AbAnalysis", "analyze_ab", "ab_checks", "effects_table", "economics_table"]
+__all__ = [
+    "AbAnalysis",
+    "analyze_ab",
+    "ab_checks",
+    "effects_table",
+    "economics_table",
+    "survival_table",
+]
 
 log = logging.getLogger(__name__)
 
@@ -396,7 +403,13 @@ def effects_table(results: pd.DataFrame) -> pd.DataFrame:
                 "CUPED variance cut": f"{row.variance_reduction:.1%}" if bool(row.cuped) else "-",
             }
         )
-    return pd.DataFrame(rows)
+    return _indexed(rows, ["Experiment", "Variant", "Metric"])
+
+
+def _indexed(rows: list[dict[str, Any]], keys: list[str]) -> pd.DataFrame:
+    """The report table of ``rows``, indexed by ``keys`` (empty: no row, no index)."""
+    table = pd.DataFrame(rows)
+    return table.set_index(keys) if len(table) else table
 
 
 def economics_table(economics: pd.DataFrame, *, currency: str = "EUR") -> pd.DataFrame:
@@ -452,4 +465,46 @@ def economics_table(economics: pd.DataFrame, *, currency: str = "EUR") -> pd.Dat
                 ),
             }
         )
-    return pd.DataFrame(rows)
+    return _indexed(rows, ["Experiment", "Variant"])
+
+
+def survival_table(rmst: pd.DataFrame) -> pd.DataFrame:
+    """The restricted mean time to first purchase for the report, one row per arm, as text.
+
+    Reads :func:`crmlib.experiments.rmst_difference`: the mean days without a purchase over
+    the horizon per arm, and each variant's difference from control with its CI and p-value
+    (negative: the variant's customers bought sooner).
+
+    Examples
+    --------
+    >>> rmst = pd.DataFrame({"experiment_id": ["e", "e"], "variant": ["control", "b"],
+    ...     "horizon_days": [30.0, 30.0], "n": [400, 410], "rmst_days": [21.3, 19.9],
+    ...     "rmst_diff_days": [np.nan, -1.4], "ci_low": [np.nan, -2.9],
+    ...     "ci_high": [np.nan, 0.1], "p_value": [np.nan, 0.07], "note": ["", ""]})
+    >>> survival_table(rmst).loc[("e", "b"), "Difference vs control (95% CI)"]
+    '-1.4 days (-2.9 to 0.1)'
+    """
+    rows = []
+    for row in rmst.itertuples(index=False):
+        compared = np.isfinite(row.rmst_diff_days)
+        rows.append(
+            {
+                "Experiment": row.experiment_id,
+                "Variant": row.variant,
+                "Customers": f"{int(row.n):,}",
+                "Horizon": f"{row.horizon_days:.0f} days",
+                "Mean days without a purchase": (
+                    f"{row.rmst_days:.1f}" if np.isfinite(row.rmst_days) else "n/a"
+                ),
+                "Difference vs control (95% CI)": (
+                    f"{row.rmst_diff_days:.1f} days ({row.ci_low:.1f} to {row.ci_high:.1f})"
+                    if compared
+                    else "-"
+                ),
+                "p": _p(float(row.p_value)).removeprefix("p = ").removeprefix("p ")
+                if compared
+                else "-",
+                "Note": row.note or "",
+            }
+        )
+    return _indexed(rows, ["Experiment", "Variant"])

@@ -339,7 +339,8 @@ def _verdict_row(
             else:
                 reasons.append(
                     f"{lift_words} is not significant after the Holm correction "
-                    f"(adjusted {_p(p_adj)})"
+                    f"(adjusted {_p(p_adj)}; the interval is not corrected for the other "
+                    "comparisons)"
                 )
             reasons += [words for _, _, words in statuses]
             if profit_ok:
