@@ -12,12 +12,16 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import Checks
-from crmlib.errors import DataContractError
 from crmlib.experiments._analyze import RESULT_COLUMNS, analyze_experiment
 from crmlib.experiments._artifacts import CUMULATIVE_COLUMNS, cumulative_outcome
 from crmlib.experiments._data import ExperimentData, empty_table
 from crmlib.experiments._health import covariate_balance, srm_table
-from crmlib.experiments._money import CLV_COLUMNS, ECONOMICS_COLUMNS, campaign_economics
+from crmlib.experiments._money import (
+    CLV_COLUMNS,
+    ECONOMICS_COLUMNS,
+    campaign_economics,
+    with_clv_lift,
+)
 from crmlib.experiments._power import (
     POWER_COLUMNS,
     SAMPLE_SIZE_COLUMNS,
@@ -138,20 +142,7 @@ def _economics_of(
             f"the CLV lift leaves out {len(usable) - len(covered):,} of {len(usable):,} assigned "
             "customers who have no CLV in 05_clv (no valid purchase by the as-of date)"
         )
-    try:
-        with_clv = campaign_economics(
-            covered,
-            control=control,
-            margin=margin,
-            cost_per_contact=cost_per_contact,
-            clv=clv[clv["customer_id"].isin(covered["customer_id"])],
-            alpha=alpha,
-        )
-    except DataContractError as exc:  # e.g. an arm with no customer left
-        notes.append(f"the CLV lift is not computed: {exc}")
-        return economics
-    lift = with_clv[["experiment_id", "variant", *CLV_COLUMNS]]
-    return economics.merge(lift, on=["experiment_id", "variant"], how="left", validate="1:1")
+    return with_clv_lift(economics, covered, clv, control=control, alpha=alpha)
 
 
 def _rmst_horizon(table: pd.DataFrame, retention_days: int) -> float:

@@ -11,7 +11,7 @@ from crmlib.checks import require_columns
 from crmlib.errors import DataContractError
 from crmlib.experiments._effects import proportion_effect, welch_effect
 
-__all__ = ["ECONOMICS_COLUMNS", "CLV_COLUMNS", "campaign_economics"]
+__all__ = ["ECONOMICS_COLUMNS", "CLV_COLUMNS", "campaign_economics", "with_clv_lift"]
 
 log = logging.getLogger(__name__)
 
@@ -281,10 +281,7 @@ def campaign_economics(
         )
     ]
     if clv is not None:
-        lift = _clv_lift(outcomes, clv, control=control, alpha=alpha)
-        per_customer_cost = cost_total / n
-        for column, values in zip(CLV_COLUMNS, lift, strict=True):
-            result.insert(len(result.columns) - 1, column, values - per_customer_cost)
+        result = with_clv_lift(result, outcomes, clv, control=control, alpha=alpha)
     for row in result.itertuples(index=False):
         if row.note:
             log.info("experiment '%s' variant '%s': %s", row.experiment_id, row.variant, row.note)
@@ -308,10 +305,46 @@ def _note(*, cost_missing: int, n: int, lift_low: float, open_windows: int) -> s
     return "; ".join(notes)
 
 
+def with_clv_lift(
+    economics: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    clv: pd.DataFrame,
+    *,
+    control: str = "control",
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """``economics`` with :data:`CLV_COLUMNS` (before ``note``): the CLV lift net of cost.
+
+    The difference in mean CLV (variant minus control, Welch CI) over the customers of
+    ``outcomes``, minus the cost per treated customer of ``economics`` (``cost_total / n``).
+    ``outcomes`` may be a subset of the customers ``economics`` was computed on (e.g. those
+    with a CLV); every one of them needs a CLV (DataContractError otherwise). An
+    experiment x variant without both arms in ``outcomes`` gets NaN.
+    """
+    lift = _clv_lift(outcomes, clv, control=control, alpha=alpha)
+    keys = ["experiment_id", "variant"]
+    aligned = economics[keys].merge(lift, on=keys, how="left", validate="1:1")
+    per_customer_cost = economics["cost_total"].to_numpy(np.float64) / economics["n"].to_numpy(
+        np.float64
+    )
+    result = economics.drop(columns=[c for c in CLV_COLUMNS if c in economics]).copy()
+    for column in CLV_COLUMNS:
+        result.insert(
+            len(result.columns) - 1,
+            column,
+            aligned[column].to_numpy(np.float64) - per_customer_cost,
+        )
+    return result
+
+
 def _clv_lift(
     outcomes: pd.DataFrame, clv: pd.DataFrame, *, control: str, alpha: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Difference in mean CLV (variant minus control) per experiment x variant, Welch CI."""
+) -> pd.DataFrame:
+    """Difference in mean CLV (variant minus control) per experiment x variant, Welch CI.
+
+    One row per experiment x variant: experiment_id, variant and :data:`CLV_COLUMNS` (the
+    difference and its CI, before any cost).
+    """
     require_columns(clv, ["customer_id", "clv"], table_name=_CLV_TABLE)
     values = clv.drop_duplicates("customer_id").set_index("customer_id")["clv"]
     with_clv = outcomes[["experiment_id", "variant", "customer_id"]].assign(
@@ -335,4 +368,12 @@ def _clv_lift(
         arms["n_c"],
         alpha=alpha,
     )
-    return est.abs_diff, est.abs_ci_low, est.abs_ci_high
+    return pd.DataFrame(
+        {
+            "experiment_id": arms["experiment_id"].astype(str).to_numpy(),
+            "variant": arms["variant"].astype(str).to_numpy(),
+            CLV_COLUMNS[0]: est.abs_diff,
+            CLV_COLUMNS[1]: est.abs_ci_low,
+            CLV_COLUMNS[2]: est.abs_ci_high,
+        }
+    )
