@@ -398,15 +398,10 @@ def _prepare_suppression(suppression: pd.DataFrame | None) -> pd.DataFrame | Non
     return pd.DataFrame({"customer_id": ids.to_numpy()}).astype("str")
 
 
-def _view_types(engine: Engine, view: str) -> dict[str, str]:
-    found = engine.query(f"DESCRIBE {view}")
-    return dict(zip(found["column_name"], found["column_type"].astype(str), strict=True))
-
-
 def _opt_in_sql(engine: Engine, customers: str, channel: str) -> tuple[str, str | None]:
     """The SQL of ``customers.<channel>_opt_in`` (or NULL = no consent) and a note when absent."""
     column = f"{channel}_opt_in"
-    types = _view_types(engine, customers)
+    types = engine.column_types(customers)
     if column not in types:
         return _NO_CONSENT, (
             f"{customers} has no column {column}: consent to {channel} is unknown, so nobody "

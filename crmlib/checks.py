@@ -100,8 +100,7 @@ def require_view(engine: Engine, table: str, columns: Sequence[str], *, producer
             f"table '{table}' is not registered on the engine: run {producer} first, "
             f"then RunFolder.register(engine, '{table}')"
         )
-    found = engine.query(f"DESCRIBE {table}")
-    types = dict(zip(found["column_name"], found["column_type"].astype(str), strict=True))
+    types = engine.column_types(table)
     for column in columns:
         if column not in types:
             raise DataContractError(

@@ -241,6 +241,12 @@ class Engine:
         ).fetchall()
         return bool(found[0][0])
 
+    def column_types(self, name: str) -> dict[str, str]:
+        """Column name -> engine type of the table or view ``name``, in column order."""
+        self._check_name(name)
+        found = self.query(f"DESCRIBE {name}")
+        return dict(zip(found["column_name"], found["column_type"].astype(str), strict=True))
+
     @staticmethod
     def _check_name(name: str) -> None:
         if not _IDENTIFIER.match(name):

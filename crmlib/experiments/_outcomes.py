@@ -233,8 +233,7 @@ def experiment_outcomes(
         notes.append(
             f"no events table '{events}': {', '.join(_EVENT_OUTCOMES)} are NaN for every assignment"
         )
-    described = engine.query(f"DESCRIBE {assignments}")
-    has_cost = "cost" in set(described["column_name"])
+    has_cost = "cost" in engine.column_types(assignments)
     if not has_cost:
         notes.append(f"{assignments} has no 'cost' column: cost is NaN for every assignment")
     end_ts = exclusive_end(as_of)

@@ -267,8 +267,7 @@ def product_pairs(
     the category rules are shown); pairs bought by fewer than ``min_pair_customers`` customers
     are left out.
     """
-    found = engine.query(f"DESCRIBE {transactions}")["column_name"].tolist()
-    if "product_id" not in found:
+    if "product_id" not in engine.column_types(transactions):
         return "The transactions carry no product_id: product pairs are not available."
     rules = association_rules(
         engine,
