@@ -112,7 +112,7 @@ def _segment_columns(
             f"no customers table: the effects are not broken down by {', '.join(segments)}"
         )
         return None
-    present = set(engine.query("DESCRIBE customers")["column_name"].astype(str))
+    present = engine.column_types("customers")
     missing = [column for column in segments if column not in present]
     if missing:
         notes.append(
@@ -148,8 +148,7 @@ def _from_assignments(
         pre_period_days=pre_period_days,
         retention_days=retention_days,
     )
-    # the retention note is repeated, per metric, by _metrics_per_experiment
-    notes.extend(note for note in outcomes.attrs.get("notes", []) if "retention window" not in note)
+    notes.extend(outcomes.attrs.get("notes", []))
     excluded = dict(outcomes.attrs.get("excluded_multiple_variants", {}))
     segment_table = _segment_columns(engine, segments, notes)
     if segment_table is not None:
@@ -158,11 +157,7 @@ def _from_assignments(
 
 
 def _metrics_per_experiment(
-    table: pd.DataFrame,
-    analysed: Sequence[str],
-    *,
-    retention_days: int,
-    notes: list[str],
+    table: pd.DataFrame, analysed: Sequence[str], *, notes: list[str]
 ) -> dict[str, tuple[str, ...]]:
     """Per experiment, the metrics with a value for every customer (the others noted)."""
     present = [metric for metric in analysed if metric in table.columns]
@@ -178,15 +173,9 @@ def _metrics_per_experiment(
         kept = tuple(metric for metric in present if counts[metric] == 0)
         for metric in present:
             if counts[metric]:
-                why = (
-                    f" (its {retention_days}-day window is not closed by the as-of date)"
-                    if metric == "retained"
-                    else ""
-                )
                 notes.append(
                     f"experiment '{experiment}': '{metric}' is not analysed, "
-                    f"{int(counts[metric])} of {int(sizes[experiment])} customers have no "
-                    f"value{why}"
+                    f"{int(counts[metric])} of {int(sizes[experiment])} customers have no value"
                 )
         metrics[str(experiment)] = kept
     return metrics
@@ -287,9 +276,7 @@ def experiment_data(
         if found is None:
             return ExperimentData("none", empty_table(_ID_COLUMNS), {}, {}, {}, (), tuple(notes))
         table, excluded = found
-    per_experiment = _metrics_per_experiment(
-        table, analysed, retention_days=retention_days, notes=notes
-    )
+    per_experiment = _metrics_per_experiment(table, analysed, notes=notes)
     kept_covariates = {
         metric: column for metric, column in covariates.items() if column in table.columns
     }
