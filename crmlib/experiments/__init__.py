@@ -41,7 +41,13 @@ from crmlib.experiments._export import (
     ExperimentExport,
     read_experiment_export,
 )
-from crmlib.experiments._health import BALANCE_THRESHOLD, covariate_balance, srm_table
+from crmlib.experiments._health import (
+    BALANCE_COLUMNS,
+    BALANCE_THRESHOLD,
+    SRM_COLUMNS,
+    covariate_balance,
+    srm_table,
+)
 from crmlib.experiments._money import CLV_COLUMNS, ECONOMICS_COLUMNS, campaign_economics
 from crmlib.experiments._outcomes import OUTCOME_COLUMNS, experiment_outcomes
 from crmlib.experiments._power import (
@@ -109,6 +115,8 @@ __all__ = [
     "plot_segment_forest",
     "plot_cumulative_outcome",
     "BALANCE_THRESHOLD",
+    "BALANCE_COLUMNS",
+    "SRM_COLUMNS",
     "covariate_balance",
     "srm_table",
     "ECONOMICS_COLUMNS",

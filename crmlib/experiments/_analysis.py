@@ -15,7 +15,12 @@ from crmlib.checks import Checks
 from crmlib.experiments._analyze import RESULT_COLUMNS, analyze_experiment
 from crmlib.experiments._artifacts import CUMULATIVE_COLUMNS, cumulative_outcome
 from crmlib.experiments._data import ExperimentData, empty_table
-from crmlib.experiments._health import covariate_balance, srm_table
+from crmlib.experiments._health import (
+    BALANCE_COLUMNS,
+    SRM_COLUMNS,
+    covariate_balance,
+    srm_table,
+)
 from crmlib.experiments._money import (
     CLV_COLUMNS,
     ECONOMICS_COLUMNS,
@@ -28,7 +33,7 @@ from crmlib.experiments._power import (
     power_table,
     sample_size_table,
 )
-from crmlib.experiments._report import VERDICT_COLUMNS, _effect, _money_ci, _p, verdicts
+from crmlib.experiments._report import VERDICT_COLUMNS, _effect, _money_ci, _p_value, verdicts
 from crmlib.experiments._survival import (
     CURVE_COLUMNS,
     RMST_COLUMNS,
@@ -211,10 +216,8 @@ def analyze_ab(
     if not data.available:
         return AbAnalysis(
             results=empty_table(RESULT_COLUMNS),
-            srm=empty_table(
-                ["experiment_id", "segment_col", "segment", "n", "counts", "chi2", "p_value", "srm"]
-            ),
-            balance=empty_table(["experiment_id", "variant", "covariate", "smd", "imbalanced"]),
+            srm=empty_table(SRM_COLUMNS),
+            balance=empty_table(BALANCE_COLUMNS),
             economics=empty_table(ECONOMICS_COLUMNS),
             verdicts=empty_table(VERDICT_COLUMNS),
             power=empty_table(POWER_COLUMNS),
@@ -230,7 +233,7 @@ def analyze_ab(
     balance = (
         covariate_balance(table, covariates=covariates, control=control)
         if covariates
-        else empty_table(["experiment_id", "variant", "covariate", "smd", "imbalanced"])
+        else empty_table(BALANCE_COLUMNS)
     )
     results = _results_of(
         data, control=control, alpha=alpha, min_cell_size=min_cell_size, notes=notes
@@ -345,10 +348,6 @@ def ab_checks(data: ExperimentData, analysis: AbAnalysis) -> Checks:
     return checks
 
 
-def _interval(value: float, low: float, high: float, kind: str) -> str:
-    return _effect(value, low, high, kind)
-
-
 def effects_table(results: pd.DataFrame) -> pd.DataFrame:
     """The overall effects for the report: one row per experiment x variant x metric, as text.
 
@@ -382,15 +381,13 @@ def effects_table(results: pd.DataFrame) -> pd.DataFrame:
                 if binary
                 else f"{row.control_mean:,.2f}",
                 "Variant mean": f"{100 * row.mean:.1f}%" if binary else f"{row.mean:,.2f}",
-                "Difference (95% CI)": _interval(
-                    row.abs_diff, row.abs_ci_low, row.abs_ci_high, kind
-                ),
+                "Difference (95% CI)": _effect(row.abs_diff, row.abs_ci_low, row.abs_ci_high, kind),
                 "Relative lift (95% CI)": (
                     f"{row.rel_lift:+.1%} ({row.rel_ci_low:+.1%} to {row.rel_ci_high:+.1%})"
                     if np.isfinite([row.rel_lift, row.rel_ci_low, row.rel_ci_high]).all()
                     else "n/a"
                 ),
-                "Adjusted p": _p(float(row.p_adjusted)).removeprefix("p = ").removeprefix("p "),
+                "Adjusted p": _p_value(float(row.p_adjusted)),
                 "CUPED variance cut": f"{row.variance_reduction:.1%}" if bool(row.cuped) else "-",
             }
         )
@@ -492,9 +489,7 @@ def survival_table(rmst: pd.DataFrame) -> pd.DataFrame:
                     if compared
                     else "-"
                 ),
-                "p": _p(float(row.p_value)).removeprefix("p = ").removeprefix("p ")
-                if compared
-                else "-",
+                "p": _p_value(float(row.p_value)) if compared else "-",
                 "Note": row.note or "",
             }
         )

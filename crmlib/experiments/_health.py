@@ -15,13 +15,30 @@ import pandas as pd
 from crmlib.checks import require_columns
 from crmlib.experiments._effects import srm_test
 
-__all__ = ["BALANCE_THRESHOLD", "covariate_balance", "srm_table"]
+__all__ = [
+    "BALANCE_THRESHOLD",
+    "SRM_COLUMNS",
+    "BALANCE_COLUMNS",
+    "covariate_balance",
+    "srm_table",
+]
 
 log = logging.getLogger(__name__)
 
 #: Absolute standardized mean difference above which a covariate is called imbalanced (the
 #: usual rule of thumb, Austin 2009).
 BALANCE_THRESHOLD = 0.1
+
+
+#: Columns of :func:`srm_table`, in order.
+SRM_COLUMNS: tuple[str, ...] = (
+    "experiment_id", "segment_col", "segment", "n", "counts", "chi2", "p_value", "srm",
+)  # fmt: skip
+
+#: Columns of :func:`covariate_balance`, in order.
+BALANCE_COLUMNS: tuple[str, ...] = (
+    "experiment_id", "variant", "covariate", "mean", "control_mean", "smd", "imbalanced",
+)  # fmt: skip
 
 
 def srm_table(
@@ -72,19 +89,7 @@ def srm_table(
                     else False,
                 }
             )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "experiment_id",
-            "segment_col",
-            "segment",
-            "n",
-            "counts",
-            "chi2",
-            "p_value",
-            "srm",
-        ],
-    )
+    return pd.DataFrame(rows, columns=list(SRM_COLUMNS))
 
 
 def covariate_balance(
@@ -141,15 +146,4 @@ def covariate_balance(
                         "imbalanced": abs(smd) > BALANCE_THRESHOLD,
                     }
                 )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "experiment_id",
-            "variant",
-            "covariate",
-            "mean",
-            "control_mean",
-            "smd",
-            "imbalanced",
-        ],
-    )
+    return pd.DataFrame(rows, columns=list(BALANCE_COLUMNS))
