@@ -64,11 +64,17 @@ def _num(value: float, decimals: int) -> str:
     return "n/a" if not np.isfinite(value) else f"{value:.{decimals}f}"
 
 
+def _p_value(value: float) -> str:
+    """'0.012', '< 0.001' or 'n/a' (a table cell headed p)."""
+    if not np.isfinite(value):
+        return "n/a"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
 def _p(value: float) -> str:
     """'p = 0.012', 'p < 0.001' or 'p n/a'."""
-    if not np.isfinite(value):
-        return "p n/a"
-    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+    text = _p_value(value)
+    return f"p = {text}" if text[0].isdigit() else f"p {text}"
 
 
 def _effect(diff: float, low: float, high: float, kind: str) -> str:

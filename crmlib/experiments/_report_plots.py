@@ -304,15 +304,19 @@ def plot_lifts(
     )
     for ax, metric in zip(axes.ravel(), shown, strict=False):
         of_metric = overall[overall["metric"] == metric]
-        plot_lift(of_metric, ax=ax)
+        several = of_metric["experiment_id"].nunique() > 1
+        labels = [
+            f"{experiment} / {variant}" if several else str(variant)
+            for experiment, variant in zip(
+                of_metric["experiment_id"], of_metric["variant"], strict=True
+            )
+        ]
+        _interval_chart(ax, labels, of_metric)
         binary = bool((of_metric["metric_kind"].astype(str) == "binary").any())
         ax.set(
             title=metric,
             xlabel="Difference vs control" + (" (percentage points)" if binary else " (units)"),
             ylabel="",
-        )
-        ax.set_yticks(
-            ax.get_yticks(), [label.get_text().split(": ", 1)[-1] for label in ax.get_yticklabels()]
         )
     for ax in axes.ravel()[len(shown) :]:
         ax.set_visible(False)
