@@ -11,7 +11,6 @@ becoming a reject rather than a crash.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,13 @@ import pandas as pd
 from crmlib.config import TableSource, WorkbookParams
 from crmlib.engine import Engine, quote_identifier, quote_literal
 from crmlib.errors import CheckFailed, ConfigError, EngineError, SourceFileError
-from crmlib.ingest.sources import find_column, open_source_file, resolve_files
+from crmlib.ingest.sources import (
+    delimiter_hint,
+    find_column,
+    open_source_file,
+    resolve_files,
+    source_error,
+)
 
 __all__ = [
     "EXPORT_REJECT_REASONS",
@@ -49,7 +54,6 @@ _ID_NAMES: tuple[str, ...] = ("experiment_id", "customer_id", "variant")
 _NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
                   "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "UHUGEINT", "BOOLEAN")  # fmt: skip
 _KNOWN_SUFFIXES = (".gz", ".zst", ".csv", ".tsv", ".txt", ".parquet", ".pq")
-_DELIMITER_CANDIDATES = (",", ";", "\t", "|")
 
 
 @dataclass(frozen=True)
@@ -142,19 +146,6 @@ def _export_name(path: Path) -> str:
     return name or path.stem
 
 
-def _delimiter_hint(found: Sequence[str], source: TableSource) -> str:
-    for candidate in _DELIMITER_CANDIDATES:
-        if candidate != source.delimiter and any(candidate in name for name in found):
-            shown = "\\t" if candidate == "\t" else candidate
-            return f" (is the delimiter {shown!r}? set source.{_TABLE}.delimiter)"
-    return ""
-
-
-def _engine_message(exc: Exception) -> str:
-    lines = [line for line in str(exc).splitlines() if line.strip()][:2]
-    return re.sub(r"^inline query: ", "", " ".join(lines))
-
-
 def _map_columns(
     path: Path, source: TableSource, roles: _Roles, found: Sequence[str]
 ) -> dict[str, str | None]:
@@ -175,7 +166,7 @@ def _map_columns(
             )
             raise SourceFileError(
                 f"{path.name}: required {role} {name!r} not found ({how}); columns found: {shown}"
-                f"{_delimiter_hint(found, source)}"
+                f"{delimiter_hint(found, source, _TABLE)}"
             )
         mapped[name] = column
     return mapped
@@ -505,11 +496,7 @@ def read_experiment_export(
             try:  # one parallel pass over the file; the table keeps the file's row order
                 engine.execute(f"CREATE OR REPLACE TABLE {temp['raw']} AS SELECT * FROM {reader}")
             except EngineError as exc:
-                raise SourceFileError(
-                    f"{path.name}: cannot be read as {fmt} ({_engine_message(exc)}); check "
-                    f"source.{_TABLE}.delimiter, encoding and that every row has the header's "
-                    "number of fields"
-                ) from None
+                raise source_error(path, _TABLE, source, fmt, exc) from None
             file_rows = _count_rows(engine, temp["raw"])
             if file_rows == 0:
                 log.warning("%s: header but no data rows (experiment export)", path.name)

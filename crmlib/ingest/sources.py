@@ -29,6 +29,8 @@ __all__ = [
     "reader_sql",
     "find_column",
     "open_source_file",
+    "source_error",
+    "delimiter_hint",
     "read_source",
     "drop_raw",
 ]
@@ -260,9 +262,10 @@ def _engine_message(exc: Exception) -> str:
     return " ".join(lines)
 
 
-def _source_error(
+def source_error(
     path: Path, table: str, source: TableSource, file_format: str, exc: Exception
 ) -> SourceFileError:
+    """The error for a file the engine could not read: parquet, encoding or delimiter named."""
     message = _engine_message(exc)
     if file_format == "parquet":
         return SourceFileError(
@@ -290,7 +293,8 @@ def _check_mapping_keys(source: TableSource, table: str) -> None:
         )
 
 
-def _delimiter_hint(found: Sequence[str], source: TableSource, table: str) -> str:
+def delimiter_hint(found: Sequence[str], source: TableSource, table: str) -> str:
+    """' (a column name containing ';' — is the delimiter ';'? ...)' when one looks likely, else ''."""
     for candidate in _DELIMITER_CANDIDATES:
         if candidate != source.delimiter and any(candidate in name for name in found):
             shown = "\\t" if candidate == "\t" else candidate
@@ -325,7 +329,7 @@ def _map_columns(
         if column is None and spec.name in source.columns:
             raise SourceFileError(
                 f"{path.name}: source.{table}.columns maps {spec.name!r} to column {wanted!r}, which is not in "
-                f"the file; columns found: {shown}{_delimiter_hint(found, source, table)}"
+                f"the file; columns found: {shown}{delimiter_hint(found, source, table)}"
             )
         exempt = (
             table == "transactions"
@@ -335,7 +339,7 @@ def _map_columns(
         if column is None and spec.required and not exempt:
             raise SourceFileError(
                 f"{path.name}: required column {spec.name!r} not found; columns found: {shown}"
-                f"{_delimiter_hint(found, source, table)}"
+                f"{delimiter_hint(found, source, table)}"
                 + (
                     ""
                     if source.columns
@@ -349,7 +353,7 @@ def _map_columns(
         if unit_price is None:
             raise SourceFileError(
                 f"{path.name}: source.transactions.unit_price_column {source.unit_price_column!r} not found; "
-                f"columns found: {shown}{_delimiter_hint(found, source, table)}"
+                f"columns found: {shown}{delimiter_hint(found, source, table)}"
             )
         if mapped.get("quantity") is None:
             raise SourceFileError(
@@ -544,7 +548,7 @@ def _describe(
         engine.execute(f"CREATE OR REPLACE TEMP VIEW ingest_source AS SELECT * FROM {reader}")
         described = engine.query("DESCRIBE SELECT * FROM ingest_source")
     except EngineError as exc:
-        raise _source_error(path, table, source, fmt, exc) from None
+        raise source_error(path, table, source, fmt, exc) from None
     return dict(
         zip(described["column_name"].astype(str), described["column_type"].astype(str), strict=True)
     )
@@ -666,7 +670,7 @@ def read_source(
                 f"CREATE OR REPLACE TABLE {raw} AS SELECT hash(*COLUMNS(*)) AS ingest_row_hash, * FROM {reader}"
             )
         except EngineError as exc:
-            raise _source_error(path, table, source, fmt, exc) from None
+            raise source_error(path, table, source, fmt, exc) from None
         statement = load_sql(f"ingest_stage_{table}")
         identifiers = {
             "raw": raw,
