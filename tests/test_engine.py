@@ -71,3 +71,17 @@ def test_no_result_is_left_unread_between_calls(engine, tmp_path):
     assert engine.copy_to_parquet("select * from third", tmp_path / "t.parquet") == 2
     engine.register("fourth", frame)
     assert engine.scalar("select count(*) from fourth") == 2
+
+
+def test_column_types_in_column_order(engine):
+    engine.register(
+        "people",
+        pd.DataFrame({"customer_id": ["A"], "seen_ts": pd.to_datetime(["2025-01-02"]), "n": [3]}),
+    )
+    assert engine.column_types("people") == {
+        "customer_id": "VARCHAR",
+        "seen_ts": "TIMESTAMP",
+        "n": "BIGINT",
+    }
+    with pytest.raises(EngineError, match="not a valid table name"):
+        engine.column_types("people; DROP TABLE people")
