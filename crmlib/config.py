@@ -24,6 +24,7 @@ from crmlib.errors import ConfigError
 
 __all__ = [
     "TableSource",
+    "DEFAULT_NULL_VALUES",
     "SourceConfig",
     "EngineConfig",
     "IngestParams",
@@ -46,6 +47,10 @@ log = logging.getLogger(__name__)
 
 Period = Literal["week", "month", "quarter"]
 RefundRule = Literal["negative_amount", "negative_quantity", "order_id_pattern"]
+
+
+#: Field values read as empty by default: the usual null spellings of exports (applied to ids too).
+DEFAULT_NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "null", "NULL", "None")
 
 
 def _default_refund_rules() -> list[RefundRule]:
@@ -83,6 +88,14 @@ class TableSource(_Strict):
     unit_price_column: str | None = Field(
         default=None, description="line items only: amount = quantity x this column"
     )
+    null_values: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_NULL_VALUES),
+        description="field values read as empty (ids included): a customer id 'NA' is no id",
+    )
+    thousands_separator: Literal[",", ".", " ", "'", "_"] | None = Field(
+        default=None,
+        description="grouping character of numbers ('1,234.50' with ','); None = no grouping",
+    )
 
     @field_validator("delimiter")
     @classmethod
@@ -97,6 +110,15 @@ class TableSource(_Strict):
         if value is not None and "%" not in value:
             raise ValueError(f"timestamp_format {value!r} has no strptime directive such as %Y")
         return value
+
+    @model_validator(mode="after")
+    def _separators_differ(self) -> TableSource:
+        if self.thousands_separator is not None and self.thousands_separator == self.decimal_separator:
+            raise ValueError(
+                f"thousands_separator {self.thousands_separator!r} equals decimal_separator; "
+                "expected two different characters (e.g. ',' and '.')"
+            )
+        return self
 
     def paths(self) -> list[str]:
         """The path patterns as a list."""
@@ -130,17 +152,54 @@ class EngineConfig(_Strict):
 
 
 class IngestParams(_Strict):
-    """Section `ingest`: validation bounds, refund rules, the data-quality verdict."""
+    """Section `ingest`: validation bounds, refund rules, what a purchase is, the verdict."""
 
-    amount_min: float = -10_000.0
-    amount_max: float = 10_000.0
+    amount_min: float | None = Field(
+        default=None, description="orders (lines summed) below this are rejected; None = no bound"
+    )
+    amount_max: float | None = Field(
+        default=None, description="orders (lines summed) above this are rejected; None = no bound"
+    )
     refund_when: list[RefundRule] = Field(default_factory=_default_refund_rules)
     refund_order_id_pattern: str | None = Field(
         default=None,
         description="regex marking refund rows by order id; its first group, if any, is the original order id",
     )
+    zero_value_orders: Literal["purchase", "ignore"] = Field(
+        default="purchase",
+        description="an order of positive quantity and zero value (free item, 100% coupon): a purchase "
+        "with 0 revenue, or not a purchase",
+    )
+    order_time_tolerance_minutes: float = Field(
+        default=5.0,
+        ge=0,
+        description="line items: lines of one order id this close in time are one order (at the earliest)",
+    )
+    run_date: dt.date | None = Field(
+        default=None,
+        description="the day the run happens (None: today, UTC); rows dated after it are future_timestamp "
+        "rejects, rows after as_of_date but not after it are outside the report window",
+    )
     reject_share_warn: float = Field(default=0.01, ge=0, le=1)
     reject_share_fail: float = Field(default=0.05, ge=0, le=1)
+    unattributed_share_warn: float = Field(
+        default=0.30,
+        ge=0,
+        le=1,
+        description="verdict 'warn' above this share of transaction rows without a customer id",
+    )
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> IngestParams:
+        if (
+            self.amount_min is not None
+            and self.amount_max is not None
+            and self.amount_min > self.amount_max
+        ):
+            raise ValueError(
+                f"amount_min {self.amount_min} is above amount_max {self.amount_max}; expected min <= max"
+            )
+        return self
 
     @field_validator("refund_order_id_pattern")
     @classmethod

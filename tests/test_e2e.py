@@ -71,14 +71,19 @@ def test_metrics_agree_with_planted_truth(
     assert ingest["verdict"] in ("pass", "warn", "fail") and ingest["verdict_text"]
     # every row of the raw file is read (truth: clean rows + injected dirty rows)
     assert _number(ingest, "rows_read") == truth["realized"]["n_transaction_rows"]
-    # every injected defect is rejected, except orders of unknown customers (valid, kept and flagged)
-    expected_rejects = sum(truth["dirty"].values()) - truth["dirty"].get("unknown_customer", 0)
+    # every injected defect is rejected, except orders of unknown customers (valid, kept and
+    # flagged) and rows without a customer id (guest orders: unattributed, counted in revenue)
+    dirty = truth["dirty"]
+    expected_rejects = (
+        sum(dirty.values()) - dirty["unknown_customer"] - dirty["missing_customer_id"]
+    )
     assert _number(ingest, "rows_rejected", "n_rejected", "rejected_rows") == expected_rejects
-    # revenue reconciles: read = accepted + rejected, to the cent, and ingest says so
+    assert ingest["rows_unattributed"] == dirty["missing_customer_id"]
+    # revenue reconciles: read = accepted + unattributed + rejected, and ingest says so
     read = _number(ingest, "revenue_read")
     accepted = _number(ingest, "revenue_accepted", "net_revenue")
     rejected = _number(ingest, "revenue_rejected")
-    assert read == pytest.approx(accepted + rejected, abs=0.01)
+    assert read == pytest.approx(accepted + ingest["revenue_unattributed"] + rejected, abs=1e-6)
     assert ingest.get("reconciles", True) is True
     # accepted net revenue = planted gross revenue + the valid orders of unknown customers (kept
     # and flagged) + planted refunds, to the cent (every planted conflicting copy follows its

@@ -75,7 +75,12 @@ def make_params(
     as_of_date: str = "2025-12-31",
     **ingest: Any,
 ) -> WorkbookParams:
-    """Params built in code; a path becomes ``{"path": <absolute path>}``."""
+    """Params built in code; a path becomes ``{"path": <absolute path>}``.
+
+    The run date defaults to the as-of date (no test depends on the wall clock): rows after it
+    are ``future_timestamp`` rejects.
+    """
+    ingest.setdefault("run_date", as_of_date)
 
     def table(value: Path | str | dict[str, Any]) -> dict[str, Any]:
         return value if isinstance(value, dict) else {"path": str(value)}
@@ -103,7 +108,6 @@ def tx_file(folder: Path, rows: list[str], name: str = "tx.csv") -> Path:
 # -- one test per reject reason -------------------------------------------------------------------
 #: (table, the bad row placed between two good rows, expected reason, expected column)
 REJECT_CASES = [
-    ("transactions", "O9,,2025-01-07 10:00:00,5.00,1,P1,coffee,web", "missing_customer_id", "customer_id"),
     ("transactions", ",CUST-SECRET-3,2025-01-07 10:00:00,5.00,1,P1,coffee,web", "missing_order_id", "order_id"),
     ("transactions", "O9,CUST-SECRET-3,2025-02-30 10:00:00,5.00,1,P1,coffee,web", "bad_timestamp", "order_ts"),
     ("transactions", "O9,CUST-SECRET-3,yesterday,5.00,1,P1,coffee,web", "bad_timestamp", "order_ts"),
@@ -139,7 +143,7 @@ REJECT_CASES = [
      "customer_id"),
 ]  # fmt: skip
 REJECT_IDS = [
-    "tx-missing_customer_id", "tx-missing_order_id", "tx-bad_timestamp-feb30", "tx-bad_timestamp-word",
+    "tx-missing_order_id", "tx-bad_timestamp-feb30", "tx-bad_timestamp-word",
     "tx-bad_amount-word", "tx-bad_amount-inf", "tx-bad_quantity", "tx-future_timestamp",
     "tx-amount_out_of_bounds-high", "tx-amount_out_of_bounds-refund", "tx-duplicate_row", "tx-conflicting_order",
     "cust-missing_customer_id", "cust-bad_timestamp", "cust-invalid_birth_year", "cust-invalid_boolean",
@@ -157,7 +161,7 @@ def test_reject_reason(tmp_path, table, bad_row, reason, column):
         for name, (h, g1, g3) in TABLE_FILES.items()
     }
     files[table] = write(tmp_path, f"{table}.csv", [header, good_1, bad_row, good_3])
-    result, run = ingest(make_params(**files), tmp_path)
+    result, run = ingest(make_params(**files, amount_min=-10_000, amount_max=10_000), tmp_path)
 
     rejects = run.read_table("rejects")
     assert rejects[["table", "source_row", "reason"]].values.tolist() == [[table, 2, reason]]
@@ -179,12 +183,13 @@ def test_reject_detail_says_what_was_found_and_expected(tmp_path):
 
 
 def test_reject_precedence_one_reason_per_row_first_that_applies(tmp_path):
-    # empty customer, bad timestamp and bad amount at once: missing_customer_id comes first
+    # empty customer (not a defect), bad timestamp and bad amount at once: bad_timestamp first;
+    # a future row out of bounds is future_timestamp
     rows = [TX_GOOD_1, "O9,,not-a-date,twelve,x,P1,coffee,web", "O8,C3,not-a-date,twelve,x,P1,coffee,web",
             "O7,C3,2026-05-01 00:00:00,250000,1,P1,coffee,web"]  # fmt: skip
-    _, run = ingest(make_params(tx_file(tmp_path, rows)), tmp_path)
+    _, run = ingest(make_params(tx_file(tmp_path, rows), **BOUNDS), tmp_path)
     reasons = run.read_table("rejects")[["source_row", "reason"]].values.tolist()
-    assert reasons == [[2, "missing_customer_id"], [3, "bad_timestamp"], [4, "future_timestamp"]]
+    assert reasons == [[2, "bad_timestamp"], [3, "bad_timestamp"], [4, "future_timestamp"]]
 
 
 def test_last_second_of_as_of_date_is_accepted(tmp_path):
@@ -317,10 +322,10 @@ MESSY_ROWS = [
     "O1,C1,2025-01-05 10:00:00,10.00,1,P1,coffee,web",
     "O2,C2,2025-01-05 11:00:00,20.10,2,P2,tea,app",
     "O1,C1,2025-01-05 10:00:00,10.00,1,P1,coffee,web",  # duplicate
-    "O3,,2025-01-06 11:00:00,7.77,1,P2,tea,app",  # missing customer
+    "O3,,2025-01-06 11:00:00,7.77,1,P2,tea,app",  # no customer id: a guest order, unattributed
     "O4,C3,bad,8.88,1,P2,tea,app",  # bad timestamp (amount still counts as read)
     "O5,C3,2025-01-06 12:00:00,abc,1,P2,tea,app",  # bad amount (no parseable amount)
-    "O6,C4,2025-01-07 12:00:00,300000.00,1,P2,tea,app",  # out of bounds
+    "O6,C4,2025-01-07 12:00:00,300000.00,1,P2,tea,app",  # out of bounds (with bounds set)
     "O7,C4,2026-02-07 12:00:00,5.55,1,P2,tea,app",  # future
     "O2,C9,2025-01-05 11:00:00,99.99,2,P2,tea,app",  # conflicting
     "O2,C2,2025-01-20 11:00:00,-5.05,-1,P2,tea,app",  # partial refund, netted
@@ -332,38 +337,44 @@ MESSY_ROWS = [
 ]
 
 
-def _parseable_cents(text: str) -> int | None:
+BOUNDS = {"amount_min": -10_000, "amount_max": 10_000}
+
+
+def _parseable_micros(text: str) -> int | None:
     try:
         value = Decimal(text)
     except InvalidOperation:
         return None
-    return int(value * 100) if value.is_finite() else None
+    return int(value * 1_000_000) if value.is_finite() else None
 
 
-def test_reconciliation_rows_and_revenue_to_the_cent(tmp_path):
-    result, run = ingest(make_params(tx_file(tmp_path, MESSY_ROWS)), tmp_path)
+def _micros(values: pd.Series) -> int:
+    return int(sum(round(v * 1_000_000) for v in values.fillna(0)))
+
+
+def test_reconciliation_rows_and_revenue_in_four_bins(tmp_path):
+    result, run = ingest(make_params(tx_file(tmp_path, MESSY_ROWS), **BOUNDS), tmp_path)
     quality = result.quality
     summary = quality["tables"]["transactions"]
-    assert (
-        summary["rows_read"]
-        == len(MESSY_ROWS)
-        == summary["rows_accepted"] + summary["rows_rejected"]
-    )
-    assert (summary["rows_accepted"], summary["rows_rejected"]) == (7, 8)
+    bins = ("rows_accepted", "rows_unattributed", "rows_after_as_of", "rows_rejected")
+    assert summary["rows_read"] == len(MESSY_ROWS) == sum(summary[b] for b in bins)
+    assert tuple(summary[b] for b in bins) == (7, 1, 0, 7)
 
-    # known answer: every parseable amount in the file, summed in cents by hand (Decimal)
-    read_cents = sum(
-        c for c in (_parseable_cents(r.split(",")[3]) for r in MESSY_ROWS) if c is not None
-    )
-    transactions = run.read_table("transactions")
+    # known answer: every parseable amount in the file, summed by hand (Decimal, exact)
+    read = sum(c for c in (_parseable_micros(r.split(",")[3]) for r in MESSY_ROWS) if c is not None)
+    accepted = _micros(run.read_table("transactions")["amount"])
+    guests = _micros(run.read_table("unattributed")["amount"])
     rejects = run.read_table("rejects")
-    accepted_cents = int(round(transactions["amount"].sum() * 100))
-    rejected_cents = int(round(rejects["amount"].fillna(0).sum() * 100))
-    assert read_cents == accepted_cents + rejected_cents
-    assert round(quality["transactions"]["revenue_read"] * 100) == read_cents
-    assert round(quality["transactions"]["revenue_accepted"] * 100) == accepted_cents
-    assert round(quality["transactions"]["revenue_rejected"] * 100) == rejected_cents
-    assert quality["reconciles"] and quality["transactions"]["revenue_reconciles"]
+    rejected = _micros(rejects["amount"])
+    assert guests == 7_770_000  # the guest order O3
+    assert read == accepted + guests + rejected
+    tx = quality["transactions"]
+    assert round(tx["revenue_read"] * 1e6) == read
+    assert round(tx["revenue_accepted"] * 1e6) == accepted
+    assert round(tx["revenue_unattributed"] * 1e6) == guests
+    assert round(tx["revenue_rejected"] * 1e6) == rejected
+    assert tx["total_revenue"] == pytest.approx(tx["revenue_accepted"] + tx["revenue_unattributed"])
+    assert quality["reconciles"] and tx["revenue_reconciles"]
     assert len(rejects) == summary["rows_rejected"]
 
 
@@ -625,7 +636,8 @@ def test_parquet_source_read_by_type(tmp_path):
         pd.Timestamp("2025-01-05 10:00"),
         pd.Timestamp("2025-01-06 10:00"),
     ]
-    assert run.read_table("rejects")["reason"].tolist() == ["missing_customer_id"]
+    assert run.read_table("rejects").empty  # no customer id: a guest order, not a reject
+    assert run.read_table("unattributed")["order_id"].tolist() == ["O3"]
     assert run.read_table("customers")["email_opt_in"].tolist() == [True, False]
     assert result.quality["tables"]["transactions"]["formats"] == ["parquet"]
 
@@ -726,13 +738,13 @@ def test_read_source_stages_one_row_per_source_row(tmp_path):
             params.source.transactions, table="transactions", params=params, engine=engine
         )
         rows = engine.arrow(
-            f"SELECT source_row, reason FROM {staged.relation} ORDER BY source_row"
+            f"SELECT source_row, reason, bin FROM {staged.relation} ORDER BY source_row"
         ).to_pylist()
     assert staged.rows_read == 3 and staged.files[0].columns[0] == "order_id"
-    assert [(r["source_row"], r["reason"]) for r in rows] == [
-        (1, None),
-        (2, "missing_customer_id"),
-        (3, None),
+    assert [(r["source_row"], r["reason"], r["bin"]) for r in rows] == [
+        (1, None, None),
+        (2, None, "unattributed"),
+        (3, None, None),
     ]
 
 
@@ -775,19 +787,24 @@ def test_metrics_and_quality_hold_no_customer_identifiers(tmp_path):
 
 
 def test_sentences_are_built_from_the_numbers(tmp_path):
-    result, _ = ingest(make_params(tx_file(tmp_path, MESSY_ROWS)), tmp_path)
+    result, _ = ingest(make_params(tx_file(tmp_path, MESSY_ROWS), **BOUNDS), tmp_path)
     quality = result.quality
     assert (
-        "All 15 transaction rows are accounted for: 7 accepted and 8 rejected"
-        in describe_reconciliation(quality)
+        "All 15 transaction rows are accounted for: 7 accepted, 1 without a customer id (guest orders) "
+        "and 7 rejected" in describe_reconciliation(quality)
     )
-    assert "8 rows were rejected" in describe_rejects(quality)
+    assert "7 rows were rejected" in describe_rejects(quality)
+    assert "1 guest orders without a customer id (EUR 7.77) are valid" in describe_rejects(quality)
     assert "day(s) have no orders" in describe_coverage(
         quality
     )  # 2025-01-08 .. 2025-01-19 have none
-    assert describe_quality(quality).startswith("**Verdict: fail.**")  # 8 of 15 rejected
+    assert describe_quality(quality).startswith("**Verdict: fail.**")  # 7 of 15 rejected
+    # the verdict names the keys behind it
+    assert "ingest.reject_share_fail" in quality["verdict_text"]
+    assert "ingest.unattributed_share_warn" in quality["verdict_text"]
     card = quality_scorecard(quality)
-    assert card.index.tolist()[0] == "transactions rows" and card.iloc[0]["read"] == "15"
+    assert card.index.tolist()[0] == "transactions (rows)" and card.iloc[0]["read"] == "15"
+    assert card.iloc[0]["no customer id"] == "1"
     assert card.iloc[1]["read"] == "not configured"
 
 
@@ -804,10 +821,10 @@ def test_plot_orders_per_day_highlights_days_without_orders():
 
 
 def test_plot_rejects_by_reason(tmp_path):
-    result, _ = ingest(make_params(tx_file(tmp_path, MESSY_ROWS)), tmp_path)
+    result, _ = ingest(make_params(tx_file(tmp_path, MESSY_ROWS), **BOUNDS), tmp_path)
     fig, ax = plt.subplots()
     assert plot_rejects_by_reason(result.quality, ax=ax) is ax
-    assert ax.get_title() == "Rejected rows by reason (8 rows)"
+    assert ax.get_title() == "Rejected rows by reason (7 rows)"
     assert ax.get_xlabel() == "Rejected rows (count)" and ax.get_ylabel() == "Reject reason"
     labels = {t.get_text() for t in ax.get_yticklabels()}
     assert {"duplicate row", "conflicting order", "bad amount"} <= labels
@@ -828,8 +845,12 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, RunFolder
 
 def test_sample_rejects_equal_the_planted_dirty_rows(sample_run):
     result, _, truth = sample_run
-    planted = {reason: n for reason, n in truth["dirty"].items() if reason != "unknown_customer"}
+    # orders of unknown customers are kept and flagged; rows without a customer id are guest
+    # orders (unattributed), not rejects
+    valid = ("unknown_customer", "missing_customer_id")
+    planted = {reason: n for reason, n in truth["dirty"].items() if reason not in valid}
     assert result.quality["tables"]["transactions"]["rejected_by_reason"] == planted
+    assert result.quality["rows_unattributed"] == truth["dirty"]["missing_customer_id"]
     assert (
         result.quality["transactions"]["unknown_customer_orders"]
         == truth["dirty"]["unknown_customer"]
@@ -878,7 +899,7 @@ def test_raw_records_of_rejects_are_the_source_rows(tmp_path, monkeypatch, looku
 
     monkeypatch.setattr(pipeline, "_ROWID_LOOKUP_MAX", lookup_max)
     header, good_1, good_3 = TABLE_FILES["transactions"]
-    bad = "O9,,2025-03-01 10:00:00,12.50,1,P9,coffee,web"  # missing customer id
+    bad = "O9,C9,2025-03-32 10:00:00,12.50,1,P9,coffee,web"  # bad timestamp
     files = {
         name: write(tmp_path, f"{name}.csv", [h, g1, g3])
         for name, (h, g1, g3) in TABLE_FILES.items()

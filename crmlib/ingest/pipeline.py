@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from crmlib.config import WorkbookParams
+from crmlib.config import TableSource, WorkbookParams
 from crmlib.engine import Engine, load_sql, quote_literal
-from crmlib.errors import DataContractError
+from crmlib.errors import DataContractError, StageInputMissing
 from crmlib.ingest.quality import build_quality
 from crmlib.ingest.sources import (
     TABLES,
@@ -24,23 +24,28 @@ from crmlib.ingest.sources import (
     drop_raw,
     read_source,
     resolve_files,
+    run_date,
     transaction_expressions,
 )
 from crmlib.io import RunFolder
 
 __all__ = ["ARTIFACT_DTYPES", "IngestResult", "run_ingest"]
 
+_TRANSACTION_DTYPES = {
+    "order_id": "str", "customer_id": "str", "order_ts": "datetime64[us]", "amount": "float64",
+    "gross_amount": "float64", "refund_amount": "float64", "quantity": "Int64", "product_id": "str",
+    "category": "str", "channel": "str", "is_purchase": "bool", "is_return": "bool",
+    "customer_known": "boolean", "source_row": "int64",
+}  # fmt: skip
+
 log = logging.getLogger(__name__)
 
 #: The pandas dtypes of every artifact 01_ingest writes (stored in the parquet metadata, so
 #: ``RunFolder.read_table`` restores nullable integers and booleans).
 ARTIFACT_DTYPES: dict[str, dict[str, str]] = {
-    "transactions": {
-        "order_id": "str", "customer_id": "str", "order_ts": "datetime64[us]", "amount": "float64",
-        "gross_amount": "float64", "refund_amount": "float64", "quantity": "Int64", "product_id": "str",
-        "category": "str", "channel": "str", "is_purchase": "bool", "is_return": "bool",
-        "customer_known": "boolean", "source_row": "int64",
-    },
+    "transactions": _TRANSACTION_DTYPES,
+    # guest orders (no customer id): the same columns, customer_id and customer_known empty
+    "unattributed": _TRANSACTION_DTYPES,
     "customers": {
         "customer_id": "str", "signup_ts": "datetime64[us]", "acquisition_channel": "str", "region": "str",
         "birth_year": "Int64", "email_opt_in": "boolean", "sms_opt_in": "boolean", "push_opt_in": "boolean",
@@ -254,6 +259,7 @@ def _counts(engine: Engine, staged: StagedTable, set_rejects: str, amount: str) 
 def _table_summary(
     staged: StagedTable, counts: dict[str, int], rows_written: int
 ) -> dict[str, Any]:
+    """Rows of one table in its bins: read = accepted + unattributed + after_as_of + rejected."""
     rejected = counts["rows_rejected_field"] + counts["rows_rejected_set"]
     summary = {
         "present": True,
@@ -262,10 +268,18 @@ def _table_summary(
         "columns_absent": sorted(name for name, column in staged.columns.items() if column is None),
         "rows_read": counts["rows_read"],
         "rows_accepted": counts["rows_accepted"],
+        "rows_unattributed": counts["rows_unattributed"],
+        "rows_after_as_of": counts["rows_after_as_of"],
         "rows_rejected": rejected,
         "rows_written": rows_written,
     }
-    summary["rows_reconcile"] = counts["rows_read"] == counts["rows_accepted"] + rejected
+    binned = (
+        counts["rows_accepted"]
+        + counts["rows_unattributed"]
+        + counts["rows_after_as_of"]
+        + rejected
+    )
+    summary["rows_reconcile"] = counts["rows_read"] == binned
     if not summary["rows_reconcile"]:
         log.error("%s: rows do not reconcile: %s", staged.table, counts)
     return summary
@@ -327,13 +341,22 @@ def _ingest_transactions(
     *,
     has_customers: bool,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Set-level rejects, refund netting, canonical transactions and daily orders to parquet."""
-    source = params.source.transactions
+    """Set-level rejects, refund netting, canonical transactions (attributed and guest orders
+    apart) and daily orders to parquet; the table's summary and its money facts."""
+    source = _transactions_source(params)
+    ingest = params.ingest
     line_items = bool(source.line_items)
     set_rejects = "ingest_set_rejects_transactions"
+    has_bounds = ingest.amount_min is not None or ingest.amount_max is not None
     engine.execute(
         "ingest_set_rejects_transactions",
-        {"line_items": line_items},
+        {
+            "line_items": line_items,
+            "tolerance_seconds": ingest.order_time_tolerance_minutes * 60.0,
+            "has_bounds": has_bounds,
+            "amount_min": float("-inf") if ingest.amount_min is None else ingest.amount_min,
+            "amount_max": float("inf") if ingest.amount_max is None else ingest.amount_max,
+        },
         identifiers={
             "group_key": "hash(order_id)" if staged.columns.get("order_id") else "row_hash"
         },
@@ -343,59 +366,98 @@ def _ingest_transactions(
     expressions = transaction_expressions(source, params)
     engine.execute(
         "ingest_tx_refunds",
-        {"refund_pattern": params.ingest.refund_order_id_pattern},
+        {"refund_pattern": ingest.refund_order_id_pattern},
         identifiers={"refund_target": expressions["refund_target"]},
     )
     orders = load_sql("ingest_tx_orders_lines" if line_items else "ingest_tx_orders_single")
-    query = _render("ingest_tx_output", {"orders": orders})
-    values = {"n_files": len(staged.files), "has_customers": has_customers}
-    target = artifacts.path("transactions")
-    rows_written = _copy(engine, query, target, "transactions", values)
+    values = {
+        "n_files": len(staged.files),
+        "has_customers": has_customers,
+        "zero_is_purchase": ingest.zero_value_orders == "purchase",
+    }
     engine.execute(
-        f"CREATE OR REPLACE TEMP VIEW ingest_tx_written AS SELECT * FROM read_parquet({quote_literal(target)})"
+        "CREATE OR REPLACE TEMP TABLE ingest_tx_canonical AS "
+        + _render("ingest_tx_output", {"orders": orders}),
+        values,
+    )
+    rows_written = _copy(
+        engine,
+        "SELECT * FROM ingest_tx_canonical WHERE customer_id IS NOT NULL",
+        artifacts.path("transactions"),
+        "transactions",
+        {},
+    )
+    guest_rows = _copy(
+        engine,
+        "SELECT * FROM ingest_tx_canonical WHERE customer_id IS NULL",
+        artifacts.path("unattributed"),
+        "unattributed",
+        {},
     )
     written = engine.query("ingest_tx_summary").iloc[0].to_dict()
     refunds = engine.query(
-        "SELECT count(*) FILTER (WHERE matched) AS netted, count(*) FILTER (WHERE NOT matched) AS kept, "
-        "coalesce(sum(ingest_cents(amount)) FILTER (WHERE matched), 0) AS netted_cents FROM ingest_tx_refunds"
+        "SELECT count(*) FILTER (WHERE matched) AS netted, count(*) FILTER (WHERE NOT matched) AS kept "
+        "FROM ingest_tx_refunds"
     ).iloc[0]
     daily_rows = _copy(
         engine, load_sql("ingest_daily_orders"), artifacts.path("daily_orders"), "daily_orders", {}
     )
 
     summary = _table_summary(staged, counts, rows_written)
+    summary["unattributed_rows_written"] = guest_rows
 
-    purchase_rows = counts["purchase_rows_accepted"]
-    orders_written = int(written["orders"])
-    accounted = purchase_rows + int(refunds["netted"]) + int(refunds["kept"])
-    rows_match = accounted == counts["rows_accepted"] and int(refunds["kept"]) == int(
-        written["returns_kept"]
-    )
+    # every in-window purchase row is in exactly one order, every refund row netted or in a return
+    purchase_rows = counts["purchase_rows_in_window"]
+    orders_written = int(written["orders"]) + int(written["unattributed_orders"])
+    returns_written = int(written["returns_kept"]) + int(written["unattributed_returns"])
+    in_window = counts["rows_accepted"] + counts["rows_unattributed"]
+    rows_match = purchase_rows + int(refunds["netted"]) + int(refunds["kept"]) == in_window
+    rows_match = rows_match and returns_written <= int(refunds["kept"])
+    rows_match = rows_match and (returns_written > 0) == (int(refunds["kept"]) > 0)
     rows_match = rows_match and (
         orders_written <= purchase_rows if line_items else orders_written == purchase_rows
     )
+    rows_match = rows_match and rows_written + guest_rows == orders_written + returns_written
     if not rows_match:
         log.error(
             "transactions: accepted rows %s do not match the canonical table %s", counts, written
         )
     summary["rows_reconcile"] = summary["rows_reconcile"] and rows_match
 
-    cents_accepted = int(written["net_cents"])
+    micros_accepted = int(written["net_micros"])
+    micros_unattributed = int(written["unattributed_micros"])
+    binned = (
+        micros_accepted
+        + micros_unattributed
+        + counts["micros_after_as_of"]
+        + counts["micros_rejected"]
+    )
     facts = {
-        "cents_read": counts["cents_read"],
-        "cents_accepted": cents_accepted,
-        "cents_rejected": counts["cents_rejected"],
-        "revenue_reconciles": counts["cents_read"] == cents_accepted + counts["cents_rejected"],
-        "gross_cents": int(written["gross_cents"]),
-        "refunds_netted_cents": int(written["refunds_netted_cents"]),
-        "returns_cents": int(written["returns_cents"]),
-        "orders": orders_written,
+        "micros_read": counts["micros_read"],
+        "micros_accepted": micros_accepted,
+        "micros_unattributed": micros_unattributed,
+        "micros_after_as_of": counts["micros_after_as_of"],
+        "micros_rejected": counts["micros_rejected"],
+        "revenue_reconciles": counts["micros_read"] == binned,
+        "gross_micros": int(written["gross_micros"]),
+        "refunds_netted_micros": int(written["refunds_netted_micros"]),
+        "returns_micros": int(written["returns_micros"]),
+        "extreme_micros": int(written["extreme_micros"]),
+        "orders": int(written["orders"]),
         "purchases": int(written["purchases"]),
+        "zero_value_purchases": int(written["zero_value_purchases"]),
+        "zero_value_orders_ignored": int(written["zero_value_orders_ignored"]),
         "cancelled_orders": int(written["cancelled_orders"]),
         "over_refunded_orders": int(written["over_refunded_orders"]),
         "orders_with_refunds": int(written["orders_with_refunds"]),
         "refund_rows_netted": int(refunds["netted"]),
-        "returns_kept": int(refunds["kept"]),
+        "refund_rows_kept": int(refunds["kept"]),
+        "returns_kept": int(written["returns_kept"]),
+        "unattributed_orders": int(written["unattributed_orders"]),
+        "unattributed_returns": int(written["unattributed_returns"]),
+        "extreme_orders": int(written["extreme_orders"]),
+        "extreme_order_fence": _finite(written["extreme_order_fence"]),
+        "largest_order": _finite(written["largest_order"]),
         "unknown_customer_orders": int(written["unknown_customer_orders"])
         if has_customers
         else None,
@@ -411,10 +473,24 @@ def _ingest_transactions(
     if not facts["revenue_reconciles"]:
         log.error("transactions: revenue does not reconcile: %s", facts)
     engine.execute(
-        f"DROP VIEW IF EXISTS ingest_tx_written; DROP TABLE IF EXISTS {staged.relation}; "
+        f"DROP TABLE IF EXISTS ingest_tx_canonical; DROP TABLE IF EXISTS {staged.relation}; "
         f"DROP TABLE IF EXISTS {set_rejects}; DROP TABLE IF EXISTS ingest_tx_refunds"
     )
     return summary, facts
+
+
+def _transactions_source(params: WorkbookParams) -> TableSource:
+    source = params.source.transactions
+    if source is None:
+        raise StageInputMissing(
+            "01_ingest: source.transactions is not set in the params file; the ingest stage needs a "
+            "transactions table (an experiment export alone is read by 07_ab_test)"
+        )
+    return source
+
+
+def _finite(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def _date(value: Any) -> dt.date | None:
@@ -431,17 +507,20 @@ def run_ingest(
 
     Transforms the configured sources (``params.source``: transactions required; customers,
     events, assignments optional) into the run folder's ``transactions`` (one row per order
-    net of its matched refunds, plus one row per unmatched refund kept as a return),
-    ``customers``, ``events``, ``assignments`` (one row per accepted source row; written only
-    when configured, and a stale one from an earlier run is removed), ``rejects`` (one row per
-    rejected source row: table, file, row, reason, column, detail, amount, raw record),
-    ``daily_orders`` (one row per calendar day) and ``quality.json`` (counts only). Artifacts
-    appear together at the end. All row-level work is SQL on the engine (``crmlib/sql/ingest_*``).
+    with a customer id, net of its matched refunds, plus one row per refund order id matching
+    no accepted order, kept as a return), ``unattributed`` (the same for guest orders, without
+    a customer id), ``customers``, ``events``, ``assignments`` (one row per accepted source
+    row; written only when configured, and a stale one from an earlier run is removed),
+    ``rejects`` (one row per rejected source row: table, file, row, reason, column, detail,
+    amount, raw record), ``daily_orders`` (one row per calendar day) and ``quality.json``
+    (counts only). Rows dated after ``as_of_date`` (but not after the run date) are counted
+    and left out. Artifacts appear together at the end. All row-level work is SQL on the
+    engine (``crmlib/sql/ingest_*``).
 
-    Invariants, checked on every run: per table, rows read = rows accepted + rows rejected;
-    for transactions, revenue read = revenue accepted (sum of canonical ``amount``) + revenue
-    rejected, in integer cents. A broken invariant writes ``quality.json`` with verdict
-    ``fail`` and raises.
+    Invariants, checked on every run: per table, rows read = accepted + unattributed + after
+    as-of date + rejected; for transactions, revenue read = the same bins' revenue, exactly
+    (integer millionths of the currency unit). A broken invariant writes ``quality.json`` with
+    verdict ``fail`` and raises.
 
     Parameters
     ----------
@@ -485,7 +564,7 @@ def run_ingest(
             _register_files(active, staged)
             summaries[table] = _ingest_other(active, staged, artifacts)
         staged_tx = read_source(
-            params.source.transactions, table="transactions", params=params, engine=active
+            _transactions_source(params), table="transactions", params=params, engine=active
         )
         _register_files(active, staged_tx)
         summaries["transactions"], facts = _ingest_transactions(
@@ -495,7 +574,7 @@ def run_ingest(
             active, load_sql("ingest_rejects_output"), artifacts.path("rejects"), "rejects", {}
         )
         by_reason = active.query(
-            'SELECT "table", reason, count(*) AS n, coalesce(sum(ingest_cents(amount)), 0) AS cents '
+            'SELECT "table", reason, count(*) AS n, coalesce(sum(ingest_micros(amount)), 0) AS micros '
             'FROM ingest_rejects GROUP BY ALL ORDER BY "table", n DESC, reason'
         )
         daily = pd.read_parquet(artifacts.pending["daily_orders"])
@@ -506,6 +585,7 @@ def run_ingest(
             rejects_by_reason=by_reason,
             daily_orders=daily,
             rejects_written=rejected_rows,
+            run_date=run_date(params),
         )
         artifacts.commit([t for t in TABLES if t not in present])
     except BaseException:
@@ -519,7 +599,11 @@ def run_ingest(
     quality["seconds"] = round(seconds, 2)
     run.write_json("quality", quality)
     rows = {name: int(summaries[name]["rows_written"]) for name in present}
-    rows.update({"rejects": rejected_rows, "daily_orders": int(facts["daily_rows"])})
+    rows.update({
+        "unattributed": int(summaries["transactions"]["unattributed_rows_written"]),
+        "rejects": rejected_rows,
+        "daily_orders": int(facts["daily_rows"]),
+    })  # fmt: skip
     log.info("ingest: %s in %.1f s (%s)", quality["verdict"], seconds, json.dumps(rows))
     if not quality["reconciles"]:
         raise DataContractError(

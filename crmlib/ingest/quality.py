@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from crmlib.checks import Checks
 from crmlib.config import WorkbookParams
 from crmlib.errors import DataContractError
 
@@ -23,6 +24,7 @@ __all__ = [
     "describe_rejects",
     "describe_coverage",
     "describe_quality",
+    "ingest_checks",
     "plot_orders_per_day",
     "plot_rejects_by_reason",
 ]
@@ -39,8 +41,9 @@ _SINGULAR = {
 }
 
 
-def _money(cents: int) -> float:
-    return round(cents / 100.0, 2)
+def _money(micros: int) -> float:
+    """Money from integer millionths of the currency unit (the source's precision, not cents)."""
+    return round(micros / 1_000_000, 6)
 
 
 def _share(part: int, whole: int) -> float:
@@ -80,6 +83,7 @@ def build_quality(
     rejects_by_reason: pd.DataFrame,
     daily_orders: pd.DataFrame,
     rejects_written: int,
+    run_date: dt.date,
 ) -> dict[str, Any]:
     """Assemble ``quality.json`` from the stage's counts (no customer identifiers).
 
@@ -91,20 +95,25 @@ def build_quality(
         Per contract table: ``present`` and, when present, rows read/accepted/rejected/written,
         ``rows_reconcile``, files, formats, absent columns.
     facts : mapping
-        Transactions figures in integer cents and counts (from :func:`run_ingest`).
+        Transactions figures in integer millionths of the currency unit (``micros_*``) and
+        counts (from :func:`run_ingest`).
     rejects_by_reason : pd.DataFrame
-        One row per (table, reason): ``n`` rows and ``cents`` of parseable amounts.
+        One row per (table, reason): ``n`` rows and ``micros`` of parseable amounts.
     daily_orders : pd.DataFrame
         One row per day: ``date``, ``orders``, ``net_revenue``.
     rejects_written : int
         Rows of the rejects artifact (must equal the rejected rows of all tables).
+    run_date : date
+        The day the run happens (rows after it are ``future_timestamp`` rejects).
 
     Returns
     -------
     dict
         ``tables`` (per table), ``transactions`` (revenue, orders, refunds, coverage),
-        ``rows_read``/``rows_accepted``/``rows_rejected`` (transactions), ``reject_share``
-        (the worst table's), ``reconciles``, ``verdict`` and ``verdict_text``.
+        ``rows_read``/``rows_accepted``/``rows_unattributed``/``rows_after_as_of``/
+        ``rows_rejected`` (transactions), ``reject_share`` (the worst table's, of the rows
+        not after ``as_of_date``), ``unattributed_share``, ``reconciles``, ``verdict`` and
+        ``verdict_text`` (which names the params key behind it).
     """
     ingest = params.ingest
     by_table: dict[str, dict[str, Any]] = {}
@@ -121,7 +130,11 @@ def build_quality(
         summary["rejected_by_reason"] = {
             str(r): int(n) for r, n in zip(reasons["reason"], reasons["n"], strict=True)
         }
-        summary["reject_share"] = _share(summary["rows_rejected"], summary["rows_read"])
+        # the verdict judges invalid rows among the rows of the report window (and the future
+        # rows rejected): rows after as_of_date are neither valid nor invalid here
+        judged = summary["rows_read"] - summary["rows_after_as_of"]
+        summary["reject_share"] = _share(summary["rows_rejected"], judged)
+        summary["unattributed_share"] = _share(summary["rows_unattributed"], judged)
         if sum(summary["rejected_by_reason"].values()) != summary["rows_rejected"]:
             summary["rows_reconcile"] = False
         rows_reconcile = rows_reconcile and bool(summary["rows_reconcile"])
@@ -133,28 +146,40 @@ def build_quality(
     first, last = facts["first_order_date"], facts["last_order_date"]
     coverage = _gaps(daily_orders, first, last)
     transactions = {
-        "revenue_read": _money(facts["cents_read"]),
-        "revenue_accepted": _money(facts["cents_accepted"]),
-        "revenue_rejected": _money(facts["cents_rejected"]),
+        "revenue_read": _money(facts["micros_read"]),
+        "revenue_accepted": _money(facts["micros_accepted"]),
+        "revenue_unattributed": _money(facts["micros_unattributed"]),
+        "revenue_after_as_of": _money(facts["micros_after_as_of"]),
+        "revenue_rejected": _money(facts["micros_rejected"]),
         "revenue_rejected_by_reason": {
             str(r): _money(int(c))
-            for r, c in zip(tx_reasons["reason"], tx_reasons["cents"], strict=True)
+            for r, c in zip(tx_reasons["reason"], tx_reasons["micros"], strict=True)
         },
         "revenue_reconciles": bool(facts["revenue_reconciles"]),
-        "gross_revenue": _money(facts["gross_cents"]),
-        "refunds_netted_amount": _money(facts["refunds_netted_cents"]),
-        "returns_amount": _money(facts["returns_cents"]),
-        "net_revenue": _money(facts["cents_accepted"]),
+        "gross_revenue": _money(facts["gross_micros"]),
+        "refunds_netted_amount": _money(facts["refunds_netted_micros"]),
+        "returns_amount": _money(facts["returns_micros"]),
+        "net_revenue": _money(facts["micros_accepted"]),
+        "total_revenue": _money(facts["micros_accepted"] + facts["micros_unattributed"]),
+        "extreme_orders_amount": _money(facts["extreme_micros"]),
         **{
             k: facts[k]
             for k in (
                 "orders",
                 "purchases",
+                "zero_value_purchases",
+                "zero_value_orders_ignored",
                 "cancelled_orders",
                 "over_refunded_orders",
                 "orders_with_refunds",
                 "refund_rows_netted",
+                "refund_rows_kept",
                 "returns_kept",
+                "unattributed_orders",
+                "unattributed_returns",
+                "extreme_orders",
+                "extreme_order_fence",
+                "largest_order",
                 "unknown_customer_orders",
                 "unknown_customers",
                 "customers",
@@ -173,36 +198,44 @@ def build_quality(
     present = [t for t in _TABLE_ORDER if by_table[t]["present"]]
     worst = max(present, key=lambda t: by_table[t]["reject_share"])
     share = float(by_table[worst]["reject_share"])
+    unattributed = float(tx_table["unattributed_share"])
     if not reconciles:
         verdict = "fail"
     elif tx_table["rows_accepted"] == 0 or share > ingest.reject_share_fail:
         verdict = "fail"
-    elif share > ingest.reject_share_warn:
+    elif share > ingest.reject_share_warn or unattributed > ingest.unattributed_share_warn:
         verdict = "warn"
     else:
         verdict = "pass"
     quality: dict[str, Any] = {
         "run_name": params.run_name,
         "as_of_date": params.as_of_date,
+        "run_date": run_date,
         "currency": params.currency,
         "tables": by_table,
         "transactions": transactions,
         "rows_read": tx_table["rows_read"],
         "rows_accepted": tx_table["rows_accepted"],
+        "rows_unattributed": tx_table["rows_unattributed"],
+        "rows_after_as_of": tx_table["rows_after_as_of"],
         "rows_rejected": tx_table["rows_rejected"],
         "rows_reconcile": rows_reconcile,
         "rejects_written": rejects_written,
         "reject_share": share,
+        "unattributed_share": unattributed,
         "worst_table": worst,
         "reconciles": reconciles,
         "thresholds": {
             "reject_share_warn": ingest.reject_share_warn,
             "reject_share_fail": ingest.reject_share_fail,
+            "unattributed_share_warn": ingest.unattributed_share_warn,
             "amount_min": ingest.amount_min,
             "amount_max": ingest.amount_max,
+            "order_time_tolerance_minutes": ingest.order_time_tolerance_minutes,
         },
         "refund_when": list(ingest.refund_when),
         "refund_order_id_pattern": ingest.refund_order_id_pattern,
+        "zero_value_orders": ingest.zero_value_orders,
         "verdict": verdict,
     }
     quality["verdict_text"] = _verdict_text(quality)
@@ -224,7 +257,13 @@ def _require_quality(quality: Mapping[str, Any]) -> None:
 
 
 def _amount(value: float, currency: str) -> str:
+    """Money for a sentence: the source keeps fractions of a cent, the page shows cents."""
     return f"{currency} {value:,.2f}"
+
+
+def _percent(share: float) -> str:
+    """A share for a sentence: two decimals below 1% (0.02%), one above (25.3%)."""
+    return f"{share:.2%}" if 0 < share < 0.01 else f"{share:.1%}"
 
 
 def _reason_label(reason: str) -> str:
@@ -237,20 +276,49 @@ def _verdict_text(quality: Mapping[str, Any]) -> str:
 
 
 def _verdict_body(quality: Mapping[str, Any]) -> str:
+    """What the verdict rests on, with the params key behind each threshold."""
     tables = quality["tables"]
     worst = quality["worst_table"]
-    worst_summary = tables[worst]
+    summary = tables[worst]
     thresholds = quality["thresholds"]
-    limits = f"warn above {thresholds['reject_share_warn']:.1%}, fail above {thresholds['reject_share_fail']:.1%}"
+    judged = summary["rows_read"] - summary.get("rows_after_as_of", 0)
+    reasons = summary.get("rejected_by_reason", {})
+    top = max(reasons, key=lambda r: reasons[r], default=None)
+    most = f", most often {_reason_label(top)} ({reasons[top]:,})" if top else ""
     share = (
-        f"{quality['reject_share']:.2%} of {_SINGULAR[worst]} rows were rejected "
-        f"({worst_summary['rows_rejected']:,} of {worst_summary['rows_read']:,}; {limits})"
+        f"{quality['reject_share']:.2%} of {_SINGULAR[worst]} rows are invalid and were rejected "
+        f"({summary['rows_rejected']:,} of {judged:,}{most}; warn above "
+        f"{thresholds['reject_share_warn']:.1%} (ingest.reject_share_warn), fail above "
+        f"{thresholds['reject_share_fail']:.1%} (ingest.reject_share_fail))"
+    )
+    tx = tables["transactions"]
+    guests = ""
+    if tx.get("rows_unattributed"):
+        guests = (
+            f"; {_percent(quality['unattributed_share'])} of transaction rows have no customer id (guest orders: "
+            f"counted in revenue, kept out of customer analytics; warn above "
+            f"{thresholds['unattributed_share_warn']:.0%}, ingest.unattributed_share_warn)"
+        )
+    after = sum(t.get("rows_after_as_of", 0) for t in tables.values() if t.get("present"))
+    window = (
+        f"; {after:,} rows dated after as_of_date {quality['as_of_date']} are outside the report window "
+        "and not judged"
+        if after
+        else ""
     )
     if not quality["reconciles"]:
-        return f"totals do not reconcile (rows or revenue to the cent), so this run must not be used; {share}."
-    if quality["tables"]["transactions"]["rows_accepted"] == 0:
-        return "no transaction row was accepted."
-    return f"{share}, and rows and revenue reconcile to the cent."
+        return (
+            "totals do not reconcile (rows or revenue), so this run must not be used; this is a defect of "
+            f"the ingest stage, not of the data; {share}."
+        )
+    if tx["rows_accepted"] == 0:
+        return (
+            f"no transaction row was accepted: of {tx['rows_read']:,} rows read, {tx['rows_rejected']:,} were "
+            f"rejected, {tx.get('rows_unattributed', 0):,} have no customer id and "
+            f"{tx.get('rows_after_as_of', 0):,} are dated after as_of_date {quality['as_of_date']} "
+            "(check source.transactions.columns and as_of_date)."
+        )
+    return f"{share}{guests}{window}; rows and revenue reconcile."
 
 
 def ingest_metrics(quality: Mapping[str, Any]) -> dict[str, Any]:
@@ -265,8 +333,11 @@ def ingest_metrics(quality: Mapping[str, Any]) -> dict[str, Any]:
     -------
     dict
         ``verdict``, ``verdict_text``, ``conclusion`` (one line for the report's front page),
-        ``rows_read``/``rows_accepted``/``rows_rejected`` (transactions), ``reject_share``,
-        ``revenue_read``/``revenue_accepted``/``revenue_rejected``, ``reconciles``,
+        ``rows_read``/``rows_accepted``/``rows_unattributed``/``rows_after_as_of``/
+        ``rows_rejected`` (transactions), ``reject_share``, ``unattributed_share``,
+        ``revenue_read``/``revenue_accepted``/``revenue_unattributed``/``revenue_after_as_of``/
+        ``revenue_rejected``, ``total_revenue`` (accepted + guest orders), ``unattributed_orders``,
+        ``extreme_orders``, ``reconciles``,
         ``customers``, ``orders``, ``first_order_date``, ``last_order_date``,
         ``days_without_orders``, ``currency``.
     """
@@ -278,17 +349,32 @@ def ingest_metrics(quality: Mapping[str, Any]) -> dict[str, Any]:
         if tx["first_order_date"]
         else "no order dates"
     )
-    rejected_share = _share(quality["rows_rejected"], quality["rows_read"])
+    rejected_share = quality["tables"]["transactions"]["reject_share"]
+    guests = (
+        f"{quality['rows_unattributed']:,} guest rows without a customer id counted in revenue only, "
+        if quality.get("rows_unattributed")
+        else ""
+    )
+    after = (
+        f"{quality['rows_after_as_of']:,} rows after the as-of date left out, "
+        if quality.get("rows_after_as_of")
+        else ""
+    )
     conclusion = (
         f"{quality['rows_accepted']:,} of {quality['rows_read']:,} transaction rows accepted "
-        f"({rejected_share:.2%} rejected); "
+        f"({rejected_share:.2%} rejected); {guests}{after}"
         + (
             "totals reconcile to the cent; "
             if quality["reconciles"]
             else "totals do NOT reconcile; "
         )
         + f"{tx['orders']:,} orders from {tx['customers']:,} customers, {dates}; "
-        f"net revenue {_amount(tx['revenue_accepted'], currency)}."
+        f"net revenue {_amount(tx['revenue_accepted'], currency)}"
+        + (
+            f" ({_amount(tx['total_revenue'], currency)} with guest orders)."
+            if tx.get("revenue_unattributed")
+            else "."
+        )
     )
     return {
         "verdict": quality["verdict"],
@@ -297,10 +383,18 @@ def ingest_metrics(quality: Mapping[str, Any]) -> dict[str, Any]:
         "rows_read": quality["rows_read"],
         "rows_accepted": quality["rows_accepted"],
         "rows_rejected": quality["rows_rejected"],
+        "rows_unattributed": quality["rows_unattributed"],
+        "rows_after_as_of": quality["rows_after_as_of"],
         "reject_share": rejected_share,
+        "unattributed_share": quality["unattributed_share"],
         "revenue_read": tx["revenue_read"],
         "revenue_accepted": tx["revenue_accepted"],
+        "revenue_unattributed": tx["revenue_unattributed"],
+        "revenue_after_as_of": tx["revenue_after_as_of"],
         "revenue_rejected": tx["revenue_rejected"],
+        "total_revenue": tx["total_revenue"],
+        "unattributed_orders": tx["unattributed_orders"],
+        "extreme_orders": tx["extreme_orders"],
         "reconciles": bool(quality["reconciles"]),
         "customers": tx["customers"],
         "orders": tx["orders"],
@@ -322,9 +416,11 @@ def _iso(value: Any) -> str | None:
 def quality_scorecard(quality: Mapping[str, Any]) -> pd.DataFrame:
     """The row and revenue accounting of every table, formatted for display.
 
-    Transforms ``quality`` into one row per contract table (rows read, accepted, rejected, the
-    rejected share and whether rows reconcile; "not configured" for an absent table) plus one
-    row for transaction revenue (read = accepted + rejected, in the run's currency).
+    Transforms ``quality`` into one row per contract table (rows read, accepted, without a
+    customer id (guest orders), after the as-of date, rejected, the rejected share and whether
+    rows reconcile; "not configured" for an absent table), one row for transaction revenue
+    (read = accepted + no customer id + after the as-of date + rejected, in the run's
+    currency) and, when there are any, one row counting the extreme orders (kept, flagged).
 
     Parameters
     ----------
@@ -334,21 +430,27 @@ def quality_scorecard(quality: Mapping[str, Any]) -> pd.DataFrame:
     Returns
     -------
     pd.DataFrame
-        Indexed by ``item``; columns ``read``, ``accepted``, ``rejected``, ``rejected share``,
-        ``reconciles``; text cells, ready to show.
+        Indexed by ``item``; columns ``read``, ``accepted``, ``no customer id``, ``after as-of
+        date``, ``rejected``, ``rejected share``, ``reconciles``; text cells, ready to show.
     """
     _require_quality(quality)
+    columns = ["item", "read", "accepted", "no customer id", "after as-of date", "rejected",
+               "rejected share", "reconciles"]  # fmt: skip
     rows = []
     for table in _TABLE_ORDER:
         summary = quality["tables"][table]
         if not summary["present"]:
-            rows.append({"item": f"{table} rows", "read": "not configured", "accepted": "–", "rejected": "–",
-                         "rejected share": "–", "reconciles": "–"})  # fmt: skip
+            rows.append(
+                dict.fromkeys(columns[1:], "–")
+                | {"item": f"{table} (rows)", "read": "not configured"}
+            )
             continue
         rows.append({
-            "item": f"{table} rows",
+            "item": f"{table} (rows)",
             "read": f"{summary['rows_read']:,}",
             "accepted": f"{summary['rows_accepted']:,}",
+            "no customer id": f"{summary['rows_unattributed']:,}" if table == "transactions" else "–",
+            "after as-of date": f"{summary['rows_after_as_of']:,}",
             "rejected": f"{summary['rows_rejected']:,}",
             "rejected share": f"{summary['reject_share']:.2%}",
             "reconciles": "yes" if summary["rows_reconcile"] else "NO",
@@ -359,13 +461,20 @@ def quality_scorecard(quality: Mapping[str, Any]) -> pd.DataFrame:
         "item": f"transaction revenue ({currency})",
         "read": f"{tx['revenue_read']:,.2f}",
         "accepted": f"{tx['revenue_accepted']:,.2f}",
+        "no customer id": f"{tx['revenue_unattributed']:,.2f}",
+        "after as-of date": f"{tx['revenue_after_as_of']:,.2f}",
         "rejected": f"{tx['revenue_rejected']:,.2f}",
         "rejected share": f"{_share(abs(tx['revenue_rejected']), abs(tx['revenue_read'])):.2%}",
         "reconciles": "yes" if tx["revenue_reconciles"] else "NO",
     })  # fmt: skip
-    return pd.DataFrame(
-        rows, columns=["item", "read", "accepted", "rejected", "rejected share", "reconciles"]
-    ).set_index("item")
+    if tx.get("extreme_orders"):
+        fence = tx["extreme_order_fence"]
+        rows.append(dict.fromkeys(columns[1:], "–") | {
+            "item": f"extreme orders, above {currency} {fence:,.0f} (kept, flagged)",
+            "read": f"{tx['extreme_orders']:,}",
+            "accepted": f"{tx['extreme_orders']:,}",
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=columns).set_index("item")
 
 
 def rejects_by_reason(quality: Mapping[str, Any]) -> pd.DataFrame:
@@ -395,10 +504,15 @@ def describe_reconciliation(quality: Mapping[str, Any]) -> str:
     _require_quality(quality)
     tx = quality["transactions"]
     currency = quality["currency"]
-    rows = (
-        f"All {quality['rows_read']:,} transaction rows are accounted for: {quality['rows_accepted']:,} accepted "
-        f"and {quality['rows_rejected']:,} rejected."
-    )
+    bins = [f"{quality['rows_accepted']:,} accepted"]
+    if quality.get("rows_unattributed"):
+        bins.append(f"{quality['rows_unattributed']:,} without a customer id (guest orders)")
+    if quality.get("rows_after_as_of"):
+        bins.append(
+            f"{quality['rows_after_as_of']:,} dated after the as-of date {quality['as_of_date']}"
+        )
+    bins.append(f"{quality['rows_rejected']:,} rejected")
+    rows = f"All {quality['rows_read']:,} transaction rows are accounted for: {_join(bins)}."
     others = [
         f"{table} {s['rows_accepted']:,} of {s['rows_read']:,}"
         for table, s in quality["tables"].items()
@@ -411,12 +525,21 @@ def describe_reconciliation(quality: Mapping[str, Any]) -> str:
             f"{_amount(tx['revenue_accepted'], currency)}, rejected {_amount(tx['revenue_rejected'], currency)}. "
             "This is a defect of the ingest stage, not of the data: do not use this run."
         )
+    parts = [f"{_amount(tx['revenue_accepted'], currency)} accepted"]
+    if tx.get("revenue_unattributed"):
+        parts.append(f"{_amount(tx['revenue_unattributed'], currency)} of guest orders")
+    if tx.get("revenue_after_as_of"):
+        parts.append(f"{_amount(tx['revenue_after_as_of'], currency)} after the as-of date")
+    parts.append(f"{_amount(tx['revenue_rejected'], currency)} on rejected rows")
     return (
-        f"{rows}{other_text} Revenue reconciles to the cent: {_amount(tx['revenue_read'], currency)} read = "
-        f"{_amount(tx['revenue_accepted'], currency)} accepted (net of {tx['refund_rows_netted']:,} refunds netted "
-        f"into their orders and {tx['returns_kept']:,} unmatched refunds kept as returns) + "
-        f"{_amount(tx['revenue_rejected'], currency)} on rejected rows."
+        f"{rows}{other_text} Revenue reconciles exactly: {_amount(tx['revenue_read'], currency)} read = "
+        f"{' + '.join(parts)}. Accepted revenue is net of {tx['refund_rows_netted']:,} refund rows netted "
+        f"into their orders and {tx['returns_kept']:,} unmatched refunds kept as returns."
     )
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def describe_rejects(quality: Mapping[str, Any]) -> str:
@@ -432,6 +555,7 @@ def describe_rejects(quality: Mapping[str, Any]) -> str:
         )
     elif tx["unknown_customer_orders"] is None:
         unknown = " There is no customers table, so orders cannot be checked against it."
+    unknown += _kept_notes(tx, quality["currency"])
     if reasons.empty:
         return f"No row of any table was rejected.{unknown}"
     total = int(reasons["rows"].sum())
@@ -439,7 +563,8 @@ def describe_rejects(quality: Mapping[str, Any]) -> str:
         f"{_reason_label(r.reason)} ({r.rows:,}{'' if r.table == 'transactions' else ' ' + r.table})"
         for r in reasons.head(5).itertuples()
     )
-    more = f" and {len(reasons) - 5} more reasons" if len(reasons) > 5 else ""
+    extra = len(reasons) - 5
+    more = f" and {extra} more reason{'s' if extra > 1 else ''}" if extra > 0 else ""
     share = quality["tables"]["transactions"]["reject_share"]
     by_money = tx.get("revenue_rejected_by_reason", {})
     biggest = max(by_money, key=lambda r: abs(by_money[r]), default=None)
@@ -451,6 +576,35 @@ def describe_rejects(quality: Mapping[str, Any]) -> str:
         f"{_amount(tx['revenue_rejected'], quality['currency'])} of parseable amounts{money}.{unknown} Every "
         "rejected row is in the `rejects` artifact with its file, row number, reason and the value found."
     )
+
+
+def _kept_notes(tx: Mapping[str, Any], currency: str) -> str:
+    """Sentences on valid rows that are easy to mistake for errors: guest, free and extreme orders."""
+    notes = ""
+    if tx.get("unattributed_orders"):
+        notes += (
+            f" {tx['unattributed_orders']:,} guest orders without a customer id "
+            f"({_amount(tx['revenue_unattributed'], currency)}) are valid: they count in revenue and orders and "
+            "are kept out of customer analytics (the `unattributed` artifact)."
+        )
+    if tx.get("zero_value_purchases"):
+        notes += (
+            f" {tx['zero_value_purchases']:,} orders of zero value (free items, full discounts) count as purchases "
+            "with no revenue (ingest.zero_value_orders: purchase)."
+        )
+    if tx.get("zero_value_orders_ignored"):
+        notes += (
+            f" {tx['zero_value_orders_ignored']:,} orders of zero value are kept but not counted as purchases "
+            "(ingest.zero_value_orders: ignore)."
+        )
+    if tx.get("extreme_orders"):
+        notes += (
+            f" {tx['extreme_orders']:,} extreme orders above {_amount(tx['extreme_order_fence'], currency)} (far "
+            f"above the usual order; the largest {_amount(tx['largest_order'], currency)}, "
+            f"{_amount(tx['extreme_orders_amount'], currency)} in all) are kept and flagged, not rejected; set "
+            "ingest.amount_max to reject orders above a bound."
+        )
+    return notes
 
 
 def describe_coverage(quality: Mapping[str, Any]) -> str:
@@ -485,6 +639,36 @@ def describe_quality(quality: Mapping[str, Any]) -> str:
     }[quality["verdict"]]
     body = _verdict_body(quality)
     return f"**Verdict: {quality['verdict']}.** {body[:1].upper()}{body[1:]} {advice}"
+
+
+def ingest_checks(quality: Mapping[str, Any]) -> Checks:
+    """Business rules 01_ingest must meet before later stages use its tables.
+
+    Rows reconcile (per table: read = accepted + unattributed + after as-of date + rejected),
+    revenue reconciles exactly (the same bins), and the verdict is not ``fail`` (its text
+    names the params key behind it).
+    """
+    _require_quality(quality)
+    tx = quality["tables"]["transactions"]
+    revenue = quality["transactions"]
+    currency = quality["currency"]
+    checks = Checks()
+    checks.expect(
+        "rows reconcile",
+        quality["rows_reconcile"],
+        f"transactions: {tx['rows_read']:,} read = {tx['rows_accepted']:,} accepted + "
+        f"{tx['rows_unattributed']:,} without a customer id + {tx['rows_after_as_of']:,} after the as-of "
+        f"date + {tx['rows_rejected']:,} rejected; every other table likewise",
+    )
+    checks.expect(
+        "revenue reconciles exactly",
+        revenue["revenue_reconciles"],
+        f"{revenue['revenue_read']:,.2f} read = {revenue['revenue_accepted']:,.2f} accepted + "
+        f"{revenue['revenue_unattributed']:,.2f} guest orders + {revenue['revenue_after_as_of']:,.2f} after the "
+        f"as-of date + {revenue['revenue_rejected']:,.2f} rejected ({currency})",
+    )
+    checks.expect("verdict is not fail", quality["verdict"] != "fail", quality["verdict_text"])
+    return checks
 
 
 # -- charts -----------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ __all__ = [
     "delimiter_hint",
     "read_source",
     "drop_raw",
+    "run_date",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,6 @@ _REASON_CODES = (
     "conflicting_assignment",
 )  # fmt: skip
 
-#: Field values read as empty (besides the empty field): the usual null spellings of exports.
-NULL_TOKENS: tuple[str, ...] = ("", "NULL", "null", "Null", "NaN", "nan", "N/A", "n/a", "\\N")
 
 _DELIMITER_CANDIDATES = (",", ";", "\t", "|")
 _TEMPORAL_TYPES = ("DATE", "TIMESTAMP")
@@ -238,7 +237,7 @@ def reader_sql(path: Path, file_format: str, source: TableSource) -> str:
     """The table function reading one file, every CSV column as text.
 
     CSV is read with the source's delimiter and encoding, a header row, and every field in
-    :data:`NULL_TOKENS` read as NULL; parquet is read with its own column types.
+    ``source.null_values`` read as NULL; parquet is read with its own column types.
     """
     if file_format == "parquet":
         return f"read_parquet({quote_literal(path)})"
@@ -246,7 +245,7 @@ def reader_sql(path: Path, file_format: str, source: TableSource) -> str:
         f"read_csv({quote_literal(path)}, all_varchar = true, header = true, "
         f"delim = {quote_literal(source.delimiter)}, quote = '\"', escape = '\"', "
         f"encoding = {quote_literal(source.encoding)}, skip = 0, comment = '', compression = 'auto', "
-        f"nullstr = [{', '.join(quote_literal(token) for token in NULL_TOKENS)}])"
+        f"nullstr = [{', '.join(quote_literal(token) for token in source.null_values)}])"
     )
 
 
@@ -377,7 +376,8 @@ def _text_expression(column: str, column_type: str, kind: str, source: TableSour
     ident = quote_identifier(column)
     upper = column_type.upper()
     if upper == "VARCHAR":
-        return f"nullif({ident}, '')"
+        nulls = ", ".join(quote_literal(token) for token in source.null_values) or "''"
+        return f"CASE WHEN {ident} IN ({nulls}) THEN NULL ELSE {ident} END"
     if upper == "BOOLEAN":
         true_text = quote_literal(source.true_values[0] if source.true_values else "true")
         false_text = quote_literal(source.false_values[0] if source.false_values else "false")
@@ -439,8 +439,47 @@ def _ts_parser(
 
 
 # -- parameters ---------------------------------------------------------------------------------
-def _as_of_end(params: WorkbookParams) -> dt.datetime:
-    return dt.datetime.combine(params.as_of_date + dt.timedelta(days=1), dt.time())
+def _day_end(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+
+
+def run_date(params: WorkbookParams) -> dt.date:
+    """The day the run happens: ``ingest.run_date``, else today (UTC).
+
+    Rows dated after it are ``future_timestamp`` rejects; rows after ``as_of_date`` but not
+    after it are outside the report window (``after_as_of``), never invalid.
+    """
+    return params.ingest.run_date or dt.datetime.now(dt.UTC).date()
+
+
+def _future_detail(params: WorkbookParams) -> str:
+    day = run_date(params)
+    which = "ingest.run_date" if params.ingest.run_date else "today; set ingest.run_date to fix it"
+    return (
+        f"is after the run date {day.isoformat()} ({which}); expected a timestamp on or before it"
+    )
+
+
+def _number_parser(source: TableSource) -> str:
+    """The macro parsing the source's numbers (``ingest_number_grouped`` is made by read_source)."""
+    if source.thousands_separator is not None:
+        return "ingest_number_grouped"
+    return "ingest_number_comma" if source.decimal_separator == "," else "ingest_number_dot"
+
+
+def _grouped_number_macro(source: TableSource) -> str:
+    """``ingest_number_grouped(x)``: numbers with the source's grouping and decimal characters.
+
+    '1,234.50' with thousands ',' and decimal '.'; groups must be of three digits ('1,23.4' is
+    not a number), and numbers without grouping ('1234.5', '-12') are read too.
+    """
+    thousands, decimal = source.thousands_separator or "", source.decimal_separator
+    pattern = rf"[+-]?(\d{{1,3}}({re.escape(thousands)}\d{{3}})+|\d*)({re.escape(decimal)}\d+)?"
+    return (
+        "CREATE OR REPLACE TEMP MACRO ingest_number_grouped(x) AS CASE WHEN regexp_full_match(x, "
+        f"{quote_literal(pattern)}) AND regexp_matches(x, '\\d') THEN try_cast(replace(replace(x, "
+        f"{quote_literal(thousands)}, ''), {quote_literal(decimal)}, '.') AS DOUBLE) END"
+    )
 
 
 def _refund_pattern_groups(pattern: str | None) -> int:
@@ -454,7 +493,9 @@ def _stage_values(
     fmt = source.timestamp_format
     values: dict[str, Any] = {
         "timestamp_format": fmt or "",
-        "as_of_end": _as_of_end(params),
+        "as_of_end": _day_end(params.as_of_date),
+        "future_end": _day_end(max(run_date(params), params.as_of_date)),
+        "future_detail": _future_detail(params),
         "as_of_date": params.as_of_date.isoformat(),
         "as_of_year": params.as_of_date.year,
         "timestamp_expected": (
@@ -462,24 +503,32 @@ def _stage_values(
             if fmt is None
             else f"a timestamp in the format {fmt} (source.{table}.timestamp_format)"
         ),
-        "number_expected": (
-            "a number such as 1234.50"
-            if source.decimal_separator == "."
-            else f"a number with a decimal comma such as 1.234,50 (source.{table}.decimal_separator)"
-        ),
+        "number_expected": _number_expected(source, table),
         "true_values": [v.lower() for v in source.true_values],
         "false_values": [v.lower() for v in source.false_values],
         "bool_expected": ", ".join([*source.true_values, *source.false_values]),
         "channels": list(CHANNELS),
         "event_types": list(EVENT_TYPES),
-        "amount_min": float(ingest.amount_min),
-        "amount_max": float(ingest.amount_max),
+        "amount_min": float("-inf") if ingest.amount_min is None else float(ingest.amount_min),
+        "amount_max": float("inf") if ingest.amount_max is None else float(ingest.amount_max),
         "has_order_id": has_order_id,
         "use_unit_price": source.unit_price_column is not None,
         "refund_pattern": ingest.refund_order_id_pattern or r"[^\s\S]",
         "refund_rules": "[" + ", ".join(ingest.refund_when) + "]",
     }
     return values
+
+
+def _number_expected(source: TableSource, table: str) -> str:
+    if source.thousands_separator is not None:
+        example = f"1{source.thousands_separator}234{source.decimal_separator}50"
+        return (
+            f"a number such as {example} (source.{table}.thousands_separator "
+            f"{source.thousands_separator!r}, decimal_separator {source.decimal_separator!r})"
+        )
+    if source.decimal_separator == ",":
+        return f"a number with a decimal comma such as 1.234,50 (source.{table}.decimal_separator)"
+    return "a number such as 1234.50"
 
 
 def transaction_expressions(source: TableSource, params: WorkbookParams) -> dict[str, str]:
@@ -500,9 +549,9 @@ def transaction_expressions(source: TableSource, params: WorkbookParams) -> dict
     # refund_target is used by ingest_tx_refunds.sql on staged rows (alias s)
     return {
         "price_number": "unit_price_number" if unit_price else "amount_number",
-        "line_amount": "round(quantity_number * unit_price_number, 2)"
+        "line_amount": "round(quantity_number * unit_price_number, 6)"
         if unit_price
-        else "round(amount_number, 2)",
+        else "round(amount_number, 6)",
         "refund_rule": f"coalesce({' OR '.join(f'({rule})' for rule in rules)}, false)"
         if rules
         else "false",
@@ -580,7 +629,40 @@ def open_source_file(
         raise SourceFileError(
             f"{path.name}: no header row found; expected a header naming the columns"
         )
+    _check_unique_header(engine, path, fmt, source, table)
     return fmt, reader, types
+
+
+def _check_unique_header(
+    engine: Engine, path: Path, fmt: str, source: TableSource, table: str
+) -> None:
+    """Fail on a header that names a column twice (the reader would rename the second copy)."""
+    if fmt == "parquet":
+        names = [
+            str(name)
+            for name in engine.query(
+                f"SELECT name FROM parquet_schema({quote_literal(path)}) WHERE num_children IS NULL "
+                "OR num_children = 0"
+            )["name"]
+        ]
+    else:
+        header = engine.query(
+            f"SELECT * FROM read_csv({quote_literal(path)}, all_varchar = true, header = false, "
+            f"delim = {quote_literal(source.delimiter)}, quote = '\"', escape = '\"', "
+            f"encoding = {quote_literal(source.encoding)}, compression = 'auto') LIMIT 1"
+        )
+        values = header.iloc[0].tolist() if len(header) else []
+        names = [str(value).strip() for value in values if isinstance(value, str) and value.strip()]
+    seen: dict[str, str] = {}
+    for name in names:
+        folded = name.lower()
+        if folded in seen:
+            same = "" if seen[folded] == name else f" (as {seen[folded]!r} and {name!r})"
+            raise SourceFileError(
+                f"{path.name}: the header names column {name!r} twice{same}; expected each column once "
+                f"(rename one in the file, or export it again), so that source.{table}.columns is unambiguous"
+            )
+        seen[folded] = name
 
 
 def read_source(
@@ -678,10 +760,10 @@ def read_source(
             "column_type": COLUMN_TYPE,
             "mapping": _mapping_sql(table, mapped, unit_price, types, source, fmt),
             "ts_parser": _ts_parser(table, mapped, types, source),
-            "number_parser": "ingest_number_comma"
-            if source.decimal_separator == ","
-            else "ingest_number_dot",
+            "number_parser": _number_parser(source),
         }
+        if source.thousands_separator is not None:
+            engine.execute(_grouped_number_macro(source))
         if table == "transactions":
             identifiers.update(transaction_expressions(source, params))
         prefix = f"CREATE TABLE {relation} AS\n" if file_no == 1 else f"INSERT INTO {relation}\n"

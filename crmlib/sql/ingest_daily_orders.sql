@@ -1,13 +1,13 @@
 -- 01_ingest: the `daily_orders` artifact for the orders-per-day chart. One row per calendar
 -- day from the first to the last transaction date (days without rows included, as zeros):
 -- orders placed that day (returns excluded) and the net revenue dated that day
--- (orders net of their refunds, plus returns).
+-- (orders net of their refunds, plus returns); guest (unattributed) orders included.
 WITH days AS (
     SELECT
         CAST(order_ts AS DATE) AS date,
         count(*) FILTER (WHERE NOT is_return) AS orders,
         sum(amount) AS net_revenue
-    FROM ingest_tx_written
+    FROM ingest_tx_canonical
     GROUP BY CAST(order_ts AS DATE)
 ),
 calendar AS (

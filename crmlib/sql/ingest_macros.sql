@@ -45,8 +45,9 @@ CREATE OR REPLACE TEMP MACRO ingest_bool(x, true_values, false_values) AS
         WHEN list_contains(false_values, lower(x)) THEN false
     END;
 
--- Money in integer cents (for reconciliation to the cent).
-CREATE OR REPLACE TEMP MACRO ingest_cents(v) AS CAST(round(v * 100) AS BIGINT);
+-- Money in integer millionths of the currency unit: every digit an export prints (16.448,
+-- 0.0125) is kept, and sums are exact, so revenue read reconciles with the file's own total.
+CREATE OR REPLACE TEMP MACRO ingest_micros(v) AS CAST(round(v * 1000000) AS BIGINT);
 
 -- A source value quoted for a reject's detail text.
 CREATE OR REPLACE TEMP MACRO ingest_quote(x) AS

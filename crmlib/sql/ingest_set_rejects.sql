@@ -1,5 +1,6 @@
 -- 01_ingest: set-level rejects of a staged customers, events or assignments table, on rows
--- that passed every field-level check. One row per rejected source row.
+-- that passed every field-level check and are in the report window (not after as_of_date).
+-- One row per rejected source row.
 --   duplicate_row: an exact copy (every source column equal) of an earlier row, or a later row
 --     of the same key whose parsed content equals the first; the first is kept.
 --   key conflicts (duplicate_customer / conflicting_assignment): a later row of the same key
@@ -12,14 +13,14 @@ CREATE OR REPLACE TABLE {{ target }} AS
 WITH repeated AS (
     SELECT {{ group_key }} AS group_key
     FROM {{ stage }}
-    WHERE reason IS NULL
+    WHERE reason IS NULL AND bin IS NULL
     GROUP BY {{ group_key }}
     HAVING count(*) > 1
 ),
 candidates AS MATERIALIZED (
     SELECT *, ROW({{ content }}) AS content
     FROM {{ stage }}
-    WHERE reason IS NULL
+    WHERE reason IS NULL AND bin IS NULL
         AND {{ group_key }} IN (SELECT group_key FROM repeated)
 ),
 copies AS (

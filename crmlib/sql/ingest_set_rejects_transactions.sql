@@ -1,10 +1,15 @@
 -- 01_ingest: set-level rejects of the staged transactions (`ingest_stage_transactions`), on
--- rows that passed every field-level check. One row per rejected source row.
+-- rows that passed every field-level check and are not after as_of_date (outside the report
+-- window, ingest ignores them). One row per rejected source row.
 --   duplicate_row: an exact copy (every source column equal) of an earlier row; the first is
 --     kept. Also a later positive row of the same order whose parsed content equals the first.
 --   conflicting_order: a later positive row of an order_id already seen with different content
---     (line items: a line whose customer_id or order_ts differs from the order's first line);
---     the first row by (file, source_row) is kept.
+--     (line items: a line whose customer_id differs from the order's first line, or whose
+--     order_ts is more than $tolerance_seconds from it); the first row by (file, source_row)
+--     is kept.
+--   amount_out_of_bounds (only when $has_bounds): every line of an order whose lines, summed,
+--     fall outside [$amount_min, $amount_max]; refunds are summed per refund order id (a
+--     cancellation invoice is judged whole). Rows without an order id are orders of their own.
 -- Candidates are found by one hash aggregate first (copies and rows of one order share the
 -- order id; without an order_id column, copies share row_hash), so the windows only see
 -- repeated rows. Placeholder <group_key>: hash(order_id) or row_hash.
@@ -12,14 +17,14 @@ CREATE OR REPLACE TABLE ingest_set_rejects_transactions AS
 WITH repeated AS (
     SELECT {{ group_key }} AS group_key
     FROM ingest_stage_transactions
-    WHERE reason IS NULL
+    WHERE reason IS NULL AND bin IS DISTINCT FROM 'after_as_of'
     GROUP BY {{ group_key }}
     HAVING count(*) > 1
 ),
 candidates AS MATERIALIZED (
     SELECT *
     FROM ingest_stage_transactions
-    WHERE reason IS NULL
+    WHERE reason IS NULL AND bin IS DISTINCT FROM 'after_as_of'
         AND {{ group_key }} IN (SELECT group_key FROM repeated)
 ),
 copies AS (
@@ -82,7 +87,11 @@ differences AS (
         concat_ws(
             ', ',
             CASE WHEN customer_id IS DISTINCT FROM first_customer_id THEN 'customer_id' END,
-            CASE WHEN order_ts IS DISTINCT FROM first_order_ts THEN 'order_ts' END,
+            CASE
+                WHEN NOT $line_items AND order_ts IS DISTINCT FROM first_order_ts THEN 'order_ts'
+                WHEN $line_items AND abs(date_diff('second', first_order_ts, order_ts)) > $tolerance_seconds
+                    THEN 'order_ts'
+            END,
             CASE WHEN NOT $line_items AND amount IS DISTINCT FROM first_amount THEN 'amount' END,
             CASE WHEN NOT $line_items AND quantity IS DISTINCT FROM first_quantity THEN 'quantity' END,
             CASE WHEN NOT $line_items AND product_id IS DISTINCT FROM first_product_id THEN 'product_id' END,
@@ -106,11 +115,57 @@ conflicts AS (
             ELSE
                 'order ' || order_id || ' was first read at row ' || first_row
                 || CASE WHEN first_file <> file_no THEN ' of file ' || first_file ELSE '' END
-                || ' with a different ' || differing || '; the first row is kept'
+                || ' with a different ' || differing
+                || CASE
+                    WHEN $line_items AND differing LIKE '%order_ts%'
+                        THEN ' (lines more than ingest.order_time_tolerance_minutes apart)'
+                    ELSE ''
+                END
+                || '; the first row is kept'
         END AS detail
     FROM differences
     WHERE NOT $line_items OR differing <> ''
+),
+earlier AS (
+    SELECT file_no, source_row FROM duplicates
+    UNION ALL
+    SELECT file_no, source_row FROM conflicts
+),
+kept AS (
+    SELECT
+        s.file_no,
+        s.source_row,
+        s.is_refund,
+        s.amount,
+        coalesce(s.order_id, 'row ' || s.source_row || ' of file ' || s.file_no) AS order_key
+    FROM ingest_stage_transactions AS s
+    WHERE $has_bounds
+        AND s.reason IS NULL
+        AND s.bin IS DISTINCT FROM 'after_as_of'
+        AND NOT EXISTS (SELECT 1 FROM earlier AS e WHERE e.file_no = s.file_no AND e.source_row = s.source_row)
+),
+totals AS (
+    SELECT is_refund, order_key, sum(amount) AS total, count(*) AS lines
+    FROM kept
+    GROUP BY is_refund, order_key
+    HAVING sum(amount) < $amount_min OR sum(amount) > $amount_max
+),
+bounds AS (
+    SELECT
+        k.file_no,
+        k.source_row,
+        'amount_out_of_bounds' AS reason,
+        'amount' AS reason_column,
+        CASE WHEN t.is_refund THEN 'refund ' ELSE 'order ' END || t.order_key || ' totals '
+        || printf('%.2f', t.total)
+        || CASE WHEN t.lines > 1 THEN ' (' || t.lines || ' lines summed)' ELSE '' END
+        || ', outside [' || printf('%.2f', $amount_min) || ', ' || printf('%.2f', $amount_max)
+        || '] (ingest.amount_min, ingest.amount_max; set them to null to keep every order)' AS detail
+    FROM kept AS k
+    JOIN totals AS t ON t.is_refund = k.is_refund AND t.order_key = k.order_key
 )
 SELECT * FROM duplicates
 UNION ALL
 SELECT * FROM conflicts
+UNION ALL
+SELECT * FROM bounds

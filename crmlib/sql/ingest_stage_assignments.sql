@@ -47,7 +47,7 @@ checked AS (
             WHEN assigned_ts IS NULL THEN 'bad_timestamp'
             WHEN has_cost AND cost IS NULL THEN 'bad_amount'
             WHEN cost < 0 THEN 'invalid_value'
-            WHEN assigned_ts >= $as_of_end THEN 'future_timestamp'
+            WHEN assigned_ts >= $future_end THEN 'future_timestamp'
         END AS reason,
         CASE
             WHEN customer_id IS NULL THEN 'customer_id'
@@ -56,7 +56,7 @@ checked AS (
             WHEN assigned_ts IS NULL THEN 'assigned_ts'
             WHEN has_cost AND cost IS NULL THEN 'cost'
             WHEN cost < 0 THEN 'cost'
-            WHEN assigned_ts >= $as_of_end THEN 'assigned_ts'
+            WHEN assigned_ts >= $future_end THEN 'assigned_ts'
         END AS reason_column
     FROM parsed
 )
@@ -69,6 +69,7 @@ SELECT
     variant,
     assigned_ts,
     cost,
+    CASE WHEN reason IS NULL AND assigned_ts >= $as_of_end THEN 'after_as_of' END AS bin,
     CAST(reason AS {{ reason_type }}) AS reason,
     CAST(reason_column AS {{ column_type }}) AS reason_column,
     CASE reason
@@ -77,8 +78,7 @@ SELECT
             'assigned_ts ' || ingest_quote(assigned_ts_text) || ' is not a timestamp; expected ' || $timestamp_expected
         WHEN 'bad_amount' THEN 'cost ' || ingest_quote(cost_text) || ' is not a number; expected ' || $number_expected
         WHEN 'future_timestamp' THEN
-            'assigned_ts ' || strftime(assigned_ts, '%Y-%m-%d %H:%M:%S') || ' is after as_of_date ' || $as_of_date
-            || '; expected a timestamp on or before it'
+            'assigned_ts ' || strftime(assigned_ts, '%Y-%m-%d %H:%M:%S') || ' ' || $future_detail
         WHEN 'invalid_value' THEN
             CASE reason_column
                 WHEN 'cost' THEN 'cost ' || printf('%.2f', cost) || ' is negative; expected a cost >= 0'

@@ -57,7 +57,7 @@ checked AS (
             WHEN email_opt_in_clean IS NOT NULL AND email_opt_in IS NULL THEN 'invalid_value'
             WHEN sms_opt_in_clean IS NOT NULL AND sms_opt_in IS NULL THEN 'invalid_value'
             WHEN push_opt_in_clean IS NOT NULL AND push_opt_in IS NULL THEN 'invalid_value'
-            WHEN signup_ts >= $as_of_end THEN 'future_timestamp'
+            WHEN signup_ts >= $future_end THEN 'future_timestamp'
         END AS reason,
         CASE
             WHEN customer_id IS NULL THEN 'customer_id'
@@ -67,7 +67,7 @@ checked AS (
             WHEN email_opt_in_clean IS NOT NULL AND email_opt_in IS NULL THEN 'email_opt_in'
             WHEN sms_opt_in_clean IS NOT NULL AND sms_opt_in IS NULL THEN 'sms_opt_in'
             WHEN push_opt_in_clean IS NOT NULL AND push_opt_in IS NULL THEN 'push_opt_in'
-            WHEN signup_ts >= $as_of_end THEN 'signup_ts'
+            WHEN signup_ts >= $future_end THEN 'signup_ts'
         END AS reason_column
     FROM parsed
 )
@@ -84,6 +84,7 @@ SELECT
     sms_opt_in,
     push_opt_in,
     loyalty_tier,
+    CASE WHEN reason IS NULL AND signup_ts >= $as_of_end THEN 'after_as_of' END AS bin,
     CAST(reason AS {{ reason_type }}) AS reason,
     CAST(reason_column AS {{ column_type }}) AS reason_column,
     CASE reason_column
@@ -94,8 +95,7 @@ SELECT
                     'signup_ts ' || ingest_quote(signup_ts_text) || ' is not a timestamp; expected '
                     || $timestamp_expected
                 ELSE
-                    'signup_ts ' || strftime(signup_ts, '%Y-%m-%d %H:%M:%S') || ' is after as_of_date '
-                    || $as_of_date || '; expected a timestamp on or before it'
+                    'signup_ts ' || strftime(signup_ts, '%Y-%m-%d %H:%M:%S') || ' ' || $future_detail
             END
         WHEN 'birth_year' THEN
             'birth_year ' || ingest_quote(birth_year_text) || ' is not a year; expected a whole number from 1900 to '

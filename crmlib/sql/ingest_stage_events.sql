@@ -38,14 +38,14 @@ checked AS (
             WHEN event_ts IS NULL THEN 'bad_timestamp'
             WHEN channel IS NULL OR NOT list_contains($channels, channel) THEN 'invalid_value'
             WHEN event_type IS NULL OR NOT list_contains($event_types, event_type) THEN 'invalid_value'
-            WHEN event_ts >= $as_of_end THEN 'future_timestamp'
+            WHEN event_ts >= $future_end THEN 'future_timestamp'
         END AS reason,
         CASE
             WHEN customer_id IS NULL THEN 'customer_id'
             WHEN event_ts IS NULL THEN 'event_ts'
             WHEN channel IS NULL OR NOT list_contains($channels, channel) THEN 'channel'
             WHEN event_type IS NULL OR NOT list_contains($event_types, event_type) THEN 'event_type'
-            WHEN event_ts >= $as_of_end THEN 'event_ts'
+            WHEN event_ts >= $future_end THEN 'event_ts'
         END AS reason_column
     FROM parsed
 )
@@ -58,6 +58,7 @@ SELECT
     channel,
     event_type,
     campaign_id,
+    CASE WHEN reason IS NULL AND event_ts >= $as_of_end THEN 'after_as_of' END AS bin,
     CAST(reason AS {{ reason_type }}) AS reason,
     CAST(reason_column AS {{ column_type }}) AS reason_column,
     CASE reason
@@ -74,7 +75,6 @@ SELECT
                     || array_to_string($event_types, ', ')
             END
         WHEN 'future_timestamp' THEN
-            'event_ts ' || strftime(event_ts, '%Y-%m-%d %H:%M:%S') || ' is after as_of_date ' || $as_of_date
-            || '; expected a timestamp on or before it'
+            'event_ts ' || strftime(event_ts, '%Y-%m-%d %H:%M:%S') || ' ' || $future_detail
     END AS detail
 FROM checked

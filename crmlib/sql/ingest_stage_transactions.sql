@@ -1,10 +1,16 @@
 -- 01_ingest: stage one transactions file. One row per data row of the raw table <raw>
 -- (source_row = 1-based data row number, header excluded: the raw table keeps the file's row
--- order, so it is rowid + 1), contract columns parsed, refund
--- rows recognised and signed, and the first field-level reject reason that applies:
---   missing_customer_id > missing_order_id > bad_timestamp > bad_amount > bad_quantity
---   > future_timestamp > amount_out_of_bounds
--- (duplicate_row and conflicting_order are set-level: ingest_set_rejects_transactions.sql).
+-- order, so it is rowid + 1), contract columns parsed, refund rows recognised and signed, and
+-- the first field-level reject reason that applies:
+--   missing_order_id > bad_timestamp > bad_amount > bad_quantity > future_timestamp
+-- (after the run date; duplicate_row, conflicting_order and amount_out_of_bounds, which
+-- judges whole orders, are set-level: ingest_set_rejects_transactions.sql).
+-- A valid row is in one of three bins (`bin`): NULL = accepted, 'after_as_of' (dated after
+-- as_of_date but not after the run date: outside the report window, not invalid) or
+-- 'unattributed' (no customer id: a guest order, counted in totals, kept out of customer
+-- analytics).
+-- Amounts keep the source's precision (rounded to 1e-6 of the currency unit, which removes
+-- binary noise from quantity x price and keeps every digit an export prints).
 -- Each value is computed once, layer by layer, so the macros only ever see plain columns.
 -- Identifiers and labels are trimmed; the parsers accept surrounding spaces themselves.
 -- Placeholders: <mapping> maps source columns to <contract>_text (NULL when absent);
@@ -77,14 +83,12 @@ checked AS (
     SELECT
         *,
         CASE
-            WHEN customer_id IS NULL THEN 'missing_customer_id'
             WHEN $has_order_id AND order_key IS NULL THEN 'missing_order_id'
             WHEN order_ts IS NULL THEN 'bad_timestamp'
             WHEN price_number IS NULL THEN 'bad_amount'
             WHEN NOT is_refund AND line_amount < 0 THEN 'bad_amount'
             WHEN quantity_number IS NULL AND (quantity_clean IS NOT NULL OR $use_unit_price) THEN 'bad_quantity'
-            WHEN order_ts >= $as_of_end THEN 'future_timestamp'
-            WHEN amount < $amount_min OR amount > $amount_max THEN 'amount_out_of_bounds'
+            WHEN order_ts >= $future_end THEN 'future_timestamp'
         END AS reason
     FROM signed
 )
@@ -101,18 +105,20 @@ SELECT
     category,
     channel,
     is_refund,
+    CASE
+        WHEN reason IS NOT NULL THEN NULL
+        WHEN order_ts >= $as_of_end THEN 'after_as_of'
+        WHEN customer_id IS NULL THEN 'unattributed'
+    END AS bin,
     CAST(reason AS {{ reason_type }}) AS reason,
     CAST(CASE reason
-        WHEN 'missing_customer_id' THEN 'customer_id'
         WHEN 'missing_order_id' THEN 'order_id'
         WHEN 'bad_timestamp' THEN 'order_ts'
         WHEN 'bad_amount' THEN 'amount'
         WHEN 'bad_quantity' THEN 'quantity'
         WHEN 'future_timestamp' THEN 'order_ts'
-        WHEN 'amount_out_of_bounds' THEN 'amount'
     END AS {{ column_type }}) AS reason_column,
     CASE reason
-        WHEN 'missing_customer_id' THEN 'customer_id is empty; expected a customer id'
         WHEN 'missing_order_id' THEN 'order_id is empty; expected an order id (the column is present)'
         WHEN 'bad_timestamp' THEN
             'order_ts ' || ingest_quote(order_ts_text) || ' is not a timestamp; expected ' || $timestamp_expected
@@ -130,10 +136,6 @@ SELECT
         WHEN 'bad_quantity' THEN
             'quantity ' || ingest_quote(quantity_text) || ' is not a whole number; expected an integer such as 2'
         WHEN 'future_timestamp' THEN
-            'order_ts ' || strftime(order_ts, '%Y-%m-%d %H:%M:%S') || ' is after as_of_date ' || $as_of_date
-            || '; expected a timestamp on or before it'
-        WHEN 'amount_out_of_bounds' THEN
-            'amount ' || printf('%.2f', amount) || ' is outside [' || printf('%.2f', $amount_min) || ', '
-            || printf('%.2f', $amount_max) || '] (ingest.amount_min, ingest.amount_max)'
+            'order_ts ' || strftime(order_ts, '%Y-%m-%d %H:%M:%S') || ' ' || $future_detail
     END AS detail
 FROM checked

@@ -8,7 +8,7 @@ SELECT
     ) AS order_id,
     s.customer_id,
     s.order_ts,
-    s.amount AS gross_amount,
+    ingest_micros(s.amount) AS gross_micros,
     s.quantity,
     s.product_id,
     s.category,
@@ -17,6 +17,7 @@ SELECT
     s.source_row
 FROM ingest_stage_transactions AS s
 WHERE s.reason IS NULL
+    AND s.bin IS DISTINCT FROM 'after_as_of'
     AND NOT s.is_refund
     AND NOT EXISTS (
         SELECT 1 FROM ingest_set_rejects_transactions AS r

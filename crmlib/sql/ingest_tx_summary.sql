@@ -1,12 +1,14 @@
--- 01_ingest: headline figures of the written canonical transactions (view ingest_tx_written).
--- One row. Money in integer cents; dates of orders (not of returns). Customers are counted
--- from one aggregate per customer.
+-- 01_ingest: headline figures of the canonical transactions of the report window (table
+-- ingest_tx_canonical: attributed rows have a customer_id, unattributed (guest) rows do not).
+-- One row. Money in integer millionths of the currency unit; dates of orders (not of
+-- returns). Customers are counted from one aggregate per customer (attributed rows only).
 WITH per_customer AS (
     SELECT
         customer_id,
         bool_or(is_purchase) AS purchased,
         bool_or(customer_known = false) AS unknown
-    FROM ingest_tx_written
+    FROM ingest_tx_canonical
+    WHERE customer_id IS NOT NULL
     GROUP BY customer_id
 ),
 customers AS (
@@ -16,23 +18,57 @@ customers AS (
         count(*) FILTER (WHERE unknown) AS unknown_customers
     FROM per_customer
 ),
-totals AS (
+attributed AS (
     SELECT
         count(*) AS rows_written,
         count(*) FILTER (WHERE NOT is_return) AS orders,
         count(*) FILTER (WHERE is_purchase) AS purchases,
+        count(*) FILTER (WHERE is_purchase AND amount = 0) AS zero_value_purchases,
+        count(*) FILTER (WHERE NOT is_return AND NOT is_purchase AND refund_amount = 0 AND amount = 0)
+            AS zero_value_orders_ignored,
         count(*) FILTER (WHERE NOT is_return AND NOT is_purchase AND refund_amount < 0) AS cancelled_orders,
         count(*) FILTER (WHERE NOT is_return AND amount < 0) AS over_refunded_orders,
         count(*) FILTER (WHERE NOT is_return AND refund_amount < 0) AS orders_with_refunds,
         count(*) FILTER (WHERE is_return) AS returns_kept,
         count(*) FILTER (WHERE NOT is_return AND customer_known = false) AS unknown_customer_orders,
-        coalesce(sum(ingest_cents(amount)), 0) AS net_cents,
-        coalesce(sum(ingest_cents(gross_amount)), 0) AS gross_cents,
-        coalesce(sum(ingest_cents(refund_amount)) FILTER (WHERE NOT is_return), 0) AS refunds_netted_cents,
-        coalesce(sum(ingest_cents(amount)) FILTER (WHERE is_return), 0) AS returns_cents,
+        coalesce(sum(ingest_micros(amount)), 0) AS net_micros,
+        coalesce(sum(ingest_micros(gross_amount)), 0) AS gross_micros,
+        coalesce(sum(ingest_micros(refund_amount)) FILTER (WHERE NOT is_return), 0) AS refunds_netted_micros,
+        coalesce(sum(ingest_micros(amount)) FILTER (WHERE is_return), 0) AS returns_micros,
         CAST(min(order_ts) FILTER (WHERE NOT is_return) AS DATE) AS first_order_date,
         CAST(max(order_ts) FILTER (WHERE NOT is_return) AS DATE) AS last_order_date
-    FROM ingest_tx_written
+    FROM ingest_tx_canonical
+    WHERE customer_id IS NOT NULL
+),
+guests AS (
+    SELECT
+        count(*) AS unattributed_rows_written,
+        count(*) FILTER (WHERE NOT is_return) AS unattributed_orders,
+        count(*) FILTER (WHERE is_return) AS unattributed_returns,
+        coalesce(sum(ingest_micros(amount)), 0) AS unattributed_micros
+    FROM ingest_tx_canonical
+    WHERE customer_id IS NULL
+),
+-- extreme orders: net amount above the far-out fence of Tukey on the log scale
+-- (exp(Q3 + 3 IQR) of log amounts of positive orders): flagged in the scorecard, kept
+logs AS (
+    SELECT amount, ln(amount) AS log_amount
+    FROM ingest_tx_canonical
+    WHERE NOT is_return AND amount > 0
+),
+fence AS (
+    SELECT quantile_cont(log_amount, 0.75) + 3 * (quantile_cont(log_amount, 0.75) - quantile_cont(log_amount, 0.25))
+        AS log_fence
+    FROM logs
+),
+extremes AS (
+    SELECT
+        exp(any_value(f.log_fence)) AS extreme_order_fence,
+        count(l.amount) FILTER (WHERE l.log_amount > f.log_fence) AS extreme_orders,
+        coalesce(sum(ingest_micros(l.amount)) FILTER (WHERE l.log_amount > f.log_fence), 0) AS extreme_micros,
+        max(l.amount) AS largest_order
+    FROM fence AS f
+    LEFT JOIN logs AS l ON true
 )
-SELECT totals.*, customers.*
-FROM totals, customers
+SELECT attributed.*, guests.*, customers.*, extremes.*
+FROM attributed, guests, customers, extremes
