@@ -245,6 +245,11 @@ class CohortsParams(_Strict):
     )
     cohorts_shown: int = Field(default=24, ge=2, description="cohorts in the heatmaps")
     km_max_days: int = Field(default=180, ge=30, description="days shown in time-to-second-order")
+    first_cohort: Literal["auto", "new_customers", "present_at_start"] = Field(
+        default="auto",
+        description="whether the first cohort is new customers or the customers present when "
+        "the data begin (left-censored); auto: decided from signup dates, else present_at_start",
+    )
 
     @field_validator("brackets")
     @classmethod

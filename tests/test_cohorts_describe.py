@@ -212,7 +212,8 @@ def test_cohort_trends_too_few_cohorts_gives_sentences():
     assert trends["pp_per_year"].isna().all()
     assert trends["trend_text"].iloc[0].startswith("No 3-month trend:")
     assert "gap" in trends["gap_text"].iloc[0]
-    assert "No measurable trend" in C.describe_trends(trends)
+    # nothing estimated: the verdict says so (not "no measurable trend", which reads as an estimate)
+    assert "No trend could be estimated" in C.describe_trends(trends)
     assert C.trends_table(trends).iloc[0]["change per year (95% CI)"] == "\u2013"
 
 

@@ -241,7 +241,17 @@ def test_signup_basis_counts_customers_who_never_bought(engine: Engine) -> None:
     # Dec {A}: Dec none, Jan A, Feb none, Mar A, Apr none.
     # Jan {B, C}: Jan B (C's O4 is cancelled), Feb C, Mar B, Apr C -> 1/2 each period.
     # Feb {E}: never buys -> 0.
-    assert on.loc["2024-12"].tolist() == [0.0, 1.0, 0.0, 1.0, 0.0]
+    # The data begin on 2025-01-05: A signed up before (Dec), so Dec is the customers present at
+    # the start and its December, before the data, is not observed (blank, not 0%). B and C
+    # signed up after 2025-01-05: January is a real signup cohort.
+    assert on.index.tolist() == ["2024-12 (present at start)", "2025-01", "2025-02"]
+    december = on.loc["2024-12 (present at start)"]
+    assert np.isnan(december.iloc[0]) and december.tolist()[1:] == [1.0, 0.0, 1.0, 0.0]
+    dec = tidy[tidy["cohort_start"] == D(2024, 12, 1)]
+    assert dec["present_at_start"].all()
+    assert dec.loc[dec["periods_since"] == 0, "observed"].eq(False).all()
+    assert dec.loc[dec["periods_since"] > 0, "observed"].all()
+    assert not tidy.loc[tidy["cohort_start"] > D(2024, 12, 1), "present_at_start"].any()
     assert on.loc["2025-01"].tolist()[:4] == [0.5, 0.5, 0.5, 0.5]
     assert on.loc["2025-02"].tolist()[:3] == [0.0, 0.0, 0.0]
 
@@ -255,10 +265,13 @@ def test_quarterly_hand_computed(engine: Engine) -> None:
         min_cell_size=1,
     )
     # Q1 cohort {A, B, C}: Q2 has C (O8) and A (O10, 2025-05-02): on = 1, 2/3. Q2 cohort {D}.
+    # No customers table, so no signup dates: the first cohort is the customers present at the
+    # start of the data (labelled so; the figures are unchanged).
     on = cohort_matrix(tidy)
-    assert on.index.tolist() == ["2025-Q1", "2025-Q2"]
-    assert on.loc["2025-Q1"].tolist() == pytest.approx([1.0, 2 / 3])
-    assert cohort_matrix(tidy, definition="on_or_after").loc["2025-Q1"].tolist() == pytest.approx(
+    first = "\u2264 2025-Q1 (present at start)"
+    assert on.index.tolist() == [first, "2025-Q2"]
+    assert on.loc[first].tolist() == pytest.approx([1.0, 2 / 3])
+    assert cohort_matrix(tidy, definition="on_or_after").loc[first].tolist() == pytest.approx(
         [1.0, 2 / 3]
     )
 
@@ -268,7 +281,9 @@ def test_partial_period_is_left_out(engine: Engine) -> None:
     tidy = cohort_retention(
         _with(engine, transactions=TINY), as_of_date="2025-04-15", dimensions=(), min_cell_size=1
     )
-    assert tidy["cohort_label"].unique().tolist() == ["2025-01", "2025-02"]
+    # (no signup dates: the first cohort is the customers present at the start)
+    first = "\u2264 2025-01 (present at start)"
+    assert tidy["cohort_label"].unique().tolist() == [first, "2025-02"]
     assert tidy["periods_since"].max() == 2  # Jan cohort: Jan, Feb, Mar
     feb = cohort_matrix(tidy).loc["2025-02"]
     assert feb.tolist()[:2] == [1.0, 0.0] and np.isnan(feb[2])  # Feb has not reached k2
@@ -633,11 +648,13 @@ def test_weekly_hand_computed(engine: Engine) -> None:
     # A: Sun 2025-01-05 is in the ISO week from Mon 2024-12-30 (2025-W01); then the weeks of
     # 2025-01-20 (k 3) and 2025-03-03 (k 9). B: week of 2025-01-20 (W04), 2025-03-17 (k 8).
     # C: 2025-02-14 (W07), 2025-04-02 (k 7). D: 2025-04-10 (W15), nothing since.
-    assert on.index.tolist() == ["2025-W01", "2025-W04", "2025-W07", "2025-W15"]
-    weeks_a = on.loc["2025-W01"].dropna()
+    # No signup dates: W01, the week the data begin in, is the customers present at the start.
+    first = "\u2264 2025-W01 (present at start)"
+    assert on.index.tolist() == [first, "2025-W04", "2025-W07", "2025-W15"]
+    weeks_a = on.loc[first].dropna()
     assert len(weeks_a) == 17  # k 0 .. 16: 2024-12-30 .. 2025-04-21
     assert weeks_a[weeks_a > 0].index.tolist() == [0, 3, 9]
-    assert after.loc["2025-W01"].dropna().tolist() == [1.0] * 10 + [0.0] * 7
+    assert after.loc[first].dropna().tolist() == [1.0] * 10 + [0.0] * 7
     assert on.loc["2025-W04"].dropna().pipe(lambda s: s[s > 0].index.tolist()) == [0, 8]
     assert on.loc["2025-W07"].dropna().pipe(lambda s: s[s > 0].index.tolist()) == [0, 7]
     assert on.loc["2025-W15"].dropna().tolist() == [1.0, 0.0, 0.0]  # 04-07, 04-14, 04-21

@@ -1,4 +1,4 @@
-"""03_cohorts end to end on a run too short for cohorts: the report says so, nothing crashes."""
+"""03_cohorts end to end: a run too short for cohorts, and data that begin mid-history."""
 
 from __future__ import annotations
 
@@ -58,3 +58,34 @@ def test_one_period_run_gets_a_message_not_a_crash(tmp_path: Path) -> None:
     assert "Traceback" not in text
     cohorts = json.loads(run.metrics_path.read_text(encoding="utf-8"))["cohorts"]
     assert "fewer than two complete periods" in cohorts["conclusion"]
+
+
+def test_mid_history_run_says_the_first_cohort_is_left_out(tmp_path: Path) -> None:
+    # planted: 200 customers who bought before the data begin, all first seen in 2024-01 and
+    # retaining far better than the (trendless) new cohorts; no customers table
+    from test_cohorts_data_start import AS_OF, FIRST, _planted
+
+    transactions, _ = _planted(old_back=120)
+    run = RunFolder(tmp_path / "run")
+    run.write_table("transactions", transactions)
+    out = tmp_path / "03_cohorts.ipynb"
+    papermill.execute_notebook(
+        REPO_ROOT / "notebooks" / "03_cohorts.ipynb",
+        out,
+        parameters={
+            "params_file": str(REPO_ROOT / "params" / "default.yaml"),
+            "run_dir": str(run.root),
+            "as_of_date": AS_OF,
+        },
+        cwd=str(REPO_ROOT / "notebooks"),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    text = _text(nbformat.read(out, as_version=4))
+    assert "The first cohort is the customers present at the start." in text
+    assert f"*Left out:* **{FIRST}**" in text
+    assert "No measurable trend" in text and "Newer cohorts retain measurably" not in text
+    assert "Traceback" not in text
+    cohorts = json.loads(run.metrics_path.read_text(encoding="utf-8"))["cohorts"]
+    assert cohorts["data_start"]["cohorts_left_out"] == [FIRST]
+    assert cohorts["trends"]["3"]["n_cohorts"] == 14  # 2024-02 .. 2025-03; 2024-01 left out

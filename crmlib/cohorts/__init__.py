@@ -3,15 +3,19 @@
 All transaction-level work is SQL on the engine (``crmlib/sql/cohorts_*.sql``,
 ``lifecycle_*.sql``, ``survival_*.sql``); statistics run on the per-cohort or per-customer
 results: the retention trend is a binomial GLM, time to second order a Kaplan–Meier estimate
-(statsmodels).
+(statsmodels). Data that begin mid-history put every customer already buying into the first
+cohort: :func:`data_start` decides which cohorts hold the customers present at the start, and
+every comparison of acquisition cohorts leaves them out.
 """
 
 from __future__ import annotations
 
+from crmlib.cohorts._data_start import FIRST_COHORT_RULES, PRESENT_AT_START, DataStart, data_start
 from crmlib.cohorts._describe import (
     describe_brackets,
     describe_channel_retention,
     describe_cohort_retention,
+    describe_data_start,
     describe_definitions,
     describe_lifecycle,
     describe_revenue_retention,
@@ -77,9 +81,11 @@ __all__ = [
     "BRACKET_COLUMNS",
     "COHORT_BASES",
     "DEFAULT_BRACKETS",
+    "FIRST_COHORT_RULES",
     "KM_COLUMNS",
     "LIFECYCLE_COLUMNS",
     "LIFECYCLE_STATES",
+    "PRESENT_AT_START",
     "RATE_COLUMNS",
     "RETENTION_COLUMNS",
     "RETENTION_DEFINITIONS",
@@ -88,6 +94,7 @@ __all__ = [
     "TRANSITION_TO_STATES",
     "UNKNOWN_GROUP",
     "ChannelGap",
+    "DataStart",
     "TrendResult",
     "as_artifact",
     "bracket_retention",
@@ -101,10 +108,12 @@ __all__ = [
     "cohort_retention",
     "cohort_revenue",
     "cohort_trends",
+    "data_start",
     "definition_table",
     "describe_brackets",
     "describe_channel_retention",
     "describe_cohort_retention",
+    "describe_data_start",
     "describe_definitions",
     "describe_lifecycle",
     "describe_revenue_retention",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from crmlib.cohorts._data_start import _check_rule, _mark, data_start
 from crmlib.cohorts._matrix_build import (
     _TEMP_KINDS,
     _build_labels,
@@ -26,8 +27,8 @@ DEFAULT_BRACKETS: tuple[tuple[int, int], ...] = ((1, 7), (8, 30), (31, 90), (91,
 
 #: Columns of :func:`bracket_retention`.
 BRACKET_COLUMNS: tuple[str, ...] = (
-    "cohort_start", "cohort_label", "dimension", "dimension_value", "bracket", "days_from",
-    "days_to", "cohort_size", "customers", "retention", "masked",
+    "cohort_start", "cohort_label", "present_at_start", "dimension", "dimension_value",
+    "bracket", "days_from", "days_to", "cohort_size", "customers", "retention", "masked",
 )  # fmt: skip
 
 
@@ -67,6 +68,7 @@ def bracket_retention(
     period: str = "month",
     dimensions: Sequence[str] = ("acquisition_channel",),
     min_cell_size: int = 10,
+    first_cohort: str = "auto",
     transactions: str = "transactions",
     customers: str = "customers",
 ) -> pd.DataFrame:
@@ -96,19 +98,24 @@ def bracket_retention(
         As in :func:`cohort_retention`.
     min_cell_size : int, default 10
         Cells with fewer eligible customers are flagged ``masked``.
+    first_cohort : {"auto", "new_customers", "present_at_start"}, default "auto"
+        Whether the first cohort holds the customers present at the start (their "first
+        order" in the data need not be their first); see :func:`crmlib.cohorts.data_start`.
     transactions, customers : str
         View names.
 
     Returns
     -------
     pd.DataFrame
-        Columns :data:`BRACKET_COLUMNS`: *cohort_start, cohort_label, dimension,
+        Columns :data:`BRACKET_COLUMNS`: *cohort_start, cohort_label, present_at_start,
+        dimension,
         dimension_value, bracket, days_from, days_to, cohort_size* (eligible customers),
         *customers* (retained), *retention, masked*.
     """
     period = check_period(period)
     as_of = as_date(as_of_date)
     bounds = _bracket_frame(brackets)
+    _check_rule(first_cohort)
     _check_inputs(
         engine,
         cohort_basis="first_order",
@@ -183,6 +190,15 @@ def bracket_retention(
     )
     table["retention"] = safe_ratio(table["customers"], table["cohort_size"])
     table["masked"] = (table["cohort_size"] < min_cell_size).astype("bool")
+    start = data_start(
+        engine,
+        as_of_date=as_of,
+        period=period,
+        first_cohort=first_cohort,
+        transactions=transactions,
+        customers=customers,
+    )
+    table = _mark(table, start, period=period)
     table = table.sort_values(
         ["_dimension_order", "dimension_value", "cohort_start", "days_from", "days_to"],
         ignore_index=True,

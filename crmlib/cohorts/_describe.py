@@ -9,10 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlib.cohorts._display import _ALL, _CHANNEL, _overall, _pooled
+from crmlib.cohorts._data_start import DataStart
+from crmlib.cohorts._display import _ALL, _CHANNEL, _acquired, _overall, _pooled
+from crmlib.cohorts._trend import _left_out_labels
 from crmlib.kpis._tiles import _fmt
 
 __all__ = [
+    "describe_data_start",
     "describe_cohort_retention",
     "describe_definitions",
     "describe_channel_retention",
@@ -32,9 +35,39 @@ _NOT_READY = (
 )
 
 
+# -- where the data begin ---------------------------------------------------------------------
+def describe_data_start(start: DataStart | None, *, unit: str = "month") -> str:
+    """Markdown: where the data begin, and whether the first cohort is the customers present at
+    the start (left out of the comparisons of cohorts); see :func:`crmlib.cohorts.data_start`.
+    None (cohorts skipped) gets the reason."""
+    if start is None:
+        return _NOT_READY
+    return start.describe(unit=unit) or "There are no cohorts up to `as_of_date`."
+
+
+def _left_out_sentence(labels: Sequence[str]) -> str:
+    """The sentence saying which cohorts of customers present at the start are left out."""
+    if not labels:
+        return ""
+    names = (
+        ", ".join(f"**{label}**" for label in labels)
+        if len(labels) <= 3
+        else f"the {len(labels)} cohorts **{labels[0]}** to **{labels[-1]}**"
+    )
+    many = len(labels) > 1
+    return (
+        f"*Left out:* {names}, the customers who were already there when the data begin (see "
+        f"the top of the page): {'they are' if many else 'it is'} not "
+        f"{'acquisition cohorts' if many else 'an acquisition cohort'}, so "
+        f"{'they are' if many else 'it is'} not compared with the others here."
+    )
+
+
 # -- retention, definitions, channels --------------------------------------------------------
 def _recent_vs_before(rows: pd.DataFrame, *, k: int, recent: int = 6) -> dict[str, Any] | None:
-    """Pooled k-period retention of the last ``recent`` cohorts that reached k vs the ones before."""
+    """Pooled k-period retention of the last ``recent`` acquisition cohorts that reached k vs
+    the ones before (the customers present at the start left out)."""
+    rows = _acquired(rows)
     at_k = rows[rows["periods_since"] == k].sort_values("cohort_start")
     if at_k.empty:
         return None
@@ -78,7 +111,8 @@ def describe_cohort_retention(
     """Markdown: average k-period retention of the last 6 cohorts that reached k vs the 6 before.
 
     Overall (dimension "all"); averages are pooled (retained / cohort size summed over the
-    cohorts), so a large cohort weighs more than a small one.
+    cohorts), so a large cohort weighs more than a small one. Cohorts of the customers
+    present at the start are left out, with a sentence saying so.
     """
     if tidy is None:
         return _NOT_READY
@@ -104,11 +138,13 @@ def describe_cohort_retention(
             f"({_pp(found['recent_retention'], found['before_retention'])})."
         )
     which = "in exactly that period" if definition == "on" else "in that period or later"
-    n_cohorts = rows["cohort_label"].nunique()
-    return (
+    n_cohorts = _acquired(rows)["cohort_start"].nunique()
+    text = (
         f"Over {n_cohorts} acquisition cohorts, the share of a cohort buying {which} "
         "(pooled over cohorts):\n\n" + "\n".join(lines)
     )
+    left_out = _left_out_sentence(_left_out_labels(rows))
+    return text + ("\n\n" + left_out if left_out else "")
 
 
 def describe_definitions(tidy: pd.DataFrame | None, *, k: int = 3, unit: str = "month") -> str:
@@ -163,7 +199,7 @@ def describe_channel_retention(
 
 # -- revenue ---------------------------------------------------------------------------------
 def _revenue_at(revenue_tidy: pd.DataFrame, *, k: int, recent: int = 6) -> dict[str, Any] | None:
-    rows = revenue_tidy[revenue_tidy["dimension"] == _ALL]
+    rows = _acquired(revenue_tidy[revenue_tidy["dimension"] == _ALL])
     reached = rows.loc[rows["periods_since"] == k, "cohort_start"].sort_values().tail(recent)
     if reached.empty:
         return None
@@ -193,8 +229,9 @@ def describe_revenue_retention(
 ) -> str:
     """Markdown: revenue retention and realized value per customer of recent cohorts at each k.
 
-    For the last 6 cohorts that reached k (overall): net revenue in period k as a share of
-    their acquisition period's, and net revenue per acquired customer from period 0 to k.
+    For the last 6 acquisition cohorts that reached k (overall; the customers present at the
+    start left out): net revenue in period k as a share of their acquisition period's, and
+    net revenue per acquired customer from period 0 to k.
     """
     if revenue_tidy is None:
         return _NOT_READY
@@ -226,6 +263,11 @@ def describe_brackets(bracket_tidy: pd.DataFrame | None, *, dimension: str = _CH
         return "No day bracket has fully elapsed for any customer yet."
     pooled = _pooled(overall, ["bracket", "days_from", "days_to"]).reset_index()
     pooled = pooled.sort_values(["days_from", "days_to"])
+    if pooled.empty:
+        return (
+            "No day bracket has fully elapsed for a customer of an acquisition cohort yet (the "
+            "customers present at the start are left out)."
+        )
     parts = [
         f"{_fmt(row.retention, 'rate')} in {row.bracket} (of {_fmt(row.cohort_size, 'count')})"
         for row in pooled.itertuples()
@@ -251,25 +293,48 @@ def describe_brackets(bracket_tidy: pd.DataFrame | None, *, dimension: str = _CH
 
 # -- do newer cohorts retain better? ---------------------------------------------------------
 def describe_trends(trends: pd.DataFrame | None) -> str:
-    """Markdown: the trend and channel-gap sentences of :func:`cohort_trends`, one bullet per k."""
+    """Markdown: the trend and channel-gap sentences of :func:`cohort_trends`, one bullet per k.
+
+    The verdict ("newer cohorts retain measurably better/worse", or no measurable trend)
+    rests on the acquisition cohorts only: when the table's ``left_out`` names cohorts of the
+    customers present at the start, a sentence says they were left out and why.
+    """
     if trends is None:
         return _NOT_READY
     if trends.empty:
         return "No trend period (`trend_periods`) was asked for."
     lines = [f"- {r.trend_text} {r.gap_text}" for r in trends.itertuples()]
-    significant = trends.dropna(subset=["pp_per_year"])
-    significant = significant[(significant["pp_ci_lower"] > 0) | (significant["pp_ci_upper"] < 0)]
-    verdict = (
-        "**Newer cohorts retain measurably "
-        + ("better" if significant["pp_per_year"].iloc[0] > 0 else "worse")
-        + f"** at {', '.join(str(k) for k in significant['k'])} periods."
-        if len(significant)
-        else "**No measurable trend:** newer cohorts retain about as well as older ones "
-        "(every 95% interval includes zero)."
-    )
+    estimated = trends.dropna(subset=["pp_per_year"])
+    better = estimated[estimated["pp_ci_lower"] > 0]["k"].tolist()
+    worse = estimated[estimated["pp_ci_upper"] < 0]["k"].tolist()
+    parts = [
+        f"**Newer cohorts retain measurably {word}** at {', '.join(str(k) for k in ks)} periods."
+        for word, ks in (("better", better), ("worse", worse))
+        if ks
+    ]
+    if parts:
+        verdict = " ".join(parts)
+    elif estimated.empty:
+        verdict = "**No trend could be estimated** (the reasons are below)."
+    else:
+        verdict = (
+            "**No measurable trend:** newer cohorts retain about as well as older ones "
+            "(every 95% interval includes zero)."
+        )
+    left_out: list[str] = []
+    if "left_out" in trends.columns:
+        for value in trends["left_out"].dropna():
+            left_out += [
+                label for label in str(value).split("; ") if label and label not in left_out
+            ]
+    sentence = _left_out_sentence(left_out)
     return (
-        verdict + "\n\n" + "\n".join(lines) + "\n\nThe gap compares the best and worst channel "
-        "picked after looking, so read it as descriptive."
+        verdict
+        + ("\n\n" + sentence if sentence else "")
+        + "\n\n"
+        + "\n".join(lines)
+        + "\n\nThe gap compares the best and worst channel picked after looking, so read it as "
+        "descriptive."
     )
 
 

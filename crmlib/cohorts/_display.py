@@ -170,7 +170,18 @@ def plot_or_note(
     return ax
 
 
+def _acquired(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` without the cohorts of the customers present at the start (not acquisition
+    cohorts: see :func:`crmlib.cohorts.data_start`); tables without the column pass whole."""
+    if "present_at_start" not in rows.columns:
+        return rows
+    flagged = rows["present_at_start"].astype("boolean").fillna(False).astype("bool")
+    return rows[~flagged]
+
+
 def _pooled(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Retained / cohort size summed over the acquisition cohorts (present-at-start left out)."""
+    rows = _acquired(rows)
     sums = rows.groupby(by, observed=True, sort=False)[["customers", "cohort_size"]].sum()
     return sums.assign(
         retention=sums["customers"] / sums["cohort_size"].where(sums["cohort_size"] > 0)
@@ -190,7 +201,8 @@ def definition_table(
     """Pooled overall retention at each k under both definitions, as display text.
 
     One row per definition ("active in period k", "active in k or later"), one column per k:
-    retained / cohort size summed over the cohorts that reached k.
+    retained / cohort size summed over the cohorts that reached k (the customers present at
+    the start left out).
     """
     if tidy is None:
         return None
@@ -211,8 +223,8 @@ def bracket_table(
 
     Transforms the tidy output of :func:`bracket_retention` into one row per value
     (``all`` first, then ``dimension``'s values) and one column per bracket: retained /
-    eligible customers pooled over cohorts, as text; cells with fewer than ``min_cell_size``
-    eligible customers are blank.
+    eligible customers pooled over cohorts (the customers present at the start left out), as
+    text; cells with fewer than ``min_cell_size`` eligible customers are blank.
     """
     if bracket_tidy is None:
         return None

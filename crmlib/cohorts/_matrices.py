@@ -9,6 +9,7 @@ from typing import Literal
 import pandas as pd
 
 from crmlib.cohorts._brackets import BRACKET_COLUMNS, DEFAULT_BRACKETS, bracket_retention
+from crmlib.cohorts._data_start import _check_rule, _mark, data_start
 from crmlib.cohorts._matrix_build import _KEYS, COHORT_BASES, _check_inputs, _cohort_counts
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
@@ -32,13 +33,13 @@ RETENTION_DEFINITIONS: tuple[str, ...] = ("on", "on_or_after")
 
 #: Columns of :func:`cohort_retention`.
 RETENTION_COLUMNS: tuple[str, ...] = (
-    "cohort_start", "cohort_label", "dimension", "dimension_value", "periods_since",
-    "definition", "cohort_size", "customers", "retention", "observed", "masked",
+    "cohort_start", "cohort_label", "present_at_start", "dimension", "dimension_value",
+    "periods_since", "definition", "cohort_size", "customers", "retention", "observed", "masked",
 )  # fmt: skip
 #: Columns of :func:`cohort_revenue`.
 REVENUE_COLUMNS: tuple[str, ...] = (
-    "cohort_start", "cohort_label", "dimension", "dimension_value", "periods_since",
-    "cohort_size", "net_revenue", "revenue_per_customer", "revenue_retention",
+    "cohort_start", "cohort_label", "present_at_start", "dimension", "dimension_value",
+    "periods_since", "cohort_size", "net_revenue", "revenue_per_customer", "revenue_retention",
     "cumulative_revenue_per_customer", "observed", "masked",
 )  # fmt: skip
 
@@ -52,6 +53,7 @@ def cohort_retention(
     dimensions: Sequence[str] = ("acquisition_channel",),
     cohort_basis: Literal["first_order", "signup"] = "first_order",
     min_cell_size: int = 10,
+    first_cohort: str = "auto",
     transactions: str = "transactions",
     customers: str = "customers",
 ) -> pd.DataFrame:
@@ -74,8 +76,16 @@ def cohort_retention(
       "unbounded" curve; never increases with k).
     - **observed**: only complete periods are included: period k appears only when it ends
       on or before ``as_of_date``, so the partial period containing ``as_of_date`` is left
-      out (its rows, and cohorts that start in it). ``observed`` is therefore always True; it
-      is kept so later stages can rely on the column.
+      out (its rows, and cohorts that start in it). ``observed`` is False only for the
+      periods before the data begin of a signup cohort that signed up before them (their
+      purchases are not in the data); such cells count nothing and are blank in matrices.
+    - **present_at_start**: the cohort holds the customers present at the start of the data
+      (left-censored), as decided by :func:`crmlib.cohorts.data_start` (the rule is there):
+      with first-order cohorts the first cohort unless signup dates or ``first_cohort`` say
+      it is new customers; with signup cohorts every cohort that signed up before the data's
+      first day. Its label reads ``≤ 2024-01 (present at start)`` (first order) or
+      ``2023-06 (present at start)`` (signup); the statements about acquisition cohorts
+      (trend, newer vs older, pooled figures) leave it out.
     - ``masked``: ``cohort_size < min_cell_size``. The value is kept; the notebook hides it.
 
     Parameters
@@ -93,13 +103,17 @@ def cohort_retention(
     cohort_basis : {"first_order", "signup"}, default "first_order"
     min_cell_size : int, default 10
         Cohorts (per dimension value) smaller than this are flagged ``masked``.
+    first_cohort : {"auto", "new_customers", "present_at_start"}, default "auto"
+        Whether the first cohort holds the customers present at the start (params
+        ``cohorts.first_cohort``); see :func:`crmlib.cohorts.data_start`.
     transactions, customers : str
         View names.
 
     Returns
     -------
     pd.DataFrame
-        Columns :data:`RETENTION_COLUMNS`: *cohort_start* (date), *cohort_label*, *dimension*,
+        Columns :data:`RETENTION_COLUMNS`: *cohort_start* (date), *cohort_label*,
+        *present_at_start*, *dimension*,
         *dimension_value*, *periods_since* (k >= 0), *definition*, *cohort_size*, *customers*
         (retained), *retention* (= customers / cohort_size), *observed*, *masked*.
 
@@ -120,6 +134,7 @@ def cohort_retention(
         transactions=transactions,
         customers=customers,
         min_cell_size=min_cell_size,
+        first_cohort=first_cohort,
     )
     tables = [
         grid.assign(definition=definition, customers=grid[source])
@@ -128,7 +143,6 @@ def cohort_retention(
     tidy = pd.concat(tables, ignore_index=True)
     tidy["definition"] = tidy["definition"].astype("str")
     tidy["retention"] = safe_ratio(tidy["customers"], tidy["cohort_size"])
-    tidy["observed"] = True
     tidy["masked"] = (tidy["cohort_size"] < min_cell_size).astype("bool")
     tidy = tidy.sort_values(
         ["_dimension_order", "dimension_value", "definition", "cohort_start", "periods_since"],
@@ -145,6 +159,7 @@ def cohort_revenue(
     dimensions: Sequence[str] = ("acquisition_channel",),
     cohort_basis: Literal["first_order", "signup"] = "first_order",
     min_cell_size: int = 10,
+    first_cohort: str = "auto",
     transactions: str = "transactions",
     customers: str = "customers",
 ) -> pd.DataFrame:
@@ -162,7 +177,8 @@ def cohort_revenue(
       has none); can exceed 1 when customers spend more later.
     - ``cumulative_revenue_per_customer``: net revenue from period 0 through k / cohort_size,
       the realized value curve.
-    - ``masked``: cohort_size < min_cell_size.
+    - ``masked``: cohort_size < min_cell_size; ``present_at_start`` and ``observed`` as in
+      :func:`cohort_retention`.
 
     Parameters
     ----------
@@ -175,6 +191,8 @@ def cohort_revenue(
         As in :func:`cohort_retention`.
     cohort_basis : {"first_order", "signup"}, default "first_order"
     min_cell_size : int, default 10
+    first_cohort : {"auto", "new_customers", "present_at_start"}, default "auto"
+        As in :func:`cohort_retention`.
     transactions, customers : str
         View names.
 
@@ -197,6 +215,7 @@ def cohort_revenue(
         transactions=transactions,
         customers=customers,
         min_cell_size=min_cell_size,
+        first_cohort=first_cohort,
     )
     first = grid.groupby(_KEYS, sort=False)["net_revenue"].transform("first")
     cumulative = grid.groupby(_KEYS, sort=False)["net_revenue"].cumsum()
@@ -204,7 +223,6 @@ def cohort_revenue(
         revenue_per_customer=safe_ratio(grid["net_revenue"], grid["cohort_size"]),
         revenue_retention=safe_ratio(grid["net_revenue"], first),
         cumulative_revenue_per_customer=safe_ratio(cumulative, grid["cohort_size"]),
-        observed=True,
         masked=(grid["cohort_size"] < min_cell_size).astype("bool"),
     )
     revenue = revenue.sort_values(
@@ -224,9 +242,12 @@ def _checked_counts(
     transactions: str,
     customers: str,
     min_cell_size: int,
+    first_cohort: str,
 ) -> pd.DataFrame:
-    """Check the inputs, then the shared count grid behind retention and revenue (one build)."""
+    """Check the inputs, then the shared count grid behind retention and revenue (one build),
+    with the customers present at the start marked (:func:`crmlib.cohorts.data_start`)."""
     checked_period = check_period(period)
+    _check_rule(first_cohort)
     _check_inputs(
         engine,
         cohort_basis=cohort_basis,
@@ -243,7 +264,16 @@ def _checked_counts(
         transactions=transactions,
         customers=customers,
     )
-    return grid
+    start = data_start(
+        engine,
+        as_of_date=as_of_date,
+        period=checked_period,
+        cohort_basis=cohort_basis,
+        first_cohort=first_cohort,
+        transactions=transactions,
+        customers=customers,
+    )
+    return _mark(grid, start, period=checked_period)
 
 
 def cohort_matrix(
@@ -260,7 +290,9 @@ def cohort_matrix(
     :func:`bracket_retention` (one row per cohort x k x dimension value [x definition]) into
     one row per cohort (index ``cohort_label``, oldest first) and one column per
     ``periods_since`` (or per ``bracket``, in day order). Masked cells (cohorts smaller than
-    the minimum cell size) are NaN; so are periods a cohort has not reached yet.
+    the minimum cell size) are NaN; so are periods a cohort has not reached yet and cells not
+    observed (``observed`` False: periods before the data begin). The index carries each
+    cohort's label, ``≤ 2024-01 (present at start)`` for the customers present at the start.
 
     Parameters
     ----------
@@ -307,7 +339,10 @@ def cohort_matrix(
         raise ValueError(
             f"no cohort rows for {dimension}={dimension_value!r}; available: {available[:20]}"
         )
-    cells = rows[value].astype("float64").where(~rows["masked"].astype("bool"))
+    shown = ~rows["masked"].astype("bool")
+    if "observed" in rows.columns:
+        shown &= rows["observed"].fillna(True).astype("bool")
+    cells = rows[value].astype("float64").where(shown)
     wide = rows.assign(_cell=cells).pivot_table(
         index="cohort_label", columns=across, values="_cell", aggfunc="first", dropna=False
     )

@@ -86,6 +86,8 @@ def plot_retention_curves(
     customers / cohort size summed over the cohorts that reached k (the cohort-size weighted
     mean). Masked small cohorts are pooled in, and a pooled point that still rests on fewer
     than ``min_cell_size`` customers is not drawn (a value with none left has no line).
+    Cohorts of the customers present at the start (``present_at_start``) are not acquisition
+    cohorts and are left out.
 
     Parameters
     ----------
@@ -108,6 +110,13 @@ def plot_retention_curves(
     plt.Axes
     """
     ax = ax or plt.gca()
+    if "present_at_start" in tidy.columns:
+        tidy = tidy[~tidy["present_at_start"].astype("boolean").fillna(False).astype("bool")]
+        if tidy.empty:
+            raise DataContractError(
+                "cohort retention: every cohort holds the customers present at the start of "
+                "the data; there is no acquisition cohort to draw"
+            )
     rows = tidy[
         (tidy["dimension"] == dimension)
         & (tidy["definition"] == definition)

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import Checks
+from crmlib.cohorts._data_start import DataStart
 from crmlib.cohorts._describe import _recent, _recent_vs_before
 from crmlib.cohorts._display import _ALL, _CHANNEL, _overall
 from crmlib.cohorts._survival import second_order_rates
-from crmlib.cohorts._trend import channel_gap, retention_trend
+from crmlib.cohorts._trend import _left_out_labels, channel_gap, retention_trend
 from crmlib.errors import DataContractError
 from crmlib.kpis._common import _plain
 from crmlib.kpis._tiles import _fmt
@@ -47,14 +48,17 @@ def cohort_trends(
     mean_retention*), the gap (*best, worst, best_retention, worst_retention, gap_pp,
     gap_ci_lower_pp, gap_ci_upper_pp*) and a sentence for each (*trend_text, gap_text*);
     when one cannot be estimated (too few cohorts or channels) its numbers are null and its
-    sentence says why. None passes through.
+    sentence says why. Cohorts of the customers present at the start (``present_at_start``,
+    see :func:`crmlib.cohorts.data_start`) are not acquisition cohorts: both leave them out,
+    and *left_out* lists their labels ("; "-separated, empty when none). None passes through.
     """
     if tidy is None:
         return None
     overall = _overall(tidy, definition)
+    left_out = "; ".join(_left_out_labels(overall))
     rows = []
     for x in k:
-        row: dict[str, Any] = {"k": int(x)}
+        row: dict[str, Any] = {"k": int(x), "left_out": left_out}
         try:
             trend = retention_trend(overall, k=x, definition=definition)
             row.update(
@@ -81,7 +85,7 @@ def cohort_trends(
     columns = [
         "k", "n_cohorts", "mean_retention", "pp_per_year", "pp_ci_lower", "pp_ci_upper",
         "p_value", "best", "worst", "best_retention", "worst_retention", "gap_pp",
-        "gap_ci_lower_pp", "gap_ci_upper_pp", "trend_text", "gap_text",
+        "gap_ci_lower_pp", "gap_ci_upper_pp", "trend_text", "gap_text", "left_out",
     ]  # fmt: skip
     return pd.DataFrame(rows).reindex(columns=columns)
 
@@ -201,6 +205,7 @@ def cohort_metrics(
     rates: pd.DataFrame | None,
     period: str = "month",
     k: Sequence[int] = (1, 3, 6),
+    data_start: DataStart | None = None,
 ) -> dict[str, Any]:
     """Headline figures of stage 03_cohorts for ``metrics.json`` (no customer identifiers).
 
@@ -209,8 +214,10 @@ def cohort_metrics(
     ``period``, ``cohorts`` (count, first, last), ``recent_retention`` (per k: pooled
     retention of the last 6 cohorts that reached k and of the 6 before), ``trends`` (per
     trend k: pp per year with CI and p, best/worst channel with gap and CI),
-    ``lifecycle`` (latest complete period) and ``second_order`` (overall rates at each
-    horizon with CI). Parts that could not be computed are None.
+    ``lifecycle`` (latest complete period), ``second_order`` (overall rates at each
+    horizon with CI) and ``data_start`` (:meth:`DataStart.as_dict`: the data's first day,
+    the cohorts left out as the customers present at the start and why). Parts that could
+    not be computed are None.
     """
     metrics: dict[str, Any] = {
         "conclusion": cohort_conclusion(retention, trends, unit=period),
@@ -221,6 +228,7 @@ def cohort_metrics(
         "trends": None,
         "lifecycle": None,
         "second_order": None,
+        "data_start": None if data_start is None else data_start.as_dict(),
     }
     if retention is not None:
         overall = _overall(retention)

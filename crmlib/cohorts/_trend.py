@@ -40,6 +40,8 @@ class TrendResult:
     p_value: float
     dispersion: float
     dispersion_method: str
+    #: labels of the cohorts left out as the customers present at the start (oldest first)
+    left_out: tuple[str, ...] = ()
 
     def describe(self, *, unit: str = "month") -> str:
         """One sentence with the numbers, for a notebook's conclusion."""
@@ -78,10 +80,25 @@ class ChannelGap:
         )
 
 
+def _present_at_start(rows: pd.DataFrame) -> pd.Series:
+    """Whether each row belongs to a cohort of the customers present at the start."""
+    if "present_at_start" not in rows.columns:
+        return pd.Series(False, index=rows.index)
+    return rows["present_at_start"].astype("boolean").fillna(False).astype("bool")
+
+
+def _left_out_labels(rows: pd.DataFrame) -> tuple[str, ...]:
+    """Labels (or starts) of the cohorts of the customers present at the start, oldest first."""
+    flagged = rows[_present_at_start(rows)].sort_values("cohort_start")
+    column = "cohort_label" if "cohort_label" in flagged.columns else "cohort_start"
+    return tuple(str(v) for v in flagged.drop_duplicates("cohort_start")[column])
+
+
 def _at_k(
     cohort_retention: pd.DataFrame, *, k: int, definition: str, needed: list[str]
 ) -> pd.DataFrame:
-    """The rows at k periods since acquisition (observed, one definition) of a tidy table."""
+    """The rows at k periods since acquisition (observed, one definition) of a tidy table,
+    without the cohorts of the customers present at the start."""
     missing = [c for c in needed if c not in cohort_retention.columns]
     if missing:
         raise DataContractError(
@@ -95,7 +112,7 @@ def _at_k(
         rows = rows[rows["definition"] == definition]
     if "observed" in rows.columns:
         rows = rows[rows["observed"].astype("bool")]
-    rows = rows[rows["cohort_size"] > 0]
+    rows = rows[(rows["cohort_size"] > 0) & ~_present_at_start(rows)]
     if (rows["customers"] > rows["cohort_size"]).any() or (rows["customers"] < 0).any():
         raise DataContractError("cohort retention: 'customers' must be in [0, cohort_size]")
     return rows
@@ -115,6 +132,9 @@ def retention_trend(
     The tidy table of :func:`crmlib.cohorts.cohort_retention` (one row per cohort x
     periods_since x dimension x definition) is accepted once filtered to one dimension: rows
     are kept where ``periods_since == k``, ``definition == definition`` and ``observed``.
+    Cohorts marked ``present_at_start`` (the customers already there when the data begin,
+    see :func:`crmlib.cohorts.data_start`) are not acquisition cohorts and are left out;
+    their labels are in ``TrendResult.left_out``.
 
     Model: a binomial GLM with logit link of retained / cohort_size on
     ``x = (months from the first cohort's start) / 12`` (years), each cohort weighted by its
@@ -163,6 +183,7 @@ def retention_trend(
         definition=definition,
         needed=["cohort_start", "cohort_size", "customers"],
     )
+    left_out = _left_out_labels(cohort_sizes_and_retained)
     if rows["cohort_start"].duplicated().any():
         raise DataContractError(
             "cohort retention: several rows per cohort_start at k="
@@ -170,8 +191,14 @@ def retention_trend(
         )
     minimum = 3 if dispersion == "pearson" else 2
     if len(rows) < minimum:
+        without = (
+            f" (besides the customers present at the start, left out: {', '.join(left_out)})"
+            if left_out
+            else ""
+        )
         raise DataContractError(
-            f"cohort retention: {len(rows)} cohorts observed at k={k}; the trend needs >= {minimum}"
+            f"cohort retention: {len(rows)} cohorts observed at k={k}{without}; the trend "
+            f"needs >= {minimum}"
         )
     rows = rows.sort_values("cohort_start")
     starts = pd.to_datetime(rows["cohort_start"])
@@ -220,6 +247,7 @@ def retention_trend(
         dispersion_method="quasi-binomial, Pearson chi2/df"
         if dispersion == "pearson"
         else "binomial (dispersion 1)",
+        left_out=left_out,
     )
     log.info("retention trend at k=%d: %s", k, result.describe())
     return result
@@ -262,7 +290,8 @@ def channel_gap(
     filtered to ``dimension``, ``periods_since == k``, ``definition`` and ``observed``) into
     a :class:`ChannelGap`. Each channel's retention is pooled over the cohorts where k is
     observed (sum of retained / sum of cohort sizes); channels with fewer than
-    ``min_customers`` customers are left out. The 95% CI of the gap (best - worst) is
+    ``min_customers`` customers are left out, and so are cohorts marked ``present_at_start``
+    (not acquisition cohorts, see :func:`crmlib.cohorts.data_start`). The 95% CI of the gap (best - worst) is
     Newcombe's hybrid score interval (method 10), equal to statsmodels'
     ``confint_proportions_2indep(method="newcomb")``. The interval treats the two channels as
     chosen in advance: picking the extremes after looking makes the gap an upward-biased
