@@ -794,7 +794,7 @@ def test_sentences_are_built_from_the_numbers(tmp_path):
         "and 7 rejected" in describe_reconciliation(quality)
     )
     assert "7 rows were rejected" in describe_rejects(quality)
-    assert "1 guest orders without a customer id (EUR 7.77) are valid" in describe_rejects(quality)
+    assert "Guest orders without a customer id: 1 (EUR 7.77), valid" in describe_rejects(quality)
     assert "day(s) have no orders" in describe_coverage(
         quality
     )  # 2025-01-08 .. 2025-01-19 have none

@@ -261,6 +261,13 @@ def _amount(value: float, currency: str) -> str:
     return f"{currency} {value:,.2f}"
 
 
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 row', '2 rows', '1,204 orders of zero value': a count with its noun in number."""
+    head, _, tail = noun.partition(" ")
+    word = head if n == 1 else (plural or head + "s")
+    return f"{n:,} {word}" + (f" {tail}" if tail else "")
+
+
 def _percent(share: float) -> str:
     """A share for a sentence: two decimals below 1% (0.02%), one above (25.3%)."""
     return f"{share:.2%}" if 0 < share < 0.01 else f"{share:.1%}"
@@ -301,7 +308,7 @@ def _verdict_body(quality: Mapping[str, Any]) -> str:
         )
     after = sum(t.get("rows_after_as_of", 0) for t in tables.values() if t.get("present"))
     window = (
-        f"; {after:,} rows dated after as_of_date {quality['as_of_date']} are outside the report window "
+        f"; {_count(after, 'row')} dated after as_of_date {quality['as_of_date']} {'is' if after == 1 else 'are'} outside the report window "
         "and not judged"
         if after
         else ""
@@ -533,8 +540,8 @@ def describe_reconciliation(quality: Mapping[str, Any]) -> str:
     parts.append(f"{_amount(tx['revenue_rejected'], currency)} on rejected rows")
     return (
         f"{rows}{other_text} Revenue reconciles exactly: {_amount(tx['revenue_read'], currency)} read = "
-        f"{' + '.join(parts)}. Accepted revenue is net of {tx['refund_rows_netted']:,} refund rows netted "
-        f"into their orders and {tx['returns_kept']:,} unmatched refunds kept as returns."
+        f"{' + '.join(parts)}. Accepted revenue is net of {_count(tx['refund_rows_netted'], 'refund row')} netted "
+        f"into their orders and {_count(tx['returns_kept'], 'unmatched refund')} kept as returns."
     )
 
 
@@ -583,26 +590,26 @@ def _kept_notes(tx: Mapping[str, Any], currency: str) -> str:
     notes = ""
     if tx.get("unattributed_orders"):
         notes += (
-            f" {tx['unattributed_orders']:,} guest orders without a customer id "
-            f"({_amount(tx['revenue_unattributed'], currency)}) are valid: they count in revenue and orders and "
-            "are kept out of customer analytics (the `unattributed` artifact)."
+            f" Guest orders without a customer id: {tx['unattributed_orders']:,} "
+            f"({_amount(tx['revenue_unattributed'], currency)}), valid — counted in revenue and orders, kept out "
+            "of customer analytics (the `unattributed` artifact)."
         )
     if tx.get("zero_value_purchases"):
         notes += (
-            f" {tx['zero_value_purchases']:,} orders of zero value (free items, full discounts) count as purchases "
-            "with no revenue (ingest.zero_value_orders: purchase)."
+            f" Orders of zero value (free items, full discounts): {tx['zero_value_purchases']:,}, counted as "
+            "purchases with no revenue (ingest.zero_value_orders: purchase)."
         )
     if tx.get("zero_value_orders_ignored"):
         notes += (
-            f" {tx['zero_value_orders_ignored']:,} orders of zero value are kept but not counted as purchases "
+            f" Orders of zero value: {tx['zero_value_orders_ignored']:,}, kept but not counted as purchases "
             "(ingest.zero_value_orders: ignore)."
         )
     if tx.get("extreme_orders"):
         notes += (
-            f" {tx['extreme_orders']:,} extreme orders above {_amount(tx['extreme_order_fence'], currency)} (far "
-            f"above the usual order; the largest {_amount(tx['largest_order'], currency)}, "
-            f"{_amount(tx['extreme_orders_amount'], currency)} in all) are kept and flagged, not rejected; set "
-            "ingest.amount_max to reject orders above a bound."
+            f" Extreme orders, far above the usual order (above {_amount(tx['extreme_order_fence'], currency)}): "
+            f"{tx['extreme_orders']:,}, {_amount(tx['extreme_orders_amount'], currency)} in all, the largest "
+            f"{_amount(tx['largest_order'], currency)} — kept and flagged, not rejected (set ingest.amount_max "
+            "to reject orders above a bound)."
         )
     return notes
 
