@@ -113,7 +113,10 @@ class TableSource(_Strict):
 
     @model_validator(mode="after")
     def _separators_differ(self) -> TableSource:
-        if self.thousands_separator is not None and self.thousands_separator == self.decimal_separator:
+        if (
+            self.thousands_separator is not None
+            and self.thousands_separator == self.decimal_separator
+        ):
             raise ValueError(
                 f"thousands_separator {self.thousands_separator!r} equals decimal_separator; "
                 "expected two different characters (e.g. ',' and '.')"

@@ -149,8 +149,8 @@ def test_user_path_through_ingest_gives_the_published_summary(
 ) -> None:
     """params/cdnow.yaml on the copied sample: 01_ingest, then the calibration summary.
 
-    Every row is accepted; the 8 zero-dollar records are not purchases, so their 8 customers
-    (each with no other record) are missing; everyone else matches lifetimes' published
+    Every row is accepted and every row is a purchase (the 8 zero-dollar CDs too, by
+    ``ingest.zero_value_orders: purchase``), so all 2,357 customers match lifetimes' published
     cdnow_customers_summary.csv (frequency exact, recency and T to its 2 decimals).
     """
     from crmlib.ingest import run_ingest
@@ -169,15 +169,14 @@ def test_user_path_through_ingest_gives_the_published_summary(
             "SELECT count(*) AS n_rows, sum(CAST(is_purchase AS INTEGER)) AS purchases "
             "FROM transactions"
         ).iloc[0]
-        assert (counts["n_rows"], counts["purchases"]) == (6_919, 6_911)
+        assert (counts["n_rows"], counts["purchases"]) == (6_919, 6_919)
         summary = customer_summary(engine, observation_end="1997-09-30", unit="week")
     published = pd.read_csv(cdnow_source_dir() / "cdnow_customers_summary.csv")
     summary["ID"] = summary["customer_id"].astype("int64")
     joined = published.merge(summary, on="ID", how="left", suffixes=("_published", ""))
-    missing = joined[joined["frequency"].isna()]
-    assert len(summary) == 2_349 and len(missing) == 8
-    assert (missing["frequency_published"] == 0).all()
+    assert len(summary) == len(published) == 2_357
     found = joined.dropna(subset=["frequency"])
+    assert len(found) == 2_357
     np.testing.assert_array_equal(found["frequency"], found["frequency_published"])
     np.testing.assert_allclose(found["recency"], found["recency_published"], rtol=0, atol=0.005)
     np.testing.assert_allclose(found["T"], found["T_published"], rtol=0, atol=0.005)
