@@ -1,4 +1,4 @@
-"""The house chart style and small formatting helpers shared by every stage's plots."""
+"""The house chart style and small formatting helpers shared by every stage's plots and pages."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ __all__ = [
     "PALETTE",
     "use_house_style",
     "house_style",
+    "currency_prefix",
     "format_money",
     "money_axis",
     "percent_axis",
+    "Sentence",
 ]
 
 #: One palette for every chart: a calm blue first, then distinct, colour-blind-safe hues.
@@ -68,33 +70,49 @@ def house_style() -> Iterator[None]:
         yield
 
 
-def format_money(
-    value: float | None, currency: str = "EUR", *, decimals: int = 1, small_decimals: int = 0
-) -> str:
-    """Compact money: ``format_money(12345.6, "EUR")`` -> ``'€12.3k'``.
+def currency_prefix(currency: str) -> str:
+    """What goes before an amount: the symbol (``"£"``) or the ISO code and a space (``"CHF "``).
 
-    ``decimals`` applies to thousands and above, ``small_decimals`` below a thousand (prices
-    such as a cost per contact).
+    Examples
+    --------
+    >>> currency_prefix("GBP"), currency_prefix("CHF")
+    ('£', 'CHF ')
+    """
+    symbol = _CURRENCY_SYMBOLS.get(currency)
+    return symbol if symbol else f"{currency} "
+
+
+def format_money(
+    value: float | None, currency: str, *, decimals: int = 1, small_decimals: int = 0
+) -> str:
+    """Compact money in the run's currency: ``format_money(12345.6, "EUR")`` -> ``'€12.3k'``.
+
+    ``currency`` is the run's ISO code (``params.currency``) and has no default, so that no
+    page can fall back to a currency the run does not use. ``decimals`` applies to thousands
+    and above, ``small_decimals`` below a thousand (prices such as a cost per contact). The
+    unit is chosen after rounding (999.6 is ``'€1.0k'``, not ``'€1,000'``), and an amount
+    that rounds to zero has no sign (``-0.3`` is ``'€0'``).
 
     Examples
     --------
     >>> format_money(12345.6, "EUR"), format_money(-950, "USD"), format_money(2.5e6, "CHF")
     ('€12.3k', '-$950', 'CHF 2.5M')
-    >>> format_money(0.5, "EUR", small_decimals=2)
-    '€0.50'
+    >>> format_money(0.5, "EUR", small_decimals=2), format_money(-0.3, "GBP")
+    ('€0.50', '£0')
     """
     if value is None or value != value:
         return "–"
-    symbol = _CURRENCY_SYMBOLS.get(currency)
-    sign = "-" if value < 0 else ""
     magnitude = abs(float(value))
-    for limit, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
-        if magnitude >= limit:
-            number = f"{magnitude / limit:.{decimals}f}{suffix}"
-            break
-    else:
+    if round(magnitude, small_decimals) < 1e3:
         number = f"{magnitude:,.{small_decimals}f}"
-    return f"{sign}{symbol}{number}" if symbol else f"{sign}{currency} {number}"
+    else:
+        for limit, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "bn")):
+            scaled = round(magnitude / limit, decimals)
+            if scaled < 1e3 or suffix == "bn":
+                number = f"{scaled:,.{decimals}f}{suffix}"
+                break
+    sign = "-" if float(value) < 0 and any(c in "123456789" for c in number) else ""
+    return f"{sign}{currency_prefix(currency)}{number}"
 
 
 def money_axis(ax: plt.Axes, currency: str, *, axis: str = "y") -> plt.Axes:
@@ -109,3 +127,24 @@ def percent_axis(ax: plt.Axes, *, axis: str = "y", decimals: int = 0) -> plt.Axe
     formatter = PercentFormatter(xmax=1.0, decimals=decimals)
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
     return ax
+
+
+class Sentence(str):
+    """Text for a page: a ``str`` that a notebook displays as Markdown, without quotes.
+
+    A function that returns either a table or a sentence saying why there is none (an
+    optional input is missing) returns the sentence as a ``Sentence``, so that the cell shows
+    the words instead of their Python repr (``'No customers table ...'``). It compares, joins
+    and formats like the plain string it is.
+
+    Examples
+    --------
+    >>> text = Sentence("No customers table: the profiles are skipped.")
+    >>> text == "No customers table: the profiles are skipped.", text._repr_markdown_()
+    (True, 'No customers table: the profiles are skipped.')
+    """
+
+    __slots__ = ()
+
+    def _repr_markdown_(self) -> str:
+        return str(self)

@@ -237,8 +237,8 @@ def _environment() -> jinja2.Environment:
 
 
 def _text(value: Any) -> str:
-    """A metrics value as plain text (None -> empty)."""
-    if value is None:
+    """A metrics value as plain text (None and NaN -> empty, so no repr reaches the page)."""
+    if value is None or (isinstance(value, float) and value != value):
         return ""
     return _ANSI.sub("", str(value)).strip()
 

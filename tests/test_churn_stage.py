@@ -153,7 +153,9 @@ def test_scoring_value_contact_list_and_metrics(
     checks.raise_if_failed()
     card = churn.holdout_scorecard(holdout, n_boot=20, seed=1)
     economics = churn.break_even(plan, save_rate=0.1, cost_per_contact=0.5)
-    conclusion = churn.churn_conclusion(plan, training, card, economics, horizon_days=90)
+    conclusion = churn.churn_conclusion(
+        plan, training, card, economics, horizon_days=90, currency="EUR"
+    )
     metrics = churn.churn_metrics(plan, tables, training, card, economics, conclusion=conclusion)
     assert metrics["customers"]["scored"] == len(plan) and sum(metrics["bands"].values()) == len(
         plan

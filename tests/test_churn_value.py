@@ -535,7 +535,7 @@ def test_money_ticks_never_repeat_a_label() -> None:
     # money_axis rounds to whole thousands: ticks every 250 up to 1,600 would read €1k twice
     table = pd.DataFrame({"segment": ["A", "B"], "value_at_risk": [1600.0, 900.0]})
     fig, ax = plt.subplots()
-    plot_value_at_risk_by(table, ax=ax)
+    plot_value_at_risk_by(table, currency="EUR", ax=ax)
     fig.canvas.draw()
     low, high = ax.get_xlim()
     labels = [

@@ -625,6 +625,62 @@ def test_describe_and_metrics_state_the_numbers() -> None:
     assert table.index.name == "KPI" and table.index[0] == tiles[0]["label"]
 
 
+def test_every_kpi_sentence_speaks_the_run_currency() -> None:
+    kpis = _monthly(14)  # 2025-11: revenue 22,000, AOV 62.00, refunds -1,100
+    tiles = {t["key"]: t for t in K.headline_tiles(kpis, currency="GBP")}
+    assert tiles["revenue"]["display"] == "£22.0k" and tiles["aov"]["display"] == "£62.00"
+    texts = [
+        K.describe_kpis(kpis, currency="GBP"),
+        K.kpi_conclusion(kpis, currency="GBP"),
+        K.describe_revenue(kpis, currency="GBP"),
+        K.tiles_table(list(tiles.values())).to_string(),
+    ]
+    assert "gross £23.1k, refunds \u2212£1.1k" in texts[2]  # 1,050 x 22 and -50 x 22
+    for text in texts:
+        assert "£" in text and "€" not in text and "EUR" not in text
+
+
+def test_money_needs_the_currency() -> None:
+    # the formatter behind every tile and sentence has no fallback currency
+    from crmlib.kpis._tiles import _fmt
+
+    with pytest.raises(ValueError, match="currency"):
+        _fmt(12.5, "money")
+    assert _fmt(-0.004, "money", "GBP") == "£0.00"  # rounds to zero: no minus sign
+    assert _fmt(-12.5, "money", "GBP") == "\u2212£12.50"
+    assert _fmt(1234.0, "count") == "1,234" and _fmt(None, "money") == "\u2013"
+
+
+def test_contactable_table_is_readable() -> None:
+    base = pd.DataFrame(
+        {
+            "period_start": [dt.date(2025, 2, 1)] * 2 + [dt.date(2025, 3, 1)] * 2,
+            "channel": ["email", "sms"] * 2,
+            "counted_at": [dt.date(2025, 2, 28)] * 2 + [dt.date(2025, 3, 31)] * 2,
+            "customers": [3, 3, 12_345, 12_345],
+            "consented": [3, 1, 10_000, 2_469],
+            "unsubscribed": [0, 0, 120, 0],
+            "contactable": [3, 1, 9_880, 2_469],
+            "consent_rate": [1.0, 1 / 3, 10_000 / 12_345, 0.2],
+            "contactable_rate": [1.0, 1 / 3, 9_880 / 12_345, 0.2],
+        }
+    )
+    table = K.contactable_table(base)
+    expected = pd.DataFrame(
+        {
+            "Signed-up customers": ["12,345", "12,345"],
+            "Opted in": ["10,000", "2,469"],
+            "Unsubscribed": ["120", "0"],
+            "Contactable": ["9,880", "2,469"],
+            "Opted in (%)": ["81.0%", "20.0%"],
+            "Contactable (%)": ["80.0%", "20.0%"],
+        },
+        index=pd.Index(["email", "sms"], name="Channel"),
+    )  # the latest period only (March), no positional index
+    pd.testing.assert_frame_equal(table, expected)
+    assert K.contactable_table(None) is None  # no customers table: the sentence says why
+
+
 def test_metrics_hold_no_customer_ids(engine: Engine) -> None:
     _with(engine, transactions=ENGAGEMENT_TX, events=ENGAGEMENT_EVENTS, customers=CUSTOMERS)
     kpis = K.kpis_by_period(engine, as_of_date="2025-02-28")

@@ -108,6 +108,30 @@ def test_full_metrics(tmp_path: Path, params: WorkbookParams) -> None:
     assert "<script" not in html and remote_references(html) == []
 
 
+def test_missing_values_are_words_not_reprs(tmp_path: Path, params: WorkbookParams) -> None:
+    from test_pages_words import PROSE_REPRS, findings, page_words
+
+    run = tmp_path / "run"
+    tiles = [
+        # a tile whose value could not be computed (NaN in metrics.json) and has no display
+        {"key": "aov", "label": "Average order value", "value": float("nan"), "display": None,
+         "period_label": "Dec 2025", "vs_previous": {"change": float("nan"), "display": None},
+         "vs_year_ago": None, "better": "up"},
+        {"key": "revenue", "label": "Net revenue", "value": 1234.5, "display": "£1.2k",
+         "period_label": "Dec 2025", "vs_previous": None, "vs_year_ago": None, "better": "up"},
+    ]  # fmt: skip
+    _write_metrics(run, {"kpis": {"conclusion": None, "tiles": tiles},
+                         "cohorts": {"conclusion": float("nan")}})  # fmt: skip
+    stages = _stages(run, {"02_kpis": "ok", "03_cohorts": "ok"})
+
+    html = write_index(run, params=params, stages=stages).read_text(encoding="utf-8")
+
+    words = page_words(html)
+    assert findings(words.prose + "\n".join(words.attributes), PROSE_REPRS, where="index") == []
+    assert '<p class="wb-tile-value">n/a</p>' in html and "£1.2k" in html
+    assert html.count("No conclusion was recorded in metrics.json.") == 2
+
+
 def test_partial_metrics(tmp_path: Path, params: WorkbookParams) -> None:
     run = tmp_path / "run"
     _write_metrics(

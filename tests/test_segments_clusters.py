@@ -15,6 +15,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing
+from crmlib.plotting import format_money
 from crmlib.segments._clusters import (
     BEHAVIOUR_FEATURES,
     ClusterResult,
@@ -290,7 +291,7 @@ def test_structureless_blob_is_flagged(
     assert result.chosen_silhouette < 0.25
     assert not result.stable
     assert result.stability_ari_mean < planted_result[0].stability_ari_mean - 0.3
-    text = describe_clusters(result)
+    text = describe_clusters(result, currency="EUR")
     assert "is low: customers form a continuum" in text
     assert (
         f"The clusters are not stable (mean adjusted Rand index {result.stability_ari_mean:.2f} "
@@ -333,7 +334,7 @@ def test_constant_engagement_is_left_out(caplog: pytest.LogCaptureFixture) -> No
     # browsers and regulars/lapsed/new still separate on the other five features
     assert adjusted_rand_score(truth, result.labels["cluster"]) > 0.95
     assert "Left out because every customer has the same value: opens + clicks per send" in (
-        describe_clusters(result)
+        describe_clusters(result, currency="EUR")
     )
 
 
@@ -401,6 +402,29 @@ def test_describe_stable_clusters(
     assert "C0" not in text  # no customer id in the report
 
 
+@pytest.mark.parametrize(
+    ("currency", "symbol", "others"),
+    [("GBP", "£", ("€", "$", "EUR")), ("USD", "$", ("€", "£", "EUR")), ("CHF", "CHF ", ("€", "£"))],
+    ids=["gbp", "usd", "iso-code"],
+)
+def test_describe_clusters_speaks_the_run_currency(
+    planted_result: tuple[ClusterResult, np.ndarray, pd.DataFrame],
+    currency: str,
+    symbol: str,
+    others: tuple[str, ...],
+) -> None:
+    result, truth, features = planted_result
+    text = describe_clusters(result, currency=currency)
+    # known answer: the planted groups are recovered exactly, so each bullet quotes the mean
+    # net spend of its planted group, e.g. High-value regulars around 2,000 -> "£2.0k"
+    spend = features.groupby(truth)["monetary"].mean()
+    for name, mean in spend.items():
+        assert f"**{name}** " in text
+        assert f"{format_money(mean, currency)} net in the window" in text
+    assert text.count(f"{symbol}") >= len(CENTRES)
+    assert not [other for other in others if other in text]
+
+
 def test_plot_cluster_profiles(
     planted_result: tuple[ClusterResult, np.ndarray, pd.DataFrame],
 ) -> None:
@@ -422,8 +446,10 @@ def test_plot_cluster_profiles(
 
 def test_cluster_table(planted_result: tuple[ClusterResult, np.ndarray, pd.DataFrame]) -> None:
     result = planted_result[0]
-    table = cluster_table(result)
+    table = cluster_table(result, currency="GBP")
     assert list(table.columns[:4]) == ["Cluster", "Name", "Customers", "Share (%)"]
+    assert "Net spend in window (GBP)" in table.columns  # money headers name the run's currency
+    assert table["Net spend in window (GBP)"].equals(result.profiles["monetary"].round(1))
     assert len(table.columns) == 4 + len(BEHAVIOUR_FEATURES)
     assert table["Customers"].sum() == 1200
     assert table["Share (%)"].tolist() == [25.0] * 4

@@ -535,6 +535,25 @@ def test_plots_and_description(engine: Engine) -> None:
     assert "lowest in **Hibernating** (€50.00)" in with_clv
 
 
+def test_rfm_pages_speak_the_run_currency(engine: Engine) -> None:
+    rfm = rfm_table(engine, as_of_date=AS_OF, window_days=30)
+    fig, ax = plt.subplots()
+    try:
+        plot_rfm_heatmap(rfm_grid(rfm), ax=ax, currency="GBP")
+        labels = [t.get_text() for t in ax.texts]
+        assert "£100" in labels  # A's cell R5 F3: mean net spend 100, as in the EUR test
+        assert ax.get_title().endswith("(labels: mean net spend, GBP)")
+        assert "€" not in _texts(fig) and "EUR" not in _texts(fig)
+    finally:
+        plt.close(fig)
+    clv = pd.DataFrame({"customer_id": ["A", "F", "B"], "clv": [300.0, 100.0, 50.0]})
+    text = describe_segments(segment_summary(rfm, clv=clv), currency="GBP")
+    assert "highest in **Potential loyalist** (£200.00)" in text
+    assert "€" not in text
+    with pytest.raises(TypeError, match="currency"):
+        plot_rfm_heatmap(rfm_grid(rfm))  # type: ignore[call-arg]
+
+
 def test_sql_transpiles_to_spark() -> None:
     """The portable subset of crmlib/sql: both queries transpile to Spark SQL."""
     for name in ("segments_rfm_features", "segments_rfm_features_pair"):

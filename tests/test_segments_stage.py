@@ -13,9 +13,11 @@ from contract_tables import contract_transactions
 
 from crmlib.engine import Engine
 from crmlib.io import RunFolder
+from crmlib.plotting import Sentence
 from crmlib.segments._rules import rules_from_params
 from crmlib.segments._stage import (
     baseline_membership,
+    describe_inputs,
     funnel_table,
     membership,
     optional_clv,
@@ -207,7 +209,7 @@ def test_product_pairs_table_or_sentence(engine: Engine) -> None:
     with Engine(threads=1) as nulls:
         nulls.register("transactions", TX.assign(product_id=pd.array([None] * 7, dtype="str")))
         text = product_pairs(nulls, as_of_date=AS_OF, min_pair_customers=1)
-        assert isinstance(text, str) and "No product pair" in text
+        assert isinstance(text, Sentence) and "No product pair" in text
     with Engine(threads=1) as products:
         # A, B and D bought P1 and P2; C bought P1 only: pair (P1, P2) on 3 customers
         rows = TX.assign(
@@ -217,3 +219,43 @@ def test_product_pairs_table_or_sentence(engine: Engine) -> None:
         table = product_pairs(products, as_of_date=AS_OF, min_pair_customers=2)
         assert isinstance(table, pd.DataFrame)
         assert table.iloc[0]["pair"] == "P1 + P2"
+
+
+@pytest.mark.parametrize(
+    ("registered", "says", "never"),
+    [
+        (["customers", "events"], ["`customers` table is used", "`events` table is used"],
+         ["No `"]),
+        (["customers"], ["`customers` table is used", "No `events` table",
+                         "unsubscribes are unknown", "frequency caps are not checked"],
+         ["nobody can be exported"]),
+        (["events"], ["No `customers` table", "nobody can be exported", "profiles are skipped"],
+         ["No `events`"]),
+        ([], ["No `customers` table", "No `events` table", "left out of the clusters"],
+         ["unsubscribes are unknown"]),
+    ],
+    ids=["both", "no-events", "no-customers", "neither"],
+)  # fmt: skip
+def test_describe_inputs_says_what_is_missing(
+    registered: list[str], says: list[str], never: list[str]
+) -> None:
+    text = describe_inputs(registered)
+    assert [phrase for phrase in says if phrase not in text] == []
+    assert [phrase for phrase in never if phrase in text] == []
+    assert "[" not in text and "'" not in text  # words, not the list the run folder returned
+
+
+def test_skipped_profiles_are_sentences_not_reprs(engine: Engine, tmp_path: Path) -> None:
+    run = RunFolder(tmp_path / "run")
+    rfm = _rfm(engine)
+    text = who_they_are(rfm, run, as_of_date=AS_OF, by=["region"], min_cell_size=1, rules=RULES)
+    assert isinstance(text, Sentence) and text._repr_markdown_() == str(text)
+    run.write_table("customers", CUSTOMERS[["customer_id", "email_opt_in"]])
+    text = who_they_are(
+        rfm, run, as_of_date=AS_OF, by=["region", "age_band"], min_cell_size=1, rules=RULES
+    )
+    assert isinstance(text, Sentence)
+    assert text == (
+        "The customers table has none of the profile columns `region`, `age_band` (`age_band` "
+        "comes from `birth_year`): the segment profiles are skipped."
+    )

@@ -163,9 +163,7 @@ def describe_scorecard(card: pd.DataFrame, holdout: HoldoutScores, *, chosen: st
     return "\n".join(lines)
 
 
-def describe_value(
-    plan: pd.DataFrame, economics: Mapping[str, Any], *, currency: str = "EUR"
-) -> str:
+def describe_value(plan: pd.DataFrame, economics: Mapping[str, Any], *, currency: str) -> str:
     """Markdown: value at risk, where it sits by band, and the break-even of a contact."""
     if plan.empty:
         return "No active customer to value at the as-of date."
@@ -260,7 +258,7 @@ def churn_conclusion(
     economics: Mapping[str, Any],
     *,
     horizon_days: int,
-    currency: str = "EUR",
+    currency: str,
 ) -> str:
     """One paragraph for the front page: risk, how sure, value at risk, who to contact."""
     if plan.empty:

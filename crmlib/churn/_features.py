@@ -370,7 +370,7 @@ def churn_features(
         require_view(engine, customers, _CUSTOMER_COLUMNS, producer="01_ingest")
     else:
         notes.append(
-            f"no {customers} table: {', '.join(_CUSTOMER_NUMERIC)} are NaN and "
+            f"no {customers} table: {', '.join(_CUSTOMER_NUMERIC)} are unknown (blank) and "
             f"{', '.join(CATEGORICAL_FEATURES)} are '{UNKNOWN_VALUE}' for every customer"
         )
     has_events = engine.has_table(events)
@@ -378,7 +378,8 @@ def churn_features(
         require_view(engine, events, _EVENT_COLUMNS, producer="01_ingest")
     else:
         notes.append(
-            f"no {events} table: {', '.join(_event_columns(engagement))} are NaN for every customer"
+            f"no {events} table: {', '.join(_event_columns(engagement))} are unknown (blank) for every "
+            "customer"
         )
     for note in notes:
         log.warning("churn features at %s: %s", cutoff_day, note)

@@ -53,7 +53,7 @@ def _humanize(name: str) -> str:
 def plot_value_at_risk_by(
     table: pd.DataFrame,
     *,
-    currency: str = "EUR",
+    currency: str,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
     """Horizontal bars of value at risk per group, largest on top, labelled with its share.
@@ -66,7 +66,7 @@ def plot_value_at_risk_by(
     >>> table = pd.DataFrame({"segment": ["At risk", "Champions"],
     ...                       "value_at_risk": [1200.0, 300.0],
     ...                       "share_of_value_at_risk": [0.8, 0.2]})
-    >>> ax = plot_value_at_risk_by(table)
+    >>> ax = plot_value_at_risk_by(table, currency="EUR")
     >>> ax.get_title()
     'Value at risk of churn by segment'
     >>> plt.close(ax.figure)
@@ -152,7 +152,7 @@ def plot_risk_bands(summary: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt
 def plot_contact_curve(
     plan: pd.DataFrame,
     *,
-    currency: str = "EUR",
+    currency: str,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
     """Cumulative expected net value of contacting customers in rank order, with the optimum.
@@ -167,7 +167,7 @@ def plot_contact_curve(
     --------
     >>> plan = pd.DataFrame({"expected_net_value": [7.0, 5.0, -3.2], "contact": [True, True, False],
     ...                      "rank": [1, 2, 3]})
-    >>> ax = plot_contact_curve(plan)
+    >>> ax = plot_contact_curve(plan, currency="EUR")
     >>> ax.get_xlabel()
     'Customers contacted, highest expected net value first'
     >>> plt.close(ax.figure)

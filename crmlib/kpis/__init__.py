@@ -28,6 +28,7 @@ from crmlib.kpis._plots import (
 from crmlib.kpis._queries import (
     channel_engagement,
     contactable_base,
+    contactable_table,
     kpis_by_period,
     latest_contactable,
     transaction_totals,
@@ -47,6 +48,7 @@ __all__ = [
     "ENGAGEMENT_COLUMNS",
     "contactable_base",
     "latest_contactable",
+    "contactable_table",
     "channel_engagement",
     "headline_tiles",
     "tiles_table",

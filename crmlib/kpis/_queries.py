@@ -26,6 +26,7 @@ __all__ = [
     "transaction_totals",
     "contactable_base",
     "latest_contactable",
+    "contactable_table",
     "channel_engagement",
 ]
 
@@ -315,6 +316,42 @@ def latest_contactable(contactable: pd.DataFrame | None) -> pd.DataFrame | None:
     columns = ["channel", "counted_at", "customers", "consented", "unsubscribed", "contactable",
                "consent_rate", "contactable_rate"]  # fmt: skip
     return latest[columns].reset_index(drop=True)
+
+
+def contactable_table(contactable: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The contactable base at the latest period end for display: one row per channel.
+
+    Transforms :func:`contactable_base` (one row per period and channel) into a table indexed
+    by *Channel* with *Signed-up customers, Opted in, Unsubscribed, Contactable* (counts with
+    thousands separators) and *Opted in (%), Contactable (%)* (of signed-up customers), for
+    the latest period; the date counted at is in :func:`describe_contactable_base`. None (no
+    customers table) passes through: the section's sentence says why it is skipped.
+
+    Examples
+    --------
+    >>> base = pd.DataFrame({"period_start": [dt.date(2025, 3, 1)] * 2,
+    ...     "channel": ["email", "sms"], "counted_at": [dt.date(2025, 3, 31)] * 2,
+    ...     "customers": [4000, 4000], "consented": [3000, 1000], "unsubscribed": [120, 0],
+    ...     "contactable": [2880, 1000], "consent_rate": [0.75, 0.25],
+    ...     "contactable_rate": [0.72, 0.25]})
+    >>> contactable_table(base).loc["email"].tolist()
+    ['4,000', '3,000', '120', '2,880', '75.0%', '72.0%']
+    """
+    latest = latest_contactable(contactable)
+    if latest is None:
+        return None
+    counts = {"customers": "Signed-up customers", "consented": "Opted in",
+              "unsubscribed": "Unsubscribed", "contactable": "Contactable"}  # fmt: skip
+    rates = {"consent_rate": "Opted in (%)", "contactable_rate": "Contactable (%)"}
+    table = pd.DataFrame(
+        {label: [f"{int(n):,}" for n in latest[column]] for column, label in counts.items()}
+        | {
+            label: ["\u2013" if pd.isna(r) else f"{float(r):.1%}" for r in latest[column]]
+            for column, label in rates.items()
+        },
+        index=pd.Index(latest["channel"].astype("str"), name="Channel"),
+    )
+    return table
 
 
 def _channel_order(values: pd.Series) -> pd.Series:

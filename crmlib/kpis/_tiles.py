@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.kpis._common import _infer_period, _plain
-from crmlib.plotting import format_money
+from crmlib.plotting import currency_prefix, format_money
 
 __all__ = [
     "headline_tiles",
@@ -34,7 +34,8 @@ def _signed(number: float, text: str) -> str:
     return ("+" if number > 0 else _MINUS if number < 0 else "\u00b1") + text
 
 
-def _fmt(value: Any, kind: str, currency: str = "EUR") -> str:
+def _fmt(value: Any, kind: str, currency: str | None = None) -> str:
+    """A KPI value as text: ``kind`` is "rate", "count" or "money" (money needs ``currency``)."""
     if value is None or pd.isna(value):
         return "\u2013"
     if kind == "rate":
@@ -43,9 +44,11 @@ def _fmt(value: Any, kind: str, currency: str = "EUR") -> str:
         if abs(value) < 10_000:
             return f"{value:,.0f}"
         return f"{value / 1e6:.2f}M" if abs(value) >= 1e6 else f"{value / 1e3:.1f}k"
-    if abs(value) < 1_000:  # money below 1,000 (AOV) keeps cents: '€54.20'
-        prefix = format_money(1, currency)[:-1]
-        return f"{_MINUS if value < 0 else ''}{prefix}{abs(value):,.2f}"
+    if currency is None:
+        raise ValueError(f"a {kind} value needs the run's currency: pass currency=params.currency")
+    if round(abs(value), 2) < 1_000:  # money below 1,000 (AOV) keeps cents: '€54.20'
+        sign = _MINUS if round(value, 2) < 0 else ""
+        return f"{sign}{currency_prefix(currency)}{abs(value):,.2f}"
     return format_money(value, currency).replace("-", _MINUS)
 
 

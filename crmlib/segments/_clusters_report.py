@@ -65,7 +65,7 @@ def _stability_sentence(result: ClusterResult) -> str:
     )
 
 
-def describe_clusters(result: ClusterResult, *, currency: str = "EUR") -> str:
+def describe_clusters(result: ClusterResult, *, currency: str) -> str:
     """Markdown: how many clusters, how well separated, who is in each, and how stable.
 
     Reads a :class:`~crmlib.segments._clusters.ClusterResult`; says in words when the
@@ -76,8 +76,9 @@ def describe_clusters(result: ClusterResult, *, currency: str = "EUR") -> str:
     Parameters
     ----------
     result : ClusterResult
-    currency : str, default "EUR"
-        Currency of the monetary means.
+    currency : str
+        The run's currency (``params.currency``, an ISO code such as ``"GBP"``): the net
+        spend means are written in it.
 
     Returns
     -------
@@ -159,16 +160,19 @@ def plot_cluster_profiles(result: ClusterResult, *, ax: plt.Axes | None = None) 
     return ax
 
 
-def cluster_table(result: ClusterResult) -> pd.DataFrame:
+def cluster_table(result: ClusterResult, *, currency: str) -> pd.DataFrame:
     """The cluster profiles for display: one row per cluster, readable headers, rounded.
 
     Columns: *Cluster, Name, Customers, Share (%)* and the average of each behaviour feature
-    (:data:`FEATURE_LABELS`), rounded to 1 decimal (engagement 2). The z-scores are in
+    (:data:`FEATURE_LABELS`; the net spend header names the currency, e.g. "Net spend in
+    window (GBP)"), rounded to 1 decimal (engagement 2). The z-scores are in
     :func:`plot_cluster_profiles`.
 
     Parameters
     ----------
     result : ClusterResult
+    currency : str
+        The run's currency (``params.currency``).
 
     Returns
     -------
@@ -186,5 +190,8 @@ def cluster_table(result: ClusterResult) -> pd.DataFrame:
     )
     for feature in BEHAVIOUR_FEATURES:
         decimals = 2 if feature == "engagement" else 1
-        table[FEATURE_LABELS[feature]] = profiles[feature].astype("float64").round(decimals)
+        label = FEATURE_LABELS[feature]
+        if feature == "monetary":
+            label = f"{label} ({currency})"
+        table[label] = profiles[feature].astype("float64").round(decimals)
     return table

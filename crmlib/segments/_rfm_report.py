@@ -191,13 +191,12 @@ def plot_segment_sizes(summary: pd.DataFrame, *, ax: plt.Axes | None = None) -> 
     return ax
 
 
-def plot_rfm_heatmap(
-    grid: pd.DataFrame, *, ax: plt.Axes | None = None, currency: str = "EUR"
-) -> plt.Axes:
+def plot_rfm_heatmap(grid: pd.DataFrame, *, currency: str, ax: plt.Axes | None = None) -> plt.Axes:
     """Recency score (columns) x frequency score (rows, best on top), colour = customers.
 
     Reads *grid* (one row per R x F cell, as from :func:`crmlib.segments._rfm.rfm_grid`);
-    each non-empty cell is annotated with the mean net monetary value of its customers.
+    each non-empty cell is annotated with the mean net monetary value of its customers in
+    ``currency`` (the run's ``params.currency``), which the title names.
     """
     require_columns(
         grid, ("r_score", "f_score", "customers", "mean_monetary"), table_name="rfm grid"
@@ -233,7 +232,7 @@ def plot_rfm_heatmap(
         linecolor="white",
     )
     ax.set(
-        title="Customers by recency and frequency score (labels: mean net spend)",
+        title=f"Customers by recency and frequency score (labels: mean net spend, {currency})",
         xlabel="Recency score (higher = bought more recently)",
         ylabel="Frequency score (higher = more orders)",
     )

@@ -29,6 +29,7 @@ from crmlib.checks import Checks, require_columns
 from crmlib.engine import Engine
 from crmlib.io import RunFolder
 from crmlib.periods import as_date
+from crmlib.plotting import Sentence
 from crmlib.segments._affinities import association_rules, top_pairs
 from crmlib.segments._affinities_report import affinity_table
 from crmlib.segments._clusters import ClusterResult
@@ -41,6 +42,7 @@ __all__ = [
     "MEMBERSHIP_COLUMNS",
     "Baseline",
     "segment_rules",
+    "describe_inputs",
     "optional_clv",
     "membership",
     "baseline_membership",
@@ -63,6 +65,52 @@ _NO_CLUSTER = "(not clustered)"
 def segment_rules(rows: Sequence[Mapping[str, Any]] | None) -> tuple[SegmentRule, ...]:
     """The rule table of the params file: ``None`` means the default 11 segments."""
     return DEFAULT_SEGMENT_RULES if rows is None else rules_from_params(rows)
+
+
+def describe_inputs(registered: Sequence[str]) -> str:
+    """Markdown: which optional tables 04_segments found, and what it does without the others.
+
+    Parameters
+    ----------
+    registered : sequence of str
+        The optional tables found in the run folder, as returned by
+        ``RunFolder.register(engine, "customers", "events", optional=True)``.
+
+    Returns
+    -------
+    str
+        One sentence per missing table saying what is skipped, or one sentence saying that
+        both are used.
+
+    Examples
+    --------
+    >>> print(describe_inputs(["customers"]))
+    Optional inputs: the `customers` table is used (consent flags, region, age band, channel). No `events` table in this run: consent is the signup opt-in only (unsubscribes are unknown), the frequency caps are not checked and messaging engagement is left out of the clusters.
+    """
+    found = set(registered)
+    parts = []
+    if "customers" in found:
+        parts.append("the `customers` table is used (consent flags, region, age band, channel)")
+    if "events" in found:
+        parts.append("the `events` table is used (unsubscribes, frequency caps, engagement)")
+    text = f"Optional inputs: {'; '.join(parts)}." if parts else ""
+    missing = []
+    if "customers" not in found:
+        missing.append(
+            "No `customers` table in this run: the segment profiles are skipped, and nobody "
+            "can be exported to a campaign because consent to a channel is unknown."
+        )
+    if "events" not in found:
+        consent = (
+            "consent is the signup opt-in only (unsubscribes are unknown), "
+            if "customers" in found
+            else ""
+        )
+        missing.append(
+            f"No `events` table in this run: {consent}the frequency caps are not checked and "
+            "messaging engagement is left out of the clusters."
+        )
+    return " ".join([text, *missing]).strip()
 
 
 def optional_clv(run: RunFolder) -> pd.DataFrame | None:
@@ -223,7 +271,7 @@ def who_they_are(
     by: Sequence[str],
     min_cell_size: int,
     rules: Sequence[SegmentRule] = DEFAULT_SEGMENT_RULES,
-) -> pd.DataFrame | str:
+) -> pd.DataFrame | Sentence:
     """The segment x region / age band / channel shares for display, or why there are none.
 
     Reads the run's ``customers`` artifact (optional in the data contract); columns of ``by``
@@ -231,7 +279,7 @@ def who_they_are(
     Small cells are blank (:func:`crmlib.segments.profile_table`).
     """
     if not run.has_table("customers"):
-        return "No customers table in this run: the segment profiles are skipped."
+        return Sentence("No customers table in this run: the segment profiles are skipped.")
     customers = run.read_table("customers")
     present = [
         name
@@ -239,7 +287,11 @@ def who_they_are(
         if name in customers.columns or (name == "age_band" and "birth_year" in customers.columns)
     ]
     if not present:
-        return f"The customers table has none of {list(by)}: the segment profiles are skipped."
+        wanted = ", ".join(f"`{name}`" for name in by)
+        return Sentence(
+            f"The customers table has none of the profile columns {wanted} (`age_band` comes "
+            "from `birth_year`): the segment profiles are skipped."
+        )
     profiles = segment_profiles(
         rfm,
         customers,
@@ -259,7 +311,7 @@ def product_pairs(
     min_pair_customers: int = 10,
     n: int = 10,
     transactions: str = "transactions",
-) -> pd.DataFrame | str:
+) -> pd.DataFrame | Sentence:
     """The top product pairs by lift for display, or a sentence saying why there are none.
 
     Products are optional in the data contract: without a ``product_id`` column, or when every
@@ -268,7 +320,7 @@ def product_pairs(
     are left out.
     """
     if "product_id" not in engine.column_types(transactions):
-        return "The transactions carry no product_id: product pairs are not available."
+        return Sentence("The transactions carry no product_id: product pairs are not available.")
     rules = association_rules(
         engine,
         as_of_date=as_of_date,
@@ -278,7 +330,7 @@ def product_pairs(
         transactions=transactions,
     )
     if rules.empty:
-        return (
+        return Sentence(
             f"No product pair was bought by at least {min_pair_customers} customers in the "
             "window: product pairs are not shown."
         )
