@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from scipy.integrate import quad
 
-import crmlib.churn._baselines as baselines
+import crmlib.clv._fallback as clv_fallback
 from crmlib.churn._baselines import (
     BTYD_COLUMNS,
     RecencyRule,
@@ -359,23 +360,74 @@ def test_btyd_on_engine_pareto(engine: Engine) -> None:
     assert result.attrs["horizon_units"] == 90.0
 
 
-def test_btyd_non_convergence_is_passed_on(engine: Engine, monkeypatch: pytest.MonkeyPatch
-                                           ) -> None:  # fmt: skip
+def test_btyd_fit_that_did_not_converge_is_never_used(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """05's eligibility rule: a BG/NBD that did not converge is not the baseline. These
+    buyers drop out (Beta(1, 4) after each purchase), so the NBD does not apply either: the
+    baseline is left out with the reason (06 prints it), never scored with the failed fit."""
     real = fit_transactions_model
 
     def failing(summary: pd.DataFrame, **kwargs: Any) -> Any:
         fitted = real(summary, **kwargs)
+        if kwargs.get("model") != "bgnbd":
+            return fitted
         return dataclasses.replace(
-            fitted, converged=False, attempts=("BFGS from the default start: gradient not 0",),
-            notes=(*fitted.notes, "did not converge after 1 attempts; the parameters shown "
-                   "are the best stopping point and should not be used for predictions"),
+            fitted, converged=False,
+            attempts=("attempt 1: BFGS: failed, the gradient is not zero where it stopped",),
         )  # fmt: skip
 
-    monkeypatch.setattr(baselines, "fit_transactions_model", failing)
-    result = btyd_churn_probability(engine, cutoff="2024-06-30", horizon_days=90)
-    assert result.attrs["converged"] is False
+    monkeypatch.setattr(clv_fallback, "fit_transactions_model", failing)
+    with pytest.raises(ValueError, match="not usable") as error:
+        btyd_churn_probability(engine, cutoff="2024-06-30", horizon_days=90)
+    message = str(error.value)
+    assert "the gradient is not zero" in message and "left out" in message
+    assert "fits better than a model without dropout" in message
+
+
+def _orders_without_dropout(n_customers: int = 400, seed: int = 6) -> pd.DataFrame:
+    """Poisson buyers who never leave (rate ~ Gamma(3, 3 x 30 days)), from 2023-01-01.
+
+    With seed 6 the BG/NBD's dropout estimate runs to the edge (with other seeds it may also
+    converge at a dropout near 0, which is then a usable model).
+    """
+    rng = np.random.default_rng(seed)
+    first = rng.uniform(0, 300, n_customers)
+    rate = rng.gamma(3.0, 1 / 90.0, n_customers)  # one purchase a month on average
+    gaps = rng.exponential(1.0, (n_customers, 40)) / rate[:, None]
+    days = first[:, None] + np.cumsum(np.c_[np.zeros(n_customers), gaps], axis=1)
+    keep = days < 700
+    customer, order = np.nonzero(keep)
+    return pd.DataFrame({
+        "order_id": [f"O{c}-{o}" for c, o in zip(customer, order, strict=True)],
+        "customer_id": pd.Series([f"C{c:03d}" for c in customer], dtype="str"),
+        "order_ts": pd.Timestamp("2023-01-01") + pd.to_timedelta(days[keep], unit="D"),
+        "amount": 25.0,
+        "is_purchase": True,
+    })  # fmt: skip
+
+
+def test_btyd_baseline_is_the_nbd_for_buyers_who_never_leave() -> None:
+    """The BG/NBD's dropout estimate collapses: 05's fallback, the NBD, is the baseline."""
+    with Engine(threads=1) as connection:
+        connection.register("transactions", _orders_without_dropout())
+        result = btyd_churn_probability(connection, cutoff="2024-06-30", horizon_days=90)
+        summary = customer_summary(connection, observation_end="2024-06-30", unit="week")
+    assert result.attrs["model"] == "nbd" and result.attrs["converged"]
+    assert result.attrs["fallback"]["step"] == "nbd"
     notes = " ".join(result.attrs["notes"])
-    assert "did not converge" in notes and "gradient not 0" in notes
+    assert "the baseline is 05's fallback, the NBD (no dropout)" in notes
+    assert "dropout estimate collapsed" in notes
+    assert (result["p_alive"] == 1.0).all()
+    # independent: P(no purchase in 90 days | x, T) is the NBD's zero term of the posterior
+    # Gamma(r + x, alpha + T) rate, scipy.stats.nbinom(n = r + x, p = (alpha+T)/(alpha+T+t))
+    r, alpha = result.attrs["params"]["r"], result.attrs["params"]["alpha"]
+    x, T = summary["frequency"].to_numpy(float), summary["T"].to_numpy(float)
+    t = 90 / 7
+    expected = stats.nbinom.pmf(0, r + x, (alpha + T) / (alpha + T + t))
+    np.testing.assert_allclose(result["p_churn"], expected, rtol=1e-12)
+    # planted mean rate: one purchase per 30 days = 7/30 per week
+    assert r / alpha == pytest.approx(7 / 30, rel=0.1)
 
 
 def test_btyd_on_engine_bad_input(engine: Engine) -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from contract_tables import contract_transactions
 
+from crmlib.clv._fallback import eligibility
 from crmlib.clv._stage import (
     calibration_cutoff,
     clv_conclusion,
@@ -144,8 +148,12 @@ def test_cutoff_fits_and_conclusion(engine: Engine) -> None:
         unit="day",
     )  # fmt: skip
     assert base == "all data to 2025-03-31"
-    assert list(fits) == [base, "data to 2025-03-11"]
+    assert list(fits)[0] == base and list(fits)[1].startswith("data to 2025-03-11")
     assert fits[base] is final
+    # 3 customers do not identify a BG/NBD: the refit is never used, a named fallback is
+    refit = fits[list(fits)[1]][0]
+    assert refit.name != "bgnbd" and eligibility(refit).eligible
+    assert list(fits)[1] == f"data to 2025-03-11 ({refit.label})"
     values = pd.DataFrame({"clv": [100.0, 50.0, 0.0, 850.0]})
     assert clv_conclusion(
         values, chosen="bgnbd", horizon_months=12, currency="EUR", top_decile=0.85
@@ -166,3 +174,176 @@ def test_clv_artifact_keeps_units_through_the_run_folder(tmp_path: Path) -> None
     back = run.read_table("clv")
     assert back["segment"].tolist() == ["Lost", "New"]
     assert back.attrs["units"]["clv"] == "currency: margin over 12 months"
+
+
+# -- the whole stage when the models fail -------------------------------------------------------
+def _planted_no_dropout(n: int = 200, seed: int = 12) -> pd.DataFrame:
+    """Purchases of buyers who never leave: Poisson at a Gamma(4, 4 x 30 days) rate (one order
+    a month on average), first orders in the first half-year of 2023, observed to 2024-12-30."""
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(4.0, 1 / 4.0 / 30.0, n)  # orders per day
+    first = rng.uniform(0, 180, n)  # days after 2023-01-01
+    gaps = rng.exponential(1.0, (n, 60)) / rate[:, None]
+    days = first[:, None] + np.cumsum(np.c_[np.zeros(n), gaps], axis=1)
+    keep = days < 730
+    customer, order = np.nonzero(keep)
+    return pd.DataFrame({
+        "order_id": [f"O{c}-{o}" for c, o in zip(customer, order, strict=True)],
+        "customer_id": pd.Series([f"C{c:03d}" for c in customer], dtype="str"),
+        "order_ts": (pd.Timestamp("2023-01-01") + pd.to_timedelta(days[keep], unit="D"))
+        .floor("D").astype("datetime64[us]"),
+        "amount": np.round(rng.gamma(3.0, 15.0, int(keep.sum())), 2),
+        "is_purchase": True,
+        "is_return": False,
+    })  # fmt: skip
+
+
+def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tuple[dict, str]:
+    """05_clv's calls, in the notebook's order (charts drawn and closed): metrics and page words."""
+    import matplotlib.pyplot as plt
+
+    import crmlib as crm
+
+    unit, days, horizon, currency = "week", 7.0, 12, "EUR"
+    money = {"horizon_months": horizon, "annual_discount_rate": 0.1, "margin": 0.3, "unit": unit,
+             "days_per_unit": days}  # fmt: skip
+    run = RunFolder(run_dir)
+    with Engine(threads=1) as engine:
+        engine.register("transactions", transactions)
+        cutoff = calibration_cutoff(as_of, calibration_end=None, holdout_days=182)
+        summary = customer_summary(engine, observation_end=as_of, unit=unit)
+        calibration = calibration_holdout(engine, calibration_end=cutoff, observation_end=as_of,
+                                          unit=unit)  # fmt: skip
+        words = [crm.clv.describe_summary(summary, calibration, unit=unit)]
+        choice = crm.clv.choose_model(calibration, models=["bgnbd", "mbgnbd", "paretonbd"],
+                                      unit=unit, criterion="mae")  # fmt: skip
+        crm.clv.parameter_table(choice.fits)
+        words += [crm.clv.describe_fits(choice.fits), crm.clv.describe_choice(choice)]
+        predictions = crm.clv.holdout_predictions(choice.model, calibration, unit=unit)
+        fig, axes = plt.subplots(1, 4)
+        crm.clv.plot_period_transactions(
+            crm.clv.period_transactions(choice.model, model_summary(calibration)), ax=axes[0]
+        )
+        crm.clv.plot_calibration_holdout(predictions, ax=axes[1])
+        crm.clv.plot_palive_matrix(crm.clv.palive_matrix(
+            choice.model, max_frequency=20, max_recency=int(calibration["T_cal"].max()),
+            T=int(calibration["T_cal"].max()), unit=unit), ax=axes[2])  # fmt: skip
+        crm.clv.plot_palive_calibration(crm.clv.palive_calibration(choice.model, calibration),
+                                        ax=axes[3])  # fmt: skip
+        tracking = tracking_table(engine, choice.model, summary, calibration_end=cutoff,
+                                  observation_end=as_of, unit=unit)  # fmt: skip
+        crm.clv.plot_cumulative_tracking(tracking, ax=plt.subplots()[1], calibration_end=cutoff)
+        final = crm.clv.fit_with_fallback(summary, model=choice.chosen, unit=unit)
+        spend = crm.clv.spend_model(summary, final)
+        words += [
+            crm.clv.describe_fits({**final.fits, **spend.fits}),
+            crm.clv.describe_choice(final) + " " + crm.clv.describe_choice(spend),
+        ]
+        values = crm.clv.customer_value(final.model, spend.model, summary, as_of_date=as_of,
+                                        **money)  # fmt: skip
+        words.append(crm.clv.describe_clv(values, currency=currency, horizon_months=horizon))
+        groups = value_groups(run, summary)
+        intervals = crm.clv.clv_intervals(
+            final.model,
+            spend.model,
+            None,
+            summary,
+            groups,
+            by="acquisition_channel",
+            draws=20,
+            seed=1,
+            **money,
+        )
+        crm.clv.plot_clv_intervals(
+            intervals, by="acquisition_channel", currency="EUR", ax=plt.subplots()[1]
+        )
+        words.append(crm.clv.describe_intervals(intervals, by="acquisition_channel",
+                                                currency=currency))  # fmt: skip
+        grid = crm.clv.sensitivity(final.model, spend.model, summary, annual_discount_rates=[0.05],
+                                   horizons_months=[6], base_discount_rate=0.1,
+                                   base_horizon_months=horizon, margin=0.3, unit=unit,
+                                   days_per_unit=days)  # fmt: skip
+        refits, base = cutoff_fits(engine, final=(final.model, spend.model), as_of_date=as_of,
+                                   holdout_days=[91], model=final.chosen, penalizer=0.0,
+                                   unit=unit)  # fmt: skip
+        cutoffs = crm.clv.cutoff_sensitivity(refits, summary, base=base, as_of_date=as_of,
+                                             **{k: v for k, v in money.items()})  # fmt: skip
+        words += [
+            crm.clv.describe_sensitivity(grid, currency="EUR"),
+            crm.clv.describe_sensitivity(cutoffs, currency="EUR"),
+        ]
+        top = crm.clv.top_decile_share(values)
+        run.write_table("clv", crm.clv.clv_artifact(values, groups, model=final))
+        conclusion = clv_conclusion(values, chosen=final.chosen, horizon_months=horizon,
+                                    currency=currency, top_decile=top)  # fmt: skip
+        metrics = crm.clv.clv_metrics(
+            values=values, choice=choice, final=final, spend=spend,
+            holdout=crm.clv.holdout_metrics(predictions), top_decile=top, horizon_months=horizon,
+            annual_discount_rate=0.1, margin=0.3, unit=unit, conclusion=conclusion,
+        )  # fmt: skip
+        plt.close("all")
+    run.write_metrics("clv", metrics)
+    return json.loads(json.dumps(metrics, allow_nan=False)), "\n\n".join([*words, conclusion])
+
+
+def _no_reprs(page: str) -> None:
+    """No stray Python reprs in the page's words (issue 14, item 6)."""
+    assert not re.search(r"\bnan\b|\bNone\b|\[\]|Timestamp\(", page), page
+
+
+def test_stage_completes_on_planted_no_dropout_buyers(tmp_path: Path) -> None:
+    """Every candidate fails on buyers who never leave; the NBD values them, said in words."""
+    metrics, page = _run_stage(_planted_no_dropout(), tmp_path / "run", as_of="2024-12-30")
+    candidates = [r for r in metrics["comparison"] if r["role"] == "candidate"]
+    assert [r["model"] for r in candidates] == ["bgnbd", "mbgnbd", "paretonbd"]
+    assert not any(r["converged"] or r["eligible"] or r["chosen"] for r in candidates)
+    assert metrics["model"] == "nbd" and metrics["converged"] is True
+    assert metrics["fallback"]["step"] == "nbd"
+    assert "dropout estimate collapsed" in metrics["fallback"]["reason"]
+    # planted: one order a month = 7 / 30.4375 per week; the NBD's mean rate r / alpha
+    rate = metrics["parameters"]["r"] / metrics["parameters"]["alpha"]
+    assert rate == pytest.approx(7 / 30.4375, rel=0.15)  # 200 customers: SE ~ 4% (rate sd 50%)
+    assert "Fallback (b), a model without dropout (NBD) is used" in page
+    assert "every customer counts as active (P(alive) = 1)" in page
+    assert metrics["clv_total"] > 0
+    _no_reprs(page)
+    artifact = RunFolder(tmp_path / "run").read_table("clv")
+    assert (
+        artifact.attrs["fallback"] == "nbd" and artifact.attrs["model_name"] == "NBD (no dropout)"
+    )
+
+
+def test_stage_completes_when_every_fit_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:  # fmt: skip
+    """No optimization converges (the NBD's and Gamma-Gamma's neither): the page is still
+    written, on each customer's observed spend rate, and says so."""
+    from crmlib.clv import _models
+
+    real = _models._minimize
+
+    def always_fail(model: str, data: Any, penalizer: float, x0: Any, **kw: Any) -> Any:
+        result = real(model, data, penalizer, x0, **kw)
+        result.x = np.full(np.size(result.x), 40.0)  # at the edge: never an optimum
+        return result
+
+    monkeypatch.setattr(_models, "_minimize", always_fail)
+    transactions = _planted_no_dropout(n=80, seed=3)
+    metrics, page = _run_stage(transactions, tmp_path / "run", as_of="2024-12-30")
+    assert metrics["model"] == "empirical" and metrics["fallback"]["step"] == "empirical"
+    assert metrics["converged"] is None and metrics["log_likelihood"] is None
+    assert metrics["spend_fallback"]["step"] == "observed_spend"
+    assert [r["model"] for r in metrics["comparison"]] == [
+        "bgnbd", "mbgnbd", "paretonbd", "nbd", "empirical"]  # fmt: skip
+    assert "Fallback (c), each customer's observed spend rate is used" in page
+    assert "No interval: the empirical CLV" in page
+    assert "valued at each customer's observed spend rate: no model converged" in page
+    _no_reprs(page)
+    # the observed spend rate by hand for the whole base: repeat spend per week x horizon
+    with Engine(threads=1) as engine:
+        engine.register("transactions", transactions)
+        summary = customer_summary(engine, observation_end="2024-12-30", unit="week")
+    x, m, age = (summary[c].to_numpy(dtype=float) for c in ("frequency", "monetary_value", "T"))
+    weekly = np.where(age > 0, x * m / np.where(age > 0, age, 1.0), 0.0)
+    discount = sum(1.1 ** (-k / 12) for k in range(1, 13))
+    expected = 0.3 * weekly.sum() * 365.25 / 12 / 7 * discount
+    assert metrics["clv_total"] == pytest.approx(expected, rel=1e-9)

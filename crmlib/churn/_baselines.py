@@ -23,6 +23,8 @@ units. A customer who is no longer alive never buys again, so
 - BG/NBD and MBG/NBD drop out only right after a purchase: an alive customer stays alive
   until the next purchase, so P(no purchase in t | alive, lambda) = exp(-lambda t), and
   given alive lambda ~ Gamma(r + x, alpha + T). Averaged: ((alpha + T) / (alpha + T + t))^(r + x).
+- the NBD (05's fallback when the dropout estimate collapses: buyers who never leave) has
+  p_alive = 1 and the same zero term.
 - Pareto/NBD: given alive, lambda ~ Gamma(r + x, alpha + T) and mu ~ Gamma(s, beta + T)
   independently. A purchase in the window needs the next purchase S before t and before
   death D: P(buy | alive) = int_0^t f_S(u) P(D > u) du (f_S the Lomax density of S,
@@ -59,11 +61,14 @@ from sklearn.isotonic import IsotonicRegression
 
 from crmlib.checks import require_columns
 from crmlib.clv import (
+    MODEL_LABELS,
     MODELS,
     PARAMETER_NAMES,
+    TRANSACTION_MODELS,
     UNIT_DAYS,
     customer_summary,
-    fit_transactions_model,
+    eligibility,
+    fit_with_fallback,
     summary_units,
 )
 from crmlib.engine import Engine
@@ -277,8 +282,8 @@ def recency_score(frame: pd.DataFrame, *, lookback_days: int) -> np.ndarray:
 
 # -- BTYD churn probability -----------------------------------------------------------------------
 def _check_params(params: Mapping[str, float], model: str) -> tuple[float, ...]:
-    if model not in MODELS:
-        raise ValueError(f"model={model!r}: expected one of {MODELS}")
+    if model not in TRANSACTION_MODELS:
+        raise ValueError(f"model={model!r}: expected one of {TRANSACTION_MODELS}")
     names = PARAMETER_NAMES[model]
     missing = [name for name in names if name not in params]
     if missing:
@@ -366,6 +371,10 @@ def _churn_arrays(theta: tuple[float, ...], model: str, x: np.ndarray, t_x: np.n
     if model == "paretonbd":
         p_alive = _pnbd_p_alive(theta, x, t_x, T)
         p_buy = _pnbd_p_buy_alive(theta, x, T, t)
+    elif model == "nbd":  # no dropout: always alive, the NBD zero term as for BG/NBD
+        r, alpha = theta
+        p_alive = np.ones(x.shape)
+        p_buy = -np.expm1((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
     else:
         r, alpha = theta[0], theta[1]
         p_alive = _bg_p_alive(theta, x, t_x, T, modified=model == "mbgnbd")
@@ -417,7 +426,7 @@ def btyd_churn_from_summary(
         ``r, alpha, s, beta``), ``alpha``/``beta`` in the summary's unit.
     horizon_days : float
         Length of the churn window in days (converted to the summary's unit).
-    model : {"bgnbd", "mbgnbd", "paretonbd"}, default "bgnbd"
+    model : {"bgnbd", "mbgnbd", "paretonbd", "nbd"}, default "bgnbd"
 
     Raises
     ------
@@ -471,9 +480,13 @@ def btyd_churn_probability(
     *customer_id, p_alive, p_churn*, where p_churn = P(no purchase in the ``horizon_days``
     days after ``cutoff`` | purchase history up to ``cutoff``), the churn label's own event.
     The summary is :func:`crmlib.clv.customer_summary` at ``observation_end=cutoff`` and the
-    model :func:`crmlib.clv.fit_transactions_model` on every customer with a purchase by the
-    cutoff (the whole base informs the parameters); the formulas are in the module
-    docstring.
+    model is fitted on every customer with a purchase by the cutoff (the whole base informs
+    the parameters) through 05's chain, :func:`crmlib.clv.fit_with_fallback`: 05's
+    eligibility rule (:func:`crmlib.clv.eligibility`) holds, so a fit that did not converge
+    is never used; the model's penalized refit or, when its dropout estimate collapsed, the
+    NBD (no dropout) replaces it, and ``attrs["notes"]`` says so. When nothing is usable
+    (05's last step, the observed spend rate, gives no churn probability) this raises and
+    06 leaves the baseline out with the reason. The formulas are in the module docstring.
 
     Parameters
     ----------
@@ -496,9 +509,10 @@ def btyd_churn_probability(
     Returns
     -------
     pd.DataFrame
-        Columns :data:`BTYD_COLUMNS`. ``attrs``: ``model``, ``params``, ``unit``,
-        ``horizon_units``, ``cutoff``, ``converged`` and ``notes`` (the fit's notes; when
-        the fit did not converge, what was tried: treat the baseline with caution).
+        Columns :data:`BTYD_COLUMNS`. ``attrs``: ``model`` (the model used: ``model``, or
+        ``"nbd"`` after the fallback), ``params``, ``unit``, ``horizon_units``, ``cutoff``,
+        ``converged`` (True: only an eligible model is used), ``fallback`` (None, or 05's
+        ``{"step", "reason"}``) and ``notes`` (sentences for the page).
 
     Raises
     ------
@@ -507,7 +521,8 @@ def btyd_churn_probability(
     DataContractError
         A needed column is missing, or nobody purchased by the cutoff.
     ValueError
-        Unknown ``unit`` or ``model``, or a horizon that is not positive.
+        Unknown ``unit`` or ``model``, or a horizon that is not positive; or no eligible model
+        at the cutoff (the message says why: 06 leaves the baseline out with it).
 
     Examples
     --------
@@ -541,34 +556,36 @@ def btyd_churn_probability(
             f"{transactions}: no purchase (is_purchase) on or before the cutoff {cutoff_day}; "
             "the BTYD baseline needs purchase histories: choose a later cutoff"
         )
-    fitted = fit_transactions_model(summary, model=model, unit=unit)
-    notes = [f"{fitted.label} refitted at the cutoff {cutoff_day} on {fitted.n_customers:,} "
-             "customers", *fitted.notes]  # fmt: skip
-    if not fitted.converged:
-        notes.extend(fitted.attempts)
-        log.warning(
-            "the %s baseline fit did not converge at %s; its churn probabilities are unreliable",
-            fitted.label,
-            cutoff_day,
+    chain = fit_with_fallback(summary, model=model, unit=unit, allow_empirical=False)
+    fitted = chain.model
+    usable = eligibility(fitted)
+    if not (chain.eligible and usable.eligible):
+        # 05's rule: a model that is not eligible is never used; the baseline is left out
+        raise ValueError(
+            f"{MODEL_LABELS[model]} refitted at the cutoff {cutoff_day} is not usable and no "
+            f"model without dropout applies ({' '.join(chain.words)}); the BTYD baseline is "
+            "left out"
         )
-    params_ok = all(np.isfinite(value) and value > 0 for value in fitted.params.values())
-    if params_ok:
-        scored = btyd_churn_from_summary(summary, params=fitted.params,
-                                         horizon_days=horizon_days, model=model)  # fmt: skip
-    else:
-        notes.append("the fit gave no finite parameters: p_alive and p_churn are NaN")
-        scored = pd.DataFrame({"customer_id": summary["customer_id"], "p_alive": np.nan,
-                               "p_churn": np.nan})  # fmt: skip
+    notes = [f"{fitted.label} refitted at the cutoff {cutoff_day} on {fitted.n_customers:,} "
+             "customers", *fitted.notes[1:]]  # fmt: skip
+    if chain.fallback is not None:
+        notes.append(
+            f"{MODEL_LABELS[model]} is not usable at the cutoff, so the baseline is 05's "
+            f"fallback, the {fitted.label}: {chain.fallback['reason']}"
+        )
+        log.warning("the %s baseline at %s uses %s", MODEL_LABELS[model], cutoff_day, fitted.label)
+    scored = btyd_churn_from_summary(summary, params=fitted.params,
+                                     horizon_days=horizon_days, model=fitted.name)  # fmt: skip
     scored = scored.reset_index(drop=True)
     if customer_ids is not None:
         wanted = pd.Series(np.asarray(customer_ids, dtype=object), dtype="str")
         scored = scored.set_index("customer_id").reindex(wanted.to_numpy())
         scored = scored.rename_axis("customer_id").reset_index()
-        unknown = int(scored["p_alive"].isna().sum()) if params_ok else 0
+        unknown = int(scored["p_alive"].isna().sum())
         if unknown:
             notes.append(
                 f"{unknown} of {len(scored)} requested customers have no purchase by the "
-                "cutoff: p_alive and p_churn are NaN for them"
+                "cutoff: p_alive and p_churn are unknown (blank) for them"
             )
             log.warning("%d requested customers have no purchase by %s", unknown, cutoff_day)
     result = pd.DataFrame(
@@ -580,12 +597,13 @@ def btyd_churn_probability(
     )
     result.attrs.update(
         {
-            "model": model,
+            "model": fitted.name,
             "params": dict(fitted.params),
             "unit": unit,
             "horizon_units": float(horizon_days) / UNIT_DAYS[unit],
             "cutoff": cutoff_day.isoformat(),
             "converged": bool(fitted.converged),
+            "fallback": dict(chain.fallback) if chain.fallback else None,
             "notes": notes,
         }
     )

@@ -3,21 +3,40 @@ Gamma-Gamma fits validated on a holdout and on published results, and CLV with i
 
 The summary (frequency, recency, T, monetary_value) is computed on the engine with lifetimes'
 exact semantics; the models are fitted on unique patterns with weights; CLV, P(alive) and the
-parametric-bootstrap intervals are vectorized closed forms, checked against lifetimes.
+parametric-bootstrap intervals are vectorized closed forms, checked against lifetimes. A model
+is used only when eligible (:func:`eligibility`); when no candidate is, 05 falls back to a
+penalized refit, the NBD (no dropout) or each customer's observed spend rate
+(:func:`choose_model`, :func:`fit_with_fallback`).
 """
 
 from __future__ import annotations
 
+from crmlib.clv._choice_words import comparison_records, comparison_table, describe_choice
 from crmlib.clv._describe import (
     describe_clv,
     describe_intervals,
     describe_model_choice,
     describe_sensitivity,
 )
+from crmlib.clv._fallback import (
+    COLLAPSE_CRITICAL_VALUE,
+    FALLBACK_STEPS,
+    Eligibility,
+    ModelChoice,
+    choose_model,
+    dropout_collapse,
+    eligibility,
+    empirical_model,
+    fit_with_fallback,
+    observed_spend_model,
+    prediction_problem,
+    spend_model,
+)
 from crmlib.clv._models import (
     MODEL_LABELS,
     MODELS,
     PARAMETER_NAMES,
+    TRANSACTION_MODELS,
     FittedModel,
     describe_fit,
     fit_all,
@@ -51,7 +70,6 @@ from crmlib.clv._stage import (
     describe_fits,
     describe_summary,
     mask_small_groups,
-    model_summary,
     spend_check,
     tracking_table,
     value_groups,
@@ -63,6 +81,7 @@ from crmlib.clv._summary import (
     UNITS,
     calibration_holdout,
     customer_summary,
+    model_summary,
     summary_units,
 )
 from crmlib.clv._validation import (
@@ -103,7 +122,9 @@ __all__ = [
     "customer_summary",
     "calibration_holdout",
     "summary_units",
+    "model_summary",
     "MODELS",
+    "TRANSACTION_MODELS",
     "MODEL_LABELS",
     "PARAMETER_NAMES",
     "FittedModel",
@@ -114,6 +135,21 @@ __all__ = [
     "fit_all",
     "describe_fit",
     "parameter_table",
+    "FALLBACK_STEPS",
+    "COLLAPSE_CRITICAL_VALUE",
+    "Eligibility",
+    "ModelChoice",
+    "eligibility",
+    "prediction_problem",
+    "empirical_model",
+    "observed_spend_model",
+    "dropout_collapse",
+    "choose_model",
+    "fit_with_fallback",
+    "spend_model",
+    "describe_choice",
+    "comparison_table",
+    "comparison_records",
     "CRITERIA",
     "HOLDOUT_COLUMNS",
     "holdout_predictions",

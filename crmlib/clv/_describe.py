@@ -25,6 +25,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _MINUS = "\u2212"
+#: What P(alive) means under the fallbacks without dropout (by the values' model label).
+_WITHOUT_DROPOUT = {
+    "NBD (no dropout)": "The model has no dropout: every customer counts as active (P(alive) "
+    "= 1), so the value of customers who have in fact left is overstated.",
+    "Observed spend rate": "No model: every customer's observed spend rate is assumed to "
+    "continue (no P(alive)), so the value of customers who have in fact left is overstated "
+    "and one-time buyers are worth nothing.",
+}
 _CRITERION_WORDS = {
     "mae": ("the lowest mean absolute error", "purchases per customer"),
     "rmse": ("the lowest root mean squared error", "purchases per customer"),
@@ -96,7 +104,8 @@ def describe_model_choice(table: pd.DataFrame, chosen: str, criterion: str) -> s
         )
     excluded = rows[~rows["eligible"].astype(bool)]
     for name, row in excluded.iterrows():
-        lines.append(f"{name} was not considered: {row['note'] or 'not eligible'}.")
+        note = str(row["note"] or "not eligible").removesuffix(": excluded from the choice")
+        lines.append(f"{name} was not considered: {note}.")
     return " ".join(lines)
 
 
@@ -129,11 +138,14 @@ def describe_clv(values: pd.DataFrame, *, currency: str, horizon_months: int) ->
         lines.append(f"The top 10% of customers hold {share:.0%} of this future value.")
     if purchases is not None:
         lines.append(f"They are expected to place {_count(purchases.sum())} orders in that time.")
-    if "p_alive" in values:
+    model = attrs.get("model")
+    if model in _WITHOUT_DROPOUT:
+        lines.append(_WITHOUT_DROPOUT[model])
+    elif "p_alive" in values:
         active = float((values["p_alive"] >= 0.5).mean())
         caveat = (
             "; BG/NBD counts a customer without a repeat purchase as active"
-            if attrs.get("model") == "BG/NBD"
+            if model == "BG/NBD"
             else ""
         )
         lines.append(
@@ -156,31 +168,43 @@ def describe_intervals(
     attrs = intervals.attrs
     level = attrs.get("level", 0.95)
     draws = attrs.get("draws")
+    bounded = not attrs.get("no_interval")
     total_row = intervals[intervals[by] == "All customers"]
     groups = intervals[intervals[by] != "All customers"].sort_values("clv_mean", ascending=False)
     lines = []
+
+    def interval(row: pd.Series, column: str) -> str:
+        if not bounded:
+            return ""
+        return (
+            f"{_money(row[f'{column}_lower'], currency)}\u2013"
+            f"{_money(row[f'{column}_upper'], currency)}"
+        )
+
     if not total_row.empty:
         row = total_row.iloc[0]
         lines.append(
-            f"Total CLV: {_money(row['clv_total'], currency)} ({level:.0%} interval "
-            f"{_money(row['clv_total_lower'], currency)}\u2013"
-            f"{_money(row['clv_total_upper'], currency)})."
+            f"Total CLV: {_money(row['clv_total'], currency)}"
+            + (f" ({level:.0%} interval {interval(row, 'clv_total')})." if bounded else ".")
         )
     if not groups.empty:
         parts = [
-            f"{row[by]} {_money(row['clv_mean'], currency)} "
-            f"({_money(row['clv_mean_lower'], currency)}\u2013"
-            f"{_money(row['clv_mean_upper'], currency)}, {_count(row['customers'])} customers)"
+            f"{row[by]} {_money(row['clv_mean'], currency)} ("
+            + (f"{interval(row, 'clv_mean')}, " if bounded else "")
+            + f"{_count(row['customers'])} customers)"
             for _, row in groups.iterrows()
         ]
         lines.append(f"Mean CLV per customer by {by.replace('_', ' ')}: " + "; ".join(parts) + ".")
         width = (groups["clv_mean_upper"] - groups["clv_mean_lower"]) / groups["clv_mean"]
-        widest = groups.loc[width.idxmax()]
-        if len(groups) > 1 and np.isfinite(width.max()):
+        if bounded and len(groups) > 1 and np.isfinite(width).any():
+            widest = groups.loc[width.idxmax()]
             lines.append(
                 f"The least certain is {widest[by]} (interval \u00b1{width.max() / 2:.0%} of "
                 "its mean)."
             )
+    if not bounded:
+        lines.append(f"No interval: {attrs['no_interval']}.")
+        return " ".join(lines)
     rejected = attrs.get("rejected") or {}
     rejected_total = sum(rejected.values()) if isinstance(rejected, dict) else 0
     lines.append(
@@ -192,7 +216,7 @@ def describe_intervals(
     return " ".join(lines)
 
 
-def describe_sensitivity(table: pd.DataFrame, *, currency: str = "EUR") -> str:
+def describe_sensitivity(table: pd.DataFrame, *, currency: str) -> str:
     """Markdown: how much total CLV moves with the discount rate, horizon or cut-off.
 
     Takes the grid of :func:`crmlib.clv.sensitivity` or a :func:`crmlib.clv.sensitivity_table`.

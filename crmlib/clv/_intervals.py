@@ -16,12 +16,12 @@ from crmlib.clv._formulas import (
     _KERNELS,
     Theta,
     _mbg_p_alive,
+    _pnbd_log_a0_direct,
     _pnbd_log_part,
     _spend_coefficients,
 )
 from crmlib.clv._value_base import (
     _ALL_GROUPS,
-    _SPEND_NAMES,
     _SUMMARY_COLUMNS,
     DAYS_PER_MONTH,
     _check_unit,
@@ -32,6 +32,7 @@ from crmlib.clv._value_base import (
     _history,
     _Model,
     _monetary,
+    _spend_names,
     _spend_params,
     _transaction_model,
     _unique_rows,
@@ -284,6 +285,16 @@ def _pnbd_p_alive_layout(theta: Theta, layout: _BootstrapLayout) -> np.ndarray:
     with np.errstate(divide="ignore"):
         np.log(work, out=work)
     work += part_tx
+    work[layout.t_x >= layout.T] = -np.inf  # A_0 = 0, whatever 2F1 gave
+    bad = ~np.isfinite(work) & (layout.t_x < layout.T)[:, None]
+    if bad.any():  # the closed form's 2F1 failed (see _pnbd_log_a0_direct)
+        rows = np.nonzero(bad)[0]
+        r_bad, alpha_bad, s_bad, beta_bad = (
+            np.broadcast_to(p, work.shape)[bad] for p in (r, alpha, s, beta)
+        )
+        work[bad] = _pnbd_log_a0_direct(
+            r_bad, alpha_bad, s_bad, beta_bad, layout.x[rows], layout.t_x[rows], layout.T[rows]
+        )
     work += (np.log(s) - np.log(r + s + xs))[layout.x_code]
     work += (r + xs)[layout.x_code] * np.log(alpha + ages)[layout.T_code]
     work += (s * np.log(beta + ages))[layout.T_code]
@@ -296,6 +307,8 @@ def _p_alive_patterns(
 ) -> np.ndarray:
     """P(alive) of every unique history for a batch of c draws: (histories, c)."""
     theta = [np.asarray(p)[None, :] for p in batch]
+    if model.kind in ("nbd", "empirical"):  # no dropout
+        return np.ones((len(layout.x), len(batch[0])))
     if model.kind == "pnbd":
         return _pnbd_p_alive_layout(theta, layout)
     if model.kind == "mbgnbd":
@@ -315,6 +328,39 @@ def _p_alive_patterns(
     np.reciprocal(work, out=work)
     work[layout.x == 0] = 1.0
     return work
+
+
+def _without_intervals(
+    by: str,
+    group_names: Any,
+    customers: np.ndarray,
+    point_totals: np.ndarray,
+    *,
+    grouped: bool,
+    reason: str,
+) -> pd.DataFrame:
+    """The table of :func:`clv_intervals` with the point values and no bounds (NaN), and why."""
+    rows = pd.DataFrame(
+        {
+            by: [*map(str, group_names), _ALL_GROUPS],
+            "customers": np.append(customers, customers.sum()).astype("int64"),
+            "clv_total": np.append(point_totals, point_totals.sum()),
+        }
+    )
+    if not grouped:
+        rows = rows.iloc[[-1]].reset_index(drop=True)
+    rows["clv_mean"] = rows["clv_total"] / rows["customers"]
+    for bound in ("_lower", "_upper"):
+        rows[f"clv_total{bound}"] = np.nan
+        rows[f"clv_mean{bound}"] = np.nan
+    rows = rows[[by, "customers", "clv_mean", "clv_mean_lower", "clv_mean_upper",
+                 "clv_total", "clv_total_lower", "clv_total_upper"]]  # fmt: skip
+    rows.attrs = {
+        "method": "none",
+        "no_interval": reason,
+        "units": {"clv_mean": "currency per customer", "clv_total": "currency"},
+    }
+    return rows
 
 
 def clv_intervals(
@@ -406,6 +452,12 @@ def clv_intervals(
     customers = np.bincount(group_codes, minlength=n_groups).astype("float64")
     point_totals = np.bincount(group_codes, weights=clv, minlength=n_groups)
 
+    if model.kind == "empirical":
+        return _without_intervals(
+            by, group_names, customers, point_totals, grouped=groups is not None,
+            reason="the empirical CLV (each customer's observed spend rate) has no parameters "
+            "to redraw",
+        )  # fmt: skip
     transaction_cov, spend_cov = covariances if covariances is not None else (None, None)
     rng = np.random.default_rng(seed)
     theta_draws, rejected_t = _draw(
@@ -414,7 +466,8 @@ def clv_intervals(
         draws, model.kind,
     )  # fmt: skip
     spend_draws, rejected_s = _draw(
-        rng, spend, _covariance(spend_cov, spend_fitter, _SPEND_NAMES, "spend model"),
+        rng, spend, _covariance(spend_cov, spend_fitter, _spend_names(spend_fitter),
+                                "spend model"),
         draws, "spend",
     )  # fmt: skip
     if rejected_t or rejected_s:
@@ -434,7 +487,8 @@ def clv_intervals(
         per_pattern *= discounted(batch)[layout.pair_of_pattern]
         per_pattern *= margin
         fixed, slope = _spend_coefficients(
-            [spend_draws[start:stop, k][None, :] for k in range(3)], layout.distinct_x[:, None]
+            [spend_draws[start:stop, k][None, :] for k in range(spend_draws.shape[1])],
+            layout.distinct_x[:, None],
         )  # (distinct x, c)
         sums = (layout.sums @ per_pattern).reshape(2, n_groups, len(layout.distinct_x), -1)
         totals[start:stop] = np.einsum("gxc,xc->cg", sums[0], fixed) + np.einsum(

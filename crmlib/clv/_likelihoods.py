@@ -1,4 +1,13 @@
-"""Log-likelihoods and gradients of BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma on patterns."""
+"""Log-likelihoods and gradients of BG/NBD, MBG/NBD, Pareto/NBD, NBD and Gamma-Gamma on patterns.
+
+Every objective is written in the log-parameters the optimizer walks in: ``log a`` enters as
+itself (never ``log(exp(log a))``), ratios of gamma functions that cancel at the edges of the
+parameter space (``gammaln(a + b) - gammaln(b)`` loses every digit once ``b`` is ~1e12) are
+cumulative sums of ``log1p`` terms over the distinct frequencies, and a parameter vector whose
+exponential under- or overflows gives the objective ``+inf`` (the line search steps back). So a
+fit whose optimizer walks to a boundary (dropout ``a -> 0``, ``b -> inf``) sees a finite value or
+``+inf``, never an exception.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +23,7 @@ from scipy import special
 
 __all__ = [
     "MODELS",
+    "TRANSACTION_MODELS",
     "MODEL_LABELS",
     "PARAMETER_NAMES",
 ]
@@ -24,20 +34,27 @@ Array = npt.NDArray[np.float64]
 Params = Sequence[float] | Array
 IntArray = npt.NDArray[np.int64]
 
-#: Transaction models, in the order they are fitted and reported.
+#: Candidate transaction models (with dropout), in the order they are fitted and reported.
 MODELS: tuple[str, ...] = ("bgnbd", "mbgnbd", "paretonbd")
-#: Display names of the models (including the spend model ``"gammagamma"``).
+#: Every transaction model :func:`crmlib.clv.fit_transactions_model` fits: the candidates and
+#: the NBD (purchases without dropout), the fallback when the dropout estimate collapses.
+TRANSACTION_MODELS: tuple[str, ...] = (*MODELS, "nbd")
+#: Display names of the models (including the spend model ``"gammagamma"`` and the fallbacks).
 MODEL_LABELS: dict[str, str] = {
     "bgnbd": "BG/NBD",
     "mbgnbd": "MBG/NBD",
     "paretonbd": "Pareto/NBD",
+    "nbd": "NBD (no dropout)",
+    "empirical": "Observed spend rate",
     "gammagamma": "Gamma-Gamma",
+    "observed_spend": "Observed spend per order",
 }
 #: Parameter names per model, as lifetimes names them (Gamma-Gamma ``v`` is the paper's gamma).
 PARAMETER_NAMES: dict[str, tuple[str, ...]] = {
     "bgnbd": ("r", "alpha", "a", "b"),
     "mbgnbd": ("r", "alpha", "a", "b"),
     "paretonbd": ("r", "alpha", "s", "beta"),
+    "nbd": ("r", "alpha"),
     "gammagamma": ("p", "q", "v"),
 }
 #: Time units of recency and T (those of :mod:`crmlib.clv._summary`, and month), in words.
@@ -251,6 +268,68 @@ class _SpendData:
 
 
 # -- likelihoods: mean negative log-likelihood per customer and its gradient --------------------
+#: The objective and gradient where the parameters leave the floating-point range.
+_OUT_OF_RANGE = math.inf
+
+
+def _positive(log_params: Array) -> Array | None:
+    """``exp(log_params)`` when every parameter is a finite positive float, else None."""
+    with np.errstate(over="ignore", under="ignore"):
+        params = np.exp(log_params)
+    if np.all(np.isfinite(log_params)) and np.all(params > 0) and np.all(np.isfinite(params)):
+        return np.asarray(params, dtype=float)
+    return None
+
+
+def _out_of_range(log_params: Array) -> tuple[float, Array]:
+    return _OUT_OF_RANGE, np.zeros(np.shape(log_params))
+
+
+def _finish_objective(
+    ll: float, grad: Array, params: Array, total: float, penalizer: float
+) -> tuple[float, Array]:
+    """Mean negative log-likelihood + L2 penalty, and its gradient in log-parameters.
+
+    ``grad`` is the gradient of the summed log-likelihood in log-parameters. A value or
+    gradient that is not finite is reported as ``+inf`` (the line search steps back).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        squares = params**2
+        value = -ll / total + penalizer * float(np.sum(squares))
+        gradient = -grad / total + 2.0 * penalizer * squares
+    if not (math.isfinite(value) and np.all(np.isfinite(gradient))):
+        return _out_of_range(params)
+    return value, np.asarray(gradient, dtype=float)
+
+
+def _rising(z: float, top: int) -> tuple[Array, Array]:
+    """``log(z (z+1) ... (z+n-1))`` and its derivative in ``log z``, for n = 0..top.
+
+    Cumulative sums of ``log(z + k)`` and ``z / (z + k)``: ``gammaln(z + n) - gammaln(z)``
+    and ``z (digamma(z + n) - digamma(z))`` without their cancellation for large ``z``.
+    """
+    terms = z + np.arange(top, dtype=float)
+    return (
+        np.concatenate(([0.0], np.cumsum(np.log(terms)))),
+        np.concatenate(([0.0], np.cumsum(z / terms))),
+    )
+
+
+def _beta_ratio(a: float, b: float, top: int) -> tuple[Array, Array, Array]:
+    """``log B(a, b + n) - log B(a, b)`` and its derivatives in ``log a``, ``log b``, n = 0..top.
+
+    ``= sum_{k<n} log1p(-a / (a + b + k))``: exact for a -> 0 and b -> inf, where the gamma
+    functions of lifetimes' form cancel to nothing (b = 1e15 gives 4.0 instead of ~1e-14).
+    """
+    k = np.arange(top, dtype=float)
+    ab = a + b + k
+    return (
+        np.concatenate(([0.0], np.cumsum(np.log1p(-a / ab)))),
+        np.concatenate(([0.0], np.cumsum(-a / ab))),
+        np.concatenate(([0.0], np.cumsum(a * b / ((b + k) * ab)))),
+    )
+
+
 def _bg_family(
     log_params: Array, data: _Data, penalizer: float, *, modified: bool
 ) -> tuple[float, Array]:
@@ -258,47 +337,49 @@ def _bg_family(
 
     Per customer: ``A_1 + A_2 + log(exp(A_3) + [x > 0] exp(A_4))`` (BG/NBD) with lifetimes'
     terms; MBG/NBD moves ``+1`` into the beta terms and keeps ``A_4`` for one-time buyers.
+    ``A_1 = log Gamma(r+x) - log Gamma(r) + r log alpha`` and ``A_2 = log B(a, b+x) - log B(a, b)``
+    are cumulative sums (:func:`_rising`, :func:`_beta_ratio`); ``log a`` is the parameter.
     """
-    params = np.exp(log_params)
+    params = _positive(log_params)
+    if params is None:
+        return _out_of_range(log_params)
     r, alpha, a, b = params
-    shift = 1.0 if modified else 0.0
+    log_alpha, log_a = float(log_params[1]), float(log_params[2])
+    shift = 1 if modified else 0
     x_u, w_x = data.x_u, data.w_x
-    lg = special.gammaln
-    const = (
-        lg(r + x_u) - lg(r) + r * math.log(alpha)
-        + lg(a + b) + lg(b + x_u + shift) - lg(b) - lg(a + b + x_u + shift)
-    )  # fmt: skip
-    log_at = np.log(alpha + data.xT_T)
-    a3 = -(r + data.xT_x) * log_at
-    log_ar = np.log(alpha + data.xR_t)
-    if modified:
-        denom = b + data.xR_x
-        a4 = math.log(a) - np.log(denom) - (r + data.xR_x) * log_ar
-    else:
-        denom = b + np.maximum(data.xR_x, 1.0) - 1.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a4 = np.where(
-                data.xR_x > 0, math.log(a) - np.log(denom) - (r + data.xR_x) * log_ar, -np.inf
-            )
-    row3, row4 = a3[data.iT], a4[data.iR]
-    both = np.logaddexp(row3, row4)
-    ll = float(np.dot(w_x, const) + np.dot(data.w, both))
-    s3 = np.bincount(data.iT, weights=data.w * np.exp(row3 - both), minlength=a3.size)
-    s4 = np.bincount(data.iR, weights=data.w * np.exp(row4 - both), minlength=a4.size)
-    dg = special.digamma
-    d_r = np.dot(w_x, dg(r + x_u) - dg(r) + math.log(alpha)) - s3 @ log_at - s4 @ log_ar
-    d_alpha = (
-        data.total * r / alpha
-        - s3 @ ((r + data.xT_x) / (alpha + data.xT_T))
-        - s4 @ ((r + data.xR_x) / (alpha + data.xR_t))
-    )
-    d_a = np.dot(w_x, dg(a + b) - dg(a + b + x_u + shift)) + s4.sum() / a
-    d_b = np.dot(w_x, dg(a + b) + dg(b + x_u + shift) - dg(b) - dg(a + b + x_u + shift)) - s4 @ (
-        1.0 / denom
-    )
-    grad = np.array([d_r, d_alpha, d_a, d_b])
-    value = -ll / data.total + penalizer * float(np.sum(params**2))
-    return value, -grad * params / data.total + 2.0 * penalizer * params**2
+    xi = x_u.astype(np.int64)
+    top = int(xi.max()) if xi.size else 0
+    log_r_rise, d_r_rise = _rising(r, top)
+    log_beta, d_a_beta, d_b_beta = _beta_ratio(a, b, top + shift)
+    const = log_r_rise[xi] + r * log_alpha + log_beta[xi + shift]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_at = np.log(alpha + data.xT_T)
+        log_ar = np.log(alpha + data.xR_t)
+        a3 = -(r + data.xT_x) * log_at
+        if modified:
+            denom = b + data.xR_x
+            a4 = log_a - np.log(denom) - (r + data.xR_x) * log_ar
+        else:
+            denom = b + np.maximum(data.xR_x, 1.0) - 1.0
+            a4 = np.where(data.xR_x > 0, log_a - np.log(denom) - (r + data.xR_x) * log_ar, -np.inf)
+        row3, row4 = a3[data.iT], a4[data.iR]
+        both = np.logaddexp(row3, row4)
+        ll = float(np.dot(w_x, const) + np.dot(data.w, both))
+        s3 = np.bincount(data.iT, weights=data.w * np.exp(row3 - both), minlength=a3.size)
+        s4 = np.bincount(data.iR, weights=data.w * np.exp(row4 - both), minlength=a4.size)
+        d_r = (
+            np.dot(w_x, d_r_rise[xi] + r * log_alpha)
+            - r * (s3 @ log_at) - r * (s4 @ log_ar)
+        )  # fmt: skip
+        d_alpha = (
+            data.total * r
+            - s3 @ ((r + data.xT_x) * alpha / (alpha + data.xT_T))
+            - s4 @ ((r + data.xR_x) * alpha / (alpha + data.xR_t))
+        )
+        d_a = np.dot(w_x, d_a_beta[xi + shift]) + s4.sum()
+        d_b = np.dot(w_x, d_b_beta[xi + shift]) - s4 @ (b / denom)
+    grad = np.array([d_r, d_alpha, d_a, d_b], dtype=float)
+    return _finish_objective(ll, grad, params, data.total, penalizer)
 
 
 def _bgnbd(log_params: Array, data: _Data, penalizer: float) -> tuple[float, Array]:
@@ -309,19 +390,50 @@ def _mbgnbd(log_params: Array, data: _Data, penalizer: float) -> tuple[float, Ar
     return _bg_family(log_params, data, penalizer, modified=True)
 
 
+def _nbd(log_params: Array, data: _Data, penalizer: float) -> tuple[float, Array]:
+    """NBD (Ehrenberg 1959; Morrison & Schmittlein 1988): Poisson purchases, Gamma rates, no dropout.
+
+    Purchases of a customer in (0, T] are Poisson(lambda T), lambda ~ Gamma(r, alpha); with the
+    purchase times the likelihood is ``Gamma(r+x)/Gamma(r) alpha^r / (alpha+T)^(r+x)``
+    (recency carries no information), i.e. the BG/NBD's ``A_1 + A_3``: BG/NBD at ``a -> 0``.
+    """
+    params = _positive(log_params)
+    if params is None:
+        return _out_of_range(log_params)
+    r, alpha = params
+    log_alpha = float(log_params[1])
+    xi = data.x_u.astype(np.int64)
+    log_r_rise, d_r_rise = _rising(r, int(xi.max()) if xi.size else 0)
+    w_T = np.bincount(data.iT, weights=data.w, minlength=data.xT_T.size)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_at = np.log(alpha + data.xT_T)
+        ll = float(
+            np.dot(data.w_x, log_r_rise[xi] + r * log_alpha) - w_T @ ((r + data.xT_x) * log_at)
+        )
+        d_r = np.dot(data.w_x, d_r_rise[xi] + r * log_alpha) - r * (w_T @ log_at)
+        d_alpha = data.total * r - w_T @ ((r + data.xT_x) * alpha / (alpha + data.xT_T))
+    grad = np.array([d_r, d_alpha], dtype=float)
+    return _finish_objective(ll, grad, params, data.total, penalizer)
+
+
 def _pareto_value(log_params: Array, data: _Data, penalizer: float) -> float:
     """Pareto/NBD (Schmittlein, Morrison & Colombo 1987) as in lifetimes, guarded."""
-    params = np.exp(log_params)
+    params = _positive(log_params)
+    if params is None:
+        return math.inf
     r, alpha, s, beta = params
-    lg = special.gammaln
-    const = lg(r + data.x_u) - lg(r) + r * math.log(alpha) + s * math.log(beta)
-    alive = -(r + data.xT_x) * np.log(alpha + data.xT_T) - s * np.log(beta + data.xT_T)
-    log_age = _pareto_log_tail(params, data.xT_x, data.xT_T)[data.iT]
-    log_rec = _pareto_log_tail(params, data.xR_x, data.xR_t)[data.iR]
-    log_a0 = _pareto_combine(params, data.x, data.t_x, data.age, log_rec, log_age)
-    second = math.log(s) - np.log(r + s + data.x) + log_a0
-    ll = float(np.dot(data.w_x, const) + np.dot(data.w, np.logaddexp(alive[data.iT], second)))
-    value = -ll / data.total + penalizer * float(np.sum(params**2))
+    log_alpha, log_s, log_beta = (float(log_params[i]) for i in (1, 2, 3))
+    xi = data.x_u.astype(np.int64)
+    log_r_rise, _ = _rising(r, int(xi.max()) if xi.size else 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        const = log_r_rise[xi] + r * log_alpha + s * log_beta
+        alive = -(r + data.xT_x) * np.log(alpha + data.xT_T) - s * np.log(beta + data.xT_T)
+        log_age = _pareto_log_tail(params, data.xT_x, data.xT_T)[data.iT]
+        log_rec = _pareto_log_tail(params, data.xR_x, data.xR_t)[data.iR]
+        log_a0 = _pareto_combine(params, data.x, data.t_x, data.age, log_rec, log_age)
+        second = log_s - np.log(r + s + data.x) + log_a0
+        ll = float(np.dot(data.w_x, const) + np.dot(data.w, np.logaddexp(alive[data.iT], second)))
+        value = -ll / data.total + penalizer * float(np.sum(params**2))
     return value if math.isfinite(value) else math.inf
 
 
@@ -338,39 +450,45 @@ def _paretonbd(log_params: Array, data: _Data, penalizer: float) -> tuple[float,
         up = _pareto_value(log_params + step, data, penalizer)
         down = _pareto_value(log_params - step, data, penalizer)
         grad[i] = (up - down) / (2.0 * _FD_STEP)
+    if not (math.isfinite(value) and np.all(np.isfinite(grad))):
+        return _out_of_range(log_params)
     return value, grad
 
 
 def _gammagamma(log_params: Array, data: _SpendData, penalizer: float) -> tuple[float, Array]:
     """Gamma-Gamma spend model (Fader, Hardie & Lee 2005; note 025) as in lifetimes."""
-    params = np.exp(log_params)
+    params = _positive(log_params)
+    if params is None:
+        return _out_of_range(log_params)
     p, q, v = params
+    log_v = float(log_params[2])
     px = p * data.x_u
     lg, dg = special.gammaln, special.digamma
-    xm_v = data.xm + v
-    log_xm_v = np.log(xm_v)
-    inv_xm_v = 1.0 / xm_v
-    sum_log, sum_x_log = np.dot(data.w, log_xm_v), np.dot(data.wx, log_xm_v)
-    ll = (
-        np.dot(data.w_x, lg(px + q) - lg(px) - lg(q) + q * math.log(v))
-        + p * data.log_m_x - data.log_m + p * data.x_log_x
-        - (p * sum_x_log + q * sum_log)
-    )  # fmt: skip
-    d_p = (
-        np.dot(data.w_x, data.x_u * (dg(px + q) - dg(px)))
-        + data.log_m_x + data.x_log_x - sum_x_log
-    )  # fmt: skip
-    d_q = np.dot(data.w_x, dg(px + q) - dg(q) + math.log(v)) - sum_log
-    d_v = data.total * q / v - (p * np.dot(data.wx, inv_xm_v) + q * np.dot(data.w, inv_xm_v))
-    grad = np.array([d_p, d_q, d_v])
-    value = -float(ll) / data.total + penalizer * float(np.sum(params**2))
-    return value, -grad * params / data.total + 2.0 * penalizer * params**2
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        xm_v = data.xm + v
+        log_xm_v = np.log(xm_v)
+        inv_xm_v = 1.0 / xm_v
+        sum_log, sum_x_log = np.dot(data.w, log_xm_v), np.dot(data.wx, log_xm_v)
+        ll = (
+            np.dot(data.w_x, lg(px + q) - lg(px) - lg(q) + q * log_v)
+            + p * data.log_m_x - data.log_m + p * data.x_log_x
+            - (p * sum_x_log + q * sum_log)
+        )  # fmt: skip
+        d_p = (
+            np.dot(data.w_x, data.x_u * (dg(px + q) - dg(px)))
+            + data.log_m_x + data.x_log_x - sum_x_log
+        )  # fmt: skip
+        d_q = np.dot(data.w_x, dg(px + q) - dg(q) + log_v) - sum_log
+        d_v = data.total * q / v - (p * np.dot(data.wx, inv_xm_v) + q * np.dot(data.w, inv_xm_v))
+        grad = np.array([d_p, d_q, d_v], dtype=float) * params
+    return _finish_objective(float(ll), grad, params, data.total, penalizer)
 
 
 _OBJECTIVES: dict[str, Callable[..., tuple[float, Array]]] = {
     "bgnbd": _bgnbd,
     "mbgnbd": _mbgnbd,
     "paretonbd": _paretonbd,
+    "nbd": _nbd,
     "gammagamma": _gammagamma,
 }
 

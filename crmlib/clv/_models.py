@@ -53,6 +53,7 @@ from crmlib.clv._likelihoods import (
     MODEL_LABELS,
     MODELS,
     PARAMETER_NAMES,
+    TRANSACTION_MODELS,
     _Data,
     _group_codes,
     _SpendData,
@@ -77,6 +78,7 @@ from crmlib.errors import DataContractError
 
 __all__ = [
     "MODELS",
+    "TRANSACTION_MODELS",
     "MODEL_LABELS",
     "PARAMETER_NAMES",
     "FittedModel",
@@ -109,7 +111,10 @@ class FittedModel:
     ``log_likelihood`` is the full-data log-likelihood (summed over customers, without the
     penalty). ``covariance`` is the parameters' covariance (same order as ``params``) from
     the Hessian at the optimum, None if the fit did not converge. ``fitter`` is the lifetimes
-    fitter, fitted (None only if no attempt produced finite parameters).
+    fitter, fitted (None only if no attempt produced finite parameters; for the NBD and the
+    empirical fallback, crmlib's own fitter objects). ``penalizer`` is the L2 penalizer of the
+    attempt whose estimates these are (the caller's, or the retry's when only the penalized
+    attempt converged).
     """
 
     name: str
@@ -123,6 +128,7 @@ class FittedModel:
     notes: tuple[str, ...]
     fitter: Any
     covariance: np.ndarray | None
+    penalizer: float = 0.0
 
     @property
     def label(self) -> str:
@@ -204,9 +210,8 @@ def _fit_prepared(model: str, prepared: _Prepared, *, penalizer: float, unit: st
         at_end = int(np.count_nonzero((x > 0) & (t_x == age)))
         if at_end:
             notes.append(
-                f"{at_end:,} repeat customers bought last at the end of their observation "
-                "(recency = T): their likelihood term log A_0 is -inf (A_0 = 0), where "
-                "lifetimes' logsumexp can give NaN; guarded"
+                f"{at_end:,} repeat customers bought last at the very end of their "
+                "observation (recency = T); the Pareto/NBD likelihood takes that limit exactly"
             )
     return _finish(model, data, prepared.frame, penalizer=penalizer, unit=unit,
                    n_customers=x.size, notes=notes)  # fmt: skip
@@ -234,8 +239,10 @@ def fit_transactions_model(
     ----------
     summary : pd.DataFrame
         One row per customer: ``frequency`` (repeat purchases), ``recency`` and ``T``.
-    model : {"bgnbd", "mbgnbd", "paretonbd"}, default "bgnbd"
-        BG/NBD, MBG/NBD or Pareto/NBD.
+    model : {"bgnbd", "mbgnbd", "paretonbd", "nbd"}, default "bgnbd"
+        BG/NBD, MBG/NBD, Pareto/NBD, or the NBD (no dropout: Poisson purchases at
+        Gamma(r, alpha) rates; the fallback of :func:`crmlib.clv.choose_model` when the
+        dropout estimate collapses).
     penalizer : float, default 0.0
         lifetimes' L2 penalty ``penalizer * sum(params**2)`` (parameters in time scaled to
         the longest age) added to the mean negative log-likelihood per customer. For
@@ -270,6 +277,8 @@ def fit_transactions_model(
        who are they and what will they do next? Management Science 33(1), 1-24.
     .. [4] Fader, P. S. & Hardie, B. G. S. (2005). A note on deriving the Pareto/NBD model
        and related expressions. http://brucehardie.com/notes/009/
+    .. [5] Morrison, D. G. & Schmittlein, D. C. (1988). Generalizing the NBD model for
+       customer purchases. Journal of Business & Economic Statistics 6(2), 145-159.
 
     Examples
     --------
@@ -337,7 +346,7 @@ def _finish(
         name=model, unit="currency" if model == "gammagamma" else unit, params=params,
         log_likelihood=float(log_likelihood), n_customers=int(n_customers),
         n_patterns=n_patterns, converged=converged, attempts=tuple(words), notes=tuple(notes),
-        fitter=fitter, covariance=covariance,
+        fitter=fitter, covariance=covariance, penalizer=float(outcome.attempt.penalizer),
     )  # fmt: skip
 
 
@@ -507,6 +516,10 @@ def fit_all(
     return {name: _fit_prepared(name, prepared, penalizer=penalizer, unit=unit) for name in models}
 
 
+#: Fallbacks that are computed from the data, not fitted (:mod:`crmlib.clv._fallback`).
+_NOT_FITS = ("empirical", "observed_spend")
+
+
 def _fmt_number(value: float) -> str:
     text = f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
     return text.replace("-", "\u2212")
@@ -535,11 +548,20 @@ def describe_fit(fitted: FittedModel) -> str:
         f"{name} = {_fmt_number(value)}{units.get(name, '')}"
         for name, value in fitted.params.items()
     )
+    if fitted.name in _NOT_FITS:
+        return f"**{fitted.label}** (not a fitted model): " + "; ".join(fitted.notes) + "."
+    if not all(math.isfinite(value) for value in fitted.params.values()):
+        return (
+            f"**{fitted.label}**: no estimates on {fitted.n_customers:,} customers; "
+            + "; ".join(fitted.attempts) + ". It is not used."
+        )  # fmt: skip
     lines = [
         f"**{fitted.label}** fitted on {fitted.n_customers:,} customers "
         f"({fitted.n_patterns:,} distinct patterns): {params}.",
         f"Log-likelihood {_fmt_fixed(fitted.log_likelihood)} "
-        f"(AIC {_fmt_fixed(fitted.aic)}, BIC {_fmt_fixed(fitted.bic)}).",
+        f"(AIC {_fmt_fixed(fitted.aic)}, BIC {_fmt_fixed(fitted.bic)})."
+        if math.isfinite(fitted.log_likelihood)
+        else "Its log-likelihood is not finite at these parameters.",
     ]
     if fitted.converged and len(fitted.attempts) == 1:
         lines.append("The fit converged on the first attempt.")

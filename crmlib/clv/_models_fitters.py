@@ -1,4 +1,5 @@
-"""lifetimes fitters: the lazy import, the guarded Pareto/NBD class, fitters set to estimates."""
+"""Fitter objects: lifetimes' (lazy import, the guarded Pareto/NBD class, set to estimates) and
+crmlib's own for the fallbacks lifetimes does not have (NBD, observed spend rate, observed spend)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,127 @@ def _guarded_pareto_class() -> type:
     return GuardedParetoNBDFitter
 
 
+# -- crmlib's fitter objects for the fallbacks ---------------------------------------------------
+class NBDFitter:
+    """The NBD fit (Poisson purchases at Gamma(r, alpha) rates, no dropout), lifetimes-style.
+
+    lifetimes has no NBD fitter; this holds crmlib's fit (``fit_transactions_model(...,
+    model="nbd")``) with the attributes and methods the workbook reads from lifetimes'
+    fitters: ``params_`` (r, alpha in the summary's unit), ``data`` (one row per customer),
+    ``variance_matrix_``, ``standard_errors_``, and the predictions E[X(t)] = r t / alpha,
+    E[Y(t) | x, T] = (r + x) t / (alpha + T) and P(alive) = 1.
+
+    References
+    ----------
+    .. [1] Ehrenberg, A. S. C. (1959). The pattern of consumer purchases. Applied Statistics
+       8(1), 26-41.
+    .. [2] Morrison, D. G. & Schmittlein, D. C. (1988). Generalizing the NBD model for
+       customer purchases. Journal of Business & Economic Statistics 6(2), 145-159.
+    """
+
+    def __init__(self, penalizer_coef: float = 0.0) -> None:
+        self.penalizer_coef = penalizer_coef
+        self.params_: pd.Series | None = None
+        self.data: pd.DataFrame | None = None
+        self.variance_matrix_: pd.DataFrame | None = None
+        self.standard_errors_: pd.Series | None = None
+        self._hessian_: Array | None = None
+        self._negative_log_likelihood_ = float("nan")
+        self._scale = 1.0
+
+    def _r_alpha(self) -> tuple[float, float]:
+        if self.params_ is None:
+            raise ValueError("NBDFitter is not fitted (no params_)")
+        return float(self.params_["r"]), float(self.params_["alpha"])
+
+    def expected_number_of_purchases_up_to_time(self, t: Any) -> Any:
+        """E[X(t)] of a new customer: r t / alpha."""
+        r, alpha = self._r_alpha()
+        return r / alpha * np.asarray(t, dtype=float)
+
+    def conditional_expected_number_of_purchases_up_to_time(
+        self, t: Any, frequency: Any, recency: Any, T: Any
+    ) -> Any:
+        """E[Y(t) | x, T] = (r + x) t / (alpha + T); recency carries no information."""
+        r, alpha = self._r_alpha()
+        return (r + np.asarray(frequency, dtype=float)) / (alpha + np.asarray(T, dtype=float)) * t
+
+    predict = conditional_expected_number_of_purchases_up_to_time
+
+    def conditional_probability_alive(self, frequency: Any, recency: Any, T: Any) -> Any:
+        """1: the NBD has no dropout."""
+        return np.ones(
+            np.broadcast(np.asarray(frequency), np.asarray(recency), np.asarray(T)).shape
+        )
+
+    def _compute_standard_errors(self) -> pd.Series:
+        if self.variance_matrix_ is None:
+            raise ValueError("NBDFitter has no variance_matrix_")
+        return pd.Series(np.sqrt(np.diag(self.variance_matrix_)), index=self.variance_matrix_.index)
+
+    def __repr__(self) -> str:
+        params = (
+            "not fitted"
+            if self.params_ is None
+            else ", ".join(f"{k}: {v:.3g}" for k, v in self.params_.items())
+        )
+        return f"<crmlib NBDFitter: {params}>"
+
+
+class EmpiricalRateModel:
+    """The empirical CLV's "model": each customer's observed repeat-purchase rate continues.
+
+    Not a fit: rate = frequency / T (repeat purchases per unit of time since the first
+    purchase; 0 for a customer observed for no time), P(alive) = 1 (nobody is assumed gone).
+    ``params_["repeat_rate"]`` is the pooled rate sum(frequency) / sum(T), used only for the
+    expectation of a new customer (the tracking chart). ``data`` has one row per customer.
+    """
+
+    def __init__(self, repeat_rate: float, data: pd.DataFrame) -> None:
+        self.params_ = pd.Series({"repeat_rate": float(repeat_rate)}, dtype=float)
+        self.data = data
+
+    def expected_number_of_purchases_up_to_time(self, t: Any) -> Any:
+        return float(self.params_["repeat_rate"]) * np.asarray(t, dtype=float)
+
+    def conditional_expected_number_of_purchases_up_to_time(
+        self, t: Any, frequency: Any, recency: Any, T: Any
+    ) -> Any:
+        x, age = np.asarray(frequency, dtype=float), np.asarray(T, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(age > 0, x / np.where(age > 0, age, 1.0), 0.0) * t
+
+    predict = conditional_expected_number_of_purchases_up_to_time
+
+    def conditional_probability_alive(self, frequency: Any, recency: Any, T: Any) -> Any:
+        return np.ones(
+            np.broadcast(np.asarray(frequency), np.asarray(recency), np.asarray(T)).shape
+        )
+
+    def __repr__(self) -> str:
+        return f"<crmlib EmpiricalRateModel: pooled repeat rate {self.params_['repeat_rate']:.3g}>"
+
+
+class ObservedSpendModel:
+    """The spend fallback: a repeat customer's own mean spend per order; others the pooled mean.
+
+    Not a fit: ``params_["mean_spend"]`` is the mean spend per repeat order over all repeat
+    customers, sum(frequency x monetary_value) / sum(frequency); the expected spend per order of
+    a repeat customer is their ``monetary_value``, of a one-time buyer ``mean_spend``.
+    """
+
+    def __init__(self, mean_spend: float, data: pd.DataFrame) -> None:
+        self.params_ = pd.Series({"mean_spend": float(mean_spend)}, dtype=float)
+        self.data = data
+
+    def conditional_expected_average_profit(self, frequency: Any, monetary_value: Any) -> Any:
+        x, m = np.asarray(frequency, dtype=float), np.asarray(monetary_value, dtype=float)
+        return np.where(x > 0, m, float(self.params_["mean_spend"]))
+
+    def __repr__(self) -> str:
+        return f"<crmlib ObservedSpendModel: mean spend per order {self.params_['mean_spend']:.4g}>"
+
+
 # -- lifetimes fitter objects -------------------------------------------------------------------
 def _load_fitter(
     model: str,
@@ -94,8 +216,12 @@ def _load_fitter(
     generate = lifetimes.generate_data
     names = PARAMETER_NAMES[model]
     values = [params[n] for n in names]
+    fitter: Any
     if model == "gammagamma":
         fitter = lifetimes.GammaGammaFitter(penalizer_coef=penalizer)
+    elif model == "nbd":
+        fitter = NBDFitter(penalizer_coef=penalizer)
+        fitter._scale = scale
     else:
         classes = {
             "bgnbd": (lifetimes.BetaGeoFitter, generate.beta_geometric_nbd_model),
@@ -115,5 +241,6 @@ def _load_fitter(
     if covariance is not None:
         fitter.variance_matrix_ = pd.DataFrame(covariance, index=list(names), columns=list(names))
         fitter.standard_errors_ = fitter._compute_standard_errors()
-        fitter.confidence_intervals_ = fitter._compute_confidence_intervals()
+        if model != "nbd":
+            fitter.confidence_intervals_ = fitter._compute_confidence_intervals()
     return fitter

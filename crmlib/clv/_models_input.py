@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_columns
-from crmlib.clv._likelihoods import _UNIT_WORDS, MODELS, Array, IntArray, _Data, _group_codes
+from crmlib.clv._likelihoods import (
+    _UNIT_WORDS,
+    TRANSACTION_MODELS,
+    Array,
+    IntArray,
+    _Data,
+    _group_codes,
+)
 from crmlib.errors import DataContractError
 
 __all__: list[str] = []
@@ -93,9 +100,10 @@ class _Prepared:
 
 
 def _check_options(model: str, penalizer: float, unit: str) -> None:
-    if model not in MODELS:
+    if model not in TRANSACTION_MODELS:
         raise ValueError(
-            f"model={model!r} is not a transaction model; expected one of {list(MODELS)}"
+            f"model={model!r} is not a transaction model; expected one of "
+            f"{list(TRANSACTION_MODELS)}"
         )
     if unit not in _UNITS:
         raise ValueError(f"unit={unit!r} is not supported; expected one of {list(_UNITS)}")

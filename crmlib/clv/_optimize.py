@@ -44,7 +44,7 @@ _MAX_SE_LOG = 5.0
 #: Penalizer of the retry, when the caller's is smaller.
 _RETRY_PENALIZER = 1e-3
 #: Start of lifetimes' BFGS fitters (log-parameters), and of the Pareto/NBD fit (parameters 1).
-_START = {"bgnbd": 0.1, "mbgnbd": 0.1, "paretonbd": 0.0, "gammagamma": 0.1}
+_START = {"bgnbd": 0.1, "mbgnbd": 0.1, "paretonbd": 0.0, "nbd": 0.1, "gammagamma": 0.1}
 #: Above this many patterns a fit is warm-started on a weighted subsample first.
 _WARM_START_PATTERNS = 100_000
 _WARM_START_SIZE = 20_000

@@ -107,6 +107,9 @@ def period_transactions(
         "method": "expected counts: sum over customers of P(X(T)=n) of the fitted model "
         + ("(numerical integration)" if model.kind == "pnbd" else "(closed form)"),
     }
+    if model.kind == "empirical":
+        table["expected_customers"] = np.nan
+        table.attrs["method"] = "none: the observed spend rate is not a model of the counts"
     return table
 
 
@@ -116,8 +119,13 @@ def plot_period_transactions(table: pd.DataFrame, *, ax: plt.Axes | None = None)
     positions = np.arange(len(table))
     width = 0.4
     ax.bar(positions - width / 2, table["actual_customers"], width, label="Actual")
-    ax.bar(positions + width / 2, table["expected_customers"], width,
-           label=f"Model ({table.attrs.get('model', 'expected')})")  # fmt: skip
+    expected = table["expected_customers"].to_numpy(dtype="float64")
+    if np.isfinite(expected).any():
+        ax.bar(positions + width / 2, expected, width,
+               label=f"Model ({table.attrs.get('model', 'expected')})")  # fmt: skip
+    else:
+        ax.text(0.98, 0.95, "No model expectation: each customer's observed rate is used",
+                transform=ax.transAxes, ha="right", va="top", fontsize="small")  # fmt: skip
     ax.set_xticks(positions, table["frequency"].astype(str))
     ax.legend()
     ax.set(title="Customers by number of repeat purchases: actual vs model",
@@ -415,7 +423,7 @@ def plot_clv_intervals(
     intervals: pd.DataFrame,
     *,
     by: str,
-    currency: str = "EUR",
+    currency: str,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
     """Mean CLV per group with its interval (from crmlib.clv.clv_intervals), largest first."""
@@ -424,16 +432,18 @@ def plot_clv_intervals(
     rows = pd.concat([intervals[~overall].sort_values("clv_mean"), intervals[overall]])
     mean = rows["clv_mean"].to_numpy(dtype="float64")
     errors = np.vstack([mean - rows["clv_mean_lower"], rows["clv_mean_upper"] - mean])
+    bounded = bool(np.isfinite(errors).any())
     positions = np.arange(len(rows))
     colours = np.where(rows[by] == _ALL_GROUPS, "#5f6b73", "#1f5f99")
-    ax.barh(positions, mean, xerr=errors, capsize=3, color=colours)
+    ax.barh(positions, mean, xerr=errors if bounded else None, capsize=3, color=colours)
     ax.set_yticks(positions, rows[by].astype(str))
     money_axis(ax, currency, axis="x")
     level = intervals.attrs.get("level", 0.95)
     months = intervals.attrs.get("horizon_months")
     horizon = f" over {months} months" if months else ""
+    interval = f"{level:.0%} interval" if bounded else "no interval: no model parameters"
     ax.set(title=f"Mean CLV per customer{horizon} by {by.replace('_', ' ')}",
-           xlabel=f"CLV per customer ({currency}, {level:.0%} interval)",
+           xlabel=f"CLV per customer ({currency}, {interval})",
            ylabel=by.replace("_", " ").capitalize())  # fmt: skip
     return ax
 
@@ -441,7 +451,7 @@ def plot_clv_intervals(
 def plot_sensitivity(
     grid: pd.DataFrame,
     *,
-    currency: str = "EUR",
+    currency: str,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
     """Total CLV for each discount rate x horizon (from crmlib.clv.sensitivity)."""

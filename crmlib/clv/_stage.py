@@ -15,16 +15,13 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_columns, require_view
+from crmlib.clv._choice_words import comparison_records
 from crmlib.clv._describe import _money
-from crmlib.clv._models import (
-    FittedModel,
-    describe_fit,
-    fit_spend_model,
-    fit_transactions_model,
-    spend_independence,
-)
+from crmlib.clv._fallback import ModelChoice, fit_with_fallback, spend_model
+from crmlib.clv._likelihoods import MODEL_LABELS
+from crmlib.clv._models import FittedModel, describe_fit, spend_independence
 from crmlib.clv._plots import cumulative_tracking
-from crmlib.clv._summary import UNIT_DAYS, calibration_holdout
+from crmlib.clv._summary import UNIT_DAYS, calibration_holdout, model_summary
 from crmlib.engine import Engine
 from crmlib.io import RunFolder, to_jsonable
 from crmlib.periods import as_date, exclusive_end
@@ -32,7 +29,6 @@ from crmlib.periods import as_date, exclusive_end
 __all__ = [
     "GROUP_COLUMNS",
     "calibration_cutoff",
-    "model_summary",
     "days_per_unit",
     "value_groups",
     "clv_artifact",
@@ -51,12 +47,6 @@ log = logging.getLogger(__name__)
 #: Columns of :func:`value_groups` besides customer_id: the splits CLV is reported by.
 GROUP_COLUMNS: tuple[str, ...] = ("acquisition_channel", "segment", "cohort")
 _UNKNOWN = "(unknown)"
-_CAL_NAMES = {
-    "frequency_cal": "frequency",
-    "recency_cal": "recency",
-    "T_cal": "T",
-    "monetary_value_cal": "monetary_value",
-}
 
 
 def calibration_cutoff(
@@ -88,23 +78,6 @@ def days_per_unit(unit: str) -> float:
     if unit not in UNIT_DAYS:
         raise ValueError(f"unit={unit!r}: expected one of {sorted(UNIT_DAYS)}")
     return float(UNIT_DAYS[unit])
-
-
-def model_summary(calibration: pd.DataFrame) -> pd.DataFrame:
-    """The calibration columns of :func:`crmlib.clv.calibration_holdout` under lifetimes' names.
-
-    One row per customer: customer_id, frequency, recency, T, monetary_value (the calibration
-    period only), with the frame's ``attrs`` (unit, dates) kept, so the models fit on it.
-    """
-    missing = [name for name in ("customer_id", *_CAL_NAMES) if name not in calibration.columns]
-    if missing:
-        raise ValueError(
-            f"calibration summary: column '{missing[0]}' is missing; expected the output of "
-            "crmlib.clv.calibration_holdout"
-        )
-    summary = calibration[["customer_id", *_CAL_NAMES]].rename(columns=_CAL_NAMES)
-    summary.attrs = dict(calibration.attrs)
-    return summary
 
 
 def tracking_table(
@@ -189,6 +162,11 @@ def cutoff_fits(
     """The chosen models fitted on all data and with calibration periods ending
     ``holdout_days`` before as_of, for :func:`crmlib.clv.cutoff_sensitivity`.
 
+    Each refit goes through 05's chain (:func:`crmlib.clv.fit_with_fallback` and
+    :func:`crmlib.clv.spend_model`): a refit that is not eligible is never used; the
+    fallback that replaces it is named in the label (e.g. ``"data to 2025-03-11 (NBD (no
+    dropout))"``). ``model`` may be a fallback (``"nbd"``, ``"empirical"``).
+
     Returns ``({label: (transaction model, spend model)}, base label)``; the base is the fit
     on all data up to as_of (the one the CLV uses).
     """
@@ -206,10 +184,12 @@ def cutoff_fits(
                 transactions=transactions,
             )
         )
-        fits[f"data to {cutoff}"] = (
-            fit_transactions_model(calibration, model=model, penalizer=penalizer, unit=unit),
-            fit_spend_model(calibration, penalizer=penalizer),
-        )
+        refit = fit_with_fallback(calibration, model=model, penalizer=penalizer, unit=unit)
+        spend = spend_model(calibration, refit, penalizer=penalizer)
+        label = f"data to {cutoff}"
+        if refit.chosen != model:
+            label += f" ({refit.model.label})"
+        fits[label] = (refit.model, spend.model)
     return fits, base
 
 
@@ -248,15 +228,28 @@ def _lookup(groups: pd.DataFrame, table: pd.DataFrame | None, column: str) -> np
     return mapped.where(mapped.notna() & (mapped != ""), _UNKNOWN).to_numpy(dtype=object)
 
 
-def clv_artifact(values: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
+def clv_artifact(
+    values: pd.DataFrame, groups: pd.DataFrame, *, model: ModelChoice | None = None
+) -> pd.DataFrame:
     """The ``clv`` artifact: one row per customer, the values with their groups.
 
     Keeps every column of ``values`` (customer_id, p_alive, expected purchases and spend over
     the horizon, clv, expected_next_order_date) plus the groups; the units of each column are
-    in ``attrs["units"]`` and are also written to the artifact's metadata by the caller.
+    in ``attrs["units"]`` and are also written to the artifact's metadata by the caller. With
+    ``model`` (the :class:`crmlib.clv.ModelChoice` the values come from), ``attrs`` also
+    say where the values come from for the stages that read them: ``model_name``,
+    ``fallback`` (the step, "" when none) and ``fallback_reason``.
     """
     table = values.merge(groups, on="customer_id", how="left", validate="one_to_one")
     table.attrs = dict(values.attrs)
+    if model is not None:
+        table.attrs.update(
+            {
+                "model_name": model.model.label,
+                "fallback": (model.fallback or {}).get("step", ""),
+                "fallback_reason": (model.fallback or {}).get("reason", ""),
+            }
+        )
     return table
 
 
@@ -268,14 +261,23 @@ def clv_conclusion(
     currency: str,
     top_decile: float,
 ) -> str:
-    """The stage's one-line conclusion for the front page, from the numbers."""
+    """The stage's one-line conclusion for the front page, from the numbers.
+
+    ``chosen`` is the model used (a candidate, ``"nbd"`` or ``"empirical"``: the fallbacks
+    are named as such).
+    """
     total = float(values["clv"].sum())
     mean = float(values["clv"].mean()) if len(values) else float("nan")
+    how = (
+        "valued at each customer's observed spend rate: no model converged"
+        if chosen == "empirical"
+        else f"model {MODEL_LABELS.get(chosen, chosen)}"
+    )
     return (
         f"The {len(values):,} customers are worth {_money(total, currency)} in "
         f"discounted margin over the next {horizon_months} months "
-        f"({_money(mean, currency)} each on average, model "
-        f"{_MODEL_NAMES.get(chosen, chosen)}); the top 10% hold {top_decile:.0%} of it."
+        f"({_money(mean, currency)} each on average, {how}); the top 10% hold "
+        f"{top_decile:.0%} of it."
     )
 
 
@@ -296,16 +298,12 @@ def mask_small_groups(table: pd.DataFrame, *, min_cell_size: int) -> pd.DataFram
     return out
 
 
-_MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "paretonbd": "Pareto/NBD"}
-
-
 def clv_metrics(
     *,
     values: pd.DataFrame,
-    chosen: str,
-    fits: Mapping[str, Any],
-    spend_params: Mapping[str, float],
-    comparison: pd.DataFrame,
+    choice: ModelChoice,
+    final: ModelChoice,
+    spend: ModelChoice,
     holdout: Mapping[str, Any],
     top_decile: float,
     horizon_months: int,
@@ -316,25 +314,35 @@ def clv_metrics(
     by_channel: pd.DataFrame | None = None,
     sensitivity_range: Sequence[float] | None = None,
 ) -> dict[str, Any]:
-    """``metrics.json["clv"]``: chosen model, its parameters, holdout errors, total/mean CLV.
+    """``metrics.json["clv"]``: the model used, every model tried, the fallback, holdout, CLV.
 
-    Counts, parameters and aggregates only; never a customer id.
+    ``model``/``parameters``/``log_likelihood``/``converged`` describe the model the CLV
+    uses (``final``: the calibration choice refitted on all data; ``log_likelihood`` and
+    ``converged`` are null for the empirical CLV, which is not a fit); ``fallback`` is None
+    when a candidate converged at every step, else ``{"step": "penalized_refit" | "nbd" |
+    "empirical", "reason": words}`` (the refit's, else the calibration's);
+    ``spend_fallback`` likewise for the spend model (``"observed_spend"``); ``comparison``
+    one record per model tried on the calibration period (every candidate, and the
+    fallbacks tried) with its parameters, log-likelihood, convergence, eligibility and
+    holdout errors. Counts, parameters and aggregates only; never a customer id.
     """
-    chosen_fit = fits[chosen]
+    used = final.model
+    fitted = used.name != "empirical"
     metrics: dict[str, Any] = {
         "conclusion": conclusion,
-        "model": chosen,
-        "model_name": _MODEL_NAMES.get(chosen, chosen),
+        "model": used.name,
+        "model_name": used.label,
+        "calibration_model": choice.chosen,
         "unit": unit,
-        "parameters": {k: float(v) for k, v in chosen_fit.params.items()},
-        "log_likelihood": float(chosen_fit.log_likelihood),
-        "converged": bool(chosen_fit.converged),
-        "spend_parameters": {k: float(v) for k, v in spend_params.items()},
+        "parameters": {k: float(v) for k, v in used.params.items()},
+        "log_likelihood": to_jsonable(used.log_likelihood) if fitted else None,
+        "converged": bool(used.converged) if fitted else None,
+        "fallback": dict(final.fallback or choice.fallback or {}) or None,
+        "spend_model": spend.chosen,
+        "spend_parameters": {k: float(v) for k, v in spend.model.params.items()},
+        "spend_fallback": dict(spend.fallback) if spend.fallback else None,
         "holdout": {k: to_jsonable(v) for k, v in holdout.items()},
-        "comparison": [
-            {str(k): to_jsonable(v) for k, v in row.items()}
-            for row in comparison.to_dict("records")
-        ],
+        "comparison": comparison_records(choice),
         "customers": int(len(values)),
         "clv_total": float(values["clv"].sum()),
         "clv_mean": float(values["clv"].mean()) if len(values) else None,

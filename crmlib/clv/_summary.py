@@ -68,6 +68,7 @@ __all__ = [
     "customer_summary",
     "calibration_holdout",
     "summary_units",
+    "model_summary",
 ]
 
 log = logging.getLogger(__name__)
@@ -396,3 +397,28 @@ def calibration_holdout(
         int((split["frequency_holdout"] > 0).sum()),
     )
     return split
+
+
+_CAL_NAMES = {
+    "frequency_cal": "frequency",
+    "recency_cal": "recency",
+    "T_cal": "T",
+    "monetary_value_cal": "monetary_value",
+}
+
+
+def model_summary(calibration: pd.DataFrame) -> pd.DataFrame:
+    """The calibration columns of :func:`crmlib.clv.calibration_holdout` under lifetimes' names.
+
+    One row per customer: customer_id, frequency, recency, T, monetary_value (the calibration
+    period only), with the frame's ``attrs`` (unit, dates) kept, so the models fit on it.
+    """
+    missing = [name for name in ("customer_id", *_CAL_NAMES) if name not in calibration.columns]
+    if missing:
+        raise ValueError(
+            f"calibration summary: column '{missing[0]}' is missing; expected the output of "
+            "crmlib.clv.calibration_holdout"
+        )
+    summary = calibration[["customer_id", *_CAL_NAMES]].rename(columns=_CAL_NAMES)
+    summary.attrs = dict(calibration.attrs)
+    return summary

@@ -261,6 +261,102 @@ def errors_by_frequency(
     return table
 
 
+def _comparison_rows(
+    fitters: Mapping[str, Any],
+    calibration_holdout: pd.DataFrame,
+    *,
+    unit: str,
+    criterion: str,
+    converged: Mapping[str, bool] | None = None,
+) -> pd.DataFrame:
+    """The rows of :func:`compare_models` (without the choice): one per model, in order.
+
+    Eligibility is 05's rule (:func:`crmlib.clv.eligibility`) for :class:`crmlib.clv.FittedModel`
+    wrappers, else the ``converged`` flag; a model that is not eligible is never used to predict
+    (its row has the log-likelihood at its stopping point, when finite parameters exist, but no
+    holdout errors). An eligible model whose holdout predictions are not finite for some
+    customers is excluded too, with the count in ``note``.
+    """
+    # imported here: crmlib.clv._fallback imports this module
+    from crmlib.clv._fallback import Eligibility, eligibility, prediction_problem
+    from crmlib.clv._models import FittedModel
+
+    x, t_x, T, _, _ = _holdout_arrays(calibration_holdout)
+    rows = []
+    for name, fitted in fitters.items():
+        flag = _converged_flag(name, fitted, converged)
+        row: dict[str, Any] = {"model": str(name), "converged": flag, "note": ""}
+        fitter = _unwrap(fitted)
+        if fitter is None or getattr(fitter, "params_", None) is None:
+            reason = (
+                eligibility(fitted).reason
+                if isinstance(fitted, FittedModel)
+                else "no fitted parameters"
+            )
+            row.update(eligible=False, note=f"{reason}: excluded from the choice")
+            rows.append(row)
+            continue
+        model = _transaction_model(fitter)
+        with np.errstate(all="ignore"):
+            log_likelihood = float(
+                _KERNELS[model.kind].log_likelihood(model.theta, x, t_x, T).sum()
+            )
+        row.update(log_likelihood=log_likelihood, n_params=len(model.names),
+                   aic=2 * len(model.names) - 2 * log_likelihood)  # fmt: skip
+        if model.kind == "empirical":
+            row.update(n_params=0, aic=math.nan)
+        usable = (
+            eligibility(fitted)
+            if isinstance(fitted, FittedModel)
+            else Eligibility(flag, "eligible" if flag else "did not converge")
+        )
+        if not flag or not usable.eligible:
+            reason = usable.reason if not usable.eligible else "did not converge"
+            row.update(eligible=False, note=f"{reason}: excluded from the choice")
+            log.warning("model %s is not eligible: %s", name, reason)
+            rows.append(row)
+            continue
+        predictions = holdout_predictions(fitter, calibration_holdout, unit=unit)
+        predicted = predictions["predicted_holdout_purchases"].to_numpy(dtype="float64")
+        problem = prediction_problem(predicted)
+        usable = Eligibility(problem is None, problem or "eligible")
+        if not usable.eligible:
+            row.update(eligible=False, note=f"{usable.reason}: excluded from the choice")
+            log.warning("model %s is not eligible: %s", name, usable.reason)
+            rows.append(row)
+            continue
+        metrics = holdout_metrics(predictions)
+        row.update(
+            {k: metrics[k] for k in ("mae", "rmse", "predicted_total", "actual_total",
+                                     "aggregate_error")},
+        )  # fmt: skip
+        value = _score(row, criterion)
+        # the empirical fallback has no likelihood; it is never compared, only used last
+        row["eligible"] = bool(np.isfinite(value)) or model.kind == "empirical"
+        if not row["eligible"]:
+            row["note"] = f"{criterion} is not finite: excluded from the choice"
+        rows.append(row)
+    table = pd.DataFrame(rows).reindex(columns=_COMPARISON_COLUMNS)
+    table["converged"] = table["converged"].astype(bool)
+    table["eligible"] = table["eligible"].astype(bool)
+    table["chosen"] = False
+    return table
+
+
+#: Columns of :func:`compare_models`' table.
+_COMPARISON_COLUMNS = [
+    "model", "converged", "log_likelihood", "n_params", "aic", "mae", "rmse",
+    "predicted_total", "actual_total", "aggregate_error", "eligible", "chosen", "note",
+]  # fmt: skip
+
+
+def _best(table: pd.DataFrame, criterion: str) -> str:
+    """The model with the best ``criterion`` among the rows of ``table`` (ties: the first)."""
+    scores = [_score(row, criterion) for row in table.to_dict("records")]
+    best = int(np.argmax(scores) if criterion == "log_likelihood" else np.argmin(scores))
+    return str(table["model"].iloc[best])
+
+
 def compare_models(
     fitters: Mapping[str, Any],
     calibration_holdout: pd.DataFrame,
@@ -280,67 +376,34 @@ def compare_models(
     data), ``n_params``, ``aic``, ``mae``, ``rmse``, ``predicted_total``, ``actual_total``,
     ``aggregate_error`` (relative), ``eligible``, ``chosen`` and ``note``.
 
-    The chosen model has the best ``criterion`` among converged models: the lowest ``mae``,
+    The chosen model has the best ``criterion`` among eligible models: the lowest ``mae``,
     ``rmse`` or absolute ``aggregate_error``, or the highest ``log_likelihood``; ties go to
-    the first listed. A model that did not converge (``converged[name]`` False, or the
-    wrapper's ``converged`` attribute) is never chosen: its row says so, and a warning is
-    logged.
+    the first listed. A model that is not eligible (05's rule, :func:`crmlib.clv.eligibility`:
+    it did not converge, or has no finite parameters or log-likelihood, or its holdout
+    predictions are not finite) is never chosen and never predicts: its row says why, and a
+    warning is logged. :func:`crmlib.clv.choose_model` adds the fallback chain for when
+    nothing is eligible.
 
     Raises
     ------
     ValueError
-        Unknown criterion, no model, or no converged model to choose.
+        Unknown criterion, no model, or no eligible model to choose.
     """
     if criterion not in CRITERIA:
         raise ValueError(f"criterion={criterion!r}: expected one of {CRITERIA}")
     if not fitters:
         raise ValueError("compare_models: no model to compare")
-    x, t_x, T, _, _ = _holdout_arrays(calibration_holdout)
-    rows = []
-    for name, fitted in fitters.items():
-        flag = _converged_flag(name, fitted, converged)
-        row: dict[str, Any] = {"model": str(name), "converged": flag, "note": ""}
-        fitter = _unwrap(fitted)
-        if fitter is None or getattr(fitter, "params_", None) is None:
-            row.update(eligible=False, note="no fitted parameters: excluded from the choice")
-            rows.append(row)
-            continue
-        model = _transaction_model(fitter)
-        predictions = holdout_predictions(fitter, calibration_holdout, unit=unit)
-        metrics = holdout_metrics(predictions)
-        log_likelihood = float(_KERNELS[model.kind].log_likelihood(model.theta, x, t_x, T).sum())
-        row.update(
-            log_likelihood=log_likelihood,
-            n_params=len(model.names),
-            aic=2 * len(model.names) - 2 * log_likelihood,
-            **{k: metrics[k] for k in ("mae", "rmse", "predicted_total", "actual_total",
-                                       "aggregate_error")},
-        )  # fmt: skip
-        value = _score(row, criterion)
-        row["eligible"] = bool(flag and np.isfinite(value))
-        if not flag:
-            row["note"] = "did not converge: excluded from the choice"
-            log.warning("model %s did not converge: it is not eligible to be chosen", name)
-        elif not np.isfinite(value):
-            row["note"] = f"{criterion} is not finite: excluded from the choice"
-        rows.append(row)
-    table = pd.DataFrame(rows).reindex(
-        columns=["model", "converged", "log_likelihood", "n_params", "aic", "mae", "rmse",
-                 "predicted_total", "actual_total", "aggregate_error", "eligible", "chosen",
-                 "note"],
-    )  # fmt: skip
-    eligible = table[table["eligible"].astype(bool)]
+    table = _comparison_rows(
+        fitters, calibration_holdout, unit=unit, criterion=criterion, converged=converged
+    )
+    eligible = table[table["eligible"]]
     if eligible.empty:
         raise ValueError(
             "compare_models: no converged model to choose from "
             f"({', '.join(f'{r.model}: {r.note}' for r in table.itertuples())})"
         )
-    scores = [_score(row, criterion) for row in eligible.to_dict("records")]
-    best = int(np.argmax(scores) if criterion == "log_likelihood" else np.argmin(scores))
-    chosen = str(eligible["model"].iloc[best])
+    chosen = _best(eligible, criterion)
     table["chosen"] = table["model"] == chosen
-    table["converged"] = table["converged"].astype(bool)
-    table["eligible"] = table["eligible"].astype(bool)
     table.attrs = {"criterion": criterion, "unit": unit, "chosen": chosen}
     log.info("chose %s by %s among %d eligible models", chosen, criterion, len(eligible))
     return table, chosen

@@ -111,10 +111,21 @@ _TRANSACTION_CLASSES = {
     "BetaGeoFitter": ("bgnbd", ("r", "alpha", "a", "b")),
     "ModifiedBetaGeoFitter": ("mbgnbd", ("r", "alpha", "a", "b")),
     "ParetoNBDFitter": ("pnbd", ("r", "alpha", "s", "beta")),
+    # crmlib's own (crmlib.clv._models_fitters): the fallbacks without dropout
+    "NBDFitter": ("nbd", ("r", "alpha")),
+    "EmpiricalRateModel": ("empirical", ("repeat_rate",)),
 }
-_LABELS = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pnbd": "Pareto/NBD"}
+_LABELS = {
+    "bgnbd": "BG/NBD",
+    "mbgnbd": "MBG/NBD",
+    "pnbd": "Pareto/NBD",
+    "nbd": "NBD (no dropout)",
+    "empirical": "Observed spend rate",
+}
 _NAMES = {kind: names for kind, names in _TRANSACTION_CLASSES.values()}
-_SPEND_NAMES = ("p", "q", "v")
+#: Spend models: lifetimes' Gamma-Gamma, or crmlib's observed spend (the fallback).
+_SPEND_CLASSES = {"GammaGammaFitter": ("p", "q", "v"), "ObservedSpendModel": ("mean_spend",)}
+_SPEND_NAMES = _SPEND_CLASSES["GammaGammaFitter"]
 
 
 def _unwrap(fitted: Any) -> Any:
@@ -167,11 +178,20 @@ def _transaction_model(fitter: Any) -> _Model:
     return _Model(kind, names, _fitted_params(fitter, names, "transaction model"))
 
 
+def _spend_names(fitter: Any) -> tuple[str, ...]:
+    """Parameter names of a spend model: Gamma-Gamma ``(p, q, v)`` or ``(mean_spend,)``."""
+    name = _class_name(_unwrap(fitter), _SPEND_CLASSES)
+    if name is None:
+        raise ValueError(
+            f"spend model {type(_unwrap(fitter)).__name__}: expected a GammaGammaFitter "
+            "(or crmlib's ObservedSpendModel)"
+        )
+    return _SPEND_CLASSES[name]
+
+
 def _spend_params(fitter: Any) -> np.ndarray:
-    fitter = _unwrap(fitter)
-    if _class_name(fitter, ("GammaGammaFitter",)) is None:
-        raise ValueError(f"spend model {type(fitter).__name__}: expected a GammaGammaFitter")
-    return _fitted_params(fitter, _SPEND_NAMES, "spend model")
+    """The spend model's parameters: Gamma-Gamma's (p, q, v), or the observed mean spend."""
+    return _fitted_params(_unwrap(fitter), _spend_names(fitter), "spend model")
 
 
 # -- summary tables and unique histories ------------------------------------------------------
@@ -290,7 +310,7 @@ def _p_alive_unique(model: _Model, x: np.ndarray, t_x: np.ndarray, T: np.ndarray
         age_index, (age_x, age_T) = _unique_rows(x, T)
         part_tx = _pnbd_log_part(model.theta, rec_x, rec_tx)[rec_index]
         part_T = _pnbd_log_part(model.theta, age_x, age_T)[age_index]
-        return _pnbd_p_alive_from_parts(model.theta, x, T, part_tx, part_T)
+        return _pnbd_p_alive_from_parts(model.theta, x, T, part_tx, part_T, t_x)
     return np.broadcast_to(_KERNELS[model.kind].p_alive(model.theta, x, t_x, T), x.shape)
 
 
