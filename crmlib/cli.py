@@ -12,7 +12,13 @@ from types import FrameType
 from typing import TextIO
 
 from crmlib.datasets import copy_cdnow
-from crmlib.errors import ConfigError, RunLockedError, StageInputMissing, WorkbookError
+from crmlib.errors import (
+    ConfigError,
+    RunLockedError,
+    SourceFileError,
+    StageInputMissing,
+    WorkbookError,
+)
 from crmlib.runner import DEFAULT_KERNEL, ProgressEvent, RunSetupError, run_notebooks
 
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_CONFIG", "EXIT_LOCKED", "build_parser", "main"]
@@ -22,7 +28,8 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 #: A notebook (or writing the report) failed; the failed run folder is kept.
 EXIT_FAILED = 1
-#: The run could not start: invalid params, unknown notebook, missing kernel, nothing to reuse.
+#: The run could not start: invalid params, an input that does not match them (checked before
+#: any notebook runs), unknown notebook, missing kernel, nothing to reuse.
 EXIT_CONFIG = 2
 #: Another run holds the lock of the same run folder.
 EXIT_LOCKED = 3
@@ -41,8 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the workbook into outputs/<run_name>",
         description=(
             "Execute notebooks/NN_*.ipynb in order with papermill into outputs/<run_name>. "
-            "The previous run is replaced only when every notebook succeeded. "
-            "Exit codes: 0 ok, 1 a notebook failed, 2 invalid params or setup, 3 run already in progress."
+            "The previous run is replaced only when every notebook succeeded. Notebooks whose "
+            "inputs the params do not name are skipped (with only source.experiment_export, "
+            "only 07_ab_test runs). Exit codes: 0 ok, 1 a notebook failed, 2 invalid params, "
+            "inputs that do not match them, or setup, 3 run already in progress."
         ),
     )
     run.add_argument(
@@ -106,7 +115,13 @@ class _Progress:
         self.stream = stream
 
     def __call__(self, event: ProgressEvent) -> None:
-        if event.kind == "start":
+        if event.kind == "skip":
+            print(
+                f"[{event.index}/{event.total}] {event.notebook} ... skipped",
+                file=self.stream,
+                flush=True,
+            )
+        elif event.kind == "start":
             print(
                 f"[{event.index}/{event.total}] {event.notebook} ...",
                 end="",
@@ -152,7 +167,7 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except (RunSetupError, StageInputMissing) as exc:
+    except (RunSetupError, StageInputMissing, SourceFileError) as exc:
         print(f"Cannot start the run: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except OSError as exc:  # e.g. the outputs folder cannot be created
@@ -169,6 +184,8 @@ def _run(args: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     if result.ok:
+        for reason in dict.fromkeys(result.skipped.values()):
+            print(f"Skipped: {reason}", flush=True)
         print(f"Report: {result.index_html}", flush=True)
         return EXIT_OK
     assert result.failure is not None
@@ -210,8 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 ok, 1 a notebook failed, 2 invalid params or setup (or a data set not written),
-        3 the run is locked.
+        0 ok (notebooks whose inputs the params do not name are skipped), 1 a notebook
+        failed, 2 invalid params, inputs that do not match them, or setup (or a data set not
+        written), 3 the run is locked.
     """
     args = build_parser().parse_args(argv)
     logging.basicConfig(

@@ -35,6 +35,7 @@ __all__ = [
     "CampaignParams",
     "ClvParams",
     "ChurnParams",
+    "GuardrailParams",
     "AbTestParams",
     "WorkbookParams",
     "STAGE_SECTIONS",
@@ -129,9 +130,17 @@ class TableSource(_Strict):
 
 
 class SourceConfig(_Strict):
-    """The user's files, mapped to the four contract tables."""
+    """The user's files, mapped to the four contract tables (and an experiment export).
 
-    transactions: TableSource
+    ``transactions`` is required unless ``experiment_export`` is given: a params file with only
+    an experiment export runs 07_ab_test alone (the runner skips the stages that need orders).
+    """
+
+    transactions: TableSource | None = Field(
+        default=None,
+        description="orders (required, unless only experiment_export is given: then only "
+        "07_ab_test runs)",
+    )
     customers: TableSource | None = None
     events: TableSource | None = None
     assignments: TableSource | None = None
@@ -141,6 +150,38 @@ class SourceConfig(_Strict):
         "(read by 07_ab_test; columns maps customer_id, experiment_id, variant and every "
         "metric, covariate and segment name of the ab_test section to the file's columns)",
     )
+
+    @model_validator(mode="after")
+    def _orders_or_export(self) -> SourceConfig:
+        if self.transactions is None:
+            if self.experiment_export is None:
+                raise ValueError(
+                    "neither transactions nor experiment_export is set; expected "
+                    "source.transactions (the orders every stage reads) or, to analyse an "
+                    "experiment alone, source.experiment_export"
+                )
+            tables = [t for t in ("customers", "events", "assignments") if getattr(self, t)]
+            if tables:
+                raise ValueError(
+                    f"{', '.join(tables)} set without transactions; expected source.transactions "
+                    f"as well (01_ingest reads {', '.join(tables)} with the orders), or only "
+                    "source.experiment_export"
+                )
+        return self
+
+    def required(self, table: str) -> TableSource:
+        """``source.<table>``, or a ConfigError saying it is not set (e.g. an export-only file)."""
+        source = getattr(self, table, None)
+        if not isinstance(source, TableSource):
+            raise ConfigError(
+                f"source.{table} is not set; expected it in the params file "
+                + (
+                    "(this params file has only source.experiment_export: only 07_ab_test runs on it)"
+                    if self.experiment_export is not None and self.transactions is None
+                    else f"(the {table} file and its columns)"
+                )
+            )
+        return source
 
 
 class EngineConfig(_Strict):
@@ -435,6 +476,25 @@ def _default_cuped() -> dict[str, str]:
     return {"repurchase": "pre_orders", "orders": "pre_orders", "net_revenue": "pre_spend"}
 
 
+class GuardrailParams(_Strict):
+    """One guardrail of 07_ab_test: the tolerated worsening and which direction is worse."""
+
+    margin: float = Field(
+        gt=0.0,
+        description="tolerated worsening of the absolute difference (a share for a yes/no "
+        "metric: 0.005 = 0.5 points)",
+    )
+    worse: Literal["higher", "lower"] = Field(
+        default="higher",
+        description="higher: a rise is bad (unsubscribes, complaints); lower: a fall is bad "
+        "(retention, visits)",
+    )
+
+
+def _default_guardrails() -> dict[str, GuardrailParams]:
+    return {"unsubscribed": GuardrailParams(margin=0.005, worse="higher")}
+
+
 class AbTestParams(_Strict):
     """Section `ab_test` (07_ab_test): outcome windows, metrics, guardrails, CUPED, money."""
 
@@ -455,13 +515,23 @@ class AbTestParams(_Strict):
         description="name -> (numerator, denominator), delta-method intervals",
     )
     primary_metric: str = Field(default="repurchase", description="the metric meant to move")
+    revenue_metric: str | None = Field(
+        default="net_revenue",
+        description="the metric holding each customer's revenue (money: incremental revenue, "
+        "profit, ROI); null: no money is computed",
+    )
+    retention_metric: str | None = Field(
+        default="repurchase",
+        description="the yes/no metric counted as a retained customer (cost per extra retained "
+        "customer); null: not computed",
+    )
     segments: list[str] = Field(
         default_factory=lambda: ["acquisition_channel"],
         description="effects broken down by these customer columns",
     )
-    guardrails: dict[str, float] = Field(
-        default_factory=lambda: {"unsubscribed": 0.005},
-        description="metric -> non-inferiority margin (absolute; higher is worse)",
+    guardrails: dict[str, GuardrailParams] = Field(
+        default_factory=_default_guardrails,
+        description="metric -> {margin, worse}; a plain number is the margin with worse: higher",
     )
     alpha: float = Field(default=0.05, gt=0.0, lt=0.5)
     power: float = Field(default=0.8, gt=0.5, lt=1.0)
@@ -484,12 +554,35 @@ class AbTestParams(_Strict):
             raise ValueError(f"{value}: expected relative lifts in (0, 10), e.g. 0.1 for +10%")
         return value
 
+    @field_validator("guardrails", mode="before")
+    @classmethod
+    def _guardrail_numbers(cls, value: Any) -> Any:
+        """The older form ``{metric: margin}`` means ``{metric: {margin, worse: higher}}``."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            metric: {"margin": spec, "worse": "higher"}
+            if isinstance(spec, (int, float)) and not isinstance(spec, bool)
+            else spec
+            for metric, spec in value.items()
+        }
+
     @model_validator(mode="after")
-    def _primary_is_a_metric(self) -> AbTestParams:
+    def _metrics_named(self) -> AbTestParams:
         if self.primary_metric not in self.metrics:
             raise ValueError(
                 f"primary_metric '{self.primary_metric}' is not among metrics {self.metrics}"
             )
+        for key in ("revenue_metric", "retention_metric"):
+            name = getattr(self, key)
+            # the default names are checked against the data (and said in words when absent);
+            # a name written in the params file must be one of its metrics
+            if name is not None and key in self.model_fields_set and name not in self.metrics:
+                raise ValueError(
+                    f"{key} '{name}' is not among metrics {self.metrics}; expected one of them "
+                    f"(money is computed from an analysed metric), or null for no "
+                    f"{'money' if key == 'revenue_metric' else 'cost per retained customer'}"
+                )
         return self
 
 

@@ -71,7 +71,8 @@ class StageEntry:
     title : str
         Human title (the notebook's first heading).
     status : str
-        ``"ok"``, ``"failed"`` or ``"not run"``.
+        ``"ok"``, ``"failed"``, ``"not run"`` or ``"skipped"`` (the params name none of its
+        inputs; ``notes[0]`` says why and becomes the card's text).
     seconds : float or None
         Execution time, when it ran.
     html : str or None
@@ -351,7 +352,9 @@ def _stage_view(stage: StageEntry, metrics: Mapping[str, Any], run_folder: Path)
     stage_metrics = stage_metrics if isinstance(stage_metrics, Mapping) else {}
     conclusion = _text(stage_metrics.get("conclusion"))
     notes = list(stage.notes)
-    if stage.status == "not run":
+    if stage.status == "skipped":  # the params name none of its inputs; the reason is notes[0]
+        conclusion = notes.pop(0) if notes else "Skipped: this run has none of its inputs."
+    elif stage.status == "not run":
         conclusion = conclusion if stage.reused else ""
         conclusion = conclusion or "This stage has not run yet."
     elif not conclusion:
@@ -373,7 +376,7 @@ def _stage_view(stage: StageEntry, metrics: Mapping[str, Any], run_folder: Path)
         "title": stage.title,
         "status": stage.status,
         "status_css": _STATUS_CSS.get(stage.status, ""),
-        "card_css": "not-run" if stage.status == "not run" else "",
+        "card_css": "not-run" if stage.status in ("not run", "skipped") else "",
         "conclusion": conclusion,
         "notes": notes,
         "href": href,

@@ -60,7 +60,40 @@ def test_every_stage_has_a_section_in_the_default_file():
         ),
         (lambda d: d["ingest"].update(refund_order_id_pattern="(unclosed"), r"regular expression"),
         (lambda d: d["engine"].update(memory_limit="lots"), r"engine\.memory_limit"),
-        (lambda d: d["source"].pop("transactions"), r"missing required key 'source\.transactions'"),
+        (
+            lambda d: d["source"].pop("transactions"),
+            r"key 'source': .*neither transactions nor experiment_export is set; expected "
+            r"source\.transactions",
+        ),
+        (
+            lambda d: d.update(
+                source=d["source"] | {"transactions": None, "experiment_export": {"path": "ab.csv"}}
+            ),
+            r"key 'source': .*customers, events, assignments set without transactions; "
+            r"expected source\.transactions",
+        ),
+        (
+            lambda d: d.update(source={}),
+            r"key 'source': .*neither transactions nor experiment_export is set",
+        ),
+        (
+            lambda d: d["ab_test"].update(revenue_metric="spend"),
+            r"key 'ab_test': .*revenue_metric 'spend' is not among metrics",
+        ),
+        (
+            lambda d: d["ab_test"].update(retention_metric="came_back"),
+            r"retention_metric 'came_back' is not among metrics",
+        ),
+        (
+            lambda d: d["ab_test"].update(
+                guardrails={"unsubscribed": {"margin": 0.01, "worse": "up"}}
+            ),
+            r"key 'ab_test\.guardrails\.unsubscribed\.worse'",
+        ),
+        (
+            lambda d: d["ab_test"].update(guardrails={"unsubscribed": -0.01}),
+            r"key 'ab_test\.guardrails\.unsubscribed\.margin'",
+        ),
         (
             lambda d: d["segments"]["campaigns"][0].update(name="win back!"),
             r"segments\.campaigns\.0\.name",
@@ -86,6 +119,12 @@ def test_every_stage_has_a_section_in_the_default_file():
         "bad-regex",
         "bad-memory",
         "missing-transactions",
+        "tables-without-transactions",
+        "no-source-table",
+        "revenue-metric-not-a-metric",
+        "retention-metric-not-a-metric",
+        "guardrail-bad-direction",
+        "guardrail-negative-margin",
         "bad-campaign-slug",
         "bad-campaign-channel",
         "bad-k-range",
@@ -129,3 +168,48 @@ def test_section_for_notebook(notebook, section):
 def test_section_for_notebook_rejects_unknown_names():
     with pytest.raises(ConfigError, match="NN_<section>"):
         section_for_notebook("08_magic.ipynb")
+
+
+def test_guardrails_take_both_forms_and_the_old_one_means_higher_is_worse(tmp_path):
+    payload = _default()
+    payload["ab_test"]["metrics"] = [*payload["ab_test"]["metrics"], "complaints"]
+    payload["ab_test"]["guardrails"] = {
+        "complaints": 0.01,
+        "retained": {"margin": 0.02, "worse": "lower"},
+        "unsubscribed": {"margin": 0.005},
+    }
+    section = load_params(_write(tmp_path, payload)).section("ab_test")
+    assert section["guardrails"] == {
+        "complaints": {"margin": 0.01, "worse": "higher"},
+        "retained": {"margin": 0.02, "worse": "lower"},
+        "unsubscribed": {"margin": 0.005, "worse": "higher"},
+    }
+
+
+def test_money_metric_defaults_need_not_be_metrics_but_written_ones_must(tmp_path):
+    payload = _default()
+    payload["ab_test"].update(metrics=["converted", "spend"], primary_metric="converted")
+    payload["ab_test"].pop("revenue_metric")
+    payload["ab_test"].pop("retention_metric")
+    ab = load_params(_write(tmp_path, payload)).ab_test  # defaults: said in words by 07
+    assert (ab.revenue_metric, ab.retention_metric) == ("net_revenue", "repurchase")
+    payload["ab_test"].update(revenue_metric="spend", retention_metric=None)
+    ab = load_params(_write(tmp_path, payload)).ab_test
+    assert (ab.revenue_metric, ab.retention_metric) == ("spend", None)
+
+
+def test_an_experiment_export_alone_is_a_valid_source(tmp_path):
+    payload = _default()
+    payload["source"] = {"experiment_export": {"path": "ab.csv"}}
+    params = load_params(_write(tmp_path, payload))
+    assert params.source.transactions is None
+    assert params.source.required("experiment_export").path == "ab.csv"
+    with pytest.raises(ConfigError, match=r"source\.transactions is not set.*only 07_ab_test"):
+        params.source.required("transactions")
+
+
+def test_the_export_only_example_loads():
+    params = load_params(ROOT / "params" / "ab_export_only.yaml")
+    assert params.source.transactions is None and params.source.experiment_export is not None
+    assert params.ab_test.guardrails["visited"].worse == "lower"
+    assert params.ab_test.revenue_metric == "revenue"

@@ -16,6 +16,8 @@ from crmlib.experiments import (
     RESULT_COLUMNS,
     analyze_experiment,
     cuped_theta,
+    effects_table,
+    guardrail_status,
     non_inferiority,
     power_and_mde,
     proportion_effect,
@@ -152,6 +154,41 @@ def test_cuped_matches_hand_computation() -> None:
     se_raw = (y[is_email].mean() - y[~is_email].mean()) / raw.statistic
     assert row["variance_reduction"] == pytest.approx(1 - (se_cuped / se_raw) ** 2, rel=1e-9)
     assert row["variance_reduction"] > 0.5  # the pre-period spend correlates strongly
+
+
+def test_cuped_names_its_covariate_and_keeps_the_unadjusted_estimate() -> None:
+    customers = _customers().rename(columns={"revenue_pre": "pre_spend"})
+    adjusted = analyze_experiment(
+        customers, metrics=["revenue", "ordered"], covariates={"revenue": "pre_spend"}
+    )
+    plain = analyze_experiment(customers, metrics=["revenue", "ordered"])
+    row, without = _row(adjusted, "revenue"), _row(plain, "revenue")
+    assert row["cuped"] and row["covariate"] == "pre_spend"
+    # the raw_* columns are exactly the analysis without CUPED (scipy's Welch test, above)
+    for raw, column in [("raw_mean", "mean"), ("raw_control_mean", "control_mean"),
+                        ("raw_abs_diff", "abs_diff"), ("raw_abs_ci_low", "abs_ci_low"),
+                        ("raw_abs_ci_high", "abs_ci_high"), ("raw_p_value", "p_value")]:  # fmt: skip
+        assert row[raw] == pytest.approx(without[column], rel=1e-12), raw
+    reference = stats.ttest_ind(EMAIL_REVENUE, CONTROL_REVENUE, equal_var=False)
+    assert row["raw_p_value"] == pytest.approx(reference.pvalue, rel=1e-9)
+    assert row["abs_diff"] != pytest.approx(row["raw_abs_diff"])  # the adjustment moved it
+    # a metric without a covariate: no covariate, raw = adjusted, a proportion test's numbers
+    ordered = _row(adjusted, "ordered")
+    assert not ordered["cuped"] and pd.isna(ordered["covariate"])
+    assert ordered["raw_abs_diff"] == ordered["abs_diff"]
+    # the page names the covariate in words and shows the unadjusted difference beside it
+    table = effects_table(adjusted).loc[("winback", "email", "revenue")]
+    assert table["Adjusted for (CUPED)"].startswith("pre-period spend (variance cut ")
+    assert table["Unadjusted difference (95% CI)"] == (
+        f"{row['raw_abs_diff']:.2f} ({row['raw_abs_ci_low']:.2f} to {row['raw_abs_ci_high']:.2f})"
+    )
+    assert table["Variant mean"] == f"{np.mean(EMAIL_REVENUE):,.2f}"  # observed, not adjusted
+    assert (
+        effects_table(adjusted).loc[("winback", "email", "ordered")][
+            "Unadjusted difference (95% CI)"
+        ]
+        == "same (not adjusted)"
+    )
 
 
 def test_cuped_skipped_for_constant_covariate() -> None:
@@ -345,6 +382,28 @@ def test_non_inferiority_on_unsubscribe_guardrail() -> None:
     assert non_inferiority(row["abs_diff"], row["abs_ci_high"], 0.05) == "inferior"
     with pytest.raises(ValueError, match="margin"):
         non_inferiority(0.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("diff", "ci_low", "ci_high", "worse", "status"),
+    [
+        (-0.03, -0.05, -0.01, "lower", "inferior"),  # retention fell beyond the margin
+        (-0.03, -0.05, -0.01, "higher", "non-inferior"),  # the same numbers, a rise is bad
+        (-0.005, -0.015, 0.005, "lower", "non-inferior"),  # -ci_low 0.015 < 0.02
+        (-0.01, -0.03, 0.01, "lower", "inconclusive"),  # the fall may exceed 0.02
+        (0.03, 0.01, 0.05, "higher", "inferior"),
+    ],
+    ids=["fall-lower", "fall-higher", "small-fall", "unclear-fall", "rise-higher"],
+)
+def test_guardrail_status_judges_each_direction(
+    diff: float, ci_low: float, ci_high: float, worse: str, status: str
+) -> None:
+    assert guardrail_status(diff, ci_low, ci_high, margin=0.02, worse=worse) == status
+
+
+def test_guardrail_status_bad_direction() -> None:
+    with pytest.raises(ValueError, match="worse='down'"):
+        guardrail_status(0.0, 0.0, 0.0, margin=0.01, worse="down")
 
 
 def test_holm_matches_statsmodels_with_ties() -> None:

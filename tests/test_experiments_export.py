@@ -380,3 +380,95 @@ def test_totals_that_do_not_reconcile_raise(
     monkeypatch.setattr(_export, "_count_rows", lambda eng, relation: real(eng, relation) + 1)
     with pytest.raises(CheckFailed, match=r"ab\.csv: 2 rows read but 1 accepted and 0 rejected"):
         _read(path, engine)
+
+
+# -- exports without an id column, and the header checked up front -------------------------------
+def test_without_an_id_column_row_numbers_are_the_ids(tmp_path: Path, engine: Engine) -> None:
+    path = _write(
+        tmp_path / "promo.csv",
+        "control,1,0,2,web",
+        "treatment,1,12.5,0,app",
+        "treatment,1,12.5,0,app",  # identical to the row above: another customer, not a copy
+        "control,x,0,1,web",
+        header="variant,converted,spend,pre_spend,channel\n",
+    )
+    export = _read(path, engine)
+    assert sorted(export.table["customer_id"]) == ["1", "2", "3"]  # data rows 1-3 (row 4 rejected)
+    assert export.rejects[["source_row", "reason"]].to_dict("records") == [
+        {"source_row": 4, "reason": "not_a_number"}
+    ]
+    assert export.table["experiment_id"].unique().tolist() == ["promo"]
+    (note,) = [note for note in export.notes if "customer id" in note]
+    assert note.startswith(
+        "promo.csv has no customer id column (looked for 'customer_id'), so each"
+    )
+    assert "row number" in note and "source.experiment_export.columns" in note
+    assert "<" not in note  # Markdown would read <...> as an HTML tag
+
+
+def test_without_id_columns_over_two_files_ids_name_the_file(
+    tmp_path: Path, engine: Engine
+) -> None:
+    header = "variant,converted,spend,pre_spend\n"
+    _write(tmp_path / "part-1.csv", "control,1,0,2", "treatment,0,3,1", header=header)
+    _write(tmp_path / "part-2.csv", "treatment,1,5,0", header=header)
+    export = _read(tmp_path / "part-*.csv", engine, segments=())
+    assert sorted(export.table["customer_id"]) == ["1:1", "1:2", "2:1"]
+
+
+def test_a_mapped_id_column_that_is_missing_is_an_error(tmp_path: Path, engine: Engine) -> None:
+    path = _write(
+        tmp_path / "ab.csv", "control,1,0,2", header="variant,converted,spend,pre_spend\n"
+    )
+    with pytest.raises(SourceFileError, match=r"ab\.csv: .*'customer_id'.*maps it to 'user'"):
+        _read(path, engine, segments=(), columns={"customer_id": "user"})
+
+
+def test_header_check_names_file_column_and_params_key(tmp_path: Path, engine: Engine) -> None:
+    path = _write(tmp_path / "ab.csv", "control,1,2", header="variant,converted,pre_spend\n")
+    params = _params(path)
+    assert params.source.experiment_export is not None
+    with pytest.raises(SourceFileError) as info:
+        _export.check_export_columns(
+            params.source.experiment_export,
+            params=params,
+            engine=engine,
+            metrics=["converted", "spend"],
+            origins={"spend": "ab_test.guardrails"},
+        )
+    message = str(info.value)
+    assert message.startswith(
+        "ab.csv: required metric or covariate 'spend' (named in ab_test.guardrails)"
+    )
+    assert "looked for column 'spend'" in message and "columns found: variant, converted" in message
+
+
+def test_an_optional_number_no_file_has_is_left_out_and_said(
+    tmp_path: Path, engine: Engine
+) -> None:
+    path = _write(
+        tmp_path / "ab.csv",
+        "C1,control,1,0,2",
+        header="customer_id,variant,converted,spend,pre_spend\n",
+    )
+    params = _params(path)
+    assert params.source.experiment_export is not None
+    export = read_experiment_export(
+        params.source.experiment_export,
+        params=params,
+        engine=engine,
+        metrics=["converted"],
+        optional=["spend", "orders"],
+        origins={"orders": "ab_test.ratio_metrics"},
+    )
+    assert list(export.table.columns) == [
+        "experiment_id",
+        "customer_id",
+        "variant",
+        "converted",
+        "spend",
+    ]
+    assert (
+        "ab.csv has no column 'orders', so 'orders' (named in ab_test.ratio_metrics) is not read."
+        in export.notes
+    )

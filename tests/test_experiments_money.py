@@ -46,7 +46,7 @@ def test_hand_numbers_on_a_tiny_table() -> None:
     # the lift's CI reaches 0 on 22 customers: cost per retained customer unbounded
     assert np.isnan(row["cost_per_incremental_retained"])
     assert np.isnan(row["cost_per_incremental_retained_ci_low"])
-    assert "unbounded" in row["note"]
+    assert "no upper bound" in row["note"]
     assert (row["n"], row["n_control"]) == (10, 12)
     assert list(campaign_economics(_outcomes()).columns) == list(ECONOMICS_COLUMNS)
 
@@ -133,6 +133,28 @@ def test_open_windows_are_noted() -> None:
 def test_bad_input(change: object, match: str) -> None:
     with pytest.raises(DataContractError, match=match):
         campaign_economics(change(_outcomes()))  # type: ignore[operator]
+
+
+def test_money_metrics_are_named_by_the_caller() -> None:
+    renamed = _outcomes().rename(columns={"net_revenue": "spend", "repurchase": "converted"})
+    named = campaign_economics(renamed, margin=0.4, revenue_col="spend", retention_col="converted")
+    # the same numbers as with the default names: only the columns read changed
+    pd.testing.assert_frame_equal(named, campaign_economics(_outcomes(), margin=0.4))
+    with pytest.raises(DataContractError, match="'net_revenue'"):
+        campaign_economics(renamed)  # the defaults are not in this table
+
+
+def test_without_a_retention_metric_money_is_still_computed() -> None:
+    row = campaign_economics(_outcomes(), margin=0.4, retention_col=None).iloc[0]
+    assert row["net_profit"] == pytest.approx(20.2, abs=1e-9)  # by hand, as above
+    retained = [c for c in ECONOMICS_COLUMNS if "retained" in c]
+    assert row[retained].isna().all()
+    assert "no retention metric" in row["note"]
+
+
+def test_retention_metric_must_be_yes_no() -> None:
+    with pytest.raises(DataContractError, match="'net_revenue' .*retention metric.*0 and 1"):
+        campaign_economics(_outcomes(), retention_col="net_revenue")
 
 
 def test_bad_arguments() -> None:

@@ -8,8 +8,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from crmlib.errors import DataContractError
+from crmlib.experiments import campaign_economics, guardrails_table
 from crmlib.experiments._analyze import RESULT_COLUMNS, analyze_experiment
 from crmlib.experiments._artifacts import (
     CUMULATIVE_COLUMNS,
@@ -18,10 +20,14 @@ from crmlib.experiments._artifacts import (
     cumulative_outcome,
 )
 from crmlib.experiments._report import (
+    GUARDRAIL_COLUMNS,
     VERDICT_COLUMNS,
+    VERDICTS,
     ab_conclusion,
     describe_health,
     describe_results,
+    guardrail_specs,
+    judge_guardrails,
     verdicts,
 )
 from crmlib.experiments._report_plots import (
@@ -110,6 +116,7 @@ def run_verdicts(
         balance=EMPTY_BALANCE if balance is None else balance,
         economics=make_economics() if economics is None else economics,
         guardrails=GUARDRAILS,
+        currency="EUR",
     )
 
 
@@ -122,7 +129,9 @@ def test_verdict_ship_states_lift_guardrail_and_profit() -> None:
         "the lift in repurchase 5.7 points (2.0 to 9.4) is significant (adjusted p = 0.004)"
     )
     assert "guardrail 'unsubscribes' is non-inferior" in row["reasons"]
-    assert "net profit €800 (€100 to €1.5k) is positive" in row["reasons"]
+    assert (
+        "net profit €800 (€100 to €1.5k) is above zero across its whole interval" in row["reasons"]
+    )
     assert row["guardrails"] == "unsubscribes: non-inferior"
     assert row["primary_diff"] == pytest.approx(0.057)
 
@@ -139,8 +148,8 @@ def test_verdict_ship_states_lift_guardrail_and_profit() -> None:
         (
             make_results(guardrail=(0.007, 0.004, 0.010)),
             make_economics(),
-            "guardrail 'unsubscribes' is inferior: it worsened by 0.7 points (0.4 to 1.0), "
-            "more than the tolerated 0.5 points",
+            "guardrail 'unsubscribes' is inferior: it moved 0.7 points (0.4 to 1.0), "
+            "a rise beyond the tolerated 0.5 points",
         ),
         (
             make_results(),
@@ -170,22 +179,12 @@ def test_verdict_do_not_ship(results: pd.DataFrame, economics: pd.DataFrame, rea
             "guardrail 'unsubscribes' is inconclusive",
         ),
         (
-            make_results(),
-            make_economics((-100.0, -700.0, 500.0)),
-            "net profit -€100 (-€700 to €500) is not above zero",
-        ),
-        (
-            make_results(),
-            make_economics((np.nan, np.nan, np.nan)),
-            "net profit unknown",
-        ),
-        (
             make_results(lift=(0.03, 0.001, 0.059), p_adjusted=0.09),
             make_economics(),
             "is not significant after the Holm correction (adjusted p = 0.090; the interval is not corrected for the other comparisons)",
         ),
     ],
-    ids=["ci-includes-zero", "guardrail-unclear", "profit-unclear", "no-cost", "holm"],
+    ids=["ci-includes-zero", "guardrail-unclear", "holm"],
 )
 def test_verdict_inconclusive(results: pd.DataFrame, economics: pd.DataFrame, reason: str) -> None:
     row = run_verdicts(results, economics=economics).iloc[0]
@@ -256,6 +255,7 @@ def test_verdict_bad_inputs() -> None:
             economics=make_economics(),
             guardrails=GUARDRAILS,
             alpha=1.5,
+            currency="EUR",
         )
 
 
@@ -287,9 +287,9 @@ def test_describe_results_and_conclusion() -> None:
     table = run_verdicts(results, economics=economics)
     text = describe_results(results, table, economics, currency="USD")
     assert "- **winback / email: ship.** The lift in repurchase" in text
-    assert "    - net_revenue: 2.50 (0.10 to 4.90), adjusted p = 0.040" in text
+    assert "    - net_revenue: 2.50 (0.10 to 4.90), Holm-adjusted p = 0.040" in text
     assert "    - net profit $800 ($100 to $1.5k), ROI 80%" in text
-    conclusion = ab_conclusion(table, economics)
+    conclusion = ab_conclusion(table, economics, currency="EUR")
     assert conclusion == (
         "1 experiment, 2 variants tested against control. Ship winback / email: repurchase "
         "5.7 points (2.0 to 9.4), net profit €800 (€100 to €1.5k), ROI 80%. Inconclusive, keep "
@@ -297,7 +297,7 @@ def test_describe_results_and_conclusion() -> None:
         "(€100 to €1.5k), ROI 80%."
     )
     unhealthy = run_verdicts(srm=make_srm(p_value=1e-6, flagged=True))
-    words = ab_conclusion(unhealthy, make_economics())
+    words = ab_conclusion(unhealthy, make_economics(), currency="EUR")
     assert "Not readable: winback failed the sample-ratio check" in words
     assert "No variant is ready to ship." in words
 
@@ -311,14 +311,15 @@ def test_ab_metrics_is_jsonable() -> None:
     assert experiment["n"] == {"control": 480, "email": 500}
     assert experiment["srm_p_value"] == pytest.approx(0.62)
     email = experiment["variants"]["email"]
-    assert email["verdict"] == "inconclusive"
+    assert email["verdict"] == "effect positive, profit uncertain"
     assert email["primary"] == {
         "metric": "repurchase",
         "diff": pytest.approx(0.057),
         "ci": [pytest.approx(0.02), pytest.approx(0.094)],
     }
     assert email["net_profit"] == {"value": None, "ci": [None, None]}
-    assert metrics["verdicts"]["inconclusive"] == 1
+    assert metrics["verdicts"]["effect positive, profit uncertain"] == 1
+    assert set(metrics["verdicts"]) == set(VERDICTS)
     assert metrics["conclusion"] == "Keep testing."
 
 
@@ -418,3 +419,148 @@ def test_plots_title_labels() -> None:
         )
     finally:
         plt.close(fig)
+
+
+# -- ship needs the profit interval above zero ----------------------------------------------------
+def _hand_outcomes() -> pd.DataFrame:
+    """Six customers per arm; revenue mean 40 (variant) vs 20 (control), both variances 80."""
+    return pd.DataFrame(
+        {
+            "experiment_id": "winback",
+            "customer_id": [f"C{i}" for i in range(12)],
+            "variant": ["control"] * 6 + ["email"] * 6,
+            "cost": np.nan,
+            "spend": [10.0, 20.0, 30.0, 10.0, 20.0, 30.0, 30.0, 40.0, 50.0, 30.0, 40.0, 50.0],
+            "bought": [0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("cost_per_contact", "verdict", "words"),
+    [
+        (3.0, "ship", "net profit €42 (€7 to €77) is above zero across its whole interval"),
+        (
+            5.0,
+            "effect positive, profit uncertain",
+            "net profit €30 (-€5 to €65) is not above zero across its whole interval",
+        ),
+        (
+            None,
+            "effect positive, profit uncertain",
+            "net profit unknown: the campaign cost is not known (set ab_test.cost_per_contact",
+        ),
+    ],
+    ids=["profit-above-zero", "profit-spans-zero", "cost-unknown"],
+)
+def test_ship_needs_the_net_profit_interval_above_zero(
+    cost_per_contact: float | None, verdict: str, words: str
+) -> None:
+    economics = campaign_economics(
+        _hand_outcomes(),
+        margin=0.5,
+        cost_per_contact=cost_per_contact,
+        revenue_col="spend",
+        retention_col="bought",
+    )
+    row = economics.iloc[0]
+    # by hand: Welch se = sqrt(80/6 + 80/6), Welch-Satterthwaite df = 10 (equal variances and
+    # sizes), CI of the difference 20 +- t(0.975, 10) se; x 6 customers x margin 0.5 - cost
+    half_width = stats.t.ppf(0.975, 10) * np.sqrt(80 / 6 + 80 / 6)
+    cost = 6 * (cost_per_contact if cost_per_contact is not None else np.nan)
+    expected = [3.0 * (20.0 + shift) - cost for shift in (0.0, -half_width, half_width)]
+    got = [row["net_profit"], row["net_profit_ci_low"], row["net_profit_ci_high"]]
+    if cost_per_contact is None:
+        assert np.isnan(got).all()
+    else:
+        assert got == pytest.approx(expected, rel=1e-12)
+    table = run_verdicts(economics=economics)  # the primary lift is significant, guards fine
+    assert table["verdict"].tolist() == [verdict]
+    assert words in table["reasons"].iloc[0]
+
+
+def test_without_economics_the_verdict_names_the_revenue_metric() -> None:
+    row = run_verdicts(economics=make_economics().iloc[0:0]).iloc[0]
+    assert row["verdict"] == "effect positive, profit uncertain"
+    assert "net profit unknown: no campaign economics" in row["reasons"]
+    assert "ab_test.revenue_metric" in row["reasons"]
+    conclusion = ab_conclusion(run_verdicts(economics=make_economics((10.0, -5.0, 25.0))),
+                               make_economics((10.0, -5.0, 25.0)), currency="EUR")  # fmt: skip
+    assert "Effect positive, profit uncertain" in conclusion and "Ship" not in conclusion
+
+
+# -- guardrails are judged in their own bad direction ---------------------------------------------
+def _retention_drops() -> pd.DataFrame:
+    """Hand table: 60 of 100 control customers retained, 45 of 100 in the variant."""
+    return pd.DataFrame(
+        {
+            "experiment_id": "winback",
+            "variant": ["control"] * 100 + ["email"] * 100,
+            "repurchase": [1.0] * 30 + [0.0] * 70 + [1.0] * 45 + [0.0] * 55,
+            "retained": [1.0] * 60 + [0.0] * 40 + [1.0] * 45 + [0.0] * 55,
+        }
+    )
+
+
+def test_retention_guardrail_is_judged_as_lower_is_worse_and_shown() -> None:
+    results = analyze_experiment(_retention_drops(), metrics=["repurchase", "retained"])
+    retained = results[results["metric"] == "retained"].iloc[0]
+    # by hand: -0.15 +- 1.959964 sqrt(0.6 x 0.4 / 100 + 0.45 x 0.55 / 100) (unpooled Wald)
+    half = 1.959964 * np.sqrt(0.6 * 0.4 / 100 + 0.45 * 0.55 / 100)
+    assert (retained["abs_diff"], retained["abs_ci_low"], retained["abs_ci_high"]) == (
+        pytest.approx((-0.15, -0.15 - half, -0.15 + half), abs=1e-6)
+    )
+    lower = {"retained": {"margin": 0.02, "worse": "lower"}}
+    judged = judge_guardrails(results, lower)
+    assert list(judged.columns) == list(GUARDRAIL_COLUMNS)
+    assert judged[["metric", "worse", "status"]].to_dict("records") == [
+        {"metric": "retained", "worse": "lower", "status": "inferior"}
+    ]
+    # the older {metric: margin} form means higher is worse: a fall looks harmless that way
+    assert judge_guardrails(results, {"retained": 0.02})["status"].tolist() == ["non-inferior"]
+    srm = make_srm().iloc[[0]].assign(counts="control 100, email 100")
+    table = verdicts(results, srm=srm, balance=EMPTY_BALANCE, economics=make_economics(),
+                     guardrails=lower, currency="EUR")  # fmt: skip
+    assert table["verdict"].tolist() == ["do not ship"]
+    assert table["reasons"].iloc[0] == (
+        "guardrail 'retained' is inferior: it moved -15.0 points (-28.7 to -1.3), a fall "
+        "beyond the tolerated 2.0 points"
+    )
+    assert table["guardrails"].iloc[0] == "retained: inferior"
+    page = guardrails_table(judged).loc[("winback", "email", "retained")]
+    assert page.to_dict() == {
+        "Bad news is": "a fall",
+        "Tolerated worsening": "2.0 points",
+        "Difference (95% CI)": "-15.0 points (-28.7 to -1.3)",
+        "Status": "inferior: worse beyond the tolerance",
+    }
+    metrics = ab_metrics(results, table, srm, make_economics(), conclusion="", guardrails=judged)
+    assert (
+        metrics["experiments"]["winback"]["variants"]["email"]["guardrails"]["retained"]["status"]
+        == "inferior"
+    )
+
+
+def test_an_unmeasured_guardrail_is_said_and_blocks_ship() -> None:
+    judged = judge_guardrails(make_results(), {"complaints": {"margin": 0.01, "worse": "higher"}})
+    assert judged["status"].tolist() == ["inconclusive"]
+    assert judged["words"].tolist() == ["guardrail 'complaints' was not measured"]
+    assert guardrails_table(judged)["Status"].tolist() == [
+        "not measured: no result for this metric"
+    ]
+    row = verdicts(make_results(), srm=make_srm(), balance=EMPTY_BALANCE,
+                   economics=make_economics(), guardrails={"complaints": 0.01},
+                   currency="EUR").iloc[0]  # fmt: skip
+    assert row["verdict"] == "inconclusive"
+    assert "guardrail 'complaints' was not measured" in row["reasons"]
+
+
+@pytest.mark.parametrize(
+    ("guardrails", "match"),
+    [({"x": 0.0}, "positive margin"), ({"x": {"margin": 0.1, "worse": "up"}}, "'up'"),
+     ({"x": "big"}, "expected a margin")],
+    ids=["zero-margin", "bad-direction", "not-a-number"],
+)  # fmt: skip
+def test_guardrail_specs_bad_input(guardrails: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        guardrail_specs(guardrails)

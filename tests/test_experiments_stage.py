@@ -20,7 +20,7 @@ from statsmodels.stats.power import NormalIndPower
 import crmlib.experiments as ex
 from crmlib.config import WorkbookParams, load_params
 from crmlib.engine import Engine
-from crmlib.errors import ConfigError
+from crmlib.errors import ConfigError, SourceFileError, StageInputMissing
 from crmlib.io import RunFolder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +58,7 @@ def _analysis_settings(**changes: Any) -> dict[str, Any]:
         "window_days": AB.window_days,
         "retention_days": AB.retention_days,
         "planned_lifts": AB.planned_lifts,
+        "currency": "EUR",
     }
     return settings | changes
 
@@ -174,15 +175,17 @@ def test_no_assignments_every_section_says_so(
     for table in (analysis.results, analysis.verdicts, analysis.economics, analysis.power):
         assert table.empty
     assert "nothing" in ex.describe_health(analysis.srm, analysis.balance)
-    assert ex.describe_results(analysis.results, analysis.verdicts, analysis.economics)
-    conclusion = ex.ab_conclusion(analysis.verdicts, analysis.economics)
+    assert ex.describe_results(
+        analysis.results, analysis.verdicts, analysis.economics, currency="EUR"
+    )
+    conclusion = ex.ab_conclusion(analysis.verdicts, analysis.economics, currency="EUR")
     metrics = ex.ab_metrics(
         analysis.results, analysis.verdicts, analysis.srm, analysis.economics, conclusion=conclusion
     )
     assert metrics["experiments"] == {} and metrics["conclusion"] == conclusion
     assert ex.ab_artifact(analysis.results).empty
     assert ex.effects_table(analysis.results).empty
-    assert ex.economics_table(analysis.economics).empty
+    assert ex.economics_table(analysis.economics, currency="EUR").empty
     assert "not analysed" in ex.describe_power(
         analysis.power, analysis.sample_sizes, primary_metric="repurchase"
     )
@@ -312,10 +315,12 @@ def test_pages_words_carry_no_customer_id(sample_data: ex.ExperimentData) -> Non
         [
             ex.describe_data(sample_data),
             ex.describe_health(analysis.srm, analysis.balance),
-            ex.describe_results(analysis.results, analysis.verdicts, analysis.economics),
+            ex.describe_results(
+                analysis.results, analysis.verdicts, analysis.economics, currency="EUR"
+            ),
             ex.describe_power(analysis.power, analysis.sample_sizes, primary_metric="repurchase"),
             ex.effects_table(analysis.results).to_string(),
-            ex.economics_table(analysis.economics).to_string(),
+            ex.economics_table(analysis.economics, currency="EUR").to_string(),
             *analysis.notes,
         ]
     )
@@ -350,3 +355,250 @@ def test_export_rejects_are_quarantined_and_counted(
     analysis = ex.analyze_ab(data, **_analysis_settings(cost_per_contact=1.5))
     checks = ex.ab_checks(data, analysis)
     assert checks.results[0].name == "export rows reconcile" and checks.results[0].passed
+
+
+# -- an experiment export alone: no id column, money metrics named in params -----------------------
+EXAMPLE_EXPORT = ROOT / "data" / "experiment_export" / "spring_reactivation.csv"
+EXAMPLE_PARAMS = ROOT / "params" / "ab_export_only.yaml"
+#: The planted truth of :func:`example_export_csv`: conversion +15 points for the treatment;
+#: revenue per converter Gamma(4, 10), mean 40, so revenue per customer +0.15 x 40 = +6.00.
+PLANTED_CONVERSION_UPLIFT = 0.15
+PLANTED_REVENUE_UPLIFT = 0.15 * 40.0
+
+
+def example_export_csv(n: int, *, seed: int) -> str:
+    """A platform export of ``n`` users: one row each, no id column (the committed example is
+    ``example_export_csv(500, seed=20251232)``)."""
+    rng = np.random.default_rng(seed)
+    treated = rng.random(n) < 0.5
+    orders_before = rng.poisson(1.5, n)
+    device = np.where(rng.random(n) < 0.6, "web", "app")
+    converted = rng.random(n) < 0.08 + 0.07 * np.minimum(orders_before, 4) + 0.15 * treated
+    revenue = np.where(converted, rng.gamma(4.0, 10.0, n), 0.0)
+    unsubscribed = rng.random(n) < 0.02
+    visited = rng.random(n) < 0.55 + 0.05 * np.minimum(orders_before, 4)
+    table = pd.DataFrame(
+        {
+            "group": np.where(treated, "treatment", "control"),
+            "converted": np.where(converted, "yes", "no"),
+            "revenue": revenue.round(2),
+            "orders_before": orders_before,
+            "unsubscribed": unsubscribed.astype(int),
+            "visited": visited.astype(int),
+            "device": device,
+        }
+    )
+    return table.to_csv(index=False, float_format="%.2f", lineterminator="\n")
+
+
+def test_the_committed_example_export_is_the_generators() -> None:
+    assert EXAMPLE_EXPORT.read_text(encoding="utf-8") == example_export_csv(500, seed=20251232)
+
+
+def _export_only_params(path: Path, **ab_test: Any) -> WorkbookParams:
+    """ab_export_only.yaml's settings, reading ``path`` (absolute)."""
+    payload = load_params(EXAMPLE_PARAMS).model_dump(mode="json")
+    payload["source"]["experiment_export"]["path"] = str(path)
+    payload["ab_test"] |= ab_test
+    return WorkbookParams.model_validate(payload)
+
+
+def _export_only_analysis(params: WorkbookParams) -> tuple[ex.ExperimentData, ex.AbAnalysis]:
+    ab = params.ab_test
+    with Engine(threads=1) as engine:
+        data = ex.experiment_data(
+            engine, params=params, input=ab.input, as_of_date=params.as_of_date,
+            metrics=ab.metrics, cuped_covariates=ab.cuped_covariates,
+            ratio_metrics=ab.ratio_metrics, segments=ab.segments, guardrails=ab.guardrails,
+        )  # fmt: skip
+    analysis = ex.analyze_ab(
+        data, control=ab.control, alpha=ab.alpha, guardrails=ab.guardrails,
+        primary_metric=ab.primary_metric, revenue_metric=ab.revenue_metric,
+        retention_metric=ab.retention_metric, cost_per_contact=ab.cost_per_contact,
+        margin=ab.margin, min_cell_size=ab.min_cell_size, currency=params.currency,
+    )  # fmt: skip
+    return data, analysis
+
+
+def test_planted_effects_of_a_simulated_export_are_recovered(tmp_path: Path) -> None:
+    path = tmp_path / "big_test.csv"
+    path.write_text(example_export_csv(20_000, seed=7), encoding="utf-8")
+    data, analysis = _export_only_analysis(_export_only_params(path))
+    assert data.source == "export" and len(data.table) == 20_000
+    assert data.table["customer_id"].is_unique  # row numbers
+    overall = analysis.results[analysis.results["segment_col"].isna()].set_index("metric")
+    converted, revenue = overall.loc["converted"], overall.loc["revenue"]
+    # planted truth inside the 95% intervals (seeded: the check is deterministic; the interval
+    # has 95% coverage, tests/test_experiments_simulation.py checks that rate)
+    assert converted["abs_ci_low"] < PLANTED_CONVERSION_UPLIFT < converted["abs_ci_high"]
+    assert revenue["abs_ci_low"] < PLANTED_REVENUE_UPLIFT < revenue["abs_ci_high"]
+    assert converted["abs_ci_high"] - converted["abs_ci_low"] < 0.03  # 10,000 per arm
+    # CUPED on orders_before (it drives conversion) narrows the interval, and says so
+    assert converted["cuped"] and converted["covariate"] == "orders_before"
+    assert converted["variance_reduction"] > 0.02
+    assert converted["raw_abs_ci_low"] < PLANTED_CONVERSION_UPLIFT < converted["raw_abs_ci_high"]
+    # money from the metrics named in params: revenue per customer is the planted +6.00
+    money = analysis.economics.iloc[0]
+    assert (
+        money["incremental_revenue_per_customer_ci_low"]
+        < PLANTED_REVENUE_UPLIFT
+        < money["incremental_revenue_per_customer_ci_high"]
+    )
+    assert money["cost_total"] == pytest.approx(1.0 * money["n"])  # cost_per_contact 1.0
+    # retained = converted: the incremental retained customers are the conversion lift x n
+    assert money["incremental_retained"] == pytest.approx(_raw_lift(overall) * money["n"])
+    # no planted effect on the guardrails: neither is inferior
+    assert set(analysis.guardrails["status"]) <= {"non-inferior", "inconclusive"}
+    assert analysis.verdicts["verdict"].iloc[0] in ("ship", "effect positive, profit uncertain")
+
+
+def _raw_lift(overall: pd.DataFrame) -> float:
+    """The unadjusted conversion difference (what the economics count, without CUPED)."""
+    return float(overall.loc["converted", "raw_abs_diff"])
+
+
+def test_the_example_export_reads_with_row_numbers_and_says_so() -> None:
+    params = load_params(EXAMPLE_PARAMS)
+    notes = ex.check_experiment_export(params)
+    assert any("has no customer id column" in note for note in notes)
+    data, analysis = _export_only_analysis(params)
+    words = ex.describe_data(data)
+    assert "500 rows read: 500 analysed and 0 rejected" in words
+    assert "spring_reactivation.csv has no customer id column" in words  # not capitalized
+    assert "- **CUPED:** converted and revenue adjusted for orders_before." in words
+    assert ".." not in words
+    assert analysis.verdicts["verdict"].tolist() == ["effect positive, profit uncertain"]
+    reasons = analysis.verdicts["reasons"].iloc[0]
+    assert "the lift in converted, adjusted for orders_before (CUPED)" in reasons
+    assert "guardrail 'visited' is non-inferior" in reasons and "tolerated fall" in reasons
+    assert ex.guardrails_table(analysis.guardrails)["Bad news is"].tolist() == ["a rise", "a fall"]
+
+
+def test_a_money_metric_that_is_not_measured_is_said_in_words(tmp_path: Path) -> None:
+    path = tmp_path / "spring.csv"
+    path.write_text(EXAMPLE_EXPORT.read_text(encoding="utf-8"), encoding="utf-8")
+    params = _export_only_params(path)
+    data, _ = _export_only_analysis(params)
+    ab = params.ab_test
+    analysis = ex.analyze_ab(
+        data, control=ab.control, guardrails=ab.guardrails, primary_metric=ab.primary_metric,
+        revenue_metric="net_revenue", retention_metric="repurchase", cost_per_contact=1.0,
+        currency="EUR",
+    )  # fmt: skip
+    assert analysis.economics.empty
+    words = ex.describe_money(analysis.economics, analysis.money_notes)
+    assert words.startswith("**No campaign economics.** The campaign economics need the revenue")
+    assert "'net_revenue' (ab_test.revenue_metric)" in words
+    assert "ab_test.revenue_metric" in analysis.verdicts["reasons"].iloc[0]
+    # the retention metric alone missing: money computed, the cost per retained customer not
+    analysis = ex.analyze_ab(
+        data, control=ab.control, guardrails=ab.guardrails, primary_metric=ab.primary_metric,
+        revenue_metric="revenue", retention_metric="repurchase", cost_per_contact=1.0,
+        currency="EUR",
+    )  # fmt: skip
+    assert np.isfinite(analysis.economics["net_profit"].iloc[0])
+    assert np.isnan(analysis.economics["incremental_retained"].iloc[0])
+    assert "'repurchase' (ab_test.retention_metric)" in ex.describe_money(
+        analysis.economics, analysis.money_notes
+    )
+
+
+def test_a_mapping_error_is_found_before_any_row_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "spring.csv"
+    path.write_text(EXAMPLE_EXPORT.read_text(encoding="utf-8"), encoding="utf-8")
+    params = _export_only_params(path, metrics=["converted", "revenue", "spend"])
+    with pytest.raises(SourceFileError) as info:
+        ex.check_experiment_export(params)
+    message = str(info.value)
+    assert message.startswith(
+        "spring.csv: required metric or covariate 'spend' (named in ab_test.metrics)"
+    )
+    assert "columns found: group, converted, revenue" in message
+    # a guardrail the export lacks names its own key
+    params = _export_only_params(path, guardrails={"complaints": 0.01})
+    with pytest.raises(SourceFileError, match=r"'complaints' \(named in ab_test\.guardrails\)"):
+        ex.check_experiment_export(params)
+
+
+def test_inputs_of_an_export_only_run(tmp_path: Path) -> None:
+    params = load_params(EXAMPLE_PARAMS)
+    run = RunFolder(tmp_path / "run")
+    with Engine(threads=1) as engine:
+        # nothing from 01_ingest is needed with an export
+        assert ex.register_inputs(run, engine, params=params, input="auto") == []
+        with pytest.raises(
+            ConfigError, match=r"ab_test\.input is 'assignments' but source\.transactions"
+        ):
+            ex.register_inputs(run, engine, params=params, input="assignments")
+    sample = load_params(ROOT / "params" / "default.yaml")
+    with Engine(threads=1) as engine, pytest.raises(StageInputMissing):
+        ex.register_inputs(run, engine, params=sample, input="auto")
+
+
+# -- end to end: the real CLI with a params file naming only an experiment export ------------------
+@pytest.mark.slow
+def test_cli_runs_07_alone_on_an_export(tmp_path: Path) -> None:
+    from conftest import remote_references, run_module_cli
+
+    params = tmp_path / "export_only.yaml"
+    text = EXAMPLE_PARAMS.read_text(encoding="utf-8").replace(
+        "../data/experiment_export/spring_reactivation.csv", str(EXAMPLE_EXPORT)
+    )
+    params.write_text(text.replace("run_name: ab_export_only", "run_name: e2e_export"))
+    outputs = tmp_path / "outputs"
+    result = run_module_cli("run", "--params", params, "--outputs", outputs, timeout=600)
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    run_dir = outputs / "e2e_export"
+    skipped = (
+        "01–06 need a transactions table (source.transactions); this run has only an "
+        "experiment export (source.experiment_export)."
+    )
+    assert result.stdout.splitlines()[-2:] == [
+        f"Skipped: {skipped}",
+        f"Report: {run_dir / 'index.html'}",
+    ]
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    statuses = {name: entry["status"] for name, entry in record["notebooks"].items()}
+    assert statuses == {**{name: "skipped" for name in statuses if name != "07_ab_test"},
+                        "07_ab_test": "ok"}  # fmt: skip
+    assert len(statuses) == 7
+    assert {
+        entry.get("reason") for name, entry in record["notebooks"].items() if name != "07_ab_test"
+    } == {skipped}
+    # 07's metrics: the arms of the committed export, the planted lift inside the interval
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert list(metrics) == ["ab_test"]
+    experiment = metrics["ab_test"]["experiments"]["spring_reactivation"]
+    table = pd.read_csv(EXAMPLE_EXPORT)
+    assert experiment["n"] == table["group"].value_counts().to_dict()
+    treatment = experiment["variants"]["treatment"]
+    primary = treatment["primary"]
+    assert primary["metric"] == "converted" and primary["covariate"] == "orders_before"
+    assert primary["ci"][0] < PLANTED_CONVERSION_UPLIFT < primary["ci"][1]
+    assert (
+        primary["unadjusted"]["ci"][0] < PLANTED_CONVERSION_UPLIFT < primary["unadjusted"]["ci"][1]
+    )
+    # the unadjusted difference is the plain difference of the two arms' conversion shares
+    shares = (table["converted"] == "yes").groupby(table["group"]).mean()
+    assert primary["unadjusted"]["diff"] == pytest.approx(shares["treatment"] - shares["control"])
+    assert treatment["guardrails"]["visited"]["worse"] == "lower"
+    assert treatment["verdict"] == "effect positive, profit uncertain"
+    assert treatment["net_profit"]["ci"][0] < 0 < treatment["net_profit"]["ci"][1]
+    # 07's page: the row-number ids, the covariate, the unadjusted estimate, both guardrails
+    page = (run_dir / "html" / "07_ab_test.html").read_text(encoding="utf-8")
+    for words in (
+        "has no customer id column",
+        "map it with source.experiment_export.columns (customer_id: the column's name).",
+        "adjusted for orders_before (CUPED)",
+        "Unadjusted difference (95% CI)",
+        "within the tolerated fall of 10.0 points",
+        "effect positive, profit uncertain",
+    ):
+        assert words in page.replace("&#39;", "'"), words
+    assert "Empty DataFrame" not in page and "<tbody>\n</tbody>" not in page
+    assert (run_dir / "data" / "ab_results.parquet").is_file()
+    index = (run_dir / "index.html").read_text(encoding="utf-8")
+    assert f"Skipped: {skipped}" in index
+    assert 'href="html/07_ab_test.html"' in index
+    for html in (index, page):
+        assert remote_references(html) == []

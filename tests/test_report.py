@@ -152,6 +152,24 @@ def test_partial_metrics(tmp_path: Path, params: WorkbookParams) -> None:
     assert "html/02_kpis.html" in html  # the failed notebook's page can be read
 
 
+def test_skipped_stage_shows_why(tmp_path: Path, params: WorkbookParams) -> None:
+    """A stage the inputs do not allow: its reason is the card's text, the card is greyed."""
+    run = tmp_path / "run"
+    _write_metrics(run, {"ab_test": {"conclusion": "Variant B wins."}})
+    reason = "Skipped: 02 needs a transactions table (source.transactions)."
+    stages = [
+        StageEntry("02_kpis", "kpis", "KPIs", status="skipped", notes=(reason,)),
+        *_stages(run, {"07_ab_test": "ok"}),
+    ]
+    html = write_index(run, params=params, stages=stages).read_text(encoding="utf-8")
+    cards = html.split('<article class="wb-card')[1:]
+    skipped = next(card for card in cards if "KPIs" in card)
+    assert skipped.startswith(' not-run"') and reason in skipped
+    assert ">skipped<" in skipped and "This stage has not run yet." not in html
+    assert skipped.count(reason) == 1  # the reason is the text, not repeated as a note
+    assert "Variant B wins." in html and "html/02_kpis.html" not in html
+
+
 def test_missing_metrics_and_no_stages(tmp_path: Path, params: WorkbookParams) -> None:
     run = tmp_path / "run"
     html = write_index(run, params=params, stages=[]).read_text(encoding="utf-8")

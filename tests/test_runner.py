@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import (
     FAKE_NOTEBOOKS,
+    REPO_ROOT,
     CliRun,
     FakeProject,
     local_links,
@@ -490,3 +491,134 @@ def test_sigterm_keeps_the_partial_run(fake_project: FakeProject) -> None:
     )
     assert not fake_project.run_dir.exists()
     assert not list(fake_project.outputs.glob(".fake.building-*"))
+
+
+# --- inputs decide what runs: an experiment export alone runs 07 only ------------------------------
+
+EXPORT_PARAMS = """\
+run_name: fake_export
+as_of_date: 2025-06-30
+currency: EUR
+source:
+  experiment_export:
+    path: ../data/ab.csv
+    columns: {variant: arm}
+ab_test:
+  metrics: [converted]
+  primary_metric: converted
+  cuped_covariates: {}
+  ratio_metrics: {}
+  guardrails: {}
+  segments: []
+"""
+
+_AB_CELLS: list[tuple[str, list[str]]] = [
+    (
+        """\
+        from crmlib.io import RunFolder
+        _ = RunFolder(run_dir).write_metrics("ab_test", {"conclusion": f"{metrics} analysed."})
+        """,
+        [],
+    ),
+]
+
+
+def _export_project(project: FakeProject, *, metrics: str = "[converted]") -> Path:
+    """The fake workbook plus a 07_ab_test notebook and an export-only params file."""
+    params = project.root / "params" / "export.yaml"
+    params.write_text(EXPORT_PARAMS.replace("[converted]", metrics), encoding="utf-8")
+    (project.root / "data" / "ab.csv").write_text(
+        "arm,converted\ncontrol,1\ntreatment,0\ntreatment,1\n", encoding="utf-8"
+    )
+    write_notebook(
+        project.notebooks / "07_ab_test.ipynb",
+        title="Campaign test of the fake shop",
+        params_file=params,
+        cells=_AB_CELLS,
+    )
+    return params
+
+
+def _export_args(project: FakeProject, params: Path, *extra: str) -> list[str]:
+    return ["run", "--params", str(params), "--notebooks", str(project.notebooks),
+            "--outputs", str(project.outputs), *extra]  # fmt: skip
+
+
+SKIP_SENTENCE = (
+    "01–03 need a transactions table (source.transactions); this run has only an experiment "
+    "export (source.experiment_export)."
+)
+
+
+def test_export_only_params_run_07_alone(fake_project: FakeProject) -> None:
+    params = _export_project(fake_project)
+    result = run_cli(_export_args(fake_project, params))
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for position, name in enumerate(NOTEBOOKS, start=1):
+        assert f"[{position}/4] {name} ... skipped" in lines
+    assert any(re.fullmatch(r"\[4/4\] 07_ab_test \.\.\. ok \(\d+\.\d s\)", line) for line in lines)
+    run_dir = fake_project.outputs / "fake_export"
+    assert lines[-2:] == [f"Skipped: {SKIP_SENTENCE}", f"Report: {run_dir / 'index.html'}"]
+    record = _run_json(run_dir)
+    assert record["status"] == "ok"
+    for name in NOTEBOOKS:
+        assert record["notebooks"][name] == {
+            "status": "skipped", "seconds": None, "reason": SKIP_SENTENCE, "ipynb": None,
+            "html": None,
+        }  # fmt: skip
+        assert not (run_dir / "html" / f"{name}.html").exists()
+    assert record["notebooks"]["07_ab_test"]["status"] == "ok"
+    assert json.loads((run_dir / "metrics.json").read_text())["ab_test"] == {
+        "conclusion": "['converted'] analysed."
+    }
+    index = (run_dir / "index.html").read_text(encoding="utf-8")
+    assert f"Skipped: {SKIP_SENTENCE}" in index.replace("&#39;", "'")
+    assert 'href="html/07_ab_test.html"' in index
+    assert "['converted'] analysed." in index.replace("&#39;", "'")
+
+
+def test_export_mapping_error_exits_2_before_any_notebook(fake_project: FakeProject) -> None:
+    params = _export_project(fake_project, metrics="[converted, spend]")
+    result = run_cli(_export_args(fake_project, params))
+    assert result.code == 2
+    message = result.stderr
+    assert message.startswith("Cannot start the run: ab.csv: required metric or covariate 'spend'")
+    assert "(named in ab_test.metrics)" in message and "columns found: arm, converted" in message
+    assert result.stdout == "" and not fake_project.outputs.exists()  # no notebook ran
+
+
+def test_only_a_stage_the_inputs_do_not_allow_exits_2(fake_project: FakeProject) -> None:
+    params = _export_project(fake_project)
+    result = run_cli(_export_args(fake_project, params, "--only", "02_kpis"))
+    assert result.code == 2
+    assert "nothing to run: 02_kpis cannot run on this params file" in result.stderr
+    assert "02 needs" not in result.stderr and SKIP_SENTENCE in result.stderr
+
+
+def test_plan_of_the_real_workbook() -> None:
+    notebooks = runner.discover_notebooks(REPO_ROOT / "notebooks")
+    assert set(
+        runner.plan_stages(load_params(REPO_ROOT / "params" / "default.yaml"), notebooks).values()
+    ) == {None}
+    plan = runner.plan_stages(load_params(REPO_ROOT / "params" / "ab_export_only.yaml"), notebooks)
+    sentence = (
+        "01–06 need a transactions table (source.transactions); this run has only an "
+        "experiment export (source.experiment_export)."
+    )
+    assert plan == {
+        path.stem: None if path.stem == "07_ab_test" else sentence for path in notebooks
+    }
+    assert runner.STAGE_INPUTS["ab_test"] == ("transactions", "experiment_export")
+
+
+@pytest.mark.parametrize(
+    ("stems", "words"),
+    [(["03_cohorts"], "03"), (["02_kpis", "04_segments"], "02 and 04"),
+     (["01_a", "02_b", "03_c"], "01–03"), (["01_a", "03_b", "04_c"], "01, 03 and 04")],
+    ids=["one", "two", "range", "gap"],
+)  # fmt: skip
+def test_skipped_notebooks_are_named_by_number(stems: list[str], words: str) -> None:
+    from crmlib.runner._plan import _numbers
+
+    assert _numbers(stems) == words

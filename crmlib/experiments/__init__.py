@@ -11,8 +11,11 @@ from crmlib.experiments._analysis import (
     AbAnalysis,
     ab_checks,
     analyze_ab,
+    describe_money,
     economics_table,
     effects_table,
+    guardrails_table,
+    page_table,
     survival_table,
 )
 from crmlib.experiments._analyze import RESULT_COLUMNS, analyze_experiment
@@ -22,11 +25,19 @@ from crmlib.experiments._artifacts import (
     ab_metrics,
     cumulative_outcome,
 )
-from crmlib.experiments._data import ExperimentData, describe_data, empty_table, experiment_data
+from crmlib.experiments._data import (
+    ExperimentData,
+    check_experiment_export,
+    describe_data,
+    empty_table,
+    experiment_data,
+    register_inputs,
+)
 from crmlib.experiments._effects import (
     EffectEstimate,
     arm_moments,
     cuped_theta,
+    guardrail_status,
     non_inferiority,
     power_and_mde,
     proportion_effect,
@@ -39,6 +50,7 @@ from crmlib.experiments._export import (
     EXPORT_REJECT_COLUMNS,
     EXPORT_REJECT_REASONS,
     ExperimentExport,
+    check_export_columns,
     read_experiment_export,
 )
 from crmlib.experiments._health import (
@@ -58,11 +70,16 @@ from crmlib.experiments._power import (
     sample_size_table,
 )
 from crmlib.experiments._report import (
+    GUARDRAIL_COLUMNS,
     VERDICT_COLUMNS,
     VERDICTS,
     ab_conclusion,
+    covariate_label,
+    covariate_words,
     describe_health,
     describe_results,
+    guardrail_specs,
+    judge_guardrails,
     verdicts,
 )
 from crmlib.experiments._report_plots import (
@@ -83,16 +100,22 @@ __all__ = [
     "EXPORT_REJECT_COLUMNS",
     "EXPORT_REJECT_REASONS",
     "ExperimentExport",
+    "check_export_columns",
     "read_experiment_export",
     "ExperimentData",
     "experiment_data",
+    "check_experiment_export",
+    "register_inputs",
     "describe_data",
     "empty_table",
     "AbAnalysis",
     "analyze_ab",
     "ab_checks",
     "effects_table",
+    "guardrails_table",
     "economics_table",
+    "describe_money",
+    "page_table",
     "survival_table",
     "plot_lifts",
     "POWER_COLUMNS",
@@ -103,8 +126,13 @@ __all__ = [
     "CLV_COLUMNS",
     "VERDICTS",
     "VERDICT_COLUMNS",
+    "GUARDRAIL_COLUMNS",
     "CUMULATIVE_COLUMNS",
     "verdicts",
+    "guardrail_specs",
+    "judge_guardrails",
+    "covariate_label",
+    "covariate_words",
     "describe_health",
     "describe_results",
     "ab_conclusion",
@@ -140,4 +168,5 @@ __all__ = [
     "power_and_mde",
     "sample_size",
     "non_inferiority",
+    "guardrail_status",
 ]

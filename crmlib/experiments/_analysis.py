@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,17 @@ from crmlib.experiments._power import (
     power_table,
     sample_size_table,
 )
-from crmlib.experiments._report import VERDICT_COLUMNS, _effect, _money_ci, _p_value, verdicts
+from crmlib.experiments._report import (
+    GUARDRAIL_COLUMNS,
+    VERDICT_COLUMNS,
+    _effect,
+    _money_ci,
+    _p_value,
+    _sentence,
+    covariate_label,
+    judge_guardrails,
+    verdicts,
+)
 from crmlib.experiments._survival import (
     CURVE_COLUMNS,
     RMST_COLUMNS,
@@ -47,7 +57,10 @@ __all__ = [
     "analyze_ab",
     "ab_checks",
     "effects_table",
+    "guardrails_table",
     "economics_table",
+    "describe_money",
+    "page_table",
     "survival_table",
 ]
 
@@ -70,6 +83,8 @@ class AbAnalysis:
     cumulative: pd.DataFrame
     rmst_horizon_days: float = math.nan
     notes: tuple[str, ...] = ()
+    guardrails: pd.DataFrame = field(default_factory=lambda: empty_table(GUARDRAIL_COLUMNS))
+    money_notes: tuple[str, ...] = ()  # the notes about the money (also in ``notes``)
 
 
 def _results_of(
@@ -111,6 +126,39 @@ def _results_of(
     return results[~small].reset_index(drop=True)
 
 
+def _retention_of(
+    usable: pd.DataFrame, retention_metric: str | None, notes: list[str]
+) -> str | None:
+    """The retention column campaign_economics can count, or None (said in ``notes``)."""
+    if retention_metric is None:
+        notes.append(
+            "no retention metric (ab_test.retention_metric is null): the cost per extra "
+            "retained customer is not computed"
+        )
+        return None
+    if retention_metric not in usable:
+        notes.append(
+            f"the retention metric '{retention_metric}' (ab_test.retention_metric) is not among "
+            "the metrics analysed: the cost per extra retained customer is not computed"
+        )
+        return None
+    values = usable[retention_metric]
+    if values.isna().any():
+        notes.append(
+            f"the retention metric '{retention_metric}' has no value for "
+            f"{int(values.isna().sum()):,} customers: the cost per extra retained customer is "
+            "not computed"
+        )
+        return None
+    if not values.isin([0.0, 1.0]).all():
+        notes.append(
+            f"the retention metric '{retention_metric}' (ab_test.retention_metric) is not a "
+            "yes/no metric: the cost per extra retained customer is not computed"
+        )
+        return None
+    return retention_metric
+
+
 def _economics_of(
     data: ExperimentData,
     *,
@@ -119,16 +167,32 @@ def _economics_of(
     cost_per_contact: float | None,
     clv: pd.DataFrame | None,
     alpha: float,
+    revenue_metric: str | None,
+    retention_metric: str | None,
     notes: list[str],
 ) -> pd.DataFrame:
     table = data.table
-    needed = ["net_revenue", "repurchase"]
-    if not all(column in table for column in needed):
-        notes.append("campaign economics need the metrics net_revenue and repurchase: not computed")
+    if revenue_metric is None:
+        notes.append(
+            "no revenue metric (ab_test.revenue_metric is null): incremental revenue, profit "
+            "and ROI are not computed"
+        )
         return empty_table(ECONOMICS_COLUMNS)
-    complete = table[needed].notna().all(axis=1).groupby(table["experiment_id"]).all()
+    if revenue_metric not in table:
+        notes.append(
+            f"the campaign economics need the revenue metric '{revenue_metric}' "
+            "(ab_test.revenue_metric), which is not among the metrics analysed: incremental "
+            "revenue, profit and ROI are not computed; set ab_test.revenue_metric to the "
+            "metric holding each customer's revenue, or null"
+        )
+        return empty_table(ECONOMICS_COLUMNS)
+    complete = table[revenue_metric].notna().groupby(table["experiment_id"]).all()
     usable = table[table["experiment_id"].isin(complete[complete].index)]
     if usable.empty:
+        notes.append(
+            f"the revenue metric '{revenue_metric}' has missing values in every experiment: "
+            "no campaign economics"
+        )
         return empty_table(ECONOMICS_COLUMNS)
     if "cost" not in usable:
         usable = usable.assign(cost=np.nan)
@@ -138,6 +202,8 @@ def _economics_of(
         margin=margin,
         cost_per_contact=cost_per_contact,
         alpha=alpha,
+        revenue_col=revenue_metric,
+        retention_col=_retention_of(usable, retention_metric, notes),
     )
     if clv is None:
         return economics
@@ -163,8 +229,10 @@ def analyze_ab(
     alpha: float = 0.05,
     power: float = 0.8,
     srm_alpha: float = 0.001,
-    guardrails: Mapping[str, float] | None = None,
+    guardrails: Mapping[str, Any] | None = None,
     primary_metric: str = "repurchase",
+    revenue_metric: str | None = "net_revenue",
+    retention_metric: str | None = "repurchase",
     cost_per_contact: float | None = None,
     margin: float = 0.3,
     clv: pd.DataFrame | None = None,
@@ -172,7 +240,7 @@ def analyze_ab(
     window_days: int = 30,
     retention_days: int = 90,
     planned_lifts: Sequence[float] = (0.05, 0.10, 0.20),
-    currency: str = "EUR",
+    currency: str,
 ) -> AbAnalysis:
     """Every check and estimate of 07_ab_test on the experiment table.
 
@@ -190,6 +258,10 @@ def analyze_ab(
     data : ExperimentData
         From :func:`experiment_data`.
     control, alpha, power, srm_alpha, guardrails, primary_metric : see ``ab_test`` params
+    revenue_metric, retention_metric : str or None
+        The metrics the money is computed from (``ab_test.revenue_metric``,
+        ``ab_test.retention_metric``); a name not in the table (or None) leaves the
+        economics (or the cost per retained customer) out, said in ``notes``.
     cost_per_contact : float, optional
         Replaces the assignments' cost column.
     margin : float, default 0.3
@@ -203,8 +275,8 @@ def analyze_ab(
         Cumulative outcome days and the RMST horizon.
     planned_lifts : sequence of float
         Relative lifts of :func:`sample_size_table`.
-    currency : str, default "EUR"
-        For the verdicts' words.
+    currency : str
+        The run's currency (``params.currency``), for the verdicts' words.
 
     Returns
     -------
@@ -213,6 +285,7 @@ def analyze_ab(
     """
     guardrails = dict(guardrails or {})
     notes: list[str] = []
+    money_notes: list[str] = []
     if not data.available:
         return AbAnalysis(
             results=empty_table(RESULT_COLUMNS),
@@ -245,8 +318,11 @@ def analyze_ab(
         cost_per_contact=cost_per_contact,
         clv=clv,
         alpha=alpha,
-        notes=notes,
+        revenue_metric=revenue_metric,
+        retention_metric=retention_metric,
+        notes=money_notes,
     )
+    judged = judge_guardrails(results, guardrails)
     decided = verdicts(
         results,
         srm=srm,
@@ -279,7 +355,7 @@ def analyze_ab(
         notes.append(
             "time to first purchase is not in the experiment table: no Kaplan-Meier curves"
         )
-    for note in notes:
+    for note in [*notes, *money_notes]:
         log.info("07_ab_test analysis: %s", note)
     return AbAnalysis(
         results=results,
@@ -293,7 +369,9 @@ def analyze_ab(
         rmst=rmst,
         cumulative=cumulative,
         rmst_horizon_days=horizon,
-        notes=tuple(notes),
+        notes=tuple([*notes, *money_notes]),
+        guardrails=judged,
+        money_notes=tuple(money_notes),
     )
 
 
@@ -351,9 +429,10 @@ def ab_checks(data: ExperimentData, analysis: AbAnalysis) -> Checks:
 def effects_table(results: pd.DataFrame) -> pd.DataFrame:
     """The overall effects for the report: one row per experiment x variant x metric, as text.
 
-    Differences of binary metrics are in percentage points, relative lifts in percent, both
-    with their CI; p-values are Holm-adjusted; ``CUPED variance cut`` is the share of the
-    difference's variance CUPED removed ("-" when not applied).
+    Means are the arms' observed means. Differences of binary metrics are in percentage
+    points, relative lifts in percent, both with their CI; a CUPED row names its covariate
+    and its variance cut, and its unadjusted difference stands beside the adjusted one;
+    p-values are Holm-adjusted.
 
     Examples
     --------
@@ -361,37 +440,108 @@ def effects_table(results: pd.DataFrame) -> pd.DataFrame:
     ...     "segment_col": [None], "n": [500], "n_control": [480], "mean": [0.25],
     ...     "control_mean": [0.2], "abs_diff": [0.05], "abs_ci_low": [0.0],
     ...     "abs_ci_high": [0.1], "rel_lift": [0.25], "rel_ci_low": [-0.01],
-    ...     "rel_ci_high": [0.51], "p_adjusted": [0.04], "cuped": [False],
-    ...     "variance_reduction": [0.0], "metric_kind": ["binary"]})
-    >>> effects_table(results).iloc[0]["Difference (95% CI)"]
-    '5.0 points (0.0 to 10.0)'
+    ...     "rel_ci_high": [0.51], "p_adjusted": [0.04], "cuped": [True],
+    ...     "covariate": ["pre_orders"], "variance_reduction": [0.12],
+    ...     "raw_mean": [0.26], "raw_control_mean": [0.2], "raw_abs_diff": [0.06],
+    ...     "raw_abs_ci_low": [0.0], "raw_abs_ci_high": [0.12], "metric_kind": ["binary"]})
+    >>> row = effects_table(results).iloc[0]
+    >>> row["Difference (95% CI)"], row["Adjusted for (CUPED)"], row["Unadjusted difference (95% CI)"]
+    ('5.0 points (0.0 to 10.0)', 'pre-period orders (variance cut 12.0%)', '6.0 points (0.0 to 12.0)')
     """
     overall = results[results["segment_col"].isna()]
     rows = []
     for row in overall.itertuples(index=False):
+        values = row._asdict()
         kind = str(row.metric_kind)
         binary = kind == "binary"
+        cuped = bool(values.get("cuped", False)) and isinstance(values.get("covariate"), str)
+        control_mean = float(values.get("raw_control_mean", row.control_mean))
+        mean = float(values.get("raw_mean", row.mean))
         rows.append(
             {
                 "Experiment": row.experiment_id,
                 "Variant": row.variant,
                 "Metric": row.metric,
                 "Customers (variant / control)": f"{int(row.n):,} / {int(row.n_control):,}",
-                "Control": f"{100 * row.control_mean:.1f}%"
-                if binary
-                else f"{row.control_mean:,.2f}",
-                "Variant mean": f"{100 * row.mean:.1f}%" if binary else f"{row.mean:,.2f}",
+                "Control": f"{100 * control_mean:.1f}%" if binary else f"{control_mean:,.2f}",
+                "Variant mean": f"{100 * mean:.1f}%" if binary else f"{mean:,.2f}",
                 "Difference (95% CI)": _effect(row.abs_diff, row.abs_ci_low, row.abs_ci_high, kind),
+                "Adjusted for (CUPED)": (
+                    f"{covariate_label(str(values['covariate']))} "
+                    f"(variance cut {float(values['variance_reduction']):.1%})"
+                    if cuped
+                    else "-"
+                ),
+                "Unadjusted difference (95% CI)": (
+                    _effect(
+                        values["raw_abs_diff"],
+                        values["raw_abs_ci_low"],
+                        values["raw_abs_ci_high"],
+                        kind,
+                    )
+                    if cuped
+                    else "same (not adjusted)"
+                ),
                 "Relative lift (95% CI)": (
                     f"{row.rel_lift:+.1%} ({row.rel_ci_low:+.1%} to {row.rel_ci_high:+.1%})"
                     if np.isfinite([row.rel_lift, row.rel_ci_low, row.rel_ci_high]).all()
                     else "n/a"
                 ),
-                "Adjusted p": _p_value(float(row.p_adjusted)),
-                "CUPED variance cut": f"{row.variance_reduction:.1%}" if bool(row.cuped) else "-",
+                "Holm-adjusted p": _p_value(float(row.p_adjusted)),
             }
         )
     return _indexed(rows, ["Experiment", "Variant", "Metric"])
+
+
+def guardrails_table(guardrails: pd.DataFrame) -> pd.DataFrame:
+    """The guardrails for the report: one row per experiment x variant x guardrail, as text.
+
+    Reads :func:`crmlib.experiments.judge_guardrails`: which direction is bad, the tolerated
+    worsening, the difference with its CI and the status ("not measured" when the metric had
+    no result).
+
+    Examples
+    --------
+    >>> judged = pd.DataFrame({"experiment_id": ["e"], "variant": ["b"], "metric": ["retained"],
+    ...     "worse": ["lower"], "margin": [0.01], "metric_kind": ["binary"],
+    ...     "abs_diff": [-0.04], "abs_ci_low": [-0.06], "abs_ci_high": [-0.02],
+    ...     "status": ["inferior"], "words": [""]})
+    >>> guardrails_table(judged).iloc[0].tolist()
+    ['a fall', '1.0 points', '-4.0 points (-6.0 to -2.0)', 'inferior: worse beyond the tolerance']
+    """
+    statuses = {
+        "non-inferior": "non-inferior: within the tolerance",
+        "inferior": "inferior: worse beyond the tolerance",
+        "inconclusive": "inconclusive: may be worse beyond the tolerance",
+    }
+    rows = []
+    for row in guardrails.itertuples(index=False):
+        kind = str(row.metric_kind)
+        measured = bool(np.isfinite(float(row.abs_diff)))
+        rows.append(
+            {
+                "Experiment": row.experiment_id,
+                "Variant": row.variant,
+                "Guardrail": row.metric,
+                "Bad news is": "a rise" if row.worse == "higher" else "a fall",
+                "Tolerated worsening": (
+                    f"{100 * float(row.margin):.1f} points"
+                    if kind == "binary"
+                    else f"{float(row.margin):g}"
+                ),
+                "Difference (95% CI)": (
+                    _effect(
+                        float(row.abs_diff), float(row.abs_ci_low), float(row.abs_ci_high), kind
+                    )
+                    if measured
+                    else "not measured"
+                ),
+                "Status": statuses.get(str(row.status), str(row.status))
+                if measured
+                else "not measured: no result for this metric",
+            }
+        )
+    return _indexed(rows, ["Experiment", "Variant", "Guardrail"])
 
 
 def _indexed(rows: list[dict[str, Any]], keys: list[str]) -> pd.DataFrame:
@@ -400,7 +550,7 @@ def _indexed(rows: list[dict[str, Any]], keys: list[str]) -> pd.DataFrame:
     return table.set_index(keys) if len(table) else table
 
 
-def economics_table(economics: pd.DataFrame, *, currency: str = "EUR") -> pd.DataFrame:
+def economics_table(economics: pd.DataFrame, *, currency: str) -> pd.DataFrame:
     """The campaign economics for the report: one row per experiment x variant, money as text.
 
     Examples
@@ -413,7 +563,7 @@ def economics_table(economics: pd.DataFrame, *, currency: str = "EUR") -> pd.Dat
     ...     "roi_ci_high": [2.8], "cost_per_incremental_retained": [np.nan],
     ...     "cost_per_incremental_retained_ci_low": [np.nan],
     ...     "cost_per_incremental_retained_ci_high": [np.nan]})
-    >>> economics_table(economics).iloc[0]["Net profit (95% CI)"]
+    >>> economics_table(economics, currency="EUR").iloc[0]["Net profit (95% CI)"]
     '€120 (-€180 to €420)'
     """
     rows = []
@@ -454,6 +604,35 @@ def economics_table(economics: pd.DataFrame, *, currency: str = "EUR") -> pd.Dat
             }
         )
     return _indexed(rows, ["Experiment", "Variant"])
+
+
+def page_table(table: pd.DataFrame) -> pd.DataFrame | None:
+    """``table`` for a page, or None (nothing shown) when it has no row.
+
+    A section whose table is empty says why in its words (:func:`describe_money`, the
+    charts' own messages); an empty grid would add nothing but a stray frame.
+
+    Examples
+    --------
+    >>> page_table(pd.DataFrame()) is None
+    True
+    """
+    return table if len(table) else None
+
+
+def describe_money(economics: pd.DataFrame, money_notes: Sequence[str]) -> str:
+    """Markdown: why the money is missing or partial (empty when there is nothing to say).
+
+    Examples
+    --------
+    >>> print(describe_money(pd.DataFrame(), ["no revenue metric (ab_test.revenue_metric is "
+    ...     "null): incremental revenue, profit and ROI are not computed"]))
+    **No campaign economics.** No revenue metric (ab_test.revenue_metric is null): incremental revenue, profit and ROI are not computed.
+    """
+    sentences = " ".join(_sentence(note) for note in money_notes)
+    if economics.empty:
+        return f"**No campaign economics.** {sentences}".strip()
+    return sentences
 
 
 def survival_table(rmst: pd.DataFrame) -> pd.DataFrame:

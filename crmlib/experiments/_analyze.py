@@ -43,7 +43,14 @@ RESULT_COLUMNS = [
     "p_value",
     "p_adjusted",
     "cuped",
+    "covariate",
     "variance_reduction",
+    "raw_mean",
+    "raw_control_mean",
+    "raw_abs_diff",
+    "raw_abs_ci_low",
+    "raw_abs_ci_high",
+    "raw_p_value",
     "metric_kind",
     "note",
 ]
@@ -62,6 +69,15 @@ _ESTIMATE_FIELDS = [
     "rel_ci_high",
     "p_value",
 ]
+#: The unadjusted estimate kept beside a CUPED one (the same numbers when CUPED is not applied).
+_RAW_FIELDS = {
+    "raw_mean": "mean",
+    "raw_control_mean": "control_mean",
+    "raw_abs_diff": "abs_diff",
+    "raw_abs_ci_low": "abs_ci_low",
+    "raw_abs_ci_high": "abs_ci_high",
+    "raw_p_value": "p_value",
+}
 
 
 def _covariate_map(
@@ -185,8 +201,8 @@ def _ratio(
 
 
 def _nan_row(note: str) -> dict[str, Any]:
-    row: dict[str, Any] = dict.fromkeys(_ESTIMATE_FIELDS, np.nan)
-    row.update(cuped=False, variance_reduction=0.0, note=note)
+    row: dict[str, Any] = dict.fromkeys([*_ESTIMATE_FIELDS, *_RAW_FIELDS], np.nan)
+    row.update(cuped=False, covariate=None, variance_reduction=0.0, note=note)
     return row
 
 
@@ -248,6 +264,7 @@ def _population_rows(
                 note = f"denominator '{ratio[1]}' sums to 0 in an arm: ratio not defined"
         else:
             estimate = _estimate(outcome[is_variant], outcome[is_control], kind, alpha)
+        unadjusted = {raw: float(getattr(estimate, name)) for raw, name in _RAW_FIELDS.items()}
         cuped = False
         reduction = 0.0
         if adjusted is not None:
@@ -267,7 +284,17 @@ def _population_rows(
                 "experiment '%s', metric '%s', variant '%s': %s", experiment, metric, variant, note
             )
         row = {field: float(getattr(estimate, field)) for field in _ESTIMATE_FIELDS}
-        rows.append(base | row | {"cuped": cuped, "variance_reduction": reduction, "note": note})
+        rows.append(
+            base
+            | row
+            | unadjusted
+            | {
+                "cuped": cuped,
+                "covariate": covariate if cuped else None,
+                "variance_reduction": reduction,
+                "note": note,
+            }
+        )
     return rows
 
 
@@ -340,6 +367,7 @@ def analyze_experiment(
         ``theta = cov(Y, X) / var(X)`` pooled over all arms of the population analysed (the
         experiment, or the segment), ``Y_adj = Y - theta (X - mean X)``, then Welch on
         ``Y_adj``. Skipped (``cuped`` False) when the covariate has no variance.
+        The unadjusted estimate stays beside it in the ``raw_*`` columns.
     segment_cols : sequence of str, optional
         Columns to break effects down by; a missing segment value becomes ``"(missing)"``.
     experiment_col : str, default "experiment_id"
@@ -355,7 +383,10 @@ def analyze_experiment(
     -------
     pd.DataFrame
         Columns :data:`RESULT_COLUMNS`. ``mean``/``control_mean`` are the arm means (CUPED
-        adjusted when ``cuped``); ``abs_*`` the difference, ``rel_*`` the relative lift
+        adjusted when ``cuped``, on the column named in ``covariate``, missing otherwise);
+        ``raw_mean``, ``raw_control_mean``, ``raw_abs_diff``, ``raw_abs_ci_low``,
+        ``raw_abs_ci_high`` and ``raw_p_value`` are the same comparison without CUPED (equal
+        to the others when CUPED is not applied); ``abs_*`` the difference, ``rel_*`` the relative lift
         ``mean / control_mean - 1`` with a delta-method CI. ``p_adjusted`` is Holm across
         variants x metrics within an experiment for the overall rows (``segment_col`` NaN),
         Benjamini-Hochberg across the levels of one segment column within experiment x

@@ -34,7 +34,7 @@ CUMULATIVE_COLUMNS: tuple[str, ...] = (
 )
 
 _RESULTS = "results"
-_TEXT_RESULT_COLUMNS = ("experiment_id", "variant", "metric", "segment_col", "segment")
+_TEXT_RESULT_COLUMNS = ("experiment_id", "variant", "metric", "segment_col", "segment", "covariate")
 _OTHER_RESULT_COLUMNS = ("n", "n_control", "cuped", "metric_kind", "note")
 #: The estimates of :data:`RESULT_COLUMNS` (float64 in the artifact).
 _FLOAT_RESULT_COLUMNS = tuple(
@@ -51,11 +51,15 @@ def ab_metrics(
     economics: pd.DataFrame,
     *,
     conclusion: str,
+    guardrails: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """``metrics.json["ab_test"]``: per experiment the arm sizes, SRM, verdicts, lift and money.
 
     JSON-able (through :func:`crmlib.io.to_jsonable`; NaN becomes None). ``n`` maps each arm
     to its customers (``"control"`` is the control arm) from the overall rows of ``results``.
+    Each variant's ``primary`` carries the CUPED ``covariate`` (None without CUPED) and the
+    ``unadjusted`` difference with its CI when ``results`` has them; ``guardrails`` (from
+    :func:`crmlib.experiments.judge_guardrails`) adds each guardrail's direction and status.
 
     Examples
     --------
@@ -101,13 +105,16 @@ def ab_metrics(
                     else None
                 )
 
+            primary: dict[str, Any] = {
+                "metric": str(row.primary_metric),
+                "diff": to_jsonable(row.primary_diff),
+                "ci": [to_jsonable(row.primary_ci_low), to_jsonable(row.primary_ci_high)],
+            }
+            primary |= _unadjusted(arms, str(row.variant), str(row.primary_metric))
             variants[str(row.variant)] = {
                 "verdict": str(row.verdict),
-                "primary": {
-                    "metric": str(row.primary_metric),
-                    "diff": to_jsonable(row.primary_diff),
-                    "ci": [to_jsonable(row.primary_ci_low), to_jsonable(row.primary_ci_high)],
-                },
+                "primary": primary,
+                "guardrails": _guardrail_statuses(guardrails, experiment, str(row.variant)),
                 "net_profit": {
                     "value": value("net_profit"),
                     "ci": [value("net_profit_ci_low"), value("net_profit_ci_high")],
@@ -128,13 +135,55 @@ def ab_metrics(
     }
 
 
+def _unadjusted(arms: pd.DataFrame, variant: str, metric: str) -> dict[str, Any]:
+    """The primary metric's CUPED covariate and unadjusted estimate, when the results have them."""
+    if not {"cuped", "covariate", "raw_abs_diff"} <= set(arms.columns):
+        return {}
+    rows = arms[(arms["variant"].astype(str) == variant) & (arms["metric"] == metric)]
+    if rows.empty:
+        return {}
+    row = rows.iloc[0]
+    covariate = (
+        row["covariate"] if bool(row["cuped"]) and isinstance(row["covariate"], str) else None
+    )
+    return {
+        "covariate": covariate,
+        "unadjusted": {
+            "diff": to_jsonable(row["raw_abs_diff"]),
+            "ci": [to_jsonable(row["raw_abs_ci_low"]), to_jsonable(row["raw_abs_ci_high"])],
+        },
+    }
+
+
+def _guardrail_statuses(
+    guardrails: pd.DataFrame | None, experiment: str, variant: str
+) -> dict[str, Any]:
+    if guardrails is None or guardrails.empty:
+        return {}
+    rows = guardrails[
+        (guardrails["experiment_id"].astype(str) == experiment)
+        & (guardrails["variant"].astype(str) == variant)
+    ]
+    return {
+        str(row.metric): {
+            "worse": str(row.worse),
+            "margin": to_jsonable(row.margin),
+            "diff": to_jsonable(row.abs_diff),
+            "ci": [to_jsonable(row.abs_ci_low), to_jsonable(row.abs_ci_high)],
+            "status": str(row.status),
+        }
+        for row in rows.itertuples(index=False)
+    }
+
+
 def ab_artifact(results: pd.DataFrame) -> pd.DataFrame:
     """The ``ab_results`` artifact: the results table with a stable column order and dtypes.
 
     One row per experiment x variant x metric (x segment), columns
     :data:`crmlib.experiments.RESULT_COLUMNS`; ids and labels are text (segment_col and
     segment None on overall rows), sizes int64, estimates float64, ``cuped`` bool. Ordered
-    by experiment_id, variant, metric, then overall before segment rows. The table holds
+    by experiment_id, variant, metric, then overall before segment rows; ``covariate`` is the
+    CUPED covariate's column (None without CUPED). The table holds
     aggregates only: no customer id.
 
     Examples
@@ -151,7 +200,7 @@ def ab_artifact(results: pd.DataFrame) -> pd.DataFrame:
     for column in ("experiment_id", "variant", "metric", "metric_kind"):
         table[column] = table[column].astype(str)
     table["note"] = table["note"].fillna("").astype(str)
-    for column in ("segment_col", "segment"):
+    for column in ("segment_col", "segment", "covariate"):
         table[column] = pd.Series(
             [None if pd.isna(value) else str(value) for value in table[column]],
             index=table.index,

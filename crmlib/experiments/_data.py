@@ -14,16 +14,30 @@ import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
 from crmlib.config import WorkbookParams
 from crmlib.engine import Engine
 from crmlib.errors import ConfigError
-from crmlib.experiments._export import EXPORT_REJECT_COLUMNS, read_experiment_export
+from crmlib.experiments._export import (
+    EXPORT_REJECT_COLUMNS,
+    check_export_columns,
+    read_experiment_export,
+)
 from crmlib.experiments._outcomes import experiment_outcomes
+from crmlib.experiments._report import _sentence, covariate_words
+from crmlib.io import RunFolder
 
-__all__ = ["ExperimentData", "experiment_data", "describe_data", "empty_table"]
+__all__ = [
+    "ExperimentData",
+    "experiment_data",
+    "describe_data",
+    "empty_table",
+    "check_experiment_export",
+    "register_inputs",
+]
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +112,116 @@ def _choose_input(params: WorkbookParams, wanted: str) -> str:
             "ab_test.input is 'export' but source.experiment_export is not set; expected "
             "source.experiment_export with the export's path and columns, or input 'auto'"
         )
+    if wanted == "assignments" and params.source.transactions is None:
+        raise ConfigError(
+            "ab_test.input is 'assignments' but source.transactions is not set (outcomes from "
+            "assignments are counted on the orders); expected input 'auto' or 'export' with "
+            "only source.experiment_export, or source.transactions and source.assignments"
+        )
     return wanted
+
+
+@dataclass(frozen=True)
+class _ExportRequest:
+    """What 07_ab_test asks of an export: columns by role, and the params key asking each."""
+
+    metrics: list[str]
+    covariates: list[str]
+    optional: list[str]
+    origins: dict[str, str]
+
+
+def _export_request(
+    metrics: Sequence[str],
+    *,
+    guardrails: Sequence[str],
+    cuped_covariates: Mapping[str, str],
+    ratio_metrics: Mapping[str, tuple[str, str]],
+) -> _ExportRequest:
+    """Metrics and guardrails are required; so are the covariates of the metrics analysed;
+    the parts of ratio metrics that are not metrics are read when present."""
+    analysed = list(dict.fromkeys([*metrics, *guardrails]))
+    origins = {name: "ab_test.guardrails" for name in guardrails}
+    origins |= {name: "ab_test.metrics" for name in metrics}
+    covariates = sorted({cuped_covariates[m] for m in analysed if m in cuped_covariates})
+    for name in covariates:
+        origins.setdefault(name, "ab_test.cuped_covariates")
+    parts = [column for pair in ratio_metrics.values() for column in pair]
+    optional = [name for name in dict.fromkeys(parts) if name not in analysed]
+    for name in optional:
+        origins.setdefault(name, "ab_test.ratio_metrics")
+    return _ExportRequest(analysed, covariates, optional, origins)
+
+
+def check_experiment_export(
+    params: WorkbookParams, *, engine: Engine | None = None
+) -> tuple[str, ...]:
+    """Check ``source.experiment_export`` against ``params.ab_test`` before any notebook runs.
+
+    Opens each export file's header only (no row is parsed) and checks that every column
+    07_ab_test needs is there: the variant, each metric and guardrail, the CUPED covariate of
+    each analysed metric, and every column mapped in ``source.experiment_export.columns``.
+    Nothing is checked when ``ab_test.input`` resolves to the assignments.
+
+    Returns
+    -------
+    tuple of str
+        Sentences about absent optional columns (no id column: row numbers are the ids; no
+        experiment_id: one experiment named after the file), as 07's page will say them.
+
+    Raises
+    ------
+    SourceFileError
+        A file is missing or unreadable, or a required column is absent: the message names the
+        file, the column looked for, the params key that asks for it and the columns found.
+    ConfigError
+        ``ab_test.input`` does not fit the sources, or ``source.experiment_export.columns``
+        has an unknown key.
+    """
+    ab = params.ab_test
+    if _choose_input(params, ab.input) != "export":
+        return ()
+    source = params.source.required("experiment_export")
+    request = _export_request(
+        ab.metrics,
+        guardrails=list(ab.guardrails),
+        cuped_covariates=ab.cuped_covariates,
+        ratio_metrics=ab.ratio_metrics,
+    )
+    owned = engine is None
+    active = Engine(threads=1) if engine is None else engine
+    try:
+        return check_export_columns(
+            source,
+            params=params,
+            engine=active,
+            metrics=request.metrics,
+            covariates=request.covariates,
+            segments=list(ab.segments),
+            optional=request.optional,
+            origins=request.origins,
+        )
+    finally:
+        if owned:
+            active.close()
+
+
+def register_inputs(
+    run: RunFolder, engine: Engine, *, params: WorkbookParams, input: str = "auto"
+) -> list[str]:
+    """Expose 01_ingest's tables that 07_ab_test reads to ``engine``; return the names.
+
+    With the assignments input, ``transactions`` is required (StageInputMissing: run
+    01_ingest first) and ``customers``, ``events``, ``assignments`` are optional. With an
+    export (``ab_test.input`` export, or auto with ``source.experiment_export``) nothing is
+    required: 07_ab_test then runs alone, and ``customers`` is used only when 01_ingest ran.
+    """
+    if input not in ("auto", "assignments", "export"):
+        raise ConfigError(f"ab_test.input {input!r}: expected auto, assignments or export")
+    optional = ("customers", "events", "assignments")
+    if _choose_input(params, input) == "export":
+        return run.register(engine, "transactions", *optional, optional=True)
+    return [*run.register(engine, "transactions"), *run.register(engine, *optional, optional=True)]
 
 
 def _segment_columns(
@@ -194,7 +317,7 @@ def experiment_data(
     cuped_covariates: Mapping[str, str] | None = None,
     ratio_metrics: Mapping[str, Sequence[str]] | None = None,
     segments: Sequence[str] = (),
-    guardrails: Mapping[str, float] | None = None,
+    guardrails: Mapping[str, Any] | None = None,
 ) -> ExperimentData:
     """The experiment table of 07_ab_test, from the assignments or from an export.
 
@@ -224,7 +347,8 @@ def experiment_data(
     segments : sequence of str
         Segment columns (``customers`` columns, or export columns).
     guardrails : mapping, optional
-        Guardrail metric -> margin; the guardrails are analysed like metrics.
+        Guardrail metric -> its margin (or ``{margin, worse}``); the guardrails are analysed
+        like metrics.
 
     Returns
     -------
@@ -250,16 +374,19 @@ def experiment_data(
     rows_read = 0
     excluded: dict[str, int] = {}
     if chosen == "export":
-        source = params.source.experiment_export
-        assert source is not None  # _choose_input checked it
-        ratio_columns = [column for pair in ratios.values() for column in pair]
+        source = params.source.required("experiment_export")
+        request = _export_request(
+            metrics, guardrails=list(guardrails), cuped_covariates=covariates, ratio_metrics=ratios
+        )
         export = read_experiment_export(
             source,
             params=params,
             engine=engine,
-            metrics=list(dict.fromkeys([*analysed, *ratio_columns])),
-            covariates=sorted(set(covariates.values())),
+            metrics=request.metrics,
+            covariates=request.covariates,
             segments=list(segments),
+            optional=request.optional,
+            origins=request.origins,
         )
         table, rejects, rows_read = export.table, export.rejects, export.rows_read
         notes.extend(export.notes)
@@ -278,7 +405,9 @@ def experiment_data(
         table, excluded = found
     per_experiment = _metrics_per_experiment(table, analysed, notes=notes)
     kept_covariates = {
-        metric: column for metric, column in covariates.items() if column in table.columns
+        metric: column
+        for metric, column in covariates.items()
+        if column in table.columns and metric in analysed
     }
     kept_ratios = {
         name: pair for name, pair in ratios.items() if all(column in table for column in pair)
@@ -316,7 +445,7 @@ def describe_data(data: ExperimentData) -> str:
     - No customer was exposed to more than one variant of an experiment.
     """
     if not data.available:
-        reasons = " ".join(f"{note[:1].upper()}{note[1:]}." for note in data.notes)
+        reasons = " ".join(_sentence(note) for note in data.notes)
         return f"**There is no experiment to analyse.** {reasons}".strip()
     lines = []
     if data.source == "export":
@@ -348,6 +477,8 @@ def describe_data(data: ExperimentData) -> str:
         lines.append(
             f"- **{experiment}:** {len(rows):,} customers ({counts}); metrics analysed: {analysed}."
         )
+    if data.covariates:
+        lines.append(f"- **CUPED:** {covariate_words(data.covariates)}.")
     excluded = sum(data.excluded_multiple_variants.values())
     if excluded:
         where = ", ".join(
@@ -361,5 +492,5 @@ def describe_data(data: ExperimentData) -> str:
         )
     else:
         lines.append("- No customer was exposed to more than one variant of an experiment.")
-    lines.extend(f"- {note[:1].upper()}{note[1:]}." for note in data.notes)
+    lines.extend(f"- {_sentence(note)}" for note in data.notes)
     return "\n".join(lines)

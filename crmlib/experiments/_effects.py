@@ -27,6 +27,7 @@ __all__ = [
     "power_and_mde",
     "sample_size",
     "non_inferiority",
+    "guardrail_status",
 ]
 
 log = logging.getLogger(__name__)
@@ -469,3 +470,26 @@ def non_inferiority(diff: float, ci_high: float, margin: float) -> str:
     if diff > margin:
         return "inferior"
     return "inconclusive"
+
+
+def guardrail_status(
+    diff: float, ci_low: float, ci_high: float, *, margin: float, worse: str = "higher"
+) -> str:
+    """Verdict on a guardrail metric, judged in its bad direction.
+
+    ``worse="higher"`` (unsubscribes, complaints): :func:`non_inferiority` on the difference
+    and its upper bound. ``worse="lower"`` (retention, visits): the same on the mirrored
+    difference, ``-diff`` and ``-ci_low``, so a fall beyond ``margin`` is "inferior".
+
+    Examples
+    --------
+    >>> guardrail_status(-0.03, -0.05, -0.01, margin=0.02, worse="lower")  # retention fell
+    'inferior'
+    >>> guardrail_status(-0.03, -0.05, -0.01, margin=0.02, worse="higher")  # unsubscribes fell
+    'non-inferior'
+    """
+    if worse == "higher":
+        return non_inferiority(diff, ci_high, margin)
+    if worse == "lower":
+        return non_inferiority(-diff, -ci_low, margin)
+    raise ValueError(f"worse={worse!r}: expected 'higher' or 'lower'")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ __all__ = [
     "EXPORT_REJECT_REASONS",
     "EXPORT_REJECT_COLUMNS",
     "ExperimentExport",
+    "check_export_columns",
     "read_experiment_export",
 ]
 
@@ -92,8 +93,10 @@ class ExperimentExport:
 class _Roles:
     """The logical columns asked for, and the engine-side alias of each (no name clashes)."""
 
-    numbers: tuple[str, ...]  # metrics then covariates, each once
+    numbers: tuple[str, ...]  # metrics then covariates then optional numbers, each once
     segments: tuple[str, ...]
+    optional: frozenset[str] = frozenset()  # numbers that may be absent from the files
+    origins: Mapping[str, str] = field(default_factory=dict)  # name -> the params key asking
 
     def number_alias(self, index: int) -> str:
         return f"n{index}"
@@ -104,16 +107,29 @@ class _Roles:
     def logical_names(self) -> tuple[str, ...]:
         return (*_ID_NAMES, *self.numbers, *self.segments)
 
+    def without(self, absent: Sequence[str]) -> _Roles:
+        """The same roles without the numbers ``absent`` (optional columns no file has)."""
+        kept = tuple(name for name in self.numbers if name not in absent)
+        return _Roles(kept, self.segments, self.optional, self.origins)
+
 
 def _roles(
-    source: TableSource, metrics: Sequence[str], covariates: Sequence[str], segments: Sequence[str]
+    source: TableSource,
+    metrics: Sequence[str],
+    covariates: Sequence[str],
+    segments: Sequence[str],
+    *,
+    optional: Sequence[str] = (),
+    origins: Mapping[str, str] | None = None,
 ) -> _Roles:
-    if isinstance(metrics, str) or isinstance(covariates, str) or isinstance(segments, str):
+    if any(isinstance(names, str) for names in (metrics, covariates, segments, optional)):
         raise ConfigError(
-            "read_experiment_export: metrics, covariates and segments are lists of column names; "
-            "got a single string (write [name], not name)"
+            "read_experiment_export: metrics, covariates, segments and optional are lists of "
+            "column names; got a single string (write [name], not name)"
         )
-    numbers = tuple(dict.fromkeys([*metrics, *covariates]))
+    required = tuple(dict.fromkeys([*metrics, *covariates]))
+    extra = tuple(name for name in dict.fromkeys(optional) if name not in required)
+    numbers = (*required, *extra)
     segment_names = tuple(dict.fromkeys(segments))
     for name in (*numbers, *segment_names):
         if name in _ID_NAMES:
@@ -127,7 +143,7 @@ def _roles(
             f"source.{_TABLE}: {', '.join(map(repr, both))} is both a metric/covariate and a "
             "segment; expected each name in one role (numbers are parsed, segments kept as text)"
         )
-    roles = _Roles(numbers, segment_names)
+    roles = _Roles(numbers, segment_names, frozenset(extra), dict(origins or {}))
     known = set(roles.logical_names())
     unknown = sorted(set(source.columns) - known)
     if unknown:
@@ -149,15 +165,22 @@ def _export_name(path: Path) -> str:
 def _map_columns(
     path: Path, source: TableSource, roles: _Roles, found: Sequence[str]
 ) -> dict[str, str | None]:
-    """Logical name -> column of the file (None for an absent optional column)."""
+    """Logical name -> column of the file (None for an absent optional column).
+
+    Required: ``variant``, every metric and covariate, and every name mapped in
+    ``source.columns``. ``customer_id`` (row numbers instead), ``experiment_id`` (the file
+    is one experiment), segments and the optional numbers may be absent.
+    """
     shown = ", ".join(found) if found else "(none)"
-    required = {"customer_id", "variant", *roles.numbers}
+    required = {"variant", *(name for name in roles.numbers if name not in roles.optional)}
     mapped: dict[str, str | None] = {}
     for name in roles.logical_names():
         wanted = source.columns.get(name, name)
         column = find_column(wanted, found)
         if column is None and (name in required or name in source.columns):
             role = "metric or covariate" if name in roles.numbers else "column"
+            origin = roles.origins.get(name)
+            asked = f" (named in {origin})" if origin else ""
             how = (
                 f"source.{_TABLE}.columns maps it to {wanted!r}"
                 if name in source.columns
@@ -165,11 +188,138 @@ def _map_columns(
                 f"{{{name}: <column in file>}}"
             )
             raise SourceFileError(
-                f"{path.name}: required {role} {name!r} not found ({how}); columns found: {shown}"
-                f"{delimiter_hint(found, source, _TABLE)}"
+                f"{path.name}: required {role} {name!r}{asked} not found ({how}); columns "
+                f"found: {shown}{delimiter_hint(found, source, _TABLE)}"
             )
         mapped[name] = column
     return mapped
+
+
+@dataclass(frozen=True)
+class _FileHeader:
+    """One export file as opened: its format, reader, column types and the logical mapping."""
+
+    path: Path
+    fmt: str
+    reader: str
+    types: dict[str, str]
+    mapped: dict[str, str | None]
+
+
+def _read_headers(
+    source: TableSource, roles: _Roles, *, params: WorkbookParams, engine: Engine
+) -> list[_FileHeader]:
+    """Every file's header against the mapping (no data row is parsed)."""
+    headers = []
+    for path in resolve_files(source, table=_TABLE, params=params):
+        fmt, reader, types = open_source_file(engine, path, source=source, table=_TABLE)
+        headers.append(
+            _FileHeader(path, fmt, reader, types, _map_columns(path, source, roles, list(types)))
+        )
+    return headers
+
+
+def _absent_optional(headers: Sequence[_FileHeader], roles: _Roles) -> list[str]:
+    """Optional numbers that some file lacks (they are left out of the whole export)."""
+    return [
+        name
+        for name in roles.numbers
+        if name in roles.optional and any(header.mapped[name] is None for header in headers)
+    ]
+
+
+def _header_notes(
+    headers: Sequence[_FileHeader], roles: _Roles, source: TableSource, experiment_name: str
+) -> list[str]:
+    """Plain sentences about absent optional columns, file by file."""
+    notes: list[str] = []
+    first = headers[0].path.name
+    for file_no, header in enumerate(headers, start=1):
+        name = header.path.name
+        if header.mapped["experiment_id"] is None:
+            notes.append(
+                f"{name} has no experiment_id column "
+                f"(looked for {source.columns.get('experiment_id', 'experiment_id')!r}), so all "
+                f"its rows belong to one experiment, {experiment_name!r}, named after "
+                f"{'the file' if file_no == 1 else 'the first file, ' + first}."
+            )
+        if header.mapped["customer_id"] is None:
+            notes.append(
+                f"{name} has no customer id column (looked for "
+                f"{source.columns.get('customer_id', 'customer_id')!r}), so each row counts as one "
+                "customer, identified by its row number: a customer listed twice cannot be "
+                "recognised, and nothing known about customers elsewhere (such as their CLV) "
+                f"can be joined. If the file has an id column, map it with source.{_TABLE}.columns "
+                "(customer_id: the column's name)."
+            )
+        for segment in roles.segments:
+            if header.mapped[segment] is None:
+                notes.append(
+                    f"{name} has no column {source.columns.get(segment, segment)!r} for segment "
+                    f"{segment!r}, so that segment is missing for all its rows."
+                )
+    for number in _absent_optional(headers, roles):
+        lacking = [h.path.name for h in headers if h.mapped[number] is None]
+        origin = roles.origins.get(number)
+        notes.append(
+            f"{', '.join(lacking)} {'has' if len(lacking) == 1 else 'have'} no column "
+            f"{source.columns.get(number, number)!r}, so {number!r}"
+            f"{f' (named in {origin})' if origin else ''} is not read."
+        )
+    return notes
+
+
+def check_export_columns(
+    source: TableSource,
+    *,
+    params: WorkbookParams,
+    engine: Engine,
+    metrics: Sequence[str],
+    covariates: Sequence[str] = (),
+    segments: Sequence[str] = (),
+    optional: Sequence[str] = (),
+    origins: Mapping[str, str] | None = None,
+) -> tuple[str, ...]:
+    """Check an export's headers against the mapping, before any row is read.
+
+    The same checks as :func:`read_experiment_export` makes before it parses a row (each
+    file exists and opens, every required column is found), in a fraction of a second: the
+    runner calls it before any notebook runs, so a mapping error stops the run at once.
+
+    Returns
+    -------
+    tuple of str
+        The sentences :func:`read_experiment_export` will add to its notes about the
+        columns (no experiment_id or customer id column, an absent segment or optional
+        number).
+
+    Raises
+    ------
+    SourceFileError
+        A pattern matches no file, a file is empty or unreadable, or a required column is not
+        in a file: the message names the file, the logical name, the params key that asks for
+        it (``origins``), the column looked for and the columns found.
+    ConfigError
+        A key of ``source.columns`` is none of the logical names, or a name has two roles.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from crmlib.config import WorkbookParams
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "ab.csv").write_text("arm,converted\\ncontrol,1\\ntreatment,0\\n")
+    >>> params = WorkbookParams.model_validate({"run_name": "doc", "as_of_date": "2025-12-31",
+    ...     "source": {"experiment_export": {"path": str(folder / "ab.csv"),
+    ...                                      "columns": {"variant": "arm"}}}})
+    >>> with Engine(threads=1) as engine:
+    ...     notes = check_export_columns(params.source.experiment_export, params=params,
+    ...                                  engine=engine, metrics=["converted"])
+    >>> [note.split(" (")[0] for note in notes]
+    ['ab.csv has no experiment_id column', 'ab.csv has no customer id column']
+    """
+    roles = _roles(source, metrics, covariates, segments, optional=optional, origins=origins)
+    headers = _read_headers(source, roles, params=params, engine=engine)
+    return tuple(_header_notes(headers, roles, source, _export_name(headers[0].path)))
 
 
 def _is_typed(column_type: str) -> bool:
@@ -190,12 +340,17 @@ def _stage_select(
     *,
     raw: str,
     number_parser: str,
+    several_files: bool = False,
 ) -> str:
     """The query parsing one raw file into the stage table's columns, with each row's reason."""
     texts = ["CAST(rowid AS BIGINT) + 1 AS source_row"]
     for name in _ID_NAMES:
         column = mapped[name]
-        if column is None:  # experiment_id absent: the whole file is one experiment
+        if column is None and name == "customer_id":  # no id: the row number is the id
+            row = "CAST(CAST(rowid AS BIGINT) + 1 AS VARCHAR)"
+            prefix = "CAST($file_no AS VARCHAR) || ':' || " if several_files else ""
+            texts.append(f"{prefix}{row} AS {name}")
+        elif column is None:  # experiment_id absent: the whole file is one experiment
             texts.append(f"CAST($experiment_name AS VARCHAR) AS {name}")
         else:
             texts.append(f"{_text_sql(column, types[column])} AS {name}")
@@ -376,6 +531,8 @@ def read_experiment_export(
     metrics: Sequence[str],
     covariates: Sequence[str] = (),
     segments: Sequence[str] = (),
+    optional: Sequence[str] = (),
+    origins: Mapping[str, str] | None = None,
 ) -> ExperimentExport:
     """Read an experimentation platform's export: one row per customer per experiment.
 
@@ -390,8 +547,13 @@ def read_experiment_export(
     ``experiment_id``, each metric, covariate and segment) is ``source.columns.get(name,
     name)``, matched exactly, then case-insensitively. Without an ``experiment_id`` column every
     row belongs to one experiment named after the first file (its name without extensions:
-    ``ab_export.csv.gz`` -> ``ab_export``), said in ``notes``. A segment column absent from the
-    file (and not mapped) reads as None, also noted.
+    ``ab_export.csv.gz`` -> ``ab_export``), said in ``notes``. Without a customer id column
+    (none found, none mapped: a common export has one row per user and no id) each row is one
+    customer whose id is its row number (``file_no:row`` over several files), also noted: a
+    customer listed twice then cannot be recognised. A segment column absent from the file
+    (and not mapped) reads as None, and an ``optional`` number absent from any file is left
+    out of the table; both noted. Every file's header is checked (:func:`check_export_columns`)
+    before any row is parsed.
 
     Numbers: decimal dot or comma per ``source.decimal_separator`` (``1.234,50`` with a comma);
     a value in ``source.true_values`` / ``source.false_values`` (any case) reads as 1.0 / 0.0,
@@ -423,6 +585,12 @@ def read_experiment_export(
         Pre-period covariate columns (required in the file).
     segments : sequence of str, default ()
         Segment columns, kept as text.
+    optional : sequence of str, default ()
+        Number columns read when every file has them, else left out with a note (e.g. the
+        parts of a ratio metric).
+    origins : mapping of str to str, optional
+        Logical name -> the params key that asks for it (``"ab_test.metrics"``), named in the
+        message when the column is missing.
 
     Returns
     -------
@@ -433,8 +601,8 @@ def read_experiment_export(
     ------
     SourceFileError
         A pattern matches no file; a file is empty or unreadable; a required column (or a
-        mapped one) is not in a file: the message names the file, the logical name, the column
-        looked for and the columns found.
+        mapped one) is not in a file: the message names the file, the logical name, the params
+        key asking for it, the column looked for and the columns found.
     ConfigError
         A key of ``source.columns`` is none of the logical names, or a name has two roles.
     CheckFailed
@@ -462,47 +630,41 @@ def read_experiment_export(
     >>> export.rows_read
     3
     """
-    roles = _roles(source, metrics, covariates, segments)
-    paths = resolve_files(source, table=_TABLE, params=params)
-    engine.execute("ingest_macros")
+    roles = _roles(source, metrics, covariates, segments, optional=optional, origins=origins)
+    headers = _read_headers(source, roles, params=params, engine=engine)
+    paths = [header.path for header in headers]
     experiment_name = _export_name(paths[0])
+    notes = _header_notes(headers, roles, source, experiment_name)
+    roles = roles.without(_absent_optional(headers, roles))
+    engine.execute("ingest_macros")
     values = _stage_values(source)
     values["experiment_name"] = experiment_name
     values["file_names"] = [path.name for path in paths]
     number_parser = (
         "ingest_number_comma" if source.decimal_separator == "," else "ingest_number_dot"
     )
-    notes: list[str] = []
     rows_read = 0
     with engine.temp_tables("experiment_export", ["raw", "stage", "sets"]) as temp:
         engine.execute(f"CREATE TABLE {temp['stage']} ({_stage_schema(roles)})")
-        for file_no, path in enumerate(paths, start=1):
-            fmt, reader, types = open_source_file(engine, path, source=source, table=_TABLE)
-            found = list(types)
-            mapped = _map_columns(path, source, roles, found)
-            if mapped["experiment_id"] is None:
-                notes.append(
-                    f"{path.name} has no experiment_id column "
-                    f"(looked for {source.columns.get('experiment_id', 'experiment_id')!r}), so all "
-                    f"its rows belong to one experiment, {experiment_name!r}, named after "
-                    f"{'the file' if file_no == 1 else 'the first file, ' + paths[0].name}."
-                )
-            for name in roles.segments:
-                if mapped[name] is None:
-                    notes.append(
-                        f"{path.name} has no column {source.columns.get(name, name)!r} for segment "
-                        f"{name!r}, so that segment is missing for all its rows."
-                    )
+        for file_no, header in enumerate(headers, start=1):
+            path = header.path
             try:  # one parallel pass over the file; the table keeps the file's row order
-                engine.execute(f"CREATE OR REPLACE TABLE {temp['raw']} AS SELECT * FROM {reader}")
+                engine.execute(
+                    f"CREATE OR REPLACE TABLE {temp['raw']} AS SELECT * FROM {header.reader}"
+                )
             except EngineError as exc:
-                raise source_error(path, _TABLE, source, fmt, exc) from None
+                raise source_error(path, _TABLE, source, header.fmt, exc) from None
             file_rows = _count_rows(engine, temp["raw"])
             if file_rows == 0:
                 log.warning("%s: header but no data rows (experiment export)", path.name)
             rows_read += file_rows
             statement = _stage_select(
-                roles, mapped, types, raw=temp["raw"], number_parser=number_parser
+                roles,
+                header.mapped,
+                header.types,
+                raw=temp["raw"],
+                number_parser=number_parser,
+                several_files=len(headers) > 1,
             )
             engine.execute(
                 f"INSERT INTO {temp['stage']}\n{statement}", {**values, "file_no": file_no}

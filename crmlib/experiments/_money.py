@@ -71,16 +71,31 @@ def _treated_vs_control(arms: pd.DataFrame, control: str) -> pd.DataFrame:
     return treated.merge(control_arms, on="experiment_id", suffixes=("", "_c"), how="inner")
 
 
-def _check(outcomes: pd.DataFrame, *, control: str, margin: float, alpha: float) -> None:
+def _check(
+    outcomes: pd.DataFrame,
+    *,
+    control: str,
+    margin: float,
+    alpha: float,
+    value_cols: list[str],
+    retention_col: str | None,
+) -> None:
     if not 0 < alpha < 1:
         raise ValueError(f"alpha={alpha}: expected a level in (0, 1), e.g. 0.05")
     if not np.isfinite(margin) or margin < 0:
         raise ValueError(f"margin={margin}: expected a non-negative profit margin, e.g. 0.3")
     require_columns(
         outcomes,
-        ["experiment_id", "customer_id", "variant", "cost", "net_revenue", "repurchase"],
+        ["experiment_id", "customer_id", "variant", "cost", *value_cols],
         table_name=_TABLE,
     )
+    if retention_col is not None:
+        values = outcomes[retention_col].dropna().to_numpy(np.float64)
+        if not np.isin(values, [0.0, 1.0]).all():
+            raise DataContractError(
+                f"{_TABLE}: column '{retention_col}' (the retention metric) has values other "
+                "than 0 and 1; expected a yes/no metric (1 = the customer was retained)"
+            )
     for experiment, rows in outcomes.groupby("experiment_id", sort=True):
         variants = set(rows["variant"])
         if control not in variants or len(variants) < 2:
@@ -89,7 +104,7 @@ def _check(outcomes: pd.DataFrame, *, control: str, margin: float, alpha: float)
                 f"{sorted(map(str, variants))}; expected the control '{control}' and at least "
                 "one other variant"
             )
-        for column in ("net_revenue", "repurchase"):
+        for column in value_cols:
             missing = int(rows[column].isna().sum())
             if missing:
                 raise DataContractError(
@@ -118,13 +133,15 @@ def campaign_economics(
     cost_per_contact: float | None = None,
     clv: pd.DataFrame | None = None,
     alpha: float = 0.05,
+    revenue_col: str = "net_revenue",
+    retention_col: str | None = "repurchase",
 ) -> pd.DataFrame:
     """Money made and spent by each variant of each experiment, against its control.
 
     Transforms the outcome table of :func:`crmlib.experiments.experiment_outcomes` (one row
     per customer and experiment) into one row per experiment x non-control variant:
 
-    - ``incremental_revenue_per_customer``: difference in mean ``net_revenue`` (variant minus
+    - ``incremental_revenue_per_customer``: difference in mean ``revenue_col`` (variant minus
       control), Welch CI (:func:`crmlib.experiments.welch_effect`, as scipy);
     - ``incremental_revenue_total``: the per-customer figure x ``n`` (customers in the
       variant), CI scaled the same way; ``incremental_profit``: that x ``margin``;
@@ -132,8 +149,8 @@ def campaign_economics(
       given. The cost is known, not estimated: it shifts or scales CIs, it adds no variance;
     - ``net_profit = incremental_profit - cost_total``; ``roi = net_profit / cost_total``
       (NaN when the cost is 0 or unknown);
-    - ``incremental_retained``: difference in the ``repurchase`` share x ``n`` (unpooled Wald
-      CI, :func:`crmlib.experiments.proportion_effect`);
+    - ``incremental_retained``: difference in the ``retention_col`` share x ``n`` (unpooled
+      Wald CI, :func:`crmlib.experiments.proportion_effect`); NaN without a retention metric;
     - ``cost_per_incremental_retained = cost_total / incremental_retained``. Its CI is the
       lift's CI mapped through ``cost_total / x`` (exact for a known cost, since the map is
       monotone on a CI that excludes 0). When the lift's CI reaches 0 or below, the cost
@@ -147,7 +164,7 @@ def campaign_economics(
     ----------
     outcomes : pd.DataFrame
         One row per customer and experiment with experiment_id, customer_id, variant, cost,
-        net_revenue, repurchase (``window_closed`` optional).
+        the revenue and the retention column (``window_closed`` optional).
     control : str, default "control"
         The control variant of every experiment.
     margin : float, default 0.3
@@ -158,6 +175,11 @@ def campaign_economics(
         One row per customer with customer_id and clv (projected customer lifetime value).
     alpha : float, default 0.05
         Two-sided level; the CIs are ``1 - alpha``.
+    revenue_col : str, default "net_revenue"
+        Revenue per customer in the outcome window (``ab_test.revenue_metric``).
+    retention_col : str or None, default "repurchase"
+        The yes/no metric counted as a retained customer (``ab_test.retention_metric``);
+        None: the ``incremental_retained`` and cost-per-retained columns are NaN.
 
     Returns
     -------
@@ -172,7 +194,8 @@ def campaign_economics(
         A bad ``alpha``, ``margin`` or ``cost_per_contact``.
     DataContractError
         A missing column, an experiment without its control or another variant, a missing
-        ``net_revenue`` or ``repurchase``, or a customer without a CLV (names the experiment).
+        revenue or retention value, a retention column with values other than 0/1, or a
+        customer without a CLV (names the experiment and the column).
 
     References
     ----------
@@ -192,11 +215,21 @@ def campaign_economics(
     >>> float(row["incremental_revenue_total"]), float(row["cost_total"]), float(row["roi"])
     (90.0, 8.0, 4.625)
     """
-    _check(outcomes, control=control, margin=margin, alpha=alpha)
+    value_cols = [revenue_col] + ([retention_col] if retention_col is not None else [])
+    _check(
+        outcomes,
+        control=control,
+        margin=margin,
+        alpha=alpha,
+        value_cols=value_cols,
+        retention_col=retention_col,
+    )
     if cost_per_contact is not None and (not np.isfinite(cost_per_contact) or cost_per_contact < 0):
         raise ValueError(f"cost_per_contact={cost_per_contact}: expected a non-negative amount")
-    revenue = _treated_vs_control(_arm_stats(outcomes, "net_revenue"), control)
-    repurchase = _treated_vs_control(_arm_stats(outcomes, "repurchase"), control)
+    revenue = _treated_vs_control(_arm_stats(outcomes, revenue_col), control)
+    repurchase = _treated_vs_control(
+        _arm_stats(outcomes, revenue_col if retention_col is None else retention_col), control
+    )
     grouped = outcomes.groupby(["experiment_id", "variant"], sort=True)
     cost_info = pd.DataFrame(
         {
@@ -226,6 +259,8 @@ def campaign_economics(
         repurchase["n_c"],
         alpha=alpha,
     )
+    if retention_col is None:  # no retention metric: the retained columns are unknown
+        ret = ret._replace(**{name: np.full(len(table), np.nan) for name in ret._fields})
     if cost_per_contact is not None:
         cost_total = cost_per_contact * n
     else:
@@ -275,6 +310,7 @@ def campaign_economics(
             n=int(size),
             lift_low=float(low),
             open_windows=int(still_open),
+            retention=retention_col is not None,
         )
         for missing, size, low, still_open in zip(
             table["cost_missing"], table["n"], retained[1], table["open_windows"], strict=True
@@ -288,17 +324,21 @@ def campaign_economics(
     return result.reset_index(drop=True)
 
 
-def _note(*, cost_missing: int, n: int, lift_low: float, open_windows: int) -> str:
+def _note(
+    *, cost_missing: int, n: int, lift_low: float, open_windows: int, retention: bool = True
+) -> str:
     notes = []
     if cost_missing:
         notes.append(
             f"cost unknown for {cost_missing} of {n} customers: cost_total, net_profit and roi "
-            "are NaN (pass cost_per_contact=)"
+            "are unknown (set the cost per contact in params)"
         )
-    if not lift_low > 0:
+    if not retention:
+        notes.append("no retention metric: incremental retained customers are not computed")
+    elif not lift_low > 0:
         notes.append(
             "the CI of the retention lift reaches 0: cost per incremental retained customer "
-            "is unbounded (NaN)"
+            "has no upper bound and is left blank"
         )
     if open_windows:
         notes.append(f"{open_windows} of {n} outcome windows still open: outcomes are partial")

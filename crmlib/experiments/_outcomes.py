@@ -133,7 +133,7 @@ def _open_windows_notes(
             notes.append(
                 f"experiment '{experiment}': the {retention_days}-day retention window of "
                 f"{unknown} of {len(rows)} assignments is not closed on {as_of.isoformat()}; "
-                "their 'retained' is NaN"
+                "whether they were retained is not known yet"
             )
     return notes
 
@@ -231,11 +231,12 @@ def experiment_outcomes(
         require_view(engine, events, _EVENT_COLUMNS, producer="01_ingest")
     else:
         notes.append(
-            f"no events table '{events}': {', '.join(_EVENT_OUTCOMES)} are NaN for every assignment"
+            f"no events table '{events}': {', '.join(_EVENT_OUTCOMES)} are unknown for every "
+            "assignment"
         )
     has_cost = "cost" in engine.column_types(assignments)
     if not has_cost:
-        notes.append(f"{assignments} has no 'cost' column: cost is NaN for every assignment")
+        notes.append(f"{assignments} has no 'cost' column: the cost of every assignment is unknown")
     end_ts = exclusive_end(as_of)
     excluded = _check_assignments(engine, assignments=assignments, as_of=as_of, end_ts=end_ts)
     from_engine = engine.query(

@@ -16,13 +16,18 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_columns
-from crmlib.experiments._effects import non_inferiority
+from crmlib.experiments._effects import guardrail_status
 from crmlib.plotting import format_money
 
 __all__ = [
     "VERDICT_COLUMNS",
     "VERDICTS",
+    "GUARDRAIL_COLUMNS",
     "verdicts",
+    "guardrail_specs",
+    "judge_guardrails",
+    "covariate_label",
+    "covariate_words",
     "describe_health",
     "describe_results",
     "ab_conclusion",
@@ -30,8 +35,28 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The possible verdicts, from best to worst news.
-VERDICTS: tuple[str, ...] = ("ship", "inconclusive", "do not ship", "unhealthy")
+#: The possible verdicts, from best to worst news. "effect positive, profit uncertain": the
+#: primary metric rose significantly and no guardrail failed, but the net profit's interval is
+#: not above zero (or the profit is unknown: no cost or no revenue metric).
+VERDICTS: tuple[str, ...] = (
+    "ship",
+    "effect positive, profit uncertain",
+    "inconclusive",
+    "do not ship",
+    "unhealthy",
+)
+
+#: Columns of :func:`judge_guardrails`, in order.
+GUARDRAIL_COLUMNS: tuple[str, ...] = (
+    "experiment_id", "variant", "metric", "worse", "margin", "metric_kind", "abs_diff",
+    "abs_ci_low", "abs_ci_high", "status", "words",
+)  # fmt: skip
+
+#: Plain names of the pre-period covariates the assignments input computes.
+_COVARIATE_LABELS: dict[str, str] = {
+    "pre_orders": "pre-period orders",
+    "pre_spend": "pre-period spend",
+}
 
 #: Columns of :func:`verdicts`, in order.
 VERDICT_COLUMNS: tuple[str, ...] = (
@@ -100,33 +125,180 @@ def _srm_p_values(srm: pd.DataFrame) -> dict[str, tuple[float, bool, str]]:
     }
 
 
-def _guardrail_status(
-    rows: pd.DataFrame, guardrails: Mapping[str, float]
-) -> list[tuple[str, str, str]]:
-    """(metric, non_inferiority status, words) per guardrail for one experiment x variant."""
-    statuses = []
-    for metric, margin in guardrails.items():
-        found = rows[rows["metric"] == metric]
-        if found.empty:
-            statuses.append((metric, "inconclusive", f"guardrail '{metric}' was not measured"))
-            continue
-        row = found.iloc[0]
-        kind = str(row["metric_kind"])
-        status = non_inferiority(float(row["abs_diff"]), float(row["abs_ci_high"]), margin)
-        shown_margin = f"{100 * margin:.1f} points" if kind == "binary" else f"{margin:g}"
-        effect = _effect(
-            float(row["abs_diff"]), float(row["abs_ci_low"]), float(row["abs_ci_high"]), kind
+def _sentence(note: str) -> str:
+    """A note as a sentence: first letter capitalized (unless it starts with a file or column
+    name such as ``ab.csv`` or ``pre_orders``) and one full stop at the end.
+
+    Examples
+    --------
+    >>> _sentence("no customers table: not broken down"), _sentence("ab_test.csv has no id.")
+    ('No customers table: not broken down.', 'ab_test.csv has no id.')
+    """
+    text = note.strip()
+    first = text.split(" ", 1)[0]
+    if "." not in first and "_" not in first:
+        text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def covariate_label(column: str) -> str:
+    """Plain words for a CUPED covariate: ``pre_orders`` -> "pre-period orders".
+
+    Examples
+    --------
+    >>> covariate_label("pre_spend"), covariate_label("visits_before")
+    ('pre-period spend', 'visits_before')
+    """
+    return _COVARIATE_LABELS.get(column, column)
+
+
+def covariate_words(covariates: Mapping[str, str]) -> str:
+    """Which metric CUPED adjusts for which covariate, in one clause.
+
+    Examples
+    --------
+    >>> covariate_words({"repurchase": "pre_orders", "orders": "pre_orders",
+    ...                  "net_revenue": "pre_spend"})
+    'repurchase and orders adjusted for pre-period orders, net_revenue for pre-period spend'
+    """
+    by_covariate: dict[str, list[str]] = {}
+    for metric, column in covariates.items():
+        by_covariate.setdefault(column, []).append(metric)
+    parts = []
+    for position, (column, metrics) in enumerate(by_covariate.items()):
+        names = " and ".join(
+            [", ".join(metrics[:-1]), metrics[-1]] if len(metrics) > 1 else metrics
         )
-        words = {
-            "non-inferior": f"guardrail '{metric}' is non-inferior: it moved {effect}, "
-            f"within the tolerated {shown_margin}",
-            "inferior": f"guardrail '{metric}' is inferior: it worsened by {effect}, "
-            f"more than the tolerated {shown_margin}",
-            "inconclusive": f"guardrail '{metric}' is inconclusive: it moved {effect}, "
-            f"which may exceed the tolerated {shown_margin}",
-        }[status]
-        statuses.append((metric, status, words))
-    return statuses
+        verb = "adjusted for" if position == 0 else "for"
+        parts.append(f"{names} {verb} {covariate_label(column)}")
+    return ", ".join(parts)
+
+
+def guardrail_specs(guardrails: Mapping[str, Any]) -> dict[str, tuple[float, str]]:
+    """Guardrail metric -> (margin, worse), from either form of ``ab_test.guardrails``.
+
+    A number is the margin of a metric where higher is worse (the older form); a mapping (or
+    :class:`crmlib.config.GuardrailParams`) has ``margin`` and ``worse`` ("higher" or
+    "lower", default "higher").
+
+    Examples
+    --------
+    >>> guardrail_specs({"unsubscribed": 0.005, "retained": {"margin": 0.02, "worse": "lower"}})
+    {'unsubscribed': (0.005, 'higher'), 'retained': (0.02, 'lower')}
+    """
+    specs: dict[str, tuple[float, str]] = {}
+    for metric, spec in guardrails.items():
+        if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+            margin, worse = float(spec), "higher"
+        elif isinstance(spec, Mapping):
+            margin, worse = float(spec.get("margin", math.nan)), str(spec.get("worse", "higher"))
+        elif hasattr(spec, "margin"):
+            margin, worse = float(spec.margin), str(getattr(spec, "worse", "higher"))
+        else:
+            raise ValueError(
+                f"guardrail '{metric}': {spec!r}; expected a margin or {{margin, worse}}"
+            )
+        if not margin > 0 or worse not in ("higher", "lower"):
+            raise ValueError(
+                f"guardrail '{metric}': margin {margin}, worse {worse!r}; expected a positive "
+                "margin and worse 'higher' or 'lower'"
+            )
+        specs[str(metric)] = (margin, worse)
+    return specs
+
+
+def _guardrail_words(
+    metric: str, status: str, effect: str, margin: str, worse: str, measured: bool
+) -> str:
+    if not measured:
+        return f"guardrail '{metric}' was not measured"
+    move = "rise" if worse == "higher" else "fall"
+    return {
+        "non-inferior": f"guardrail '{metric}' is non-inferior: it moved {effect}, "
+        f"within the tolerated {move} of {margin}",
+        "inferior": f"guardrail '{metric}' is inferior: it moved {effect}, "
+        f"a {move} beyond the tolerated {margin}",
+        "inconclusive": f"guardrail '{metric}' is inconclusive: it moved {effect}, "
+        f"which may be a {move} beyond the tolerated {margin}",
+    }[status]
+
+
+def _guardrail_rows(
+    rows: pd.DataFrame, guardrails: Mapping[str, tuple[float, str]]
+) -> list[dict[str, Any]]:
+    """One record per guardrail for one experiment x variant (the overall rows of ``rows``)."""
+    records = []
+    for metric, (margin, worse) in guardrails.items():
+        found = rows[rows["metric"] == metric]
+        diff = low = high = math.nan
+        kind = ""
+        status = "inconclusive"
+        if not found.empty:
+            row = found.iloc[0]
+            kind = str(row["metric_kind"])
+            diff, low, high = (float(row[c]) for c in ("abs_diff", "abs_ci_low", "abs_ci_high"))
+            status = guardrail_status(diff, low, high, margin=margin, worse=worse)
+        shown_margin = f"{100 * margin:.1f} points" if kind == "binary" else f"{margin:g}"
+        records.append(
+            {
+                "metric": metric,
+                "worse": worse,
+                "margin": margin,
+                "metric_kind": kind,
+                "abs_diff": diff,
+                "abs_ci_low": low,
+                "abs_ci_high": high,
+                "status": status,
+                "words": _guardrail_words(
+                    metric, status, _effect(diff, low, high, kind), shown_margin, worse,
+                    not found.empty,
+                ),
+            }
+        )  # fmt: skip
+    return records
+
+
+def judge_guardrails(results: pd.DataFrame, guardrails: Mapping[str, Any]) -> pd.DataFrame:
+    """Every guardrail of every variant, judged in its own bad direction.
+
+    Transforms the overall rows of :func:`crmlib.experiments.analyze_experiment` into one row
+    per experiment x variant x guardrail (:data:`GUARDRAIL_COLUMNS`): the difference and CI,
+    the tolerated worsening ``margin``, ``worse`` ("higher": a rise is bad, e.g. unsubscribes;
+    "lower": a fall is bad, e.g. retention) and the status of
+    :func:`crmlib.experiments.guardrail_status`. A guardrail without a result row (not
+    measured) is "inconclusive" with NaN estimates; ``words`` says so.
+
+    Examples
+    --------
+    >>> results = pd.DataFrame({"experiment_id": "e", "variant": "b", "metric": ["retained"],
+    ...     "segment_col": None, "abs_diff": [-0.04], "abs_ci_low": [-0.06],
+    ...     "abs_ci_high": [-0.02], "metric_kind": "binary"})
+    >>> judge_guardrails(results, {"retained": {"margin": 0.01, "worse": "lower"}})["status"].tolist()
+    ['inferior']
+    """
+    specs = guardrail_specs(guardrails)
+    require_columns(
+        results,
+        ["experiment_id", "variant", "metric", "segment_col", "abs_diff", "abs_ci_low",
+         "abs_ci_high", "metric_kind"],
+        table_name=_RESULTS,
+    )  # fmt: skip
+    overall = _overall(results)
+    rows: list[dict[str, Any]] = []
+    for (experiment, variant), arm in overall.groupby(
+        [overall["experiment_id"].astype(str), overall["variant"].astype(str)], sort=True
+    ):
+        for record in _guardrail_rows(arm, specs):
+            rows.append({"experiment_id": experiment, "variant": variant, **record})
+    return pd.DataFrame(rows, columns=list(GUARDRAIL_COLUMNS))
+
+
+def _cuped_clause(row: Any) -> str:
+    """', adjusted for pre-period orders (CUPED)' for a CUPED row, else ''."""
+    covariate = getattr(row, "covariate", None)
+    if not bool(getattr(row, "cuped", False)) or not isinstance(covariate, str):
+        return ""
+    return f", adjusted for {covariate_label(covariate)} (CUPED)"
 
 
 def verdicts(
@@ -135,10 +307,10 @@ def verdicts(
     srm: pd.DataFrame,
     balance: pd.DataFrame,
     economics: pd.DataFrame,
-    guardrails: Mapping[str, float],
+    guardrails: Mapping[str, Any],
     primary_metric: str = "repurchase",
     alpha: float = 0.05,
-    currency: str = "EUR",
+    currency: str,
 ) -> pd.DataFrame:
     """Decide, for every variant of every experiment, whether to ship it, and say why.
 
@@ -152,9 +324,11 @@ def verdicts(
     - **do not ship** when the primary metric's lift is significantly negative (Holm-adjusted
       p < ``alpha``), a guardrail is inferior, or the whole CI of the net profit is below 0;
     - **ship** when the primary lift is positive with Holm-adjusted p < ``alpha``, every
-      guardrail is non-inferior (:func:`crmlib.experiments.non_inferiority` on
-      ``abs_diff``, ``abs_ci_high`` and the tolerated worsening in ``guardrails``; higher is
-      worse) and the net profit's point estimate is above 0;
+      guardrail is non-inferior (:func:`crmlib.experiments.guardrail_status`, each in its
+      own bad direction) and the whole CI of the net profit is above 0 (a known cost);
+    - **effect positive, profit uncertain** when the lift and the guardrails are as for ship
+      but the net profit's CI reaches 0 or below, or the net profit is unknown (no campaign
+      cost, or no revenue metric): the campaign works, whether it pays is not shown;
     - **inconclusive** otherwise.
 
     ``reasons`` says why in plain words, ``"; "``-joined; covariates flagged as imbalanced in
@@ -171,15 +345,16 @@ def verdicts(
     economics : pd.DataFrame
         As returned by :func:`crmlib.experiments.campaign_economics`; a variant without a
         row (or with a NaN net profit) cannot ship.
-    guardrails : mapping of str to float
+    guardrails : mapping
         Guardrail metric -> tolerated worsening of its absolute difference (a share for a
-        binary metric: 0.005 is half a percentage point).
+        binary metric: 0.005 is half a percentage point), as a number (higher is worse) or
+        ``{"margin": 0.01, "worse": "lower"}`` (see :func:`guardrail_specs`).
     primary_metric : str, default "repurchase"
         The metric the campaign is meant to move (higher is better).
     alpha : float, default 0.05
         Level for the Holm-adjusted p-value of the primary metric.
-    currency : str, default "EUR"
-        Currency of the money in ``reasons``.
+    currency : str
+        The run's currency (``params.currency``), of the money in ``reasons``.
 
     Returns
     -------
@@ -201,12 +376,16 @@ def verdicts(
     ...                     "counts": ["control 500, email 500"], "p_value": [1.0],
     ...                     "srm": [False]})
     >>> economics = pd.DataFrame({"experiment_id": ["winback"], "variant": ["email"],
-    ...                           "net_profit": [800.0], "net_profit_ci_low": [-50.0],
+    ...                           "net_profit": [800.0], "net_profit_ci_low": [50.0],
     ...                           "net_profit_ci_high": [1650.0]})
     >>> table = verdicts(results, srm=srm, balance=pd.DataFrame(), economics=economics,
-    ...                  guardrails={"unsubscribes": 0.005})
+    ...                  guardrails={"unsubscribes": 0.005}, currency="EUR")
     >>> table["verdict"].tolist()
     ['ship']
+    >>> economics["net_profit_ci_low"] = -50.0  # the profit interval now spans zero
+    >>> verdicts(results, srm=srm, balance=pd.DataFrame(), economics=economics,
+    ...          guardrails={"unsubscribes": 0.005}, currency="EUR")["verdict"].tolist()
+    ['effect positive, profit uncertain']
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha={alpha}: expected a level in (0, 1), e.g. 0.05")
@@ -231,6 +410,7 @@ def verdicts(
         ["experiment_id", "variant", "net_profit", "net_profit_ci_low", "net_profit_ci_high"],
         table_name="economics",
     )
+    specs = guardrail_specs(guardrails)
     srm_of = _srm_p_values(srm)
     imbalanced: dict[tuple[str, str], list[str]] = {}
     if not balance.empty:
@@ -261,8 +441,9 @@ def verdicts(
                 arm,
                 srm=srm_of.get(key[0]),
                 net=money.get(key, (math.nan, math.nan, math.nan)),
+                has_economics=key in money,
                 imbalanced=imbalanced.get(key, []),
-                guardrails=guardrails,
+                guardrails=specs,
                 primary_metric=primary_metric,
                 alpha=alpha,
                 currency=currency,
@@ -280,8 +461,9 @@ def _verdict_row(
     *,
     srm: tuple[float, bool, str] | None,
     net: tuple[float, float, float],
+    has_economics: bool = True,
     imbalanced: list[str],
-    guardrails: Mapping[str, float],
+    guardrails: Mapping[str, tuple[float, str]],
     primary_metric: str,
     alpha: float,
     currency: str,
@@ -296,19 +478,31 @@ def _verdict_row(
         diff, low, high = (float(first[c]) for c in ("abs_diff", "abs_ci_low", "abs_ci_high"))
         p_adj = float(first["p_adjusted"])
         kind = str(first["metric_kind"])
-    statuses = _guardrail_status(arm, guardrails)
+    statuses = [
+        (record["metric"], record["status"], record["words"])
+        for record in _guardrail_rows(arm, guardrails)
+    ]
     net_profit, net_low, net_high = net
     significant = bool(np.isfinite(p_adj) and p_adj < alpha)
+    cuped = "" if primary.empty else _cuped_clause(primary.iloc[0])
     lift_words = (
         f"the primary metric '{primary_metric}' was not analysed"
         if primary.empty
-        else f"the lift in {primary_metric} {_effect(diff, low, high, kind)}"
+        else f"the lift in {primary_metric}{cuped}{',' if cuped else ''} "
+        f"{_effect(diff, low, high, kind)}"
     )
-    profit_words = (
-        "net profit unknown (no campaign cost or economics)"
-        if not np.isfinite(net_profit)
-        else f"net profit {_money_ci(net_profit, net_low, net_high, currency)}"
-    )
+    if np.isfinite(net_profit):
+        profit_words = f"net profit {_money_ci(net_profit, net_low, net_high, currency)}"
+    elif has_economics:
+        profit_words = (
+            "net profit unknown: the campaign cost is not known (set ab_test.cost_per_contact, "
+            "or give the assignments a cost column)"
+        )
+    else:
+        profit_words = (
+            "net profit unknown: no campaign economics (they need the revenue metric, "
+            "ab_test.revenue_metric)"
+        )
 
     reasons: list[str] = []
     if srm_flagged:
@@ -330,8 +524,11 @@ def _verdict_row(
         else:
             lift_ok = significant and diff > 0
             guards_ok = all(status == "non-inferior" for _, status, _ in statuses)
-            profit_ok = bool(np.isfinite(net_profit) and net_profit > 0)
-            verdict = "ship" if lift_ok and guards_ok and profit_ok else "inconclusive"
+            profit_ok = bool(np.isfinite(net_low) and net_low > 0)
+            if lift_ok and guards_ok:
+                verdict = "ship" if profit_ok else "effect positive, profit uncertain"
+            else:
+                verdict = "inconclusive"
             if lift_ok:
                 reasons.append(f"{lift_words} is significant (adjusted {_p(p_adj)})")
             elif primary.empty:
@@ -350,9 +547,9 @@ def _verdict_row(
                 )
             reasons += [words for _, _, words in statuses]
             if profit_ok:
-                reasons.append(f"{profit_words} is positive")
-            elif np.isfinite(net_profit):
-                reasons.append(f"{profit_words} is not above zero")
+                reasons.append(f"{profit_words} is above zero across its whole interval")
+            elif np.isfinite(net_profit) and np.isfinite(net_low):
+                reasons.append(f"{profit_words} is not above zero across its whole interval")
             else:
                 reasons.append(profit_words)
     if imbalanced:
@@ -474,7 +671,7 @@ def describe_results(
     verdicts: pd.DataFrame,
     economics: pd.DataFrame,
     *,
-    currency: str = "EUR",
+    currency: str,
 ) -> str:
     """Markdown: per experiment x variant the verdict, its reasons, every metric's effect, money.
 
@@ -492,9 +689,9 @@ def describe_results(
     >>> table = pd.DataFrame({"experiment_id": ["winback"], "variant": ["email"],
     ...                       "verdict": ["ship"], "reasons": ["it works"]})
     >>> print(describe_results(results, table, pd.DataFrame(columns=["experiment_id",
-    ...       "variant"])))
+    ...       "variant"]), currency="EUR"))
     - **winback / email: ship.** It works.
-        - repurchase: 5.0 points (1.0 to 9.0), adjusted p = 0.010
+        - repurchase: 5.0 points (1.0 to 9.0), Holm-adjusted p = 0.010
         - net profit unknown (campaign cost not recorded)
     """
     require_columns(
@@ -515,10 +712,22 @@ def describe_results(
             & (overall["variant"].astype(str) == variant)
         ]
         for effect in arm.itertuples(index=False):
+            kind = str(effect.metric_kind)
+            estimate = _effect(
+                float(effect.abs_diff), float(effect.abs_ci_low), float(effect.abs_ci_high), kind
+            )
+            cuped = _cuped_clause(effect)
+            if cuped:
+                raw = _effect(
+                    float(effect.raw_abs_diff),
+                    float(effect.raw_abs_ci_low),
+                    float(effect.raw_abs_ci_high),
+                    kind,
+                )
+                cuped += f"; unadjusted {raw}"
             lines.append(
-                f"    - {effect.metric}: "
-                f"{_effect(float(effect.abs_diff), float(effect.abs_ci_low), float(effect.abs_ci_high), str(effect.metric_kind))}"
-                f", adjusted {_p(float(effect.p_adjusted))}"
+                f"    - {effect.metric}: {estimate}{cuped}, "
+                f"Holm-adjusted {_p(float(effect.p_adjusted))}"
             )
         lines.append(
             f"    - {_money_words(_economics_row(economics, experiment, variant), currency)}"
@@ -526,7 +735,7 @@ def describe_results(
     return "\n".join(lines)
 
 
-def ab_conclusion(verdicts: pd.DataFrame, economics: pd.DataFrame, *, currency: str = "EUR") -> str:
+def ab_conclusion(verdicts: pd.DataFrame, economics: pd.DataFrame, *, currency: str) -> str:
     """One paragraph for the front page: which variants to ship, which not, and the money.
 
     Examples
@@ -540,7 +749,7 @@ def ab_conclusion(verdicts: pd.DataFrame, economics: pd.DataFrame, *, currency: 
     >>> economics = pd.DataFrame({"experiment_id": "winback", "variant": ["email", "sms"],
     ...     "net_profit": [1200.0, 10.0], "net_profit_ci_low": [200.0, -400.0],
     ...     "net_profit_ci_high": [2200.0, 420.0], "roi": [1.5, 0.02]})
-    >>> print(ab_conclusion(table, economics))
+    >>> print(ab_conclusion(table, economics, currency="EUR"))
     1 experiment, 2 variants tested against control. Ship winback / email: repurchase 5.0 points (1.0 to 9.0), net profit €1.2k (€200 to €2.2k), ROI 150%. Inconclusive, keep testing or stop: winback / sms: repurchase 1.0 points (-3.0 to 5.0), net profit €10 (-€400 to €420), ROI 2%.
     """
     if verdicts.empty:
@@ -568,6 +777,10 @@ def ab_conclusion(verdicts: pd.DataFrame, economics: pd.DataFrame, *, currency: 
     else:
         parts.append("No variant is ready to ship.")
     for verdict, words in (
+        (
+            "effect positive, profit uncertain",
+            "Effect positive, profit uncertain (the campaign works; whether it pays is not shown)",
+        ),
         ("do not ship", "Do not ship"),
         ("inconclusive", "Inconclusive, keep testing or stop"),
     ):

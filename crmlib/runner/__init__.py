@@ -14,6 +14,7 @@ from crmlib.runner._notebooks import (
     check_kernel,
     discover_notebooks,
 )
+from crmlib.runner._plan import STAGE_INPUTS, check_inputs, plan_stages
 from crmlib.runner._provenance import VERSIONED_PACKAGES, input_fingerprints, package_versions
 from crmlib.runner._results import FailureInfo, NotebookOutcome, ProgressEvent, RunResult
 
@@ -21,6 +22,7 @@ __all__ = [
     "DEFAULT_KERNEL",
     "KERNEL_INSTALL_COMMAND",
     "VERSIONED_PACKAGES",
+    "STAGE_INPUTS",
     "RunSetupError",
     "FailureInfo",
     "NotebookOutcome",
@@ -30,5 +32,7 @@ __all__ = [
     "check_kernel",
     "package_versions",
     "input_fingerprints",
+    "plan_stages",
+    "check_inputs",
     "run_notebooks",
 ]

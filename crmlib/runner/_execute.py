@@ -26,6 +26,7 @@ from crmlib.runner._folders import (
 )
 from crmlib.runner._notebooks import DEFAULT_KERNEL, _select, check_kernel, discover_notebooks
 from crmlib.runner._papermill import _failure_from_exception, _papermill_execute
+from crmlib.runner._plan import check_inputs, plan_stages
 from crmlib.runner._provenance import (
     _previous_outcomes,
     _run_record,
@@ -54,7 +55,11 @@ def run_notebooks(
 ) -> RunResult:
     """Execute the workbook's notebooks into ``outputs/<run_name>``, replacing it only on success.
 
-    The params are validated first. Notebooks ``NN_<section>.ipynb`` run in order with
+    The params are validated first, then the notebooks the inputs allow are chosen
+    (:func:`crmlib.runner.plan_stages`: with only an experiment export, 01-06 are skipped and
+    only 07 runs; the reason goes to ``run.json`` and the front page) and their inputs checked
+    (:func:`crmlib.runner.check_inputs`: an export's header against its mapping), so a
+    mapping error stops the run in seconds. Notebooks ``NN_<section>.ipynb`` run in order with
     papermill (working directory: the notebooks folder), each receiving ``params_file``,
     ``run_dir`` (the build folder), the common keys and its own params section. The run builds
     in ``outputs/.<run_name>.building-<timestamp>``: executed notebooks in ``notebooks/``, their
@@ -97,8 +102,11 @@ def run_notebooks(
     ConfigError
         The params file is invalid (the message names the file and the key), or a notebook
         has no params section.
+    SourceFileError
+        An input checked up front is missing, unreadable or lacks a column the params name.
     RunSetupError
-        No notebooks, an unknown ``only``/``start_from`` name, or the kernel is not installed.
+        No notebooks, an unknown ``only``/``start_from`` name, nothing the inputs allow among
+        the selected notebooks, or the kernel is not installed.
     StageInputMissing
         ``only``/``start_from`` without a previous successful run to reuse.
     RunLockedError
@@ -114,6 +122,16 @@ def run_notebooks(
         selected = notebooks[_select(notebooks, start_from, "--from") :]
     else:
         selected = list(notebooks)
+    plan = plan_stages(params, notebooks)
+    runnable = [path for path in notebooks if plan[path.stem] is None]
+    to_run = [path for path in selected if plan[path.stem] is None]
+    if not to_run:
+        reasons = sorted({str(plan[path.stem]) for path in selected})
+        raise RunSetupError(
+            f"nothing to run: {', '.join(path.stem for path in selected)} cannot run on this "
+            f"params file ({' '.join(reasons)})"
+        )
+    check_inputs(params, [path.stem for path in to_run])
     check_kernel(kernel_name)
 
     outputs = Path(outputs_dir).resolve()
@@ -130,7 +148,7 @@ def run_notebooks(
         ) from None
     try:
         _recover(outputs, params.run_name)
-        partial = len(selected) < len(notebooks)
+        partial = len(to_run) < len(runnable)
         if partial and not (final / "metrics.json").is_file():
             flag = f"--only {only}" if only is not None else f"--from {start_from}"
             raise StageInputMissing(
@@ -141,7 +159,8 @@ def run_notebooks(
             params,
             params_path=Path(params_file).resolve(),
             notebooks=notebooks,
-            selected={path.stem for path in selected},
+            selected={path.stem for path in to_run},
+            skipped={stem: reason for stem, reason in plan.items() if reason is not None},
             final=final,
             kernel_name=kernel_name,
             mode={"only": only, "from": start_from, "reused_from": str(final) if partial else None},
@@ -163,6 +182,7 @@ class _Build:
         params_path: Path,
         notebooks: Sequence[Path],
         selected: set[str],
+        skipped: dict[str, str],
         final: Path,
         kernel_name: str,
         mode: dict[str, Any],
@@ -171,6 +191,7 @@ class _Build:
         self.params_path = params_path
         self.notebooks = list(notebooks)
         self.selected = selected
+        self.skipped = skipped
         self.final = final
         self.kernel_name = kernel_name
         self.mode = mode
@@ -192,6 +213,10 @@ class _Build:
             outcome = NotebookOutcome(
                 path.stem, section_for_notebook(path.name), notebook_title(path)
             )
+            if path.stem in self.skipped:
+                outcome.status, outcome.reason = "skipped", self.skipped[path.stem]
+                outcomes.append(outcome)
+                continue
             before = previous.get(path.stem)
             if (
                 path.stem not in self.selected
@@ -237,6 +262,12 @@ class _Build:
             for position, (path, outcome) in enumerate(
                 zip(self.notebooks, self.outcomes, strict=True), start=1
             ):
+                if outcome.status == "skipped":
+                    if progress is not None:
+                        progress(
+                            ProgressEvent("skip", position, total, outcome.notebook, "skipped")
+                        )
+                    continue
                 if outcome.notebook not in self.selected:
                     continue
                 if progress is not None:
@@ -329,8 +360,18 @@ class _Build:
         return interrupted
 
     def _stages(self) -> list[StageEntry]:
+        """The front page's cards; a skipped stage carries why in its first note."""
         return [
-            StageEntry(o.notebook, o.section, o.title, o.status, o.seconds, o.html, o.reused)
+            StageEntry(
+                o.notebook,
+                o.section,
+                o.title,
+                o.status,
+                o.seconds,
+                o.html,
+                o.reused,
+                (f"Skipped: {o.reason}",) if o.status == "skipped" and o.reason else (),
+            )
             for o in self.outcomes
         ]
 

@@ -15,7 +15,8 @@ __all__ = [
     "RunResult",
 ]
 
-Status = Literal["ok", "failed", "not run"]
+#: "skipped": the params name none of the notebook's inputs (e.g. only an experiment export).
+Status = Literal["ok", "failed", "not run", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class FailureInfo:
 
 @dataclass
 class NotebookOutcome:
-    """One notebook of a run: its status, time, and files (relative to the run folder)."""
+    """One notebook of a run: its status, time, files (relative to the run folder), skip reason."""
 
     notebook: str
     section: str
@@ -76,12 +77,15 @@ class NotebookOutcome:
     reused: bool = False
     ipynb: str | None = None
     html: str | None = None
+    reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The notebook's entry under ``run.json["notebooks"]``."""
         entry: dict[str, Any] = {"status": self.status, "seconds": self.seconds}
         if self.reused:
             entry["reused"] = True
+        if self.reason is not None:
+            entry["reason"] = self.reason
         entry["ipynb"] = self.ipynb
         entry["html"] = self.html
         return entry
@@ -89,9 +93,9 @@ class NotebookOutcome:
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """A notebook starting (``kind="start"``) or ending (``kind="end"``), for progress output."""
+    """A notebook starting (``kind="start"``), ending (``"end"``) or skipped (``"skip"``)."""
 
-    kind: Literal["start", "end"]
+    kind: Literal["start", "end", "skip"]
     index: int
     total: int
     notebook: str
@@ -106,7 +110,8 @@ class RunResult:
     Attributes
     ----------
     status : {"ok", "failed"}
-        ``"ok"`` only when every selected notebook ran and the run folder was replaced.
+        ``"ok"`` only when every selected notebook the inputs allow ran and the run folder
+        was replaced (a skipped notebook is not a failure).
     run_name : str
     run_dir : Path
         ``outputs/<run_name>`` on success; ``outputs/<run_name>.failed-<timestamp>`` on failure.
@@ -135,6 +140,11 @@ class RunResult:
     def ok(self) -> bool:
         """Whether the run succeeded."""
         return self.status == "ok"
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Notebook -> why it was skipped (the params name none of its inputs)."""
+        return {n.notebook: n.reason or "" for n in self.notebooks if n.status == "skipped"}
 
     @property
     def exit_code(self) -> int:
