@@ -6,6 +6,7 @@ import ast
 import gzip
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -663,3 +664,394 @@ def test_committed_sample_is_reproducible(tmp_path: Path) -> None:
     assert len(transactions) == truth["realized"]["n_transaction_rows"]
     assert sum(f.stat().st_size for f in SAMPLE_DIR.iterdir()) < 3_500_000
     assert re.fullmatch(r"winback-\d{4}-\d{2}", truth["experiment"]["experiment_id"])
+
+
+# --- the retail-log profile ------------------------------------------------------------------
+
+RETAIL_N, RETAIL_SEED = 2_000, 3
+PARAMS_DIR = Path(__file__).resolve().parents[1] / "params"
+
+
+@pytest.fixture(scope="module")
+def retail_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("retail_log")
+    argv = ["--profile", "retail-log", "--customers", str(RETAIL_N), "--seed", str(RETAIL_SEED)]
+    assert synth.main([*argv, "--out", str(out), "--compress"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def retail_truth(retail_dir: Path) -> dict[str, Any]:
+    # money is exact decimal text in truth.json: parse it as Decimal
+    return json.loads((retail_dir / "truth.json").read_text(), parse_float=Decimal)
+
+
+@pytest.fixture(scope="module")
+def retail_text(retail_dir: Path) -> pd.DataFrame:
+    """The written log as text, one row per line in file order."""
+    return pd.read_csv(retail_dir / "transactions.csv.gz", dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def retail_lines(retail_text: pd.DataFrame) -> pd.DataFrame:
+    """The log parsed independently of the generator: exact line amounts in thousandths."""
+    lines = retail_text.copy()
+    lines["qty"] = lines["Quantity"].astype(np.int64)
+    parts = lines["Price"].str.partition(".")
+    lines["price_milli"] = parts[0].astype(np.int64) * 1000 + parts[2].str.ljust(3, "0").astype(
+        np.int64
+    )
+    lines["amount_milli"] = lines["qty"] * lines["price_milli"]
+    lines["ts"] = pd.to_datetime(lines["InvoiceDate"], format="%Y-%m-%d %H:%M:%S")
+    lines["guest"] = lines["Customer ID"] == ""
+    lines["cancellation"] = lines["Invoice"].str.startswith("C")
+    lines["number"] = lines["Invoice"].str.removeprefix("C").astype(np.int64)
+    return lines
+
+
+@pytest.fixture(scope="module")
+def retail_invoices(retail_lines: pd.DataFrame) -> pd.DataFrame:
+    """One row per invoice: total (thousandths), lines, first and last timestamp."""
+    return retail_lines.groupby("Invoice", sort=False).agg(
+        total=("amount_milli", "sum"),
+        n_lines=("amount_milli", "size"),
+        max_line=("amount_milli", lambda a: a.abs().max()),
+        first_ts=("ts", "min"),
+        last_ts=("ts", "max"),
+        n_stamps=("ts", "nunique"),
+        guest=("guest", "first"),
+        all_guest=("guest", "all"),
+        cancellation=("cancellation", "first"),
+        customer=("Customer ID", "first"),
+        n_customers=("Customer ID", "nunique"),
+        n_countries=("Country", "nunique"),
+        number=("number", "first"),
+    )
+
+
+def test_retail_log_columns_and_formats(retail_dir: Path, retail_text: pd.DataFrame) -> None:
+    assert sorted(p.name for p in retail_dir.iterdir()) == [
+        "transactions.csv.gz", "truth.json", "truth_customers.csv.gz",
+    ]  # fmt: skip
+    assert list(retail_text.columns) == synth.RETAIL_COLUMNS == [
+        "Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID", "Country",
+    ]  # fmt: skip
+    assert retail_text["Invoice"].str.fullmatch(r"C?\d{6}").all()
+    assert retail_text["StockCode"].str.fullmatch(r"\d{5}[A-F]?").all()
+    assert retail_text["Quantity"].str.fullmatch(r"-?[1-9]\d*").all()
+    # whole minutes, as a point-of-sale export prints them
+    assert retail_text["InvoiceDate"].str.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:00").all()
+    assert retail_text["Price"].str.fullmatch(r"\d+\.\d{2}\d?").all()
+    assert retail_text["Customer ID"].str.fullmatch(r"(\d{5})?").all()
+    # descriptions with a comma are quoted in the file and read back whole
+    assert retail_text["Description"].str.contains(", ", regex=False).any()
+    assert (retail_text["Country"] == "United Kingdom").mean() > 0.7
+    # no two lines alike: ingest's duplicate_row rule never fires on this file
+    assert not retail_text.duplicated().any()
+
+
+def test_retail_log_counts_match_truth(
+    retail_truth: dict[str, Any], retail_lines: pd.DataFrame, retail_invoices: pd.DataFrame
+) -> None:
+    realized = retail_truth["realized"]
+    purchases = retail_invoices[~retail_invoices["cancellation"]]
+    assert len(retail_lines) == realized["n_lines"]
+    assert len(retail_invoices) == realized["n_invoices"]
+    assert len(purchases) == realized["n_purchase_invoices"]
+    assert (~purchases["guest"]).sum() == realized["n_purchase_invoices_identified"]
+    assert purchases["guest"].sum() == realized["n_purchase_invoices_guest"]
+    identified = retail_lines.loc[~retail_lines["guest"], "Customer ID"]
+    assert identified.nunique() == realized["n_identified_customers"]
+    # every identified customer has a purchase invoice (a cancellation follows a purchase)
+    assert set(identified) == set(purchases.loc[~purchases["guest"], "customer"])
+    # a few thousand purchase invoices per 2,000 customers, some 25-30% of them guest invoices
+    assert 5 * RETAIL_N < realized["n_purchase_invoices"] < 12 * RETAIL_N
+    # one customer and one country per invoice
+    assert (retail_invoices["n_customers"] <= 1).all() and (
+        retail_invoices["n_countries"] == 1
+    ).all()
+    first, last = retail_lines["ts"].min(), retail_lines["ts"].max()
+    assert (str(first), str(last)) == (realized["first_ts"], realized["last_ts"])
+    truth_file = retail_truth["file"]
+    assert first >= pd.Timestamp(retail_truth["generator"]["start"])
+    assert last < pd.Timestamp(truth_file["as_of_date"]) + pd.Timedelta(days=1)
+    assert truth_file["as_of_date"] == retail_truth["generator"]["end"] == "2025-12-31"
+
+
+def test_retail_log_exact_total(retail_truth: dict[str, Any], retail_text: pd.DataFrame) -> None:
+    """The file's own total, Quantity x Price summed in exact decimal arithmetic."""
+    amounts = [
+        Decimal(q) * Decimal(p)
+        for q, p in zip(retail_text["Quantity"], retail_text["Price"], strict=True)
+    ]
+    total = sum(amounts, Decimal(0))
+    realized = retail_truth["realized"]
+    assert isinstance(realized["total_amount"], Decimal)
+    assert total == realized["total_amount"]
+    # prices with fractions of a cent: the exact total is not a whole number of cents here
+    assert total != total.quantize(Decimal("0.01"))
+    guest = retail_text["Customer ID"] == ""
+    cancellation = retail_text["Invoice"].str.startswith("C")
+
+    def subtotal(mask: pd.Series) -> Decimal:
+        return sum((a for a, m in zip(amounts, mask, strict=True) if m), Decimal(0))
+
+    assert subtotal(guest) == realized["guest_revenue"]
+    assert subtotal(~cancellation) == realized["purchase_amount"]
+    assert subtotal(cancellation) == realized["cancellation_amount"] < 0
+    assert realized["purchase_amount"] + realized["cancellation_amount"] == total
+
+
+def test_retail_log_guest_invoices(
+    retail_truth: dict[str, Any], retail_lines: pd.DataFrame, retail_invoices: pd.DataFrame
+) -> None:
+    realized = retail_truth["realized"]
+    share = retail_lines["guest"].mean()
+    assert share == pytest.approx(0.25, abs=0.03)  # planted guest_line_share 0.25 +- 3 points
+    assert retail_lines["guest"].sum() == realized["n_guest_lines"]
+    assert share == pytest.approx(float(realized["guest_line_share"]), abs=1e-12)
+    # whole invoices are guest invoices, and guests never cancel
+    assert (retail_invoices["guest"] == retail_invoices["all_guest"]).all()
+    assert not (retail_invoices["guest"] & retail_invoices["cancellation"]).any()
+
+
+def test_retail_log_cancellations_refer_to_earlier_purchases(
+    retail_truth: dict[str, Any], retail_lines: pd.DataFrame, retail_invoices: pd.DataFrame
+) -> None:
+    realized = retail_truth["realized"]
+    cancel = retail_lines[retail_lines["cancellation"]]
+    assert cancel["Invoice"].nunique() == realized["n_cancellation_invoices"] > 0
+    assert len(cancel) == realized["n_cancellation_lines"]
+    # own invoice numbers, negative quantities; every other line has a positive quantity
+    assert (cancel["qty"] < 0).all()
+    assert (retail_lines.loc[~retail_lines["cancellation"], "qty"] > 0).all()
+    assert not set(cancel["number"]) & set(
+        retail_lines.loc[~retail_lines["cancellation"], "number"]
+    )
+    # planted 8% of the identified purchase invoices (+- 4 standard errors)
+    n_bought = realized["n_purchase_invoices_identified"]
+    assert len(cancel["Invoice"].unique()) / n_bought == pytest.approx(
+        0.08, abs=4 * np.sqrt(0.08 * 0.92 / n_bought)
+    )
+    # each line returns at most what an earlier purchase invoice of the same customer bought
+    bought = retail_lines[~retail_lines["cancellation"] & ~retail_lines["guest"]]
+    keys = ["Customer ID", "StockCode", "Price"]
+    pairs = cancel.reset_index().merge(bought, on=keys, suffixes=("", "_bought"))
+    earlier = pairs[
+        (pairs["number_bought"] < pairs["number"])
+        & (pairs["ts_bought"] <= pairs["ts"])
+        & (pairs["qty_bought"] >= -pairs["qty"])
+    ]
+    assert earlier["index"].nunique() == len(cancel)
+    # and the lines of one cancellation invoice come from one purchase invoice
+    lines_of = earlier.groupby(["Invoice", "Invoice_bought"])["index"].nunique()
+    most_from_one = lines_of.groupby(level="Invoice").max()
+    n_lines = cancel.groupby("Invoice").size()
+    pd.testing.assert_series_equal(most_from_one, n_lines, check_names=False)
+    assert realized["cancellation_amount"] < 0
+
+
+def test_retail_log_minute_ticks(
+    retail_truth: dict[str, Any], retail_invoices: pd.DataFrame
+) -> None:
+    realized = retail_truth["realized"]
+    span = retail_invoices["last_ts"] - retail_invoices["first_ts"]
+    ticking = retail_invoices["n_stamps"] > 1
+    assert ticking.sum() == realized["n_multi_minute_invoices"] > 0
+    assert span.max() == pd.Timedelta(minutes=realized["max_invoice_span_minutes"])
+    # at most 3 minutes from first to last line: inside the default 5-minute order tolerance
+    assert span.max() <= pd.Timedelta(minutes=3)
+    # long invoices tick: most invoices of 40+ lines carry more than one minute
+    long = retail_invoices["n_lines"] >= 40
+    assert long.sum() > 10 and ticking[long].mean() > 0.5
+    assert span[long].between(pd.Timedelta(0), pd.Timedelta(minutes=3)).all()
+
+
+def test_retail_log_zero_price_lines_and_zero_value_orders(
+    retail_truth: dict[str, Any], retail_lines: pd.DataFrame, retail_invoices: pd.DataFrame
+) -> None:
+    realized = retail_truth["realized"]
+    free = retail_lines["price_milli"] == 0
+    assert free.sum() == realized["n_zero_price_lines"] > 0
+    assert (retail_lines.loc[free, "Price"] == "0.00").all()
+    purchases = retail_invoices[~retail_invoices["cancellation"]]
+    zero = purchases["total"] == 0
+    assert zero.sum() == realized["n_zero_value_orders"] > 0
+    assert (zero & ~purchases["guest"]).sum() == realized["n_zero_value_orders_identified"]
+    # free lines also sit on ordinary invoices with a positive total
+    on_paid = retail_lines.loc[free, "Invoice"].map(purchases["total"]) > 0
+    assert on_paid.any()
+    best = purchases[~purchases["guest"]].groupby("customer")["total"].max()
+    assert (best == 0).sum() == realized["n_customers_only_zero_value"]
+
+
+def test_retail_log_large_orders_from_small_lines(
+    retail_truth: dict[str, Any], retail_lines: pd.DataFrame, retail_invoices: pd.DataFrame
+) -> None:
+    realized = retail_truth["realized"]
+    purchases = retail_invoices[~retail_invoices["cancellation"]]
+    large = purchases[purchases["total"] > 10_000_000]  # thousandths: over 10,000
+    assert len(large) == realized["n_orders_over_10000"] > 0
+    assert len(large) == realized["n_large_invoices_planted"]
+    # every single line of the whole file is below 10,000: line bounds would reject nothing
+    assert retail_lines["amount_milli"].abs().max() < 10_000_000
+    assert (large["max_line"] < 10_000_000).all()
+    assert not large["guest"].any()
+    assert Decimal(int(purchases["total"].max())).scaleb(-3) == realized["max_order_amount"]
+    assert len(large) < 0.01 * len(purchases)  # a few wholesale invoices
+
+
+def test_retail_log_fraction_of_cent_prices(
+    retail_truth: dict[str, Any], retail_lines: pd.DataFrame
+) -> None:
+    fraction = retail_lines["price_milli"] % 10 != 0
+    assert fraction.sum() == retail_truth["realized"]["n_fraction_of_cent_price_lines"]
+    # planted: 3% of the lines at a discounted price rounded to 0.001 (most with a third digit)
+    assert 0.015 < fraction.mean() < 0.035
+    assert retail_lines.loc[fraction, "Price"].str.fullmatch(r"\d+\.\d{2}[1-9]").all()
+
+
+def test_retail_log_starts_mid_history(
+    retail_dir: Path, retail_truth: dict[str, Any], retail_lines: pd.DataFrame
+) -> None:
+    """Customers present at the start bought before the file's first day; others start in it."""
+    latent = pd.read_csv(retail_dir / "truth_customers.csv.gz", dtype={"customer_id": str})
+    assert len(latent) == RETAIL_N and latent["customer_id"].is_unique
+    latent = latent.set_index("customer_id")
+    first_in_file = (
+        retail_lines[~retail_lines["guest"]].groupby("Customer ID")["ts"].min().rename("first")
+    )
+    joined = latent.join(first_in_file, how="inner")
+    assert len(joined) == retail_truth["realized"]["n_identified_customers"]
+    assert set(joined.index) == set(latent.index[latent["in_file"]])
+    real_first = pd.to_datetime(joined["first_purchase_ts"])
+    start = pd.Timestamp(retail_truth["generator"]["start"])
+    present = joined["present_at_start"]
+    assert present.sum() == retail_truth["realized"]["n_customers_present_at_start"]
+    assert (~present).sum() == retail_truth["realized"]["n_customers_acquired_in_window"]
+    assert (real_first[present] < start).all() and (joined.loc[present, "first"] >= start).all()
+    assert (joined.loc[present, "n_purchases_before_start"] >= 1).all()
+    # a customer acquired inside the window first buys at acquisition (the minute it started)
+    assert (joined.loc[~present, "first"] == real_first[~present].dt.floor("min")).all()
+    # planted: acquisition uniform over 730 days of history + 731 days of data, so about half
+    # of the customers in the file were customers before its first day
+    assert 0.4 < present.mean() < 0.6
+    # customers of the business who bought nothing in the window are absent from the file
+    assert (latent["present_at_start"] & ~latent["in_file"]).sum() > 0
+    assert (latent["in_file"] | latent["present_at_start"]).all()
+
+
+def test_retail_log_buyers_do_not_drop_out(
+    retail_dir: Path, retail_truth: dict[str, Any], retail_invoices: pd.DataFrame
+) -> None:
+    """Repeat purchases follow the planted Poisson rates to the end of the data (no dropout).
+
+    Known answer: with no dropout, customer i makes Poisson(lambda_i x exposure_i) repeat
+    purchases in the file (exposure: the whole window for customers present at the start,
+    else from the first purchase); the total is compared with sum(lambda_i x exposure_i) within
+    4 Poisson standard errors. And the customers present at the start buy as much in the
+    second half of the window as in the first (a dropout process would make them buy less).
+    """
+    planted = retail_truth["planted"]
+    assert planted["dropout_probability"] == 0
+    assert planted["mean_rate_per_week"] == pytest.approx(Decimal("0.075"))  # r 1.5 / alpha 20
+    latent = pd.read_csv(retail_dir / "truth_customers.csv.gz", dtype={"customer_id": str})
+    # the drawn rates: mean r / alpha, sd sqrt(r) / alpha (Gamma); 4 standard errors
+    r, alpha = float(planted["r"]), float(planted["alpha_weeks"])
+    assert latent["lambda_per_week"].mean() == pytest.approx(
+        r / alpha, abs=4 * np.sqrt(r) / alpha / np.sqrt(len(latent))
+    )
+    latent = latent.set_index("customer_id")
+    purchases = retail_invoices[~retail_invoices["cancellation"] & ~retail_invoices["guest"]]
+    n_orders = purchases.groupby("customer").size().reindex(latent.index, fill_value=0)
+    start = pd.Timestamp(retail_truth["generator"]["start"])
+    end_excl = pd.Timestamp(retail_truth["generator"]["end"]) + pd.Timedelta(days=1)
+    first = pd.to_datetime(latent["first_purchase_ts"])
+    present = latent["present_at_start"]
+    exposure_weeks = (end_excl - first.where(~present, start)).dt.total_seconds() / (7 * 86_400)
+    repeats = n_orders - (~present).astype(int)
+    expected = (latent["lambda_per_week"] * exposure_weeks).sum()
+    assert repeats.sum() == pytest.approx(expected, abs=4 * np.sqrt(expected))
+    in_file = latent[latent["in_file"]]
+    assert in_file["lambda_per_week"].mean() == pytest.approx(
+        float(retail_truth["realized"]["realized_mean_rate_per_week_in_file"]), rel=1e-12
+    )
+    middle = start + (end_excl - start) / 2
+    old = purchases[purchases["customer"].map(present).fillna(False).astype(bool)]
+    late_share = (old["first_ts"] >= middle).mean()
+    assert late_share == pytest.approx(0.5, abs=4 * np.sqrt(0.25 / len(old)))
+
+
+def test_retail_log_is_deterministic_per_seed(tmp_path: Path) -> None:
+    argv = ["--profile", "retail-log", "--customers", "400"]
+    for name, seed in (("a", "5"), ("b", "5"), ("c", "6")):
+        assert synth.main([*argv, "--seed", seed, "--out", str(tmp_path / name), "--compress"]) == 0
+    for file in ("transactions.csv.gz", "truth_customers.csv.gz", "truth.json"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes(), file
+        assert _content(tmp_path / "a" / file) != _content(tmp_path / "c" / file), file
+    first = synth.generate_retail_log(400, seed=5)
+    pd.testing.assert_frame_equal(first.lines, synth.generate_retail_log(400, seed=5).lines)
+    plain = synth.write_retail_log(first, tmp_path / "plain")
+    assert plain["transactions"].read_bytes() == _content(tmp_path / "a" / "transactions.csv.gz")
+
+
+def test_retail_log_tiny_business_writes_a_valid_file(tmp_path: Path) -> None:
+    """One customer who bought nothing in the window: a header-only file and zero counts."""
+    retail = synth.generate_retail_log(1, seed=24)  # seed 24: no purchase inside the window
+    assert retail.truth["realized"]["n_lines"] == len(retail.lines) == 0
+    assert retail.truth["realized"]["first_ts"] is None
+    path = synth.write_retail_log(retail, tmp_path)["transactions"]
+    assert path.read_text() == ",".join(synth.RETAIL_COLUMNS) + "\n"
+    with pytest.raises(ValueError, match="n_customers"):
+        synth.generate_retail_log(0)
+
+
+def test_profile_default_is_the_usual_generator(tmp_path: Path) -> None:
+    argv = ["--customers", "300", "--seed", "4"]
+    assert synth.main([*argv, "--out", str(tmp_path / "plain")]) == 0
+    assert synth.main([*argv, "--profile", "default", "--out", str(tmp_path / "flag")]) == 0
+    names = sorted(p.name for p in (tmp_path / "plain").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "flag").iterdir())
+    for name in names:
+        assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "flag" / name).read_bytes()
+    truth = json.loads((tmp_path / "flag" / "truth.json").read_text())
+    assert "profile" not in truth["generator"]  # the default truth.json is unchanged
+    assert synth.PROFILES == {
+        "default": ("2023-01-01", "2025-12-31"),
+        "retail-log": ("2024-01-01", "2025-12-31"),
+    }
+
+
+def test_dirty_rate_is_refused_with_the_retail_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        synth.main(["--profile", "retail-log", "--customers", "10", "--out", str(tmp_path),
+                    "--dirty-rate", "0.01"])  # fmt: skip
+    assert exit_info.value.code == 2
+    assert "--dirty-rate applies to the default profile only" in capsys.readouterr().err
+
+
+def test_retail_params_file_maps_columns_only() -> None:
+    """params/retail_log.yaml: the columns of the profile's file, every other setting default."""
+    from crmlib.config import STAGE_SECTIONS, EngineConfig, WorkbookParams, load_params
+
+    params = load_params(PARAMS_DIR / "retail_log.yaml")
+    source = params.source.transactions
+    assert source.columns == {
+        "order_id": "Invoice", "customer_id": "Customer ID", "order_ts": "InvoiceDate",
+        "quantity": "Quantity", "product_id": "StockCode",
+    }  # fmt: skip
+    assert set(source.columns.values()) <= set(synth.RETAIL_COLUMNS)
+    assert source.line_items and source.unit_price_column == "Price"
+    assert source.timestamp_format is None  # InvoiceDate is ISO 8601
+    assert params.source.customers is None and params.source.events is None
+    assert params.resolve(source.paths()[0]) == (
+        PARAMS_DIR.parent / "data" / "external" / "retail_log" / "transactions.csv.gz"
+    )
+    assert (params.run_name, params.currency) == ("retail-log", "GBP")
+    assert str(params.as_of_date) == synth.PROFILES["retail-log"][1]  # the last day of the data
+    defaults = WorkbookParams(run_name="x", as_of_date="2025-12-31", source=params.source)
+    for name in STAGE_SECTIONS:
+        assert params.section(name) == defaults.section(name), name
+    assert params.engine == EngineConfig()

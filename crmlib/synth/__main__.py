@@ -1,4 +1,4 @@
-"""Run the generator's command line: ``python -m crmlib.synth --customers N --out DIR``."""
+"""Run the generator's command line: ``python -m crmlib.synth [--profile P] --customers N --out DIR``."""
 
 from __future__ import annotations
 
