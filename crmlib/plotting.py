@@ -20,6 +20,7 @@ __all__ = [
     "format_money",
     "money_axis",
     "percent_axis",
+    "counted",
     "Sentence",
 ]
 
@@ -127,6 +128,21 @@ def percent_axis(ax: plt.Axes, *, axis: str = "y", decimals: int = 0) -> plt.Axe
     formatter = PercentFormatter(xmax=1.0, decimals=decimals)
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
     return ax
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """A count with its noun in number: the first word of ``noun`` takes the plural.
+
+    Examples
+    --------
+    >>> counted(1, "row after the as-of date"), counted(2, "row"), counted(1_204, "customer")
+    ('1 row after the as-of date', '2 rows', '1,204 customers')
+    >>> counted(1, "child", "children"), counted(3, "child", "children")
+    ('1 child', '3 children')
+    """
+    head, _, tail = noun.partition(" ")
+    word = head if n == 1 else (plural or head + "s")
+    return f"{n:,} {word}" + (f" {tail}" if tail else "")
 
 
 class Sentence(str):

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -259,6 +260,15 @@ def test_none_passes_through_tables_and_plots():
     fig, ax = plt.subplots()
     out = C.plot_or_note(C.plot_cohort_heatmap, None, ax=ax, note="Not enough history")
     assert out is ax and ax.texts[0].get_text() == "Not enough history"
+    plt.close(fig)
+
+
+def test_heatmap_of_masked_cells_is_a_note_not_a_crash():
+    """Every cell masked (a tiny shop): the axes say why instead of seaborn failing on nanmax."""
+    masked = pd.DataFrame([[np.nan, np.nan], [np.nan, np.nan]], index=["2024-01", "2024-02"])
+    fig, ax = plt.subplots()
+    C.plot_or_note(C.plot_cohort_heatmap, masked, ax=ax, fmt=".0f")
+    assert "smaller than the minimum cell size (cohorts.min_cell_size)" in ax.texts[0].get_text()
     plt.close(fig)
 
 

@@ -21,6 +21,8 @@ from crmlib.segments._clusters import (
     ClusterResult,
     behaviour_features,
     cluster_customers,
+    cluster_labels,
+    clusters_or_reason,
     name_clusters,
     prepare_features,
 )
@@ -355,6 +357,32 @@ def test_cluster_customers_bad_input() -> None:
     constant = features.assign(**{f: 1.0 for f in BEHAVIOUR_FEATURES})
     with pytest.raises(ValueError, match="every behaviour feature is constant"):
         cluster_customers(constant)
+
+
+def test_unclusterable_shops_get_a_reason_and_the_page_goes_on() -> None:
+    """Too few customers, or no spread: a sentence and no clusters; bad options still raise."""
+    features, _ = planted(n_per=20, seed=2)  # 80 customers
+    result, reason = clusters_or_reason(features.head(12), n_bootstrap=2)
+    assert result is None
+    assert (
+        reason
+        == "Behavioural clusters are not fitted: 12 customers, and clustering needs at least 50."
+    )
+    constant = features.assign(**{f: 1.0 for f in BEHAVIOUR_FEATURES})
+    assert clusters_or_reason(constant)[1] == (
+        "Behavioural clusters are not fitted: the 80 customers do not differ on any behaviour feature."
+    )
+    labels = cluster_labels(None)
+    assert labels.empty and list(labels.columns) == ["customer_id", "cluster", "cluster_name"]
+    assert describe_clusters(None, currency="CHF", reason=reason) == reason
+    fig, ax = plt.subplots()
+    plot_cluster_profiles(None, ax=ax, reason=reason)
+    assert [text.get_text() for text in ax.texts] == [reason]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="k_range"):
+        clusters_or_reason(features, k_range=(1, 4))
+    fitted, none = clusters_or_reason(features, n_bootstrap=2, seed=1)
+    assert none is None and cluster_labels(fitted) is fitted.labels
 
 
 # -- naming ----------------------------------------------------------------------------------

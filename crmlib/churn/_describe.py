@@ -14,7 +14,7 @@ import pandas as pd
 
 from crmlib.churn._stage import ChurnTables, ChurnTraining, HoldoutScores
 from crmlib.io import to_jsonable
-from crmlib.plotting import format_money
+from crmlib.plotting import counted, format_money
 
 __all__ = [
     "ARTIFACT_COLUMNS",
@@ -188,7 +188,7 @@ def describe_value(plan: pd.DataFrame, economics: Mapping[str, Any], *, currency
             f"{_pct(economics['save_rate'])} and {format_money(economics['cost_per_contact'], currency, small_decimals=2)}"
             f" per contact, a contact pays when P(churn) × value exceeds "
             f"{format_money(economics['break_even_value_at_risk'], currency, small_decimals=2)}: "
-            f"{economics['contacts']:,} customers ({_pct(economics['share_contacted'])}), expected "
+            f"{counted(economics['contacts'], 'customer')} ({_pct(economics['share_contacted'])}), expected "
             f"saved value {format_money(economics['expected_saved_value'], currency)} for "
             f"{format_money(economics['total_cost'], currency)} of contacts, net "
             f"{format_money(economics['expected_net_value'], currency)}.",
@@ -280,7 +280,7 @@ def churn_conclusion(
         f"{high:,} of {len(plan):,} active customers ({_pct(high / len(plan))}) are at high risk "
         f"of placing no order in the next {horizon_days} days.{sure}{fallback} Value at risk is "
         f"{format_money(float(plan['value_at_risk'].sum()), currency)}; contacting the "
-        f"{economics['contacts']:,} customers for whom it pays is expected to net "
+        f"{counted(economics['contacts'], 'customer')} for whom it pays is expected to net "
         f"{format_money(economics['expected_net_value'], currency)}."
     )
 

@@ -27,6 +27,8 @@ def plot_cohort_heatmap(
     Draws ``matrix`` (one row per cohort, one column per period since acquisition, as from
     :func:`cohort_matrix`). NaN cells (masked small cohorts, periods not reached yet) are
     left blank. Annotations shrink with the number of cohorts so 24 rows stay readable.
+    A matrix with no value at all raises :class:`DataContractError` (drawn as a note by
+    :func:`plot_or_note`).
 
     Parameters
     ----------
@@ -48,6 +50,11 @@ def plot_cohort_heatmap(
     rows, columns = matrix.shape
     size = max(5.0, min(9.0, 240.0 / max(rows, columns, 1)))
     values = matrix.astype("float64")
+    if not values.notna().to_numpy().any():
+        raise DataContractError(
+            "No cell to show: every cohort is smaller than the minimum cell size "
+            "(cohorts.min_cell_size) or has not reached a period yet."
+        )
     sns.heatmap(
         values,
         ax=ax,

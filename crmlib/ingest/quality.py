@@ -14,6 +14,7 @@ import seaborn as sns
 from crmlib.checks import Checks
 from crmlib.config import WorkbookParams
 from crmlib.errors import DataContractError
+from crmlib.plotting import counted
 
 __all__ = [
     "build_quality",
@@ -261,13 +262,6 @@ def _amount(value: float, currency: str) -> str:
     return f"{currency} {value:,.2f}"
 
 
-def _count(n: int, noun: str, plural: str | None = None) -> str:
-    """'1 row', '2 rows', '1,204 orders of zero value': a count with its noun in number."""
-    head, _, tail = noun.partition(" ")
-    word = head if n == 1 else (plural or head + "s")
-    return f"{n:,} {word}" + (f" {tail}" if tail else "")
-
-
 def _percent(share: float) -> str:
     """A share for a sentence: two decimals below 1% (0.02%), one above (25.3%)."""
     return f"{share:.2%}" if 0 < share < 0.01 else f"{share:.1%}"
@@ -308,7 +302,7 @@ def _verdict_body(quality: Mapping[str, Any]) -> str:
         )
     after = sum(t.get("rows_after_as_of", 0) for t in tables.values() if t.get("present"))
     window = (
-        f"; {_count(after, 'row')} dated after as_of_date {quality['as_of_date']} {'is' if after == 1 else 'are'} outside the report window "
+        f"; {counted(after, 'row')} dated after as_of_date {quality['as_of_date']} {'is' if after == 1 else 'are'} outside the report window "
         "and not judged"
         if after
         else ""
@@ -358,12 +352,13 @@ def ingest_metrics(quality: Mapping[str, Any]) -> dict[str, Any]:
     )
     rejected_share = quality["tables"]["transactions"]["reject_share"]
     guests = (
-        f"{quality['rows_unattributed']:,} guest rows without a customer id counted in revenue only, "
+        f"{counted(quality['rows_unattributed'], 'guest row')} without a customer id counted "
+        "in revenue only, "
         if quality.get("rows_unattributed")
         else ""
     )
     after = (
-        f"{quality['rows_after_as_of']:,} rows after the as-of date left out, "
+        f"{counted(quality['rows_after_as_of'], 'row')} after the as-of date left out, "
         if quality.get("rows_after_as_of")
         else ""
     )
@@ -540,8 +535,8 @@ def describe_reconciliation(quality: Mapping[str, Any]) -> str:
     parts.append(f"{_amount(tx['revenue_rejected'], currency)} on rejected rows")
     return (
         f"{rows}{other_text} Revenue reconciles exactly: {_amount(tx['revenue_read'], currency)} read = "
-        f"{' + '.join(parts)}. Accepted revenue is net of {_count(tx['refund_rows_netted'], 'refund row')} netted "
-        f"into their orders and {_count(tx['returns_kept'], 'unmatched refund')} kept as returns."
+        f"{' + '.join(parts)}. Accepted revenue is net of {counted(tx['refund_rows_netted'], 'refund row')} netted "
+        f"into their orders and {counted(tx['returns_kept'], 'unmatched refund')} kept as returns."
     )
 
 

@@ -33,6 +33,8 @@ from crmlib.segments._clusters import (
     ClusterResult,
     behaviour_features,
     cluster_customers,
+    cluster_labels,
+    clusters_or_reason,
     name_clusters,
     prepare_features,
 )
@@ -146,6 +148,8 @@ __all__ = [
     "behaviour_features",
     "prepare_features",
     "cluster_customers",
+    "clusters_or_reason",
+    "cluster_labels",
     "name_clusters",
     "FEATURE_LABELS",
     "SILHOUETTE_WEAK",

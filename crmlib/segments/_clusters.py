@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,10 +30,18 @@ __all__ = [
     "behaviour_features",
     "prepare_features",
     "cluster_customers",
+    "clusters_or_reason",
+    "cluster_labels",
+    "ClusteringNotPossible",
     "name_clusters",
 ]
 
 log = logging.getLogger(__name__)
+
+
+class ClusteringNotPossible(ValueError):
+    """The data cannot be clustered: too few customers, or no feature varies between them."""
+
 
 #: Feature columns of :func:`behaviour_features`, in this order.
 BEHAVIOUR_FEATURES: tuple[str, ...] = (
@@ -244,7 +253,7 @@ def prepare_features(features: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
             np.log1p(raw[:, j], out=raw[:, j])
     constant = np.ptp(raw, axis=0) == 0 if len(raw) else np.ones(raw.shape[1], dtype=bool)
     if constant.all():
-        raise ValueError(
+        raise ClusteringNotPossible(
             f"features: every behaviour feature is constant over the {len(features)} customers; "
             "there is nothing to cluster on"
         )
@@ -682,7 +691,7 @@ def cluster_customers(
     require_columns(features, ["customer_id", *BEHAVIOUR_FEATURES], table_name="features")
     needed = max(MIN_CUSTOMERS, k_max + 1)
     if len(features) < needed:
-        raise ValueError(
+        raise ClusteringNotPossible(
             f"features: {len(features)} customers; clustering needs at least {needed} "
             f"(MIN_CUSTOMERS={MIN_CUSTOMERS} and more than the largest k={k_max})"
         )
@@ -763,3 +772,43 @@ def cluster_customers(
         mean_ari,
     )
     return result
+
+
+def clusters_or_reason(
+    features: pd.DataFrame, **options: Any
+) -> tuple[ClusterResult | None, str | None]:
+    """:func:`cluster_customers`, or ``(None, why)`` when the data cannot be clustered.
+
+    A shop with fewer customers than clustering needs, or whose customers do not differ on any
+    behaviour feature, gets a sentence instead of a traceback, and the rest of 04_segments runs
+    without clusters. Bad options and malformed features still raise.
+
+    Examples
+    --------
+    >>> few = pd.DataFrame({"customer_id": ["a", "b"], **{f: [1.0, 2.0] for f in BEHAVIOUR_FEATURES}})
+    >>> clusters_or_reason(few)[1]
+    'Behavioural clusters are not fitted: 2 customers, and clustering needs at least 50.'
+    """
+    try:
+        return cluster_customers(features, **options), None
+    except ClusteringNotPossible:
+        needed = max(MIN_CUSTOMERS, int(options.get("k_range", (3, 8))[1]) + 1)
+        n = len(features)
+        if n < needed:
+            why = f"{n:,} customers, and clustering needs at least {needed:,}"
+        else:
+            why = f"the {n:,} customers do not differ on any behaviour feature"
+        return None, f"Behavioural clusters are not fitted: {why}."
+
+
+def cluster_labels(result: ClusterResult | None) -> pd.DataFrame:
+    """Each customer's cluster (``result.labels``); no rows when no clusters were fitted."""
+    if result is not None:
+        return result.labels
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series([], dtype="str"),
+            "cluster": pd.Series([], dtype="int64"),
+            "cluster_name": pd.Series([], dtype="str"),
+        }
+    )

@@ -65,8 +65,13 @@ def _stability_sentence(result: ClusterResult) -> str:
     )
 
 
-def describe_clusters(result: ClusterResult, *, currency: str) -> str:
+def describe_clusters(
+    result: ClusterResult | None, *, currency: str, reason: str | None = None
+) -> str:
     """Markdown: how many clusters, how well separated, who is in each, and how stable.
+
+    With no clusters (``result`` None, from :func:`crmlib.segments.clusters_or_reason`) the
+    text is ``reason``: why they were not fitted.
 
     Reads a :class:`~crmlib.segments._clusters.ClusterResult`; says in words when the
     silhouette is low (below :data:`SILHOUETTE_WEAK`) and when the clusters are not stable
@@ -85,6 +90,8 @@ def describe_clusters(result: ClusterResult, *, currency: str) -> str:
     str
         Markdown: a paragraph, one bullet per cluster (largest first), a stability sentence.
     """
+    if result is None:
+        return reason or "Behavioural clusters are not fitted."
     profiles = result.profiles
     ks = result.silhouette["k"]
     k_text = f"{int(ks.min())}\u2013{int(ks.max())}" if ks.min() != ks.max() else f"{int(ks.min())}"
@@ -109,7 +116,9 @@ def describe_clusters(result: ClusterResult, *, currency: str) -> str:
     return "\n\n".join([opening, "\n".join(bullets), _stability_sentence(result)])
 
 
-def plot_cluster_profiles(result: ClusterResult, *, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_cluster_profiles(
+    result: ClusterResult | None, *, ax: plt.Axes | None = None, reason: str | None = None
+) -> plt.Axes:
     """Heatmap of the cluster centroids' z-scores: clusters (rows) x behaviour features.
 
     Each cell is the centroid of a cluster on one feature, in standard deviations from the
@@ -119,15 +128,23 @@ def plot_cluster_profiles(result: ClusterResult, *, ax: plt.Axes | None = None) 
 
     Parameters
     ----------
-    result : ClusterResult
+    result : ClusterResult or None
+        None (not fitted): the axes show ``reason`` instead of a chart.
     ax : plt.Axes, optional
         Where to draw; the current axes by default.
+    reason : str, optional
+        Why no clusters were fitted (from :func:`crmlib.segments.clusters_or_reason`).
 
     Returns
     -------
     plt.Axes
     """
     ax = ax or plt.gca()
+    if result is None:  # not fitted: the axes say why instead of an empty grid
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, reason or "Behavioural clusters are not fitted.", ha="center",
+                va="center", wrap=True, fontsize=11, color="#5f6b73", transform=ax.transAxes)  # fmt: skip
+        return ax
     profiles = result.profiles
     z = profiles[[f"z_{feature}" for feature in BEHAVIOUR_FEATURES]].to_numpy(dtype="float64")
     frame = pd.DataFrame(
