@@ -37,6 +37,7 @@ ARTIFACT_PRODUCERS: dict[str, str] = {
     "assignments": "01_ingest",
     "rejects": "01_ingest",
     "daily_orders": "01_ingest",
+    "unattributed": "01_ingest",
     "kpis_by_period": "02_kpis",
     "channel_engagement": "02_kpis",
     "contactable_base": "02_kpis",

@@ -194,6 +194,29 @@ def test_transaction_totals(engine: Engine) -> None:
     }  # fmt: skip
 
 
+def test_guest_orders_count_in_total_revenue_only(engine: Engine) -> None:
+    """Guest orders (01's unattributed table) add to total revenue, never to a customer KPI."""
+    assert K.guest_totals(engine, as_of_date=TINY_AS_OF) is None  # no unattributed view
+    guests = K.guest_totals(_with(engine, unattributed=TINY), as_of_date=TINY_AS_OF)
+    assert guests == K.transaction_totals(
+        engine, as_of_date=TINY_AS_OF, transactions="unattributed"
+    )
+    assert (guests["purchases"], guests["net_amount"]) == (9, 425.0)
+    kpis = _monthly(14)  # customer revenue 10,000 + ... + 23,000 = 231,000
+    text = K.describe_revenue(kpis, currency="GBP", guests=guests)
+    assert "Guest orders (no customer id) add £425.00 from 9 orders over the whole data" in text
+    assert "0.2% of total revenue £231.4k" in text  # 425 / 231,425
+    metrics = K.kpi_metrics(kpis, K.headline_tiles(kpis, currency="GBP"), currency="GBP",
+                            guests=guests)  # fmt: skip
+    assert metrics["totals"] == {
+        "revenue": 231_000.0, "orders": int(kpis["orders"].sum()),
+        "customers_with_a_purchase": int(kpis["new_customers"].sum()),
+        "guest_revenue": 425.0, "guest_orders": 9, "revenue_with_guests": 231_425.0,
+    }  # fmt: skip
+    none = dict(guests, transaction_rows=0, purchases=0, net_amount=0.0)
+    assert "Guest" not in K.describe_revenue(kpis, currency="GBP", guests=none)
+
+
 # -- bad input -------------------------------------------------------------------------------
 def test_missing_column_names_table_and_column(engine: Engine) -> None:
     _with(engine, transactions=TINY.drop(columns="is_purchase"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -120,8 +121,16 @@ def describe_retention(kpis: pd.DataFrame, *, recent: int = 12) -> str:
     )
 
 
-def describe_revenue(kpis: pd.DataFrame, *, currency: str, recent: int = 12) -> str:
-    """Markdown: the latest complete period's net revenue, refunds and AOV, and the last ``recent`` periods' total."""
+def describe_revenue(
+    kpis: pd.DataFrame,
+    *,
+    currency: str,
+    recent: int = 12,
+    guests: Mapping[str, Any] | None = None,
+) -> str:
+    """Markdown: the latest complete period's net revenue, refunds and AOV, and the last
+    ``recent`` periods' total; with ``guests`` (:func:`crmlib.kpis.guest_totals`), what guest
+    orders add to the revenue of the customers above."""
     done = _complete(kpis)
     if done.empty:
         return "No period is complete yet."
@@ -144,6 +153,16 @@ def describe_revenue(kpis: pd.DataFrame, *, currency: str, recent: int = 12) -> 
         text += (
             f" The last {recent} complete periods brought {_fmt(last, 'money', currency)} "
             f"({_change(last, before, 'money')['display']} vs the {recent} before)."
+        )
+    if guests is not None and guests["transaction_rows"]:
+        customers = float(kpis["revenue"].sum())
+        total = customers + float(guests["net_amount"])
+        text += (
+            f"\n\nGuest orders (no customer id) add {_fmt(guests['net_amount'], 'money', currency)} "
+            f"from {_fmt(guests['purchases'], 'count')} orders over the whole data, "
+            f"{_fmt(safe_ratio(pd.Series([guests['net_amount']]), pd.Series([total])).iloc[0], 'rate')} "
+            f"of total revenue {_fmt(total, 'money', currency)}; they count in total revenue only, "
+            "not in the customer KPIs above."
         )
     return text
 

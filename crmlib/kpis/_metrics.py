@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -22,6 +23,7 @@ def kpi_metrics(
     currency: str,
     contactable: pd.DataFrame | None = None,
     engagement: pd.DataFrame | None = None,
+    guests: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Headline figures of stage 02_kpis for ``metrics.json`` (no customer identifiers).
 
@@ -29,7 +31,8 @@ def kpi_metrics(
     optionally the contactable base and engagement tables into one JSON-ready dict with
     ``conclusion``, ``tiles``, ``latest_complete_period``, ``period``, ``latest`` (that
     period's KPIs), ``totals``, ``contactable`` and ``engagement`` (latest figures per
-    channel, None when skipped).
+    channel, None when skipped). With ``guests`` (:func:`crmlib.kpis.guest_totals`),
+    ``totals`` also holds ``guest_revenue``, ``guest_orders`` and ``revenue_with_guests``.
     """
     position = _latest_complete(kpis)
     latest = None if position is None else kpis.iloc[position]
@@ -52,6 +55,12 @@ def kpi_metrics(
         "contactable": None,
         "engagement": None,
     }
+    if guests is not None:
+        metrics["totals"] |= {
+            "guest_revenue": float(guests["net_amount"]),
+            "guest_orders": int(guests["purchases"]),
+            "revenue_with_guests": float(kpis["revenue"].sum()) + float(guests["net_amount"]),
+        }
     if contactable is not None:
         last = contactable[contactable["period_start"] == contactable["period_start"].max()]
         metrics["contactable"] = {

@@ -24,6 +24,7 @@ from crmlib.periods import (
 __all__ = [
     "kpis_by_period",
     "transaction_totals",
+    "guest_totals",
     "contactable_base",
     "latest_contactable",
     "contactable_table",
@@ -192,6 +193,21 @@ def transaction_totals(
             as_of,
         )
     return totals
+
+
+def guest_totals(
+    engine: Engine, *, as_of_date: dt.date | str, unattributed: str = "unattributed"
+) -> dict[str, Any] | None:
+    """Totals of the guest orders (rows without a customer id) up to ``as_of_date``, or None.
+
+    01_ingest keeps guest orders out of the customer tables and writes them to the
+    ``unattributed`` artifact (same columns as *transactions*); they belong in total revenue
+    but in no customer KPI. Same keys as :func:`transaction_totals`; None when the run has no
+    ``unattributed`` view registered (an older run, or none written).
+    """
+    if not engine.has_table(unattributed):
+        return None
+    return transaction_totals(engine, as_of_date=as_of_date, transactions=unattributed)
 
 
 # -- contactable base and channel engagement --------------------------------------------------
