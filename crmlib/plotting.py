@@ -131,18 +131,16 @@ def percent_axis(ax: plt.Axes, *, axis: str = "y", decimals: int = 0) -> plt.Axe
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
-    """A count with its noun in number: the first word of ``noun`` takes the plural.
+    """A count with its noun in number: ``noun`` + "s", or ``plural``, unless ``n`` is 1.
 
     Examples
     --------
-    >>> counted(1, "row after the as-of date"), counted(2, "row"), counted(1_204, "customer")
-    ('1 row after the as-of date', '2 rows', '1,204 customers')
+    >>> counted(1, "guest row"), counted(2, "refund row"), counted(1_204, "customer")
+    ('1 guest row', '2 refund rows', '1,204 customers')
     >>> counted(1, "child", "children"), counted(3, "child", "children")
     ('1 child', '3 children')
     """
-    head, _, tail = noun.partition(" ")
-    word = head if n == 1 else (plural or head + "s")
-    return f"{n:,} {word}" + (f" {tail}" if tail else "")
+    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
 
 
 class Sentence(str):
