@@ -293,6 +293,20 @@ def test_true_parameters_predict_simulated_churn_by_decile(
 
 
 # -- BTYD on the engine ---------------------------------------------------------------------------
+
+
+def _orders_of(days: np.ndarray, keep: np.ndarray) -> pd.DataFrame:
+    """Transactions from a customers x orders matrix of days since 2023-01-01 (kept cells)."""
+    customer, order = np.nonzero(keep)
+    return pd.DataFrame({
+        "order_id": [f"O{c}-{o}" for c, o in zip(customer, order, strict=True)],
+        "customer_id": pd.Series([f"C{c:03d}" for c in customer], dtype="str"),
+        "order_ts": pd.Timestamp("2023-01-01") + pd.to_timedelta(days[keep], unit="D"),
+        "amount": 25.0,
+        "is_purchase": True,
+    })  # fmt: skip
+
+
 def _orders(n_customers: int = 600, seed: int = 3) -> pd.DataFrame:
     """BG/NBD-like purchases from 2023-01-01: Poisson buying, dropout after a purchase."""
     rng = np.random.default_rng(seed)
@@ -303,14 +317,7 @@ def _orders(n_customers: int = 600, seed: int = 3) -> pd.DataFrame:
     days = first[:, None] + np.cumsum(np.c_[np.zeros(n_customers), gaps], axis=1)
     repeats_until_death = rng.geometric(dropout)
     keep = (np.arange(26)[None, :] <= repeats_until_death[:, None]) & (days < 700)
-    customer, order = np.nonzero(keep)
-    return pd.DataFrame({
-        "order_id": [f"O{c}-{o}" for c, o in zip(customer, order, strict=True)],
-        "customer_id": pd.Series([f"C{c:03d}" for c in customer], dtype="str"),
-        "order_ts": pd.Timestamp("2023-01-01") + pd.to_timedelta(days[keep], unit="D"),
-        "amount": 25.0,
-        "is_purchase": True,
-    })  # fmt: skip
+    return _orders_of(days, keep)
 
 
 @pytest.fixture(scope="module")
@@ -397,14 +404,7 @@ def _orders_without_dropout(n_customers: int = 400, seed: int = 6) -> pd.DataFra
     gaps = rng.exponential(1.0, (n_customers, 40)) / rate[:, None]
     days = first[:, None] + np.cumsum(np.c_[np.zeros(n_customers), gaps], axis=1)
     keep = days < 700
-    customer, order = np.nonzero(keep)
-    return pd.DataFrame({
-        "order_id": [f"O{c}-{o}" for c, o in zip(customer, order, strict=True)],
-        "customer_id": pd.Series([f"C{c:03d}" for c in customer], dtype="str"),
-        "order_ts": pd.Timestamp("2023-01-01") + pd.to_timedelta(days[keep], unit="D"),
-        "amount": 25.0,
-        "is_purchase": True,
-    })  # fmt: skip
+    return _orders_of(days, keep)
 
 
 def test_btyd_baseline_is_the_nbd_for_buyers_who_never_leave() -> None:

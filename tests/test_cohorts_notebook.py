@@ -36,9 +36,8 @@ def _text(notebook: nbformat.NotebookNode) -> str:
     return "\n".join(parts)
 
 
-def test_one_period_run_gets_a_message_not_a_crash(tmp_path: Path) -> None:
-    run = RunFolder(tmp_path / "run")
-    run.write_table("transactions", ONE_MONTH)
+def _run_03(run: RunFolder, tmp_path: Path, *, as_of_date: str) -> str:
+    """03_cohorts through papermill on ``run``'s tables; the executed notebook's text."""
     out = tmp_path / "03_cohorts.ipynb"
     papermill.execute_notebook(
         REPO_ROOT / "notebooks" / "03_cohorts.ipynb",
@@ -46,13 +45,19 @@ def test_one_period_run_gets_a_message_not_a_crash(tmp_path: Path) -> None:
         parameters={
             "params_file": str(REPO_ROOT / "params" / "default.yaml"),
             "run_dir": str(run.root),
-            "as_of_date": "2025-02-10",
+            "as_of_date": as_of_date,
         },
         cwd=str(REPO_ROOT / "notebooks"),
         kernel_name="python3",
         progress_bar=False,
     )
-    text = _text(nbformat.read(out, as_version=4))
+    return _text(nbformat.read(out, as_version=4))
+
+
+def test_one_period_run_gets_a_message_not_a_crash(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path / "run")
+    run.write_table("transactions", ONE_MONTH)
+    text = _run_03(run, tmp_path, as_of_date="2025-02-10")
     assert "Cohort sections skipped" in text
     assert "only 1 complete month up to 2025-02-10" in text
     assert "Traceback" not in text
@@ -68,20 +73,7 @@ def test_mid_history_run_says_the_first_cohort_is_left_out(tmp_path: Path) -> No
     transactions, _ = _planted(old_back=120)
     run = RunFolder(tmp_path / "run")
     run.write_table("transactions", transactions)
-    out = tmp_path / "03_cohorts.ipynb"
-    papermill.execute_notebook(
-        REPO_ROOT / "notebooks" / "03_cohorts.ipynb",
-        out,
-        parameters={
-            "params_file": str(REPO_ROOT / "params" / "default.yaml"),
-            "run_dir": str(run.root),
-            "as_of_date": AS_OF,
-        },
-        cwd=str(REPO_ROOT / "notebooks"),
-        kernel_name="python3",
-        progress_bar=False,
-    )
-    text = _text(nbformat.read(out, as_version=4))
+    text = _run_03(run, tmp_path, as_of_date=AS_OF)
     assert "The first cohort is the customers present at the start." in text
     assert f"*Left out:* **{FIRST}**" in text
     assert "No measurable trend" in text and "Newer cohorts retain measurably" not in text

@@ -36,6 +36,25 @@ _LEGENDRE_NODES = 64
 Theta = Sequence[Any] | np.ndarray  # parameters in model order; floats or arrays that broadcast
 
 
+def _hyp_tail(r: Any, alpha: Any, t: Any, x: Any, T: Any, _b: Any, _c: Any) -> Any:
+    """((alpha + T) / (alpha + T + t))^(r + x) 2F1(r + x, _b; _c; t / (alpha + T + t)).
+
+    The product form (not log 2F1, which is NaN where 2F1 < 0); where 2F1 overflows, Euler's
+    transformation 2F1(a, b; c; z) = (1 - z)^(c - a - b) 2F1(c - a, c - b; c; z), in logs.
+    """
+    _a = r + x
+    z = t / (alpha + T + t)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_ratio = (r + x) * np.log((alpha + T) / (alpha + t + T))
+        hyp = hyp2f1(_a, _b, _c, z)
+        tail = hyp * np.exp(log_ratio)
+        overflow = ~np.isfinite(hyp)
+        if np.any(overflow):
+            alt = np.log(hyp2f1(_c - _a, _c - _b, _c, z)) + (_c - _a - _b) * np.log(1 - z)
+            tail = np.where(overflow, np.exp(alt + log_ratio), tail)
+    return tail
+
+
 def _bg_alive_expected(theta: Theta, t: Any, x: Any, T: Any) -> np.ndarray:
     """BG/NBD E[Y(t) | alive at T, x, T]: the numerator of eq. (10) of [1].
 
@@ -45,16 +64,7 @@ def _bg_alive_expected(theta: Theta, t: Any, x: Any, T: Any) -> np.ndarray:
     transformation 2F1(a, b; c; z) = (1 - z)^(c - a - b) 2F1(c - a, c - b; c; z), in logs.
     """
     r, alpha, a, b = theta
-    _a, _b, _c = r + x, b + x, a + b + x - 1
-    z = t / (alpha + T + t)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_ratio = (r + x) * np.log((alpha + T) / (alpha + t + T))
-        hyp = hyp2f1(_a, _b, _c, z)
-        tail = hyp * np.exp(log_ratio)
-        overflow = ~np.isfinite(hyp)
-        if np.any(overflow):
-            alt = np.log(hyp2f1(_c - _a, _c - _b, _c, z)) + (_c - _a - _b) * np.log(1 - z)
-            tail = np.where(overflow, np.exp(alt + log_ratio), tail)
+    tail = _hyp_tail(r, alpha, t, x, T, b + x, a + b + x - 1)
     return np.asarray((a + b + x - 1) / (a - 1) * (1 - tail))
 
 
@@ -64,16 +74,7 @@ def _mbg_alive_expected(theta: Theta, t: Any, x: Any, T: Any) -> np.ndarray:
     Where 2F1 overflows (heavy buyers), Euler's transformation in logs, as for BG/NBD.
     """
     r, alpha, a, b = theta
-    _a, _b, _c = r + x, b + x + 1, a + b + x
-    z = t / (alpha + T + t)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_ratio = (r + x) * np.log((alpha + T) / (alpha + t + T))
-        hyp = hyp2f1(_a, _b, _c, z)
-        tail = hyp * np.exp(log_ratio)
-        overflow = ~np.isfinite(hyp)
-        if np.any(overflow):
-            alt = np.log(hyp2f1(_c - _a, _c - _b, _c, z)) + (_c - _a - _b) * np.log(1 - z)
-            tail = np.where(overflow, np.exp(alt + log_ratio), tail)
+    tail = _hyp_tail(r, alpha, t, x, T, b + x + 1, a + b + x)
     return np.asarray((a + b + x) / (a - 1) * (1 - tail))
 
 
