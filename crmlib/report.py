@@ -244,13 +244,27 @@ def _text(value: Any) -> str:
     return _ANSI.sub("", str(value)).strip()
 
 
-def _quality(metrics: Mapping[str, Any]) -> dict[str, str]:
+def _skip_reasons(stages: Sequence[StageEntry]) -> dict[str, str]:
+    """Section -> why it was skipped ("" when no reason was given), for skipped stages."""
+    return {s.section: (s.notes[0] if s.notes else "") for s in stages if s.status == "skipped"}
+
+
+def _not_run(notebook: str, reason: str | None) -> str:
+    """Why a stage left nothing on the front page: skipped (with its reason) or not run."""
+    if reason is None:
+        return f"{notebook} has not run in this run folder."
+    why = reason.removeprefix("Skipped: ").strip()
+    return f"{notebook} was skipped: {why}" if why else f"{notebook} was skipped."
+
+
+def _quality(metrics: Mapping[str, Any], skipped: Mapping[str, str]) -> dict[str, str]:
     ingest = metrics.get("ingest")
     if not isinstance(ingest, Mapping) or not ingest.get("verdict"):
         return {
             "css": "unknown",
             "label": "Data quality: not assessed",
-            "text": "No data-quality verdict was recorded: 01_ingest has not run in this run folder.",
+            "text": "No data-quality verdict was recorded: "
+            + _not_run("01_ingest", skipped.get("ingest")),
         }
     verdict = _text(ingest.get("verdict")).lower()
     text = (
@@ -308,12 +322,12 @@ def _change(change: Any, *, label: str, better: str) -> dict[str, str]:
     }
 
 
-def _kpis(metrics: Mapping[str, Any]) -> dict[str, Any]:
+def _kpis(metrics: Mapping[str, Any], skipped: Mapping[str, str]) -> dict[str, Any]:
     kpis = metrics.get("kpis")
     raw_tiles = kpis.get("tiles") if isinstance(kpis, Mapping) else None
     if not isinstance(raw_tiles, Sequence) or isinstance(raw_tiles, str) or not raw_tiles:
         reason = (
-            "KPI tiles are not available: 02_kpis has not run in this run folder."
+            "KPI tiles are not available: " + _not_run("02_kpis", skipped.get("kpis"))
             if not isinstance(kpis, Mapping)
             else "KPI tiles are not available: 02_kpis recorded no tiles."
         )
@@ -442,7 +456,8 @@ def write_index(
         from crmlib import __version__ as version
     except ImportError:  # pragma: no cover - the package always defines it
         version = "unknown"
-    quality = _quality(metrics)
+    skipped = _skip_reasons(stages)
+    quality = _quality(metrics, skipped)
     if not metrics:
         quality["text"] += " (metrics.json is missing or empty.)"
     context: dict[str, Any] = {
@@ -457,7 +472,7 @@ def write_index(
             "has_run_json": (folder / "run.json").is_file(),
         },
         "quality": quality,
-        "kpis": _kpis(metrics),
+        "kpis": _kpis(metrics, skipped),
         "stages": [_stage_view(stage, metrics, folder) for stage in stages],
     }
     html = _environment().get_template("index.html.j2").render(**context)

@@ -168,6 +168,11 @@ def test_skipped_stage_shows_why(tmp_path: Path, params: WorkbookParams) -> None
     assert ">skipped<" in skipped and "This stage has not run yet." not in html
     assert skipped.count(reason) == 1  # the reason is the text, not repeated as a note
     assert "Variant B wins." in html and "html/02_kpis.html" not in html
+    assert (
+        "KPI tiles are not available: 02_kpis was skipped: 02 needs a transactions table "
+        "(source.transactions)." in html
+    )
+    assert "01_ingest has not run in this run folder." in html  # not among the stages given
 
 
 def test_missing_metrics_and_no_stages(tmp_path: Path, params: WorkbookParams) -> None:
