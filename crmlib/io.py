@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import math
@@ -21,7 +22,9 @@ from crmlib.errors import DataContractError, StageInputMissing
 
 __all__ = [
     "ARTIFACT_PRODUCERS",
+    "OUTSIDE",
     "RunFolder",
+    "published_path",
     "write_json_atomic",
     "read_json",
     "to_jsonable",
@@ -77,6 +80,54 @@ def to_jsonable(value: Any) -> Any:
     if value is pd.NaT or (value is not None and not isinstance(value, str) and pd.isna(value)):
         return None
     return value
+
+
+#: How a published path outside the project begins (see :func:`published_path`).
+OUTSIDE = "<outside>"
+
+
+def published_path(path: str | os.PathLike[str], *, base: str | os.PathLike[str]) -> str:
+    """How a run folder writes a path: relative to the params folder, or a fingerprint.
+
+    ``base`` is the params file's folder and its parent folder is the project (the repository
+    root for ``params/default.yaml``). A path inside the project is written relative to
+    ``base`` in POSIX form (``../data/sample/transactions.csv.gz``), so no folder above the
+    project is named. A path outside the project is written
+    ``<outside>#<fingerprint>/<name>``: its last component, and for the folder holding it the
+    first 12 hex digits of the SHA-256 of that folder's absolute path (stable on one machine;
+    files of one folder share it; the folder's name is not said). A relative path is read
+    against ``base``, as params files mean it; ``~`` is expanded; symbolic links are resolved.
+    When ``base`` has no parent below the filesystem root, the project is ``base`` itself.
+
+    Parameters
+    ----------
+    path : path-like
+        A file, folder or glob pattern.
+    base : path-like
+        The params file's folder.
+
+    Returns
+    -------
+    str
+        The path as the run folder may publish it.
+
+    Examples
+    --------
+    >>> published_path("/srv/shop/data/orders.csv", base="/srv/shop/params")
+    '../data/orders.csv'
+    >>> published_path("orders.csv", base="/srv/shop/params")
+    'orders.csv'
+    >>> published_path("/home/alice/orders.csv", base="/srv/shop/params")
+    '<outside>#612b6fc44e30/orders.csv'
+    """
+    folder = Path(os.path.expanduser(os.fspath(base))).resolve()
+    candidate = Path(os.path.expanduser(os.fspath(path)))
+    absolute = (candidate if candidate.is_absolute() else folder / candidate).resolve()
+    project = folder.parent if folder.parent != Path(folder.anchor) else folder
+    if absolute == project or project in absolute.parents:
+        return Path(os.path.relpath(absolute, folder)).as_posix()
+    digest = hashlib.sha256(str(absolute.parent).encode("utf-8")).hexdigest()[:12]
+    return f"{OUTSIDE}#{digest}/{absolute.name}" if absolute.name else f"{OUTSIDE}#{digest}"
 
 
 def write_json_atomic(path: str | Path, payload: Any) -> Path:

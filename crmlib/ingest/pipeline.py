@@ -27,7 +27,7 @@ from crmlib.ingest.sources import (
     run_date,
     transaction_expressions,
 )
-from crmlib.io import RunFolder
+from crmlib.io import RunFolder, published_path
 
 __all__ = ["ARTIFACT_DTYPES", "IngestResult", "run_ingest"]
 
@@ -192,14 +192,20 @@ def _cleanup(engine: Engine) -> None:
         engine.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {name}")
 
 
-def _register_files(engine: Engine, staged: StagedTable) -> None:
+def _source_base(params: WorkbookParams) -> Path:
+    """The folder source paths are published against: the params file's (as ``params.resolve``)."""
+    return params.path.parent if params.path is not None else Path.cwd()
+
+
+def _register_files(engine: Engine, staged: StagedTable, *, base: Path) -> None:
+    """Number the table's files for the rejects; each named as :func:`published_path` says."""
     for source_file in staged.files:
         engine.execute(
             "INSERT INTO ingest_files VALUES ($table, $file_no, $source_file)",
             {
                 "table": staged.table,
                 "file_no": source_file.file_no,
-                "source_file": str(source_file.path),
+                "source_file": published_path(source_file.path, base=base),
             },
         )
 
@@ -257,13 +263,17 @@ def _counts(engine: Engine, staged: StagedTable, set_rejects: str, amount: str) 
 
 
 def _table_summary(
-    staged: StagedTable, counts: dict[str, int], rows_written: int
+    staged: StagedTable, counts: dict[str, int], rows_written: int, *, base: Path
 ) -> dict[str, Any]:
-    """Rows of one table in its bins: read = accepted + unattributed + after_as_of + rejected."""
+    """Rows of one table in its bins: read = accepted + unattributed + after_as_of + rejected.
+
+    The files are named as :func:`crmlib.io.published_path` says (relative to ``base``, the
+    params file's folder, or ``<outside>#<fingerprint>/<name>``).
+    """
     rejected = counts["rows_rejected_field"] + counts["rows_rejected_set"]
     summary = {
         "present": True,
-        "files": [str(f.path) for f in staged.files],
+        "files": [published_path(f.path, base=base) for f in staged.files],
         "formats": sorted({f.format for f in staged.files}),
         "columns_absent": sorted(name for name, column in staged.columns.items() if column is None),
         "rows_read": counts["rows_read"],
@@ -286,7 +296,9 @@ def _table_summary(
 
 
 # -- the optional tables --------------------------------------------------------------------------
-def _ingest_other(engine: Engine, staged: StagedTable, artifacts: _Artifacts) -> dict[str, Any]:
+def _ingest_other(
+    engine: Engine, staged: StagedTable, artifacts: _Artifacts, *, base: Path
+) -> dict[str, Any]:
     """Set-level rejects, accepted rows to parquet, rejects collected; the table's summary."""
     table = staged.table
     set_rejects = f"ingest_set_rejects_{table}"
@@ -324,7 +336,7 @@ def _ingest_other(engine: Engine, staged: StagedTable, artifacts: _Artifacts) ->
             + quote_literal(artifacts.pending["customers"])
             + ")"
         )
-    summary = _table_summary(staged, counts, rows_written)
+    summary = _table_summary(staged, counts, rows_written, base=base)
     summary["rows_reconcile"] = (
         summary["rows_reconcile"] and rows_written == counts["rows_accepted"]
     )
@@ -403,7 +415,7 @@ def _ingest_transactions(
         engine, load_sql("ingest_daily_orders"), artifacts.path("daily_orders"), "daily_orders", {}
     )
 
-    summary = _table_summary(staged, counts, rows_written)
+    summary = _table_summary(staged, counts, rows_written, base=_source_base(params))
     summary["unattributed_rows_written"] = guest_rows
 
     # every in-window purchase row is in exactly one order, every refund row netted or in a return
@@ -550,6 +562,7 @@ def run_ingest(
     active = Engine.from_config(params.engine) if engine is None else engine
     artifacts = _Artifacts(run)
     present = tuple(t for t in TABLES if getattr(params.source, t) is not None)
+    base = _source_base(params)
     for table in present:  # fail fast on missing files before any work
         resolve_files(getattr(params.source, table), table=table, params=params)
     try:
@@ -561,12 +574,12 @@ def run_ingest(
                 summaries[table] = {"present": False}
                 continue
             staged = read_source(source, table=table, params=params, engine=active)
-            _register_files(active, staged)
-            summaries[table] = _ingest_other(active, staged, artifacts)
+            _register_files(active, staged, base=base)
+            summaries[table] = _ingest_other(active, staged, artifacts, base=base)
         staged_tx = read_source(
             _transactions_source(params), table="transactions", params=params, engine=active
         )
-        _register_files(active, staged_tx)
+        _register_files(active, staged_tx, base=base)
         summaries["transactions"], facts = _ingest_transactions(
             active, staged_tx, params, artifacts, has_customers="customers" in present
         )

@@ -94,7 +94,9 @@ def build_quality(
         For the run's names, dates and the ``ingest`` thresholds.
     tables : mapping
         Per contract table: ``present`` and, when present, rows read/accepted/rejected/written,
-        ``rows_reconcile``, files, formats, absent columns.
+        ``rows_reconcile``, files (as :func:`crmlib.io.published_path` writes them: relative
+        to the params file's folder, or ``<outside>#<fingerprint>/<name>``), formats, absent
+        columns.
     facts : mapping
         Transactions figures in integer millionths of the currency unit (``micros_*``) and
         counts (from :func:`run_ingest`).

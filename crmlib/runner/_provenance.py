@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from crmlib.config import WorkbookParams
-from crmlib.io import read_json
+from crmlib.io import published_path, read_json
+from crmlib.runner._published import (
+    path_replacements,
+    published_fingerprints,
+    published_params,
+    scrub_value,
+)
 from crmlib.runner._results import FailureInfo, NotebookOutcome
 
 __all__ = [
@@ -130,23 +136,39 @@ def _run_record(
     versions: dict[str, str | None],
     kernel_name: str,
 ) -> dict[str, Any]:
-    """The content of ``run.json``."""
-    return {
+    """The content of ``run.json``: nothing private (:mod:`crmlib.runner._published`).
+
+    ``folder``, ``params_file``, ``mode.reused_from`` and the input fingerprints' paths are
+    published paths (relative to the params file's folder inside the project,
+    ``<outside>#<fingerprint>/<name>`` outside); ``params`` is :func:`published_params`
+    (free text redacted); any absolute path left in the notebooks' entries or the failure's
+    message is replaced the same way. The environment is not recorded.
+    """
+    base = params_path.parent
+    reused_from = mode.get("reused_from")
+    record = {
         "run_name": params.run_name,
         "status": status,
-        "folder": str(folder),
+        "folder": published_path(folder, base=base),
         "started": _iso(started),
         "finished": _iso(finished) if finished else None,
         "seconds": round((finished - started).total_seconds(), 3) if finished else None,
-        "mode": mode,
+        "mode": {
+            **mode,
+            "reused_from": published_path(reused_from, base=base) if reused_from else reused_from,
+        },
         "notebooks": {outcome.notebook: outcome.to_json() for outcome in outcomes},
         "failed": failure.to_json() if failure else None,
-        "params_file": str(params_path),
-        "params": params.model_dump(mode="json"),
-        "inputs": fingerprints,
+        "params_file": published_path(params_path, base=base),
+        "params": published_params(params, base=base),
+        "inputs": published_fingerprints(fingerprints, base=base),
         "versions": versions,
         "kernel": kernel_name,
     }
+    replacements = path_replacements(params, params_path=params_path, run_dir=folder)
+    for key in ("mode", "notebooks", "failed"):
+        record[key] = scrub_value(record[key], replacements)
+    return record
 
 
 def _previous_outcomes(previous: Path) -> dict[str, Any]:
