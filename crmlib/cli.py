@@ -80,6 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--outputs", default="outputs", metavar="DIR", help="outputs folder (default: outputs)"
     )
     run.add_argument(
+        "--cell-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="a cell running longer fails its notebook (default: params runner.cell_timeout_s, 3600)",
+    )
+    run.add_argument(
+        "--notebook-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="a notebook running longer fails (default: params runner.notebook_timeout_s, none)",
+    )
+    run.add_argument(
         "-v", "--verbose", action="store_true", help="log what the runner does (to stderr)"
     )
     run.add_argument(
@@ -106,6 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder to write to (default: data/external)",
     )
     return parser
+
+
+def _seconds(text: str) -> int:
+    """A positive whole number of seconds (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole seconds, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 second, got {value}")
+    return value
 
 
 class _Progress:
@@ -163,6 +186,8 @@ def _run(args: argparse.Namespace) -> int:
                 outputs_dir=args.outputs,
                 kernel_name=args.kernel,
                 progress=_Progress(sys.stdout),
+                execution_timeout=args.cell_timeout,
+                notebook_timeout=args.notebook_timeout,
             )
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)

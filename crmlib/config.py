@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_NULL_VALUES",
     "SourceConfig",
     "EngineConfig",
+    "RunnerParams",
     "IngestParams",
     "KpisParams",
     "CohortsParams",
@@ -193,6 +194,22 @@ class EngineConfig(_Strict):
     )
     threads: int | None = Field(default=None, ge=1, description="None = all cores")
     temp_directory: str | None = None
+
+
+class RunnerParams(_Strict):
+    """How the runner executes the notebooks: time limits (seconds)."""
+
+    cell_timeout_s: int | None = Field(
+        default=3600,
+        ge=1,
+        description="a cell running longer fails its notebook, named (null: no limit); "
+        "the CLI's --cell-timeout overrides it",
+    )
+    notebook_timeout_s: int | None = Field(
+        default=None,
+        ge=1,
+        description="a notebook running longer fails at the cell it reached (null: no limit)",
+    )
 
 
 class IngestParams(_Strict):
@@ -594,6 +611,7 @@ class WorkbookParams(_Strict):
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     source: SourceConfig
     engine: EngineConfig = Field(default_factory=EngineConfig)
+    runner: RunnerParams = Field(default_factory=RunnerParams)
     ingest: IngestParams = Field(default_factory=IngestParams)
     kpis: KpisParams = Field(default_factory=KpisParams)
     cohorts: CohortsParams = Field(default_factory=CohortsParams)

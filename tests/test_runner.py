@@ -102,7 +102,7 @@ def test_run_json_records_statuses_params_and_versions(
         assert entry["status"] == "ok" and entry["seconds"] > 0
     assert record["params"]["run_name"] == "fake"
     assert record["params"]["kpis"]["period"] == "month"
-    assert record["params_file"] == str(project.params_file.resolve())
+    assert record["params_file"] == "fake.yaml"  # relative to the params file's folder
     assert record["seconds"] > 0 and record["started"] <= record["finished"]
     assert set(record["versions"]) == {"python", *runner.VERSIONED_PACKAGES}
     assert record["versions"]["papermill"] and record["versions"]["pandas"]
@@ -114,7 +114,7 @@ def test_run_json_fingerprints_the_input(good_run: tuple[FakeProject, CliRun]) -
     assert list(inputs) == ["transactions"]  # only configured tables
     (fingerprint,) = inputs["transactions"]["files"]
     data = project.transactions.read_bytes()
-    assert fingerprint["path"] == str(project.transactions.resolve())
+    assert fingerprint["path"] == "../data/transactions.csv"  # relative to the params folder
     assert fingerprint["sha256"] == hashlib.sha256(data).hexdigest()
     assert fingerprint["size"] == len(data)
     assert inputs["transactions"]["missing"] == []
@@ -196,8 +196,10 @@ def test_failing_notebook_keeps_failed_run_and_previous_run(
 
     assert result.code == 1
     assert "[2/3] 02_kpis ... failed" in result.stdout
+    # the committed notebook's 4th cell (title, parameters, first code cell, the failing one)
     message = re.search(
-        r"FAILED: notebook 02_kpis, cell (\d+) \(In \[(\d+)\]\): KeyError: 'no_such_column'",
+        r"FAILED: notebook 02_kpis, cell 4 `raise KeyError\(\"no_such_column\"\)` "
+        r"\(In \[(\d+)\]\): KeyError: 'no_such_column'",
         result.stderr,
     )
     assert message, result.stderr
@@ -211,8 +213,10 @@ def test_failing_notebook_keeps_failed_run_and_previous_run(
     assert record["status"] == "failed"
     assert record["failed"] == {
         "notebook": "02_kpis",
-        "cell_index": int(message.group(1)),
-        "execution_count": int(message.group(2)),
+        "cell": 4,
+        "cell_first_line": 'raise KeyError("no_such_column")',
+        "cell_index": 4,  # in the executed notebook: the injected parameters cell counts
+        "execution_count": int(message.group(1)),
         "ename": "KeyError",
         "evalue": "'no_such_column'",
     }
@@ -421,9 +425,16 @@ def test_interrupted_swap_is_recovered(tmp_path: Path) -> None:
     aside.mkdir()
     (aside / "index.html").write_text("previous")
     (tmp_path / ".sample.building-20250101T000000Z-abc").mkdir()
-    runner._recover(tmp_path, "sample")
+    kept = runner._recover(tmp_path, "sample")
     assert (tmp_path / "sample" / "index.html").read_text() == "previous"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["sample"]
+    # the dead runner's build is evidence: kept as a failed run, status killed
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "sample",
+        "sample.failed-20250101T000000Z",
+    ]
+    assert kept == [tmp_path / "sample.failed-20250101T000000Z"]
+    record = json.loads((kept[0] / "run.json").read_text())
+    assert record["status"] == "killed" and record["failed"]["ename"] == "RunnerKilled"
 
 
 # --- inputs and interruptions -----------------------------------------------------------------
@@ -489,6 +500,10 @@ def test_sigterm_keeps_the_partial_run(fake_project: FakeProject) -> None:
         record["failed"]["notebook"] == "01_ingest"
         and record["failed"]["ename"] == "KeyboardInterrupt"
     )
+    # located: the committed notebook's 3rd cell (title, parameters, the slow one)
+    assert (record["failed"]["cell"], record["failed"]["cell_first_line"]) == (
+        3, "import pathlib, time",
+    )  # fmt: skip
     assert not fake_project.run_dir.exists()
     assert not list(fake_project.outputs.glob(".fake.building-*"))
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,8 +17,15 @@ from filelock import FileLock, Timeout
 
 from crmlib.config import WorkbookParams, load_params, section_for_notebook
 from crmlib.errors import RunLockedError, RunSetupError, StageInputMissing
-from crmlib.io import write_json_atomic
+from crmlib.io import published_path, write_json_atomic
 from crmlib.report import StageEntry, export_notebook_html, notebook_title, write_index
+from crmlib.runner._cells import (
+    CellRef,
+    CellTracker,
+    cell_ref,
+    first_unfinished,
+    has_parameters_cell,
+)
 from crmlib.runner._folders import (
     _copy_previous,
     _failed_folder,
@@ -25,7 +35,12 @@ from crmlib.runner._folders import (
     _swap_into_place,
 )
 from crmlib.runner._notebooks import DEFAULT_KERNEL, _select, check_kernel, discover_notebooks
-from crmlib.runner._papermill import _failure_from_exception, _papermill_execute
+from crmlib.runner._papermill import (
+    _failure_from_exception,
+    _papermill_execute,
+    connection_file_for,
+    failure_at,
+)
 from crmlib.runner._plan import check_inputs, plan_stages
 from crmlib.runner._provenance import (
     _previous_outcomes,
@@ -33,6 +48,7 @@ from crmlib.runner._provenance import (
     input_fingerprints,
     package_versions,
 )
+from crmlib.runner._published import path_replacements, publish_notebook, scrub_text_file
 from crmlib.runner._results import FailureInfo, NotebookOutcome, ProgressEvent, RunResult
 
 __all__ = ["run_notebooks"]
@@ -52,6 +68,7 @@ def run_notebooks(
     progress: Callable[[ProgressEvent], None] | None = None,
     start_timeout: int = 60,
     execution_timeout: int | None = None,
+    notebook_timeout: int | None = None,
 ) -> RunResult:
     """Execute the workbook's notebooks into ``outputs/<run_name>``, replacing it only on success.
 
@@ -90,7 +107,12 @@ def run_notebooks(
     start_timeout : int, default 60
         Seconds to wait for a kernel to start.
     execution_timeout : int, optional
-        Seconds a single cell may run (default: no limit).
+        Seconds a single cell may run; default ``params.runner.cell_timeout_s`` (3600).
+    notebook_timeout : int, optional
+        Seconds a whole notebook may run; default ``params.runner.notebook_timeout_s`` (none).
+        A notebook is ok only when every code cell ran: a cell left unexecuted (``sys.exit``,
+        a kernel that died, a time limit) fails it, named by its number in the committed
+        notebook and its first line.
 
     Returns
     -------
@@ -132,7 +154,21 @@ def run_notebooks(
             f"params file ({' '.join(reasons)})"
         )
     check_inputs(params, [path.stem for path in to_run])
+    untagged = [path.name for path in to_run if not has_parameters_cell(path)]
+    if untagged:
+        raise RunSetupError(
+            f"{', '.join(untagged)} in {notebooks_dir} {'has' if len(untagged) == 1 else 'have'} "
+            "no cell tagged 'parameters': the run's params could not reach "
+            f"{'it' if len(untagged) == 1 else 'them'}. In JupyterLab, select the cell that sets "
+            "the defaults and add the tag 'parameters' (property inspector, Common Tools)."
+        )
     check_kernel(kernel_name)
+    limits = _Limits(
+        cell=execution_timeout if execution_timeout is not None else params.runner.cell_timeout_s,
+        notebook=notebook_timeout
+        if notebook_timeout is not None
+        else params.runner.notebook_timeout_s,
+    )
 
     outputs = Path(outputs_dir).resolve()
     outputs.mkdir(parents=True, exist_ok=True)
@@ -165,11 +201,69 @@ def run_notebooks(
             kernel_name=kernel_name,
             mode={"only": only, "from": start_from, "reused_from": str(final) if partial else None},
         )
-        return build.run(
-            progress=progress, start_timeout=start_timeout, execution_timeout=execution_timeout
-        )
+        return build.run(progress=progress, start_timeout=start_timeout, limits=limits)
     finally:
         lock.release()
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """The time limits of a run, in seconds (None: no limit)."""
+
+    cell: int | None
+    notebook: int | None
+
+    def deadline(self) -> float | None:
+        """When the notebook starting now must end (``time.monotonic`` clock)."""
+        return time.monotonic() + self.notebook if self.notebook else None
+
+    def for_cell(self, deadline: float | None) -> int | None:
+        """The limit of the next cell: the cell limit or what is left of the notebook's."""
+        left = None if deadline is None else max(1, math.ceil(deadline - time.monotonic()))
+        candidates = [limit for limit in (self.cell, left) if limit]
+        return min(candidates) if candidates else None
+
+    def explain(self, failure: FailureInfo, deadline: float | None) -> FailureInfo:
+        """A time-limit failure says which limit ran out and which key sets it."""
+        if failure.ename != "CellTimeout":
+            return failure
+        if deadline is not None and time.monotonic() >= deadline - 1:
+            text = (
+                f"the notebook ran longer than its limit of {self.notebook} s "
+                "(runner.notebook_timeout_s); it stopped in this cell"
+            )
+        else:
+            text = (
+                f"the cell ran longer than its limit of {self.cell} s "
+                "(runner.cell_timeout_s, or --cell-timeout)"
+            )
+        return dataclasses.replace(failure, evalue=text)
+
+
+class _NotebookIncomplete(Exception):
+    """papermill returned, but a code cell did not complete (e.g. ``sys.exit(0)``)."""
+
+    def __init__(self, failure: FailureInfo) -> None:
+        super().__init__(failure.describe())
+        self.failure = failure
+
+
+def _unfinished(executed: Path, notebook: str) -> FailureInfo | None:
+    """The failure of the first code cell papermill did not complete, or None."""
+    import nbformat
+
+    cells = nbformat.read(executed, as_version=4).cells
+    found = first_unfinished(cells)
+    if found is None:
+        return None
+    index, ename, evalue = found
+    return failure_at(
+        notebook,
+        cell_ref(cells, index),
+        ename=ename,
+        evalue=f"{evalue}; the cells after it did not run",
+        execution_count=cells[index].get("execution_count"),
+    )
 
 
 class _Build:
@@ -203,7 +297,24 @@ class _Build:
         self.fingerprints: dict[str, Any] = {}
         self.versions = package_versions()
         self.outcomes = self._initial_outcomes(reuse=mode["reused_from"] is not None)
+        self.running: str | None = None
+        self.current_cell: dict[str, Any] | None = None
+        self.tracker = CellTracker(on_start=self._cell_started)
         log.info("building run %s in %s", params.run_name, self.folder)
+
+    def _cell_started(self, ref: CellRef, when: dt.datetime) -> None:
+        """Record the cell starting in the build's run.json: a killed runner leaves it behind."""
+        self.current_cell = {
+            "notebook": self.running,
+            "cell": ref.number,
+            "first_line": ref.first_line,
+            "executed_index": ref.executed_index,
+            "started": when.isoformat(timespec="seconds"),
+        }
+        try:
+            write_json_atomic(self.folder / "run.json", self.payload("running", None, self.folder))
+        except OSError as exc:  # a full disk must not stop the notebook here
+            log.warning("could not record the running cell: %s", exc)
 
     def _initial_outcomes(self, *, reuse: bool) -> list[NotebookOutcome]:
         """Every notebook "not run", except those reused from the previous run (status kept)."""
@@ -229,8 +340,8 @@ class _Build:
         return outcomes
 
     def payload(self, status: str, finished: dt.datetime | None, folder: Path) -> dict[str, Any]:
-        """The content of ``run.json``."""
-        return _run_record(
+        """The content of ``run.json`` (while running, also the cell that started last)."""
+        record = _run_record(
             self.params,
             params_path=self.params_path,
             status=status,
@@ -244,13 +355,16 @@ class _Build:
             versions=self.versions,
             kernel_name=self.kernel_name,
         )
+        if status == "running" and self.current_cell is not None:
+            record["current_cell"] = self.current_cell
+        return record
 
     def run(
         self,
         *,
         progress: Callable[[ProgressEvent], None] | None,
         start_timeout: int,
-        execution_timeout: int | None,
+        limits: _Limits,
     ) -> RunResult:
         interrupted: BaseException | None = None
         try:
@@ -272,7 +386,7 @@ class _Build:
                     continue
                 if progress is not None:
                     progress(ProgressEvent("start", position, total, outcome.notebook))
-                interrupted = self._execute_one(path, outcome, start_timeout, execution_timeout)
+                interrupted = self._execute_one(path, outcome, start_timeout, limits)
                 if progress is not None:
                     progress(
                         ProgressEvent(
@@ -308,7 +422,7 @@ class _Build:
         path: Path,
         outcome: NotebookOutcome,
         start_timeout: int,
-        execution_timeout: int | None,
+        limits: _Limits,
     ) -> BaseException | None:
         """Execute and export one notebook; record a failure; return an interrupt to re-raise."""
         executed = self.folder / "notebooks" / path.name
@@ -324,6 +438,9 @@ class _Build:
         tick = time.perf_counter()
         interrupted: BaseException | None = None
         log.info("executing %s", path.name)
+        self.tracker.begin(path)
+        self.running = outcome.notebook
+        deadline = limits.deadline()
         try:
             _papermill_execute(
                 path,
@@ -333,19 +450,34 @@ class _Build:
                 cwd=path.parent,
                 kernel_log=self.folder / "logs" / f"{path.stem}.kernel.log",
                 start_timeout=start_timeout,
-                execution_timeout=execution_timeout,
+                execution_timeout=limits.cell,
+                timeout_func=lambda cell: limits.for_cell(deadline),
+                on_cell_start=self.tracker.hook,
+                connection_file=connection_file_for(self.params.run_name),
             )
+            self._publish(executed, outcome)
+            unfinished = _unfinished(executed, outcome.notebook)
+            if unfinished is not None:
+                raise _NotebookIncomplete(unfinished)
             outcome.ipynb = executed.relative_to(self.folder).as_posix()
             export_notebook_html(executed, page, title=outcome.title, subtitle=subtitle)
             outcome.html = page.relative_to(self.folder).as_posix()
             outcome.status = "ok"
         except BaseException as exc:  # every failure is recorded; interrupts are re-raised later
             outcome.status = "failed"
-            self.failure = _failure_from_exception(outcome.notebook, exc, executed)
+            self.failure = (
+                exc.failure
+                if isinstance(exc, _NotebookIncomplete)
+                else limits.explain(
+                    _failure_from_exception(outcome.notebook, exc, executed, self.tracker.current),
+                    deadline,
+                )
+            )
             interrupted = None if isinstance(exc, Exception) else exc
             if executed.is_file():
                 outcome.ipynb = executed.relative_to(self.folder).as_posix()
                 try:
+                    self._publish(executed, outcome)
                     export_notebook_html(
                         executed, page, title=f"{outcome.title} (failed)", subtitle=subtitle
                     )
@@ -354,10 +486,28 @@ class _Build:
                     log.warning(
                         "could not export the failed notebook %s: %s", executed, export_error
                     )
+        self.running = None
+        scrub_text_file(
+            self.folder / "logs" / f"{path.stem}.kernel.log",
+            replacements=path_replacements(
+                self.params, params_path=self.params_path, run_dir=self.final, build_dir=self.folder
+            ),
+        )
         outcome.seconds = round(time.perf_counter() - tick, 3)
         outcome.reused = False
         log.info("%s %s in %.1f s", path.name, outcome.status, outcome.seconds)
         return interrupted
+
+    def _publish(self, executed: Path, outcome: NotebookOutcome) -> None:
+        """The executed notebook without private paths: parameters as run.json may hold them."""
+        publish_notebook(
+            executed,
+            params=self.params,
+            section=outcome.section,
+            params_path=self.params_path,
+            build_dir=self.folder,
+            run_dir=self.final,
+        )
 
     def _stages(self) -> list[StageEntry]:
         """The front page's cards; a skipped stage carries why in its first note."""
@@ -412,7 +562,8 @@ class _Build:
                 self.folder,
                 params=self.params,
                 stages=self._stages(),
-                failure=f"{self.failure.describe()}. The previous successful report, if any, is in {self.final}.",
+                failure=f"{self.failure.describe()}. The previous successful report, if any, is "
+                f"in {published_path(self.final, base=self.params_path.parent)}.",
                 generated=finished,
             )
         except Exception as exc:  # the kept folder matters more than its front page

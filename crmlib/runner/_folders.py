@@ -11,6 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from crmlib.io import read_json, write_json_atomic
+
 __all__ = [
     "_stamp",
     "_unique",
@@ -95,8 +97,16 @@ def _swap_into_place(build: Path, final: Path, stamp: str) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def _recover(outputs: Path, run_name: str) -> None:
-    """Under the lock: undo an interrupted swap and remove leftovers of dead runs."""
+def _recover(outputs: Path, run_name: str) -> list[Path]:
+    """Under the lock: undo an interrupted swap, keep the builds of killed runners, clean up.
+
+    A ``.<run_name>.building-<stamp>-…`` folder found under the lock was left by a runner that
+    died without cleaning up (SIGKILL, a crash, the machine stopped): it is kept as
+    ``<run_name>.failed-<stamp>`` with ``run.json`` status ``killed`` and, as the failure, the
+    last cell the runner recorded starting (:func:`_mark_killed`). Copies of a replaced run
+    left by an interrupted swap are removed, and so are the kernel connection files of dead
+    runners of this run (they hold the kernels' HMAC keys). Returns the folders kept.
+    """
     final = outputs / run_name
     replaced = sorted(outputs.glob(f".{run_name}.replaced-*"))
     if not final.exists() and replaced:
@@ -106,9 +116,74 @@ def _recover(outputs: Path, run_name: str) -> None:
             replaced[-1],
         )
         os.rename(replaced.pop(), final)
-    for leftover in [*replaced, *outputs.glob(f".{run_name}.building-*")]:
-        log.warning("removing %s, left behind by an interrupted run", leftover)
+    for leftover in replaced:
+        log.warning("removing %s, left behind by an interrupted swap", leftover)
         shutil.rmtree(leftover, ignore_errors=True)
+    kept = []
+    for build in sorted(outputs.glob(f".{run_name}.building-*")):
+        stamp = build.name.removeprefix(f".{run_name}.building-")[:16]
+        failed = _failed_folder(final, run_name, stamp)
+        _mark_killed(build)
+        os.rename(build, failed)
+        log.warning("kept %s, left by a runner that was killed, as %s", build.name, failed)
+        kept.append(failed)
+    _remove_dead_connection_files(run_name)
+    return kept
+
+
+def _mark_killed(build: Path) -> None:
+    """Set a dead runner's ``run.json`` to status ``killed``, its failure at the last cell."""
+    record_path = build / "run.json"
+    try:
+        record = read_json(record_path)
+    except (OSError, ValueError):
+        record = {}
+    if not isinstance(record, dict):
+        record = {}
+    current = record.get("current_cell") or {}
+    record["status"] = "killed"
+    record["failed"] = {
+        "notebook": current.get("notebook"),
+        "cell": current.get("cell"),
+        "cell_first_line": current.get("first_line", ""),
+        "cell_index": current.get("executed_index"),
+        "execution_count": None,
+        "ename": "RunnerKilled",
+        "evalue": (
+            "the runner stopped without recording an end (killed with SIGKILL, out of memory, "
+            "or the machine stopped)"
+            + (f"; the last cell it started was at {current['started']}" if current else "")
+        ),
+    }
+    notebooks = record.get("notebooks")
+    entry = notebooks.get(current.get("notebook")) if isinstance(notebooks, dict) else None
+    if isinstance(entry, dict):
+        entry["status"] = "failed"
+    try:
+        write_json_atomic(record_path, record)
+    except OSError as exc:  # the folder is kept all the same
+        log.warning("could not mark %s as killed: %s", build, exc)
+
+
+def _remove_dead_connection_files(run_name: str) -> None:
+    """Remove this run's kernel connection files whose runner process no longer exists."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    for path in Path(jupyter_runtime_dir()).glob(f"kernel-crm-{run_name}-*.json"):
+        pid_text = path.stem.removeprefix(f"kernel-crm-{run_name}-").split("-")[0]
+        if pid_text.isdigit() and not _alive(int(pid_text)):
+            log.warning("removing %s, the connection file of a dead runner's kernel", path.name)
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _copy_previous(previous: Path, build: Path) -> None:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
+import signal
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from crmlib.runner._cells import CellRef, cell_ref
 from crmlib.runner._results import FailureInfo
 
 __all__ = [
+    "CONNECTION_FILE_PREFIX",
     "_papermill_execute",
     "_failure_from_exception",
+    "connection_file_for",
+    "failure_at",
 ]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -23,27 +32,125 @@ def _clean_text(text: Any, limit: int = 2000) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
-def _failure_from_exception(
-    notebook: str | None, exc: BaseException, ipynb: Path | None
-) -> FailureInfo:
-    """FailureInfo from papermill's PapermillExecutionError or any other exception."""
-    from papermill.exceptions import PapermillExecutionError
+def _ename(exc: BaseException) -> str:
+    """The exception's name; a cell time limit and a dead kernel say so in words."""
+    name = type(exc).__name__
+    if name == "CellTimeoutError":
+        return "CellTimeout"
+    return name
 
-    if isinstance(exc, PapermillExecutionError):
-        return FailureInfo(
-            notebook=notebook,
-            cell_index=exc.cell_index,
-            execution_count=exc.exec_count,
-            ename=_clean_text(exc.ename),
-            evalue=_clean_text(exc.evalue),
+
+def _evalue(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if name == "DeadKernelError":
+        return (
+            "the kernel died in this cell (os._exit, a fatal signal such as SIGKILL, or the "
+            "operating system's out-of-memory killer); see logs/<notebook>.kernel.log"
         )
-    cell_index, execution_count = _running_cell(ipynb) if ipynb is not None else (None, None)
+    return _clean_text(exc)
+
+
+def _stderr_error(ipynb: Path | None, execution_count: int | None) -> tuple[str, str] | None:
+    """``(ename, evalue)`` from the last stderr line of the cell ``In [execution_count]``.
+
+    A failing magic (``UsageError: Line magic function ... not found.``) or an exception
+    IPython could not format (a ``MemoryError``) leave no error output, only stderr text.
+    """
+    if ipynb is None or execution_count is None or not ipynb.is_file():
+        return None
+    try:
+        import nbformat
+
+        cells = nbformat.read(ipynb, as_version=4).cells
+    except Exception:
+        return None
+    for cell in cells:
+        if cell.get("execution_count") != execution_count:
+            continue
+        text = "".join(
+            o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == "stderr"
+        )
+        lines = [line.strip() for line in _ANSI.sub("", text).splitlines() if line.strip()]
+        if any(line.startswith("MemoryError") for line in lines):  # first, before follow-ups
+            return "MemoryError", "the cell ran out of memory"
+        if lines:
+            name, colon, message = lines[-1].partition(":")
+            if colon and name.isidentifier():
+                return name, _clean_text(message)
+            if lines[-1].isidentifier():
+                return lines[-1], ""
+            return "CellExecutionError", _clean_text(lines[-1])
+    return None
+
+
+def _ref_at(ipynb: Path | None, index: int | None) -> CellRef | None:
+    if ipynb is None or index is None or not ipynb.is_file():
+        return None
+    try:
+        import nbformat
+
+        return cell_ref(nbformat.read(ipynb, as_version=4).cells, index)
+    except Exception:  # a half-written notebook is no reason to hide the real error
+        return None
+
+
+def failure_at(
+    notebook: str | None,
+    ref: CellRef | None,
+    *,
+    ename: str,
+    evalue: str,
+    execution_count: int | None = None,
+) -> FailureInfo:
+    """FailureInfo for a cell of ``notebook`` (``ref`` None: not inside a cell)."""
     return FailureInfo(
         notebook=notebook,
-        cell_index=cell_index,
+        cell_index=ref.executed_index if ref else None,
         execution_count=execution_count,
-        ename=type(exc).__name__,
-        evalue=_clean_text(exc),
+        ename=ename,
+        evalue=evalue,
+        cell=ref.number if ref else None,
+        first_line=ref.first_line if ref else "",
+    )
+
+
+def _failure_from_exception(
+    notebook: str | None,
+    exc: BaseException,
+    ipynb: Path | None,
+    current: CellRef | None = None,
+) -> FailureInfo:
+    """FailureInfo from papermill's PapermillExecutionError or any other exception.
+
+    ``current`` is the cell the runner saw start last (:class:`CellTracker`): a dead kernel,
+    a time limit, SIGTERM or Ctrl-C is located there, whatever the saved notebook says.
+    """
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):  # papermill's error cells shift the saved file
+        ename, evalue = _clean_text(exc.ename), _clean_text(exc.evalue)
+        if ename == "CellExecutionError" and not evalue:  # no error output: IPython wrote stderr
+            ename, evalue = _stderr_error(ipynb, exc.exec_count) or (ename, evalue)
+        return failure_at(
+            notebook,
+            current or _ref_at(ipynb, exc.cell_index),
+            ename=ename,
+            evalue=evalue,
+            execution_count=exc.exec_count,
+        )
+    if getattr(exc, "ename", None):  # nbclient's CellExecutionError: the cell's own error
+        return failure_at(
+            notebook,
+            current,
+            ename=_clean_text(exc.ename),  # type: ignore[attr-defined]
+            evalue=_clean_text(getattr(exc, "evalue", "")),
+        )
+    execution_count = None
+    if current is None and ipynb is not None:
+        index, execution_count = _running_cell(ipynb)
+        current = _ref_at(ipynb, index)
+    return failure_at(
+        notebook, current, ename=_ename(exc), evalue=_evalue(exc), execution_count=execution_count
     )
 
 
@@ -64,21 +171,68 @@ def _running_cell(ipynb: Path) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _kernel_manager_with_log(log_path: Path) -> type:
-    """A kernel manager class whose kernel process writes its own stdout/stderr to a file.
+#: prctl(2) option: the signal a process gets when the thread that started it exits.
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_runner() -> None:  # pragma: no cover - runs in the kernel's child process
+    """In the kernel process before exec: be killed when the runner dies (Linux only).
+
+    A runner killed with SIGKILL cannot shut its kernel down; without this the kernel lives
+    on (ipykernel only polls for its parent when the parent's pid becomes 1).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the runner died before prctl took effect
+        os._exit(1)
+
+
+#: Kernel connection files of this package: ``kernel-crm-<run_name>-<runner pid>-<n>.json`` in
+#: Jupyter's runtime folder, so that the next run can remove those of a killed runner.
+CONNECTION_FILE_PREFIX = "kernel-crm-"
+
+
+def connection_file_for(run_name: str) -> Path:
+    """A fresh connection file path for a kernel of ``run_name`` started by this process."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    folder = Path(jupyter_runtime_dir())
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stem = f"{CONNECTION_FILE_PREFIX}{run_name}-{os.getpid()}-"
+    number = itertools.count()
+    while (path := folder / f"{stem}{next(number)}.json").exists():
+        pass
+    return path
+
+
+def _kernel_manager_with_log(log_path: Path, connection_file: Path | None = None) -> type:
+    """A kernel manager class whose kernel writes its stdout/stderr to a file and dies with us.
 
     The kernel's process-level messages (start-up warnings, crash reports) then go to
-    ``logs/NN_x.kernel.log`` instead of interleaving with the runner's progress lines.
+    ``logs/NN_x.kernel.log`` instead of interleaving with the runner's progress lines. The
+    kernel is started with a parent-death signal (:func:`_die_with_runner`), and its
+    connection file (which holds the HMAC key of the kernel's sockets) is named by
+    :func:`connection_file_for`.
     """
     from jupyter_client.manager import AsyncKernelManager
 
     class _LoggedKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if connection_file is not None:
+                self.connection_file = str(connection_file)
+
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             stream: IO[bytes] = log_path.open("ab")
             try:
                 kw.setdefault("stdout", stream)
                 kw.setdefault("stderr", stream)
+                kw.setdefault("preexec_fn", _die_with_runner)
                 await super()._async_launch_kernel(kernel_cmd, **kw)
             finally:
                 stream.close()
@@ -108,8 +262,23 @@ def _papermill_execute(
     kernel_log: Path,
     start_timeout: int,
     execution_timeout: int | None,
+    timeout_func: Callable[[Any], int | None] | None = None,
+    on_cell_start: Callable[..., None] | None = None,
+    connection_file: Path | None = None,
 ) -> None:
+    """papermill.execute_notebook with the runner's kernel manager, hooks and time limits.
+
+    ``timeout_func(cell)`` (nbclient) gives each cell its own limit in seconds (the cell
+    limit, or what is left of the notebook's), overriding ``execution_timeout``;
+    ``on_cell_start(cell=..., cell_index=...)`` is called as each cell starts.
+    """
     import papermill
+
+    extra: dict[str, Any] = {}
+    if timeout_func is not None:
+        extra["timeout_func"] = timeout_func
+    if on_cell_start is not None:
+        extra["on_cell_start"] = on_cell_start
 
     quiet = _QuietUnknownParameters()
     papermill_log = logging.getLogger("papermill")
@@ -125,7 +294,8 @@ def _papermill_execute(
             progress_bar=False,
             start_timeout=start_timeout,
             execution_timeout=execution_timeout,
-            kernel_manager_class=_kernel_manager_with_log(kernel_log),
+            kernel_manager_class=_kernel_manager_with_log(kernel_log, connection_file),
+            **extra,
         )
     finally:
         papermill_log.removeFilter(quiet)

@@ -23,9 +23,11 @@ Status = Literal["ok", "failed", "not run", "skipped"]
 class FailureInfo:
     """Where a run failed.
 
-    ``cell_index`` is the 0-based position of the failing cell in the executed notebook as
-    papermill counts it (the injected-parameters cell included); ``execution_count`` is the
-    ``In [n]`` label. Both are None when the failure was not inside a cell (e.g. the export).
+    ``cell`` is the failing cell's 1-based number in the committed notebook (markdown cells
+    counted) and ``first_line`` the first line of its source: what a reader looks for.
+    ``cell_index`` is its 0-based position in the executed notebook as papermill counts it
+    (the injected-parameters cell included); ``execution_count`` is the ``In [n]`` label. All
+    are None when the failure was not inside a cell (e.g. the export).
     """
 
     notebook: str | None
@@ -33,24 +35,28 @@ class FailureInfo:
     execution_count: int | None
     ename: str
     evalue: str
+    cell: int | None = None
+    first_line: str = ""
 
     def describe(self, *, limit: int = 300) -> str:
         """One line, the message cut at ``limit`` characters.
 
         Examples
         --------
-        >>> FailureInfo("02_kpis", 7, 5, "KeyError", "'amount'").describe()
-        "notebook 02_kpis, cell 7 (In [5]): KeyError: 'amount'"
+        >>> FailureInfo("02_kpis", 7, 5, "KeyError", "'amount'", 6, "kpis = k(x)").describe()
+        "notebook 02_kpis, cell 6 `kpis = k(x)` (In [5]): KeyError: 'amount'"
         """
         where = (
             f"notebook {self.notebook}"
             if self.notebook
             else "after the notebooks, writing the report"
         )
-        if self.cell_index is not None:
-            where += f", cell {self.cell_index}"
-            if self.execution_count is not None:
-                where += f" (In [{self.execution_count}])"
+        if self.cell is not None:
+            where += f", cell {self.cell}" + (f" `{self.first_line}`" if self.first_line else "")
+        elif self.cell_index is not None:
+            where += f", executed cell {self.cell_index}"
+        if self.cell_index is not None and self.execution_count is not None:
+            where += f" (In [{self.execution_count}])"
         message = f"{self.ename}: {_one_line(self.evalue, limit)}" if self.evalue else self.ename
         return f"{where}: {message}"
 
@@ -58,6 +64,8 @@ class FailureInfo:
         """The ``failed`` entry of ``run.json``."""
         return {
             "notebook": self.notebook,
+            "cell": self.cell,
+            "cell_first_line": self.first_line,
             "cell_index": self.cell_index,
             "execution_count": self.execution_count,
             "ename": self.ename,
