@@ -21,6 +21,7 @@ __all__ = [
     "money_axis",
     "percent_axis",
     "counted",
+    "note_on_axes",
     "Sentence",
 ]
 
@@ -127,6 +128,15 @@ def percent_axis(ax: plt.Axes, *, axis: str = "y", decimals: int = 0) -> plt.Axe
     """Format an axis holding shares (0–1) as percentages."""
     formatter = PercentFormatter(xmax=1.0, decimals=decimals)
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
+    return ax
+
+
+def note_on_axes(ax: plt.Axes, text: str) -> plt.Axes:
+    """Clear ``ax`` and write ``text`` on it instead of a chart (why there is none)."""
+    ax.cla()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=11, color="#5f6b73",
+            transform=ax.transAxes)  # fmt: skip
     return ax
 
 

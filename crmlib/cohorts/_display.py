@@ -16,6 +16,7 @@ from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing
 from crmlib.kpis._tiles import _fmt
 from crmlib.periods import as_date, check_period, exclusive_end, period_spine
+from crmlib.plotting import note_on_axes
 
 __all__ = [
     "cohort_readiness",
@@ -163,11 +164,7 @@ def plot_or_note(
             return plot(table, ax=ax, **kwargs)
         except DataContractError as error:
             reason = str(error)
-    ax.cla()
-    ax.set_axis_off()
-    ax.text(0.5, 0.5, reason, ha="center", va="center", wrap=True, fontsize=11, color="#5f6b73",
-            transform=ax.transAxes)  # fmt: skip
-    return ax
+    return note_on_axes(ax, reason)
 
 
 def _acquired(rows: pd.DataFrame) -> pd.DataFrame:

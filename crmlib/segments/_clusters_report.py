@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from crmlib.plotting import format_money
+from crmlib.plotting import format_money, note_on_axes
 from crmlib.segments._clusters import BEHAVIOUR_FEATURES, ClusterResult
 
 __all__ = [
@@ -141,10 +141,7 @@ def plot_cluster_profiles(
     """
     ax = ax or plt.gca()
     if result is None:  # not fitted: the axes say why instead of an empty grid
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, reason or "Behavioural clusters are not fitted.", ha="center",
-                va="center", wrap=True, fontsize=11, color="#5f6b73", transform=ax.transAxes)  # fmt: skip
-        return ax
+        return note_on_axes(ax, reason or "Behavioural clusters are not fitted.")
     profiles = result.profiles
     z = profiles[[f"z_{feature}" for feature in BEHAVIOUR_FEATURES]].to_numpy(dtype="float64")
     frame = pd.DataFrame(
