@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from crmlib.errors import ConfigError
+from crmlib.privacy import MIN_CELL_SIZE
 
 __all__ = [
     "TableSource",
@@ -28,6 +29,7 @@ __all__ = [
     "SourceConfig",
     "EngineConfig",
     "RunnerParams",
+    "PrivacyParams",
     "IngestParams",
     "KpisParams",
     "CohortsParams",
@@ -212,6 +214,21 @@ class RunnerParams(_Strict):
     )
 
 
+class PrivacyParams(_Strict):
+    """Section `privacy`: the small-cell rule of every page (:mod:`crmlib.privacy`)."""
+
+    min_cell_size: int = Field(
+        default=MIN_CELL_SIZE,
+        ge=1,
+        description="no count, rate or chart describes a group of fewer customers: counts "
+        "read '<N', groups are pooled into (other), rates are not shown",
+    )
+
+
+#: Sections that had their own ``min_cell_size`` before ``privacy.min_cell_size`` replaced them.
+RETIRED_MIN_CELL_SECTIONS: tuple[str, ...] = ("cohorts", "segments", "clv", "churn", "ab_test")
+
+
 class IngestParams(_Strict):
     """Section `ingest`: validation bounds, refund rules, what a purchase is, the verdict."""
 
@@ -298,9 +315,6 @@ class CohortsParams(_Strict):
         default_factory=_default_brackets,
         description="rolling-clock day ranges after the first order, inclusive",
     )
-    min_cell_size: int = Field(
-        default=10, ge=1, description="cells from fewer customers are masked"
-    )
     trend_periods: list[int] = Field(
         default_factory=lambda: [3, 6], description="k of the trend test and the channel gap"
     )
@@ -366,7 +380,6 @@ class SegmentsParams(_Strict):
     profile_dimensions: list[str] = Field(
         default_factory=lambda: ["region", "age_band", "acquisition_channel"]
     )
-    min_cell_size: int = Field(default=10, ge=1, description="cells from fewer are masked")
     migration_lookback_days: int = Field(default=90, ge=1)
     cluster_k_range: tuple[int, int] = (3, 8)
     cluster_bootstrap: int = Field(default=10, ge=2)
@@ -416,7 +429,6 @@ class ClvParams(_Strict):
     sensitivity_discount_rates: list[float] = Field(default_factory=lambda: [0.05, 0.10, 0.15])
     sensitivity_horizons: list[int] = Field(default_factory=lambda: [6, 12, 24])
     sensitivity_holdout_days: list[int] = Field(default_factory=lambda: [91, 182, 273])
-    min_cell_size: int = Field(default=10, ge=1)
     seed: int = 20251231
 
 
@@ -467,7 +479,6 @@ class ChurnParams(_Strict):
     suppression_list: str | None = Field(
         default=None, description="CSV with customer_id; relative to the params file"
     )
-    min_cell_size: int = Field(default=10, ge=1)
     seed: int = 20251231
 
     @field_validator("band_thresholds")
@@ -562,7 +573,6 @@ class AbTestParams(_Strict):
         min_length=1,
         description="relative lifts of the next test's sample-size table",
     )
-    min_cell_size: int = Field(default=10, ge=1)
 
     @field_validator("planned_lifts")
     @classmethod
@@ -612,6 +622,7 @@ class WorkbookParams(_Strict):
     source: SourceConfig
     engine: EngineConfig = Field(default_factory=EngineConfig)
     runner: RunnerParams = Field(default_factory=RunnerParams)
+    privacy: PrivacyParams = Field(default_factory=PrivacyParams)
     ingest: IngestParams = Field(default_factory=IngestParams)
     kpis: KpisParams = Field(default_factory=KpisParams)
     cohorts: CohortsParams = Field(default_factory=CohortsParams)
@@ -647,6 +658,7 @@ class WorkbookParams(_Strict):
             "run_name": self.run_name,
             "as_of_date": self.as_of_date.isoformat(),
             "currency": self.currency,
+            "min_cell_size": self.privacy.min_cell_size,
         }
 
 
@@ -659,7 +671,7 @@ STAGE_SECTIONS: tuple[str, ...] = (
     "churn",
     "ab_test",
 )
-COMMON_KEYS: tuple[str, ...] = ("run_name", "as_of_date", "currency")
+COMMON_KEYS: tuple[str, ...] = ("run_name", "as_of_date", "currency", "min_cell_size")
 
 
 def section_for_notebook(notebook_name: str) -> str:
@@ -677,7 +689,17 @@ def _format_errors(path: Path | str, error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        if item["type"] == "extra_forbidden":
+        if (
+            item["type"] == "extra_forbidden"
+            and len(item["loc"]) == 2
+            and item["loc"][0] in RETIRED_MIN_CELL_SECTIONS
+            and item["loc"][1] == "min_cell_size"
+        ):
+            lines.append(
+                f"{path}: key '{key}' was replaced by 'privacy.min_cell_size' (one small-cell "
+                f"rule for every page): move the value there and delete '{key}'"
+            )
+        elif item["type"] == "extra_forbidden":
             lines.append(f"{path}: unknown key '{key}'")
         elif item["type"] == "missing":
             lines.append(f"{path}: missing required key '{key}'")

@@ -268,7 +268,7 @@ def test_heatmap_of_masked_cells_is_a_note_not_a_crash():
     masked = pd.DataFrame([[np.nan, np.nan], [np.nan, np.nan]], index=["2024-01", "2024-02"])
     fig, ax = plt.subplots()
     C.plot_or_note(C.plot_cohort_heatmap, masked, ax=ax, fmt=".0f")
-    assert "smaller than the minimum cell size (cohorts.min_cell_size)" in ax.texts[0].get_text()
+    assert "smaller than the minimum cell size (privacy.min_cell_size)" in ax.texts[0].get_text()
     plt.close(fig)
 
 

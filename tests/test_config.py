@@ -32,7 +32,29 @@ def test_default_params_load_and_resolve_paths_against_the_file():
     assert params.resolve(params.source.transactions.path) == (
         ROOT / "data" / "sample" / "transactions.csv.gz"
     )
-    assert params.common() == {"run_name": "sample", "as_of_date": "2025-12-31", "currency": "EUR"}
+    assert params.common() == {
+        "run_name": "sample", "as_of_date": "2025-12-31", "currency": "EUR", "min_cell_size": 10,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("section", ["cohorts", "segments", "clv", "churn", "ab_test"])
+def test_a_stage_min_cell_size_is_refused_naming_privacy_min_cell_size(tmp_path, section):
+    payload = _default()
+    payload[section]["min_cell_size"] = 5
+    with pytest.raises(ConfigError) as error:
+        load_params(_write(tmp_path, payload))
+    message = str(error.value)
+    assert f"'{section}.min_cell_size' was replaced by 'privacy.min_cell_size'" in message
+    assert message.startswith(str(tmp_path / "p.yaml"))
+
+
+def test_privacy_min_cell_size_reaches_every_notebook_and_must_be_a_whole_number(tmp_path):
+    payload = _default()
+    payload["privacy"] = {"min_cell_size": 25}
+    assert load_params(_write(tmp_path, payload)).common()["min_cell_size"] == 25
+    payload["privacy"] = {"min_cell_size": 0}
+    with pytest.raises(ConfigError, match=r"privacy\.min_cell_size"):
+        load_params(_write(tmp_path, payload))
 
 
 def test_every_stage_has_a_section_in_the_default_file():

@@ -26,6 +26,7 @@ from crmlib.io import RunFolder
 ROOT = Path(__file__).resolve().parents[1]
 TRUTH = json.loads((ROOT / "data" / "sample" / "truth.json").read_text())["experiment"]
 AB = load_params(ROOT / "params" / "default.yaml").ab_test
+PRIVACY = load_params(ROOT / "params" / "default.yaml").privacy
 
 
 def _data_settings(**changes: Any) -> dict[str, Any]:
@@ -54,7 +55,7 @@ def _analysis_settings(**changes: Any) -> dict[str, Any]:
         "primary_metric": AB.primary_metric,
         "cost_per_contact": AB.cost_per_contact,
         "margin": AB.margin,
-        "min_cell_size": AB.min_cell_size,
+        "min_cell_size": PRIVACY.min_cell_size,
         "window_days": AB.window_days,
         "retention_days": AB.retention_days,
         "planned_lifts": AB.planned_lifts,
@@ -111,7 +112,7 @@ def test_sample_recovers_planted_uplift_and_cost(sample_data: ex.ExperimentData)
     assert set(analysis.results["segment_col"].dropna()) == {"acquisition_channel"}
     # every segment row shown has at least min_cell_size customers in each arm
     segments = analysis.results[analysis.results["segment_col"].notna()]
-    assert (segments[["n", "n_control"]] >= AB.min_cell_size).all().all()
+    assert (segments[["n", "n_control"]] >= PRIVACY.min_cell_size).all().all()
     economics = analysis.economics.iloc[0]
     # the planted per-contact cost comes back exactly
     assert economics["cost_total"] / TRUTH["n_treatment"] == pytest.approx(
@@ -415,7 +416,7 @@ def _export_only_analysis(params: WorkbookParams) -> tuple[ex.ExperimentData, ex
         data, control=ab.control, alpha=ab.alpha, guardrails=ab.guardrails,
         primary_metric=ab.primary_metric, revenue_metric=ab.revenue_metric,
         retention_metric=ab.retention_metric, cost_per_contact=ab.cost_per_contact,
-        margin=ab.margin, min_cell_size=ab.min_cell_size, currency=params.currency,
+        margin=ab.margin, min_cell_size=params.privacy.min_cell_size, currency=params.currency,
     )  # fmt: skip
     return data, analysis
 

@@ -53,7 +53,7 @@ def plot_cohort_heatmap(
     if not values.notna().to_numpy().any():
         raise DataContractError(
             "No cell to show: every cohort is smaller than the minimum cell size "
-            "(cohorts.min_cell_size) or has not reached a period yet."
+            "(privacy.min_cell_size) or has not reached a period yet."
         )
     sns.heatmap(
         values,
