@@ -17,6 +17,7 @@ from crmlib import cohorts as C
 from crmlib.config import load_params
 from crmlib.engine import Engine
 from crmlib.errors import ConfigError
+from crmlib.privacy import small_counts_in_html
 
 D = dt.date
 AS_OF = "2025-06-30"
@@ -357,3 +358,27 @@ def test_no_transactions_up_to_as_of(engine: Engine) -> None:
     assert start.data_start is None and not start.present_at_start
     assert C.describe_data_start(start) == "There are no cohorts up to `as_of_date`."
     assert C.describe_data_start(None).startswith("*Section skipped:*")
+
+
+def test_a_small_first_cohort_is_described_without_its_count() -> None:
+    # the 300-customer shop: 4 customers in the first cohort, one of whom signed up before
+    first = D(2023, 1, 1)
+    start = C.DataStart(
+        D(2023, 1, 6), "month", "first_order", "auto", reason="signups", flagged=(first,),
+        first_start=first, first_label="2023-01", first_size=4, flagged_customers=4,
+        size_ratio=0.9, next_cohorts=6, signup_known=1.0, signed_up_before=0.25,
+        signed_up_before_next=0.0, first_with_signup=4, next_with_signup=48,
+    )  # fmt: skip
+    text = C.describe_data_start(start)
+    assert "It holds fewer than 10 customers, 0.9 times as many per day" in text
+    assert (
+        "Signup dates confirm it: \u2013 of its customers with a signup date (\u2013 of them"
+        in text
+    )
+    assert "against 0.0% of the next cohorts' customers" in text  # 48 customers: shown
+    assert "(\u2013: a share of fewer than 10 customers, not shown.)" in text
+    assert "25.0%" not in text and "4 customers" not in text
+    assert small_counts_in_html(f"<p>{text}</p>") == []
+    # at a limit of 4 the cohort may be described
+    loose = C.describe_data_start(start, min_cell_size=4)
+    assert "Its 4 customers are 0.9 times" in loose and "25.0% of its customers" in loose

@@ -11,8 +11,15 @@ import pandas as pd
 import pytest
 
 from crmlib import cohorts as C
+from crmlib.cohorts._display import _lifecycle_hidden
 from crmlib.engine import Engine
 from crmlib.io import to_jsonable
+from crmlib.privacy import SmallCells, small_counts_in_html
+
+
+def _page(*texts: str) -> list[str]:
+    """What the page scanner finds in sentences rendered as paragraphs."""
+    return small_counts_in_html("".join(f"<p>{text}</p>" for text in texts))
 
 
 def _retention(
@@ -88,12 +95,86 @@ def test_definitions_and_channels():
     assert text.index("a 50.0%") < text.index("b 25.0%")
 
 
-def test_display_matrix_keeps_last_cohorts_and_blanks_masked():
+def test_display_matrix_keeps_last_cohorts_and_leaves_small_ones_undrawn():
     tidy = _retention({"2024-01": (20, [20, 5]), "2024-02": (5, [5, 1]), "2024-03": (20, [20])})
     wide = C.display_matrix(tidy, cohorts_shown=2)
     assert wide.index.tolist() == ["2024-02", "2024-03"]
-    assert wide.isna().loc["2024-02"].all()  # 5 customers < 10: masked
+    assert wide.isna().loc["2024-02"].all()  # 5 customers < 10: not drawn
+    assert wide.attrs == {"small_cohorts": ["2024-02"], "min_cell_size": 10}
+    # the rule comes from min_cell_size, not from the table's own ``masked`` flags
+    loose = C.display_matrix(tidy, cohorts_shown=2, min_cell_size=5)
+    assert loose.loc["2024-02"].tolist() == [1.0, 0.2] and loose.attrs["small_cohorts"] == []
+    strict = C.display_matrix(tidy, min_cell_size=21)
+    assert (
+        strict.isna().all().all()
+        and strict.attrs["small_cohorts"] == tidy["cohort_label"].unique().tolist()
+    )
     assert C.display_matrix(None) is None
+
+
+def test_heatmap_says_which_cohort_rows_are_not_drawn():
+    tidy = _retention({"2024-01": (20, [20, 5]), "2024-02": (5, [5, 1]), "2024-03": (20, [20])})
+    fig, ax = plt.subplots()
+    try:
+        C.plot_cohort_heatmap(C.display_matrix(tidy), ax=ax)
+        texts = [t.get_text() for t in ax.texts]
+        assert "fewer than 10 customers: not shown" in texts
+        # the small cohort's 100% / 20% are not annotated: only 2024-01 (2 cells), 2024-03 (1)
+        assert sorted(t for t in texts if t.endswith("%")) == ["100%", "100%", "25%"]
+        fig2, ax2 = plt.subplots()
+        C.plot_or_note(C.plot_cohort_heatmap, C.display_matrix(tidy, min_cell_size=50), ax=ax2)
+        assert "every cohort shown holds fewer than 50 customers" in ax2.texts[0].get_text()
+    finally:
+        plt.close("all")
+
+
+def test_small_groups_get_no_pooled_rate_in_tables_or_sentences():
+    # 3 + 4 customers reached month 1: a pooled rate on 7 customers is not shown
+    tidy = _retention({"2024-01": (3, [3, 1]), "2024-02": (4, [4, 2])})
+    table = C.definition_table(tidy, k=(1,))
+    assert table.loc["active in month k", "month 1"] == "\u2013"
+    assert (
+        C.definition_table(tidy, k=(1,), min_cell_size=7).loc["active in month k", "month 1"]
+        == "42.9%"
+    )
+    definitions = C.describe_definitions(tidy, k=1)
+    assert "hold fewer than 10 customers" in definitions and "%" not in definitions
+    recent = C.describe_cohort_retention(tidy, k=(1,))
+    assert "hold fewer than 10 customers, too few to show their retention" in recent
+    assert "42.9%" not in recent
+    trends = pd.DataFrame({"k": [1], "gap_pp": [float("nan")]})
+    line = C.cohort_conclusion(tidy, trends)
+    assert line == (
+        "The recent cohorts that reached 1 month hold fewer than 10 customers: too few to "
+        "show their retention."
+    )
+    # metrics keep the number (artifacts and metrics.json are not pages)
+    metrics = C.cohort_metrics(tidy, trends=None, lifecycle=None, rates=None, k=(1,))
+    assert metrics["recent_retention"]["1"]["recent_retention"] == pytest.approx(3 / 7)
+    assert "recent_customers" not in metrics["recent_retention"]["1"]
+    assert _page(definitions, recent, line) == []
+
+
+def test_revenue_sentence_hides_means_of_small_cohorts():
+    revenue = pd.DataFrame(
+        {
+            "cohort_start": [dt.date(2024, 1, 1)] * 2,
+            "cohort_label": ["2024-01"] * 2,
+            "dimension": "all",
+            "dimension_value": "all",
+            "periods_since": [0, 1],
+            "cohort_size": [4, 4],
+            "net_revenue": [100.0, 50.0],
+            "revenue_per_customer": [25.0, 12.5],
+            "revenue_retention": [1.0, 0.5],
+            "cumulative_revenue_per_customer": [25.0, 37.5],
+            "observed": True,
+            "masked": True,
+        }
+    )
+    text = C.describe_revenue_retention(revenue, currency="EUR", k=(1,))
+    assert "they hold fewer than 10 customers, too few to show their revenue" in text
+    assert "€" not in text and _page(text) == []
 
 
 def test_describe_revenue_retention_states_share_and_value():
@@ -136,10 +217,17 @@ def test_brackets_sentence_and_table():
         }
     )
     text = C.describe_brackets(brackets)
-    assert "25.0% in days 1–7 (of 40)" in text and "25.0% in days 8–30 (of 20)" in text
+    assert "25.0% in days 1–7 (of 40 customers)" in text
+    assert "25.0% in days 8–30 (of 20 customers)" in text
     table = C.bracket_table(brackets, min_cell_size=10)
     assert table.loc["all", "days 1–7"] == "25.0%"
-    assert table.loc["a", "days 1–7"] == ""  # 8 eligible customers < 10: blank
+    assert table.loc["a"].tolist() == ["\u2013", "\u2013"]  # 8 and 4 eligible customers < 10
+    assert C.bracket_table(brackets, min_cell_size=8).loc["a"].tolist() == ["25.0%", "\u2013"]
+    # at a limit of 25, the overall 20 eligible of days 8-30 are too few for a rate too
+    strict = C.describe_brackets(brackets, min_cell_size=25)
+    assert "not shown for days 8–30 (fewer than 25 customers)" in strict
+    assert "(of 20" not in strict and _page(text) == []
+    assert small_counts_in_html(strict, min_cell_size=25) == []
 
 
 def _lifecycle() -> pd.DataFrame:
@@ -164,10 +252,66 @@ def _lifecycle() -> pd.DataFrame:
 
 
 def test_describe_lifecycle_uses_latest_complete_period():
-    text = C.describe_lifecycle(_lifecycle())
+    text = C.describe_lifecycle(_lifecycle(), min_cell_size=1)
     assert "**2025-02** 11 customers were active: 5 new, 6 current" in text
     assert "4 of the previous month's customers went dormant" in text
     assert "Net change +1, quick ratio 1.25 (more customers gained than lost)" in text
+    # at the default limit every count of 2025-02 but the total is small
+    text = C.describe_lifecycle(_lifecycle())
+    assert "11 customers were active: fewer than 10 new, fewer than 10 current" in text
+    assert "Net change" not in text and "withheld too" in text and _page(text) == []
+
+
+def _one_small_part() -> pd.DataFrame:
+    """Two complete months; in 2025-02 only the 4 new customers are fewer than 10."""
+    return (
+        _lifecycle()
+        .iloc[:2]
+        .assign(
+            new=[60, 4],
+            current=[0, 50],
+            resurrected=[0, 20],
+            dormant=[0, 10],
+            active=[60, 74],
+            active_previous=[0, 60],
+            net_change=[60, 14],
+            quick_ratio=[float("nan"), 2.4],
+            is_complete=True,
+        )
+    )
+
+
+def test_lifecycle_hides_a_small_count_and_what_would_give_it_back():
+    frame = _one_small_part()
+    hidden = _lifecycle_hidden(frame, SmallCells(10))
+    assert not hidden.iloc[0].any()
+    # new (4) is small; active (74) = new + current + resurrected is shown, so the smallest
+    # other part (resurrected, 20) is withheld too, and so are net change and quick ratio
+    assert hidden.iloc[1][hidden.iloc[1]].index.tolist() == [
+        "new", "resurrected", "net_change", "quick_ratio"
+    ]  # fmt: skip
+    text = C.describe_lifecycle(frame)
+    assert "74 customers were active: fewer than 10 new, 50 current" in text
+    assert "and \u2013 resurrected" in text and "20 resurrected" not in text
+    assert "+14" not in text and "2.40" not in text
+    assert "withheld, as the month's total would give back a count" in text
+    assert _page(text) == []
+
+
+def test_growth_accounting_chart_draws_the_same_counts_as_the_sentence():
+    frame = _one_small_part()
+    fig, ax = plt.subplots()
+    try:
+        C.plot_growth_accounting(frame, ax=ax)
+        new, resurrected, dormant = (c.patches for c in ax.containers)
+        assert np.isnan(new[1].get_height()) and np.isnan(resurrected[1].get_height())
+        assert new[0].get_height() == 60 and dormant[1].get_height() == -10
+        net = ax.get_lines()[0].get_ydata()
+        assert net[0] == 60 and np.isnan(net[1])
+        (caption,) = fig.texts
+        assert caption.get_text().startswith("Not drawn in 1 period: bars of fewer than 10")
+    finally:
+        plt.close(fig)
 
 
 def test_describe_transitions_states_row_shares():
@@ -176,9 +320,25 @@ def test_describe_transitions_states_row_shares():
         index=pd.Index(C.TRANSITION_FROM_STATES, name="from_state"),
         columns=pd.Index(C.TRANSITION_TO_STATES, name="to_state"),
     )
-    text = C.describe_transitions(matrix)
+    text = C.describe_transitions(matrix, min_cell_size=1)
     # new -> current 3/4, current -> current 8/10, dormant -> resurrected 1/4, lost 1/10
     assert "75.0%" in text and "80.0%" in text and "25.0%" in text and "10.0%" in text
+    # at the default limit the shares of new (4) and dormant (4) customers are not shown
+    text = C.describe_transitions(matrix)
+    assert "Of customers new in a month, \u2013 bought again" in text
+    assert "80.0%" in text and "10.0%" in text and "75.0%" not in text and "25.0%" not in text
+    assert "the state held fewer than 10 customers" in text
+    fig, ax = plt.subplots()
+    try:
+        C.plot_transition_matrix(matrix, ax=ax)
+        shares = sorted(t.get_text() for t in ax.texts)
+        assert "75%" not in shares and "80%" in shares  # rows new, resurrected, dormant undrawn
+        assert fig.texts[0].get_text() == (
+            "Not drawn: new, resurrected, dormant (fewer than 10 customers over all pairs of "
+            "periods)."
+        )
+    finally:
+        plt.close(fig)
 
 
 def _durations() -> pd.DataFrame:
@@ -204,8 +364,52 @@ def test_second_order_summary_table_and_sentence():
     assert text.startswith("Of 80 customers, a second order was placed by 30.0% within 30 days")
     assert "b customers came back most (50.0%) and a least (10.0%)" in text
     table = C.rates_table(rates, min_cell_size=50)
-    assert table.loc["a", "30 days"] == ""  # 40 customers < 50: blank
+    assert table.loc["a"].tolist() == ["<50", "\u2013", "\u2013"]  # 40 < 50: no rate shown
+    assert table.loc["all", "customers"] == "80"
     assert table.loc["all", "30 days"].startswith("30.0% (")
+    assert small_counts_in_html(table.to_html(), min_cell_size=50) == []
+
+
+def test_small_channels_are_pooled_into_other_for_rates_and_curves():
+    # a 40, b 40, c 3, d 8: c and d (11 customers, 2 channels) are pooled
+    rows = _durations()
+    small = pd.DataFrame(
+        {
+            "customer_id": [f"S{i:02d}" for i in range(11)],
+            "acquisition_channel": ["c"] * 3 + ["d"] * 8,
+            "event": [True] * 2 + [False] + [True] * 3 + [False] * 5,
+            "duration_days": [10] * 2 + [100] + [10] * 3 + [100] * 5,
+        }
+    )
+    durations = pd.concat([rows, small], ignore_index=True)
+    pooled = C.pool_groups(durations, by="acquisition_channel")
+    assert pooled["acquisition_channel"].value_counts().to_dict() == {
+        "a": 40, "b": 40, "(other)": 11
+    }  # fmt: skip
+    rates = C.second_order_summary(pooled, by="acquisition_channel", days=(30,))
+    raw = C.second_order_summary(durations, by="acquisition_channel", days=(30,))
+    # "all" (what metrics.json reads) is the same with or without pooling
+    pd.testing.assert_frame_equal(rates[rates["group"] == "all"], raw[raw["group"] == "all"])
+    other = rates.set_index("group").loc["(other)"]
+    assert other["customers"] == 11 and other["second_order_rate"] == pytest.approx(5 / 11)
+    table = C.rates_table(rates)
+    assert table.index.tolist() == ["all", "a", "b", "(other)"]
+    assert table["customers"].tolist() == ["91", "40", "40", "11"]
+    assert small_counts_in_html(table.to_html()) == []
+    assert "<10" in C.rates_table(raw).loc["c", "customers"]  # unpooled: "<10", rate "–"
+    assert C.rates_table(raw).loc["c", "30 days"] == "\u2013"
+    text = C.describe_second_order(rates)
+    assert "(other) customers" not in text and _page(text) == []
+    no_split = durations.drop(columns="acquisition_channel")
+    assert C.pool_groups(no_split, by="acquisition_channel") is no_split  # no customers table
+    assert C.pool_groups(None) is None
+
+
+def test_second_order_sentence_on_fewer_customers_than_the_limit():
+    rates = C.second_order_summary(_durations().head(6), by=None, days=(30,))
+    text = C.describe_second_order(rates)
+    assert text.startswith("There are fewer than 10 customers with a first order")
+    assert "%" not in text and _page(text) == []
 
 
 def test_cohort_trends_too_few_cohorts_gives_sentences():
@@ -216,6 +420,33 @@ def test_cohort_trends_too_few_cohorts_gives_sentences():
     # nothing estimated: the verdict says so (not "no measurable trend", which reads as an estimate)
     assert "No trend could be estimated" in C.describe_trends(trends)
     assert C.trends_table(trends).iloc[0]["change per year (95% CI)"] == "\u2013"
+
+
+def test_trend_and_gap_on_small_groups_are_not_stated():
+    # 3 cohorts of 3 customers (9 < 10): a trend can be fitted, but its rates rest on 9
+    tidy = _retention({"2024-01": (3, [3, 1]), "2024-02": (3, [3, 2]), "2024-03": (3, [3, 1])})
+    channels = pd.concat(
+        [
+            _retention({"2024-01": (40, [40, 20])}, dimension="acquisition_channel", value="a"),
+            _retention({"2024-01": (35, [35, 7])}, dimension="acquisition_channel", value="b"),
+        ]
+    )
+    trends = C.cohort_trends(pd.concat([tidy, channels]), k=(1,))
+    assert trends.loc[0, "customers"] == 9 and trends.loc[0, "n_cohorts"] == 3
+    assert trends.loc[0, ["best_customers", "worst_customers"]].tolist() == [40, 35]
+    table = C.trends_table(trends)
+    assert table.iloc[0]["mean retention"] == "\u2013" and table.iloc[0]["p"] == "\u2013"
+    assert table.iloc[0]["cohorts"] == "3" and table.iloc[0]["best channel"] == "a (50.0%)"
+    text = C.describe_trends(trends)
+    assert "No 1-month trend is shown: its cohorts hold fewer than 10 customers." in text
+    assert "44.4%" not in text and "50.0% for a" in text
+    # at a limit of 36 the gap's worst channel (35 customers) is too small as well
+    strict = C.trends_table(trends, min_cell_size=36)
+    assert (
+        strict.iloc[0][["best channel", "worst channel", "gap (95% CI)"]].tolist() == ["\u2013"] * 3
+    )
+    assert "No 1-month channel gap is shown" in C.describe_trends(trends, min_cell_size=36)
+    assert "gap" not in C.cohort_conclusion(pd.concat([tidy, channels]), trends, min_cell_size=36)
 
 
 @pytest.mark.parametrize(

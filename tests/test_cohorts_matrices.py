@@ -572,7 +572,7 @@ def test_plot_retention_curves(engine: Engine) -> None:
         plt.close(fig)
 
 
-def test_plot_retention_curves_leaves_out_small_pooled_cells(engine: Engine) -> None:
+def test_plot_retention_curves_pools_small_channels_into_other(engine: Engine) -> None:
     tidy = cohort_retention(
         _with(engine, transactions=TINY, customers=CUSTOMERS),
         as_of_date=TINY_AS_OF,
@@ -580,12 +580,29 @@ def test_plot_retention_curves_leaves_out_small_pooled_cells(engine: Engine) -> 
     )
     fig, ax = plt.subplots()
     try:
-        # pooled sizes: email_referral 2 (k 0..2), 1 at k 3; social 1; (unknown) 1
+        # acquired: email_referral 2 (A, B; still 2 at k 2, 1 at k 3); social 1 (C, from
+        # February: k 0..2); (unknown) 1 (D, April: k 0). At a limit of 2, social and
+        # (unknown) are one (other) line of 2 customers, drawn at k 0 only (1 at k 1, 2).
         plot_retention_curves(tidy, dimension="acquisition_channel", min_cell_size=2, ax=ax)
-        assert [li.get_label() for li in ax.get_lines()] == ["email_referral"]
-        assert list(ax.get_lines()[0].get_xdata()) == [0, 1, 2]
-        with pytest.raises(DataContractError, match="fewer than min_cell_size=3"):
-            plot_retention_curves(tidy, dimension="acquisition_channel", min_cell_size=3)
+        lines = {li.get_label(): li for li in ax.get_lines()}
+        assert list(lines) == ["email_referral", "(other)"]
+        assert list(lines["email_referral"].get_xdata()) == [0, 1, 2]
+        assert list(lines["(other)"].get_xdata()) == [0]
+        (caption,) = fig.texts
+        assert caption.get_text() == (
+            "(other) pools 2 values of acquisition channel ((unknown), social) so that no line "
+            "rests on fewer than 2 customers. Points resting on fewer than 2 customers (few "
+            "cohorts reached that period) are not drawn."
+        )
+        # at 3 every channel is small: one (other) line of all 4 customers (3 at k 1 and 2:
+        # none back at k 1; A and B in March, C in April at k 2)
+        fig3, ax3 = plt.subplots()
+        plot_retention_curves(tidy, dimension="acquisition_channel", min_cell_size=3, ax=ax3)
+        (line,) = ax3.get_lines()
+        assert line.get_label() == "(other)" and list(line.get_xdata()) == [0, 1, 2]
+        assert list(line.get_ydata()) == [1.0, 0.0, 1.0]
+        with pytest.raises(DataContractError, match="fewer than min_cell_size=5"):
+            plot_retention_curves(tidy, dimension="acquisition_channel", min_cell_size=5)
     finally:
         plt.close("all")
 

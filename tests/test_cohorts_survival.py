@@ -12,6 +12,7 @@ import pytest
 from contract_tables import purchase_transactions
 from statsmodels.duration.survfunc import SurvfuncRight
 
+from crmlib.cohorts._display import pool_groups
 from crmlib.cohorts._plots_lifecycle import plot_km_curves
 from crmlib.cohorts._survival import (
     KM_COLUMNS,
@@ -226,3 +227,32 @@ def test_plot_km_curves_stops_where_few_are_at_risk() -> None:
             plot_km_curves(curves, min_cell_size=13)
     finally:
         plt.close("all")
+
+
+def test_small_groups_are_one_other_curve() -> None:
+    # "big": 12 customers; "small" 5 and "tiny" 6 are pooled into (other), 11 customers
+    durations = pd.DataFrame(
+        {
+            "duration_days": [10.0 * (i + 1) for i in range(12)] + [5.0] * 5 + [7.0] * 6,
+            "event": [True] * 23,
+            "channel": ["big"] * 12 + ["small"] * 5 + ["tiny"] * 6,
+        }
+    )
+    pooled = pool_groups(durations, by="channel")
+    curves = km_curves(pooled, by="channel")
+    assert set(curves["group"]) == {"big", "(other)"}
+    fig, ax = plt.subplots()
+    try:
+        plot_km_curves(curves, ax=ax)
+        assert [line.get_label() for line in ax.get_lines()] == ["big", "(other)"]
+        # (other): all 11 have a second order by day 7 (5 on day 5, 11 at risk)
+        other = ax.get_lines()[1]
+        assert other.get_ydata()[1] == pytest.approx(5 / 11)
+        assert (
+            fig.texts[0]
+            .get_text()
+            .startswith("(other) pools the groups of fewer than 10 customers")
+        )
+        assert "A curve stops where fewer than 10 customers" in fig.texts[0].get_text()
+    finally:
+        plt.close(fig)

@@ -19,6 +19,7 @@ from crmlib.cohorts._matrix_build import (
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date, check_period, exclusive_end, safe_ratio
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = ["BRACKET_COLUMNS", "DEFAULT_BRACKETS", "bracket_retention"]
 
@@ -67,7 +68,7 @@ def bracket_retention(
     brackets: Sequence[tuple[int, int]] = DEFAULT_BRACKETS,
     period: str = "month",
     dimensions: Sequence[str] = ("acquisition_channel",),
-    min_cell_size: int = 10,
+    min_cell_size: int = MIN_CELL_SIZE,
     first_cohort: str = "auto",
     transactions: str = "transactions",
     customers: str = "customers",
@@ -96,8 +97,9 @@ def bracket_retention(
         Granularity of the cohorts.
     dimensions : sequence of str, default ("acquisition_channel",)
         As in :func:`cohort_retention`.
-    min_cell_size : int, default 10
-        Cells with fewer eligible customers are flagged ``masked``.
+    min_cell_size : int, default MIN_CELL_SIZE
+        ``privacy.min_cell_size``: cells with fewer eligible customers are flagged
+        ``masked`` (:meth:`crmlib.privacy.SmallCells.is_small`).
     first_cohort : {"auto", "new_customers", "present_at_start"}, default "auto"
         Whether the first cohort holds the customers present at the start (their "first
         order" in the data need not be their first); see :func:`crmlib.cohorts.data_start`.
@@ -112,6 +114,7 @@ def bracket_retention(
         dimension_value, bracket, days_from, days_to, cohort_size* (eligible customers),
         *customers* (retained), *retention, masked*.
     """
+    rule = SmallCells(min_cell_size)
     period = check_period(period)
     as_of = as_date(as_of_date)
     bounds = _bracket_frame(brackets)
@@ -121,7 +124,6 @@ def bracket_retention(
         cohort_basis="first_order",
         transactions=transactions,
         customers=customers,
-        min_cell_size=min_cell_size,
     )
     resolved = _dimension_sql(engine, dimensions, transactions=transactions, customers=customers)
     end_ts = exclusive_end(as_of)
@@ -189,7 +191,7 @@ def bracket_retention(
         }
     )
     table["retention"] = safe_ratio(table["customers"], table["cohort_size"])
-    table["masked"] = (table["cohort_size"] < min_cell_size).astype("bool")
+    table["masked"] = rule.is_small(table["cohort_size"])
     start = data_start(
         engine,
         as_of_date=as_of,

@@ -15,6 +15,7 @@ from crmlib.cohorts._matrix_build import COHORT_BASES, _period_start, _periods_b
 from crmlib.engine import Engine
 from crmlib.kpis._tiles import _fmt
 from crmlib.periods import as_date, check_period, exclusive_end, period_index, period_spine
+from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
 
 __all__ = ["FIRST_COHORT_RULES", "PRESENT_AT_START", "DataStart", "data_start"]
 
@@ -81,6 +82,11 @@ class DataStart:
     second_label: str | None = None
     second_signed_up_before_data: float | None = None
     second_size_ratio: float | None = None
+    #: customers with a signup date, each share above rests on: in the first cohort, in the
+    #: next cohorts, in the second cohort (the page hides a share of a small group)
+    first_with_signup: int = 0
+    next_with_signup: int = 0
+    second_with_signup: int = 0
 
     @property
     def present_at_start(self) -> bool:
@@ -117,21 +123,26 @@ class DataStart:
             "second_cohort_caveat": self.second_label,
         }
 
-    def describe(self, *, unit: str = "month") -> str:
-        """Markdown for the page: where the data begin and what that means for the cohorts."""
+    def describe(self, *, unit: str = "month", min_cell_size: int = MIN_CELL_SIZE) -> str:
+        """Markdown for the page: where the data begin and what that means for the cohorts.
+
+        Counts of fewer than ``min_cell_size`` customers read "fewer than 10 customers", and a
+        share of a group that small reads "–" (:class:`crmlib.privacy.SmallCells`).
+        """
         if self.data_start is None or (self.first_label is None and self.cohort_basis != "signup"):
             return ""
+        rule = SmallCells(min_cell_size)
         begin = f"The data begin on {self.data_start.isoformat()}"
         if self.cohort_basis == "signup":
-            return self._describe_signup(begin, unit=unit)
-        size = self._size_sentence()
+            return self._describe_signup(begin, unit=unit, rule=rule)
+        size = self._size_sentence(rule)
         if not self.present_at_start:
             why = (
                 "the params file declares that its customers were new when the data begin "
                 "(`cohorts.first_cohort: new_customers`: the data begin with the business, or "
                 "follow a panel of first-time buyers)."
                 if self.reason == "params"
-                else self._signup_sentence(new=True)
+                else self._signup_sentence(rule, new=True)
             )
             return (
                 f"{begin}. The first cohort, {self.first_label}, is read as an acquisition "
@@ -140,7 +151,7 @@ class DataStart:
         label = self.label_for(str(self.first_label))
         why = {
             "params": " The params file declares it (`cohorts.first_cohort: present_at_start`).",
-            "signups": " Signup dates confirm it: " + self._signup_sentence(new=False),
+            "signups": " Signup dates confirm it: " + self._signup_sentence(rule, new=False),
         }.get(self.reason, "")
         text = (
             f"**The first cohort is the customers present at the start.** {begin}, so every "
@@ -156,15 +167,18 @@ class DataStart:
                 "signup dates to check against): if they do, set "
                 "`cohorts.first_cohort: new_customers` in the params file."
             )
-        return text + self._second_sentence()
+        return text + self._second_sentence(rule)
 
-    def _size_sentence(self) -> str:
+    def _size_sentence(self, rule: SmallCells) -> str:
         if self.size_ratio is None or self.next_cohorts == 0:
             return ""
         others = "cohort" if self.next_cohorts == 1 else f"{self.next_cohorts} cohorts"
+        size = rule.phrase(self.first_size)
         text = (
-            f" Its {_fmt(self.first_size, 'count')} customers are {self.size_ratio:.1f} times as "
-            f"many per day as in the next {others}"
+            f" It holds {size}, {self.size_ratio:.1f} times as many per day as in the next {others}"
+            if rule.is_small(self.first_size)
+            else f" Its {size} are {self.size_ratio:.1f} times as many per day as in the next "
+            f"{others}"
         )
         if self.size_ratio >= _LARGE_RATIO:
             return text + (
@@ -176,37 +190,44 @@ class DataStart:
             return text + ": not larger, which would also fit data that begin with the business."
         return text + "."
 
-    def _signup_sentence(self, *, new: bool) -> str:
-        share = _fmt(self.signed_up_before, "rate")
-        later = _fmt(self.signed_up_before_next, "rate")
-        known = _fmt(self.signup_known, "rate")
+    def _signup_sentence(self, rule: SmallCells, *, new: bool) -> str:
+        share = _share_text(self.signed_up_before, self.first_with_signup, rule)
+        later = _share_text(self.signed_up_before_next, self.next_with_signup, rule)
+        known = _share_text(self.signup_known, self.first_size, rule)
         compare = (
             f"against {later} of the next cohorts' customers who signed up before their own "
             f"{self.period}"
             if self.signed_up_before_next is not None
             else "with no later cohort to compare"
         )
+        sizes = [self.first_with_signup, self.first_size]
+        if self.signed_up_before_next is not None:
+            sizes.append(self.next_with_signup)
         return (
             f"{share} of its customers with a signup date ({known} of them have one) signed up "
-            f"before the data begin, {compare}" + (", so its customers were new." if new else ".")
+            f"before the data begin, {compare}"
+            + (", so its customers were new." if new else ".")
+            + _hidden_share_note(sizes, rule)
         )
 
-    def _second_sentence(self) -> str:
+    def _second_sentence(self, rule: SmallCells) -> str:
         if self.second_label is None:
             return ""
+        second_share = _share_text(self.second_signed_up_before_data, self.second_with_signup, rule)
         evidence = (
-            f"{_fmt(self.second_signed_up_before_data, 'rate')} of its customers with a signup "
-            "date signed up before the data begin"
+            f"{second_share} of its customers with a signup date signed up before the data begin"
             if self.second_signed_up_before_data is not None
             else f"it has {self.second_size_ratio:.1f} times as many customers per day as the "
             "cohorts after it"
         )
+        sizes = [self.second_with_signup] if self.second_signed_up_before_data is not None else []
         return (
             f" The next cohort, {self.second_label}, likely holds some such customers too (first "
             f"seen buying then): {evidence}. Read the earliest cohorts with care."
+            + _hidden_share_note(sizes, rule)
         )
 
-    def _describe_signup(self, begin: str, *, unit: str) -> str:
+    def _describe_signup(self, begin: str, *, unit: str, rule: SmallCells) -> str:
         if not self.flagged:
             if self.reason == "params":
                 return (
@@ -222,7 +243,7 @@ class DataStart:
         return (
             f"**Cohorts that signed up before the data begin are the customers present at the "
             f"start.** {begin}: in {len(labels)} cohort{'s' if many else ''} ({span}, "
-            f"{_fmt(self.flagged_customers, 'count')} customers) all or many customers signed up "
+            f"{rule.phrase(self.flagged_customers)}) all or many customers signed up "
             "before that day, and their purchases before it are not in the data. Their "
             f"{unit}s before the data begin are blank, and {'they are' if many else 'it is'} "
             "shown in the matrices but left out of the trend test (*do newer cohorts retain "
@@ -392,6 +413,19 @@ def _share(part: float, whole: float) -> float | None:
     return part / whole if whole > 0 else None
 
 
+def _share_text(share: float | None, customers: int, rule: SmallCells) -> str:
+    """A share for the page: ``"–"`` when the group it is computed on is small."""
+    return HIDDEN if rule.is_small(customers) else _fmt(share, "rate")
+
+
+def _hidden_share_note(sizes: list[int], rule: SmallCells) -> str:
+    """The note that ends a sentence whose shares rest on ``sizes`` customers, when one is
+    hidden (:func:`_share_text`); nothing otherwise."""
+    if not rule.is_small(sizes).any():
+        return ""
+    return f" ({HIDDEN}: a share of fewer than {rule.min_cell_size:,} customers, not shown.)"
+
+
 def _second_caveat(
     early: pd.DataFrame, rates: pd.Series, *, period: str
 ) -> tuple[str | None, float | None, float | None]:
@@ -484,6 +518,9 @@ def _decide(
         second_label=second_label,
         second_signed_up_before_data=second_share,
         second_size_ratio=second_ratio,
+        first_with_signup=int(first["with_signup"]),
+        next_with_signup=int(next_known),
+        second_with_signup=int(early.iloc[1]["with_signup"]) if second_label else 0,
     )
 
 

@@ -10,9 +10,19 @@ import numpy as np
 import pandas as pd
 
 from crmlib.cohorts._data_start import DataStart
-from crmlib.cohorts._display import _ALL, _CHANNEL, _acquired, _overall, _pooled
+from crmlib.cohorts._display import (
+    _ALL,
+    _CHANNEL,
+    _LIFECYCLE_COUNTS,
+    _acquired,
+    _lifecycle_hidden,
+    _overall,
+    _pooled,
+    _shown_trends,
+)
 from crmlib.cohorts._trend import _left_out_labels
 from crmlib.kpis._tiles import _fmt
+from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, OTHER, SmallCells
 
 __all__ = [
     "describe_data_start",
@@ -33,16 +43,22 @@ _MINUS, _DASH = "\u2212", "\u2013"
 _NOT_READY = (
     "*Section skipped:* there is not enough history for cohorts (see the top of this page)."
 )
+#: Keys of :func:`_recent_vs_before` that are display-only (not written to metrics.json).
+_GROUP_SIZES = ("recent_customers", "before_customers")
 
 
 # -- where the data begin ---------------------------------------------------------------------
-def describe_data_start(start: DataStart | None, *, unit: str = "month") -> str:
+def describe_data_start(
+    start: DataStart | None, *, unit: str = "month", min_cell_size: int = MIN_CELL_SIZE
+) -> str:
     """Markdown: where the data begin, and whether the first cohort is the customers present at
     the start (left out of the comparisons of cohorts); see :func:`crmlib.cohorts.data_start`.
-    None (cohorts skipped) gets the reason."""
+    Counts of customers below ``min_cell_size`` read "fewer than 10 customers". None (cohorts
+    skipped) gets the reason."""
     if start is None:
         return _NOT_READY
-    return start.describe(unit=unit) or "There are no cohorts up to `as_of_date`."
+    described = start.describe(unit=unit, min_cell_size=min_cell_size)
+    return described or "There are no cohorts up to `as_of_date`."
 
 
 def _left_out_sentence(labels: Sequence[str]) -> str:
@@ -66,7 +82,8 @@ def _left_out_sentence(labels: Sequence[str]) -> str:
 # -- retention, definitions, channels --------------------------------------------------------
 def _recent_vs_before(rows: pd.DataFrame, *, k: int, recent: int = 6) -> dict[str, Any] | None:
     """Pooled k-period retention of the last ``recent`` acquisition cohorts that reached k vs
-    the ones before (the customers present at the start left out)."""
+    the ones before (the customers present at the start left out), and the customers each
+    rests on (*recent_customers, before_customers*)."""
     rows = _acquired(rows)
     at_k = rows[rows["periods_since"] == k].sort_values("cohort_start")
     if at_k.empty:
@@ -78,6 +95,8 @@ def _recent_vs_before(rows: pd.DataFrame, *, k: int, recent: int = 6) -> dict[st
         return float(part["customers"].sum()) / size if size > 0 else None
 
     return {
+        "recent_customers": int(last["cohort_size"].sum()),
+        "before_customers": int(before["cohort_size"].sum()),
         "k": int(k),
         "recent_cohorts": [str(last["cohort_label"].iloc[0]), str(last["cohort_label"].iloc[-1])],
         "recent_n_cohorts": len(last),
@@ -90,8 +109,13 @@ def _recent_vs_before(rows: pd.DataFrame, *, k: int, recent: int = 6) -> dict[st
 
 
 def _recent(tidy: pd.DataFrame, *, k: Sequence[int], definition: str = "on") -> dict[str, Any]:
+    """The figures of :func:`_recent_vs_before` written to metrics.json, per k."""
     rows = _overall(tidy, definition)
-    return {str(x): _recent_vs_before(rows, k=x) for x in k}
+    found = {str(x): _recent_vs_before(rows, k=x) for x in k}
+    return {
+        x: None if f is None else {key: v for key, v in f.items() if key not in _GROUP_SIZES}
+        for x, f in found.items()
+    }
 
 
 def _pp(after: float | None, before: float | None) -> str:
@@ -107,15 +131,18 @@ def describe_cohort_retention(
     definition: str = "on",
     k: Sequence[int] = (1, 3, 6),
     unit: str = "month",
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown: average k-period retention of the last 6 cohorts that reached k vs the 6 before.
 
     Overall (dimension "all"); averages are pooled (retained / cohort size summed over the
     cohorts), so a large cohort weighs more than a small one. Cohorts of the customers
-    present at the start are left out, with a sentence saying so.
+    present at the start are left out, with a sentence saying so. A group of cohorts holding
+    fewer than ``min_cell_size`` customers gets no rate, and a sentence saying so.
     """
     if tidy is None:
         return _NOT_READY
+    rule = SmallCells(min_cell_size)
     rows = _overall(tidy, definition)
     lines = []
     for x in k:
@@ -124,8 +151,15 @@ def describe_cohort_retention(
             lines.append(f"- **{x} {unit}s** after acquisition: no cohort has reached it yet.")
             continue
         first, last = found["recent_cohorts"]
-        text = (
-            f"- **{x} {unit}{'s' if x != 1 else ''}** after acquisition: "
+        head = f"- **{x} {unit}{'s' if x != 1 else ''}** after acquisition: "
+        if rule.is_small(found["recent_customers"]):
+            lines.append(
+                head + f"the {found['recent_n_cohorts']} latest cohorts that got there ({first} "
+                f"to {last}) hold {rule.phrase(found['recent_customers'])}, too few to show "
+                "their retention."
+            )
+            continue
+        text = head + (
             f"{_fmt(found['recent_retention'], 'rate')} of the customers of the "
             f"{found['recent_n_cohorts']} latest cohorts that got there ({first} to {last}) bought"
         )
@@ -133,6 +167,12 @@ def describe_cohort_retention(
             lines.append(text + "; no earlier cohort to compare with.")
             continue
         b_first, b_last = found["before_cohorts"]
+        if rule.is_small(found["before_customers"]):
+            lines.append(
+                text + f"; the cohorts {b_first} to {b_last} before them hold "
+                f"{rule.phrase(found['before_customers'])}, too few to compare with."
+            )
+            continue
         lines.append(
             text + f", vs {_fmt(found['before_retention'], 'rate')} for {b_first} to {b_last} "
             f"({_pp(found['recent_retention'], found['before_retention'])})."
@@ -147,15 +187,34 @@ def describe_cohort_retention(
     return text + ("\n\n" + left_out if left_out else "")
 
 
-def describe_definitions(tidy: pd.DataFrame | None, *, k: int = 3, unit: str = "month") -> str:
-    """Markdown: the two retention definitions at one k, and what the difference means."""
+def describe_definitions(
+    tidy: pd.DataFrame | None,
+    *,
+    k: int = 3,
+    unit: str = "month",
+    min_cell_size: int = MIN_CELL_SIZE,
+) -> str:
+    """Markdown: the two retention definitions at one k, and what the difference means.
+
+    Pooled over the acquisition cohorts that reached k; when they hold fewer than
+    ``min_cell_size`` customers, a sentence says so instead of the rates.
+    """
     if tidy is None:
         return _NOT_READY
+    rule = SmallCells(min_cell_size)
     rows = tidy[(tidy["dimension"] == _ALL) & (tidy["periods_since"] == k)]
     if rows.empty:
         return f"No cohort has reached {k} {unit}s yet."
-    pooled = _pooled(rows, ["definition"])["retention"]
-    on, later = pooled.get("on"), pooled.get("on_or_after")
+    pooled = _pooled(rows, ["definition"], rule)
+    if pooled.empty:
+        return f"No acquisition cohort has reached {k} {unit}s yet."
+    if pooled["retention"].isna().all():
+        size = pooled["cohort_size"].iloc[0]
+        return (
+            f"The acquisition cohorts that reached {k} {unit}s hold {rule.phrase(size)}: too "
+            "few to compare the two definitions."
+        )
+    on, later = pooled["retention"].get("on"), pooled["retention"].get("on_or_after")
     return (
         f"{k} {unit}s after acquisition, {_fmt(on, 'rate')} of customers bought in that very "
         f"{unit}, but {_fmt(later, 'rate')} bought in it or some later {unit}: the "
@@ -171,29 +230,35 @@ def describe_channel_retention(
     unit: str = "month",
     dimension: str = _CHANNEL,
     min_customers: int = 30,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
-    """Markdown: pooled k-period retention of every value of ``dimension``, best first."""
+    """Markdown: pooled k-period retention of every value of ``dimension``, best first.
+
+    Values observed at k with fewer than ``min_customers`` customers (or ``min_cell_size``,
+    when larger) are left out, and the sentence says so.
+    """
     if tidy is None:
         return _NOT_READY
+    rule = SmallCells(min_cell_size)
     rows = tidy[
         (tidy["dimension"] == dimension)
         & (tidy["definition"] == "on")
         & (tidy["periods_since"] == k)
     ]
-    pooled = _pooled(rows, ["dimension_value"])
-    pooled = pooled[pooled["cohort_size"] >= min_customers].sort_values(
-        "retention", ascending=False
-    )
+    pooled = _pooled(rows, ["dimension_value"], rule)
+    pooled = pooled[(pooled["cohort_size"] >= min_customers) & pooled["retention"].notna()]
+    pooled = pooled.sort_values("retention", ascending=False)
     name = dimension.replace("_", " ")
+    floor = max(min_customers, rule.min_cell_size)
     if pooled.empty:
         return (
-            f"*No {name} split:* no value of `{dimension}` has {min_customers} customers "
+            f"*No {name} split:* no value of `{dimension}` has {floor} customers "
             f"observed {k} {unit}s after acquisition (or the run has no customers table)."
         )
     parts = [f"{value} {_fmt(row.retention, 'rate')}" for value, row in pooled.iterrows()]
     return (
         f"{k} {unit}s after acquisition, pooled over all cohorts, retention by {name} was: "
-        f"{'; '.join(parts)} (values with fewer than {min_customers} customers left out)."
+        f"{'; '.join(parts)} (values with fewer than {floor} customers left out)."
     )
 
 
@@ -212,6 +277,7 @@ def _revenue_at(revenue_tidy: pd.DataFrame, *, k: int, recent: int = 6) -> dict[
     labels = chosen.drop_duplicates("cohort_start").sort_values("cohort_start")["cohort_label"]
     return {
         "k": int(k),
+        "customers": int(size),
         "cohorts": [str(labels.iloc[0]), str(labels.iloc[-1])],
         "n_cohorts": len(reached),
         "revenue_retention": float(at_k["net_revenue"].sum()) / start if start else None,
@@ -226,15 +292,18 @@ def describe_revenue_retention(
     currency: str,
     k: Sequence[int] = (1, 3, 6, 12),
     unit: str = "month",
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown: revenue retention and realized value per customer of recent cohorts at each k.
 
     For the last 6 acquisition cohorts that reached k (overall; the customers present at the
     start left out): net revenue in period k as a share of their acquisition period's, and
-    net revenue per acquired customer from period 0 to k.
+    net revenue per acquired customer from period 0 to k. Cohorts holding fewer than
+    ``min_cell_size`` customers in all get a sentence saying so instead.
     """
     if revenue_tidy is None:
         return _NOT_READY
+    rule = SmallCells(min_cell_size)
     lines = []
     for x in k:
         found = _revenue_at(revenue_tidy, k=x)
@@ -242,6 +311,12 @@ def describe_revenue_retention(
             lines.append(f"- **{unit} {x}**: no cohort has reached it yet.")
             continue
         first, last = found["cohorts"]
+        if rule.is_small(found["customers"]):
+            lines.append(
+                f"- **{unit} {x}** (cohorts {first} to {last}): they hold "
+                f"{rule.phrase(found['customers'])}, too few to show their revenue."
+            )
+            continue
         lines.append(
             f"- **{unit} {x}** (cohorts {first} to {last}): net revenue was "
             f"{_fmt(found['revenue_retention'], 'rate')} of the acquisition {unit}'s, and each "
@@ -254,14 +329,24 @@ def describe_revenue_retention(
 
 
 # -- brackets --------------------------------------------------------------------------------
-def describe_brackets(bracket_tidy: pd.DataFrame | None, *, dimension: str = _CHANNEL) -> str:
-    """Markdown: overall share buying again in each day bracket, and the best/worst channel."""
+def describe_brackets(
+    bracket_tidy: pd.DataFrame | None,
+    *,
+    dimension: str = _CHANNEL,
+    min_cell_size: int = MIN_CELL_SIZE,
+) -> str:
+    """Markdown: overall share buying again in each day bracket, and the best/worst channel.
+
+    A bracket with fewer than ``min_cell_size`` eligible customers gets no rate; channels
+    compare only with 30 customers or more (and at least ``min_cell_size``).
+    """
     if bracket_tidy is None:
         return _NOT_READY
+    rule = SmallCells(min_cell_size)
     overall = bracket_tidy[bracket_tidy["dimension"] == _ALL]
     if overall.empty:
         return "No day bracket has fully elapsed for any customer yet."
-    pooled = _pooled(overall, ["bracket", "days_from", "days_to"]).reset_index()
+    pooled = _pooled(overall, ["bracket", "days_from", "days_to"], rule).reset_index()
     pooled = pooled.sort_values(["days_from", "days_to"])
     if pooled.empty:
         return (
@@ -269,7 +354,9 @@ def describe_brackets(bracket_tidy: pd.DataFrame | None, *, dimension: str = _CH
             "customers present at the start are left out)."
         )
     parts = [
-        f"{_fmt(row.retention, 'rate')} in {row.bracket} (of {_fmt(row.cohort_size, 'count')})"
+        f"not shown for {row.bracket} ({rule.phrase(row.cohort_size)})"
+        if pd.isna(row.retention)
+        else f"{_fmt(row.retention, 'rate')} in {row.bracket} (of {rule.phrase(row.cohort_size)})"
         for row in pooled.itertuples()
     ]
     text = (
@@ -280,8 +367,8 @@ def describe_brackets(bracket_tidy: pd.DataFrame | None, *, dimension: str = _CH
     split = bracket_tidy[
         (bracket_tidy["dimension"] == dimension) & (bracket_tidy["bracket"] == longest)
     ]
-    by_value = _pooled(split, ["dimension_value"])
-    by_value = by_value[by_value["cohort_size"] >= 30]
+    by_value = _pooled(split, ["dimension_value"], rule)
+    by_value = by_value[(by_value["cohort_size"] >= 30) & by_value["retention"].notna()]
     if len(by_value) >= 2:
         best, worst = by_value["retention"].idxmax(), by_value["retention"].idxmin()
         text += (
@@ -292,17 +379,22 @@ def describe_brackets(bracket_tidy: pd.DataFrame | None, *, dimension: str = _CH
 
 
 # -- do newer cohorts retain better? ---------------------------------------------------------
-def describe_trends(trends: pd.DataFrame | None) -> str:
+def describe_trends(
+    trends: pd.DataFrame | None, *, unit: str = "month", min_cell_size: int = MIN_CELL_SIZE
+) -> str:
     """Markdown: the trend and channel-gap sentences of :func:`cohort_trends`, one bullet per k.
 
     The verdict ("newer cohorts retain measurably better/worse", or no measurable trend)
     rests on the acquisition cohorts only: when the table's ``left_out`` names cohorts of the
-    customers present at the start, a sentence says they were left out and why.
+    customers present at the start, a sentence says they were left out and why. A trend on
+    cohorts of fewer than ``min_cell_size`` customers, and a gap between channels one of
+    which holds fewer, are not stated (as in :func:`trends_table`).
     """
     if trends is None:
         return _NOT_READY
     if trends.empty:
         return "No trend period (`trend_periods`) was asked for."
+    trends = _shown_trends(trends, SmallCells(min_cell_size), unit=unit)
     lines = [f"- {r.trend_text} {r.gap_text}" for r in trends.itertuples()]
     estimated = trends.dropna(subset=["pp_per_year"])
     better = estimated[estimated["pp_ci_lower"] > 0]["k"].tolist()
@@ -339,78 +431,134 @@ def describe_trends(trends: pd.DataFrame | None) -> str:
 
 
 # -- lifecycle and transitions ---------------------------------------------------------------
-def describe_lifecycle(lifecycle: pd.DataFrame | None, *, unit: str = "month") -> str:
-    """Markdown: the latest complete period's new/current/resurrected/dormant, net change, quick ratio."""
+def describe_lifecycle(
+    lifecycle: pd.DataFrame | None, *, unit: str = "month", min_cell_size: int = MIN_CELL_SIZE
+) -> str:
+    """Markdown: the latest complete period's new/current/resurrected/dormant, net change, quick ratio.
+
+    Counts of fewer than ``min_cell_size`` customers read "fewer than 10"; a count that the
+    period's total would give back, and the net change and quick ratio when they would, are
+    withheld, as in :func:`plot_growth_accounting` (one rule for both).
+    """
     if lifecycle is None or lifecycle.empty:
         return "There are no purchases up to `as_of_date`, so there is no lifecycle to show."
     done = lifecycle[lifecycle["is_complete"].astype(bool)]
     if done.empty:
         return f"No {unit} is complete yet, so no lifecycle figures are headlined."
+    rule = SmallCells(min_cell_size)
     row = done.iloc[-1]
-    ratio = row["quick_ratio"]
-    reading = (
-        "no customer went dormant"
-        if pd.isna(ratio)
-        else "more customers gained than lost"
-        if ratio > 1
-        else "more customers lost than gained"
-    )
-    change = int(row["net_change"])
+    hidden = _lifecycle_hidden(done.tail(1), rule).iloc[0]
+
+    def count(state: str) -> str:
+        if not hidden[state]:
+            return _fmt(row[state], "count")
+        return f"fewer than {rule.min_cell_size:,}" if rule.is_small(row[state]) else HIDDEN
+
     text = (
-        f"In **{row['period_label']}** {_fmt(row['active'], 'count')} customers were active: "
-        f"{_fmt(row['new'], 'count')} new, {_fmt(row['current'], 'count')} current (also active "
-        f"the {unit} before) and {_fmt(row['resurrected'], 'count')} resurrected (back after a "
-        f"break); {_fmt(row['dormant'], 'count')} of the previous {unit}'s customers went "
-        f"dormant. Net change {'+' if change >= 0 else _MINUS}{abs(change):,}, quick ratio "
-        f"{_DASH if pd.isna(ratio) else f'{ratio:.2f}'} ({reading})."
+        f"In **{row['period_label']}** {count('active')} customers were active: "
+        f"{count('new')} new, {count('current')} current (also active the {unit} before) and "
+        f"{count('resurrected')} resurrected (back after a break); {count('dormant')} of the "
+        f"previous {unit}'s customers went dormant."
     )
+    if hidden[_LIFECYCLE_COUNTS].gt(rule.is_small(row[_LIFECYCLE_COUNTS])).any():
+        text += (
+            f" ({HIDDEN}: withheld, as the {unit}'s total would give back a count of fewer "
+            f"than {rule.min_cell_size:,} customers.)"
+        )
+    if hidden["net_change"]:
+        text += (
+            " The net change and the quick ratio are withheld too: with the counts shown they "
+            f"would give back a count of fewer than {rule.min_cell_size:,} customers."
+        )
+    else:
+        ratio = row["quick_ratio"]
+        reading = (
+            "no customer went dormant"
+            if pd.isna(ratio)
+            else "more customers gained than lost"
+            if ratio > 1
+            else "more customers lost than gained"
+        )
+        change = int(row["net_change"])
+        text += (
+            f" Net change {'+' if change >= 0 else _MINUS}{abs(change):,}, quick ratio "
+            f"{_DASH if pd.isna(ratio) else f'{ratio:.2f}'} ({reading})."
+        )
     window = done.tail(12)["quick_ratio"].dropna()
     if len(window) >= 2:
         text += f" Over the last {len(window)} complete {unit}s the quick ratio averaged {window.mean():.2f}."
     return text
 
 
-def describe_transitions(matrix: pd.DataFrame | None, *, unit: str = "month") -> str:
-    """Markdown: where customers of each state go in the next period (row shares)."""
+def describe_transitions(
+    matrix: pd.DataFrame | None, *, unit: str = "month", min_cell_size: int = MIN_CELL_SIZE
+) -> str:
+    """Markdown: where customers of each state go in the next period (row shares).
+
+    A share of a state that held fewer than ``min_cell_size`` customers (over all pairs of
+    periods) reads "–", and the sentence says why.
+    """
     if matrix is None or int(matrix.to_numpy().sum()) == 0:
         return f"There are no two consecutive complete {unit}s yet, so no transitions."
-    shares = matrix.div(matrix.sum(axis=1).replace(0, np.nan), axis=0)
+    rule = SmallCells(min_cell_size)
+    totals = matrix.sum(axis=1)
+    shares = matrix.div(totals.replace(0, np.nan), axis=0)
+    shares = shares.where(~rule.is_small(totals)[:, None].repeat(shares.shape[1], axis=1))
 
     def share(src: str, dst: str) -> str:
         value = shares.loc[src, dst] if src in shares.index and dst in shares.columns else None
         return _fmt(value, "rate")
 
-    return (
+    text = (
         f"Of customers new in a {unit}, {share('new', 'current')} bought again the next {unit}; "
         f"of current customers {share('current', 'current')} stayed current. "
         f"{share('dormant', 'resurrected')} of dormant customers came back the following {unit}, "
         f"against {share('lost', 'resurrected')} of lost ones: win-back is easiest soon after "
         "the last purchase."
     )
+    if rule.is_small(totals).any():
+        text += (
+            f" ({HIDDEN}: the state held fewer than {rule.min_cell_size:,} customers, too few "
+            "to show where they went.)"
+        )
+    return text
 
 
 # -- time to second order --------------------------------------------------------------------
-def describe_second_order(rates: pd.DataFrame | None, *, min_cell_size: int = 10) -> str:
-    """Markdown: the overall 30/60/90-day second-order rate with its CI, and the best/worst group."""
+def describe_second_order(rates: pd.DataFrame | None, *, min_cell_size: int = MIN_CELL_SIZE) -> str:
+    """Markdown: the overall 30/60/90-day second-order rate with its CI, and the best/worst group.
+
+    The overall rates are not stated when fewer than ``min_cell_size`` customers have a first
+    order; best and worst compare the groups of at least that many customers whose rates
+    rest on enough known customers (not ``sparse``), and never the pooled ``(other)``.
+    """
     if rates is None or rates.empty:
         return (
             "No customer has a first order up to `as_of_date`, so there is no second order to time."
         )
+    rule = SmallCells(min_cell_size)
     overall = rates[rates["group"] == _ALL]
     parts = [
         f"{_fmt(r.second_order_rate, 'rate')} within {r.days} days (95% CI "
         f"{_fmt(r.ci_lower, 'rate')}\u2013{_fmt(r.ci_upper, 'rate')})"
         for r in overall.itertuples()
     ]
-    text = (
-        f"Of {_fmt(overall['customers'].iloc[0], 'count')} customers, a second order was "
-        f"placed by {'; '.join(parts)} (Kaplan–Meier: customers acquired recently count only "
-        "for as long as they were observed)."
-        if len(overall)
-        else ""
-    )
+    size = overall["customers"].iloc[0] if len(overall) else 0
+    if rule.is_small(size):
+        text = (
+            f"There are {rule.phrase(size)} with a first order: too few to show their "
+            "second-order rates."
+        )
+    elif len(overall):
+        text = (
+            f"Of {rule.phrase(size)}, a second order was placed by {'; '.join(parts)} "
+            "(Kaplan–Meier: customers acquired recently count only for as long as they were "
+            "observed)."
+        )
+    else:
+        text = ""
     groups = rates[
-        (rates["group"] != _ALL) & (rates["customers"] >= min_cell_size) & ~rates["sparse"]
+        ~rates["group"].isin([_ALL, OTHER]) & ~rule.is_small(rates["customers"]) & ~rates["sparse"]
     ]
     horizon = int(groups["days"].max()) if len(groups) else None
     at = groups[groups["days"] == horizon].set_index("group")

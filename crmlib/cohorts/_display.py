@@ -17,6 +17,7 @@ from crmlib.errors import DataContractError, StageInputMissing
 from crmlib.kpis._tiles import _fmt
 from crmlib.periods import as_date, check_period, exclusive_end, period_spine
 from crmlib.plotting import note_on_axes
+from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, OTHER, SmallCells
 
 __all__ = [
     "cohort_readiness",
@@ -27,6 +28,7 @@ __all__ = [
     "definition_table",
     "bracket_table",
     "trends_table",
+    "pool_groups",
     "rates_table",
 ]
 
@@ -35,6 +37,12 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _ALL = "all"
 _CHANNEL = "acquisition_channel"
+#: ``DataFrame.attrs`` keys of :func:`display_matrix`: the labels of the cohort rows left
+#: undrawn (fewer than the limit of customers) and the limit, read by the heatmap.
+SMALL_COHORTS = "small_cohorts"
+LIMIT = "min_cell_size"
+#: Lifecycle counts of one period shown in the growth-accounting chart and sentence.
+_LIFECYCLE_COUNTS = ["active", "new", "current", "resurrected", "dormant"]
 #: Columns of the artifacts this stage writes (an empty table has them when skipped).
 _ARTIFACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "cohort_retention": RETENTION_COLUMNS,
@@ -123,24 +131,35 @@ def display_matrix(
     value: str = "retention",
     dimension: str = _ALL,
     dimension_value: str = _ALL,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> pd.DataFrame | None:
-    """The wide matrix of the last ``cohorts_shown`` cohorts, masked cells blank, for a heatmap.
+    """The wide matrix of the last ``cohorts_shown`` cohorts, for a heatmap.
 
     Transforms a tidy cohort table (one row per cohort x k x dimension value) into one row
     per cohort (newest last) and one column per period since acquisition that at least one
-    shown cohort reached. Cells of cohorts smaller than the minimum cell size are NaN (drawn
-    blank), as :func:`cohort_matrix` does. None passes through.
+    shown cohort reached. A cohort of fewer than ``min_cell_size`` customers
+    (``privacy.min_cell_size``) cannot be pooled with another row: its cells are NaN (not
+    drawn), and ``attrs["small_cohorts"]`` lists its label so that
+    :func:`plot_cohort_heatmap` says so in the row (``attrs["min_cell_size"]`` holds the
+    limit). None passes through.
     """
     if tidy is None:
         return None
+    rule = SmallCells(min_cell_size)
+    rows = tidy.assign(masked=rule.is_small(tidy["cohort_size"]))
     wide = cohort_matrix(
-        tidy,
+        rows,
         definition=definition,
         dimension=dimension,
         dimension_value=dimension_value,
         value=value,
     )
-    return wide.tail(cohorts_shown).dropna(axis=1, how="all")
+    wide = wide.tail(cohorts_shown).dropna(axis=1, how="all")
+    chosen = (rows["dimension"] == dimension) & (rows["dimension_value"] == dimension_value)
+    small = set(rows.loc[chosen & rows["masked"], "cohort_label"])
+    wide.attrs[SMALL_COHORTS] = [label for label in wide.index if label in small]
+    wide.attrs[LIMIT] = rule.min_cell_size
+    return wide
 
 
 def plot_or_note(
@@ -167,6 +186,12 @@ def plot_or_note(
     return note_on_axes(ax, reason)
 
 
+def _caption(ax: plt.Axes, text: str) -> None:
+    """Write ``text`` under the chart of ``ax`` (small, grey): what the chart leaves out."""
+    ax.figure.text(0.01, 0.0, text, ha="left", va="top", fontsize=8.5, color="#5f6b73",
+                   style="italic", wrap=True)  # fmt: skip
+
+
 def _acquired(rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` without the cohorts of the customers present at the start (not acquisition
     cohorts: see :func:`crmlib.cohorts.data_start`); tables without the column pass whole."""
@@ -176,13 +201,20 @@ def _acquired(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[~flagged]
 
 
-def _pooled(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Retained / cohort size summed over the acquisition cohorts (present-at-start left out)."""
+def _pooled(rows: pd.DataFrame, by: list[str], rule: SmallCells | None = None) -> pd.DataFrame:
+    """Retained / cohort size summed over the acquisition cohorts (present-at-start left out).
+
+    One row per value of ``by``: *customers* (retained), *cohort_size*, *retention*; with a
+    ``rule``, *retention* is NaN where the pooled cohorts hold fewer customers than its limit.
+    """
     rows = _acquired(rows)
     sums = rows.groupby(by, observed=True, sort=False)[["customers", "cohort_size"]].sum()
-    return sums.assign(
+    pooled = sums.assign(
         retention=sums["customers"] / sums["cohort_size"].where(sums["cohort_size"] > 0)
     )
+    if rule is None:
+        return pooled
+    return rule.hide(pooled, size="cohort_size", columns=["retention"])
 
 
 def _overall(tidy: pd.DataFrame, definition: str | None = "on") -> pd.DataFrame:
@@ -193,18 +225,25 @@ def _overall(tidy: pd.DataFrame, definition: str | None = "on") -> pd.DataFrame:
 
 
 def definition_table(
-    tidy: pd.DataFrame | None, *, k: Sequence[int] = (1, 3, 6, 12), unit: str = "month"
+    tidy: pd.DataFrame | None,
+    *,
+    k: Sequence[int] = (1, 3, 6, 12),
+    unit: str = "month",
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> pd.DataFrame | None:
     """Pooled overall retention at each k under both definitions, as display text.
 
     One row per definition ("active in period k", "active in k or later"), one column per k:
     retained / cohort size summed over the cohorts that reached k (the customers present at
-    the start left out).
+    the start left out); ``"–"`` where those cohorts hold fewer than ``min_cell_size``
+    customers.
     """
     if tidy is None:
         return None
+    rule = SmallCells(min_cell_size)
     rows = tidy[(tidy["dimension"] == _ALL) & tidy["periods_since"].isin(list(k))]
-    pooled = _pooled(rows, ["definition", "periods_since"])["retention"].unstack("periods_since")
+    pooled = _pooled(rows, ["definition", "periods_since"], rule)["retention"]
+    pooled = pooled.unstack("periods_since")
     pooled = pooled.reindex(columns=[x for x in k if x in pooled.columns])
     names = {"on": f"active in {unit} k", "on_or_after": f"active in {unit} k or later"}
     table = pooled.rename(index=names).map(lambda v: _fmt(v, "rate"))
@@ -214,25 +253,28 @@ def definition_table(
 
 
 def bracket_table(
-    bracket_tidy: pd.DataFrame | None, *, dimension: str = _CHANNEL, min_cell_size: int = 10
+    bracket_tidy: pd.DataFrame | None,
+    *,
+    dimension: str = _CHANNEL,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> pd.DataFrame | None:
     """Share of customers buying again within each day bracket, overall and per channel.
 
     Transforms the tidy output of :func:`bracket_retention` into one row per value
     (``all`` first, then ``dimension``'s values) and one column per bracket: retained /
     eligible customers pooled over cohorts (the customers present at the start left out), as
-    text; cells with fewer than ``min_cell_size`` eligible customers are blank.
+    text; ``"–"`` where fewer than ``min_cell_size`` customers are eligible (a rate on a
+    small group, :meth:`crmlib.privacy.SmallCells.hide`).
     """
     if bracket_tidy is None:
         return None
+    rule = SmallCells(min_cell_size)
     rows = bracket_tidy[bracket_tidy["dimension"].isin([_ALL, dimension])]
-    pooled = _pooled(rows, ["dimension_value", "bracket"])
-    shown = pooled["retention"].where(pooled["cohort_size"] >= min_cell_size)
-    table = shown.unstack("bracket")
+    table = _pooled(rows, ["dimension_value", "bracket"], rule)["retention"].unstack("bracket")
     order = bracket_tidy.drop_duplicates("bracket").sort_values(["days_from", "days_to"])["bracket"]
     values = [_ALL, *sorted(v for v in table.index if v != _ALL)]
     table = table.reindex(index=values, columns=order.tolist())
-    table = table.map(lambda v: "" if pd.isna(v) else _fmt(v, "rate"))
+    table = table.map(lambda v: _fmt(v, "rate"))
     table.index.name = dimension.replace("_", " ")
     table.columns.name = None
     return table
@@ -240,28 +282,69 @@ def bracket_table(
 
 def _range(value: Any, lower: Any, upper: Any, fmt: str = "{:+.1f} pp") -> str:
     if pd.isna(value):
-        return "\u2013"
+        return HIDDEN
     return f"{fmt.format(value)} ({lower:.1f} to {upper:.1f})"
 
 
-def trends_table(trends: pd.DataFrame | None, *, unit: str = "month") -> pd.DataFrame | None:
-    """:func:`cohort_trends` as display text: one row per k."""
+#: Columns of :func:`cohort_trends` that describe the trend, and the channel gap.
+_TREND_NUMBERS = ["mean_retention", "pp_per_year", "pp_ci_lower", "pp_ci_upper", "p_value"]
+_GAP_NUMBERS = ["best_retention", "worst_retention", "gap_pp", "gap_ci_lower_pp", "gap_ci_upper_pp"]
+
+
+def _shown_trends(trends: pd.DataFrame, rule: SmallCells, *, unit: str) -> pd.DataFrame:
+    """:func:`cohort_trends` as it may be shown: a trend whose cohorts hold fewer customers
+    than the limit, and a gap whose best or worst channel does, have their numbers NaN and a
+    sentence saying why instead of theirs (one row per k, as the input)."""
+    shown = rule.hide(trends, size="customers", columns=_TREND_NUMBERS)
+    small_trend = rule.is_small(trends["customers"])
+    shown["trend_text"] = shown["trend_text"].where(
+        ~small_trend,
+        [
+            f"No {k}-{unit} trend is shown: its cohorts hold fewer than "
+            f"{rule.min_cell_size:,} customers."
+            for k in trends["k"]
+        ],
+    )
+    small_gap = rule.is_small(trends["best_customers"]) | rule.is_small(trends["worst_customers"])
+    for column in [*_GAP_NUMBERS, "best", "worst"]:
+        kind = "object" if column in ("best", "worst") else "float64"
+        shown[column] = shown[column].astype(kind).where(~small_gap)
+    shown["gap_text"] = shown["gap_text"].where(
+        ~small_gap,
+        [
+            f"No {k}-{unit} channel gap is shown: a channel it compares holds fewer than "
+            f"{rule.min_cell_size:,} customers."
+            for k in trends["k"]
+        ],
+    )
+    return shown
+
+
+def trends_table(
+    trends: pd.DataFrame | None, *, unit: str = "month", min_cell_size: int = MIN_CELL_SIZE
+) -> pd.DataFrame | None:
+    """:func:`cohort_trends` as display text: one row per k.
+
+    The trend's numbers read ``"–"`` when its cohorts hold fewer than ``min_cell_size``
+    customers, the channel gap's when its best or worst channel does (rates on a small group).
+    """
     if trends is None:
         return None
+    trends = _shown_trends(trends, SmallCells(min_cell_size), unit=unit)
     table = pd.DataFrame(
         {
-            "cohorts": trends["n_cohorts"].map(lambda v: "\u2013" if pd.isna(v) else f"{v:.0f}"),
+            "cohorts": trends["n_cohorts"].map(lambda v: HIDDEN if pd.isna(v) else f"{v:.0f}"),
             "mean retention": trends["mean_retention"].map(lambda v: _fmt(v, "rate")),
             "change per year (95% CI)": [
                 _range(r.pp_per_year, r.pp_ci_lower, r.pp_ci_upper) for r in trends.itertuples()
             ],
-            "p": trends["p_value"].map(lambda v: "\u2013" if pd.isna(v) else f"{v:.3g}"),
+            "p": trends["p_value"].map(lambda v: HIDDEN if pd.isna(v) else f"{v:.3g}"),
             "best channel": [
-                "\u2013" if pd.isna(r.best) else f"{r.best} ({_fmt(r.best_retention, 'rate')})"
+                HIDDEN if pd.isna(r.best) else f"{r.best} ({_fmt(r.best_retention, 'rate')})"
                 for r in trends.itertuples()
             ],
             "worst channel": [
-                "\u2013" if pd.isna(r.worst) else f"{r.worst} ({_fmt(r.worst_retention, 'rate')})"
+                HIDDEN if pd.isna(r.worst) else f"{r.worst} ({_fmt(r.worst_retention, 'rate')})"
                 for r in trends.itertuples()
             ],
             "gap (95% CI)": [
@@ -274,18 +357,45 @@ def trends_table(trends: pd.DataFrame | None, *, unit: str = "month") -> pd.Data
     return table
 
 
-def rates_table(rates: pd.DataFrame | None, *, min_cell_size: int = 10) -> pd.DataFrame | None:
+def pool_groups(
+    durations: pd.DataFrame | None, *, by: str = _CHANNEL, min_cell_size: int = MIN_CELL_SIZE
+) -> pd.DataFrame | None:
+    """One row per customer, with the groups of ``by`` too small to show pooled into ``(other)``.
+
+    Transforms a per-customer table (as from :func:`second_order_durations`) into a copy
+    whose ``by`` column holds :meth:`crmlib.privacy.SmallCells.pool_labels`: groups of fewer
+    than ``min_cell_size`` customers (and the smallest others, until ``(other)`` holds at
+    least that many customers and two groups) read ``(other)``. Curves and rates computed
+    per group afterwards (:func:`km_curves`, :func:`second_order_summary`) then show no
+    group of fewer customers, and ``"all"`` is unchanged. A table without ``by`` (no
+    customers table) and None pass through.
+    """
+    if durations is None or by not in durations.columns:
+        return durations
+    return durations.assign(**{by: SmallCells(min_cell_size).pool_labels(durations[by])})
+
+
+def rates_table(
+    rates: pd.DataFrame | None, *, min_cell_size: int = MIN_CELL_SIZE
+) -> pd.DataFrame | None:
     """Second-order rates as display text, one row per group, one column per horizon.
 
-    Cells read ``37.3% (36.0–38.7%)``; groups with fewer than ``min_cell_size`` customers are
-    blank and sparse cells (few customers known at the horizon) are marked ``*``.
+    Transforms :func:`second_order_summary` (one row per group and horizon) into one row per
+    group (``all`` first, ``(other)`` last): *customers* as :meth:`SmallCells.counts` text
+    and cells reading ``37.3% (36.0–38.7%)``; sparse cells (few customers known at the
+    horizon) are marked ``*``. Pool small groups first (:func:`pool_groups`); a group that
+    still holds fewer than ``min_cell_size`` customers reads ``"<k"`` with its rates ``"–"``.
     """
     if rates is None:
         return None
+    rule = SmallCells(min_cell_size)
+    rates = rule.hide(
+        rates, size="customers", columns=["second_order_rate", "ci_lower", "ci_upper"]
+    )
 
     def cell(row: pd.Series) -> str:
-        if row["customers"] < min_cell_size:
-            return ""
+        if pd.isna(row["second_order_rate"]):
+            return HIDDEN
         star = "*" if row["sparse"] else ""
         return (
             f"{_fmt(row['second_order_rate'], 'rate')} ({_fmt(row['ci_lower'], 'rate')}"
@@ -295,10 +405,33 @@ def rates_table(rates: pd.DataFrame | None, *, min_cell_size: int = 10) -> pd.Da
     text = rates.assign(cell=rates.apply(cell, axis=1), horizon=rates["days"].map("{} days".format))
     table = text.pivot(index="group", columns="horizon", values="cell")
     sizes = rates.drop_duplicates("group").set_index("group")["customers"]
-    order = [_ALL, *sorted(g for g in table.index if g != _ALL)]
+    groups = sorted(g for g in table.index if g not in (_ALL, OTHER))
+    order = [g for g in (_ALL, *groups, OTHER) if g in table.index]
     horizons = [f"{d} days" for d in sorted(rates["days"].unique())]
-    table = table.reindex(index=[g for g in order if g in table.index], columns=horizons)
-    table.insert(0, "customers", sizes.reindex(table.index).map(lambda v: f"{v:,}"))
+    table = table.reindex(index=order, columns=horizons)
+    table.insert(0, "customers", rule.counts(sizes.reindex(table.index)))
     table.index.name = "group"
     table.columns.name = None
     return table
+
+
+# -- lifecycle -------------------------------------------------------------------------------
+def _lifecycle_hidden(lifecycle: pd.DataFrame, rule: SmallCells) -> pd.DataFrame:
+    """Which lifecycle figures of each period may not be shown (True: withheld).
+
+    Transforms the lifecycle table (one row per period) into one row per period and a
+    boolean column per count of :data:`_LIFECYCLE_COUNTS`, plus *net_change* and
+    *quick_ratio*. A count of fewer customers than the limit is withheld, and where the
+    period's shown total (active = new + current + resurrected) would give it back, the
+    smallest other part too (:meth:`SmallCells.suppress`). The net change and the quick ratio
+    combine new, resurrected and dormant: they are withheld when any of those is. The chart
+    and the sentence share this, so that together they reveal nothing either hides.
+    """
+    counts = lifecycle[_LIFECYCLE_COUNTS]
+    text = rule.suppress(
+        counts, counts=_LIFECYCLE_COUNTS, parts={"active": ["new", "current", "resurrected"]}
+    )
+    hidden = text.isin([rule.below, HIDDEN])
+    hidden["net_change"] = hidden[["new", "resurrected", "dormant"]].any(axis=1)
+    hidden["quick_ratio"] = hidden["net_change"]
+    return hidden

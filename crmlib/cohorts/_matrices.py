@@ -14,6 +14,7 @@ from crmlib.cohorts._matrix_build import _KEYS, COHORT_BASES, _check_inputs, _co
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date, check_period, safe_ratio
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "COHORT_BASES",
@@ -52,7 +53,7 @@ def cohort_retention(
     period: str = "month",
     dimensions: Sequence[str] = ("acquisition_channel",),
     cohort_basis: Literal["first_order", "signup"] = "first_order",
-    min_cell_size: int = 10,
+    min_cell_size: int = MIN_CELL_SIZE,
     first_cohort: str = "auto",
     transactions: str = "transactions",
     customers: str = "customers",
@@ -86,7 +87,9 @@ def cohort_retention(
       first day. Its label reads ``≤ 2024-01 (present at start)`` (first order) or
       ``2023-06 (present at start)`` (signup); the statements about acquisition cohorts
       (trend, newer vs older, pooled figures) leave it out.
-    - ``masked``: ``cohort_size < min_cell_size``. The value is kept; the notebook hides it.
+    - ``masked``: the cohort (per dimension value) holds fewer than ``min_cell_size``
+      customers (:meth:`crmlib.privacy.SmallCells.is_small`). The value is kept in the
+      table; every display leaves the cohort's row undrawn.
 
     Parameters
     ----------
@@ -101,8 +104,9 @@ def cohort_retention(
         ``"first_category"``, the category of the first purchase. A null or empty value is
         ``"(unknown)"``.
     cohort_basis : {"first_order", "signup"}, default "first_order"
-    min_cell_size : int, default 10
-        Cohorts (per dimension value) smaller than this are flagged ``masked``.
+    min_cell_size : int, default MIN_CELL_SIZE
+        ``privacy.min_cell_size``: cohorts (per dimension value) of fewer customers are
+        flagged ``masked``.
     first_cohort : {"auto", "new_customers", "present_at_start"}, default "auto"
         Whether the first cohort holds the customers present at the start (params
         ``cohorts.first_cohort``); see :func:`crmlib.cohorts.data_start`.
@@ -125,6 +129,7 @@ def cohort_retention(
         A needed column is missing (the message names table and column), or there are fewer
         than two complete periods of data.
     """
+    rule = SmallCells(min_cell_size)
     grid = _checked_counts(
         engine,
         as_of_date=as_of_date,
@@ -133,7 +138,6 @@ def cohort_retention(
         cohort_basis=cohort_basis,
         transactions=transactions,
         customers=customers,
-        min_cell_size=min_cell_size,
         first_cohort=first_cohort,
     )
     tables = [
@@ -143,7 +147,7 @@ def cohort_retention(
     tidy = pd.concat(tables, ignore_index=True)
     tidy["definition"] = tidy["definition"].astype("str")
     tidy["retention"] = safe_ratio(tidy["customers"], tidy["cohort_size"])
-    tidy["masked"] = (tidy["cohort_size"] < min_cell_size).astype("bool")
+    tidy["masked"] = rule.is_small(tidy["cohort_size"])
     tidy = tidy.sort_values(
         ["_dimension_order", "dimension_value", "definition", "cohort_start", "periods_since"],
         ignore_index=True,
@@ -158,7 +162,7 @@ def cohort_revenue(
     period: str = "month",
     dimensions: Sequence[str] = ("acquisition_channel",),
     cohort_basis: Literal["first_order", "signup"] = "first_order",
-    min_cell_size: int = 10,
+    min_cell_size: int = MIN_CELL_SIZE,
     first_cohort: str = "auto",
     transactions: str = "transactions",
     customers: str = "customers",
@@ -177,8 +181,7 @@ def cohort_revenue(
       has none); can exceed 1 when customers spend more later.
     - ``cumulative_revenue_per_customer``: net revenue from period 0 through k / cohort_size,
       the realized value curve.
-    - ``masked``: cohort_size < min_cell_size; ``present_at_start`` and ``observed`` as in
-      :func:`cohort_retention`.
+    - ``masked``, ``present_at_start`` and ``observed`` as in :func:`cohort_retention`.
 
     Parameters
     ----------
@@ -190,7 +193,8 @@ def cohort_revenue(
     dimensions : sequence of str, default ("acquisition_channel",)
         As in :func:`cohort_retention`.
     cohort_basis : {"first_order", "signup"}, default "first_order"
-    min_cell_size : int, default 10
+    min_cell_size : int, default MIN_CELL_SIZE
+        As in :func:`cohort_retention`.
     first_cohort : {"auto", "new_customers", "present_at_start"}, default "auto"
         As in :func:`cohort_retention`.
     transactions, customers : str
@@ -206,6 +210,7 @@ def cohort_revenue(
     StageInputMissing, DataContractError
         As :func:`cohort_retention`.
     """
+    rule = SmallCells(min_cell_size)
     grid = _checked_counts(
         engine,
         as_of_date=as_of_date,
@@ -214,7 +219,6 @@ def cohort_revenue(
         cohort_basis=cohort_basis,
         transactions=transactions,
         customers=customers,
-        min_cell_size=min_cell_size,
         first_cohort=first_cohort,
     )
     first = grid.groupby(_KEYS, sort=False)["net_revenue"].transform("first")
@@ -223,7 +227,7 @@ def cohort_revenue(
         revenue_per_customer=safe_ratio(grid["net_revenue"], grid["cohort_size"]),
         revenue_retention=safe_ratio(grid["net_revenue"], first),
         cumulative_revenue_per_customer=safe_ratio(cumulative, grid["cohort_size"]),
-        masked=(grid["cohort_size"] < min_cell_size).astype("bool"),
+        masked=rule.is_small(grid["cohort_size"]),
     )
     revenue = revenue.sort_values(
         ["_dimension_order", "dimension_value", "cohort_start", "periods_since"],
@@ -241,7 +245,6 @@ def _checked_counts(
     cohort_basis: str,
     transactions: str,
     customers: str,
-    min_cell_size: int,
     first_cohort: str,
 ) -> pd.DataFrame:
     """Check the inputs, then the shared count grid behind retention and revenue (one build),
@@ -253,7 +256,6 @@ def _checked_counts(
         cohort_basis=cohort_basis,
         transactions=transactions,
         customers=customers,
-        min_cell_size=min_cell_size,
     )
     grid, _names = _cohort_counts(
         engine,
@@ -289,10 +291,11 @@ def cohort_matrix(
     Transforms the tidy output of :func:`cohort_retention`, :func:`cohort_revenue` or
     :func:`bracket_retention` (one row per cohort x k x dimension value [x definition]) into
     one row per cohort (index ``cohort_label``, oldest first) and one column per
-    ``periods_since`` (or per ``bracket``, in day order). Masked cells (cohorts smaller than
-    the minimum cell size) are NaN; so are periods a cohort has not reached yet and cells not
-    observed (``observed`` False: periods before the data begin). The index carries each
-    cohort's label, ``≤ 2024-01 (present at start)`` for the customers present at the start.
+    ``periods_since`` (or per ``bracket``, in day order). Masked cells (cohorts of fewer than
+    ``privacy.min_cell_size`` customers, column ``masked``) are NaN; so are periods a cohort
+    has not reached yet and cells not observed (``observed`` False: periods before the data
+    begin). The index carries each cohort's label, ``≤ 2024-01 (present at start)`` for the
+    customers present at the start.
 
     Parameters
     ----------

@@ -96,12 +96,9 @@ def _check_inputs(
     cohort_basis: str,
     transactions: str,
     customers: str,
-    min_cell_size: int,
 ) -> None:
     if cohort_basis not in COHORT_BASES:
         raise ValueError(f"cohort_basis={cohort_basis!r}: expected one of {COHORT_BASES}")
-    if min_cell_size < 1:
-        raise ValueError(f"min_cell_size={min_cell_size}: expected >= 1")
     require_view(engine, transactions, _TX_COLUMNS, producer="01_ingest")
     if cohort_basis == "signup":
         if not engine.has_table(customers):

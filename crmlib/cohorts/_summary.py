@@ -18,6 +18,7 @@ from crmlib.cohorts._trend import _left_out_labels, channel_gap, retention_trend
 from crmlib.errors import DataContractError
 from crmlib.kpis._common import _plain
 from crmlib.kpis._tiles import _fmt
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "cohort_trends",
@@ -46,7 +47,9 @@ def cohort_trends(
     ``dimension`` rows of a tidy :func:`cohort_retention` table, for each k. One row per k
     with the trend (*pp_per_year, pp_ci_lower, pp_ci_upper, p_value, n_cohorts,
     mean_retention*), the gap (*best, worst, best_retention, worst_retention, gap_pp,
-    gap_ci_lower_pp, gap_ci_upper_pp*) and a sentence for each (*trend_text, gap_text*);
+    gap_ci_lower_pp, gap_ci_upper_pp*), the customers each rests on (*customers*: the
+    trend's cohorts; *best_customers, worst_customers*) and a sentence for each
+    (*trend_text, gap_text*);
     when one cannot be estimated (too few cohorts or channels) its numbers are null and its
     sentence says why. Cohorts of the customers present at the start (``present_at_start``,
     see :func:`crmlib.cohorts.data_start`) are not acquisition cohorts: both leave them out,
@@ -62,7 +65,8 @@ def cohort_trends(
         try:
             trend = retention_trend(overall, k=x, definition=definition)
             row.update(
-                n_cohorts=trend.n_cohorts, mean_retention=trend.mean_retention,
+                n_cohorts=trend.n_cohorts, customers=trend.customers,
+                mean_retention=trend.mean_retention,
                 pp_per_year=trend.pp_per_year, pp_ci_lower=trend.pp_ci_lower,
                 pp_ci_upper=trend.pp_ci_upper, p_value=trend.p_value,
                 trend_text=trend.describe(unit=unit),
@@ -75,7 +79,8 @@ def cohort_trends(
             )
             row.update(
                 best=gap.best, worst=gap.worst, best_retention=gap.best_retention,
-                worst_retention=gap.worst_retention, gap_pp=gap.gap_pp,
+                worst_retention=gap.worst_retention, best_customers=gap.best_customers,
+                worst_customers=gap.worst_customers, gap_pp=gap.gap_pp,
                 gap_ci_lower_pp=gap.ci_lower_pp, gap_ci_upper_pp=gap.ci_upper_pp,
                 gap_text=gap.describe(unit=unit),
             )  # fmt: skip
@@ -83,9 +88,10 @@ def cohort_trends(
             row["gap_text"] = f"No {x}-{unit} {dimension.replace('_', ' ')} gap: {error}."
         rows.append(row)
     columns = [
-        "k", "n_cohorts", "mean_retention", "pp_per_year", "pp_ci_lower", "pp_ci_upper",
-        "p_value", "best", "worst", "best_retention", "worst_retention", "gap_pp",
-        "gap_ci_lower_pp", "gap_ci_upper_pp", "trend_text", "gap_text", "left_out",
+        "k", "n_cohorts", "customers", "mean_retention", "pp_per_year", "pp_ci_lower",
+        "pp_ci_upper", "p_value", "best", "worst", "best_retention", "worst_retention",
+        "best_customers", "worst_customers", "gap_pp", "gap_ci_lower_pp", "gap_ci_upper_pp",
+        "trend_text", "gap_text", "left_out",
     ]  # fmt: skip
     return pd.DataFrame(rows).reindex(columns=columns)
 
@@ -173,22 +179,33 @@ def cohort_conclusion(
     trends: pd.DataFrame | None,
     *,
     unit: str = "month",
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """One line for the front page: k-month retention of recent cohorts and the channel gap.
 
-    k is the first of ``trends`` (the params' ``trend_periods``), 3 without trends.
+    k is the first of ``trends`` (the params' ``trend_periods``), 3 without trends. A rate
+    on cohorts, and a gap on channels, of fewer than ``min_cell_size`` customers is left out.
     """
     if retention is None:
         return "Not enough history for cohorts yet (fewer than two complete periods)."
+    rule = SmallCells(min_cell_size)
     k = int(trends["k"].iloc[0]) if trends is not None and len(trends) else 3
     found = _recent_vs_before(_overall(retention), k=k)
     if found is None:
         return f"No cohort has reached {k} {unit}s yet."
+    if rule.is_small(found["recent_customers"]):
+        return (
+            f"The recent cohorts that reached {k} {unit}{'s' if k != 1 else ''} hold "
+            f"{rule.phrase(found['recent_customers'])}: too few to show their retention."
+        )
     text = f"{k}-{unit} retention of recent cohorts {_fmt(found['recent_retention'], 'rate')}"
-    if found["before_retention"] is not None:
+    if found["before_retention"] is not None and not rule.is_small(found["before_customers"]):
         text += f" (vs {_fmt(found['before_retention'], 'rate')} for the 6 cohorts before)"
     gap = None if trends is None else trends[trends["k"] == k].iloc[0]
-    if gap is not None and not pd.isna(gap["gap_pp"]):
+    small_gap = gap is not None and bool(
+        rule.is_small([gap.get("best_customers"), gap.get("worst_customers")]).any()
+    )
+    if gap is not None and not pd.isna(gap["gap_pp"]) and not small_gap:
         text += f"; best channel {gap['best']}, worst {gap['worst']} (gap {gap['gap_pp']:.1f} pp)"
     return text + "."
 
@@ -206,6 +223,7 @@ def cohort_metrics(
     period: str = "month",
     k: Sequence[int] = (1, 3, 6),
     data_start: DataStart | None = None,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> dict[str, Any]:
     """Headline figures of stage 03_cohorts for ``metrics.json`` (no customer identifiers).
 
@@ -217,10 +235,13 @@ def cohort_metrics(
     ``lifecycle`` (latest complete period), ``second_order`` (overall rates at each
     horizon with CI) and ``data_start`` (:meth:`DataStart.as_dict`: the data's first day,
     the cohorts left out as the customers present at the start and why). Parts that could
-    not be computed are None.
+    not be computed are None. The figures are unrounded and not suppressed (they are not a
+    page); only the ``conclusion`` sentence, shown on the page, follows ``min_cell_size``.
     """
     metrics: dict[str, Any] = {
-        "conclusion": cohort_conclusion(retention, trends, unit=period),
+        "conclusion": cohort_conclusion(
+            retention, trends, unit=period, min_cell_size=min_cell_size
+        ),
         "ready": retention is not None,
         "period": period,
         "cohorts": None,
