@@ -109,7 +109,7 @@ class SmallCells:
 
     def count(self, n: object) -> str:
         """A count as it may appear in a table: ``"1,234"``, ``"0"``, ``"<10"``; missing ``"–"``."""
-        if n is None or (isinstance(n, Real) and math.isnan(float(n))) or n is pd.NA:
+        if _missing(n):
             return HIDDEN
         if self.is_small(n):
             return self.below
@@ -124,6 +124,8 @@ class SmallCells:
     def phrase(self, n: object, noun: str = "customer", plural: str | None = None) -> str:
         """A count with its noun for a sentence: ``"1,234 customers"``, ``"fewer than 10 customers"``."""
         many = plural or noun + "s"
+        if _missing(n):
+            return f"an unknown number of {many}"
         if self.is_small(n):
             return f"fewer than {self.min_cell_size:,} {many}"
         value = int(n)  # type: ignore[call-overload]
@@ -283,16 +285,43 @@ class SmallCells:
         hidden cell). ``rates`` maps a rate column to the count it is computed from; the rate is
         formatted with ``rate_format`` and reads ``"–"`` where that count is hidden.
         """
-        relations = dict(parts or {})
         rate_of = dict(rates or {})
-        _require(table, [*counts, *rate_of, *rate_of.values()], "suppress")
+        _require(table, [*rate_of, *rate_of.values()], "suppress")
+        hidden = self.hidden_cells(table, counts=counts, parts=parts)
+        values = table[list(counts)].apply(pd.to_numeric, errors="coerce").astype("float64")
+        primary = self.is_small(values.to_numpy())
+        out = table.copy()
+        for position, column in enumerate(counts):
+            text = values[column].map(self.count)
+            text = text.where(~(hidden[column].to_numpy() & ~primary[:, position]), HIDDEN)
+            out[column] = text.astype("object")
+        for rate, count in rate_of.items():
+            rate_values = pd.to_numeric(table[rate], errors="coerce")
+            formatted = rate_values.map(lambda v: HIDDEN if pd.isna(v) else rate_format.format(v))
+            out[rate] = formatted.where(~hidden[count], HIDDEN).astype("object")
+        return out
+
+    def hidden_cells(
+        self,
+        table: pd.DataFrame,
+        *,
+        counts: Sequence[str],
+        parts: Mapping[str, Sequence[str]] | None = None,
+    ) -> pd.DataFrame:
+        """Which count cells of a table are not shown: the small ones and their complements.
+
+        Same ``counts`` and ``parts`` as :meth:`suppress`; returns a boolean frame (the table's
+        index, the ``counts`` columns), True where :meth:`suppress` shows ``"<k"`` or ``"–"``.
+        For a chart drawn from the table: a True cell is not drawn.
+        """
+        relations = dict(parts or {})
+        _require(table, counts, "suppress")
         for total, members in relations.items():
             _require(table, [total, *members], "suppress")
         values = table[list(counts)].apply(pd.to_numeric, errors="coerce").astype("float64")
         hidden = pd.DataFrame(
             self.is_small(values.to_numpy()), index=table.index, columns=values.columns
         )
-        primary = hidden.copy()
         changed = True
         while changed:
             changed = False
@@ -309,16 +338,11 @@ class SmallCells:
                     smallest = min(candidates, key=lambda c: (c == total, values.loc[row, c]))
                     hidden.loc[row, smallest] = True
                     changed = True
-        out = table.copy()
-        for column in counts:
-            text = values[column].map(self.count)
-            text = text.where(~(hidden[column] & ~primary[column]), HIDDEN)
-            out[column] = text.astype("object")
-        for rate, count in rate_of.items():
-            rate_values = pd.to_numeric(table[rate], errors="coerce")
-            formatted = rate_values.map(lambda v: HIDDEN if pd.isna(v) else rate_format.format(v))
-            out[rate] = formatted.where(~hidden[count], HIDDEN).astype("object")
-        return out
+        return hidden
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, Real) and math.isnan(float(value)))
 
 
 def _require(table: pd.DataFrame, columns: Sequence[str], where: str) -> None:

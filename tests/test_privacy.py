@@ -177,3 +177,12 @@ def test_the_page_reader_honours_a_named_index_row():
         "<tbody><tr><th>Champions</th><td>5</td></tr></tbody></table>"
     )
     assert small_counts_in_html(page) == ["table 1, column 'customers', row 'Champions': 5"]
+
+
+def test_hidden_cells_is_what_suppress_hides_and_missing_counts_are_said_as_unknown():
+    table = pd.DataFrame({"total": [30, 12], "a": [4, 6], "b": [26, 6]})
+    hidden = RULE.hidden_cells(table, counts=["total", "a", "b"], parts={"total": ["a", "b"]})
+    shown = RULE.suppress(table, counts=["total", "a", "b"], parts={"total": ["a", "b"]})
+    assert hidden.to_numpy().tolist() == [[False, True, True], [False, True, True]]
+    assert (shown.isin([RULE.below, HIDDEN]) == hidden).all().all()
+    assert RULE.phrase(np.nan) == "an unknown number of customers"
