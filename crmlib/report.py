@@ -19,6 +19,7 @@ from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from crmlib.config import WorkbookParams
 from crmlib.io import read_json
+from crmlib.kpis import shown_tiles
 
 __all__ = [
     "TEMPLATES_DIR",
@@ -322,7 +323,15 @@ def _change(change: Any, *, label: str, better: str) -> dict[str, str]:
     }
 
 
-def _kpis(metrics: Mapping[str, Any], skipped: Mapping[str, str]) -> dict[str, Any]:
+def _kpis(
+    metrics: Mapping[str, Any], skipped: Mapping[str, str], *, min_cell_size: int
+) -> dict[str, Any]:
+    """The KPI tiles of ``metrics["kpis"]`` as the front page shows them.
+
+    The small-cell rule is applied here, when the page renders (:func:`crmlib.kpis.shown_tiles`):
+    a count tile of 1 to ``min_cell_size - 1`` customers reads "<10", a rate or amount computed
+    on so few customers "–", and a change from or to such a figure "–" without an arrow.
+    """
     kpis = metrics.get("kpis")
     raw_tiles = kpis.get("tiles") if isinstance(kpis, Mapping) else None
     if not isinstance(raw_tiles, Sequence) or isinstance(raw_tiles, str) or not raw_tiles:
@@ -334,9 +343,8 @@ def _kpis(metrics: Mapping[str, Any], skipped: Mapping[str, str]) -> dict[str, A
         return {"tiles": [], "period_label": "", "missing": reason}
     tiles = []
     periods = set()
-    for raw in raw_tiles:
-        if not isinstance(raw, Mapping):
-            continue
+    readable = [raw for raw in raw_tiles if isinstance(raw, Mapping)]
+    for raw in shown_tiles(readable, min_cell_size=min_cell_size):
         better = _text(raw.get("better")).lower()
         period_label = _text(raw.get("period_label"))
         periods.add(period_label)
@@ -426,8 +434,10 @@ def write_index(
     One self-contained page (inline CSS, no script, no external request): title, run name,
     as-of date, currency and generation time; the data-quality verdict from
     ``metrics["ingest"]``; the KPI tiles from ``metrics["kpis"]["tiles"]`` coloured by whether
-    each change is good or bad; one card per stage with its status, its one-line conclusion
-    (``metrics[section]["conclusion"]``) and a relative link to its page. Missing stages or
+    each change is good or bad, under the small-cell rule (``params.privacy.min_cell_size``:
+    a customer count below it reads "<10", a figure computed on so few customers "–"); one
+    card per stage with its status, its one-line conclusion (``metrics[section]["conclusion"]``)
+    and a relative link to its page. Missing stages or
     metrics are said so on the page. Every value is HTML-escaped; only aggregates from
     ``metrics.json`` are shown, never customer-level data.
 
@@ -472,7 +482,7 @@ def write_index(
             "has_run_json": (folder / "run.json").is_file(),
         },
         "quality": quality,
-        "kpis": _kpis(metrics, skipped),
+        "kpis": _kpis(metrics, skipped, min_cell_size=params.privacy.min_cell_size),
         "stages": [_stage_view(stage, metrics, folder) for stage in stages],
     }
     html = _environment().get_template("index.html.j2").render(**context)

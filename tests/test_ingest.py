@@ -31,6 +31,7 @@ from crmlib.ingest import (
     run_ingest,
 )
 from crmlib.io import RunFolder
+from crmlib.privacy import small_counts_in_html
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -697,7 +698,9 @@ def test_unknown_customers_are_kept_and_flagged(tmp_path):
     facts = result.quality["transactions"]
     assert (facts["unknown_customer_orders"], facts["unknown_customers"]) == (1, 1)
     assert result.quality["rows_rejected"] == 0
-    assert "missing from the customers table were kept" in describe_rejects(result.quality)
+    text = describe_rejects(result.quality)
+    assert "1 order from 1 customer id not in the customers table was kept" in text
+    assert small_counts_in_html(f"<p>{text}</p>") == []  # ids of input rows, shown exactly
 
 
 def test_canonical_schemas_and_dtypes(tmp_path):

@@ -16,6 +16,7 @@ from contract_tables import contract_transactions
 from crmlib import kpis as K
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing, WorkbookError
+from crmlib.privacy import small_counts_in_html
 
 ROOT = Path(__file__).resolve().parents[1]
 NAN = float("nan")
@@ -476,7 +477,15 @@ def test_contactable_base_hand_computed(engine: Engine) -> None:
     assert base["counted_at"].tolist()[::3] == [D(2025, 1, 31), D(2025, 2, 28), D(2025, 3, 31)]
     assert base["contactable_rate"].iloc[-1] == pytest.approx(1 / 4)
     assert base["unsubscribes_known"].all()
-    assert "email 2 (50.0%)" in K.describe_contactable_base(base)
+    # at min_cell_size 1 every count is shown; at 10 these 4 customers are "fewer than 10"
+    assert "email 2 customers (50.0%)" in K.describe_contactable_base(base, min_cell_size=1)
+    assert "Unsubscribed so far: email 1 customer," in K.describe_contactable_base(
+        base, min_cell_size=1
+    )
+    text = K.describe_contactable_base(base)
+    assert "of fewer than 10 customers signed up" in text and "email fewer than 10" in text
+    assert small_counts_in_html(f"<p>{text}</p>") == []
+    assert small_counts_in_html(f"<p>{K.describe_contactable_base(base, min_cell_size=1)}</p>")
 
 
 def test_contactable_base_without_events_knows_no_unsubscribes(engine: Engine) -> None:
@@ -547,7 +556,11 @@ def test_channel_engagement_hand_computed(engine: Engine) -> None:
     ).astype({"period_label": "str", "channel": "str"})
     # fmt: on
     pd.testing.assert_frame_equal(got[columns], expected, check_dtype=False)
-    assert "within 7 days" in K.describe_channel_engagement(got)
+    assert "within 7 days" in K.describe_channel_engagement(got, min_cell_size=1)
+    # sends to fewer than 10 customers: their rates are not stated
+    text = K.describe_channel_engagement(got)
+    assert "email: 1 send to fewer than 10 customers, too few to show rates" in text
+    assert "%" not in text
 
 
 def test_channel_engagement_open_window_at_as_of_date(engine: Engine) -> None:
@@ -591,7 +604,7 @@ def test_headline_tiles_pick_latest_complete_period_when_as_of_is_mid_period(
     kpis = K.kpis_by_period(
         _with(engine, transactions=TINY), period="month", as_of_date="2025-04-15"
     )
-    tiles = K.headline_tiles(kpis, currency="EUR")
+    tiles = K.headline_tiles(kpis, currency="EUR", min_cell_size=1)
     assert [t["key"] for t in tiles] == ["active_customers", "retention_rate", "revenue", "aov", "new_customers",
                                          "repeat_purchase_rate"]  # fmt: skip
     assert {t["period_label"] for t in tiles} == {"2025-03"}  # April is partial
@@ -692,9 +705,9 @@ def test_contactable_table_is_readable() -> None:
     expected = pd.DataFrame(
         {
             "Signed-up customers": ["12,345", "12,345"],
-            "Opted in": ["10,000", "2,469"],
-            "Unsubscribed": ["120", "0"],
-            "Contactable": ["9,880", "2,469"],
+            "Opted in (customers)": ["10,000", "2,469"],
+            "Unsubscribed (customers)": ["120", "0"],
+            "Contactable (customers)": ["9,880", "2,469"],
             "Opted in (%)": ["81.0%", "20.0%"],
             "Contactable (%)": ["80.0%", "20.0%"],
         },
@@ -770,3 +783,207 @@ def test_channel_engagement_without_sends(engine: Engine) -> None:
     metrics = K.kpi_metrics(K.kpis_by_period(engine, as_of_date="2025-02-28"), [], currency="EUR",
                             engagement=engagement)  # fmt: skip
     assert metrics["engagement"] == {}
+
+
+# -- the small-cell rule ---------------------------------------------------------------------
+def _small_shop() -> pd.DataFrame:
+    """_monthly(14) where 2025-11 (the latest complete month) has 8 active customers (3 new,
+    4 returning, 1 reactivated) and 2024-11 (a year earlier) 6; 2025-10 keeps 210."""
+    kpis = _monthly(14)
+    for row, (active, new, returning, reactivated) in ((12, (8, 3, 4, 1)), (0, (6, 6, 0, 0))):
+        kpis.loc[row, ["active_customers", "new_customers", "returning_customers",
+                       "reactivated_customers"]] = (active, new, returning, reactivated)  # fmt: skip
+    kpis.loc[12, ["orders", "revenue", "aov"]] = (16, 400.0, 25.0)
+    return kpis
+
+
+def test_tiles_hide_small_counts_and_figures_on_few_customers() -> None:
+    kpis = _small_shop()
+    tiles = {t["key"]: t for t in K.headline_tiles(kpis, currency="EUR")}
+    # counts of 1..9 customers read "<10"; revenue and AOV on 8 active customers read "–"
+    assert (
+        tiles["active_customers"]["display"] == "<10" and tiles["new_customers"]["display"] == "<10"
+    )
+    assert tiles["revenue"]["display"] == "\u2013" and tiles["aov"]["display"] == "\u2013"
+    # retention is computed on 2025-10's 210 active customers: shown, even though 4 came back
+    assert tiles["retention_rate"]["display"] == "42.0%"
+    assert tiles["retention_rate"]["customers"] == 210
+    # a change from or to a hidden figure is hidden; the numbers in metrics.json are not
+    active = tiles["active_customers"]
+    assert active["vs_previous"]["display"] == "\u2013"
+    assert active["value"] == 8 and active["vs_previous"]["change"] == pytest.approx(8 / 210 - 1)
+    # retention vs 2025-10 is computed on 2025-09's 200 customers: shown
+    assert tiles["retention_rate"]["vs_previous"]["display"] == "+1.0 pp"
+    assert tiles["revenue"]["vs_year_ago"]["display"] == "\u2013"  # the tile itself is hidden
+    metrics = K.kpi_metrics(kpis, list(tiles.values()), currency="EUR")
+    assert metrics["latest"]["active_customers"] == 8 and metrics["latest"]["revenue"] == 400.0
+    # the same table at min_cell_size 1 shows everything
+    plain = {t["key"]: t for t in K.headline_tiles(kpis, currency="EUR", min_cell_size=1)}
+    assert plain["active_customers"]["display"] == "8" and plain["aov"]["display"] == "€25.00"
+
+
+def test_a_shown_count_compared_with_a_small_one_hides_the_change() -> None:
+    kpis = _monthly(14)
+    kpis.loc[0, ["active_customers", "new_customers"]] = (6, 6)  # 2024-11: a year before 2025-11
+    tiles = {t["key"]: t for t in K.headline_tiles(kpis, currency="EUR")}
+    active = tiles["active_customers"]
+    assert active["display"] == "220" and active["vs_previous"]["display"] == "+4.8%"
+    assert active["vs_year_ago"]["display"] == "\u2013"  # +3,567% would reveal the 6
+    shown = {t["key"]: t for t in K.shown_tiles(list(tiles.values()))}
+    assert shown["active_customers"]["vs_year_ago"]["change"] is None  # no arrow on the page
+    assert shown["active_customers"]["vs_previous"]["change"] == pytest.approx(220 / 210 - 1)
+    table = K.tiles_table(list(tiles.values()))
+    assert table.loc["Active customers", "vs a year earlier"] == "\u2013 (vs 2024-11)"
+
+
+def test_shown_tiles_read_old_metrics_and_a_larger_limit() -> None:
+    # tiles written before the rule (no kind, no customers): a count is its own group
+    old = [{"key": "active_customers", "value": 24, "display": "24",
+            "vs_previous": {"change": 0.1, "display": "+10.0%"}},
+           {"key": "aov", "value": 54.2, "display": "€54.20", "vs_previous": None}]  # fmt: skip
+    at_25 = K.shown_tiles(old, min_cell_size=25)
+    assert at_25[0]["display"] == "<25" and at_25[0]["vs_previous"]["display"] == "\u2013"
+    assert at_25[1]["display"] == "€54.20"  # no group recorded: shown as recorded
+    assert K.shown_tiles(old)[0]["display"] == "24"
+    assert old[0]["display"] == "24"  # the input is not changed
+
+
+def test_kpi_sentences_state_no_small_count() -> None:
+    kpis = _small_shop()
+    texts = {
+        "kpis": K.describe_kpis(kpis, currency="EUR"),
+        "conclusion": K.kpi_conclusion(kpis, currency="EUR"),
+        "active": K.describe_active_customers(kpis),
+        "retention": K.describe_retention(kpis),
+        "revenue": K.describe_revenue(kpis, currency="EUR"),
+    }
+    for name, text in texts.items():
+        assert small_counts_in_html(f"<p>{text}</p>") == [], name
+    assert "Fewer than 10 customers were active (" not in texts["kpis"]  # the change is hidden
+    assert "Fewer than 10 customers were active, so net revenue" in texts["kpis"]
+    assert "net revenue not shown, fewer than 10 active customers." in texts["conclusion"]
+    assert "too few to split" in texts["active"]
+    assert "A year earlier (2024-11) fewer than 10 customers were active." in texts["active"]
+    assert (
+        "Net revenue in **2025-11** is not shown" in texts["revenue"]
+        and "€400" not in texts["revenue"]
+    )
+    # the same sentences without the rule do state the small counts: the check above can fail
+    plain = K.describe_active_customers(kpis, min_cell_size=1)
+    assert small_counts_in_html(f"<p>{plain}</p>") and "8 customers bought" in plain
+    assert small_counts_in_html(f"<p>{K.describe_kpis(kpis, currency='EUR', min_cell_size=1)}</p>")
+
+
+def test_retention_on_few_previous_customers_is_not_stated() -> None:
+    kpis = _monthly(14)
+    kpis.loc[[5, 11], "active_customers"] = (7, 9)  # 2025-11 and 2025-05 retain from them
+    text = K.describe_retention(kpis)
+    assert "In **2025-11** retention is not shown: fewer than 10 customers were active" in text
+    # 12 complete periods with retention, 2 of them on fewer than 10 customers: left out
+    assert "(2 periods computed on fewer than 10 customers left out)" in text
+    shown = kpis.loc[1:12].drop(index=[6, 12])  # the window: 2024-12 to 2025-11
+    assert f"averaged {shown['retention_rate'].mean():.1%}, from 31.0% (2024-12)" in text
+
+
+def test_the_split_of_active_customers_hides_a_complement() -> None:
+    kpis = _monthly(14)
+    kpis.loc[12, ["active_customers", "new_customers", "returning_customers",
+                  "reactivated_customers"]] = (100, 5, 61, 34)  # fmt: skip
+    text = K.describe_active_customers(kpis)
+    # new (5) is fewer than 10; 34 would give it away from 100 - 61, so reactivated is hidden
+    assert (
+        "100 customers bought: fewer than 10 new, 61 returning (61.0%) and reactivated not shown"
+        in text
+    )
+    assert "34" not in text and "5.0%" not in text
+
+
+def test_contactable_table_hides_small_counts_and_their_complements() -> None:
+    # the 300-customer shop: opted in = unsubscribed + contactable, 5 / 4 / 1 unsubscribed
+    base = pd.DataFrame(
+        {
+            "period_start": [dt.date(2025, 12, 1)] * 3,
+            "channel": ["email", "sms", "push"],
+            "counted_at": [dt.date(2025, 12, 31)] * 3,
+            "customers": [300, 300, 300],
+            "consented": [161, 80, 104],
+            "unsubscribed": [5, 4, 1],
+            "contactable": [156, 76, 103],
+            "consent_rate": [161 / 300, 80 / 300, 104 / 300],
+            "contactable_rate": [156 / 300, 76 / 300, 103 / 300],
+            "unsubscribes_known": [True] * 3,
+            "period_label": ["2025-12"] * 3,
+        }
+    )
+    table = K.contactable_table(base)
+    counts = [c for c in table.columns if "%" not in c]
+    assert all("customers" in c.lower() for c in counts)  # the scanner reads every count column
+    assert small_counts_in_html(table.to_html()) == []
+    assert small_counts_in_html(K.contactable_table(base, min_cell_size=1).to_html())  # can fail
+    assert (table["Unsubscribed (customers)"] == "<10").all()
+    # each row hides a second part, so opted in - contactable does not give the unsubscribed
+    parts = table[["Opted in (customers)", "Contactable (customers)"]]
+    assert (parts == "\u2013").any(axis=1).all()
+    # the reach of a campaign stays visible: opted in is the complement that goes
+    assert table["Contactable (customers)"].tolist() == ["156", "76", "103"]
+    assert (table["Opted in (customers)"] == "\u2013").all()
+    assert (table["Opted in (%)"] == "\u2013").all()  # a rate goes with its hidden count
+    text = K.describe_contactable_base(base)
+    assert small_counts_in_html(f"<p>{text}</p>") == []
+    assert "email 156 customers (52.0%); sms 76 customers" in text
+    assert "Unsubscribed so far: email fewer than 10 customers" in text
+    assert "161" not in text and "53.7%" not in text
+
+
+def _bar_heights(ax: plt.Axes) -> np.ndarray:
+    """Heights of every bar container of ``ax``: one row per container, one column per period."""
+    return np.array([[bar.get_height() for bar in bars] for bars in ax.containers])
+
+
+def test_active_customer_chart_draws_no_small_period_or_part() -> None:
+    kpis = _small_shop()
+    kpis.loc[13, ["active_customers", "new_customers", "returning_customers",
+                  "reactivated_customers"]] = (100, 5, 61, 34)  # fmt: skip
+    fig, ax = plt.subplots()
+    try:
+        K.plot_active_customers(kpis, ax=ax)
+        heights = _bar_heights(ax)  # new, returning, reactivated, not split
+        assert heights.shape == (4, 14)
+        assert (heights[:, 12] == 0).all() and (heights[:, 0] == 0).all()  # 8 and 6 active
+        assert heights[:, 13].tolist() == [0, 61, 0, 39]  # 5 new + 34 reactivated, not split
+        drawn = kpis["active_customers"] >= 10
+        # what is drawn still adds up to the active customers of each drawn period
+        assert heights.sum(axis=0)[drawn].tolist() == kpis["active_customers"][drawn].tolist()
+        visible = heights[:3][heights[:3] > 0]
+        assert not ((visible >= 1) & (visible < 10)).any()
+        title = ax.get_title().splitlines()
+        assert title[1] == "Grey: a type under 10 customers, merged with the next smallest"
+        assert title[2] == "Months with fewer than 10 active customers are not drawn (<10)"
+        assert sum(t.get_text() == "<10" for t in ax.texts) == 2
+    finally:
+        plt.close(fig)
+
+
+def test_rate_and_revenue_charts_leave_out_periods_on_few_customers(engine: Engine) -> None:
+    kpis = _small_shop()
+    fig, (retention_ax, revenue_ax, engagement_ax) = plt.subplots(1, 3)
+    try:
+        K.plot_retention_rate(kpis, ax=retention_ax)
+        retention = retention_ax.lines[0].get_ydata()
+        # 2024-12 (i = 1) retains from 2024-11's 6 customers; 2025-11's own 8 do not matter
+        assert np.isnan(retention[1]) and not np.isnan(retention[12])
+        assert (
+            "Not drawn: 1 month whose previous month had fewer than 10" in retention_ax.get_title()
+        )
+        K.plot_revenue(kpis, currency="EUR", ax=revenue_ax)
+        revenue = _bar_heights(revenue_ax)[0]
+        assert revenue[12] == 0 and revenue[0] == 0 and revenue[11] == kpis["revenue"][11]
+        assert np.isnan(revenue_ax.figure.axes[-1].lines[0].get_ydata()[12])  # AOV
+        assert "Not drawn: 2 months with fewer than 10 active" in revenue_ax.get_title()
+        _with(engine, events=ENGAGEMENT_EVENTS, transactions=ENGAGEMENT_TX)
+        engagement = K.channel_engagement(engine, as_of_date="2025-02-28")
+        K.plot_channel_engagement(engagement, ax=engagement_ax)
+        assert all(np.isnan(line.get_ydata()).all() for line in engagement_ax.lines)
+        assert "fewer than 10 customers" in engagement_ax.get_title()
+    finally:
+        plt.close(fig)

@@ -194,7 +194,13 @@ def test_missing_metrics_and_no_stages(tmp_path: Path, params: WorkbookParams) -
                     None,
                     {"label": "Only a label"},
                     {"key": "k", "vs_previous": {"change": "x"}},
-                ]
+                    {
+                        "key": "active_customers",
+                        "value": [3],
+                        "customers": "x",
+                        "vs_previous": {"customers": {"a": 1}},
+                    },
+                ]  # fmt: skip
             }
         },
         {"ingest": {"verdict": "strange"}, "kpis": {"tiles": []}},
@@ -318,3 +324,42 @@ def test_notebook_title_drops_the_step_number(tmp_path: Path) -> None:
     notebook.cells = [nbformat.v4.new_markdown_cell("# 02 · Retention KPIs\n\ntext")]
     nbformat.write(notebook, tmp_path / "02_kpis.ipynb")
     assert notebook_title(tmp_path / "02_kpis.ipynb") == "Retention KPIs"
+
+
+def test_tiles_follow_the_small_cell_rule(tmp_path: Path) -> None:
+    """The front page applies privacy.min_cell_size to the tiles of metrics.json when it renders."""
+    tiles = [
+        {"key": "active_customers", "label": "Active customers", "kind": "count", "value": 14,
+         "customers": 14, "display": "14", "period_label": "Dec 2025",
+         "vs_previous": {"change": 0.4, "display": "+40.0%", "customers": 10},
+         "vs_year_ago": {"change": -0.5, "display": "-50.0%", "customers": 28}, "better": "up"},
+        {"key": "aov", "label": "Average order value", "kind": "money", "value": 54.2,
+         "customers": 14, "display": "£54.20", "period_label": "Dec 2025",
+         "vs_previous": {"change": 0.1, "display": "+10.0%", "customers": 10},
+         "vs_year_ago": None, "better": "up"},
+        {"key": "retention_rate", "label": "Retention rate", "kind": "rate", "value": 0.4,
+         "customers": 30, "display": "40.0%", "period_label": "Dec 2025",
+         "vs_previous": {"change": 2.0, "display": "+2.0 pp", "customers": 40},
+         "vs_year_ago": None, "better": "up"},
+    ]  # fmt: skip
+    run = tmp_path / "run"
+    _write_metrics(run, {"kpis": {"conclusion": "Fine.", "tiles": tiles}})
+    path = tmp_path / "params.yaml"
+    text = "run_name: small\nas_of_date: 2025-12-31\ncurrency: GBP\nsource:\n  transactions:\n    path: tx.csv\n"
+    pages = {}
+    for limit in (10, 25):
+        path.write_text(text + f"privacy:\n  min_cell_size: {limit}\n", encoding="utf-8")
+        html = write_index(run, params=load_params(path), stages=_stages(run, {"02_kpis": "ok"}))
+        pages[limit] = html.read_text(encoding="utf-8")
+    # at 10 every figure is on at least 10 customers: shown as recorded
+    assert '<p class="wb-tile-value">14</p>' in pages[10] and "£54.20" in pages[10]
+    assert 'title="vs previous period: +40.0% (better)"' in pages[10]
+    # at 25: the count reads "<25", the AOV on 14 customers "–", their changes "–" without an
+    # arrow; retention on 30 customers stays, its change vs a period on 40 too
+    page = pages[25]
+    assert '<p class="wb-tile-value">&lt;25</p>' in page and "£54.20" not in page
+    assert '<p class="wb-tile-value">\u2013</p>' in page
+    assert "+40.0%" not in page and "-50.0%" not in page and "+10.0%" not in page
+    assert 'title="vs previous period: \u2013"' in page and "\u25b2 \u2013" not in page
+    assert '<p class="wb-tile-value">40.0%</p>' in page and "+2.0 pp" in page
+    assert json.loads((run / "metrics.json").read_text("utf-8"))["kpis"]["tiles"] == tiles

@@ -553,9 +553,11 @@ def describe_rejects(quality: Mapping[str, Any]) -> str:
     tx = quality["transactions"]
     unknown = ""
     if tx["unknown_customer_orders"]:
+        orders = int(tx["unknown_customer_orders"])
         unknown = (
-            f" {tx['unknown_customer_orders']:,} orders from {tx['unknown_customers']:,} customers missing from the "
-            "customers table were kept and flagged (`customer_known = false`), not rejected."
+            f" {counted(orders, 'order')} from {counted(int(tx['unknown_customers']), 'customer id')} "
+            f"not in the customers table {'was' if orders == 1 else 'were'} kept and flagged "
+            "(`customer_known = false`), not rejected."
         )
     elif tx["unknown_customer_orders"] is None:
         unknown = " There is no customers table, so orders cannot be checked against it."

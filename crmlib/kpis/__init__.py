@@ -34,7 +34,7 @@ from crmlib.kpis._queries import (
     latest_contactable,
     transaction_totals,
 )
-from crmlib.kpis._tiles import headline_tiles, tiles_table
+from crmlib.kpis._tiles import headline_tiles, shown_tiles, tiles_table
 from crmlib.periods import PERIODS, period_spine
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "guest_totals",
     "channel_engagement",
     "headline_tiles",
+    "shown_tiles",
     "tiles_table",
     "describe_kpis",
     "kpi_conclusion",

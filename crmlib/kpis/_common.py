@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crmlib.privacy import SmallCells
+
 __all__ = [
     "MESSAGING_CHANNELS",
     "KPI_COLUMNS",
@@ -58,5 +60,57 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _capital(text: str) -> str:
+    """``text`` with its first letter upper-case (a sentence that starts with a phrase)."""
+    return text[:1].upper() + text[1:]
+
+
 def _complete(kpis: pd.DataFrame) -> pd.DataFrame:
     return kpis[kpis["is_complete"]]
+
+
+#: KPI columns that count customers: each is its own group.
+_CUSTOMER_COUNTS: tuple[str, ...] = (
+    "active_customers", "new_customers", "returning_customers", "reactivated_customers",
+)  # fmt: skip
+#: KPI columns computed on the previous period's active customers.
+_ON_PREVIOUS_ACTIVE: tuple[str, ...] = ("retention_rate", "churn_rate")
+#: KPI columns computed on the period's active customers (their orders and money).
+_ON_ACTIVE: tuple[str, ...] = (
+    "orders", "orders_per_customer", "aov", "revenue", "gross_revenue", "refunds",
+    "revenue_per_active",
+)  # fmt: skip
+
+
+def _bases(kpis: pd.DataFrame) -> pd.DataFrame:
+    """The customers behind each KPI: one row per period (same index), one column per KPI.
+
+    A customer count is its own group; retention and churn are computed on the previous
+    period's active customers (for the first row, returning / retention: the table may be
+    the last periods of a longer one; missing when that is undefined); orders and money on
+    the period's active customers; the repeat-purchase rate on every customer acquired so far
+    (within the table, so at most the true number).
+    """
+    active = kpis["active_customers"].astype("float64")
+    retention = kpis["retention_rate"].astype("float64")
+    implied = (kpis["returning_customers"] / retention.where(retention > 0)).round()
+    previous = active.shift(1).fillna(implied)
+    acquired = kpis["new_customers"].astype("float64").cumsum()
+    columns: dict[str, pd.Series] = {c: kpis[c].astype("float64") for c in _CUSTOMER_COUNTS}
+    columns |= {c: previous for c in _ON_PREVIOUS_ACTIVE}
+    columns |= {c: active for c in _ON_ACTIVE}
+    columns["repeat_purchase_rate"] = acquired
+    return pd.DataFrame(columns, index=kpis.index)
+
+
+def _drawable(kpis: pd.DataFrame, *, min_cell_size: int) -> pd.DataFrame:
+    """The KPI table as it may be drawn: a KPI is NaN in a period where it is, or is computed
+    on, 1 to ``min_cell_size - 1`` customers or an unknown number (:func:`_bases`); one row
+    per period."""
+    bases = _bases(kpis)
+    small = SmallCells(min_cell_size).is_small(bases.to_numpy())
+    out = kpis.copy()
+    for position, column in enumerate(bases.columns):
+        unknown = bases[column].isna().to_numpy()  # a figure on an unknown group is not drawn
+        out[column] = out[column].astype("float64").where(~(small[:, position] | unknown))
+    return out

@@ -10,6 +10,7 @@ import pandas as pd
 from crmlib.kpis._common import _infer_period, _plain
 from crmlib.kpis._describe import kpi_conclusion
 from crmlib.kpis._tiles import _latest_complete
+from crmlib.privacy import MIN_CELL_SIZE
 
 __all__ = [
     "kpi_metrics",
@@ -24,6 +25,7 @@ def kpi_metrics(
     contactable: pd.DataFrame | None = None,
     engagement: pd.DataFrame | None = None,
     guests: Mapping[str, Any] | None = None,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> dict[str, Any]:
     """Headline figures of stage 02_kpis for ``metrics.json`` (no customer identifiers).
 
@@ -33,13 +35,15 @@ def kpi_metrics(
     period's KPIs), ``totals``, ``contactable`` and ``engagement`` (latest figures per
     channel, None when skipped). With ``guests`` (:func:`crmlib.kpis.guest_totals`),
     ``totals`` also holds ``guest_revenue``, ``guest_orders`` and ``revenue_with_guests``.
+    The figures are as computed; only the ``conclusion`` sentence follows the small-cell rule
+    (``min_cell_size``), as do the tiles' display texts (:func:`headline_tiles`).
     """
     position = _latest_complete(kpis)
     latest = None if position is None else kpis.iloc[position]
     keys = ["active_customers", "new_customers", "retention_rate", "churn_rate", "repeat_purchase_rate",
             "orders", "aov", "revenue", "revenue_per_active"]  # fmt: skip
     metrics: dict[str, Any] = {
-        "conclusion": kpi_conclusion(kpis, currency=currency),
+        "conclusion": kpi_conclusion(kpis, currency=currency, min_cell_size=min_cell_size),
         "period": _infer_period(kpis) if len(kpis) else None,
         "latest_complete_period": None if latest is None else str(latest["period_label"]),
         "periods": int(len(kpis)),

@@ -8,8 +8,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from crmlib.kpis._common import _complete, _infer_period
-from crmlib.plotting import money_axis, percent_axis
+from crmlib.kpis._common import _capital, _complete, _drawable, _infer_period
+from crmlib.plotting import counted, money_axis, percent_axis
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "plot_active_customers",
@@ -17,6 +18,14 @@ __all__ = [
     "plot_revenue",
     "plot_channel_engagement",
 ]
+
+
+#: The types of active customer, stacked in this order: column -> (legend label, colour).
+_MIX: dict[str, tuple[str, str]] = {
+    "new_customers": ("New", "#3a9d5d"),
+    "returning_customers": ("Returning", "#1f5f99"),
+    "reactivated_customers": ("Reactivated", "#e07b39"),
+}
 
 
 def _period_axis(
@@ -33,35 +42,86 @@ def _period_axis(
     ax.set_xlabel(period.capitalize())
 
 
-def plot_active_customers(kpis: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
-    """Stacked bars of active customers per period: new, returning, reactivated (partial period lighter)."""
+def _titled(ax: plt.Axes, title: str, note: str | None) -> None:
+    """The chart's title, with a second line saying what is not drawn (when something is not)."""
+    ax.set_title(title if not note else f"{title}\n{note}")
+
+
+def _split_heights(kpis: pd.DataFrame, rule: SmallCells) -> tuple[np.ndarray, np.ndarray]:
+    """Bar heights of new, returning and reactivated customers per period, under the rule.
+
+    Returns the heights (one row per period, one column per type; 0 where not drawn) and,
+    per period, the height of the grey "not split" part: the types hidden because one of them
+    is below the limit, with the next smallest (complementary, since the bar shows the
+    total). A period whose active customers are below the limit draws nothing.
+    """
+    parts = kpis[list(_MIX)].to_numpy(dtype=float)
+    drawn = ~rule.is_small(kpis["active_customers"].to_numpy(dtype=float))
+    hidden = np.array([rule.complement(row) for row in parts], dtype=bool).reshape(parts.shape)
+    heights = np.where(hidden | ~drawn[:, None], 0.0, parts)
+    unsplit = np.where(drawn, np.where(hidden, parts, 0.0).sum(axis=1), 0.0)
+    return heights, unsplit
+
+
+def plot_active_customers(
+    kpis: pd.DataFrame, *, min_cell_size: int = MIN_CELL_SIZE, ax: plt.Axes | None = None
+) -> plt.Axes:
+    """Stacked bars of active customers per period: new, returning, reactivated (partial period lighter).
+
+    Under the small-cell rule a period with 1 to ``min_cell_size - 1`` active customers is
+    not drawn (marked "<10" on the axis), and where one type of a drawn bar is below the
+    limit it is drawn with the next smallest as one grey "not split" part; the title says so.
+    """
+    rule = SmallCells(min_cell_size)
     ax = ax or plt.gca()
     x = np.arange(len(kpis))
     alpha = np.where(kpis["is_complete"], 1.0, 0.45)
+    heights, unsplit = _split_heights(kpis, rule)
     bottom = np.zeros(len(kpis))
-    for column, label, colour in (
-        ("new_customers", "New", "#3a9d5d"),
-        ("returning_customers", "Returning", "#1f5f99"),
-        ("reactivated_customers", "Reactivated", "#e07b39"),
-    ):
-        heights = kpis[column].to_numpy(dtype=float)
-        bars = ax.bar(x, heights, bottom=bottom, color=colour, label=label, width=0.8)
+    for position, (label, colour) in enumerate(_MIX.values()):
+        bars = ax.bar(x, heights[:, position], bottom=bottom, color=colour, label=label, width=0.8)
         for bar, a in zip(bars, alpha, strict=True):
             bar.set_alpha(a)
-        bottom += heights
+        bottom += heights[:, position]
+    notes = []
+    if unsplit.any():
+        ax.bar(x, unsplit, bottom=bottom, color="#b8c0c6", hatch="//", width=0.8,
+               label=f"Not split (a type under {rule.min_cell_size:,} customers)")  # fmt: skip
+        notes.append(
+            f"grey: a type under {rule.min_cell_size:,} customers, merged with the next smallest"
+        )
+    small = rule.is_small(kpis["active_customers"].to_numpy(dtype=float))
     period = _infer_period(kpis) if len(kpis) else "period"
+    if small.any():
+        for undrawn in np.flatnonzero(small).tolist():
+            ax.text(undrawn, 0, rule.below, ha="center", va="bottom", rotation=90,
+                    fontsize=7, color="#5f6b73")  # fmt: skip
+        notes.append(
+            f"{period}s with fewer than {rule.min_cell_size:,} active customers are not drawn ({rule.below})"
+        )
     _period_axis(ax, kpis["period_label"].tolist(), kpis["is_complete"].tolist(), period=period)
-    ax.set(title=f"Active customers per {period}: new, returning and reactivated",
-           ylabel="Customers with a purchase (count)")  # fmt: skip
+    _titled(ax, f"Active customers per {period}: new, returning and reactivated",
+            "\n".join(_capital(note) for note in notes))  # fmt: skip
+    ax.set_ylabel("Customers with a purchase (count)")
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _p: f"{v:,.0f}"))
-    ax.legend(loc="upper left", ncols=3)
+    tallest = float((bottom + unsplit).max(initial=0))
+    if tallest > 0:  # room above the bars for the legend
+        ax.set_ylim(0, tallest * 1.22)
+    ax.legend(loc="upper left", ncols=4 if unsplit.any() else 3)
     return ax
 
 
-def plot_retention_rate(kpis: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
-    """Retention and churn rate per complete period (partial periods are left out)."""
+def plot_retention_rate(
+    kpis: pd.DataFrame, *, min_cell_size: int = MIN_CELL_SIZE, ax: plt.Axes | None = None
+) -> plt.Axes:
+    """Retention and churn rate per complete period (partial periods are left out).
+
+    A period whose previous period had 1 to ``min_cell_size - 1`` active customers is not
+    drawn (a gap in the lines); the title says so.
+    """
     ax = ax or plt.gca()
-    done = _complete(kpis)
+    done = _complete(_drawable(kpis, min_cell_size=min_cell_size))
+    hidden = done["retention_rate"].isna() & _complete(kpis)["retention_rate"].notna()
     x = np.arange(len(done))
     ax.plot(
         x, done["retention_rate"], marker="o", markersize=3, label="Retention rate", color="#1f5f99"
@@ -79,33 +139,55 @@ def plot_retention_rate(kpis: pd.DataFrame, *, ax: plt.Axes | None = None) -> pl
     _period_axis(
         ax, done["period_label"].tolist(), [True] * len(done), period=f"{period} (complete only)"
     )
-    ax.set(title=f"Retention and churn: previous {period}'s customers who bought again or not",
-           ylabel="Share of previous period's active (%)", ylim=(0, 1))  # fmt: skip
+    note = None
+    if hidden.any():
+        note = (f"Not drawn: {counted(int(hidden.sum()), period)} whose previous {period} had fewer "
+                f"than {min_cell_size:,} active customers")  # fmt: skip
+    _titled(ax, f"Retention and churn: previous {period}'s customers who bought again or not", note)
+    ax.set(ylabel="Share of previous period's active (%)", ylim=(0, 1))
     percent_axis(ax)
     ax.legend(loc="upper left", ncols=2)
     return ax
 
 
-def plot_revenue(kpis: pd.DataFrame, *, currency: str, ax: plt.Axes | None = None) -> plt.Axes:
-    """Net revenue per period as bars (partial period lighter) with AOV as a line on a second axis."""
+def plot_revenue(
+    kpis: pd.DataFrame,
+    *,
+    currency: str,
+    min_cell_size: int = MIN_CELL_SIZE,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Net revenue per period as bars (partial period lighter) with AOV as a line on a second axis.
+
+    A period with 1 to ``min_cell_size - 1`` active customers is not drawn; the title says so.
+    """
     ax = ax or plt.gca()
+    shown = _drawable(kpis, min_cell_size=min_cell_size)
+    hidden = shown["revenue"].isna() & kpis["revenue"].notna()
     x = np.arange(len(kpis))
-    bars = ax.bar(x, kpis["revenue"], color="#1f5f99", width=0.8, label="Net revenue")
+    bars = ax.bar(x, shown["revenue"].fillna(0.0), color="#1f5f99", width=0.8, label="Net revenue")
     for bar, done in zip(bars, kpis["is_complete"], strict=True):
         bar.set_alpha(1.0 if done else 0.45)
     period = _infer_period(kpis) if len(kpis) else "period"
     _period_axis(ax, kpis["period_label"].tolist(), kpis["is_complete"].tolist(), period=period)
-    ax.set(
-        title=f"Net revenue and average order value per {period}",
-        ylabel=f"Net revenue ({currency})",
-    )
+    note = None
+    if hidden.any():
+        note = (f"Not drawn: {counted(int(hidden.sum()), period)} with fewer than "
+                f"{min_cell_size:,} active customers")  # fmt: skip
+    _titled(ax, f"Net revenue and average order value per {period}", note)
+    ax.set_ylabel(f"Net revenue ({currency})")
     money_axis(ax, currency)
     twin = ax.twinx()
     twin.plot(
-        x, kpis["aov"], color="#e07b39", marker="o", markersize=3, label="Average order value"
+        x, shown["aov"], color="#e07b39", marker="o", markersize=3, label="Average order value"
     )
     twin.set_ylabel(f"Average order value ({currency})")
-    twin.set_ylim(0, max(1.0, float(np.nanmax(kpis["aov"].to_numpy(dtype=float), initial=0)) * 1.3))
+    top = (
+        np.nanmax(shown["aov"].to_numpy(dtype=float), initial=0)
+        if shown["aov"].notna().any()
+        else 0
+    )
+    twin.set_ylim(0, max(1.0, float(top) * 1.3))
     twin.grid(False)
     money_axis(twin, currency)
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
@@ -114,9 +196,16 @@ def plot_revenue(kpis: pd.DataFrame, *, currency: str, ax: plt.Axes | None = Non
 
 
 def plot_channel_engagement(
-    engagement: pd.DataFrame | None, *, ax: plt.Axes | None = None
+    engagement: pd.DataFrame | None,
+    *,
+    min_cell_size: int = MIN_CELL_SIZE,
+    ax: plt.Axes | None = None,
 ) -> plt.Axes:
-    """Open, click and conversion rate per period, one colour per channel (a note when there are no events)."""
+    """Open, click and conversion rate per period, one colour per channel (a note when there are no events).
+
+    The rates of a period and channel whose sends reached 1 to ``min_cell_size - 1``
+    customers are not drawn; the title says so.
+    """
     ax = ax or plt.gca()
     title = "Messaging engagement per channel: opened, clicked, bought after a send"
     if engagement is None or engagement.empty:
@@ -136,14 +225,22 @@ def plot_channel_engagement(
     window = int(engagement["conversion_window_days"].iloc[0])
     styles = (("open_rate", "opened", "-"), ("click_rate", "clicked", ":"),
               ("conversion_rate", f"bought within {window} d", "--"))  # fmt: skip
-    for channel, rows in engagement.groupby("channel", sort=False):
+    rates = [column for column, _what, _style in styles]
+    shown = SmallCells(min_cell_size).hide(engagement, size="customers_sent", columns=rates)
+    hidden = shown["open_rate"].isna() & engagement["open_rate"].notna()
+    for channel, rows in shown.groupby("channel", sort=False):
         x = rows["period_label"].map(position)
         for column, what, style in styles:
             ax.plot(x, rows[column], linestyle=style, marker="o", markersize=3,
                     color=colours.get(str(channel)), label=f"{channel} {what}")  # fmt: skip
     complete = engagement.drop_duplicates("period_label")["is_complete"].tolist()
     _period_axis(ax, labels, complete, period=_infer_period(engagement))
-    ax.set(title=title, ylabel="Share of sends (%)")
+    note = None
+    if hidden.any():
+        note = (f"Not drawn: a channel's rates in a period whose sends reached fewer than "
+                f"{min_cell_size:,} customers")  # fmt: skip
+    _titled(ax, title, note)
+    ax.set_ylabel("Share of sends (%)")
     ax.set_ylim(bottom=0)
     percent_axis(ax)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8.5)

@@ -20,6 +20,7 @@ from crmlib.periods import (
     safe_ratio,
     to_periods,
 )
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "kpis_by_period",
@@ -334,40 +335,70 @@ def latest_contactable(contactable: pd.DataFrame | None) -> pd.DataFrame | None:
     return latest[columns].reset_index(drop=True)
 
 
-def contactable_table(contactable: pd.DataFrame | None) -> pd.DataFrame | None:
+#: Display names of the contactable base's counts (each a count of customers) and rates.
+_CONTACTABLE_COUNTS: dict[str, str] = {
+    "customers": "Signed-up customers", "consented": "Opted in (customers)",
+    "unsubscribed": "Unsubscribed (customers)", "contactable": "Contactable (customers)",
+}  # fmt: skip
+_CONTACTABLE_RATES: dict[str, str] = {
+    "consent_rate": "Opted in (%)",
+    "contactable_rate": "Contactable (%)",
+}
+
+
+def _suppressed_contactable(latest: pd.DataFrame, *, min_cell_size: int) -> pd.DataFrame:
+    """The latest contactable base with counts and rates as text under the small-cell rule.
+
+    One row per channel, as :func:`latest_contactable`. A count of 1 to ``min_cell_size - 1``
+    customers reads "<10"; since opted in = unsubscribed + contactable in each row, one more
+    count of that row reads "–" when exactly one of them is hidden (complementary
+    suppression); a rate reads "–" where its count is hidden.
+    """
+    return SmallCells(min_cell_size).suppress(
+        latest,
+        counts=list(_CONTACTABLE_COUNTS),
+        parts={"consented": ["unsubscribed", "contactable"]},
+        rates={"consent_rate": "consented", "contactable_rate": "contactable"},
+        keep=["contactable"],  # the reach of a campaign: hide opted-in instead when one must go
+    )
+
+
+def contactable_table(
+    contactable: pd.DataFrame | None, *, min_cell_size: int = MIN_CELL_SIZE
+) -> pd.DataFrame | None:
     """The contactable base at the latest period end for display: one row per channel.
 
     Transforms :func:`contactable_base` (one row per period and channel) into a table indexed
-    by *Channel* with *Signed-up customers, Opted in, Unsubscribed, Contactable* (counts with
-    thousands separators) and *Opted in (%), Contactable (%)* (of signed-up customers), for
-    the latest period; the date counted at is in :func:`describe_contactable_base`. None (no
-    customers table) passes through: the section's sentence says why it is skipped.
+    by *Channel* with *Signed-up customers, Opted in, Unsubscribed, Contactable* (counts of
+    customers with thousands separators) and *Opted in (%), Contactable (%)* (of signed-up
+    customers), for the latest period; the date counted at is in
+    :func:`describe_contactable_base`. Counts follow the small-cell rule: 1 to
+    ``min_cell_size - 1`` customers read "<10", and as opted in = unsubscribed + contactable,
+    opted in (not contactable, the reach a campaign needs) reads "–" so that the total does
+    not reveal the hidden one; a
+    rate reads "–" with its count. None (no customers table) passes through: the section's
+    sentence says why it is skipped.
 
     Examples
     --------
     >>> base = pd.DataFrame({"period_start": [dt.date(2025, 3, 1)] * 2,
     ...     "channel": ["email", "sms"], "counted_at": [dt.date(2025, 3, 31)] * 2,
-    ...     "customers": [4000, 4000], "consented": [3000, 1000], "unsubscribed": [120, 0],
-    ...     "contactable": [2880, 1000], "consent_rate": [0.75, 0.25],
-    ...     "contactable_rate": [0.72, 0.25]})
-    >>> contactable_table(base).loc["email"].tolist()
+    ...     "customers": [4000, 4000], "consented": [3000, 1000], "unsubscribed": [120, 4],
+    ...     "contactable": [2880, 996], "consent_rate": [0.75, 0.25],
+    ...     "contactable_rate": [0.72, 0.249]})
+    >>> table = contactable_table(base)
+    >>> table.loc["email"].tolist()
     ['4,000', '3,000', '120', '2,880', '75.0%', '72.0%']
+    >>> table.loc["sms"].tolist()
+    ['4,000', '–', '<10', '996', '–', '24.9%']
     """
     latest = latest_contactable(contactable)
     if latest is None:
         return None
-    counts = {"customers": "Signed-up customers", "consented": "Opted in",
-              "unsubscribed": "Unsubscribed", "contactable": "Contactable"}  # fmt: skip
-    rates = {"consent_rate": "Opted in (%)", "contactable_rate": "Contactable (%)"}
-    table = pd.DataFrame(
-        {label: [f"{int(n):,}" for n in latest[column]] for column, label in counts.items()}
-        | {
-            label: ["\u2013" if pd.isna(r) else f"{float(r):.1%}" for r in latest[column]]
-            for column, label in rates.items()
-        },
-        index=pd.Index(latest["channel"].astype("str"), name="Channel"),
-    )
-    return table
+    shown = _suppressed_contactable(latest, min_cell_size=min_cell_size)
+    names = _CONTACTABLE_COUNTS | _CONTACTABLE_RATES
+    table = shown[list(names)].rename(columns=names).astype("str")
+    return table.set_axis(pd.Index(latest["channel"].astype("str"), name="Channel"))
 
 
 def _channel_order(values: pd.Series) -> pd.Series:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from crmlib.kpis._common import _infer_period, _plain
+from crmlib.kpis._common import _bases, _infer_period, _plain
 from crmlib.plotting import currency_prefix, format_money
+from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "headline_tiles",
+    "shown_tiles",
     "tiles_table",
 ]
 
@@ -28,6 +31,8 @@ _TILES: tuple[tuple[str, str, str], ...] = (
     ("new_customers", "New customers", "count"),
     ("repeat_purchase_rate", "Repeat-purchase rate", "rate"),
 )
+_KINDS: dict[str, str] = {key: kind for key, _label, kind in _TILES}
+_COMPARISONS: tuple[str, ...] = ("vs_previous", "vs_year_ago")
 
 
 def _signed(number: float, text: str) -> str:
@@ -72,6 +77,11 @@ def _change(current: Any, reference: Any, kind: str) -> dict[str, Any]:
     }
 
 
+def _whole(value: Any) -> int | None:
+    """A count of customers for ``metrics.json``: an int, or None when unknown."""
+    return None if value is None or pd.isna(value) else int(value)
+
+
 def _latest_complete(kpis: pd.DataFrame) -> int | None:
     complete = np.flatnonzero(kpis["is_complete"].to_numpy(dtype=bool))
     return int(complete[-1]) if complete.size else None
@@ -87,20 +97,30 @@ def _year_ago(kpis: pd.DataFrame, position: int) -> int | None:
     return int(found[0]) if found.size else None
 
 
-def headline_tiles(kpis: pd.DataFrame, *, currency: str) -> list[dict[str, Any]]:
+def headline_tiles(
+    kpis: pd.DataFrame, *, currency: str, min_cell_size: int = MIN_CELL_SIZE
+) -> list[dict[str, Any]]:
     """Front-page tiles for the latest complete period, with changes.
 
     Transforms *kpis* (one row per period, from :func:`kpis_by_period`) into one dict per
     headline KPI (active customers, retention rate, net revenue, AOV, new customers,
     repeat-purchase rate) for the latest period with ``is_complete``:
-    ``{"key", "label", "value", "display", "period_label", "vs_previous", "vs_year_ago",
-    "better"}``. A comparison is ``{"change", "unit", "display", "period_label"}``: rates
-    change in percentage points (``unit="pp"``, ``change=-2.1``), counts and money
+    ``{"key", "label", "kind", "value", "customers", "display", "period_label", "vs_previous",
+    "vs_year_ago", "better"}``. ``kind`` is "count", "rate" or "money"; ``customers`` the
+    customers the value is computed on (a count is its own; retention: the previous period's
+    active customers; revenue and AOV: the period's; repeat-purchase rate: all acquired so
+    far). A comparison is ``{"change", "unit", "display", "period_label", "customers"}``:
+    rates change in percentage points (``unit="pp"``, ``change=-2.1``), counts and money
     relatively (``unit="relative"``, ``change=0.042`` shown "+4.2%"). A year ago is the period
     starting one year earlier (52 weeks for weeks). A comparison is None when the reference
     period is not in the data (``vs_year_ago`` without a year of history); its
     ``change`` is None when the change is undefined (a missing value or a zero base).
     ``better`` is the direction that is good news ("up" for all six).
+
+    ``value`` and ``change`` are the figures as computed; the ``display`` texts follow the
+    small-cell rule (:func:`shown_tiles`): a count of 1 to ``min_cell_size - 1`` customers
+    reads "<10", a rate or amount computed on so few customers "–", and so does a change
+    from or to such a figure.
 
     Returns
     -------
@@ -112,35 +132,96 @@ def headline_tiles(kpis: pd.DataFrame, *, currency: str) -> list[dict[str, Any]]
         log.warning("no complete period: no headline tiles")
         return []
     latest = kpis.iloc[position]
+    bases = _bases(kpis)
     previous = position - 1 if position > 0 else None
     year_ago = _year_ago(kpis, position)
     tiles = []
     for key, label, kind in _TILES:
         value = _plain(latest[key])
         comparisons: dict[str, Any] = {}
-        for name, ref in (("vs_previous", previous), ("vs_year_ago", year_ago)):
+        for name, ref in zip(_COMPARISONS, (previous, year_ago), strict=True):
             if ref is None:
                 comparisons[name] = None
             else:
                 comparisons[name] = _change(value, _plain(kpis[key].iloc[ref]), kind) | {
-                    "period_label": str(kpis["period_label"].iloc[ref])
+                    "period_label": str(kpis["period_label"].iloc[ref]),
+                    "customers": _whole(bases[key].iloc[ref]),
                 }
         tiles.append(
             {
                 "key": key,
                 "label": label,
+                "kind": kind,
                 "value": value,
+                "customers": _whole(bases[key].iloc[position]),
                 "display": _fmt(value, kind, currency),
                 "period_label": str(latest["period_label"]),
                 **comparisons,
                 "better": "up",
             }
         )
-    return tiles
+    return _ruled(tiles, SmallCells(min_cell_size), keep_changes=True)
 
 
-def tiles_table(tiles: list[dict[str, Any]]) -> pd.DataFrame:
-    """The headline tiles as a display table: one row per KPI (the index), changes as text."""
+def shown_tiles(
+    tiles: Sequence[Mapping[str, Any]], *, min_cell_size: int = MIN_CELL_SIZE
+) -> list[dict[str, Any]]:
+    """The tiles as a page may show them: figures on 1 to ``min_cell_size - 1`` customers hidden.
+
+    Transforms tiles of :func:`headline_tiles` (as read back from ``metrics.json``) into
+    copies where a tile whose ``customers`` is small displays "<10" (a count) or "–" (a rate
+    or an amount), and a comparison whose tile or reference period is small displays "–"
+    with ``change`` None (no arrow). A count tile without ``customers`` is its own group; a
+    tile of another kind without ``customers`` is shown as recorded.
+
+    Examples
+    --------
+    >>> tile = {"key": "new_customers", "value": 7, "display": "7",
+    ...         "vs_previous": {"change": 0.4, "display": "+40.0%", "customers": 5}}
+    >>> shown = shown_tiles([tile])[0]
+    >>> shown["display"], shown["vs_previous"]["display"], shown["vs_previous"]["change"]
+    ('<10', '–', None)
+    """
+    return _ruled(tiles, SmallCells(min_cell_size), keep_changes=False)
+
+
+def _ruled(
+    tiles: Sequence[Mapping[str, Any]], rule: SmallCells, *, keep_changes: bool
+) -> list[dict[str, Any]]:
+    """Tiles with their display texts under ``rule``; ``change`` numbers kept or nulled."""
+    out = []
+    for raw in tiles:
+        tile = dict(raw)
+        kind = str(tile.get("kind") or _KINDS.get(str(tile.get("key")), ""))
+        count = kind == "count"
+        base = _number(tile.get("customers", tile.get("value") if count else None))
+        hidden = not rule.shown(base)
+        if hidden:
+            tile["display"] = rule.below if count else HIDDEN
+        for name in _COMPARISONS:
+            comparison = tile.get(name)
+            if not isinstance(comparison, Mapping):
+                continue
+            if hidden or not rule.shown(_number(comparison.get("customers"))):
+                tile[name] = dict(comparison) | {"display": HIDDEN}
+                if not keep_changes:
+                    tile[name]["change"] = None
+        out.append(tile)
+    return out
+
+
+def _number(value: Any) -> float | None:
+    """A number read back from ``metrics.json``; None for anything else (a list, text, bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def tiles_table(tiles: list[dict[str, Any]], *, min_cell_size: int = MIN_CELL_SIZE) -> pd.DataFrame:
+    """The headline tiles as a display table: one row per KPI (the index), changes as text.
+
+    The values and changes follow the small-cell rule (:func:`shown_tiles`).
+    """
     rows = [
         {
             "KPI": tile["label"],
@@ -149,7 +230,7 @@ def tiles_table(tiles: list[dict[str, Any]]) -> pd.DataFrame:
             "vs previous period": _vs(tile["vs_previous"]),
             "vs a year earlier": _vs(tile["vs_year_ago"]),
         }
-        for tile in tiles
+        for tile in shown_tiles(tiles, min_cell_size=min_cell_size)
     ]
     return pd.DataFrame(
         rows, columns=["KPI", "period", "value", "vs previous period", "vs a year earlier"]
