@@ -274,6 +274,7 @@ class SmallCells:
         parts: Mapping[str, Sequence[str]] | None = None,
         rates: Mapping[str, str] | None = None,
         rate_format: str = "{:.1%}",
+        keep: Sequence[str] = (),
     ) -> pd.DataFrame:
         """A display table: its customer counts as text with small counts hidden, totals checked.
 
@@ -283,11 +284,13 @@ class SmallCells:
         (``{"opted_in": ["unsubscribed", "contactable"]}``): when one of them is hidden, the
         smallest other is hidden too (:meth:`complement`, repeated until no relation reveals a
         hidden cell). ``rates`` maps a rate column to the count it is computed from; the rate is
-        formatted with ``rate_format`` and reads ``"–"`` where that count is hidden.
+        formatted with ``rate_format`` and reads ``"–"`` where that count is hidden. ``keep``
+        names the counts a reader needs most (a campaign's reach): they are hidden as a
+        complement only when no other cell of the relation can be.
         """
         rate_of = dict(rates or {})
         _require(table, [*rate_of, *rate_of.values()], "suppress")
-        hidden = self.hidden_cells(table, counts=counts, parts=parts)
+        hidden = self.hidden_cells(table, counts=counts, parts=parts, keep=keep)
         values = table[list(counts)].apply(pd.to_numeric, errors="coerce").astype("float64")
         primary = self.is_small(values.to_numpy())
         out = table.copy()
@@ -307,10 +310,11 @@ class SmallCells:
         *,
         counts: Sequence[str],
         parts: Mapping[str, Sequence[str]] | None = None,
+        keep: Sequence[str] = (),
     ) -> pd.DataFrame:
         """Which count cells of a table are not shown: the small ones and their complements.
 
-        Same ``counts`` and ``parts`` as :meth:`suppress`; returns a boolean frame (the table's
+        Same ``counts``, ``parts`` and ``keep`` as :meth:`suppress`; returns a boolean frame (the table's
         index, the ``counts`` columns), True where :meth:`suppress` shows ``"<k"`` or ``"–"``.
         For a chart drawn from the table: a True cell is not drawn.
         """
@@ -335,7 +339,10 @@ class SmallCells:
                     candidates = [c for c in shown if values.loc[row, c] > 0]
                     if not candidates:
                         continue
-                    smallest = min(candidates, key=lambda c: (c == total, values.loc[row, c]))
+                    smallest = min(
+                        candidates,
+                        key=lambda c: (c in keep, c == total, values.loc[row, c]),
+                    )
                     hidden.loc[row, smallest] = True
                     changed = True
         return hidden
@@ -364,6 +371,8 @@ _NOT_COUNT_HEADER = re.compile(
 )
 #: A whole number in a cell (not part of a decimal, a percentage, an amount or a date).
 _CELL_NUMBER = re.compile(r"(?<![\d.,:/\u20ac£$-])(\d{1,3}(?:,\d{3})*|\d+)(?![\d.,:%]|\s*%)")
+#: A figure on its own line under its label (a KPI tile: "New customers" then "12").
+_WHOLE_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})*|\d+")
 #: A count before its noun in a sentence: "8 customers", "5 recent buyers", "1 customer id" is
 #: not matched (an id is not a group of customers).
 _SENTENCE_COUNT = re.compile(
@@ -445,8 +454,8 @@ def small_counts_in_html(html: str, *, min_cell_size: int = MIN_CELL_SIZE) -> li
     """Every customer count from 1 to ``min_cell_size - 1`` a reader sees on a page.
 
     Reads tables (a column whose header names customers, buyers or members and is not an
-    amount or a share: each whole number in its cells) and sentences ("8 customers",
-    "5 recent buyers"); code, folded ``<details>`` and scripts are not read. Returns one line
+    amount or a share: each whole number in its cells), figures under such a label (a KPI
+    tile) and sentences ("8 customers", "5 recent buyers"); code, folded ``<details>`` and scripts are not read. Returns one line
     per finding: the table's header and row, or the sentence.
 
     Examples
@@ -482,6 +491,16 @@ def small_counts_in_html(html: str, *, min_cell_size: int = MIN_CELL_SIZE) -> li
                             f"table {number}, column {raw_name!r}, row {label!r}: {row[column]}"
                         )
     prose = "".join(reader.prose)
+    lines = [" ".join(line.split()) for line in prose.splitlines() if line.strip()]
+    for label, value in zip(lines, lines[1:], strict=False):
+        if (
+            len(label) <= 60
+            and _COUNT_HEADER.search(label)
+            and not _NOT_COUNT_HEADER.search(label)
+            and _WHOLE_NUMBER.fullmatch(value)
+            and 1 <= int(value.replace(",", "")) < min_cell_size
+        ):
+            found.append(f"figure {label!r}: {value}")
     for match in _SENTENCE_COUNT.finditer(prose):
         if 1 <= int(match.group(1).replace(",", "")) < min_cell_size:
             start = max(prose.rfind("\n", 0, match.start()) + 1, match.start() - 40)

@@ -186,3 +186,29 @@ def test_hidden_cells_is_what_suppress_hides_and_missing_counts_are_said_as_unkn
     assert hidden.to_numpy().tolist() == [[False, True, True], [False, True, True]]
     assert (shown.isin([RULE.below, HIDDEN]) == hidden).all().all()
     assert RULE.phrase(np.nan) == "an unknown number of customers"
+
+
+def test_keep_hides_another_cell_of_the_relation_first():
+    table = pd.DataFrame({"opted": [161], "unsub": [5], "cont": [156], "rate": [0.537]})
+    relation = {"opted": ["unsub", "cont"]}
+    default = RULE.suppress(table, counts=["opted", "unsub", "cont"], parts=relation)
+    kept = RULE.suppress(
+        table, counts=["opted", "unsub", "cont"], parts=relation, rates={"rate": "opted"},
+        keep=["cont"],
+    )  # fmt: skip
+    assert default.loc[0, ["opted", "unsub", "cont"]].tolist() == ["161", "<10", HIDDEN]
+    assert kept.loc[0, ["opted", "unsub", "cont", "rate"]].tolist() == [
+        HIDDEN,
+        "<10",
+        "156",
+        HIDDEN,
+    ]
+
+
+def test_the_page_reader_reads_a_figure_under_its_label():
+    tiles = (
+        '<article><p class="label">New customers</p><p class="value">7</p></article>'
+        '<article><p class="label">Active customers</p><p class="value">1,204</p></article>'
+        '<article><p class="label">Revenue per customer</p><p class="value">7</p></article>'
+    )
+    assert small_counts_in_html(tiles) == ["figure 'New customers': 7"]
