@@ -24,6 +24,7 @@ from crmlib.churn._baselines import (
 from crmlib.clv import customer_summary, fit_transactions_model, probability_alive
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing
+from crmlib.privacy import small_counts_in_html
 
 BG_PARAMS = {"r": 0.6, "alpha": 8.0, "a": 0.8, "b": 2.5}  # weeks
 PNBD_PARAMS = {"r": 0.55, "alpha": 10.6, "s": 0.6, "beta": 11.7}  # weeks (CDNOW-like)
@@ -354,6 +355,19 @@ def test_btyd_on_engine_customer_order_and_unknown_ids(engine: Engine) -> None:
     assert result["p_churn"].isna().tolist() == [False, False, True, False]
     assert result.iloc[0, 1:].tolist() == result.iloc[3, 1:].tolist()
     assert any("no purchase by the cutoff" in note for note in result.attrs["notes"])
+    # 1 unknown of 4 requested: a count below the limit is a phrase ("fewer than 10 ...")
+    notes = " ".join(result.attrs["notes"])
+    assert "for fewer than 10 requested customers (of fewer than 10 customers)" in notes
+    assert small_counts_in_html(f"<p>{notes}</p>") == []
+    shown = btyd_churn_probability(
+        engine,
+        cutoff="2024-06-30",
+        horizon_days=90,
+        customer_ids=wanted,
+        model="mbgnbd",
+        min_cell_size=1,
+    )
+    assert "for 1 requested customer (of 4 customers)" in " ".join(shown.attrs["notes"])
 
 
 def test_btyd_on_engine_pareto(engine: Engine) -> None:

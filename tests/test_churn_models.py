@@ -158,7 +158,7 @@ def test_large_tables_are_subsampled_stratified_and_said_so(train: pd.DataFrame)
         train, numeric=NUMERIC, categorical=CATEGORICAL, models=("logistic",), max_train_rows=2_000
     )["logistic"]
     assert model.train_rows_ + model.calibration_rows_ == 2_000
-    assert "2,000 of 8,000 customers" in model.notes[0]
+    assert "subsample of 2,000 customers (of 8,000 customers;" in model.notes[0]
     # stratified: the churn share of the subsample is the table's up to rounding (1 row)
     assert model.base_rate_ == pytest.approx(train["churned"].mean(), abs=1 / 2_000)
 
@@ -304,6 +304,19 @@ def test_a_convergence_warning_is_logged_and_noted_not_hidden(
 )
 def test_trainability_says_why_not(labels: list[bool], expected: str | None) -> None:
     assert trainability(labels) == expected
+
+
+def test_trainability_states_small_counts_by_the_small_cell_rule() -> None:
+    assert trainability([True] * 4 + [False] * 396) == (
+        "fewer than 10 churners among 400 customers; at least 30 are needed to train a churn model"
+    )
+    assert trainability([True] * 3, min_customers=200) == (
+        "fewer than 10 customers with a label; at least 200 are needed to train a churn model"
+    )
+    assert trainability([True] * 12 + [False] * 388, min_cell_size=25).startswith(
+        "fewer than 25 churners among 400 customers"
+    )
+    assert trainability([True] * 4 + [False] * 396, min_cell_size=1).startswith("only 4 churners")
 
 
 def test_trainability_accepts_zero_one_and_custom_thresholds() -> None:

@@ -15,6 +15,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 import crmlib.churn as churn
 from crmlib.engine import Engine
 from crmlib.io import RunFolder
+from crmlib.privacy import small_counts_in_html
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -120,8 +121,17 @@ def test_scorecard_auc_equals_sklearn_on_the_same_scores(
         row = card[(card["scorer"] == name) & (card["metric"] == "roc_auc")].iloc[0]
         assert row["value"] == pytest.approx(roc_auc_score(holdout.labels, values), rel=1e-12)
         assert row["ci_low"] <= row["value"] <= row["ci_high"]
-    text = churn.describe_scorecard(card, holdout, chosen=training.chosen_name)
+    text = churn.describe_scorecard(card, holdout, chosen=training.chosen_name, min_cell_size=10)
     assert "ROC AUC" in text and "recency rule" in text
+    n = int(card.loc[card["scorer"] == training.chosen_name, "n"].iloc[0])
+    assert f"On the {n:,} validation customers" in text
+    hidden = churn.describe_scorecard(
+        card, holdout, chosen=training.chosen_name, min_cell_size=n + 1
+    )  # a limit above the validation customers: every count is a phrase
+    assert f"On the fewer than {n + 1:,} validation customers (fewer than {n + 1:,} churners)" in (
+        hidden
+    )
+    assert small_counts_in_html(f"<p>{hidden}</p>", min_cell_size=n + 1) == []
 
 
 def test_scoring_value_contact_list_and_metrics(
@@ -149,13 +159,34 @@ def test_scoring_value_contact_list_and_metrics(
     assert len(exported) == steps["target"] + steps["control"]
     assert set(exported["customer_id"]) <= set(plan.loc[plan["contact"], "customer_id"])
     assert (run.exports_dir / "churn_manifest.json").is_file()
-    checks = churn.churn_checks(plan, tables, funnel)
+    checks = churn.churn_checks(plan, tables, funnel, min_cell_size=10)
     checks.raise_if_failed()
     card = churn.holdout_scorecard(holdout, n_boot=20, seed=1)
     economics = churn.break_even(plan, save_rate=0.1, cost_per_contact=0.5)
     conclusion = churn.churn_conclusion(
-        plan, training, card, economics, horizon_days=90, currency="EUR"
+        plan, training, card, economics, horizon_days=90, currency="EUR", min_cell_size=10
     )
+    # the page's words and tables, as the notebook shows them, at two limits
+    for k in (10, 25):
+        bands = churn.band_summary(plan)
+        by_region = churn.value_at_risk_by(plan, by="region", min_cell_size=k)
+        words = [
+            churn.describe_tables(tables, min_cell_size=k),
+            churn.describe_training(training, min_cell_size=k),
+            churn.describe_value(plan, economics, currency="EUR", min_cell_size=k),
+            churn.churn_conclusion(plan, training, card, economics, horizon_days=90,
+                                   currency="EUR", min_cell_size=k),
+            churn.churn_checks(plan, tables, funnel, min_cell_size=k).summary(),
+        ]  # fmt: skip
+        page = "".join(f"<p>{text}</p>" for text in words) + "".join(
+            table.to_html()
+            for table in (
+                churn.band_table(bands, currency="EUR", min_cell_size=k),
+                churn.value_at_risk_table(by_region, min_cell_size=k),
+            )
+        )
+        assert small_counts_in_html(page, min_cell_size=k) == []
+        assert int(by_region["customers"].min()) >= k
     metrics = churn.churn_metrics(plan, tables, training, card, economics, conclusion=conclusion)
     assert metrics["customers"]["scored"] == len(plan) and sum(metrics["bands"].values()) == len(
         plan
@@ -163,6 +194,40 @@ def test_scoring_value_contact_list_and_metrics(
     assert metrics["model"] == training.chosen_name and metrics["fallback"] is None
     artifact = churn.churn_artifact(plan)
     assert list(artifact.columns) == list(churn.ARTIFACT_COLUMNS) and len(artifact) == len(plan)
+
+
+def test_sentences_phrase_a_small_high_risk_band_and_contact_list(
+    fitted: tuple[churn.ChurnTables, churn.ChurnTraining, churn.HoldoutScores],
+) -> None:
+    tables, training, holdout = fitted
+    # 60 active customers: 4 at high risk, 2 worth a contact, 5 valued by CLV
+    p_churn = np.r_[np.full(4, 0.9), np.full(56, 0.2)]
+    value = np.r_[np.full(2, 400.0), np.full(58, 1.0)]
+    frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(60)], "p_churn": p_churn,
+                          "spend_365d": 100.0, "risk_band": churn.risk_bands(p_churn)})  # fmt: skip
+    clv = pd.DataFrame({"customer_id": [f"C{i}" for i in range(5)], "clv": value[:5]})
+    plan = churn.contact_plan(churn.value_at_risk(churn.customer_values(frame, clv=clv)),
+                              save_rate=0.1, cost_per_contact=5.0)  # fmt: skip
+    economics = churn.break_even(plan, save_rate=0.1, cost_per_contact=5.0)
+    assert economics["contacts"] == 2 and int((plan["risk_band"] == "High").sum()) == 4
+    card = churn.holdout_scorecard(holdout, n_boot=20, seed=1)
+    value_words = churn.describe_value(plan, economics, currency="EUR", min_cell_size=10)
+    assert "05_clv's CLV (fewer than 10 customers) or, for the 55 customers" in value_words
+    assert "across 60 active customers; the fewer than 10 High-risk customers are too few" in (
+        value_words
+    )
+    assert ": fewer than 10 customers, expected saved value" in value_words  # no share either
+    conclusion = churn.churn_conclusion(plan, training, card, economics, horizon_days=90,
+                                        currency="EUR", min_cell_size=10)  # fmt: skip
+    assert conclusion.startswith(
+        "Fewer than 10 customers (of the 60 active customers) are at high risk"
+    )
+    assert "contacting the fewer than 10 customers for whom it pays" in conclusion
+    page = f"<p>{value_words}</p><p>{conclusion}</p>"
+    assert small_counts_in_html(page) == []
+    shown = churn.churn_conclusion(plan, training, card, economics, horizon_days=90,
+                                   currency="EUR", min_cell_size=1)  # fmt: skip
+    assert shown.startswith("4 customers (7% of the 60 active customers) are at high risk")
 
 
 # -- fallbacks on tiny tables ---------------------------------------------------------------------
@@ -188,9 +253,17 @@ def test_too_few_customers_fall_back_to_the_recency_rule() -> None:
         cutoffs = churn.churn_cutoffs("2025-12-31", horizon_days=90)
         tables = churn.churn_tables(engine, cutoffs)
         training = churn.train_churn(tables, min_train_customers=200)
-        assert training.fallback is not None and "customers" in training.fallback
+        n = len(tables.train)
+        assert training.fallback == (
+            f"only {n} customers with a label; at least 200 are needed to train a churn model"
+        )
         assert training.chosen is training.rule and training.models == {}
-        assert "No model could be trained" in churn.describe_training(training)
+        assert "No model could be trained" in churn.describe_training(training, min_cell_size=10)
+        hidden = churn.train_churn(tables, min_train_customers=200, min_cell_size=n + 1)
+        assert hidden.fallback == (
+            f"fewer than {n + 1} customers with a label; at least 200 are needed to train a "
+            "churn model"
+        )
         scored = churn.score_customers(training, tables, pd_table=pd.DataFrame())
         assert len(scored) == len(tables.score) and scored["p_churn"].between(0, 1).all()
         assert (scored["reason_1"] == "").all()

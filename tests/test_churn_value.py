@@ -18,15 +18,18 @@ from crmlib.churn._value import (
     RISK_BANDS,
     UNKNOWN_GROUP,
     band_summary,
+    band_table,
     break_even,
     contact_plan,
     customer_values,
     risk_bands,
     value_at_risk,
     value_at_risk_by,
+    value_at_risk_table,
 )
 from crmlib.churn._value_plots import plot_contact_curve, plot_risk_bands, plot_value_at_risk_by
 from crmlib.errors import DataContractError
+from crmlib.privacy import HIDDEN, small_counts_in_html
 
 #: Exact sums of a handful of products of short decimals: only float rounding separates them.
 EXACT = 1e-12
@@ -465,6 +468,50 @@ def test_value_at_risk_by_names_a_missing_group_column() -> None:
         value_at_risk_by(values_frame(), by="value")
 
 
+def _shop(groups: dict[str, tuple[int, int]]) -> pd.DataFrame:
+    """Customers by segment: (customers, of whom High risk) per segment; P(churn) 0.9 or 0.2."""
+    rows = [
+        (name, 0.9 if i < high else 0.2)
+        for name, (size, high) in groups.items()
+        for i in range(size)
+    ]
+    frame = pd.DataFrame(rows, columns=["segment", "p_churn"])
+    return frame.assign(value=100.0)
+
+
+def test_value_at_risk_table_hides_small_high_risk_counts_and_their_complement() -> None:
+    frame = _shop({"Loyal": (39, 0), "Lost": (60, 25), "New": (4, 4), "Promising": (6, 0),
+                   "At risk": (12, 4), "Champions": (34, 0)})  # fmt: skip
+    table = value_at_risk_by(frame, by="segment", min_cell_size=10)
+    assert set(table["segment"]) == {"Loyal", "Lost", "At risk", "Champions", OTHER_GROUP}
+    shown = value_at_risk_table(table, min_cell_size=10)
+    assert small_counts_in_html(shown.to_html()) == []
+    high = shown["high_risk_customers"]
+    # (other) (New + Promising: 4) and At risk (4) are small; Lost (25) is not hidden: two
+    # hidden counts cannot be told apart from the High band's total
+    assert high[OTHER_GROUP] == "<10" and high["At risk"] == "<10"
+    assert high["Lost"] == "25" and high["Loyal"] == "0"
+    assert shown["customers"].tolist() == table["customers"].map("{:,}".format).tolist()
+    # one hidden count: the next smallest (non-zero) count is hidden too, as "–"
+    frame = _shop({"Loyal": (39, 0), "Lost": (60, 25), "New": (4, 4), "Promising": (6, 0),
+                   "At risk": (12, 11), "Champions": (34, 0)})  # fmt: skip
+    shown = value_at_risk_table(value_at_risk_by(frame, by="segment", min_cell_size=10),
+                                min_cell_size=10)  # fmt: skip
+    high = shown["high_risk_customers"]
+    assert high[OTHER_GROUP] == "<10" and high["At risk"] == HIDDEN and high["Lost"] == "25"
+    assert small_counts_in_html(shown.to_html()) == []
+    assert shown.index.name == "segment" and "high_risk_customers" in shown.columns
+
+
+def test_value_at_risk_table_of_too_few_customers_hides_the_means() -> None:
+    frame = _shop({"a": (4, 1), "b": (3, 0)})
+    shown = value_at_risk_table(value_at_risk_by(frame, by="segment", min_cell_size=10),
+                                min_cell_size=10)  # fmt: skip
+    assert shown["customers"].tolist() == ["<10"]
+    assert shown[["mean_p_churn", "value_at_risk", "share_of_value_at_risk"]].isna().all(axis=None)
+    assert small_counts_in_html(shown.to_html()) == []
+
+
 # -- band summary ----------------------------------------------------------------------------------
 def test_band_summary_by_hand() -> None:
     summary = band_summary(values_frame())
@@ -490,6 +537,29 @@ def test_band_summary_keeps_empty_bands_and_custom_thresholds() -> None:
     assert math.isnan(summary["mean_p_churn"].iloc[1])
 
 
+def test_band_table_hides_a_small_band_and_its_complement() -> None:
+    frame = _shop({"x": (200, 6)}).assign(p_churn=[0.1] * 150 + [0.5] * 44 + [0.9] * 6)
+    summary = band_summary(frame)
+    assert summary["customers"].tolist() == [150, 44, 6]
+    table = band_table(summary, currency="EUR", min_cell_size=10)
+    assert table.index.tolist() == list(RISK_BANDS)
+    assert table["customers"].tolist() == ["150", HIDDEN, "<10"]  # 200 - 150 - 44 = 6 otherwise
+    assert table["share"].tolist() == ["75.0%", HIDDEN, HIDDEN]
+    assert (
+        table.loc["High", ["mean P(churn)", "value at risk", "share of value at risk"]]
+        .eq(HIDDEN)
+        .all()
+    )
+    assert table.loc["Medium", "mean P(churn)"] == "50.0%"  # a rate on 44 customers is shown
+    assert table.loc["Medium", "value at risk"] == "€2.2k"
+    assert small_counts_in_html(table.to_html()) == []
+    # every band large: nothing hidden; an empty band reads 0
+    frame = _shop({"x": (40, 0)}).assign(p_churn=[0.1] * 25 + [0.5] * 15)
+    table = band_table(band_summary(frame), currency="EUR", min_cell_size=10)
+    assert table["customers"].tolist() == ["25", "15", "0"]
+    assert HIDDEN not in table[["customers", "share"]].to_numpy()
+
+
 # -- plots -----------------------------------------------------------------------------------------
 def test_plot_value_at_risk_by() -> None:
     table = value_at_risk_by(values_frame(), by="channel", min_cell_size=1)
@@ -507,7 +577,7 @@ def test_plot_value_at_risk_by() -> None:
 
 def test_plot_risk_bands() -> None:
     fig, ax = plt.subplots()
-    returned = plot_risk_bands(band_summary(values_frame()), ax=ax)
+    returned = plot_risk_bands(band_summary(values_frame()), min_cell_size=1, ax=ax)
     assert returned is ax
     assert ax.get_title() == "Customers by churn risk band"
     assert ax.get_ylabel() == "Customers" and "P(churn)" in ax.get_xlabel()
@@ -516,10 +586,21 @@ def test_plot_risk_bands() -> None:
     plt.close(fig)
 
 
+def test_plot_risk_bands_draws_no_small_band_nor_its_complement() -> None:
+    frame = _shop({"x": (200, 6)}).assign(p_churn=[0.1] * 150 + [0.5] * 44 + [0.9] * 6)
+    fig, ax = plt.subplots()
+    plot_risk_bands(band_summary(frame), min_cell_size=10, ax=ax)
+    assert [patch.get_height() for patch in ax.patches] == [150, 0, 0]
+    texts = [text.get_text() for text in ax.texts]
+    assert texts == ["150 (75%)", HIDDEN, "<10"]
+    assert "fewer than 10 customers" in ax.get_xlabel()
+    plt.close(fig)
+
+
 def test_plot_contact_curve_marks_the_peak() -> None:
     plan = contact_plan(values_frame(), save_rate=0.25, cost_per_contact=10.0)
     fig, ax = plt.subplots()
-    returned = plot_contact_curve(plan, currency="EUR", ax=ax)
+    returned = plot_contact_curve(plan, currency="EUR", min_cell_size=1, ax=ax)
     assert returned is ax
     assert ax.get_title() == "Expected net value of the contact list by customers contacted"
     assert ax.get_ylabel() == "Cumulative expected net value (EUR)"
@@ -528,6 +609,10 @@ def test_plot_contact_curve_marks_the_peak() -> None:
     assert list(curve.get_ydata()) == pytest.approx([0, 12.5, 17.5, 20, 15, 10, 0], abs=EXACT)
     assert (marker.get_xdata()[0], marker.get_ydata()[0]) == (3, pytest.approx(20.0))
     assert "Contact 3 customers" in marker.get_label()
+    plt.close(fig)
+    fig, ax = plt.subplots()
+    plot_contact_curve(plan, currency="EUR", min_cell_size=10, ax=ax)
+    assert "Contact fewer than 10 customers" in ax.get_lines()[2].get_label()
     plt.close(fig)
 
 

@@ -427,8 +427,8 @@ def test_eligibility_rule() -> None:
     assert eligibility(nbd) == (True, "converged")
     assert not eligibility(nbd, predictions=[1.0, np.nan, np.inf]).eligible
     assert eligibility(nbd, predictions=[1.0, np.nan]).reason == (
-        "its predictions are not finite for 1 of 2 customers"
-    )
+        "its predictions are not finite for 50.0% of the 2 customers"
+    )  # a share: the reason reaches the page, where a count of 1 customer may not
     assert eligibility(empirical_model(summary)).eligible
     assert eligibility(dataclasses.replace(nbd, log_likelihood=math.nan)).reason == (
         "its log-likelihood is not finite"

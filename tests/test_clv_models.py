@@ -28,6 +28,7 @@ from crmlib.clv._models import (
     unique_patterns,
 )
 from crmlib.errors import DataContractError
+from crmlib.privacy import small_counts_in_html
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -289,7 +290,14 @@ def test_pareto_fit_with_heavy_buyers_at_t(cdnow: pd.DataFrame) -> None:
     assert np.isnan(lifetimes_ll).sum() >= 3  # a plain lifetimes fit would see NaN
     fitted = fit_transactions_model(summary, model="paretonbd")
     assert fitted.converged and math.isfinite(fitted.log_likelihood)
-    assert any("recency = T" in note for note in fitted.notes)
+    at_end = [note for note in fitted.counted if "recency = T" in note.text]
+    assert len(at_end) == 1 and at_end[0].noun == "repeat customer"
+    count = at_end[0].count  # CDNOW's own customers at T and the 3 heavy buyers
+    assert count == int(((summary["frequency"] > 0) & (summary["recency"] == summary["T"])).sum())
+    text = describe_fit(fitted, min_cell_size=count + 1)
+    assert f"fewer than {count + 1} repeat customers bought last at the very end" in text
+    assert small_counts_in_html(f"<p>{text}</p>", min_cell_size=count + 1) == []
+    assert f"{count} repeat customers bought last" in describe_fit(fitted, min_cell_size=count)
 
 
 # -- convergence: detection and retries ---------------------------------------------------------
@@ -520,7 +528,11 @@ def test_spend_model_excludes_zero_and_negative_spend(cdnow: pd.DataFrame) -> No
     table.loc[repeat[:3], "monetary_value"] = [0.0, -4.5, 0.0]  # refunds netted to <= 0
     fitted = fit_spend_model(table)
     assert fitted.n_customers == 943
-    assert "excluded 3 repeat customers with zero or negative average spend" in fitted.notes
+    assert [(note.count, note.noun) for note in fitted.counted] == [(3, "repeat customer")]
+    text = describe_fit(fitted, min_cell_size=10)
+    assert "fewer than 10 repeat customers with zero or negative average spend excluded" in text
+    assert small_counts_in_html(f"<p>{text}</p>") == []
+    assert "- 3 repeat customers with zero or negative" in describe_fit(fitted, min_cell_size=1)
     with pytest.raises(DataContractError, match="monetary_value > 0"):
         fit_spend_model(table.assign(monetary_value=0.0))
 

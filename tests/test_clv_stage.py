@@ -1,4 +1,4 @@
-"""Tests of 05_clv's glue: cut-off, calibration names, groups, masking, tracking inputs, refits."""
+"""Tests of 05_clv's glue: cut-off, calibration names, groups, pooling, tracking inputs, refits."""
 
 from __future__ import annotations
 
@@ -17,16 +17,21 @@ from contract_tables import contract_transactions
 from crmlib.clv._fallback import eligibility
 from crmlib.clv._stage import (
     calibration_cutoff,
+    clv_by_group,
     clv_conclusion,
     cutoff_fits,
-    mask_small_groups,
+    describe_summary,
     model_summary,
+    pool_groups,
+    spend_check,
     tracking_table,
     value_groups,
 )
 from crmlib.clv._summary import calibration_holdout, customer_summary
+from crmlib.clv._value import value_by_group
 from crmlib.engine import Engine
 from crmlib.io import RunFolder
+from crmlib.privacy import OTHER, small_counts_in_html
 
 # A: first 2025-01-02, repeats on 01-02 (same day: not a repeat), 01-10 (twice: one repeat day)
 # and 03-01; B: first 2025-02-01, repeat 02-15; C: first 2025-03-20 (after the cohort end
@@ -127,15 +132,85 @@ def test_value_groups_from_customers_rfm_and_first_purchase(engine: Engine, tmp_
     assert groups.loc["C", "cohort"] == "2025Q1"
 
 
-def test_mask_small_groups_blanks_values_not_counts() -> None:
-    table = pd.DataFrame(
-        {"channel": ["big", "small"], "customers": [50, 3], "clv_mean": [10.0, 99.0],
-         "clv_total": [500.0, 297.0]}
-    )  # fmt: skip
-    masked = mask_small_groups(table, min_cell_size=10)
-    assert masked["masked"].tolist() == [False, True]
-    assert masked.loc[1, ["clv_mean", "clv_total"]].isna().all()
-    assert masked.loc[0, "clv_mean"] == 10.0 and masked.loc[1, "customers"] == 3
+def _segments(sizes: dict[str, int], seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Values (random CLV) and groups of customers in segments of the given sizes."""
+    labels = [name for name, size in sizes.items() for _ in range(size)]
+    ids = [f"C{i:04d}" for i in range(len(labels))]
+    clv = np.random.default_rng(seed).gamma(2.0, 50.0, len(labels))
+    return (
+        pd.DataFrame({"customer_id": ids, "clv": clv}),
+        pd.DataFrame({"customer_id": ids, "segment": labels}),
+    )
+
+
+SEGMENTS = {"Champions": 40, "Loyal": 25, "New": 4, "Promising": 6, "At risk": 9, "Lost": 3}
+
+
+def test_clv_by_group_pools_small_groups_and_keeps_the_totals() -> None:
+    values, groups = _segments(SEGMENTS)
+    raw = value_by_group(values, groups, by="segment")
+    table = clv_by_group(values, groups, by="segment", min_cell_size=10)
+    assert small_counts_in_html(table.to_html()) == []
+    assert list(table.index) == ["Champions", "Loyal", OTHER]
+    other = table.loc[OTHER]
+    assert other["customers"] == 22 and other["groups"] == 4  # New, Promising, At risk, Lost
+    small = raw[raw["segment"].isin(["New", "Promising", "At risk", "Lost"])]
+    assert other["clv_total"] == pytest.approx(small["clv_total"].sum())
+    assert other["clv_mean"] == pytest.approx(small["clv_total"].sum() / 22)  # not NaN
+    for column in ("customers", "clv_total", "clv_share", "customer_share"):
+        assert table[column].sum() == pytest.approx(raw[column].sum()), column
+    assert table["clv_share"].sum() == pytest.approx(1.0)
+    assert table.loc["Champions", "clv_mean"] == pytest.approx(
+        raw.set_index("segment").loc["Champions", "clv_mean"]
+    )
+
+
+def test_clv_by_group_pools_a_lone_small_group_with_the_smallest_other() -> None:
+    values, groups = _segments({"a": 40, "b": 12, "c": 3})
+    table = clv_by_group(values, groups, by="segment", min_cell_size=10)
+    assert list(table.index) == ["a", OTHER]  # (other) is never one group alone
+    assert table.loc[OTHER, "customers"] == 15 and table.loc[OTHER, "groups"] == 2
+    # at 25, b and c (15) need a as well: every group is pooled, the row is the whole
+    wider = clv_by_group(values, groups, by="segment", min_cell_size=25)
+    assert list(wider.index) == [OTHER] and wider.loc[OTHER, "customers"] == 55
+    assert wider.loc[OTHER, "clv_mean"] == pytest.approx(values["clv"].mean())
+    assert small_counts_in_html(wider.to_html(), min_cell_size=25) == []
+
+
+def test_clv_by_group_hides_everything_when_all_customers_are_too_few() -> None:
+    values, groups = _segments({"a": 4, "b": 3})
+    table = clv_by_group(values, groups, by="segment", min_cell_size=10)
+    assert table["customers"].tolist() == ["<10"]
+    assert table[["clv_total", "clv_mean", "clv_share"]].isna().all(axis=None)
+    assert small_counts_in_html(table.to_html()) == []
+
+
+def test_pool_groups_relabels_customers_for_the_intervals() -> None:
+    _, groups = _segments(SEGMENTS)
+    pooled = pool_groups(groups, by="segment", min_cell_size=10)
+    assert len(pooled) == len(groups) and pooled["customer_id"].equals(groups["customer_id"])
+    counts = pooled["segment"].value_counts()
+    assert counts.to_dict() == {"Champions": 40, "Loyal": 25, OTHER: 22}
+    assert (counts >= 10).all()
+    assert groups["segment"].nunique() == 6  # the input is not changed
+
+
+def test_describe_summary_and_spend_check_phrase_small_counts() -> None:
+    summary = pd.DataFrame({"frequency": [0] * 30 + [2] * 3, "monetary_value": [0.0] * 30 +
+                            [20.0, 30.0, 40.0]})  # fmt: skip
+    summary.attrs["observation_end"] = "2025-12-31"
+    calibration = pd.DataFrame({"frequency_holdout": [0] * 28 + [1] * 5})
+    text = describe_summary(summary, calibration, unit="week", min_cell_size=10)
+    assert "**33 customers**" in text and "fewer than 10 customers came back" in text
+    assert "(9%)" not in text  # a share of a hidden count is left out with it
+    assert ": fewer than 10 customers bought again in that holdout" in text
+    assert small_counts_in_html(f"<p>{text}</p>") == []
+    assert "8 customers" in describe_summary(
+        summary.head(8), calibration.head(8), unit="week", min_cell_size=1
+    )
+    check = spend_check(summary, min_cell_size=10)
+    assert "(fewer than 10 repeat customers)" in check
+    assert small_counts_in_html(f"<p>{check}</p>") == []
 
 
 def test_cutoff_fits_and_conclusion(engine: Engine) -> None:
@@ -156,11 +231,16 @@ def test_cutoff_fits_and_conclusion(engine: Engine) -> None:
     assert list(fits)[1] == f"data to 2025-03-11 ({refit.label})"
     values = pd.DataFrame({"clv": [100.0, 50.0, 0.0, 850.0]})
     assert clv_conclusion(
-        values, chosen="bgnbd", horizon_months=12, currency="EUR", top_decile=0.85
+        values, chosen="bgnbd", horizon_months=12, currency="EUR", top_decile=0.85,
+        min_cell_size=10,
     ) == (
-        "The 4 customers are worth €1.0k in discounted margin over the next 12 months "
-        "(€250.00 each on average, model BG/NBD); the top 10% hold 85% of it."
-    )
+        "The fewer than 10 customers are worth €1.0k in discounted margin over the next 12 "
+        "months (€250.00 each on average, model BG/NBD); the top 10% hold 85% of it."
+    )  # fmt: skip
+    assert clv_conclusion(
+        values, chosen="bgnbd", horizon_months=12, currency="EUR", top_decile=0.85,
+        min_cell_size=1,
+    ).startswith("The 4 customers are worth")  # fmt: skip
 
 
 def test_clv_artifact_keeps_units_through_the_run_folder(tmp_path: Path) -> None:
@@ -204,7 +284,7 @@ def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tupl
 
     import crmlib as crm
 
-    unit, days, horizon, currency = "week", 7.0, 12, "EUR"
+    unit, days, horizon, currency, k = "week", 7.0, 12, "EUR", 10
     money = {"horizon_months": horizon, "annual_discount_rate": 0.1, "margin": 0.3, "unit": unit,
              "days_per_unit": days}  # fmt: skip
     run = RunFolder(run_dir)
@@ -214,17 +294,18 @@ def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tupl
         summary = customer_summary(engine, observation_end=as_of, unit=unit)
         calibration = calibration_holdout(engine, calibration_end=cutoff, observation_end=as_of,
                                           unit=unit)  # fmt: skip
-        words = [crm.clv.describe_summary(summary, calibration, unit=unit)]
+        words = [crm.clv.describe_summary(summary, calibration, unit=unit, min_cell_size=k)]
         choice = crm.clv.choose_model(calibration, models=["bgnbd", "mbgnbd", "paretonbd"],
                                       unit=unit, criterion="mae")  # fmt: skip
         crm.clv.parameter_table(choice.fits)
-        words += [crm.clv.describe_fits(choice.fits), crm.clv.describe_choice(choice)]
+        words += [crm.clv.describe_fits(choice.fits, min_cell_size=k),
+                  crm.clv.describe_choice(choice)]  # fmt: skip
         predictions = crm.clv.holdout_predictions(choice.model, calibration, unit=unit)
         fig, axes = plt.subplots(1, 4)
-        crm.clv.plot_period_transactions(
-            crm.clv.period_transactions(choice.model, model_summary(calibration)), ax=axes[0]
-        )
-        crm.clv.plot_calibration_holdout(predictions, ax=axes[1])
+        crm.clv.plot_period_transactions(crm.clv.period_transactions(
+            choice.model, model_summary(calibration), min_cell_size=k), ax=axes[0])  # fmt: skip
+        crm.clv.plot_calibration_holdout(predictions, min_cell_size=k, ax=axes[1])
+        tables = [crm.clv.errors_by_frequency(predictions, min_cell_size=k)]
         crm.clv.plot_palive_matrix(crm.clv.palive_matrix(
             choice.model, max_frequency=20, max_recency=int(calibration["T_cal"].max()),
             T=int(calibration["T_cal"].max()), unit=unit), ax=axes[2])  # fmt: skip
@@ -236,29 +317,34 @@ def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tupl
         final = crm.clv.fit_with_fallback(summary, model=choice.chosen, unit=unit)
         spend = crm.clv.spend_model(summary, final)
         words += [
-            crm.clv.describe_fits({**final.fits, **spend.fits}),
+            crm.clv.describe_fits({**final.fits, **spend.fits}, min_cell_size=k),
             crm.clv.describe_choice(final) + " " + crm.clv.describe_choice(spend),
+            crm.clv.spend_check(summary, min_cell_size=k),
         ]
         values = crm.clv.customer_value(final.model, spend.model, summary, as_of_date=as_of,
                                         **money)  # fmt: skip
-        words.append(crm.clv.describe_clv(values, currency=currency, horizon_months=horizon))
+        words.append(crm.clv.describe_clv(values, currency=currency, horizon_months=horizon,
+                                          min_cell_size=k))  # fmt: skip
         groups = value_groups(run, summary)
         intervals = crm.clv.clv_intervals(
             final.model,
             spend.model,
             None,
             summary,
-            groups,
+            crm.clv.pool_groups(groups, by="acquisition_channel", min_cell_size=k),
             by="acquisition_channel",
             draws=20,
             seed=1,
             **money,
         )
         crm.clv.plot_clv_intervals(
-            intervals, by="acquisition_channel", currency="EUR", ax=plt.subplots()[1]
-        )
+            intervals, by="acquisition_channel", currency="EUR", min_cell_size=k,
+            ax=plt.subplots()[1],
+        )  # fmt: skip
         words.append(crm.clv.describe_intervals(intervals, by="acquisition_channel",
-                                                currency=currency))  # fmt: skip
+                                                currency=currency, min_cell_size=k))  # fmt: skip
+        tables += [crm.clv.clv_by_group(values, groups, by=by, min_cell_size=k)
+                   for by in ("segment", "cohort")]  # fmt: skip
         grid = crm.clv.sensitivity(final.model, spend.model, summary, annual_discount_rates=[0.05],
                                    horizons_months=[6], base_discount_rate=0.1,
                                    base_horizon_months=horizon, margin=0.3, unit=unit,
@@ -275,7 +361,7 @@ def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tupl
         top = crm.clv.top_decile_share(values)
         run.write_table("clv", crm.clv.clv_artifact(values, groups, model=final))
         conclusion = clv_conclusion(values, chosen=final.chosen, horizon_months=horizon,
-                                    currency=currency, top_decile=top)  # fmt: skip
+                                    currency=currency, top_decile=top, min_cell_size=k)  # fmt: skip
         metrics = crm.clv.clv_metrics(
             values=values, choice=choice, final=final, spend=spend,
             holdout=crm.clv.holdout_metrics(predictions), top_decile=top, horizon_months=horizon,
@@ -283,6 +369,9 @@ def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tupl
         )  # fmt: skip
         plt.close("all")
     run.write_metrics("clv", metrics)
+    page = "".join(f"<p>{text}</p>" for text in [*words, conclusion])
+    page += "".join(table.to_html() for table in tables)
+    assert small_counts_in_html(page, min_cell_size=k) == [], small_counts_in_html(page)
     return json.loads(json.dumps(metrics, allow_nan=False)), "\n\n".join([*words, conclusion])
 
 

@@ -29,9 +29,11 @@ from crmlib.clv._validation import (
     errors_by_frequency,
     holdout_metrics,
     holdout_predictions,
+    merge_small_buckets,
 )
 from crmlib.clv._value import probability_alive
 from crmlib.errors import DataContractError
+from crmlib.privacy import small_counts_in_html
 
 #: CDNOW calibration: 1997-01-01 to 1997-09-30 (39 weeks), holdout to 1998-06-30 (39 weeks),
 #: as in Fader, Hardie and Lee (2005).
@@ -184,7 +186,7 @@ def test_holdout_metrics_without_any_actual_purchase_has_no_aggregate_error():
 
 
 def test_errors_by_frequency_buckets_add_up():
-    table = errors_by_frequency(HAND)
+    table = errors_by_frequency(HAND, min_cell_size=1)  # every bucket shown: the arithmetic
     assert table["frequency_bucket"].tolist() == ["0", "1", "2", "3\u20134", "5\u20139", "10+"]
     assert table["customers"].tolist() == [2, 1, 1, 2, 1, 1]
     metrics = holdout_metrics(HAND)
@@ -198,7 +200,7 @@ def test_errors_by_frequency_buckets_add_up():
 
 
 def test_errors_by_frequency_keeps_empty_buckets():
-    table = errors_by_frequency(HAND, buckets=(0, 20, 30))
+    table = errors_by_frequency(HAND, buckets=(0, 20, 30), min_cell_size=1)
     assert table["customers"].tolist() == [8, 0, 0]
     assert np.isnan(table["mae"].iloc[1])
 
@@ -206,7 +208,63 @@ def test_errors_by_frequency_keeps_empty_buckets():
 @pytest.mark.parametrize("buckets", [(1, 2), (0, 3, 2), ()], ids=["no-zero", "unsorted", "empty"])
 def test_errors_by_frequency_rejects_bad_buckets(buckets):
     with pytest.raises(ValueError, match="buckets"):
-        errors_by_frequency(HAND, buckets=buckets)
+        errors_by_frequency(HAND, buckets=buckets, min_cell_size=10)
+
+
+def _holdout_of(frequencies: dict[int, int], seed: int = 0) -> pd.DataFrame:
+    """Predictions of customers with the given calibration frequencies (frequency -> customers)."""
+    frequency = np.repeat(list(frequencies), list(frequencies.values()))
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "frequency_cal": frequency,
+        "predicted_holdout_purchases": rng.gamma(2.0, 1.0, frequency.size),
+        "actual_holdout_purchases": rng.poisson(2.0, frequency.size),
+    })  # fmt: skip
+
+
+def test_merge_small_buckets_merges_neighbours_until_none_is_small():
+    # buckets 0, 1, 2, 3-4, 5-9, 10+ hold 40, 3, 20, 12, 4, 2 customers
+    frequency = [0] * 40 + [1] * 3 + [2] * 20 + [3] * 12 + [7] * 4 + [15] * 2
+    bounds = merge_small_buckets(frequency, buckets=(0, 1, 2, 3, 5, 10), min_cell_size=10)
+    assert bounds == [0, 1, 3]  # "1" joins "2" (23); "5-9" and "10+" (6) join "3-4" (18)
+    sizes = np.bincount(np.searchsorted(bounds, frequency, side="right") - 1)
+    assert sizes.tolist() == [40, 23, 18] and sizes.sum() == len(frequency)
+    # an empty bucket stays; a small last bucket joins the one below, across empty ones
+    assert merge_small_buckets([0] * 30 + [9] * 2, buckets=(0, 1, 5), min_cell_size=10) == [0]
+    assert merge_small_buckets([0] * 30 + [3] * 12, buckets=(0, 1, 5), min_cell_size=10) == [
+        0, 1, 5
+    ]  # fmt: skip
+    # nothing to merge at a limit of 1; everything merged when all customers are too few
+    assert merge_small_buckets(frequency, buckets=(0, 1, 2), min_cell_size=1) == [0, 1, 2]
+    assert merge_small_buckets([0, 1, 2], buckets=(0, 1, 2), min_cell_size=10) == [0]
+
+
+def test_errors_by_frequency_shows_no_bucket_of_few_customers():
+    predictions = _holdout_of({0: 40, 1: 3, 2: 20, 3: 12, 7: 4, 15: 2})
+    table = errors_by_frequency(predictions, min_cell_size=10)
+    assert table["frequency_bucket"].tolist() == ["0", "1–2", "3+"]
+    assert table["customers"].tolist() == [40, 23, 18]
+    assert small_counts_in_html(table.to_html()) == []
+    metrics = holdout_metrics(predictions)
+    assert table["customers"].sum() == metrics["n"]
+    assert table["predicted_total"].sum() == pytest.approx(metrics["predicted_total"])
+    assert table["actual_total"].sum() == pytest.approx(metrics["actual_total"])
+    merged = predictions[predictions["frequency_cal"] >= 3]
+    assert table["mae"].iloc[2] == pytest.approx(
+        (merged["predicted_holdout_purchases"] - merged["actual_holdout_purchases"]).abs().mean()
+    )
+    # at 25 the table merges further, still no bucket of 1 to 24 customers
+    wider = errors_by_frequency(predictions, min_cell_size=25)
+    assert wider["customers"].tolist() == [40, 41]
+    assert small_counts_in_html(wider.to_html(), min_cell_size=25) == []
+
+
+def test_errors_by_frequency_of_too_few_customers_hides_the_one_row():
+    table = errors_by_frequency(HAND, min_cell_size=10)  # 8 customers in all
+    assert table["frequency_bucket"].tolist() == ["0+"]
+    assert table["customers"].tolist() == ["<10"]
+    assert table.drop(columns=["frequency_bucket", "customers"]).isna().all(axis=None)
+    assert small_counts_in_html(table.to_html()) == []
 
 
 def test_holdout_metrics_names_a_missing_column():
@@ -334,8 +392,9 @@ def test_period_transactions_are_lifetimes_probabilities_summed_over_customers(c
     fitter = cdnow_fits["BG/NBD"]
     summary = cdnow.rename(columns={"frequency_cal": "frequency", "recency_cal": "recency",
                                     "T_cal": "T"})  # fmt: skip
-    table = period_transactions(fitter, summary, max_frequency=4)
+    table = period_transactions(fitter, summary, max_frequency=4, min_cell_size=10)
     assert table["frequency"].tolist() == ["0", "1", "2", "3", "4+"]
+    assert not table.attrs["merged"]
     assert table["actual_customers"].sum() == len(cdnow)
     assert table["expected_customers"].sum() == pytest.approx(len(cdnow))
     ages, counts = np.unique(summary["T"], return_counts=True)
@@ -351,12 +410,37 @@ def test_period_transactions_are_lifetimes_probabilities_summed_over_customers(c
 def test_pareto_period_transactions_sum_to_customers_and_track_actual(cdnow, cdnow_fits):
     summary = cdnow.rename(columns={"frequency_cal": "frequency", "recency_cal": "recency",
                                     "T_cal": "T"})  # fmt: skip
-    table = period_transactions(cdnow_fits["Pareto/NBD"], summary)
+    table = period_transactions(cdnow_fits["Pareto/NBD"], summary, min_cell_size=10)
     assert table["expected_customers"].sum() == pytest.approx(len(cdnow))
     # CDNOW: about 1,400 of 2,357 customers made no repeat purchase in 39 weeks; the model
     # reproduces that count within 5% (Fader, Hardie and Lee 2005, figure 1)
     zero = table.iloc[0]
     assert zero["expected_customers"] == pytest.approx(zero["actual_customers"], rel=0.05)
+
+
+def test_period_transactions_merge_counts_of_few_customers(cdnow, cdnow_fits, close_figures):
+    fitter = cdnow_fits["BG/NBD"]
+    summary = cdnow.rename(columns={"frequency_cal": "frequency", "recency_cal": "recency",
+                                    "T_cal": "T"}).head(120)  # fmt: skip
+    every = period_transactions(fitter, summary, max_frequency=7, min_cell_size=1)
+    assert (every["actual_customers"].between(1, 9)).any()  # the small shop has small counts
+    table = period_transactions(fitter, summary, max_frequency=7, min_cell_size=10)
+    assert table.attrs["merged"] and len(table) < len(every)
+    assert not table["actual_customers"].between(1, 9).any()
+    assert table["actual_customers"].sum() == every["actual_customers"].sum() == 120
+    assert table["expected_customers"].sum() == pytest.approx(120)
+    labels = table["frequency"].tolist()
+    assert labels[0] == "0" and labels[-1].endswith("+")
+    ax = plot_period_transactions(table, ax=plt.figure().gca())
+    assert "fewer than 10 customers merged" in ax.get_xlabel()
+    predictions = holdout_predictions(fitter, cdnow.head(120), unit="week")
+    ax = plot_calibration_holdout(predictions, min_cell_size=10, ax=plt.figure().gca())
+    ticks = [tick.get_text() for tick in ax.get_xticklabels()]
+    capped = np.minimum(predictions["frequency_cal"], 7)
+    bounds = merge_small_buckets(capped, buckets=range(8), min_cell_size=10)
+    assert len(ticks) == len(bounds) < 8 and "fewer than 10 customers merged" in ax.get_xlabel()
+    sizes = np.bincount(np.searchsorted(bounds, capped, side="right") - 1)
+    assert not ((sizes >= 1) & (sizes < 10)).any()
 
 
 def test_cumulative_tracking_equals_lifetimes_expected_cumulative_transactions():
@@ -471,8 +555,9 @@ def test_plots_have_titles_and_labels_and_no_customer_ids(cdnow, cdnow_fits, clo
     tracking = cumulative_tracking(fitter, daily, calibration_end=CALIBRATION_END, unit="week",
                                    first_purchase_dates=firsts)  # fmt: skip
     axes = [
-        plot_period_transactions(period_transactions(fitter, summary), ax=plt.figure().gca()),
-        plot_calibration_holdout(predictions, ax=plt.figure().gca()),
+        plot_period_transactions(period_transactions(fitter, summary, min_cell_size=10),
+                                 ax=plt.figure().gca()),
+        plot_calibration_holdout(predictions, min_cell_size=10, ax=plt.figure().gca()),
         plot_cumulative_tracking(tracking, ax=plt.figure().gca()),
         plot_palive_matrix(palive_matrix(fitter, max_frequency=10, max_recency=39, T=39),
                            ax=plt.figure().gca()),

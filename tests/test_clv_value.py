@@ -13,6 +13,7 @@ from test_clv_validation import fitted_with, lifetimes_module, quiet, simulate_b
 
 from crmlib.clv._describe import describe_clv, describe_intervals, describe_sensitivity
 from crmlib.clv._plots import plot_clv_intervals, plot_sensitivity
+from crmlib.clv._stage import pool_groups
 from crmlib.clv._value import (
     DAYS_PER_MONTH,
     SENSITIVITY_COLUMNS,
@@ -31,6 +32,7 @@ from crmlib.clv._value import (
     value_by_group,
 )
 from crmlib.errors import DataContractError
+from crmlib.privacy import OTHER, small_counts_in_html
 
 AS_OF = "1997-09-30"  # end of CDNOW's 39-week calibration period
 
@@ -438,14 +440,67 @@ def test_cutoff_sensitivity_and_table(cdnow, fits):
 # -- words and charts ------------------------------------------------------------------------------
 def test_describe_clv_and_intervals_state_the_numbers(cdnow, fits, channels):
     values = customer_value(fits["bgf"], fits["ggf"], cdnow, as_of_date=AS_OF)
-    text = describe_clv(values, currency="USD", horizon_months=12)
+    text = describe_clv(values, currency="USD", horizon_months=12, min_cell_size=10)
     assert "2,357 customers" in text and "30% margin" in text and "10% annual discount" in text
     assert f"{top_decile_share(values):.0%}" in text
+    assert "the fewer than 10 customers are worth" in describe_clv(
+        values.head(7), currency="USD", horizon_months=12, min_cell_size=10
+    )
     intervals = clv_intervals(fits["bgf"], fits["ggf"], None, cdnow, channels, by="channel",
                               draws=50, seed=1)  # fmt: skip
-    words = describe_intervals(intervals, by="channel", currency="USD")
+    words = describe_intervals(intervals, by="channel", currency="USD", min_cell_size=10)
     assert "email" in words and "50 parametric-bootstrap draws" in words
     assert "not which customers will actually buy" in words
+    assert OTHER not in words and "not shown" not in words
+
+
+def _with_small_channels(channels: pd.DataFrame) -> pd.DataFrame:
+    """The channels with three small ones: tv (3 customers), print (5) and radio (6)."""
+    small = channels.copy()
+    small.loc[small.index[:14], "channel"] = ["tv"] * 3 + ["print"] * 5 + ["radio"] * 6
+    return small
+
+
+def test_intervals_of_pooled_channels_show_no_small_group(cdnow, fits, channels):
+    small = _with_small_channels(channels)
+    pooled = pool_groups(small, by="channel", min_cell_size=10)
+    intervals = clv_intervals(fits["bgf"], fits["ggf"], None, cdnow, pooled, by="channel",
+                              draws=50, seed=1)  # fmt: skip
+    assert intervals["channel"].tolist() == [OTHER, "email", "search", "social", "All customers"]
+    other = intervals.set_index("channel").loc[OTHER]
+    assert other["customers"] == 14
+    assert other["clv_mean_lower"] < other["clv_mean"] < other["clv_mean_upper"]
+    values = customer_value(fits["bgf"], fits["ggf"], cdnow, as_of_date=AS_OF)
+    assert other["clv_total"] == pytest.approx(values["clv"].iloc[:14].sum(), rel=1e-9)
+    words = describe_intervals(intervals, by="channel", currency="USD", min_cell_size=10)
+    assert "(other) (" in words and "14 customers" in words
+    assert "(other) pools the smallest channels, so that none of fewer than 10" in words
+    assert small_counts_in_html(f"<p>{words}</p>") == []
+    try:
+        ax = plot_clv_intervals(intervals, by="channel", currency="USD", min_cell_size=10,
+                                ax=plt.figure().gca())  # fmt: skip
+        assert OTHER in [tick.get_text() for tick in ax.get_yticklabels()]
+        assert "(other): the smallest channels pooled" in ax.get_xlabel()
+    finally:
+        plt.close("all")
+
+
+def test_intervals_of_small_channels_not_pooled_are_not_shown(cdnow, fits, channels):
+    intervals = clv_intervals(fits["bgf"], fits["ggf"], None, cdnow,
+                              _with_small_channels(channels), by="channel", draws=20,
+                              seed=1)  # fmt: skip
+    words = describe_intervals(intervals, by="channel", currency="USD", min_cell_size=10)
+    assert not any(f" {name} " in words for name in ("tv", "print", "radio"))
+    assert "Channels of fewer than 10 customers are not shown." in words
+    assert small_counts_in_html(f"<p>{words}</p>") == []
+    try:
+        ax = plot_clv_intervals(intervals, by="channel", currency="USD", min_cell_size=10,
+                                ax=plt.figure().gca())  # fmt: skip
+        labels = {tick.get_text() for tick in ax.get_yticklabels()}
+        assert labels == {"email", "search", "social", "All customers"}
+        assert "channels of fewer than 10 customers are not drawn" in ax.get_xlabel()
+    finally:
+        plt.close("all")
 
 
 def test_clv_charts_have_titles_and_labels(cdnow, fits, channels):
@@ -453,7 +508,7 @@ def test_clv_charts_have_titles_and_labels(cdnow, fits, channels):
                               draws=20, seed=1)  # fmt: skip
     grid = sensitivity(fits["bgf"], fits["ggf"], cdnow)
     try:
-        for ax in (plot_clv_intervals(intervals, by="channel", currency="USD",
+        for ax in (plot_clv_intervals(intervals, by="channel", currency="USD", min_cell_size=10,
                                       ax=plt.figure().gca()),
                    plot_sensitivity(grid, currency="USD", ax=plt.figure().gca())):  # fmt: skip
             assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()

@@ -68,12 +68,14 @@ from crmlib.clv import (
     UNIT_DAYS,
     customer_summary,
     eligibility,
+    fit_notes,
     fit_with_fallback,
     summary_units,
 )
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "BTYD_COLUMNS",
@@ -473,6 +475,7 @@ def btyd_churn_probability(
     model: str = "bgnbd",
     customer_ids: Sequence[str] | pd.Series | None = None,
     transactions: str = "transactions",
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> pd.DataFrame:
     """The BTYD baseline: refit 05_clv's model at the cutoff and predict P(no purchase).
 
@@ -505,6 +508,9 @@ def btyd_churn_probability(
         every customer of the summary, by customer_id.
     transactions : str
         View name.
+    min_cell_size : int, default MIN_CELL_SIZE
+        The run's ``privacy.min_cell_size``: numbers of customers in ``attrs["notes"]`` are
+        written by the small-cell rule ("fewer than 10 customers").
 
     Returns
     -------
@@ -566,8 +572,10 @@ def btyd_churn_probability(
             f"model without dropout applies ({' '.join(chain.words)}); the BTYD baseline is "
             "left out"
         )
-    notes = [f"{fitted.label} refitted at the cutoff {cutoff_day} on {fitted.n_customers:,} "
-             "customers", *fitted.notes[1:]]  # fmt: skip
+    rule = SmallCells(min_cell_size)
+    notes = [f"{fitted.label} refitted at the cutoff {cutoff_day} on "
+             f"{rule.phrase(fitted.n_customers)}",
+             *fit_notes(fitted, min_cell_size=min_cell_size, first=False)]  # fmt: skip
     if chain.fallback is not None:
         notes.append(
             f"{MODEL_LABELS[model]} is not usable at the cutoff, so the baseline is 05's "
@@ -584,8 +592,9 @@ def btyd_churn_probability(
         unknown = int(scored["p_alive"].isna().sum())
         if unknown:
             notes.append(
-                f"{unknown} of {len(scored)} requested customers have no purchase by the "
-                "cutoff: p_alive and p_churn are unknown (blank) for them"
+                f"no purchase by the cutoff for {rule.phrase(unknown, 'requested customer')} "
+                f"(of {rule.phrase(len(scored))}): p_alive and p_churn are unknown (blank) for "
+                "them"
             )
             log.warning("%d requested customers have no purchase by %s", unknown, cutoff_day)
     result = pd.DataFrame(

@@ -14,7 +14,8 @@ import pandas as pd
 
 from crmlib.churn._stage import ChurnTables, ChurnTraining, HoldoutScores
 from crmlib.io import to_jsonable
-from crmlib.plotting import counted, format_money
+from crmlib.plotting import format_money
+from crmlib.privacy import SmallCells
 
 __all__ = [
     "ARTIFACT_COLUMNS",
@@ -54,17 +55,28 @@ def _rate(frame: pd.DataFrame) -> float:
     return float(frame["churned"].mean()) if len(frame) and "churned" in frame else float("nan")
 
 
-def describe_tables(tables: ChurnTables) -> str:
-    """Markdown: the cutoffs, how many customers each has and how many churned."""
+def _churned(rule: SmallCells, frame: pd.DataFrame) -> str:
+    """ ", 45% churned" for a cutoff's customers; nothing when they are too few to describe."""
+    return f", {_pct(_rate(frame))} churned" if rule.shown(len(frame)) else ""
+
+
+def describe_tables(tables: ChurnTables, *, min_cell_size: int) -> str:
+    """Markdown: the cutoffs, how many customers each has and how many churned.
+
+    Numbers of customers are written by the small-cell rule (``min_cell_size``: "fewer than
+    10 active customers"), and the churn rate of a cutoff with fewer is not given.
+    """
+    rule = SmallCells(min_cell_size)
     cut = tables.cutoffs
     lines = [
         f"- **Label:** a customer active at a cutoff (an order in the lookback window) has "
         f"*churned* when they place no order in the {cut.horizon_days} days after it.",
-        f"- **Training cutoff {cut.train}:** {len(tables.train):,} active customers, "
-        f"{_pct(_rate(tables.train))} churned.",
-        f"- **Validation cutoff {cut.validation}:** {len(tables.validation):,} active customers, "
-        f"{_pct(_rate(tables.validation))} churned (labels fully observed up to {cut.score}).",
-        f"- **Scored at {cut.score}:** {len(tables.score):,} active customers.",
+        f"- **Training cutoff {cut.train}:** {rule.phrase(len(tables.train), 'active customer')}"
+        f"{_churned(rule, tables.train)}.",
+        f"- **Validation cutoff {cut.validation}:** "
+        f"{rule.phrase(len(tables.validation), 'active customer')}"
+        f"{_churned(rule, tables.validation)} (labels fully observed up to {cut.score}).",
+        f"- **Scored at {cut.score}:** {rule.phrase(len(tables.score), 'active customer')}.",
         f"- **Features:** {len(tables.numeric)} numeric and {len(tables.categorical)} categorical, "
         "all computed from data up to the end of each cutoff day.",
     ]
@@ -72,8 +84,11 @@ def describe_tables(tables: ChurnTables) -> str:
     return "\n".join(lines)
 
 
-def describe_training(training: ChurnTraining) -> str:
-    """Markdown: which scorer was chosen and why, or the fallback and its reason."""
+def describe_training(training: ChurnTraining, *, min_cell_size: int) -> str:
+    """Markdown: which scorer was chosen and why, or the fallback and its reason.
+
+    The number of validation customers is written by the small-cell rule (``min_cell_size``).
+    """
     if training.fallback is not None:
         what = (
             "the recency rule (the churn rate by days since the last order, learned at the "
@@ -91,7 +106,7 @@ def describe_training(training: ChurnTraining) -> str:
         best = training.comparison.iloc[0]
         lines[0] += (
             f" Validation log-loss {best['log_loss']:.3f}, Brier {best['brier']:.3f}, "
-            f"ROC AUC {best['roc_auc']:.3f} on {int(best['n']):,} customers."
+            f"ROC AUC {best['roc_auc']:.3f} on {SmallCells(min_cell_size).phrase(int(best['n']))}."
         )
     lines.extend(f"- {note}" for note in dict.fromkeys(training.notes))
     return "\n".join(lines)
@@ -123,15 +138,22 @@ def _metric(card: pd.DataFrame, scorer: str, metric: str) -> pd.Series | None:
     return None if rows.empty else rows.iloc[0]
 
 
-def describe_scorecard(card: pd.DataFrame, holdout: HoldoutScores, *, chosen: str) -> str:
-    """Markdown: the chosen scorer against the recency rule and BTYD on the same customers."""
+def describe_scorecard(
+    card: pd.DataFrame, holdout: HoldoutScores, *, chosen: str, min_cell_size: int
+) -> str:
+    """Markdown: the chosen scorer against the recency rule and BTYD on the same customers.
+
+    Numbers of customers are written by the small-cell rule (``min_cell_size``).
+    """
     if card.empty:
         return str(card.attrs.get("note", "No scorecard."))
+    rule = SmallCells(min_cell_size)
     auc = _metric(card, chosen, "roc_auc")
     lines = []
     if auc is not None:
+        churned = rule.phrase(int(auc["n_churned"]), "churner")
         lines.append(
-            f"On the {int(auc['n']):,} validation customers ({int(auc['n_churned']):,} churned) "
+            f"On the {rule.phrase(int(auc['n']), 'validation customer')} ({churned}) "
             f"**{chosen}** ranks a random churner above a random stayer "
             f"{_pct(float(auc['value']))} of the time (ROC AUC {auc['value']:.3f}, 95% interval "
             f"{auc['ci_low']:.3f}–{auc['ci_high']:.3f})."
@@ -163,32 +185,41 @@ def describe_scorecard(card: pd.DataFrame, holdout: HoldoutScores, *, chosen: st
     return "\n".join(lines)
 
 
-def describe_value(plan: pd.DataFrame, economics: Mapping[str, Any], *, currency: str) -> str:
-    """Markdown: value at risk, where it sits by band, and the break-even of a contact."""
+def describe_value(
+    plan: pd.DataFrame, economics: Mapping[str, Any], *, currency: str, min_cell_size: int
+) -> str:
+    """Markdown: value at risk, where it sits by band, and the break-even of a contact.
+
+    Numbers of customers are written by the small-cell rule (``min_cell_size``); the share
+    of value at risk of a High band of fewer customers is not given.
+    """
     if plan.empty:
         return "No active customer to value at the as-of date."
+    rule = SmallCells(min_cell_size)
     sources = plan["value_source"].value_counts().to_dict()
     source = (
         "05_clv's customer lifetime value"
         if sources.get("clv", 0) and not sources.get("historical", 0)
         else "net spend in the last 365 days times the margin (05_clv has not run)"
         if not sources.get("clv", 0)
-        else f"05_clv's CLV ({sources['clv']:,} customers) or, for the "
-        f"{sources['historical']:,} it does not value, last year's net spend times the margin"
+        else f"05_clv's CLV ({rule.phrase(sources['clv'])}) or, for the "
+        f"{rule.phrase(sources['historical'])} it does not value, last year's net spend times "
+        "the margin"
     )
     high = plan[plan["risk_band"] == "High"]
     share_high = float(high["value_at_risk"].sum()) / max(float(plan["value_at_risk"].sum()), 1e-12)
+    hold = f"hold {_pct(share_high)} of it" if rule.shown(len(high)) else "are too few to describe"
     return "\n".join(
         [
             f"- **Value at risk** (P(churn) × value; value = {source}): "
             f"{format_money(float(plan['value_at_risk'].sum()), currency)} across "
-            f"{len(plan):,} active customers; the {len(high):,} High-risk customers hold "
-            f"{_pct(share_high)} of it.",
+            f"{rule.phrase(len(plan), 'active customer')}; the "
+            f"{rule.phrase(len(high), 'High-risk customer')} {hold}.",
             f"- **Contact where it pays:** with a save rate of "
             f"{_pct(economics['save_rate'])} and {format_money(economics['cost_per_contact'], currency, small_decimals=2)}"
             f" per contact, a contact pays when P(churn) × value exceeds "
             f"{format_money(economics['break_even_value_at_risk'], currency, small_decimals=2)}: "
-            f"{counted(economics['contacts'], 'customer')} ({_pct(economics['share_contacted'])}), expected "
+            f"{rule.phrase(economics['contacts'])}{_share(rule, economics)}, expected "
             f"saved value {format_money(economics['expected_saved_value'], currency)} for "
             f"{format_money(economics['total_cost'], currency)} of contacts, net "
             f"{format_money(economics['expected_net_value'], currency)}.",
@@ -251,6 +282,13 @@ def churn_artifact(plan: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("customer_id", ignore_index=True)
 
 
+def _share(rule: SmallCells, economics: Mapping[str, Any]) -> str:
+    """ " (88%)": the share of customers contacted, left out with a count that is not shown."""
+    if not rule.shown(economics["contacts"]):
+        return ""
+    return f" ({_pct(economics['share_contacted'])})"
+
+
 def churn_conclusion(
     plan: pd.DataFrame,
     training: ChurnTraining,
@@ -259,10 +297,16 @@ def churn_conclusion(
     *,
     horizon_days: int,
     currency: str,
+    min_cell_size: int,
 ) -> str:
-    """One paragraph for the front page: risk, how sure, value at risk, who to contact."""
+    """One paragraph for the front page: risk, how sure, value at risk, who to contact.
+
+    Numbers of customers are written by the small-cell rule (``min_cell_size``); the share
+    at high risk is left out when their number is not shown.
+    """
     if plan.empty:
         return "No customer was active at the as-of date, so nobody was scored."
+    rule = SmallCells(min_cell_size)
     high = int((plan["risk_band"] == "High").sum())
     auc = _metric(card, training.chosen_name, "roc_auc") if not card.empty else None
     sure = (
@@ -276,12 +320,15 @@ def churn_conclusion(
         if training.fallback
         else ""
     )
+    share = f"{_pct(high / len(plan))} " if rule.shown(high) else ""
+    at_risk = rule.phrase(high)
     return (
-        f"{high:,} of {len(plan):,} active customers ({_pct(high / len(plan))}) are at high risk "
-        f"of placing no order in the next {horizon_days} days.{sure}{fallback} Value at risk is "
-        f"{format_money(float(plan['value_at_risk'].sum()), currency)}; contacting the "
-        f"{counted(economics['contacts'], 'customer')} for whom it pays is expected to net "
-        f"{format_money(economics['expected_net_value'], currency)}."
+        f"{at_risk[:1].upper()}{at_risk[1:]} ({share}of the "
+        f"{rule.phrase(len(plan), 'active customer')}) are at high risk of placing no order in "
+        f"the next {horizon_days} days.{sure}{fallback} "
+        f"Value at risk is {format_money(float(plan['value_at_risk'].sum()), currency)}; "
+        f"contacting the {rule.phrase(economics['contacts'])} for whom it pays is expected to "
+        f"net {format_money(economics['expected_net_value'], currency)}."
     )
 
 

@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from crmlib.checks import require_columns
 from crmlib.errors import DataContractError
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "MODEL_NAMES",
@@ -243,12 +244,14 @@ def trainability(
     *,
     min_customers: int = 200,
     min_class_count: int = 30,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> str | None:
     """Whether a churn model can be trained on these labels: None if so, else why not, in words.
 
     Reads one label per customer (True = churned) and checks, in this order: at least
     ``min_customers`` customers; both classes present; at least ``min_class_count`` churners
-    and as many non-churners.
+    and as many non-churners. The reason reaches the page, so its numbers of customers are
+    written by the small-cell rule (``min_cell_size``: "fewer than 10 churners").
 
     Parameters
     ----------
@@ -275,15 +278,22 @@ def trainability(
     """
     churned = _label_array(labels, where="labels")
     n, churners = len(churned), int(churned.sum())
+    rule = SmallCells(min_cell_size)
+
+    def only(count: int, noun: str) -> str:  # "only 12 churners", "fewer than 10 churners"
+        return ("only " if rule.shown(count) else "") + rule.phrase(count, noun)
+
     needed = "are needed to train a churn model"
     if n < min_customers:
-        return f"only {n:,} customers with a label; at least {min_customers:,} {needed}"
+        return f"{only(n, 'customer')} with a label; at least {min_customers:,} {needed}"
     if churners in (0, n):
         who = "none of the" if churners == 0 else "all"
-        return f"{who} {n:,} customers churned (a single class): there is nothing to learn from"
-    for count, words in ((churners, "churners"), (n - churners, "non-churners")):
+        return f"{who} {rule.phrase(n)} churned (a single class): there is nothing to learn from"
+    for count, noun in ((churners, "churner"), (n - churners, "non-churner")):
         if count < min_class_count:
-            return f"only {count:,} {words} among {n:,} customers; at least {min_class_count:,} {needed}"
+            return (
+                f"{only(count, noun)} among {rule.phrase(n)}; at least {min_class_count:,} {needed}"
+            )
     return None
 
 
@@ -378,6 +388,7 @@ def fit_churn_models(
     class_weight: str | None = None,
     max_train_rows: int = 200_000,
     seed: int = 0,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> dict[str, ChurnModel]:
     """Fit calibrated churn classifiers on a labelled churn feature table.
 
@@ -396,7 +407,8 @@ def fit_churn_models(
       of the loss on a seeded, stratified 10% internal split of the fit part.
 
     Rows: a table bigger than ``max_train_rows`` is subsampled, stratified by the label (said
-    in ``notes`` with the numbers). The rows used are split, stratified, into a fit part and
+    in ``notes`` with the numbers; the notes reach the page, so their numbers of customers are
+    written by the small-cell rule, ``min_cell_size``). The rows used are split, stratified, into a fit part and
     a calibration part (``calibration_share``). Each classifier is fitted on the fit part,
     frozen (:class:`sklearn.frozen.FrozenEstimator`) and calibrated on the calibration part
     by :class:`sklearn.calibration.CalibratedClassifierCV`: isotonic regression [2]_ or
@@ -483,9 +495,11 @@ def fit_churn_models(
     table_name = "churn features"
     require_columns(train, [label_col, *numeric_t, *categorical_t], table_name=table_name)
     labels = _label_array(train[label_col], where=f"{table_name}: column '{label_col}'")
+    rule = SmallCells(min_cell_size)
     reason = trainability(
-        labels, min_customers=_FLOOR_CUSTOMERS, min_class_count=_FLOOR_CLASS_COUNT
-    )
+        labels, min_customers=_FLOOR_CUSTOMERS, min_class_count=_FLOOR_CLASS_COUNT,
+        min_cell_size=min_cell_size,
+    )  # fmt: skip
     if reason:
         raise DataContractError(f"{table_name}: cannot train a churn model: {reason}")
 
@@ -496,8 +510,8 @@ def fit_churn_models(
     if n_total > max_train_rows:
         rows, _ = _stratified_pick(labels, int(max_train_rows), rng)
         notes.append(
-            f"trained on a stratified random subsample of {len(rows):,} of {n_total:,} "
-            f"customers (churn share {labels[rows].mean():.1%}, as in the full table "
+            f"trained on a stratified random subsample of {rule.phrase(len(rows))} (of "
+            f"{rule.phrase(n_total)}; churn share {labels[rows].mean():.1%}, as in the full table "
             f"{labels.mean():.1%})"
         )
         log.info("churn models: %s", notes[-1])
@@ -505,8 +519,8 @@ def fit_churn_models(
     y = labels[rows]
     calibrate_at, fit_at = _stratified_pick(y, int(round(len(y) * calibration_share)), rng)
     notes.append(
-        f"{len(fit_at):,} customers to fit, {len(calibrate_at):,} held out to calibrate "
-        f"({calibration}); split stratified by the label"
+        f"{rule.phrase(len(fit_at))} to fit, {rule.phrase(len(calibrate_at))} held out to "
+        f"calibrate ({calibration}); split stratified by the label"
     )
     if class_weight == "balanced":
         notes.append(

@@ -40,6 +40,7 @@ from crmlib.engine import Engine
 from crmlib.errors import WorkbookError
 from crmlib.io import RunFolder
 from crmlib.periods import as_date
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "CONTACT_ACTION",
@@ -224,6 +225,7 @@ def train_churn(
     min_class_count: int = 30,
     lookback_days: int = 365,
     seed: int = 0,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> ChurnTraining:
     """Fit the candidate models at the training cutoff and choose one on the validation cutoff.
 
@@ -232,6 +234,8 @@ def train_churn(
     (:func:`crmlib.churn.trainability`), no model is fitted: the recency rule (P(churn) by
     recency, learned at the training cutoff) scores everyone, or, when not even that can be
     learned, the recency rank. A validation cutoff with one class keeps the first candidate.
+    The reasons and notes reach the page: their numbers of customers are written by the
+    small-cell rule (``min_cell_size``).
     """
     notes: list[str] = []
     train_labels = _labels(tables.train)
@@ -244,8 +248,9 @@ def train_churn(
     if rule is None:
         rule = RecencyRank(lookback_days=lookback_days)
     reason = trainability(
-        train_labels, min_customers=min_train_customers, min_class_count=min_class_count
-    )
+        train_labels, min_customers=min_train_customers, min_class_count=min_class_count,
+        min_cell_size=min_cell_size,
+    )  # fmt: skip
     if reason is not None:
         notes.append(f"No model was trained at the training cutoff: {reason}")
         return ChurnTraining({}, pd.DataFrame(), rule.name, rule, rule, reason, tuple(notes))
@@ -259,6 +264,7 @@ def train_churn(
         class_weight=None if class_weight == "none" else class_weight,
         max_train_rows=max_train_rows,
         seed=seed,
+        min_cell_size=min_cell_size,
     )
     for model in fitted.values():
         notes.extend(model.notes)
@@ -292,12 +298,14 @@ def holdout_scores(
     *,
     btyd_unit: str = "week",
     btyd_model: str = "bgnbd",
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> HoldoutScores:
     """The chosen scorer, the recency rule and BTYD refitted at the validation cutoff, per customer.
 
     All three score the same validation customers. BTYD's churn probability is P(no order in
     the horizon | history) from the 05_clv model refitted on the data up to the validation
-    cutoff; a fit that fails is left out with a note.
+    cutoff; a fit that fails is left out with a note (numbers of customers in the notes by
+    the small-cell rule, ``min_cell_size``).
     """
     validation = tables.validation
     notes: list[str] = []
@@ -314,6 +322,7 @@ def holdout_scores(
                 unit=btyd_unit,
                 model=btyd_model,
                 customer_ids=validation["customer_id"],
+                min_cell_size=min_cell_size,
             )
         except (ValueError, WorkbookError) as exc:
             notes.append(f"The BTYD baseline could not be refitted at the validation cutoff: {exc}")
@@ -469,13 +478,21 @@ def contact_list(
     return write_exports(run, [audience], manifest_name=MANIFEST_NAME)
 
 
-def churn_checks(plan: pd.DataFrame, tables: ChurnTables, funnel: pd.DataFrame) -> Checks:
-    """Business rules of the stage: every active customer scored once, totals reconcile."""
+def churn_checks(
+    plan: pd.DataFrame, tables: ChurnTables, funnel: pd.DataFrame, *, min_cell_size: int
+) -> Checks:
+    """Business rules of the stage: every active customer scored once, totals reconcile.
+
+    The details are printed on the page: their numbers of customers are written by the
+    small-cell rule (``min_cell_size``).
+    """
+    rule = SmallCells(min_cell_size)
     checks = Checks()
     checks.expect(
         "every active customer scored once",
         len(plan) == len(tables.score) and plan["customer_id"].is_unique,
-        f"{len(plan):,} scored, {len(tables.score):,} active at {tables.cutoffs.score}",
+        f"{rule.phrase(len(plan))} scored, {rule.phrase(len(tables.score))} active at "
+        f"{tables.cutoffs.score}",
     )
     p_churn = plan["p_churn"].to_numpy(dtype="float64")
     checks.expect(
@@ -494,6 +511,7 @@ def churn_checks(plan: pd.DataFrame, tables: ChurnTables, funnel: pd.DataFrame) 
     checks.expect(
         "the contact list holds only customers for whom a contact pays",
         in_list == int(plan["contact"].sum()),
-        f"{in_list:,} entered the activation funnel, {int(plan['contact'].sum()):,} worth a contact",
+        f"{rule.phrase(in_list)} entered the activation funnel, "
+        f"{rule.phrase(int(plan['contact'].sum()))} worth a contact",
     )
     return checks

@@ -31,6 +31,8 @@ import pandas as pd
 
 from crmlib.checks import require_columns
 from crmlib.errors import DataContractError
+from crmlib.plotting import format_money
+from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, OTHER, SmallCells
 
 __all__ = [
     "RISK_BANDS",
@@ -43,7 +45,10 @@ __all__ = [
     "contact_plan",
     "break_even",
     "value_at_risk_by",
+    "value_at_risk_table",
     "band_summary",
+    "band_table",
+    "hidden_bands",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,8 +57,8 @@ log = logging.getLogger(__name__)
 RISK_BANDS: tuple[str, str, str] = ("Low", "Medium", "High")
 #: Default band thresholds on P(churn): below 0.4 Low, below 0.7 Medium, else High.
 DEFAULT_THRESHOLDS: tuple[float, float] = (0.4, 0.7)
-#: Label of the row that pools groups smaller than ``min_cell_size``.
-OTHER_GROUP = "(other)"
+#: Label of the row that pools groups smaller than ``min_cell_size`` (:data:`crmlib.privacy.OTHER`).
+OTHER_GROUP = OTHER
 #: Label of customers whose group is missing.
 UNKNOWN_GROUP = "(unknown)"
 
@@ -455,39 +460,11 @@ def break_even(
 
 
 # -- aggregates ------------------------------------------------------------------------------------
-def _group_labels(frame: pd.DataFrame, by: str) -> pd.Series:
-    """The group of each customer as text; a null group is ``(unknown)``."""
-    column = frame[by]
-    labels = column.astype(object).where(column.notna(), UNKNOWN_GROUP)
-    return labels.astype("str").reset_index(drop=True)
-
-
-def _pooled_groups(sizes: pd.Series, min_cell_size: int) -> set[str]:
-    """Groups to pool into ``(other)``: the small ones, plus the smallest others as needed.
-
-    ``(other)`` must hold at least ``min_cell_size`` customers and at least two groups, so it
-    never shows one group alone; the smallest shown groups join it until it does (or until
-    every group is in it). The loop runs over groups, not customers.
-    """
-    ascending = sizes.sort_values(kind="stable")
-    pooled = set(ascending.index[ascending < min_cell_size])
-    if not pooled:
-        return pooled
-    pooled_size = int(ascending[list(pooled)].sum())
-    for label, size in ascending.items():
-        if pooled_size >= min_cell_size and len(pooled) >= 2:
-            break
-        if label not in pooled:
-            pooled.add(str(label))
-            pooled_size += int(size)
-    return pooled
-
-
 def value_at_risk_by(
     frame: pd.DataFrame,
     *,
     by: str,
-    min_cell_size: int = 10,
+    min_cell_size: int = MIN_CELL_SIZE,
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
 ) -> pd.DataFrame:
     """Customers, churn risk and value at risk per group (segment, channel, ...).
@@ -498,14 +475,15 @@ def value_at_risk_by(
     - ``by``: the group; a null group is ``"(unknown)"``; groups of fewer than
       ``min_cell_size`` customers are pooled into ``"(other)"``, which is never one group
       alone and never smaller than ``min_cell_size`` while other groups are shown (the
-      smallest shown groups join it until it is);
+      smallest shown groups join it until it is: :meth:`crmlib.privacy.SmallCells.pool_labels`);
     - ``groups``: how many groups the row holds (1 except for ``(other)``);
     - ``customers``, ``mean_p_churn``, ``value`` (total, currency), ``value_at_risk``
       (total ``p_churn * value``, currency), ``share_of_value_at_risk`` (of the total; NaN
       when it is 0), ``high_risk_customers`` (in the High band of :func:`risk_bands`).
 
     Rows are sorted by ``value_at_risk``, largest first (ties by group). Totals equal the
-    ungrouped sums.
+    ungrouped sums. The numbers are for charts; :func:`value_at_risk_table` is the table for
+    the page (counts under the limit hidden).
 
     Examples
     --------
@@ -521,16 +499,13 @@ def value_at_risk_by(
     require_columns(frame, [by, "p_churn", "value"], table_name=_VALUES_TABLE)
     if by in _BY_COLUMNS:
         raise ValueError(f"by={by!r}: expected a group column, not one of {_BY_COLUMNS}")
-    whole = isinstance(min_cell_size, int | np.integer) and not isinstance(min_cell_size, bool)
-    if not whole or min_cell_size < 1:
-        raise ValueError(f"min_cell_size={min_cell_size!r}: expected a whole number >= 1")
+    rule = SmallCells(min_cell_size)
     p_churn, value = _risk_inputs(frame, table_name=_VALUES_TABLE)
-    labels = _group_labels(frame, by)
-    pooled = _pooled_groups(labels.value_counts(), min_cell_size)
-    shown = labels.where(~labels.isin(pooled), OTHER_GROUP).to_numpy()
+    labels = frame[by].reset_index(drop=True)
+    shown = rule.pool_labels(labels).to_numpy()
     per_customer = pd.DataFrame(
         {
-            "group": labels,
+            "group": labels.astype(object).where(labels.notna(), UNKNOWN_GROUP).astype("str"),
             "p_churn": p_churn,
             "value": value,
             "value_at_risk": p_churn * value,
@@ -553,8 +528,49 @@ def value_at_risk_by(
     table = table[[*columns, "share_of_value_at_risk", "high_risk_customers"]]
     table = table.astype({"groups": "int64", "customers": "int64", "high_risk_customers": "int64"})
     table[by] = table[by].astype("str")
-    log.info("value at risk by %s: %d small group(s) pooled into (other)", by, len(pooled))
+    pooled = int(table.loc[table[by] == OTHER_GROUP, "groups"].sum())
+    log.info("value at risk by %s: %d small group(s) pooled into (other)", by, pooled)
     return table.reset_index(drop=True)
+
+
+def value_at_risk_table(table: pd.DataFrame, *, min_cell_size: int) -> pd.DataFrame:
+    """The table of :func:`value_at_risk_by` for the page: small counts hidden, groups as index.
+
+    Transforms one row per group (as from :func:`value_at_risk_by`) into the same rows,
+    indexed by the group, with ``customers`` and ``high_risk_customers`` as text by the
+    small-cell rule (``min_cell_size``): a count from 1 to the limit - 1 reads ``"<10"``.
+    The High-risk customers of the groups add up to the High band, whose count the page
+    shows, so when one group's is hidden the next smallest is hidden too (``"–"``,
+    :meth:`crmlib.privacy.SmallCells.complement`). A group of fewer customers than the limit
+    (only when all of them are) has its mean and shares hidden as well.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"channel": ["web", "shop", "(other)"], "groups": [1, 1, 2],
+    ...                       "customers": [40, 25, 12], "mean_p_churn": [0.5, 0.4, 0.6],
+    ...                       "value": [400.0, 250.0, 120.0], "value_at_risk": [200.0, 100.0, 72.0],
+    ...                       "share_of_value_at_risk": [0.54, 0.27, 0.19],
+    ...                       "high_risk_customers": [30, 4, 15]})
+    >>> shown = value_at_risk_table(table, min_cell_size=10)
+    >>> shown[["customers", "high_risk_customers"]]  # doctest: +NORMALIZE_WHITESPACE
+            customers high_risk_customers
+    channel
+    web            40                  30
+    shop           25                 <10
+    (other)        12                   –
+    """
+    rule = SmallCells(min_cell_size)
+    by = str(table.columns[0])
+    require_columns(
+        table, [by, "customers", "high_risk_customers"], table_name="value at risk by group"
+    )
+    out = rule.hide(table, size="customers", columns=["mean_p_churn", "value", "value_at_risk",
+                                                      "share_of_value_at_risk"])  # fmt: skip
+    high = table["high_risk_customers"]
+    hidden = rule.complement(high.tolist())
+    out["high_risk_customers"] = rule.counts(high).where(~hidden | rule.is_small(high), HIDDEN)
+    out["customers"] = rule.counts(table["customers"])
+    return out.set_index(by)
 
 
 def band_summary(
@@ -602,3 +618,62 @@ def band_summary(
     table.insert(3, "share", table["customers"] / customers if customers else np.nan)
     table["share_of_value_at_risk"] = table["value_at_risk"] / total if total > 0 else np.nan
     return table
+
+
+def hidden_bands(summary: pd.DataFrame, *, min_cell_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which bands of :func:`band_summary` may not show their customers: (small, hidden).
+
+    ``small``: bands of 1 to ``min_cell_size - 1`` customers. ``hidden``: those and, when
+    exactly one band is small, the next smallest band as well, because the bands add up to
+    the customers scored, which the page states (:meth:`crmlib.privacy.SmallCells.complement`).
+    """
+    rule = SmallCells(min_cell_size)
+    counts = summary["customers"]
+    return rule.is_small(counts), rule.complement(counts.tolist())
+
+
+def band_table(summary: pd.DataFrame, *, currency: str, min_cell_size: int) -> pd.DataFrame:
+    """The risk bands for the page: one row per band (index), small counts hidden, as text.
+
+    Transforms :func:`band_summary` (Low, Medium, High) into the same rows with ``threshold``,
+    ``customers``, ``share`` (of the customers scored), ``mean P(churn)``, ``value at risk``
+    (in ``currency``) and ``share of value at risk``, formatted. The small-cell rule
+    (``min_cell_size``): a band of fewer customers reads ``"<10"`` with its share, mean and
+    value at risk ``"–"`` (a band cannot be pooled); the bands add up to the customers
+    scored, so when one band is hidden the next smallest is too: its count and share read
+    ``"–"`` (:func:`hidden_bands`).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"p_churn": [0.1] * 30 + [0.5] * 12 + [0.9] * 3,
+    ...                       "value": [10.0] * 45})
+    >>> table = band_table(band_summary(frame), currency="EUR", min_cell_size=10)
+    >>> table[["customers", "share"]]  # doctest: +NORMALIZE_WHITESPACE
+           customers  share
+    band
+    Low           30  66.7%
+    Medium         –      –
+    High         <10      –
+    """
+    small, hidden = hidden_bands(summary, min_cell_size=min_cell_size)
+
+    def percent(values: pd.Series, mask: np.ndarray) -> pd.Series:
+        text = values.map(lambda v: HIDDEN if pd.isna(v) else f"{v:.1%}")
+        return text.where(~mask, HIDDEN).astype("object")
+
+    counts = SmallCells(min_cell_size).counts(summary["customers"])
+    out = pd.DataFrame(
+        {
+            "threshold": summary["threshold"].to_numpy(),
+            "customers": counts.where(~hidden | small, HIDDEN).to_numpy(),
+            "share": percent(summary["share"], hidden).to_numpy(),
+            "mean P(churn)": percent(summary["mean_p_churn"], small).to_numpy(),
+            "value at risk": [
+                HIDDEN if hide else format_money(value, currency)
+                for value, hide in zip(summary["value_at_risk"], small, strict=True)
+            ],
+            "share of value at risk": percent(summary["share_of_value_at_risk"], small).to_numpy(),
+        },
+        index=pd.Index(summary["band"].astype("str"), name="band"),
+    )
+    return out

@@ -15,7 +15,9 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator, MultipleLocator
 
 from crmlib.checks import require_columns
+from crmlib.churn._value import hidden_bands
 from crmlib.plotting import PALETTE, format_money, money_axis
+from crmlib.privacy import HIDDEN, SmallCells
 
 __all__ = [
     "plot_value_at_risk_by",
@@ -101,23 +103,29 @@ def plot_value_at_risk_by(
     return ax
 
 
-def plot_risk_bands(summary: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_risk_bands(
+    summary: pd.DataFrame, *, min_cell_size: int, ax: plt.Axes | None = None
+) -> plt.Axes:
     """Customers per churn risk band (Low, Medium, High), each bar labelled with its share.
 
     Draws *summary* as from :func:`crmlib.churn._value.band_summary` (one row per band:
-    ``band``, ``customers``, optionally ``threshold`` and ``share``).
+    ``band``, ``customers``, optionally ``threshold`` and ``share``). The small-cell rule
+    (``min_cell_size``): a band of fewer customers is not drawn and reads "<10", and, since
+    the bars add up to everyone scored, the next smallest band is not drawn either and reads
+    "–" (:func:`crmlib.churn.hidden_bands`); the axis label says so.
 
     Examples
     --------
     >>> summary = pd.DataFrame({"band": ["Low", "Medium", "High"],
     ...                         "threshold": ["p < 40%", "40% <= p < 70%", "p >= 70%"],
     ...                         "customers": [60, 30, 10], "share": [0.6, 0.3, 0.1]})
-    >>> ax = plot_risk_bands(summary)
+    >>> ax = plot_risk_bands(summary, min_cell_size=10)
     >>> ax.get_title(), ax.get_ylabel()
     ('Customers by churn risk band', 'Customers')
     >>> plt.close(ax.figure)
     """
     require_columns(summary, ["band", "customers"], table_name="risk band summary")
+    small, hidden = hidden_bands(summary, min_cell_size=min_cell_size)
     ax = ax or plt.gca()
     bands = summary["band"].astype("str").tolist()
     customers = summary["customers"].to_numpy(dtype="float64")
@@ -129,7 +137,7 @@ def plot_risk_bands(summary: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt
         ]
     positions = np.arange(len(bands))
     colors = [_BAND_COLORS.get(band, PALETTE[0]) for band in bands]
-    ax.bar(positions, customers, color=colors)
+    ax.bar(positions, np.where(hidden, 0.0, customers), color=colors)
     ax.set_xticks(positions, labels)
     total = customers.sum()
     shares = (
@@ -137,13 +145,26 @@ def plot_risk_bands(summary: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt
         if "share" in summary.columns
         else (customers / total if total else np.full(len(bands), np.nan))
     )
-    for position, count, share in zip(positions, customers, shares, strict=True):
-        text = f"{count:,.0f}" + (f" ({share:.0%})" if np.isfinite(share) else "")
-        ax.annotate(text, (position, count), ha="center", va="bottom", fontsize=9)
+    below = SmallCells(min_cell_size).below
+    for position, count, share, is_small, is_hidden in zip(
+        positions, customers, shares, small, hidden, strict=True
+    ):
+        if is_hidden:
+            text, height = (below if is_small else HIDDEN), 0.0
+        else:
+            text = f"{count:,.0f}" + (f" ({share:.0%})" if np.isfinite(share) else "")
+            height = count
+        ax.annotate(text, (position, height), ha="center", va="bottom", fontsize=9)
     ax.grid(False, axis="x")
+    note = (
+        f"\nnot drawn: a band of fewer than {min_cell_size:,} customers ({below}) and the next "
+        f"smallest ({HIDDEN}), which would reveal it"
+        if hidden.any()
+        else ""
+    )
     ax.set(
         title="Customers by churn risk band",
-        xlabel="Risk band (predicted P(churn) = p)",
+        xlabel=f"Risk band (predicted P(churn) = p){note}",
         ylabel="Customers",
     )
     return ax
@@ -153,6 +174,7 @@ def plot_contact_curve(
     plan: pd.DataFrame,
     *,
     currency: str,
+    min_cell_size: int,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
     """Cumulative expected net value of contacting customers in rank order, with the optimum.
@@ -161,13 +183,14 @@ def plot_contact_curve(
     ``expected_net_value``, ``contact``, optionally ``rank``): x is the number of customers
     contacted, best first; y the summed expected net value (saved value - cost). The curve
     rises while contacts pay and falls after; a marker shows the contact count of the plan,
-    where it peaks.
+    where it peaks (the legend states it by the small-cell rule, ``min_cell_size``: "fewer
+    than 10 customers").
 
     Examples
     --------
     >>> plan = pd.DataFrame({"expected_net_value": [7.0, 5.0, -3.2], "contact": [True, True, False],
     ...                      "rank": [1, 2, 3]})
-    >>> ax = plot_contact_curve(plan, currency="EUR")
+    >>> ax = plot_contact_curve(plan, currency="EUR", min_cell_size=10)
     >>> ax.get_xlabel()
     'Customers contacted, highest expected net value first'
     >>> plt.close(ax.figure)
@@ -191,7 +214,8 @@ def plot_contact_curve(
         marker="o",
         color=PALETTE[3],
         linestyle="none",
-        label=f"Contact {contacts:,} customers: {format_money(best, currency)}",
+        label=f"Contact {SmallCells(min_cell_size).phrase(contacts)}: "
+        f"{format_money(best, currency)}",
     )
     ax.axvline(contacts, color=PALETTE[3], linewidth=0.8, linestyle="--")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -14,6 +14,7 @@ import pandas as pd
 
 from crmlib.clv._value import top_decile_share
 from crmlib.plotting import format_money
+from crmlib.privacy import OTHER, SmallCells
 
 __all__ = [
     "describe_model_choice",
@@ -109,10 +110,13 @@ def describe_model_choice(table: pd.DataFrame, chosen: str, criterion: str) -> s
     return " ".join(lines)
 
 
-def describe_clv(values: pd.DataFrame, *, currency: str, horizon_months: int) -> str:
+def describe_clv(
+    values: pd.DataFrame, *, currency: str, horizon_months: int, min_cell_size: int
+) -> str:
     """Markdown: total and mean CLV, the top decile's share, and how many look active.
 
-    Takes *values* (one row per customer, as from :func:`crmlib.clv.customer_value`).
+    Takes *values* (one row per customer, as from :func:`crmlib.clv.customer_value`); the
+    number of customers is written by the small-cell rule (``min_cell_size``).
     """
     clv = values["clv"].to_numpy(dtype="float64")
     n = len(clv)
@@ -130,7 +134,8 @@ def describe_clv(values: pd.DataFrame, *, currency: str, horizon_months: int) ->
     share = top_decile_share(clv)
     purchases = values.get(f"expected_purchases_{horizon_months}m")
     lines = [
-        f"Over the next {horizon_months} months the {_count(n)} customers are worth "
+        f"Over the next {horizon_months} months the {SmallCells(min_cell_size).phrase(n)} "
+        "are worth "
         f"**{_money(clv.sum(), currency)}**{how}, {_money(clv.mean(), currency)} per customer "
         f"on average (median {_money(float(np.median(clv)), currency)})."
     ]
@@ -160,17 +165,25 @@ def describe_intervals(
     *,
     by: str,
     currency: str,
+    min_cell_size: int,
 ) -> str:
     """Markdown: mean CLV per group with its interval, and what the interval covers.
 
-    Takes the table of :func:`crmlib.clv.clv_intervals`.
+    Takes the table of :func:`crmlib.clv.clv_intervals`. The small-cell rule
+    (``min_cell_size``): numbers of customers read "fewer than 10 customers"; a group of
+    fewer customers is not described (pool it first, :func:`crmlib.clv.pool_groups`), and
+    the pooled ``"(other)"`` group is explained.
     """
+    rule = SmallCells(min_cell_size)
     attrs = intervals.attrs
     level = attrs.get("level", 0.95)
     draws = attrs.get("draws")
     bounded = not attrs.get("no_interval")
     total_row = intervals[intervals[by] == "All customers"]
     groups = intervals[intervals[by] != "All customers"].sort_values("clv_mean", ascending=False)
+    small = rule.is_small(groups["customers"])
+    groups = groups[~small]
+    words = by.replace("_", " ")
     lines = []
 
     def interval(row: pd.Series, column: str) -> str:
@@ -191,10 +204,20 @@ def describe_intervals(
         parts = [
             f"{row[by]} {_money(row['clv_mean'], currency)} ("
             + (f"{interval(row, 'clv_mean')}, " if bounded else "")
-            + f"{_count(row['customers'])} customers)"
+            + f"{rule.phrase(row['customers'])})"
             for _, row in groups.iterrows()
         ]
-        lines.append(f"Mean CLV per customer by {by.replace('_', ' ')}: " + "; ".join(parts) + ".")
+        lines.append(f"Mean CLV per customer by {words}: " + "; ".join(parts) + ".")
+    if (groups[by] == OTHER).any():
+        lines.append(
+            f"{OTHER} pools the smallest {words}s, so that none of fewer than "
+            f"{min_cell_size:,} customers is shown alone."
+        )
+    if small.any():
+        lines.append(
+            f"{words.capitalize()}s of fewer than {min_cell_size:,} customers are not shown."
+        )
+    if not groups.empty:
         width = (groups["clv_mean_upper"] - groups["clv_mean_lower"]) / groups["clv_mean"]
         if bounded and len(groups) > 1 and np.isfinite(width).any():
             widest = groups.loc[width.idxmax()]

@@ -54,7 +54,12 @@ import pandas as pd
 
 from crmlib.clv._formulas import _KERNELS
 from crmlib.clv._likelihoods import _UNIT_WORDS, MODEL_LABELS, PARAMETER_NAMES
-from crmlib.clv._models import FittedModel, fit_spend_model, fit_transactions_model
+from crmlib.clv._models import (
+    CountedNote,
+    FittedModel,
+    fit_spend_model,
+    fit_transactions_model,
+)
 from crmlib.clv._models_fitters import EmpiricalRateModel, ObservedSpendModel
 from crmlib.clv._models_input import _check_options, _check_summary_unit, _Prepared, _spend_arrays
 from crmlib.clv._optimize import _RETRY_PENALIZER
@@ -112,7 +117,12 @@ def prediction_problem(predictions: Any) -> str | None:
     values = np.asarray(predictions, dtype="float64")
     bad = int(np.count_nonzero(~np.isfinite(values)))
     if bad:
-        return f"its predictions are not finite for {bad:,} of {values.size:,} customers"
+        # a share, not a count: this reason reaches the page, where a count of 1 to 9
+        # customers may not appear (crmlib.privacy), and the fit does not know the run's limit
+        return (
+            f"its predictions are not finite for {bad / values.size:.1%} of the "
+            f"{values.size:,} customers"
+        )
     return None
 
 
@@ -195,10 +205,11 @@ def empirical_model(summary: pd.DataFrame, *, unit: str = "week") -> FittedModel
         name="empirical", unit=unit, params={"repeat_rate": rate}, log_likelihood=math.nan,
         n_customers=int(prepared.x.size), n_patterns=int(prepared.data.x.size), converged=True,
         attempts=("no fit: each customer's observed repeat purchases per unit of time",),
-        notes=(
-            f"{prepared.x.size:,} customers valued at their own observed rate (frequency / T); "
-            f"pooled rate {rate:.4g} repeat purchases per {unit}",
-        ),
+        notes=(),
+        counted=(CountedNote(
+            int(prepared.x.size), "customer", "valued at their own observed rate (frequency / "
+            f"T); pooled rate {rate:.4g} repeat purchases per {unit}",
+        ),),
         fitter=EmpiricalRateModel(rate, prepared.frame), covariance=None,
     )  # fmt: skip
 

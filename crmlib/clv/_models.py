@@ -72,6 +72,7 @@ from crmlib.clv._models_input import (
 )
 from crmlib.clv._optimize import _covariance, _fit, _minimize, _natural_params
 from crmlib.errors import DataContractError
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 # The "X as X" imports re-export private names of sibling modules that the tests still reach as
 # crmlib.clv._models.<name>; _minimize is looked up here by _finish (tests replace it here).
@@ -81,6 +82,7 @@ __all__ = [
     "TRANSACTION_MODELS",
     "MODEL_LABELS",
     "PARAMETER_NAMES",
+    "CountedNote",
     "FittedModel",
     "unique_patterns",
     "fit_transactions_model",
@@ -88,6 +90,7 @@ __all__ = [
     "spend_independence",
     "fit_all",
     "describe_fit",
+    "fit_notes",
     "parameter_table",
 ]
 
@@ -102,6 +105,33 @@ def __getattr__(name: str) -> Any:
 
 
 # -- public API ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CountedNote:
+    """A note on the data that states how many customers: worded by the small-cell rule when shown.
+
+    A fit does not know the run's ``privacy.min_cell_size``; the page does. The note keeps the
+    count and its noun apart from the words that follow, and :meth:`words` joins them with
+    :meth:`crmlib.privacy.SmallCells.phrase`, so a count from 1 to the limit - 1 reads
+    "fewer than 10 repeat customers".
+
+    Examples
+    --------
+    >>> note = CountedNote(2, "repeat customer", "bought last at the end of their observation")
+    >>> note.words(min_cell_size=10)
+    'fewer than 10 repeat customers bought last at the end of their observation'
+    >>> CountedNote(1_204, "customer", "were valued").words(min_cell_size=10)
+    '1,204 customers were valued'
+    """
+
+    count: int
+    noun: str
+    text: str
+
+    def words(self, *, min_cell_size: int) -> str:
+        """The note as a sentence, its count written by the small-cell rule."""
+        return f"{SmallCells(min_cell_size).phrase(self.count, self.noun)} {self.text}"
+
+
 @dataclass(frozen=True, eq=False)
 class FittedModel:
     """A fitted transaction (BG/NBD, MBG/NBD, Pareto/NBD) or spend (Gamma-Gamma) model.
@@ -110,7 +140,9 @@ class FittedModel:
     (e.g. weeks), the others are unitless; Gamma-Gamma ``v`` is in the currency.
     ``log_likelihood`` is the full-data log-likelihood (summed over customers, without the
     penalty). ``covariance`` is the parameters' covariance (same order as ``params``) from
-    the Hessian at the optimum, None if the fit did not converge. ``fitter`` is the lifetimes
+    the Hessian at the optimum, None if the fit did not converge. ``notes`` are words about
+    the fit; ``counted`` are notes that state a number of customers (:class:`CountedNote`),
+    worded with the run's small-cell rule when shown (:func:`fit_notes`). ``fitter`` is the lifetimes
     fitter, fitted (None only if no attempt produced finite parameters; for the NBD and the
     empirical fallback, crmlib's own fitter objects). ``penalizer`` is the L2 penalizer of the
     attempt whose estimates these are (the caller's, or the retry's when only the penalized
@@ -129,6 +161,7 @@ class FittedModel:
     fitter: Any
     covariance: np.ndarray | None
     penalizer: float = 0.0
+    counted: tuple[CountedNote, ...] = ()
 
     @property
     def label(self) -> str:
@@ -206,15 +239,16 @@ def _fit_prepared(model: str, prepared: _Prepared, *, penalizer: float, unit: st
         f"fitted on {data.x.size:,} distinct (frequency, recency, T) patterns of "
         f"{x.size:,} customers (weights = customers per pattern; same likelihood as all rows)"
     ]
+    counted = []
     if model == "paretonbd":
         at_end = int(np.count_nonzero((x > 0) & (t_x == age)))
         if at_end:
-            notes.append(
-                f"{at_end:,} repeat customers bought last at the very end of their "
-                "observation (recency = T); the Pareto/NBD likelihood takes that limit exactly"
-            )
+            counted.append(CountedNote(
+                at_end, "repeat customer", "bought last at the very end of their observation "
+                "(recency = T); the Pareto/NBD likelihood takes that limit exactly",
+            ))  # fmt: skip
     return _finish(model, data, prepared.frame, penalizer=penalizer, unit=unit,
-                   n_customers=x.size, notes=notes)  # fmt: skip
+                   n_customers=x.size, notes=notes, counted=counted)  # fmt: skip
 
 
 def fit_transactions_model(
@@ -306,6 +340,7 @@ def _finish(
     unit: str,
     n_customers: int,
     notes: list[str],
+    counted: Sequence[CountedNote] = (),
     warm_start: bool = True,
 ) -> FittedModel:
     """Fit with retries and package the result."""
@@ -347,6 +382,7 @@ def _finish(
         log_likelihood=float(log_likelihood), n_customers=int(n_customers),
         n_patterns=n_patterns, converged=converged, attempts=tuple(words), notes=tuple(notes),
         fitter=fitter, covariance=covariance, penalizer=float(outcome.attempt.penalizer),
+        counted=tuple(counted),
     )  # fmt: skip
 
 
@@ -411,25 +447,33 @@ def fit_spend_model(summary: pd.DataFrame, *, penalizer: float = 0.0) -> FittedM
     notes = [
         f"fitted on {first.size:,} distinct (frequency, monetary_value) pairs of "
         f"{int(usable.sum()):,} repeat customers",
-        f"excluded {excluded:,} repeat customers with zero or negative average spend"
-        if excluded
-        else "no repeat customer had zero or negative average spend",
     ]
+    counted = []
+    if excluded:
+        counted.append(
+            CountedNote(excluded, "repeat customer", "with zero or negative average spend excluded")
+        )
+    else:
+        notes.append("no repeat customer had zero or negative average spend")
     frame = pd.DataFrame(
         {"monetary_value": m[usable], "frequency": x[usable],
          "weights": np.ones(int(usable.sum()), dtype=np.int64)},
         index=summary.index[usable],
     )  # fmt: skip
     return _finish("gammagamma", data, frame, penalizer=penalizer, unit="currency",
-                   n_customers=int(usable.sum()), notes=notes)  # fmt: skip
+                   n_customers=int(usable.sum()), notes=notes, counted=counted)  # fmt: skip
 
 
-def spend_independence(summary: pd.DataFrame) -> dict[str, Any]:
+def spend_independence(
+    summary: pd.DataFrame, *, min_cell_size: int = MIN_CELL_SIZE
+) -> dict[str, Any]:
     """The Gamma-Gamma independence check: correlation of frequency and average spend.
 
     Reads *frequency, monetary_value* (one row per customer); uses the repeat customers with
     positive spend (the ones the spend model is fitted on). The Gamma-Gamma model assumes a
-    customer's average order value does not depend on how often they buy.
+    customer's average order value does not depend on how often they buy. The ``verdict``
+    states their number with the small-cell rule (``min_cell_size``: "fewer than 10 repeat
+    customers").
 
     Returns
     -------
@@ -456,12 +500,13 @@ def spend_independence(summary: pd.DataFrame) -> dict[str, Any]:
     x, m = _spend_arrays(summary)
     keep = (x > 0) & (m > 0)
     n = int(keep.sum())
+    repeat_customers = SmallCells(min_cell_size).phrase(n, "repeat customer")
     if n < 4 or np.ptp(x[keep]) == 0 or np.ptp(m[keep]) == 0:
         return {
             "n": n, "pearson_r": float("nan"), "ci_lower": float("nan"),
             "ci_upper": float("nan"), "strength": "unknown",
-            "verdict": f"Too few repeat customers with varying frequency and spend ({n}) to "
-                       "check whether spend depends on frequency.",
+            "verdict": f"Too few repeat customers with varying frequency and spend "
+                       f"({repeat_customers}) to check whether spend depends on frequency.",
         }  # fmt: skip
     r = float(np.corrcoef(x[keep], m[keep])[0, 1])
     z, half = math.atanh(max(min(r, 1 - 1e-15), -1 + 1e-15)), 1.959963984540054 / math.sqrt(n - 3)
@@ -473,7 +518,7 @@ def spend_independence(summary: pd.DataFrame) -> dict[str, Any]:
     )  # fmt: skip
     direction = "more" if r > 0 else "less"
     head = (
-        f"Among {n:,} repeat customers the correlation between purchase frequency and average "
+        f"Among {repeat_customers} the correlation between purchase frequency and average "
         f"spend is r = {r:.2f} (95% CI {low:.2f} to {high:.2f}), {strength}."
     )
     implication = {
@@ -529,8 +574,18 @@ def _fmt_fixed(value: float) -> str:
     return f"{value:,.1f}".replace("-", "\u2212")
 
 
-def describe_fit(fitted: FittedModel) -> str:
+def fit_notes(fitted: FittedModel, *, min_cell_size: int, first: bool = True) -> list[str]:
+    """A fit's notes for a page: ``notes`` (from the second when ``first`` is False), then
+    its :class:`CountedNote` s worded with the small-cell rule (``min_cell_size``)."""
+    notes = list(fitted.notes if first else fitted.notes[1:])
+    return notes + [note.words(min_cell_size=min_cell_size) for note in fitted.counted]
+
+
+def describe_fit(fitted: FittedModel, *, min_cell_size: int = MIN_CELL_SIZE) -> str:
     """Markdown: the model's parameters, log-likelihood, convergence and what was tried.
+
+    Numbers of customers are written by the small-cell rule (``min_cell_size``, the run's
+    ``privacy.min_cell_size``): "fewer than 10 repeat customers ...".
 
     Examples
     --------
@@ -539,6 +594,7 @@ def describe_fit(fitted: FittedModel) -> str:
     >>> print(describe_fit(fit_spend_model(table)).splitlines()[0])  # doctest: +ELLIPSIS
     **Gamma-Gamma** fitted on 80 customers (8 distinct patterns): p = ..., q = ..., v = ... (currency).
     """
+    customers = SmallCells(min_cell_size).phrase(fitted.n_customers)
     units = {
         "alpha": f" {_UNIT_WORDS.get(fitted.unit, fitted.unit)}",
         "beta": f" {_UNIT_WORDS.get(fitted.unit, fitted.unit)}",
@@ -549,14 +605,15 @@ def describe_fit(fitted: FittedModel) -> str:
         for name, value in fitted.params.items()
     )
     if fitted.name in _NOT_FITS:
-        return f"**{fitted.label}** (not a fitted model): " + "; ".join(fitted.notes) + "."
+        notes = fit_notes(fitted, min_cell_size=min_cell_size)
+        return f"**{fitted.label}** (not a fitted model): " + "; ".join(notes) + "."
     if not all(math.isfinite(value) for value in fitted.params.values()):
         return (
-            f"**{fitted.label}**: no estimates on {fitted.n_customers:,} customers; "
+            f"**{fitted.label}**: no estimates on {customers}; "
             + "; ".join(fitted.attempts) + ". It is not used."
         )  # fmt: skip
     lines = [
-        f"**{fitted.label}** fitted on {fitted.n_customers:,} customers "
+        f"**{fitted.label}** fitted on {customers} "
         f"({fitted.n_patterns:,} distinct patterns): {params}.",
         f"Log-likelihood {_fmt_fixed(fitted.log_likelihood)} "
         f"(AIC {_fmt_fixed(fitted.aic)}, BIC {_fmt_fixed(fitted.bic)})."
@@ -571,7 +628,9 @@ def describe_fit(fitted: FittedModel) -> str:
         lines.append("**The fit did not converge**; do not use these parameters. What was tried:")
     if not (fitted.converged and len(fitted.attempts) == 1):
         lines.extend(f"- {attempt}" for attempt in fitted.attempts)
-    lines.extend(f"- {note}" for note in fitted.notes[1:])
+    lines.extend(
+        f"- {note}" for note in fit_notes(fitted, min_cell_size=min_cell_size, first=False)
+    )
     return "\n".join(lines)
 
 

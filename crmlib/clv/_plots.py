@@ -41,7 +41,12 @@ from matplotlib.ticker import PercentFormatter
 from scipy import stats
 
 from crmlib.clv._formulas import _KERNELS, _p_zero_alive
-from crmlib.clv._validation import _holdout_arrays
+from crmlib.clv._validation import (
+    _bucket_codes,
+    _bucket_labels,
+    _holdout_arrays,
+    merge_small_buckets,
+)
 from crmlib.clv._value_base import (
     _ALL_GROUPS,
     _days_per_unit,
@@ -52,6 +57,7 @@ from crmlib.clv._value_base import (
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date
 from crmlib.plotting import money_axis
+from crmlib.privacy import OTHER, SmallCells
 
 __all__ = [
     "period_transactions",
@@ -76,6 +82,7 @@ def period_transactions(
     summary: pd.DataFrame,
     *,
     max_frequency: int = 7,
+    min_cell_size: int,
 ) -> pd.DataFrame:
     """Customers by repeat purchases in the calibration period: actual vs model-expected.
 
@@ -85,6 +92,10 @@ def period_transactions(
     ``expected_customers`` = sum over customers of P(X(T) = n) under the fitted model (an
     expectation, not lifetimes' single random simulation; the open last bucket is the rest
     of the customers, so both columns add up to the number of customers).
+
+    The small-cell rule: a count held by fewer than ``min_cell_size`` customers is merged
+    with its neighbour (:func:`crmlib.clv.merge_small_buckets`: "5", "6" and "7+" become
+    "5+"); ``attrs["merged"]`` is True when a count was merged.
     """
     if max_frequency < 1:
         raise ValueError(f"max_frequency={max_frequency}: expected at least 1")
@@ -95,14 +106,23 @@ def period_transactions(
     expected = counts @ pmf
     n = len(x)
     actual = np.bincount(np.minimum(x, max_frequency).astype("int64"), minlength=max_frequency + 1)
+    repeats = list(range(max_frequency + 1))
+    bounds = merge_small_buckets(
+        np.minimum(x, max_frequency), buckets=repeats, min_cell_size=min_cell_size
+    )
+    code = _bucket_codes(bounds, repeats)
     table = pd.DataFrame(
         {
-            "frequency": [*map(str, range(max_frequency)), f"{max_frequency}+"],
-            "actual_customers": actual[: max_frequency + 1].astype("int64"),
-            "expected_customers": np.append(expected, n - expected.sum()),
+            "frequency": _bucket_labels(bounds),
+            "actual_customers": np.bincount(code, weights=actual[: max_frequency + 1],
+                                            minlength=len(bounds)).astype("int64"),
+            "expected_customers": np.bincount(code, weights=np.append(expected, n - expected.sum()),
+                                              minlength=len(bounds)),
         }
-    )
+    )  # fmt: skip
     table.attrs = {
+        "merged": len(bounds) < len(repeats),
+        "min_cell_size": int(min_cell_size),
         "model": model.label,
         "method": "expected counts: sum over customers of P(X(T)=n) of the fitted model "
         + ("(numerical integration)" if model.kind == "pnbd" else "(closed form)"),
@@ -129,8 +149,17 @@ def plot_period_transactions(table: pd.DataFrame, *, ax: plt.Axes | None = None)
     ax.set_xticks(positions, table["frequency"].astype(str))
     ax.legend()
     ax.set(title="Customers by number of repeat purchases: actual vs model",
-           xlabel="Repeat purchases in the calibration period", ylabel="Customers")  # fmt: skip
+           xlabel="Repeat purchases in the calibration period"
+           + _merged_words(table.attrs.get("merged"), table.attrs.get("min_cell_size")),
+           ylabel="Customers")  # fmt: skip
     return ax
+
+
+def _merged_words(merged: object, min_cell_size: object) -> str:
+    """What an axis label adds when buckets of few customers were merged."""
+    if not merged:
+        return ""
+    return f"\n(counts of fewer than {min_cell_size} customers merged with their neighbour)"
 
 
 # -- calibration vs holdout ----------------------------------------------------------------------
@@ -138,13 +167,17 @@ def plot_calibration_holdout(
     predictions: pd.DataFrame,
     *,
     max_frequency: int = 7,
+    min_cell_size: int,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
     """Mean actual vs predicted holdout purchases by calibration frequency.
 
     Takes *predictions* (one row per customer, as from
     :func:`crmlib.clv.holdout_predictions`); customers with ``max_frequency`` or more
-    calibration purchases are pooled into the last point.
+    calibration purchases are pooled into the last point. The small-cell rule: a frequency of
+    fewer than ``min_cell_size`` customers is merged with its neighbour
+    (:func:`crmlib.clv.merge_small_buckets`), so no point is a mean of fewer customers; the
+    axis label says so when it happens.
     """
     for column in ("frequency_cal", "predicted_holdout_purchases", "actual_holdout_purchases"):
         if column not in predictions.columns:
@@ -153,23 +186,26 @@ def plot_calibration_holdout(
                 f"{sorted(map(str, predictions.columns))}"
             )
     ax = ax or plt.gca()
-    bucket = np.minimum(predictions["frequency_cal"].to_numpy(dtype="int64"), max_frequency)
-    means = (
-        predictions.assign(bucket=bucket)
-        .groupby("bucket")[["actual_holdout_purchases", "predicted_holdout_purchases"]]
-        .mean()
-    )
-    labels = [str(b) if b < max_frequency else f"{max_frequency}+" for b in means.index]
+    capped = np.minimum(predictions["frequency_cal"].to_numpy(dtype="int64"), max_frequency)
+    counts = list(range(max_frequency + 1))
+    bounds = merge_small_buckets(capped, buckets=counts, min_cell_size=min_cell_size)
+    code = _bucket_codes(bounds, capped)
+    grouped = predictions.assign(bucket=code).groupby("bucket")
+    means = grouped[["actual_holdout_purchases", "predicted_holdout_purchases"]].mean()
+    shown = ~SmallCells(min_cell_size).is_small(grouped.size().to_numpy())
+    means = means[shown]  # only when all customers together are fewer than min_cell_size
+    labels = _bucket_labels(bounds)
     ax.plot(means.index, means["actual_holdout_purchases"], marker="o", label="Actual")
     ax.plot(means.index, means["predicted_holdout_purchases"], marker="s", linestyle="--",
             label="Predicted")  # fmt: skip
-    ax.set_xticks(means.index, labels)
+    ax.set_xticks(means.index, [labels[int(b)] for b in means.index])
     ax.legend()
     unit = predictions.attrs.get("unit", "unit")
     duration = predictions["duration_holdout"] if "duration_holdout" in predictions else None
     length = f" ({duration.iloc[0]:g} {unit}s)" if duration is not None and len(duration) else ""
     ax.set(title="Holdout purchases per customer: actual vs predicted",
-           xlabel="Repeat purchases in the calibration period",
+           xlabel="Repeat purchases in the calibration period"
+           + _merged_words(len(bounds) < len(counts), min_cell_size),
            ylabel=f"Mean purchases in the holdout{length}")  # fmt: skip
     return ax
 
@@ -424,10 +460,18 @@ def plot_clv_intervals(
     *,
     by: str,
     currency: str,
+    min_cell_size: int,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
-    """Mean CLV per group with its interval (from crmlib.clv.clv_intervals), largest first."""
+    """Mean CLV per group with its interval (from crmlib.clv.clv_intervals), largest first.
+
+    The small-cell rule: a group of fewer than ``min_cell_size`` customers is not drawn (pool
+    the groups before computing the intervals, :func:`crmlib.clv.pool_groups`, so that they
+    are drawn as one ``"(other)"`` bar); the axis label says which was done.
+    """
     ax = ax or plt.gca()
+    small = SmallCells(min_cell_size).is_small(intervals["customers"])
+    intervals = intervals[~small]
     overall = intervals[by] == _ALL_GROUPS
     rows = pd.concat([intervals[~overall].sort_values("clv_mean"), intervals[overall]])
     mean = rows["clv_mean"].to_numpy(dtype="float64")
@@ -442,9 +486,18 @@ def plot_clv_intervals(
     months = intervals.attrs.get("horizon_months")
     horizon = f" over {months} months" if months else ""
     interval = f"{level:.0%} interval" if bounded else "no interval: no model parameters"
-    ax.set(title=f"Mean CLV per customer{horizon} by {by.replace('_', ' ')}",
-           xlabel=f"CLV per customer ({currency}, {interval})",
-           ylabel=by.replace("_", " ").capitalize())  # fmt: skip
+    words = by.replace("_", " ")
+    note = (
+        f"\n{OTHER}: the smallest {words}s pooled, so none of fewer than {min_cell_size} "
+        "customers is shown alone"
+        if (intervals[by] == OTHER).any()
+        else ""
+    )
+    if small.any():
+        note += f"\n{words}s of fewer than {min_cell_size} customers are not drawn"
+    ax.set(title=f"Mean CLV per customer{horizon} by {words}",
+           xlabel=f"CLV per customer ({currency}, {interval}){note}",
+           ylabel=words.capitalize())  # fmt: skip
     return ax
 
 

@@ -22,9 +22,11 @@ from crmlib.clv._likelihoods import MODEL_LABELS
 from crmlib.clv._models import FittedModel, describe_fit, spend_independence
 from crmlib.clv._plots import cumulative_tracking
 from crmlib.clv._summary import UNIT_DAYS, calibration_holdout, model_summary
+from crmlib.clv._value import value_by_group
 from crmlib.engine import Engine
 from crmlib.io import RunFolder, to_jsonable
 from crmlib.periods import as_date, exclusive_end
+from crmlib.privacy import SmallCells
 
 __all__ = [
     "GROUP_COLUMNS",
@@ -33,7 +35,8 @@ __all__ = [
     "value_groups",
     "clv_artifact",
     "clv_conclusion",
-    "mask_small_groups",
+    "clv_by_group",
+    "pool_groups",
     "clv_metrics",
     "cutoff_fits",
     "describe_fits",
@@ -120,32 +123,44 @@ def tracking_table(
     )
 
 
-def describe_summary(summary: pd.DataFrame, calibration: pd.DataFrame, *, unit: str) -> str:
-    """Markdown: customers, repeat buyers, mean frequency and the calibration/holdout split."""
+def describe_summary(
+    summary: pd.DataFrame, calibration: pd.DataFrame, *, unit: str, min_cell_size: int
+) -> str:
+    """Markdown: customers, repeat buyers, mean frequency and the calibration/holdout split.
+
+    Numbers of customers are written by the small-cell rule (``min_cell_size``): "fewer than
+    10 customers", and a share of a group that is not shown is left out with it.
+    """
+    rule = SmallCells(min_cell_size)
     n = len(summary)
     repeat = int((summary["frequency"] > 0).sum())
     attrs = calibration.attrs
     buyers = int((calibration["frequency_holdout"] > 0).sum())
+    share = f" ({repeat / n:.0%})" if rule.shown(repeat) and rule.shown(n) else ""
     return (
-        f"**{n:,} customers** bought on or before {summary.attrs.get('observation_end', '')}; "
-        f"{repeat:,} ({repeat / n:.0%}) came back at least once (mean "
+        f"**{rule.phrase(n)}** bought on or before {summary.attrs.get('observation_end', '')}; "
+        f"{rule.phrase(repeat)}{share} came back at least once (mean "
         f"{summary['frequency'].mean():.2f} repeat purchases, time unit: {unit}). The models are "
-        f"fitted on the {len(calibration):,} customers who bought by "
+        f"fitted on the {rule.phrase(len(calibration))} who bought by "
         f"{attrs.get('calibration_end', '')} and judged on what they did from then to "
-        f"{attrs.get('observation_end', '')}: {buyers:,} of them bought again in that holdout."
+        f"{attrs.get('observation_end', '')}: {rule.phrase(buyers)} bought again in that "
+        "holdout."
         if n
         else "No customer bought on or before the as-of date: there is nothing to model."
     )
 
 
-def describe_fits(fits: Mapping[str, FittedModel]) -> str:
+def describe_fits(fits: Mapping[str, FittedModel], *, min_cell_size: int) -> str:
     """Markdown: each candidate model's fit in words (:func:`crmlib.clv.describe_fit`)."""
-    return "\n\n".join(describe_fit(fitted) for fitted in fits.values())
+    return "\n\n".join(
+        describe_fit(fitted, min_cell_size=min_cell_size) for fitted in fits.values()
+    )
 
 
-def spend_check(summary: pd.DataFrame) -> str:
+def spend_check(summary: pd.DataFrame, *, min_cell_size: int) -> str:
     """Markdown: the Gamma-Gamma independence check (frequency vs spend) and what it implies."""
-    return f"**Spend and frequency:** {spend_independence(summary)['verdict']}"
+    verdict = spend_independence(summary, min_cell_size=min_cell_size)["verdict"]
+    return f"**Spend and frequency:** {verdict}"
 
 
 def cutoff_fits(
@@ -260,11 +275,13 @@ def clv_conclusion(
     horizon_months: int,
     currency: str,
     top_decile: float,
+    min_cell_size: int,
 ) -> str:
     """The stage's one-line conclusion for the front page, from the numbers.
 
     ``chosen`` is the model used (a candidate, ``"nbd"`` or ``"empirical"``: the fallbacks
-    are named as such).
+    are named as such); the number of customers is written by the small-cell rule
+    (``min_cell_size``).
     """
     total = float(values["clv"].sum())
     mean = float(values["clv"].mean()) if len(values) else float("nan")
@@ -274,28 +291,72 @@ def clv_conclusion(
         else f"model {MODEL_LABELS.get(chosen, chosen)}"
     )
     return (
-        f"The {len(values):,} customers are worth {_money(total, currency)} in "
+        f"The {SmallCells(min_cell_size).phrase(len(values))} are worth "
+        f"{_money(total, currency)} in "
         f"discounted margin over the next {horizon_months} months "
         f"({_money(mean, currency)} each on average, {how}); the top 10% hold "
         f"{top_decile:.0%} of it."
     )
 
 
-def mask_small_groups(table: pd.DataFrame, *, min_cell_size: int) -> pd.DataFrame:
-    """Groups of a per-group CLV table from fewer than ``min_cell_size`` customers, blanked.
+def pool_groups(groups: pd.DataFrame, *, by: str, min_cell_size: int) -> pd.DataFrame:
+    """The groups of :func:`value_groups` with the small groups of ``by`` pooled into ``(other)``.
 
-    Takes a table with a ``customers`` column (from :func:`crmlib.clv.value_by_group` or
-    :func:`crmlib.clv.clv_intervals`) and returns a copy where every other numeric column of
-    a small group is null and ``masked`` is True, so neither the report nor a chart shows a
-    value that rests on a handful of customers.
+    Transforms *groups* (one row per customer: ``customer_id`` and ``by``) into the same rows
+    where every group of ``by`` with fewer than ``min_cell_size`` customers, and the smallest
+    others needed to make ``(other)`` at least that large and at least two groups, is labelled
+    ``"(other)"`` (:meth:`crmlib.privacy.SmallCells.pool_labels`). Give it to
+    :func:`crmlib.clv.clv_intervals` so the pooled group gets its own interval from its
+    customers.
+
+    Examples
+    --------
+    >>> groups = pd.DataFrame({"customer_id": list("abcdefghijklmn"),
+    ...                        "channel": ["web"] * 10 + ["tv"] * 3 + ["app"]})
+    >>> pool_groups(groups, by="channel", min_cell_size=3)["channel"].value_counts().to_dict()
+    {'web': 10, '(other)': 4}
     """
-    require_columns(table, ["customers"], table_name="CLV by group")
-    masked = table["customers"] < min_cell_size
-    out = table.copy()
-    numeric = [c for c in out.columns if c != "customers" and pd.api.types.is_float_dtype(out[c])]
-    out.loc[masked, numeric] = np.nan
-    out["masked"] = masked.to_numpy()
+    require_columns(groups, ["customer_id", by], table_name="groups")
+    out = groups.copy()
+    out[by] = SmallCells(min_cell_size).pool_labels(groups[by]).to_numpy()
     return out
+
+
+def clv_by_group(
+    values: pd.DataFrame, groups: pd.DataFrame, *, by: str, min_cell_size: int
+) -> pd.DataFrame:
+    """CLV per group for the page: :func:`crmlib.clv.value_by_group` with small groups pooled.
+
+    One row per group (index: ``by``): ``customers``, ``clv_total``, ``clv_mean``,
+    ``clv_share``, ``customer_share`` as in :func:`crmlib.clv.value_by_group`, and ``groups``
+    (how many groups the row holds). Groups of fewer than ``min_cell_size`` customers are
+    pooled into one last row ``"(other)"`` (:meth:`crmlib.privacy.SmallCells.pool`) of at
+    least that many customers and at least two groups; its totals and shares are the sums of
+    its groups', its mean is recomputed from them, so every column still adds up to the whole.
+    When all customers together are fewer than ``min_cell_size``, the one row's count reads
+    "<10" and its values are missing.
+
+    Examples
+    --------
+    >>> values = pd.DataFrame({"customer_id": list("abcdefghijklmn"), "clv": [10.0] * 14})
+    >>> groups = pd.DataFrame({"customer_id": list("abcdefghijklmn"),
+    ...                        "channel": ["web"] * 10 + ["tv"] * 3 + ["app"]})
+    >>> table = clv_by_group(values, groups, by="channel", min_cell_size=3)
+    >>> table[["customers", "clv_mean", "groups"]]  # doctest: +NORMALIZE_WHITESPACE
+             customers  clv_mean  groups
+    channel
+    web             10      10.0       1
+    (other)          4      10.0       2
+    """
+    rule = SmallCells(min_cell_size)
+    table = value_by_group(values, groups, by=by)
+    sums = ["clv_total", "clv_share", "customer_share"]
+    pooled = rule.pool(table, by=by, size="customers", sums=sums)
+    pooled["clv_mean"] = pooled["clv_total"] / pooled["customers"]
+    if rule.is_small(pooled["customers"]).any():  # all customers together are fewer than k
+        pooled = rule.hide(pooled, size="customers", columns=[*sums, "clv_mean"])
+        pooled["customers"] = rule.counts(pooled["customers"])
+    return pooled.set_index(by)
 
 
 def clv_metrics(

@@ -30,6 +30,7 @@ from crmlib.clv._value_base import (
     _unwrap,
 )
 from crmlib.errors import DataContractError
+from crmlib.privacy import SmallCells
 
 __all__ = [
     "CRITERIA",
@@ -37,6 +38,7 @@ __all__ = [
     "holdout_predictions",
     "holdout_metrics",
     "errors_by_frequency",
+    "merge_small_buckets",
     "compare_models",
 ]
 
@@ -214,28 +216,75 @@ def _bucket_labels(buckets: Sequence[int]) -> list[str]:
     return labels
 
 
-def errors_by_frequency(
-    predictions: pd.DataFrame,
-    *,
-    buckets: Sequence[int] = (0, 1, 2, 3, 5, 10),
-) -> pd.DataFrame:
-    """Holdout accuracy by calibration frequency bucket.
-
-    Transforms *predictions* (one row per customer, as from :func:`holdout_predictions`) into
-    one row per bucket of ``frequency_cal`` (``buckets`` are the lower bounds, the last one
-    open: "0", "1", "2", "3–4", "5–9", "10+"): ``frequency_bucket``, ``customers``,
-    ``mean_predicted``, ``mean_actual`` (purchases per customer), ``predicted_total``,
-    ``actual_total``, ``mae``, ``rmse``, ``bias``. Every bucket is listed, empty ones with 0
-    customers; the customers and totals add up to :func:`holdout_metrics`'.
-    """
+def _check_bounds(buckets: Sequence[int]) -> list[int]:
     bounds = [int(b) for b in buckets]
     if not bounds or bounds[0] != 0 or any(b <= a for a, b in itertools.pairwise(bounds)):
         raise ValueError(
             f"buckets={tuple(buckets)}: expected increasing lower bounds starting at 0"
         )
+    return bounds
+
+
+def _bucket_codes(bounds: Sequence[int], frequency: Any) -> np.ndarray:
+    """The bucket (index into ``bounds``, lower bounds) of each frequency."""
+    values = np.asarray(frequency, dtype="float64")
+    return np.searchsorted(np.asarray(bounds, dtype="float64"), values, side="right") - 1
+
+
+def merge_small_buckets(frequency: Any, *, buckets: Sequence[int], min_cell_size: int) -> list[int]:
+    """Lower bounds of frequency buckets, merged so that none holds 1 to min_cell_size - 1 customers.
+
+    ``frequency`` holds one repeat-purchase count per customer, ``buckets`` the lower bounds of
+    the buckets (starting at 0, the last one open). A bucket of fewer than ``min_cell_size``
+    customers (:class:`crmlib.privacy.SmallCells`) is merged with the next bucket up (the last
+    with the one below), again until no bucket is small or only one is left; an empty bucket
+    stays. Neighbours are merged, not pooled into "(other)", so the buckets stay ranges of
+    frequency ("3–9") and their customers still add up to all of them.
+
+    Examples
+    --------
+    >>> frequency = [0] * 40 + [1] * 20 + [2] * 3 + [3] * 12 + [7] * 4
+    >>> merge_small_buckets(frequency, buckets=(0, 1, 2, 3, 5), min_cell_size=10)
+    [0, 1, 2]
+    >>> merge_small_buckets(frequency, buckets=(0, 1, 2, 3, 5), min_cell_size=1)
+    [0, 1, 2, 3, 5]
+    """
+    rule = SmallCells(min_cell_size)
+    bounds = _check_bounds(buckets)
+    sizes = list(np.bincount(_bucket_codes(bounds, frequency), minlength=len(bounds)))
+    while len(bounds) > 1:
+        small = np.flatnonzero(rule.is_small(np.asarray(sizes)))
+        if not small.size:
+            break
+        low = int(small[0]) if small[0] + 1 < len(bounds) else int(small[0]) - 1
+        sizes[low : low + 2] = [sizes[low] + sizes[low + 1]]
+        del bounds[low + 1]
+    return bounds
+
+
+def errors_by_frequency(
+    predictions: pd.DataFrame,
+    *,
+    buckets: Sequence[int] = (0, 1, 2, 3, 5, 10),
+    min_cell_size: int,
+) -> pd.DataFrame:
+    """Holdout accuracy by calibration frequency bucket, for the page.
+
+    Transforms *predictions* (one row per customer, as from :func:`holdout_predictions`) into
+    one row per bucket of ``frequency_cal`` (``buckets`` are the lower bounds, the last one
+    open: "0", "1", "2", "3–4", "5–9", "10+"): ``frequency_bucket``, ``customers``,
+    ``mean_predicted``, ``mean_actual`` (purchases per customer), ``predicted_total``,
+    ``actual_total``, ``mae``, ``rmse``, ``bias``. The small-cell rule: a bucket of fewer than
+    ``min_cell_size`` customers is merged with its neighbour (:func:`merge_small_buckets`:
+    "5–9" and "10+" become "5+"), so every row describes at least that many customers; when
+    all customers together are fewer, the one row's count reads "<10" and its values are
+    missing. Empty buckets are listed with 0 customers; the customers and totals add up to
+    :func:`holdout_metrics`'.
+    """
     predicted, actual = _prediction_arrays(predictions)
     frequency = predictions["frequency_cal"].to_numpy(dtype="float64")
-    code = np.searchsorted(np.asarray(bounds, dtype="float64"), frequency, side="right") - 1
+    bounds = merge_small_buckets(frequency, buckets=buckets, min_cell_size=min_cell_size)
+    code = _bucket_codes(bounds, frequency)
     error = predicted - actual
     k = len(bounds)
     customers = np.bincount(code, minlength=k)
@@ -258,6 +307,10 @@ def errors_by_frequency(
                 "bias": (predicted_total - actual_total) / size,
             }
         )
+    rule = SmallCells(min_cell_size)
+    if rule.is_small(table["customers"]).any():  # all customers together are fewer than k
+        table = rule.hide(table, size="customers")
+        table["customers"] = rule.counts(table["customers"])
     return table
 
 
