@@ -30,6 +30,7 @@ from crmlib.engine import Engine, quote_identifier
 from crmlib.errors import DataContractError, SourceFileError
 from crmlib.io import RunFolder, read_json, write_json_atomic
 from crmlib.periods import as_date, exclusive_end
+from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "CHANNELS",
@@ -45,6 +46,7 @@ __all__ = [
     "build_audience",
     "lookalike_seed",
     "write_exports",
+    "counts_in_words",
     "describe_activation",
 ]
 
@@ -993,18 +995,66 @@ def _remove_stale(manifest_path: Path, *, keep: set[str]) -> None:
 
 
 # -- report ----------------------------------------------------------------------------------
-def _n(count: int, noun: str = "customer") -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+def counts_in_words(
+    counts: Mapping[str, int],
+    *,
+    parts: Mapping[str, Sequence[str]] | None = None,
+    min_cell_size: int = MIN_CELL_SIZE,
+) -> dict[str, str | None]:
+    """The customer counts of one sentence as words, under the small-cell rule.
+
+    Transforms named counts (one sentence's numbers) into the text that sentence may show:
+    ``"1,234"``, ``"0"``, ``"fewer than 10"`` for a count from 1 to ``min_cell_size - 1``,
+    and None for a count that must not be stated because, with the total it adds up to, it
+    would reveal a small one (complementary suppression, :meth:`crmlib.privacy.SmallCells.
+    suppress`). ``parts`` maps a total to the counts that add up to it, as there.
+
+    Examples
+    --------
+    >>> counts_in_words({"not_capped": 65, "target": 57, "control": 8},
+    ...                 parts={"not_capped": ["target", "control"]})
+    {'not_capped': '65', 'target': None, 'control': 'fewer than 10'}
+    """
+    rule = SmallCells(min_cell_size)
+    names = list(counts)
+    row = pd.DataFrame([[int(counts[name]) for name in names]], columns=names)
+    shown = rule.suppress(row, counts=names, parts=parts).iloc[0]
+    words: dict[str, str | None] = {}
+    for name in names:
+        text = str(shown[name])
+        if text == HIDDEN:
+            words[name] = None
+        elif text == rule.below:
+            words[name] = f"fewer than {rule.min_cell_size:,}"
+        else:
+            words[name] = text
+    return words
 
 
-def describe_activation(funnel: pd.DataFrame) -> str:
+def _with_noun(words: str | None, noun: str, plural: str | None = None) -> str:
+    """``"12 recent buyers"``, ``"1 recent buyer"``; a hidden count reads ``"some ..."``."""
+    many = plural or noun + "s"
+    if words is None:
+        return f"some {many}"
+    return f"{words} {noun if words == '1' else many}"
+
+
+def describe_activation(funnel: pd.DataFrame, *, min_cell_size: int = MIN_CELL_SIZE) -> str:
     """Markdown: one bullet per campaign with its funnel in words, counts only.
+
+    A count from 1 to ``min_cell_size - 1`` reads "fewer than 10"; where a stated count and
+    the total it adds up to would reveal such a count (target + control = the customers
+    left after suppression; the customers removed by each suppression rule), the next
+    smallest is not stated either: "the rest targeted", "some recent buyers"
+    (:func:`counts_in_words`).
 
     Parameters
     ----------
     funnel : pd.DataFrame
         *campaign, step, customers* (and optionally *channel, trigger, segments*), as returned
         by :func:`write_exports` or :attr:`Audience.funnel`.
+    min_cell_size : int, default MIN_CELL_SIZE
+        The run's ``privacy.min_cell_size``.
 
     Returns
     -------
@@ -1013,12 +1063,15 @@ def describe_activation(funnel: pd.DataFrame) -> str:
     Examples
     --------
     >>> steps = dict(in_segment=1234, consented=612, not_suppressed=600,
-    ...              no_recent_purchase=595, not_capped=590, target=531, control=59)
+    ...              no_recent_purchase=575, not_capped=560, target=504, control=56)
     >>> funnel = pd.DataFrame({"campaign": "winback-email", "step": list(steps),
     ...     "customers": list(steps.values()), "channel": "email", "trigger": "entered",
     ...     "segments": "At risk"})
     >>> print(describe_activation(funnel))
-    - **winback-email**: 1,234 customers entered At risk; 612 consented to email, 590 after suppression (12 on the suppression list, 5 recent buyers, 5 frequency-capped); 531 targeted, 59 held out as control.
+    - **winback-email**: 1,234 customers entered At risk; 612 consented to email, 560 after suppression (12 on the suppression list, 25 recent buyers, 15 frequency-capped); 504 targeted, 56 held out as control.
+    >>> small = funnel.assign(customers=[1234, 612, 605, 580, 580, 575, 5])
+    >>> print(describe_activation(small))
+    - **winback-email**: 1,234 customers entered At risk; 612 consented to email, 580 after suppression (fewer than 10 on the suppression list, some recent buyers); the rest targeted, fewer than 10 held out as control.
     """
     require_columns(funnel, ["campaign", "step", "customers"], table_name="funnel")
     if funnel.empty:
@@ -1040,20 +1093,39 @@ def describe_activation(funnel: pd.DataFrame) -> str:
             who = "entered" if entered else "is in"
             lines.append(f"- **{campaign}**: no customer {who} {targets}; nothing to export.")
             continue
-        dropped = (
-            (counts["consented"] - counts["not_suppressed"], "on the suppression list"),
-            (counts["not_suppressed"] - counts["no_recent_purchase"], "recent buyer"),
-            (counts["no_recent_purchase"] - counts["not_capped"], "frequency-capped"),
+        dropped = {
+            "suppressed": counts["consented"] - counts["not_suppressed"],
+            "recent": counts["not_suppressed"] - counts["no_recent_purchase"],
+            "capped": counts["no_recent_purchase"] - counts["not_capped"],
+        }
+        words = counts_in_words(
+            {
+                "in_segment": counts["in_segment"],
+                "consented": counts["consented"],
+                "not_capped": counts["not_capped"],
+                "target": counts["target"],
+                "control": counts["control"],
+                "dropped": sum(dropped.values()),
+                **dropped,
+            },
+            parts={"not_capped": ["target", "control"], "dropped": list(dropped)},
+            min_cell_size=min_cell_size,
         )
         detail = ", ".join(
-            f"{n:,} {what}{'s' if what == 'recent buyer' and n != 1 else ''}"
-            for n, what in dropped
-            if n
+            phrase
+            for step, phrase in (
+                ("suppressed", f"{words['suppressed'] or 'some'} on the suppression list"),
+                ("recent", _with_noun(words["recent"], "recent buyer")),
+                ("capped", f"{words['capped'] or 'some'} frequency-capped"),
+            )
+            if dropped[step]
         )
         lines.append(
-            f"- **{campaign}**: {_n(counts['in_segment'])} {verb} {targets}; "
-            f"{counts['consented']:,} consented to {channel}, {counts['not_capped']:,} after "
-            f"suppression{f' ({detail})' if detail else ''}; {counts['target']:,} targeted, "
-            f"{counts['control']:,} held out as control."
+            f"- **{campaign}**: {_with_noun(words['in_segment'], 'customer')} {verb} {targets}; "
+            f"{words['consented'] or 'some'} consented to {channel}, "
+            f"{words['not_capped'] or 'some'} after "
+            f"suppression{f' ({detail})' if detail else ''}; "
+            f"{words['target'] or 'the rest'} targeted, "
+            f"{words['control'] or 'the rest'} held out as control."
         )
     return "\n".join(lines)

@@ -16,6 +16,7 @@ import sqlglot
 
 from crmlib.engine import Engine, load_sql
 from crmlib.errors import DataContractError, StageInputMissing
+from crmlib.privacy import small_counts_in_html
 from crmlib.segments._affinities import (
     CROSS_SELL_COLUMNS,
     PAIR_COLUMNS,
@@ -447,16 +448,17 @@ def test_cross_sell_by_segment_picks_best_direction(engine: Engine) -> None:
 # -- report helpers ---------------------------------------------------------------------------
 def test_describe_and_table_say_numbers_without_ids(engine: Engine) -> None:
     rules = _rules(engine, segments="customer_segments", min_pair_customers=3)
-    text = describe_affinities(rules, n=2)
+    # min_cell_size 1: every pair the thresholds keep is displayed (segment pairs have < 10)
+    text = describe_affinities(rules, n=2, min_cell_size=1)
     best = top_pairs(rules, n=1).iloc[0]
     assert f"**{best['item_a']} + {best['item_b']}**: {best['lift']:.1f}\u00d7" in text
     assert f"{best['n_ab']:.0f} customers bought both" in text
     assert "Among 60 customers" in text
-    segment_text = describe_affinities(rules, population="gold")
+    segment_text = describe_affinities(rules, population="gold", min_cell_size=1)
     assert "of segment **gold**" in segment_text
-    cross_text = describe_cross_sell(cross_sell_by_segment(rules))
+    cross_text = describe_cross_sell(cross_sell_by_segment(rules), min_cell_size=1)
     assert cross_text.count("\n") == len(SEGMENTS) - 1
-    table = affinity_table(top_pairs(rules, n=4))
+    table = affinity_table(top_pairs(rules, n=4), min_cell_size=1)
     assert table.shape == (4, 6) and table.index.tolist() == [1, 2, 3, 4]
     assert table["support"].str.endswith("%").all()
     for shown in (text, segment_text, cross_text, table.to_string()):
@@ -465,15 +467,57 @@ def test_describe_and_table_say_numbers_without_ids(engine: Engine) -> None:
         describe_affinities(rules, level="brand")
 
 
+def test_pairs_bought_by_fewer_customers_than_the_cell_size_are_not_displayed(
+    engine: Engine,
+) -> None:
+    # min_pair_customers 1 keeps every pair: of the 15 pairs of "all", 9 are bought by 10-15
+    # customers and 6 by 8 or 9; every pair within a segment by 1 to 7
+    rules = _rules(engine, segments="customer_segments")
+    pairs = top_pairs(rules, n=100)
+    small = pairs[pairs["n_ab"] < 10]
+    assert (len(pairs), len(small)) == (15, 6)
+    hidden = {f"{a} + {b}" for a, b in zip(small["item_a"], small["item_b"], strict=True)}
+    # the scanner finds them when the rule is off, so the checks below can fail
+    assert len(small_counts_in_html(affinity_table(pairs, min_cell_size=1).to_html())) == 6
+    table = affinity_table(pairs, min_cell_size=10)
+    assert small_counts_in_html(table.to_html()) == []
+    assert table.index.tolist() == list(range(1, 10)) and not hidden & set(table["pair"])
+    assert table["pair"].tolist() == [
+        p for p in affinity_table(pairs, min_cell_size=1)["pair"] if p not in hidden
+    ]
+    text = describe_affinities(rules, n=15, min_cell_size=10)
+    assert small_counts_in_html(f"<p>{text}</p>") == []
+    assert not [pair for pair in hidden if f"**{pair}**" in text]
+    assert "8 of 9 category pairs" in text  # stationery + toys has lift 1.0, not above
+    matrix = lift_matrix(rules, min_cell_size=10)
+    for pair in small.itertuples():
+        assert np.isnan(matrix.loc[pair.item_a, pair.item_b])
+        assert np.isnan(matrix.loc[pair.item_b, pair.item_a])
+    assert int(np.isfinite(matrix.to_numpy()).sum()) == 2 * 9
+    fig, ax = plt.subplots()
+    try:
+        plot_affinity_heatmap(rules, ax=ax, min_cell_size=10)
+        assert len(ax.texts) == 2 * 9  # the small pairs are not drawn
+    finally:
+        plt.close(fig)
+    # within segments every pair is small at 10; at 5 the bullets quote pairs of 5 to 7
+    assert describe_affinities(rules, population="gold").startswith("No category pair")
+    assert describe_cross_sell(cross_sell_by_segment(rules)).startswith("No segment")
+    cross = describe_cross_sell(cross_sell_by_segment(rules, n=100), min_cell_size=5)
+    quoted = [int(n) for n in re.findall(r"(\d+) customers bought both", cross)]
+    assert quoted and min(quoted) >= 5
+    assert small_counts_in_html(f"<p>{cross}</p>", min_cell_size=5) == []
+
+
 def test_heatmap_is_symmetric_and_labelled(engine: Engine) -> None:
     rules = _rules(engine)
-    matrix = lift_matrix(rules)
+    matrix = lift_matrix(rules, min_cell_size=1)
     assert matrix.shape == (6, 6)
     assert np.isnan(np.diag(matrix.to_numpy())).all()
     np.testing.assert_allclose(matrix.to_numpy(), matrix.to_numpy().T, rtol=1e-12)
     fig, ax = plt.subplots()
     try:
-        returned = plot_affinity_heatmap(rules, ax=ax)
+        returned = plot_affinity_heatmap(rules, ax=ax, min_cell_size=1)
         assert returned is ax
         assert ax.get_title().startswith("Category affinity")
         assert "(B)" in ax.get_xlabel() and "(A)" in ax.get_ylabel()

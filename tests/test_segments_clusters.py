@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from sklearn.metrics import adjusted_rand_score
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing
 from crmlib.plotting import format_money
+from crmlib.privacy import OTHER, small_counts_in_html
 from crmlib.segments._clusters import (
     BEHAVIOUR_FEATURES,
     ClusterResult,
@@ -30,6 +32,7 @@ from crmlib.segments._clusters_report import (
     cluster_table,
     describe_clusters,
     plot_cluster_profiles,
+    shown_profiles,
 )
 
 # -- behaviour_features: one query, checked by hand -------------------------------------------
@@ -482,3 +485,51 @@ def test_cluster_table(planted_result: tuple[ClusterResult, np.ndarray, pd.DataF
     assert table["Customers"].sum() == 1200
     assert table["Share (%)"].tolist() == [25.0] * 4
     assert table["Recency (days)"].equals(result.profiles["recency_days"].round(1))
+
+
+def _with_small_clusters(result: ClusterResult) -> ClusterResult:
+    """The planted result with its four clusters resized to 1,000, 186, 8 and 6 customers."""
+    sizes = np.array([1000, 186, 8, 6])
+    profiles = result.profiles.assign(customers=sizes, share=sizes / sizes.sum())
+    return dataclasses.replace(result, profiles=profiles)
+
+
+def test_small_clusters_are_pooled_into_other(
+    planted_result: tuple[ClusterResult, np.ndarray, pd.DataFrame],
+) -> None:
+    result = _with_small_clusters(planted_result[0])
+    names = result.profiles["cluster_name"].tolist()
+    shown = shown_profiles(result.profiles)
+    assert shown["cluster_name"].tolist() == [names[0], names[1], OTHER]
+    assert shown["customers"].tolist() == [1000, 186, 14]  # still adds up to 1,200
+    assert shown["pooled"].tolist() == ["", "", f"{names[2]}, {names[3]}"]
+    small = result.profiles.iloc[2:]
+    for column in ("frequency", "monetary", "z_recency_days"):  # means over their customers
+        expected = float((small[column] * small["customers"]).sum() / 14)
+        assert shown[column].iloc[-1] == pytest.approx(expected)
+    text = describe_clusters(result, currency="EUR")
+    assert small_counts_in_html(f"<p>{text}</p>") == []
+    assert f"**{OTHER}** ({names[2]}, {names[3]} together" in text
+    assert "1.2%, 14 customers)" in text
+    assert f"**{names[2]}** (" not in text
+    # the rule off: each cluster described alone, with its small count
+    assert (
+        len(
+            small_counts_in_html(
+                f"<p>{describe_clusters(result, currency='EUR', min_cell_size=1)}</p>"
+            )
+        )
+        == 2
+    )
+    table = cluster_table(result, currency="EUR")
+    assert small_counts_in_html(table.to_html()) == []
+    assert table["Name"].tolist() == [names[0], names[1], OTHER]
+    assert table["Customers"].sum() == 1200 and pd.isna(table["Cluster"].iloc[-1])
+    fig, ax = plt.subplots()
+    try:
+        plot_cluster_profiles(result, ax=ax)
+        rows = [label.get_text() for label in ax.get_yticklabels()]
+        assert rows == [f"{names[0]} (83%)", f"{names[1]} (16%)", f"{OTHER} (1%)"]
+        assert f"{OTHER}: {names[2]}, {names[3]}" in ax.get_ylabel()
+    finally:
+        plt.close(fig)

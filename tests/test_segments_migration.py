@@ -14,6 +14,7 @@ from contract_tables import contract_transactions
 
 from crmlib.engine import Engine
 from crmlib.errors import StageInputMissing
+from crmlib.privacy import HIDDEN, small_counts_in_html
 from crmlib.segments._migration import (
     MIGRATION_COLUMNS,
     migration_matrix,
@@ -25,6 +26,7 @@ from crmlib.segments._rfm import rfm_table, segment_summary
 from crmlib.segments._rfm_report import (
     describe_migration,
     describe_segments,
+    migration_counts,
     plot_migration_heatmap,
     profile_table,
 )
@@ -203,18 +205,81 @@ def test_migration_plot_and_description(engine: Engine) -> None:
     migration = segment_migration(engine, as_of_date=AS_OF, lookback_days=30, bins=2, rules=RULES_2)
     matrix = migration_matrix(migration, rules=RULES_2)
     fig, ax = plt.subplots()
-    assert plot_migration_heatmap(matrix, ax=ax) is ax
+    # min_cell_size 1: five customers, every pair shown (the rule is tested below)
+    assert plot_migration_heatmap(matrix, ax=ax, min_cell_size=1) is ax
     assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
     # row-normalised: Active -> 50% / 50%, (new) -> nobody / 100% (empty pairs stay blank)
     assert [t.get_text() for t in ax.texts] == ["50%", "50%", "50%", "50%", "", "100%"]
     labels = [t.get_text() for t in ax.texts + ax.get_xticklabels() + ax.get_yticklabels()]
     assert not set(labels) & {"A", "B", "C", "D", "E"}
     plt.close(fig)
-    text = describe_migration(migration_summary(migration, rules=RULES_2), lookback_days=30)
+    text = describe_migration(
+        migration_summary(migration, rules=RULES_2), lookback_days=30, min_cell_size=1
+    )
     assert "Of the 4 customers who had already bought 30 days ago" in text
     assert "**25.0% moved up**" in text and "**50.0% stayed**" in text
     assert "**25.0% moved down**" in text and "1 customer (20.0% of today's 5)" in text
     assert "Lapsed \u2192 Active" in text
+
+
+def _cell_texts(ax: plt.Axes) -> dict[tuple[int, int], str]:
+    """Annotation of each heatmap cell: (column, row) -> text."""
+    return {(int(t.get_position()[0]), int(t.get_position()[1])): t.get_text() for t in ax.texts}
+
+
+def test_migration_heatmap_hides_small_pairs() -> None:
+    # Gold row: 6 is small, and 100% minus Gold's 87% would reveal it, so Gold's share is
+    # hidden too; Silver row: two small pairs hide each other, Bronze's 91% is shown
+    matrix = pd.DataFrame(
+        [[40, 6, 0], [3, 2, 50], [0, 0, 0]],
+        index=pd.Index(["Gold", "Silver", "(new)"], name="segment_before"),
+        columns=pd.Index(["Gold", "Silver", "Bronze"], name="segment_after"),
+    )
+    fig, ax = plt.subplots()
+    try:
+        plot_migration_heatmap(matrix, ax=ax)
+        cells = _cell_texts(ax)
+        assert cells[(0, 0)] == HIDDEN and cells[(1, 0)] == "<10" and cells[(2, 0)] == ""
+        assert cells[(0, 1)] == "<10" and cells[(1, 1)] == "<10" and cells[(2, 1)] == "91%"
+        assert "87%" not in cells.values() and "13%" not in cells.values()
+        colours = ax.collections[0].get_array()
+        drawn = ~np.ma.getmaskarray(colours).reshape(matrix.shape)
+        # hidden pairs are not coloured; a row without customers stays blank as before
+        assert drawn.tolist() == [[False, False, True], [False, False, True], [False] * 3]
+        assert "<10: fewer than 10 customers" in ax.get_title()
+    finally:
+        plt.close(fig)
+    fig, ax = plt.subplots()
+    try:
+        plot_migration_heatmap(matrix, ax=ax, min_cell_size=1)  # the rule off: all shown
+        assert _cell_texts(ax)[(0, 0)] == "87%" and "\n" not in ax.get_title()
+    finally:
+        plt.close(fig)
+
+
+SMALL_MOVES = {
+    "customers": 300, "existing_customers": 252, "moved_up": 53, "stayed": 192,
+    "moved_down": 7, "new": 48, "share_moved_up": 53 / 252, "share_stayed": 192 / 252,
+    "share_moved_down": 7 / 252, "share_new": 48 / 300,
+    "largest_up": {"from": "Loyal", "to": "Champions", "customers": 8},
+    "largest_down": {"from": "About to sleep", "to": "Hibernating", "customers": 7},
+}  # fmt: skip
+
+
+def test_describe_migration_never_states_a_small_count() -> None:
+    text = describe_migration(SMALL_MOVES, lookback_days=90)
+    assert small_counts_in_html(f"<p>{text}</p>") == []
+    # 7 moved down: "fewer than 10"; 252 - 192 - 7 = 53 would reveal it, so up has no count
+    assert "**2.8% moved down** (fewer than 10)" in text
+    assert "to a more valuable segment, **" in text and "(53)" not in text
+    assert "**76.2% stayed** (192)" in text and "Of the 252 customers" in text
+    assert "Loyal \u2192 Champions (fewer than 10 customers)" in text
+    assert "48 customers (16.0% of today's 300)" in text
+    assert migration_counts(SMALL_MOVES)["moved_up"] is None
+    # the rule off: the same sentence states every count (so the checks above can fail)
+    plain = describe_migration(SMALL_MOVES, lookback_days=90, min_cell_size=1)
+    assert "(53)" in plain and "(8 customers)" in plain
+    assert len(small_counts_in_html(f"<p>{plain}</p>")) == 2
 
 
 # -- the embedded sample --------------------------------------------------------------------

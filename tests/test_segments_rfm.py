@@ -15,6 +15,7 @@ from contract_tables import contract_transactions
 
 from crmlib.engine import Engine, load_sql
 from crmlib.errors import DataContractError, StageInputMissing
+from crmlib.privacy import OTHER, small_counts_in_html
 from crmlib.segments._profiles import PROFILE_COLUMNS, age_bands, segment_profiles
 from crmlib.segments._rfm import (
     FEATURE_COLUMNS,
@@ -453,7 +454,13 @@ def test_segment_profiles_shares_and_masking() -> None:
     assert region.loc[("Champions", "north"), "share"] == pytest.approx(12 / 20)
     assert region.loc[("Champions", "(unknown)"), "customers"] == 1
     assert bool(region.loc[("Champions", "(unknown)"), "masked"])
-    assert not bool(region.loc[("Champions", "south"), "masked"])
+    # south (7) is not small, but 100% - 60% (north) would give (unknown)'s 5%: hidden too
+    assert bool(region.loc[("Champions", "south"), "masked"])
+    assert not bool(region.loc[("Champions", "north"), "masked"])
+    # no segment and dimension hides exactly one of several cells
+    for (_, _), cells in profiles.groupby(["dimension", "segment"]):
+        assert int(cells["masked"].sum()) != 1 or len(cells) == 1
+        assert cells.loc[cells["customers"] < 5, "masked"].all()
     # Lost: 3 north + K23 without a customers row
     assert region.loc[("Lost", "(unknown)"), "customers"] == 1
     assert region.loc[("Lost", "north"), "share"] == pytest.approx(0.75)
@@ -466,6 +473,7 @@ def test_segment_profiles_shares_and_masking() -> None:
     table = profile_table(profiles)
     assert table.loc[("region", "north"), "Champions"] == "60%"
     assert table.loc[("region", "(unknown)"), "Champions"] == "\u2013"
+    assert table.loc[("region", "south"), "Champions"] == "\u2013"
     assert table.loc[("region", "north"), "Lost"] == "\u2013"  # 3 customers < 5
     assert table.loc[("age_band", "65+"), "Champions"] == "\u2013"  # no customers
     assert list(table.columns) == ["Champions", "Lost"]
@@ -511,16 +519,17 @@ def test_plots_and_description(engine: Engine) -> None:
     rfm = rfm_table(engine, as_of_date=AS_OF, window_days=30)
     summary = segment_summary(rfm)
     fig, (left, right) = plt.subplots(1, 2)
-    ax = plot_segment_sizes(summary, ax=left)
+    # min_cell_size 1: five customers, every segment shown (the rule is tested below)
+    ax = plot_segment_sizes(summary, ax=left, min_cell_size=1)
     assert ax is left and ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
     assert [t.get_text() for t in ax.get_yticklabels()] == EXPECTED_NAMES
-    ax = plot_rfm_heatmap(rfm_grid(rfm), ax=right, currency="EUR")
+    ax = plot_rfm_heatmap(rfm_grid(rfm), ax=right, currency="EUR", min_cell_size=1)
     assert ax is right and "recency" in ax.get_title().lower()
     assert "€100" in [t.get_text() for t in ax.texts]  # A's cell R5 F3: mean net spend 100
     text = _texts(fig)
     assert not any(customer in text.split() for customer in rfm["customer_id"])
     plt.close(fig)
-    description = describe_segments(summary, currency="EUR")
+    description = describe_segments(summary, currency="EUR", min_cell_size=1)
     assert "**5 customers**" in description and "Potential loyalist" in description
     assert "40.0% of customers" in description  # the largest segment: 2 of 5
     assert "79.1% of net revenue" in description  # 125 / 158
@@ -529,7 +538,7 @@ def test_plots_and_description(engine: Engine) -> None:
         assert f" {customer} " not in description
     assert "no segments" in describe_segments(summary.assign(customers=0), currency="EUR")
     clv = pd.DataFrame({"customer_id": ["A", "F", "B"], "clv": [300.0, 100.0, 50.0]})
-    with_clv = describe_segments(segment_summary(rfm, clv=clv), currency="EUR")
+    with_clv = describe_segments(segment_summary(rfm, clv=clv), currency="EUR", min_cell_size=1)
     # Potential loyalist (A, F): mean 200; Hibernating (B): 50
     assert "highest in **Potential loyalist** (€200.00)" in with_clv
     assert "lowest in **Hibernating** (€50.00)" in with_clv
@@ -539,7 +548,7 @@ def test_rfm_pages_speak_the_run_currency(engine: Engine) -> None:
     rfm = rfm_table(engine, as_of_date=AS_OF, window_days=30)
     fig, ax = plt.subplots()
     try:
-        plot_rfm_heatmap(rfm_grid(rfm), ax=ax, currency="GBP")
+        plot_rfm_heatmap(rfm_grid(rfm), ax=ax, currency="GBP", min_cell_size=1)
         labels = [t.get_text() for t in ax.texts]
         assert "£100" in labels  # A's cell R5 F3: mean net spend 100, as in the EUR test
         assert ax.get_title().endswith("(labels: mean net spend, GBP)")
@@ -547,11 +556,88 @@ def test_rfm_pages_speak_the_run_currency(engine: Engine) -> None:
     finally:
         plt.close(fig)
     clv = pd.DataFrame({"customer_id": ["A", "F", "B"], "clv": [300.0, 100.0, 50.0]})
-    text = describe_segments(segment_summary(rfm, clv=clv), currency="GBP")
+    text = describe_segments(segment_summary(rfm, clv=clv), currency="GBP", min_cell_size=1)
     assert "highest in **Potential loyalist** (£200.00)" in text
     assert "€" not in text
     with pytest.raises(TypeError, match="currency"):
         plot_rfm_heatmap(rfm_grid(rfm))  # type: ignore[call-arg]
+
+
+def _summary_with_small_segments() -> pd.DataFrame:
+    """A segment table of 479 customers in which New, Promising, Can't lose, At risk have < 10."""
+    customers = [120, 80, 60, 4, 3, 30, 25, 2, 5, 50, 100]
+    revenue = [6000.0, 3000.0, 1200.0, 40.0, 30.0, 450.0, 300.0, 90.0, 120.0, 200.0, 50.0]
+    summary = pd.DataFrame({"segment": EXPECTED_NAMES, "customers": customers, "revenue": revenue})
+    summary["share_customers"] = summary["customers"] / summary["customers"].sum()
+    summary["share_revenue"] = summary["revenue"] / summary["revenue"].sum()
+    # Can't lose (2 customers) has the highest mean CLV: a mean on 2 customers is not shown
+    summary["mean_clv"] = [400.0, 300.0, 150.0, 20.0, 10.0, 60.0, 40.0, 999.0, 80.0, 5.0, 1.0]
+    return summary
+
+
+def test_small_segments_are_pooled_in_the_chart() -> None:
+    summary = _summary_with_small_segments()
+    fig, ax = plt.subplots()
+    try:
+        plot_segment_sizes(summary, ax=ax)
+        small = ["New", "Promising", "Can't lose", "At risk"]
+        shown = [name for name in EXPECTED_NAMES if name not in small]
+        assert [t.get_text() for t in ax.get_yticklabels()] == [*shown, OTHER]
+        assert "(other) pools New, Promising, Can't lose, At risk" in ax.get_xlabel()
+        customers_bars = ax.containers[0]
+        widths = [bar.get_width() for bar in customers_bars]
+        assert sum(widths) == pytest.approx(1.0)  # the bars still add up to every customer
+        assert widths[-1] == pytest.approx(14 / 479)  # (other): 4 + 3 + 2 + 5 customers
+        revenue_bars = [bar.get_width() for bar in ax.containers[1]]
+        assert revenue_bars[-1] == pytest.approx(280.0 / summary["revenue"].sum())
+    finally:
+        plt.close(fig)
+    fig, ax = plt.subplots()
+    try:
+        plot_segment_sizes(summary, ax=ax, min_cell_size=1)  # the rule off: 11 bars
+        assert len(ax.get_yticklabels()) == 11 and OTHER not in ax.get_xlabel()
+    finally:
+        plt.close(fig)
+
+
+def test_describe_segments_never_states_a_small_group() -> None:
+    summary = _summary_with_small_segments()
+    text = describe_segments(summary, currency="EUR")
+    assert small_counts_in_html(f"<p>{text}</p>") == []
+    # win-back: Can't lose (2) + At risk (5) = 7 customers, neither counted nor their revenue
+    assert "**At risk** hold fewer than 10 customers" in text
+    assert "too few to describe their revenue" in text and "€210" not in text
+    assert "**Champions** and **Loyal**, are 41.8% of customers (200 customers)" in text
+    # mean CLV: Can't lose's 999 is a mean on 2 customers, so Champions is the highest
+    assert "highest in **Champions** (€400.00)" in text and "999" not in text
+    plain = describe_segments(summary, currency="EUR", min_cell_size=1)  # the rule off
+    assert "hold 7 customers" in plain and "**Can't lose** (€999.00)" in plain
+    assert small_counts_in_html(f"<p>{plain}</p>")
+
+
+def test_rfm_heatmap_hides_small_cells() -> None:
+    grid = pd.DataFrame(
+        {
+            "r_score": [1, 1, 2, 2],
+            "f_score": [1, 2, 1, 2],
+            "customers": [30, 4, 0, 12],
+            "share_customers": [30 / 46, 4 / 46, 0.0, 12 / 46],
+            "mean_monetary": [10.0, 55.0, np.nan, 80.0],
+        }
+    )
+    fig, ax = plt.subplots()
+    try:
+        plot_rfm_heatmap(grid, ax=ax, currency="EUR")
+        # rows: f_score 2 on top; columns: r_score 1, 2
+        cells = {
+            (int(t.get_position()[0]), int(t.get_position()[1])): t.get_text() for t in ax.texts
+        }
+        assert cells == {(0, 0): "<10", (1, 0): "€80", (0, 1): "€10", (1, 1): ""}
+        colours = np.ma.getmaskarray(ax.collections[0].get_array()).reshape(2, 2)
+        assert colours.tolist() == [[True, False], [False, False]]  # the small cell: no colour
+        assert "a cell of fewer than 10 customers" in ax.get_title()
+    finally:
+        plt.close(fig)
 
 
 def test_sql_transpiles_to_spark() -> None:

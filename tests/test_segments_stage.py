@@ -14,6 +14,7 @@ from contract_tables import contract_transactions
 from crmlib.engine import Engine
 from crmlib.io import RunFolder
 from crmlib.plotting import Sentence
+from crmlib.privacy import HIDDEN, small_counts_in_html
 from crmlib.segments._rules import rules_from_params
 from crmlib.segments._stage import (
     baseline_membership,
@@ -140,8 +141,9 @@ def test_campaign_end_to_end_funnel_exports_and_checks(engine: Engine, tmp_path:
     assert export["customer_id"].tolist() == ["B"]
     manifest = json.loads((run.exports_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["campaigns"][0]["funnel"]["target"] == 1
-    table = funnel_table(funnel)
-    assert table.loc["lapsed-email", "not suppressed"] == 1
+    table = funnel_table(funnel, min_cell_size=1)
+    assert table.loc["lapsed-email", "not suppressed (customers)"] == "1"
+    assert funnel_table(funnel).loc["lapsed-email", "not suppressed (customers)"] == "<10"
     summary_counts = rfm.groupby("segment").size().rename("customers").reset_index()
     migration = pd.DataFrame({"customers": [len(rfm)]})
     checks = segment_checks(rfm, summary_counts, migration, funnel)
@@ -194,11 +196,73 @@ def test_conclusion_and_optional_inputs(engine: Engine, tmp_path: Path) -> None:
     )  # fmt: skip
     funnel = pd.DataFrame({"campaign": ["x", "x"], "step": ["target", "control"],
                            "customers": [9, 1]})  # fmt: skip
-    text = segments_conclusion(summary, migration={"moved_up": 1, "moved_down": 2}, funnel=funnel)
+    moves = {"customers": 5, "existing_customers": 3, "moved_up": 1, "stayed": 0,
+             "moved_down": 2, "new": 2}  # fmt: skip
+    text = segments_conclusion(summary, migration=moves, funnel=funnel, min_cell_size=1)
     assert text == (
         "Lapsed are 60% of customers and bring 80% of the last year's revenue; 2 customers moved "
         "down a segment and 1 moved up; 1 campaign list holds 10 consented, unsuppressed customers."
     )
+
+
+def _funnel(rows: dict[str, list[int]]) -> pd.DataFrame:
+    steps = ["in_segment", "consented", "not_suppressed", "no_recent_purchase", "not_capped",
+             "target", "control"]  # fmt: skip
+    return pd.DataFrame(
+        [
+            {"campaign": name, "step": step, "customers": n}
+            for name, counts in rows.items()
+            for step, n in zip(steps, counts, strict=True)
+        ]
+    )
+
+
+def test_funnel_table_hides_small_counts_and_their_complement() -> None:
+    funnel = _funnel(
+        {
+            "winback": [124, 76, 76, 76, 76, 68, 8],  # control 8: target would reveal it
+            "vip": [34, 8, 8, 3, 3, 2, 1],  # both parts small: no complement needed
+            "big": [500, 300, 290, 280, 280, 252, 28],
+        }
+    )
+    table = funnel_table(funnel)
+    assert all("(customers)" in column for column in table.columns)
+    assert small_counts_in_html(table.to_html()) == []
+    assert table.loc["winback"].tolist() == ["124", "76", "76", "76", "76", HIDDEN, "<10"]
+    assert table.loc["vip"].tolist() == ["34"] + ["<10"] * 6
+    assert table.loc["big"].tolist() == ["500", "300", "290", "280", "280", "252", "28"]
+    # the rule off, the scanner reads the same columns and finds the small counts
+    assert len(small_counts_in_html(funnel_table(funnel, min_cell_size=1).to_html())) == 7
+
+
+def test_conclusion_never_states_a_small_count() -> None:
+    # Can't lose brings the largest share of revenue, but from 4 customers
+    summary = pd.DataFrame(
+        {"segment": ["Champions", "Can't lose", "Lost"], "customers": [120, 4, 200],
+         "share_customers": [120 / 324, 4 / 324, 200 / 324],
+         "share_revenue": [0.4, 0.5, 0.1]}
+    )  # fmt: skip
+    moves = {"customers": 324, "existing_customers": 300, "moved_up": 53, "stayed": 240,
+             "moved_down": 7, "new": 24}  # fmt: skip
+    funnel = _funnel({"winback": [124, 76, 76, 76, 76, 68, 8], "vip": [34, 8, 8, 3, 3, 2, 1]})
+    text = segments_conclusion(summary, migration=moves, funnel=funnel)
+    assert text == (
+        "Champions are 37% of customers and bring 40% of the last year's revenue; fewer than 10 "
+        "customers moved down a segment; 2 campaign lists hold consented, unsuppressed "
+        "customers, one of them fewer than 10."
+    )
+    assert small_counts_in_html(f"<p>{text}</p>") == []
+    # two small lists: their total (8 + 3 = 11) reveals neither
+    two_small = _funnel({"a": [34, 8, 8, 5, 5, 4, 1], "b": [20, 9, 9, 6, 6, 5, 1]})
+    assert segments_conclusion(summary, migration=moves, funnel=two_small).endswith(
+        "2 campaign lists hold 11 consented, unsuppressed customers."
+    )
+    one_small = _funnel({"a": [34, 8, 8, 5, 5, 4, 1]})
+    assert segments_conclusion(summary, migration=moves, funnel=one_small).endswith(
+        "1 campaign list holds fewer than 10 consented, unsuppressed customers."
+    )
+    plain = segments_conclusion(summary, migration=moves, funnel=funnel, min_cell_size=1)
+    assert "7 customers moved down a segment and 53 moved up" in plain  # the rule off
 
 
 def test_product_pairs_table_or_sentence(engine: Engine) -> None:
@@ -216,9 +280,13 @@ def test_product_pairs_table_or_sentence(engine: Engine) -> None:
             product_id=pd.array(["P1", "P2", "P1", "P1", "P1", "P2", "P3"], dtype="str")
         )
         products.register("transactions", rows.assign(customer_id=list("AABCDDB")))
-        table = product_pairs(products, as_of_date=AS_OF, min_pair_customers=2)
+        table = product_pairs(products, as_of_date=AS_OF, min_pair_customers=2, min_cell_size=2)
         assert isinstance(table, pd.DataFrame)
         assert table.iloc[0]["pair"] == "P1 + P2"
+        # kept by min_pair_customers 2, but 3 customers is below the report's cell size of 10
+        text = product_pairs(products, as_of_date=AS_OF, min_pair_customers=2)
+        assert isinstance(text, Sentence)
+        assert "No product pair was bought by at least 10 customers" in text
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,7 @@ from crmlib.segments._clusters_report import (
     cluster_table,
     describe_clusters,
     plot_cluster_profiles,
+    shown_profiles,
 )
 from crmlib.segments._migration import (
     DIRECTIONS,
@@ -74,6 +75,7 @@ from crmlib.segments._rfm import (
 from crmlib.segments._rfm_report import (
     describe_migration,
     describe_segments,
+    migration_counts,
     plot_migration_heatmap,
     plot_rfm_heatmap,
     plot_segment_sizes,
@@ -136,6 +138,7 @@ __all__ = [
     "segment_profiles",
     "describe_segments",
     "describe_migration",
+    "migration_counts",
     "plot_segment_sizes",
     "plot_rfm_heatmap",
     "plot_migration_heatmap",
@@ -157,6 +160,7 @@ __all__ = [
     "describe_clusters",
     "plot_cluster_profiles",
     "cluster_table",
+    "shown_profiles",
     "ALL_POPULATION",
     "LEVELS",
     "RULE_COLUMNS",

@@ -13,6 +13,7 @@ from matplotlib.colors import TwoSlopeNorm
 
 from crmlib.checks import require_columns
 from crmlib.kpis._tiles import _fmt
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 from crmlib.segments._affinities import (
     ALL_POPULATION,
     CROSS_SELL_COLUMNS,
@@ -45,12 +46,23 @@ def _noun(level: str) -> tuple[str, str]:
     return _NOUNS[level]
 
 
+def _shown(table: pd.DataFrame, rule: SmallCells) -> pd.DataFrame:
+    """The rows (rules or pairs) a report may show: bought together by 0 or >= k customers.
+
+    ``min_pair_customers`` (the params' ``affinity_min_pair_customers``) may be set below
+    the report's ``min_cell_size``; a pair bought by fewer customers is then kept in the
+    artifact but not displayed, nor its lift and confidences.
+    """
+    return table[~rule.is_small(table["n_ab"])]
+
+
 def describe_affinities(
     rules: pd.DataFrame,
     *,
     level: str = "category",
     population: str = ALL_POPULATION,
     n: int = 3,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown: the strongest item pairs, their lift and confidences, and their customer base.
 
@@ -58,7 +70,8 @@ def describe_affinities(
     population x ordered pair) and describes the top ``n`` unordered pairs of ``population``
     by lift: how many times more often than chance they are bought together, the share of each
     item's buyers who also bought the other, and how many customers bought both. Counts only;
-    no customer is named.
+    no customer is named. Pairs bought by fewer than ``min_cell_size`` customers are left
+    out (the small-cell rule).
 
     Examples
     --------
@@ -77,6 +90,8 @@ def describe_affinities(
     """
     singular, _ = _noun(level)
     require_columns(rules, RULE_COLUMNS[:-1], table_name="rules")
+    rule = SmallCells(min_cell_size)
+    rules = _shown(rules, rule)
     rows = rules[rules["population"] == population]
     if rows.empty:
         return (
@@ -100,24 +115,27 @@ def describe_affinities(
             f"**{a} + {b}**: {pair.lift:.1f}\u00d7 as often as chance "
             f"({_fmt(pair.confidence_a_to_b, 'rate')} of {a} buyers also bought {b}, "
             f"{_fmt(pair.confidence_b_to_a, 'rate')} of {b} buyers also bought {a}; "
-            f"{_fmt(pair.n_ab, 'count')} customers bought both)"
+            f"{rule.phrase(int(pair.n_ab))} bought both)"
         )
     above = int((every_pair["lift"] > 1.0).sum())
     total = len(every_pair)
     pair_noun, verb = (f"{singular} pair", "has") if total == 1 else (f"{singular} pairs", "have")
     return (
-        f"Among {n_customers:,} customers{scope} with a purchase in the window, {heading}: "
+        f"Among {rule.phrase(n_customers)}{scope} with a purchase in the window, {heading}: "
         + "; ".join(items)
         + f". {above} of {total} {pair_noun} with at least the minimum number of shared "
         f"customers {verb} a lift above 1."
     )
 
 
-def describe_cross_sell(cross_sell: pd.DataFrame, *, level: str = "category") -> str:
+def describe_cross_sell(
+    cross_sell: pd.DataFrame, *, level: str = "category", min_cell_size: int = MIN_CELL_SIZE
+) -> str:
     """Markdown bullets: per segment, its best cross-sell rule in words.
 
-    Reads :func:`crmlib.segments._affinities.cross_sell_by_segment` (rows of rank 1 are
-    used): "customers of X who buy A also buy B in c% of cases (vs b% of the segment)".
+    Reads :func:`crmlib.segments._affinities.cross_sell_by_segment` (each segment's best
+    ranked rule bought by at least ``min_cell_size`` customers is used): "customers of X who
+    buy A also buy B in c% of cases (vs b% of the segment)".
 
     Examples
     --------
@@ -132,25 +150,28 @@ def describe_cross_sell(cross_sell: pd.DataFrame, *, level: str = "category") ->
     """
     _noun(level)
     require_columns(cross_sell, CROSS_SELL_COLUMNS, table_name="cross_sell")
-    best = cross_sell[cross_sell["rank"] == 1]
+    rule = SmallCells(min_cell_size)
+    shown = _shown(cross_sell, rule).sort_values(["segment", "rank"], kind="stable")
+    best = shown.groupby("segment", sort=False).head(1)
     if best.empty:
         return f"No segment has a {level} pair bought together by enough customers to report."
     lines = [
         f"- **{row.segment}**: customers who buy {_label(row.antecedent)} also buy "
         f"{_label(row.consequent)} in {_fmt(row.confidence, 'rate')} of cases, vs "
         f"{_fmt(row.consequent_share, 'rate')} of the segment overall "
-        f"(lift {row.lift:.1f}; {_fmt(row.n_ab, 'count')} customers bought both)."
+        f"(lift {row.lift:.1f}; {rule.phrase(int(row.n_ab))} bought both)."
         for row in best.itertuples()
     ]
     return "\n".join(lines)
 
 
-def affinity_table(pairs: pd.DataFrame) -> pd.DataFrame:
+def affinity_table(pairs: pd.DataFrame, *, min_cell_size: int = MIN_CELL_SIZE) -> pd.DataFrame:
     """The top pairs as display text: one row per pair, best first.
 
     Transforms :func:`crmlib.segments._affinities.top_pairs` (one row per unordered pair) into
     *pair, customers buying both, support, lift, A → B, B → A* (confidences as percentages,
-    lift with two decimals), indexed 1..n.
+    lift with two decimals), indexed 1..n. A pair bought by fewer than ``min_cell_size``
+    customers is not displayed (possible when ``min_pair_customers`` is set lower).
 
     Examples
     --------
@@ -166,13 +187,15 @@ def affinity_table(pairs: pd.DataFrame) -> pd.DataFrame:
      'share of B buyers buying A': '60.0%'}
     """
     require_columns(pairs, PAIR_COLUMNS, table_name="pairs")
+    rule = SmallCells(min_cell_size)
+    pairs = _shown(pairs, rule)
     table = pd.DataFrame(
         {
             "pair": [
                 f"{_label(a)} + {_label(b)}"
                 for a, b in zip(pairs["item_a"], pairs["item_b"], strict=True)
             ],
-            "customers buying both": [_fmt(v, "count") for v in pairs["n_ab"]],
+            "customers buying both": rule.counts(pairs["n_ab"]).tolist(),
             "support": [_fmt(v, "rate") for v in pairs["support"]],
             "lift": [f"{v:.2f}" for v in pairs["lift"]],
             "share of A buyers buying B": [_fmt(v, "rate") for v in pairs["confidence_a_to_b"]],
@@ -183,15 +206,19 @@ def affinity_table(pairs: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def lift_matrix(rules: pd.DataFrame, *, population: str = ALL_POPULATION) -> pd.DataFrame:
+def lift_matrix(
+    rules: pd.DataFrame, *, population: str = ALL_POPULATION, min_cell_size: int = MIN_CELL_SIZE
+) -> pd.DataFrame:
     """Item x item lift of one population, strongly linked items next to each other.
 
     Transforms the rules of :func:`crmlib.segments._affinities.association_rules` (one row per
     population x ordered pair) into a symmetric matrix (lift is symmetric) with NaN on the
-    diagonal and for pruned pairs. Order: walking the pairs from the highest lift down, each
-    item not yet placed is appended, so a pair with a high lift sits side by side.
+    diagonal, for pruned pairs and for pairs bought by fewer than ``min_cell_size``
+    customers. Order: walking the pairs from the highest lift down, each item not yet placed
+    is appended, so a pair with a high lift sits side by side.
     """
     require_columns(rules, RULE_COLUMNS[:-1], table_name="rules")
+    rules = _shown(rules, SmallCells(min_cell_size))
     rows = rules[rules["population"] == population]
     pairs = top_pairs(rules, n=max(len(rows), 1), population=population)
     items = list(
@@ -211,17 +238,19 @@ def plot_affinity_heatmap(
     ax: plt.Axes | None = None,
     population: str = ALL_POPULATION,
     level: str = "category",
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> plt.Axes:
     """Heatmap of the lift between every two items of one population, annotated.
 
     Reads :func:`crmlib.segments._affinities.association_rules` (one row per population x
     ordered pair). Lift is symmetric, so the matrix is too; red above 1 (bought together more
-    often than chance), blue below; blank cells are the diagonal and pairs pruned by the
-    thresholds. Meant for categories (a dozen items); a product-level matrix is unreadable.
+    often than chance), blue below; blank cells are the diagonal, pairs pruned by the
+    thresholds and pairs bought by fewer than ``min_cell_size`` customers (not drawn).
+    Meant for categories (a dozen items); a product-level matrix is unreadable.
     """
     singular, plural = _noun(level)
     ax = ax or plt.gca()
-    matrix = lift_matrix(rules, population=population)
+    matrix = lift_matrix(rules, population=population, min_cell_size=min_cell_size)
     scope = "" if population == ALL_POPULATION else f" ({population})"
     title = f"{singular.capitalize()} affinity{scope}: lift of buying both vs chance"
     if matrix.empty:

@@ -8,10 +8,12 @@ import pandas as pd
 import seaborn as sns
 
 from crmlib.plotting import format_money, note_on_axes
+from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
 from crmlib.segments._clusters import BEHAVIOUR_FEATURES, ClusterResult
 
 __all__ = [
     "FEATURE_LABELS",
+    "shown_profiles",
     "SILHOUETTE_WEAK",
     "SILHOUETTE_CLEAR",
     "describe_clusters",
@@ -33,6 +35,47 @@ FEATURE_LABELS: dict[str, str] = {
 SILHOUETTE_WEAK = 0.25
 #: At or above this silhouette the groups are clearly separated (0.5: "reasonable structure").
 SILHOUETTE_CLEAR = 0.5
+
+
+def shown_profiles(profiles: pd.DataFrame, *, min_cell_size: int = MIN_CELL_SIZE) -> pd.DataFrame:
+    """The cluster profiles a report may show: small clusters pooled into ``"(other)"``.
+
+    Transforms *profiles* (:attr:`ClusterResult.profiles`: one row per cluster, largest
+    first) into the same columns plus *groups* (clusters in the row) and *pooled* (the names
+    of the clusters an ``"(other)"`` row holds, else ""): clusters of fewer than
+    ``min_cell_size`` customers are pooled into one ``"(other)"`` row, placed last, of at
+    least ``min_cell_size`` customers and two clusters
+    (:meth:`crmlib.privacy.SmallCells.pool`). Its share adds up, and its feature means and
+    z-scores are the customer-weighted means of the pooled clusters, i.e. the means over
+    their customers; its *cluster* number is missing.
+
+    Examples
+    --------
+    >>> profiles = pd.DataFrame({"cluster": [0, 1, 2], "cluster_name": ["A", "B", "C"],
+    ...     "customers": [90, 6, 4], "share": [0.9, 0.06, 0.04], "frequency": [1.0, 2.0, 7.0]})
+    >>> table = shown_profiles(profiles)
+    >>> table[["cluster_name", "customers", "share", "frequency"]]
+      cluster_name  customers  share  frequency
+    0            A         90    0.9        1.0
+    1      (other)         10    0.1        4.0
+    >>> table["pooled"].tolist()
+    ['', 'B, C']
+    """
+    rule = SmallCells(min_cell_size)
+    means = [
+        column
+        for column in profiles.columns
+        if column not in ("cluster", "cluster_name", "customers", "share")
+    ]
+    sizes = profiles["customers"].astype("float64")
+    totals = profiles.assign(**{column: profiles[column] * sizes for column in means})
+    pooled = rule.pooled_groups(totals.set_index(totals["cluster_name"].astype("str"))["customers"])
+    table = rule.pool(totals, by="cluster_name", size="customers", sums=["share", *means])
+    table[means] = table[means].div(table["customers"].astype("float64"), axis=0)
+    inside = profiles["cluster_name"].astype("str").isin(pooled)
+    names = ", ".join(profiles.loc[inside, "cluster_name"].astype("str"))
+    table["pooled"] = np.where(table["cluster_name"] == OTHER, names, "")
+    return table
 
 
 def _structure_sentence(silhouette: float) -> str:
@@ -66,7 +109,11 @@ def _stability_sentence(result: ClusterResult) -> str:
 
 
 def describe_clusters(
-    result: ClusterResult | None, *, currency: str, reason: str | None = None
+    result: ClusterResult | None,
+    *,
+    currency: str,
+    reason: str | None = None,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown: how many clusters, how well separated, who is in each, and how stable.
 
@@ -76,7 +123,8 @@ def describe_clusters(
     Reads a :class:`~crmlib.segments._clusters.ClusterResult`; says in words when the
     silhouette is low (below :data:`SILHOUETTE_WEAK`) and when the clusters are not stable
     (mean bootstrap adjusted Rand index below the result's threshold). Only aggregates are
-    quoted, never a customer.
+    quoted, never a customer; clusters of fewer than ``min_cell_size`` customers are
+    described together as ``"(other)"`` (:func:`shown_profiles`).
 
     Parameters
     ----------
@@ -84,6 +132,10 @@ def describe_clusters(
     currency : str
         The run's currency (``params.currency``, an ISO code such as ``"GBP"``): the net
         spend means are written in it.
+    reason : str, optional
+        Why no clusters were fitted (from :func:`crmlib.segments.clusters_or_reason`).
+    min_cell_size : int, default MIN_CELL_SIZE
+        The run's ``privacy.min_cell_size``.
 
     Returns
     -------
@@ -92,11 +144,12 @@ def describe_clusters(
     """
     if result is None:
         return reason or "Behavioural clusters are not fitted."
-    profiles = result.profiles
+    rule = SmallCells(min_cell_size)
+    profiles = shown_profiles(result.profiles, min_cell_size=min_cell_size)
     ks = result.silhouette["k"]
     k_text = f"{int(ks.min())}\u2013{int(ks.max())}" if ks.min() != ks.max() else f"{int(ks.min())}"
     opening = (
-        f"k-means grouped **{result.n_customers:,} customers** into **{result.k} behavioural "
+        f"k-means grouped **{rule.phrase(result.n_customers)}** into **{result.k} behavioural "
         f"clusters** (k chosen among {k_text} by the highest silhouette; final fit: "
         f"{result.algorithm} on every customer). {_structure_sentence(result.chosen_silhouette)}"
     )
@@ -106,7 +159,14 @@ def describe_clusters(
     if left_out:
         opening += f" Left out because every customer has the same value: {', '.join(left_out)}."
     bullets = [
-        f"- **{row.cluster_name}** ({row.share:.1%}, {int(row.customers):,} customers): "
+        f"- **{row.cluster_name}** "
+        + (
+            f"({row.pooled} together, as a cluster of fewer than {rule.min_cell_size:,} "
+            "customers is not described alone; "
+            if row.pooled
+            else "("
+        )
+        + f"{row.share:.1%}, {rule.phrase(int(row.customers))}): "
         f"{row.frequency:.1f} orders and {format_money(row.monetary, currency)} net in the "
         f"window, last purchase {row.recency_days:.0f} days ago, customers for "
         f"{row.tenure_days:.0f} days, {row.category_diversity:.1f} categories, "
@@ -117,14 +177,20 @@ def describe_clusters(
 
 
 def plot_cluster_profiles(
-    result: ClusterResult | None, *, ax: plt.Axes | None = None, reason: str | None = None
+    result: ClusterResult | None,
+    *,
+    ax: plt.Axes | None = None,
+    reason: str | None = None,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> plt.Axes:
     """Heatmap of the cluster centroids' z-scores: clusters (rows) x behaviour features.
 
     Each cell is the centroid of a cluster on one feature, in standard deviations from the
     average customer on the standardized log scale the clusters were fitted on (red above,
     blue below), annotated. Rows are labelled with the cluster name and its share of
-    customers, largest cluster first.
+    customers, largest cluster first; clusters of fewer than ``min_cell_size`` customers are
+    not drawn alone but pooled into an ``"(other)"`` row, last, which the y-axis label
+    names (:func:`shown_profiles`).
 
     Parameters
     ----------
@@ -134,6 +200,8 @@ def plot_cluster_profiles(
         Where to draw; the current axes by default.
     reason : str, optional
         Why no clusters were fitted (from :func:`crmlib.segments.clusters_or_reason`).
+    min_cell_size : int, default MIN_CELL_SIZE
+        The run's ``privacy.min_cell_size``.
 
     Returns
     -------
@@ -142,7 +210,7 @@ def plot_cluster_profiles(
     ax = ax or plt.gca()
     if result is None:  # not fitted: the axes say why instead of an empty grid
         return note_on_axes(ax, reason or "Behavioural clusters are not fitted.")
-    profiles = result.profiles
+    profiles = shown_profiles(result.profiles, min_cell_size=min_cell_size)
     z = profiles[[f"z_{feature}" for feature in BEHAVIOUR_FEATURES]].to_numpy(dtype="float64")
     frame = pd.DataFrame(
         z,
@@ -163,10 +231,17 @@ def plot_cluster_profiles(
         linewidths=0.4,
         linecolor="white",
     )
+    pooled = "".join(profiles["pooled"])
     ax.set(
         title="Behavioural clusters vs the average customer",
         xlabel="Behaviour feature (centroid z-score on the log scale, 0 = average customer)",
-        ylabel="Cluster (share of customers)",
+        ylabel="Cluster (share of customers)"
+        + (
+            f"\n{OTHER}: {pooled}, as a cluster of fewer than "
+            f"{min_cell_size:,} customers is not drawn alone"
+            if pooled
+            else ""
+        ),
     )
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right", rotation_mode="anchor")
     ax.tick_params(axis="y", labelrotation=0)
@@ -174,29 +249,34 @@ def plot_cluster_profiles(
     return ax
 
 
-def cluster_table(result: ClusterResult, *, currency: str) -> pd.DataFrame:
+def cluster_table(
+    result: ClusterResult, *, currency: str, min_cell_size: int = MIN_CELL_SIZE
+) -> pd.DataFrame:
     """The cluster profiles for display: one row per cluster, readable headers, rounded.
 
     Columns: *Cluster, Name, Customers, Share (%)* and the average of each behaviour feature
     (:data:`FEATURE_LABELS`; the net spend header names the currency, e.g. "Net spend in
     window (GBP)"), rounded to 1 decimal (engagement 2). The z-scores are in
-    :func:`plot_cluster_profiles`.
+    :func:`plot_cluster_profiles`. Clusters of fewer than ``min_cell_size`` customers are
+    one ``"(other)"`` row, last, whose *Cluster* is empty (:func:`shown_profiles`).
 
     Parameters
     ----------
     result : ClusterResult
     currency : str
         The run's currency (``params.currency``).
+    min_cell_size : int, default MIN_CELL_SIZE
+        The run's ``privacy.min_cell_size``.
 
     Returns
     -------
     pd.DataFrame
         Largest cluster first.
     """
-    profiles = result.profiles
+    profiles = shown_profiles(result.profiles, min_cell_size=min_cell_size)
     table = pd.DataFrame(
         {
-            "Cluster": profiles["cluster"].astype("int64"),
+            "Cluster": profiles["cluster"].astype("Int64"),
             "Name": profiles["cluster_name"].astype("str"),
             "Customers": profiles["customers"].astype("int64"),
             "Share (%)": (100 * profiles["share"]).round(1),

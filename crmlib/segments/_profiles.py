@@ -12,6 +12,7 @@ import pandas as pd
 from crmlib.checks import require_columns
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 from crmlib.segments._rules import DEFAULT_SEGMENT_RULES, SegmentRule, segment_names
 
 __all__ = ["AGE_BANDS", "PROFILE_COLUMNS", "UNKNOWN_VALUE", "age_bands", "segment_profiles"]
@@ -77,7 +78,7 @@ def segment_profiles(
     *,
     as_of_date: dt.date | str,
     by: Sequence[str] = ("region", "age_band", "acquisition_channel"),
-    min_cell_size: int = 10,
+    min_cell_size: int = MIN_CELL_SIZE,
     rules: Sequence[SegmentRule] = DEFAULT_SEGMENT_RULES,
 ) -> pd.DataFrame:
     """Segment x customer attribute: how each segment splits by region, age band, channel.
@@ -85,9 +86,11 @@ def segment_profiles(
     Transforms *rfm* (one row per customer with ``segment``) and *customers* (one row per
     customer) into one row per dimension of ``by``, segment and value: *dimension, segment,
     value, customers, share* (of the segment's customers; sums to 1 per segment and
-    dimension) and *masked* (True when ``customers < min_cell_size``: a display must not show
-    the cell). ``age_band`` is derived from ``birth_year`` at ``as_of_date``
-    (:func:`age_bands`). Customers without a customers row, with a null or blank value or no
+    dimension) and *masked* (a display must not show the cell: it holds fewer than
+    ``min_cell_size`` customers, or it is the next smallest cell of a segment and dimension
+    with exactly one such cell, whose share 100% minus the others would reveal; see
+    :meth:`crmlib.privacy.SmallCells.complement`). ``age_band`` is derived from
+    ``birth_year`` at ``as_of_date`` (:func:`age_bands`). Customers without a customers row, with a null or blank value or no
     birth year are ``"(unknown)"``, which stays in the denominator. Empty cells have no row.
 
     Parameters
@@ -100,8 +103,8 @@ def segment_profiles(
         Date at which ages are taken.
     by : sequence of str, default ("region", "age_band", "acquisition_channel")
         Columns of ``customers``; ``"age_band"`` needs ``birth_year``.
-    min_cell_size : int, default 10
-        Cells with fewer customers are flagged ``masked``.
+    min_cell_size : int, default MIN_CELL_SIZE
+        The run's ``privacy.min_cell_size``: cells with fewer customers are ``masked``.
     rules : sequence of SegmentRule, default DEFAULT_SEGMENT_RULES
         Only for the order of the segments (rule order; others after, alphabetically).
 
@@ -117,8 +120,7 @@ def segment_profiles(
         or ``customers`` lists a customer twice.
     """
     as_of = as_date(as_of_date)
-    if isinstance(min_cell_size, bool) or not isinstance(min_cell_size, (int, np.integer)):
-        raise ValueError(f"min_cell_size={min_cell_size!r}: expected an integer")
+    rule = SmallCells(min_cell_size)
     require_columns(rfm, ("customer_id", "segment"), table_name="rfm")
     require_columns(customers, ("customer_id",), table_name="customers")
     by = list(by)
@@ -167,7 +169,9 @@ def segment_profiles(
         )
         totals = counts.groupby("segment")["customers"].transform("sum")
         counts["share"] = counts["customers"] / totals
-        counts["masked"] = counts["customers"] < min_cell_size
+        counts["masked"] = counts.groupby("segment")["customers"].transform(
+            lambda cells: rule.complement(cells.to_numpy())
+        )
         counts.insert(0, "dimension", dimension)
         counts["_segment_order"] = counts["segment"].map(rank).fillna(len(rank))
         counts["_value_order"] = _value_order(dimension, counts["value"])
@@ -191,7 +195,7 @@ def segment_profiles(
         }
     )
     log.info(
-        "segment profiles by %s: %d cells, %d masked (< %d customers)",
+        "segment profiles by %s: %d cells, %d masked (< %d customers, or revealing one)",
         by,
         len(profiles),
         int(profiles["masked"].sum()),

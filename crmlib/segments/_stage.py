@@ -30,12 +30,13 @@ from crmlib.engine import Engine
 from crmlib.io import RunFolder
 from crmlib.periods import as_date
 from crmlib.plotting import Sentence
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 from crmlib.segments._affinities import association_rules, top_pairs
 from crmlib.segments._affinities_report import affinity_table
 from crmlib.segments._clusters import ClusterResult
 from crmlib.segments._profiles import segment_profiles
 from crmlib.segments._rfm import rfm_table
-from crmlib.segments._rfm_report import profile_table
+from crmlib.segments._rfm_report import migration_counts, profile_table
 from crmlib.segments._rules import DEFAULT_SEGMENT_RULES, SegmentRule, rules_from_params
 
 __all__ = [
@@ -276,7 +277,8 @@ def who_they_are(
 
     Reads the run's ``customers`` artifact (optional in the data contract); columns of ``by``
     the customers table lacks are left out with a sentence rather than failing the report.
-    Small cells are blank (:func:`crmlib.segments.profile_table`).
+    Cells of fewer than ``min_cell_size`` customers, and the cells that would reveal them,
+    read "–" (:func:`crmlib.segments.segment_profiles`, :func:`crmlib.segments.profile_table`).
     """
     if not run.has_table("customers"):
         return Sentence("No customers table in this run: the segment profiles are skipped.")
@@ -311,13 +313,15 @@ def product_pairs(
     min_pair_customers: int = 10,
     n: int = 10,
     transactions: str = "transactions",
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> pd.DataFrame | Sentence:
     """The top product pairs by lift for display, or a sentence saying why there are none.
 
     Products are optional in the data contract: without a ``product_id`` column, or when every
     purchase's product is null, the section says so. Counted over all customers (per segment
-    the category rules are shown); pairs bought by fewer than ``min_pair_customers`` customers
-    are left out.
+    the category rules are shown); pairs bought by fewer than ``min_pair_customers``
+    customers are left out, and so are pairs bought by fewer than ``min_cell_size`` (the
+    report's small-cell rule) when ``min_pair_customers`` is lower.
     """
     if "product_id" not in engine.column_types(transactions):
         return Sentence("The transactions carry no product_id: product pairs are not available.")
@@ -329,21 +333,39 @@ def product_pairs(
         min_pair_customers=min_pair_customers,
         transactions=transactions,
     )
-    if rules.empty:
+    rule = SmallCells(min_cell_size)
+    shown = rules[~rule.is_small(rules["n_ab"])]
+    if shown.empty:
+        needed = max(int(min_pair_customers), rule.min_cell_size)
         return Sentence(
-            f"No product pair was bought by at least {min_pair_customers} customers in the "
+            f"No product pair was bought by at least {needed:,} customers in the "
             "window: product pairs are not shown."
         )
-    return affinity_table(top_pairs(rules, n=n))
+    return affinity_table(top_pairs(shown, n=n), min_cell_size=min_cell_size)
 
 
-def funnel_table(funnel: pd.DataFrame) -> pd.DataFrame:
-    """The activation funnel for display: one row per campaign, one column per step (counts)."""
+def funnel_table(funnel: pd.DataFrame, *, min_cell_size: int = MIN_CELL_SIZE) -> pd.DataFrame:
+    """The activation funnel for display: one row per campaign, one column per step.
+
+    Transforms *funnel* (one row per campaign and step, as from :func:`run_campaigns`) into
+    one row per campaign and one column per step of :data:`crmlib.activation.FUNNEL_STEPS`,
+    headed "in segment (customers)" and so on, holding the customers left after the step as
+    text (:meth:`crmlib.privacy.SmallCells.suppress`): a count from 1 to
+    ``min_cell_size - 1`` reads ``"<10"``; target + control = not capped in each row, so
+    when one of the two is hidden the other reads ``"–"``.
+    """
     require_columns(funnel, ["campaign", "step", "customers"], table_name="funnel")
     table = funnel.pivot(index="campaign", columns="step", values="customers")
     steps = [step for step in FUNNEL_STEPS if step in table.columns]
     table = table.reindex(index=list(dict.fromkeys(funnel["campaign"])), columns=steps)
-    return table.rename(columns=lambda step: step.replace("_", " ")).rename_axis(None, axis=1)
+    split = {"not_capped": ["target", "control"]}
+    shown = SmallCells(min_cell_size).suppress(
+        table,
+        counts=steps,
+        parts={total: parts for total, parts in split.items() if {total, *parts} <= set(steps)},
+    )
+    shown.columns = [f"{step.replace('_', ' ')} (customers)" for step in steps]
+    return shown
 
 
 def segment_checks(
@@ -385,10 +407,35 @@ def segment_checks(
 
 
 def segments_conclusion(
-    summary: pd.DataFrame, *, migration: Mapping[str, Any], funnel: pd.DataFrame
+    summary: pd.DataFrame,
+    *,
+    migration: Mapping[str, Any],
+    funnel: pd.DataFrame,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
-    """The stage's one-line conclusion for the front page, from the numbers."""
-    top_value = summary.sort_values("share_revenue", ascending=False, na_position="last")
+    """The stage's one-line conclusion for the front page, from the numbers.
+
+    Under the small-cell rule (``min_cell_size``): the segment quoted is the one with the
+    largest share of revenue among segments of at least ``min_cell_size`` customers; the
+    moves are worded as in :func:`crmlib.segments.describe_migration` (a count from 1 to
+    ``min_cell_size - 1`` reads "fewer than 10", a count that would reveal one is left out);
+    the customers of all campaign lists are stated only when they do not reveal a list the
+    funnel table hides as ``"<10"``.
+
+    Parameters
+    ----------
+    summary : pd.DataFrame
+        From :func:`crmlib.segments.segment_summary` (one row per segment).
+    migration : mapping
+        From :func:`crmlib.segments.migration_summary`.
+    funnel : pd.DataFrame
+        From :func:`run_campaigns` (one row per campaign and step).
+    min_cell_size : int, default MIN_CELL_SIZE
+        The run's ``privacy.min_cell_size``.
+    """
+    rule = SmallCells(min_cell_size)
+    described = summary[~rule.is_small(summary["customers"])]
+    top_value = described.sort_values("share_revenue", ascending=False, na_position="last")
     lead = top_value.iloc[0] if len(top_value) else None
     parts = []
     if lead is not None and not pd.isna(lead["share_revenue"]):
@@ -396,15 +443,29 @@ def segments_conclusion(
             f"{lead['segment']} are {lead['share_customers']:.0%} of customers and bring "
             f"{lead['share_revenue']:.0%} of the last year's revenue"
         )
-    up, down = migration.get("moved_up"), migration.get("moved_down")
-    if up is not None and down is not None:
-        parts.append(f"{int(down):,} customers moved down a segment and {int(up):,} moved up")
+    if migration.get("moved_up") is not None and migration.get("moved_down") is not None:
+        words = migration_counts(migration, min_cell_size=min_cell_size)
+        down, up = words["moved_down"], words["moved_up"]
+        if down is not None and up is not None:
+            parts.append(f"{down} customers moved down a segment and {up} moved up")
+        elif down is not None or up is not None:
+            way, count = ("down", down) if down is not None else ("up", up)
+            parts.append(f"{count} customers moved {way} a segment")
     exported = funnel[funnel["step"].isin(["target", "control"])]
+    per_campaign = exported.groupby("campaign", sort=False)["customers"].sum()
     campaigns = funnel["campaign"].nunique()
-    parts.append(
-        f"{campaigns} campaign list{'s hold' if campaigns != 1 else ' holds'} "
-        f"{int(exported['customers'].sum()):,} consented, unsuppressed customers"
+    lists = f"{campaigns} campaign list{'s hold' if campaigns != 1 else ' holds'}"
+    reveals = int(rule.complement(per_campaign.tolist()).sum()) > int(
+        rule.is_small(per_campaign.to_numpy()).sum()
     )
+    if reveals:
+        parts.append(
+            f"{lists} consented, unsuppressed customers, one of them fewer than "
+            f"{rule.min_cell_size:,}"
+        )
+    else:
+        total = int(per_campaign.sum())
+        parts.append(f"{lists} {rule.phrase(total, 'consented, unsuppressed customer')}")
     return "; ".join(parts) + "."
 
 
