@@ -30,7 +30,7 @@ from crmlib.engine import Engine, quote_identifier
 from crmlib.errors import DataContractError, SourceFileError
 from crmlib.io import RunFolder, read_json, write_json_atomic
 from crmlib.periods import as_date, exclusive_end
-from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "CHANNELS",
@@ -46,7 +46,6 @@ __all__ = [
     "build_audience",
     "lookalike_seed",
     "write_exports",
-    "counts_in_words",
     "describe_activation",
 ]
 
@@ -995,42 +994,6 @@ def _remove_stale(manifest_path: Path, *, keep: set[str]) -> None:
 
 
 # -- report ----------------------------------------------------------------------------------
-def counts_in_words(
-    counts: Mapping[str, int],
-    *,
-    parts: Mapping[str, Sequence[str]] | None = None,
-    min_cell_size: int = MIN_CELL_SIZE,
-) -> dict[str, str | None]:
-    """The customer counts of one sentence as words, under the small-cell rule.
-
-    Transforms named counts (one sentence's numbers) into the text that sentence may show:
-    ``"1,234"``, ``"0"``, ``"fewer than 10"`` for a count from 1 to ``min_cell_size - 1``,
-    and None for a count that must not be stated because, with the total it adds up to, it
-    would reveal a small one (complementary suppression, :meth:`crmlib.privacy.SmallCells.
-    suppress`). ``parts`` maps a total to the counts that add up to it, as there.
-
-    Examples
-    --------
-    >>> counts_in_words({"not_capped": 65, "target": 57, "control": 8},
-    ...                 parts={"not_capped": ["target", "control"]})
-    {'not_capped': '65', 'target': None, 'control': 'fewer than 10'}
-    """
-    rule = SmallCells(min_cell_size)
-    names = list(counts)
-    row = pd.DataFrame([[int(counts[name]) for name in names]], columns=names)
-    shown = rule.suppress(row, counts=names, parts=parts).iloc[0]
-    words: dict[str, str | None] = {}
-    for name in names:
-        text = str(shown[name])
-        if text == HIDDEN:
-            words[name] = None
-        elif text == rule.below:
-            words[name] = f"fewer than {rule.min_cell_size:,}"
-        else:
-            words[name] = text
-    return words
-
-
 def _with_noun(words: str | None, noun: str, plural: str | None = None) -> str:
     """``"12 recent buyers"``, ``"1 recent buyer"``; a hidden count reads ``"some ..."``."""
     many = plural or noun + "s"
@@ -1046,7 +1009,7 @@ def describe_activation(funnel: pd.DataFrame, *, min_cell_size: int = MIN_CELL_S
     the total it adds up to would reveal such a count (target + control = the customers
     left after suppression; the customers removed by each suppression rule), the next
     smallest is not stated either: "the rest targeted", "some recent buyers"
-    (:func:`counts_in_words`).
+    (:meth:`crmlib.privacy.SmallCells.words`).
 
     Parameters
     ----------
@@ -1098,7 +1061,7 @@ def describe_activation(funnel: pd.DataFrame, *, min_cell_size: int = MIN_CELL_S
             "recent": counts["not_suppressed"] - counts["no_recent_purchase"],
             "capped": counts["no_recent_purchase"] - counts["not_capped"],
         }
-        words = counts_in_words(
+        words = SmallCells(min_cell_size).words(
             {
                 "in_segment": counts["in_segment"],
                 "consented": counts["consented"],
@@ -1109,7 +1072,6 @@ def describe_activation(funnel: pd.DataFrame, *, min_cell_size: int = MIN_CELL_S
                 **dropped,
             },
             parts={"not_capped": ["target", "control"], "dropped": list(dropped)},
-            min_cell_size=min_cell_size,
         )
         detail = ", ".join(
             phrase

@@ -131,6 +131,36 @@ class SmallCells:
         value = int(n)  # type: ignore[call-overload]
         return f"{value:,} {noun if value == 1 else many}"
 
+    def words(
+        self, counts: Mapping[str, int], *, parts: Mapping[str, Sequence[str]] | None = None
+    ) -> dict[str, str | None]:
+        """The customer counts of one sentence as words, with the totals they add up to checked.
+
+        Transforms named counts (one sentence's numbers) into the text that sentence may show:
+        ``"1,234"``, ``"0"``, ``"fewer than 10"`` for a small count, and None for a count that
+        must not be stated because, with the total it adds up to, it would reveal a small one
+        (complementary suppression as in :meth:`suppress`; ``parts`` as there).
+
+        Examples
+        --------
+        >>> SmallCells(10).words({"not_capped": 65, "target": 57, "control": 8},
+        ...                      parts={"not_capped": ["target", "control"]})
+        {'not_capped': '65', 'target': None, 'control': 'fewer than 10'}
+        """
+        names = list(counts)
+        row = pd.DataFrame([[int(counts[name]) for name in names]], columns=names)
+        shown = self.suppress(row, counts=names, parts=parts).iloc[0]
+        said: dict[str, str | None] = {}
+        for name in names:
+            text = str(shown[name])
+            if text == HIDDEN:
+                said[name] = None
+            elif text == self.below:
+                said[name] = f"fewer than {self.min_cell_size:,}"
+            else:
+                said[name] = text
+        return said
+
     # -- tables --------------------------------------------------------------------------------
     def hide(
         self, table: pd.DataFrame, *, size: str, columns: Sequence[str] | None = None

@@ -27,7 +27,6 @@ from crmlib.activation import (
     Campaign,
     build_audience,
     check_campaigns,
-    counts_in_words,
     describe_activation,
     load_suppression_list,
     lookalike_seed,
@@ -924,18 +923,6 @@ def test_the_funnel_sentence_never_reveals_a_small_count(case: tuple[pd.DataFram
             known = sum(stated[part] or 0 for part in parts if part not in unknown)
             derived = stated[total] - known
             assert derived == 0 or derived >= k, (unknown, derived, text)
-
-
-def test_counts_in_words_states_what_the_rule_allows() -> None:
-    words = counts_in_words(
-        {"total": 40, "a": 31, "b": 6, "c": 3}, parts={"total": ["a", "b", "c"]}
-    )
-    assert words == {"total": "40", "a": "31", "b": "fewer than 10", "c": "fewer than 10"}
-    words = counts_in_words(
-        {"total": 40, "a": 34, "b": 6, "c": 0}, parts={"total": ["a", "b", "c"]}
-    )
-    assert words == {"total": "40", "a": None, "b": "fewer than 10", "c": "0"}
-    assert counts_in_words({"n": 1234, "m": 0}, min_cell_size=25) == {"n": "1,234", "m": "0"}
 
 
 # -- SQL portability ------------------------------------------------------------------------------

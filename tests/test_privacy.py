@@ -212,3 +212,11 @@ def test_the_page_reader_reads_a_figure_under_its_label():
         '<article><p class="label">Revenue per customer</p><p class="value">7</p></article>'
     )
     assert small_counts_in_html(tiles) == ["figure 'New customers': 7"]
+
+
+def test_words_states_what_the_rule_allows_in_a_sentence():
+    words = RULE.words({"total": 40, "a": 31, "b": 6, "c": 3}, parts={"total": ["a", "b", "c"]})
+    assert words == {"total": "40", "a": "31", "b": "fewer than 10", "c": "fewer than 10"}
+    words = RULE.words({"total": 40, "a": 34, "b": 6, "c": 0}, parts={"total": ["a", "b", "c"]})
+    assert words == {"total": "40", "a": None, "b": "fewer than 10", "c": "0"}
+    assert SmallCells(25).words({"n": 1234, "m": 0}) == {"n": "1,234", "m": "0"}

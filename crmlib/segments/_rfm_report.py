@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from crmlib.activation import counts_in_words
 from crmlib.checks import require_columns
 from crmlib.kpis._tiles import _fmt
 from crmlib.plotting import PALETTE, format_money, percent_axis
@@ -176,7 +175,7 @@ def migration_counts(
 
     Reads the dict of :func:`crmlib.segments._migration.migration_summary` and returns its
     *customers, existing_customers, moved_up, stayed, moved_down, new* as text
-    (:func:`crmlib.activation.counts_in_words`): ``"fewer than 10"`` for a count from 1 to
+    (:meth:`crmlib.privacy.SmallCells.words`): ``"fewer than 10"`` for a count from 1 to
     ``min_cell_size - 1``, None for a count that is not stated because, with the others and
     their total (moves add up to the existing customers, existing + new to today's), it
     would reveal a small one. :func:`describe_migration` and the stage's conclusion both
@@ -190,7 +189,7 @@ def migration_counts(
     {'customers': '300', 'existing_customers': '252', 'moved_up': None, 'stayed': '192', 'moved_down': 'fewer than 10', 'new': '48'}
     """
     counts = {name: int(summary[name]) for name in _MIGRATION_COUNTS}
-    return counts_in_words(counts, parts=_MIGRATION_PARTS, min_cell_size=min_cell_size)
+    return SmallCells(min_cell_size).words(counts, parts=_MIGRATION_PARTS)
 
 
 def describe_migration(
