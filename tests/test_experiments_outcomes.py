@@ -17,6 +17,7 @@ import sqlglot
 from crmlib.engine import Engine, load_sql
 from crmlib.errors import DataContractError, StageInputMissing
 from crmlib.experiments._outcomes import _NO_EVENTS, OUTCOME_COLUMNS, experiment_outcomes
+from crmlib.privacy import small_counts_in_html
 
 ROOT = Path(__file__).resolve().parents[1]
 NAN = np.nan
@@ -143,8 +144,18 @@ def test_hand_computed_outcomes(engine: Engine, caplog: pytest.LogCaptureFixture
     assert table.attrs["pre_period_days"] == 60
     notes = table.attrs["notes"]
     assert len(notes) == 2
-    assert "'exp-b'" in notes[0] and "30-day outcome window of 3 of 3" in notes[0]
-    assert "'exp-b'" in notes[1] and "90-day retention window of 3 of 3" in notes[1]
+    # exp-b has 3 assignments: the notes (shown on the page) count them by the small-cell rule
+    assert "'exp-b'" in notes[0]
+    assert "30-day outcome window of all assignments (fewer than 10) is still open" in notes[0]
+    assert "'exp-b'" in notes[1] and "90-day retention window of all assignments" in notes[1]
+    assert not any(small_counts_in_html(f"<p>{note}</p>") for note in notes)
+    assert not any(" 3 " in note for note in notes)
+    # with a rule of 1 customer the exact counts are given
+    exact = experiment_outcomes(
+        engine, as_of_date="2025-12-31", pre_period_days=60, min_cell_size=1
+    ).attrs["notes"]
+    assert "30-day outcome window of 3 of 3 assignments is still open" in exact[0]
+    assert "90-day retention window of 3 of 3 assignments" in exact[1]
 
 
 def test_default_pre_period_and_arguments(engine: Engine) -> None:

@@ -73,7 +73,7 @@ def make_srm(*, p_value: float = 0.62, flagged: bool = False) -> pd.DataFrame:
             "segment_col": [None, "region"],
             "segment": [None, "North"],
             "n": [980, 400],
-            "counts": ["control 480, email 500", "control 190, email 210"],
+            "counts": [{"control": 480, "email": 500}, {"control": 190, "email": 210}],
             "chi2": [0.4, 1.0],
             "p_value": [p_value, 0.3],
             "srm": [flagged, False],
@@ -518,7 +518,7 @@ def test_retention_guardrail_is_judged_as_lower_is_worse_and_shown() -> None:
     ]
     # the older {metric: margin} form means higher is worse: a fall looks harmless that way
     assert judge_guardrails(results, {"retained": 0.02})["status"].tolist() == ["non-inferior"]
-    srm = make_srm().iloc[[0]].assign(counts="control 100, email 100")
+    srm = make_srm().iloc[[0]].assign(counts=[{"control": 100, "email": 100}])
     table = verdicts(results, srm=srm, balance=EMPTY_BALANCE, economics=make_economics(),
                      guardrails=lower, currency="EUR")  # fmt: skip
     assert table["verdict"].tolist() == ["do not ship"]

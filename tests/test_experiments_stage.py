@@ -22,6 +22,7 @@ from crmlib.config import WorkbookParams, load_params
 from crmlib.engine import Engine
 from crmlib.errors import ConfigError, SourceFileError, StageInputMissing
 from crmlib.io import RunFolder
+from crmlib.privacy import small_counts_in_html
 
 ROOT = Path(__file__).resolve().parents[1]
 TRUTH = json.loads((ROOT / "data" / "sample" / "truth.json").read_text())["experiment"]
@@ -134,7 +135,10 @@ def test_sample_clv_lift_leaves_out_customers_without_clv(
     kept = ids.iloc[5:]  # five assigned customers have no CLV
     clv = pd.DataFrame({"customer_id": kept, "clv": np.linspace(10.0, 90.0, len(kept))})
     analysis = ex.analyze_ab(sample_data, **_analysis_settings(clv=clv))
-    assert any("leaves out 5 of" in note for note in analysis.notes)
+    # five is under the small-cell limit: the words say "fewer than 10", not 5
+    (note,) = [note for note in analysis.money_notes if "CLV lift leaves out" in note]
+    assert f"leaves out fewer than 10 of {len(table):,} assigned customers" in note
+    assert not small_counts_in_html(f"<p>{note}</p>") and " 5 " not in note
     row = analysis.economics.iloc[0]
     assert np.isfinite(row["clv_net_lift_per_customer"])
     # the money columns come from every customer: equal to the analysis without clv

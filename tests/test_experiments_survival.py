@@ -89,6 +89,7 @@ def test_curves_by_hand_censoring_is_not_a_failure() -> None:
             "at_risk": [5, 2],
             "events": [2, 1],
             "survival": [0.6, 0.3],
+            "customers": [5, 5],
         }
     )
     pd.testing.assert_frame_equal(control_a.reset_index(drop=True), expected)
@@ -156,11 +157,44 @@ def test_bad_input() -> None:
 
 def test_plot_time_to_purchase() -> None:
     fig, ax = plt.subplots()
-    returned = plot_time_to_purchase(time_to_purchase_curves(_with_ties()), ax=ax)
+    # a rule of 1 customer: every arm of the tiny table is drawn
+    returned = plot_time_to_purchase(time_to_purchase_curves(_with_ties()), ax=ax, min_cell_size=1)
     assert returned is ax
     assert ax.get_title() == "Time to first purchase after assignment, by variant"
     assert ax.get_xlabel() == "Days since assignment"
     assert ax.get_ylabel() == "Customers without a purchase yet"
     assert ax.yaxis.get_major_formatter().format_pct(0.5, 1.0) == "50%"
     assert len(ax.get_lines()) == 4
+    assert not ax.texts
+    plt.close(fig)
+
+
+def _caption_of(ax: plt.Axes) -> str:
+    return " ".join(text.get_text() for text in ax.texts)
+
+
+def test_time_to_purchase_leaves_out_small_arms_and_small_risk_sets() -> None:
+    rng = np.random.default_rng(5)
+    outcomes = pd.concat(
+        [
+            _exponential_outcomes(rng, rates={"control": 0.03}, n=60),
+            _exponential_outcomes(rng, rates={"email": 0.05}, n=6),
+        ],
+        ignore_index=True,
+    )
+    curves = time_to_purchase_curves(outcomes)
+    fig, ax = plt.subplots()
+    plot_time_to_purchase(curves, ax=ax)
+    # the arm of 6 customers is not drawn, and the chart says so without its count
+    assert [line.get_label() for line in ax.get_lines()] == ["control"]
+    words = _caption_of(ax)
+    assert "Not drawn: email (fewer than 10 customers)." in words
+    assert "6" not in words
+    # the control's line stops before the first step whose risk set is under 10
+    control = curves[curves["variant"] == "control"]
+    last_drawn = float(ax.get_lines()[0].get_xdata()[-1])
+    first_small = float(control.loc[control["at_risk"] < 10, "day"].min())
+    assert last_drawn < first_small
+    assert (control.loc[control["day"] <= last_drawn, "at_risk"] >= 10).all()
+    assert "A line stops where fewer than 10" in words
     plt.close(fig)

@@ -8,6 +8,7 @@ can run thousands of experiments in one call.
 from __future__ import annotations
 
 from crmlib.experiments._analysis import (
+    SEGMENT_KEY_COLUMNS,
     AbAnalysis,
     ab_checks,
     analyze_ab,
@@ -74,12 +75,14 @@ from crmlib.experiments._report import (
     VERDICT_COLUMNS,
     VERDICTS,
     ab_conclusion,
+    arms_words,
     covariate_label,
     covariate_words,
     describe_health,
     describe_results,
     guardrail_specs,
     judge_guardrails,
+    too_small_words,
     verdicts,
 )
 from crmlib.experiments._report_plots import (
@@ -109,6 +112,7 @@ __all__ = [
     "describe_data",
     "empty_table",
     "AbAnalysis",
+    "SEGMENT_KEY_COLUMNS",
     "analyze_ab",
     "ab_checks",
     "effects_table",
@@ -135,6 +139,8 @@ __all__ = [
     "covariate_words",
     "describe_health",
     "describe_results",
+    "arms_words",
+    "too_small_words",
     "ab_conclusion",
     "ab_metrics",
     "ab_artifact",

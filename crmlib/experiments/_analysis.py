@@ -44,6 +44,7 @@ from crmlib.experiments._report import (
     judge_guardrails,
     verdicts,
 )
+from crmlib.experiments._small import experiments_with_small_arms, part_of, small_arms
 from crmlib.experiments._survival import (
     CURVE_COLUMNS,
     RMST_COLUMNS,
@@ -51,8 +52,10 @@ from crmlib.experiments._survival import (
     time_to_purchase_curves,
 )
 from crmlib.plotting import format_money
+from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
 
 __all__ = [
+    "SEGMENT_KEY_COLUMNS",
     "AbAnalysis",
     "analyze_ab",
     "ab_checks",
@@ -66,10 +69,21 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+#: Columns of :attr:`AbAnalysis.segments_left_out`: the keys of a segment row of the results.
+SEGMENT_KEY_COLUMNS: tuple[str, ...] = (
+    "experiment_id", "variant", "metric", "segment_col", "segment",
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class AbAnalysis:
-    """Every table 07_ab_test shows; each is empty (with its columns) when it cannot be computed."""
+    """Every table 07_ab_test shows; each is empty (with its columns) when it cannot be computed.
+
+    ``min_cell_size`` is the run's small-cell rule (``privacy.min_cell_size``);
+    ``segments_left_out`` holds the keys (:data:`SEGMENT_KEY_COLUMNS`) of the segment rows
+    left out of ``results`` because an arm had fewer than ``min_cell_size`` customers (or
+    none), for the segment chart to say so.
+    """
 
     results: pd.DataFrame
     srm: pd.DataFrame
@@ -85,12 +99,21 @@ class AbAnalysis:
     notes: tuple[str, ...] = ()
     guardrails: pd.DataFrame = field(default_factory=lambda: empty_table(GUARDRAIL_COLUMNS))
     money_notes: tuple[str, ...] = ()  # the notes about the money (also in ``notes``)
+    min_cell_size: int = MIN_CELL_SIZE
+    segments_left_out: pd.DataFrame = field(
+        default_factory=lambda: empty_table(SEGMENT_KEY_COLUMNS)
+    )
 
 
 def _results_of(
-    data: ExperimentData, *, control: str, alpha: float, min_cell_size: int, notes: list[str]
-) -> pd.DataFrame:
-    """analyze_experiment per experiment on its own metrics; small segments dropped."""
+    data: ExperimentData, *, control: str, alpha: float, rule: SmallCells, notes: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """analyze_experiment per experiment on its own metrics, and the segment rows left out.
+
+    A segment row whose variant or control arm holds 1..k-1 customers (the small-cell rule)
+    or none (nothing to estimate) is left out of the results and of ``ab_results``; their
+    keys are returned, and ``notes`` says how many.
+    """
     parts = []
     for experiment, frame in data.table.groupby("experiment_id", sort=True):
         metrics = list(data.metrics.get(str(experiment), ()))
@@ -113,21 +136,21 @@ def _results_of(
             )
         )
     if not parts:
-        return empty_table(RESULT_COLUMNS)
+        return empty_table(RESULT_COLUMNS), empty_table(SEGMENT_KEY_COLUMNS)
     results = pd.concat(parts, ignore_index=True)
-    small = results["segment_col"].notna() & (
-        (results["n"] < min_cell_size) | (results["n_control"] < min_cell_size)
-    )
-    if small.any():
+    empty_arm = (results["n"] == 0) | (results["n_control"] == 0)
+    left_out = results["segment_col"].notna() & (small_arms(results, rule) | empty_arm)
+    if left_out.any():
         notes.append(
-            f"{int(small.sum())} segment rows with fewer than {min_cell_size} customers in an "
-            "arm are not shown"
+            f"{int(left_out.sum()):,} segment rows with fewer than {rule.min_cell_size:,} "
+            "customers in an arm are not shown"
         )
-    return results[~small].reset_index(drop=True)
+    keys = results.loc[left_out, list(SEGMENT_KEY_COLUMNS)].reset_index(drop=True)
+    return results[~left_out].reset_index(drop=True), keys
 
 
 def _retention_of(
-    usable: pd.DataFrame, retention_metric: str | None, notes: list[str]
+    usable: pd.DataFrame, retention_metric: str | None, notes: list[str], rule: SmallCells
 ) -> str | None:
     """The retention column campaign_economics can count, or None (said in ``notes``)."""
     if retention_metric is None:
@@ -146,7 +169,7 @@ def _retention_of(
     if values.isna().any():
         notes.append(
             f"the retention metric '{retention_metric}' has no value for "
-            f"{int(values.isna().sum()):,} customers: the cost per extra retained customer is "
+            f"{rule.phrase(int(values.isna().sum()))}: the cost per extra retained customer is "
             "not computed"
         )
         return None
@@ -170,6 +193,7 @@ def _economics_of(
     revenue_metric: str | None,
     retention_metric: str | None,
     notes: list[str],
+    rule: SmallCells,
 ) -> pd.DataFrame:
     table = data.table
     if revenue_metric is None:
@@ -203,15 +227,22 @@ def _economics_of(
         cost_per_contact=cost_per_contact,
         alpha=alpha,
         revenue_col=revenue_metric,
-        retention_col=_retention_of(usable, retention_metric, notes),
+        retention_col=_retention_of(usable, retention_metric, notes, rule),
     )
     if clv is None:
         return economics
     covered = usable[usable["customer_id"].isin(clv["customer_id"])]
     if len(covered) < len(usable):
+        left_out = part_of(
+            len(usable) - len(covered),
+            len(usable),
+            rule,
+            noun="assigned customer",
+            whole_shown=not experiments_with_small_arms(usable, rule),
+        )
         notes.append(
-            f"the CLV lift leaves out {len(usable) - len(covered):,} of {len(usable):,} assigned "
-            "customers who have no CLV in 05_clv (no valid purchase by the as-of date)"
+            f"the CLV lift leaves out {left_out} who have no CLV in 05_clv (no valid purchase "
+            "by the as-of date)"
         )
     return with_clv_lift(economics, covered, clv, control=control, alpha=alpha)
 
@@ -236,7 +267,7 @@ def analyze_ab(
     cost_per_contact: float | None = None,
     margin: float = 0.3,
     clv: pd.DataFrame | None = None,
-    min_cell_size: int = 10,
+    min_cell_size: int = MIN_CELL_SIZE,
     window_days: int = 30,
     retention_days: int = 90,
     planned_lifts: Sequence[float] = (0.05, 0.10, 0.20),
@@ -247,8 +278,8 @@ def analyze_ab(
     Transforms :class:`ExperimentData` (one row per customer and experiment) into the
     tables of :class:`AbAnalysis`: sample-ratio tests (overall and per segment), covariate
     balance, effects (:func:`crmlib.experiments.analyze_experiment` per experiment on the
-    metrics it has, segment rows with fewer than ``min_cell_size`` customers in an arm
-    dropped), campaign economics, verdicts, power at the observed sizes, the next test's
+    metrics it has; a segment row with an arm of 1..``min_cell_size`` - 1 customers, or
+    none, is left out, its keys in ``segments_left_out``), campaign economics, verdicts, power at the observed sizes, the next test's
     sample sizes and, when time to purchase is known, Kaplan-Meier curves, the RMST
     difference (horizon: ``retention_days``, shortened to the follow-up every arm reaches)
     and the cumulative purchase share over ``window_days``.
@@ -269,8 +300,9 @@ def analyze_ab(
     clv : pd.DataFrame, optional
         customer_id, clv (05_clv's artifact); the CLV lift net of cost when every assigned
         customer has one.
-    min_cell_size : int, default 10
-        Smallest arm of a segment row shown.
+    min_cell_size : int, default MIN_CELL_SIZE
+        ``privacy.min_cell_size``: the smallest arm of a segment row kept, and the rule the
+        report's tables and words apply (kept in :attr:`AbAnalysis.min_cell_size`).
     window_days, retention_days : int
         Cumulative outcome days and the RMST horizon.
     planned_lifts : sequence of float
@@ -284,6 +316,7 @@ def analyze_ab(
         Empty tables (with their columns) when ``data`` has no experiment.
     """
     guardrails = dict(guardrails or {})
+    rule = SmallCells(min_cell_size)
     notes: list[str] = []
     money_notes: list[str] = []
     if not data.available:
@@ -299,6 +332,7 @@ def analyze_ab(
             rmst=empty_table(RMST_COLUMNS),
             cumulative=empty_table(CUMULATIVE_COLUMNS),
             notes=("there is no experiment data, so nothing was analysed",),
+            min_cell_size=min_cell_size,
         )
     table = data.table
     srm = srm_table(table, segment_cols=list(data.segments), srm_alpha=srm_alpha)
@@ -308,9 +342,7 @@ def analyze_ab(
         if covariates
         else empty_table(BALANCE_COLUMNS)
     )
-    results = _results_of(
-        data, control=control, alpha=alpha, min_cell_size=min_cell_size, notes=notes
-    )
+    results, left_out = _results_of(data, control=control, alpha=alpha, rule=rule, notes=notes)
     economics = _economics_of(
         data,
         control=control,
@@ -321,6 +353,7 @@ def analyze_ab(
         revenue_metric=revenue_metric,
         retention_metric=retention_metric,
         notes=money_notes,
+        rule=rule,
     )
     judged = judge_guardrails(results, guardrails)
     decided = verdicts(
@@ -332,6 +365,7 @@ def analyze_ab(
         primary_metric=primary_metric,
         alpha=alpha,
         currency=currency,
+        min_cell_size=min_cell_size,
     )
     powers = power_table(table, results, control=control, alpha=alpha, power=power)
     sizes = sample_size_table(
@@ -372,7 +406,12 @@ def analyze_ab(
         notes=tuple([*notes, *money_notes]),
         guardrails=judged,
         money_notes=tuple(money_notes),
+        min_cell_size=min_cell_size,
+        segments_left_out=left_out,
     )
+
+
+_UNCOUNTED = "rows not counted here: an arm is too small to describe"
 
 
 def ab_checks(data: ExperimentData, analysis: AbAnalysis) -> Checks:
@@ -380,15 +419,20 @@ def ab_checks(data: ExperimentData, analysis: AbAnalysis) -> Checks:
 
     Rows reconcile (export: read = analysed + rejected), one row per customer and
     experiment, every arm size in the results equals the table's, p-values lie in [0, 1],
-    one verdict per experiment x variant with results.
+    one verdict per experiment x variant with results. The details give no row count when an
+    experiment has an arm of fewer than ``analysis.min_cell_size`` customers (with the arms'
+    counts on the page, the total would reveal it).
     """
     checks = Checks()
     table = data.table
+    counted = not experiments_with_small_arms(table, SmallCells(analysis.min_cell_size))
     if data.source == "export":
         checks.expect(
             "export rows reconcile",
             data.rows_read == len(table) + len(data.rejects),
-            f"{data.rows_read:,} read = {len(table):,} analysed + {len(data.rejects):,} rejected",
+            f"{data.rows_read:,} read = {len(table):,} analysed + {len(data.rejects):,} rejected"
+            if counted
+            else _UNCOUNTED,
         )
     if not data.available:
         checks.expect("no experiment data", len(analysis.results) == 0, "nothing analysed")
@@ -396,7 +440,7 @@ def ab_checks(data: ExperimentData, analysis: AbAnalysis) -> Checks:
     checks.expect(
         "one row per customer and experiment",
         not table.duplicated(["experiment_id", "customer_id"]).any(),
-        f"{len(table):,} rows",
+        f"{len(table):,} rows" if counted else _UNCOUNTED,
     )
     sizes = table.groupby(["experiment_id", "variant"]).size()
     overall = analysis.results[analysis.results["segment_col"].isna()]
@@ -426,13 +470,20 @@ def ab_checks(data: ExperimentData, analysis: AbAnalysis) -> Checks:
     return checks
 
 
-def effects_table(results: pd.DataFrame) -> pd.DataFrame:
+def _not_reported(min_cell_size: int) -> str:
+    """The words of a table cell whose comparison has an arm too small to describe."""
+    return f"not reported: an arm has fewer than {min_cell_size:,} customers"
+
+
+def effects_table(results: pd.DataFrame, *, min_cell_size: int = MIN_CELL_SIZE) -> pd.DataFrame:
     """The overall effects for the report: one row per experiment x variant x metric, as text.
 
     Means are the arms' observed means. Differences of binary metrics are in percentage
     points, relative lifts in percent, both with their CI; a CUPED row names its covariate
     and its variance cut, and its unadjusted difference stands beside the adjusted one;
-    p-values are Holm-adjusted.
+    p-values are Holm-adjusted. The small-cell rule (``min_cell_size``): an arm of 1..k-1
+    customers reads ``"<k"`` in "Customers (variant / control)" and every mean, difference,
+    lift and p-value of its row reads ``"–"`` (an arm cannot be pooled with another).
 
     Examples
     --------
@@ -447,10 +498,16 @@ def effects_table(results: pd.DataFrame) -> pd.DataFrame:
     >>> row = effects_table(results).iloc[0]
     >>> row["Difference (95% CI)"], row["Adjusted for (CUPED)"], row["Unadjusted difference (95% CI)"]
     ('5.0 points (0.0 to 10.0)', 'pre-period orders (variance cut 12.0%)', '6.0 points (0.0 to 12.0)')
+    >>> row = effects_table(results.assign(n=6)).iloc[0]
+    >>> row["Customers (variant / control)"], row["Control"], row["Difference (95% CI)"]
+    ('<10 / 480', '–', '–')
     """
+    rule = SmallCells(min_cell_size)
     overall = results[results["segment_col"].isna()]
+    small = small_arms(overall, rule)
+    keys = ("Experiment", "Variant", "Metric", "Customers (variant / control)")
     rows = []
-    for row in overall.itertuples(index=False):
+    for row, too_small in zip(overall.itertuples(index=False), small, strict=True):
         values = row._asdict()
         kind = str(row.metric_kind)
         binary = kind == "binary"
@@ -462,7 +519,8 @@ def effects_table(results: pd.DataFrame) -> pd.DataFrame:
                 "Experiment": row.experiment_id,
                 "Variant": row.variant,
                 "Metric": row.metric,
-                "Customers (variant / control)": f"{int(row.n):,} / {int(row.n_control):,}",
+                "Customers (variant / control)": f"{rule.count(int(row.n))} / "
+                f"{rule.count(int(row.n_control))}",
                 "Control": f"{100 * control_mean:.1f}%" if binary else f"{control_mean:,.2f}",
                 "Variant mean": f"{100 * mean:.1f}%" if binary else f"{mean:,.2f}",
                 "Difference (95% CI)": _effect(row.abs_diff, row.abs_ci_low, row.abs_ci_high, kind),
@@ -490,32 +548,40 @@ def effects_table(results: pd.DataFrame) -> pd.DataFrame:
                 "Holm-adjusted p": _p_value(float(row.p_adjusted)),
             }
         )
+        if too_small:
+            rows[-1] = {key: value if key in keys else HIDDEN for key, value in rows[-1].items()}
     return _indexed(rows, ["Experiment", "Variant", "Metric"])
 
 
-def guardrails_table(guardrails: pd.DataFrame) -> pd.DataFrame:
+def guardrails_table(
+    guardrails: pd.DataFrame, *, min_cell_size: int = MIN_CELL_SIZE
+) -> pd.DataFrame:
     """The guardrails for the report: one row per experiment x variant x guardrail, as text.
 
     Reads :func:`crmlib.experiments.judge_guardrails`: which direction is bad, the tolerated
     worsening, the difference with its CI and the status ("not measured" when the metric had
-    no result).
+    no result). A variant whose arm or control arm holds 1..``min_cell_size`` - 1 customers
+    has its difference ``"–"`` and its status "not reported" (the small-cell rule).
 
     Examples
     --------
     >>> judged = pd.DataFrame({"experiment_id": ["e"], "variant": ["b"], "metric": ["retained"],
-    ...     "worse": ["lower"], "margin": [0.01], "metric_kind": ["binary"],
-    ...     "abs_diff": [-0.04], "abs_ci_low": [-0.06], "abs_ci_high": [-0.02],
-    ...     "status": ["inferior"], "words": [""]})
+    ...     "n": [400], "n_control": [410], "worse": ["lower"], "margin": [0.01],
+    ...     "metric_kind": ["binary"], "abs_diff": [-0.04], "abs_ci_low": [-0.06],
+    ...     "abs_ci_high": [-0.02], "status": ["inferior"], "words": [""]})
     >>> guardrails_table(judged).iloc[0].tolist()
     ['a fall', '1.0 points', '-4.0 points (-6.0 to -2.0)', 'inferior: worse beyond the tolerance']
+    >>> guardrails_table(judged.assign(n=7)).iloc[0].tolist()[2:]
+    ['–', 'not reported: an arm has fewer than 10 customers']
     """
     statuses = {
         "non-inferior": "non-inferior: within the tolerance",
         "inferior": "inferior: worse beyond the tolerance",
         "inconclusive": "inconclusive: may be worse beyond the tolerance",
     }
+    small = small_arms(guardrails, SmallCells(min_cell_size))
     rows = []
-    for row in guardrails.itertuples(index=False):
+    for row, too_small in zip(guardrails.itertuples(index=False), small, strict=True):
         kind = str(row.metric_kind)
         measured = bool(np.isfinite(float(row.abs_diff)))
         rows.append(
@@ -541,6 +607,8 @@ def guardrails_table(guardrails: pd.DataFrame) -> pd.DataFrame:
                 else "not measured: no result for this metric",
             }
         )
+        if too_small:
+            rows[-1] |= {"Difference (95% CI)": HIDDEN, "Status": _not_reported(min_cell_size)}
     return _indexed(rows, ["Experiment", "Variant", "Guardrail"])
 
 
@@ -550,13 +618,19 @@ def _indexed(rows: list[dict[str, Any]], keys: list[str]) -> pd.DataFrame:
     return table.set_index(keys) if len(table) else table
 
 
-def economics_table(economics: pd.DataFrame, *, currency: str) -> pd.DataFrame:
+def economics_table(
+    economics: pd.DataFrame, *, currency: str, min_cell_size: int = MIN_CELL_SIZE
+) -> pd.DataFrame:
     """The campaign economics for the report: one row per experiment x variant, money as text.
+
+    A variant whose arm or control arm holds 1..``min_cell_size`` - 1 customers has every
+    amount ``"–"``, its campaign cost included (cost per contact x customers would reveal
+    the arm's size).
 
     Examples
     --------
-    >>> economics = pd.DataFrame({"experiment_id": ["e"], "variant": ["b"],
-    ...     "incremental_revenue_total": [900.0], "incremental_revenue_total_ci_low": [-100.0],
+    >>> economics = pd.DataFrame({"experiment_id": ["e"], "variant": ["b"], "n": [500],
+    ...     "n_control": [480], "incremental_revenue_total": [900.0], "incremental_revenue_total_ci_low": [-100.0],
     ...     "incremental_revenue_total_ci_high": [1900.0], "cost_total": [150.0],
     ...     "net_profit": [120.0], "net_profit_ci_low": [-180.0],
     ...     "net_profit_ci_high": [420.0], "roi": [0.8], "roi_ci_low": [-1.2],
@@ -565,9 +639,12 @@ def economics_table(economics: pd.DataFrame, *, currency: str) -> pd.DataFrame:
     ...     "cost_per_incremental_retained_ci_high": [np.nan]})
     >>> economics_table(economics, currency="EUR").iloc[0]["Net profit (95% CI)"]
     '€120 (-€180 to €420)'
+    >>> economics_table(economics.assign(n_control=4), currency="EUR").iloc[0].tolist()[:2]
+    ['–', '–']
     """
+    small = small_arms(economics, SmallCells(min_cell_size))
     rows = []
-    for row in economics.itertuples(index=False):
+    for row, too_small in zip(economics.itertuples(index=False), small, strict=True):
         values = row._asdict()
 
         def money(column: str, values: dict[str, Any] = values) -> str:
@@ -603,6 +680,9 @@ def economics_table(economics: pd.DataFrame, *, currency: str) -> pd.DataFrame:
                 ),
             }
         )
+        if too_small:
+            keys = ("Experiment", "Variant")
+            rows[-1] = {key: value if key in keys else HIDDEN for key, value in rows[-1].items()}
     return _indexed(rows, ["Experiment", "Variant"])
 
 
@@ -635,12 +715,16 @@ def describe_money(economics: pd.DataFrame, money_notes: Sequence[str]) -> str:
     return sentences
 
 
-def survival_table(rmst: pd.DataFrame) -> pd.DataFrame:
+def survival_table(
+    rmst: pd.DataFrame, *, control: str = "control", min_cell_size: int = MIN_CELL_SIZE
+) -> pd.DataFrame:
     """The restricted mean time to first purchase for the report, one row per arm, as text.
 
     Reads :func:`crmlib.experiments.rmst_difference`: the mean days without a purchase over
-    the horizon per arm, and each variant's difference from control with its CI and p-value
-    (negative: the variant's customers bought sooner).
+    the horizon per arm, and each variant's difference from ``control`` with its CI and
+    p-value (negative: the variant's customers bought sooner). An arm of 1..``min_cell_size``
+    - 1 customers reads ``"<k"`` and its mean ``"–"``; a comparison with such an arm (either
+    side) has its difference and p-value ``"–"``.
 
     Examples
     --------
@@ -650,15 +734,26 @@ def survival_table(rmst: pd.DataFrame) -> pd.DataFrame:
     ...     "ci_high": [np.nan, 0.1], "p_value": [np.nan, 0.07], "note": ["", ""]})
     >>> survival_table(rmst).loc[("e", "b"), "Difference vs control (95% CI)"]
     '-1.4 days (-2.9 to 0.1)'
+    >>> survival_table(rmst.assign(n=[400, 6])).loc[("e", "b")].tolist()[:3]
+    ['<10', '30 days', '–']
     """
+    rule = SmallCells(min_cell_size)
+    controls = rmst[rmst["variant"].astype(str) == control]
+    control_n = dict(zip(controls["experiment_id"].astype(str), controls["n"], strict=True))
+    own_small = rule.is_small(rmst["n"].to_numpy())
+    control_small = rule.is_small(
+        rmst["experiment_id"].astype(str).map(control_n).fillna(0).to_numpy()
+    )
     rows = []
-    for row in rmst.itertuples(index=False):
+    for row, small, against_small in zip(
+        rmst.itertuples(index=False), own_small, control_small, strict=True
+    ):
         compared = np.isfinite(row.rmst_diff_days)
         rows.append(
             {
                 "Experiment": row.experiment_id,
                 "Variant": row.variant,
-                "Customers": f"{int(row.n):,}",
+                "Customers": rule.count(int(row.n)),
                 "Horizon": f"{row.horizon_days:.0f} days",
                 "Mean days without a purchase": (
                     f"{row.rmst_days:.1f}" if np.isfinite(row.rmst_days) else "n/a"
@@ -672,4 +767,13 @@ def survival_table(rmst: pd.DataFrame) -> pd.DataFrame:
                 "Note": row.note or "",
             }
         )
+        if small:
+            rows[-1] |= {
+                "Mean days without a purchase": HIDDEN,
+                "Note": _not_reported(min_cell_size),
+            }
+        if small or (against_small and str(row.variant) != control):
+            rows[-1] |= {"Difference vs control (95% CI)": HIDDEN, "p": HIDDEN}
+        if against_small and not small and str(row.variant) != control:
+            rows[-1]["Note"] = _not_reported(min_cell_size)
     return _indexed(rows, ["Experiment", "Variant"])

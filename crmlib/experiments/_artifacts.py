@@ -72,7 +72,7 @@ def ab_metrics(
     ...     "verdict": ["ship"], "primary_metric": ["repurchase"], "primary_diff": [0.05],
     ...     "primary_ci_low": [0.01], "primary_ci_high": [0.09]})
     >>> srm = pd.DataFrame({"experiment_id": ["winback"], "segment_col": [None],
-    ...     "counts": [""], "p_value": [0.55], "srm": [False]})
+    ...     "counts": [{"control": 480, "email": 500}], "p_value": [0.55], "srm": [False]})
     >>> economics = pd.DataFrame({"experiment_id": ["winback"], "variant": ["email"],
     ...     "net_profit": [np.nan], "net_profit_ci_low": [np.nan],
     ...     "net_profit_ci_high": [np.nan], "roi": [np.nan]})

@@ -27,8 +27,10 @@ from crmlib.experiments._export import (
     read_experiment_export,
 )
 from crmlib.experiments._outcomes import experiment_outcomes
-from crmlib.experiments._report import _sentence, covariate_words
+from crmlib.experiments._report import _sentence, arms_words, covariate_words
+from crmlib.experiments._small import counts_words, experiments_with_small_arms, part_of
 from crmlib.io import RunFolder
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "ExperimentData",
@@ -257,6 +259,7 @@ def _from_assignments(
     pre_period_days: int,
     segments: Sequence[str],
     notes: list[str],
+    min_cell_size: int,
 ) -> tuple[pd.DataFrame, dict[str, int]] | None:
     if not engine.has_table("assignments"):
         notes.append(
@@ -270,6 +273,7 @@ def _from_assignments(
         window_days=window_days,
         pre_period_days=pre_period_days,
         retention_days=retention_days,
+        min_cell_size=min_cell_size,
     )
     notes.extend(outcomes.attrs.get("notes", []))
     excluded = dict(outcomes.attrs.get("excluded_multiple_variants", {}))
@@ -280,9 +284,12 @@ def _from_assignments(
 
 
 def _metrics_per_experiment(
-    table: pd.DataFrame, analysed: Sequence[str], *, notes: list[str]
+    table: pd.DataFrame, analysed: Sequence[str], *, notes: list[str], rule: SmallCells
 ) -> dict[str, tuple[str, ...]]:
-    """Per experiment, the metrics with a value for every customer (the others noted)."""
+    """Per experiment, the metrics with a value for every customer (the others noted).
+
+    The notes count customers by the small-cell ``rule`` (:func:`part_of`).
+    """
     present = [metric for metric in analysed if metric in table.columns]
     for metric in analysed:
         if metric not in table.columns:
@@ -292,13 +299,20 @@ def _metrics_per_experiment(
     missing = table[present].isna().groupby(table["experiment_id"], sort=True).sum()
     sizes = table.groupby("experiment_id", sort=True).size()
     metrics: dict[str, tuple[str, ...]] = {}
+    small = experiments_with_small_arms(table, rule)
     for experiment, counts in missing.iterrows():
         kept = tuple(metric for metric in present if counts[metric] == 0)
         for metric in present:
             if counts[metric]:
+                lacking = part_of(
+                    int(counts[metric]),
+                    int(sizes[experiment]),
+                    rule,
+                    whole_shown=str(experiment) not in small,
+                )
                 notes.append(
-                    f"experiment '{experiment}': '{metric}' is not analysed, "
-                    f"{int(counts[metric])} of {int(sizes[experiment])} customers have no value"
+                    f"experiment '{experiment}': '{metric}' is not analysed, {lacking} have no "
+                    "value"
                 )
         metrics[str(experiment)] = kept
     return metrics
@@ -331,7 +345,8 @@ def experiment_data(
         With 01_ingest's artifacts registered (``transactions`` and, when present,
         ``customers``, ``events``, ``assignments``).
     params : WorkbookParams
-        For ``source.experiment_export`` and paths relative to the params file.
+        For ``source.experiment_export``, paths relative to the params file and
+        ``privacy.min_cell_size`` (the notes count customers by the small-cell rule).
     input : str, default "auto"
         ``"assignments"``, ``"export"``, or ``"auto"`` (the export when it is configured).
     as_of_date : date or str
@@ -399,11 +414,14 @@ def experiment_data(
             pre_period_days=pre_period_days,
             segments=segments,
             notes=notes,
+            min_cell_size=params.privacy.min_cell_size,
         )
         if found is None:
             return ExperimentData("none", empty_table(_ID_COLUMNS), {}, {}, {}, (), tuple(notes))
         table, excluded = found
-    per_experiment = _metrics_per_experiment(table, analysed, notes=notes)
+    per_experiment = _metrics_per_experiment(
+        table, analysed, notes=notes, rule=SmallCells(params.privacy.min_cell_size)
+    )
     kept_covariates = {
         metric: column
         for metric, column in covariates.items()
@@ -431,22 +449,31 @@ def experiment_data(
     )
 
 
-def describe_data(data: ExperimentData) -> str:
+def describe_data(data: ExperimentData, *, min_cell_size: int = MIN_CELL_SIZE) -> str:
     """Markdown: where the experiment table came from, its experiments and arms, what was left out.
+
+    Counts follow the small-cell rule (``min_cell_size``, :mod:`crmlib.privacy`): an arm of
+    1..k-1 customers reads "fewer than k" and the experiment's total is not given (with the
+    other arms it would reveal it); the export's row counts are not given when an experiment
+    has such an arm.
 
     Examples
     --------
-    >>> table = pd.DataFrame({"experiment_id": "e", "customer_id": ["A", "B"],
-    ...                       "variant": ["control", "b"], "bought": [0.0, 1.0]})
+    >>> table = pd.DataFrame({"experiment_id": "e", "customer_id": [f"C{i}" for i in range(40)],
+    ...                       "variant": ["control"] * 20 + ["b"] * 20, "bought": 0.0})
     >>> data = ExperimentData("assignments", table, {"e": ("bought",)}, {}, {}, ())
     >>> print(describe_data(data))
     - **Input:** the assignments, outcomes from each customer's orders and messages after assignment.
-    - **e:** 2 customers (b 1, control 1); metrics analysed: bought.
+    - **e:** 40 customers (b 20, control 20); metrics analysed: bought.
     - No customer was exposed to more than one variant of an experiment.
+    >>> print(describe_data(data, min_cell_size=25).splitlines()[1])
+    - **e:** b fewer than 25, control fewer than 25 customers (the total is not given: it would reveal the small arm); metrics analysed: bought.
     """
     if not data.available:
         reasons = " ".join(_sentence(note) for note in data.notes)
         return f"**There is no experiment to analyse.** {reasons}".strip()
+    rule = SmallCells(min_cell_size)
+    small = experiments_with_small_arms(data.table, rule)
     lines = []
     if data.source == "export":
         rejected = len(data.rejects)
@@ -458,37 +485,46 @@ def describe_data(data: ExperimentData) -> str:
             if rejected
             else "none"
         )
-        lines.append(
-            f"- **Input:** the experiment export, {data.rows_read:,} rows read: "
-            f"{len(data.table):,} analysed and {rejected:,} rejected ({by_reason}); "
-            f"{'the totals reconcile' if data.rows_read == len(data.table) + rejected else 'the totals do NOT reconcile'}."
-        )
+        reconciled = data.rows_read == len(data.table) + rejected
+        if small:
+            lines.append(
+                "- **Input:** the experiment export; the rows read, analysed and rejected are "
+                "not counted here because an arm has fewer than "
+                f"{min_cell_size:,} customers; "
+                f"{'the totals reconcile' if reconciled else 'the totals do NOT reconcile'}."
+            )
+        else:
+            lines.append(
+                f"- **Input:** the experiment export, {data.rows_read:,} rows read: "
+                f"{len(data.table):,} analysed and {rejected:,} rejected ({by_reason}); "
+                f"{'the totals reconcile' if reconciled else 'the totals do NOT reconcile'}."
+            )
     else:
         lines.append(
             "- **Input:** the assignments, outcomes from each customer's orders and messages "
             "after assignment."
         )
     for experiment, rows in data.table.groupby("experiment_id", sort=True):
-        counts = ", ".join(
-            f"{variant} {count:,}"
+        counts = {
+            str(variant): int(count)
             for variant, count in rows["variant"].value_counts().sort_index().items()
-        )
+        }
         analysed = ", ".join(data.metrics.get(str(experiment), ())) or "none"
         lines.append(
-            f"- **{experiment}:** {len(rows):,} customers ({counts}); metrics analysed: {analysed}."
+            f"- **{experiment}:** {arms_words(counts, rule)}; metrics analysed: {analysed}."
         )
     if data.covariates:
         lines.append(f"- **CUPED:** {covariate_words(data.covariates)}.")
-    excluded = sum(data.excluded_multiple_variants.values())
+    excluded = {
+        experiment: count
+        for experiment, count in sorted(data.excluded_multiple_variants.items())
+        if count
+    }
     if excluded:
-        where = ", ".join(
-            f"{experiment} {count:,}"
-            for experiment, count in sorted(data.excluded_multiple_variants.items())
-            if count
-        )
+        total = rule.phrase(sum(excluded.values()))
         lines.append(
-            f"- **{excluded:,} customers were exposed to more than one variant** and are "
-            f"excluded ({where})."
+            f"- **{total[:1].upper()}{total[1:]} were exposed to more than one variant** and are "
+            f"excluded ({counts_words(excluded, rule, total_shown=True)})."
         )
     else:
         lines.append("- No customer was exposed to more than one variant of an experiment.")

@@ -52,8 +52,9 @@ def srm_table(
     """Sample-ratio mismatch test per experiment (and within each segment), equal shares expected.
 
     Transforms one row per assigned customer into one row per experiment (× segment): *experiment_id,
-    segment_col, segment, n, counts* (variant -> customers, as text), *chi2, p_value, srm*
-    (p < ``srm_alpha``). Segment rows test the same split inside the segment; the overall rows
+    segment_col, segment, n, counts* (a dict: variant -> customers, sorted by variant; exact, for
+    the analysis; a page shows them through :func:`crmlib.experiments.describe_health`), *chi2,
+    p_value, srm* (p < ``srm_alpha``). Segment rows test the same split inside the segment; the overall rows
     come first with segment_col and segment empty.
 
     Examples
@@ -81,7 +82,7 @@ def srm_table(
                     "segment_col": segment_col,
                     "segment": None if segment_col is None else str(key_tuple[1]),
                     "n": int(sum(observed.values())),
-                    "counts": ", ".join(f"{k} {v:,}" for k, v in sorted(observed.items())),
+                    "counts": dict(sorted(observed.items())),
                     "chi2": float(test["chi2"]),
                     "p_value": float(test["p_value"]),
                     "srm": bool(float(test["p_value"]) < srm_alpha)

@@ -45,7 +45,9 @@ import pandas as pd
 from crmlib.checks import positive_days, require_view
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
+from crmlib.experiments._small import experiments_with_small_arms, part_of
 from crmlib.periods import as_date, exclusive_end
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = ["OUTCOME_COLUMNS", "experiment_outcomes"]
 
@@ -117,23 +119,35 @@ def _check_assignments(
 
 
 def _open_windows_notes(
-    table: pd.DataFrame, *, window_days: int, retention_days: int, as_of: dt.date
+    table: pd.DataFrame,
+    *,
+    window_days: int,
+    retention_days: int,
+    as_of: dt.date,
+    rule: SmallCells,
 ) -> list[str]:
+    """Per experiment, how many assignments' windows are still open, in words of the rule."""
     notes = []
+    small = experiments_with_small_arms(table, rule)
     for experiment, rows in table.groupby("experiment_id", sort=True):
+        whole_shown = str(experiment) not in small
+
+        def some(count: int, rows: pd.DataFrame = rows, whole_shown: bool = whole_shown) -> str:
+            return part_of(count, len(rows), rule, noun="assignment", whole_shown=whole_shown)
+
         still_open = int((~rows["window_closed"]).sum())
         if still_open:
             notes.append(
                 f"experiment '{experiment}': the {window_days}-day outcome window of "
-                f"{still_open} of {len(rows)} assignments is still open on "
-                f"{as_of.isoformat()}; their outcomes are partial (days_observed says how much)"
+                f"{some(still_open)} is still open on {as_of.isoformat()}; their outcomes are "
+                "partial (days_observed says how much)"
             )
         unknown = int(rows["retained"].isna().sum())
         if unknown:
             notes.append(
                 f"experiment '{experiment}': the {retention_days}-day retention window of "
-                f"{unknown} of {len(rows)} assignments is not closed on {as_of.isoformat()}; "
-                "whether they were retained is not known yet"
+                f"{some(unknown)} is not closed on {as_of.isoformat()}; whether they were "
+                "retained is not known yet"
             )
     return notes
 
@@ -148,6 +162,7 @@ def experiment_outcomes(
     assignments: str = "assignments",
     transactions: str = "transactions",
     events: str = "events",
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> pd.DataFrame:
     """Outcomes of every experiment assignment: one row per (experiment_id, customer_id).
 
@@ -174,6 +189,9 @@ def experiment_outcomes(
         Length of the retention window after assignment (``retained``).
     assignments, transactions, events : str
         View names. ``events`` may be absent; ``assignments.cost`` may be absent (NaN).
+    min_cell_size : int, default MIN_CELL_SIZE
+        ``privacy.min_cell_size``: the notes (shown on the page) give no count of 1..k-1
+        assignments, nor an experiment's total when an arm holds 1..k-1 customers.
 
     Returns
     -------
@@ -266,7 +284,11 @@ def experiment_outcomes(
             )
     notes.extend(
         _open_windows_notes(
-            table, window_days=window_days, retention_days=retention_days, as_of=as_of
+            table,
+            window_days=window_days,
+            retention_days=retention_days,
+            as_of=as_of,
+            rule=SmallCells(min_cell_size),
         )
     )
     for note in notes:

@@ -11,6 +11,9 @@ import numpy as np
 import pandas as pd
 
 from crmlib.experiments._effects import power_and_mde, sample_size
+from crmlib.experiments._report import too_small_words
+from crmlib.experiments._small import small_arms
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "POWER_COLUMNS",
@@ -198,8 +201,14 @@ def describe_power(
     *,
     primary_metric: str,
     power: float = 0.8,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown: what each test could detect at its size, and what the next test needs.
+
+    A variant whose arm or control arm holds 1..``min_cell_size`` - 1 customers is said to
+    be too small to report (its detectable effect would reveal the arms' sizes); an
+    experiment whose control arm is that small gets no plan for the next test (its baseline
+    is a rate on too few customers).
 
     Examples
     --------
@@ -215,9 +224,22 @@ def describe_power(
     primary = mde_table[mde_table["metric"] == primary_metric]
     if primary.empty:
         return f"No power calculation: '{primary_metric}' was not analysed."
+    rule = SmallCells(min_cell_size)
+    small = small_arms(primary, rule)
+    small_control = {
+        str(experiment)
+        for experiment, n_control in zip(
+            primary["experiment_id"], primary["n_control"], strict=True
+        )
+        if rule.is_small(n_control)
+    }
     lines = []
-    for row in primary.itertuples(index=False):
+    for row, too_small in zip(primary.itertuples(index=False), small, strict=True):
         kind = str(row.metric_kind)
+        if too_small:
+            words = too_small_words(str(row.variant), row.n, row.n_control, rule)
+            lines.append(f"- **{row.experiment_id} / {row.variant}:** {words}.")
+            continue
         if not np.isfinite(row.mde_abs):
             lines.append(
                 f"- **{row.experiment_id} / {row.variant}:** {primary_metric} does not vary in "
@@ -227,13 +249,19 @@ def describe_power(
         side = "at or above" if abs(row.observed_diff) >= row.mde_abs else "below"
         relative = f"{row.mde_rel:.0%}" if np.isfinite(row.mde_rel) else "n/a"
         lines.append(
-            f"- **{row.experiment_id} / {row.variant}:** with {int(row.n_control):,} control and "
-            f"{int(row.n):,} {row.variant} customers the test had an {power:.0%} chance to "
+            f"- **{row.experiment_id} / {row.variant}:** with {rule.count(int(row.n_control))} "
+            f"control and {rule.count(int(row.n))} {row.variant} customers the test had an {power:.0%} chance to "
             f"detect a change in {primary_metric} of {_share_or_value(row.mde_abs, kind)} or "
             f"more ({relative} of the control's {_baseline_words(row.baseline, kind)}); the "
             f"observed difference was {_share_or_value(row.observed_diff, kind)}, {side} that."
         )
     for experiment, rows in sizes.groupby("experiment_id", sort=True):
+        if str(experiment) in small_control:
+            lines.append(
+                f"- **Next test of {experiment}:** no plan: the control arm has fewer than "
+                f"{min_cell_size:,} customers, too few to describe its baseline."
+            )
+            continue
         planned = [
             f"+{lift:.0%} plan {int(n):,}"
             for lift, n in zip(rows["relative_lift"], rows["n_per_arm"], strict=True)

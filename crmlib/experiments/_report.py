@@ -17,7 +17,9 @@ import pandas as pd
 
 from crmlib.checks import require_columns
 from crmlib.experiments._effects import guardrail_status
+from crmlib.experiments._small import counts_words, small_arms
 from crmlib.plotting import format_money
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "VERDICT_COLUMNS",
@@ -28,8 +30,10 @@ __all__ = [
     "judge_guardrails",
     "covariate_label",
     "covariate_words",
+    "arms_words",
     "describe_health",
     "describe_results",
+    "too_small_words",
     "ab_conclusion",
 ]
 
@@ -48,7 +52,7 @@ VERDICTS: tuple[str, ...] = (
 
 #: Columns of :func:`judge_guardrails`, in order.
 GUARDRAIL_COLUMNS: tuple[str, ...] = (
-    "experiment_id", "variant", "metric", "worse", "margin", "metric_kind", "abs_diff",
+    "experiment_id", "variant", "metric", "n", "n_control", "worse", "margin", "metric_kind", "abs_diff",
     "abs_ci_low", "abs_ci_high", "status", "words",
 )  # fmt: skip
 
@@ -62,6 +66,8 @@ _COVARIATE_LABELS: dict[str, str] = {
 VERDICT_COLUMNS: tuple[str, ...] = (
     "experiment_id",
     "variant",
+    "n",
+    "n_control",
     "verdict",
     "reasons",
     "srm_p_value",
@@ -116,13 +122,38 @@ def _money_ci(value: float, low: float, high: float, currency: str) -> str:
     )
 
 
-def _srm_p_values(srm: pd.DataFrame) -> dict[str, tuple[float, bool, str]]:
-    """Overall SRM per experiment: (p-value, flagged, counts)."""
+def _srm_p_values(srm: pd.DataFrame) -> dict[str, tuple[float, bool, dict[str, int]]]:
+    """Overall SRM per experiment: (p-value, flagged, customers per arm)."""
     overall = srm[srm["segment_col"].isna()]
     return {
-        str(row.experiment_id): (float(row.p_value), bool(row.srm), str(row.counts))
+        str(row.experiment_id): (float(row.p_value), bool(row.srm), _arm_counts(row.counts))
         for row in overall.itertuples(index=False)
     }
+
+
+def _arm_counts(counts: Any) -> dict[str, int]:
+    """The ``counts`` of a row of :func:`crmlib.experiments.srm_table` (variant -> customers)."""
+    if not isinstance(counts, Mapping):
+        raise ValueError(
+            f"srm: column 'counts' holds {counts!r}; expected a mapping variant -> customers "
+            "(as srm_table writes it)"
+        )
+    return {str(variant): int(n) for variant, n in counts.items()}
+
+
+def _has_small_arm(counts: Mapping[str, int], rule: SmallCells) -> bool:
+    return bool(rule.is_small(list(counts.values())).any()) if counts else False
+
+
+def _srm_p(p_value: float, counts: Mapping[str, int], rule: SmallCells) -> str:
+    """'p = 0.012', or why it is not quoted: an arm of the experiment is small.
+
+    With the other arms' counts, the p-value of the sample-ratio test would reveal a small
+    arm's size, so an experiment with an arm of 1..k-1 customers has none on the page.
+    """
+    if _has_small_arm(counts, rule):
+        return f"p-value not shown: an arm has fewer than {rule.min_cell_size:,} customers"
+    return _p(p_value)
 
 
 def _sentence(note: str) -> str:
@@ -262,7 +293,8 @@ def judge_guardrails(results: pd.DataFrame, guardrails: Mapping[str, Any]) -> pd
     """Every guardrail of every variant, judged in its own bad direction.
 
     Transforms the overall rows of :func:`crmlib.experiments.analyze_experiment` into one row
-    per experiment x variant x guardrail (:data:`GUARDRAIL_COLUMNS`): the difference and CI,
+    per experiment x variant x guardrail (:data:`GUARDRAIL_COLUMNS`): the arms' customers
+    ``n`` and ``n_control`` (for the small-cell rule of the page), the difference and CI,
     the tolerated worsening ``margin``, ``worse`` ("higher": a rise is bad, e.g. unsubscribes;
     "lower": a fall is bad, e.g. retention) and the status of
     :func:`crmlib.experiments.guardrail_status`. A guardrail without a result row (not
@@ -271,16 +303,16 @@ def judge_guardrails(results: pd.DataFrame, guardrails: Mapping[str, Any]) -> pd
     Examples
     --------
     >>> results = pd.DataFrame({"experiment_id": "e", "variant": "b", "metric": ["retained"],
-    ...     "segment_col": None, "abs_diff": [-0.04], "abs_ci_low": [-0.06],
-    ...     "abs_ci_high": [-0.02], "metric_kind": "binary"})
+    ...     "segment_col": None, "n": [400], "n_control": [410], "abs_diff": [-0.04],
+    ...     "abs_ci_low": [-0.06], "abs_ci_high": [-0.02], "metric_kind": "binary"})
     >>> judge_guardrails(results, {"retained": {"margin": 0.01, "worse": "lower"}})["status"].tolist()
     ['inferior']
     """
     specs = guardrail_specs(guardrails)
     require_columns(
         results,
-        ["experiment_id", "variant", "metric", "segment_col", "abs_diff", "abs_ci_low",
-         "abs_ci_high", "metric_kind"],
+        ["experiment_id", "variant", "metric", "segment_col", "n", "n_control", "abs_diff",
+         "abs_ci_low", "abs_ci_high", "metric_kind"],
         table_name=_RESULTS,
     )  # fmt: skip
     overall = _overall(results)
@@ -288,8 +320,9 @@ def judge_guardrails(results: pd.DataFrame, guardrails: Mapping[str, Any]) -> pd
     for (experiment, variant), arm in overall.groupby(
         [overall["experiment_id"].astype(str), overall["variant"].astype(str)], sort=True
     ):
+        sizes = {"n": int(arm["n"].max()), "n_control": int(arm["n_control"].max())}
         for record in _guardrail_rows(arm, specs):
-            rows.append({"experiment_id": experiment, "variant": variant, **record})
+            rows.append({"experiment_id": experiment, "variant": variant, **sizes, **record})
     return pd.DataFrame(rows, columns=list(GUARDRAIL_COLUMNS))
 
 
@@ -311,6 +344,7 @@ def verdicts(
     primary_metric: str = "repurchase",
     alpha: float = 0.05,
     currency: str,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> pd.DataFrame:
     """Decide, for every variant of every experiment, whether to ship it, and say why.
 
@@ -332,7 +366,9 @@ def verdicts(
     - **inconclusive** otherwise.
 
     ``reasons`` says why in plain words, ``"; "``-joined; covariates flagged as imbalanced in
-    ``balance`` (:func:`crmlib.experiments.covariate_balance`) are mentioned last.
+    ``balance`` (:func:`crmlib.experiments.covariate_balance`) are mentioned last. The
+    sample-ratio p-value of an experiment with an arm of fewer than ``min_cell_size``
+    customers is not quoted (with the other arms' counts it would reveal the small one).
 
     Parameters
     ----------
@@ -355,12 +391,14 @@ def verdicts(
         Level for the Holm-adjusted p-value of the primary metric.
     currency : str
         The run's currency (``params.currency``), of the money in ``reasons``.
+    min_cell_size : int, default MIN_CELL_SIZE
+        ``privacy.min_cell_size``: see above.
 
     Returns
     -------
     pd.DataFrame
         :data:`VERDICT_COLUMNS`, one row per experiment x variant, ordered by experiment_id,
-        variant. ``guardrails`` is ``"metric: status"`` text, ``imbalanced_covariates`` a
+        variant; ``n`` and ``n_control`` are the arms' customers. ``guardrails`` is ``"metric: status"`` text, ``imbalanced_covariates`` a
         comma-separated list ("" when none).
 
     Examples
@@ -368,12 +406,12 @@ def verdicts(
     >>> results = pd.DataFrame({
     ...     "experiment_id": "winback", "variant": "email",
     ...     "metric": ["repurchase", "unsubscribes"], "segment_col": None, "segment": None,
-    ...     "abs_diff": [0.057, 0.001], "abs_ci_low": [0.02, -0.002],
+    ...     "n": 500, "n_control": 500, "abs_diff": [0.057, 0.001], "abs_ci_low": [0.02, -0.002],
     ...     "abs_ci_high": [0.09, 0.003], "p_adjusted": [0.004, 0.6],
     ...     "metric_kind": "binary",
     ... })
     >>> srm = pd.DataFrame({"experiment_id": ["winback"], "segment_col": [None],
-    ...                     "counts": ["control 500, email 500"], "p_value": [1.0],
+    ...                     "counts": [{"control": 500, "email": 500}], "p_value": [1.0],
     ...                     "srm": [False]})
     >>> economics = pd.DataFrame({"experiment_id": ["winback"], "variant": ["email"],
     ...                           "net_profit": [800.0], "net_profit_ci_low": [50.0],
@@ -396,6 +434,8 @@ def verdicts(
             "variant",
             "metric",
             "segment_col",
+            "n",
+            "n_control",
             "abs_diff",
             "abs_ci_low",
             "abs_ci_high",
@@ -412,6 +452,7 @@ def verdicts(
     )
     specs = guardrail_specs(guardrails)
     srm_of = _srm_p_values(srm)
+    rule = SmallCells(min_cell_size)
     imbalanced: dict[tuple[str, str], list[str]] = {}
     if not balance.empty:
         require_columns(
@@ -440,6 +481,7 @@ def verdicts(
                 key,
                 arm,
                 srm=srm_of.get(key[0]),
+                rule=rule,
                 net=money.get(key, (math.nan, math.nan, math.nan)),
                 has_economics=key in money,
                 imbalanced=imbalanced.get(key, []),
@@ -459,7 +501,8 @@ def _verdict_row(
     key: tuple[str, str],
     arm: pd.DataFrame,
     *,
-    srm: tuple[float, bool, str] | None,
+    srm: tuple[float, bool, dict[str, int]] | None,
+    rule: SmallCells,
     net: tuple[float, float, float],
     has_economics: bool = True,
     imbalanced: list[str],
@@ -468,7 +511,7 @@ def _verdict_row(
     alpha: float,
     currency: str,
 ) -> dict[str, Any]:
-    srm_p, srm_flagged, _ = srm if srm is not None else (math.nan, False, "")
+    srm_p, srm_flagged, arm_counts = srm if srm is not None else (math.nan, False, {})
     primary = arm[arm["metric"] == primary_metric]
     if primary.empty:
         diff = low = high = p_adj = math.nan
@@ -508,8 +551,8 @@ def _verdict_row(
     if srm_flagged:
         verdict = "unhealthy"
         reasons.append(
-            f"sample-ratio mismatch ({_p(srm_p)}): the split is not what was planned; "
-            "effects cannot be trusted"
+            f"sample-ratio mismatch ({_srm_p(srm_p, arm_counts, rule)}): the split is not "
+            "what was planned; effects cannot be trusted"
         )
     else:
         against: list[str] = []
@@ -560,6 +603,8 @@ def _verdict_row(
     return {
         "experiment_id": key[0],
         "variant": key[1],
+        "n": int(arm["n"].max()),
+        "n_control": int(arm["n_control"].max()),
         "verdict": verdict,
         "reasons": "; ".join(reasons),
         "srm_p_value": srm_p,
@@ -577,18 +622,48 @@ def _verdict_row(
     }
 
 
-def describe_health(srm: pd.DataFrame, balance: pd.DataFrame) -> str:
+def arms_words(counts: Mapping[str, int], rule: SmallCells) -> str:
+    """An experiment's customers in words: ``"879 customers (control 431, treatment 448)"``.
+
+    With an arm of 1..k-1 customers the arm reads "fewer than k" and the total is not given
+    (with the other arms it would reveal the small one).
+
+    Examples
+    --------
+    >>> arms_words({"control": 431, "treatment": 448}, SmallCells(10))
+    '879 customers (control 431, treatment 448)'
+    >>> arms_words({"control": 23, "treatment": 6}, SmallCells(10))
+    'control 23, treatment fewer than 10 customers (the total is not given: it would reveal the small arm)'
+    """
+    listed = counts_words(counts, rule)
+    if _has_small_arm(counts, rule):
+        return f"{listed} customers (the total is not given: it would reveal the small arm)"
+    return f"{rule.phrase(sum(counts.values()))} ({listed})"
+
+
+def describe_health(
+    srm: pd.DataFrame,
+    balance: pd.DataFrame,
+    *,
+    control: str = "control",
+    min_cell_size: int = MIN_CELL_SIZE,
+) -> str:
     """Markdown, the first thing the report says: is each experiment's split what was planned?
 
     One bullet per experiment from the overall rows of ``srm``
-    (:func:`crmlib.experiments.srm_table`), then one for segments with a mismatch, then the
-    covariates that ``balance`` (:func:`crmlib.experiments.covariate_balance`) flags.
+    (:func:`crmlib.experiments.srm_table`): its customers per arm and the sample-ratio test,
+    then one for segments with a mismatch, then the covariates that ``balance``
+    (:func:`crmlib.experiments.covariate_balance`) flags. The small-cell rule
+    (``min_cell_size``): an arm of 1..k-1 customers reads "fewer than k", the experiment's
+    total and its sample-ratio p-value are not given (they would reveal it), the covariate
+    means of a comparison with that arm are not shown, and a segment where an arm is small is
+    not named.
 
     Examples
     --------
     >>> srm = pd.DataFrame({"experiment_id": ["winback"], "segment_col": [None],
     ...                     "segment": [None], "n": [1000],
-    ...                     "counts": ["control 500, email 500"], "p_value": [1.0],
+    ...                     "counts": [{"control": 500, "email": 500}], "p_value": [1.0],
     ...                     "srm": [False]})
     >>> print(describe_health(srm, pd.DataFrame()))
     - **winback:** 1,000 customers (control 500, email 500); the split matches the plan (sample-ratio test p = 1.000).
@@ -600,38 +675,69 @@ def describe_health(srm: pd.DataFrame, balance: pd.DataFrame) -> str:
     )
     if srm.empty:
         return "No experiment had assigned customers, so there is nothing to check."
+    rule = SmallCells(min_cell_size)
     lines = []
     overall = srm[srm["segment_col"].isna()]
+    arms_of = {str(row.experiment_id): _arm_counts(row.counts) for row in overall.itertuples()}
+    small_any = False
     for row in overall.itertuples(index=False):
-        head = f"- **{row.experiment_id}:** {int(row.n):,} customers ({row.counts}); "
+        counts = arms_of[str(row.experiment_id)]
+        small_any = small_any or _has_small_arm(counts, rule)
+        p_words = _srm_p(float(row.p_value), counts, rule)
+        head = f"- **{row.experiment_id}:** {arms_words(counts, rule)}; "
         if bool(row.srm):
             lines.append(
-                head + f"**sample-ratio mismatch ({_p(float(row.p_value))}): the split is "
-                "not what was planned; effects cannot be trusted.** Check the assignment and "
-                "the data pipeline before reading any result of this experiment."
+                head + f"**sample-ratio mismatch ({p_words}): the split is not what was planned; "
+                "effects cannot be trusted.** Check the assignment and the data pipeline before "
+                "reading any result of this experiment."
             )
         else:
-            lines.append(
-                head + f"the split matches the plan (sample-ratio test {_p(float(row.p_value))})."
-            )
+            lines.append(head + f"the split matches the plan (sample-ratio test {p_words}).")
     segments = srm[srm["segment_col"].notna() & srm["srm"].astype(bool)]
     for experiment, rows in segments.groupby("experiment_id", sort=True):
+        small = np.array([_has_small_arm(_arm_counts(c), rule) for c in rows["counts"]], bool)
         where = ", ".join(
             f"{col} = {level} ({_p(float(p))})"
             for col, level, p in zip(
-                rows["segment_col"], rows["segment"], rows["p_value"], strict=True
+                rows["segment_col"][~small], rows["segment"][~small], rows["p_value"][~small],
+                strict=True,
             )
+        )  # fmt: skip
+        unnamed = (
+            f"{int(small.sum())} segment(s) with an arm of fewer than {min_cell_size:,} "
+            "customers (not named)"
         )
+        where = ", ".join(part for part in (where, unnamed if small.any() else "") if part)
         lines.append(
             f"- **{experiment}:** the split is off inside segment(s) {where}; effects in those "
             "segments cannot be trusted."
         )
     if not balance.empty:
-        flagged = balance[balance["imbalanced"].astype(bool)]
-        if flagged.empty:
+        hidden = np.array(
+            [
+                _has_small_arm(
+                    {
+                        arm: n
+                        for arm, n in arms_of.get(str(row.experiment_id), {}).items()
+                        if arm in (str(row.variant), control)
+                    },
+                    rule,
+                )
+                for row in balance.itertuples(index=False)
+            ],
+            bool,
+        )
+        shown = balance[~hidden]
+        flagged = shown[shown["imbalanced"].astype(bool)]
+        if flagged.empty and not shown.empty:
             lines.append(
-                f"- Pre-period covariates ({', '.join(map(str, pd.unique(balance['covariate'])))}) "
-                "are balanced between the arms (|SMD| ≤ 0.1 everywhere)."
+                f"- Pre-period covariates ({', '.join(map(str, pd.unique(shown['covariate'])))}) "
+                "are balanced between the arms (|SMD| ≤ 0.1 "
+                + (
+                    "in every comparison whose arms are large enough to describe)."
+                    if hidden.any()
+                    else "everywhere)."
+                )
             )
         for row in flagged.itertuples(index=False):
             lines.append(
@@ -640,6 +746,12 @@ def describe_health(srm: pd.DataFrame, balance: pd.DataFrame) -> str:
                 f"control {float(row.control_mean):.2f}); CUPED adjusts for it only when it "
                 "is the metric's covariate."
             )
+    if small_any:
+        lines.append(
+            f"- An arm of fewer than {min_cell_size:,} customers is too small to describe: its "
+            f'count reads "fewer than {min_cell_size:,}", the experiment\'s total is not given, '
+            "and the arm's effects, money and covariate balance are not shown on this page."
+        )
     return "\n".join(lines)
 
 
@@ -666,18 +778,37 @@ def _money_words(row: pd.Series | None, currency: str) -> str:
     return words
 
 
+def too_small_words(variant: str, n: int, n_control: int, rule: SmallCells) -> str:
+    """Why a comparison is not reported: one of its arms holds 1..k-1 customers.
+
+    Examples
+    --------
+    >>> too_small_words("sms", 6, 23, SmallCells(10))
+    'too small to report: the arms hold sms fewer than 10, control 23 customers, and no group of fewer than 10 customers is described, so its effects, verdict and money are not shown'
+    """
+    arms = counts_words({variant: int(n), "control": int(n_control)}, rule)
+    return (
+        f"too small to report: the arms hold {arms} customers, and no group of fewer than "
+        f"{rule.min_cell_size:,} customers is described, so its effects, verdict and money are "
+        "not shown"
+    )
+
+
 def describe_results(
     results: pd.DataFrame,
     verdicts: pd.DataFrame,
     economics: pd.DataFrame,
     *,
     currency: str,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown: per experiment x variant the verdict, its reasons, every metric's effect, money.
 
     Reads the overall rows of ``results`` (:func:`crmlib.experiments.analyze_experiment`),
     the table of :func:`verdicts` and ``economics``
-    (:func:`crmlib.experiments.campaign_economics`).
+    (:func:`crmlib.experiments.campaign_economics`). A variant whose arm or control arm holds
+    fewer than ``min_cell_size`` customers (``privacy.min_cell_size``) is said to be too small
+    to report, without any of its statistics (:func:`too_small_words`).
 
     Examples
     --------
@@ -686,8 +817,8 @@ def describe_results(
     ...     "segment_col": None, "abs_diff": [0.05], "abs_ci_low": [0.01],
     ...     "abs_ci_high": [0.09], "p_adjusted": [0.01], "metric_kind": "binary",
     ... })
-    >>> table = pd.DataFrame({"experiment_id": ["winback"], "variant": ["email"],
-    ...                       "verdict": ["ship"], "reasons": ["it works"]})
+    >>> table = pd.DataFrame({"experiment_id": ["winback"], "variant": ["email"], "n": [500],
+    ...     "n_control": [480], "verdict": ["ship"], "reasons": ["it works"]})
     >>> print(describe_results(results, table, pd.DataFrame(columns=["experiment_id",
     ...       "variant"]), currency="EUR"))
     - **winback / email: ship.** It works.
@@ -695,14 +826,22 @@ def describe_results(
         - net profit unknown (campaign cost not recorded)
     """
     require_columns(
-        verdicts, ["experiment_id", "variant", "verdict", "reasons"], table_name="verdicts"
+        verdicts,
+        ["experiment_id", "variant", "n", "n_control", "verdict", "reasons"],
+        table_name="verdicts",
     )
     if verdicts.empty:
         return "No variant was tested against a control."
+    rule = SmallCells(min_cell_size)
+    small = small_arms(verdicts, rule)
     overall = _overall(results)
     lines = []
-    for row in verdicts.itertuples(index=False):
+    for row, too_small in zip(verdicts.itertuples(index=False), small, strict=True):
         experiment, variant = str(row.experiment_id), str(row.variant)
+        if too_small:
+            words = too_small_words(variant, row.n, row.n_control, rule)
+            lines.append(f"- **{experiment} / {variant}: not reported.** {_sentence(words)}")
+            continue
         reasons = str(row.reasons)
         lines.append(
             f"- **{experiment} / {variant}: {row.verdict}.** {reasons[:1].upper()}{reasons[1:]}."
@@ -735,31 +874,46 @@ def describe_results(
     return "\n".join(lines)
 
 
-def ab_conclusion(verdicts: pd.DataFrame, economics: pd.DataFrame, *, currency: str) -> str:
+def ab_conclusion(
+    verdicts: pd.DataFrame,
+    economics: pd.DataFrame,
+    *,
+    currency: str,
+    min_cell_size: int = MIN_CELL_SIZE,
+) -> str:
     """One paragraph for the front page: which variants to ship, which not, and the money.
+
+    A variant whose arm or control arm holds fewer than ``min_cell_size`` customers is named
+    as too small to report, without its verdict or statistics.
 
     Examples
     --------
     >>> table = pd.DataFrame({
-    ...     "experiment_id": "winback", "variant": ["email", "sms"],
-    ...     "verdict": ["ship", "inconclusive"], "primary_metric": "repurchase",
-    ...     "primary_kind": "binary", "primary_diff": [0.05, 0.01],
-    ...     "primary_ci_low": [0.01, -0.03], "primary_ci_high": [0.09, 0.05],
+    ...     "experiment_id": "winback", "variant": ["email", "sms"], "n": [500, 6],
+    ...     "n_control": 480, "verdict": ["ship", "inconclusive"],
+    ...     "primary_metric": "repurchase", "primary_kind": "binary",
+    ...     "primary_diff": [0.05, 0.01], "primary_ci_low": [0.01, -0.03],
+    ...     "primary_ci_high": [0.09, 0.05],
     ... })
     >>> economics = pd.DataFrame({"experiment_id": "winback", "variant": ["email", "sms"],
     ...     "net_profit": [1200.0, 10.0], "net_profit_ci_low": [200.0, -400.0],
     ...     "net_profit_ci_high": [2200.0, 420.0], "roi": [1.5, 0.02]})
     >>> print(ab_conclusion(table, economics, currency="EUR"))
-    1 experiment, 2 variants tested against control. Ship winback / email: repurchase 5.0 points (1.0 to 9.0), net profit €1.2k (€200 to €2.2k), ROI 150%. Inconclusive, keep testing or stop: winback / sms: repurchase 1.0 points (-3.0 to 5.0), net profit €10 (-€400 to €420), ROI 2%.
+    1 experiment, 2 variants tested against control. Ship winback / email: repurchase 5.0 points (1.0 to 9.0), net profit €1.2k (€200 to €2.2k), ROI 150%. Not reported, an arm of fewer than 10 customers: winback / sms.
     """
     if verdicts.empty:
         return "No A/B test had a variant to compare with its control."
+    require_columns(
+        verdicts, ["experiment_id", "variant", "n", "n_control", "verdict"], table_name="verdicts"
+    )
     experiments = verdicts["experiment_id"].nunique()
     parts = [
         f"{experiments:,} experiment{'s' if experiments != 1 else ''}, {len(verdicts):,} "
         f"variant{'s' if len(verdicts) != 1 else ''} tested against control."
     ]
-    by_verdict = {verdict: verdicts[verdicts["verdict"] == verdict] for verdict in VERDICTS}
+    small = small_arms(verdicts, SmallCells(min_cell_size))
+    reported = verdicts[~small]
+    by_verdict = {verdict: reported[reported["verdict"] == verdict] for verdict in VERDICTS}
     unhealthy = by_verdict["unhealthy"]
     if len(unhealthy):
         names = ", ".join(sorted(map(str, pd.unique(unhealthy["experiment_id"]))))
@@ -774,8 +928,12 @@ def ab_conclusion(verdicts: pd.DataFrame, economics: pd.DataFrame, *, currency: 
             + "; ".join(_headline(row, economics, currency) for row in ship.itertuples(index=False))
             + "."
         )
-    else:
-        parts.append("No variant is ready to ship.")
+    elif len(reported):
+        parts.append(
+            "No variant large enough to report is ready to ship."
+            if small.any()
+            else "No variant is ready to ship."
+        )
     for verdict, words in (
         (
             "effect positive, profit uncertain",
@@ -793,6 +951,12 @@ def ab_conclusion(verdicts: pd.DataFrame, economics: pd.DataFrame, *, currency: 
                 )
                 + "."
             )
+    if small.any():
+        names = "; ".join(
+            f"{row.experiment_id} / {row.variant}"
+            for row in verdicts[small].itertuples(index=False)
+        )
+        parts.append(f"Not reported, an arm of fewer than {min_cell_size:,} customers: {names}.")
     return " ".join(parts)
 
 

@@ -1,4 +1,9 @@
-"""Charts of A/B test results: lifts with CIs, segment forests, cumulative purchase curves."""
+"""Charts of A/B test results: lifts with CIs, segment forests, cumulative purchase curves.
+
+Every chart applies the small-cell rule (:mod:`crmlib.privacy`, ``min_cell_size``): a
+comparison with an arm of 1..k-1 customers, or a point computed on that few customers, is not
+drawn, and a caption under the chart says so in words.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,17 @@ import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
 from crmlib.checks import require_columns
+from crmlib.experiments._small import small_arms
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
-__all__ = ["plot_lift", "plot_lifts", "plot_segment_forest", "plot_cumulative_outcome", "no_data"]
+__all__ = [
+    "plot_lift",
+    "plot_lifts",
+    "plot_segment_forest",
+    "plot_cumulative_outcome",
+    "no_data",
+    "caption",
+]
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +36,8 @@ _EFFECT_COLUMNS = [
     "metric",
     "segment_col",
     "segment",
+    "n",
+    "n_control",
     "abs_diff",
     "abs_ci_low",
     "abs_ci_high",
@@ -34,6 +50,31 @@ def no_data(ax: plt.Axes, message: str, *, title: str) -> plt.Axes:
     ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, transform=ax.transAxes)
     ax.set(title=title, xticks=[], yticks=[])
     return ax
+
+
+def caption(ax: plt.Axes, text: str) -> plt.Axes:
+    """Words under a chart, below its x label: what the chart leaves out and why."""
+    ax.annotate(
+        text, xy=(0.0, 0.0), xycoords="axes fraction", xytext=(0, -48),
+        textcoords="offset points", ha="left", va="top", fontsize="small", color="#5f6b73",
+        wrap=True,
+    )  # fmt: skip
+    return ax
+
+
+def _too_small(min_cell_size: int) -> str:
+    return f"an arm of fewer than {min_cell_size:,} customers"
+
+
+def _names(labels: Sequence[str], *, most: int = 6) -> str:
+    """'a, b, c' (the first ``most`` distinct labels, then 'and N more')."""
+    distinct = list(dict.fromkeys(labels))
+    shown = ", ".join(distinct[:most])
+    return shown + (f" and {len(distinct) - most:,} more" if len(distinct) > most else "")
+
+
+def _comparison_label(experiment: object, variant: object, several: bool) -> str:
+    return f"{experiment} / {variant}" if several else str(variant)
 
 
 def _scaled(rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -60,12 +101,14 @@ def plot_lift(
     *,
     metrics: Sequence[str] | None = None,
     ax: plt.Axes | None = None,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> plt.Axes:
     """Effect of every variant on every metric against control, with its CI, one row each.
 
     Reads the overall rows of :func:`crmlib.experiments.analyze_experiment` (segment rows
     are left out). Binary metrics are shown in percentage points, the others in their own
-    units; the tick label says which.
+    units; the tick label says which. A variant whose arm or control arm holds
+    1..``min_cell_size`` - 1 customers is not drawn; the caption names it.
 
     Parameters
     ----------
@@ -75,6 +118,8 @@ def plot_lift(
         The metrics to show, in this order; default all.
     ax : matplotlib Axes, optional
         Where to draw; default the current axes.
+    min_cell_size : int, default MIN_CELL_SIZE
+        ``privacy.min_cell_size``.
 
     Returns
     -------
@@ -86,6 +131,7 @@ def plot_lift(
     >>> results = pd.DataFrame({
     ...     "experiment_id": "winback", "variant": "email",
     ...     "metric": ["repurchase", "net_revenue"], "segment_col": None, "segment": None,
+    ...     "n": 500, "n_control": 480,
     ...     "abs_diff": [0.05, 2.0], "abs_ci_low": [0.01, -1.0], "abs_ci_high": [0.09, 5.0],
     ...     "metric_kind": ["binary", "continuous"],
     ... })
@@ -102,13 +148,27 @@ def plot_lift(
     title = "Effect of each variant against control, by metric"
     if rows.empty:
         return no_data(ax, "No effect was estimated.", title=title)
+    small = small_arms(rows, SmallCells(min_cell_size))
+    several = rows["experiment_id"].nunique() > 1
+    left_out = _names(
+        [
+            _comparison_label(experiment, variant, several)
+            for experiment, variant in zip(
+                rows["experiment_id"][small], rows["variant"][small], strict=True
+            )
+        ]
+    )
+    rows = rows[~small]
+    if rows.empty:
+        return no_data(
+            ax, f"No effect is drawn: every variant has {_too_small(min_cell_size)}.", title=title
+        )
     if metrics is not None:
         order = {metric: position for position, metric in enumerate(metrics)}
         rows = rows[rows["metric"].isin(list(metrics))]
         rows = rows.assign(_order=rows["metric"].map(order)).sort_values(
             ["_order", "experiment_id", "variant"], kind="stable"
         )
-    several = rows["experiment_id"].nunique() > 1
     labels = [
         f"{metric}{' (points)' if kind == 'binary' else ''}: "
         f"{f'{experiment} / ' if several else ''}{variant}"
@@ -122,17 +182,27 @@ def plot_lift(
         xlabel="Difference vs control (binary metrics in percentage points, others in their units)",
         ylabel="Metric: variant",
     )
+    if left_out:
+        caption(ax, f"Not drawn: {left_out} ({_too_small(min_cell_size)}).")
     return ax
 
 
 def plot_segment_forest(
-    results: pd.DataFrame, *, metric: str, ax: plt.Axes | None = None
+    results: pd.DataFrame,
+    *,
+    metric: str,
+    ax: plt.Axes | None = None,
+    left_out: pd.DataFrame | None = None,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> plt.Axes:
     """Forest plot of one metric's effect in every segment, the overall effect as a reference.
 
     One row per segment row of ``metric`` in :func:`crmlib.experiments.analyze_experiment`
     (difference and CI, percentage points for a binary metric); a dashed vertical line per
-    variant marks its overall effect.
+    variant marks its overall effect. A segment row whose variant or control arm holds
+    1..``min_cell_size`` - 1 customers is not drawn, nor are the rows of ``left_out`` (the
+    keys of segment rows already left out of ``results``,
+    :attr:`crmlib.experiments.AbAnalysis.segments_left_out`); a caption names them.
 
     Parameters
     ----------
@@ -142,6 +212,11 @@ def plot_segment_forest(
         The metric to show.
     ax : matplotlib Axes, optional
         Where to draw; default the current axes.
+    left_out : pd.DataFrame, optional
+        experiment_id, variant, metric, segment_col, segment of segment rows not in
+        ``results`` because an arm was too small.
+    min_cell_size : int, default MIN_CELL_SIZE
+        ``privacy.min_cell_size``.
 
     Returns
     -------
@@ -153,6 +228,7 @@ def plot_segment_forest(
     >>> results = pd.DataFrame({
     ...     "experiment_id": "winback", "variant": "email", "metric": "repurchase",
     ...     "segment_col": [None, "region", "region"], "segment": [None, "North", "South"],
+    ...     "n": [500, 260, 240], "n_control": [480, 250, 230],
     ...     "abs_diff": [0.05, 0.02, 0.08], "abs_ci_low": [0.01, -0.03, 0.02],
     ...     "abs_ci_high": [0.09, 0.07, 0.14], "metric_kind": "binary",
     ... })
@@ -163,27 +239,54 @@ def plot_segment_forest(
     """
     require_columns(results, _EFFECT_COLUMNS, table_name="results")
     ax = ax or plt.gca()
+    title = f"Effect on {metric} by segment"
     of_metric = results[results["metric"] == metric]
     segments = of_metric[of_metric["segment_col"].notna()]
-    if segments.empty:
-        return no_data(
-            ax, f"No segment breakdown of {metric}.", title=f"Effect on {metric} by segment"
+    small = small_arms(segments, SmallCells(min_cell_size))
+    hidden = segments[small]
+    if left_out is not None and len(left_out):
+        require_columns(
+            left_out,
+            ["experiment_id", "variant", "metric", "segment_col", "segment"],
+            table_name="left_out",
         )
+        hidden = pd.concat([hidden, left_out[left_out["metric"] == metric]], ignore_index=True)
+    segments = segments[~small]
     several = of_metric["experiment_id"].nunique() > 1
-    variants = of_metric["variant"].nunique() > 1
+    variants = pd.concat([of_metric["variant"], hidden["variant"]]).nunique() > 1
+
+    def label(experiment: object, variant: object, column: object, level: object) -> str:
+        arm = f" ({f'{experiment} / ' if several else ''}{variant})" if several or variants else ""
+        return f"{column} = {level}{arm}"
+
+    groups: dict[tuple[object, object, object], list[str]] = {}
+    for experiment, variant, column, level in zip(
+        hidden["experiment_id"], hidden["variant"], hidden["segment_col"], hidden["segment"],
+        strict=True,
+    ):  # fmt: skip
+        groups.setdefault((experiment, variant, column), []).append(str(level))
+    not_drawn = "; ".join(
+        label(experiment, variant, column, _names(levels))
+        for (experiment, variant, column), levels in groups.items()
+    )
+    if segments.empty:
+        message = f"No segment breakdown of {metric}."
+        if not_drawn:
+            message = (
+                f"No segment of {metric} is drawn: every segment has "
+                f"{_too_small(min_cell_size)} ({not_drawn})."
+            )
+        return no_data(ax, message, title=title)
     labels = [
-        f"{column} = {level}"
-        + (f" ({f'{experiment} / ' if several else ''}{variant})" if several or variants else "")
-        for experiment, variant, column, level in zip(
-            segments["experiment_id"],
-            segments["variant"],
-            segments["segment_col"],
-            segments["segment"],
-            strict=True,
+        label(*keys)
+        for keys in zip(
+            segments["experiment_id"], segments["variant"], segments["segment_col"],
+            segments["segment"], strict=True,
         )
-    ]
+    ]  # fmt: skip
     _interval_chart(ax, labels, segments)
     overall = of_metric[of_metric["segment_col"].isna()]
+    overall = overall[~small_arms(overall, SmallCells(min_cell_size))]
     diff = _scaled(overall)[0]
     for position, (experiment, variant) in enumerate(
         zip(overall["experiment_id"], overall["variant"], strict=True)
@@ -200,16 +303,23 @@ def plot_segment_forest(
         ax.legend(fontsize="small")
     binary = bool((of_metric["metric_kind"].astype(str) == "binary").any())
     ax.set(
-        title=f"Effect on {metric} by segment",
+        title=title,
         xlabel=f"Difference in {metric} vs control"
         + (" (percentage points)" if binary else " (metric units)"),
         ylabel="Segment",
     )
+    if not_drawn:
+        caption(ax, f"Not drawn: {not_drawn} ({_too_small(min_cell_size)}).")
     return ax
 
 
-def plot_cumulative_outcome(table: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_cumulative_outcome(
+    table: pd.DataFrame, *, ax: plt.Axes | None = None, min_cell_size: int = MIN_CELL_SIZE
+) -> plt.Axes:
     """Share of customers with a first purchase by each day since assignment, one line per arm.
+
+    The small-cell rule (``min_cell_size``): an arm of 1..k-1 customers is not drawn, nor a
+    day's share computed on 1..k-1 customers still observed that day; a caption says so.
 
     Parameters
     ----------
@@ -217,6 +327,8 @@ def plot_cumulative_outcome(table: pd.DataFrame, *, ax: plt.Axes | None = None) 
         As returned by :func:`crmlib.experiments.cumulative_outcome`.
     ax : matplotlib Axes, optional
         Where to draw; default the current axes.
+    min_cell_size : int, default MIN_CELL_SIZE
+        ``privacy.min_cell_size``.
 
     Returns
     -------
@@ -226,20 +338,33 @@ def plot_cumulative_outcome(table: pd.DataFrame, *, ax: plt.Axes | None = None) 
     Examples
     --------
     >>> table = pd.DataFrame({"experiment_id": "e", "variant": ["control"] * 2 + ["email"] * 2,
-    ...                       "day": [0, 1, 0, 1], "share": [0.0, 0.1, 0.0, 0.2]})
+    ...                       "day": [0, 1, 0, 1], "customers": [40, 40, 6, 6],
+    ...                       "share": [0.0, 0.1, 0.0, 0.2]})
     >>> fig, ax = plt.subplots()
     >>> plot_cumulative_outcome(table, ax=ax).get_ylabel()
     'Customers with a purchase'
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['control']
     >>> plt.close(fig)
     """
-    require_columns(table, ["experiment_id", "variant", "day", "share"], table_name="cumulative")
+    require_columns(
+        table, ["experiment_id", "variant", "day", "customers", "share"], table_name="cumulative"
+    )
     ax = ax or plt.gca()
     title = "First purchase after assignment by day, by variant"
     if table.empty:
         return no_data(ax, "Time to first purchase is not known.", title=title)
+    rule = SmallCells(min_cell_size)
     several = table["experiment_id"].nunique() > 1
-    for (experiment, variant), rows in table.groupby(["experiment_id", "variant"], sort=True):
+    shown = rule.hide(table, size="customers", columns=["share"])
+    left_out: list[str] = []
+    cut = False
+    for (experiment, variant), rows in shown.groupby(["experiment_id", "variant"], sort=True):
         label = f"{experiment}: {variant}" if several else str(variant)
+        if rule.is_small(rows["customers"].max()):
+            left_out.append(label)
+            continue
+        cut = cut or bool(rule.is_small(rows["customers"].to_numpy()).any())
         ax.step(rows["day"], rows["share"], where="post", label=label)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlim(left=0)
@@ -249,13 +374,27 @@ def plot_cumulative_outcome(table: pd.DataFrame, *, ax: plt.Axes | None = None) 
         xlabel="Days since assignment",
         ylabel="Customers with a purchase",
     )
-    if len(table):
+    if ax.get_lines():
         ax.legend(fontsize="small")
+    words = []
+    if left_out:
+        words.append(f"Not drawn: {_names(left_out)} (fewer than {min_cell_size:,} customers).")
+    if cut:
+        words.append(
+            f"Days on which fewer than {min_cell_size:,} customers of an arm were observed are "
+            "not drawn."
+        )
+    if words:
+        caption(ax, " ".join(words))
     return ax
 
 
 def plot_lifts(
-    results: pd.DataFrame, *, metrics: Sequence[str] | None = None, columns: int = 2
+    results: pd.DataFrame,
+    *,
+    metrics: Sequence[str] | None = None,
+    columns: int = 2,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> plt.Figure:
     """One lift-with-CI panel per metric (each on its own scale), for the report.
 
@@ -267,46 +406,64 @@ def plot_lifts(
         The metrics, in this order; default every metric of the overall rows.
     columns : int, default 2
         Panels per row.
+    min_cell_size : int, default MIN_CELL_SIZE
+        ``privacy.min_cell_size``: a variant whose arm or control arm holds 1..k-1 customers
+        is not drawn, and the figure's caption names it.
 
     Returns
     -------
     matplotlib Figure
-        One :func:`plot_lift` panel per metric; a single "no effect" panel without any.
+        One :func:`plot_lift` panel per metric; a single panel saying why without any.
 
     Examples
     --------
     >>> results = pd.DataFrame({
-    ...     "experiment_id": "winback", "variant": "email",
-    ...     "metric": ["repurchase", "net_revenue"], "segment_col": None, "segment": None,
-    ...     "abs_diff": [0.05, 2.0], "abs_ci_low": [0.01, -1.0], "abs_ci_high": [0.09, 5.0],
-    ...     "metric_kind": ["binary", "continuous"],
+    ...     "experiment_id": "winback", "variant": ["email"] * 2 + ["sms"] * 2,
+    ...     "metric": ["repurchase", "net_revenue"] * 2, "segment_col": None, "segment": None,
+    ...     "n": [500, 500, 6, 6], "n_control": 480,
+    ...     "abs_diff": [0.05, 2.0] * 2, "abs_ci_low": [0.01, -1.0] * 2,
+    ...     "abs_ci_high": [0.09, 5.0] * 2, "metric_kind": ["binary", "continuous"] * 2,
     ... })
     >>> figure = plot_lifts(results)
     >>> [ax.get_title() for ax in figure.axes]
     ['repurchase', 'net_revenue']
+    >>> [label.get_text() for label in figure.axes[0].get_yticklabels()]
+    ['email']
+    >>> figure.get_supxlabel()
+    'Not drawn: sms (an arm of fewer than 10 customers).'
     >>> plt.close(figure)
     """
     require_columns(results, _EFFECT_COLUMNS, table_name="results")
     overall = results[results["segment_col"].isna()]
-    shown = list(metrics) if metrics is not None else list(pd.unique(overall["metric"]))
-    shown = [metric for metric in shown if (overall["metric"] == metric).any()]
+    small = small_arms(overall, SmallCells(min_cell_size))
+    several = overall["experiment_id"].nunique() > 1
+    left_out = _names(
+        [
+            _comparison_label(experiment, variant, several)
+            for experiment, variant in zip(
+                overall["experiment_id"][small], overall["variant"][small], strict=True
+            )
+        ]
+    )
+    drawn = overall[~small]
+    shown = list(metrics) if metrics is not None else list(pd.unique(drawn["metric"]))
+    shown = [metric for metric in shown if (drawn["metric"] == metric).any()]
     if not shown:
         figure, ax = plt.subplots(figsize=(8, 3))
-        plot_lift(overall, ax=ax)
+        plot_lift(overall, ax=ax, min_cell_size=min_cell_size)
         return figure
     rows = -(-len(shown) // columns)
     width = min(columns, len(shown))
     figure, axes = plt.subplots(
         rows,
         width,
-        figsize=(7 * width, 1.2 + 1.1 * rows * max(1, overall["variant"].nunique())),
+        figsize=(7 * width, 1.2 + 1.1 * rows * max(1, drawn["variant"].nunique())),
         squeeze=False,
     )
     for ax, metric in zip(axes.ravel(), shown, strict=False):
-        of_metric = overall[overall["metric"] == metric]
-        several = of_metric["experiment_id"].nunique() > 1
+        of_metric = drawn[drawn["metric"] == metric]
         labels = [
-            f"{experiment} / {variant}" if several else str(variant)
+            _comparison_label(experiment, variant, several)
             for experiment, variant in zip(
                 of_metric["experiment_id"], of_metric["variant"], strict=True
             )
@@ -321,5 +478,11 @@ def plot_lifts(
     for ax in axes.ravel()[len(shown) :]:
         ax.set_visible(False)
     figure.suptitle("Effect of each variant against control, with 95% CI")
+    if left_out:
+        figure.supxlabel(
+            f"Not drawn: {left_out} ({_too_small(min_cell_size)}).",
+            fontsize="small",
+            color="#5f6b73",
+        )
     figure.tight_layout()
     return figure

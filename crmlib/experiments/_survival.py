@@ -12,6 +12,8 @@ from scipy import stats
 
 from crmlib.checks import require_columns
 from crmlib.errors import DataContractError
+from crmlib.experiments._report_plots import caption
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "CURVE_COLUMNS",
@@ -33,6 +35,7 @@ CURVE_COLUMNS: tuple[str, ...] = (
     "at_risk",
     "events",
     "survival",
+    "customers",
 )
 #: Columns of :func:`rmst_difference`, in order.
 RMST_COLUMNS: tuple[str, ...] = (
@@ -128,8 +131,9 @@ def time_to_purchase_curves(
     pd.DataFrame
         :data:`CURVE_COLUMNS`: ``day`` (days since assignment, float), ``at_risk`` (customers
         without a purchase and still observed just before ``day``), ``events`` (first
-        purchases on ``day``) and ``survival`` (share not yet purchased just after ``day``),
-        ordered by experiment_id, variant, day. Equal to statsmodels' ``SurvfuncRight``.
+        purchases on ``day``), ``survival`` (share not yet purchased just after ``day``) and
+        ``customers`` (the arm's customers), ordered by experiment_id, variant, day. Equal to
+        statsmodels' ``SurvfuncRight``.
 
     Raises
     ------
@@ -172,6 +176,7 @@ def time_to_purchase_curves(
                     "at_risk": at_risk,
                     "events": events,
                     "survival": survival,
+                    "customers": len(rows),
                 }
             )
         )
@@ -319,8 +324,15 @@ def rmst_difference(
     return table[list(RMST_COLUMNS)]
 
 
-def plot_time_to_purchase(curves: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+def plot_time_to_purchase(
+    curves: pd.DataFrame, *, ax: plt.Axes | None = None, min_cell_size: int = MIN_CELL_SIZE
+) -> plt.Axes:
     """Step chart of the share of customers not yet purchased, one line per experiment x variant.
+
+    The small-cell rule (``min_cell_size``): an arm of 1..k-1 customers is not drawn, and a
+    line stops before the first day on which fewer than k of its customers were still at
+    risk (a step there would be a rate on that few customers); a caption under the chart says
+    what was left out.
 
     Parameters
     ----------
@@ -328,6 +340,8 @@ def plot_time_to_purchase(curves: pd.DataFrame, *, ax: plt.Axes | None = None) -
         As returned by :func:`time_to_purchase_curves`.
     ax : matplotlib Axes, optional
         Where to draw; default the current axes.
+    min_cell_size : int, default MIN_CELL_SIZE
+        ``privacy.min_cell_size``.
 
     Returns
     -------
@@ -339,19 +353,33 @@ def plot_time_to_purchase(curves: pd.DataFrame, *, ax: plt.Axes | None = None) -
     >>> curves = pd.DataFrame({
     ...     "experiment_id": "winback", "variant": ["control", "email"], "day": [3.0, 2.0],
     ...     "at_risk": [10, 10], "events": [1, 2], "survival": [0.9, 0.8],
+    ...     "customers": [10, 10],
     ... })
     >>> fig, ax = plt.subplots()
     >>> plot_time_to_purchase(curves, ax=ax).get_title()
     'Time to first purchase after assignment, by variant'
     >>> plt.close(fig)
     """
-    require_columns(curves, ["experiment_id", "variant", "day", "survival"], table_name="curves")
+    require_columns(
+        curves,
+        ["experiment_id", "variant", "day", "at_risk", "survival", "customers"],
+        table_name="curves",
+    )
     ax = ax or plt.gca()
+    rule = SmallCells(min_cell_size)
     several = curves["experiment_id"].nunique() > 1
+    left_out: list[str] = []
+    cut = False
     for (experiment, variant), rows in curves.groupby(["experiment_id", "variant"], sort=True):
-        days = np.concatenate([[0.0], rows["day"].to_numpy(np.float64)])
-        survival = np.concatenate([[1.0], rows["survival"].to_numpy(np.float64)])
         label = f"{experiment}: {variant}" if several else str(variant)
+        if rule.is_small(rows["customers"].iloc[0]):
+            left_out.append(label)
+            continue
+        # the line stops at the first step whose risk set is small
+        reported = np.cumprod(~rule.is_small(rows["at_risk"].to_numpy())).astype(bool)
+        cut = cut or not reported.all()
+        days = np.concatenate([[0.0], rows["day"].to_numpy(np.float64)[reported]])
+        survival = np.concatenate([[1.0], rows["survival"].to_numpy(np.float64)[reported]])
         ax.step(days, survival, where="post", label=label)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_ylim(0, 1.02)
@@ -361,6 +389,16 @@ def plot_time_to_purchase(curves: pd.DataFrame, *, ax: plt.Axes | None = None) -
         xlabel="Days since assignment",
         ylabel="Customers without a purchase yet",
     )
-    if len(curves):
+    if ax.get_lines():
         ax.legend(fontsize="small")
+    words = []
+    if left_out:
+        words.append(f"Not drawn: {', '.join(left_out)} (fewer than {min_cell_size:,} customers).")
+    if cut:
+        words.append(
+            f"A line stops where fewer than {min_cell_size:,} of its customers were still "
+            "without a purchase and observed."
+        )
+    if words:
+        caption(ax, " ".join(words))
     return ax
