@@ -369,6 +369,19 @@ def sample_customer_ids(n: int = 40) -> list[str]:
     return sorted(set(ids.iloc[:10]) | set(ids.iloc[::step]))
 
 
+def small_counts_on_pages(run_dir: Path, *, min_cell_size: int) -> list[str]:
+    """Every customer count below the limit on the front page and the 7 stage pages of a run."""
+    from crmlib.privacy import small_counts_in_html
+
+    pages = [run_dir / "index.html", *sorted((run_dir / "html").glob("*.html"))]
+    assert len(pages) == 8, [page.name for page in pages]
+    return [
+        f"{page.name}: {finding}"
+        for page in pages
+        for finding in small_counts_in_html(page.read_text("utf-8"), min_cell_size=min_cell_size)
+    ]
+
+
 @pytest.fixture(scope="session")
 def sample_run(
     tmp_path_factory: pytest.TempPathFactory,

@@ -155,45 +155,36 @@ def test_small_groups_get_no_pooled_rate_in_tables_or_sentences():
     assert _page(definitions, recent, line) == []
 
 
-def test_revenue_sentence_hides_means_of_small_cohorts():
-    revenue = pd.DataFrame(
+def _one_cohort_revenue(*, customers: int) -> pd.DataFrame:
+    """One cohort's net revenue of 100 then 50 over two periods (the `all` split)."""
+    net = pd.Series([100.0, 50.0])
+    return pd.DataFrame(
         {
             "cohort_start": [dt.date(2024, 1, 1)] * 2,
             "cohort_label": ["2024-01"] * 2,
             "dimension": "all",
             "dimension_value": "all",
             "periods_since": [0, 1],
-            "cohort_size": [4, 4],
-            "net_revenue": [100.0, 50.0],
-            "revenue_per_customer": [25.0, 12.5],
-            "revenue_retention": [1.0, 0.5],
-            "cumulative_revenue_per_customer": [25.0, 37.5],
+            "cohort_size": [customers] * 2,
+            "net_revenue": net,
+            "revenue_per_customer": net / customers,
+            "revenue_retention": net / net.iloc[0],
+            "cumulative_revenue_per_customer": net.cumsum() / customers,
             "observed": True,
-            "masked": True,
+            "masked": customers < 10,
         }
     )
+
+
+def test_revenue_sentence_hides_means_of_small_cohorts():
+    revenue = _one_cohort_revenue(customers=4)
     text = C.describe_revenue_retention(revenue, currency="EUR", k=(1,))
     assert "they hold fewer than 10 customers, too few to show their revenue" in text
     assert "€" not in text and _page(text) == []
 
 
 def test_describe_revenue_retention_states_share_and_value():
-    revenue = pd.DataFrame(
-        {
-            "cohort_start": [dt.date(2024, 1, 1)] * 2,
-            "cohort_label": ["2024-01"] * 2,
-            "dimension": "all",
-            "dimension_value": "all",
-            "periods_since": [0, 1],
-            "cohort_size": [10, 10],
-            "net_revenue": [100.0, 50.0],
-            "revenue_per_customer": [10.0, 5.0],
-            "revenue_retention": [1.0, 0.5],
-            "cumulative_revenue_per_customer": [10.0, 15.0],
-            "observed": True,
-            "masked": False,
-        }
-    )
+    revenue = _one_cohort_revenue(customers=10)
     text = C.describe_revenue_retention(revenue, currency="EUR", k=(1, 2))
     # month 1: 50 / 100 = 50%; (100 + 50) / 10 customers = €15.00, €10.00 in month 0
     assert "50.0%" in text and "€15.00" in text and "€10.00" in text

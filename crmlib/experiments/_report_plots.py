@@ -148,16 +148,8 @@ def plot_lift(
     title = "Effect of each variant against control, by metric"
     if rows.empty:
         return no_data(ax, "No effect was estimated.", title=title)
-    small = small_arms(rows, SmallCells(min_cell_size))
+    small, left_out = _small_comparisons(rows, min_cell_size)
     several = rows["experiment_id"].nunique() > 1
-    left_out = _names(
-        [
-            _comparison_label(experiment, variant, several)
-            for experiment, variant in zip(
-                rows["experiment_id"][small], rows["variant"][small], strict=True
-            )
-        ]
-    )
     rows = rows[~small]
     if rows.empty:
         return no_data(
@@ -389,6 +381,19 @@ def plot_cumulative_outcome(
     return ax
 
 
+def _small_comparisons(rows: pd.DataFrame, min_cell_size: int) -> tuple[pd.Series, str]:
+    """Which overall effect rows have an arm under the limit, and their names for a caption."""
+    small = small_arms(rows, SmallCells(min_cell_size))
+    several = rows["experiment_id"].nunique() > 1
+    names = [
+        _comparison_label(experiment, variant, several)
+        for experiment, variant in zip(
+            rows["experiment_id"][small], rows["variant"][small], strict=True
+        )
+    ]
+    return small, _names(names)
+
+
 def plot_lifts(
     results: pd.DataFrame,
     *,
@@ -435,16 +440,8 @@ def plot_lifts(
     """
     require_columns(results, _EFFECT_COLUMNS, table_name="results")
     overall = results[results["segment_col"].isna()]
-    small = small_arms(overall, SmallCells(min_cell_size))
+    small, left_out = _small_comparisons(overall, min_cell_size)
     several = overall["experiment_id"].nunique() > 1
-    left_out = _names(
-        [
-            _comparison_label(experiment, variant, several)
-            for experiment, variant in zip(
-                overall["experiment_id"][small], overall["variant"][small], strict=True
-            )
-        ]
-    )
     drawn = overall[~small]
     shown = list(metrics) if metrics is not None else list(pd.unique(drawn["metric"]))
     shown = [metric for metric in shown if (drawn["metric"] == metric).any()]
