@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from crmlib.errors import DataContractError, StageInputMissing
+from crmlib.stages import STAGE_ARTIFACTS, artifact_writers
 
 __all__ = [
     "ARTIFACT_PRODUCERS",
@@ -32,29 +33,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Which notebook writes each artifact: a missing one names the notebook to run first.
+#: Which notebook writes each table artifact (from :data:`crmlib.stages.STAGE_ARTIFACTS`): a
+#: missing one names the notebook to run first.
 ARTIFACT_PRODUCERS: dict[str, str] = {
-    "transactions": "01_ingest",
-    "customers": "01_ingest",
-    "events": "01_ingest",
-    "assignments": "01_ingest",
-    "rejects": "01_ingest",
-    "daily_orders": "01_ingest",
-    "unattributed": "01_ingest",
-    "kpis_by_period": "02_kpis",
-    "channel_engagement": "02_kpis",
-    "contactable_base": "02_kpis",
-    "cohort_retention": "03_cohorts",
-    "cohort_revenue": "03_cohorts",
-    "lifecycle": "03_cohorts",
-    "rfm": "04_segments",
-    "segment_migration": "04_segments",
-    "segment_summary": "04_segments",
-    "clusters": "04_segments",
-    "affinities": "04_segments",
-    "clv": "05_clv",
-    "churn_scores": "06_churn",
-    "ab_results": "07_ab_test",
+    name: STAGE_ARTIFACTS[section].notebook
+    for name, section in artifact_writers().items()
+    if not name.endswith(".json")
 }
 
 
@@ -298,6 +282,7 @@ class RunFolder:
         """Read ``<root>/<name>.json``; raises StageInputMissing when absent."""
         path = self.root / f"{name}.json"
         if not path.is_file():
-            producer = "01_ingest" if name == "quality" else "the stage that writes it"
+            section = artifact_writers().get(path.name)
+            producer = STAGE_ARTIFACTS[section].notebook if section else "the stage that writes it"
             raise StageInputMissing(f"{path.name} not found in {self.root}: run {producer} first")
         return read_json(path)

@@ -375,8 +375,7 @@ def test_assign_segments_bad_scores() -> None:
 
 def test_segment_summary(engine: Engine) -> None:
     rfm = rfm_table(engine, as_of_date=AS_OF, window_days=30)
-    clv = pd.DataFrame({"customer_id": ["A", "F", "B", "Z"], "clv": [300.0, 100.0, 50.0, 1e6]})
-    summary = segment_summary(rfm, clv=clv)
+    summary = segment_summary(rfm)
     assert tuple(summary.columns) == SUMMARY_COLUMNS
     assert summary["segment"].tolist() == EXPECTED_NAMES  # rule order, empty segments kept
     assert summary["customers"].sum() == len(rfm) == 5
@@ -387,13 +386,12 @@ def test_segment_summary(engine: Engine) -> None:
     assert row["customers"] == 2 and row["revenue"] == pytest.approx(125.0)
     assert row["share_revenue"] == pytest.approx(125.0 / 158.0)
     assert row["mean_recency_days"] == pytest.approx(5.0) and row["mean_frequency"] == 2.0
-    assert row["mean_clv"] == pytest.approx(200.0)  # (300 + 100) / 2; Z is not a customer
     lost = summary.set_index("segment").loc["Lost"]  # C: only a refund in the window
-    assert lost["revenue"] == -12.0 and np.isnan(lost["mean_clv"])  # C has no CLV
+    assert lost["revenue"] == -12.0
     empty = summary.set_index("segment").loc["Champions"]
     assert empty["customers"] == 0 and empty["revenue"] == 0.0
     assert np.isnan(empty["mean_monetary"])
-    assert segment_summary(rfm)["mean_clv"].isna().all()
+    assert "mean_clv" not in summary.columns  # CLV by segment is 05_clv's (it runs after 04)
     with pytest.raises(ValueError, match="'About to sleep' is not one of the rules"):
         segment_summary(rfm, rules=RULES_3)
 
@@ -537,11 +535,7 @@ def test_plots_and_description(engine: Engine) -> None:
     for customer in rfm["customer_id"]:
         assert f" {customer} " not in description
     assert "no segments" in describe_segments(summary.assign(customers=0), currency="EUR")
-    clv = pd.DataFrame({"customer_id": ["A", "F", "B"], "clv": [300.0, 100.0, 50.0]})
-    with_clv = describe_segments(segment_summary(rfm, clv=clv), currency="EUR", min_cell_size=1)
-    # Potential loyalist (A, F): mean 200; Hibernating (B): 50
-    assert "highest in **Potential loyalist** (€200.00)" in with_clv
-    assert "lowest in **Hibernating** (€50.00)" in with_clv
+    assert "CLV" not in description  # 04 runs before 05_clv: it never speaks of CLV
 
 
 def test_rfm_pages_speak_the_run_currency(engine: Engine) -> None:
@@ -555,9 +549,8 @@ def test_rfm_pages_speak_the_run_currency(engine: Engine) -> None:
         assert "€" not in _texts(fig) and "EUR" not in _texts(fig)
     finally:
         plt.close(fig)
-    clv = pd.DataFrame({"customer_id": ["A", "F", "B"], "clv": [300.0, 100.0, 50.0]})
-    text = describe_segments(segment_summary(rfm, clv=clv), currency="GBP", min_cell_size=1)
-    assert "highest in **Potential loyalist** (£200.00)" in text
+    text = describe_segments(segment_summary(rfm), currency="GBP", min_cell_size=1)
+    assert "they brought £158.00 of net revenue" in text  # 100 + 20 - 12 + 25 + 25
     assert "€" not in text
     with pytest.raises(TypeError, match="currency"):
         plot_rfm_heatmap(rfm_grid(rfm))  # type: ignore[call-arg]
@@ -570,8 +563,6 @@ def _summary_with_small_segments() -> pd.DataFrame:
     summary = pd.DataFrame({"segment": EXPECTED_NAMES, "customers": customers, "revenue": revenue})
     summary["share_customers"] = summary["customers"] / summary["customers"].sum()
     summary["share_revenue"] = summary["revenue"] / summary["revenue"].sum()
-    # Can't lose (2 customers) has the highest mean CLV: a mean on 2 customers is not shown
-    summary["mean_clv"] = [400.0, 300.0, 150.0, 20.0, 10.0, 60.0, 40.0, 999.0, 80.0, 5.0, 1.0]
     return summary
 
 
@@ -608,10 +599,8 @@ def test_describe_segments_never_states_a_small_group() -> None:
     assert "**At risk** hold fewer than 10 customers" in text
     assert "too few to describe their revenue" in text and "€210" not in text
     assert "**Champions** and **Loyal**, are 41.8% of customers (200 customers)" in text
-    # mean CLV: Can't lose's 999 is a mean on 2 customers, so Champions is the highest
-    assert "highest in **Champions** (€400.00)" in text and "999" not in text
     plain = describe_segments(summary, currency="EUR", min_cell_size=1)  # the rule off
-    assert "hold 7 customers" in plain and "**Can't lose** (€999.00)" in plain
+    assert "hold 7 customers" in plain
     assert small_counts_in_html(f"<p>{plain}</p>")
 
 

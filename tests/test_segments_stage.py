@@ -21,7 +21,6 @@ from crmlib.segments._stage import (
     describe_inputs,
     funnel_table,
     membership,
-    optional_clv,
     run_campaigns,
     segment_checks,
     segments_conclusion,
@@ -178,9 +177,6 @@ def test_checks_fail_when_totals_do_not_reconcile(engine: Engine) -> None:
 
 def test_conclusion_and_optional_inputs(engine: Engine, tmp_path: Path) -> None:
     run = RunFolder(tmp_path / "run")
-    assert optional_clv(run) is None
-    run.write_table("clv", pd.DataFrame({"customer_id": ["A"], "clv": [12.5]}))
-    assert optional_clv(run)["clv"].tolist() == [12.5]
     rfm = _rfm(engine)
     assert "customers table" in who_they_are(
         rfm, run, as_of_date=AS_OF, by=["region"], min_cell_size=1, rules=RULES

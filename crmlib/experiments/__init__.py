@@ -32,6 +32,7 @@ from crmlib.experiments._data import (
     describe_data,
     empty_table,
     experiment_data,
+    experiment_input,
     register_inputs,
 )
 from crmlib.experiments._effects import (
@@ -108,6 +109,7 @@ __all__ = [
     "ExperimentData",
     "experiment_data",
     "check_experiment_export",
+    "experiment_input",
     "register_inputs",
     "describe_data",
     "empty_table",

@@ -38,6 +38,7 @@ __all__ = [
     "describe_data",
     "empty_table",
     "check_experiment_export",
+    "experiment_input",
     "register_inputs",
 ]
 
@@ -121,6 +122,21 @@ def _choose_input(params: WorkbookParams, wanted: str) -> str:
             "only source.experiment_export, or source.transactions and source.assignments"
         )
     return wanted
+
+
+def experiment_input(params: WorkbookParams) -> str:
+    """What 07_ab_test analyses with these params: ``"export"`` or ``"assignments"``.
+
+    ``ab_test.input``, with ``auto`` resolved: the experiment export when
+    ``source.experiment_export`` is set, else 01_ingest's assignments and orders. On an export
+    the stage reads no earlier stage's artifact it cannot do without.
+
+    Raises
+    ------
+    ConfigError
+        ``ab_test.input`` names an input the sources do not have.
+    """
+    return _choose_input(params, params.ab_test.input)
 
 
 @dataclass(frozen=True)

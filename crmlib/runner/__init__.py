@@ -14,7 +14,14 @@ from crmlib.runner._notebooks import (
     check_kernel,
     discover_notebooks,
 )
-from crmlib.runner._plan import STAGE_INPUTS, check_inputs, plan_stages
+from crmlib.runner._plan import (
+    STAGE_INPUTS,
+    check_artifacts,
+    check_inputs,
+    check_stage_order,
+    plan_stages,
+    required_artifacts,
+)
 from crmlib.runner._provenance import VERSIONED_PACKAGES, input_fingerprints, package_versions
 from crmlib.runner._results import FailureInfo, NotebookOutcome, ProgressEvent, RunResult
 
@@ -34,5 +41,8 @@ __all__ = [
     "input_fingerprints",
     "plan_stages",
     "check_inputs",
+    "check_stage_order",
+    "required_artifacts",
+    "check_artifacts",
     "run_notebooks",
 ]

@@ -41,7 +41,7 @@ from crmlib.runner._papermill import (
     connection_file_for,
     failure_at,
 )
-from crmlib.runner._plan import check_inputs, plan_stages
+from crmlib.runner._plan import check_artifacts, check_inputs, plan_stages
 from crmlib.runner._provenance import (
     _previous_outcomes,
     _run_record,
@@ -76,7 +76,10 @@ def run_notebooks(
     (:func:`crmlib.runner.plan_stages`: with only an experiment export, 01-06 are skipped and
     only 07 runs; the reason goes to ``run.json`` and the front page) and their inputs checked
     (:func:`crmlib.runner.check_inputs`: an export's header against its mapping), so a
-    mapping error stops the run in seconds. Notebooks ``NN_<section>.ipynb`` run in order with
+    mapping error stops the run in seconds. The stages' declared artifacts
+    (:data:`crmlib.stages.STAGE_ARTIFACTS`) are checked too: no stage reads a later one's, and
+    what the notebooks to run require is written before them or, with ``only``/``start_from``,
+    is in the last good run they reuse. Notebooks ``NN_<section>.ipynb`` run in order with
     papermill (working directory: the notebooks folder), each receiving ``params_file``,
     ``run_dir`` (the build folder), the common keys and its own params section. The run builds
     in ``outputs/.<run_name>.building-<timestamp>``: executed notebooks in ``notebooks/``, their
@@ -128,9 +131,12 @@ def run_notebooks(
         An input checked up front is missing, unreadable or lacks a column the params name.
     RunSetupError
         No notebooks, an unknown ``only``/``start_from`` name, nothing the inputs allow among
-        the selected notebooks, or the kernel is not installed.
+        the selected notebooks, a stage reading a later stage's artifact
+        (:func:`crmlib.runner.check_stage_order`), a required artifact whose writer does not
+        run, or the kernel is not installed.
     StageInputMissing
-        ``only``/``start_from`` without a previous successful run to reuse.
+        ``only``/``start_from`` without a previous successful run to reuse, or with one that
+        lacks an artifact the selected notebooks require (:func:`crmlib.runner.check_artifacts`).
     RunLockedError
         Another run is writing the same run folder.
     """
@@ -154,6 +160,9 @@ def run_notebooks(
             f"params file ({' '.join(reasons)})"
         )
     check_inputs(params, [path.stem for path in to_run])
+    partial = len(to_run) < len(runnable)
+    if not partial:
+        check_artifacts(params, notebooks, [path.stem for path in to_run])
     untagged = [path.name for path in to_run if not has_parameters_cell(path)]
     if untagged:
         raise RunSetupError(
@@ -184,12 +193,15 @@ def run_notebooks(
         ) from None
     try:
         _recover(outputs, params.run_name)
-        partial = len(to_run) < len(runnable)
-        if partial and not (final / "metrics.json").is_file():
+        if partial:
             flag = f"--only {only}" if only is not None else f"--from {start_from}"
-            raise StageInputMissing(
-                f"{flag} reuses the artifacts of the last successful run, but {final} has none: "
-                f"run the whole workbook first (crm-workbook run --params {params_file})"
+            if not (final / "metrics.json").is_file():
+                raise StageInputMissing(
+                    f"{flag} reuses the artifacts of the last successful run, but {final} has "
+                    f"none: run the whole workbook first (crm-workbook run --params {params_file})"
+                )
+            check_artifacts(
+                params, notebooks, [path.stem for path in to_run], reuse=final, flag=flag
             )
         build = _Build(
             params,

@@ -1,4 +1,8 @@
-"""Which notebooks a run can execute with the inputs its params name, checked before any runs."""
+"""Which notebooks a run can execute with the inputs its params name, checked before any runs.
+
+Also the order of the stages' artifacts (:data:`crmlib.stages.STAGE_ARTIFACTS`): a stage reads
+only what an earlier stage writes, and a partial run finds what it requires in the last good run.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from crmlib.config import WorkbookParams, section_for_notebook
+from crmlib.errors import RunSetupError, StageInputMissing
+from crmlib.stages import STAGE_ARTIFACTS, StageArtifacts, artifact_file, artifact_writers
 
-__all__ = ["STAGE_INPUTS", "plan_stages", "check_inputs"]
+__all__ = [
+    "STAGE_INPUTS",
+    "plan_stages",
+    "check_inputs",
+    "check_stage_order",
+    "required_artifacts",
+    "check_artifacts",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +78,16 @@ def plan_stages(params: WorkbookParams, notebooks: Sequence[Path]) -> dict[str, 
     -------
     dict
         Notebook stem -> None (runs) or the skip sentence; in the notebooks' order.
+
+    Raises
+    ------
+    RunSetupError
+        A stage reads an artifact of a later stage (:func:`check_stage_order`).
     """
+    sections = {path.stem: section_for_notebook(path.name) for path in notebooks}
+    check_stage_order(
+        list(sections.values()), notebooks={section: stem for stem, section in sections.items()}
+    )
     configured = [
         table for table in type(params.source).model_fields if getattr(params.source, table)
     ]
@@ -116,3 +138,212 @@ def check_inputs(params: WorkbookParams, stems: Sequence[str]) -> tuple[str, ...
     for note in notes:
         log.info("inputs: %s", note)
     return tuple(notes)
+
+
+def _stage_name(
+    section: str, declarations: Mapping[str, StageArtifacts], notebooks: Mapping[str, str]
+) -> str:
+    """The notebook that runs ``section`` (the workbook's, else the declared one)."""
+    if section in notebooks:
+        return notebooks[section]
+    return declarations[section].notebook if section in declarations else section
+
+
+def check_stage_order(
+    order: Sequence[str],
+    declarations: Mapping[str, StageArtifacts] | None = None,
+    *,
+    notebooks: Mapping[str, str] | None = None,
+) -> None:
+    """Refuse declarations in which a stage reads what a later stage (or no stage) writes.
+
+    Every artifact a stage of ``order`` reads, required or optional, must be written by an
+    earlier stage of ``order`` (01_ingest's source tables are read by every later stage); a
+    writer whose notebook is not in the workbook is left to :func:`check_artifacts`. An
+    artifact has one writer, and a stage's ``previous`` artifacts are its own.
+
+    Parameters
+    ----------
+    order : sequence of str
+        The params sections of the workbook's notebooks, in the order they run.
+    declarations : mapping, optional
+        Section -> :class:`crmlib.stages.StageArtifacts`; default :data:`~crmlib.stages.STAGE_ARTIFACTS`.
+    notebooks : mapping, optional
+        Section -> the workbook's notebook stem, for the messages (default: the declared ones).
+
+    Raises
+    ------
+    RunSetupError
+        Naming the reading stage, the artifact and the stage that writes it, e.g. "04_segments
+        reads artifact 'clv', which 05_clv writes after it".
+
+    Examples
+    --------
+    >>> from crmlib.stages import StageArtifacts
+    >>> check_stage_order(["kpis", "cohorts"], {
+    ...     "kpis": StageArtifacts("02_kpis", optional=("lifecycle",)),
+    ...     "cohorts": StageArtifacts("03_cohorts", writes=("lifecycle",))})
+    Traceback (most recent call last):
+    ...
+    crmlib.errors.RunSetupError: stage order: 02_kpis reads artifact 'lifecycle', which 03_cohorts writes after it; a stage reads only artifacts of earlier stages (declared in crmlib.stages.STAGE_ARTIFACTS)
+    """
+    declarations = STAGE_ARTIFACTS if declarations is None else declarations
+    names = dict(notebooks or {})
+
+    def name(section: str) -> str:
+        return _stage_name(section, declarations, names)
+
+    problems: list[str] = []
+    writers: dict[str, str] = {}
+    for section, declared in declarations.items():
+        for artifact in declared.writes:
+            first = writers.setdefault(artifact, section)
+            if first != section:
+                problems.append(
+                    f"artifact '{artifact}' is written by both {name(first)} and {name(section)}; "
+                    "one stage writes each artifact"
+                )
+    position = {section: index for index, section in enumerate(order)}
+    for section in order:
+        stage = declarations.get(section)
+        if stage is None:
+            continue
+        for artifact in stage.inputs:
+            writer = writers.get(artifact)
+            if writer is None:
+                problems.append(
+                    f"{name(section)} reads artifact '{artifact}', which no stage writes"
+                )
+            elif writer == section:
+                problems.append(
+                    f"{name(section)} reads artifact '{artifact}', which it writes itself; its "
+                    "own artifact as the last good run left it is declared as previous"
+                )
+            elif writer in position and position[writer] > position[section]:
+                problems.append(
+                    f"{name(section)} reads artifact '{artifact}', which {name(writer)} writes "
+                    "after it; a stage reads only artifacts of earlier stages"
+                )
+        for artifact in stage.previous:
+            if artifact not in stage.writes:
+                problems.append(
+                    f"{name(section)} reads the last good run's '{artifact}', which it does not "
+                    "write; only a stage's own artifacts are declared as previous"
+                )
+    if problems:
+        raise RunSetupError(
+            f"stage order: {'; '.join(problems)} (declared in crmlib.stages.STAGE_ARTIFACTS)"
+        )
+
+
+def required_artifacts(
+    params: WorkbookParams,
+    section: str,
+    declarations: Mapping[str, StageArtifacts] | None = None,
+) -> tuple[str, ...]:
+    """The artifacts stage ``section`` cannot run without, with these params.
+
+    Its declared ``reads``; none for 07_ab_test on an experiment export
+    (:func:`crmlib.experiments.experiment_input`), which then needs no earlier stage.
+    """
+    declared = (STAGE_ARTIFACTS if declarations is None else declarations).get(section)
+    if declared is None:
+        return ()
+    if section == "ab_test" and declared.reads:
+        from crmlib.experiments import experiment_input
+
+        if experiment_input(params) == "export":
+            return ()
+    return declared.reads
+
+
+def check_artifacts(
+    params: WorkbookParams,
+    notebooks: Sequence[Path],
+    to_run: Sequence[str],
+    *,
+    reuse: Path | None = None,
+    flag: str = "",
+    declarations: Mapping[str, StageArtifacts] | None = None,
+) -> None:
+    """Check, before any notebook runs, that every artifact the stages to run require is there.
+
+    An artifact a stage requires (:func:`required_artifacts`) is there when its writer runs
+    earlier in this run or, in a partial run (``--only``/``--from``), when the last good run
+    that the run starts from (``reuse``) holds it. Optional artifacts are not checked.
+
+    Parameters
+    ----------
+    params : WorkbookParams
+    notebooks : sequence of Path
+        The workbook's numbered notebooks, in order.
+    to_run : sequence of str
+        The stems of the notebooks this run executes.
+    reuse : Path, optional
+        The last good run a partial run copies (``outputs/<run_name>``); None for a full run.
+    flag : str
+        How the partial run was asked for (``"--only 04_segments"``), for the message.
+    declarations : mapping, optional
+        Default :data:`crmlib.stages.STAGE_ARTIFACTS`.
+
+    Raises
+    ------
+    StageInputMissing
+        A partial run: the last good run lacks a required artifact that no selected stage
+        writes (the message names the artifact, its file, the stage needing it and its writer).
+    RunSetupError
+        A full run: a required artifact's writer does not run (skipped on these params, or not
+        in the workbook).
+    """
+    declarations = STAGE_ARTIFACTS if declarations is None else declarations
+    sections = {path.stem: section_for_notebook(path.name) for path in notebooks}
+    stems = {section: stem for stem, section in sections.items()}
+    position = {stem: index for index, stem in enumerate(sections)}
+    writers = artifact_writers(declarations)
+    missing: list[tuple[str, str, str, str | None]] = []  # stage, artifact, writer, its stem
+    for stem in to_run:
+        for artifact in required_artifacts(params, sections[stem], declarations):
+            section = writers.get(artifact)
+            writer = _stage_name(section, declarations, stems) if section else "no stage"
+            written_here = stems.get(section or "")
+            if (
+                written_here is not None
+                and written_here in to_run
+                and position[written_here] < position[stem]
+            ):
+                continue
+            if reuse is not None and (reuse / artifact_file(artifact)).is_file():
+                continue
+            missing.append((stem, artifact, writer, written_here))
+    if not missing:
+        return
+    if reuse is not None:
+        found = "; ".join(
+            f"{stem} requires artifact '{artifact}' ({artifact_file(artifact)}), which "
+            f"{writer} writes"
+            for stem, artifact, writer, _ in missing
+        )
+        earliest = min(
+            (written for *_, written in missing if written is not None),
+            key=position.__getitem__,
+            default=None,
+        )
+        rerun = f", or rerun from {earliest} (--from {earliest})" if earliest else ""
+        raise StageInputMissing(
+            f"{flag} reuses the artifacts of the last good run {reuse}, but it lacks what the "
+            f"selected notebooks require: {found}. Run the whole workbook first{rerun}"
+        )
+    raise RunSetupError(
+        "cannot run: "
+        + "; ".join(
+            f"{stem} requires artifact '{artifact}', which {writer} writes"
+            + (
+                ""
+                if writer == "no stage"
+                else f", but {writer} does not run on this params file"
+                if written is not None
+                else f", but the workbook has no {writer} notebook"
+            )
+            for stem, artifact, writer, written in missing
+        )
+    )

@@ -75,7 +75,7 @@ RFM_COLUMNS: tuple[str, ...] = (
 #: Columns of :func:`segment_summary` (one row per segment, in rule order).
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "segment", "customers", "share_customers", "revenue", "share_revenue",
-    "mean_recency_days", "mean_frequency", "mean_monetary", "mean_clv",
+    "mean_recency_days", "mean_frequency", "mean_monetary",
 )  # fmt: skip
 #: Columns of :func:`rfm_grid` (one row per R x F score cell).
 GRID_COLUMNS: tuple[str, ...] = (
@@ -339,16 +339,16 @@ def segment_summary(
     rfm: pd.DataFrame,
     *,
     rules: Sequence[SegmentRule] = DEFAULT_SEGMENT_RULES,
-    clv: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Size, revenue and average recency, frequency, monetary value (and CLV) of each segment.
+    """Size, revenue and average recency, frequency and monetary value of each segment.
 
     Transforms *rfm* (one row per customer, as from :func:`rfm_table`) into one row per
     segment of ``rules``, in rule (value) order, empty segments included with 0 customers:
     *segment, customers, share_customers* (of all customers), *revenue* (sum of net
     ``monetary`` in the window), *share_revenue* (of the total; a segment whose refunds
     exceed its purchases has a negative share; null when the total is not positive),
-    *mean_recency_days, mean_frequency, mean_monetary* and *mean_clv*.
+    *mean_recency_days, mean_frequency, mean_monetary*. CLV by segment is reported by 05_clv,
+    which runs after this stage and reads its ``rfm`` artifact.
 
     Parameters
     ----------
@@ -356,9 +356,6 @@ def segment_summary(
         One row per customer with ``segment``, ``recency_days``, ``frequency``, ``monetary``.
     rules : sequence of SegmentRule, default DEFAULT_SEGMENT_RULES
         The rules the segments were assigned with (their order is the output's).
-    clv : pd.DataFrame, optional
-        One row per customer: ``customer_id, clv`` (from 05_clv). ``mean_clv`` averages the
-        segment's customers found in it; null for every segment when ``clv`` is None.
 
     Returns
     -------
@@ -395,23 +392,6 @@ def segment_summary(
         summary["customers"] / total_customers if total_customers else np.nan
     )
     summary["share_revenue"] = summary["revenue"] / total_revenue if total_revenue > 0 else np.nan
-    if clv is None:
-        summary["mean_clv"] = np.nan
-    else:
-        require_columns(clv, ("customer_id", "clv"), table_name="clv")
-        if clv["customer_id"].duplicated().any():
-            raise DataContractError(
-                "clv: column 'customer_id' has duplicates; expected one row per customer"
-            )
-        values = rfm[["customer_id", "segment"]].merge(
-            clv[["customer_id", "clv"]], on="customer_id", how="inner", validate="one_to_one"
-        )
-        summary["mean_clv"] = (
-            pd.to_numeric(values["clv"], errors="coerce")
-            .astype("float64")
-            .groupby(values["segment"].astype("str"))
-            .mean()
-        ).reindex(names)
     summary.index.name = "segment"
     summary = summary.reset_index()
     summary["segment"] = summary["segment"].astype("str")

@@ -81,12 +81,11 @@ def describe_segments(
     :func:`crmlib.segments._rfm.segment_summary`) and states the number of customers, the
     largest segment, the share of customers and revenue of the two most valuable segments
     (Champions and Loyal with the default rules), the win-back segments (At risk, Can't
-    lose) when present, the two least valuable ones, and where mean CLV is highest when
-    known. Revenue is the net ``monetary`` of the RFM window.
+    lose) when present, and the two least valuable ones. Revenue is the net ``monetary`` of
+    the RFM window.
 
     Small-cell rule: a group of segments quoted together with fewer than ``min_cell_size``
-    customers is stated as "fewer than 10 customers" without its shares and revenue, and a
-    segment that small is left out of the mean CLV comparison.
+    customers is stated as "fewer than 10 customers" without its shares and revenue.
     """
     require_columns(
         summary,
@@ -152,19 +151,6 @@ def describe_segments(
             if rule.shown(size)
             else f"- The least valuable segments, {names}, hold {rule.phrase(size)}."
         )
-    if "mean_clv" in summary.columns:
-        known = (
-            rule.hide(summary, size="customers", columns=["mean_clv"])
-            .dropna(subset=["mean_clv"])
-            .sort_values("mean_clv", ascending=False, kind="stable")
-        )
-        if len(known):
-            high, low = known.iloc[0], known.iloc[-1]
-            lines.append(
-                f"- Mean predicted CLV is highest in {_bold(str(high['segment']))} "
-                f"({_fmt(high['mean_clv'], 'money', currency)}) and lowest in "
-                f"{_bold(str(low['segment']))} ({_fmt(low['mean_clv'], 'money', currency)})."
-            )
     return "\n".join(lines)
 
 

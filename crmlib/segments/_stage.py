@@ -1,4 +1,4 @@
-"""04_segments glue: CLV from 05 when it ran, the baseline of "entered", campaigns, metrics.
+"""04_segments glue: the baseline of "entered", campaigns, profiles, checks and metrics.
 
 The notebook calls these so that it holds no logic: which membership the "entered the
 segment" trigger compares with, running every campaign of the params file through
@@ -44,7 +44,6 @@ __all__ = [
     "Baseline",
     "segment_rules",
     "describe_inputs",
-    "optional_clv",
     "membership",
     "baseline_membership",
     "run_campaigns",
@@ -112,21 +111,6 @@ def describe_inputs(registered: Sequence[str]) -> str:
             "messaging engagement is left out of the clusters."
         )
     return " ".join([text, *missing]).strip()
-
-
-def optional_clv(run: RunFolder) -> pd.DataFrame | None:
-    """Per-customer CLV from 05_clv's ``clv`` artifact (customer_id, clv), or None.
-
-    05_clv runs after 04_segments in a full run, so this is the previous good run's value when
-    the run folder holds one (a partial run starts from its artifacts), else None and the
-    segment table leaves mean CLV empty.
-    """
-    if not run.has_table("clv"):
-        return None
-    table = run.read_table("clv")
-    value = next((c for c in ("clv", "clv_value") if c in table.columns), None)
-    require_columns(table, ["customer_id", value or "clv"], table_name="clv")
-    return table[["customer_id", value]].rename(columns={value: "clv"})
 
 
 def membership(
