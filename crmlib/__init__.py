@@ -24,6 +24,7 @@ __all__ = [
     "engine",
     "errors",
     "experiments",
+    "formatting",
     "ingest",
     "io",
     "kpis",
@@ -33,6 +34,7 @@ __all__ = [
     "report",
     "runner",
     "segments",
+    "stages",
     "synth",
 ]
 
@@ -49,6 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         engine,
         errors,
         experiments,
+        formatting,
         ingest,
         io,
         kpis,
@@ -58,6 +61,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         report,
         runner,
         segments,
+        stages,
         synth,
     )
 

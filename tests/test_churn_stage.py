@@ -182,7 +182,7 @@ def test_scoring_value_contact_list_and_metrics(
             table.to_html()
             for table in (
                 churn.band_table(bands, currency="EUR", min_cell_size=k),
-                churn.value_at_risk_table(by_region, min_cell_size=k),
+                churn.value_at_risk_table(by_region, currency="EUR", min_cell_size=k),
             )
         )
         assert small_counts_in_html(page, min_cell_size=k) == []

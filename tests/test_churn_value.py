@@ -484,31 +484,32 @@ def test_value_at_risk_table_hides_small_high_risk_counts_and_their_complement()
                    "At risk": (12, 4), "Champions": (34, 0)})  # fmt: skip
     table = value_at_risk_by(frame, by="segment", min_cell_size=10)
     assert set(table["segment"]) == {"Loyal", "Lost", "At risk", "Champions", OTHER_GROUP}
-    shown = value_at_risk_table(table, min_cell_size=10)
+    shown = value_at_risk_table(table, currency="EUR", min_cell_size=10)
     assert small_counts_in_html(shown.to_html()) == []
-    high = shown["high_risk_customers"]
+    high = shown["High-risk customers"]
     # (other) (New + Promising: 4) and At risk (4) are small; Lost (25) is not hidden: two
     # hidden counts cannot be told apart from the High band's total
     assert high[OTHER_GROUP] == "<10" and high["At risk"] == "<10"
     assert high["Lost"] == "25" and high["Loyal"] == "0"
-    assert shown["customers"].tolist() == table["customers"].map("{:,}".format).tolist()
+    assert shown["Customers"].tolist() == table["customers"].map("{:,}".format).tolist()
     # one hidden count: the next smallest (non-zero) count is hidden too, as "–"
     frame = _shop({"Loyal": (39, 0), "Lost": (60, 25), "New": (4, 4), "Promising": (6, 0),
                    "At risk": (12, 11), "Champions": (34, 0)})  # fmt: skip
     shown = value_at_risk_table(value_at_risk_by(frame, by="segment", min_cell_size=10),
-                                min_cell_size=10)  # fmt: skip
-    high = shown["high_risk_customers"]
+                                currency="EUR", min_cell_size=10)  # fmt: skip
+    high = shown["High-risk customers"]
     assert high[OTHER_GROUP] == "<10" and high["At risk"] == HIDDEN and high["Lost"] == "25"
     assert small_counts_in_html(shown.to_html()) == []
-    assert shown.index.name == "segment" and "high_risk_customers" in shown.columns
+    assert shown.index.name == "RFM segment" and "High-risk customers" in shown.columns
 
 
 def test_value_at_risk_table_of_too_few_customers_hides_the_means() -> None:
     frame = _shop({"a": (4, 1), "b": (3, 0)})
     shown = value_at_risk_table(value_at_risk_by(frame, by="segment", min_cell_size=10),
-                                min_cell_size=10)  # fmt: skip
-    assert shown["customers"].tolist() == ["<10"]
-    assert shown[["mean_p_churn", "value_at_risk", "share_of_value_at_risk"]].isna().all(axis=None)
+                                currency="EUR", min_cell_size=10)  # fmt: skip
+    assert shown["Customers"].tolist() == ["<10"]
+    means = ["Mean P(churn) (%)", "Value at risk (EUR)", "Share of value at risk (%)"]
+    assert shown[means].eq(HIDDEN).all(axis=None)
     assert small_counts_in_html(shown.to_html()) == []
 
 
@@ -543,21 +544,23 @@ def test_band_table_hides_a_small_band_and_its_complement() -> None:
     assert summary["customers"].tolist() == [150, 44, 6]
     table = band_table(summary, currency="EUR", min_cell_size=10)
     assert table.index.tolist() == list(RISK_BANDS)
-    assert table["customers"].tolist() == ["150", HIDDEN, "<10"]  # 200 - 150 - 44 = 6 otherwise
-    assert table["share"].tolist() == ["75.0%", HIDDEN, HIDDEN]
+    assert table["Customers"].tolist() == ["150", HIDDEN, "<10"]  # 200 - 150 - 44 = 6 otherwise
+    assert table["Share of customers (%)"].tolist() == ["75.0%", HIDDEN, HIDDEN]
     assert (
-        table.loc["High", ["mean P(churn)", "value at risk", "share of value at risk"]]
+        table.loc[
+            "High", ["Mean P(churn) (%)", "Value at risk (EUR)", "Share of value at risk (%)"]
+        ]
         .eq(HIDDEN)
         .all()
     )
-    assert table.loc["Medium", "mean P(churn)"] == "50.0%"  # a rate on 44 customers is shown
-    assert table.loc["Medium", "value at risk"] == "€2.2k"
+    assert table.loc["Medium", "Mean P(churn) (%)"] == "50.0%"  # a rate on 44 customers is shown
+    assert table.loc["Medium", "Value at risk (EUR)"] == "€2.2k"
     assert small_counts_in_html(table.to_html()) == []
     # every band large: nothing hidden; an empty band reads 0
     frame = _shop({"x": (40, 0)}).assign(p_churn=[0.1] * 25 + [0.5] * 15)
     table = band_table(band_summary(frame), currency="EUR", min_cell_size=10)
-    assert table["customers"].tolist() == ["25", "15", "0"]
-    assert HIDDEN not in table[["customers", "share"]].to_numpy()
+    assert table["Customers"].tolist() == ["25", "15", "0"]
+    assert HIDDEN not in table[["Customers", "Share of customers (%)"]].to_numpy()
 
 
 # -- plots -----------------------------------------------------------------------------------------

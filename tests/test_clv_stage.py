@@ -297,7 +297,7 @@ def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tupl
         words = [crm.clv.describe_summary(summary, calibration, unit=unit, min_cell_size=k)]
         choice = crm.clv.choose_model(calibration, models=["bgnbd", "mbgnbd", "paretonbd"],
                                       unit=unit, criterion="mae")  # fmt: skip
-        crm.clv.parameter_table(choice.fits)
+        tables = [crm.clv.fits_table(choice.fits, min_cell_size=k)]
         words += [crm.clv.describe_fits(choice.fits, min_cell_size=k),
                   crm.clv.describe_choice(choice)]  # fmt: skip
         predictions = crm.clv.holdout_predictions(choice.model, calibration, unit=unit)
@@ -305,7 +305,7 @@ def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tupl
         crm.clv.plot_period_transactions(crm.clv.period_transactions(
             choice.model, model_summary(calibration), min_cell_size=k), ax=axes[0])  # fmt: skip
         crm.clv.plot_calibration_holdout(predictions, min_cell_size=k, ax=axes[1])
-        tables = [crm.clv.errors_by_frequency(predictions, min_cell_size=k)]
+        tables.append(crm.clv.errors_table(predictions, min_cell_size=k))
         crm.clv.plot_palive_matrix(crm.clv.palive_matrix(
             choice.model, max_frequency=20, max_recency=int(calibration["T_cal"].max()),
             T=int(calibration["T_cal"].max()), unit=unit), ax=axes[2])  # fmt: skip
@@ -343,7 +343,7 @@ def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tupl
         )  # fmt: skip
         words.append(crm.clv.describe_intervals(intervals, by="acquisition_channel",
                                                 currency=currency, min_cell_size=k))  # fmt: skip
-        tables += [crm.clv.clv_by_group(values, groups, by=by, min_cell_size=k)
+        tables += [crm.clv.group_table(values, groups, by=by, currency=currency, min_cell_size=k)
                    for by in ("segment", "cohort")]  # fmt: skip
         grid = crm.clv.sensitivity(final.model, spend.model, summary, annual_discount_rates=[0.05],
                                    horizons_months=[6], base_discount_rate=0.1,

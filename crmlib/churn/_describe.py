@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.churn._stage import ChurnTables, ChurnTraining, HoldoutScores
+from crmlib.formatting import Column, present
 from crmlib.io import to_jsonable
 from crmlib.plotting import format_money
 from crmlib.privacy import SmallCells
@@ -23,6 +24,7 @@ __all__ = [
     "describe_training",
     "describe_scorecard",
     "describe_value",
+    "comparison_table",
     "scorecard_table",
     "model_card",
     "churn_artifact",
@@ -112,8 +114,63 @@ def describe_training(training: ChurnTraining, *, min_cell_size: int) -> str:
     return "\n".join(lines)
 
 
+def comparison_table(training: ChurnTraining, *, min_cell_size: int) -> pd.DataFrame | None:
+    """The candidate models on the validation cutoff for the page, or None when not compared.
+
+    Transforms ``training.comparison`` (:func:`crmlib.churn.model_comparison`: one row per
+    model) into one row per model (index), as text (:func:`crmlib.formatting.present`):
+    log-loss, Brier score, ROC and PR AUC (3 decimals), the validation customers (small-cell
+    rule, ``min_cell_size``) and their observed churn rate (hidden on fewer customers than
+    the limit), and whether the model is the one used. None when no model was compared (a
+    fallback, or a validation cutoff with one class): :func:`describe_training` says why.
+
+    Examples
+    --------
+    >>> comparison = pd.DataFrame({"model": ["logistic", "hist_gradient_boosting"],
+    ...     "log_loss": [0.588255, 0.622556], "brier": [0.182466, 0.189357],
+    ...     "roc_auc": [0.819946, 0.809897], "pr_auc": [0.745571, 0.737468], "n": [3472, 3472],
+    ...     "churn_rate": [0.44038, 0.44038]})
+    >>> training = ChurnTraining({}, comparison, "logistic", None, None, None, ())
+    >>> table = comparison_table(training, min_cell_size=10)
+    >>> table.loc["logistic"].tolist()
+    ['0.588', '0.182', '0.820', '0.746', '3,472', '44.0%', 'yes']
+    >>> list(table.columns)[4:]
+    ['Validation customers', 'Churned (%)', 'Used']
+    """
+    comparison = training.comparison
+    if comparison.empty:
+        return None
+    shown = SmallCells(min_cell_size).hide(comparison, size="n", columns=["churn_rate"])
+    shown["used"] = shown["model"] == training.chosen_name
+    columns = {
+        "model": Column("Model"),
+        "log_loss": Column("Log-loss", "number", decimals=3),
+        "brier": Column("Brier score", "number", decimals=3),
+        "roc_auc": Column("ROC AUC", "number", decimals=3),
+        "pr_auc": Column("PR AUC", "number", decimals=3),
+        "n": Column("Validation customers", "customers"),
+        "churn_rate": Column("Churned", "percent"),
+        "used": Column("Used", "flag"),
+    }
+    return present(shown, columns=columns, index="model", min_cell_size=min_cell_size)
+
+
 def scorecard_table(card: pd.DataFrame) -> pd.DataFrame:
-    """The scorecard for display: one row per scorer, '0.85 (0.84–0.86)' per metric."""
+    """The scorecard for display: one row per scorer, '0.85 (0.84–0.86)' per metric.
+
+    A metric not computed for a row (the differences have no PR AUC) reads "–".
+
+    Examples
+    --------
+    >>> card = pd.DataFrame({"scorer": ["logistic", "logistic - recency rule"],
+    ...     "metric": ["roc_auc", "roc_auc"], "value": [0.8199, 0.037],
+    ...     "ci_low": [0.805, 0.028], "ci_high": [0.834, 0.047]})
+    >>> scorecard_table(card)  # doctest: +NORMALIZE_WHITESPACE
+                                         ROC AUC
+    Scorer
+    logistic                 0.820 (0.805–0.834)
+    logistic - recency rule  0.037 (0.028–0.047)
+    """
     if card.empty:
         return pd.DataFrame()
     text = card.assign(
@@ -124,13 +181,11 @@ def scorecard_table(card: pd.DataFrame) -> pd.DataFrame:
     )
     table = text.pivot(index="scorer", columns="metric", values="shown")
     order = list(dict.fromkeys(card["scorer"]))
-    columns = [metric for metric in _METRIC_WORDS if metric in table.columns]
-    return (
-        table.reindex(index=order, columns=columns)
-        .rename(columns=_METRIC_WORDS)
-        .rename_axis(None, axis=1)
-        .fillna("")
-    )
+    metrics = [metric for metric in _METRIC_WORDS if metric in table.columns]
+    table = table.reindex(index=order, columns=metrics).rename_axis(None, axis=1)
+    columns = {metric: Column(_METRIC_WORDS[metric][:1].upper() + _METRIC_WORDS[metric][1:])
+               for metric in metrics}  # fmt: skip
+    return present(table, columns={"scorer": Column("Scorer"), **columns}, index="scorer")
 
 
 def _metric(card: pd.DataFrame, scorer: str, metric: str) -> pd.Series | None:

@@ -18,6 +18,7 @@ from crmlib.clv._describe import (
     describe_model_choice,
     describe_sensitivity,
 )
+from crmlib.clv._display import errors_table, fits_table, group_table
 from crmlib.clv._fallback import (
     COLLAPSE_CRITICAL_VALUE,
     FALLBACK_STEPS,
@@ -141,6 +142,7 @@ __all__ = [
     "fit_all",
     "describe_fit",
     "parameter_table",
+    "fits_table",
     "FALLBACK_STEPS",
     "COLLAPSE_CRITICAL_VALUE",
     "Eligibility",
@@ -161,6 +163,7 @@ __all__ = [
     "holdout_predictions",
     "holdout_metrics",
     "errors_by_frequency",
+    "errors_table",
     "merge_small_buckets",
     "compare_models",
     "DAYS_PER_MONTH",
@@ -198,6 +201,7 @@ __all__ = [
     "describe_intervals",
     "describe_sensitivity",
     "GROUP_COLUMNS",
+    "group_table",
     "calibration_cutoff",
     "model_summary",
     "days_per_unit",

@@ -637,6 +637,8 @@ def describe_fit(fitted: FittedModel, *, min_cell_size: int = MIN_CELL_SIZE) -> 
 def parameter_table(models: Mapping[str, FittedModel] | Sequence[FittedModel]) -> pd.DataFrame:
     """One row per fitted model: parameters, log-likelihood, AIC/BIC and convergence.
 
+    The numbers; :func:`crmlib.clv.fits_table` is the page's table.
+
     Returns
     -------
     pd.DataFrame

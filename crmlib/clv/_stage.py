@@ -325,7 +325,9 @@ def pool_groups(groups: pd.DataFrame, *, by: str, min_cell_size: int) -> pd.Data
 def clv_by_group(
     values: pd.DataFrame, groups: pd.DataFrame, *, by: str, min_cell_size: int
 ) -> pd.DataFrame:
-    """CLV per group for the page: :func:`crmlib.clv.value_by_group` with small groups pooled.
+    """CLV per group: :func:`crmlib.clv.value_by_group` with small groups pooled.
+
+    The numbers of the page's table (:func:`crmlib.clv.group_table`, as text).
 
     One row per group (index: ``by``): ``customers``, ``clv_total``, ``clv_mean``,
     ``clv_share``, ``customer_share`` as in :func:`crmlib.clv.value_by_group`, and ``groups``

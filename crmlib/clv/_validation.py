@@ -268,7 +268,8 @@ def errors_by_frequency(
     buckets: Sequence[int] = (0, 1, 2, 3, 5, 10),
     min_cell_size: int,
 ) -> pd.DataFrame:
-    """Holdout accuracy by calibration frequency bucket, for the page.
+    """Holdout accuracy by calibration frequency bucket (:func:`crmlib.clv.errors_table`
+    is the page's table, as text).
 
     Transforms *predictions* (one row per customer, as from :func:`holdout_predictions`) into
     one row per bucket of ``frequency_cal`` (``buckets`` are the lower bounds, the last one
