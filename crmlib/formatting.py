@@ -29,11 +29,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from crmlib.plotting import format_money
+from crmlib.plotting import currency_prefix, format_money
 from crmlib.privacy import HIDDEN, SmallCells, small_counts_in_html
 
 __all__ = [
@@ -46,6 +47,8 @@ __all__ = [
     "format_flag",
     "format_date",
     "present",
+    "format_figure",
+    "plain_value",
 ]
 
 log = logging.getLogger(__name__)
@@ -438,3 +441,45 @@ def _labelled(
             f"it has {[str(c) for c in frame.columns]}"
         )
     return frame, labels
+
+
+def format_figure(value: Any, kind: str, currency: str | None = None) -> str:
+    """A headline figure as text: ``kind`` is "rate", "count" or "money" (money needs ``currency``).
+
+    Counts of 10,000 or more are shortened (``12.3k``, ``1.20M``); money below 1,000 keeps its
+    cents; missing reads ``"–"``.
+
+    Examples
+    --------
+    >>> format_figure(0.3661, "rate"), format_figure(12_345, "count"), format_figure(54.2, "money", "EUR")
+    ('36.6%', '12.3k', '€54.20')
+    >>> format_figure(None, "count")
+    '–'
+    """
+    if value is None or pd.isna(value):
+        return HIDDEN
+    if kind == "rate":
+        return f"{value:.1%}"
+    if kind == "count":
+        if abs(value) < 10_000:
+            return f"{value:,.0f}"
+        return f"{value / 1e6:.2f}M" if abs(value) >= 1e6 else f"{value / 1e3:.1f}k"
+    if currency is None:
+        raise ValueError(f"a {kind} value needs the run's currency: pass currency=params.currency")
+    if round(abs(value), 2) < 1_000:  # money below 1,000 (AOV) keeps cents: '€54.20'
+        sign = MINUS if round(value, 2) < 0 else ""
+        return f"{sign}{currency_prefix(currency)}{abs(value):,.2f}"
+    return format_money(value, currency).replace("-", MINUS)
+
+
+def plain_value(value: Any) -> Any:
+    """A value as plain Python for JSON: numpy scalars unwrapped, missing as None.
+
+    Examples
+    --------
+    >>> plain_value(np.int64(3)), plain_value(np.nan), plain_value("a")
+    (3, None, 'a')
+    """
+    if value is None or pd.isna(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value

@@ -678,7 +678,7 @@ def test_every_kpi_sentence_speaks_the_run_currency() -> None:
 
 def test_money_needs_the_currency() -> None:
     # the formatter behind every tile and sentence has no fallback currency
-    from crmlib.kpis._tiles import _fmt
+    from crmlib.formatting import format_figure as _fmt
 
     with pytest.raises(ValueError, match="currency"):
         _fmt(12.5, "money")

@@ -13,7 +13,7 @@ import pandas as pd
 from crmlib.checks import require_view
 from crmlib.cohorts._matrix_build import COHORT_BASES, _period_start, _periods_between
 from crmlib.engine import Engine
-from crmlib.kpis._tiles import _fmt
+from crmlib.formatting import format_figure
 from crmlib.periods import as_date, check_period, exclusive_end, period_index, period_spine
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
 
@@ -415,7 +415,7 @@ def _share(part: float, whole: float) -> float | None:
 
 def _share_text(share: float | None, customers: int, rule: SmallCells) -> str:
     """A share for the page: ``"–"`` when the group it is computed on is small."""
-    return HIDDEN if rule.is_small(customers) else _fmt(share, "rate")
+    return HIDDEN if rule.is_small(customers) else format_figure(share, "rate")
 
 
 def _hidden_share_note(sizes: list[int], rule: SmallCells) -> str:

@@ -21,7 +21,7 @@ from crmlib.cohorts._display import (
     _shown_trends,
 )
 from crmlib.cohorts._trend import _left_out_labels
-from crmlib.kpis._tiles import _fmt
+from crmlib.formatting import format_figure
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, OTHER, SmallCells
 
 __all__ = [
@@ -160,7 +160,7 @@ def describe_cohort_retention(
             )
             continue
         text = head + (
-            f"{_fmt(found['recent_retention'], 'rate')} of the customers of the "
+            f"{format_figure(found['recent_retention'], 'rate')} of the customers of the "
             f"{found['recent_n_cohorts']} latest cohorts that got there ({first} to {last}) bought"
         )
         if found["before_cohorts"] is None:
@@ -174,7 +174,8 @@ def describe_cohort_retention(
             )
             continue
         lines.append(
-            text + f", vs {_fmt(found['before_retention'], 'rate')} for {b_first} to {b_last} "
+            text
+            + f", vs {format_figure(found['before_retention'], 'rate')} for {b_first} to {b_last} "
             f"({_pp(found['recent_retention'], found['before_retention'])})."
         )
     which = "in exactly that period" if definition == "on" else "in that period or later"
@@ -216,8 +217,8 @@ def describe_definitions(
         )
     on, later = pooled["retention"].get("on"), pooled["retention"].get("on_or_after")
     return (
-        f"{k} {unit}s after acquisition, {_fmt(on, 'rate')} of customers bought in that very "
-        f"{unit}, but {_fmt(later, 'rate')} bought in it or some later {unit}: the "
+        f"{k} {unit}s after acquisition, {format_figure(on, 'rate')} of customers bought in that very "
+        f"{unit}, but {format_figure(later, 'rate')} bought in it or some later {unit}: the "
         f"{_pp(later, on).lstrip('+')} between the two are customers who skip {unit}s and "
         "come back, not customers lost."
     )
@@ -255,7 +256,7 @@ def describe_channel_retention(
             f"*No {name} split:* no value of `{dimension}` has {floor} customers "
             f"observed {k} {unit}s after acquisition (or the run has no customers table)."
         )
-    parts = [f"{value} {_fmt(row.retention, 'rate')}" for value, row in pooled.iterrows()]
+    parts = [f"{value} {format_figure(row.retention, 'rate')}" for value, row in pooled.iterrows()]
     return (
         f"{k} {unit}s after acquisition, pooled over all cohorts, retention by {name} was: "
         f"{'; '.join(parts)} (values with fewer than {floor} customers left out)."
@@ -319,10 +320,10 @@ def describe_revenue_retention(
             continue
         lines.append(
             f"- **{unit} {x}** (cohorts {first} to {last}): net revenue was "
-            f"{_fmt(found['revenue_retention'], 'rate')} of the acquisition {unit}'s, and each "
+            f"{format_figure(found['revenue_retention'], 'rate')} of the acquisition {unit}'s, and each "
             f"acquired customer had brought "
-            f"{_fmt(found['cumulative_revenue_per_customer'], 'money', currency)} in total "
-            f"(of which {_fmt(found['first_period_revenue_per_customer'], 'money', currency)} "
+            f"{format_figure(found['cumulative_revenue_per_customer'], 'money', currency)} in total "
+            f"(of which {format_figure(found['first_period_revenue_per_customer'], 'money', currency)} "
             f"in the acquisition {unit})."
         )
     return "For the latest 6 cohorts that reached each age (net of refunds):\n\n" + "\n".join(lines)
@@ -356,7 +357,7 @@ def describe_brackets(
     parts = [
         f"not shown for {row.bracket} ({rule.phrase(row.cohort_size)})"
         if pd.isna(row.retention)
-        else f"{_fmt(row.retention, 'rate')} in {row.bracket} (of {rule.phrase(row.cohort_size)})"
+        else f"{format_figure(row.retention, 'rate')} in {row.bracket} (of {rule.phrase(row.cohort_size)})"
         for row in pooled.itertuples()
     ]
     text = (
@@ -372,8 +373,8 @@ def describe_brackets(
     if len(by_value) >= 2:
         best, worst = by_value["retention"].idxmax(), by_value["retention"].idxmin()
         text += (
-            f" In {longest}, {best} customers did best ({_fmt(by_value.loc[best, 'retention'], 'rate')})"
-            f" and {worst} worst ({_fmt(by_value.loc[worst, 'retention'], 'rate')})."
+            f" In {longest}, {best} customers did best ({format_figure(by_value.loc[best, 'retention'], 'rate')})"
+            f" and {worst} worst ({format_figure(by_value.loc[worst, 'retention'], 'rate')})."
         )
     return text
 
@@ -451,7 +452,7 @@ def describe_lifecycle(
 
     def count(state: str) -> str:
         if not hidden[state]:
-            return _fmt(row[state], "count")
+            return format_figure(row[state], "count")
         return f"fewer than {rule.min_cell_size:,}" if rule.is_small(row[state]) else HIDDEN
 
     text = (
@@ -507,7 +508,7 @@ def describe_transitions(
 
     def share(src: str, dst: str) -> str:
         value = shares.loc[src, dst] if src in shares.index and dst in shares.columns else None
-        return _fmt(value, "rate")
+        return format_figure(value, "rate")
 
     text = (
         f"Of customers new in a {unit}, {share('new', 'current')} bought again the next {unit}; "
@@ -539,8 +540,8 @@ def describe_second_order(rates: pd.DataFrame | None, *, min_cell_size: int = MI
     rule = SmallCells(min_cell_size)
     overall = rates[rates["group"] == _ALL]
     parts = [
-        f"{_fmt(r.second_order_rate, 'rate')} within {r.days} days (95% CI "
-        f"{_fmt(r.ci_lower, 'rate')}\u2013{_fmt(r.ci_upper, 'rate')})"
+        f"{format_figure(r.second_order_rate, 'rate')} within {r.days} days (95% CI "
+        f"{format_figure(r.ci_lower, 'rate')}\u2013{format_figure(r.ci_upper, 'rate')})"
         for r in overall.itertuples()
     ]
     size = overall["customers"].iloc[0] if len(overall) else 0
@@ -566,7 +567,7 @@ def describe_second_order(rates: pd.DataFrame | None, *, min_cell_size: int = MI
         best, worst = at["second_order_rate"].idxmax(), at["second_order_rate"].idxmin()
         text += (
             f" Within {horizon} days, {best} customers came back most "
-            f"({_fmt(at.loc[best, 'second_order_rate'], 'rate')}) and {worst} least "
-            f"({_fmt(at.loc[worst, 'second_order_rate'], 'rate')})."
+            f"({format_figure(at.loc[best, 'second_order_rate'], 'rate')}) and {worst} least "
+            f"({format_figure(at.loc[worst, 'second_order_rate'], 'rate')})."
         )
     return text.strip() or "No group has enough customers to report."

@@ -14,7 +14,7 @@ from crmlib.cohorts._lifecycle import LIFECYCLE_COLUMNS
 from crmlib.cohorts._matrices import RETENTION_COLUMNS, REVENUE_COLUMNS, cohort_matrix
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing
-from crmlib.kpis._tiles import _fmt
+from crmlib.formatting import format_figure
 from crmlib.periods import as_date, check_period, exclusive_end, period_spine
 from crmlib.plotting import note_on_axes
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, OTHER, SmallCells
@@ -246,7 +246,7 @@ def definition_table(
     pooled = pooled.unstack("periods_since")
     pooled = pooled.reindex(columns=[x for x in k if x in pooled.columns])
     names = {"on": f"active in {unit} k", "on_or_after": f"active in {unit} k or later"}
-    table = pooled.rename(index=names).map(lambda v: _fmt(v, "rate"))
+    table = pooled.rename(index=names).map(lambda v: format_figure(v, "rate"))
     table.columns = [f"{unit} {x}" for x in table.columns]
     table.index.name = "retention"
     return table
@@ -274,7 +274,7 @@ def bracket_table(
     order = bracket_tidy.drop_duplicates("bracket").sort_values(["days_from", "days_to"])["bracket"]
     values = [_ALL, *sorted(v for v in table.index if v != _ALL)]
     table = table.reindex(index=values, columns=order.tolist())
-    table = table.map(lambda v: _fmt(v, "rate"))
+    table = table.map(lambda v: format_figure(v, "rate"))
     table.index.name = dimension.replace("_", " ")
     table.columns.name = None
     return table
@@ -334,17 +334,21 @@ def trends_table(
     table = pd.DataFrame(
         {
             "cohorts": trends["n_cohorts"].map(lambda v: HIDDEN if pd.isna(v) else f"{v:.0f}"),
-            "mean retention": trends["mean_retention"].map(lambda v: _fmt(v, "rate")),
+            "mean retention": trends["mean_retention"].map(lambda v: format_figure(v, "rate")),
             "change per year (95% CI)": [
                 _range(r.pp_per_year, r.pp_ci_lower, r.pp_ci_upper) for r in trends.itertuples()
             ],
             "p": trends["p_value"].map(lambda v: HIDDEN if pd.isna(v) else f"{v:.3g}"),
             "best channel": [
-                HIDDEN if pd.isna(r.best) else f"{r.best} ({_fmt(r.best_retention, 'rate')})"
+                HIDDEN
+                if pd.isna(r.best)
+                else f"{r.best} ({format_figure(r.best_retention, 'rate')})"
                 for r in trends.itertuples()
             ],
             "worst channel": [
-                HIDDEN if pd.isna(r.worst) else f"{r.worst} ({_fmt(r.worst_retention, 'rate')})"
+                HIDDEN
+                if pd.isna(r.worst)
+                else f"{r.worst} ({format_figure(r.worst_retention, 'rate')})"
                 for r in trends.itertuples()
             ],
             "gap (95% CI)": [
@@ -398,8 +402,8 @@ def rates_table(
             return HIDDEN
         star = "*" if row["sparse"] else ""
         return (
-            f"{_fmt(row['second_order_rate'], 'rate')} ({_fmt(row['ci_lower'], 'rate')}"
-            f"\u2013{_fmt(row['ci_upper'], 'rate')}){star}"
+            f"{format_figure(row['second_order_rate'], 'rate')} ({format_figure(row['ci_lower'], 'rate')}"
+            f"\u2013{format_figure(row['ci_upper'], 'rate')}){star}"
         )
 
     text = rates.assign(cell=rates.apply(cell, axis=1), horizon=rates["days"].map("{} days".format))

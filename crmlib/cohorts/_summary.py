@@ -16,8 +16,7 @@ from crmlib.cohorts._display import _ALL, _CHANNEL, _overall
 from crmlib.cohorts._survival import second_order_rates
 from crmlib.cohorts._trend import _left_out_labels, channel_gap, retention_trend
 from crmlib.errors import DataContractError
-from crmlib.kpis._common import _plain
-from crmlib.kpis._tiles import _fmt
+from crmlib.formatting import format_figure, plain_value
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
@@ -198,9 +197,11 @@ def cohort_conclusion(
             f"The recent cohorts that reached {k} {unit}{'s' if k != 1 else ''} hold "
             f"{rule.phrase(found['recent_customers'])}: too few to show their retention."
         )
-    text = f"{k}-{unit} retention of recent cohorts {_fmt(found['recent_retention'], 'rate')}"
+    text = (
+        f"{k}-{unit} retention of recent cohorts {format_figure(found['recent_retention'], 'rate')}"
+    )
     if found["before_retention"] is not None and not rule.is_small(found["before_customers"]):
-        text += f" (vs {_fmt(found['before_retention'], 'rate')} for the 6 cohorts before)"
+        text += f" (vs {format_figure(found['before_retention'], 'rate')} for the 6 cohorts before)"
     gap = None if trends is None else trends[trends["k"] == k].iloc[0]
     small_gap = gap is not None and bool(
         rule.is_small([gap.get("best_customers"), gap.get("worst_customers")]).any()
@@ -211,7 +212,7 @@ def cohort_conclusion(
 
 
 def _json_row(row: pd.Series, keys: Sequence[str]) -> dict[str, Any]:
-    return {key: _plain(row[key]) for key in keys}
+    return {key: plain_value(row[key]) for key in keys}
 
 
 def cohort_metrics(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
 import pandas as pd
 
 from crmlib.privacy import SmallCells
@@ -52,12 +49,6 @@ def last_periods(table: pd.DataFrame | None, n: int) -> pd.DataFrame | None:
         return table
     keep = sorted(table["period_start"].unique())[-n:]
     return table[table["period_start"].isin(keep)].reset_index(drop=True)
-
-
-def _plain(value: Any) -> Any:
-    if value is None or pd.isna(value):
-        return None
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _capital(text: str) -> str:

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crmlib.formatting import format_figure
 from crmlib.kpis._common import _bases, _capital, _complete
 from crmlib.kpis._queries import _suppressed_contactable
-from crmlib.kpis._tiles import _change, _fmt, _latest_complete, _year_ago, headline_tiles
+from crmlib.kpis._tiles import _change, _latest_complete, _year_ago, headline_tiles
 from crmlib.periods import safe_ratio
 from crmlib.plotting import counted
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
@@ -171,7 +172,7 @@ def _split(row: pd.Series, rule: SmallCells) -> str:
     for kind, n, hide in zip(kinds, counts, hidden, strict=True):
         if not hide:
             share = safe_ratio(pd.Series([n]), pd.Series([row["active_customers"]])).iloc[0]
-            parts.append(f"{rule.phrase(n, kind, kind)} ({_fmt(share, 'rate')})")
+            parts.append(f"{rule.phrase(n, kind, kind)} ({format_figure(share, 'rate')})")
         elif not rule.shown(n):
             parts.append(rule.phrase(n, kind, kind))
         else:
@@ -204,8 +205,8 @@ def describe_retention(
         )
     else:
         text = (
-            f"In **{label}** {_fmt(row['retention_rate'], 'rate')} of the previous period's active "
-            f"customers bought again (churn {_fmt(row['churn_rate'], 'rate')})."
+            f"In **{label}** {format_figure(row['retention_rate'], 'rate')} of the previous period's active "
+            f"customers bought again (churn {format_figure(row['churn_rate'], 'rate')})."
         )
     if visible.empty:
         text += (
@@ -223,14 +224,14 @@ def describe_retention(
             )
         text += (
             f" Over the last {len(window)} complete periods{left_out} retention averaged "
-            f"{_fmt(visible['retention_rate'].mean(), 'rate')}, from "
-            f"{_fmt(low['retention_rate'], 'rate')} ({low['period_label']}) to "
-            f"{_fmt(high['retention_rate'], 'rate')} ({high['period_label']})."
+            f"{format_figure(visible['retention_rate'].mean(), 'rate')}, from "
+            f"{format_figure(low['retention_rate'], 'rate')} ({low['period_label']}) to "
+            f"{format_figure(high['retention_rate'], 'rate')} ({high['period_label']})."
         )
     acquired = bases.loc[row.name, "repeat_purchase_rate"]
     if rule.shown(acquired):
         return (
-            f"{text} {_fmt(row['repeat_purchase_rate'], 'rate')} of all customers acquired so far "
+            f"{text} {format_figure(row['repeat_purchase_rate'], 'rate')} of all customers acquired so far "
             "have bought at least twice."
         )
     return f"{text} The repeat-purchase rate is not shown: {rule.phrase(acquired)} were acquired so far."
@@ -266,27 +267,27 @@ def describe_revenue(
             pd.Series([-row["refunds"]]), pd.Series([row["gross_revenue"]])
         ).iloc[0]
         text = (
-            f"Net revenue in **{row['period_label']}** was {_fmt(row['revenue'], 'money', currency)} "
-            f"(gross {_fmt(row['gross_revenue'], 'money', currency)}, refunds "
-            f"{_fmt(row['refunds'], 'money', currency)} = {_fmt(refund_share, 'rate')} of gross), from "
-            f"{_fmt(row['orders'], 'count')} orders at an average of {_fmt(row['aov'], 'money', currency)} "
+            f"Net revenue in **{row['period_label']}** was {format_figure(row['revenue'], 'money', currency)} "
+            f"(gross {format_figure(row['gross_revenue'], 'money', currency)}, refunds "
+            f"{format_figure(row['refunds'], 'money', currency)} = {format_figure(refund_share, 'rate')} of gross), from "
+            f"{format_figure(row['orders'], 'count')} orders at an average of {format_figure(row['aov'], 'money', currency)} "
             f"and {row['orders_per_customer']:.2f} orders per active customer."
         )
     spans = (done.iloc[-recent:], done.iloc[-2 * recent : -recent])
     if len(done) >= 2 * recent and all(rule.shown(s["active_customers"].max()) for s in spans):
         last, before = (span["revenue"].sum() for span in spans)
         text += (
-            f" The last {recent} complete periods brought {_fmt(last, 'money', currency)} "
+            f" The last {recent} complete periods brought {format_figure(last, 'money', currency)} "
             f"({_change(last, before, 'money')['display']} vs the {recent} before)."
         )
     if guests is not None and guests["transaction_rows"]:
         customers = float(kpis["revenue"].sum())
         total = customers + float(guests["net_amount"])
         text += (
-            f"\n\nGuest orders (no customer id) add {_fmt(guests['net_amount'], 'money', currency)} "
+            f"\n\nGuest orders (no customer id) add {format_figure(guests['net_amount'], 'money', currency)} "
             f"from {counted(int(guests['purchases']), 'order')} over the whole data, "
-            f"{_fmt(safe_ratio(pd.Series([guests['net_amount']]), pd.Series([total])).iloc[0], 'rate')} "
-            f"of total revenue {_fmt(total, 'money', currency)}; they count in total revenue only, "
+            f"{format_figure(safe_ratio(pd.Series([guests['net_amount']]), pd.Series([total])).iloc[0], 'rate')} "
+            f"of total revenue {format_figure(total, 'money', currency)}; they count in total revenue only, "
             "not in the customer KPIs above."
         )
     return text
@@ -372,8 +373,8 @@ def describe_channel_engagement(
     latest = sent[sent["period_start"] == sent["period_start"].max()]
     window = int(engagement["conversion_window_days"].iloc[0])
     parts = [
-        f"{row.channel}: {counted(int(row.sends), 'send')}, {_fmt(row.open_rate, 'rate')} opened, "
-        f"{_fmt(row.click_rate, 'rate')} clicked, {_fmt(row.conversion_rate, 'rate')} bought within {window} days"
+        f"{row.channel}: {counted(int(row.sends), 'send')}, {format_figure(row.open_rate, 'rate')} opened, "
+        f"{format_figure(row.click_rate, 'rate')} clicked, {format_figure(row.conversion_rate, 'rate')} bought within {window} days"
         if rule.shown(row.customers_sent)
         else f"{row.channel}: {counted(int(row.sends), 'send')} to {rule.phrase(row.customers_sent)}, "
         "too few to show rates"

@@ -7,7 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from crmlib.kpis._common import _infer_period, _plain
+from crmlib.formatting import plain_value
+from crmlib.kpis._common import _infer_period
 from crmlib.kpis._describe import kpi_conclusion
 from crmlib.kpis._tiles import _latest_complete
 from crmlib.privacy import MIN_CELL_SIZE
@@ -49,7 +50,7 @@ def kpi_metrics(
         "periods": int(len(kpis)),
         "first_period": str(kpis["period_label"].iloc[0]) if len(kpis) else None,
         "currency": currency,
-        "latest": None if latest is None else {k: _plain(latest[k]) for k in keys},
+        "latest": None if latest is None else {k: plain_value(latest[k]) for k in keys},
         "totals": {
             "revenue": float(kpis["revenue"].sum()),
             "orders": int(kpis["orders"].sum()),
@@ -70,7 +71,7 @@ def kpi_metrics(
         metrics["contactable"] = {
             r.channel: {
                 "contactable": int(r.contactable),
-                "contactable_rate": _plain(r.contactable_rate),
+                "contactable_rate": plain_value(r.contactable_rate),
             }
             for r in last.itertuples()
         }
@@ -78,8 +79,8 @@ def kpi_metrics(
         sent = engagement[engagement["sends"] > 0]
         last = sent[sent["period_start"] == sent["period_start"].max()]
         metrics["engagement"] = {
-            r.channel: {"period_label": r.period_label, "sends": int(r.sends), "open_rate": _plain(r.open_rate),
-                        "click_rate": _plain(r.click_rate), "conversion_rate": _plain(r.conversion_rate)}
+            r.channel: {"period_label": r.period_label, "sends": int(r.sends), "open_rate": plain_value(r.open_rate),
+                        "click_rate": plain_value(r.click_rate), "conversion_rate": plain_value(r.conversion_rate)}
             for r in last.itertuples()
         }  # fmt: skip
     return metrics

@@ -10,7 +10,8 @@ import pandas as pd
 
 from crmlib.checks import require_view
 from crmlib.engine import Engine
-from crmlib.kpis._common import ENGAGEMENT_COLUMNS, KPI_COLUMNS, MESSAGING_CHANNELS, _plain
+from crmlib.formatting import plain_value
+from crmlib.kpis._common import ENGAGEMENT_COLUMNS, KPI_COLUMNS, MESSAGING_CHANNELS
 from crmlib.periods import (
     as_date,
     check_period,
@@ -185,7 +186,7 @@ def transaction_totals(
         {"end_ts": exclusive_end(as_of)},
         identifiers={"transactions": transactions},
     ).to_dict("records")[0]
-    totals = {str(key): (_plain(value) or 0) for key, value in row.items()}
+    totals = {str(key): (plain_value(value) or 0) for key, value in row.items()}
     if totals["rows_after_as_of"]:
         log.warning(
             "%d %s rows are dated after %s and left out",

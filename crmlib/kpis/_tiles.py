@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlib.kpis._common import _bases, _infer_period, _plain
-from crmlib.plotting import currency_prefix, format_money
+from crmlib.formatting import format_figure, plain_value
+from crmlib.kpis._common import _bases, _infer_period
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
 
 __all__ = [
@@ -37,24 +37,6 @@ _COMPARISONS: tuple[str, ...] = ("vs_previous", "vs_year_ago")
 
 def _signed(number: float, text: str) -> str:
     return ("+" if number > 0 else _MINUS if number < 0 else "\u00b1") + text
-
-
-def _fmt(value: Any, kind: str, currency: str | None = None) -> str:
-    """A KPI value as text: ``kind`` is "rate", "count" or "money" (money needs ``currency``)."""
-    if value is None or pd.isna(value):
-        return "\u2013"
-    if kind == "rate":
-        return f"{value:.1%}"
-    if kind == "count":
-        if abs(value) < 10_000:
-            return f"{value:,.0f}"
-        return f"{value / 1e6:.2f}M" if abs(value) >= 1e6 else f"{value / 1e3:.1f}k"
-    if currency is None:
-        raise ValueError(f"a {kind} value needs the run's currency: pass currency=params.currency")
-    if round(abs(value), 2) < 1_000:  # money below 1,000 (AOV) keeps cents: '€54.20'
-        sign = _MINUS if round(value, 2) < 0 else ""
-        return f"{sign}{currency_prefix(currency)}{abs(value):,.2f}"
-    return format_money(value, currency).replace("-", _MINUS)
 
 
 def _change(current: Any, reference: Any, kind: str) -> dict[str, Any]:
@@ -137,13 +119,13 @@ def headline_tiles(
     year_ago = _year_ago(kpis, position)
     tiles = []
     for key, label, kind in _TILES:
-        value = _plain(latest[key])
+        value = plain_value(latest[key])
         comparisons: dict[str, Any] = {}
         for name, ref in zip(_COMPARISONS, (previous, year_ago), strict=True):
             if ref is None:
                 comparisons[name] = None
             else:
-                comparisons[name] = _change(value, _plain(kpis[key].iloc[ref]), kind) | {
+                comparisons[name] = _change(value, plain_value(kpis[key].iloc[ref]), kind) | {
                     "period_label": str(kpis["period_label"].iloc[ref]),
                     "customers": _whole(bases[key].iloc[ref]),
                 }
@@ -154,7 +136,7 @@ def headline_tiles(
                 "kind": kind,
                 "value": value,
                 "customers": _whole(bases[key].iloc[position]),
-                "display": _fmt(value, kind, currency),
+                "display": format_figure(value, kind, currency),
                 "period_label": str(latest["period_label"]),
                 **comparisons,
                 "better": "up",

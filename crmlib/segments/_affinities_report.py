@@ -12,7 +12,7 @@ import seaborn as sns
 from matplotlib.colors import TwoSlopeNorm
 
 from crmlib.checks import require_columns
-from crmlib.kpis._tiles import _fmt
+from crmlib.formatting import format_figure
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 from crmlib.segments._affinities import (
     ALL_POPULATION,
@@ -113,8 +113,8 @@ def describe_affinities(
         a, b = _label(pair.item_a), _label(pair.item_b)
         items.append(
             f"**{a} + {b}**: {pair.lift:.1f}\u00d7 as often as chance "
-            f"({_fmt(pair.confidence_a_to_b, 'rate')} of {a} buyers also bought {b}, "
-            f"{_fmt(pair.confidence_b_to_a, 'rate')} of {b} buyers also bought {a}; "
+            f"({format_figure(pair.confidence_a_to_b, 'rate')} of {a} buyers also bought {b}, "
+            f"{format_figure(pair.confidence_b_to_a, 'rate')} of {b} buyers also bought {a}; "
             f"{rule.phrase(int(pair.n_ab))} bought both)"
         )
     above = int((every_pair["lift"] > 1.0).sum())
@@ -157,8 +157,8 @@ def describe_cross_sell(
         return f"No segment has a {level} pair bought together by enough customers to report."
     lines = [
         f"- **{row.segment}**: customers who buy {_label(row.antecedent)} also buy "
-        f"{_label(row.consequent)} in {_fmt(row.confidence, 'rate')} of cases, vs "
-        f"{_fmt(row.consequent_share, 'rate')} of the segment overall "
+        f"{_label(row.consequent)} in {format_figure(row.confidence, 'rate')} of cases, vs "
+        f"{format_figure(row.consequent_share, 'rate')} of the segment overall "
         f"(lift {row.lift:.1f}; {rule.phrase(int(row.n_ab))} bought both)."
         for row in best.itertuples()
     ]
@@ -196,10 +196,14 @@ def affinity_table(pairs: pd.DataFrame, *, min_cell_size: int = MIN_CELL_SIZE) -
                 for a, b in zip(pairs["item_a"], pairs["item_b"], strict=True)
             ],
             "customers buying both": rule.counts(pairs["n_ab"]).tolist(),
-            "support": [_fmt(v, "rate") for v in pairs["support"]],
+            "support": [format_figure(v, "rate") for v in pairs["support"]],
             "lift": [f"{v:.2f}" for v in pairs["lift"]],
-            "share of A buyers buying B": [_fmt(v, "rate") for v in pairs["confidence_a_to_b"]],
-            "share of B buyers buying A": [_fmt(v, "rate") for v in pairs["confidence_b_to_a"]],
+            "share of A buyers buying B": [
+                format_figure(v, "rate") for v in pairs["confidence_a_to_b"]
+            ],
+            "share of B buyers buying A": [
+                format_figure(v, "rate") for v in pairs["confidence_b_to_a"]
+            ],
         },
         index=pd.RangeIndex(1, len(pairs) + 1, name="rank"),
     )

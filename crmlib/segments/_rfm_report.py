@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 
 from crmlib.checks import require_columns
-from crmlib.kpis._tiles import _fmt
+from crmlib.formatting import format_figure
 from crmlib.plotting import PALETTE, format_money, percent_axis
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, OTHER, SmallCells
 from crmlib.segments._profiles import _value_order
@@ -48,7 +48,7 @@ def _rate(value: Any) -> str:
     """A share as ``12.3%``; a tiny negative share reads ``0.0%``, not ``-0.0%``."""
     if value is None or pd.isna(value):
         return HIDDEN
-    return _fmt(round(float(value), 3) + 0.0, "rate")
+    return format_figure(round(float(value), 3) + 0.0, "rate")
 
 
 def _customers(words: str) -> str:
@@ -101,7 +101,7 @@ def describe_segments(
     lines = [
         f"**{rule.phrase(total)}** with a purchase on or before the as-of date "
         f"fall into {len(present)} of {len(summary)} segments; together they brought "
-        f"{_fmt(revenue, 'money', currency)} of net revenue in the RFM window."
+        f"{format_figure(revenue, 'money', currency)} of net revenue in the RFM window."
     ]
     largest = present.sort_values("customers", ascending=False, kind="stable").iloc[0]
     if rule.shown(int(largest["customers"])):
@@ -123,7 +123,7 @@ def describe_segments(
             f"- The two most valuable segments, {names}, are "
             f"{_rate(size / total)} of customers ({rule.phrase(size)}) and bring "
             f"{_rate(top['share_revenue'].sum())} of net revenue "
-            f"({_fmt(float(top['revenue'].sum()), 'money', currency)})."
+            f"({format_figure(float(top['revenue'].sum()), 'money', currency)})."
             if rule.shown(size)
             else f"- The two most valuable segments, {names}, hold {rule.phrase(size)}."
         )
@@ -134,7 +134,7 @@ def describe_segments(
         lines.append(
             f"- {names} hold {rule.phrase(size)} who used to buy "
             f"often but not lately; they brought {_rate(win_back['share_revenue'].sum())} "
-            f"of net revenue ({_fmt(float(win_back['revenue'].sum()), 'money', currency)}): "
+            f"of net revenue ({format_figure(float(win_back['revenue'].sum()), 'money', currency)}): "
             "the first audience for a win-back campaign."
             if rule.shown(size)
             else f"- {names} hold {rule.phrase(size)} who used to buy often but not lately: "
