@@ -18,7 +18,6 @@ from crmlib.config import WorkbookParams, load_params
 from crmlib.engine import Engine
 from crmlib.errors import ConfigError, DataContractError, SourceFileError
 from crmlib.ingest import (
-    REJECT_REASONS,
     describe_coverage,
     describe_quality,
     describe_reconciliation,
@@ -27,9 +26,9 @@ from crmlib.ingest import (
     plot_orders_per_day,
     plot_rejects_by_reason,
     quality_scorecard,
-    read_source,
     run_ingest,
 )
+from crmlib.ingest.sources import REJECT_REASONS, read_source
 from crmlib.io import RunFolder
 from crmlib.privacy import small_counts_in_html
 
@@ -380,15 +379,15 @@ def test_reconciliation_rows_and_revenue_in_four_bins(tmp_path):
 
 
 def test_reconciliation_failure_is_a_fail_verdict_and_raises(tmp_path, monkeypatch):
-    import crmlib.ingest.pipeline as pipeline
+    import crmlib.ingest.stage as stage
 
-    original = pipeline.build_quality
+    original = stage.build_quality
 
     def broken(*args: Any, **kwargs: Any) -> dict[str, Any]:
         kwargs["rejects_written"] += 1  # as if one reject went missing from the artifact
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "build_quality", broken)
+    monkeypatch.setattr(stage, "build_quality", broken)
     with pytest.raises(DataContractError, match="do not reconcile"):
         ingest(make_params(tx_file(tmp_path, MESSY_ROWS)), tmp_path)
     quality = json.loads((tmp_path / "run" / "quality.json").read_text())
@@ -898,9 +897,9 @@ def test_sample_counts_and_money_equal_the_realized_truth(sample_run):
 @pytest.mark.parametrize("lookup_max", [100_000, 0], ids=["by-rowid", "by-semi-join"])
 def test_raw_records_of_rejects_are_the_source_rows(tmp_path, monkeypatch, lookup_max):
     """Both ways of fetching rejected rows' raw records give the exact source text."""
-    from crmlib.ingest import pipeline
+    from crmlib.ingest import queries
 
-    monkeypatch.setattr(pipeline, "_ROWID_LOOKUP_MAX", lookup_max)
+    monkeypatch.setattr(queries, "_ROWID_LOOKUP_MAX", lookup_max)
     header, good_1, good_3 = TABLE_FILES["transactions"]
     bad = "O9,C9,2025-03-32 10:00:00,12.50,1,P9,coffee,web"  # bad timestamp
     files = {

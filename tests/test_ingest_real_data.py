@@ -10,12 +10,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from test_ingest import ROOT, ingest, make_params, write
 
 from crmlib.config import load_params
 from crmlib.errors import SourceFileError
 from crmlib.ingest import describe_rejects
 from crmlib.io import RunFolder
-from tests.test_ingest import ROOT, ingest, make_params, write
 
 LINE_HEADER = "Invoice,StockCode,Quantity,InvoiceDate,Price,Customer ID"
 LINE_COLUMNS = {"order_id": "Invoice", "product_id": "StockCode", "quantity": "Quantity",

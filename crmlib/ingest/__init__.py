@@ -66,72 +66,39 @@ integer millionths of the currency unit.
 
 from __future__ import annotations
 
-from crmlib.ingest.pipeline import ARTIFACT_DTYPES, IngestResult, run_ingest
-from crmlib.ingest.quality import (
-    build_quality,
+from crmlib.ingest.plots import plot_orders_per_day, plot_rejects_by_reason
+from crmlib.ingest.sources import (
+    TABLES,
+    delimiter_hint,
+    find_column,
+    open_source_file,
+    resolve_files,
+    source_error,
+)
+from crmlib.ingest.stage import ingest_checks, ingest_metrics, run_ingest
+from crmlib.ingest.tables import quality_scorecard
+from crmlib.ingest.text import (
     describe_coverage,
     describe_quality,
     describe_reconciliation,
     describe_rejects,
-    ingest_checks,
-    ingest_metrics,
-    plot_orders_per_day,
-    plot_rejects_by_reason,
-    quality_scorecard,
-    rejects_by_reason,
-)
-from crmlib.ingest.sources import (
-    CHANNELS,
-    CONTRACT_COLUMNS,
-    EVENT_TYPES,
-    TABLES,
-    ColumnSpec,
-    SourceFile,
-    StagedTable,
-    read_source,
-    resolve_files,
 )
 
 __all__ = [
-    "ARTIFACT_DTYPES",
-    "CHANNELS",
-    "CONTRACT_COLUMNS",
-    "EVENT_TYPES",
-    "REJECT_REASONS",
     "TABLES",
-    "ColumnSpec",
-    "IngestResult",
-    "SourceFile",
-    "StagedTable",
-    "build_quality",
+    "delimiter_hint",
     "describe_coverage",
     "describe_quality",
     "describe_reconciliation",
     "describe_rejects",
+    "find_column",
     "ingest_checks",
     "ingest_metrics",
+    "open_source_file",
     "plot_orders_per_day",
     "plot_rejects_by_reason",
     "quality_scorecard",
-    "read_source",
-    "rejects_by_reason",
     "resolve_files",
     "run_ingest",
+    "source_error",
 ]
-
-#: Reject reason codes per table, in precedence order (the first that applies is recorded).
-REJECT_REASONS: dict[str, tuple[str, ...]] = {
-    "transactions": (
-        "missing_order_id", "bad_timestamp", "bad_amount", "bad_quantity", "future_timestamp",
-        "duplicate_row", "conflicting_order", "amount_out_of_bounds",
-    ),
-    "customers": (
-        "missing_customer_id", "bad_timestamp", "invalid_value", "future_timestamp", "duplicate_row",
-        "duplicate_customer",
-    ),
-    "events": ("missing_customer_id", "bad_timestamp", "invalid_value", "future_timestamp", "duplicate_row"),
-    "assignments": (
-        "missing_customer_id", "invalid_value", "bad_timestamp", "bad_amount", "future_timestamp",
-        "duplicate_row", "conflicting_assignment",
-    ),
-}  # fmt: skip

@@ -22,6 +22,7 @@ __all__ = [
     "CONTRACT_COLUMNS",
     "CHANNELS",
     "EVENT_TYPES",
+    "REJECT_REASONS",
     "SourceFile",
     "StagedTable",
     "resolve_files",
@@ -52,6 +53,23 @@ _REASON_CODES = (
     "amount_out_of_bounds", "invalid_value", "duplicate_row", "conflicting_order", "duplicate_customer",
     "conflicting_assignment",
 )  # fmt: skip
+
+#: Reject reason codes per table, in precedence order (the first that applies is recorded).
+REJECT_REASONS: dict[str, tuple[str, ...]] = {
+    "transactions": (
+        "missing_order_id", "bad_timestamp", "bad_amount", "bad_quantity", "future_timestamp",
+        "duplicate_row", "conflicting_order", "amount_out_of_bounds",
+    ),
+    "customers": (
+        "missing_customer_id", "bad_timestamp", "invalid_value", "future_timestamp", "duplicate_row",
+        "duplicate_customer",
+    ),
+    "events": ("missing_customer_id", "bad_timestamp", "invalid_value", "future_timestamp", "duplicate_row"),
+    "assignments": (
+        "missing_customer_id", "invalid_value", "bad_timestamp", "bad_amount", "future_timestamp",
+        "duplicate_row", "conflicting_assignment",
+    ),
+}  # fmt: skip
 
 
 _DELIMITER_CANDIDATES = (",", ";", "\t", "|")

@@ -1,13 +1,14 @@
-"""The 01_ingest stage: read every source, reject and net in SQL, write the artifacts and quality.json."""
+"""The cleaning and reconciliation SQL of 01_ingest: rejects, refund netting, parquet artifacts.
+
+Every row-level step runs on the engine (``crmlib/sql/ingest_*``); artifacts are written to
+hidden temporary files and moved into place together by :func:`crmlib.ingest.stage.run_ingest`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +17,14 @@ import pyarrow as pa
 
 from crmlib.config import TableSource, WorkbookParams
 from crmlib.engine import Engine, load_sql, quote_literal
-from crmlib.errors import DataContractError, StageInputMissing
-from crmlib.ingest.quality import build_quality
-from crmlib.ingest.sources import (
-    TABLES,
-    StagedTable,
-    drop_raw,
-    read_source,
-    resolve_files,
-    run_date,
-    transaction_expressions,
-)
+from crmlib.errors import StageInputMissing
+from crmlib.ingest.sources import StagedTable, drop_raw, transaction_expressions
 from crmlib.io import RunFolder, published_path
 
-__all__ = ["ARTIFACT_DTYPES", "IngestResult", "run_ingest"]
+__all__ = [
+    "ARTIFACT_DTYPES",
+]
+
 
 _TRANSACTION_DTYPES = {
     "order_id": "str", "customer_id": "str", "order_ts": "datetime64[us]", "amount": "float64",
@@ -38,7 +33,9 @@ _TRANSACTION_DTYPES = {
     "customer_known": "boolean", "source_row": "int64",
 }  # fmt: skip
 
+
 log = logging.getLogger(__name__)
+
 
 #: The pandas dtypes of every artifact 01_ingest writes (stored in the parquet metadata, so
 #: ``RunFolder.read_table`` restores nullable integers and booleans).
@@ -66,9 +63,11 @@ ARTIFACT_DTYPES: dict[str, dict[str, str]] = {
     "daily_orders": {"date": "object", "orders": "int64", "net_revenue": "float64"},
 }  # fmt: skip
 
+
 #: SQL types of the canonical columns of the optional tables (the accepted-rows query casts to them).
 _SQL_TYPES = {"str": "VARCHAR", "datetime64[us]": "TIMESTAMP", "float64": "DOUBLE", "Int64": "BIGINT",
               "boolean": "BOOLEAN"}  # fmt: skip
+
 
 #: Set-level key rules of the optional tables: key columns, reason code, label for details.
 _KEYS: dict[str, tuple[str, str, str] | None] = {
@@ -82,35 +81,9 @@ _KEYS: dict[str, tuple[str, str, str] | None] = {
 }
 
 
-@dataclass(frozen=True)
-class IngestResult:
-    """What :func:`run_ingest` did.
-
-    Attributes
-    ----------
-    quality : dict
-        The content of ``quality.json`` (counts only, no customer identifiers).
-    rows : dict
-        Rows written per artifact (``transactions``, ``rejects``, ``daily_orders``, and the
-        optional tables that were present).
-    tables_present : tuple of str
-        The contract tables configured in ``params.source``.
-    seconds : float
-        Wall time of the stage.
-    """
-
-    quality: dict[str, Any]
-    rows: dict[str, int]
-    tables_present: tuple[str, ...]
-    seconds: float
-
-    @property
-    def verdict(self) -> str:
-        """``pass``, ``warn`` or ``fail``."""
-        return str(self.quality["verdict"])
-
-
 # -- helpers ----------------------------------------------------------------------------------
+
+
 def _pandas_metadata(artifact: str) -> str:
     """The pandas schema metadata of an artifact, as pyarrow writes it for an empty frame."""
     frame = pd.DataFrame(
@@ -296,6 +269,8 @@ def _table_summary(
 
 
 # -- the optional tables --------------------------------------------------------------------------
+
+
 def _ingest_other(
     engine: Engine, staged: StagedTable, artifacts: _Artifacts, *, base: Path
 ) -> dict[str, Any]:
@@ -345,6 +320,8 @@ def _ingest_other(
 
 
 # -- transactions ------------------------------------------------------------------------------------
+
+
 def _ingest_transactions(
     engine: Engine,
     staged: StagedTable,
@@ -509,118 +486,3 @@ def _date(value: Any) -> dt.date | None:
     if value is None or pd.isna(value):
         return None
     return pd.Timestamp(value).date()
-
-
-# -- the stage ----------------------------------------------------------------------------------------
-def run_ingest(
-    params: WorkbookParams, run: RunFolder, *, engine: Engine | None = None
-) -> IngestResult:
-    """Run stage 01_ingest: read, validate and net every source; write the artifacts.
-
-    Transforms the configured sources (``params.source``: transactions required; customers,
-    events, assignments optional) into the run folder's ``transactions`` (one row per order
-    with a customer id, net of its matched refunds, plus one row per refund order id matching
-    no accepted order, kept as a return), ``unattributed`` (the same for guest orders, without
-    a customer id), ``customers``, ``events``, ``assignments`` (one row per accepted source
-    row; written only when configured, and a stale one from an earlier run is removed),
-    ``rejects`` (one row per rejected source row: table, file, row, reason, column, detail,
-    amount, raw record), ``daily_orders`` (one row per calendar day) and ``quality.json``
-    (counts only). Rows dated after ``as_of_date`` (but not after the run date) are counted
-    and left out. Artifacts appear together at the end. All row-level work is SQL on the
-    engine (``crmlib/sql/ingest_*``).
-
-    Invariants, checked on every run: per table, rows read = accepted + unattributed + after
-    as-of date + rejected; for transactions, revenue read = the same bins' revenue, exactly
-    (integer millionths of the currency unit). A broken invariant writes ``quality.json`` with
-    verdict ``fail`` and raises.
-
-    Parameters
-    ----------
-    params : WorkbookParams
-        The validated params (``source``, ``as_of_date``, ``ingest``, ``engine``).
-    run : RunFolder
-        Where the artifacts go.
-    engine : Engine, optional
-        An engine to use (its ``ingest_*`` tables are dropped afterwards); by default one is
-        made from ``params.engine`` and closed at the end.
-
-    Returns
-    -------
-    IngestResult
-        The quality report, rows written per artifact, the tables present, the wall time.
-
-    Raises
-    ------
-    SourceFileError
-        A source file is missing, empty, unreadable or lacks a required column (fail fast,
-        before anything is written).
-    DataContractError
-        Rows or revenue do not reconcile (a bug: quality.json is written first).
-    """
-    started = time.perf_counter()
-    owns_engine = engine is None
-    active = Engine.from_config(params.engine) if engine is None else engine
-    artifacts = _Artifacts(run)
-    present = tuple(t for t in TABLES if getattr(params.source, t) is not None)
-    base = _source_base(params)
-    for table in present:  # fail fast on missing files before any work
-        resolve_files(getattr(params.source, table), table=table, params=params)
-    try:
-        _prepare(active)
-        summaries: dict[str, dict[str, Any]] = {}
-        for table in ("customers", "events", "assignments"):
-            source = getattr(params.source, table)
-            if source is None:
-                summaries[table] = {"present": False}
-                continue
-            staged = read_source(source, table=table, params=params, engine=active)
-            _register_files(active, staged, base=base)
-            summaries[table] = _ingest_other(active, staged, artifacts, base=base)
-        staged_tx = read_source(
-            _transactions_source(params), table="transactions", params=params, engine=active
-        )
-        _register_files(active, staged_tx, base=base)
-        summaries["transactions"], facts = _ingest_transactions(
-            active, staged_tx, params, artifacts, has_customers="customers" in present
-        )
-        rejected_rows = _copy(
-            active, load_sql("ingest_rejects_output"), artifacts.path("rejects"), "rejects", {}
-        )
-        by_reason = active.query(
-            'SELECT "table", reason, count(*) AS n, coalesce(sum(ingest_micros(amount)), 0) AS micros '
-            'FROM ingest_rejects GROUP BY ALL ORDER BY "table", n DESC, reason'
-        )
-        daily = pd.read_parquet(artifacts.pending["daily_orders"])
-        quality = build_quality(
-            params,
-            tables=summaries,
-            facts=facts,
-            rejects_by_reason=by_reason,
-            daily_orders=daily,
-            rejects_written=rejected_rows,
-            run_date=run_date(params),
-        )
-        artifacts.commit([t for t in TABLES if t not in present])
-    except BaseException:
-        artifacts.discard()
-        raise
-    finally:
-        _cleanup(active)
-        if owns_engine:
-            active.close()
-    seconds = time.perf_counter() - started
-    quality["seconds"] = round(seconds, 2)
-    run.write_json("quality", quality)
-    rows = {name: int(summaries[name]["rows_written"]) for name in present}
-    rows.update({
-        "unattributed": int(summaries["transactions"]["unattributed_rows_written"]),
-        "rejects": rejected_rows,
-        "daily_orders": int(facts["daily_rows"]),
-    })  # fmt: skip
-    log.info("ingest: %s in %.1f s (%s)", quality["verdict"], seconds, json.dumps(rows))
-    if not quality["reconciles"]:
-        raise DataContractError(
-            "ingest: rows or revenue do not reconcile (rows read != accepted + rejected, or revenue read != "
-            f"accepted + rejected to the cent); see {run.root / 'quality.json'}"
-        )
-    return IngestResult(quality=quality, rows=rows, tables_present=present, seconds=seconds)
