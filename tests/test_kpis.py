@@ -16,6 +16,9 @@ from contract_tables import contract_transactions
 from crmlib import kpis as K
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing, WorkbookError
+from crmlib.kpis.queries import ENGAGEMENT_COLUMNS, KPI_COLUMNS
+from crmlib.kpis.text import kpi_conclusion
+from crmlib.periods import period_spine
 from crmlib.privacy import small_counts_in_html
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +50,7 @@ TINY = _transactions(
 )
 TINY_AS_OF = "2025-04-30"
 
-COLUMNS = list(K.KPI_COLUMNS)
+COLUMNS = list(KPI_COLUMNS)
 # fmt: off
 # active, new, returning, reactivated, retention, churn, repeat, orders, orders/customer, aov,
 # revenue, gross, refunds, revenue/active
@@ -160,14 +163,15 @@ def test_kpis_invariants_on_tiny(engine: Engine) -> None:
 
 def test_period_labels_use_iso_weeks_and_quarters() -> None:
     # 2024-12-30 is the Monday of ISO week 1 of 2025; 2026-01-01 falls in 2026-W01
-    weeks = K.period_spine("2024-12-29", "2026-01-01", period="week")
+    weeks = period_spine("2024-12-29", "2026-01-01", period="week")
     assert weeks["period_label"].iloc[:2].tolist() == ["2024-W52", "2025-W01"]
     assert weeks["period_label"].iloc[-1] == "2026-W01"
     assert weeks["period_start"].iloc[1] == D(2024, 12, 30)
-    assert K.period_spine("2025-02-10", "2025-05-01", period="quarter")[
-        "period_label"
-    ].tolist() == ["2025-Q1", "2025-Q2"]
-    months = K.period_spine("2024-02-10", "2024-03-01", period="month")
+    assert period_spine("2025-02-10", "2025-05-01", period="quarter")["period_label"].tolist() == [
+        "2025-Q1",
+        "2025-Q2",
+    ]
+    months = period_spine("2024-02-10", "2024-03-01", period="month")
     assert months["period_end"].tolist() == [D(2024, 2, 29), D(2024, 3, 31)]
 
 
@@ -583,7 +587,7 @@ def test_channel_engagement_without_events(engine: Engine) -> None:
 # -- headline tiles and words ----------------------------------------------------------------
 def _monthly(n: int, *, last_partial: bool = True) -> pd.DataFrame:
     """A hand-made KPI table of n months ending 2025-12, active = 100 + 10 * i, retention 0.30 + 0.01 * i."""
-    spine = K.period_spine(
+    spine = period_spine(
         pd.Timestamp("2025-12-01") - pd.DateOffset(months=n - 1), "2025-12-01", period="month"
     )
     i = np.arange(n)
@@ -646,7 +650,7 @@ def test_describe_and_metrics_state_the_numbers() -> None:
     kpis = _monthly(14)
     text = K.describe_kpis(kpis, currency="EUR")
     assert "**2025-11**" in text and "42.0% (+1.0 pp vs 2025-10, +12.0 pp vs 2024-11)" in text
-    conclusion = K.kpi_conclusion(kpis, currency="EUR")
+    conclusion = kpi_conclusion(kpis, currency="EUR")
     assert "\n" not in conclusion and conclusion.startswith("2025-11: retention 42.0%")
     for describe in (K.describe_active_customers, K.describe_retention):
         assert "2025-11" in describe(kpis)
@@ -667,7 +671,7 @@ def test_every_kpi_sentence_speaks_the_run_currency() -> None:
     assert tiles["revenue"]["display"] == "£22.0k" and tiles["aov"]["display"] == "£62.00"
     texts = [
         K.describe_kpis(kpis, currency="GBP"),
-        K.kpi_conclusion(kpis, currency="GBP"),
+        kpi_conclusion(kpis, currency="GBP"),
         K.describe_revenue(kpis, currency="GBP"),
         K.tiles_table(list(tiles.values())).to_string(),
     ]
@@ -778,7 +782,7 @@ def test_channel_engagement_without_sends(engine: Engine) -> None:
     _with(engine, events=opens_only, transactions=ENGAGEMENT_TX)
     engagement = K.channel_engagement(engine, as_of_date="2025-02-28")
     assert engagement is not None and engagement.empty
-    assert list(engagement.columns) == list(K.ENGAGEMENT_COLUMNS)
+    assert list(engagement.columns) == list(ENGAGEMENT_COLUMNS)
     assert "no sends" in K.describe_channel_engagement(engagement)
     metrics = K.kpi_metrics(K.kpis_by_period(engine, as_of_date="2025-02-28"), [], currency="EUR",
                             engagement=engagement)  # fmt: skip
@@ -852,7 +856,7 @@ def test_kpi_sentences_state_no_small_count() -> None:
     kpis = _small_shop()
     texts = {
         "kpis": K.describe_kpis(kpis, currency="EUR"),
-        "conclusion": K.kpi_conclusion(kpis, currency="EUR"),
+        "conclusion": kpi_conclusion(kpis, currency="EUR"),
         "active": K.describe_active_customers(kpis),
         "retention": K.describe_retention(kpis),
         "revenue": K.describe_revenue(kpis, currency="EUR"),

@@ -1,27 +1,38 @@
-"""Headline KPI tiles: the latest complete period's figures with changes, and their formatting."""
+"""KPIs shaped for display: headline tiles with their changes, the tiles and contactable tables."""
 
 from __future__ import annotations
 
+import datetime as dt  # noqa: F401  (the namespace of contactable_table's doctest)
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from crmlib.formatting import format_figure, plain_value
-from crmlib.kpis._common import _bases, _infer_period
+from crmlib.kpis.models import (
+    _CONTACTABLE_COUNTS,
+    _bases,
+    _latest_complete,
+    _suppressed_contactable,
+    _year_ago,
+    latest_contactable,
+)
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "headline_tiles",
     "shown_tiles",
     "tiles_table",
+    "contactable_table",
 ]
+
 
 log = logging.getLogger(__name__)
 
+
 _MINUS = "\u2212"
+
 
 _TILES: tuple[tuple[str, str, str], ...] = (
     ("active_customers", "Active customers", "count"),
@@ -31,7 +42,11 @@ _TILES: tuple[tuple[str, str, str], ...] = (
     ("new_customers", "New customers", "count"),
     ("repeat_purchase_rate", "Repeat-purchase rate", "rate"),
 )
+
+
 _KINDS: dict[str, str] = {key: kind for key, _label, kind in _TILES}
+
+
 _COMPARISONS: tuple[str, ...] = ("vs_previous", "vs_year_ago")
 
 
@@ -62,21 +77,6 @@ def _change(current: Any, reference: Any, kind: str) -> dict[str, Any]:
 def _whole(value: Any) -> int | None:
     """A count of customers for ``metrics.json``: an int, or None when unknown."""
     return None if value is None or pd.isna(value) else int(value)
-
-
-def _latest_complete(kpis: pd.DataFrame) -> int | None:
-    complete = np.flatnonzero(kpis["is_complete"].to_numpy(dtype=bool))
-    return int(complete[-1]) if complete.size else None
-
-
-def _year_ago(kpis: pd.DataFrame, position: int) -> int | None:
-    start = pd.Timestamp(kpis["period_start"].iloc[position])
-    period = _infer_period(kpis)
-    target = start - pd.Timedelta(weeks=52) if period == "week" else start - pd.DateOffset(years=1)
-    found = np.flatnonzero(
-        pd.to_datetime(kpis["period_start"]).to_numpy() == target.to_datetime64()
-    )
-    return int(found[0]) if found.size else None
 
 
 def headline_tiles(
@@ -225,3 +225,48 @@ def _vs(comparison: dict[str, Any] | None) -> str:
         if comparison is None
         else f"{comparison['display']} (vs {comparison['period_label']})"
     )
+
+
+#: Display names of the contactable base's rates.
+_CONTACTABLE_RATES: dict[str, str] = {
+    "consent_rate": "Opted in (%)",
+    "contactable_rate": "Contactable (%)",
+}
+
+
+def contactable_table(
+    contactable: pd.DataFrame | None, *, min_cell_size: int = MIN_CELL_SIZE
+) -> pd.DataFrame | None:
+    """The contactable base at the latest period end for display: one row per channel.
+
+    Transforms :func:`contactable_base` (one row per period and channel) into a table indexed
+    by *Channel* with *Signed-up customers, Opted in, Unsubscribed, Contactable* (counts of
+    customers with thousands separators) and *Opted in (%), Contactable (%)* (of signed-up
+    customers), for the latest period; the date counted at is in
+    :func:`describe_contactable_base`. Counts follow the small-cell rule: 1 to
+    ``min_cell_size - 1`` customers read "<10", and as opted in = unsubscribed + contactable,
+    opted in (not contactable, the reach a campaign needs) reads "–" so that the total does
+    not reveal the hidden one; a
+    rate reads "–" with its count. None (no customers table) passes through: the section's
+    sentence says why it is skipped.
+
+    Examples
+    --------
+    >>> base = pd.DataFrame({"period_start": [dt.date(2025, 3, 1)] * 2,
+    ...     "channel": ["email", "sms"], "counted_at": [dt.date(2025, 3, 31)] * 2,
+    ...     "customers": [4000, 4000], "consented": [3000, 1000], "unsubscribed": [120, 4],
+    ...     "contactable": [2880, 996], "consent_rate": [0.75, 0.25],
+    ...     "contactable_rate": [0.72, 0.249]})
+    >>> table = contactable_table(base)
+    >>> table.loc["email"].tolist()
+    ['4,000', '3,000', '120', '2,880', '75.0%', '72.0%']
+    >>> table.loc["sms"].tolist()
+    ['4,000', '–', '<10', '996', '–', '24.9%']
+    """
+    latest = latest_contactable(contactable)
+    if latest is None:
+        return None
+    shown = _suppressed_contactable(latest, min_cell_size=min_cell_size)
+    names = _CONTACTABLE_COUNTS | _CONTACTABLE_RATES
+    table = shown[list(names)].rename(columns=names).astype("str")
+    return table.set_axis(pd.Index(latest["channel"].astype("str"), name="Channel"))

@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from crmlib.kpis._common import _capital, _complete, _drawable, _infer_period
+from crmlib.kpis.models import _bases, _complete, _infer_period
+from crmlib.kpis.text import _capital
 from crmlib.plotting import counted, money_axis, percent_axis
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
@@ -61,6 +62,19 @@ def _split_heights(kpis: pd.DataFrame, rule: SmallCells) -> tuple[np.ndarray, np
     heights = np.where(hidden | ~drawn[:, None], 0.0, parts)
     unsplit = np.where(drawn, np.where(hidden, parts, 0.0).sum(axis=1), 0.0)
     return heights, unsplit
+
+
+def _drawable(kpis: pd.DataFrame, *, min_cell_size: int) -> pd.DataFrame:
+    """The KPI table as it may be drawn: a KPI is NaN in a period where it is, or is computed
+    on, 1 to ``min_cell_size - 1`` customers or an unknown number (:func:`_bases`); one row
+    per period."""
+    bases = _bases(kpis)
+    small = SmallCells(min_cell_size).is_small(bases.to_numpy())
+    out = kpis.copy()
+    for position, column in enumerate(bases.columns):
+        unknown = bases[column].isna().to_numpy()  # a figure on an unknown group is not drawn
+        out[column] = out[column].astype("float64").where(~(small[:, position] | unknown))
+    return out
 
 
 def plot_active_customers(

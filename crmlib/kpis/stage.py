@@ -8,9 +8,8 @@ from typing import Any
 import pandas as pd
 
 from crmlib.formatting import plain_value
-from crmlib.kpis._common import _infer_period
-from crmlib.kpis._describe import kpi_conclusion
-from crmlib.kpis._tiles import _latest_complete
+from crmlib.kpis.models import _infer_period, _latest_complete
+from crmlib.kpis.text import kpi_conclusion
 from crmlib.privacy import MIN_CELL_SIZE
 
 __all__ = [

@@ -14,9 +14,14 @@ import numpy as np
 import pandas as pd
 
 from crmlib.formatting import format_figure
-from crmlib.kpis._common import _bases, _capital, _complete
-from crmlib.kpis._queries import _suppressed_contactable
-from crmlib.kpis._tiles import _change, _latest_complete, _year_ago, headline_tiles
+from crmlib.kpis.models import (
+    _bases,
+    _complete,
+    _latest_complete,
+    _suppressed_contactable,
+    _year_ago,
+)
+from crmlib.kpis.tables import _change, headline_tiles
 from crmlib.periods import safe_ratio
 from crmlib.plotting import counted
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
@@ -30,6 +35,11 @@ __all__ = [
     "describe_contactable_base",
     "describe_channel_engagement",
 ]
+
+
+def _capital(text: str) -> str:
+    """``text`` with its first letter upper-case (a sentence that starts with a phrase)."""
+    return text[:1].upper() + text[1:]
 
 
 def _tile(tiles: list[dict[str, Any]], key: str) -> dict[str, Any]:

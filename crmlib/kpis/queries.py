@@ -11,7 +11,6 @@ import pandas as pd
 from crmlib.checks import require_view
 from crmlib.engine import Engine
 from crmlib.formatting import plain_value
-from crmlib.kpis._common import ENGAGEMENT_COLUMNS, KPI_COLUMNS, MESSAGING_CHANNELS
 from crmlib.periods import (
     as_date,
     check_period,
@@ -21,26 +20,59 @@ from crmlib.periods import (
     safe_ratio,
     to_periods,
 )
-from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
+    "MESSAGING_CHANNELS",
+    "KPI_COLUMNS",
+    "KPI_RATES",
+    "ENGAGEMENT_COLUMNS",
     "kpis_by_period",
     "transaction_totals",
     "guest_totals",
     "contactable_base",
-    "latest_contactable",
-    "contactable_table",
     "channel_engagement",
 ]
 
+
+MESSAGING_CHANNELS: tuple[str, ...] = ("email", "sms", "push")
+
+
+KPI_COLUMNS: tuple[str, ...] = (
+    "period_start", "period_end", "period_label", "is_complete",
+    "active_customers", "new_customers", "returning_customers", "reactivated_customers",
+    "retention_rate", "churn_rate", "repeat_purchase_rate",
+    "orders", "orders_per_customer", "aov", "revenue", "gross_revenue", "refunds", "revenue_per_active",
+)  # fmt: skip
+
+
+#: Columns of :func:`channel_engagement`.
+ENGAGEMENT_COLUMNS: tuple[str, ...] = (
+    "period_start", "period_end", "period_label", "is_complete", "channel",
+    "sends", "customers_sent", "opened", "clicked", "unsubscribed", "conversions",
+    "open_rate", "click_rate", "click_to_open_rate", "unsubscribe_rate", "conversion_rate",
+    "conversion_window_days", "conversion_window_complete",
+)  # fmt: skip
+
+
+#: The KPI columns that are shares in [0, 1] (or null).
+KPI_RATES: tuple[str, ...] = ("retention_rate", "churn_rate", "repeat_purchase_rate")
+
+
 log = logging.getLogger(__name__)
 
+
 _TX_COLUMNS = ("customer_id", "order_ts", "amount", "gross_amount", "refund_amount", "is_purchase")
+
+
 _CUSTOMER_COLUMNS = ("customer_id", "signup_ts", "email_opt_in", "sms_opt_in", "push_opt_in")
+
+
 _EVENT_COLUMNS = ("customer_id", "event_ts", "channel", "event_type", "campaign_id")
 
 
 # -- KPIs by period --------------------------------------------------------------------------
+
+
 def kpis_by_period(
     engine: Engine,
     *,
@@ -213,6 +245,8 @@ def guest_totals(
 
 
 # -- contactable base and channel engagement --------------------------------------------------
+
+
 def contactable_base(
     engine: Engine,
     *,
@@ -319,87 +353,6 @@ def contactable_base(
     base["contactable_rate"] = safe_ratio(base["contactable"], base["customers"])
     base["unsubscribes_known"] = unsubscribes_known
     return base
-
-
-def latest_contactable(contactable: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The contactable base at the latest period end: one row per channel (None passes through).
-
-    Transforms the output of :func:`contactable_base` (one row per period and channel) into
-    *channel, counted_at, customers, consented, unsubscribed, contactable, consent_rate,
-    contactable_rate* for the last period.
-    """
-    if contactable is None or contactable.empty:
-        return contactable
-    latest = contactable[contactable["period_start"] == contactable["period_start"].max()]
-    columns = ["channel", "counted_at", "customers", "consented", "unsubscribed", "contactable",
-               "consent_rate", "contactable_rate"]  # fmt: skip
-    return latest[columns].reset_index(drop=True)
-
-
-#: Display names of the contactable base's counts (each a count of customers) and rates.
-_CONTACTABLE_COUNTS: dict[str, str] = {
-    "customers": "Signed-up customers", "consented": "Opted in (customers)",
-    "unsubscribed": "Unsubscribed (customers)", "contactable": "Contactable (customers)",
-}  # fmt: skip
-_CONTACTABLE_RATES: dict[str, str] = {
-    "consent_rate": "Opted in (%)",
-    "contactable_rate": "Contactable (%)",
-}
-
-
-def _suppressed_contactable(latest: pd.DataFrame, *, min_cell_size: int) -> pd.DataFrame:
-    """The latest contactable base with counts and rates as text under the small-cell rule.
-
-    One row per channel, as :func:`latest_contactable`. A count of 1 to ``min_cell_size - 1``
-    customers reads "<10"; since opted in = unsubscribed + contactable in each row, one more
-    count of that row reads "–" when exactly one of them is hidden (complementary
-    suppression); a rate reads "–" where its count is hidden.
-    """
-    return SmallCells(min_cell_size).suppress(
-        latest,
-        counts=list(_CONTACTABLE_COUNTS),
-        parts={"consented": ["unsubscribed", "contactable"]},
-        rates={"consent_rate": "consented", "contactable_rate": "contactable"},
-        keep=["contactable"],  # the reach of a campaign: hide opted-in instead when one must go
-    )
-
-
-def contactable_table(
-    contactable: pd.DataFrame | None, *, min_cell_size: int = MIN_CELL_SIZE
-) -> pd.DataFrame | None:
-    """The contactable base at the latest period end for display: one row per channel.
-
-    Transforms :func:`contactable_base` (one row per period and channel) into a table indexed
-    by *Channel* with *Signed-up customers, Opted in, Unsubscribed, Contactable* (counts of
-    customers with thousands separators) and *Opted in (%), Contactable (%)* (of signed-up
-    customers), for the latest period; the date counted at is in
-    :func:`describe_contactable_base`. Counts follow the small-cell rule: 1 to
-    ``min_cell_size - 1`` customers read "<10", and as opted in = unsubscribed + contactable,
-    opted in (not contactable, the reach a campaign needs) reads "–" so that the total does
-    not reveal the hidden one; a
-    rate reads "–" with its count. None (no customers table) passes through: the section's
-    sentence says why it is skipped.
-
-    Examples
-    --------
-    >>> base = pd.DataFrame({"period_start": [dt.date(2025, 3, 1)] * 2,
-    ...     "channel": ["email", "sms"], "counted_at": [dt.date(2025, 3, 31)] * 2,
-    ...     "customers": [4000, 4000], "consented": [3000, 1000], "unsubscribed": [120, 4],
-    ...     "contactable": [2880, 996], "consent_rate": [0.75, 0.25],
-    ...     "contactable_rate": [0.72, 0.249]})
-    >>> table = contactable_table(base)
-    >>> table.loc["email"].tolist()
-    ['4,000', '3,000', '120', '2,880', '75.0%', '72.0%']
-    >>> table.loc["sms"].tolist()
-    ['4,000', '–', '<10', '996', '–', '24.9%']
-    """
-    latest = latest_contactable(contactable)
-    if latest is None:
-        return None
-    shown = _suppressed_contactable(latest, min_cell_size=min_cell_size)
-    names = _CONTACTABLE_COUNTS | _CONTACTABLE_RATES
-    table = shown[list(names)].rename(columns=names).astype("str")
-    return table.set_axis(pd.Index(latest["channel"].astype("str"), name="Channel"))
 
 
 def _channel_order(values: pd.Series) -> pd.Series:
