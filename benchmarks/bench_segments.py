@@ -24,11 +24,14 @@ import pandas as pd
 from bench_ingest_kpis import ingested_run, measure, synthetic_data, workbook_params
 
 import crmlib as crm
-from crmlib.segments._affinities import association_rules
-from crmlib.segments._clusters import behaviour_features, cluster_customers
-from crmlib.segments._migration import segment_migration
-from crmlib.segments._rfm import rfm_table
-from crmlib.segments._stage import product_pairs
+from crmlib.segments import (
+    association_rules,
+    behaviour_features,
+    product_pairs,
+    rfm_table,
+    segment_migration,
+)
+from crmlib.segments.models.clusters import cluster_customers
 
 AS_OF = "2025-12-31"
 

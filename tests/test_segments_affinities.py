@@ -17,21 +17,18 @@ import sqlglot
 from crmlib.engine import Engine, load_sql
 from crmlib.errors import DataContractError, StageInputMissing
 from crmlib.privacy import small_counts_in_html
-from crmlib.segments._affinities import (
+from crmlib.segments.models.affinities import (
     CROSS_SELL_COLUMNS,
     PAIR_COLUMNS,
     RULE_COLUMNS,
-    association_rules,
     cross_sell_by_segment,
+    lift_matrix,
     top_pairs,
 )
-from crmlib.segments._affinities_report import (
-    affinity_table,
-    describe_affinities,
-    describe_cross_sell,
-    lift_matrix,
-    plot_affinity_heatmap,
-)
+from crmlib.segments.plots import plot_affinity_heatmap
+from crmlib.segments.queries.affinities import association_rules
+from crmlib.segments.tables import affinity_table
+from crmlib.segments.text import describe_affinities, describe_cross_sell
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = "2025-06-30"

@@ -18,22 +18,20 @@ from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing
 from crmlib.plotting import format_money
 from crmlib.privacy import OTHER, small_counts_in_html
-from crmlib.segments._clusters import (
+from crmlib.segments.models.clusters import (
     BEHAVIOUR_FEATURES,
     ClusterResult,
-    behaviour_features,
     cluster_customers,
     cluster_labels,
-    clusters_or_reason,
     name_clusters,
     prepare_features,
-)
-from crmlib.segments._clusters_report import (
-    cluster_table,
-    describe_clusters,
-    plot_cluster_profiles,
     shown_profiles,
 )
+from crmlib.segments.plots import plot_cluster_profiles
+from crmlib.segments.queries.clusters import behaviour_features
+from crmlib.segments.stage import clusters_or_reason
+from crmlib.segments.tables import cluster_table
+from crmlib.segments.text import describe_clusters
 
 # -- behaviour_features: one query, checked by hand -------------------------------------------
 AS_OF = "2025-06-30"
@@ -126,7 +124,7 @@ def test_features_default_window_takes_every_purchase_of_a_year(engine: Engine) 
 def test_features_without_events_table(caplog: pytest.LogCaptureFixture) -> None:
     with Engine(threads=1) as eng:
         eng.register("transactions", TINY)
-        with caplog.at_level(logging.WARNING, logger="crmlib.segments._clusters"):
+        with caplog.at_level(logging.WARNING, logger="crmlib.segments.queries.clusters"):
             features = behaviour_features(eng, as_of_date=AS_OF, window_days=90)
     assert (features["engagement"] == 0.0).all()
     pd.testing.assert_frame_equal(
@@ -331,7 +329,7 @@ def test_minibatch_path() -> None:
 def test_constant_engagement_is_left_out(caplog: pytest.LogCaptureFixture) -> None:
     features, truth = planted(n_per=100, seed=5)
     features["engagement"] = 0.0  # as without an events table
-    with caplog.at_level(logging.WARNING, logger="crmlib.segments._clusters"):
+    with caplog.at_level(logging.WARNING, logger="crmlib.segments.models.clusters"):
         result = cluster_customers(features, k_range=(2, 6), n_bootstrap=3)
     assert "engagement" in caplog.text
     assert "engagement" not in result.feature_columns

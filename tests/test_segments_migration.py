@@ -15,22 +15,15 @@ from contract_tables import contract_transactions
 from crmlib.engine import Engine
 from crmlib.errors import StageInputMissing
 from crmlib.privacy import HIDDEN, small_counts_in_html
-from crmlib.segments._migration import (
-    MIGRATION_COLUMNS,
-    migration_matrix,
-    migration_summary,
-    segment_migration,
-)
-from crmlib.segments._profiles import segment_profiles
-from crmlib.segments._rfm import rfm_table, segment_summary
-from crmlib.segments._rfm_report import (
-    describe_migration,
-    describe_segments,
-    migration_counts,
-    plot_migration_heatmap,
-    profile_table,
-)
-from crmlib.segments._rules import DEFAULT_SEGMENT_RULES, rules_from_params
+from crmlib.segments.models.migration import migration_matrix, migration_summary
+from crmlib.segments.models.profiles import segment_profiles
+from crmlib.segments.models.rfm import segment_summary
+from crmlib.segments.models.rules import DEFAULT_SEGMENT_RULES, rules_from_params
+from crmlib.segments.plots import plot_migration_heatmap
+from crmlib.segments.queries.migration import MIGRATION_COLUMNS, segment_migration
+from crmlib.segments.queries.rfm import rfm_table
+from crmlib.segments.tables import profile_table
+from crmlib.segments.text import describe_migration, describe_segments, migration_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = "2025-06-30"  # lookback 30 days: the earlier date is 2025-05-31

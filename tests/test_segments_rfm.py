@@ -16,31 +16,27 @@ from contract_tables import contract_transactions
 from crmlib.engine import Engine, load_sql
 from crmlib.errors import DataContractError, StageInputMissing
 from crmlib.privacy import OTHER, small_counts_in_html
-from crmlib.segments._profiles import PROFILE_COLUMNS, age_bands, segment_profiles
-from crmlib.segments._rfm import (
+from crmlib.segments.models.profiles import PROFILE_COLUMNS, age_bands, segment_profiles
+from crmlib.segments.models.rfm import (
     FEATURE_COLUMNS,
     GRID_COLUMNS,
     RFM_COLUMNS,
     SUMMARY_COLUMNS,
-    rfm_features,
     rfm_grid,
     rfm_scores,
-    rfm_table,
     segment_summary,
 )
-from crmlib.segments._rfm_report import (
-    describe_segments,
-    plot_rfm_heatmap,
-    plot_segment_sizes,
-    profile_table,
-)
-from crmlib.segments._rules import (
+from crmlib.segments.models.rules import (
     DEFAULT_SEGMENT_RULES,
     SegmentRule,
     assign_segments,
     rules_from_params,
     validate_rules,
 )
+from crmlib.segments.plots import plot_rfm_heatmap, plot_segment_sizes
+from crmlib.segments.queries.rfm import rfm_features, rfm_table
+from crmlib.segments.tables import profile_table
+from crmlib.segments.text import describe_segments
 
 T = pd.Timestamp
 AS_OF = "2025-06-30"

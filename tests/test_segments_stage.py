@@ -15,17 +15,17 @@ from crmlib.engine import Engine
 from crmlib.io import RunFolder
 from crmlib.plotting import Sentence
 from crmlib.privacy import HIDDEN, small_counts_in_html
-from crmlib.segments._rules import rules_from_params
-from crmlib.segments._stage import (
+from crmlib.segments.models.rules import rules_from_params
+from crmlib.segments.stage import (
     baseline_membership,
-    describe_inputs,
-    funnel_table,
     membership,
     run_campaigns,
     segment_checks,
     segments_conclusion,
     who_they_are,
 )
+from crmlib.segments.tables import funnel_table
+from crmlib.segments.text import describe_inputs
 
 AS_OF = "2025-06-30"
 # bins 2, recency only: R2 "Active", R1 "Lapsed"
@@ -67,7 +67,7 @@ def engine() -> Iterator[Engine]:
 
 
 def _rfm(engine: Engine, as_of: str = AS_OF) -> pd.DataFrame:
-    from crmlib.segments._rfm import rfm_table
+    from crmlib.segments.queries.rfm import rfm_table
 
     return rfm_table(engine, as_of_date=as_of, window_days=365, bins=2, rules=RULES)
 
@@ -262,7 +262,7 @@ def test_conclusion_never_states_a_small_count() -> None:
 
 
 def test_product_pairs_table_or_sentence(engine: Engine) -> None:
-    from crmlib.segments._stage import product_pairs
+    from crmlib.segments.stage import product_pairs
 
     # TX has no product_id column; then a null one: a sentence instead of a table
     assert "no product_id" in product_pairs(engine, as_of_date=AS_OF)

@@ -393,7 +393,7 @@ def assign_segments(
     """Name each customer's segment from their R, F and M scores.
 
     Transforms *scores* (one row per customer with ``r_score``, ``f_score``, ``m_score`` in
-    1..``bins``, as from :func:`crmlib.segments._rfm.rfm_scores`) into the same rows, in the
+    1..``bins``, as from :func:`crmlib.segments.models.rfm.rfm_scores`) into the same rows, in the
     same order, plus ``segment`` (the name of the one rule whose box holds the cell). The
     rules are validated first (:func:`validate_rules`); the lookup is one array index per
     customer over the precomputed grid, not a loop over rows.

@@ -1,19 +1,4 @@
-"""RFM: recency, frequency and net monetary value per customer, quantile scores and segments.
-
-Definitions (``as_of_date`` is the last day observed; everything before
-``exclusive_end(as_of_date)`` is covered):
-
-- the **customers** are everyone with at least one purchase (``is_purchase``) on or before
-  ``as_of_date``, ever: lapsed customers with nothing in the window are kept;
-- **recency_days** = ``as_of_date`` - the calendar day of the last purchase (0 = bought on
-  ``as_of_date``); **tenure_days** the same from the first purchase;
-- the **window** is (``as_of_date`` - ``window_days``, ``as_of_date``], i.e.
-  ``exclusive_end(as_of_date - window_days) <= order_ts < exclusive_end(as_of_date)``;
-- **frequency** = purchase orders in the window (cancelled orders and refund rows do not
-  count); **monetary** = net sum of ``amount`` over every row in the window, refunds included
-  (0 or negative for a customer whose window holds only refunds or cancellations), rounded
-  to cents like the canonical amounts so that equal spend always compares equal (a parallel
-  sum adds in any order).
+"""RFM scores and segment tables: quantile scores, segment sizes and revenue, the R x F grid.
 
 Scores (:func:`rfm_scores`) are quantile scores 1..``bins``, higher = better, computed from
 each value's share of customers with a **strictly worse** value:
@@ -24,28 +9,26 @@ Heavy ties leave some scores unused: with 60% one-time buyers, frequency 1 score
 frequency 2 already scores 4 (60% are strictly below). Recency is scored over all customers
 (fewer days = better); frequency and monetary over the customers with at least one purchase in
 the window, and customers with none (frequency 0) get ``f_score`` 1 and ``m_score`` 1.
+
+The features (recency_days, frequency, monetary) are defined and queried in
+:mod:`crmlib.segments.queries.rfm`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from crmlib.checks import positive_days, require_columns, require_view
-from crmlib.engine import Engine
+from crmlib.checks import require_columns
 from crmlib.errors import DataContractError
-from crmlib.periods import as_date, exclusive_end
-from crmlib.segments._rules import (
+from crmlib.segments.models.rules import (
     DEFAULT_SEGMENT_RULES,
     SegmentRule,
     _labels_at,
-    assign_segments,
     segment_names,
-    validate_rules,
 )
 
 __all__ = [
@@ -53,124 +36,45 @@ __all__ = [
     "RFM_COLUMNS",
     "SUMMARY_COLUMNS",
     "GRID_COLUMNS",
-    "rfm_features",
     "rfm_scores",
-    "rfm_table",
     "segment_summary",
     "rfm_grid",
 ]
 
 log = logging.getLogger(__name__)
 
+
 #: Columns of :func:`rfm_features` (one row per customer).
 FEATURE_COLUMNS: tuple[str, ...] = (
     "customer_id", "last_order_date", "recency_days", "frequency", "monetary",
     "first_order_date", "tenure_days",
 )  # fmt: skip
+
+
 #: Columns of :func:`rfm_table`: the features, then *r_score, f_score, m_score* (1..bins,
 #: higher = better), *rfm_cell* (``"5-4-3"``), *rfm_score* (their sum) and *segment*.
 RFM_COLUMNS: tuple[str, ...] = (
     *FEATURE_COLUMNS, "r_score", "f_score", "m_score", "rfm_cell", "rfm_score", "segment",
 )  # fmt: skip
+
+
 #: Columns of :func:`segment_summary` (one row per segment, in rule order).
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "segment", "customers", "share_customers", "revenue", "share_revenue",
     "mean_recency_days", "mean_frequency", "mean_monetary",
 )  # fmt: skip
+
+
 #: Columns of :func:`rfm_grid` (one row per R x F score cell).
 GRID_COLUMNS: tuple[str, ...] = (
     "r_score", "f_score", "customers", "share_customers", "mean_monetary",
 )  # fmt: skip
-
-_TRANSACTION_COLUMNS = ("customer_id", "order_ts", "amount", "is_purchase")
 
 
 def _check_bins(bins: int) -> int:
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 2:
         raise ValueError(f"bins={bins!r}: expected an integer of at least 2")
     return int(bins)
-
-
-def _window_params(as_of: dt.date, window_days: int) -> dict[str, object]:
-    end_ts = exclusive_end(as_of)
-    return {
-        "as_of": as_of,
-        "end_ts": end_ts,
-        "window_start": end_ts - dt.timedelta(days=window_days),
-    }
-
-
-def _feature_types(features: pd.DataFrame) -> pd.DataFrame:
-    """Stable dtypes whatever DuckDB returns (e.g. for an empty result)."""
-    types = {
-        column: "str"
-        if column == "customer_id"
-        else "datetime64[us]"
-        if column.endswith("_date")
-        else "float64"
-        if column == "monetary"
-        else "int64"
-        for column in FEATURE_COLUMNS
-    }
-    return features.astype(types)[list(FEATURE_COLUMNS)]
-
-
-def rfm_features(
-    engine: Engine,
-    *,
-    as_of_date: dt.date | str,
-    window_days: int = 365,
-    transactions: str = "transactions",
-) -> pd.DataFrame:
-    """Recency, frequency and net monetary value of every customer at ``as_of_date``.
-
-    Transforms *transactions* (one row per netted order or unmatched refund) into one row
-    per customer with at least one purchase on or before ``as_of_date`` (ever, so lapsed
-    customers appear with frequency 0): *customer_id, last_order_date, recency_days,
-    frequency, monetary, first_order_date, tenure_days* (definitions in the module
-    docstring). One SQL pass on the engine (``segments_rfm_features.sql``).
-
-    Parameters
-    ----------
-    engine : Engine
-        With ``transactions`` registered.
-    as_of_date : date or str
-        Last day observed (inclusive).
-    window_days : int, default 365
-        Length of the frequency / monetary window, in days, ending on ``as_of_date``.
-    transactions : str
-        View name.
-
-    Returns
-    -------
-    pd.DataFrame
-        Columns :data:`FEATURE_COLUMNS`, by customer_id. Dates are datetime64 at midnight;
-        ``recency_days``, ``frequency``, ``tenure_days`` int64; ``monetary`` float64.
-
-    Raises
-    ------
-    StageInputMissing
-        ``transactions`` is not registered.
-    DataContractError
-        A needed column is missing.
-    """
-    as_of = as_date(as_of_date)
-    window_days = positive_days("window_days", window_days)
-    require_view(engine, transactions, _TRANSACTION_COLUMNS, producer="01_ingest")
-    features = engine.query(
-        "segments_rfm_features",
-        _window_params(as_of, window_days),
-        identifiers={"transactions": transactions},
-    )
-    features = _feature_types(features)
-    log.info(
-        "RFM features at %s: %d customers, %d with a purchase in the last %d days",
-        as_of,
-        len(features),
-        int((features["frequency"] > 0).sum()),
-        window_days,
-    )
-    return features
 
 
 def _strictly_below(values: np.ndarray) -> np.ndarray:
@@ -274,56 +178,6 @@ def rfm_scores(features: pd.DataFrame, *, bins: int = 5) -> pd.DataFrame:
     scored["rfm_cell"] = _labels_at(labels, cell)
     scored["rfm_score"] = r_score + f_score + m_score
     return scored
-
-
-def rfm_table(
-    engine: Engine,
-    *,
-    as_of_date: dt.date | str,
-    window_days: int = 365,
-    bins: int = 5,
-    rules: Sequence[SegmentRule] = DEFAULT_SEGMENT_RULES,
-    transactions: str = "transactions",
-) -> pd.DataFrame:
-    """Features, scores and named segment of every customer at ``as_of_date``.
-
-    Transforms *transactions* into one row per customer with a purchase on or before
-    ``as_of_date``: :func:`rfm_features`, then :func:`rfm_scores`, then
-    :func:`crmlib.segments._rules.assign_segments` with ``rules``.
-
-    Parameters
-    ----------
-    engine : Engine
-        With ``transactions`` registered.
-    as_of_date : date or str
-        Last day observed (inclusive).
-    window_days : int, default 365
-        Frequency / monetary window in days.
-    bins : int, default 5
-        Score bins; the default rules need 5.
-    rules : sequence of SegmentRule, default DEFAULT_SEGMENT_RULES
-        A partition of the ``bins**3`` score grid, most valuable first.
-    transactions : str
-        View name.
-
-    Returns
-    -------
-    pd.DataFrame
-        Columns :data:`RFM_COLUMNS`, by customer_id.
-
-    Raises
-    ------
-    ValueError
-        Bad rules (checked before any query runs).
-    """
-    bins = _check_bins(bins)
-    rules = tuple(rules)
-    validate_rules(rules, bins=bins)
-    features = rfm_features(
-        engine, as_of_date=as_of_date, window_days=window_days, transactions=transactions
-    )
-    table = assign_segments(rfm_scores(features, bins=bins), rules, bins=bins)
-    return table if list(table.columns) == list(RFM_COLUMNS) else table[list(RFM_COLUMNS)]
 
 
 def _check_segments(rfm: pd.DataFrame, names: Sequence[str], *, table_name: str) -> None:

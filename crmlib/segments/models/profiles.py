@@ -13,7 +13,7 @@ from crmlib.checks import require_columns
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
-from crmlib.segments._rules import DEFAULT_SEGMENT_RULES, SegmentRule, segment_names
+from crmlib.segments.models.rules import DEFAULT_SEGMENT_RULES, SegmentRule, segment_names
 
 __all__ = ["AGE_BANDS", "PROFILE_COLUMNS", "UNKNOWN_VALUE", "age_bands", "segment_profiles"]
 

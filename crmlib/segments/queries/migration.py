@@ -17,16 +17,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from crmlib.checks import positive_days, require_columns, require_view
+from crmlib.checks import positive_days, require_view
 from crmlib.engine import Engine
 from crmlib.periods import as_date, exclusive_end
-from crmlib.segments._rfm import _check_bins, _score_arrays
-from crmlib.segments._rules import (
+from crmlib.segments.models.migration import _direction
+from crmlib.segments.models.rfm import _check_bins, _score_arrays
+from crmlib.segments.models.rules import (
     DEFAULT_SEGMENT_RULES,
     NEW_SEGMENT,
     SegmentRule,
@@ -38,20 +38,17 @@ from crmlib.segments._rules import (
 
 __all__ = [
     "MIGRATION_COLUMNS",
-    "DIRECTIONS",
     "segment_migration",
-    "migration_summary",
-    "migration_matrix",
 ]
 
 log = logging.getLogger(__name__)
+
 
 #: Columns of :func:`segment_migration` (one row per observed (before, after) pair).
 MIGRATION_COLUMNS: tuple[str, ...] = (
     "segment_before", "segment_after", "direction", "customers", "revenue",
 )  # fmt: skip
-#: Values of the ``direction`` column.
-DIRECTIONS: tuple[str, ...] = ("up", "stayed", "down", "new")
+
 
 _PAIR_COLUMNS = (
     "recency_days", "frequency", "monetary",
@@ -98,15 +95,6 @@ def _segment_codes_at(
     return _codes_from_scores(*scores, rules=rules, bins=bins)
 
 
-def _direction(before: np.ndarray, after: np.ndarray, n_rules: int) -> np.ndarray:
-    """'up' / 'stayed' / 'down' / 'new' from rule indexes (``n_rules`` = new)."""
-    return np.where(
-        before == n_rules,
-        "new",
-        np.where(after < before, "up", np.where(after > before, "down", "stayed")),
-    )
-
-
 def segment_migration(
     engine: Engine,
     *,
@@ -129,7 +117,7 @@ def segment_migration(
 
     Invariants: ``customers`` sums to the number of customers at ``as_of_date``; summed by
     ``segment_before`` (without ``"(new)"``) it equals the segment sizes of
-    :func:`crmlib.segments._rfm.rfm_table` at the earlier date, and by ``segment_after``
+    :func:`crmlib.segments.queries.rfm.rfm_table` at the earlier date, and by ``segment_after``
     those at ``as_of_date``.
 
     Parameters
@@ -141,7 +129,7 @@ def segment_migration(
     lookback_days : int, default 90
         The earlier date is ``as_of_date - lookback_days``.
     window_days, bins, rules, transactions
-        As in :func:`crmlib.segments._rfm.rfm_table`.
+        As in :func:`crmlib.segments.queries.rfm.rfm_table`.
 
     Returns
     -------
@@ -194,133 +182,3 @@ def segment_migration(
         int((~existed).sum()),
     )
     return migration[list(MIGRATION_COLUMNS)]
-
-
-def _value_rank(
-    migration: pd.DataFrame, rules: Sequence[SegmentRule]
-) -> tuple[np.ndarray, np.ndarray]:
-    names = segment_names(rules)
-    require_columns(
-        migration, ("segment_before", "segment_after", "customers", "revenue"),
-        table_name="migration",
-    )  # fmt: skip
-    rank = {name: index for index, name in enumerate(names)}
-    rank[NEW_SEGMENT] = len(names)
-    for column in ("segment_before", "segment_after"):
-        allowed = set(rank) if column == "segment_before" else set(names)
-        unknown = sorted(set(migration[column].astype("str")) - allowed)
-        if unknown:
-            raise ValueError(
-                f"migration: {column} {unknown[0]!r} is not one of the rules' segments "
-                f"{names}; pass the rules the migration was computed with"
-            )
-    before = migration["segment_before"].astype("str").map(rank).to_numpy("int64")
-    after = migration["segment_after"].astype("str").map(rank).to_numpy("int64")
-    return before, after
-
-
-def migration_summary(
-    migration: pd.DataFrame, *, rules: Sequence[SegmentRule] = DEFAULT_SEGMENT_RULES
-) -> dict[str, Any]:
-    """Moved up / moved down / stayed / new, in counts, shares and revenue.
-
-    Transforms *migration* (one row per (segment_before, segment_after), as from
-    :func:`segment_migration`) into a JSON-ready dict:
-
-    - ``customers`` (at as_of), ``existing_customers`` (also there at the earlier date),
-      ``moved_up``, ``moved_down``, ``stayed``, ``new`` (customer counts);
-    - ``share_moved_up``, ``share_moved_down``, ``share_stayed``: shares of the existing
-      customers (they sum to 1); ``share_new``: share of all customers at as_of;
-    - ``revenue_moved_up`` ... ``revenue_new``: their net monetary at as_of;
-    - ``largest_up``, ``largest_down``: the biggest single flow each way as
-      ``{"from", "to", "customers"}``, or None.
-
-    Up and down follow the rules' value order (most valuable first). Shares are None when
-    their denominator is 0.
-    """
-    before, after = _value_rank(migration, rules)
-    n_rules = len(segment_names(rules))
-    direction = _direction(before, after, n_rules)
-    customers = migration["customers"].to_numpy("int64")
-    revenue = migration["revenue"].to_numpy("float64")
-    counts = {d: int(customers[direction == d].sum()) for d in DIRECTIONS}
-    money = {d: float(revenue[direction == d].sum()) for d in DIRECTIONS}
-    total = int(customers.sum())
-    existing = total - counts["new"]
-
-    def share(value: int, of: int) -> float | None:
-        return value / of if of else None
-
-    def largest(way: str) -> dict[str, Any] | None:
-        rows = migration[direction == way]
-        if rows.empty:
-            return None
-        top = rows.sort_values("customers", ascending=False, kind="stable").iloc[0]
-        return {
-            "from": str(top["segment_before"]),
-            "to": str(top["segment_after"]),
-            "customers": int(top["customers"]),
-        }
-
-    return {
-        "customers": total,
-        "existing_customers": existing,
-        "moved_up": counts["up"],
-        "moved_down": counts["down"],
-        "stayed": counts["stayed"],
-        "new": counts["new"],
-        "share_moved_up": share(counts["up"], existing),
-        "share_moved_down": share(counts["down"], existing),
-        "share_stayed": share(counts["stayed"], existing),
-        "share_new": share(counts["new"], total),
-        "revenue_moved_up": money["up"],
-        "revenue_moved_down": money["down"],
-        "revenue_stayed": money["stayed"],
-        "revenue_new": money["new"],
-        "largest_up": largest("up"),
-        "largest_down": largest("down"),
-    }
-
-
-def migration_matrix(
-    migration: pd.DataFrame,
-    *,
-    value: str = "customers",
-    rules: Sequence[SegmentRule] = DEFAULT_SEGMENT_RULES,
-) -> pd.DataFrame:
-    """The migration as a wide matrix: segment before (rows) x segment after (columns).
-
-    Transforms *migration* (one row per observed pair) into one row per segment of
-    ``rules`` plus ``"(new)"`` (last) and one column per segment, both in rule order,
-    holding ``value`` (0 for pairs nobody took).
-
-    Parameters
-    ----------
-    migration : pd.DataFrame
-        As from :func:`segment_migration`.
-    value : {"customers", "revenue"}, default "customers"
-    rules : sequence of SegmentRule, default DEFAULT_SEGMENT_RULES
-        The rules the migration was computed with.
-
-    Returns
-    -------
-    pd.DataFrame
-        Index ``segment_before``, columns ``segment_after``.
-    """
-    if value not in ("customers", "revenue"):
-        raise ValueError(f"value={value!r}: expected 'customers' or 'revenue'")
-    _value_rank(migration, rules)
-    names = segment_names(rules)
-    index = pd.MultiIndex.from_product(
-        [[*names, NEW_SEGMENT], names], names=["segment_before", "segment_after"]
-    )
-    sums = (
-        migration.astype({"segment_before": "str", "segment_after": "str"})
-        .groupby(["segment_before", "segment_after"])[value]
-        .sum()
-        .reindex(index, fill_value=0)
-    )
-    matrix = sums.unstack("segment_after").reindex(index=[*names, NEW_SEGMENT], columns=names)
-    matrix = matrix.astype("int64" if value == "customers" else "float64")
-    matrix.index.name, matrix.columns.name = "segment_before", "segment_after"
-    return matrix

@@ -1,11 +1,13 @@
-"""Behavioural clusters: k-means on standardized, log-transformed behaviour, named and stability-checked."""
+"""Behavioural clusters: k-means on standardized, log-transformed behaviour, named and stability-checked.
+
+The behaviour features come from :func:`crmlib.segments.queries.clusters.behaviour_features`;
+:func:`shown_profiles` pools the clusters too small to report.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,10 +18,9 @@ from sklearn.metrics import adjusted_rand_score, pairwise_distances, silhouette_
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from crmlib.checks import require_columns, require_view
-from crmlib.engine import Engine
+from crmlib.checks import require_columns
 from crmlib.errors import DataContractError
-from crmlib.periods import as_date, exclusive_end
+from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
 
 __all__ = [
     "BEHAVIOUR_FEATURES",
@@ -27,13 +28,12 @@ __all__ = [
     "MIN_CUSTOMERS",
     "NAME_THRESHOLD",
     "ClusterResult",
-    "behaviour_features",
+    "ClusteringNotPossible",
     "prepare_features",
     "cluster_customers",
-    "clusters_or_reason",
     "cluster_labels",
-    "ClusteringNotPossible",
     "name_clusters",
+    "shown_profiles",
 ]
 
 log = logging.getLogger(__name__)
@@ -47,127 +47,29 @@ class ClusteringNotPossible(ValueError):
 BEHAVIOUR_FEATURES: tuple[str, ...] = (
     "recency_days", "frequency", "monetary", "tenure_days", "category_diversity", "engagement",
 )  # fmt: skip
+
+
 #: Features that enter the clustering as ``log1p`` (counts, days and money); engagement, a
 #: ratio, enters as it is.
 LOG_FEATURES: tuple[str, ...] = (
     "recency_days", "frequency", "monetary", "tenure_days", "category_diversity",
 )  # fmt: skip
+
+
 #: Fewest customers :func:`cluster_customers` accepts (and always more than the largest k).
 MIN_CUSTOMERS = 50
+
+
 #: A centroid z-score at or beyond +/- this many standard deviations counts as high / low when
 #: naming clusters (:func:`name_clusters`).
 NAME_THRESHOLD = 0.5
 
-_NO_EVENTS = (
-    "(SELECT CAST(NULL AS VARCHAR) AS customer_id, CAST(NULL AS TIMESTAMP) AS event_ts, "
-    "CAST(NULL AS VARCHAR) AS event_type WHERE FALSE)"
-)
+
 _SEED_MAX = 2**31 - 1
+
+
 #: Most mini-batch steps of the final MiniBatchKMeans fit (see ``_final_fit``).
 _MAX_STEPS = 64
-
-
-def behaviour_features(
-    engine: Engine,
-    *,
-    as_of_date: dt.date | str,
-    window_days: int = 365,
-    engagement_days: int = 90,
-    transactions: str = "transactions",
-    events: str = "events",
-) -> pd.DataFrame:
-    """Per-customer behaviour for clustering, in one query (``crmlib/sql/segments_behaviour.sql``).
-
-    Transforms *transactions* (one row per netted order or unmatched refund) and, when
-    registered, *events* (one row per messaging event) into one row per customer with at least
-    one purchase (``is_purchase``) on or before ``as_of_date``, ordered by customer_id:
-
-    - *recency_days*: ``as_of_date`` - the calendar day of the last purchase;
-    - *frequency*: distinct purchase orders in the window (the canonical table holds one row
-      per order, so this counts purchase rows);
-    - *monetary*: net amount in the window, every row (purchases, cancelled orders, returns),
-      so it can be 0 or negative;
-    - *tenure_days*: ``as_of_date`` - the calendar day of the first purchase;
-    - *category_diversity*: distinct non-null categories of the purchases in the window (0
-      when none, or when every category is null);
-    - *engagement*: (open + click events) / sent events over the engagement window; each open
-      and click counts, so it can exceed 1; 0 for a customer with no send in the window.
-
-    The window is the ``window_days`` calendar days ending on ``as_of_date`` (``as_of_date -
-    window_days + 1`` to ``as_of_date``), the engagement window likewise ``engagement_days``.
-    Without an ``events`` table engagement is 0 for everyone (a warning is logged; the
-    constant column is then left out of the clusters by :func:`prepare_features`).
-
-    Parameters
-    ----------
-    engine : Engine
-        With ``transactions`` registered; ``events`` is optional.
-    as_of_date : date or str
-        Last day covered (inclusive).
-    window_days : int, default 365
-        Length of the frequency / monetary / category window.
-    engagement_days : int, default 90
-        Length of the engagement window.
-    transactions, events : str
-        View names.
-
-    Returns
-    -------
-    pd.DataFrame
-        *customer_id* and :data:`BEHAVIOUR_FEATURES`, one row per customer.
-
-    Raises
-    ------
-    StageInputMissing
-        ``transactions`` is not registered.
-    DataContractError
-        A needed column is missing from ``transactions`` or ``events``.
-    """
-    as_of = as_date(as_of_date)
-    for name, value in (("window_days", window_days), ("engagement_days", engagement_days)):
-        if int(value) < 1:
-            raise ValueError(f"{name}={value!r}: expected a whole number of days >= 1")
-    require_view(
-        engine,
-        transactions,
-        ("customer_id", "order_ts", "amount", "is_purchase", "category"),
-        producer="01_ingest",
-    )
-    if engine.has_table(events):
-        require_view(
-            engine, events, ("customer_id", "event_ts", "event_type"), producer="01_ingest"
-        )
-        events_view = events
-    else:
-        log.warning(
-            "no %s table: engagement is 0 for every customer and is left out of the clusters",
-            events,
-        )
-        events_view = _NO_EVENTS
-    end_ts = exclusive_end(as_of)
-    features = engine.query(
-        "segments_behaviour",
-        {
-            "as_of": as_of,
-            "end_ts": end_ts,
-            "window_start_ts": end_ts - dt.timedelta(days=int(window_days)),
-            "engagement_start_ts": end_ts - dt.timedelta(days=int(engagement_days)),
-        },
-        identifiers={"transactions": transactions, "events": events_view},
-    )
-    features = features.astype(
-        {
-            "customer_id": "str",
-            "recency_days": "int64",
-            "frequency": "int64",
-            "monetary": "float64",
-            "tenure_days": "int64",
-            "category_diversity": "int64",
-            "engagement": "float64",
-        }
-    )
-    log.info("behaviour features of %d customers as of %s", len(features), as_of)
-    return features[["customer_id", *BEHAVIOUR_FEATURES]]
 
 
 def _feature_values(features: pd.DataFrame) -> np.ndarray:
@@ -774,33 +676,6 @@ def cluster_customers(
     return result
 
 
-def clusters_or_reason(
-    features: pd.DataFrame, **options: Any
-) -> tuple[ClusterResult | None, str | None]:
-    """:func:`cluster_customers`, or ``(None, why)`` when the data cannot be clustered.
-
-    A shop with fewer customers than clustering needs, or whose customers do not differ on any
-    behaviour feature, gets a sentence instead of a traceback, and the rest of 04_segments runs
-    without clusters. Bad options and malformed features still raise.
-
-    Examples
-    --------
-    >>> few = pd.DataFrame({"customer_id": ["a", "b"], **{f: [1.0, 2.0] for f in BEHAVIOUR_FEATURES}})
-    >>> clusters_or_reason(few)[1]
-    'Behavioural clusters are not fitted: 2 customers, and clustering needs at least 50.'
-    """
-    try:
-        return cluster_customers(features, **options), None
-    except ClusteringNotPossible:
-        needed = max(MIN_CUSTOMERS, int(options.get("k_range", (3, 8))[1]) + 1)
-        n = len(features)
-        if n < needed:
-            why = f"{n:,} customers, and clustering needs at least {needed:,}"
-        else:
-            why = f"the {n:,} customers do not differ on any behaviour feature"
-        return None, f"Behavioural clusters are not fitted: {why}."
-
-
 def cluster_labels(result: ClusterResult | None) -> pd.DataFrame:
     """Each customer's cluster (``result.labels``); no rows when no clusters were fitted."""
     if result is not None:
@@ -812,3 +687,44 @@ def cluster_labels(result: ClusterResult | None) -> pd.DataFrame:
             "cluster_name": pd.Series([], dtype="str"),
         }
     )
+
+
+def shown_profiles(profiles: pd.DataFrame, *, min_cell_size: int = MIN_CELL_SIZE) -> pd.DataFrame:
+    """The cluster profiles a report may show: small clusters pooled into ``"(other)"``.
+
+    Transforms *profiles* (:attr:`ClusterResult.profiles`: one row per cluster, largest
+    first) into the same columns plus *groups* (clusters in the row) and *pooled* (the names
+    of the clusters an ``"(other)"`` row holds, else ""): clusters of fewer than
+    ``min_cell_size`` customers are pooled into one ``"(other)"`` row, placed last, of at
+    least ``min_cell_size`` customers and two clusters
+    (:meth:`crmlib.privacy.SmallCells.pool`). Its share adds up, and its feature means and
+    z-scores are the customer-weighted means of the pooled clusters, i.e. the means over
+    their customers; its *cluster* number is missing.
+
+    Examples
+    --------
+    >>> profiles = pd.DataFrame({"cluster": [0, 1, 2], "cluster_name": ["A", "B", "C"],
+    ...     "customers": [90, 6, 4], "share": [0.9, 0.06, 0.04], "frequency": [1.0, 2.0, 7.0]})
+    >>> table = shown_profiles(profiles)
+    >>> table[["cluster_name", "customers", "share", "frequency"]]
+      cluster_name  customers  share  frequency
+    0            A         90    0.9        1.0
+    1      (other)         10    0.1        4.0
+    >>> table["pooled"].tolist()
+    ['', 'B, C']
+    """
+    rule = SmallCells(min_cell_size)
+    means = [
+        column
+        for column in profiles.columns
+        if column not in ("cluster", "cluster_name", "customers", "share")
+    ]
+    sizes = profiles["customers"].astype("float64")
+    totals = profiles.assign(**{column: profiles[column] * sizes for column in means})
+    pooled = rule.pooled_groups(totals.set_index(totals["cluster_name"].astype("str"))["customers"])
+    table = rule.pool(totals, by="cluster_name", size="customers", sums=["share", *means])
+    table[means] = table[means].div(table["customers"].astype("float64"), axis=0)
+    inside = profiles["cluster_name"].astype("str").isin(pooled)
+    names = ", ".join(profiles.loc[inside, "cluster_name"].astype("str"))
+    table["pooled"] = np.where(table["cluster_name"] == OTHER, names, "")
+    return table

@@ -45,50 +45,35 @@ import logging
 import numpy as np
 import pandas as pd
 
-from crmlib.checks import require_columns, require_view
+from crmlib.checks import require_view
 from crmlib.engine import Engine, quote_identifier
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date, exclusive_end
+from crmlib.segments.models.affinities import ALL_POPULATION, RULE_COLUMNS
 
 __all__ = [
-    "ALL_POPULATION",
     "LEVELS",
-    "RULE_COLUMNS",
-    "PAIR_COLUMNS",
-    "CROSS_SELL_COLUMNS",
     "association_rules",
-    "top_pairs",
-    "cross_sell_by_segment",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Population label of the rules counted over every customer with a basket.
-ALL_POPULATION = "all"
+
 #: Item levels of :func:`association_rules` and the transactions column each one reads.
 LEVELS: dict[str, str] = {"category": "category", "product": "product_id"}
-#: Columns of :func:`association_rules`.
-RULE_COLUMNS: tuple[str, ...] = (
-    "population", "antecedent", "consequent", "n_customers", "n_a", "n_b", "n_ab",
-    "support", "confidence", "lift", "conviction",
-)  # fmt: skip
-#: Columns of :func:`top_pairs`.
-PAIR_COLUMNS: tuple[str, ...] = (
-    "population", "item_a", "item_b", "n_customers", "n_a", "n_b", "n_ab", "support", "lift",
-    "confidence_a_to_b", "confidence_b_to_a",
-)  # fmt: skip
-#: Columns of :func:`cross_sell_by_segment`.
-CROSS_SELL_COLUMNS: tuple[str, ...] = (
-    "segment", "rank", "antecedent", "consequent", "n_customers", "n_a", "n_b", "n_ab",
-    "support", "confidence", "consequent_share", "lift",
-)  # fmt: skip
+
 
 _COUNTS = ("n_customers", "n_a", "n_b", "n_ab")
+
+
 _RATIOS = ("support", "confidence", "lift", "conviction")
-_PAIR_SORT_KEYS = ("lift", "support", "n_ab", "confidence_a_to_b", "confidence_b_to_a")
+
+
 _NO_SEGMENTS = (
     "(SELECT CAST(NULL AS VARCHAR) AS customer_id, CAST(NULL AS VARCHAR) AS segment WHERE FALSE)"
 )
+
+
 _TEMP_KINDS = ("baskets", "item_counts", "item_keys", "kept")
 
 
@@ -297,133 +282,3 @@ def _sort_rules(rules: pd.DataFrame) -> pd.DataFrame:
         kind="mergesort",
     )
     return order.drop(columns="_not_all")
-
-
-def top_pairs(
-    rules: pd.DataFrame, *, n: int = 10, by: str = "lift", population: str = ALL_POPULATION
-) -> pd.DataFrame:
-    """The strongest unordered item pairs of one population.
-
-    Transforms the rules of :func:`association_rules` (one row per population x ordered pair)
-    into one row per unordered pair {A, B} of ``population``, with A < B (A -> B and B -> A
-    are one row): the pair's support and lift (both symmetric) and the confidence in each
-    direction.
-
-    Parameters
-    ----------
-    rules : pd.DataFrame
-        As returned by :func:`association_rules`.
-    n : int, default 10
-        Pairs returned (fewer when there are fewer).
-    by : {"lift", "support", "n_ab", "confidence_a_to_b", "confidence_b_to_a"}, default "lift"
-        Ranking column, descending; ties by n_ab, then the items' names.
-    population : str, default "all"
-        Which population's rules; a population without rules gives an empty table.
-
-    Returns
-    -------
-    pd.DataFrame
-        Columns :data:`PAIR_COLUMNS`, best first, index 0..n-1. ``n_a``/``n_b`` are the
-        customers buying ``item_a``/``item_b``.
-
-    Examples
-    --------
-    >>> rules = pd.DataFrame({
-    ...     "population": ["all", "all"], "antecedent": ["mugs", "coffee"],
-    ...     "consequent": ["coffee", "mugs"], "n_customers": [10, 10], "n_a": [4, 5],
-    ...     "n_b": [5, 4], "n_ab": [4, 4], "support": [0.4, 0.4], "confidence": [1.0, 0.8],
-    ...     "lift": [2.0, 2.0], "conviction": [float("inf"), 3.0],
-    ... })
-    >>> top_pairs(rules)[["item_a", "item_b", "lift", "confidence_a_to_b", "confidence_b_to_a"]]
-       item_a item_b  lift  confidence_a_to_b  confidence_b_to_a
-    0  coffee   mugs   2.0                0.8                1.0
-    """
-    require_columns(rules, RULE_COLUMNS[:-1], table_name="rules")
-    if by not in _PAIR_SORT_KEYS:
-        raise ValueError(f"by={by!r}: expected one of {_PAIR_SORT_KEYS}")
-    if int(n) != n or n < 1:
-        raise ValueError(f"n={n!r}: expected a whole number >= 1")
-    rows = rules[rules["population"] == population]
-    forward = rows[rows["antecedent"] < rows["consequent"]]
-    backward = rows[rows["antecedent"] > rows["consequent"]][
-        ["antecedent", "consequent", "confidence"]
-    ].rename(
-        columns={
-            "antecedent": "item_b",
-            "consequent": "item_a",
-            "confidence": "confidence_b_to_a",
-        }
-    )
-    pairs = forward.rename(
-        columns={
-            "antecedent": "item_a",
-            "consequent": "item_b",
-            "confidence": "confidence_a_to_b",
-        }
-    ).merge(backward, on=["item_a", "item_b"], how="left", validate="one_to_one")
-    pairs = pairs.sort_values(
-        [by, "n_ab", "item_a", "item_b"],
-        ascending=[False, False, True, True],
-        kind="mergesort",
-    ).head(int(n))
-    return pairs.reset_index(drop=True)[list(PAIR_COLUMNS)]
-
-
-def cross_sell_by_segment(rules: pd.DataFrame, *, n: int = 3) -> pd.DataFrame:
-    """Each segment's top cross-sell rules: "customers of X who buy A also buy B".
-
-    Transforms the rules of :func:`association_rules` (one row per population x ordered
-    pair) into up to ``n`` rows per segment population (every population but "all"). One
-    direction per pair: the one with the higher confidence (the stronger "also buy"
-    statement; on a tie, the alphabetically first antecedent); then the top ``n`` by lift
-    (ties by n_ab).
-
-    Parameters
-    ----------
-    rules : pd.DataFrame
-        As returned by :func:`association_rules` with ``segments``.
-    n : int, default 3
-        Rules per segment.
-
-    Returns
-    -------
-    pd.DataFrame
-        Columns :data:`CROSS_SELL_COLUMNS`: *segment, rank* (1 = best), *antecedent,
-        consequent, n_customers* (the segment's customers with a basket), *n_a, n_b, n_ab,
-        support, confidence* (share of the segment's A buyers who also bought B),
-        *consequent_share* (share of the segment buying B at all), *lift*. Segments in name
-        order; empty when the rules have no segment population.
-
-    Examples
-    --------
-    >>> rules = pd.DataFrame({
-    ...     "population": ["vip", "vip"], "antecedent": ["mugs", "coffee"],
-    ...     "consequent": ["coffee", "mugs"], "n_customers": [10, 10], "n_a": [4, 5],
-    ...     "n_b": [5, 4], "n_ab": [4, 4], "support": [0.4, 0.4], "confidence": [1.0, 0.8],
-    ...     "lift": [2.0, 2.0], "conviction": [float("inf"), 3.0],
-    ... })
-    >>> cross_sell_by_segment(rules)[["segment", "rank", "antecedent", "consequent", "confidence"]]
-      segment  rank antecedent consequent  confidence
-    0     vip     1       mugs     coffee         1.0
-    """
-    require_columns(rules, RULE_COLUMNS[:-1], table_name="rules")
-    if int(n) != n or n < 1:
-        raise ValueError(f"n={n!r}: expected a whole number >= 1")
-    rows = rules[rules["population"] != ALL_POPULATION].copy()
-    rows["_first"] = rows[["antecedent", "consequent"]].min(axis=1)
-    rows["_second"] = rows[["antecedent", "consequent"]].max(axis=1)
-    rows = rows.sort_values(
-        ["population", "_first", "_second", "confidence", "antecedent"],
-        ascending=[True, True, True, False, True],
-        kind="mergesort",
-    ).drop_duplicates(["population", "_first", "_second"])
-    rows = rows.sort_values(
-        ["population", "lift", "n_ab", "antecedent", "consequent"],
-        ascending=[True, False, False, True, True],
-        kind="mergesort",
-    )
-    rows = rows.groupby("population", sort=True).head(int(n))
-    rows["rank"] = rows.groupby("population").cumcount().astype("int64") + 1
-    rows["consequent_share"] = rows["n_b"] / rows["n_customers"]
-    rows = rows.rename(columns={"population": "segment"})
-    return rows.reset_index(drop=True)[list(CROSS_SELL_COLUMNS)]

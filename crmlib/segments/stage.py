@@ -31,25 +31,31 @@ from crmlib.io import RunFolder
 from crmlib.periods import as_date
 from crmlib.plotting import Sentence
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
-from crmlib.segments._affinities import association_rules, top_pairs
-from crmlib.segments._affinities_report import affinity_table
-from crmlib.segments._clusters import ClusterResult
-from crmlib.segments._profiles import segment_profiles
-from crmlib.segments._rfm import rfm_table
-from crmlib.segments._rfm_report import migration_counts, profile_table
-from crmlib.segments._rules import DEFAULT_SEGMENT_RULES, SegmentRule, rules_from_params
+from crmlib.segments.models.affinities import top_pairs
+from crmlib.segments.models.clusters import (
+    BEHAVIOUR_FEATURES,  # noqa: F401 (the doctest of clusters_or_reason)
+    MIN_CUSTOMERS,
+    ClusteringNotPossible,
+    ClusterResult,
+    cluster_customers,
+)
+from crmlib.segments.models.profiles import segment_profiles
+from crmlib.segments.models.rules import DEFAULT_SEGMENT_RULES, SegmentRule, rules_from_params
+from crmlib.segments.queries.affinities import association_rules
+from crmlib.segments.queries.rfm import rfm_table
+from crmlib.segments.tables import affinity_table, profile_table
+from crmlib.segments.text import migration_counts
 
 __all__ = [
     "MEMBERSHIP_COLUMNS",
     "Baseline",
     "segment_rules",
-    "describe_inputs",
+    "clusters_or_reason",
     "membership",
     "baseline_membership",
     "run_campaigns",
     "who_they_are",
     "product_pairs",
-    "funnel_table",
     "segment_checks",
     "segments_conclusion",
     "segments_metrics",
@@ -57,8 +63,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
 #: Columns of :func:`membership` (the ``rfm`` artifact carries them for the next run).
 MEMBERSHIP_COLUMNS: tuple[str, ...] = ("customer_id", "segment", "cluster_name", "as_of_date")
+
+
 _NO_CLUSTER = "(not clustered)"
 
 
@@ -67,50 +76,31 @@ def segment_rules(rows: Sequence[Mapping[str, Any]] | None) -> tuple[SegmentRule
     return DEFAULT_SEGMENT_RULES if rows is None else rules_from_params(rows)
 
 
-def describe_inputs(registered: Sequence[str]) -> str:
-    """Markdown: which optional tables 04_segments found, and what it does without the others.
+def clusters_or_reason(
+    features: pd.DataFrame, **options: Any
+) -> tuple[ClusterResult | None, str | None]:
+    """:func:`cluster_customers`, or ``(None, why)`` when the data cannot be clustered.
 
-    Parameters
-    ----------
-    registered : sequence of str
-        The optional tables found in the run folder, as returned by
-        ``RunFolder.register(engine, "customers", "events", optional=True)``.
-
-    Returns
-    -------
-    str
-        One sentence per missing table saying what is skipped, or one sentence saying that
-        both are used.
+    A shop with fewer customers than clustering needs, or whose customers do not differ on any
+    behaviour feature, gets a sentence instead of a traceback, and the rest of 04_segments runs
+    without clusters. Bad options and malformed features still raise.
 
     Examples
     --------
-    >>> print(describe_inputs(["customers"]))
-    Optional inputs: the `customers` table is used (consent flags, region, age band, channel). No `events` table in this run: consent is the signup opt-in only (unsubscribes are unknown), the frequency caps are not checked and messaging engagement is left out of the clusters.
+    >>> few = pd.DataFrame({"customer_id": ["a", "b"], **{f: [1.0, 2.0] for f in BEHAVIOUR_FEATURES}})
+    >>> clusters_or_reason(few)[1]
+    'Behavioural clusters are not fitted: 2 customers, and clustering needs at least 50.'
     """
-    found = set(registered)
-    parts = []
-    if "customers" in found:
-        parts.append("the `customers` table is used (consent flags, region, age band, channel)")
-    if "events" in found:
-        parts.append("the `events` table is used (unsubscribes, frequency caps, engagement)")
-    text = f"Optional inputs: {'; '.join(parts)}." if parts else ""
-    missing = []
-    if "customers" not in found:
-        missing.append(
-            "No `customers` table in this run: the segment profiles are skipped, and nobody "
-            "can be exported to a campaign because consent to a channel is unknown."
-        )
-    if "events" not in found:
-        consent = (
-            "consent is the signup opt-in only (unsubscribes are unknown), "
-            if "customers" in found
-            else ""
-        )
-        missing.append(
-            f"No `events` table in this run: {consent}the frequency caps are not checked and "
-            "messaging engagement is left out of the clusters."
-        )
-    return " ".join([text, *missing]).strip()
+    try:
+        return cluster_customers(features, **options), None
+    except ClusteringNotPossible:
+        needed = max(MIN_CUSTOMERS, int(options.get("k_range", (3, 8))[1]) + 1)
+        n = len(features)
+        if n < needed:
+            why = f"{n:,} customers, and clustering needs at least {needed:,}"
+        else:
+            why = f"the {n:,} customers do not differ on any behaviour feature"
+        return None, f"Behavioural clusters are not fitted: {why}."
 
 
 def membership(
@@ -262,7 +252,8 @@ def who_they_are(
     Reads the run's ``customers`` artifact (optional in the data contract); columns of ``by``
     the customers table lacks are left out with a sentence rather than failing the report.
     Cells of fewer than ``min_cell_size`` customers, and the cells that would reveal them,
-    read "–" (:func:`crmlib.segments.segment_profiles`, :func:`crmlib.segments.profile_table`).
+    read "–" (:func:`crmlib.segments.models.profiles.segment_profiles`,
+    :func:`crmlib.segments.tables.profile_table`).
     """
     if not run.has_table("customers"):
         return Sentence("No customers table in this run: the segment profiles are skipped.")
@@ -326,30 +317,6 @@ def product_pairs(
             "window: product pairs are not shown."
         )
     return affinity_table(top_pairs(shown, n=n), min_cell_size=min_cell_size)
-
-
-def funnel_table(funnel: pd.DataFrame, *, min_cell_size: int = MIN_CELL_SIZE) -> pd.DataFrame:
-    """The activation funnel for display: one row per campaign, one column per step.
-
-    Transforms *funnel* (one row per campaign and step, as from :func:`run_campaigns`) into
-    one row per campaign and one column per step of :data:`crmlib.activation.FUNNEL_STEPS`,
-    headed "in segment (customers)" and so on, holding the customers left after the step as
-    text (:meth:`crmlib.privacy.SmallCells.suppress`): a count from 1 to
-    ``min_cell_size - 1`` reads ``"<10"``; target + control = not capped in each row, so
-    when one of the two is hidden the other reads ``"–"``.
-    """
-    require_columns(funnel, ["campaign", "step", "customers"], table_name="funnel")
-    table = funnel.pivot(index="campaign", columns="step", values="customers")
-    steps = [step for step in FUNNEL_STEPS if step in table.columns]
-    table = table.reindex(index=list(dict.fromkeys(funnel["campaign"])), columns=steps)
-    split = {"not_capped": ["target", "control"]}
-    shown = SmallCells(min_cell_size).suppress(
-        table,
-        counts=steps,
-        parts={total: parts for total, parts in split.items() if {total, *parts} <= set(steps)},
-    )
-    shown.columns = [f"{step.replace('_', ' ')} (customers)" for step in steps]
-    return shown
 
 
 def segment_checks(
