@@ -14,14 +14,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from crmlib.churn._drivers import (
-    _contributions,
-    partial_dependence_table,
-    permutation_importance_table,
-    reason_codes,
-)
-from crmlib.churn._drivers_plots import plot_importance, plot_partial_dependence
-from crmlib.churn._models import ChurnModel, fit_churn_models
+from crmlib.churn.models.drivers import partial_dependence_table, permutation_importance_table
+from crmlib.churn.models.training import ChurnModel, fit_churn_models
+from crmlib.churn.plots import plot_importance, plot_partial_dependence
+from crmlib.churn.text import _contributions, reason_codes
 from crmlib.errors import DataContractError
 
 NUMERIC = ["recency_days", "orders_90d", "noise"]
@@ -470,7 +466,9 @@ def test_plot_partial_dependence_draws_one_panel_per_feature() -> None:
         ignore_index=True,
     )
     features = ["recency_days", "region", "return_share", "orders_90d"]
-    fig = plot_partial_dependence(table, features=features)
+    fig, axes = plt.subplots(2, 3, figsize=(12.6, 6.4), squeeze=False, sharey=True)
+    drawn = plot_partial_dependence(table, features=features, axes=axes.ravel())
+    assert drawn == list(axes.ravel()[:4])
     assert len(fig.axes) == 4  # a 2 x 3 grid with the two empty panels removed
     assert fig.get_suptitle().startswith("Predicted churn risk")
     assert [ax.get_xlabel() for ax in fig.axes] == [

@@ -21,7 +21,7 @@ from sklearn.metrics import (  # noqa: E402
     roc_auc_score,
 )
 
-from crmlib.churn._scorecard import (  # noqa: E402
+from crmlib.churn.models.scorecard import (  # noqa: E402
     CALIBRATION_COLUMNS,
     GAINS_COLUMNS,
     SCORECARD_COLUMNS,
@@ -32,7 +32,7 @@ from crmlib.churn._scorecard import (  # noqa: E402
     gains_table,
     scorecard,
 )
-from crmlib.churn._scorecard_plots import plot_calibration, plot_gains, plot_roc  # noqa: E402
+from crmlib.churn.plots import plot_calibration, plot_gains, plot_roc  # noqa: E402
 
 LABELS = [0, 0, 1, 0, 1, 1, 0, 1, 0, 0]
 MODEL = [0.1, 0.2, 0.7, 0.3, 0.6, 0.9, 0.2, 0.4, 0.5, 0.1]

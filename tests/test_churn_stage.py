@@ -13,6 +13,11 @@ import pytest
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 import crmlib.churn as churn
+from crmlib.churn.models.baselines import RecencyRank
+from crmlib.churn.models.scorecard import HoldoutScores
+from crmlib.churn.models.value import contact_plan, customer_values, risk_bands, value_at_risk
+from crmlib.churn.queries import ChurnTables
+from crmlib.churn.stage import ARTIFACT_COLUMNS
 from crmlib.engine import Engine
 from crmlib.io import RunFolder
 from crmlib.privacy import small_counts_in_html
@@ -39,7 +44,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, R
 @pytest.fixture(scope="module")
 def fitted(
     sample: tuple[Engine, RunFolder],
-) -> tuple[churn.ChurnTables, churn.ChurnTraining, churn.HoldoutScores]:
+) -> tuple[ChurnTables, churn.ChurnTraining, HoldoutScores]:
     engine, _ = sample
     cutoffs = churn.churn_cutoffs("2025-12-31", horizon_days=90)
     tables = churn.churn_tables(engine, cutoffs, exclude_features=["loyalty_tier"])
@@ -85,7 +90,7 @@ def _bayes_oracle(validation: pd.DataFrame, cutoff: dt.date, horizon_days: int) 
 
 
 def test_validation_auc_is_near_the_bayes_oracle_and_brier_beats_recency(
-    fitted: tuple[churn.ChurnTables, churn.ChurnTraining, churn.HoldoutScores],
+    fitted: tuple[ChurnTables, churn.ChurnTraining, HoldoutScores],
 ) -> None:
     tables, training, holdout = fitted
     latent = pd.read_csv(
@@ -113,7 +118,7 @@ def test_validation_auc_is_near_the_bayes_oracle_and_brier_beats_recency(
 
 
 def test_scorecard_auc_equals_sklearn_on_the_same_scores(
-    fitted: tuple[churn.ChurnTables, churn.ChurnTraining, churn.HoldoutScores],
+    fitted: tuple[ChurnTables, churn.ChurnTraining, HoldoutScores],
 ) -> None:
     _, training, holdout = fitted
     card = churn.holdout_scorecard(holdout, n_boot=20, seed=1)
@@ -136,7 +141,7 @@ def test_scorecard_auc_equals_sklearn_on_the_same_scores(
 
 def test_scoring_value_contact_list_and_metrics(
     sample: tuple[Engine, RunFolder],
-    fitted: tuple[churn.ChurnTables, churn.ChurnTraining, churn.HoldoutScores],
+    fitted: tuple[ChurnTables, churn.ChurnTraining, HoldoutScores],
 ) -> None:
     engine, run = sample
     tables, training, holdout = fitted
@@ -193,20 +198,20 @@ def test_scoring_value_contact_list_and_metrics(
     )
     assert metrics["model"] == training.chosen_name and metrics["fallback"] is None
     artifact = churn.churn_artifact(plan)
-    assert list(artifact.columns) == list(churn.ARTIFACT_COLUMNS) and len(artifact) == len(plan)
+    assert list(artifact.columns) == list(ARTIFACT_COLUMNS) and len(artifact) == len(plan)
 
 
 def test_sentences_phrase_a_small_high_risk_band_and_contact_list(
-    fitted: tuple[churn.ChurnTables, churn.ChurnTraining, churn.HoldoutScores],
+    fitted: tuple[ChurnTables, churn.ChurnTraining, HoldoutScores],
 ) -> None:
     tables, training, holdout = fitted
     # 60 active customers: 4 at high risk, 2 worth a contact, 5 valued by CLV
     p_churn = np.r_[np.full(4, 0.9), np.full(56, 0.2)]
     value = np.r_[np.full(2, 400.0), np.full(58, 1.0)]
     frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(60)], "p_churn": p_churn,
-                          "spend_365d": 100.0, "risk_band": churn.risk_bands(p_churn)})  # fmt: skip
+                          "spend_365d": 100.0, "risk_band": risk_bands(p_churn)})  # fmt: skip
     clv = pd.DataFrame({"customer_id": [f"C{i}" for i in range(5)], "clv": value[:5]})
-    plan = churn.contact_plan(churn.value_at_risk(churn.customer_values(frame, clv=clv)),
+    plan = contact_plan(value_at_risk(customer_values(frame, clv=clv)),
                               save_rate=0.1, cost_per_contact=5.0)  # fmt: skip
     economics = churn.break_even(plan, save_rate=0.1, cost_per_contact=5.0)
     assert economics["contacts"] == 2 and int((plan["risk_band"] == "High").sum()) == 4
@@ -278,7 +283,7 @@ def test_cutoff_before_the_data_and_a_single_class_never_crash() -> None:
         assert tables.train.empty and tables.validation.empty and len(tables.score) == 30
         assert tables.notes  # the empty cutoffs are explained
         training = churn.train_churn(tables)
-        assert isinstance(training.chosen, churn.RecencyRank) and not training.is_probability
+        assert isinstance(training.chosen, RecencyRank) and not training.is_probability
         holdout = churn.holdout_scores(engine, training, tables)
         card = churn.holdout_scorecard(holdout)
         assert card.empty and "No scorecard" in card.attrs["note"]

@@ -1,4 +1,4 @@
-"""Tests of churn value at risk, risk bands and the contact decision (crmlib.churn._value)."""
+"""Tests of churn value at risk, risk bands and the contact decision (models.value, tables, plots)."""
 
 from __future__ import annotations
 
@@ -13,21 +13,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmlib.churn._value import (
+from crmlib.churn.models.value import (
     OTHER_GROUP,
     RISK_BANDS,
     UNKNOWN_GROUP,
     band_summary,
-    band_table,
     break_even,
     contact_plan,
     customer_values,
     risk_bands,
     value_at_risk,
     value_at_risk_by,
-    value_at_risk_table,
 )
-from crmlib.churn._value_plots import plot_contact_curve, plot_risk_bands, plot_value_at_risk_by
+from crmlib.churn.plots import plot_contact_curve, plot_risk_bands, plot_value_at_risk_by
+from crmlib.churn.tables import band_table, value_at_risk_table
 from crmlib.errors import DataContractError
 from crmlib.privacy import HIDDEN, small_counts_in_html
 

@@ -10,78 +10,26 @@ and the contact list goes through :mod:`crmlib.activation` (consent, suppression
 
 from __future__ import annotations
 
-from crmlib.churn._baselines import (
-    BTYD_COLUMNS,
-    RecencyRule,
-    btyd_churn_from_summary,
-    btyd_churn_probability,
-    recency_score,
-)
-from crmlib.churn._describe import (
-    ARTIFACT_COLUMNS,
-    churn_artifact,
-    churn_conclusion,
-    churn_metrics,
-    comparison_table,
-    describe_scorecard,
-    describe_tables,
-    describe_training,
-    describe_value,
-    model_card,
-    scorecard_table,
-)
-from crmlib.churn._drivers import (
-    partial_dependence_table,
-    permutation_importance_table,
-    reason_codes,
-)
-from crmlib.churn._drivers_plots import (
+from crmlib.churn.models.scorecard import calibration_table, gains_table
+from crmlib.churn.models.training import ChurnTraining
+from crmlib.churn.models.value import band_summary, break_even, value_at_risk_by
+from crmlib.churn.plots import (
+    plot_calibration,
+    plot_contact_curve,
+    plot_gains,
     plot_importance,
     plot_partial_dependence,
-)
-from crmlib.churn._features import (
-    CATEGORICAL_FEATURES,
-    active_customers_count,
-    churn_features,
-    numeric_features,
-)
-from crmlib.churn._models import (
-    CALIBRATIONS,
-    MODEL_NAMES,
-    ChurnModel,
-    FittedChurnModel,
-    choose_model,
-    fit_churn_models,
-    model_comparison,
-    trainability,
-)
-from crmlib.churn._scorecard import (
-    CALIBRATION_COLUMNS,
-    GAINS_COLUMNS,
-    SCORECARD_COLUMNS,
-    SCORECARD_METRICS,
-    calibration_table,
-    gains_table,
-    scorecard,
-)
-from crmlib.churn._scorecard_plots import (
-    plot_calibration,
-    plot_gains,
+    plot_risk_bands,
     plot_roc,
+    plot_value_at_risk_by,
 )
-from crmlib.churn._stage import (
-    CONTACT_ACTION,
-    MANIFEST_NAME,
-    ChurnCutoffs,
-    ChurnTables,
-    ChurnTraining,
-    HoldoutScores,
-    RecencyRank,
+from crmlib.churn.queries import churn_cutoffs, churn_features, churn_tables
+from crmlib.churn.stage import (
+    churn_artifact,
     churn_checks,
-    churn_cutoffs,
     churn_drivers,
+    churn_metrics,
     churn_plan,
-    churn_tables,
     contact_list,
     holdout_scorecard,
     holdout_scores,
@@ -89,83 +37,57 @@ from crmlib.churn._stage import (
     score_customers,
     train_churn,
 )
-from crmlib.churn._value import (
-    DEFAULT_THRESHOLDS,
-    RISK_BANDS,
-    band_summary,
+from crmlib.churn.tables import (
     band_table,
-    break_even,
-    contact_plan,
-    customer_values,
-    hidden_bands,
-    risk_bands,
-    value_at_risk,
-    value_at_risk_by,
+    comparison_table,
+    scorecard_table,
     value_at_risk_table,
 )
-from crmlib.churn._value_plots import (
-    plot_contact_curve,
-    plot_risk_bands,
-    plot_value_at_risk_by,
+from crmlib.churn.text import (
+    churn_conclusion,
+    describe_scorecard,
+    describe_tables,
+    describe_training,
+    describe_value,
+    model_card,
 )
 
+# What 06_churn calls as ``crm.churn.<name>``, and what code outside the package uses; every
+# other public name is imported from its module (queries, models.*, text, tables, plots, stage).
 __all__ = [
-    "CATEGORICAL_FEATURES",
-    "numeric_features",
+    # queries
+    "churn_cutoffs",
+    "churn_tables",
     "churn_features",
-    "active_customers_count",
-    "MODEL_NAMES",
-    "CALIBRATIONS",
-    "FittedChurnModel",
-    "ChurnModel",
-    "fit_churn_models",
-    "model_comparison",
-    "choose_model",
-    "trainability",
-    "permutation_importance_table",
-    "partial_dependence_table",
-    "reason_codes",
-    "plot_importance",
-    "plot_partial_dependence",
-    "BTYD_COLUMNS",
-    "RecencyRule",
-    "recency_score",
-    "btyd_churn_from_summary",
-    "btyd_churn_probability",
-    "SCORECARD_METRICS",
-    "SCORECARD_COLUMNS",
-    "CALIBRATION_COLUMNS",
-    "GAINS_COLUMNS",
-    "scorecard",
+    # models
+    "ChurnTraining",
     "calibration_table",
     "gains_table",
+    "band_summary",
+    "break_even",
+    "value_at_risk_by",
+    # text
+    "describe_tables",
+    "describe_training",
+    "describe_scorecard",
+    "describe_value",
+    "model_card",
+    "churn_conclusion",
+    # tables
+    "comparison_table",
+    "scorecard_table",
+    "value_at_risk_table",
+    "band_table",
+    # plots
     "plot_roc",
     "plot_calibration",
     "plot_gains",
-    "RISK_BANDS",
-    "DEFAULT_THRESHOLDS",
-    "risk_bands",
-    "customer_values",
-    "value_at_risk",
-    "contact_plan",
-    "break_even",
-    "value_at_risk_by",
-    "value_at_risk_table",
-    "band_summary",
-    "band_table",
-    "hidden_bands",
-    "plot_value_at_risk_by",
+    "plot_importance",
+    "plot_partial_dependence",
     "plot_risk_bands",
+    "plot_value_at_risk_by",
     "plot_contact_curve",
-    "CONTACT_ACTION",
-    "MANIFEST_NAME",
-    "ChurnCutoffs",
-    "ChurnTables",
-    "ChurnTraining",
-    "HoldoutScores",
-    "RecencyRank",
-    "churn_cutoffs",
-    "churn_tables",
+    # stage
     "train_churn",
     "holdout_scores",
     "holdout_scorecard",
@@ -175,15 +97,6 @@ __all__ = [
     "optional_table",
     "contact_list",
     "churn_checks",
-    "ARTIFACT_COLUMNS",
-    "describe_tables",
-    "describe_training",
-    "describe_scorecard",
-    "describe_value",
-    "comparison_table",
-    "scorecard_table",
-    "model_card",
     "churn_artifact",
-    "churn_conclusion",
     "churn_metrics",
 ]

@@ -1,17 +1,17 @@
-"""06_churn glue: the three cutoffs, training with its fallback, holdout scores, scoring and contacts.
+"""06_churn's entry points: training with its fallback, holdout scores, drivers, scoring, contacts.
 
-The notebook calls these in order. Every step that can lack data (too few customers or
-churners to train, a validation cutoff with one class, a BTYD fit that does not converge, no
-05_clv artifact) returns a documented fallback and says so in its ``notes``, so the report
-explains what happened instead of stopping.
+The notebook calls these in order, after :func:`crmlib.churn.queries.churn_tables`. Every step
+that can lack data (too few customers or churners to train, a validation cutoff with one class,
+a BTYD fit that does not converge, no 05_clv artifact) returns a documented fallback and says so
+in its ``notes``, so the report explains what happened instead of stopping. The stage ends with
+its checks, the ``churn_scores`` artifact and the headline metrics.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,38 +20,28 @@ import pandas as pd
 
 from crmlib.activation import Campaign, build_audience, load_suppression_list, write_exports
 from crmlib.checks import Checks, require_columns
-from crmlib.churn._baselines import RecencyRule, btyd_churn_probability, recency_score
-from crmlib.churn._drivers import (
-    partial_dependence_table,
-    permutation_importance_table,
-    reason_codes,
-)
-from crmlib.churn._features import CATEGORICAL_FEATURES, churn_features, numeric_features
-from crmlib.churn._models import (
-    ChurnModel,
+from crmlib.churn.models.baselines import RecencyRank, RecencyRule, btyd_churn_probability
+from crmlib.churn.models.drivers import partial_dependence_table, permutation_importance_table
+from crmlib.churn.models.scorecard import HoldoutScores, scorecard
+from crmlib.churn.models.training import (
+    ChurnTraining,
     choose_model,
     fit_churn_models,
     model_comparison,
     trainability,
 )
-from crmlib.churn._scorecard import scorecard
-from crmlib.churn._value import contact_plan, customer_values, risk_bands, value_at_risk
+from crmlib.churn.models.value import contact_plan, customer_values, risk_bands, value_at_risk
+from crmlib.churn.queries import ChurnTables
+from crmlib.churn.text import _rate, reason_codes
 from crmlib.engine import Engine
 from crmlib.errors import WorkbookError
-from crmlib.io import RunFolder
-from crmlib.periods import as_date
+from crmlib.io import RunFolder, to_jsonable
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "CONTACT_ACTION",
     "MANIFEST_NAME",
-    "ChurnCutoffs",
-    "ChurnTables",
-    "ChurnTraining",
-    "HoldoutScores",
-    "RecencyRank",
-    "churn_cutoffs",
-    "churn_tables",
+    "ARTIFACT_COLUMNS",
     "train_churn",
     "holdout_scores",
     "holdout_scorecard",
@@ -61,146 +51,25 @@ __all__ = [
     "optional_table",
     "contact_list",
     "churn_checks",
+    "churn_artifact",
+    "churn_metrics",
 ]
 
 log = logging.getLogger(__name__)
 
 #: The label of customers on the contact list (the ``action`` column the campaign targets).
 CONTACT_ACTION = "contact"
+
 #: 06_churn's export manifest (04_segments keeps ``manifest.json``).
 MANIFEST_NAME = "churn_manifest"
+
 _BTYD_NAME = "BTYD P(no order)"
 
-
-@dataclasses.dataclass(frozen=True)
-class ChurnCutoffs:
-    """The three cutoffs: train at as_of - 2 horizons, validate at as_of - 1, score at as_of."""
-
-    train: dt.date
-    validation: dt.date
-    score: dt.date
-    horizon_days: int
-
-
-def churn_cutoffs(as_of_date: dt.date | str, *, horizon_days: int) -> ChurnCutoffs:
-    """Train, validation and scoring cutoffs; labels of the first two are fully observed.
-
-    Examples
-    --------
-    >>> churn_cutoffs("2025-12-31", horizon_days=90)
-    ChurnCutoffs(train=datetime.date(2025, 7, 4), validation=datetime.date(2025, 10, 2), score=datetime.date(2025, 12, 31), horizon_days=90)
-    """
-    if int(horizon_days) < 1:
-        raise ValueError(f"horizon_days={horizon_days}: expected a positive number of days")
-    score = as_date(as_of_date)
-    step = dt.timedelta(days=int(horizon_days))
-    return ChurnCutoffs(score - 2 * step, score - step, score, int(horizon_days))
-
-
-@dataclasses.dataclass(frozen=True)
-class ChurnTables:
-    """Feature tables at the three cutoffs (labels on train and validation) and the features used."""
-
-    cutoffs: ChurnCutoffs
-    train: pd.DataFrame
-    validation: pd.DataFrame
-    score: pd.DataFrame
-    numeric: tuple[str, ...]
-    categorical: tuple[str, ...]
-    notes: tuple[str, ...]
-
-
-def churn_tables(
-    engine: Engine,
-    cutoffs: ChurnCutoffs,
-    *,
-    lookback_days: int = 365,
-    windows_days: Sequence[int] = (30, 90, 365),
-    engagement_windows_days: Sequence[int] = (30, 90),
-    exclude_features: Sequence[str] = (),
-) -> ChurnTables:
-    """The feature tables at the three cutoffs (:func:`crmlib.churn.churn_features`).
-
-    ``exclude_features`` names features left out of the models (an unknown name is a
-    ValueError listing the known ones); numeric features without a single value at the training
-    cutoff (e.g. engagement without an events table) are left out too, with a note.
-    """
-    numeric = numeric_features(windows_days, engagement_windows_days)
-    known = (*numeric, *CATEGORICAL_FEATURES)
-    unknown = [name for name in exclude_features if name not in known]
-    if unknown:
-        raise ValueError(
-            f"churn.exclude_features: {unknown[0]!r} is not a feature; expected some of {list(known)}"
-        )
-    common: dict[str, Any] = {
-        "lookback_days": lookback_days,
-        "horizon_days": cutoffs.horizon_days,
-        "windows_days": windows_days,
-        "engagement_windows_days": engagement_windows_days,
-    }
-    train = churn_features(
-        engine, cutoff=cutoffs.train, with_label=True, observed_until=cutoffs.score, **common
-    )
-    validation = churn_features(
-        engine, cutoff=cutoffs.validation, with_label=True, observed_until=cutoffs.score, **common
-    )
-    score = churn_features(engine, cutoff=cutoffs.score, with_label=False, **common)
-    notes = [note for table in (train, validation, score) for note in table.attrs.get("notes", [])]
-    empty = [name for name in numeric if name in train and len(train) and train[name].isna().all()]
-    if empty:
-        notes.append(
-            f"Features without any value at the training cutoff, left out: {', '.join(empty)}."
-        )
-    excluded = set(exclude_features) | set(empty)
-    return ChurnTables(
-        cutoffs=cutoffs,
-        train=train,
-        validation=validation,
-        score=score,
-        numeric=tuple(name for name in numeric if name not in excluded),
-        categorical=tuple(name for name in CATEGORICAL_FEATURES if name not in excluded),
-        notes=tuple(dict.fromkeys(notes)),
-    )
-
-
-class RecencyRank:
-    """The last fallback: ``recency_days / lookback_days`` (a rank, not a probability).
-
-    Used when even the recency rule cannot be learned (one class at the training cutoff).
-    """
-
-    name = "recency rank"
-    numeric_: tuple[str, ...] = ("recency_days",)
-    categorical_: tuple[str, ...] = ()
-
-    def __init__(self, *, lookback_days: int) -> None:
-        self.lookback_days = int(lookback_days)
-
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """Recency as a share of the lookback window, in [0, 1]."""
-        return recency_score(frame, lookback_days=self.lookback_days)
-
-
-@dataclasses.dataclass(frozen=True)
-class ChurnTraining:
-    """Fitted candidates, their validation comparison, the chosen scorer and the rule baseline.
-
-    ``chosen`` is a calibrated :class:`crmlib.churn.ChurnModel`, or, when no model can be
-    trained (``fallback`` says why), the recency rule (a probability) or the recency rank.
-    """
-
-    models: dict[str, ChurnModel]
-    comparison: pd.DataFrame
-    chosen_name: str
-    chosen: Any
-    rule: Any
-    fallback: str | None
-    notes: tuple[str, ...]
-
-    @property
-    def is_probability(self) -> bool:
-        """Whether ``chosen`` returns calibrated probabilities (not the recency rank)."""
-        return not isinstance(self.chosen, RecencyRank)
+#: Columns of the ``churn_scores`` artifact (one row per customer active at as_of).
+ARTIFACT_COLUMNS: tuple[str, ...] = (
+    "customer_id", "p_churn", "risk_band", "reason_1", "reason_2", "reason_3", "value",
+    "value_source", "value_at_risk", "expected_net_value", "contact", "rank",
+)  # fmt: skip
 
 
 def _labels(frame: pd.DataFrame) -> np.ndarray:
@@ -229,9 +98,9 @@ def train_churn(
 ) -> ChurnTraining:
     """Fit the candidate models at the training cutoff and choose one on the validation cutoff.
 
-    The choice is the lowest validation log-loss (:func:`crmlib.churn.choose_model`). When the
+    The choice is the lowest validation log-loss (:func:`crmlib.churn.models.training.choose_model`). When the
     training cutoff has too few customers, churners or non-churners
-    (:func:`crmlib.churn.trainability`), no model is fitted: the recency rule (P(churn) by
+    (:func:`crmlib.churn.models.training.trainability`), no model is fitted: the recency rule (P(churn) by
     recency, learned at the training cutoff) scores everyone, or, when not even that can be
     learned, the recency rank. A validation cutoff with one class keeps the first candidate.
     The reasons and notes reach the page: their numbers of customers are written by the
@@ -279,16 +148,6 @@ def train_churn(
             f"; the models could not be compared and {chosen} is used."
         )
     return ChurnTraining(fitted, comparison, chosen, fitted[chosen], rule, None, tuple(notes))
-
-
-@dataclasses.dataclass(frozen=True)
-class HoldoutScores:
-    """Scores of the chosen model and the baselines on the validation customers, and the labels."""
-
-    labels: np.ndarray
-    scores: dict[str, np.ndarray]
-    probabilities: dict[str, np.ndarray]
-    notes: tuple[str, ...]
 
 
 def holdout_scores(
@@ -339,7 +198,7 @@ def holdout_scores(
 
 
 def holdout_scorecard(holdout: HoldoutScores, *, n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
-    """:func:`crmlib.churn.scorecard` of the holdout scores; empty (with a note) without two classes."""
+    """:func:`crmlib.churn.models.scorecard.scorecard` of the holdout scores; empty (with a note) without two classes."""
     if not holdout.scores or not _two_classes(holdout.labels):
         table = pd.DataFrame()
         table.attrs["note"] = (
@@ -418,8 +277,8 @@ def churn_plan(
     """Value, value at risk and the contact decision of every scored customer, ranked.
 
     Value is 05_clv's CLV when its artifact is given, else net spend in the last 365 days times
-    the margin (:func:`crmlib.churn.customer_values`); a customer is contacted when
-    P(churn) x value x save rate exceeds the cost of a contact (:func:`crmlib.churn.contact_plan`).
+    the margin (:func:`crmlib.churn.models.value.customer_values`); a customer is contacted when
+    P(churn) x value x save rate exceeds the cost of a contact (:func:`crmlib.churn.models.value.contact_plan`).
     ``segments`` (04's ``rfm``: customer_id, segment) adds the RFM segment.
     """
     frame = scored
@@ -515,3 +374,59 @@ def churn_checks(
         f"{rule.phrase(int(plan['contact'].sum()))} worth a contact",
     )
     return checks
+
+
+def churn_artifact(plan: pd.DataFrame) -> pd.DataFrame:
+    """The ``churn_scores`` artifact: one row per customer active at as_of (:data:`ARTIFACT_COLUMNS`)."""
+    table = plan[list(ARTIFACT_COLUMNS)].copy()
+    table["risk_band"] = table["risk_band"].astype("str")
+    table.attrs["units"] = {
+        "p_churn": "probability of no order in the horizon",
+        "value": "run currency",
+        "value_at_risk": "run currency",
+        "expected_net_value": "run currency",
+    }
+    return table.sort_values("customer_id", ignore_index=True)
+
+
+def churn_metrics(
+    plan: pd.DataFrame,
+    tables: ChurnTables,
+    training: ChurnTraining,
+    card: pd.DataFrame,
+    economics: Mapping[str, Any],
+    *,
+    conclusion: str,
+) -> dict[str, Any]:
+    """``metrics.json["churn"]``: cutoffs, sizes, the chosen model and its scores, value and bands."""
+    scores: dict[str, dict[str, Any]] = {}
+    for row in card.itertuples(index=False) if not card.empty else []:
+        scores.setdefault(str(row.scorer), {})[str(row.metric)] = {
+            "value": to_jsonable(row.value),
+            "ci": [to_jsonable(row.ci_low), to_jsonable(row.ci_high)],
+        }
+    bands = plan["risk_band"].astype("str").value_counts().to_dict() if len(plan) else {}
+    return {
+        "cutoffs": {
+            "train": tables.cutoffs.train,
+            "validation": tables.cutoffs.validation,
+            "score": tables.cutoffs.score,
+        },
+        "horizon_days": tables.cutoffs.horizon_days,
+        "customers": {
+            "train": len(tables.train),
+            "validation": len(tables.validation),
+            "scored": len(plan),
+        },
+        "churn_rate": {
+            "train": to_jsonable(_rate(tables.train)),
+            "validation": to_jsonable(_rate(tables.validation)),
+        },
+        "model": training.chosen_name,
+        "fallback": training.fallback,
+        "scorecard": scores,
+        "bands": {band: int(bands.get(band, 0)) for band in ("Low", "Medium", "High")},
+        "value_at_risk": float(plan["value_at_risk"].sum()) if len(plan) else 0.0,
+        "contact": {key: to_jsonable(value) for key, value in economics.items()},
+        "conclusion": conclusion,
+    }

@@ -31,8 +31,7 @@ import pandas as pd
 
 from crmlib.checks import require_columns
 from crmlib.errors import DataContractError
-from crmlib.formatting import Column, present
-from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, OTHER, SmallCells
+from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
 
 __all__ = [
     "RISK_BANDS",
@@ -45,9 +44,7 @@ __all__ = [
     "contact_plan",
     "break_even",
     "value_at_risk_by",
-    "value_at_risk_table",
     "band_summary",
-    "band_table",
     "hidden_bands",
 ]
 
@@ -55,20 +52,18 @@ log = logging.getLogger(__name__)
 
 #: The risk bands, lowest risk first (the categories of :func:`risk_bands`).
 RISK_BANDS: tuple[str, str, str] = ("Low", "Medium", "High")
+
 #: Default band thresholds on P(churn): below 0.4 Low, below 0.7 Medium, else High.
 DEFAULT_THRESHOLDS: tuple[float, float] = (0.4, 0.7)
+
 #: Label of the row that pools groups smaller than ``min_cell_size`` (:data:`crmlib.privacy.OTHER`).
 OTHER_GROUP = OTHER
+
 #: Label of customers whose group is missing.
 UNKNOWN_GROUP = "(unknown)"
-#: The header of each split of the value at risk (the index of :func:`value_at_risk_table`).
-_GROUP_HEADERS: dict[str, str] = {
-    "segment": "RFM segment",
-    "region": "Region",
-    "acquisition_channel": "Acquisition channel",
-}
 
 _VALUES_TABLE = "churn values"
+
 _BY_COLUMNS = (
     "groups",
     "customers",
@@ -539,59 +534,6 @@ def value_at_risk_by(
     return table.reset_index(drop=True)
 
 
-def value_at_risk_table(table: pd.DataFrame, *, currency: str, min_cell_size: int) -> pd.DataFrame:
-    """The table of :func:`value_at_risk_by` for the page: groups as index, small counts hidden.
-
-    Transforms one row per group (as from :func:`value_at_risk_by`) into the same rows,
-    indexed by the group, as text (:func:`crmlib.formatting.present`): customers, mean
-    P(churn), value and value at risk in ``currency``, share of value at risk, High-risk
-    customers and how many groups a row holds. The small-cell rule (``min_cell_size``): a
-    count from 1 to the limit - 1 reads ``"<10"``. The High-risk customers of the groups add
-    up to the High band, whose count the page shows, so when one group's is hidden the next
-    smallest is hidden too (``"–"``, :meth:`crmlib.privacy.SmallCells.complement`). A group of
-    fewer customers than the limit (only when all of them are) has its mean and amounts
-    hidden as well.
-
-    Examples
-    --------
-    >>> table = pd.DataFrame({"channel": ["web", "shop", "(other)"], "groups": [1, 1, 2],
-    ...                       "customers": [40, 25, 12], "mean_p_churn": [0.5, 0.4, 0.6],
-    ...                       "value": [400.0, 250.0, 120.0], "value_at_risk": [200.0, 100.0, 72.0],
-    ...                       "share_of_value_at_risk": [0.54, 0.27, 0.19],
-    ...                       "high_risk_customers": [30, 4, 15]})
-    >>> shown = value_at_risk_table(table, currency="EUR", min_cell_size=10)
-    >>> shown[["Customers", "High-risk customers"]]  # doctest: +NORMALIZE_WHITESPACE
-            Customers High-risk customers
-    Channel
-    web            40                  30
-    shop           25                 <10
-    (other)        12                   –
-    >>> shown.loc["web", ["Mean P(churn) (%)", "Value at risk (EUR)"]].tolist()
-    ['50.0%', '€200']
-    """
-    rule = SmallCells(min_cell_size)
-    by = str(table.columns[0])
-    require_columns(
-        table, [by, "customers", "high_risk_customers"], table_name="value at risk by group"
-    )
-    out = rule.hide(table, size="customers", columns=["mean_p_churn", "value", "value_at_risk",
-                                                      "share_of_value_at_risk"])  # fmt: skip
-    high = table["high_risk_customers"]
-    hidden = rule.complement(high.tolist())
-    out["high_risk_customers"] = rule.counts(high).where(~hidden | rule.is_small(high), HIDDEN)
-    columns = {
-        by: Column(_GROUP_HEADERS.get(by, by.replace("_", " ").capitalize())),
-        "customers": Column("Customers", "customers"),
-        "mean_p_churn": Column("Mean P(churn)", "percent"),
-        "value": Column("Customer value", "money"),
-        "value_at_risk": Column("Value at risk", "money"),
-        "share_of_value_at_risk": Column("Share of value at risk", "percent"),
-        "high_risk_customers": Column("High-risk customers", "customers"),
-        "groups": Column("Groups", "count"),
-    }
-    return present(out, columns=columns, index=by, currency=currency, min_cell_size=min_cell_size)
-
-
 def band_summary(
     frame: pd.DataFrame,
     *,
@@ -649,51 +591,3 @@ def hidden_bands(summary: pd.DataFrame, *, min_cell_size: int) -> tuple[np.ndarr
     rule = SmallCells(min_cell_size)
     counts = summary["customers"]
     return rule.is_small(counts), rule.complement(counts.tolist())
-
-
-def band_table(summary: pd.DataFrame, *, currency: str, min_cell_size: int) -> pd.DataFrame:
-    """The risk bands for the page: one row per band (index), small counts hidden, as text.
-
-    Transforms :func:`band_summary` (Low, Medium, High) into the same rows with the band's
-    rule on P(churn), customers, their share of the customers scored, mean P(churn), value
-    at risk (in ``currency``) and share of value at risk (:func:`crmlib.formatting.present`).
-    The small-cell rule (``min_cell_size``): a band of fewer customers reads ``"<10"`` with
-    its share, mean and value at risk ``"–"`` (a band cannot be pooled); the bands add up
-    to the customers scored, so when one band is hidden the next smallest is too: its count
-    and share read ``"–"`` (:func:`hidden_bands`).
-
-    Examples
-    --------
-    >>> frame = pd.DataFrame({"p_churn": [0.1] * 30 + [0.5] * 12 + [0.9] * 3,
-    ...                       "value": [10.0] * 45})
-    >>> table = band_table(band_summary(frame), currency="EUR", min_cell_size=10)
-    >>> table[["Customers", "Share of customers (%)"]]  # doctest: +NORMALIZE_WHITESPACE
-              Customers Share of customers (%)
-    Risk band
-    Low              30                  66.7%
-    Medium            –                      –
-    High            <10                      –
-    """
-    small, hidden = hidden_bands(summary, min_cell_size=min_cell_size)
-    counts = SmallCells(min_cell_size).counts(summary["customers"])
-    shown = summary.assign(
-        band=summary["band"].astype("str"),
-        customers=counts.where(~hidden | small, HIDDEN),
-        share=summary["share"].astype("object").where(~hidden, HIDDEN),
-        **{
-            name: summary[name].astype("object").where(~small, HIDDEN)
-            for name in ("mean_p_churn", "value_at_risk", "share_of_value_at_risk")
-        },
-    )
-    columns = {
-        "band": Column("Risk band"),
-        "threshold": Column("P(churn)"),
-        "customers": Column("Customers", "customers"),
-        "share": Column("Share of customers", "percent"),
-        "mean_p_churn": Column("Mean P(churn)", "percent"),
-        "value_at_risk": Column("Value at risk", "money"),
-        "share_of_value_at_risk": Column("Share of value at risk", "percent"),
-    }
-    return present(
-        shown, columns=columns, index="band", currency=currency, min_cell_size=min_cell_size
-    )

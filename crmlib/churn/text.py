@@ -1,292 +1,303 @@
-"""Churn drivers: permutation importance, partial dependence and per-customer reason codes."""
+"""06_churn in words: the page's sentences, the model card, the conclusion, per-customer reasons.
+
+Everything on the page reads counts, rates and money; no customer id ever reaches a sentence.
+The reasons (:func:`reason_codes`) are per customer and travel with the artifact and the
+contact list, never to the page; they are words too, built from each customer's own values.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.inspection import permutation_importance
-from sklearn.metrics import roc_auc_score
 
 from crmlib.checks import require_columns
-from crmlib.churn._models import UNKNOWN_LEVEL, FittedChurnModel, _feature_frame, _label_array
+from crmlib.churn.models.drivers import _model_features
+from crmlib.churn.models.scorecard import HoldoutScores
+from crmlib.churn.models.training import (
+    UNKNOWN_LEVEL,
+    ChurnTraining,
+    FittedChurnModel,
+    _feature_frame,
+)
+from crmlib.churn.queries import ChurnTables
 from crmlib.errors import DataContractError
+from crmlib.plotting import format_money
+from crmlib.privacy import SmallCells
 
 __all__ = [
-    "permutation_importance_table",
-    "partial_dependence_table",
+    "describe_tables",
+    "describe_training",
+    "describe_scorecard",
+    "describe_value",
+    "model_card",
+    "churn_conclusion",
     "reason_codes",
 ]
 
 log = logging.getLogger(__name__)
 
-#: Most levels of one categorical feature in a partial-dependence table (the most frequent).
-_MAX_LEVELS = 50
+
+def _pct(value: float, decimals: int = 0) -> str:
+    return "n/a" if not np.isfinite(value) else f"{100 * value:.{decimals}f}%"
+
+
+def _rate(frame: pd.DataFrame) -> float:
+    return float(frame["churned"].mean()) if len(frame) and "churned" in frame else float("nan")
+
+
+def _churned(rule: SmallCells, frame: pd.DataFrame) -> str:
+    """ ", 45% churned" for a cutoff's customers; nothing when they are too few to describe."""
+    return f", {_pct(_rate(frame))} churned" if rule.shown(len(frame)) else ""
+
+
+def describe_tables(tables: ChurnTables, *, min_cell_size: int) -> str:
+    """Markdown: the cutoffs, how many customers each has and how many churned.
+
+    Numbers of customers are written by the small-cell rule (``min_cell_size``: "fewer than
+    10 active customers"), and the churn rate of a cutoff with fewer is not given.
+    """
+    rule = SmallCells(min_cell_size)
+    cut = tables.cutoffs
+    lines = [
+        f"- **Label:** a customer active at a cutoff (an order in the lookback window) has "
+        f"*churned* when they place no order in the {cut.horizon_days} days after it.",
+        f"- **Training cutoff {cut.train}:** {rule.phrase(len(tables.train), 'active customer')}"
+        f"{_churned(rule, tables.train)}.",
+        f"- **Validation cutoff {cut.validation}:** "
+        f"{rule.phrase(len(tables.validation), 'active customer')}"
+        f"{_churned(rule, tables.validation)} (labels fully observed up to {cut.score}).",
+        f"- **Scored at {cut.score}:** {rule.phrase(len(tables.score), 'active customer')}.",
+        f"- **Features:** {len(tables.numeric)} numeric and {len(tables.categorical)} categorical, "
+        "all computed from data up to the end of each cutoff day.",
+    ]
+    lines.extend(f"- {note}" for note in tables.notes)
+    return "\n".join(lines)
+
+
+def describe_training(training: ChurnTraining, *, min_cell_size: int) -> str:
+    """Markdown: which scorer was chosen and why, or the fallback and its reason.
+
+    The number of validation customers is written by the small-cell rule (``min_cell_size``).
+    """
+    if training.fallback is not None:
+        what = (
+            "the recency rule (the churn rate by days since the last order, learned at the "
+            "training cutoff)"
+            if training.is_probability
+            else "the recency rank (days since the last order as a share of the lookback "
+            "window: a ranking, not a probability)"
+        )
+        return (
+            f"**No model could be trained:** {training.fallback} Every customer is scored by "
+            f"{what} instead; treat the scores as a rough ranking."
+        )
+    lines = [f"**Chosen model: {training.chosen_name}** (lowest validation log-loss)."]
+    if not training.comparison.empty:
+        best = training.comparison.iloc[0]
+        lines[0] += (
+            f" Validation log-loss {best['log_loss']:.3f}, Brier {best['brier']:.3f}, "
+            f"ROC AUC {best['roc_auc']:.3f} on {SmallCells(min_cell_size).phrase(int(best['n']))}."
+        )
+    lines.extend(f"- {note}" for note in dict.fromkeys(training.notes))
+    return "\n".join(lines)
+
+
+def _metric(card: pd.DataFrame, scorer: str, metric: str) -> pd.Series | None:
+    rows = card[(card["scorer"] == scorer) & (card["metric"] == metric)]
+    return None if rows.empty else rows.iloc[0]
+
+
+def describe_scorecard(
+    card: pd.DataFrame, holdout: HoldoutScores, *, chosen: str, min_cell_size: int
+) -> str:
+    """Markdown: the chosen scorer against the recency rule and BTYD on the same customers.
+
+    Numbers of customers are written by the small-cell rule (``min_cell_size``).
+    """
+    if card.empty:
+        return str(card.attrs.get("note", "No scorecard."))
+    rule = SmallCells(min_cell_size)
+    auc = _metric(card, chosen, "roc_auc")
+    lines = []
+    if auc is not None:
+        churned = rule.phrase(int(auc["n_churned"]), "churner")
+        lines.append(
+            f"On the {rule.phrase(int(auc['n']), 'validation customer')} ({churned}) "
+            f"**{chosen}** ranks a random churner above a random stayer "
+            f"{_pct(float(auc['value']))} of the time (ROC AUC {auc['value']:.3f}, 95% interval "
+            f"{auc['ci_low']:.3f}–{auc['ci_high']:.3f})."
+        )
+    for other in holdout.scores:
+        if other == chosen:
+            continue
+        diff_auc = _metric(card, f"{chosen} - {other}", "roc_auc")
+        diff_brier = _metric(card, f"{chosen} - {other}", "brier")
+        if diff_auc is None:
+            continue
+        better = (
+            "better" if diff_auc["ci_low"] > 0 else "worse" if diff_auc["ci_high"] < 0 else None
+        )
+        verdict = (
+            f"ranks {better} than the {other} (AUC difference {diff_auc['value']:+.3f}, "
+            f"interval {diff_auc['ci_low']:+.3f} to {diff_auc['ci_high']:+.3f})"
+            if better
+            else f"ranks about as well as the {other} (AUC difference {diff_auc['value']:+.3f}, "
+            "interval includes 0)"
+        )
+        if diff_brier is not None and np.isfinite(diff_brier["value"]):
+            verdict += (
+                f"; its probabilities are {'closer to' if diff_brier['value'] < 0 else 'further from'}"
+                f" what happened (Brier difference {diff_brier['value']:+.3f})"
+            )
+        lines.append(f"- It {verdict}.")
+    lines.extend(f"- {note}" for note in holdout.notes)
+    return "\n".join(lines)
+
+
+def describe_value(
+    plan: pd.DataFrame, economics: Mapping[str, Any], *, currency: str, min_cell_size: int
+) -> str:
+    """Markdown: value at risk, where it sits by band, and the break-even of a contact.
+
+    Numbers of customers are written by the small-cell rule (``min_cell_size``); the share
+    of value at risk of a High band of fewer customers is not given.
+    """
+    if plan.empty:
+        return "No active customer to value at the as-of date."
+    rule = SmallCells(min_cell_size)
+    sources = plan["value_source"].value_counts().to_dict()
+    source = (
+        "05_clv's customer lifetime value"
+        if sources.get("clv", 0) and not sources.get("historical", 0)
+        else "net spend in the last 365 days times the margin (05_clv has not run)"
+        if not sources.get("clv", 0)
+        else f"05_clv's CLV ({rule.phrase(sources['clv'])}) or, for the "
+        f"{rule.phrase(sources['historical'])} it does not value, last year's net spend times "
+        "the margin"
+    )
+    high = plan[plan["risk_band"] == "High"]
+    share_high = float(high["value_at_risk"].sum()) / max(float(plan["value_at_risk"].sum()), 1e-12)
+    hold = f"hold {_pct(share_high)} of it" if rule.shown(len(high)) else "are too few to describe"
+    return "\n".join(
+        [
+            f"- **Value at risk** (P(churn) × value; value = {source}): "
+            f"{format_money(float(plan['value_at_risk'].sum()), currency)} across "
+            f"{rule.phrase(len(plan), 'active customer')}; the "
+            f"{rule.phrase(len(high), 'High-risk customer')} {hold}.",
+            f"- **Contact where it pays:** with a save rate of "
+            f"{_pct(economics['save_rate'])} and {format_money(economics['cost_per_contact'], currency, small_decimals=2)}"
+            f" per contact, a contact pays when P(churn) × value exceeds "
+            f"{format_money(economics['break_even_value_at_risk'], currency, small_decimals=2)}: "
+            f"{rule.phrase(economics['contacts'])}{_share(rule, economics)}, expected "
+            f"saved value {format_money(economics['expected_saved_value'], currency)} for "
+            f"{format_money(economics['total_cost'], currency)} of contacts, net "
+            f"{format_money(economics['expected_net_value'], currency)}.",
+            f"- A customer of median value "
+            f"({format_money(economics['median_value'], currency)}) is worth a contact above "
+            f"P(churn) {_pct(economics['break_even_p_churn_at_median_value'])}.",
+        ]
+    )
+
+
+def model_card(
+    tables: ChurnTables,
+    training: ChurnTraining,
+    card: pd.DataFrame,
+    *,
+    lookback_days: int,
+    excluded: list[str] | tuple[str, ...],
+) -> str:
+    """Markdown: the short model card (data window, label, features, metrics, limits)."""
+    cut = tables.cutoffs
+    auc = _metric(card, training.chosen_name, "roc_auc") if not card.empty else None
+    brier = _metric(card, training.chosen_name, "brier") if not card.empty else None
+    metrics = (
+        f"validation ROC AUC {auc['value']:.3f} ({auc['ci_low']:.3f}–{auc['ci_high']:.3f})"
+        + (f", Brier {brier['value']:.3f}" if brier is not None else "")
+        if auc is not None
+        else "not measured (no usable validation labels)"
+    )
+    return "\n".join(
+        [
+            f"| | |\n|---|---|\n| **Model** | {training.chosen_name}"
+            + (f" (fallback: {training.fallback})" if training.fallback else "")
+            + " |",
+            f"| **Data window** | orders, customers and messaging events up to each cutoff: "
+            f"trained at {cut.train}, validated at {cut.validation}, scoring at {cut.score} |",
+            f"| **Population** | customers with an order in the {lookback_days} days up to the cutoff |",
+            f"| **Label** | no order in the {cut.horizon_days} days after the cutoff |",
+            f"| **Features** | {', '.join((*tables.numeric, *tables.categorical))} |",
+            f"| **Left out** | {', '.join(excluded) if excluded else 'none'} |",
+            f"| **Metrics** | {metrics} |",
+            "| **Limits** | customer attributes (region, birth year, consent) are today's "
+            "snapshot, not their value at the cutoff; refunds are netted into their order "
+            "whatever their date; the model learns from one past cutoff and assumes the next "
+            f"{cut.horizon_days} days behave alike (seasonality is not modelled); reasons are "
+            "additive approximations of the model, not causes |",
+        ]
+    )
+
+
+def _share(rule: SmallCells, economics: Mapping[str, Any]) -> str:
+    """ " (88%)": the share of customers contacted, left out with a count that is not shown."""
+    if not rule.shown(economics["contacts"]):
+        return ""
+    return f" ({_pct(economics['share_contacted'])})"
+
+
+def churn_conclusion(
+    plan: pd.DataFrame,
+    training: ChurnTraining,
+    card: pd.DataFrame,
+    economics: Mapping[str, Any],
+    *,
+    horizon_days: int,
+    currency: str,
+    min_cell_size: int,
+) -> str:
+    """One paragraph for the front page: risk, how sure, value at risk, who to contact.
+
+    Numbers of customers are written by the small-cell rule (``min_cell_size``); the share
+    at high risk is left out when their number is not shown.
+    """
+    if plan.empty:
+        return "No customer was active at the as-of date, so nobody was scored."
+    rule = SmallCells(min_cell_size)
+    high = int((plan["risk_band"] == "High").sum())
+    auc = _metric(card, training.chosen_name, "roc_auc") if not card.empty else None
+    sure = (
+        f" The {training.chosen_name} model ranks churners with ROC AUC {auc['value']:.2f} on "
+        "customers it had not seen."
+        if auc is not None
+        else ""
+    )
+    fallback = (
+        f" No model could be trained ({training.fallback}); scores come from recency alone."
+        if training.fallback
+        else ""
+    )
+    share = f"{_pct(high / len(plan))} " if rule.shown(high) else ""
+    at_risk = rule.phrase(high)
+    return (
+        f"{at_risk[:1].upper()}{at_risk[1:]} ({share}of the "
+        f"{rule.phrase(len(plan), 'active customer')}) are at high risk of placing no order in "
+        f"the next {horizon_days} days.{sure}{fallback} "
+        f"Value at risk is {format_money(float(plan['value_at_risk'].sum()), currency)}; "
+        f"contacting the {rule.phrase(economics['contacts'])} for whom it pays is expected to "
+        f"net {format_money(economics['expected_net_value'], currency)}."
+    )
+
+
 #: Below this tenure a customer is called new in the reason words.
 _NEW_CUSTOMER_DAYS = 180
+
 _TEXT = np.dtypes.StringDType()
-
-
-def _model_features(model: FittedChurnModel) -> list[str]:
-    return [*model.numeric_, *model.categorical_]
-
-
-def _sample_rows(n_rows: int, max_rows: int, rng: np.random.Generator) -> np.ndarray:
-    """All row positions, or ``max_rows`` of them drawn without replacement (sorted)."""
-    if int(max_rows) < 1:
-        raise ValueError(f"max_rows={max_rows!r}: expected a whole number >= 1")
-    if n_rows <= max_rows:
-        return np.arange(n_rows)
-    return np.sort(rng.choice(n_rows, size=int(max_rows), replace=False))
-
-
-class _ModelEstimator(BaseEstimator):  # type: ignore[misc]
-    """A fitted churn model seen as a scikit-learn estimator, for :mod:`sklearn.inspection`."""
-
-    def __init__(self, model: Any = None) -> None:
-        self.model = model
-
-    def fit(self, X: Any, y: Any = None) -> _ModelEstimator:
-        """Nothing to fit: the model is fitted already."""
-        return self
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Two columns, P(stay) and P(churn), as scikit-learn classifiers return them."""
-        churn = np.asarray(self.model.predict_proba(X), dtype="float64")
-        return np.column_stack([1.0 - churn, churn])
-
-
-def _roc_auc_scorer(estimator: _ModelEstimator, X: pd.DataFrame, y: np.ndarray) -> float:
-    """ROC AUC of the calibrated P(churn) (a scikit-learn scorer: greater is better)."""
-    return float(roc_auc_score(y, estimator.predict_proba(X)[:, 1]))
-
-
-def permutation_importance_table(
-    model: FittedChurnModel,
-    frame: pd.DataFrame,
-    *,
-    label_col: str = "churned",
-    max_rows: int = 20_000,
-    n_repeats: int = 5,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """How much the model's ranking of churners suffers when one feature is shuffled.
-
-    Reads *frame* (one row per customer with the features and the label, ideally held-out
-    data); returns one row per raw feature column, numeric and categorical: *feature*,
-    *importance_mean*, *importance_sd*, largest first. Each raw column is permuted in turn
-    through the whole calibrated model [1]_; importance is the **drop in ROC AUC** (mean and
-    sd, ddof=0, over ``n_repeats`` shuffles). ROC AUC rather than log loss: the contact list
-    acts on the ranking, and the drop reads on a fixed scale (0.05 = five AUC points,
-    whatever the churn rate); near 0 or below, the feature does not help.
-
-    Computed by :func:`sklearn.inspection.permutation_importance` on up to ``max_rows``
-    customers drawn by ``np.random.default_rng(seed)``, shuffles with ``random_state=seed``.
-    ``table.attrs`` holds ``baseline_roc_auc``, ``rows`` and ``scoring``.
-
-    Parameters
-    ----------
-    model : FittedChurnModel
-        Fitted model (``predict_proba``, ``numeric_``, ``categorical_``).
-    frame : pd.DataFrame
-        Labelled churn features, one row per customer.
-    label_col : str, default "churned"
-        Bool label column.
-    max_rows : int, default 20_000
-        Most customers used.
-    n_repeats : int, default 5
-        Shuffles per feature.
-    seed : int, default 0
-        Seeds the row sample and the shuffles.
-
-    Returns
-    -------
-    pd.DataFrame
-        One row per feature.
-
-    Raises
-    ------
-    DataContractError
-        A feature or the label is missing, or the rows used hold a single class.
-
-    References
-    ----------
-    .. [1] Breiman, L. (2001). Random forests. Machine Learning 45(1), 5-32; Fisher, A.,
-       Rudin, C., & Dominici, F. (2019). All models are wrong, but many are useful. JMLR 20.
-
-    Examples
-    --------
-    >>> class OnlyRecency:  # a stand-in model: risk grows with recency, ignores the region
-    ...     name, numeric_, categorical_ = "toy", ("recency_days",), ("region",)
-    ...     def predict_proba(self, frame):
-    ...         return frame["recency_days"].to_numpy(dtype=float) / 100
-    >>> frame = pd.DataFrame({"recency_days": [5, 10, 20, 40, 60, 80, 90, 95],
-    ...                       "region": ["n", "s"] * 4,
-    ...                       "churned": [False, False, False, True, False, True, True, True]})
-    >>> table = permutation_importance_table(OnlyRecency(), frame, n_repeats=3)
-    >>> table["feature"].tolist(), float(table["importance_mean"].iloc[-1])
-    (['recency_days', 'region'], 0.0)
-    """
-    features = _model_features(model)
-    require_columns(frame, [*features, label_col], table_name="churn features")
-    if int(n_repeats) < 1:
-        raise ValueError(f"n_repeats={n_repeats!r}: expected a whole number >= 1")
-    rng = np.random.default_rng(seed)
-    rows = _sample_rows(len(frame), max_rows, rng)
-    labels = _label_array(
-        frame[label_col].iloc[rows], where=f"churn features: column '{label_col}'"
-    ).astype(int)
-    if not 0 < labels.sum() < len(labels):
-        raise DataContractError(
-            f"churn features: column '{label_col}' has a single class in the {len(labels):,} "
-            "rows used; permutation importance needs churners and non-churners"
-        )
-    raw = frame[features].iloc[rows].reset_index(drop=True)
-    estimator = _ModelEstimator(model)
-    result = permutation_importance(
-        estimator, raw, labels, scoring=_roc_auc_scorer, n_repeats=int(n_repeats), random_state=seed
-    )
-    table = pd.DataFrame(
-        {
-            "feature": pd.array(features, dtype="str"),
-            "importance_mean": result.importances_mean,
-            "importance_sd": result.importances_std,
-        }
-    )
-    table = table.sort_values("importance_mean", ascending=False, kind="stable")
-    table = table.reset_index(drop=True)
-    table.attrs.update(
-        baseline_roc_auc=_roc_auc_scorer(estimator, raw, labels),
-        rows=len(rows),
-        scoring="roc_auc",
-    )
-    log.info("permutation importance of %d features on %d rows", len(features), len(rows))
-    return table
-
-
-def _grid(values: pd.Series, kind: str, grid_points: int) -> list[Any]:
-    """Grid of one feature: observed quantiles (numeric) or the most frequent levels."""
-    if kind == "numeric":
-        numbers = values.to_numpy(dtype="float64")
-        numbers = numbers[np.isfinite(numbers)]
-        if numbers.size == 0:
-            return []
-        quantiles = np.linspace(0.0, 1.0, int(grid_points))
-        return [float(v) for v in np.unique(np.quantile(numbers, quantiles, method="inverted_cdf"))]
-    counts = values.value_counts()
-    ranked = sorted(zip(-counts.to_numpy(), counts.index.astype(str), strict=True))
-    return [level for _, level in ranked][:_MAX_LEVELS]
-
-
-def partial_dependence_table(
-    model: FittedChurnModel,
-    frame: pd.DataFrame,
-    *,
-    features: Sequence[str],
-    grid_points: int = 20,
-    max_rows: int = 5_000,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Mean predicted churn probability as one feature is set to each value of a grid.
-
-    Reads *frame* (one row per customer with the model's features) and returns one row per
-    feature and grid value: *feature*, *value* (object column: a float for numeric features,
-    a str level for categorical ones), *kind* ("numeric"/"categorical") and *mean_p_churn*,
-    the brute-force partial dependence [1]_: every sampled customer gets the grid value for
-    the feature, keeping their other features, and the calibrated ``model.predict_proba`` is
-    averaged. The grid of a numeric feature is its observed quantiles at ``grid_points``
-    evenly spaced levels from 0 to 1 (minimum to maximum, duplicates dropped; missing values
-    ignored); a categorical feature's grid is its levels (missing = ``"(unknown)"``), most
-    frequent first, at most 50. A feature with no observed value gets no rows (a warning is
-    logged). Up to ``max_rows`` customers are drawn at random (``default_rng(seed)``).
-
-    Parameters
-    ----------
-    model : FittedChurnModel
-        Fitted model.
-    frame : pd.DataFrame
-        Churn features, one row per customer.
-    features : sequence of str
-        Features of the model to describe, in the order wanted.
-    grid_points : int, default 20
-        Quantile levels of a numeric feature (at least 2).
-    max_rows : int, default 5_000
-        Most customers averaged over.
-    seed : int, default 0
-        Seeds the row sample.
-
-    Returns
-    -------
-    pd.DataFrame
-        One row per feature and grid value.
-
-    References
-    ----------
-    .. [1] Friedman, J. H. (2001). Greedy function approximation: a gradient boosting
-       machine. Annals of Statistics 29(5), 1189-1232.
-
-    Examples
-    --------
-    >>> class Additive:  # a stand-in model: 1% per 10 days of recency, +20% in region s
-    ...     name, numeric_, categorical_ = "toy", ("recency_days",), ("region",)
-    ...     def predict_proba(self, frame):
-    ...         return frame["recency_days"].to_numpy(dtype=float) / 1000 + (frame["region"] == "s") * 0.2
-    >>> frame = pd.DataFrame({"recency_days": [0, 100, 200, 300], "region": ["n", "n", "n", "s"]})
-    >>> partial_dependence_table(Additive(), frame, features=["recency_days", "region"], grid_points=3)
-            feature  value         kind  mean_p_churn
-    0  recency_days    0.0      numeric          0.05
-    1  recency_days  100.0      numeric          0.15
-    2  recency_days  300.0      numeric          0.35
-    3        region      n  categorical          0.15
-    4        region      s  categorical          0.35
-    """
-    model_features = _model_features(model)
-    features = [features] if isinstance(features, str) else list(features)
-    strangers = [name for name in features if name not in model_features]
-    if strangers:
-        raise ValueError(
-            f"features={strangers!r}: not features of model {model.name!r}; "
-            f"expected some of {model_features}"
-        )
-    if int(grid_points) < 2:
-        raise ValueError(f"grid_points={grid_points!r}: expected at least 2")
-    require_columns(frame, model_features, table_name="churn features")
-    rows = _sample_rows(len(frame), max_rows, np.random.default_rng(seed))
-    sample = frame[model_features].iloc[rows].reset_index(drop=True)
-    coerced = _feature_frame(
-        sample, model.numeric_, model.categorical_, table_name="churn features"
-    )
-    n_rows = len(sample)
-    parts = []
-    for feature in features:
-        kind = "categorical" if feature in model.categorical_ else "numeric"
-        grid = _grid(coerced[feature], kind, grid_points) if n_rows else []
-        if not grid:
-            log.warning("partial dependence: %s has no observed value; left out", feature)
-            continue
-        stacked = sample.iloc[np.tile(np.arange(n_rows), len(grid))].reset_index(drop=True)
-        repeated = np.repeat(np.asarray(grid, dtype=object), n_rows)
-        stacked[feature] = repeated.astype("float64") if kind == "numeric" else repeated
-        proba = np.asarray(model.predict_proba(stacked), dtype="float64")
-        parts.append(
-            pd.DataFrame(
-                {
-                    "feature": feature,
-                    "value": pd.Series(grid, dtype=object),
-                    "kind": kind,
-                    "mean_p_churn": proba.reshape(len(grid), n_rows).mean(axis=1),
-                }
-            )
-        )
-    columns = ["feature", "value", "kind", "mean_p_churn"]
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-    return table.astype({"feature": "str", "value": object, "kind": "str", "mean_p_churn": float})
 
 
 # -- reason codes ---------------------------------------------------------------------------
@@ -394,14 +405,18 @@ def _trend_words(values: _Values, what: str, days: str, trend: np.ndarray) -> np
 
 
 _CONSENT = {"email_opt_in": "e-mail", "sms_opt_in": "SMS", "push_opt_in": "push"}
+
 _CATEGORY_WORDS = {
     "acquisition_channel": "acquired via ",
     "loyalty_tier": "loyalty tier ",
     "region": "region ",
     "age_band": "age band ",
 }
+
 _WINDOW = re.compile(r"^(orders|spend|sends|opens|clicks|unsubscribes)_(\d+)d$")
+
 _TREND = re.compile(r"^(orders|spend)_trend_(\d+)d$")
+
 _OPEN_RATE = re.compile(r"^open_rate_(\d+)d$")
 
 

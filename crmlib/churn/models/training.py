@@ -1,4 +1,9 @@
-"""Churn models: calibrated logistic regression and gradient boosting, compared on held-out data."""
+"""Churn models: calibrated logistic regression and gradient boosting, compared on held-out data.
+
+:class:`ChurnTraining` holds what 06_churn's training step returns: the fitted candidates,
+their comparison, the scorer chosen, the recency rule and, when no model could be trained,
+the fallback and its reason.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from crmlib.checks import require_columns
+from crmlib.churn.models.baselines import RecencyRank
 from crmlib.errors import DataContractError
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
@@ -36,6 +42,7 @@ __all__ = [
     "fit_churn_models",
     "model_comparison",
     "choose_model",
+    "ChurnTraining",
     "trainability",
 ]
 
@@ -43,24 +50,34 @@ log = logging.getLogger(__name__)
 
 #: The models :func:`fit_churn_models` can train, in its default order.
 MODEL_NAMES: tuple[str, ...] = ("logistic", "hist_gradient_boosting")
+
 #: Calibration methods: isotonic regression or Platt's sigmoid on the model's raw score.
 CALIBRATIONS: tuple[str, ...] = ("isotonic", "sigmoid")
+
 #: The level a missing categorical value is given (as in the churn feature table).
 UNKNOWN_LEVEL = "(unknown)"
 
 #: L-BFGS iteration limit of the logistic regression (a ConvergenceWarning is logged, noted).
 _LOGISTIC_MAX_ITER = 2_000
+
 #: Boosting: at most this many iterations, stopped early on a seeded internal validation split.
 _BOOSTING_MAX_ITER = 500
+
 _BOOSTING_VALIDATION_FRACTION = 0.1
+
 _BOOSTING_PATIENCE = 10
+
 #: HistGradientBoosting takes at most 255 categories per feature; rarer ones become missing.
 _MAX_CATEGORIES = 255
+
 #: The technical floor of :func:`fit_churn_models`; business thresholds: :func:`trainability`.
 _FLOOR_CUSTOMERS = 20
+
 _FLOOR_CLASS_COUNT = 5
+
 #: Rows scored at a time: bounds memory and keeps the working arrays in reused memory.
 _SCORE_CHUNK_ROWS = 100_000
+
 #: Below this many rows OpenMP runs one thread: faster, and no spin-waiting on a busy machine.
 _PARALLEL_MIN_ROWS = 20_000
 
@@ -622,3 +639,25 @@ def choose_model(comparison: pd.DataFrame) -> str:
             "model comparison: no model with a log loss; expected at least one scored model"
         )
     return str(scored.sort_values("log_loss", kind="stable")["model"].iloc[0])
+
+
+@dataclass(frozen=True)
+class ChurnTraining:
+    """Fitted candidates, their validation comparison, the chosen scorer and the rule baseline.
+
+    ``chosen`` is a calibrated :class:`ChurnModel`, or, when no model can be
+    trained (``fallback`` says why), the recency rule (a probability) or the recency rank.
+    """
+
+    models: dict[str, ChurnModel]
+    comparison: pd.DataFrame
+    chosen_name: str
+    chosen: Any
+    rule: Any
+    fallback: str | None
+    notes: tuple[str, ...]
+
+    @property
+    def is_probability(self) -> bool:
+        """Whether ``chosen`` returns calibrated probabilities (not the recency rank)."""
+        return not isinstance(self.chosen, RecencyRank)

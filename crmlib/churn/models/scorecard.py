@@ -2,7 +2,7 @@
 
 One row per customer of the holdout cutoff, a 0/1 label (1 = churned) and, per scorer, a
 score on the **same** customers (a probability of churn, or a rank such as
-:func:`crmlib.churn._baselines.recency_score`). Metrics:
+:func:`crmlib.churn.models.baselines.recency_score`). Metrics:
 
 - ``roc_auc``: P(a random churner scores above a random stayer), ties counted one half;
   computed from ranks, AUC = (sum of the churners' ranks - n1 (n1 + 1) / 2) / (n1 n0) with
@@ -59,6 +59,7 @@ __all__ = [
     "scorecard",
     "calibration_table",
     "gains_table",
+    "HoldoutScores",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,18 +68,23 @@ log = logging.getLogger(__name__)
 SCORECARD_METRICS: tuple[str, ...] = (
     "roc_auc", "pr_auc", "brier", "log_loss", "top_decile_lift", "top_decile_capture",
 )  # fmt: skip
+
 #: Columns of :func:`scorecard` (one row per scorer and metric).
 SCORECARD_COLUMNS: tuple[str, ...] = (
     "scorer", "metric", "value", "ci_low", "ci_high", "n", "n_churned",
 )  # fmt: skip
+
 #: Columns of :func:`calibration_table` (one row per scorer and non-empty bin).
 CALIBRATION_COLUMNS: tuple[str, ...] = ("scorer", "bin", "mean_predicted", "observed_rate", "n")
+
 #: Columns of :func:`gains_table` (one row per scorer and decile).
 GAINS_COLUMNS: tuple[str, ...] = ("scorer", "decile", "share_targeted", "captured_share", "lift")
 
 #: Metrics whose paired differences (first scorer - each other) get rows.
 _DIFFERENCE_METRICS = ("roc_auc", "brier")
+
 _CONFIDENCE = 0.95
+
 _EPS = float(np.finfo(np.float64).eps)
 
 
@@ -491,3 +497,13 @@ def gains_table(
     table = table.astype({"scorer": "str", "decile": "int64"})
     table.attrs["bins"] = bins
     return table
+
+
+@dataclass(frozen=True)
+class HoldoutScores:
+    """Scores of the chosen model and the baselines on the validation customers, and the labels."""
+
+    labels: np.ndarray
+    scores: dict[str, np.ndarray]
+    probabilities: dict[str, np.ndarray]
+    notes: tuple[str, ...]

@@ -81,6 +81,7 @@ __all__ = [
     "BTYD_COLUMNS",
     "RecencyRule",
     "recency_score",
+    "RecencyRank",
     "btyd_churn_from_summary",
     "btyd_churn_probability",
 ]
@@ -91,8 +92,11 @@ log = logging.getLogger(__name__)
 BTYD_COLUMNS: tuple[str, ...] = ("customer_id", "p_alive", "p_churn")
 
 _TABLE = "churn features"
+
 _RECENCY = "recency_days"
+
 _LEGENDRE_NODES, _LEGENDRE_WEIGHTS = np.polynomial.legendre.leggauss(64)
+
 #: e-folds of the exponential weight kept by the quadrature (the rest weighs < 4e-18).
 _E_FOLDS = 40.0
 
@@ -280,6 +284,24 @@ def recency_score(frame: pd.DataFrame, *, lookback_days: int) -> np.ndarray:
         raise ValueError(f"lookback_days={lookback_days!r}: expected a positive number of days")
     recency = _recency(frame, allow_missing=True)
     return np.clip(recency / float(lookback_days), 0.0, 1.0)
+
+
+class RecencyRank:
+    """The last fallback: ``recency_days / lookback_days`` (a rank, not a probability).
+
+    Used when even the recency rule cannot be learned (one class at the training cutoff).
+    """
+
+    name = "recency rank"
+    numeric_: tuple[str, ...] = ("recency_days",)
+    categorical_: tuple[str, ...] = ()
+
+    def __init__(self, *, lookback_days: int) -> None:
+        self.lookback_days = int(lookback_days)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Recency as a share of the lookback window, in [0, 1]."""
+        return recency_score(frame, lookback_days=self.lookback_days)
 
 
 # -- BTYD churn probability -----------------------------------------------------------------------

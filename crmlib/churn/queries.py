@@ -1,4 +1,7 @@
-"""Churn features at a cutoff: one row per active customer, built in SQL on the engine.
+"""Churn queries: the feature tables at the cutoffs, one row per active customer, in SQL.
+
+:func:`churn_features` builds the table at one cutoff on the engine; :func:`churn_cutoffs`
+places the three cutoffs of 06_churn and :func:`churn_tables` reads the table at each.
 
 Definitions (the ``cutoff`` date is inclusive, like ``as_of_date``; "before the cutoff" means
 ``order_ts < cutoff + 1 day``, :func:`crmlib.periods.exclusive_end`):
@@ -45,9 +48,11 @@ date, so this is the one way later information reaches the features.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -62,6 +67,10 @@ __all__ = [
     "numeric_features",
     "churn_features",
     "active_customers_count",
+    "ChurnCutoffs",
+    "churn_cutoffs",
+    "ChurnTables",
+    "churn_tables",
 ]
 
 log = logging.getLogger(__name__)
@@ -78,26 +87,34 @@ _TRANSACTION_COLUMNS = (
     "customer_id", "order_ts", "amount", "gross_amount", "refund_amount", "category",
     "is_purchase",
 )  # fmt: skip
+
 _CUSTOMER_COLUMNS = (
     "customer_id", "acquisition_channel", "region", "birth_year", "email_opt_in", "sms_opt_in",
     "push_opt_in", "loyalty_tier",
 )  # fmt: skip
+
 _EVENT_COLUMNS = ("customer_id", "event_ts", "event_type")
+
 #: Engagement counts per window: column prefix -> event_type.
 _EVENT_TYPES = {"sends": "sent", "opens": "open", "clicks": "click", "unsubscribes": "unsubscribe"}
+
 _CUSTOMER_NUMERIC = ("age_years", "email_opt_in", "sms_opt_in", "push_opt_in")
+
 #: Empty relations standing in for a missing events / customers table.
 _NO_EVENTS = (
     "(SELECT CAST(NULL AS VARCHAR) AS customer_id, CAST(NULL AS TIMESTAMP) AS event_ts, "
     "CAST(NULL AS VARCHAR) AS event_type WHERE FALSE)"
 )
+
 _NO_CUSTOMERS = (
     "(SELECT CAST(NULL AS VARCHAR) AS customer_id, CAST(NULL AS VARCHAR) AS acquisition_channel, "
     "CAST(NULL AS VARCHAR) AS region, CAST(NULL AS BIGINT) AS birth_year, "
     "CAST(NULL AS BOOLEAN) AS email_opt_in, CAST(NULL AS BOOLEAN) AS sms_opt_in, "
     "CAST(NULL AS BOOLEAN) AS push_opt_in, CAST(NULL AS VARCHAR) AS loyalty_tier WHERE FALSE)"
 )
+
 _TREND_DAYS = 90
+
 _RATE_DAYS = 90
 
 
@@ -548,3 +565,94 @@ def active_customers_count(
         identifiers={"transactions": transactions},
     )
     return int(count["active_customers"].iloc[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class ChurnCutoffs:
+    """The three cutoffs: train at as_of - 2 horizons, validate at as_of - 1, score at as_of."""
+
+    train: dt.date
+    validation: dt.date
+    score: dt.date
+    horizon_days: int
+
+
+def churn_cutoffs(as_of_date: dt.date | str, *, horizon_days: int) -> ChurnCutoffs:
+    """Train, validation and scoring cutoffs; labels of the first two are fully observed.
+
+    Examples
+    --------
+    >>> churn_cutoffs("2025-12-31", horizon_days=90)
+    ChurnCutoffs(train=datetime.date(2025, 7, 4), validation=datetime.date(2025, 10, 2), score=datetime.date(2025, 12, 31), horizon_days=90)
+    """
+    if int(horizon_days) < 1:
+        raise ValueError(f"horizon_days={horizon_days}: expected a positive number of days")
+    score = as_date(as_of_date)
+    step = dt.timedelta(days=int(horizon_days))
+    return ChurnCutoffs(score - 2 * step, score - step, score, int(horizon_days))
+
+
+@dataclasses.dataclass(frozen=True)
+class ChurnTables:
+    """Feature tables at the three cutoffs (labels on train and validation) and the features used."""
+
+    cutoffs: ChurnCutoffs
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    score: pd.DataFrame
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def churn_tables(
+    engine: Engine,
+    cutoffs: ChurnCutoffs,
+    *,
+    lookback_days: int = 365,
+    windows_days: Sequence[int] = (30, 90, 365),
+    engagement_windows_days: Sequence[int] = (30, 90),
+    exclude_features: Sequence[str] = (),
+) -> ChurnTables:
+    """The feature tables at the three cutoffs (:func:`crmlib.churn.churn_features`).
+
+    ``exclude_features`` names features left out of the models (an unknown name is a
+    ValueError listing the known ones); numeric features without a single value at the training
+    cutoff (e.g. engagement without an events table) are left out too, with a note.
+    """
+    numeric = numeric_features(windows_days, engagement_windows_days)
+    known = (*numeric, *CATEGORICAL_FEATURES)
+    unknown = [name for name in exclude_features if name not in known]
+    if unknown:
+        raise ValueError(
+            f"churn.exclude_features: {unknown[0]!r} is not a feature; expected some of {list(known)}"
+        )
+    common: dict[str, Any] = {
+        "lookback_days": lookback_days,
+        "horizon_days": cutoffs.horizon_days,
+        "windows_days": windows_days,
+        "engagement_windows_days": engagement_windows_days,
+    }
+    train = churn_features(
+        engine, cutoff=cutoffs.train, with_label=True, observed_until=cutoffs.score, **common
+    )
+    validation = churn_features(
+        engine, cutoff=cutoffs.validation, with_label=True, observed_until=cutoffs.score, **common
+    )
+    score = churn_features(engine, cutoff=cutoffs.score, with_label=False, **common)
+    notes = [note for table in (train, validation, score) for note in table.attrs.get("notes", [])]
+    empty = [name for name in numeric if name in train and len(train) and train[name].isna().all()]
+    if empty:
+        notes.append(
+            f"Features without any value at the training cutoff, left out: {', '.join(empty)}."
+        )
+    excluded = set(exclude_features) | set(empty)
+    return ChurnTables(
+        cutoffs=cutoffs,
+        train=train,
+        validation=validation,
+        score=score,
+        numeric=tuple(name for name in numeric if name not in excluded),
+        categorical=tuple(name for name in CATEGORICAL_FEATURES if name not in excluded),
+        notes=tuple(dict.fromkeys(notes)),
+    )

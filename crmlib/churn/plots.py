@@ -1,0 +1,470 @@
+"""06_churn's charts: holdout curves, drivers, risk bands, value at risk and the contact curve.
+
+Each chart takes the table built in :mod:`crmlib.churn.models` and an axis (partial
+dependence: one axis per feature), and returns what it drew on. No chart shows a customer id.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import MaxNLocator, MultipleLocator
+from numpy.typing import ArrayLike
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from crmlib.checks import require_columns
+from crmlib.churn.models.scorecard import _check_labels, _check_scores
+from crmlib.churn.models.value import hidden_bands
+from crmlib.plotting import PALETTE, format_money, money_axis, percent_axis
+from crmlib.privacy import HIDDEN, SmallCells
+
+__all__ = [
+    "plot_roc",
+    "plot_calibration",
+    "plot_gains",
+    "plot_importance",
+    "plot_partial_dependence",
+    "plot_value_at_risk_by",
+    "plot_risk_bands",
+    "plot_contact_curve",
+]
+
+log = logging.getLogger(__name__)
+
+#: Band colours, Low to High: green, orange, red of the house palette.
+_BAND_COLORS = {"Low": PALETTE[2], "Medium": PALETTE[1], "High": PALETTE[3]}
+
+
+def _reference(ax: plt.Axes, label: str) -> None:
+    """The grey dashed diagonal of a random ranking, perfect calibration or random targeting."""
+    ax.plot([0, 1], [0, 1], color="0.55", linestyle="--", linewidth=1.0, label=label)
+
+
+def _square(ax: plt.Axes) -> None:
+    """Both axes 0-100% with percentage ticks."""
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    percent_axis(ax, axis="x")
+    percent_axis(ax, axis="y")
+
+
+def plot_roc(
+    labels: ArrayLike, scores: Mapping[str, ArrayLike], *, ax: plt.Axes | None = None
+) -> plt.Axes:
+    """ROC curve of each scorer on the holdout, with its AUC in the legend.
+
+    Reads the labels (one per customer, 1 = churned) and scores (scorer -> score per
+    customer, same customers); draws the share of churners flagged against the share of
+    stayers flagged as the score threshold falls, and the diagonal of a random ranking.
+
+    Examples
+    --------
+    >>> ax = plot_roc([0, 1, 0, 1, 1, 0], {"model": [0.1, 0.8, 0.3, 0.6, 0.4, 0.5]})
+    >>> ax.get_title()
+    'ROC curves: how well each score ranks churners above stayers (holdout)'
+    >>> plt.close(ax.figure)
+    """
+    y = _check_labels(labels)
+    checked = _check_scores(scores, y.size)
+    ax = ax or plt.gca()
+    for name, values in checked.items():
+        false_positive, true_positive, _ = roc_curve(y, values)
+        auc = roc_auc_score(y, values)
+        ax.plot(false_positive, true_positive, label=f"{name} (AUC {auc:.2f})", linewidth=1.8)
+    _reference(ax, "random ranking (AUC 0.50)")
+    _square(ax)
+    ax.set(
+        title="ROC curves: how well each score ranks churners above stayers (holdout)",
+        xlabel="Stayers flagged (false positive rate, %)",
+        ylabel="Churners flagged (true positive rate, %)",
+    )
+    ax.legend(loc="lower right")
+    return ax
+
+
+def plot_calibration(table: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Reliability diagram: observed churn rate against mean predicted probability per bin.
+
+    Reads a :func:`crmlib.churn.models.scorecard.calibration_table` (one row per scorer and bin);
+    a calibrated scorer lies on the diagonal, above it churn is underestimated.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"scorer": ["model"] * 3, "bin": [1, 2, 3],
+    ...                       "mean_predicted": [0.1, 0.4, 0.8],
+    ...                       "observed_rate": [0.12, 0.35, 0.85], "n": [50, 50, 50]})
+    >>> ax = plot_calibration(table)
+    >>> ax.get_xlabel()
+    'Predicted churn probability (bin mean, %)'
+    >>> plt.close(ax.figure)
+    """
+    require_columns(table, ["scorer", "mean_predicted", "observed_rate"],
+                    table_name="calibration table")  # fmt: skip
+    ax = ax or plt.gca()
+    for name, rows in table.groupby("scorer", sort=False):
+        ax.plot(rows["mean_predicted"], rows["observed_rate"], marker="o", linewidth=1.5,
+                label=str(name))  # fmt: skip
+    _reference(ax, "perfect calibration")
+    _square(ax)
+    ax.set(
+        title="Calibration: predicted churn probability vs observed churn rate (holdout)",
+        xlabel="Predicted churn probability (bin mean, %)",
+        ylabel="Observed churn rate (%)",
+    )
+    if len(table):
+        ax.legend(loc="upper left")
+    return ax
+
+
+def plot_gains(table: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Cumulative gains: share of churners reached when contacting the highest risk first.
+
+    Reads a :func:`crmlib.churn.models.scorecard.gains_table` (one row per scorer and decile);
+    the diagonal is random targeting (contacting 30% of customers reaches 30% of churners).
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"scorer": ["model"] * 2, "decile": [1, 2],
+    ...                       "share_targeted": [0.5, 1.0], "captured_share": [0.8, 1.0],
+    ...                       "lift": [1.6, 1.0]})
+    >>> ax = plot_gains(table)
+    >>> ax.get_ylabel()
+    'Churners reached (cumulative, %)'
+    >>> plt.close(ax.figure)
+    """
+    require_columns(table, ["scorer", "share_targeted", "captured_share"],
+                    table_name="gains table")  # fmt: skip
+    ax = ax or plt.gca()
+    for name, rows in table.groupby("scorer", sort=False):
+        rows = rows.sort_values("share_targeted")
+        x = np.r_[0.0, rows["share_targeted"].to_numpy(dtype="float64")]
+        y = np.r_[0.0, rows["captured_share"].to_numpy(dtype="float64")]
+        ax.plot(x, y, marker="o", markersize=4, linewidth=1.8, label=str(name))
+    _reference(ax, "random targeting")
+    _square(ax)
+    ax.set(
+        title="Cumulative gains: churners reached by contacting the highest risk first",
+        xlabel="Customers contacted, highest risk first (%)",
+        ylabel="Churners reached (cumulative, %)",
+    )
+    ax.legend(loc="lower right")
+    return ax
+
+
+def _feature_label(feature: str) -> str:
+    """``recency_days`` -> ``'Recency (days)'``, ``orders_90d`` -> ``'Orders 90d'``."""
+    words = feature.replace("_", " ")
+    for suffix, unit in ((" days", "days"), (" years", "years")):
+        if words.endswith(suffix):
+            return f"{words[: -len(suffix)].capitalize()} ({unit})"
+    if words.endswith((" share", " rate")) or " rate " in words:
+        return f"{words.capitalize()} (share)"
+    return words.capitalize()
+
+
+def plot_importance(table: pd.DataFrame, *, top: int = 10, ax: plt.Axes | None = None) -> plt.Axes:
+    """Horizontal bars of the ``top`` most important features, most important on top.
+
+    Reads *table* (one row per feature, as from
+    :func:`crmlib.churn.models.drivers.permutation_importance_table`); bars are the mean drop in
+    ROC AUC when the feature is shuffled, whiskers one standard deviation over the repeats.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"feature": ["recency_days", "region"],
+    ...                       "importance_mean": [0.12, 0.01], "importance_sd": [0.01, 0.005]})
+    >>> ax = plot_importance(table)
+    >>> ax.get_title(), [t.get_text() for t in ax.get_yticklabels()]
+    ('What drives the churn model: permutation importance', ['Region', 'Recency (days)'])
+    >>> plt.close(ax.figure)
+    """
+    require_columns(
+        table, ["feature", "importance_mean", "importance_sd"], table_name="importance table"
+    )
+    ax = ax or plt.gca()
+    shown = table.sort_values("importance_mean", ascending=False, kind="stable").head(int(top))
+    shown = shown.iloc[::-1]  # barh draws bottom-up: the most important ends on top
+    positions = np.arange(len(shown))
+    ax.barh(
+        positions,
+        shown["importance_mean"].to_numpy(dtype="float64"),
+        xerr=shown["importance_sd"].to_numpy(dtype="float64"),
+        color=PALETTE[0],
+        ecolor=PALETTE[7],
+        capsize=3,
+    )
+    ax.set_yticks(positions, [_feature_label(str(f)) for f in shown["feature"]])
+    ax.axvline(0.0, color="grey", linewidth=0.8)
+    ax.set(
+        title="What drives the churn model: permutation importance",
+        xlabel="Drop in ROC AUC when the feature is shuffled (AUC points, 0-1 scale)",
+        ylabel="Feature",
+    )
+    return ax
+
+
+def plot_partial_dependence(
+    table: pd.DataFrame, *, features: Sequence[str], axes: Sequence[plt.Axes] | np.ndarray
+) -> list[plt.Axes]:
+    """Small multiples: mean predicted churn probability across each feature's values.
+
+    Reads *table* (one row per feature and grid value, as from
+    :func:`crmlib.churn.models.drivers.partial_dependence_table`) and draws one panel per feature
+    of ``features`` on ``axes``, in order (one axis per feature, e.g. the grid of
+    ``plt.subplots(rows, 3, squeeze=False, sharey=True)``, three per row, flattened): a line over
+    the grid for a numeric feature, bars per level for a categorical one; y is the mean P(churn)
+    as a percentage. A feature absent from ``table`` gets an empty panel saying so. Axes left
+    over (a grid larger than the features) are removed from their figure, and the figure gets
+    the chart's title. Returns the axes drawn on, one per feature.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"feature": ["recency_days"] * 3 + ["region"] * 2,
+    ...                       "value": pd.Series([0.0, 50.0, 100.0, "n", "s"], dtype=object),
+    ...                       "kind": ["numeric"] * 3 + ["categorical"] * 2,
+    ...                       "mean_p_churn": [0.1, 0.2, 0.4, 0.2, 0.3]})
+    >>> fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.2), squeeze=False, sharey=True)
+    >>> drawn = plot_partial_dependence(table, features=["recency_days", "region"], axes=axes.ravel())
+    >>> [ax.get_xlabel() for ax in drawn]
+    ['Recency (days)', 'Region']
+    >>> plt.close(fig)
+    """
+    require_columns(
+        table, ["feature", "value", "kind", "mean_p_churn"], table_name="partial dependence table"
+    )
+    features = [features] if isinstance(features, str) else list(features)
+    if not features:
+        raise ValueError("features is empty: expected at least one feature to plot")
+    panels: list[plt.Axes] = list(np.ravel(np.asarray(axes, dtype=object)))
+    if len(panels) < len(features):
+        raise ValueError(
+            f"axes: {len(panels)} for {len(features)} features; expected one axis per feature"
+        )
+    for ax, feature in zip(panels, features, strict=False):
+        part = table[table["feature"] == feature]
+        if part.empty:
+            ax.text(0.5, 0.5, "not in the table", ha="center", va="center", transform=ax.transAxes)
+        elif str(part["kind"].iloc[0]) == "numeric":
+            ax.plot(
+                part["value"].to_numpy(dtype="float64"),
+                part["mean_p_churn"].to_numpy(dtype="float64"),
+                marker="o",
+                markersize=3,
+                color=PALETTE[0],
+            )
+        else:
+            levels = [str(v) for v in part["value"]]
+            ax.bar(levels, part["mean_p_churn"].to_numpy(dtype="float64"), color=PALETTE[0])
+            ax.tick_params(axis="x", labelrotation=30)
+        percent_axis(ax)
+        ax.set(title=_feature_label(feature), xlabel=_feature_label(feature))
+        ax.set_ylabel("Mean P(churn)")
+    for ax in panels[len(features) :]:
+        ax.remove()
+    panels[0].figure.suptitle(
+        "Predicted churn risk across each feature's values (partial dependence)"
+    )
+    return panels[: len(features)]
+
+
+def _money_ticks(ax: plt.Axes, currency: str, *, axis: str) -> None:
+    """Money ticks (:func:`crmlib.plotting.money_axis`), spaced so no two labels read the same.
+
+    ``money_axis`` rounds to whole thousands/millions, so ticks 500 apart above 1,000 would
+    read "€1k, €2k, €2k"; then ticks are put at whole powers of ten instead.
+    """
+    money_axis(ax, currency, axis=axis)
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    low, high = ax.get_xlim() if axis == "x" else ax.get_ylim()
+    ticks = [tick for tick in target.get_major_locator()() if low <= tick <= high]
+    labels = [format_money(tick, currency, decimals=0) for tick in ticks]
+    largest = max(abs(low), abs(high))
+    if len(set(labels)) < len(labels) and largest > 0:
+        target.set_major_locator(MultipleLocator(10 ** math.floor(math.log10(largest))))
+
+
+def _humanize(name: str) -> str:
+    text = name.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def plot_value_at_risk_by(
+    table: pd.DataFrame,
+    *,
+    currency: str,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Horizontal bars of value at risk per group, largest on top, labelled with its share.
+
+    Draws *table* as from :func:`crmlib.churn.models.value.value_at_risk_by` (one row per group: the
+    group column first, then ``value_at_risk`` and optionally ``share_of_value_at_risk``).
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"segment": ["At risk", "Champions"],
+    ...                       "value_at_risk": [1200.0, 300.0],
+    ...                       "share_of_value_at_risk": [0.8, 0.2]})
+    >>> ax = plot_value_at_risk_by(table, currency="EUR")
+    >>> ax.get_title()
+    'Value at risk of churn by segment'
+    >>> plt.close(ax.figure)
+    """
+    require_columns(table, ["value_at_risk"], table_name="value at risk by group")
+    by = str(table.columns[0])
+    ax = ax or plt.gca()
+    ordered = table.sort_values("value_at_risk", ascending=True, kind="stable")
+    labels = ordered[by].astype("str").to_numpy()
+    values = ordered["value_at_risk"].to_numpy(dtype="float64")
+    positions = np.arange(len(ordered))
+    ax.barh(positions, values, color=PALETTE[0])
+    ax.set_yticks(positions, labels)
+    if "share_of_value_at_risk" in ordered.columns:
+        shares = ordered["share_of_value_at_risk"].to_numpy(dtype="float64")
+        for position, value, share in zip(positions, values, shares, strict=True):
+            if np.isfinite(share):
+                ax.annotate(
+                    f" {share:.0%}",
+                    (value, position),
+                    va="center",
+                    ha="left",
+                    fontsize=9,
+                )
+    _money_ticks(ax, currency, axis="x")
+    ax.grid(False, axis="y")
+    ax.set(
+        title=f"Value at risk of churn by {_humanize(by).lower()}",
+        xlabel=f"Value at risk: P(churn) x value ({currency})",
+        ylabel=_humanize(by),
+    )
+    return ax
+
+
+def plot_risk_bands(
+    summary: pd.DataFrame, *, min_cell_size: int, ax: plt.Axes | None = None
+) -> plt.Axes:
+    """Customers per churn risk band (Low, Medium, High), each bar labelled with its share.
+
+    Draws *summary* as from :func:`crmlib.churn.models.value.band_summary` (one row per band:
+    ``band``, ``customers``, optionally ``threshold`` and ``share``). The small-cell rule
+    (``min_cell_size``): a band of fewer customers is not drawn and reads "<10", and, since
+    the bars add up to everyone scored, the next smallest band is not drawn either and reads
+    "–" (:func:`crmlib.churn.models.value.hidden_bands`); the axis label says so.
+
+    Examples
+    --------
+    >>> summary = pd.DataFrame({"band": ["Low", "Medium", "High"],
+    ...                         "threshold": ["p < 40%", "40% <= p < 70%", "p >= 70%"],
+    ...                         "customers": [60, 30, 10], "share": [0.6, 0.3, 0.1]})
+    >>> ax = plot_risk_bands(summary, min_cell_size=10)
+    >>> ax.get_title(), ax.get_ylabel()
+    ('Customers by churn risk band', 'Customers')
+    >>> plt.close(ax.figure)
+    """
+    require_columns(summary, ["band", "customers"], table_name="risk band summary")
+    small, hidden = hidden_bands(summary, min_cell_size=min_cell_size)
+    ax = ax or plt.gca()
+    bands = summary["band"].astype("str").tolist()
+    customers = summary["customers"].to_numpy(dtype="float64")
+    labels = bands
+    if "threshold" in summary.columns:
+        labels = [
+            f"{band}\n{rule}"
+            for band, rule in zip(bands, summary["threshold"].astype("str"), strict=True)
+        ]
+    positions = np.arange(len(bands))
+    colors = [_BAND_COLORS.get(band, PALETTE[0]) for band in bands]
+    ax.bar(positions, np.where(hidden, 0.0, customers), color=colors)
+    ax.set_xticks(positions, labels)
+    total = customers.sum()
+    shares = (
+        summary["share"].to_numpy(dtype="float64")
+        if "share" in summary.columns
+        else (customers / total if total else np.full(len(bands), np.nan))
+    )
+    below = SmallCells(min_cell_size).below
+    for position, count, share, is_small, is_hidden in zip(
+        positions, customers, shares, small, hidden, strict=True
+    ):
+        if is_hidden:
+            text, height = (below if is_small else HIDDEN), 0.0
+        else:
+            text = f"{count:,.0f}" + (f" ({share:.0%})" if np.isfinite(share) else "")
+            height = count
+        ax.annotate(text, (position, height), ha="center", va="bottom", fontsize=9)
+    ax.grid(False, axis="x")
+    note = (
+        f"\nnot drawn: a band of fewer than {min_cell_size:,} customers ({below}) and the next "
+        f"smallest ({HIDDEN}), which would reveal it"
+        if hidden.any()
+        else ""
+    )
+    ax.set(
+        title="Customers by churn risk band",
+        xlabel=f"Risk band (predicted P(churn) = p){note}",
+        ylabel="Customers",
+    )
+    return ax
+
+
+def plot_contact_curve(
+    plan: pd.DataFrame,
+    *,
+    currency: str,
+    min_cell_size: int,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Cumulative expected net value of contacting customers in rank order, with the optimum.
+
+    Draws *plan* as from :func:`crmlib.churn.models.value.contact_plan` (one row per customer:
+    ``expected_net_value``, ``contact``, optionally ``rank``): x is the number of customers
+    contacted, best first; y the summed expected net value (saved value - cost). The curve
+    rises while contacts pay and falls after; a marker shows the contact count of the plan,
+    where it peaks (the legend states it by the small-cell rule, ``min_cell_size``: "fewer
+    than 10 customers").
+
+    Examples
+    --------
+    >>> plan = pd.DataFrame({"expected_net_value": [7.0, 5.0, -3.2], "contact": [True, True, False],
+    ...                      "rank": [1, 2, 3]})
+    >>> ax = plot_contact_curve(plan, currency="EUR", min_cell_size=10)
+    >>> ax.get_xlabel()
+    'Customers contacted, highest expected net value first'
+    >>> plt.close(ax.figure)
+    """
+    require_columns(plan, ["expected_net_value", "contact"], table_name="contact plan")
+    ax = ax or plt.gca()
+    if "rank" in plan.columns:
+        ordered = plan.sort_values("rank", kind="stable")
+    else:
+        ordered = plan.sort_values("expected_net_value", ascending=False, kind="stable")
+    net = ordered["expected_net_value"].to_numpy(dtype="float64")
+    cumulative = np.concatenate([[0.0], np.cumsum(net)])
+    contacted = np.arange(len(cumulative))
+    contacts = int(ordered["contact"].astype("bool").sum())
+    ax.plot(contacted, cumulative, color=PALETTE[0], label="Cumulative expected net value")
+    ax.axhline(0.0, color=PALETTE[7], linewidth=0.8)
+    best = cumulative[contacts]
+    ax.plot(
+        [contacts],
+        [best],
+        marker="o",
+        color=PALETTE[3],
+        linestyle="none",
+        label=f"Contact {SmallCells(min_cell_size).phrase(contacts)}: "
+        f"{format_money(best, currency)}",
+    )
+    ax.axvline(contacts, color=PALETTE[3], linewidth=0.8, linestyle="--")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _money_ticks(ax, currency, axis="y")
+    ax.legend(loc="best")
+    ax.set(
+        title="Expected net value of the contact list by customers contacted",
+        xlabel="Customers contacted, highest expected net value first",
+        ylabel=f"Cumulative expected net value ({currency})",
+    )
+    return ax
