@@ -22,7 +22,7 @@ import pandas as pd
 from bench_ingest_kpis import ingested_run, measure, synthetic_data, workbook_params
 
 import crmlib as crm
-from crmlib.cohorts._matrices import (
+from crmlib.cohorts import (
     bracket_retention,
     cohort_matrix,
     cohort_retention,

@@ -14,6 +14,7 @@ from conftest import DEFAULT_PARAMS
 from contract_tables import contract_transactions
 
 from crmlib import cohorts as C
+from crmlib.cohorts.queries.data_start import DataStart
 from crmlib.config import load_params
 from crmlib.engine import Engine
 from crmlib.errors import ConfigError
@@ -363,7 +364,7 @@ def test_no_transactions_up_to_as_of(engine: Engine) -> None:
 def test_a_small_first_cohort_is_described_without_its_count() -> None:
     # the 300-customer shop: 4 customers in the first cohort, one of whom signed up before
     first = D(2023, 1, 1)
-    start = C.DataStart(
+    start = DataStart(
         D(2023, 1, 6), "month", "first_order", "auto", reason="signups", flagged=(first,),
         first_start=first, first_label="2023-01", first_size=4, flagged_customers=4,
         size_ratio=0.9, next_cohorts=6, signup_known=1.0, signed_up_before=0.25,

@@ -11,7 +11,14 @@ import pandas as pd
 import pytest
 
 from crmlib import cohorts as C
-from crmlib.cohorts._display import _lifecycle_hidden
+from crmlib.cohorts.models.pooling import _lifecycle_hidden
+from crmlib.cohorts.queries.lifecycle import (
+    LIFECYCLE_COLUMNS,
+    TRANSITION_FROM_STATES,
+    TRANSITION_TO_STATES,
+)
+from crmlib.cohorts.queries.matrices import RETENTION_COLUMNS
+from crmlib.cohorts.text import cohort_conclusion
 from crmlib.engine import Engine
 from crmlib.io import to_jsonable
 from crmlib.privacy import SmallCells, small_counts_in_html
@@ -49,7 +56,7 @@ def _retention(
                         "masked": size < 10,
                     }
                 )
-    return pd.DataFrame(rows, columns=list(C.RETENTION_COLUMNS))
+    return pd.DataFrame(rows, columns=list(RETENTION_COLUMNS))
 
 
 def _months(n: int, start: str = "2024-01") -> list[str]:
@@ -68,11 +75,11 @@ def test_describe_cohort_retention_compares_last_six_with_six_before():
 
 
 def test_cohort_conclusion_one_line_with_numbers():
-    line = C.cohort_conclusion(TWELVE, None, unit="month")
+    line = cohort_conclusion(TWELVE, None, unit="month")
     # no trends given: k = 3 has no data, so it says so
     assert line == "No cohort has reached 3 months yet."
     trends = pd.DataFrame({"k": [1], "gap_pp": [float("nan")]})
-    line = C.cohort_conclusion(TWELVE, trends)
+    line = cohort_conclusion(TWELVE, trends)
     assert line == "1-month retention of recent cohorts 50.0% (vs 30.0% for the 6 cohorts before)."
 
 
@@ -143,7 +150,7 @@ def test_small_groups_get_no_pooled_rate_in_tables_or_sentences():
     assert "hold fewer than 10 customers, too few to show their retention" in recent
     assert "42.9%" not in recent
     trends = pd.DataFrame({"k": [1], "gap_pp": [float("nan")]})
-    line = C.cohort_conclusion(tidy, trends)
+    line = cohort_conclusion(tidy, trends)
     assert line == (
         "The recent cohorts that reached 1 month hold fewer than 10 customers: too few to "
         "show their retention."
@@ -308,8 +315,8 @@ def test_growth_accounting_chart_draws_the_same_counts_as_the_sentence():
 def test_describe_transitions_states_row_shares():
     matrix = pd.DataFrame(
         [[3, 0, 1, 0], [8, 0, 2, 0], [1, 0, 1, 0], [0, 1, 0, 3], [0, 1, 0, 9]],
-        index=pd.Index(C.TRANSITION_FROM_STATES, name="from_state"),
-        columns=pd.Index(C.TRANSITION_TO_STATES, name="to_state"),
+        index=pd.Index(TRANSITION_FROM_STATES, name="from_state"),
+        columns=pd.Index(TRANSITION_TO_STATES, name="to_state"),
     )
     text = C.describe_transitions(matrix, min_cell_size=1)
     # new -> current 3/4, current -> current 8/10, dormant -> resurrected 1/4, lost 1/10
@@ -437,7 +444,7 @@ def test_trend_and_gap_on_small_groups_are_not_stated():
         strict.iloc[0][["best channel", "worst channel", "gap (95% CI)"]].tolist() == ["\u2013"] * 3
     )
     assert "No 1-month channel gap is shown" in C.describe_trends(trends, min_cell_size=36)
-    assert "gap" not in C.cohort_conclusion(pd.concat([tidy, channels]), trends, min_cell_size=36)
+    assert "gap" not in cohort_conclusion(pd.concat([tidy, channels]), trends, min_cell_size=36)
 
 
 @pytest.mark.parametrize(
@@ -452,7 +459,7 @@ def test_trend_and_gap_on_small_groups_are_not_stated():
         lambda: C.describe_lifecycle(None),
         lambda: C.describe_transitions(None),
         lambda: C.describe_second_order(None),
-        lambda: C.cohort_conclusion(None, None),
+        lambda: cohort_conclusion(None, None),
     ],
     ids=[
         "retention",
@@ -478,7 +485,7 @@ def test_none_passes_through_tables_and_plots():
     for make in (C.definition_table, C.bracket_table, C.cohort_trends, C.trends_table,
                  C.second_order_summary, C.rates_table):  # fmt: skip
         assert make(None) is None
-    assert list(C.as_artifact(None, "lifecycle").columns) == list(C.LIFECYCLE_COLUMNS)
+    assert list(C.as_artifact(None, "lifecycle").columns) == list(LIFECYCLE_COLUMNS)
     fig, ax = plt.subplots()
     out = C.plot_or_note(C.plot_cohort_heatmap, None, ax=ax, note="Not enough history")
     assert out is ax and ax.texts[0].get_text() == "Not enough history"

@@ -13,14 +13,14 @@ import pytest
 from contract_tables import purchase_transactions
 
 from crmlib import kpis as K
-from crmlib.cohorts._lifecycle import (
+from crmlib.cohorts.plots import plot_growth_accounting, plot_transition_matrix
+from crmlib.cohorts.queries.lifecycle import (
     LIFECYCLE_COLUMNS,
     TRANSITION_FROM_STATES,
     TRANSITION_TO_STATES,
     lifecycle,
     transition_matrix,
 )
-from crmlib.cohorts._plots_lifecycle import plot_growth_accounting, plot_transition_matrix
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing
 

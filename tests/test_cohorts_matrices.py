@@ -13,16 +13,15 @@ import pandas as pd
 import pytest
 from contract_tables import contract_transactions
 
-from crmlib.cohorts._matrices import (
-    BRACKET_COLUMNS,
+from crmlib.cohorts.plots import plot_cohort_heatmap, plot_retention_curves
+from crmlib.cohorts.queries.brackets import BRACKET_COLUMNS, bracket_retention
+from crmlib.cohorts.queries.matrices import (
     RETENTION_COLUMNS,
     REVENUE_COLUMNS,
-    bracket_retention,
-    cohort_matrix,
     cohort_retention,
     cohort_revenue,
 )
-from crmlib.cohorts._plots_matrices import plot_cohort_heatmap, plot_retention_curves
+from crmlib.cohorts.tables import cohort_matrix
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing
 

@@ -12,15 +12,10 @@ import pytest
 from contract_tables import purchase_transactions
 from statsmodels.duration.survfunc import SurvfuncRight
 
-from crmlib.cohorts._display import pool_groups
-from crmlib.cohorts._plots_lifecycle import plot_km_curves
-from crmlib.cohorts._survival import (
-    KM_COLUMNS,
-    RATE_COLUMNS,
-    km_curves,
-    second_order_durations,
-    second_order_rates,
-)
+from crmlib.cohorts.models.pooling import pool_groups
+from crmlib.cohorts.models.survival import KM_COLUMNS, RATE_COLUMNS, km_curves, second_order_rates
+from crmlib.cohorts.plots import plot_km_curves
+from crmlib.cohorts.queries.survival import second_order_durations
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
 

@@ -8,7 +8,7 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from crmlib.cohorts._trend import channel_gap, retention_trend
+from crmlib.cohorts.models.trend import channel_gap, retention_trend
 from crmlib.errors import DataContractError
 
 Z95 = 1.959963984540054

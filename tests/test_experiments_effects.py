@@ -12,20 +12,17 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportions
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from crmlib.errors import DataContractError
-from crmlib.experiments import (
+from crmlib.experiments import analyze_experiment, effects_table
+from crmlib.experiments.models.effects import (
     RESULT_COLUMNS,
-    analyze_experiment,
     cuped_theta,
-    effects_table,
-    guardrail_status,
-    non_inferiority,
-    power_and_mde,
     proportion_effect,
     ratio_effect,
-    sample_size,
-    srm_test,
     welch_effect,
 )
+from crmlib.experiments.models.health import srm_test
+from crmlib.experiments.models.power import power_and_mde, sample_size
+from crmlib.experiments.models.verdicts import guardrail_status, non_inferiority
 
 CONTROL_ORDERED = [0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0]
 EMAIL_ORDERED = [1, 1, 0, 1, 0, 1, 0, 1, 1, 0]
@@ -407,7 +404,7 @@ def test_guardrail_status_bad_direction() -> None:
 
 
 def test_holm_matches_statsmodels_with_ties() -> None:
-    from crmlib.experiments._analyze import _holm
+    from crmlib.experiments.models.effects import _holm
 
     p_values = np.array([0.01, 0.04, 0.04, 0.2, 0.001, 0.5, 0.03])
     # reference: statsmodels multipletests(method="holm")

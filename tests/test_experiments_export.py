@@ -1,4 +1,4 @@
-"""Tests of crmlib.experiments._export: reading an experimentation platform's per-customer export."""
+"""Tests of crmlib.experiments.queries.export: reading an experimentation platform's per-customer export."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import pytest
 from crmlib.config import WorkbookParams
 from crmlib.engine import Engine
 from crmlib.errors import CheckFailed, ConfigError, SourceFileError
-from crmlib.experiments import _export, analyze_experiment, experiment_outcomes
-from crmlib.experiments._export import (
+from crmlib.experiments import analyze_experiment, experiment_outcomes
+from crmlib.experiments.queries import export as export_module
+from crmlib.experiments.queries.export import (
     EXPORT_REJECT_COLUMNS,
     EXPORT_REJECT_REASONS,
     ExperimentExport,
@@ -247,7 +248,7 @@ def test_duplicate_identical_rows_keep_the_first(
         "E2,C1,treatment,0,0,3,web",  # another experiment: not a duplicate
         "E1,C1,control,1,10.5,3,web",
     )
-    with caplog.at_level(logging.INFO, logger="crmlib.experiments._export"):
+    with caplog.at_level(logging.INFO, logger="crmlib.experiments.queries.export"):
         export = _read(path, engine)
     assert export.rejects[["source_row", "reason"]].to_dict("records") == [
         {"source_row": 3, "reason": "duplicate_row"},
@@ -376,8 +377,8 @@ def test_totals_that_do_not_reconcile_raise(
     tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _write(tmp_path / "ab.csv", "E1,C1,control,1,10,3,web")
-    real = _export._count_rows
-    monkeypatch.setattr(_export, "_count_rows", lambda eng, relation: real(eng, relation) + 1)
+    real = export_module._count_rows
+    monkeypatch.setattr(export_module, "_count_rows", lambda eng, relation: real(eng, relation) + 1)
     with pytest.raises(CheckFailed, match=r"ab\.csv: 2 rows read but 1 accepted and 0 rejected"):
         _read(path, engine)
 
@@ -429,7 +430,7 @@ def test_header_check_names_file_column_and_params_key(tmp_path: Path, engine: E
     params = _params(path)
     assert params.source.experiment_export is not None
     with pytest.raises(SourceFileError) as info:
-        _export.check_export_columns(
+        export_module.check_export_columns(
             params.source.experiment_export,
             params=params,
             engine=engine,

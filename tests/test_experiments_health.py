@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from crmlib.errors import DataContractError
-from crmlib.experiments._health import covariate_balance, srm_table
+from crmlib.experiments.models.health import covariate_balance, srm_table
 
 
 def _table() -> pd.DataFrame:

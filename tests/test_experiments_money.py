@@ -1,4 +1,4 @@
-"""Known-answer, reference and simulation tests of crmlib.experiments._money (campaign economics)."""
+"""Known-answer, reference and simulation tests of crmlib.experiments.models.money (campaign economics)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from crmlib.errors import DataContractError
-from crmlib.experiments._money import ECONOMICS_COLUMNS, campaign_economics
+from crmlib.experiments.models.money import ECONOMICS_COLUMNS, campaign_economics
 
 CONTROL_REVENUE = [0.0, 20.0, 5.0, 0.0, 35.0, 2.0, 0.0, 8.0, 40.0, 0.0, 1.0, 3.0]
 EMAIL_REVENUE = [25.0, 30.0, 0.0, 15.0, 4.0, 60.0, 0.0, 22.0, 18.0, 9.0]

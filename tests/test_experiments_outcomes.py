@@ -1,4 +1,4 @@
-"""Tests of crmlib.experiments._outcomes: per-assignment experiment outcomes built in SQL."""
+"""Tests of crmlib.experiments.queries.outcomes: per-assignment experiment outcomes built in SQL."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import sqlglot
 
 from crmlib.engine import Engine, load_sql
 from crmlib.errors import DataContractError, StageInputMissing
-from crmlib.experiments._outcomes import _NO_EVENTS, OUTCOME_COLUMNS, experiment_outcomes
+from crmlib.experiments.queries.outcomes import _NO_EVENTS, OUTCOME_COLUMNS, experiment_outcomes
 from crmlib.privacy import small_counts_in_html
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,7 +131,7 @@ def _expected() -> pd.DataFrame:
 
 
 def test_hand_computed_outcomes(engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="crmlib.experiments._outcomes"):
+    with caplog.at_level(logging.WARNING, logger="crmlib.experiments.queries.outcomes"):
         table = experiment_outcomes(engine, as_of_date="2025-12-31", pre_period_days=60)
     # every value computed by hand from the tables above (comments give the reasons)
     pd.testing.assert_frame_equal(
@@ -351,7 +351,8 @@ def test_sample_outcomes_equal_planted_truth(sample_outcomes: pd.DataFrame) -> N
 
 
 def test_planted_uplift_lies_inside_the_reported_interval(sample_outcomes: pd.DataFrame) -> None:
-    from crmlib.experiments import analyze_experiment, srm_test
+    from crmlib.experiments import analyze_experiment
+    from crmlib.experiments.models.health import srm_test
 
     truth = json.loads((ROOT / "data" / "sample" / "truth.json").read_text())["experiment"]
     for covariates in (None, {"repurchase": "pre_orders"}):  # without and with CUPED

@@ -23,7 +23,10 @@ import pytest  # noqa: E402
 import crmlib.experiments as ex  # noqa: E402
 from crmlib.config import load_params  # noqa: E402
 from crmlib.engine import Engine  # noqa: E402
-from crmlib.experiments._small import counts_words, part_of  # noqa: E402
+from crmlib.experiments.queries.data import ExperimentData  # noqa: E402
+from crmlib.experiments.queries.outcomes import part_of  # noqa: E402
+from crmlib.experiments.stage import AbAnalysis  # noqa: E402
+from crmlib.experiments.text import arms_words, counts_words  # noqa: E402
 from crmlib.privacy import HIDDEN, SmallCells, small_counts_in_html  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +76,7 @@ def _tables() -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def small_data() -> Iterator[ex.ExperimentData]:
+def small_data() -> Iterator[ExperimentData]:
     with Engine(threads=1) as engine:
         for name, table in _tables().items():
             engine.register(name, table)
@@ -94,7 +97,7 @@ def small_data() -> Iterator[ex.ExperimentData]:
 
 
 @pytest.fixture(scope="module")
-def small_analysis(small_data: ex.ExperimentData) -> ex.AbAnalysis:
+def small_analysis(small_data: ExperimentData) -> AbAnalysis:
     clv = pd.DataFrame({"customer_id": small_data.table["customer_id"].iloc[5:], "clv": 50.0})
     return ex.analyze_ab(
         small_data,
@@ -117,7 +120,7 @@ def small_analysis(small_data: ex.ExperimentData) -> ex.AbAnalysis:
     )
 
 
-def _sentences(data: ex.ExperimentData, analysis: ex.AbAnalysis) -> dict[str, str]:
+def _sentences(data: ExperimentData, analysis: AbAnalysis) -> dict[str, str]:
     """Every Markdown and printed text of the notebook, called as the notebook calls it."""
     return {
         "describe_data": ex.describe_data(data, min_cell_size=K),
@@ -140,7 +143,7 @@ def _sentences(data: ex.ExperimentData, analysis: ex.AbAnalysis) -> dict[str, st
     }  # fmt: skip
 
 
-def _tables_shown(analysis: ex.AbAnalysis) -> dict[str, pd.DataFrame]:
+def _tables_shown(analysis: AbAnalysis) -> dict[str, pd.DataFrame]:
     return {
         "effects": ex.effects_table(analysis.results, min_cell_size=K),
         "guardrails": ex.guardrails_table(analysis.guardrails, min_cell_size=K),
@@ -149,7 +152,7 @@ def _tables_shown(analysis: ex.AbAnalysis) -> dict[str, pd.DataFrame]:
     }
 
 
-def test_the_hand_made_experiment_has_a_small_arm(small_data: ex.ExperimentData) -> None:
+def test_the_hand_made_experiment_has_a_small_arm(small_data: ExperimentData) -> None:
     sizes = small_data.table.groupby("variant").size().to_dict()
     assert sizes == ARMS
     assert small_data.excluded_multiple_variants == {"winback": TWICE}
@@ -157,7 +160,7 @@ def test_the_hand_made_experiment_has_a_small_arm(small_data: ex.ExperimentData)
     assert small_data.has_timing and "acquisition_channel" in small_data.segments
 
 
-def test_no_table_shows_a_count_under_the_limit(small_analysis: ex.AbAnalysis) -> None:
+def test_no_table_shows_a_count_under_the_limit(small_analysis: AbAnalysis) -> None:
     tables = _tables_shown(small_analysis)
     for name, table in tables.items():
         assert len(table), name
@@ -184,7 +187,7 @@ def test_no_table_shows_a_count_under_the_limit(small_analysis: ex.AbAnalysis) -
 
 
 def test_no_sentence_shows_a_count_under_the_limit(
-    small_data: ex.ExperimentData, small_analysis: ex.AbAnalysis
+    small_data: ExperimentData, small_analysis: AbAnalysis
 ) -> None:
     sentences = _sentences(small_data, small_analysis)
     total = sum(ARMS.values())
@@ -205,7 +208,7 @@ def test_no_sentence_shows_a_count_under_the_limit(
 
 
 def test_the_small_arms_verdict_says_too_small_to_report(
-    small_data: ex.ExperimentData, small_analysis: ex.AbAnalysis
+    small_data: ExperimentData, small_analysis: AbAnalysis
 ) -> None:
     sentences = _sentences(small_data, small_analysis)
     results = sentences["describe_results"]
@@ -235,7 +238,7 @@ def test_the_small_arms_verdict_says_too_small_to_report(
 
 
 def test_segment_rows_with_a_small_arm_are_left_out_and_said(
-    small_analysis: ex.AbAnalysis,
+    small_analysis: AbAnalysis,
 ) -> None:
     segments = small_analysis.results[small_analysis.results["segment_col"].notna()]
     assert (segments[["n", "n_control"]] >= K).all().all()
@@ -256,7 +259,7 @@ def test_segment_rows_with_a_small_arm_are_left_out_and_said(
     plt.close(fig)
 
 
-def test_charts_do_not_draw_the_small_arm_and_say_so(small_analysis: ex.AbAnalysis) -> None:
+def test_charts_do_not_draw_the_small_arm_and_say_so(small_analysis: AbAnalysis) -> None:
     figure = ex.plot_lifts(small_analysis.results, min_cell_size=K)
     panels = [ax for ax in figure.axes if ax.get_visible()]
     assert len(panels) == len(set(small_analysis.results["metric"]))
@@ -306,10 +309,10 @@ def test_words_helpers() -> None:
     assert counts_words({"a": 40, "b": 3, "c": 5}, rule, total_shown=True) == (
         "a 40, b fewer than 10, c fewer than 10"
     )
-    assert ex.arms_words({"control": 431, "treatment": 448}, rule) == (
+    assert arms_words({"control": 431, "treatment": 448}, rule) == (
         "879 customers (control 431, treatment 448)"
     )
-    assert "879" not in ex.arms_words({"control": 870, "treatment": 9}, rule)
+    assert "879" not in arms_words({"control": 870, "treatment": 9}, rule)
     # a part and its whole: the rest of a shown whole is protected as well
     assert part_of(5, 879, rule) == "fewer than 10 of 879 customers"
     assert part_of(872, 879, rule) == "all but fewer than 10 of 879 customers"

@@ -12,29 +12,23 @@ from scipy import stats
 
 from crmlib.errors import DataContractError
 from crmlib.experiments import campaign_economics, guardrails_table
-from crmlib.experiments._analyze import RESULT_COLUMNS, analyze_experiment
-from crmlib.experiments._artifacts import (
-    CUMULATIVE_COLUMNS,
-    ab_artifact,
-    ab_metrics,
-    cumulative_outcome,
-)
-from crmlib.experiments._report import (
+from crmlib.experiments.models.effects import RESULT_COLUMNS, analyze_experiment
+from crmlib.experiments.models.survival import CUMULATIVE_COLUMNS, cumulative_outcome
+from crmlib.experiments.models.verdicts import (
     GUARDRAIL_COLUMNS,
     VERDICT_COLUMNS,
     VERDICTS,
-    ab_conclusion,
-    describe_health,
-    describe_results,
     guardrail_specs,
     judge_guardrails,
     verdicts,
 )
-from crmlib.experiments._report_plots import (
+from crmlib.experiments.plots import (
     plot_cumulative_outcome,
     plot_lift,
     plot_segment_forest,
 )
+from crmlib.experiments.stage import ab_artifact, ab_metrics
+from crmlib.experiments.text import ab_conclusion, describe_health, describe_results
 
 GUARDRAILS = {"unsubscribes": 0.005}
 

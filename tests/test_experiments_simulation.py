@@ -14,15 +14,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from crmlib.experiments import (
-    analyze_experiment,
+from crmlib.experiments import analyze_experiment
+from crmlib.experiments.models.effects import (
     arm_moments,
     cuped_theta,
     proportion_effect,
     ratio_effect,
-    srm_test,
     welch_effect,
 )
+from crmlib.experiments.models.health import srm_test
 
 N_EXPERIMENTS = 4000
 TOLERANCE = 0.015

@@ -21,6 +21,8 @@ import crmlib.experiments as ex
 from crmlib.config import WorkbookParams, load_params
 from crmlib.engine import Engine
 from crmlib.errors import ConfigError, SourceFileError, StageInputMissing
+from crmlib.experiments.queries.data import ExperimentData
+from crmlib.experiments.stage import AbAnalysis
 from crmlib.io import RunFolder
 from crmlib.privacy import small_counts_in_html
 
@@ -85,13 +87,13 @@ def sample_engine(sample_run: tuple[WorkbookParams, RunFolder]) -> Iterator[Engi
 @pytest.fixture
 def sample_data(
     sample_run: tuple[WorkbookParams, RunFolder], sample_engine: Engine
-) -> ex.ExperimentData:
+) -> ExperimentData:
     params, _ = sample_run
     return ex.experiment_data(sample_engine, params=params, **_data_settings())
 
 
 # -- input (a): assignments ----------------------------------------------------------------------
-def test_sample_recovers_planted_uplift_and_cost(sample_data: ex.ExperimentData) -> None:
+def test_sample_recovers_planted_uplift_and_cost(sample_data: ExperimentData) -> None:
     assert sample_data.source == "assignments"
     experiment = TRUTH["experiment_id"]
     # retained: the 90-day window of every assignment (2025-11-01) is open on 2025-12-31
@@ -128,7 +130,7 @@ def test_sample_recovers_planted_uplift_and_cost(sample_data: ex.ExperimentData)
 
 
 def test_sample_clv_lift_leaves_out_customers_without_clv(
-    sample_data: ex.ExperimentData,
+    sample_data: ExperimentData,
 ) -> None:
     table = sample_data.table
     ids = table["customer_id"].drop_duplicates()
@@ -218,7 +220,7 @@ EXPORT_METRICS = ["repurchase", "orders", "net_revenue", "unsubscribed"]
 
 def _export_params(
     params: WorkbookParams,
-    data: ex.ExperimentData,
+    data: ExperimentData,
     path: Path,
     *,
     extra: pd.DataFrame | None = None,
@@ -247,7 +249,7 @@ def _export_params(
 
 
 def test_export_of_the_sample_outcomes_gives_the_same_results(
-    tmp_path: Path, sample_run: tuple[WorkbookParams, RunFolder], sample_data: ex.ExperimentData
+    tmp_path: Path, sample_run: tuple[WorkbookParams, RunFolder], sample_data: ExperimentData
 ) -> None:
     params, _ = sample_run
     metrics = EXPORT_METRICS
@@ -264,7 +266,7 @@ def test_export_of_the_sample_outcomes_gives_the_same_results(
         data, **_analysis_settings(cost_per_contact=TRUTH["cost_per_contact"])
     )
     reference = ex.analyze_ab(
-        ex.ExperimentData(
+        ExperimentData(
             "assignments",
             sample_data.table,
             {
@@ -286,7 +288,7 @@ def test_export_of_the_sample_outcomes_gives_the_same_results(
 
 
 # -- power and the next test's size, against statsmodels ---------------------------------------------
-def test_power_and_sample_sizes_equal_statsmodels(sample_data: ex.ExperimentData) -> None:
+def test_power_and_sample_sizes_equal_statsmodels(sample_data: ExperimentData) -> None:
     analysis = ex.analyze_ab(sample_data, **_analysis_settings(planned_lifts=[0.05, 0.2]))
     solver = NormalIndPower()
     for row in analysis.power.itertuples(index=False):
@@ -314,7 +316,7 @@ def test_power_and_sample_sizes_equal_statsmodels(sample_data: ex.ExperimentData
     assert "80% chance" in words and "customers per arm" in words
 
 
-def test_pages_words_carry_no_customer_id(sample_data: ex.ExperimentData) -> None:
+def test_pages_words_carry_no_customer_id(sample_data: ExperimentData) -> None:
     analysis = ex.analyze_ab(sample_data, **_analysis_settings())
     text = "\n".join(
         [
@@ -334,7 +336,7 @@ def test_pages_words_carry_no_customer_id(sample_data: ex.ExperimentData) -> Non
 
 
 def test_export_rejects_are_quarantined_and_counted(
-    tmp_path: Path, sample_run: tuple[WorkbookParams, RunFolder], sample_data: ex.ExperimentData
+    tmp_path: Path, sample_run: tuple[WorkbookParams, RunFolder], sample_data: ExperimentData
 ) -> None:
     params, _ = sample_run
     path = tmp_path / "export.csv"
@@ -408,7 +410,7 @@ def _export_only_params(path: Path, **ab_test: Any) -> WorkbookParams:
     return WorkbookParams.model_validate(payload)
 
 
-def _export_only_analysis(params: WorkbookParams) -> tuple[ex.ExperimentData, ex.AbAnalysis]:
+def _export_only_analysis(params: WorkbookParams) -> tuple[ExperimentData, AbAnalysis]:
     ab = params.ab_test
     with Engine(threads=1) as engine:
         data = ex.experiment_data(

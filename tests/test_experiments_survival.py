@@ -1,4 +1,4 @@
-"""Reference and known-answer tests of crmlib.experiments._survival (time to first purchase)."""
+"""Reference and known-answer tests of crmlib.experiments.models.survival (time to first purchase)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import pytest  # noqa: E402
 from statsmodels.duration.survfunc import SurvfuncRight  # noqa: E402
 
 from crmlib.errors import DataContractError  # noqa: E402
-from crmlib.experiments._survival import (  # noqa: E402
+from crmlib.experiments.models.survival import (  # noqa: E402
     CURVE_COLUMNS,
     RMST_COLUMNS,
     _rmst,
-    plot_time_to_purchase,
     rmst_difference,
     time_to_purchase_curves,
 )
+from crmlib.experiments.plots import plot_time_to_purchase  # noqa: E402
 
 
 def _exponential_outcomes(

@@ -10,8 +10,41 @@ every comparison of acquisition cohorts leaves them out.
 
 from __future__ import annotations
 
-from crmlib.cohorts._data_start import FIRST_COHORT_RULES, PRESENT_AT_START, DataStart, data_start
-from crmlib.cohorts._describe import (
+from crmlib.cohorts.models import km_curves, pool_groups, second_order_summary
+from crmlib.cohorts.plots import (
+    plot_cohort_heatmap,
+    plot_growth_accounting,
+    plot_km_curves,
+    plot_or_note,
+    plot_retention_curves,
+    plot_transition_matrix,
+)
+from crmlib.cohorts.queries import (
+    bracket_retention,
+    cohort_retention,
+    cohort_revenue,
+    data_start,
+    lifecycle,
+    second_order_durations,
+    transition_matrix,
+)
+from crmlib.cohorts.stage import (
+    as_artifact,
+    cohort_checks,
+    cohort_metrics,
+    cohort_readiness,
+    cohort_trends,
+    when_ready,
+)
+from crmlib.cohorts.tables import (
+    bracket_table,
+    cohort_matrix,
+    definition_table,
+    display_matrix,
+    rates_table,
+    trends_table,
+)
+from crmlib.cohorts.text import (
     describe_brackets,
     describe_channel_retention,
     describe_cohort_retention,
@@ -23,86 +56,16 @@ from crmlib.cohorts._describe import (
     describe_transitions,
     describe_trends,
 )
-from crmlib.cohorts._display import (
-    as_artifact,
-    bracket_table,
-    cohort_readiness,
-    definition_table,
-    display_matrix,
-    plot_or_note,
-    pool_groups,
-    rates_table,
-    trends_table,
-    when_ready,
-)
-from crmlib.cohorts._lifecycle import (
-    LIFECYCLE_COLUMNS,
-    LIFECYCLE_STATES,
-    TRANSITION_FROM_STATES,
-    TRANSITION_TO_STATES,
-    lifecycle,
-    transition_matrix,
-)
-from crmlib.cohorts._matrices import (
-    BRACKET_COLUMNS,
-    COHORT_BASES,
-    DEFAULT_BRACKETS,
-    RETENTION_COLUMNS,
-    RETENTION_DEFINITIONS,
-    REVENUE_COLUMNS,
-    bracket_retention,
-    cohort_matrix,
-    cohort_retention,
-    cohort_revenue,
-)
-from crmlib.cohorts._plots_lifecycle import (
-    plot_growth_accounting,
-    plot_km_curves,
-    plot_transition_matrix,
-)
-from crmlib.cohorts._plots_matrices import plot_cohort_heatmap, plot_retention_curves
-from crmlib.cohorts._summary import (
-    cohort_checks,
-    cohort_conclusion,
-    cohort_metrics,
-    cohort_trends,
-    second_order_summary,
-)
-from crmlib.cohorts._survival import (
-    KM_COLUMNS,
-    RATE_COLUMNS,
-    UNKNOWN_GROUP,
-    km_curves,
-    second_order_durations,
-    second_order_rates,
-)
-from crmlib.cohorts._trend import ChannelGap, TrendResult, channel_gap, retention_trend
 
+#: What notebook 03_cohorts calls as ``crm.cohorts.<name>``, and what code outside the package
+#: uses (benchmarks/bench_cohorts.py: ``cohort_matrix``). Everything else is imported from its
+#: module: ``queries`` (SQL on the engine), ``models`` (statistics), ``text`` (sentences),
+#: ``tables`` (display tables), ``plots`` (charts), ``stage`` (the notebook's entry points).
 __all__ = [
-    "BRACKET_COLUMNS",
-    "COHORT_BASES",
-    "DEFAULT_BRACKETS",
-    "FIRST_COHORT_RULES",
-    "KM_COLUMNS",
-    "LIFECYCLE_COLUMNS",
-    "LIFECYCLE_STATES",
-    "PRESENT_AT_START",
-    "RATE_COLUMNS",
-    "RETENTION_COLUMNS",
-    "RETENTION_DEFINITIONS",
-    "REVENUE_COLUMNS",
-    "TRANSITION_FROM_STATES",
-    "TRANSITION_TO_STATES",
-    "UNKNOWN_GROUP",
-    "ChannelGap",
-    "DataStart",
-    "TrendResult",
     "as_artifact",
     "bracket_retention",
     "bracket_table",
-    "channel_gap",
     "cohort_checks",
-    "cohort_conclusion",
     "cohort_matrix",
     "cohort_metrics",
     "cohort_readiness",
@@ -132,9 +95,7 @@ __all__ = [
     "plot_transition_matrix",
     "pool_groups",
     "rates_table",
-    "retention_trend",
     "second_order_durations",
-    "second_order_rates",
     "second_order_summary",
     "transition_matrix",
     "trends_table",

@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlib.cohorts._data_start import DataStart
-from crmlib.cohorts._display import (
+from crmlib.cohorts.models.pooling import (
     _ALL,
     _CHANNEL,
     _LIFECYCLE_COUNTS,
@@ -18,9 +17,10 @@ from crmlib.cohorts._display import (
     _lifecycle_hidden,
     _overall,
     _pooled,
-    _shown_trends,
+    _recent_vs_before,
 )
-from crmlib.cohorts._trend import _left_out_labels
+from crmlib.cohorts.models.trend import _left_out_labels
+from crmlib.cohorts.queries.data_start import DataStart
 from crmlib.formatting import format_figure
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, OTHER, SmallCells
 
@@ -35,19 +35,20 @@ __all__ = [
     "describe_lifecycle",
     "describe_transitions",
     "describe_second_order",
+    "cohort_conclusion",
 ]
 
 log = logging.getLogger(__name__)
 
 _MINUS, _DASH = "\u2212", "\u2013"
+
+
 _NOT_READY = (
     "*Section skipped:* there is not enough history for cohorts (see the top of this page)."
 )
-#: Keys of :func:`_recent_vs_before` that are display-only (not written to metrics.json).
-_GROUP_SIZES = ("recent_customers", "before_customers")
 
 
-# -- where the data begin ---------------------------------------------------------------------
+# -- where the data begin --------------------------------------------------------------------
 def describe_data_start(
     start: DataStart | None, *, unit: str = "month", min_cell_size: int = MIN_CELL_SIZE
 ) -> str:
@@ -80,44 +81,6 @@ def _left_out_sentence(labels: Sequence[str]) -> str:
 
 
 # -- retention, definitions, channels --------------------------------------------------------
-def _recent_vs_before(rows: pd.DataFrame, *, k: int, recent: int = 6) -> dict[str, Any] | None:
-    """Pooled k-period retention of the last ``recent`` acquisition cohorts that reached k vs
-    the ones before (the customers present at the start left out), and the customers each
-    rests on (*recent_customers, before_customers*)."""
-    rows = _acquired(rows)
-    at_k = rows[rows["periods_since"] == k].sort_values("cohort_start")
-    if at_k.empty:
-        return None
-    last, before = at_k.tail(recent), at_k.iloc[:-recent].tail(recent)
-
-    def pooled(part: pd.DataFrame) -> float | None:
-        size = float(part["cohort_size"].sum())
-        return float(part["customers"].sum()) / size if size > 0 else None
-
-    return {
-        "recent_customers": int(last["cohort_size"].sum()),
-        "before_customers": int(before["cohort_size"].sum()),
-        "k": int(k),
-        "recent_cohorts": [str(last["cohort_label"].iloc[0]), str(last["cohort_label"].iloc[-1])],
-        "recent_n_cohorts": len(last),
-        "recent_retention": pooled(last),
-        "before_cohorts": None
-        if before.empty
-        else [str(before["cohort_label"].iloc[0]), str(before["cohort_label"].iloc[-1])],
-        "before_retention": None if before.empty else pooled(before),
-    }
-
-
-def _recent(tidy: pd.DataFrame, *, k: Sequence[int], definition: str = "on") -> dict[str, Any]:
-    """The figures of :func:`_recent_vs_before` written to metrics.json, per k."""
-    rows = _overall(tidy, definition)
-    found = {str(x): _recent_vs_before(rows, k=x) for x in k}
-    return {
-        x: None if f is None else {key: v for key, v in f.items() if key not in _GROUP_SIZES}
-        for x, f in found.items()
-    }
-
-
 def _pp(after: float | None, before: float | None) -> str:
     if after is None or before is None:
         return "\u2013"
@@ -380,6 +343,40 @@ def describe_brackets(
 
 
 # -- do newer cohorts retain better? ---------------------------------------------------------
+#: Columns of :func:`cohort_trends` that describe the trend, and the channel gap.
+_TREND_NUMBERS = ["mean_retention", "pp_per_year", "pp_ci_lower", "pp_ci_upper", "p_value"]
+_GAP_NUMBERS = ["best_retention", "worst_retention", "gap_pp", "gap_ci_lower_pp", "gap_ci_upper_pp"]
+
+
+def _shown_trends(trends: pd.DataFrame, rule: SmallCells, *, unit: str) -> pd.DataFrame:
+    """:func:`cohort_trends` as it may be shown: a trend whose cohorts hold fewer customers
+    than the limit, and a gap whose best or worst channel does, have their numbers NaN and a
+    sentence saying why instead of theirs (one row per k, as the input)."""
+    shown = rule.hide(trends, size="customers", columns=_TREND_NUMBERS)
+    small_trend = rule.is_small(trends["customers"])
+    shown["trend_text"] = shown["trend_text"].where(
+        ~small_trend,
+        [
+            f"No {k}-{unit} trend is shown: its cohorts hold fewer than "
+            f"{rule.min_cell_size:,} customers."
+            for k in trends["k"]
+        ],
+    )
+    small_gap = rule.is_small(trends["best_customers"]) | rule.is_small(trends["worst_customers"])
+    for column in [*_GAP_NUMBERS, "best", "worst"]:
+        kind = "object" if column in ("best", "worst") else "float64"
+        shown[column] = shown[column].astype(kind).where(~small_gap)
+    shown["gap_text"] = shown["gap_text"].where(
+        ~small_gap,
+        [
+            f"No {k}-{unit} channel gap is shown: a channel it compares holds fewer than "
+            f"{rule.min_cell_size:,} customers."
+            for k in trends["k"]
+        ],
+    )
+    return shown
+
+
 def describe_trends(
     trends: pd.DataFrame | None, *, unit: str = "month", min_cell_size: int = MIN_CELL_SIZE
 ) -> str:
@@ -571,3 +568,42 @@ def describe_second_order(rates: pd.DataFrame | None, *, min_cell_size: int = MI
             f"({format_figure(at.loc[worst, 'second_order_rate'], 'rate')})."
         )
     return text.strip() or "No group has enough customers to report."
+
+
+# -- the front page --------------------------------------------------------------------------
+def cohort_conclusion(
+    retention: pd.DataFrame | None,
+    trends: pd.DataFrame | None,
+    *,
+    unit: str = "month",
+    min_cell_size: int = MIN_CELL_SIZE,
+) -> str:
+    """One line for the front page: k-month retention of recent cohorts and the channel gap.
+
+    k is the first of ``trends`` (the params' ``trend_periods``), 3 without trends. A rate
+    on cohorts, and a gap on channels, of fewer than ``min_cell_size`` customers is left out.
+    """
+    if retention is None:
+        return "Not enough history for cohorts yet (fewer than two complete periods)."
+    rule = SmallCells(min_cell_size)
+    k = int(trends["k"].iloc[0]) if trends is not None and len(trends) else 3
+    found = _recent_vs_before(_overall(retention), k=k)
+    if found is None:
+        return f"No cohort has reached {k} {unit}s yet."
+    if rule.is_small(found["recent_customers"]):
+        return (
+            f"The recent cohorts that reached {k} {unit}{'s' if k != 1 else ''} hold "
+            f"{rule.phrase(found['recent_customers'])}: too few to show their retention."
+        )
+    text = (
+        f"{k}-{unit} retention of recent cohorts {format_figure(found['recent_retention'], 'rate')}"
+    )
+    if found["before_retention"] is not None and not rule.is_small(found["before_customers"]):
+        text += f" (vs {format_figure(found['before_retention'], 'rate')} for the 6 cohorts before)"
+    gap = None if trends is None else trends[trends["k"] == k].iloc[0]
+    small_gap = gap is not None and bool(
+        rule.is_small([gap.get("best_customers"), gap.get("worst_customers")]).any()
+    )
+    if gap is not None and not pd.isna(gap["gap_pp"]) and not small_gap:
+        text += f"; best channel {gap['best']}, worst {gap['worst']} (gap {gap['gap_pp']:.1f} pp)"
+    return text + "."

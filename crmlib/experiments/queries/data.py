@@ -1,11 +1,11 @@
 """07_ab_test's experiment table, from the assignments or from an experimentation platform's export.
 
 Two ways in (``ab_test.input``): the canonical ``assignments`` with transactions and events
-(outcomes in SQL, :func:`crmlib.experiments.experiment_outcomes`, plus segment columns from
-``customers``), or an export with per-customer outcome columns
-(``source.experiment_export``, :func:`crmlib.experiments.read_experiment_export`). Either way
-the result is one row per customer and experiment. Without any experiment data the table is
-empty and the words say so.
+(outcomes in SQL, :func:`crmlib.experiments.queries.outcomes.experiment_outcomes`, plus segment
+columns from ``customers``), or an export with per-customer outcome columns
+(``source.experiment_export``, :func:`crmlib.experiments.queries.export.read_experiment_export`).
+Either way the result is one row per customer and experiment. Without any experiment data the
+table is empty and the words say so (:func:`crmlib.experiments.text.describe_data`).
 """
 
 from __future__ import annotations
@@ -21,21 +21,19 @@ import pandas as pd
 from crmlib.config import WorkbookParams
 from crmlib.engine import Engine
 from crmlib.errors import ConfigError
-from crmlib.experiments._export import (
+from crmlib.experiments.models.small_cells import experiments_with_small_arms
+from crmlib.experiments.queries.export import (
     EXPORT_REJECT_COLUMNS,
     check_export_columns,
     read_experiment_export,
 )
-from crmlib.experiments._outcomes import experiment_outcomes
-from crmlib.experiments._report import _sentence, arms_words, covariate_words
-from crmlib.experiments._small import counts_words, experiments_with_small_arms, part_of
+from crmlib.experiments.queries.outcomes import experiment_outcomes, part_of
 from crmlib.io import RunFolder
-from crmlib.privacy import MIN_CELL_SIZE, SmallCells
+from crmlib.privacy import SmallCells
 
 __all__ = [
     "ExperimentData",
     "experiment_data",
-    "describe_data",
     "empty_table",
     "check_experiment_export",
     "experiment_input",
@@ -44,7 +42,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
 _TIMING_COLUMNS = ("days_to_purchase", "observed_days_total")
+
+
 _ID_COLUMNS = ("experiment_id", "customer_id", "variant")
 
 
@@ -463,86 +464,3 @@ def experiment_data(
         rows_read,
         excluded,
     )
-
-
-def describe_data(data: ExperimentData, *, min_cell_size: int = MIN_CELL_SIZE) -> str:
-    """Markdown: where the experiment table came from, its experiments and arms, what was left out.
-
-    Counts follow the small-cell rule (``min_cell_size``, :mod:`crmlib.privacy`): an arm of
-    1..k-1 customers reads "fewer than k" and the experiment's total is not given (with the
-    other arms it would reveal it); the export's row counts are not given when an experiment
-    has such an arm.
-
-    Examples
-    --------
-    >>> table = pd.DataFrame({"experiment_id": "e", "customer_id": [f"C{i}" for i in range(40)],
-    ...                       "variant": ["control"] * 20 + ["b"] * 20, "bought": 0.0})
-    >>> data = ExperimentData("assignments", table, {"e": ("bought",)}, {}, {}, ())
-    >>> print(describe_data(data))
-    - **Input:** the assignments, outcomes from each customer's orders and messages after assignment.
-    - **e:** 40 customers (b 20, control 20); metrics analysed: bought.
-    - No customer was exposed to more than one variant of an experiment.
-    >>> print(describe_data(data, min_cell_size=25).splitlines()[1])
-    - **e:** b fewer than 25, control fewer than 25 customers (the total is not given: it would reveal the small arm); metrics analysed: bought.
-    """
-    if not data.available:
-        reasons = " ".join(_sentence(note) for note in data.notes)
-        return f"**There is no experiment to analyse.** {reasons}".strip()
-    rule = SmallCells(min_cell_size)
-    small = experiments_with_small_arms(data.table, rule)
-    lines = []
-    if data.source == "export":
-        rejected = len(data.rejects)
-        by_reason = (
-            ", ".join(
-                f"{reason} {count:,}"
-                for reason, count in data.rejects["reason"].value_counts().sort_index().items()
-            )
-            if rejected
-            else "none"
-        )
-        reconciled = data.rows_read == len(data.table) + rejected
-        if small:
-            lines.append(
-                "- **Input:** the experiment export; the rows read, analysed and rejected are "
-                "not counted here because an arm has fewer than "
-                f"{min_cell_size:,} customers; "
-                f"{'the totals reconcile' if reconciled else 'the totals do NOT reconcile'}."
-            )
-        else:
-            lines.append(
-                f"- **Input:** the experiment export, {data.rows_read:,} rows read: "
-                f"{len(data.table):,} analysed and {rejected:,} rejected ({by_reason}); "
-                f"{'the totals reconcile' if reconciled else 'the totals do NOT reconcile'}."
-            )
-    else:
-        lines.append(
-            "- **Input:** the assignments, outcomes from each customer's orders and messages "
-            "after assignment."
-        )
-    for experiment, rows in data.table.groupby("experiment_id", sort=True):
-        counts = {
-            str(variant): int(count)
-            for variant, count in rows["variant"].value_counts().sort_index().items()
-        }
-        analysed = ", ".join(data.metrics.get(str(experiment), ())) or "none"
-        lines.append(
-            f"- **{experiment}:** {arms_words(counts, rule)}; metrics analysed: {analysed}."
-        )
-    if data.covariates:
-        lines.append(f"- **CUPED:** {covariate_words(data.covariates)}.")
-    excluded = {
-        experiment: count
-        for experiment, count in sorted(data.excluded_multiple_variants.items())
-        if count
-    }
-    if excluded:
-        total = rule.phrase(sum(excluded.values()))
-        lines.append(
-            f"- **{total[:1].upper()}{total[1:]} were exposed to more than one variant** and are "
-            f"excluded ({counts_words(excluded, rule, total_shown=True)})."
-        )
-    else:
-        lines.append("- No customer was exposed to more than one variant of an experiment.")
-    lines.extend(f"- {_sentence(note)}" for note in data.notes)
-    return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Charts of A/B test results: lifts with CIs, segment forests, cumulative purchase curves.
+"""Charts of A/B test results: lifts with CIs, segment forests, purchase and survival curves.
 
 Every chart applies the small-cell rule (:mod:`crmlib.privacy`, ``min_cell_size``): a
 comparison with an arm of 1..k-1 customers, or a point computed on that few customers, is not
@@ -16,7 +16,8 @@ import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
 from crmlib.checks import require_columns
-from crmlib.experiments._small import small_arms
+from crmlib.experiments.models.small_cells import small_arms
+from crmlib.experiments.text import _names
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
@@ -24,11 +25,13 @@ __all__ = [
     "plot_lifts",
     "plot_segment_forest",
     "plot_cumulative_outcome",
+    "plot_time_to_purchase",
     "no_data",
     "caption",
 ]
 
 log = logging.getLogger(__name__)
+
 
 _EFFECT_COLUMNS = [
     "experiment_id",
@@ -64,13 +67,6 @@ def caption(ax: plt.Axes, text: str) -> plt.Axes:
 
 def _too_small(min_cell_size: int) -> str:
     return f"an arm of fewer than {min_cell_size:,} customers"
-
-
-def _names(labels: Sequence[str], *, most: int = 6) -> str:
-    """'a, b, c' (the first ``most`` distinct labels, then 'and N more')."""
-    distinct = list(dict.fromkeys(labels))
-    shown = ", ".join(distinct[:most])
-    return shown + (f" and {len(distinct) - most:,} more" if len(distinct) > most else "")
 
 
 def _comparison_label(experiment: object, variant: object, several: bool) -> str:
@@ -483,3 +479,83 @@ def plot_lifts(
         )
     figure.tight_layout()
     return figure
+
+
+def plot_time_to_purchase(
+    curves: pd.DataFrame, *, ax: plt.Axes | None = None, min_cell_size: int = MIN_CELL_SIZE
+) -> plt.Axes:
+    """Step chart of the share of customers not yet purchased, one line per experiment x variant.
+
+    The small-cell rule (``min_cell_size``): an arm of 1..k-1 customers is not drawn, and a
+    line stops before the first day on which fewer than k of its customers were still at
+    risk (a step there would be a rate on that few customers); a caption under the chart says
+    what was left out.
+
+    Parameters
+    ----------
+    curves : pd.DataFrame
+        As returned by :func:`time_to_purchase_curves`.
+    ax : matplotlib Axes, optional
+        Where to draw; default the current axes.
+    min_cell_size : int, default MIN_CELL_SIZE
+        ``privacy.min_cell_size``.
+
+    Returns
+    -------
+    matplotlib Axes
+        With a title, labelled axes and a percent y axis.
+
+    Examples
+    --------
+    >>> curves = pd.DataFrame({
+    ...     "experiment_id": "winback", "variant": ["control", "email"], "day": [3.0, 2.0],
+    ...     "at_risk": [10, 10], "events": [1, 2], "survival": [0.9, 0.8],
+    ...     "customers": [10, 10],
+    ... })
+    >>> fig, ax = plt.subplots()
+    >>> plot_time_to_purchase(curves, ax=ax).get_title()
+    'Time to first purchase after assignment, by variant'
+    >>> plt.close(fig)
+    """
+    require_columns(
+        curves,
+        ["experiment_id", "variant", "day", "at_risk", "survival", "customers"],
+        table_name="curves",
+    )
+    ax = ax or plt.gca()
+    rule = SmallCells(min_cell_size)
+    several = curves["experiment_id"].nunique() > 1
+    left_out: list[str] = []
+    cut = False
+    for (experiment, variant), rows in curves.groupby(["experiment_id", "variant"], sort=True):
+        label = f"{experiment}: {variant}" if several else str(variant)
+        if rule.is_small(rows["customers"].iloc[0]):
+            left_out.append(label)
+            continue
+        # the line stops at the first step whose risk set is small
+        reported = np.cumprod(~rule.is_small(rows["at_risk"].to_numpy())).astype(bool)
+        cut = cut or not reported.all()
+        days = np.concatenate([[0.0], rows["day"].to_numpy(np.float64)[reported]])
+        survival = np.concatenate([[1.0], rows["survival"].to_numpy(np.float64)[reported]])
+        ax.step(days, survival, where="post", label=label)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(left=0)
+    ax.set(
+        title="Time to first purchase after assignment, by variant",
+        xlabel="Days since assignment",
+        ylabel="Customers without a purchase yet",
+    )
+    if ax.get_lines():
+        ax.legend(fontsize="small")
+    words = []
+    if left_out:
+        words.append(f"Not drawn: {_names(left_out)} (fewer than {min_cell_size:,} customers).")
+    if cut:
+        words.append(
+            f"A line stops where fewer than {min_cell_size:,} of its customers were still "
+            "without a purchase and observed."
+        )
+    if words:
+        caption(ax, " ".join(words))
+    return ax

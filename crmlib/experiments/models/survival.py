@@ -1,31 +1,36 @@
-"""Time to first purchase after assignment: Kaplan-Meier curves and RMST differences per variant."""
+"""Time to first purchase after assignment: Kaplan-Meier curves, RMST and purchases by day.
+
+Per experiment x variant: the Kaplan-Meier curve of the time to first purchase, the restricted
+mean time to purchase and its difference against control, and the empirical cumulative share of
+customers with a purchase by each day. The Kaplan-Meier estimate here is self-contained (it
+imports nothing from the rest of the stage).
+"""
 
 from __future__ import annotations
 
 import logging
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import PercentFormatter
 from scipy import stats
 
 from crmlib.checks import require_columns
 from crmlib.errors import DataContractError
-from crmlib.experiments._report_plots import caption
-from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "CURVE_COLUMNS",
     "RMST_COLUMNS",
     "time_to_purchase_curves",
     "rmst_difference",
-    "plot_time_to_purchase",
+    "CUMULATIVE_COLUMNS",
+    "cumulative_outcome",
 ]
 
 log = logging.getLogger(__name__)
 
+
 _TABLE = "experiment outcomes"
+
 
 #: Columns of :func:`time_to_purchase_curves`, in order.
 CURVE_COLUMNS: tuple[str, ...] = (
@@ -37,6 +42,8 @@ CURVE_COLUMNS: tuple[str, ...] = (
     "survival",
     "customers",
 )
+
+
 #: Columns of :func:`rmst_difference`, in order.
 RMST_COLUMNS: tuple[str, ...] = (
     "experiment_id",
@@ -324,81 +331,102 @@ def rmst_difference(
     return table[list(RMST_COLUMNS)]
 
 
-def plot_time_to_purchase(
-    curves: pd.DataFrame, *, ax: plt.Axes | None = None, min_cell_size: int = MIN_CELL_SIZE
-) -> plt.Axes:
-    """Step chart of the share of customers not yet purchased, one line per experiment x variant.
+#: Columns of :func:`cumulative_outcome`, in order.
+CUMULATIVE_COLUMNS: tuple[str, ...] = (
+    "experiment_id",
+    "variant",
+    "day",
+    "customers",
+    "purchasers",
+    "share",
+)
 
-    The small-cell rule (``min_cell_size``): an arm of 1..k-1 customers is not drawn, and a
-    line stops before the first day on which fewer than k of its customers were still at
-    risk (a step there would be a rate on that few customers); a caption under the chart says
-    what was left out.
+
+def cumulative_outcome(
+    outcomes: pd.DataFrame, *, metric: str = "repurchase", days: int = 30
+) -> pd.DataFrame:
+    """Share of customers with a first purchase by each day since assignment, per arm.
+
+    Transforms the outcome table of :func:`crmlib.experiments.experiment_outcomes` (one row
+    per customer and experiment, with days_to_purchase and observed_days_total) into one row
+    per experiment x variant x day 0..``days``: ``customers`` observed for at least that
+    many days (``observed_days_total >= day``; the others are left out of that day's
+    denominator, not counted as non-buyers), ``purchasers`` among them whose first purchase
+    came by that day (``days_to_purchase <= day``) and ``share = purchasers / customers``
+    (NaN without customers). This is the empirical curve, not a Kaplan-Meier estimate
+    (:func:`crmlib.experiments.time_to_purchase_curves`).
 
     Parameters
     ----------
-    curves : pd.DataFrame
-        As returned by :func:`time_to_purchase_curves`.
-    ax : matplotlib Axes, optional
-        Where to draw; default the current axes.
-    min_cell_size : int, default MIN_CELL_SIZE
-        ``privacy.min_cell_size``.
+    outcomes : pd.DataFrame
+        One row per customer and experiment with experiment_id, variant, days_to_purchase
+        (NaN without a purchase) and observed_days_total.
+    metric : str, default "repurchase"
+        The outcome accumulated; only ``"repurchase"`` (a first purchase) is defined by day.
+    days : int, default 30
+        The last day shown.
 
     Returns
     -------
-    matplotlib Axes
-        With a title, labelled axes and a percent y axis.
+    pd.DataFrame
+        :data:`CUMULATIVE_COLUMNS`, ordered by experiment_id, variant, day.
 
     Examples
     --------
-    >>> curves = pd.DataFrame({
-    ...     "experiment_id": "winback", "variant": ["control", "email"], "day": [3.0, 2.0],
-    ...     "at_risk": [10, 10], "events": [1, 2], "survival": [0.9, 0.8],
-    ...     "customers": [10, 10],
+    >>> outcomes = pd.DataFrame({
+    ...     "experiment_id": "e", "variant": ["control", "control", "email", "email"],
+    ...     "days_to_purchase": [np.nan, 2.5, 1.0, np.nan],
+    ...     "observed_days_total": [5.0, 5.0, 5.0, 1.5],
     ... })
-    >>> fig, ax = plt.subplots()
-    >>> plot_time_to_purchase(curves, ax=ax).get_title()
-    'Time to first purchase after assignment, by variant'
-    >>> plt.close(fig)
+    >>> cumulative_outcome(outcomes, days=3).query("variant == 'email'")["share"].tolist()
+    [0.0, 0.5, 1.0, 1.0]
     """
-    require_columns(
-        curves,
-        ["experiment_id", "variant", "day", "at_risk", "survival", "customers"],
-        table_name="curves",
-    )
-    ax = ax or plt.gca()
-    rule = SmallCells(min_cell_size)
-    several = curves["experiment_id"].nunique() > 1
-    left_out: list[str] = []
-    cut = False
-    for (experiment, variant), rows in curves.groupby(["experiment_id", "variant"], sort=True):
-        label = f"{experiment}: {variant}" if several else str(variant)
-        if rule.is_small(rows["customers"].iloc[0]):
-            left_out.append(label)
-            continue
-        # the line stops at the first step whose risk set is small
-        reported = np.cumprod(~rule.is_small(rows["at_risk"].to_numpy())).astype(bool)
-        cut = cut or not reported.all()
-        days = np.concatenate([[0.0], rows["day"].to_numpy(np.float64)[reported]])
-        survival = np.concatenate([[1.0], rows["survival"].to_numpy(np.float64)[reported]])
-        ax.step(days, survival, where="post", label=label)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set_ylim(0, 1.02)
-    ax.set_xlim(left=0)
-    ax.set(
-        title="Time to first purchase after assignment, by variant",
-        xlabel="Days since assignment",
-        ylabel="Customers without a purchase yet",
-    )
-    if ax.get_lines():
-        ax.legend(fontsize="small")
-    words = []
-    if left_out:
-        words.append(f"Not drawn: {', '.join(left_out)} (fewer than {min_cell_size:,} customers).")
-    if cut:
-        words.append(
-            f"A line stops where fewer than {min_cell_size:,} of its customers were still "
-            "without a purchase and observed."
+    if metric != "repurchase":
+        raise ValueError(
+            f"metric='{metric}': only 'repurchase' (the first purchase, from days_to_purchase) "
+            "accumulates by day"
         )
-    if words:
-        caption(ax, " ".join(words))
-    return ax
+    if days < 0:
+        raise ValueError(f"days={days}: expected a non-negative number of days")
+    require_columns(
+        outcomes,
+        ["experiment_id", "variant", "days_to_purchase", "observed_days_total"],
+        table_name="experiment outcomes",
+    )
+    keys = pd.MultiIndex.from_arrays(
+        [outcomes["experiment_id"].astype(str), outcomes["variant"].astype(str)]
+    )
+    codes, groups = pd.factorize(keys, sort=True)
+    width = days + 2
+    observed = outcomes["observed_days_total"].to_numpy(np.float64)
+    purchase = outcomes["days_to_purchase"].to_numpy(np.float64)
+    seen = np.isfinite(observed) & (observed >= 0)
+    # Customer counted on the days 0..floor(observed) (capped at days); purchaser from
+    # ceil(days_to_purchase) on. Difference arrays: +1 where an interval starts, -1 after it ends.
+    last = np.minimum(np.floor(np.where(seen, observed, -1.0)), days).astype(np.int64)
+    first = np.ceil(np.where(np.isfinite(purchase), np.maximum(purchase, 0.0), days + 1.0))
+    first = np.minimum(first, days + 1).astype(np.int64)
+    customers = np.zeros((len(groups), width), dtype=np.int64)
+    buyers = np.zeros((len(groups), width), dtype=np.int64)
+    counted = seen & (last >= 0)
+    np.add.at(customers, (codes[counted], 0), 1)
+    np.add.at(customers, (codes[counted], last[counted] + 1), -1)
+    bought = counted & (first <= last)
+    np.add.at(buyers, (codes[bought], first[bought]), 1)
+    np.add.at(buyers, (codes[bought], last[bought] + 1), -1)
+    customers = customers.cumsum(axis=1)[:, : days + 1]
+    buyers = buyers.cumsum(axis=1)[:, : days + 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(customers > 0, buyers / customers, np.nan)
+    n_groups = len(groups)
+    table = pd.DataFrame(
+        {
+            "experiment_id": np.repeat(groups.get_level_values(0).to_numpy(), days + 1),
+            "variant": np.repeat(groups.get_level_values(1).to_numpy(), days + 1),
+            "day": np.tile(np.arange(days + 1, dtype=np.int64), n_groups),
+            "customers": customers.ravel(),
+            "purchasers": buyers.ravel(),
+            "share": share.ravel().astype(np.float64),
+        }
+    )
+    return table[list(CUMULATIVE_COLUMNS)]

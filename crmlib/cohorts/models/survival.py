@@ -1,9 +1,11 @@
-"""Time to second order: censoring-aware durations, Kaplan-Meier curves and second-order rates."""
+"""Kaplan–Meier estimates of the time to a second order: curves and second-order rates.
+
+Self-contained (statsmodels, scipy, pandas): it works on the per-customer durations of
+:func:`crmlib.cohorts.second_order_durations` and nothing else of the package.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,24 +13,11 @@ import pandas as pd
 from scipy import stats
 from statsmodels.duration.survfunc import SurvfuncRight
 
-from crmlib.checks import require_view
-from crmlib.engine import Engine, quote_identifier
 from crmlib.errors import DataContractError
-from crmlib.periods import as_date, check_period, exclusive_end, period_spine, to_periods
 
-__all__ = [
-    "UNKNOWN_GROUP",
-    "KM_COLUMNS",
-    "RATE_COLUMNS",
-    "second_order_durations",
-    "km_curves",
-    "second_order_rates",
-]
+__all__ = ["KM_COLUMNS", "RATE_COLUMNS", "km_curves", "second_order_rates"]
 
-log = logging.getLogger(__name__)
 
-#: Group value of customers without a customers row or with a null group column.
-UNKNOWN_GROUP = "(unknown)"
 #: Columns of :func:`km_curves`.
 KM_COLUMNS: tuple[str, ...] = (
     "group", "time_days", "survival", "ci_lower", "ci_upper", "at_risk", "events",
@@ -40,116 +29,6 @@ RATE_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 _ALL = "all"
-_NO_CUSTOMERS = "(SELECT CAST(NULL AS VARCHAR) AS customer_id WHERE FALSE)"
-
-
-def second_order_durations(
-    engine: Engine,
-    *,
-    as_of_date: dt.date | str,
-    group_cols: Sequence[str] = ("acquisition_channel",),
-    period: str = "month",
-    transactions: str = "transactions",
-    customers: str = "customers",
-) -> pd.DataFrame:
-    """Days from each customer's first order to the second, or to ``as_of_date`` if none yet.
-
-    Transforms *transactions* (one row per netted order or unmatched refund) and, when
-    registered, *customers* (one row per customer) into one row per customer with a purchase
-    on or before ``as_of_date``: *customer_id, first_order_date, second_order_date,
-    duration_days, event, followup_days, cohort_start, cohort_label* and the ``group_cols``.
-
-    Definitions:
-
-    - only purchases (``is_purchase``) count: cancelled orders and refund rows are ignored;
-    - the **second order** is the first purchase on a later calendar day than the first
-      purchase. Further orders on the first day (split baskets, retried payments) do not make
-      a repeat customer, so every event has ``duration_days >= 1``. (This differs from the
-      ``repeat_purchase_rate`` of :func:`crmlib.kpis.kpis_by_period`, which counts orders.)
-    - ``event`` is True when the second order happened on or before ``as_of_date``; then
-      ``duration_days`` = its date - the first order's date, in days. Otherwise the customer
-      is right-censored: ``duration_days`` = ``as_of_date`` - first order date (an order
-      after ``as_of_date`` is not seen);
-    - ``followup_days`` = ``as_of_date`` - first order date, whatever happened;
-    - ``cohort_start``/``cohort_label``: the first order's ``period`` (``2025-03``);
-    - group columns come from ``customers``; a customer without a customers row, or with a
-      null value, is ``"(unknown)"``, as is everyone when there is no customers table.
-
-    Parameters
-    ----------
-    engine : Engine
-        With ``transactions`` registered; ``customers`` is optional.
-    as_of_date : date or str
-        Last day observed (inclusive).
-    group_cols : sequence of str, default ("acquisition_channel",)
-        Columns of ``customers`` to carry (as strings).
-    period : {"week", "month", "quarter"}, default "month"
-        Period of the acquisition cohort.
-    transactions, customers : str
-        View names.
-
-    Returns
-    -------
-    pd.DataFrame
-        One row per customer, oldest first order first.
-
-    Raises
-    ------
-    StageInputMissing
-        ``transactions`` is not registered.
-    DataContractError
-        A needed column is missing from ``transactions`` or ``customers``.
-    """
-    check_period(period)
-    as_of = as_date(as_of_date)
-    require_view(
-        engine, transactions, ("customer_id", "order_ts", "is_purchase"), producer="01_ingest"
-    )
-    group_cols = list(group_cols)
-    if engine.has_table(customers):
-        require_view(engine, customers, ("customer_id", *group_cols), producer="01_ingest")
-        customers_view = customers
-        selects = [
-            f"coalesce(CAST(c.{quote_identifier(col)} AS VARCHAR), '{UNKNOWN_GROUP}') "
-            f"AS {quote_identifier(col)}"
-            for col in group_cols
-        ]
-    else:
-        log.info("no %s table: every group column is %r", customers, UNKNOWN_GROUP)
-        customers_view = _NO_CUSTOMERS
-        selects = [f"'{UNKNOWN_GROUP}' AS {quote_identifier(col)}" for col in group_cols]
-    selects = selects or ["NULL AS _no_group"]
-    durations = engine.query(
-        "survival_second_order",
-        {"end_ts": exclusive_end(as_of), "as_of": as_of},
-        identifiers={
-            "transactions": transactions,
-            "customers": customers_view,
-            "group_select": ", ".join(selects),
-        },
-    ).drop(columns="_no_group", errors="ignore")
-    durations["event"] = durations["event"].astype("bool")
-    for column in ("first_order_date", "second_order_date"):
-        durations[column] = pd.to_datetime(durations[column]).dt.date
-    for col in group_cols:
-        durations[col] = durations[col].astype("str")
-    if durations.empty:
-        durations.insert(6, "cohort_start", pd.Series(dtype="object"))
-        durations.insert(7, "cohort_label", pd.Series(dtype="str"))
-        return durations
-    cohorts = to_periods(pd.Series(durations["first_order_date"]), period)
-    spine = period_spine(cohorts.min().start_time, cohorts.max().start_time, period=period)
-    labels = dict(zip(spine["period_start"], spine["period_label"], strict=True))
-    starts = [p.start_time.date() for p in cohorts]
-    durations.insert(6, "cohort_start", starts)
-    durations.insert(7, "cohort_label", pd.array([labels[s] for s in starts], dtype="str"))
-    log.info(
-        "%d customers, %d with a second order by %s",
-        len(durations),
-        int(durations["event"].sum()),
-        as_of,
-    )
-    return durations
 
 
 def _check_durations(durations: pd.DataFrame, by: str | None) -> None:

@@ -7,15 +7,17 @@ that experiment cannot be read causally; the report says that first.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from crmlib.checks import require_columns
-from crmlib.experiments._effects import srm_test
 
 __all__ = [
+    "srm_test",
     "BALANCE_THRESHOLD",
     "SRM_COLUMNS",
     "BALANCE_COLUMNS",
@@ -24,6 +26,77 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+SRM_ALPHA = 0.001
+
+
+def srm_test(
+    counts: Mapping[str, int] | Sequence[int],
+    expected_shares: Mapping[str, float] | Sequence[float] | None = None,
+) -> dict[str, Any]:
+    """Sample-ratio-mismatch check: chi-square goodness of fit of the arm sizes.
+
+    Parameters
+    ----------
+    counts : mapping or sequence of int
+        Customers per arm (``{"control": 5012, "email": 4988}`` or ``[5012, 4988]``).
+    expected_shares : mapping or sequence of float, optional
+        Planned allocation, same keys or order as ``counts``; rescaled to sum to 1.
+        Default: equal shares.
+
+    Returns
+    -------
+    dict
+        ``chi2``, ``df``, ``p_value``, ``srm`` (True when ``p_value < 0.001``, the usual
+        threshold that keeps false alarms rare), ``observed`` and ``expected`` counts.
+
+    Examples
+    --------
+    >>> result = srm_test({"control": 5000, "email": 5100})
+    >>> result["srm"], round(result["p_value"], 3)
+    (False, 0.32)
+    >>> srm_test([1000, 1300])["srm"]
+    True
+    """
+    if isinstance(counts, Mapping):
+        names = [str(name) for name in counts]
+        observed = np.array([counts[name] for name in counts], dtype=np.float64)
+    else:
+        names = [str(position) for position in range(len(counts))]
+        observed = np.asarray(counts, dtype=np.float64)
+    if len(observed) < 2 or np.any(observed < 0) or observed.sum() <= 0:
+        raise ValueError(f"counts={list(observed)}: expected >= 2 non-negative arm sizes")
+    if expected_shares is None:
+        shares = np.full(len(observed), 1.0 / len(observed))
+    elif isinstance(expected_shares, Mapping):
+        if isinstance(counts, Mapping) and set(expected_shares) == set(counts):
+            shares = np.array([expected_shares[name] for name in counts], dtype=np.float64)
+        else:
+            raise ValueError(
+                f"expected_shares keys {sorted(expected_shares)}: expected the arms of counts "
+                f"{names}"
+            )
+    else:
+        shares = np.asarray(expected_shares, dtype=np.float64)
+    if len(shares) != len(observed) or np.any(shares <= 0):
+        raise ValueError(
+            f"expected_shares={list(shares)}: expected {len(observed)} positive shares"
+        )
+    expected = observed.sum() * shares / shares.sum()
+    chi2, p_value = stats.chisquare(observed, expected)
+    srm = bool(p_value < SRM_ALPHA)
+    if srm:
+        log.warning("sample ratio mismatch: observed %s, expected %s", observed, expected)
+    return {
+        "chi2": float(chi2),
+        "df": len(observed) - 1,
+        "p_value": float(p_value),
+        "srm": srm,
+        "observed": dict(zip(names, observed.astype(int).tolist(), strict=True)),
+        "expected": dict(zip(names, expected.tolist(), strict=True)),
+    }
+
 
 #: Absolute standardized mean difference above which a covariate is called imbalanced (the
 #: usual rule of thumb, Austin 2009).
@@ -34,6 +107,7 @@ BALANCE_THRESHOLD = 0.1
 SRM_COLUMNS: tuple[str, ...] = (
     "experiment_id", "segment_col", "segment", "n", "counts", "chi2", "p_value", "srm",
 )  # fmt: skip
+
 
 #: Columns of :func:`covariate_balance`, in order.
 BALANCE_COLUMNS: tuple[str, ...] = (

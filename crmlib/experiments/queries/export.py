@@ -39,6 +39,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
 #: Reject reasons, in the order they are checked (the first that applies is a row's reason).
 EXPORT_REJECT_REASONS: tuple[str, ...] = (
     "missing_value",
@@ -47,13 +48,21 @@ EXPORT_REJECT_REASONS: tuple[str, ...] = (
     "conflicting_rows",
 )
 
+
 #: Columns of :attr:`ExperimentExport.rejects`, in order.
 EXPORT_REJECT_COLUMNS: tuple[str, ...] = ("file", "source_row", "reason", "column", "detail")
 
+
 _TABLE = "experiment_export"
+
+
 _ID_NAMES: tuple[str, ...] = ("experiment_id", "customer_id", "variant")
+
+
 _NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
                   "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT", "UHUGEINT", "BOOLEAN")  # fmt: skip
+
+
 _KNOWN_SUFFIXES = (".gz", ".zst", ".csv", ".tsv", ".txt", ".parquet", ".pq")
 
 

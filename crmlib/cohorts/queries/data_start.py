@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_view
-from crmlib.cohorts._matrix_build import COHORT_BASES, _period_start, _periods_between
+from crmlib.cohorts.queries.grid import COHORT_BASES, _period_start, _periods_between
 from crmlib.engine import Engine
 from crmlib.formatting import format_figure
 from crmlib.periods import as_date, check_period, exclusive_end, period_index, period_spine

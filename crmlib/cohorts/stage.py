@@ -1,33 +1,120 @@
-"""Trend and second-order tables, checks, conclusion and metrics of stage 03_cohorts."""
+"""Entry points of stage 03_cohorts: readiness gate, trends, checks, artifacts and metrics."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from crmlib.checks import Checks
-from crmlib.cohorts._data_start import DataStart
-from crmlib.cohorts._describe import _recent, _recent_vs_before
-from crmlib.cohorts._display import _ALL, _CHANNEL, _overall
-from crmlib.cohorts._survival import second_order_rates
-from crmlib.cohorts._trend import _left_out_labels, channel_gap, retention_trend
-from crmlib.errors import DataContractError
-from crmlib.formatting import format_figure, plain_value
-from crmlib.privacy import MIN_CELL_SIZE, SmallCells
+from crmlib.cohorts.models.pooling import _ALL, _CHANNEL, _overall, _recent_vs_before
+from crmlib.cohorts.models.trend import _left_out_labels, channel_gap, retention_trend
+from crmlib.cohorts.queries.data_start import DataStart
+from crmlib.cohorts.queries.lifecycle import LIFECYCLE_COLUMNS
+from crmlib.cohorts.queries.matrices import RETENTION_COLUMNS, REVENUE_COLUMNS
+from crmlib.cohorts.text import cohort_conclusion
+from crmlib.engine import Engine
+from crmlib.errors import DataContractError, StageInputMissing
+from crmlib.formatting import plain_value
+from crmlib.periods import as_date, check_period, exclusive_end, period_spine
+from crmlib.privacy import MIN_CELL_SIZE
 
 __all__ = [
+    "cohort_readiness",
+    "when_ready",
+    "as_artifact",
     "cohort_trends",
-    "second_order_summary",
     "cohort_checks",
-    "cohort_conclusion",
     "cohort_metrics",
 ]
 
 log = logging.getLogger(__name__)
+
+
+_T = TypeVar("_T")
+#: Columns of the artifacts this stage writes (an empty table has them when skipped).
+_ARTIFACT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cohort_retention": RETENTION_COLUMNS,
+    "cohort_revenue": REVENUE_COLUMNS,
+    "lifecycle": LIFECYCLE_COLUMNS,
+}
+#: Keys of :func:`_recent_vs_before` that are display-only (not written to metrics.json).
+_GROUP_SIZES = ("recent_customers", "before_customers")
+
+
+# -- readiness -------------------------------------------------------------------------------
+def cohort_readiness(
+    engine: Engine,
+    *,
+    as_of_date: dt.date | str,
+    period: str = "month",
+    cohort_basis: str = "first_order",
+    transactions: str = "transactions",
+    customers: str = "customers",
+) -> tuple[bool, str]:
+    """Whether the cohort matrices can be computed, and a markdown sentence saying so.
+
+    Cohort matrices need at least two complete periods (k = 0 and k = 1) from the first
+    purchase (or signup, with ``cohort_basis="signup"``) to ``as_of_date``; with fewer,
+    :func:`cohort_retention` raises ``DataContractError``. This asks the engine one cheap
+    question instead, so the notebook can show the reason and skip the matrix sections.
+
+    Returns
+    -------
+    (bool, str)
+        ``ready`` and the sentence to display.
+    """
+    period = check_period(period)
+    as_of = as_date(as_of_date)
+    if cohort_basis == "signup" and not engine.has_table(customers):
+        return False, (
+            f"**Cohorts skipped:** `cohort_basis='signup'` needs the `{customers}` table, and "
+            "this run has none: use `cohort_basis='first_order'` or add a customers source."
+        )
+    if not engine.has_table(transactions):
+        raise StageInputMissing(f"no {transactions} table is registered: run 01_ingest first")
+    what = "purchase" if cohort_basis == "first_order" else "signup"
+    sql = (
+        f"SELECT min(order_ts) FROM {transactions} WHERE is_purchase AND order_ts < $end"
+        if cohort_basis == "first_order"
+        else f"SELECT min(signup_ts) FROM {customers} WHERE signup_ts < $end"
+    )
+    first = engine.scalar(sql, {"end": exclusive_end(as_of)})
+    if first is None or pd.isna(first):
+        return False, (
+            f"**Cohorts skipped:** no {what} on or before {as_of}, so there are no cohorts. "
+            "Check `as_of_date` and the transactions source."
+        )
+    spine = period_spine(pd.Timestamp(first).date(), as_of, period=period)
+    complete = spine[spine["period_end"] <= as_of]
+    if len(complete) < 2:
+        return False, (
+            f"**Cohort sections skipped:** the first {what} ({pd.Timestamp(first).date()}) leaves "
+            f"only {len(complete)} complete {period} up to {as_of}; cohort matrices need at "
+            f"least two. Use a shorter `period` (e.g. week) or a later `as_of_date`. Lifecycle "
+            "and time to second order below still run."
+        )
+    return True, (
+        f"{len(complete)} complete {period}s of cohorts, {complete['period_label'].iloc[0]} "
+        f"to {complete['period_label'].iloc[-1]} (the partial {period} containing "
+        f"{as_of} is left out of the matrices)."
+    )
+
+
+def when_ready(ready: bool, function: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T | None:
+    """``function(*args, **kwargs)`` when ``ready``, else None (the later cells say why)."""
+    return function(*args, **kwargs) if ready else None
+
+
+def as_artifact(table: pd.DataFrame | None, name: str) -> pd.DataFrame:
+    """The table to save as artifact ``name``: itself, or an empty table with its columns."""
+    if table is not None:
+        return table
+    return pd.DataFrame(columns=list(_ARTIFACT_COLUMNS[name]))
 
 
 # -- do newer cohorts retain better? ---------------------------------------------------------
@@ -95,25 +182,7 @@ def cohort_trends(
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
-# -- time to second order --------------------------------------------------------------------
-def second_order_summary(
-    durations: pd.DataFrame | None,
-    *,
-    by: str = _CHANNEL,
-    days: Sequence[int] = (30, 60, 90),
-    min_known: int = 30,
-) -> pd.DataFrame | None:
-    """:func:`second_order_rates` overall (group "all") followed by one group per value of ``by``."""
-    if durations is None:
-        return None
-    overall = second_order_rates(durations, days=days, min_known=min_known)
-    if by not in durations.columns:
-        return overall
-    grouped = second_order_rates(durations, by=by, days=days, min_known=min_known)
-    return pd.concat([overall, grouped], ignore_index=True)
-
-
-# -- checks, conclusion, metrics -------------------------------------------------------------
+# -- checks, metrics -------------------------------------------------------------------------
 def cohort_checks(
     retention: pd.DataFrame | None,
     lifecycle: pd.DataFrame | None,
@@ -173,42 +242,14 @@ def cohort_checks(
     return checks
 
 
-def cohort_conclusion(
-    retention: pd.DataFrame | None,
-    trends: pd.DataFrame | None,
-    *,
-    unit: str = "month",
-    min_cell_size: int = MIN_CELL_SIZE,
-) -> str:
-    """One line for the front page: k-month retention of recent cohorts and the channel gap.
-
-    k is the first of ``trends`` (the params' ``trend_periods``), 3 without trends. A rate
-    on cohorts, and a gap on channels, of fewer than ``min_cell_size`` customers is left out.
-    """
-    if retention is None:
-        return "Not enough history for cohorts yet (fewer than two complete periods)."
-    rule = SmallCells(min_cell_size)
-    k = int(trends["k"].iloc[0]) if trends is not None and len(trends) else 3
-    found = _recent_vs_before(_overall(retention), k=k)
-    if found is None:
-        return f"No cohort has reached {k} {unit}s yet."
-    if rule.is_small(found["recent_customers"]):
-        return (
-            f"The recent cohorts that reached {k} {unit}{'s' if k != 1 else ''} hold "
-            f"{rule.phrase(found['recent_customers'])}: too few to show their retention."
-        )
-    text = (
-        f"{k}-{unit} retention of recent cohorts {format_figure(found['recent_retention'], 'rate')}"
-    )
-    if found["before_retention"] is not None and not rule.is_small(found["before_customers"]):
-        text += f" (vs {format_figure(found['before_retention'], 'rate')} for the 6 cohorts before)"
-    gap = None if trends is None else trends[trends["k"] == k].iloc[0]
-    small_gap = gap is not None and bool(
-        rule.is_small([gap.get("best_customers"), gap.get("worst_customers")]).any()
-    )
-    if gap is not None and not pd.isna(gap["gap_pp"]) and not small_gap:
-        text += f"; best channel {gap['best']}, worst {gap['worst']} (gap {gap['gap_pp']:.1f} pp)"
-    return text + "."
+def _recent(tidy: pd.DataFrame, *, k: Sequence[int], definition: str = "on") -> dict[str, Any]:
+    """The figures of :func:`_recent_vs_before` written to metrics.json, per k."""
+    rows = _overall(tidy, definition)
+    found = {str(x): _recent_vs_before(rows, k=x) for x in k}
+    return {
+        x: None if f is None else {key: v for key, v in f.items() if key not in _GROUP_SIZES}
+        for x, f in found.items()
+    }
 
 
 def _json_row(row: pd.Series, keys: Sequence[str]) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""07_ab_test's analysis: every check and estimate on the experiment table, and its checks."""
+"""07_ab_test's entry points: the analysis, its checks, metrics.json["ab_test"] and ab_results.
+
+:func:`analyze_ab` runs every check and estimate of :mod:`crmlib.experiments.models` on the
+experiment table of :mod:`crmlib.experiments.queries`; :func:`ab_checks` holds the business
+rules; :func:`ab_metrics` and :func:`ab_artifact` shape what the stage saves.
+"""
 
 from __future__ import annotations
 
@@ -11,63 +16,56 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlib.checks import Checks
-from crmlib.experiments._analyze import RESULT_COLUMNS, analyze_experiment
-from crmlib.experiments._artifacts import CUMULATIVE_COLUMNS, cumulative_outcome
-from crmlib.experiments._data import ExperimentData, empty_table
-from crmlib.experiments._health import (
+from crmlib.checks import Checks, require_columns
+from crmlib.experiments.models.effects import RESULT_COLUMNS, analyze_experiment
+from crmlib.experiments.models.health import (
     BALANCE_COLUMNS,
     SRM_COLUMNS,
     covariate_balance,
     srm_table,
 )
-from crmlib.experiments._money import (
-    CLV_COLUMNS,
-    ECONOMICS_COLUMNS,
-    campaign_economics,
-    with_clv_lift,
-)
-from crmlib.experiments._power import (
+from crmlib.experiments.models.money import ECONOMICS_COLUMNS, campaign_economics, with_clv_lift
+from crmlib.experiments.models.power import (
     POWER_COLUMNS,
     SAMPLE_SIZE_COLUMNS,
     power_table,
     sample_size_table,
 )
-from crmlib.experiments._report import (
-    GUARDRAIL_COLUMNS,
-    VERDICT_COLUMNS,
-    _effect,
-    _money_ci,
-    _p_value,
-    _sentence,
-    covariate_label,
-    judge_guardrails,
-    verdicts,
-)
-from crmlib.experiments._small import experiments_with_small_arms, part_of, small_arms
-from crmlib.experiments._survival import (
+from crmlib.experiments.models.small_cells import experiments_with_small_arms, small_arms
+from crmlib.experiments.models.survival import (
+    CUMULATIVE_COLUMNS,
     CURVE_COLUMNS,
     RMST_COLUMNS,
+    cumulative_outcome,
     rmst_difference,
     time_to_purchase_curves,
 )
-from crmlib.plotting import format_money
-from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
+from crmlib.experiments.models.verdicts import (
+    GUARDRAIL_COLUMNS,
+    VERDICT_COLUMNS,
+    VERDICTS,
+    _overall,
+    _srm_p_values,
+    judge_guardrails,
+    verdicts,
+)
+from crmlib.experiments.queries.data import ExperimentData, empty_table
+from crmlib.experiments.queries.outcomes import part_of
+from crmlib.experiments.text import _economics_row
+from crmlib.io import to_jsonable
+from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
     "SEGMENT_KEY_COLUMNS",
     "AbAnalysis",
     "analyze_ab",
     "ab_checks",
-    "effects_table",
-    "guardrails_table",
-    "economics_table",
-    "describe_money",
-    "page_table",
-    "survival_table",
+    "ab_metrics",
+    "ab_artifact",
 ]
 
 log = logging.getLogger(__name__)
+
 
 #: Columns of :attr:`AbAnalysis.segments_left_out`: the keys of a segment row of the results.
 SEGMENT_KEY_COLUMNS: tuple[str, ...] = (
@@ -470,310 +468,197 @@ def ab_checks(data: ExperimentData, analysis: AbAnalysis) -> Checks:
     return checks
 
 
-def _not_reported(min_cell_size: int) -> str:
-    """The words of a table cell whose comparison has an arm too small to describe."""
-    return f"not reported: an arm has fewer than {min_cell_size:,} customers"
+_RESULTS = "results"
 
 
-def effects_table(results: pd.DataFrame, *, min_cell_size: int = MIN_CELL_SIZE) -> pd.DataFrame:
-    """The overall effects for the report: one row per experiment x variant x metric, as text.
-
-    Means are the arms' observed means. Differences of binary metrics are in percentage
-    points, relative lifts in percent, both with their CI; a CUPED row names its covariate
-    and its variance cut, and its unadjusted difference stands beside the adjusted one;
-    p-values are Holm-adjusted. The small-cell rule (``min_cell_size``): an arm of 1..k-1
-    customers reads ``"<k"`` in "Customers (variant / control)" and every mean, difference,
-    lift and p-value of its row reads ``"–"`` (an arm cannot be pooled with another).
-
-    Examples
-    --------
-    >>> results = pd.DataFrame({"experiment_id": ["e"], "variant": ["b"], "metric": ["bought"],
-    ...     "segment_col": [None], "n": [500], "n_control": [480], "mean": [0.25],
-    ...     "control_mean": [0.2], "abs_diff": [0.05], "abs_ci_low": [0.0],
-    ...     "abs_ci_high": [0.1], "rel_lift": [0.25], "rel_ci_low": [-0.01],
-    ...     "rel_ci_high": [0.51], "p_adjusted": [0.04], "cuped": [True],
-    ...     "covariate": ["pre_orders"], "variance_reduction": [0.12],
-    ...     "raw_mean": [0.26], "raw_control_mean": [0.2], "raw_abs_diff": [0.06],
-    ...     "raw_abs_ci_low": [0.0], "raw_abs_ci_high": [0.12], "metric_kind": ["binary"]})
-    >>> row = effects_table(results).iloc[0]
-    >>> row["Difference (95% CI)"], row["Adjusted for (CUPED)"], row["Unadjusted difference (95% CI)"]
-    ('5.0 points (0.0 to 10.0)', 'pre-period orders (variance cut 12.0%)', '6.0 points (0.0 to 12.0)')
-    >>> row = effects_table(results.assign(n=6)).iloc[0]
-    >>> row["Customers (variant / control)"], row["Control"], row["Difference (95% CI)"]
-    ('<10 / 480', '–', '–')
-    """
-    rule = SmallCells(min_cell_size)
-    overall = results[results["segment_col"].isna()]
-    small = small_arms(overall, rule)
-    keys = ("Experiment", "Variant", "Metric", "Customers (variant / control)")
-    rows = []
-    for row, too_small in zip(overall.itertuples(index=False), small, strict=True):
-        values = row._asdict()
-        kind = str(row.metric_kind)
-        binary = kind == "binary"
-        cuped = bool(values.get("cuped", False)) and isinstance(values.get("covariate"), str)
-        control_mean = float(values.get("raw_control_mean", row.control_mean))
-        mean = float(values.get("raw_mean", row.mean))
-        rows.append(
-            {
-                "Experiment": row.experiment_id,
-                "Variant": row.variant,
-                "Metric": row.metric,
-                "Customers (variant / control)": f"{rule.count(int(row.n))} / "
-                f"{rule.count(int(row.n_control))}",
-                "Control": f"{100 * control_mean:.1f}%" if binary else f"{control_mean:,.2f}",
-                "Variant mean": f"{100 * mean:.1f}%" if binary else f"{mean:,.2f}",
-                "Difference (95% CI)": _effect(row.abs_diff, row.abs_ci_low, row.abs_ci_high, kind),
-                "Adjusted for (CUPED)": (
-                    f"{covariate_label(str(values['covariate']))} "
-                    f"(variance cut {float(values['variance_reduction']):.1%})"
-                    if cuped
-                    else "-"
-                ),
-                "Unadjusted difference (95% CI)": (
-                    _effect(
-                        values["raw_abs_diff"],
-                        values["raw_abs_ci_low"],
-                        values["raw_abs_ci_high"],
-                        kind,
-                    )
-                    if cuped
-                    else "same (not adjusted)"
-                ),
-                "Relative lift (95% CI)": (
-                    f"{row.rel_lift:+.1%} ({row.rel_ci_low:+.1%} to {row.rel_ci_high:+.1%})"
-                    if np.isfinite([row.rel_lift, row.rel_ci_low, row.rel_ci_high]).all()
-                    else "n/a"
-                ),
-                "Holm-adjusted p": _p_value(float(row.p_adjusted)),
-            }
-        )
-        if too_small:
-            rows[-1] = {key: value if key in keys else HIDDEN for key, value in rows[-1].items()}
-    return _indexed(rows, ["Experiment", "Variant", "Metric"])
+_TEXT_RESULT_COLUMNS = ("experiment_id", "variant", "metric", "segment_col", "segment", "covariate")
 
 
-def guardrails_table(
-    guardrails: pd.DataFrame, *, min_cell_size: int = MIN_CELL_SIZE
-) -> pd.DataFrame:
-    """The guardrails for the report: one row per experiment x variant x guardrail, as text.
+_OTHER_RESULT_COLUMNS = ("n", "n_control", "cuped", "metric_kind", "note")
 
-    Reads :func:`crmlib.experiments.judge_guardrails`: which direction is bad, the tolerated
-    worsening, the difference with its CI and the status ("not measured" when the metric had
-    no result). A variant whose arm or control arm holds 1..``min_cell_size`` - 1 customers
-    has its difference ``"–"`` and its status "not reported" (the small-cell rule).
+
+#: The estimates of :data:`RESULT_COLUMNS` (float64 in the artifact).
+_FLOAT_RESULT_COLUMNS = tuple(
+    column
+    for column in RESULT_COLUMNS
+    if column not in (*_TEXT_RESULT_COLUMNS, *_OTHER_RESULT_COLUMNS)
+)
+
+
+def ab_metrics(
+    results: pd.DataFrame,
+    verdicts: pd.DataFrame,
+    srm: pd.DataFrame,
+    economics: pd.DataFrame,
+    *,
+    conclusion: str,
+    guardrails: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """``metrics.json["ab_test"]``: per experiment the arm sizes, SRM, verdicts, lift and money.
+
+    JSON-able (through :func:`crmlib.io.to_jsonable`; NaN becomes None). ``n`` maps each arm
+    to its customers (``"control"`` is the control arm) from the overall rows of ``results``.
+    Each variant's ``primary`` carries the CUPED ``covariate`` (None without CUPED) and the
+    ``unadjusted`` difference with its CI when ``results`` has them; ``guardrails`` (from
+    :func:`crmlib.experiments.judge_guardrails`) adds each guardrail's direction and status.
 
     Examples
     --------
-    >>> judged = pd.DataFrame({"experiment_id": ["e"], "variant": ["b"], "metric": ["retained"],
-    ...     "n": [400], "n_control": [410], "worse": ["lower"], "margin": [0.01],
-    ...     "metric_kind": ["binary"], "abs_diff": [-0.04], "abs_ci_low": [-0.06],
-    ...     "abs_ci_high": [-0.02], "status": ["inferior"], "words": [""]})
-    >>> guardrails_table(judged).iloc[0].tolist()
-    ['a fall', '1.0 points', '-4.0 points (-6.0 to -2.0)', 'inferior: worse beyond the tolerance']
-    >>> guardrails_table(judged.assign(n=7)).iloc[0].tolist()[2:]
-    ['–', 'not reported: an arm has fewer than 10 customers']
+    >>> results = pd.DataFrame({
+    ...     "experiment_id": "winback", "variant": "email", "metric": ["repurchase"],
+    ...     "segment_col": None, "n": [500], "n_control": [480], "abs_diff": [0.05],
+    ...     "abs_ci_low": [0.01], "abs_ci_high": [0.09],
+    ... })
+    >>> table = pd.DataFrame({"experiment_id": ["winback"], "variant": ["email"],
+    ...     "verdict": ["ship"], "primary_metric": ["repurchase"], "primary_diff": [0.05],
+    ...     "primary_ci_low": [0.01], "primary_ci_high": [0.09]})
+    >>> srm = pd.DataFrame({"experiment_id": ["winback"], "segment_col": [None],
+    ...     "counts": [{"control": 480, "email": 500}], "p_value": [0.55], "srm": [False]})
+    >>> economics = pd.DataFrame({"experiment_id": ["winback"], "variant": ["email"],
+    ...     "net_profit": [np.nan], "net_profit_ci_low": [np.nan],
+    ...     "net_profit_ci_high": [np.nan], "roi": [np.nan]})
+    >>> metrics = ab_metrics(results, table, srm, economics, conclusion="Ship it.")
+    >>> metrics["experiments"]["winback"]["n"], metrics["experiments"]["winback"]["srm_p_value"]
+    ({'control': 480, 'email': 500}, 0.55)
     """
-    statuses = {
-        "non-inferior": "non-inferior: within the tolerance",
-        "inferior": "inferior: worse beyond the tolerance",
-        "inconclusive": "inconclusive: may be worse beyond the tolerance",
-    }
-    small = small_arms(guardrails, SmallCells(min_cell_size))
-    rows = []
-    for row, too_small in zip(guardrails.itertuples(index=False), small, strict=True):
-        kind = str(row.metric_kind)
-        measured = bool(np.isfinite(float(row.abs_diff)))
-        rows.append(
-            {
-                "Experiment": row.experiment_id,
-                "Variant": row.variant,
-                "Guardrail": row.metric,
-                "Bad news is": "a rise" if row.worse == "higher" else "a fall",
-                "Tolerated worsening": (
-                    f"{100 * float(row.margin):.1f} points"
-                    if kind == "binary"
-                    else f"{float(row.margin):g}"
-                ),
-                "Difference (95% CI)": (
-                    _effect(
-                        float(row.abs_diff), float(row.abs_ci_low), float(row.abs_ci_high), kind
-                    )
-                    if measured
-                    else "not measured"
-                ),
-                "Status": statuses.get(str(row.status), str(row.status))
-                if measured
-                else "not measured: no result for this metric",
-            }
-        )
-        if too_small:
-            rows[-1] |= {"Difference (95% CI)": HIDDEN, "Status": _not_reported(min_cell_size)}
-    return _indexed(rows, ["Experiment", "Variant", "Guardrail"])
+    srm_of = _srm_p_values(srm) if not srm.empty else {}
+    overall = _overall(results)
+    experiments: dict[str, Any] = {}
+    names = sorted({*map(str, verdicts["experiment_id"]), *map(str, overall["experiment_id"])})
+    for experiment in names:
+        arms = overall[overall["experiment_id"].astype(str) == experiment]
+        sizes: dict[str, int] = {}
+        if len(arms):
+            sizes["control"] = int(arms["n_control"].max())
+            for variant, rows in arms.groupby("variant", sort=True):
+                sizes[str(variant)] = int(rows["n"].max())
+        srm_p, srm_flagged, _ = srm_of.get(experiment, (math.nan, False, ""))
+        variants: dict[str, Any] = {}
+        for row in verdicts[verdicts["experiment_id"].astype(str) == experiment].itertuples(
+            index=False
+        ):
+            money = _economics_row(economics, experiment, str(row.variant))
 
-
-def _indexed(rows: list[dict[str, Any]], keys: list[str]) -> pd.DataFrame:
-    """The report table of ``rows``, indexed by ``keys`` (empty: no row, no index)."""
-    table = pd.DataFrame(rows)
-    return table.set_index(keys) if len(table) else table
-
-
-def economics_table(
-    economics: pd.DataFrame, *, currency: str, min_cell_size: int = MIN_CELL_SIZE
-) -> pd.DataFrame:
-    """The campaign economics for the report: one row per experiment x variant, money as text.
-
-    A variant whose arm or control arm holds 1..``min_cell_size`` - 1 customers has every
-    amount ``"–"``, its campaign cost included (cost per contact x customers would reveal
-    the arm's size).
-
-    Examples
-    --------
-    >>> economics = pd.DataFrame({"experiment_id": ["e"], "variant": ["b"], "n": [500],
-    ...     "n_control": [480], "incremental_revenue_total": [900.0], "incremental_revenue_total_ci_low": [-100.0],
-    ...     "incremental_revenue_total_ci_high": [1900.0], "cost_total": [150.0],
-    ...     "net_profit": [120.0], "net_profit_ci_low": [-180.0],
-    ...     "net_profit_ci_high": [420.0], "roi": [0.8], "roi_ci_low": [-1.2],
-    ...     "roi_ci_high": [2.8], "cost_per_incremental_retained": [np.nan],
-    ...     "cost_per_incremental_retained_ci_low": [np.nan],
-    ...     "cost_per_incremental_retained_ci_high": [np.nan]})
-    >>> economics_table(economics, currency="EUR").iloc[0]["Net profit (95% CI)"]
-    '€120 (-€180 to €420)'
-    >>> economics_table(economics.assign(n_control=4), currency="EUR").iloc[0].tolist()[:2]
-    ['–', '–']
-    """
-    small = small_arms(economics, SmallCells(min_cell_size))
-    rows = []
-    for row, too_small in zip(economics.itertuples(index=False), small, strict=True):
-        values = row._asdict()
-
-        def money(column: str, values: dict[str, Any] = values) -> str:
-            if not np.isfinite(values.get(column, math.nan)):
-                unbounded = column == "cost_per_incremental_retained" and np.isfinite(
-                    values.get("incremental_retained", math.nan)
+            def value(column: str, money: pd.Series | None = money) -> Any:
+                return (
+                    to_jsonable(money[column])
+                    if money is not None and column in money.index
+                    else None
                 )
-                return "unbounded: the lift's interval reaches 0" if unbounded else "n/a"
-            return _money_ci(
-                values[column], values[f"{column}_ci_low"], values[f"{column}_ci_high"], currency
-            )
 
-        roi = values.get("roi", math.nan)
-        rows.append(
-            {
-                "Experiment": row.experiment_id,
-                "Variant": row.variant,
-                "Incremental revenue (95% CI)": money("incremental_revenue_total"),
-                "Campaign cost": format_money(values["cost_total"], currency)
-                if np.isfinite(values["cost_total"])
-                else "unknown",
-                "Net profit (95% CI)": money("net_profit"),
-                "ROI (95% CI)": (
-                    f"{roi:.0%} ({values['roi_ci_low']:.0%} to {values['roi_ci_high']:.0%})"
-                    if np.isfinite(roi)
-                    else "n/a"
-                ),
-                "Cost per extra retained customer (95% CI)": money("cost_per_incremental_retained"),
-                **(
-                    {"CLV lift net of cost, per customer (95% CI)": money(CLV_COLUMNS[0])}
-                    if CLV_COLUMNS[0] in values
-                    else {}
-                ),
+            primary: dict[str, Any] = {
+                "metric": str(row.primary_metric),
+                "diff": to_jsonable(row.primary_diff),
+                "ci": [to_jsonable(row.primary_ci_low), to_jsonable(row.primary_ci_high)],
             }
-        )
-        if too_small:
-            keys = ("Experiment", "Variant")
-            rows[-1] = {key: value if key in keys else HIDDEN for key, value in rows[-1].items()}
-    return _indexed(rows, ["Experiment", "Variant"])
+            primary |= _unadjusted(arms, str(row.variant), str(row.primary_metric))
+            variants[str(row.variant)] = {
+                "verdict": str(row.verdict),
+                "primary": primary,
+                "guardrails": _guardrail_statuses(guardrails, experiment, str(row.variant)),
+                "net_profit": {
+                    "value": value("net_profit"),
+                    "ci": [value("net_profit_ci_low"), value("net_profit_ci_high")],
+                },
+                "roi": value("roi"),
+            }
+        experiments[experiment] = {
+            "n": sizes,
+            "srm_p_value": to_jsonable(srm_p),
+            "srm": bool(srm_flagged),
+            "variants": variants,
+        }
+    counts = verdicts["verdict"].value_counts().to_dict() if len(verdicts) else {}
+    return {
+        "experiments": experiments,
+        "verdicts": {verdict: int(counts.get(verdict, 0)) for verdict in VERDICTS},
+        "conclusion": conclusion,
+    }
 
 
-def page_table(table: pd.DataFrame) -> pd.DataFrame | None:
-    """``table`` for a page, or None (nothing shown) when it has no row.
-
-    A section whose table is empty says why in its words (:func:`describe_money`, the
-    charts' own messages); an empty grid would add nothing but a stray frame.
-
-    Examples
-    --------
-    >>> page_table(pd.DataFrame()) is None
-    True
-    """
-    return table if len(table) else None
-
-
-def describe_money(economics: pd.DataFrame, money_notes: Sequence[str]) -> str:
-    """Markdown: why the money is missing or partial (empty when there is nothing to say).
-
-    Examples
-    --------
-    >>> print(describe_money(pd.DataFrame(), ["no revenue metric (ab_test.revenue_metric is "
-    ...     "null): incremental revenue, profit and ROI are not computed"]))
-    **No campaign economics.** No revenue metric (ab_test.revenue_metric is null): incremental revenue, profit and ROI are not computed.
-    """
-    sentences = " ".join(_sentence(note) for note in money_notes)
-    if economics.empty:
-        return f"**No campaign economics.** {sentences}".strip()
-    return sentences
-
-
-def survival_table(
-    rmst: pd.DataFrame, *, control: str = "control", min_cell_size: int = MIN_CELL_SIZE
-) -> pd.DataFrame:
-    """The restricted mean time to first purchase for the report, one row per arm, as text.
-
-    Reads :func:`crmlib.experiments.rmst_difference`: the mean days without a purchase over
-    the horizon per arm, and each variant's difference from ``control`` with its CI and
-    p-value (negative: the variant's customers bought sooner). An arm of 1..``min_cell_size``
-    - 1 customers reads ``"<k"`` and its mean ``"–"``; a comparison with such an arm (either
-    side) has its difference and p-value ``"–"``.
-
-    Examples
-    --------
-    >>> rmst = pd.DataFrame({"experiment_id": ["e", "e"], "variant": ["control", "b"],
-    ...     "horizon_days": [30.0, 30.0], "n": [400, 410], "rmst_days": [21.3, 19.9],
-    ...     "rmst_diff_days": [np.nan, -1.4], "ci_low": [np.nan, -2.9],
-    ...     "ci_high": [np.nan, 0.1], "p_value": [np.nan, 0.07], "note": ["", ""]})
-    >>> survival_table(rmst).loc[("e", "b"), "Difference vs control (95% CI)"]
-    '-1.4 days (-2.9 to 0.1)'
-    >>> survival_table(rmst.assign(n=[400, 6])).loc[("e", "b")].tolist()[:3]
-    ['<10', '30 days', '–']
-    """
-    rule = SmallCells(min_cell_size)
-    controls = rmst[rmst["variant"].astype(str) == control]
-    control_n = dict(zip(controls["experiment_id"].astype(str), controls["n"], strict=True))
-    own_small = rule.is_small(rmst["n"].to_numpy())
-    control_small = rule.is_small(
-        rmst["experiment_id"].astype(str).map(control_n).fillna(0).to_numpy()
+def _unadjusted(arms: pd.DataFrame, variant: str, metric: str) -> dict[str, Any]:
+    """The primary metric's CUPED covariate and unadjusted estimate, when the results have them."""
+    if not {"cuped", "covariate", "raw_abs_diff"} <= set(arms.columns):
+        return {}
+    rows = arms[(arms["variant"].astype(str) == variant) & (arms["metric"] == metric)]
+    if rows.empty:
+        return {}
+    row = rows.iloc[0]
+    covariate = (
+        row["covariate"] if bool(row["cuped"]) and isinstance(row["covariate"], str) else None
     )
-    rows = []
-    for row, small, against_small in zip(
-        rmst.itertuples(index=False), own_small, control_small, strict=True
-    ):
-        compared = np.isfinite(row.rmst_diff_days)
-        rows.append(
-            {
-                "Experiment": row.experiment_id,
-                "Variant": row.variant,
-                "Customers": rule.count(int(row.n)),
-                "Horizon": f"{row.horizon_days:.0f} days",
-                "Mean days without a purchase": (
-                    f"{row.rmst_days:.1f}" if np.isfinite(row.rmst_days) else "n/a"
-                ),
-                "Difference vs control (95% CI)": (
-                    f"{row.rmst_diff_days:.1f} days ({row.ci_low:.1f} to {row.ci_high:.1f})"
-                    if compared
-                    else "-"
-                ),
-                "p": _p_value(float(row.p_value)) if compared else "-",
-                "Note": row.note or "",
-            }
+    return {
+        "covariate": covariate,
+        "unadjusted": {
+            "diff": to_jsonable(row["raw_abs_diff"]),
+            "ci": [to_jsonable(row["raw_abs_ci_low"]), to_jsonable(row["raw_abs_ci_high"])],
+        },
+    }
+
+
+def _guardrail_statuses(
+    guardrails: pd.DataFrame | None, experiment: str, variant: str
+) -> dict[str, Any]:
+    if guardrails is None or guardrails.empty:
+        return {}
+    rows = guardrails[
+        (guardrails["experiment_id"].astype(str) == experiment)
+        & (guardrails["variant"].astype(str) == variant)
+    ]
+    return {
+        str(row.metric): {
+            "worse": str(row.worse),
+            "margin": to_jsonable(row.margin),
+            "diff": to_jsonable(row.abs_diff),
+            "ci": [to_jsonable(row.abs_ci_low), to_jsonable(row.abs_ci_high)],
+            "status": str(row.status),
+        }
+        for row in rows.itertuples(index=False)
+    }
+
+
+def ab_artifact(results: pd.DataFrame) -> pd.DataFrame:
+    """The ``ab_results`` artifact: the results table with a stable column order and dtypes.
+
+    One row per experiment x variant x metric (x segment), columns
+    :data:`crmlib.experiments.RESULT_COLUMNS`; ids and labels are text (segment_col and
+    segment None on overall rows), sizes int64, estimates float64, ``cuped`` bool. Ordered
+    by experiment_id, variant, metric, then overall before segment rows; ``covariate`` is the
+    CUPED covariate's column (None without CUPED). The table holds
+    aggregates only: no customer id.
+
+    Examples
+    --------
+    >>> results = pd.DataFrame({column: [0.0] for column in RESULT_COLUMNS})
+    >>> results = results.assign(experiment_id="e", variant="b", metric="repurchase",
+    ...     segment_col=None, segment=None, n=10, n_control=9, cuped=False,
+    ...     metric_kind="binary", note="")
+    >>> ab_artifact(results).dtypes[["n", "abs_diff", "cuped"]].astype(str).tolist()
+    ['int64', 'float64', 'bool']
+    """
+    require_columns(results, list(RESULT_COLUMNS), table_name=_RESULTS)
+    table = results[list(RESULT_COLUMNS)].copy()
+    for column in ("experiment_id", "variant", "metric", "metric_kind"):
+        table[column] = table[column].astype(str)
+    table["note"] = table["note"].fillna("").astype(str)
+    for column in ("segment_col", "segment", "covariate"):
+        table[column] = pd.Series(
+            [None if pd.isna(value) else str(value) for value in table[column]],
+            index=table.index,
+            dtype=object,
         )
-        if small:
-            rows[-1] |= {
-                "Mean days without a purchase": HIDDEN,
-                "Note": _not_reported(min_cell_size),
-            }
-        if small or (against_small and str(row.variant) != control):
-            rows[-1] |= {"Difference vs control (95% CI)": HIDDEN, "p": HIDDEN}
-        if against_small and not small and str(row.variant) != control:
-            rows[-1]["Note"] = _not_reported(min_cell_size)
-    return _indexed(rows, ["Experiment", "Variant"])
+    table = table.astype(
+        {"n": "int64", "n_control": "int64", "cuped": "bool"}
+        | dict.fromkeys(_FLOAT_RESULT_COLUMNS, "float64")
+    )
+    table = table.sort_values(
+        ["experiment_id", "variant", "metric", "segment_col", "segment"],
+        na_position="first",
+        kind="stable",
+        ignore_index=True,
+    )
+    table.attrs["units"] = {
+        "abs_diff": "metric units (share for binary metrics)",
+        "rel_lift": "fraction of the control mean",
+    }
+    return table

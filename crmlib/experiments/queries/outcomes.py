@@ -32,6 +32,9 @@ A customer assigned to more than one variant of one experiment is excluded from 
 ``attrs["excluded_multiple_variants"]``); repeated rows of a single variant collapse to the
 earliest assignment. 01_ingest already rejects both (``conflicting_assignment``,
 ``duplicate_row``), so on canonical tables the rule only guards hand-registered views.
+
+The notes of the outcome table count assignments in words that reveal no count of 1..k-1
+(:func:`part_of`, the small-cell rule of :mod:`crmlib.privacy`).
 """
 
 from __future__ import annotations
@@ -45,13 +48,14 @@ import pandas as pd
 from crmlib.checks import positive_days, require_view
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
-from crmlib.experiments._small import experiments_with_small_arms, part_of
+from crmlib.experiments.models.small_cells import experiments_with_small_arms
 from crmlib.periods import as_date, exclusive_end
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
-__all__ = ["OUTCOME_COLUMNS", "experiment_outcomes"]
+__all__ = ["OUTCOME_COLUMNS", "experiment_outcomes", "part_of"]
 
 log = logging.getLogger(__name__)
+
 
 #: Columns of :func:`experiment_outcomes`, in order.
 OUTCOME_COLUMNS: tuple[str, ...] = (
@@ -76,15 +80,26 @@ OUTCOME_COLUMNS: tuple[str, ...] = (
     "observed_days_total",
 )
 
+
 _ASSIGNMENT_COLUMNS = ("customer_id", "experiment_id", "variant", "assigned_ts")
+
+
 _TRANSACTION_COLUMNS = ("customer_id", "order_ts", "amount", "gross_amount")
+
+
 _EVENT_COLUMNS = ("customer_id", "event_ts", "event_type")
+
+
 _EVENT_OUTCOMES = ("opens", "clicks", "unsubscribes")
+
+
 #: An empty relation standing in for a missing events table.
 _NO_EVENTS = (
     "(SELECT CAST(NULL AS VARCHAR) AS customer_id, CAST(NULL AS TIMESTAMP) AS event_ts, "
     "CAST(NULL AS VARCHAR) AS event_type WHERE FALSE)"
 )
+
+
 _US_PER_DAY = 86_400 * 1_000_000
 
 
@@ -348,3 +363,47 @@ def _assemble(
         },
         columns=list(OUTCOME_COLUMNS),
     ).reset_index(drop=True)
+
+
+def part_of(
+    part: int,
+    whole: int,
+    rule: SmallCells,
+    *,
+    noun: str = "customer",
+    plural: str | None = None,
+    whole_shown: bool = True,
+) -> str:
+    """``"5 of 879 customers"`` in words that reveal no count of 1..k-1.
+
+    The part reads "fewer than k" when it is small, "all but fewer than k" when the rest
+    (``whole - part``) is small; the whole is left out when ``whole_shown`` is False (an
+    experiment with a small arm, whose total would reveal it) or when it is small itself.
+
+    Examples
+    --------
+    >>> rule = SmallCells(10)
+    >>> part_of(52, 52, rule, noun="assignment"), part_of(5, 879, rule)
+    ('52 of 52 assignments', 'fewer than 10 of 879 customers')
+    >>> part_of(875, 879, rule), part_of(29, 29, rule, whole_shown=False)
+    ('all but fewer than 10 of 879 customers', 'all customers')
+    >>> part_of(3, 6, rule), part_of(20, 29, rule, whole_shown=False)
+    ('some of the customers (fewer than 10 in all)', '20 customers')
+    """
+    many = plural or noun + "s"
+    part, whole = int(part), int(whole)
+    rest = whole - part
+    small_part, small_rest = bool(rule.is_small(part)), bool(rule.is_small(rest))
+    if bool(rule.is_small(whole)):
+        if rest == 0:
+            return f"all {many} (fewer than {rule.min_cell_size:,})"
+        return f"some of the {many} (fewer than {rule.min_cell_size:,} in all)"
+    if not whole_shown:
+        if rest == 0:
+            return f"all {many}"
+        return rule.phrase(part, noun, plural)
+    if small_part:
+        return f"fewer than {rule.min_cell_size:,} of {whole:,} {many}"
+    if small_rest:
+        return f"all but fewer than {rule.min_cell_size:,} of {whole:,} {many}"
+    return f"{part:,} of {whole:,} {many}"

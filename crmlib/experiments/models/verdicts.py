@@ -1,8 +1,12 @@
-"""07_ab_test in words: ship verdicts, health and results in Markdown, metrics and the artifact.
+"""Guardrails and ship verdicts: each variant judged on its effects, health and money, and why.
+
+The verdicts' reasons and the guardrails' words are plain sentences built with the decision.
 
 Everything here reads the tables of :func:`crmlib.experiments.analyze_experiment`,
 :func:`crmlib.experiments.srm_table`, :func:`crmlib.experiments.covariate_balance` and
-:func:`crmlib.experiments.campaign_economics`; no customer id ever reaches a sentence.
+:func:`crmlib.experiments.campaign_economics`; no customer id ever reaches a sentence. The
+number formats of the verdicts' reasons (``_effect``, ``_p``, ``_money_ci``) are the ones the
+page's words and tables use too.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_columns
-from crmlib.experiments._effects import guardrail_status
-from crmlib.experiments._small import counts_words, small_arms
 from crmlib.plotting import format_money
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
+    "non_inferiority",
+    "guardrail_status",
     "VERDICT_COLUMNS",
     "VERDICTS",
     "GUARDRAIL_COLUMNS",
@@ -29,15 +33,60 @@ __all__ = [
     "guardrail_specs",
     "judge_guardrails",
     "covariate_label",
-    "covariate_words",
-    "arms_words",
-    "describe_health",
-    "describe_results",
-    "too_small_words",
-    "ab_conclusion",
 ]
 
 log = logging.getLogger(__name__)
+
+
+def non_inferiority(diff: float, ci_high: float, margin: float) -> str:
+    """Verdict on a guardrail metric where higher is worse (e.g. unsubscribe rate).
+
+    Returns ``"non-inferior"`` when the upper CI bound of the difference is below ``margin``,
+    ``"inferior"`` when the point estimate itself exceeds ``margin``, else ``"inconclusive"``
+    (also for NaN inputs). For a metric where lower is worse, pass ``-diff``, ``-ci_low``.
+
+    Examples
+    --------
+    >>> non_inferiority(0.001, 0.003, 0.005)
+    'non-inferior'
+    >>> non_inferiority(0.004, 0.009, 0.005)
+    'inconclusive'
+    >>> non_inferiority(0.007, 0.010, 0.005)
+    'inferior'
+    """
+    if not margin > 0:
+        raise ValueError(f"margin={margin}: expected a positive tolerated worsening")
+    if math.isnan(diff) or math.isnan(ci_high):
+        return "inconclusive"
+    if ci_high < margin:
+        return "non-inferior"
+    if diff > margin:
+        return "inferior"
+    return "inconclusive"
+
+
+def guardrail_status(
+    diff: float, ci_low: float, ci_high: float, *, margin: float, worse: str = "higher"
+) -> str:
+    """Verdict on a guardrail metric, judged in its bad direction.
+
+    ``worse="higher"`` (unsubscribes, complaints): :func:`non_inferiority` on the difference
+    and its upper bound. ``worse="lower"`` (retention, visits): the same on the mirrored
+    difference, ``-diff`` and ``-ci_low``, so a fall beyond ``margin`` is "inferior".
+
+    Examples
+    --------
+    >>> guardrail_status(-0.03, -0.05, -0.01, margin=0.02, worse="lower")  # retention fell
+    'inferior'
+    >>> guardrail_status(-0.03, -0.05, -0.01, margin=0.02, worse="higher")  # unsubscribes fell
+    'non-inferior'
+    """
+    if worse == "higher":
+        return non_inferiority(diff, ci_high, margin)
+    if worse == "lower":
+        return non_inferiority(-diff, -ci_low, margin)
+    raise ValueError(f"worse={worse!r}: expected 'higher' or 'lower'")
+
 
 #: The possible verdicts, from best to worst news. "effect positive, profit uncertain": the
 #: primary metric rose significantly and no guardrail failed, but the net profit's interval is
@@ -50,17 +99,20 @@ VERDICTS: tuple[str, ...] = (
     "unhealthy",
 )
 
+
 #: Columns of :func:`judge_guardrails`, in order.
 GUARDRAIL_COLUMNS: tuple[str, ...] = (
     "experiment_id", "variant", "metric", "n", "n_control", "worse", "margin", "metric_kind", "abs_diff",
     "abs_ci_low", "abs_ci_high", "status", "words",
 )  # fmt: skip
 
+
 #: Plain names of the pre-period covariates the assignments input computes.
 _COVARIATE_LABELS: dict[str, str] = {
     "pre_orders": "pre-period orders",
     "pre_spend": "pre-period spend",
 }
+
 
 #: Columns of :func:`verdicts`, in order.
 VERDICT_COLUMNS: tuple[str, ...] = (
@@ -83,6 +135,7 @@ VERDICT_COLUMNS: tuple[str, ...] = (
     "net_profit_ci_high",
     "imbalanced_covariates",
 )
+
 
 _RESULTS = "results"
 
@@ -156,22 +209,6 @@ def _srm_p(p_value: float, counts: Mapping[str, int], rule: SmallCells) -> str:
     return _p(p_value)
 
 
-def _sentence(note: str) -> str:
-    """A note as a sentence: first letter capitalized (unless it starts with a file or column
-    name such as ``ab.csv`` or ``pre_orders``) and one full stop at the end.
-
-    Examples
-    --------
-    >>> _sentence("no customers table: not broken down"), _sentence("ab_test.csv has no id.")
-    ('No customers table: not broken down.', 'ab_test.csv has no id.')
-    """
-    text = note.strip()
-    first = text.split(" ", 1)[0]
-    if "." not in first and "_" not in first:
-        text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else f"{text}."
-
-
 def covariate_label(column: str) -> str:
     """Plain words for a CUPED covariate: ``pre_orders`` -> "pre-period orders".
 
@@ -181,28 +218,6 @@ def covariate_label(column: str) -> str:
     ('pre-period spend', 'visits_before')
     """
     return _COVARIATE_LABELS.get(column, column)
-
-
-def covariate_words(covariates: Mapping[str, str]) -> str:
-    """Which metric CUPED adjusts for which covariate, in one clause.
-
-    Examples
-    --------
-    >>> covariate_words({"repurchase": "pre_orders", "orders": "pre_orders",
-    ...                  "net_revenue": "pre_spend"})
-    'repurchase and orders adjusted for pre-period orders, net_revenue for pre-period spend'
-    """
-    by_covariate: dict[str, list[str]] = {}
-    for metric, column in covariates.items():
-        by_covariate.setdefault(column, []).append(metric)
-    parts = []
-    for position, (column, metrics) in enumerate(by_covariate.items()):
-        names = " and ".join(
-            [", ".join(metrics[:-1]), metrics[-1]] if len(metrics) > 1 else metrics
-        )
-        verb = "adjusted for" if position == 0 else "for"
-        parts.append(f"{names} {verb} {covariate_label(column)}")
-    return ", ".join(parts)
 
 
 def guardrail_specs(guardrails: Mapping[str, Any]) -> dict[str, tuple[float, str]]:
@@ -620,358 +635,3 @@ def _verdict_row(
         "net_profit_ci_high": net_high,
         "imbalanced_covariates": ", ".join(imbalanced),
     }
-
-
-def arms_words(counts: Mapping[str, int], rule: SmallCells) -> str:
-    """An experiment's customers in words: ``"879 customers (control 431, treatment 448)"``.
-
-    With an arm of 1..k-1 customers the arm reads "fewer than k" and the total is not given
-    (with the other arms it would reveal the small one).
-
-    Examples
-    --------
-    >>> arms_words({"control": 431, "treatment": 448}, SmallCells(10))
-    '879 customers (control 431, treatment 448)'
-    >>> arms_words({"control": 23, "treatment": 6}, SmallCells(10))
-    'control 23, treatment fewer than 10 customers (the total is not given: it would reveal the small arm)'
-    """
-    listed = counts_words(counts, rule)
-    if _has_small_arm(counts, rule):
-        return f"{listed} customers (the total is not given: it would reveal the small arm)"
-    return f"{rule.phrase(sum(counts.values()))} ({listed})"
-
-
-def describe_health(
-    srm: pd.DataFrame,
-    balance: pd.DataFrame,
-    *,
-    control: str = "control",
-    min_cell_size: int = MIN_CELL_SIZE,
-) -> str:
-    """Markdown, the first thing the report says: is each experiment's split what was planned?
-
-    One bullet per experiment from the overall rows of ``srm``
-    (:func:`crmlib.experiments.srm_table`): its customers per arm and the sample-ratio test,
-    then one for segments with a mismatch, then the covariates that ``balance``
-    (:func:`crmlib.experiments.covariate_balance`) flags. The small-cell rule
-    (``min_cell_size``): an arm of 1..k-1 customers reads "fewer than k", the experiment's
-    total and its sample-ratio p-value are not given (they would reveal it), the covariate
-    means of a comparison with that arm are not shown, and a segment where an arm is small is
-    not named.
-
-    Examples
-    --------
-    >>> srm = pd.DataFrame({"experiment_id": ["winback"], "segment_col": [None],
-    ...                     "segment": [None], "n": [1000],
-    ...                     "counts": [{"control": 500, "email": 500}], "p_value": [1.0],
-    ...                     "srm": [False]})
-    >>> print(describe_health(srm, pd.DataFrame()))
-    - **winback:** 1,000 customers (control 500, email 500); the split matches the plan (sample-ratio test p = 1.000).
-    """
-    require_columns(
-        srm,
-        ["experiment_id", "segment_col", "segment", "n", "counts", "p_value", "srm"],
-        table_name="srm",
-    )
-    if srm.empty:
-        return "No experiment had assigned customers, so there is nothing to check."
-    rule = SmallCells(min_cell_size)
-    lines = []
-    overall = srm[srm["segment_col"].isna()]
-    arms_of = {str(row.experiment_id): _arm_counts(row.counts) for row in overall.itertuples()}
-    small_any = False
-    for row in overall.itertuples(index=False):
-        counts = arms_of[str(row.experiment_id)]
-        small_any = small_any or _has_small_arm(counts, rule)
-        p_words = _srm_p(float(row.p_value), counts, rule)
-        head = f"- **{row.experiment_id}:** {arms_words(counts, rule)}; "
-        if bool(row.srm):
-            lines.append(
-                head + f"**sample-ratio mismatch ({p_words}): the split is not what was planned; "
-                "effects cannot be trusted.** Check the assignment and the data pipeline before "
-                "reading any result of this experiment."
-            )
-        else:
-            lines.append(head + f"the split matches the plan (sample-ratio test {p_words}).")
-    segments = srm[srm["segment_col"].notna() & srm["srm"].astype(bool)]
-    for experiment, rows in segments.groupby("experiment_id", sort=True):
-        small = np.array([_has_small_arm(_arm_counts(c), rule) for c in rows["counts"]], bool)
-        where = ", ".join(
-            f"{col} = {level} ({_p(float(p))})"
-            for col, level, p in zip(
-                rows["segment_col"][~small], rows["segment"][~small], rows["p_value"][~small],
-                strict=True,
-            )
-        )  # fmt: skip
-        unnamed = (
-            f"{int(small.sum())} segment(s) with an arm of fewer than {min_cell_size:,} "
-            "customers (not named)"
-        )
-        where = ", ".join(part for part in (where, unnamed if small.any() else "") if part)
-        lines.append(
-            f"- **{experiment}:** the split is off inside segment(s) {where}; effects in those "
-            "segments cannot be trusted."
-        )
-    if not balance.empty:
-        hidden = np.array(
-            [
-                _has_small_arm(
-                    {
-                        arm: n
-                        for arm, n in arms_of.get(str(row.experiment_id), {}).items()
-                        if arm in (str(row.variant), control)
-                    },
-                    rule,
-                )
-                for row in balance.itertuples(index=False)
-            ],
-            bool,
-        )
-        shown = balance[~hidden]
-        flagged = shown[shown["imbalanced"].astype(bool)]
-        if flagged.empty and not shown.empty:
-            lines.append(
-                f"- Pre-period covariates ({', '.join(map(str, pd.unique(shown['covariate'])))}) "
-                "are balanced between the arms (|SMD| ≤ 0.1 "
-                + (
-                    "in every comparison whose arms are large enough to describe)."
-                    if hidden.any()
-                    else "everywhere)."
-                )
-            )
-        for row in flagged.itertuples(index=False):
-            lines.append(
-                f"- **{row.experiment_id} / {row.variant}:** covariate '{row.covariate}' is "
-                f"imbalanced (SMD {float(row.smd):+.2f}; variant mean {float(row.mean):.2f}, "
-                f"control {float(row.control_mean):.2f}); CUPED adjusts for it only when it "
-                "is the metric's covariate."
-            )
-    if small_any:
-        lines.append(
-            f"- An arm of fewer than {min_cell_size:,} customers is too small to describe: its "
-            f'count reads "fewer than {min_cell_size:,}", the experiment\'s total is not given, '
-            "and the arm's effects, money and covariate balance are not shown on this page."
-        )
-    return "\n".join(lines)
-
-
-def _economics_row(economics: pd.DataFrame, experiment: str, variant: str) -> pd.Series | None:
-    rows = economics[
-        (economics["experiment_id"].astype(str) == experiment)
-        & (economics["variant"].astype(str) == variant)
-    ]
-    return None if rows.empty else rows.iloc[0]
-
-
-def _money_words(row: pd.Series | None, currency: str) -> str:
-    if row is None or not np.isfinite(float(row["net_profit"])):
-        return "net profit unknown (campaign cost not recorded)"
-    words = "net profit " + _money_ci(
-        float(row["net_profit"]),
-        float(row["net_profit_ci_low"]),
-        float(row["net_profit_ci_high"]),
-        currency,
-    )
-    roi = float(row["roi"]) if "roi" in row.index else math.nan
-    if np.isfinite(roi):
-        words += f", ROI {100 * roi:.0f}%"
-    return words
-
-
-def too_small_words(variant: str, n: int, n_control: int, rule: SmallCells) -> str:
-    """Why a comparison is not reported: one of its arms holds 1..k-1 customers.
-
-    Examples
-    --------
-    >>> too_small_words("sms", 6, 23, SmallCells(10))
-    'too small to report: the arms hold sms fewer than 10, control 23 customers, and no group of fewer than 10 customers is described, so its effects, verdict and money are not shown'
-    """
-    arms = counts_words({variant: int(n), "control": int(n_control)}, rule)
-    return (
-        f"too small to report: the arms hold {arms} customers, and no group of fewer than "
-        f"{rule.min_cell_size:,} customers is described, so its effects, verdict and money are "
-        "not shown"
-    )
-
-
-def describe_results(
-    results: pd.DataFrame,
-    verdicts: pd.DataFrame,
-    economics: pd.DataFrame,
-    *,
-    currency: str,
-    min_cell_size: int = MIN_CELL_SIZE,
-) -> str:
-    """Markdown: per experiment x variant the verdict, its reasons, every metric's effect, money.
-
-    Reads the overall rows of ``results`` (:func:`crmlib.experiments.analyze_experiment`),
-    the table of :func:`verdicts` and ``economics``
-    (:func:`crmlib.experiments.campaign_economics`). A variant whose arm or control arm holds
-    fewer than ``min_cell_size`` customers (``privacy.min_cell_size``) is said to be too small
-    to report, without any of its statistics (:func:`too_small_words`).
-
-    Examples
-    --------
-    >>> results = pd.DataFrame({
-    ...     "experiment_id": "winback", "variant": "email", "metric": ["repurchase"],
-    ...     "segment_col": None, "abs_diff": [0.05], "abs_ci_low": [0.01],
-    ...     "abs_ci_high": [0.09], "p_adjusted": [0.01], "metric_kind": "binary",
-    ... })
-    >>> table = pd.DataFrame({"experiment_id": ["winback"], "variant": ["email"], "n": [500],
-    ...     "n_control": [480], "verdict": ["ship"], "reasons": ["it works"]})
-    >>> print(describe_results(results, table, pd.DataFrame(columns=["experiment_id",
-    ...       "variant"]), currency="EUR"))
-    - **winback / email: ship.** It works.
-        - repurchase: 5.0 points (1.0 to 9.0), Holm-adjusted p = 0.010
-        - net profit unknown (campaign cost not recorded)
-    """
-    require_columns(
-        verdicts,
-        ["experiment_id", "variant", "n", "n_control", "verdict", "reasons"],
-        table_name="verdicts",
-    )
-    if verdicts.empty:
-        return "No variant was tested against a control."
-    rule = SmallCells(min_cell_size)
-    small = small_arms(verdicts, rule)
-    overall = _overall(results)
-    lines = []
-    for row, too_small in zip(verdicts.itertuples(index=False), small, strict=True):
-        experiment, variant = str(row.experiment_id), str(row.variant)
-        if too_small:
-            words = too_small_words(variant, row.n, row.n_control, rule)
-            lines.append(f"- **{experiment} / {variant}: not reported.** {_sentence(words)}")
-            continue
-        reasons = str(row.reasons)
-        lines.append(
-            f"- **{experiment} / {variant}: {row.verdict}.** {reasons[:1].upper()}{reasons[1:]}."
-        )
-        arm = overall[
-            (overall["experiment_id"].astype(str) == experiment)
-            & (overall["variant"].astype(str) == variant)
-        ]
-        for effect in arm.itertuples(index=False):
-            kind = str(effect.metric_kind)
-            estimate = _effect(
-                float(effect.abs_diff), float(effect.abs_ci_low), float(effect.abs_ci_high), kind
-            )
-            cuped = _cuped_clause(effect)
-            if cuped:
-                raw = _effect(
-                    float(effect.raw_abs_diff),
-                    float(effect.raw_abs_ci_low),
-                    float(effect.raw_abs_ci_high),
-                    kind,
-                )
-                cuped += f"; unadjusted {raw}"
-            lines.append(
-                f"    - {effect.metric}: {estimate}{cuped}, "
-                f"Holm-adjusted {_p(float(effect.p_adjusted))}"
-            )
-        lines.append(
-            f"    - {_money_words(_economics_row(economics, experiment, variant), currency)}"
-        )
-    return "\n".join(lines)
-
-
-def ab_conclusion(
-    verdicts: pd.DataFrame,
-    economics: pd.DataFrame,
-    *,
-    currency: str,
-    min_cell_size: int = MIN_CELL_SIZE,
-) -> str:
-    """One paragraph for the front page: which variants to ship, which not, and the money.
-
-    A variant whose arm or control arm holds fewer than ``min_cell_size`` customers is named
-    as too small to report, without its verdict or statistics.
-
-    Examples
-    --------
-    >>> table = pd.DataFrame({
-    ...     "experiment_id": "winback", "variant": ["email", "sms"], "n": [500, 6],
-    ...     "n_control": 480, "verdict": ["ship", "inconclusive"],
-    ...     "primary_metric": "repurchase", "primary_kind": "binary",
-    ...     "primary_diff": [0.05, 0.01], "primary_ci_low": [0.01, -0.03],
-    ...     "primary_ci_high": [0.09, 0.05],
-    ... })
-    >>> economics = pd.DataFrame({"experiment_id": "winback", "variant": ["email", "sms"],
-    ...     "net_profit": [1200.0, 10.0], "net_profit_ci_low": [200.0, -400.0],
-    ...     "net_profit_ci_high": [2200.0, 420.0], "roi": [1.5, 0.02]})
-    >>> print(ab_conclusion(table, economics, currency="EUR"))
-    1 experiment, 2 variants tested against control. Ship winback / email: repurchase 5.0 points (1.0 to 9.0), net profit €1.2k (€200 to €2.2k), ROI 150%. Not reported, an arm of fewer than 10 customers: winback / sms.
-    """
-    if verdicts.empty:
-        return "No A/B test had a variant to compare with its control."
-    require_columns(
-        verdicts, ["experiment_id", "variant", "n", "n_control", "verdict"], table_name="verdicts"
-    )
-    experiments = verdicts["experiment_id"].nunique()
-    parts = [
-        f"{experiments:,} experiment{'s' if experiments != 1 else ''}, {len(verdicts):,} "
-        f"variant{'s' if len(verdicts) != 1 else ''} tested against control."
-    ]
-    small = small_arms(verdicts, SmallCells(min_cell_size))
-    reported = verdicts[~small]
-    by_verdict = {verdict: reported[reported["verdict"] == verdict] for verdict in VERDICTS}
-    unhealthy = by_verdict["unhealthy"]
-    if len(unhealthy):
-        names = ", ".join(sorted(map(str, pd.unique(unhealthy["experiment_id"]))))
-        parts.append(
-            f"Not readable: {names} failed the sample-ratio check, so the split is not what was "
-            "planned and its effects cannot be trusted."
-        )
-    ship = by_verdict["ship"]
-    if len(ship):
-        parts.append(
-            "Ship "
-            + "; ".join(_headline(row, economics, currency) for row in ship.itertuples(index=False))
-            + "."
-        )
-    elif len(reported):
-        parts.append(
-            "No variant large enough to report is ready to ship."
-            if small.any()
-            else "No variant is ready to ship."
-        )
-    for verdict, words in (
-        (
-            "effect positive, profit uncertain",
-            "Effect positive, profit uncertain (the campaign works; whether it pays is not shown)",
-        ),
-        ("do not ship", "Do not ship"),
-        ("inconclusive", "Inconclusive, keep testing or stop"),
-    ):
-        rows = by_verdict[verdict]
-        if len(rows):
-            parts.append(
-                f"{words}: "
-                + "; ".join(
-                    _headline(row, economics, currency) for row in rows.itertuples(index=False)
-                )
-                + "."
-            )
-    if small.any():
-        names = "; ".join(
-            f"{row.experiment_id} / {row.variant}"
-            for row in verdicts[small].itertuples(index=False)
-        )
-        parts.append(f"Not reported, an arm of fewer than {min_cell_size:,} customers: {names}.")
-    return " ".join(parts)
-
-
-def _headline(row: Any, economics: pd.DataFrame, currency: str) -> str:
-    """'winback / email: repurchase 5.0 points (1.0 to 9.0), net profit ...' for one verdict row."""
-    name = f"{row.experiment_id} / {row.variant}"
-    if not hasattr(row, "primary_diff"):
-        return name
-    effect = _effect(
-        float(row.primary_diff),
-        float(row.primary_ci_low),
-        float(row.primary_ci_high),
-        str(row.primary_kind),
-    )
-    money = _money_words(
-        _economics_row(economics, str(row.experiment_id), str(row.variant)), currency
-    )
-    return f"{name}: {row.primary_metric} {effect}, {money}"

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from crmlib.cohorts._data_start import _check_rule, _mark, data_start
-from crmlib.cohorts._matrix_build import (
+from crmlib.cohorts.queries.data_start import _check_rule, _mark, data_start
+from crmlib.cohorts.queries.grid import (
     _TEMP_KINDS,
     _build_labels,
     _build_members,

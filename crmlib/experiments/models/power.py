@@ -9,21 +9,105 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from crmlib.experiments._effects import power_and_mde, sample_size
-from crmlib.experiments._report import too_small_words
-from crmlib.experiments._small import small_arms
-from crmlib.privacy import MIN_CELL_SIZE, SmallCells
+from scipy import stats
 
 __all__ = [
+    "power_and_mde",
+    "sample_size",
     "POWER_COLUMNS",
     "SAMPLE_SIZE_COLUMNS",
     "power_table",
     "sample_size_table",
-    "describe_power",
 ]
 
 log = logging.getLogger(__name__)
+
+
+def _baseline_sd(baseline: float, sd: float | None) -> tuple[str, float]:
+    if sd is None:
+        if not 0 < baseline < 1:
+            raise ValueError(
+                f"baseline={baseline}: a binary metric needs a rate in (0, 1); "
+                "pass sd= for a continuous metric"
+            )
+        return "binary", math.sqrt(baseline * (1 - baseline))
+    if sd <= 0:
+        raise ValueError(f"sd={sd}: expected a positive standard deviation")
+    return "continuous", float(sd)
+
+
+def power_and_mde(
+    n_control: int,
+    n_treatment: int,
+    *,
+    baseline: float,
+    sd: float | None = None,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> dict[str, Any]:
+    """Minimum detectable effect of a two-arm test of the given sizes (two-sided z-test).
+
+    ``MDE = (z_{1-alpha/2} + z_{power}) * sd * sqrt(1/n_control + 1/n_treatment)``, with
+    ``sd = sqrt(baseline (1 - baseline))`` for a binary metric (``sd=None``) or the given
+    ``sd`` for a continuous one.
+
+    Returns
+    -------
+    dict
+        ``kind`` ("binary"/"continuous"), ``mde_abs``, ``mde_rel`` (``mde_abs / baseline``),
+        ``effect_size`` (standardized, Cohen's d), ``n_control``, ``n_treatment``, ``alpha``,
+        ``power``.
+
+    Examples
+    --------
+    >>> result = power_and_mde(5000, 5000, baseline=0.10)
+    >>> result["kind"], round(result["mde_abs"], 4), round(result["mde_rel"], 3)
+    ('binary', 0.0168, 0.168)
+    """
+    kind, unit_sd = _baseline_sd(baseline, sd)
+    if n_control < 1 or n_treatment < 1:
+        raise ValueError(f"n_control={n_control}, n_treatment={n_treatment}: expected >= 1")
+    multiplier = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    effect_size = float(multiplier * math.sqrt(1 / n_control + 1 / n_treatment))
+    mde_abs = effect_size * unit_sd
+    return {
+        "kind": kind,
+        "mde_abs": mde_abs,
+        "mde_rel": mde_abs / baseline if baseline else math.nan,
+        "effect_size": effect_size,
+        "n_control": int(n_control),
+        "n_treatment": int(n_treatment),
+        "alpha": alpha,
+        "power": power,
+    }
+
+
+def sample_size(
+    baseline: float,
+    mde: float,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    sd: float | None = None,
+) -> int:
+    """Customers needed per arm (equal allocation) to detect an absolute effect ``mde``.
+
+    The inverse of :func:`power_and_mde`: ``n = 2 ((z_{1-alpha/2} + z_{power}) sd / mde)^2``
+    rounded up, with ``sd = sqrt(baseline (1 - baseline))`` for a binary metric (``sd=None``).
+
+    Examples
+    --------
+    >>> sample_size(0.10, 0.01)
+    14128
+    >>> sample_size(50.0, 2.0, sd=20.0)
+    1570
+    """
+    _, unit_sd = _baseline_sd(baseline, sd)
+    if mde == 0:
+        raise ValueError("mde=0: expected a non-zero absolute effect")
+    multiplier = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return int(math.ceil(2 * (multiplier * unit_sd / abs(mde)) ** 2))
+
 
 #: Columns of :func:`power_table`, in order.
 POWER_COLUMNS: tuple[str, ...] = (
@@ -40,6 +124,7 @@ POWER_COLUMNS: tuple[str, ...] = (
     "observed_diff",
     "detectable",
 )
+
 
 #: Columns of :func:`sample_size_table`, in order.
 SAMPLE_SIZE_COLUMNS: tuple[str, ...] = (
@@ -181,95 +266,3 @@ def sample_size_table(
     return pd.DataFrame(rows, columns=list(SAMPLE_SIZE_COLUMNS)).astype(
         {"n_per_arm": "Int64", "n_total": "Int64"}
     )
-
-
-def _share_or_value(value: float, kind: str) -> str:
-    if not np.isfinite(value):
-        return "n/a"
-    return f"{100 * value:.1f} points" if kind == "binary" else f"{value:,.2f}"
-
-
-def _baseline_words(value: float, kind: str) -> str:
-    if not np.isfinite(value):
-        return "n/a"
-    return f"{100 * value:.1f}%" if kind == "binary" else f"{value:,.2f}"
-
-
-def describe_power(
-    mde_table: pd.DataFrame,
-    sizes: pd.DataFrame,
-    *,
-    primary_metric: str,
-    power: float = 0.8,
-    min_cell_size: int = MIN_CELL_SIZE,
-) -> str:
-    """Markdown: what each test could detect at its size, and what the next test needs.
-
-    A variant whose arm or control arm holds 1..``min_cell_size`` - 1 customers is said to
-    be too small to report (its detectable effect would reveal the arms' sizes); an
-    experiment whose control arm is that small gets no plan for the next test (its baseline
-    is a rate on too few customers).
-
-    Examples
-    --------
-    >>> mde = pd.DataFrame({"experiment_id": ["e"], "variant": ["b"], "metric": ["bought"],
-    ...     "metric_kind": ["binary"], "n_control": [500], "n": [500], "baseline": [0.2],
-    ...     "mde_abs": [0.071], "mde_rel": [0.355], "observed_diff": [0.03]})
-    >>> sizes = pd.DataFrame({"experiment_id": ["e"], "relative_lift": [0.1],
-    ...                       "n_per_arm": [6281]})
-    >>> print(describe_power(mde, sizes, primary_metric="bought"))
-    - **e / b:** with 500 control and 500 b customers the test had an 80% chance to detect a change in bought of 7.1 points or more (36% of the control's 20.0%); the observed difference was 3.0 points, below that.
-    - **Next test of e:** to detect a lift in bought of +10% plan 6,281 customers per arm (two arms).
-    """
-    primary = mde_table[mde_table["metric"] == primary_metric]
-    if primary.empty:
-        return f"No power calculation: '{primary_metric}' was not analysed."
-    rule = SmallCells(min_cell_size)
-    small = small_arms(primary, rule)
-    small_control = {
-        str(experiment)
-        for experiment, n_control in zip(
-            primary["experiment_id"], primary["n_control"], strict=True
-        )
-        if rule.is_small(n_control)
-    }
-    lines = []
-    for row, too_small in zip(primary.itertuples(index=False), small, strict=True):
-        kind = str(row.metric_kind)
-        if too_small:
-            words = too_small_words(str(row.variant), row.n, row.n_control, rule)
-            lines.append(f"- **{row.experiment_id} / {row.variant}:** {words}.")
-            continue
-        if not np.isfinite(row.mde_abs):
-            lines.append(
-                f"- **{row.experiment_id} / {row.variant}:** {primary_metric} does not vary in "
-                "the control arm, so no detectable effect can be computed."
-            )
-            continue
-        side = "at or above" if abs(row.observed_diff) >= row.mde_abs else "below"
-        relative = f"{row.mde_rel:.0%}" if np.isfinite(row.mde_rel) else "n/a"
-        lines.append(
-            f"- **{row.experiment_id} / {row.variant}:** with {rule.count(int(row.n_control))} "
-            f"control and {rule.count(int(row.n))} {row.variant} customers the test had an {power:.0%} chance to "
-            f"detect a change in {primary_metric} of {_share_or_value(row.mde_abs, kind)} or "
-            f"more ({relative} of the control's {_baseline_words(row.baseline, kind)}); the "
-            f"observed difference was {_share_or_value(row.observed_diff, kind)}, {side} that."
-        )
-    for experiment, rows in sizes.groupby("experiment_id", sort=True):
-        if str(experiment) in small_control:
-            lines.append(
-                f"- **Next test of {experiment}:** no plan: the control arm has fewer than "
-                f"{min_cell_size:,} customers, too few to describe its baseline."
-            )
-            continue
-        planned = [
-            f"+{lift:.0%} plan {int(n):,}"
-            for lift, n in zip(rows["relative_lift"], rows["n_per_arm"], strict=True)
-            if pd.notna(n)
-        ]
-        if planned:
-            lines.append(
-                f"- **Next test of {experiment}:** to detect a lift in {primary_metric} of "
-                f"{'; '.join(planned)} customers per arm (two arms)."
-            )
-    return "\n".join(lines)

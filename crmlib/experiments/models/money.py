@@ -9,14 +9,18 @@ import pandas as pd
 
 from crmlib.checks import require_columns
 from crmlib.errors import DataContractError
-from crmlib.experiments._effects import proportion_effect, welch_effect
+from crmlib.experiments.models.effects import proportion_effect, welch_effect
 
 __all__ = ["ECONOMICS_COLUMNS", "CLV_COLUMNS", "campaign_economics", "with_clv_lift"]
 
 log = logging.getLogger(__name__)
 
+
 _TABLE = "experiment outcomes"
+
+
 _CLV_TABLE = "clv"
+
 
 #: Columns of :func:`campaign_economics`, in order (``clv_*`` only when ``clv`` is given).
 ECONOMICS_COLUMNS: tuple[str, ...] = (
@@ -48,6 +52,8 @@ ECONOMICS_COLUMNS: tuple[str, ...] = (
     "cost_per_incremental_retained_ci_high",
     "note",
 )
+
+
 #: The CLV lift columns :func:`campaign_economics` adds when given ``clv``.
 CLV_COLUMNS: tuple[str, ...] = (
     "clv_net_lift_per_customer",

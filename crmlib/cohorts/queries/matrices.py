@@ -1,4 +1,4 @@
-"""Cohort matrices computed in SQL: customer retention, bracket retention and revenue by cohort."""
+"""Cohort matrices computed in SQL: customer retention and revenue by cohort."""
 
 from __future__ import annotations
 
@@ -8,26 +8,20 @@ from typing import Literal
 
 import pandas as pd
 
-from crmlib.cohorts._brackets import BRACKET_COLUMNS, DEFAULT_BRACKETS, bracket_retention
-from crmlib.cohorts._data_start import _check_rule, _mark, data_start
-from crmlib.cohorts._matrix_build import _KEYS, COHORT_BASES, _check_inputs, _cohort_counts
+from crmlib.cohorts.queries.data_start import _check_rule, _mark, data_start
+from crmlib.cohorts.queries.grid import _KEYS, _check_inputs, _cohort_counts
 from crmlib.engine import Engine
-from crmlib.errors import DataContractError
 from crmlib.periods import as_date, check_period, safe_ratio
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
-    "COHORT_BASES",
     "RETENTION_DEFINITIONS",
     "RETENTION_COLUMNS",
-    "BRACKET_COLUMNS",
     "REVENUE_COLUMNS",
-    "DEFAULT_BRACKETS",
     "cohort_retention",
-    "bracket_retention",
     "cohort_revenue",
-    "cohort_matrix",
 ]
+
 
 #: "on": active in exactly period k; "on_or_after": active in period k or any later observed one.
 RETENTION_DEFINITIONS: tuple[str, ...] = ("on", "on_or_after")
@@ -276,85 +270,3 @@ def _checked_counts(
         customers=customers,
     )
     return _mark(grid, start, period=checked_period)
-
-
-def cohort_matrix(
-    tidy: pd.DataFrame,
-    *,
-    definition: str = "on",
-    dimension: str = "all",
-    dimension_value: str = "all",
-    value: str = "retention",
-) -> pd.DataFrame:
-    """One cohort matrix, wide, for a heatmap: cohorts down, periods since acquisition across.
-
-    Transforms the tidy output of :func:`cohort_retention`, :func:`cohort_revenue` or
-    :func:`bracket_retention` (one row per cohort x k x dimension value [x definition]) into
-    one row per cohort (index ``cohort_label``, oldest first) and one column per
-    ``periods_since`` (or per ``bracket``, in day order). Masked cells (cohorts of fewer than
-    ``privacy.min_cell_size`` customers, column ``masked``) are NaN; so are periods a cohort
-    has not reached yet and cells not observed (``observed`` False: periods before the data
-    begin). The index carries each cohort's label, ``≤ 2024-01 (present at start)`` for the
-    customers present at the start.
-
-    Parameters
-    ----------
-    tidy : pd.DataFrame
-        A tidy cohort table.
-    definition : {"on", "on_or_after"}, default "on"
-        Ignored for tables without a ``definition`` column (revenue, brackets).
-    dimension, dimension_value : str, default "all"
-        Which split and which of its values, e.g. ``"acquisition_channel"``, ``"social"``.
-    value : str, default "retention"
-        The column to spread, e.g. ``"customers"``, ``"revenue_retention"``,
-        ``"cumulative_revenue_per_customer"``.
-
-    Returns
-    -------
-    pd.DataFrame
-        Floats, index ``cohort_label``, columns ``periods_since`` (or ``bracket``).
-
-    Examples
-    --------
-    >>> tidy = pd.DataFrame({"cohort_start": [1, 1, 2], "cohort_label": ["2025-01", "2025-01",
-    ...     "2025-02"], "dimension": "all", "dimension_value": "all", "periods_since": [0, 1, 0],
-    ...     "retention": [1.0, 0.5, 1.0], "masked": False})
-    >>> cohort_matrix(tidy).to_dict()
-    {0: {'2025-01': 1.0, '2025-02': 1.0}, 1: {'2025-01': 0.5, '2025-02': nan}}
-    """
-    needed = ["cohort_start", "cohort_label", "dimension", "dimension_value", value, "masked"]
-    missing = [column for column in needed if column not in tidy.columns]
-    if missing:
-        raise DataContractError(
-            f"cohort table: columns {missing} are missing; found {list(tidy.columns)}"
-        )
-    across = "periods_since" if "periods_since" in tidy.columns else "bracket"
-    keep = (tidy["dimension"] == dimension) & (tidy["dimension_value"] == dimension_value)
-    if "definition" in tidy.columns:
-        if definition not in RETENTION_DEFINITIONS:
-            raise ValueError(f"definition={definition!r}: expected one of {RETENTION_DEFINITIONS}")
-        keep &= tidy["definition"] == definition
-    rows = tidy[keep]
-    if rows.empty:
-        available = sorted(
-            {f"{d}={v}" for d, v in zip(tidy["dimension"], tidy["dimension_value"], strict=True)}
-        )
-        raise ValueError(
-            f"no cohort rows for {dimension}={dimension_value!r}; available: {available[:20]}"
-        )
-    shown = ~rows["masked"].astype("bool")
-    if "observed" in rows.columns:
-        shown &= rows["observed"].fillna(True).astype("bool")
-    cells = rows[value].astype("float64").where(shown)
-    wide = rows.assign(_cell=cells).pivot_table(
-        index="cohort_label", columns=across, values="_cell", aggfunc="first", dropna=False
-    )
-    cohorts = rows.drop_duplicates("cohort_label").sort_values("cohort_start")["cohort_label"]
-    if across == "bracket":
-        order = rows.drop_duplicates("bracket").sort_values(["days_from", "days_to"])["bracket"]
-    else:
-        order = pd.Series(sorted(rows["periods_since"].unique()))
-    wide = wide.reindex(index=cohorts.tolist(), columns=order.tolist()).astype("float64")
-    wide.index.name = "cohort_label"
-    wide.columns.name = across
-    return wide
