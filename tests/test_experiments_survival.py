@@ -16,11 +16,11 @@ from crmlib.errors import DataContractError  # noqa: E402
 from crmlib.experiments.models.survival import (  # noqa: E402
     CURVE_COLUMNS,
     RMST_COLUMNS,
-    _rmst,
     rmst_difference,
     time_to_purchase_curves,
 )
 from crmlib.experiments.plots import plot_time_to_purchase  # noqa: E402
+from crmlib.survival import restricted_mean  # noqa: E402
 
 
 def _exponential_outcomes(
@@ -100,9 +100,9 @@ def test_rmst_se_matches_a_seeded_bootstrap() -> None:
     arm = _exponential_outcomes(rng, rates={"control": 0.03}, n=300)
     purchased = arm["days_to_purchase"].notna().to_numpy()
     time = arm["days_to_purchase"].fillna(arm["observed_days_total"]).to_numpy()
-    _, variance = _rmst(time, purchased, 45.0)
+    _, variance = restricted_mean(time, purchased, 45.0)
     draws = rng.integers(0, len(time), size=(1000, len(time)))
-    boot = np.array([_rmst(time[rows], purchased[rows], 45.0)[0] for rows in draws])
+    boot = np.array([restricted_mean(time[rows], purchased[rows], 45.0)[0] for rows in draws])
     # reference: bootstrap SE of the RMST, agreement within 15%
     assert np.sqrt(variance) == pytest.approx(boot.std(ddof=1), rel=0.15)
 

@@ -1,7 +1,7 @@
 """Kaplan–Meier estimates of the time to a second order: curves and second-order rates.
 
-Self-contained (statsmodels, scipy, pandas): it works on the per-customer durations of
-:func:`crmlib.cohorts.second_order_durations` and nothing else of the package.
+It works on the per-customer durations of :func:`crmlib.cohorts.second_order_durations`; the
+estimator is :mod:`crmlib.survival`'s, shared with 07_ab_test.
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.duration.survfunc import SurvfuncRight
 
 from crmlib.errors import DataContractError
+from crmlib.survival import KaplanMeier, kaplan_meier, loglog_interval
 
 __all__ = ["KM_COLUMNS", "RATE_COLUMNS", "km_curves", "second_order_rates"]
 
@@ -49,29 +48,8 @@ def _groups(durations: pd.DataFrame, by: str | None) -> list[tuple[str, pd.DataF
     return [(str(key), rows) for key, rows in durations.groupby(by, sort=True, observed=True)]
 
 
-def _fit(rows: pd.DataFrame) -> SurvfuncRight:
-    return SurvfuncRight(
-        rows["duration_days"].to_numpy(dtype="float64"),
-        rows["event"].to_numpy(dtype="float64"),
-    )
-
-
-def _loglog_ci(
-    survival: np.ndarray, se: np.ndarray, *, level: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise CI of S(t) on the log(-log) scale from Greenwood's standard error of S(t).
-
-    Bounds S^exp(+z*s) (lower) and S^exp(-z*s) (upper) with s = se / (S |log S|); where
-    S is 1 (no event yet) or 0 the interval is the point itself.
-    """
-    z = stats.norm.ppf(0.5 + level / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_s = np.log(survival)
-        scale = se / (survival * np.abs(log_s))
-        lower = np.power(survival, np.exp(z * scale))
-        upper = np.power(survival, np.exp(-z * scale))
-    degenerate = (survival >= 1.0) | (survival <= 0.0) | ~np.isfinite(scale)
-    return np.where(degenerate, survival, lower), np.where(degenerate, survival, upper)
+def _fit(rows: pd.DataFrame) -> KaplanMeier:
+    return kaplan_meier(rows["duration_days"].to_numpy(), rows["event"].to_numpy(dtype=bool))
 
 
 def km_curves(durations: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
@@ -81,7 +59,7 @@ def km_curves(durations: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame
     :func:`second_order_durations`) into one row per group and distinct event time:
     *group, time_days, survival* (S(t), the share still without a second order after
     ``time_days`` days), *ci_lower, ci_upper* (95% pointwise, Greenwood variance from
-    statsmodels' ``SurvfuncRight.surv_prob_se``, log-log transform), *at_risk* (customers
+    Greenwood standard error, log-log transform; :mod:`crmlib.survival`), *at_risk* (customers
     with no event and not censored before t) and *events* (second orders at t). Censored
     customers leave the risk set after their time and are never counted as events.
 
@@ -110,18 +88,17 @@ def km_curves(durations: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame
     curves = []
     for group, rows in _groups(durations, by):
         fit = _fit(rows)
-        survival = np.asarray(fit.surv_prob, dtype="float64")
-        lower, upper = _loglog_ci(survival, np.asarray(fit.surv_prob_se, dtype="float64"))
+        lower, upper = loglog_interval(fit.survival, fit.se)
         curves.append(
             pd.DataFrame(
                 {
-                    "group": pd.array([group] * len(survival), dtype="str"),
-                    "time_days": np.asarray(fit.surv_times, dtype="float64"),
-                    "survival": survival,
+                    "group": pd.array([group] * len(fit.time), dtype="str"),
+                    "time_days": fit.time,
+                    "survival": fit.survival,
                     "ci_lower": lower,
                     "ci_upper": upper,
-                    "at_risk": np.asarray(fit.n_risk, dtype="int64"),
-                    "events": np.asarray(fit.n_events, dtype="int64"),
+                    "at_risk": fit.at_risk,
+                    "events": fit.events,
                 }
             )
         )
@@ -173,10 +150,8 @@ def second_order_rates(
     rows_out = []
     for group, rows in _groups(durations, by):
         fit = _fit(rows)
-        times = np.asarray(fit.surv_times, dtype="float64")
-        survival = np.asarray(fit.surv_prob, dtype="float64")
-        se = np.asarray(fit.surv_prob_se, dtype="float64")
-        lower, upper = _loglog_ci(survival, se)
+        times, survival = fit.time, fit.survival
+        lower, upper = loglog_interval(survival, fit.se)
         duration = rows["duration_days"].to_numpy(dtype="float64")
         event = rows["event"].to_numpy(dtype="bool")
         for horizon in days:

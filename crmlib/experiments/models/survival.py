@@ -2,8 +2,8 @@
 
 Per experiment x variant: the Kaplan-Meier curve of the time to first purchase, the restricted
 mean time to purchase and its difference against control, and the empirical cumulative share of
-customers with a purchase by each day. The Kaplan-Meier estimate here is self-contained (it
-imports nothing from the rest of the stage).
+customers with a purchase by each day. The Kaplan-Meier estimate is :mod:`crmlib.survival`'s,
+shared with 03_cohorts.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from scipy import stats
 
 from crmlib.checks import require_columns
 from crmlib.errors import DataContractError
+from crmlib.survival import kaplan_meier, restricted_mean
 
 __all__ = [
     "CURVE_COLUMNS",
@@ -99,21 +100,6 @@ def _durations(
     return durations, groups
 
 
-def _kaplan_meier(
-    time: np.ndarray, event: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct event times, customers at risk, events and the survival just after each."""
-    days = np.unique(time[event])
-    sorted_times = np.sort(time)
-    at_risk = len(time) - np.searchsorted(sorted_times, days, side="left")
-    event_times = np.sort(time[event])
-    events = np.searchsorted(event_times, days, side="right") - np.searchsorted(
-        event_times, days, side="left"
-    )
-    survival = np.cumprod(1.0 - events / at_risk)
-    return days, at_risk.astype(np.int64), events.astype(np.int64), survival
-
-
 def time_to_purchase_curves(
     outcomes: pd.DataFrame, *, variant_col: str = "variant"
 ) -> pd.DataFrame:
@@ -171,18 +157,16 @@ def time_to_purchase_curves(
         rows = durations[
             (durations["experiment_id"] == experiment) & (durations["variant"] == variant)
         ]
-        days, at_risk, events, survival = _kaplan_meier(
-            rows["time"].to_numpy(), rows["event"].to_numpy()
-        )
+        km = kaplan_meier(rows["time"].to_numpy(), rows["event"].to_numpy())
         pieces.append(
             pd.DataFrame(
                 {
                     "experiment_id": experiment,
                     "variant": variant,
-                    "day": days,
-                    "at_risk": at_risk,
-                    "events": events,
-                    "survival": survival,
+                    "day": km.time,
+                    "at_risk": km.at_risk,
+                    "events": km.events,
+                    "survival": km.survival,
                     "customers": len(rows),
                 }
             )
@@ -190,26 +174,6 @@ def time_to_purchase_curves(
     if not pieces:
         return pd.DataFrame({column: [] for column in CURVE_COLUMNS})
     return pd.concat(pieces, ignore_index=True)[list(CURVE_COLUMNS)]
-
-
-def _rmst(time: np.ndarray, event: np.ndarray, horizon_days: float) -> tuple[float, float]:
-    """Restricted mean time to purchase up to the horizon and its Greenwood-based variance.
-
-    ``RMST = int_0^h S(t) dt``; ``Var = sum_{t_j <= h} A_j^2 d_j / (Y_j (Y_j - d_j))`` with
-    ``A_j = int_{t_j}^h S(t) dt`` (Klein & Moeschberger 2003, section 4.5).
-    """
-    days, at_risk, events, survival = _kaplan_meier(time, event)
-    keep = days <= horizon_days
-    days, at_risk, events, survival = days[keep], at_risk[keep], events[keep], survival[keep]
-    edges = np.concatenate([[0.0], days, [horizon_days]])
-    levels = np.concatenate([[1.0], survival])
-    areas = levels * np.diff(edges)
-    rmst = float(areas.sum())
-    # A_j: area under S from t_j to the horizon (the pieces after the j-th step)
-    tail = np.cumsum(areas[::-1])[::-1][1:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(at_risk > events, tail**2 * events / (at_risk * (at_risk - events)), 0.0)
-    return rmst, float(terms.sum())
 
 
 def rmst_difference(
@@ -284,7 +248,7 @@ def rmst_difference(
             (durations["experiment_id"] == experiment) & (durations["variant"] == variant)
         ]
         time, event = arm["time"].to_numpy(), arm["event"].to_numpy()
-        rmst, var = _rmst(time, event, float(horizon_days))
+        rmst, var = restricted_mean(time, event, float(horizon_days))
         note = ""
         still_at_risk = int(((time >= time.max()) & ~event).sum()) if len(time) else 0
         if time.max() < horizon_days and still_at_risk:
