@@ -1,4 +1,5 @@
-"""Tables for the report's pages: one presenter, and the number formats it uses.
+"""Tables and words for the report's pages: one presenter, and the number, money and count
+formats it uses (no matplotlib here: text modules import this, charts import :mod:`crmlib.plotting`).
 
 Stakeholders read the executed notebooks as HTML pages, so a table on a page says what its
 columns are in words, with units, and shows every number formatted for what it is. Stages
@@ -9,7 +10,7 @@ into the display table a notebook ends a cell with:
 - each kept column gets a readable header, with its unit in brackets ("CLV total (EUR)",
   "Share of CLV (%)"); columns not described are left out of the page;
 - numbers are formatted by kind (:class:`Column`): counts with thousands separators, money
-  with :func:`crmlib.plotting.format_money` in the run's currency (never a default one),
+  with :func:`format_money` in the run's currency (never a default one),
   percentages, other numbers with a stated number of decimals;
 - customer counts go through the small-cell rule (:meth:`crmlib.privacy.SmallCells.counts`);
   a cell that is already text (``"<10"``, ``"–"`` written by the rule upstream) is kept;
@@ -34,7 +35,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlib.plotting import currency_prefix, format_money
 from crmlib.privacy import HIDDEN, SmallCells, small_counts_in_html
 
 __all__ = [
@@ -49,6 +49,10 @@ __all__ = [
     "present",
     "format_figure",
     "plain_value",
+    "currency_prefix",
+    "format_money",
+    "counted",
+    "Sentence",
 ]
 
 log = logging.getLogger(__name__)
@@ -203,7 +207,7 @@ class Column:
         - ``"customers"``: a count of customers, through the small-cell rule
           (``"<10"``); the header must name customers (``"Customers"``,
           ``"High-risk customers"``) so that the page check reads it;
-        - ``"money"``: :func:`crmlib.plotting.format_money` in the run's currency
+        - ``"money"``: :func:`format_money` in the run's currency
           (``decimals``: places below a thousand, default 0), unit: the currency;
         - ``"percent"``: a share as a percentage, ``decimals`` places (default 1), unit "%";
         - ``"flag"``: ``"yes"`` / ``"no"``;
@@ -483,3 +487,85 @@ def plain_value(value: Any) -> Any:
     if value is None or pd.isna(value):
         return None
     return value.item() if isinstance(value, np.generic) else value
+
+
+_CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
+
+
+def currency_prefix(currency: str) -> str:
+    """What goes before an amount: the symbol (``"£"``) or the ISO code and a space (``"CHF "``).
+
+    Examples
+    --------
+    >>> currency_prefix("GBP"), currency_prefix("CHF")
+    ('£', 'CHF ')
+    """
+    symbol = _CURRENCY_SYMBOLS.get(currency)
+    return symbol if symbol else f"{currency} "
+
+
+def format_money(
+    value: float | None, currency: str, *, decimals: int = 1, small_decimals: int = 0
+) -> str:
+    """Compact money in the run's currency: ``format_money(12345.6, "EUR")`` -> ``'€12.3k'``.
+
+    ``currency`` is the run's ISO code (``params.currency``) and has no default, so that no
+    page can fall back to a currency the run does not use. ``decimals`` applies to thousands
+    and above, ``small_decimals`` below a thousand (prices such as a cost per contact). The
+    unit is chosen after rounding (999.6 is ``'€1.0k'``, not ``'€1,000'``), and an amount
+    that rounds to zero has no sign (``-0.3`` is ``'€0'``).
+
+    Examples
+    --------
+    >>> format_money(12345.6, "EUR"), format_money(-950, "USD"), format_money(2.5e6, "CHF")
+    ('€12.3k', '-$950', 'CHF 2.5M')
+    >>> format_money(0.5, "EUR", small_decimals=2), format_money(-0.3, "GBP")
+    ('€0.50', '£0')
+    """
+    if value is None or value != value:
+        return "–"
+    magnitude = abs(float(value))
+    if round(magnitude, small_decimals) < 1e3:
+        number = f"{magnitude:,.{small_decimals}f}"
+    else:
+        for limit, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "bn")):
+            scaled = round(magnitude / limit, decimals)
+            if scaled < 1e3 or suffix == "bn":
+                number = f"{scaled:,.{decimals}f}{suffix}"
+                break
+    sign = "-" if float(value) < 0 and any(c in "123456789" for c in number) else ""
+    return f"{sign}{currency_prefix(currency)}{number}"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """A count with its noun in number: ``noun`` + "s", or ``plural``, unless ``n`` is 1.
+
+    Examples
+    --------
+    >>> counted(1, "guest row"), counted(2, "refund row"), counted(1_204, "customer")
+    ('1 guest row', '2 refund rows', '1,204 customers')
+    >>> counted(1, "child", "children"), counted(3, "child", "children")
+    ('1 child', '3 children')
+    """
+    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
+
+
+class Sentence(str):
+    """Text for a page: a ``str`` that a notebook displays as Markdown, without quotes.
+
+    A function that returns either a table or a sentence saying why there is none (an
+    optional input is missing) returns the sentence as a ``Sentence``, so that the cell shows
+    the words instead of their Python repr (``'No customers table ...'``). It compares, joins
+    and formats like the plain string it is.
+
+    Examples
+    --------
+    >>> text = Sentence("No customers table: the profiles are skipped.")
+    >>> text == "No customers table: the profiles are skipped.", text._repr_markdown_()
+    (True, 'No customers table: the profiles are skipped.')
+    """
+
+    __slots__ = ()
+
+    def _repr_markdown_(self) -> str:
+        return str(self)

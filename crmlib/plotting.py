@@ -1,4 +1,5 @@
-"""The house chart style and small formatting helpers shared by every stage's plots and pages."""
+"""The house chart style and the axis formatters every stage's charts share (numbers and words for
+pages are :mod:`crmlib.formatting`'s)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,16 @@ import matplotlib.pyplot as plt
 from matplotlib.rcsetup import cycler
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from crmlib.formatting import format_money
+
 __all__ = [
     "HOUSE_STYLE",
     "PALETTE",
     "use_house_style",
     "house_style",
-    "currency_prefix",
-    "format_money",
     "money_axis",
     "percent_axis",
-    "counted",
     "note_on_axes",
-    "Sentence",
 ]
 
 #: One palette for every chart: a calm blue first, then distinct, colour-blind-safe hues.
@@ -57,8 +56,6 @@ HOUSE_STYLE: Any = {
     "font.family": "DejaVu Sans",
 }
 
-_CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥"}
-
 
 def use_house_style() -> None:
     """Apply the house style to matplotlib's global settings (notebooks call this once)."""
@@ -70,51 +67,6 @@ def house_style() -> Iterator[None]:
     """The house style for one block only (for library code and tests)."""
     with mpl.rc_context(HOUSE_STYLE):
         yield
-
-
-def currency_prefix(currency: str) -> str:
-    """What goes before an amount: the symbol (``"£"``) or the ISO code and a space (``"CHF "``).
-
-    Examples
-    --------
-    >>> currency_prefix("GBP"), currency_prefix("CHF")
-    ('£', 'CHF ')
-    """
-    symbol = _CURRENCY_SYMBOLS.get(currency)
-    return symbol if symbol else f"{currency} "
-
-
-def format_money(
-    value: float | None, currency: str, *, decimals: int = 1, small_decimals: int = 0
-) -> str:
-    """Compact money in the run's currency: ``format_money(12345.6, "EUR")`` -> ``'€12.3k'``.
-
-    ``currency`` is the run's ISO code (``params.currency``) and has no default, so that no
-    page can fall back to a currency the run does not use. ``decimals`` applies to thousands
-    and above, ``small_decimals`` below a thousand (prices such as a cost per contact). The
-    unit is chosen after rounding (999.6 is ``'€1.0k'``, not ``'€1,000'``), and an amount
-    that rounds to zero has no sign (``-0.3`` is ``'€0'``).
-
-    Examples
-    --------
-    >>> format_money(12345.6, "EUR"), format_money(-950, "USD"), format_money(2.5e6, "CHF")
-    ('€12.3k', '-$950', 'CHF 2.5M')
-    >>> format_money(0.5, "EUR", small_decimals=2), format_money(-0.3, "GBP")
-    ('€0.50', '£0')
-    """
-    if value is None or value != value:
-        return "–"
-    magnitude = abs(float(value))
-    if round(magnitude, small_decimals) < 1e3:
-        number = f"{magnitude:,.{small_decimals}f}"
-    else:
-        for limit, suffix in ((1e3, "k"), (1e6, "M"), (1e9, "bn")):
-            scaled = round(magnitude / limit, decimals)
-            if scaled < 1e3 or suffix == "bn":
-                number = f"{scaled:,.{decimals}f}{suffix}"
-                break
-    sign = "-" if float(value) < 0 and any(c in "123456789" for c in number) else ""
-    return f"{sign}{currency_prefix(currency)}{number}"
 
 
 def money_axis(ax: plt.Axes, currency: str, *, axis: str = "y") -> plt.Axes:
@@ -138,37 +90,3 @@ def note_on_axes(ax: plt.Axes, text: str) -> plt.Axes:
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, fontsize=11, color="#5f6b73",
             transform=ax.transAxes)  # fmt: skip
     return ax
-
-
-def counted(n: int, noun: str, plural: str | None = None) -> str:
-    """A count with its noun in number: ``noun`` + "s", or ``plural``, unless ``n`` is 1.
-
-    Examples
-    --------
-    >>> counted(1, "guest row"), counted(2, "refund row"), counted(1_204, "customer")
-    ('1 guest row', '2 refund rows', '1,204 customers')
-    >>> counted(1, "child", "children"), counted(3, "child", "children")
-    ('1 child', '3 children')
-    """
-    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
-
-
-class Sentence(str):
-    """Text for a page: a ``str`` that a notebook displays as Markdown, without quotes.
-
-    A function that returns either a table or a sentence saying why there is none (an
-    optional input is missing) returns the sentence as a ``Sentence``, so that the cell shows
-    the words instead of their Python repr (``'No customers table ...'``). It compares, joins
-    and formats like the plain string it is.
-
-    Examples
-    --------
-    >>> text = Sentence("No customers table: the profiles are skipped.")
-    >>> text == "No customers table: the profiles are skipped.", text._repr_markdown_()
-    (True, 'No customers table: the profiles are skipped.')
-    """
-
-    __slots__ = ()
-
-    def _repr_markdown_(self) -> str:
-        return str(self)

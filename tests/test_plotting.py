@@ -8,14 +8,8 @@ matplotlib.use("Agg")  # tests only: no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from crmlib.plotting import (  # noqa: E402
-    Sentence,
-    currency_prefix,
-    format_money,
-    house_style,
-    money_axis,
-    percent_axis,
-)
+from crmlib.formatting import Sentence, currency_prefix, format_money
+from crmlib.plotting import house_style, money_axis, percent_axis
 
 
 @pytest.mark.parametrize(

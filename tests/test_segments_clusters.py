@@ -16,7 +16,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing
-from crmlib.plotting import format_money
+from crmlib.formatting import format_money
 from crmlib.privacy import OTHER, small_counts_in_html
 from crmlib.segments.models.clusters import (
     BEHAVIOUR_FEATURES,

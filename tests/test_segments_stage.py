@@ -12,8 +12,8 @@ import pytest
 from contract_tables import contract_transactions
 
 from crmlib.engine import Engine
+from crmlib.formatting import Sentence
 from crmlib.io import RunFolder
-from crmlib.plotting import Sentence
 from crmlib.privacy import HIDDEN, small_counts_in_html
 from crmlib.segments.models.rules import rules_from_params
 from crmlib.segments.stage import (

@@ -20,7 +20,8 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from crmlib.checks import require_columns
 from crmlib.churn.models.scorecard import _check_labels, _check_scores
 from crmlib.churn.models.value import hidden_bands
-from crmlib.plotting import PALETTE, format_money, money_axis, percent_axis
+from crmlib.formatting import format_money
+from crmlib.plotting import PALETTE, money_axis, percent_axis
 from crmlib.privacy import HIDDEN, SmallCells
 
 __all__ = [

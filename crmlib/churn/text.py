@@ -27,7 +27,7 @@ from crmlib.churn.models.training import (
 )
 from crmlib.churn.queries import ChurnTables
 from crmlib.errors import DataContractError
-from crmlib.plotting import format_money
+from crmlib.formatting import format_money
 from crmlib.privacy import SmallCells
 
 __all__ = [

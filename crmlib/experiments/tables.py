@@ -16,7 +16,7 @@ import pandas as pd
 from crmlib.experiments.models.money import CLV_COLUMNS
 from crmlib.experiments.models.small_cells import small_arms
 from crmlib.experiments.models.verdicts import _effect, _money_ci, _p_value, covariate_label
-from crmlib.plotting import format_money
+from crmlib.formatting import format_money
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
 
 __all__ = [

@@ -16,6 +16,7 @@ from crmlib.checks import Checks
 from crmlib.config import WorkbookParams
 from crmlib.engine import Engine, load_sql
 from crmlib.errors import DataContractError
+from crmlib.formatting import counted
 from crmlib.ingest.models import _TABLE_ORDER, _require_quality, _share
 from crmlib.ingest.queries import (
     _Artifacts,
@@ -31,7 +32,6 @@ from crmlib.ingest.queries import (
 from crmlib.ingest.sources import TABLES, read_source, resolve_files, run_date
 from crmlib.ingest.text import _amount, _verdict_text
 from crmlib.io import RunFolder
-from crmlib.plotting import counted
 
 __all__ = [
     "IngestResult",

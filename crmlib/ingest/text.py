@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from crmlib.formatting import counted
 from crmlib.ingest.models import _require_quality, rejects_by_reason
-from crmlib.plotting import counted
 
 __all__ = [
     "describe_reconciliation",

@@ -8,9 +8,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from crmlib.formatting import counted
 from crmlib.kpis.models import _bases, _complete, _infer_period
 from crmlib.kpis.text import _capital
-from crmlib.plotting import counted, money_axis, percent_axis
+from crmlib.plotting import money_axis, percent_axis
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlib.formatting import format_figure
+from crmlib.formatting import counted, format_figure
 from crmlib.kpis.models import (
     _bases,
     _complete,
@@ -23,7 +23,6 @@ from crmlib.kpis.models import (
 )
 from crmlib.kpis.tables import _change, headline_tiles
 from crmlib.periods import safe_ratio
-from crmlib.plotting import counted
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
 
 __all__ = [

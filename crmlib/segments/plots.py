@@ -14,7 +14,8 @@ import seaborn as sns
 from matplotlib.colors import TwoSlopeNorm
 
 from crmlib.checks import require_columns
-from crmlib.plotting import PALETTE, format_money, note_on_axes, percent_axis
+from crmlib.formatting import format_money
+from crmlib.plotting import PALETTE, note_on_axes, percent_axis
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, OTHER, SmallCells
 from crmlib.segments.models.affinities import ALL_POPULATION, lift_matrix
 from crmlib.segments.models.clusters import BEHAVIOUR_FEATURES, ClusterResult, shown_profiles

@@ -27,9 +27,9 @@ from crmlib.activation import (
 )
 from crmlib.checks import Checks, require_columns
 from crmlib.engine import Engine
+from crmlib.formatting import Sentence
 from crmlib.io import RunFolder
 from crmlib.periods import as_date
-from crmlib.plotting import Sentence
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 from crmlib.segments.models.affinities import top_pairs
 from crmlib.segments.models.clusters import (

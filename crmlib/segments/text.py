@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_columns
-from crmlib.formatting import format_figure
-from crmlib.plotting import format_money
+from crmlib.formatting import format_figure, format_money
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
 from crmlib.segments.models.affinities import (
     ALL_POPULATION,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_columns
-from crmlib.plotting import format_money
+from crmlib.formatting import format_money
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
