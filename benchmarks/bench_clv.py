@@ -27,11 +27,9 @@ import pandas as pd
 from bench_ingest_kpis import ingested_run, measure, synthetic_data, workbook_params
 
 import crmlib as crm
-from crmlib.clv import (
-    customer_summary,
-    fit_spend_model,
-    fit_transactions_model,
-)
+from crmlib.clv import customer_summary
+from crmlib.clv.models.fitting import fit_spend_model, fit_transactions_model
+from crmlib.clv.value import lifetimes_clv_equivalent
 
 AS_OF = "2025-12-31"
 MONTHS = 12
@@ -45,7 +43,7 @@ def crmlib_path(engine: Any) -> pd.DataFrame:
     spend_model = fit_spend_model(summary)
     # lifetimes' discounting (a monthly rate, 30-day months) so both paths compute the same CLV
     return (
-        crm.clv.lifetimes_clv_equivalent(
+        lifetimes_clv_equivalent(
             transactions_model,
             spend_model,
             summary,

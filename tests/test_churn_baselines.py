@@ -21,12 +21,9 @@ from crmlib.churn.models.baselines import (
     btyd_churn_probability,
     recency_score,
 )
-from crmlib.clv import (
-    customer_summary,
-    fit_transactions_model,
-    fit_with_fallback,
-    probability_alive,
-)
+from crmlib.clv import customer_summary, fit_with_fallback
+from crmlib.clv.models.fitting import fit_transactions_model
+from crmlib.clv.value import probability_alive
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing
 from crmlib.privacy import small_counts_in_html

@@ -14,12 +14,11 @@ import pandas as pd
 import pytest
 from scipy import integrate, optimize, special
 
-from crmlib.clv import _models
-from crmlib.clv._models import (
-    MODELS,
-    PARAMETER_NAMES,
+from crmlib.clv.models import fitting
+from crmlib.clv.models.base import MODELS, PARAMETER_NAMES, PatternData, SpendData
+from crmlib.clv.models.fitters import guarded_pareto_class
+from crmlib.clv.models.fitting import (
     FittedModel,
-    describe_fit,
     fit_all,
     fit_spend_model,
     fit_transactions_model,
@@ -27,6 +26,9 @@ from crmlib.clv._models import (
     spend_independence,
     unique_patterns,
 )
+from crmlib.clv.models.gamma_gamma import gammagamma_objective
+from crmlib.clv.models.registry import OBJECTIVES
+from crmlib.clv.text import describe_fit
 from crmlib.errors import DataContractError
 from crmlib.privacy import small_counts_in_html
 
@@ -149,14 +151,14 @@ def test_weights_give_identical_estimates_to_all_rows(
     if model == "gammagamma":
         repeat = cdnow[cdnow["frequency"] > 0]
         x, m = (repeat[c].to_numpy(dtype=float) for c in ("frequency", "monetary_value"))
-        rows: Any = _models._SpendData.build(x, m, np.ones(x.size))
+        rows: Any = SpendData.build(x, m, np.ones(x.size))
         frame = pd.DataFrame({"monetary_value": m, "frequency": x, "weights": 1})
     else:
         arrays = [cdnow[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T")]
-        rows = _models._Data.build(*arrays, np.ones(len(cdnow)))
+        rows = PatternData.build(*arrays, np.ones(len(cdnow)))
         frame = pd.DataFrame({"frequency": arrays[0], "recency": arrays[1], "T": arrays[2]})
     assert rows.x.size > cdnow_fits[model].n_patterns  # really all rows
-    on_rows = _models._finish(
+    on_rows = fitting._finish(
         model, rows, frame, penalizer=0.0, unit="week", n_customers=rows.x.size, notes=[]
     )
     fitted = cdnow_fits[model]
@@ -182,13 +184,13 @@ def test_bg_likelihoods_equal_lifetimes(cdnow: pd.DataFrame, model: str, penaliz
     cls = {"bgnbd": lifetimes.BetaGeoFitter, "mbgnbd": lifetimes.ModifiedBetaGeoFitter}[model]
     patterns, _ = unique_patterns(cdnow)
     x, t_x, age, w = (patterns[c].to_numpy(dtype=float) for c in patterns.columns)
-    data = _models._Data.build(x, t_x, age, w)
+    data = PatternData.build(x, t_x, age, w)
     for log_params in (np.log([0.3, 5.0, 0.8, 2.5]), np.log([1.7, 0.4, 3.0, 40.0])):
-        ours, grad = _models._OBJECTIVES[model](log_params, data, penalizer)
+        ours, grad = OBJECTIVES[model](log_params, data, penalizer)
         theirs = _quiet(cls._negative_log_likelihood, log_params, x, t_x, age, w, penalizer)
         assert ours == pytest.approx(float(theirs), rel=1e-12)
         numeric = optimize.approx_fprime(
-            log_params, lambda p: _models._OBJECTIVES[model](p, data, penalizer)[0], 1e-7
+            log_params, lambda p: OBJECTIVES[model](p, data, penalizer)[0], 1e-7
         )
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
 
@@ -196,14 +198,14 @@ def test_bg_likelihoods_equal_lifetimes(cdnow: pd.DataFrame, model: str, penaliz
 def test_gamma_gamma_likelihood_equals_lifetimes(cdnow: pd.DataFrame) -> None:
     repeat = cdnow[cdnow["frequency"] > 0]
     x, m = (repeat[c].to_numpy(dtype=float) for c in ("frequency", "monetary_value"))
-    data = _models._SpendData.build(x, m, np.ones(x.size))
+    data = SpendData.build(x, m, np.ones(x.size))
     gg = _lifetimes().GammaGammaFitter
     for log_params in (np.log([6.0, 4.0, 15.0]), np.log([1.5, 9.0, 300.0])):
-        ours, grad = _models._gammagamma(log_params, data, 0.05)
+        ours, grad = gammagamma_objective(log_params, data, 0.05)
         theirs = _quiet(gg._negative_log_likelihood, log_params, x, m, np.ones(x.size), 0.05)
         assert ours == pytest.approx(float(theirs), rel=1e-12)
         numeric = optimize.approx_fprime(
-            log_params, lambda p: _models._gammagamma(p, data, 0.05)[0], 1e-7
+            log_params, lambda p: gammagamma_objective(p, data, 0.05)[0], 1e-7
         )
         np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-6)
 
@@ -241,7 +243,7 @@ def test_pareto_heavy_buyer_at_t_is_nan_in_lifetimes_and_finite_here() -> None:
     lifetimes_ll = _quiet(_lifetimes().ParetoNBDFitter._conditional_log_likelihood,
                           PARETO, x[:1], t_x[:1], ages[:1])  # fmt: skip
     assert np.isnan(lifetimes_ll).all()  # the trap: logsumexp of equal terms, weights 1, -1
-    guarded = _models._guarded_pareto_class()
+    guarded = guarded_pareto_class()
     ours = guarded._conditional_log_likelihood(PARETO, x, t_x, ages)
     expected = [_pareto_ll_direct(PARETO, *row) for row in zip(x, t_x, ages, strict=True)]
     np.testing.assert_allclose(ours, expected, rtol=1e-11)
@@ -266,7 +268,7 @@ def test_pareto_guard_matches_direct_integration_everywhere() -> None:
     t_x[:6] = age[:6] * (1 - 1e-9)  # nearly at T: the two tail terms almost cancel
     x[:6] = np.maximum(x[:6], 1)
     t_x[x == 0] = 0.0
-    guarded = _models._guarded_pareto_class()
+    guarded = guarded_pareto_class()
     # the last set has an integer r: scipy's hyp2f1 returns inf for integer c - a - b near z=1
     for params in (PARETO, [0.65, 3.42, 0.49, 47.6], [0.5, 20.0, 0.6, 5.0], [2.0, 1.0, 3.0, 100.0]):
         ours = guarded._conditional_log_likelihood(params, x, t_x, age)
@@ -307,7 +309,7 @@ def test_degenerate_summary_is_reported_not_fitted(
 ) -> None:
     """Nobody ever bought again: the likelihood's supremum is at r -> 0 (nothing identified)."""
     summary = pd.DataFrame({"frequency": 0, "recency": 0.0, "T": np.linspace(1.0, 50.0, 200)})
-    with caplog.at_level(logging.WARNING, logger="crmlib.clv._models"):
+    with caplog.at_level(logging.WARNING, logger="crmlib.clv.models.fitting"):
         fitted = fit_transactions_model(summary, model=model)
     assert not fitted.converged and fitted.covariance is None
     assert len(fitted.attempts) == 3 and all("failed" in a for a in fitted.attempts)
@@ -321,7 +323,7 @@ def test_retry_after_a_failed_first_attempt(
     cdnow: pd.DataFrame, cdnow_fits: dict[str, FittedModel], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """If the first optimization fails, the rescaled restart finds the same estimates."""
-    real = _models._minimize
+    real = fitting.minimize
     calls: list[int] = []
 
     def failing_first(*args: Any, **kwargs: Any) -> optimize.OptimizeResult:
@@ -331,7 +333,7 @@ def test_retry_after_a_failed_first_attempt(
             result.x = np.array([-40.0, 0.0, 0.0, 0.0])  # r at the edge: not an optimum
         return result
 
-    monkeypatch.setattr(_models, "_minimize", failing_first)
+    monkeypatch.setattr(fitting, "minimize", failing_first)
     fitted = fit_transactions_model(cdnow, model="bgnbd")
     assert fitted.converged and len(fitted.attempts) == 2
     assert "attempt 1" in fitted.attempts[0] and "edge of the parameter space" in fitted.attempts[0]

@@ -14,21 +14,19 @@ import pandas as pd
 import pytest
 from contract_tables import contract_transactions
 
-from crmlib.clv._fallback import eligibility
-from crmlib.clv._stage import (
+from crmlib.clv.models import fitting
+from crmlib.clv.models.fitting import eligibility, fit_spend_model, fit_transactions_model
+from crmlib.clv.queries import calibration_holdout, customer_summary, model_summary
+from crmlib.clv.stage import (
     calibration_cutoff,
-    clv_by_group,
-    clv_conclusion,
+    clv_artifact,
     cutoff_fits,
-    describe_summary,
-    model_summary,
     pool_groups,
-    spend_check,
     tracking_table,
     value_groups,
 )
-from crmlib.clv._summary import calibration_holdout, customer_summary
-from crmlib.clv._value import value_by_group
+from crmlib.clv.text import clv_conclusion, describe_summary, spend_check
+from crmlib.clv.value import clv_by_group, value_by_group
 from crmlib.engine import Engine
 from crmlib.io import RunFolder
 from crmlib.privacy import OTHER, small_counts_in_html
@@ -93,8 +91,6 @@ def test_model_summary_renames_and_keeps_units(engine: Engine) -> None:
 
 def test_tracking_counts_repeat_days_of_the_calibration_cohort(engine: Engine) -> None:
     summary = customer_summary(engine, observation_end=AS_OF, unit="day")
-
-    from crmlib.clv._models import fit_transactions_model
 
     fitted = fit_transactions_model(
         pd.DataFrame({"frequency": [1, 1, 1, 2, 0, 3] * 5, "recency": [8.0, 14.0, 5.0, 30.0, 0.0,
@@ -214,8 +210,6 @@ def test_describe_summary_and_spend_check_phrase_small_counts() -> None:
 
 
 def test_cutoff_fits_and_conclusion(engine: Engine) -> None:
-    from crmlib.clv._models import fit_spend_model, fit_transactions_model
-
     summary = customer_summary(engine, observation_end=AS_OF, unit="day")
     final = (fit_transactions_model(summary, model="bgnbd", unit="day"), fit_spend_model(summary))
     fits, base = cutoff_fits(
@@ -244,8 +238,6 @@ def test_cutoff_fits_and_conclusion(engine: Engine) -> None:
 
 
 def test_clv_artifact_keeps_units_through_the_run_folder(tmp_path: Path) -> None:
-    from crmlib.clv._stage import clv_artifact
-
     values = pd.DataFrame({"customer_id": ["A", "B"], "clv": [1.5, 2.5]})
     values.attrs = {"units": {"clv": "currency: margin over 12 months"}, "unit": "week"}
     groups = pd.DataFrame({"customer_id": ["A", "B"], "segment": ["Lost", "New"]})
@@ -406,16 +398,14 @@ def test_stage_completes_when_every_fit_fails(tmp_path: Path, monkeypatch: pytes
                                              ) -> None:  # fmt: skip
     """No optimization converges (the NBD's and Gamma-Gamma's neither): the page is still
     written, on each customer's observed spend rate, and says so."""
-    from crmlib.clv import _models
-
-    real = _models._minimize
+    real = fitting.minimize
 
     def always_fail(model: str, data: Any, penalizer: float, x0: Any, **kw: Any) -> Any:
         result = real(model, data, penalizer, x0, **kw)
         result.x = np.full(np.size(result.x), 40.0)  # at the edge: never an optimum
         return result
 
-    monkeypatch.setattr(_models, "_minimize", always_fail)
+    monkeypatch.setattr(fitting, "minimize", always_fail)
     transactions = _planted_no_dropout(n=80, seed=3)
     metrics, page = _run_stage(transactions, tmp_path / "run", as_of="2024-12-30")
     assert metrics["model"] == "empirical" and metrics["fallback"]["step"] == "empirical"

@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crmlib.clv._describe import describe_model_choice
-from crmlib.clv._plots import (
+from crmlib.clv.plots import (
     cumulative_tracking,
     palive_calibration,
     palive_matrix,
@@ -24,14 +23,15 @@ from crmlib.clv._plots import (
     plot_palive_matrix,
     plot_period_transactions,
 )
-from crmlib.clv._validation import (
+from crmlib.clv.text import describe_model_choice
+from crmlib.clv.validation import (
     compare_models,
     errors_by_frequency,
     holdout_metrics,
     holdout_predictions,
     merge_small_buckets,
 )
-from crmlib.clv._value import probability_alive
+from crmlib.clv.value import probability_alive
 from crmlib.errors import DataContractError
 from crmlib.privacy import small_counts_in_html
 

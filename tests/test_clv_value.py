@@ -1,4 +1,4 @@
-"""Tests of CLV with discounting, intervals and sensitivity (crmlib.clv._value)."""
+"""Tests of CLV with discounting, intervals and sensitivity (crmlib.clv.value, crmlib.clv.intervals)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,16 @@ import pandas as pd
 import pytest
 from test_clv_validation import fitted_with, lifetimes_module, quiet, simulate_bgnbd
 
-from crmlib.clv._describe import describe_clv, describe_intervals, describe_sensitivity
-from crmlib.clv._plots import plot_clv_intervals, plot_sensitivity
-from crmlib.clv._stage import pool_groups
-from crmlib.clv._value import (
+from crmlib.clv.intervals import _layout, _p_alive_patterns, clv_intervals
+from crmlib.clv.models.fitters import transaction_model
+from crmlib.clv.models.registry import KERNELS
+from crmlib.clv.plots import plot_clv_intervals, plot_sensitivity
+from crmlib.clv.stage import pool_groups
+from crmlib.clv.text import describe_clv, describe_intervals, describe_sensitivity
+from crmlib.clv.value import (
     DAYS_PER_MONTH,
     SENSITIVITY_COLUMNS,
     clv_by_month,
-    clv_intervals,
     customer_value,
     cutoff_sensitivity,
     discount_rate_per_unit,
@@ -518,16 +520,14 @@ def test_clv_charts_have_titles_and_labels(cdnow, fits, channels):
 
 @pytest.mark.parametrize("model", ["bgf", "mbgf", "pnbd"])
 def test_bootstrap_palive_per_history_equals_the_direct_formula(cdnow, fits, model):
-    from crmlib.clv._value import _KERNELS, _layout, _p_alive_patterns, _transaction_model
-
-    fitted = _transaction_model(fits[model])
+    fitted = transaction_model(fits[model])
     x, t_x, T = (cdnow[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T"))
     layout = _layout(fitted.kind, x, t_x, T, np.zeros(len(x)), np.zeros(len(x), "int64"), 1)
     draws = fitted.theta * np.array([[1.0], [0.9], [1.1]])  # three parameter vectors
     batch = [draws[:, k] for k in range(4)]
     found = _p_alive_patterns(fitted, batch, layout)
     for k, theta in enumerate(draws):
-        expected = _KERNELS[fitted.kind].p_alive(theta, layout.x, layout.t_x, layout.T)
+        expected = KERNELS[fitted.kind].p_alive(theta, layout.x, layout.t_x, layout.T)
         np.testing.assert_allclose(found[:, k], expected, rtol=1e-10)
 
 

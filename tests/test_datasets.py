@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from crmlib import cli
-from crmlib.clv._summary import customer_summary
+from crmlib.clv.queries import customer_summary
 from crmlib.config import load_params
 from crmlib.datasets import CDNOW_FILES, CDNOW_ROWS, cdnow_source_dir, copy_cdnow, read_cdnow
 from crmlib.engine import Engine

@@ -2,55 +2,25 @@
 Gamma-Gamma fits validated on a holdout and on published results, and CLV with intervals.
 
 The summary (frequency, recency, T, monetary_value) is computed on the engine with lifetimes'
-exact semantics; the models are fitted on unique patterns with weights; CLV, P(alive) and the
-parametric-bootstrap intervals are vectorized closed forms, checked against lifetimes. A model
-is used only when eligible (:func:`eligibility`); when no candidate is, 05 falls back to a
-penalized refit, the NBD (no dropout) or each customer's observed spend rate
-(:func:`choose_model`, :func:`fit_with_fallback`).
+exact semantics (:mod:`crmlib.clv.queries`); the models are fitted on unique patterns with
+weights (:mod:`crmlib.clv.models`: one module per model, its likelihood and closed forms, and
+the fitting machinery); CLV, P(alive) and the parametric-bootstrap intervals are vectorized
+closed forms, checked against lifetimes (:mod:`crmlib.clv.value`,
+:mod:`crmlib.clv.intervals`). A model is used only when eligible (:func:`eligibility`); when
+no candidate is, 05 falls back to a penalized refit, the NBD (no dropout) or each customer's
+observed spend rate (:mod:`crmlib.clv.choice`: :func:`choose_model`,
+:func:`fit_with_fallback`), judged on the holdout by :mod:`crmlib.clv.validation`. The page's
+sentences, tables and charts are :mod:`crmlib.clv.text`, :mod:`crmlib.clv.tables` and
+:mod:`crmlib.clv.plots`; the notebook's entry points :mod:`crmlib.clv.stage`.
 """
 
 from __future__ import annotations
 
-from crmlib.clv._choice_words import comparison_records, comparison_table, describe_choice
-from crmlib.clv._describe import (
-    describe_clv,
-    describe_intervals,
-    describe_model_choice,
-    describe_sensitivity,
-)
-from crmlib.clv._display import errors_table, fits_table, group_table
-from crmlib.clv._fallback import (
-    COLLAPSE_CRITICAL_VALUE,
-    FALLBACK_STEPS,
-    Eligibility,
-    ModelChoice,
-    choose_model,
-    dropout_collapse,
-    eligibility,
-    empirical_model,
-    fit_with_fallback,
-    observed_spend_model,
-    prediction_problem,
-    spend_model,
-)
-from crmlib.clv._models import (
-    MODEL_LABELS,
-    MODELS,
-    PARAMETER_NAMES,
-    TRANSACTION_MODELS,
-    CountedNote,
-    FittedModel,
-    describe_fit,
-    fit_all,
-    fit_notes,
-    fit_spend_model,
-    fit_transactions_model,
-    parameter_table,
-    spend_independence,
-    unique_patterns,
-)
-from crmlib.clv._plots import (
-    cumulative_tracking,
+from crmlib.clv.choice import choose_model, fit_with_fallback, spend_model
+from crmlib.clv.intervals import clv_intervals
+from crmlib.clv.models.base import MODEL_LABELS, MODELS, PARAMETER_NAMES, TRANSACTION_MODELS
+from crmlib.clv.models.fitting import FittedModel, eligibility
+from crmlib.clv.plots import (
     palive_calibration,
     palive_matrix,
     period_transactions,
@@ -62,133 +32,95 @@ from crmlib.clv._plots import (
     plot_period_transactions,
     plot_sensitivity,
 )
-from crmlib.clv._stage import (
-    GROUP_COLUMNS,
-    calibration_cutoff,
-    clv_artifact,
-    clv_by_group,
-    clv_conclusion,
-    clv_metrics,
-    cutoff_fits,
-    days_per_unit,
-    describe_fits,
-    describe_summary,
-    pool_groups,
-    spend_check,
-    tracking_table,
-    value_groups,
-)
-from crmlib.clv._summary import (
-    CALIBRATION_COLUMNS,
-    SUMMARY_COLUMNS,
+from crmlib.clv.queries import (
     UNIT_DAYS,
-    UNITS,
     calibration_holdout,
     customer_summary,
     model_summary,
     summary_units,
 )
-from crmlib.clv._validation import (
-    CRITERIA,
-    HOLDOUT_COLUMNS,
-    compare_models,
-    errors_by_frequency,
-    holdout_metrics,
-    holdout_predictions,
-    merge_small_buckets,
+from crmlib.clv.stage import (
+    calibration_cutoff,
+    clv_artifact,
+    clv_metrics,
+    cutoff_fits,
+    pool_groups,
+    tracking_table,
+    value_groups,
 )
-from crmlib.clv._value import (
-    DAYS_PER_MONTH,
-    DAYS_PER_YEAR,
-    LIFETIMES_PERIODS_PER_MONTH,
-    SENSITIVITY_COLUMNS,
-    UNKNOWN_GROUP,
-    clv_by_month,
-    clv_intervals,
+from crmlib.clv.tables import comparison_table, errors_table, fits_table, group_table
+from crmlib.clv.text import (
+    clv_conclusion,
+    describe_choice,
+    describe_clv,
+    describe_fits,
+    describe_intervals,
+    describe_sensitivity,
+    describe_summary,
+    fit_notes,
+    spend_check,
+)
+from crmlib.clv.validation import holdout_metrics, holdout_predictions
+from crmlib.clv.value import (
     customer_value,
     cutoff_sensitivity,
-    discount_rate_per_unit,
-    expected_purchases,
-    lifetimes_clv_equivalent,
-    model_kind,
-    monthly_discount_rate,
-    probability_alive,
     sensitivity,
-    sensitivity_table,
     top_decile_share,
     value_by_group,
 )
 
+# What 05_clv calls as ``crm.clv.<name>``, and what code outside the package uses (06's BTYD
+# baseline in crmlib.churn.models.baselines; FittedModel); every other public name is imported
+# from its module (queries, models.*, validation, choice, value, intervals, text, tables,
+# plots, stage).
 __all__ = [
-    "UNITS",
+    # queries
     "UNIT_DAYS",
-    "SUMMARY_COLUMNS",
-    "CALIBRATION_COLUMNS",
     "customer_summary",
     "calibration_holdout",
     "summary_units",
     "model_summary",
+    # models
     "MODELS",
     "TRANSACTION_MODELS",
     "MODEL_LABELS",
     "PARAMETER_NAMES",
-    "CountedNote",
     "FittedModel",
-    "fit_notes",
-    "unique_patterns",
-    "fit_transactions_model",
-    "fit_spend_model",
-    "spend_independence",
-    "fit_all",
-    "describe_fit",
-    "parameter_table",
-    "fits_table",
-    "FALLBACK_STEPS",
-    "COLLAPSE_CRITICAL_VALUE",
-    "Eligibility",
-    "ModelChoice",
     "eligibility",
-    "prediction_problem",
-    "empirical_model",
-    "observed_spend_model",
-    "dropout_collapse",
+    # validation
+    "holdout_predictions",
+    "holdout_metrics",
+    # choice
     "choose_model",
     "fit_with_fallback",
     "spend_model",
-    "describe_choice",
-    "comparison_table",
-    "comparison_records",
-    "CRITERIA",
-    "HOLDOUT_COLUMNS",
-    "holdout_predictions",
-    "holdout_metrics",
-    "errors_by_frequency",
-    "errors_table",
-    "merge_small_buckets",
-    "compare_models",
-    "DAYS_PER_MONTH",
-    "DAYS_PER_YEAR",
-    "LIFETIMES_PERIODS_PER_MONTH",
-    "UNKNOWN_GROUP",
-    "SENSITIVITY_COLUMNS",
-    "discount_rate_per_unit",
-    "monthly_discount_rate",
-    "model_kind",
-    "expected_purchases",
-    "probability_alive",
+    # value
     "customer_value",
-    "clv_by_month",
-    "lifetimes_clv_equivalent",
-    "value_by_group",
     "top_decile_share",
-    "clv_intervals",
+    "value_by_group",
     "sensitivity",
     "cutoff_sensitivity",
-    "sensitivity_table",
+    # intervals
+    "clv_intervals",
+    # text
+    "describe_summary",
+    "fit_notes",
+    "describe_fits",
+    "spend_check",
+    "describe_choice",
+    "describe_clv",
+    "describe_intervals",
+    "describe_sensitivity",
+    "clv_conclusion",
+    # tables
+    "fits_table",
+    "comparison_table",
+    "errors_table",
+    "group_table",
+    # plots
     "period_transactions",
     "plot_period_transactions",
     "plot_calibration_holdout",
-    "cumulative_tracking",
     "plot_cumulative_tracking",
     "palive_matrix",
     "plot_palive_matrix",
@@ -196,24 +128,12 @@ __all__ = [
     "plot_palive_calibration",
     "plot_clv_intervals",
     "plot_sensitivity",
-    "describe_model_choice",
-    "describe_clv",
-    "describe_intervals",
-    "describe_sensitivity",
-    "GROUP_COLUMNS",
-    "group_table",
+    # stage
     "calibration_cutoff",
-    "model_summary",
-    "days_per_unit",
-    "value_groups",
-    "clv_artifact",
-    "clv_conclusion",
-    "clv_metrics",
-    "cutoff_fits",
-    "describe_fits",
-    "describe_summary",
-    "clv_by_group",
-    "pool_groups",
-    "spend_check",
     "tracking_table",
+    "cutoff_fits",
+    "value_groups",
+    "pool_groups",
+    "clv_artifact",
+    "clv_metrics",
 ]

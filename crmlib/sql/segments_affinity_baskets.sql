@@ -1,4 +1,4 @@
--- Affinity baskets and item counts (crmlib.segments._affinities.association_rules). Statements:
+-- Affinity baskets and item counts (crmlib.segments.queries.affinities.association_rules). Statements:
 -- 1. {{ baskets }}: one row per customer x item bought in the window (customer_id, item, segment).
 --    A customer's basket is the set of distinct items ({{ item }}: category or product_id, as
 --    VARCHAR) over the purchases (is_purchase: cancelled orders and unmatched refunds never

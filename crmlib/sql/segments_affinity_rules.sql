@@ -1,4 +1,4 @@
--- Association rules between pairs of items (crmlib.segments._affinities.association_rules): one
+-- Association rules between pairs of items (crmlib.segments.queries.affinities.association_rules): one
 -- row per population x ordered pair (antecedent -> consequent) bought by at least
 -- $min_pair_customers customers of the population, with pair support >= $min_support.
 -- Pairs are formed once per customer (self-join of the pruned baskets, item_key a < b) and

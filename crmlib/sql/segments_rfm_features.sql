@@ -1,4 +1,4 @@
--- RFM features at one date (crmlib.segments.rfm_features): one row per customer with at least
+-- RFM features at one date (crmlib.segments.queries.rfm.rfm_features): one row per customer with at least
 -- one purchase (is_purchase) before $end_ts, lapsed customers included, ordered by customer_id.
 -- Reads {{ transactions }} (customer_id, order_ts, amount, is_purchase). The canonical table
 -- holds one row per order (its refunds netted in) plus one row per unmatched refund, so a count

@@ -1,29 +1,50 @@
-"""Fitter objects: lifetimes' (lazy import, the guarded Pareto/NBD class, set to estimates) and
-crmlib's own for the fallbacks lifetimes does not have (NBD, observed spend rate, observed spend)."""
+"""Fitter objects: lifetimes' (lazy import, the guarded Pareto/NBD class, set to estimates),
+crmlib's own for the fallbacks lifetimes does not have (NBD, observed spend rate, observed
+spend), and reading a fitter back: its kind, parameter names and values."""
 
 from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from crmlib.clv._likelihoods import (
-    PARAMETER_NAMES,
-    Array,
-    Params,
-    _pareto_conditional_ll,
-    _pareto_log_a0,
-)
+from crmlib.clv.models.base import PARAMETER_NAMES, Array, Params
+from crmlib.clv.models.paretonbd import pareto_conditional_ll, pareto_log_a0
 
-__all__: list[str] = []
+__all__ = [
+    "import_lifetimes",
+    "guarded_pareto_class",
+    "NBDFitter",
+    "EmpiricalRateModel",
+    "ObservedSpendModel",
+    "load_fitter",
+    "TransactionModel",
+    "unwrap",
+    "model_kind",
+    "transaction_model",
+    "spend_names",
+    "spend_params",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """``GuardedParetoNBDFitter`` is built on first access (lifetimes is imported lazily).
+
+    The class is created by :func:`guarded_pareto_class` and names this module as its home,
+    so that a pickled fitter finds its class here.
+    """
+    if name == "GuardedParetoNBDFitter":
+        return guarded_pareto_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- lifetimes, imported without touching global state -----------------------------------------
-def _lifetimes() -> Any:
+def import_lifetimes() -> Any:
     """The lifetimes package; its import-time warning filters are undone on return."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -33,9 +54,9 @@ def _lifetimes() -> Any:
 
 
 @functools.cache
-def _guarded_pareto_class() -> type:
+def guarded_pareto_class() -> type:
     """:class:`GuardedParetoNBDFitter`, created on first use (lifetimes is imported lazily)."""
-    base = _lifetimes().ParetoNBDFitter
+    base = import_lifetimes().ParetoNBDFitter
 
     class GuardedParetoNBDFitter(base):  # type: ignore[misc,valid-type]
         """lifetimes' ParetoNBDFitter whose ``log A_0`` is finite for heavy buyers at T.
@@ -47,11 +68,11 @@ def _guarded_pareto_class() -> type:
 
         @staticmethod
         def _log_A_0(params: Params, freq: Any, recency: Any, age: Any) -> Any:
-            return _pareto_log_a0(params, freq, recency, age)
+            return pareto_log_a0(params, freq, recency, age)
 
         @staticmethod
         def _conditional_log_likelihood(params: Params, freq: Any, rec: Any, T: Any) -> Any:
-            return _pareto_conditional_ll(params, freq, rec, T)
+            return pareto_conditional_ll(params, freq, rec, T)
 
         @staticmethod
         def _negative_log_likelihood(
@@ -64,12 +85,12 @@ def _guarded_pareto_class() -> type:
         ) -> float:
             if np.any(np.asarray(params) <= 0.0):
                 return float("inf")
-            ll = _pareto_conditional_ll(params, freq, rec, T)
+            ll = pareto_conditional_ll(params, freq, rec, T)
             penalizer_term = penalizer_coef * np.sum(np.asarray(params) ** 2)
             return float(-(weights * ll).sum() / weights.mean() + penalizer_term)
 
-    # its public home: crmlib.clv._models serves it (module __getattr__), so pickles find it there
-    GuardedParetoNBDFitter.__module__ = "crmlib.clv._models"
+    # its home: this module serves it (module __getattr__), so pickles find it here
+    GuardedParetoNBDFitter.__module__ = __name__
     GuardedParetoNBDFitter.__qualname__ = "GuardedParetoNBDFitter"
     return GuardedParetoNBDFitter
 
@@ -196,7 +217,7 @@ class ObservedSpendModel:
 
 
 # -- lifetimes fitter objects -------------------------------------------------------------------
-def _load_fitter(
+def load_fitter(
     model: str,
     params: Mapping[str, float],
     *,
@@ -212,7 +233,7 @@ def _load_fitter(
     ``data`` has one row per customer (weights 1), like lifetimes' ``fit`` on all rows, so
     ``generate_new_data`` and the plotting helpers see every customer.
     """
-    lifetimes = _lifetimes()
+    lifetimes = import_lifetimes()
     generate = lifetimes.generate_data
     names = PARAMETER_NAMES[model]
     values = [params[n] for n in names]
@@ -226,7 +247,7 @@ def _load_fitter(
         classes = {
             "bgnbd": (lifetimes.BetaGeoFitter, generate.beta_geometric_nbd_model),
             "mbgnbd": (lifetimes.ModifiedBetaGeoFitter, generate.modified_beta_geometric_nbd_model),
-            "paretonbd": (_guarded_pareto_class(), generate.pareto_nbd_model),
+            "paretonbd": (guarded_pareto_class(), generate.pareto_nbd_model),
         }
         cls, simulate = classes[model]
         fitter = cls(penalizer_coef=penalizer)
@@ -244,3 +265,104 @@ def _load_fitter(
         if model != "nbd":
             fitter.confidence_intervals_ = fitter._compute_confidence_intervals()
     return fitter
+
+
+# -- fitted models: kind, parameter names and values ------------------------------------------
+@dataclass(frozen=True)
+class TransactionModel:
+    """A fitted transaction model: its kind, parameter names and values."""
+
+    kind: str  # "bgnbd" | "mbgnbd" | "pnbd"
+    names: tuple[str, ...]
+    theta: np.ndarray
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self.kind]
+
+
+_TRANSACTION_CLASSES = {
+    "BetaGeoFitter": ("bgnbd", ("r", "alpha", "a", "b")),
+    "ModifiedBetaGeoFitter": ("mbgnbd", ("r", "alpha", "a", "b")),
+    "ParetoNBDFitter": ("pnbd", ("r", "alpha", "s", "beta")),
+    # crmlib's own (above): the fallbacks without dropout
+    "NBDFitter": ("nbd", ("r", "alpha")),
+    "EmpiricalRateModel": ("empirical", ("repeat_rate",)),
+}
+_LABELS = {
+    "bgnbd": "BG/NBD",
+    "mbgnbd": "MBG/NBD",
+    "pnbd": "Pareto/NBD",
+    "nbd": "NBD (no dropout)",
+    "empirical": "Observed spend rate",
+}
+_NAMES = {kind: names for kind, names in _TRANSACTION_CLASSES.values()}
+#: Spend models: lifetimes' Gamma-Gamma, or crmlib's observed spend (the fallback).
+_SPEND_CLASSES = {"GammaGammaFitter": ("p", "q", "v"), "ObservedSpendModel": ("mean_spend",)}
+_SPEND_NAMES = _SPEND_CLASSES["GammaGammaFitter"]
+
+
+def unwrap(fitted: Any) -> Any:
+    """A lifetimes fitter, also when wrapped in an object with a ``fitter`` attribute."""
+    if not hasattr(fitted, "params_") and hasattr(fitted, "fitter"):
+        return fitted.fitter
+    return fitted
+
+
+def _fitted_params(fitter: Any, names: Sequence[str], what: str) -> np.ndarray:
+    params = getattr(fitter, "params_", None)
+    if params is None:
+        raise ValueError(f"{what} {type(fitter).__name__} is not fitted (no params_)")
+    try:
+        values = np.array([float(params[name]) for name in names])
+    except KeyError as exc:
+        raise ValueError(
+            f"{what} {type(fitter).__name__}: parameter {exc} missing from params_"
+        ) from None
+    return values
+
+
+def _class_name(fitter: Any, known: Mapping[str, Any] | Sequence[str]) -> str | None:
+    """The first class of ``fitter``'s MRO that is ``known`` (subclasses of lifetimes' fitters)."""
+    for cls in type(fitter).__mro__:
+        if cls.__name__ in known:
+            return cls.__name__
+    return None
+
+
+def model_kind(fitter: Any) -> str:
+    """``"bgnbd"``, ``"mbgnbd"`` or ``"pnbd"`` for a fitted lifetimes transaction model.
+
+    Subclasses count as their lifetimes base class (e.g. a guarded ParetoNBDFitter).
+    """
+    fitter = unwrap(fitter)
+    name = _class_name(fitter, _TRANSACTION_CLASSES)
+    if name is None:
+        raise ValueError(
+            f"transaction model {type(fitter).__name__} is not supported; expected one of "
+            f"{sorted(_TRANSACTION_CLASSES)}"
+        )
+    return _TRANSACTION_CLASSES[name][0]
+
+
+def transaction_model(fitter: Any) -> TransactionModel:
+    fitter = unwrap(fitter)
+    kind = model_kind(fitter)
+    names = _NAMES[kind]
+    return TransactionModel(kind, names, _fitted_params(fitter, names, "transaction model"))
+
+
+def spend_names(fitter: Any) -> tuple[str, ...]:
+    """Parameter names of a spend model: Gamma-Gamma ``(p, q, v)`` or ``(mean_spend,)``."""
+    name = _class_name(unwrap(fitter), _SPEND_CLASSES)
+    if name is None:
+        raise ValueError(
+            f"spend model {type(unwrap(fitter)).__name__}: expected a GammaGammaFitter "
+            "(or crmlib's ObservedSpendModel)"
+        )
+    return _SPEND_CLASSES[name]
+
+
+def spend_params(fitter: Any) -> np.ndarray:
+    """The spend model's parameters: Gamma-Gamma's (p, q, v), or the observed mean spend."""
+    return _fitted_params(unwrap(fitter), spend_names(fitter), "spend model")

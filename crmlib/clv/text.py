@@ -1,26 +1,39 @@
-"""Plain sentences with numbers for stage 05_clv: model choice, CLV, intervals, sensitivity.
+"""Plain sentences with numbers for stage 05_clv: the data, the fits, the model choice, CLV,
+intervals and sensitivity, and the stage's conclusion.
 
-Every function returns Markdown built from the tables only (no customer ids).
+Every function returns Markdown (or a sentence) built from the tables and fits only (no
+customer ids).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from crmlib.clv._value import top_decile_share
+from crmlib.clv.choice import ModelChoice
+from crmlib.clv.models.base import MODEL_LABELS, UNIT_WORDS
+from crmlib.clv.models.fitting import FittedModel, spend_independence
+from crmlib.clv.value import top_decile_share
 from crmlib.plotting import format_money
-from crmlib.privacy import OTHER, SmallCells
+from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
 
 __all__ = [
+    "describe_summary",
+    "fit_notes",
+    "describe_fit",
+    "describe_fits",
+    "spend_check",
     "describe_model_choice",
+    "describe_choice",
     "describe_clv",
     "describe_intervals",
     "describe_sensitivity",
+    "clv_conclusion",
 ]
 
 log = logging.getLogger(__name__)
@@ -64,7 +77,7 @@ def _count(value: float) -> str:
 def describe_model_choice(table: pd.DataFrame, chosen: str, criterion: str) -> str:
     """Markdown: which model was chosen, by what, how it did on the holdout, who was excluded.
 
-    Takes the table and choice of :func:`crmlib.clv.compare_models`.
+    Takes the table and choice of :func:`crmlib.clv.validation.compare_models`.
     """
     rows = table.set_index("model")
     if chosen not in rows.index:
@@ -242,7 +255,7 @@ def describe_intervals(
 def describe_sensitivity(table: pd.DataFrame, *, currency: str) -> str:
     """Markdown: how much total CLV moves with the discount rate, horizon or cut-off.
 
-    Takes the grid of :func:`crmlib.clv.sensitivity` or a :func:`crmlib.clv.sensitivity_table`.
+    Takes the grid of :func:`crmlib.clv.sensitivity` or a :func:`crmlib.clv.value.sensitivity_table`.
     """
     if table.empty:
         return "*No sensitivity results.*"
@@ -301,3 +314,191 @@ def _describe_grid(table: pd.DataFrame, base: pd.Series, currency: str) -> str:
             f"At {rate:.0%} a year, relative to {horizon} months: " + ", ".join(parts) + "."
         )
     return " ".join(lines)
+
+
+# -- the data and the fits ---------------------------------------------------------------------
+def describe_summary(
+    summary: pd.DataFrame, calibration: pd.DataFrame, *, unit: str, min_cell_size: int
+) -> str:
+    """Markdown: customers, repeat buyers, mean frequency and the calibration/holdout split.
+
+    Numbers of customers are written by the small-cell rule (``min_cell_size``): "fewer than
+    10 customers", and a share of a group that is not shown is left out with it.
+    """
+    rule = SmallCells(min_cell_size)
+    n = len(summary)
+    repeat = int((summary["frequency"] > 0).sum())
+    attrs = calibration.attrs
+    buyers = int((calibration["frequency_holdout"] > 0).sum())
+    share = f" ({repeat / n:.0%})" if rule.shown(repeat) and rule.shown(n) else ""
+    return (
+        f"**{rule.phrase(n)}** bought on or before {summary.attrs.get('observation_end', '')}; "
+        f"{rule.phrase(repeat)}{share} came back at least once (mean "
+        f"{summary['frequency'].mean():.2f} repeat purchases, time unit: {unit}). The models are "
+        f"fitted on the {rule.phrase(len(calibration))} who bought by "
+        f"{attrs.get('calibration_end', '')} and judged on what they did from then to "
+        f"{attrs.get('observation_end', '')}: {rule.phrase(buyers)} bought again in that "
+        "holdout."
+        if n
+        else "No customer bought on or before the as-of date: there is nothing to model."
+    )
+
+
+#: Fallbacks that are computed from the data, not fitted (:mod:`crmlib.clv.choice`).
+_NOT_FITS = ("empirical", "observed_spend")
+
+
+def _fmt_number(value: float) -> str:
+    text = f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return text.replace("-", "\u2212")
+
+
+def _fmt_fixed(value: float) -> str:
+    return f"{value:,.1f}".replace("-", "\u2212")
+
+
+def fit_notes(fitted: FittedModel, *, min_cell_size: int, first: bool = True) -> list[str]:
+    """A fit's notes for a page: ``notes`` (from the second when ``first`` is False), then
+    its :class:`CountedNote` s worded with the small-cell rule (``min_cell_size``)."""
+    notes = list(fitted.notes if first else fitted.notes[1:])
+    return notes + [note.words(min_cell_size=min_cell_size) for note in fitted.counted]
+
+
+def describe_fit(fitted: FittedModel, *, min_cell_size: int = MIN_CELL_SIZE) -> str:
+    """Markdown: the model's parameters, log-likelihood, convergence and what was tried.
+
+    Numbers of customers are written by the small-cell rule (``min_cell_size``, the run's
+    ``privacy.min_cell_size``): "fewer than 10 repeat customers ...".
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"frequency": [1, 2, 3, 1, 4, 2, 5, 1] * 10,
+    ...                       "monetary_value": [20.0, 35.0, 18.0, 50.0, 25.0, 30.0, 22.0, 41.0] * 10})
+    >>> from crmlib.clv.models.fitting import fit_spend_model
+    >>> print(describe_fit(fit_spend_model(table)).splitlines()[0])  # doctest: +ELLIPSIS
+    **Gamma-Gamma** fitted on 80 customers (8 distinct patterns): p = ..., q = ..., v = ... (currency).
+    """
+    customers = SmallCells(min_cell_size).phrase(fitted.n_customers)
+    units = {
+        "alpha": f" {UNIT_WORDS.get(fitted.unit, fitted.unit)}",
+        "beta": f" {UNIT_WORDS.get(fitted.unit, fitted.unit)}",
+        "v": " (currency)" if fitted.name == "gammagamma" else "",
+    }  # fmt: skip
+    params = ", ".join(
+        f"{name} = {_fmt_number(value)}{units.get(name, '')}"
+        for name, value in fitted.params.items()
+    )
+    if fitted.name in _NOT_FITS:
+        notes = fit_notes(fitted, min_cell_size=min_cell_size)
+        return f"**{fitted.label}** (not a fitted model): " + "; ".join(notes) + "."
+    if not all(math.isfinite(value) for value in fitted.params.values()):
+        return (
+            f"**{fitted.label}**: no estimates on {customers}; "
+            + "; ".join(fitted.attempts) + ". It is not used."
+        )  # fmt: skip
+    lines = [
+        f"**{fitted.label}** fitted on {customers} "
+        f"({fitted.n_patterns:,} distinct patterns): {params}.",
+        f"Log-likelihood {_fmt_fixed(fitted.log_likelihood)} "
+        f"(AIC {_fmt_fixed(fitted.aic)}, BIC {_fmt_fixed(fitted.bic)})."
+        if math.isfinite(fitted.log_likelihood)
+        else "Its log-likelihood is not finite at these parameters.",
+    ]
+    if fitted.converged and len(fitted.attempts) == 1:
+        lines.append("The fit converged on the first attempt.")
+    elif fitted.converged:
+        lines.append(f"The fit converged on attempt {len(fitted.attempts)}; what was tried:")
+    else:
+        lines.append("**The fit did not converge**; do not use these parameters. What was tried:")
+    if not (fitted.converged and len(fitted.attempts) == 1):
+        lines.extend(f"- {attempt}" for attempt in fitted.attempts)
+    lines.extend(
+        f"- {note}" for note in fit_notes(fitted, min_cell_size=min_cell_size, first=False)
+    )
+    return "\n".join(lines)
+
+
+def describe_fits(fits: Mapping[str, FittedModel], *, min_cell_size: int) -> str:
+    """Markdown: each candidate model's fit in words (:func:`crmlib.clv.text.describe_fit`)."""
+    return "\n\n".join(
+        describe_fit(fitted, min_cell_size=min_cell_size) for fitted in fits.values()
+    )
+
+
+def spend_check(summary: pd.DataFrame, *, min_cell_size: int) -> str:
+    """Markdown: the Gamma-Gamma independence check (frequency vs spend) and what it implies."""
+    verdict = spend_independence(summary, min_cell_size=min_cell_size)["verdict"]
+    return f"**Spend and frequency:** {verdict}"
+
+
+# -- the model choice ----------------------------------------------------------------------------
+def describe_choice(choice: ModelChoice) -> str:
+    """Markdown: which model 05 uses and why: the holdout choice, or the fallback step and why.
+
+    Takes :func:`choose_model`'s result (or :func:`fit_with_fallback`'s).
+    """
+    if choice.comparison.empty:
+        return " ".join(choice.words)
+    if choice.fallback is None:
+        table = choice.comparison.assign(model=[MODEL_LABELS.get(m, m) for m in
+                                                choice.comparison["model"]])  # fmt: skip
+        return describe_model_choice(table, MODEL_LABELS.get(choice.chosen, choice.chosen),
+                                     choice.criterion)  # fmt: skip
+    lines = list(choice.words)
+    model = choice.model
+    if model.name == "nbd":
+        r, alpha = model.params["r"], model.params["alpha"]
+        unit = UNIT_WORDS.get(model.unit, model.unit)
+        lines.append(
+            f"Customers are modelled as never leaving (P(alive) = 1 for everyone): each buys at "
+            f"their own steady rate, the rates varying across customers as a Gamma distribution "
+            f"(r = {r:.3g}, alpha = {alpha:.3g} {unit}; mean {r / alpha:.3g} repeat purchases "
+            f"per {unit.rstrip('s')})."
+        )
+    elif model.name == "empirical":
+        lines.append(
+            "No model describes these customers, so each is valued at their own observed "
+            "spend per unit of time since their first purchase, continued over the horizon, "
+            "discounted and times the margin: there is no P(alive) (nobody is assumed gone) "
+            "and no interval."
+        )
+    row = choice.comparison.set_index("model").loc[choice.chosen]
+    if np.isfinite(row.get("mae", np.nan)):
+        lines.append(
+            f"On the holdout it predicted {row['predicted_total']:,.0f} repeat purchases against "
+            f"{row['actual_total']:,.0f} actual; its error per customer is {row['mae']:.3f} "
+            "purchases (MAE)."
+        )
+    return " ".join(lines)
+
+
+# -- the conclusion ------------------------------------------------------------------------------
+def clv_conclusion(
+    values: pd.DataFrame,
+    *,
+    chosen: str,
+    horizon_months: int,
+    currency: str,
+    top_decile: float,
+    min_cell_size: int,
+) -> str:
+    """The stage's one-line conclusion for the front page, from the numbers.
+
+    ``chosen`` is the model used (a candidate, ``"nbd"`` or ``"empirical"``: the fallbacks
+    are named as such); the number of customers is written by the small-cell rule
+    (``min_cell_size``).
+    """
+    total = float(values["clv"].sum())
+    mean = float(values["clv"].mean()) if len(values) else float("nan")
+    how = (
+        "valued at each customer's observed spend rate: no model converged"
+        if chosen == "empirical"
+        else f"model {MODEL_LABELS.get(chosen, chosen)}"
+    )
+    return (
+        f"The {SmallCells(min_cell_size).phrase(len(values))} are worth "
+        f"{_money(total, currency)} in "
+        f"discounted margin over the next {horizon_months} months "
+        f"({_money(mean, currency)} each on average, {how}); the top 10% hold "
+        f"{top_decile:.0%} of it."
+    )

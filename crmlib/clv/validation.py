@@ -22,23 +22,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlib.clv._formulas import _KERNELS
-from crmlib.clv._value_base import (
-    _history,
-    _transaction_model,
-    _unique_rows,
-    _unwrap,
-)
+from crmlib.clv.models.fitters import transaction_model, unwrap
+from crmlib.clv.models.fitting import Eligibility, FittedModel, eligibility, prediction_problem
+from crmlib.clv.models.inputs import history, unique_rows
+from crmlib.clv.models.registry import KERNELS
 from crmlib.errors import DataContractError
 from crmlib.privacy import SmallCells
 
 __all__ = [
     "CRITERIA",
     "HOLDOUT_COLUMNS",
+    "COMPARISON_COLUMNS",
+    "holdout_arrays",
     "holdout_predictions",
     "holdout_metrics",
+    "bucket_labels",
+    "bucket_codes",
     "errors_by_frequency",
     "merge_small_buckets",
+    "comparison_rows",
+    "best_model",
     "compare_models",
 ]
 
@@ -62,11 +65,11 @@ def _require(table: pd.DataFrame, columns: Sequence[str], table_name: str) -> No
         )
 
 
-def _holdout_arrays(
+def holdout_arrays(
     calibration_holdout: pd.DataFrame,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     _require(calibration_holdout, HOLDOUT_COLUMNS, "calibration_holdout")
-    x, t_x, T = _history(calibration_holdout, HOLDOUT_COLUMNS[:3], table_name="calibration_holdout")
+    x, t_x, T = history(calibration_holdout, HOLDOUT_COLUMNS[:3], table_name="calibration_holdout")
     actual = pd.to_numeric(calibration_holdout["frequency_holdout"], errors="coerce").to_numpy(
         dtype="float64"
     )
@@ -85,8 +88,8 @@ def _holdout_arrays(
 
 def _predict(model: Any, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, t: np.ndarray) -> Any:
     """(P(alive), E[Y(t) | x, t_x, T]) per customer; E[Y(t) | alive] once per (x, T, t)."""
-    kernel = _KERNELS[model.kind]
-    index, (ux, uT, ut) = _unique_rows(x, T, t)
+    kernel = KERNELS[model.kind]
+    index, (ux, uT, ut) = unique_rows(x, T, t)
     alive_expected = kernel.alive_expected(model.theta, ut, ux, uT)[index]
     p_alive = np.broadcast_to(kernel.p_alive(model.theta, x, t_x, T), x.shape)
     return p_alive, p_alive * alive_expected
@@ -126,8 +129,8 @@ def holdout_predictions(
     unit : str
         The time unit of the recency/T/duration columns (recorded in ``attrs``).
     """
-    model = _transaction_model(fitter)
-    x, t_x, T, actual, duration = _holdout_arrays(calibration_holdout)
+    model = transaction_model(fitter)
+    x, t_x, T, actual, duration = holdout_arrays(calibration_holdout)
     p_alive, predicted = _predict(model, x, t_x, T, duration)
     frame = pd.DataFrame(
         {
@@ -204,7 +207,7 @@ def holdout_metrics(predictions: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def _bucket_labels(buckets: Sequence[int]) -> list[str]:
+def bucket_labels(buckets: Sequence[int]) -> list[str]:
     labels = []
     for low, high in zip(buckets, [*buckets[1:], None], strict=True):
         if high is None:
@@ -225,7 +228,7 @@ def _check_bounds(buckets: Sequence[int]) -> list[int]:
     return bounds
 
 
-def _bucket_codes(bounds: Sequence[int], frequency: Any) -> np.ndarray:
+def bucket_codes(bounds: Sequence[int], frequency: Any) -> np.ndarray:
     """The bucket (index into ``bounds``, lower bounds) of each frequency."""
     values = np.asarray(frequency, dtype="float64")
     return np.searchsorted(np.asarray(bounds, dtype="float64"), values, side="right") - 1
@@ -251,7 +254,7 @@ def merge_small_buckets(frequency: Any, *, buckets: Sequence[int], min_cell_size
     """
     rule = SmallCells(min_cell_size)
     bounds = _check_bounds(buckets)
-    sizes = list(np.bincount(_bucket_codes(bounds, frequency), minlength=len(bounds)))
+    sizes = list(np.bincount(bucket_codes(bounds, frequency), minlength=len(bounds)))
     while len(bounds) > 1:
         small = np.flatnonzero(rule.is_small(np.asarray(sizes)))
         if not small.size:
@@ -285,7 +288,7 @@ def errors_by_frequency(
     predicted, actual = _prediction_arrays(predictions)
     frequency = predictions["frequency_cal"].to_numpy(dtype="float64")
     bounds = merge_small_buckets(frequency, buckets=buckets, min_cell_size=min_cell_size)
-    code = _bucket_codes(bounds, frequency)
+    code = bucket_codes(bounds, frequency)
     error = predicted - actual
     k = len(bounds)
     customers = np.bincount(code, minlength=k)
@@ -297,7 +300,7 @@ def errors_by_frequency(
         size = np.where(customers > 0, customers, np.nan)
         table = pd.DataFrame(
             {
-                "frequency_bucket": _bucket_labels(bounds),
+                "frequency_bucket": bucket_labels(bounds),
                 "customers": customers.astype("int64"),
                 "mean_predicted": predicted_total / size,
                 "mean_actual": actual_total / size,
@@ -315,7 +318,7 @@ def errors_by_frequency(
     return table
 
 
-def _comparison_rows(
+def comparison_rows(
     fitters: Mapping[str, Any],
     calibration_holdout: pd.DataFrame,
     *,
@@ -331,16 +334,12 @@ def _comparison_rows(
     holdout errors). An eligible model whose holdout predictions are not finite for some
     customers is excluded too, with the count in ``note``.
     """
-    # imported here: crmlib.clv._fallback imports this module
-    from crmlib.clv._fallback import Eligibility, eligibility, prediction_problem
-    from crmlib.clv._models import FittedModel
-
-    x, t_x, T, _, _ = _holdout_arrays(calibration_holdout)
+    x, t_x, T, _, _ = holdout_arrays(calibration_holdout)
     rows = []
     for name, fitted in fitters.items():
         flag = _converged_flag(name, fitted, converged)
         row: dict[str, Any] = {"model": str(name), "converged": flag, "note": ""}
-        fitter = _unwrap(fitted)
+        fitter = unwrap(fitted)
         if fitter is None or getattr(fitter, "params_", None) is None:
             reason = (
                 eligibility(fitted).reason
@@ -350,11 +349,9 @@ def _comparison_rows(
             row.update(eligible=False, note=f"{reason}: excluded from the choice")
             rows.append(row)
             continue
-        model = _transaction_model(fitter)
+        model = transaction_model(fitter)
         with np.errstate(all="ignore"):
-            log_likelihood = float(
-                _KERNELS[model.kind].log_likelihood(model.theta, x, t_x, T).sum()
-            )
+            log_likelihood = float(KERNELS[model.kind].log_likelihood(model.theta, x, t_x, T).sum())
         row.update(log_likelihood=log_likelihood, n_params=len(model.names),
                    aic=2 * len(model.names) - 2 * log_likelihood)  # fmt: skip
         if model.kind == "empirical":
@@ -390,7 +387,7 @@ def _comparison_rows(
         if not row["eligible"]:
             row["note"] = f"{criterion} is not finite: excluded from the choice"
         rows.append(row)
-    table = pd.DataFrame(rows).reindex(columns=_COMPARISON_COLUMNS)
+    table = pd.DataFrame(rows).reindex(columns=COMPARISON_COLUMNS)
     table["converged"] = table["converged"].astype(bool)
     table["eligible"] = table["eligible"].astype(bool)
     table["chosen"] = False
@@ -398,13 +395,13 @@ def _comparison_rows(
 
 
 #: Columns of :func:`compare_models`' table.
-_COMPARISON_COLUMNS = [
+COMPARISON_COLUMNS = [
     "model", "converged", "log_likelihood", "n_params", "aic", "mae", "rmse",
     "predicted_total", "actual_total", "aggregate_error", "eligible", "chosen", "note",
 ]  # fmt: skip
 
 
-def _best(table: pd.DataFrame, criterion: str) -> str:
+def best_model(table: pd.DataFrame, criterion: str) -> str:
     """The model with the best ``criterion`` among the rows of ``table`` (ties: the first)."""
     scores = [_score(row, criterion) for row in table.to_dict("records")]
     best = int(np.argmax(scores) if criterion == "log_likelihood" else np.argmin(scores))
@@ -447,7 +444,7 @@ def compare_models(
         raise ValueError(f"criterion={criterion!r}: expected one of {CRITERIA}")
     if not fitters:
         raise ValueError("compare_models: no model to compare")
-    table = _comparison_rows(
+    table = comparison_rows(
         fitters, calibration_holdout, unit=unit, criterion=criterion, converged=converged
     )
     eligible = table[table["eligible"]]
@@ -456,7 +453,7 @@ def compare_models(
             "compare_models: no converged model to choose from "
             f"({', '.join(f'{r.model}: {r.note}' for r in table.itertuples())})"
         )
-    chosen = _best(eligible, criterion)
+    chosen = best_model(eligible, criterion)
     table["chosen"] = table["model"] == chosen
     table.attrs = {"criterion": criterion, "unit": unit, "chosen": chosen}
     log.info("chose %s by %s among %d eligible models", chosen, criterion, len(eligible))

@@ -1,4 +1,4 @@
-"""BTYD models via lifetimes: BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma, fitted on patterns.
+"""BTYD fits: BG/NBD, MBG/NBD, Pareto/NBD, NBD and Gamma-Gamma on patterns, and the eligibility rule.
 
 Input: a customer summary, one row per customer, in lifetimes' convention:
 
@@ -34,6 +34,9 @@ must drop out of the outer sum; scipy returns -inf for small terms but NaN once 
 quantity as a guarded difference in log space: ``-inf`` at ``recency == T``, a Gauss-Legendre
 integral when the two terms nearly cancel, and the hypergeometric function after Euler's
 transformation. It is equal to lifetimes wherever lifetimes is finite.
+
+A fit is used only when it is eligible (:func:`eligibility`, the one rule every stage applies:
+converged, finite positive parameters, finite log-likelihood and predictions).
 """
 
 from __future__ import annotations
@@ -42,46 +45,41 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from crmlib.clv._likelihoods import _OBJECTIVES as _OBJECTIVES
-from crmlib.clv._likelihoods import (
-    _UNIT_WORDS,
+from crmlib.clv.models.base import (
     MODEL_LABELS,
     MODELS,
     PARAMETER_NAMES,
-    TRANSACTION_MODELS,
-    _Data,
-    _group_codes,
-    _SpendData,
-    _value,
+    PatternData,
+    SpendData,
+    group_codes,
 )
-from crmlib.clv._likelihoods import _gammagamma as _gammagamma
-from crmlib.clv._models_fitters import _guarded_pareto_class, _load_fitter
-from crmlib.clv._models_fitters import _lifetimes as _lifetimes
-from crmlib.clv._models_input import (
-    _check_options,
-    _check_summary_unit,
-    _patterns_of,
-    _Prepared,
-    _spend_arrays,
-    _summary_arrays,
+from crmlib.clv.models.fitters import load_fitter
+from crmlib.clv.models.inputs import (
+    Prepared,
+    check_options,
+    check_summary_unit,
+    patterns_of,
+    spend_arrays,
+    summary_arrays,
 )
-from crmlib.clv._optimize import _covariance, _fit, _minimize, _natural_params
+from crmlib.clv.models.optimize import (
+    fit_attempts,
+    minimize,
+    natural_params,
+    parameter_covariance,
+)
+from crmlib.clv.models.registry import objective_value
 from crmlib.errors import DataContractError
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
-# The "X as X" imports re-export private names of sibling modules that the tests still reach as
-# crmlib.clv._models.<name>; _minimize is looked up here by _finish (tests replace it here).
+# _finish looks minimize up here at call time: the tests replace fitting.minimize.
 
 __all__ = [
-    "MODELS",
-    "TRANSACTION_MODELS",
-    "MODEL_LABELS",
-    "PARAMETER_NAMES",
     "CountedNote",
     "FittedModel",
     "unique_patterns",
@@ -89,19 +87,13 @@ __all__ = [
     "fit_spend_model",
     "spend_independence",
     "fit_all",
-    "describe_fit",
-    "fit_notes",
     "parameter_table",
+    "Eligibility",
+    "prediction_problem",
+    "eligibility",
 ]
 
 log = logging.getLogger(__name__)
-
-
-def __getattr__(name: str) -> Any:
-    """``GuardedParetoNBDFitter`` is built on first access (lifetimes is imported lazily)."""
-    if name == "GuardedParetoNBDFitter":
-        return _guarded_pareto_class()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- public API ---------------------------------------------------------------------------------
@@ -230,10 +222,10 @@ def unique_patterns(summary: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     >>> index.tolist()
     [0, 1, 0, 1]
     """
-    return _patterns_of(*_summary_arrays(summary))
+    return patterns_of(*summary_arrays(summary))
 
 
-def _fit_prepared(model: str, prepared: _Prepared, *, penalizer: float, unit: str) -> FittedModel:
+def _fit_prepared(model: str, prepared: Prepared, *, penalizer: float, unit: str) -> FittedModel:
     x, t_x, age, data = prepared.x, prepared.t_x, prepared.age, prepared.data
     notes = [
         f"fitted on {data.x.size:,} distinct (frequency, recency, T) patterns of "
@@ -326,14 +318,14 @@ def fit_transactions_model(
     >>> fitted.converged, fitted.n_customers, sorted(fitted.params)
     (True, 2000, ['a', 'alpha', 'b', 'r'])
     """
-    _check_options(model, penalizer, unit)
-    _check_summary_unit(summary, unit)
-    return _fit_prepared(model, _Prepared.of(summary), penalizer=penalizer, unit=unit)
+    check_options(model, penalizer, unit)
+    check_summary_unit(summary, unit)
+    return _fit_prepared(model, Prepared.of(summary), penalizer=penalizer, unit=unit)
 
 
 def _finish(
     model: str,
-    data: _Data | _SpendData,
+    data: PatternData | SpendData,
     frame: pd.DataFrame,
     *,
     penalizer: float,
@@ -344,17 +336,19 @@ def _finish(
     warm_start: bool = True,
 ) -> FittedModel:
     """Fit with retries and package the result."""
-    # _minimize is looked up here, at call time: replacing _models._minimize reaches the fit
-    outcome, outcomes, words = _fit(model, data, penalizer=penalizer, unit=unit,
-                                    warm_start=warm_start, minimize=_minimize)  # fmt: skip
+    # minimize is looked up here, at call time: replacing fitting.minimize reaches the fit
+    outcome, outcomes, words = fit_attempts(model, data, penalizer=penalizer, unit=unit,
+                                    warm_start=warm_start, minimize=minimize)  # fmt: skip
     converged = outcome.failure is None
     scale = outcome.attempt.scale
-    params = _natural_params(model, outcome.log_params, scale)
+    params = natural_params(model, outcome.log_params, scale)
     finite = all(math.isfinite(v) and v > 0 for v in params.values())
     natural = np.log(np.array(list(params.values()))) if finite else outcome.log_params
-    log_likelihood = -_value(model, natural, data, 0.0) * data.total if finite else float("nan")
+    log_likelihood = (
+        -objective_value(model, natural, data, 0.0) * data.total if finite else float("nan")
+    )
     covariance = (
-        _covariance(params, outcome.hessian, data.total)
+        parameter_covariance(params, outcome.hessian, data.total)
         if converged and outcome.hessian is not None
         else None
     )
@@ -371,7 +365,7 @@ def _finish(
         )
         log.warning("%s did not converge: %s", MODEL_LABELS[model], "; ".join(words))
     fitter = (
-        _load_fitter(model, params, penalizer=outcome.attempt.penalizer, scale=scale,
+        load_fitter(model, params, penalizer=outcome.attempt.penalizer, scale=scale,
                      value=outcome.value, hessian=outcome.hessian, covariance=covariance,
                      data=frame)
         if finite else None
@@ -432,7 +426,7 @@ def fit_spend_model(summary: pd.DataFrame, *, penalizer: float = 0.0) -> FittedM
     """
     if not (penalizer >= 0 and math.isfinite(penalizer)):
         raise ValueError(f"penalizer={penalizer!r}: expected a finite number >= 0")
-    x, m = _spend_arrays(summary)
+    x, m = spend_arrays(summary)
     repeat = x > 0
     usable = repeat & (m > 0)
     excluded = int(np.count_nonzero(repeat & ~usable))
@@ -441,9 +435,9 @@ def fit_spend_model(summary: pd.DataFrame, *, penalizer: float = 0.0) -> FittedM
             f"summary: none of the {int(repeat.sum())} repeat customers (frequency > 0) has "
             "monetary_value > 0; the Gamma-Gamma model needs repeat customers with spend"
         )
-    codes, first = _group_codes(x[usable], m[usable])
+    codes, first = group_codes(x[usable], m[usable])
     weights = np.bincount(codes, minlength=first.size).astype(float)
-    data = _SpendData.build(x[usable][first], m[usable][first], weights)
+    data = SpendData.build(x[usable][first], m[usable][first], weights)
     notes = [
         f"fitted on {first.size:,} distinct (frequency, monetary_value) pairs of "
         f"{int(usable.sum()):,} repeat customers",
@@ -497,7 +491,7 @@ def spend_independence(
     >>> spend_independence(table)["strength"]
     'negligible'
     """
-    x, m = _spend_arrays(summary)
+    x, m = spend_arrays(summary)
     keep = (x > 0) & (m > 0)
     n = int(keep.sum())
     repeat_customers = SmallCells(min_cell_size).phrase(n, "repeat customer")
@@ -555,83 +549,10 @@ def fit_all(
         Model name -> :class:`FittedModel`, in the order of ``models``.
     """
     for name in models:
-        _check_options(name, penalizer, unit)
-    _check_summary_unit(summary, unit)
-    prepared = _Prepared.of(summary)
+        check_options(name, penalizer, unit)
+    check_summary_unit(summary, unit)
+    prepared = Prepared.of(summary)
     return {name: _fit_prepared(name, prepared, penalizer=penalizer, unit=unit) for name in models}
-
-
-#: Fallbacks that are computed from the data, not fitted (:mod:`crmlib.clv._fallback`).
-_NOT_FITS = ("empirical", "observed_spend")
-
-
-def _fmt_number(value: float) -> str:
-    text = f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    return text.replace("-", "\u2212")
-
-
-def _fmt_fixed(value: float) -> str:
-    return f"{value:,.1f}".replace("-", "\u2212")
-
-
-def fit_notes(fitted: FittedModel, *, min_cell_size: int, first: bool = True) -> list[str]:
-    """A fit's notes for a page: ``notes`` (from the second when ``first`` is False), then
-    its :class:`CountedNote` s worded with the small-cell rule (``min_cell_size``)."""
-    notes = list(fitted.notes if first else fitted.notes[1:])
-    return notes + [note.words(min_cell_size=min_cell_size) for note in fitted.counted]
-
-
-def describe_fit(fitted: FittedModel, *, min_cell_size: int = MIN_CELL_SIZE) -> str:
-    """Markdown: the model's parameters, log-likelihood, convergence and what was tried.
-
-    Numbers of customers are written by the small-cell rule (``min_cell_size``, the run's
-    ``privacy.min_cell_size``): "fewer than 10 repeat customers ...".
-
-    Examples
-    --------
-    >>> table = pd.DataFrame({"frequency": [1, 2, 3, 1, 4, 2, 5, 1] * 10,
-    ...                       "monetary_value": [20.0, 35.0, 18.0, 50.0, 25.0, 30.0, 22.0, 41.0] * 10})
-    >>> print(describe_fit(fit_spend_model(table)).splitlines()[0])  # doctest: +ELLIPSIS
-    **Gamma-Gamma** fitted on 80 customers (8 distinct patterns): p = ..., q = ..., v = ... (currency).
-    """
-    customers = SmallCells(min_cell_size).phrase(fitted.n_customers)
-    units = {
-        "alpha": f" {_UNIT_WORDS.get(fitted.unit, fitted.unit)}",
-        "beta": f" {_UNIT_WORDS.get(fitted.unit, fitted.unit)}",
-        "v": " (currency)" if fitted.name == "gammagamma" else "",
-    }  # fmt: skip
-    params = ", ".join(
-        f"{name} = {_fmt_number(value)}{units.get(name, '')}"
-        for name, value in fitted.params.items()
-    )
-    if fitted.name in _NOT_FITS:
-        notes = fit_notes(fitted, min_cell_size=min_cell_size)
-        return f"**{fitted.label}** (not a fitted model): " + "; ".join(notes) + "."
-    if not all(math.isfinite(value) for value in fitted.params.values()):
-        return (
-            f"**{fitted.label}**: no estimates on {customers}; "
-            + "; ".join(fitted.attempts) + ". It is not used."
-        )  # fmt: skip
-    lines = [
-        f"**{fitted.label}** fitted on {customers} "
-        f"({fitted.n_patterns:,} distinct patterns): {params}.",
-        f"Log-likelihood {_fmt_fixed(fitted.log_likelihood)} "
-        f"(AIC {_fmt_fixed(fitted.aic)}, BIC {_fmt_fixed(fitted.bic)})."
-        if math.isfinite(fitted.log_likelihood)
-        else "Its log-likelihood is not finite at these parameters.",
-    ]
-    if fitted.converged and len(fitted.attempts) == 1:
-        lines.append("The fit converged on the first attempt.")
-    elif fitted.converged:
-        lines.append(f"The fit converged on attempt {len(fitted.attempts)}; what was tried:")
-    else:
-        lines.append("**The fit did not converge**; do not use these parameters. What was tried:")
-    if not (fitted.converged and len(fitted.attempts) == 1):
-        lines.extend(f"- {attempt}" for attempt in fitted.attempts)
-    lines.extend(
-        f"- {note}" for note in fit_notes(fitted, min_cell_size=min_cell_size, first=False)
-    )
-    return "\n".join(lines)
 
 
 def parameter_table(models: Mapping[str, FittedModel] | Sequence[FittedModel]) -> pd.DataFrame:
@@ -669,3 +590,59 @@ def parameter_table(models: Mapping[str, FittedModel] | Sequence[FittedModel]) -
     columns = ["model", "label", "unit", *names, "log_likelihood", "n_params", "aic", "bic",
                "n_customers", "n_patterns", "converged"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
+
+
+# -- eligibility ----------------------------------------------------------------------------------
+class Eligibility(NamedTuple):
+    """Whether a model may be used, and why (or why not), in words."""
+
+    eligible: bool
+    reason: str
+
+
+def prediction_problem(predictions: Any) -> str | None:
+    """Why predictions cannot be used (some not finite), or None when every one is finite."""
+    values = np.asarray(predictions, dtype="float64")
+    bad = int(np.count_nonzero(~np.isfinite(values)))
+    if bad:
+        # a share, not a count: this reason reaches the page, where a count of 1 to 9
+        # customers may not appear (crmlib.privacy), and the fit does not know the run's limit
+        return (
+            f"its predictions are not finite for {bad / values.size:.1%} of the "
+            f"{values.size:,} customers"
+        )
+    return None
+
+
+def eligibility(fitted: FittedModel, *, predictions: Any = None) -> Eligibility:
+    """05's eligibility rule: may this model be used for predictions?
+
+    A fitted model is eligible when it converged (:class:`crmlib.clv.FittedModel`'s checks:
+    finite log-likelihood, parameters away from the edge of the parameter space, zero gradient,
+    positive definite Hessian, identified parameters), its parameters are finite and positive,
+    its log-likelihood is finite, and ``predictions`` (any per-customer predictions of the
+    caller, e.g. holdout purchases or P(alive)), when given, are all finite. The empirical CLV
+    and the observed spend are not fits: they are eligible whenever their predictions are.
+    Every stage that uses a model of 05 (05's choice and CLV, 06's BTYD baseline) asks this.
+
+    Examples
+    --------
+    >>> summary = pd.DataFrame({"frequency": 0, "recency": 0.0, "T": np.linspace(1.0, 50.0, 200)})
+    >>> eligibility(fit_transactions_model(summary, model="bgnbd")).eligible  # nobody came back
+    False
+    """
+    if fitted.name not in ("empirical", "observed_spend"):
+        values = list(fitted.params.values())
+        if fitted.fitter is None or not all(math.isfinite(v) and v > 0 for v in values):
+            raised = [a for a in fitted.attempts if a.startswith("the fit stopped with an error")]
+            return Eligibility(False, raised[0] if raised else "no finite parameters")
+        if not fitted.converged:
+            why = fitted.attempts[-1].split(": failed, ", 1)[-1] if fitted.attempts else ""
+            return Eligibility(False, f"did not converge ({why})" if why else "did not converge")
+        if not math.isfinite(fitted.log_likelihood):
+            return Eligibility(False, "its log-likelihood is not finite")
+    if predictions is not None:
+        problem = prediction_problem(predictions)
+        if problem is not None:
+            return Eligibility(False, problem)
+    return Eligibility(True, "converged" if fitted.name in PARAMETER_NAMES else "not a fit")

@@ -40,20 +40,16 @@ import pandas as pd
 from matplotlib.ticker import PercentFormatter
 from scipy import stats
 
-from crmlib.clv._formulas import _KERNELS, _p_zero_alive
-from crmlib.clv._validation import (
-    _bucket_codes,
-    _bucket_labels,
-    _holdout_arrays,
+from crmlib.clv.models.fitters import transaction_model
+from crmlib.clv.models.inputs import history, unique_rows
+from crmlib.clv.models.registry import KERNELS, p_zero_alive
+from crmlib.clv.validation import (
+    bucket_codes,
+    bucket_labels,
+    holdout_arrays,
     merge_small_buckets,
 )
-from crmlib.clv._value_base import (
-    _ALL_GROUPS,
-    _days_per_unit,
-    _history,
-    _transaction_model,
-    _unique_rows,
-)
+from crmlib.clv.value import ALL_GROUPS, resolve_days_per_unit
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date
 from crmlib.plotting import money_axis
@@ -94,15 +90,15 @@ def period_transactions(
     of the customers, so both columns add up to the number of customers).
 
     The small-cell rule: a count held by fewer than ``min_cell_size`` customers is merged
-    with its neighbour (:func:`crmlib.clv.merge_small_buckets`: "5", "6" and "7+" become
+    with its neighbour (:func:`crmlib.clv.validation.merge_small_buckets`: "5", "6" and "7+" become
     "5+"); ``attrs["merged"]`` is True when a count was merged.
     """
     if max_frequency < 1:
         raise ValueError(f"max_frequency={max_frequency}: expected at least 1")
-    model = _transaction_model(fitter)
-    x, _, T = _history(summary, ("frequency", "recency", "T"), table_name="summary")
+    model = transaction_model(fitter)
+    x, _, T = history(summary, ("frequency", "recency", "T"), table_name="summary")
     ages, counts = np.unique(T, return_counts=True)
-    pmf = _KERNELS[model.kind].pmf(model.theta, ages, max_frequency - 1)
+    pmf = KERNELS[model.kind].pmf(model.theta, ages, max_frequency - 1)
     expected = counts @ pmf
     n = len(x)
     actual = np.bincount(np.minimum(x, max_frequency).astype("int64"), minlength=max_frequency + 1)
@@ -110,10 +106,10 @@ def period_transactions(
     bounds = merge_small_buckets(
         np.minimum(x, max_frequency), buckets=repeats, min_cell_size=min_cell_size
     )
-    code = _bucket_codes(bounds, repeats)
+    code = bucket_codes(bounds, repeats)
     table = pd.DataFrame(
         {
-            "frequency": _bucket_labels(bounds),
+            "frequency": bucket_labels(bounds),
             "actual_customers": np.bincount(code, weights=actual[: max_frequency + 1],
                                             minlength=len(bounds)).astype("int64"),
             "expected_customers": np.bincount(code, weights=np.append(expected, n - expected.sum()),
@@ -176,7 +172,7 @@ def plot_calibration_holdout(
     :func:`crmlib.clv.holdout_predictions`); customers with ``max_frequency`` or more
     calibration purchases are pooled into the last point. The small-cell rule: a frequency of
     fewer than ``min_cell_size`` customers is merged with its neighbour
-    (:func:`crmlib.clv.merge_small_buckets`), so no point is a mean of fewer customers; the
+    (:func:`crmlib.clv.validation.merge_small_buckets`), so no point is a mean of fewer customers; the
     axis label says so when it happens.
     """
     for column in ("frequency_cal", "predicted_holdout_purchases", "actual_holdout_purchases"):
@@ -189,12 +185,12 @@ def plot_calibration_holdout(
     capped = np.minimum(predictions["frequency_cal"].to_numpy(dtype="int64"), max_frequency)
     counts = list(range(max_frequency + 1))
     bounds = merge_small_buckets(capped, buckets=counts, min_cell_size=min_cell_size)
-    code = _bucket_codes(bounds, capped)
+    code = bucket_codes(bounds, capped)
     grouped = predictions.assign(bucket=code).groupby("bucket")
     means = grouped[["actual_holdout_purchases", "predicted_holdout_purchases"]].mean()
     shown = ~SmallCells(min_cell_size).is_small(grouped.size().to_numpy())
     means = means[shown]  # only when all customers together are fewer than min_cell_size
-    labels = _bucket_labels(bounds)
+    labels = bucket_labels(bounds)
     ax.plot(means.index, means["actual_holdout_purchases"], marker="o", label="Actual")
     ax.plot(means.index, means["predicted_holdout_purchases"], marker="s", linestyle="--",
             label="Predicted")  # fmt: skip
@@ -252,8 +248,8 @@ def cumulative_tracking(
     unit : str
         The model's time unit; ``days_per_unit`` defaults to 1 for "day" and 7 for "week".
     """
-    model = _transaction_model(fitter)
-    per_unit = _days_per_unit(unit, days_per_unit)
+    model = transaction_model(fitter)
+    per_unit = resolve_days_per_unit(unit, days_per_unit)
     for column in ("date", "repeat_purchases"):
         if column not in transactions_daily.columns:
             raise DataContractError(
@@ -278,7 +274,7 @@ def cumulative_tracking(
     first_offsets = (firsts - start).days.to_numpy()
     first_offsets = first_offsets[first_offsets < n_days]
     first_counts = np.bincount(first_offsets, minlength=n_days)[:n_days].astype("float64")
-    expected_by_age = _KERNELS[model.kind].expected(model.theta, np.arange(n_days) / per_unit)
+    expected_by_age = KERNELS[model.kind].expected(model.theta, np.arange(n_days) / per_unit)
     expected = np.convolve(first_counts, expected_by_age)[:n_days]
     day_offsets = (days - start).days.to_numpy()
     kept = (day_offsets >= 0) & (day_offsets < n_days)
@@ -341,10 +337,10 @@ def palive_matrix(
     """
     if max_recency > T:
         raise ValueError(f"max_recency={max_recency} is larger than T={T}")
-    model = _transaction_model(fitter)
+    model = transaction_model(fitter)
     recency = np.arange(int(max_recency) + 1, dtype="float64")
     frequency = np.arange(int(max_frequency) + 1, dtype="float64")
-    values = _KERNELS[model.kind].p_alive(
+    values = KERNELS[model.kind].p_alive(
         model.theta, frequency[None, :], recency[:, None], float(T)
     )
     matrix = pd.DataFrame(
@@ -403,14 +399,14 @@ def palive_calibration(
     """
     if bins < 1:
         raise ValueError(f"bins={bins}: expected at least 1")
-    model = _transaction_model(fitter)
-    x, t_x, T, actual, duration = _holdout_arrays(calibration_holdout)
+    model = transaction_model(fitter)
+    x, t_x, T, actual, duration = holdout_arrays(calibration_holdout)
     n = len(x)
     if n < bins:
         raise DataContractError(f"calibration_holdout: {n} customers, fewer than bins={bins}")
-    p_alive = np.broadcast_to(_KERNELS[model.kind].p_alive(model.theta, x, t_x, T), x.shape)
-    index, (ux, uT, ud) = _unique_rows(x, T, duration)
-    p_zero = _p_zero_alive(model.kind, model.theta, ud, ux, uT)[index]
+    p_alive = np.broadcast_to(KERNELS[model.kind].p_alive(model.theta, x, t_x, T), x.shape)
+    index, (ux, uT, ud) = unique_rows(x, T, duration)
+    p_zero = p_zero_alive(model.kind, model.theta, ud, ux, uT)[index]
     p_purchase = p_alive * (1 - p_zero)
     order = np.lexsort((p_purchase, p_alive))
     code = np.empty(n, dtype="int64")
@@ -472,13 +468,13 @@ def plot_clv_intervals(
     ax = ax or plt.gca()
     small = SmallCells(min_cell_size).is_small(intervals["customers"])
     intervals = intervals[~small]
-    overall = intervals[by] == _ALL_GROUPS
+    overall = intervals[by] == ALL_GROUPS
     rows = pd.concat([intervals[~overall].sort_values("clv_mean"), intervals[overall]])
     mean = rows["clv_mean"].to_numpy(dtype="float64")
     errors = np.vstack([mean - rows["clv_mean_lower"], rows["clv_mean_upper"] - mean])
     bounded = bool(np.isfinite(errors).any())
     positions = np.arange(len(rows))
-    colours = np.where(rows[by] == _ALL_GROUPS, "#5f6b73", "#1f5f99")
+    colours = np.where(rows[by] == ALL_GROUPS, "#5f6b73", "#1f5f99")
     ax.barh(positions, mean, xerr=errors if bounded else None, capsize=3, color=colours)
     ax.set_yticks(positions, rows[by].astype(str))
     money_axis(ax, currency, axis="x")

@@ -1,9 +1,9 @@
-"""05's eligibility rule and fallback chain: which model may be used, and what to use instead.
+"""05's model choice and fallback chain: which model is used, and what to use instead.
 
-**Eligibility** (:func:`eligibility`, the one rule every stage applies to a model of 05: 05's
-choice and CLV, 06's BTYD baseline): a model may be used only when it converged, its
-parameters are finite and positive, its log-likelihood is finite and, when the caller has
-them, its predictions are finite for every customer. A model that is not eligible is never
+**Eligibility** (:func:`crmlib.clv.models.fitting.eligibility`, the one rule every stage
+applies to a model of 05: 05's choice and CLV, 06's BTYD baseline): a model may be used only
+when it converged, its parameters are finite and positive, its log-likelihood is finite and,
+when the caller has them, its predictions are finite for every customer. A model that is not eligible is never
 used to predict anything; its row in the comparison says why.
 
 **The fallback chain** (:func:`choose_model` on the calibration period, :func:`fit_with_fallback`
@@ -47,44 +47,38 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from crmlib.clv._formulas import _KERNELS
-from crmlib.clv._likelihoods import _UNIT_WORDS, MODEL_LABELS, PARAMETER_NAMES
-from crmlib.clv._models import (
+from crmlib.clv.models.base import MODEL_LABELS, PARAMETER_NAMES, UNIT_WORDS
+from crmlib.clv.models.fitters import EmpiricalRateModel, ObservedSpendModel, transaction_model
+from crmlib.clv.models.fitting import (
     CountedNote,
+    Eligibility,
     FittedModel,
+    eligibility,
     fit_spend_model,
     fit_transactions_model,
 )
-from crmlib.clv._models_fitters import EmpiricalRateModel, ObservedSpendModel
-from crmlib.clv._models_input import _check_options, _check_summary_unit, _Prepared, _spend_arrays
-from crmlib.clv._optimize import _RETRY_PENALIZER
-from crmlib.clv._summary import model_summary
-from crmlib.clv._validation import (
-    _COMPARISON_COLUMNS,
-    CRITERIA,
-    _best,
-    _comparison_rows,
-)
-from crmlib.clv._value_base import _transaction_model
+from crmlib.clv.models.inputs import Prepared, check_options, check_summary_unit, spend_arrays
+from crmlib.clv.models.optimize import RETRY_PENALIZER
+from crmlib.clv.models.registry import KERNELS
+from crmlib.clv.queries import model_summary
+from crmlib.clv.validation import COMPARISON_COLUMNS, CRITERIA, best_model, comparison_rows
 
 __all__ = [
     "FALLBACK_STEPS",
     "COLLAPSE_CRITICAL_VALUE",
-    "Eligibility",
     "ModelChoice",
-    "eligibility",
-    "prediction_problem",
     "empirical_model",
     "observed_spend_model",
     "dropout_collapse",
     "choose_model",
     "fit_with_fallback",
     "spend_model",
+    "comparison_records",
 ]
 
 log = logging.getLogger(__name__)
@@ -104,62 +98,6 @@ _STEP_WORDS = {
 }
 
 
-# -- eligibility ----------------------------------------------------------------------------------
-class Eligibility(NamedTuple):
-    """Whether a model may be used, and why (or why not), in words."""
-
-    eligible: bool
-    reason: str
-
-
-def prediction_problem(predictions: Any) -> str | None:
-    """Why predictions cannot be used (some not finite), or None when every one is finite."""
-    values = np.asarray(predictions, dtype="float64")
-    bad = int(np.count_nonzero(~np.isfinite(values)))
-    if bad:
-        # a share, not a count: this reason reaches the page, where a count of 1 to 9
-        # customers may not appear (crmlib.privacy), and the fit does not know the run's limit
-        return (
-            f"its predictions are not finite for {bad / values.size:.1%} of the "
-            f"{values.size:,} customers"
-        )
-    return None
-
-
-def eligibility(fitted: FittedModel, *, predictions: Any = None) -> Eligibility:
-    """05's eligibility rule: may this model be used for predictions?
-
-    A fitted model is eligible when it converged (:class:`crmlib.clv.FittedModel`'s checks:
-    finite log-likelihood, parameters away from the edge of the parameter space, zero gradient,
-    positive definite Hessian, identified parameters), its parameters are finite and positive,
-    its log-likelihood is finite, and ``predictions`` (any per-customer predictions of the
-    caller, e.g. holdout purchases or P(alive)), when given, are all finite. The empirical CLV
-    and the observed spend are not fits: they are eligible whenever their predictions are.
-    Every stage that uses a model of 05 (05's choice and CLV, 06's BTYD baseline) asks this.
-
-    Examples
-    --------
-    >>> summary = pd.DataFrame({"frequency": 0, "recency": 0.0, "T": np.linspace(1.0, 50.0, 200)})
-    >>> eligibility(fit_transactions_model(summary, model="bgnbd")).eligible  # nobody came back
-    False
-    """
-    if fitted.name not in ("empirical", "observed_spend"):
-        values = list(fitted.params.values())
-        if fitted.fitter is None or not all(math.isfinite(v) and v > 0 for v in values):
-            raised = [a for a in fitted.attempts if a.startswith("the fit stopped with an error")]
-            return Eligibility(False, raised[0] if raised else "no finite parameters")
-        if not fitted.converged:
-            why = fitted.attempts[-1].split(": failed, ", 1)[-1] if fitted.attempts else ""
-            return Eligibility(False, f"did not converge ({why})" if why else "did not converge")
-        if not math.isfinite(fitted.log_likelihood):
-            return Eligibility(False, "its log-likelihood is not finite")
-    if predictions is not None:
-        problem = prediction_problem(predictions)
-        if problem is not None:
-            return Eligibility(False, problem)
-    return Eligibility(True, "converged" if fitted.name in PARAMETER_NAMES else "not a fit")
-
-
 def _fit_failure(model: str, unit: str, n_customers: int, exc: BaseException) -> FittedModel:
     """A FittedModel for a fit that raised: no parameters, not converged, the error in words."""
     return FittedModel(
@@ -172,8 +110,8 @@ def _fit_failure(model: str, unit: str, n_customers: int, exc: BaseException) ->
 
 def _safe_fit(summary: pd.DataFrame, *, model: str, penalizer: float, unit: str) -> FittedModel:
     """:func:`fit_transactions_model`; a fit that raises on the data becomes a failed fit."""
-    _check_options(model, penalizer, unit)
-    _check_summary_unit(summary, unit)
+    check_options(model, penalizer, unit)
+    check_summary_unit(summary, unit)
     try:
         return fit_transactions_model(summary, model=model, penalizer=penalizer, unit=unit)
     except _FIT_ERRORS as exc:
@@ -197,8 +135,8 @@ def empirical_model(summary: pd.DataFrame, *, unit: str = "week") -> FittedModel
     >>> empirical_model(table).params
     {'repeat_rate': 0.2}
     """
-    _check_summary_unit(summary, unit)
-    prepared = _Prepared.of(summary)
+    check_summary_unit(summary, unit)
+    prepared = Prepared.of(summary)
     total_time = float(prepared.age.sum())
     rate = float(prepared.x.sum()) / total_time if total_time > 0 else 0.0
     return FittedModel(
@@ -227,7 +165,7 @@ def observed_spend_model(summary: pd.DataFrame) -> FittedModel:
     >>> observed_spend_model(table).params
     {'mean_spend': 25.0}
     """
-    x, m = _spend_arrays(summary)
+    x, m = spend_arrays(summary)
     orders = float(x.sum())
     mean = float((x * m).sum()) / orders if orders > 0 else 0.0
     frame = pd.DataFrame({"frequency": x, "monetary_value": m}, index=summary.index)
@@ -248,7 +186,7 @@ def _dropout_words(fitted: FittedModel) -> str:
         a, b = params["a"], params["b"]
         return f"mean dropout probability after a purchase a / (a + b) = {a / (a + b):.2g}"
     if fitted.name == "paretonbd":
-        unit = _UNIT_WORDS.get(fitted.unit, fitted.unit).rstrip("s")
+        unit = UNIT_WORDS.get(fitted.unit, fitted.unit).rstrip("s")
         return f"mean dropout rate s / beta = {params['s'] / params['beta']:.2g} per {unit}"
     return ""
 
@@ -331,7 +269,7 @@ def _penalized(fitted: FittedModel, penalizer: float) -> bool:
 
 
 def _retry_penalizer(penalizer: float) -> float:
-    return max(_RETRY_PENALIZER, 10.0 * penalizer)
+    return max(RETRY_PENALIZER, 10.0 * penalizer)
 
 
 def choose_model(
@@ -347,7 +285,7 @@ def choose_model(
     Transforms *calibration* (one row per customer, :func:`crmlib.clv.calibration_holdout`)
     into the :class:`ModelChoice`: the candidates are fitted on the calibration columns (a
     fit that raises on the data is a failed candidate) and compared on the holdout
-    (:func:`crmlib.clv.compare_models`' table); the best eligible candidate fitted with
+    (:func:`crmlib.clv.validation.compare_models`' table); the best eligible candidate fitted with
     ``penalizer`` is used, else the module's chain: (a) the best candidate that converged
     with the retry penalizer, (b) the NBD when the dropout estimate collapsed, (c) the
     observed spend rate. Every model tried has a row in ``comparison``; ``words`` says which
@@ -365,19 +303,19 @@ def choose_model(
     if not models:
         raise ValueError("models: no candidate model to fit")
     for name in models:
-        _check_options(name, penalizer, unit)
+        check_options(name, penalizer, unit)
     summary = model_summary(calibration)
     fits = {name: _safe_fit(summary, model=name, penalizer=penalizer, unit=unit)
             for name in models}  # fmt: skip
-    table = _comparison_rows(fits, calibration, unit=unit, criterion=criterion)
+    table = comparison_rows(fits, calibration, unit=unit, criterion=criterion)
     table["role"] = "candidate"
     usable = table[table["eligible"]]
     plain = usable[[not _penalized(fits[m], penalizer) for m in usable["model"]]]
     fallback: dict[str, str] | None = None
     if not plain.empty:
-        chosen = _best(plain, criterion)
+        chosen = best_model(plain, criterion)
     elif not usable.empty:
-        chosen = _best(usable, criterion)
+        chosen = best_model(usable, criterion)
         fallback = {
             "step": "penalized_refit",
             "reason": (
@@ -390,7 +328,7 @@ def choose_model(
         chosen, fallback, table = _no_candidate(summary, calibration, fits, table, unit=unit,
                                                 criterion=criterion)  # fmt: skip
     table["chosen"] = table["model"] == chosen
-    table = table[["model", "role", *_COMPARISON_COLUMNS[1:]]].reset_index(drop=True)
+    table = table[["model", "role", *COMPARISON_COLUMNS[1:]]].reset_index(drop=True)
     table.attrs = {"criterion": criterion, "unit": unit, "chosen": chosen}
     model = fits[chosen]
     words = _choice_words(model, fallback)
@@ -421,7 +359,7 @@ def _no_candidate(
     candidates = list(fits.values())
     nbd = _safe_fit(summary, model="nbd", penalizer=0.0, unit=unit)
     fits["nbd"] = nbd
-    nbd_row = _comparison_rows({"nbd": nbd}, calibration, unit=unit, criterion=criterion)
+    nbd_row = comparison_rows({"nbd": nbd}, calibration, unit=unit, criterion=criterion)
     nbd_row["role"] = "fallback"
     collapse = dropout_collapse(candidates, nbd)
     if collapse.eligible and bool(nbd_row["eligible"].iloc[0]):
@@ -437,7 +375,7 @@ def _no_candidate(
         nbd_row["note"] = f"not used: {why_not}"
     empirical = empirical_model(summary, unit=unit)
     fits["empirical"] = empirical
-    empirical_row = _comparison_rows({"empirical": empirical}, calibration, unit=unit,
+    empirical_row = comparison_rows({"empirical": empirical}, calibration, unit=unit,
                                      criterion=criterion)  # fmt: skip
     empirical_row["role"] = "fallback"
     reason = f"no candidate converged ({failed}), and no model without dropout applies: {why_not}"
@@ -458,9 +396,9 @@ def _choice_words(model: FittedModel, fallback: Mapping[str, str] | None) -> tup
 
 def _predictions_at(fitted: FittedModel, summary: pd.DataFrame) -> np.ndarray:
     """P(alive) x E[purchases over the longest observed age] per customer, for the rule."""
-    prepared = _Prepared.of(summary)
-    model = _transaction_model(fitted.fitter)
-    kernel = _KERNELS[model.kind]
+    prepared = Prepared.of(summary)
+    model = transaction_model(fitted.fitter)
+    kernel = KERNELS[model.kind]
     t = max(float(prepared.age.max()), 1.0)
     with np.errstate(all="ignore"):
         p_alive = np.broadcast_to(
@@ -552,7 +490,7 @@ def spend_model(
     ``fallback`` is None for Gamma-Gamma, else ``{"step": "observed_spend", "reason": ...}``.
     """
     transaction = transactions.model if isinstance(transactions, ModelChoice) else transactions
-    x, m = _spend_arrays(summary)
+    x, m = spend_arrays(summary)
     usable_customers = int(np.count_nonzero((x > 0) & (m > 0)))
     fits: dict[str, FittedModel] = {}
     reason = ""
@@ -585,3 +523,32 @@ def spend_model(
         f"({observed.params['mean_spend']:,.2f}).",
     )
     return ModelChoice(model=observed, fits=fits, eligible=True, fallback=fallback, words=words)
+
+
+# -- records ------------------------------------------------------------------------------------
+def comparison_records(choice: ModelChoice) -> list[dict[str, Any]]:
+    """``metrics.json["clv"]["comparison"]``: one record per model tried, with its parameters.
+
+    Every candidate (and every fallback tried) with ``model``, ``label``, ``role``,
+    ``parameters`` (lifetimes' names; alpha/beta in the unit), ``log_likelihood``,
+    ``converged``, ``eligible``, ``chosen``, the holdout errors and ``note``.
+    """
+    records = []
+    for row in choice.comparison.to_dict("records"):
+        fitted = choice.fits[str(row["model"])]
+        record: dict[str, Any] = {
+            "model": str(row["model"]),
+            "label": fitted.label,
+            "parameters": {k: _json_number(v) for k, v in fitted.params.items()},
+        }
+        for key, value in row.items():
+            if key != "model":
+                record[str(key)] = _json_number(value) if isinstance(value, float) else value
+        record["penalizer"] = float(fitted.penalizer)
+        records.append(record)
+    return records
+
+
+def _json_number(value: Any) -> float | None:
+    number = float(value)
+    return number if math.isfinite(number) else None

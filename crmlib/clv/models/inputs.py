@@ -1,31 +1,45 @@
-"""Checked inputs of the model fits: summary arrays, purchase patterns, spend arrays, options."""
+"""Checked inputs of the model fits and predictions: summary arrays, purchase patterns, spend
+arrays, options, and the per-customer histories (and their unique rows) the closed forms read."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_columns
-from crmlib.clv._likelihoods import (
-    _UNIT_WORDS,
+from crmlib.clv.models.base import (
     TRANSACTION_MODELS,
+    UNIT_WORDS,
     Array,
     IntArray,
-    _Data,
-    _group_codes,
+    PatternData,
+    group_codes,
 )
 from crmlib.errors import DataContractError
 
-__all__: list[str] = []
+__all__ = [
+    "summary_arrays",
+    "patterns_of",
+    "Prepared",
+    "check_options",
+    "check_summary_unit",
+    "spend_arrays",
+    "HISTORY_COLUMNS",
+    "history",
+    "unique_rows",
+    "customer_ids",
+    "monetary",
+]
 
-_UNITS = tuple(_UNIT_WORDS)
+_UNITS = tuple(UNIT_WORDS)
 _SUMMARY_COLUMNS = ("frequency", "recency", "T")
 
 
-def _summary_arrays(summary: pd.DataFrame) -> tuple[Array, Array, Array]:
+def summary_arrays(summary: pd.DataFrame) -> tuple[Array, Array, Array]:
     """frequency, recency, T as float arrays, checked against lifetimes' rules."""
     require_columns(summary, list(_SUMMARY_COLUMNS), table_name="summary")
     if summary.empty:
@@ -60,8 +74,8 @@ def _summary_arrays(summary: pd.DataFrame) -> tuple[Array, Array, Array]:
     return x, t_x, age
 
 
-def _patterns_of(x: Array, t_x: Array, age: Array) -> tuple[pd.DataFrame, IntArray]:
-    codes, first = _group_codes(x, t_x, age)
+def patterns_of(x: Array, t_x: Array, age: Array) -> tuple[pd.DataFrame, IntArray]:
+    codes, first = group_codes(x, t_x, age)
     patterns = pd.DataFrame(
         {
             "frequency": x[first].astype(np.int64),
@@ -74,20 +88,20 @@ def _patterns_of(x: Array, t_x: Array, age: Array) -> tuple[pd.DataFrame, IntArr
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class Prepared:
     """A checked summary: per-customer arrays, the lifetimes ``data`` frame and the patterns."""
 
     x: Array
     t_x: Array
     age: Array
     frame: pd.DataFrame
-    data: _Data
+    data: PatternData
 
     @classmethod
-    def of(cls, summary: pd.DataFrame) -> _Prepared:
-        x, t_x, age = _summary_arrays(summary)
-        patterns, _ = _patterns_of(x, t_x, age)
-        data = _Data.build(
+    def of(cls, summary: pd.DataFrame) -> Prepared:
+        x, t_x, age = summary_arrays(summary)
+        patterns, _ = patterns_of(x, t_x, age)
+        data = PatternData.build(
             patterns["frequency"].to_numpy(dtype=float), patterns["recency"].to_numpy(dtype=float),
             patterns["T"].to_numpy(dtype=float), patterns["weights"].to_numpy(dtype=float),
         )  # fmt: skip
@@ -99,7 +113,7 @@ class _Prepared:
         return cls(x=x, t_x=t_x, age=age, frame=frame, data=data)
 
 
-def _check_options(model: str, penalizer: float, unit: str) -> None:
+def check_options(model: str, penalizer: float, unit: str) -> None:
     if model not in TRANSACTION_MODELS:
         raise ValueError(
             f"model={model!r} is not a transaction model; expected one of "
@@ -111,7 +125,7 @@ def _check_options(model: str, penalizer: float, unit: str) -> None:
         raise ValueError(f"penalizer={penalizer!r}: expected a finite number >= 0")
 
 
-def _check_summary_unit(summary: pd.DataFrame, unit: str) -> None:
+def check_summary_unit(summary: pd.DataFrame, unit: str) -> None:
     """A summary that says its unit (``attrs["unit"]``, see crmlib.clv) must match ``unit``."""
     found = summary.attrs.get("unit")
     if found is not None and found != unit:
@@ -129,7 +143,7 @@ def _numbers(column: pd.Series) -> Array:
     )
 
 
-def _spend_arrays(summary: pd.DataFrame) -> tuple[Array, Array]:
+def spend_arrays(summary: pd.DataFrame) -> tuple[Array, Array]:
     """frequency and monetary_value as floats; monetary_value may be missing for one-timers."""
     require_columns(summary, ["frequency", "monetary_value"], table_name="summary")
     x, m = _numbers(summary["frequency"]), _numbers(summary["monetary_value"])
@@ -150,3 +164,76 @@ def _spend_arrays(summary: pd.DataFrame) -> tuple[Array, Array]:
             f"{int(np.count_nonzero((x < 0) | (x != np.round(x))))} customers"
         )
     return x, np.where(x > 0, m, 0.0)
+
+
+# -- summary tables and unique histories ------------------------------------------------
+#: The summary columns the value functions read (one row per customer).
+HISTORY_COLUMNS = ("frequency", "recency", "T", "monetary_value")
+
+
+def history(
+    table: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    table_name: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DataContractError(
+            f"{table_name}: column '{missing[0]}' is missing; found "
+            f"{sorted(map(str, table.columns))}, expected {list(columns)}"
+        )
+    arrays = [pd.to_numeric(table[c], errors="coerce").to_numpy(dtype="float64") for c in columns]
+    frequency, recency, age = arrays
+    for name, values in zip(columns, arrays, strict=True):
+        bad = ~np.isfinite(values) | (values < 0)
+        if bad.any():
+            raise DataContractError(
+                f"{table_name}: column '{name}' has {int(bad.sum())} missing, non-numeric or "
+                "negative values"
+            )
+    if np.any(frequency != np.round(frequency)):
+        raise DataContractError(f"{table_name}: column '{columns[0]}' has non-integer values")
+    late = recency > age * (1 + 1e-12)
+    if late.any():
+        raise DataContractError(
+            f"{table_name}: {int(late.sum())} customers have {columns[1]} > {columns[2]} "
+            "(last purchase after the end of the observation)"
+        )
+    return frequency, recency, age
+
+
+def unique_rows(*columns: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(inverse, uniques): ``uniques[k][inverse] == columns[k]``."""
+    inverse = np.zeros(len(columns[0]), dtype="int64")
+    n_codes = 1
+    for column in columns:
+        codes, uniques = pd.factorize(column, sort=False)
+        inverse, combined = pd.factorize(inverse * max(len(uniques), 1) + codes, sort=False)
+        n_codes = len(combined)
+    representatives = np.zeros(n_codes, dtype="int64")
+    representatives[inverse[::-1]] = np.arange(len(inverse))[::-1]
+    return inverse.astype("int64"), [column[representatives] for column in columns]
+
+
+def customer_ids(summary: pd.DataFrame) -> pd.Series:
+    if "customer_id" in summary.columns:
+        return summary["customer_id"].reset_index(drop=True)
+    return pd.Series(summary.index.to_numpy(), name="customer_id")
+
+
+def monetary(summary: pd.DataFrame, x: np.ndarray) -> np.ndarray:
+    if "monetary_value" not in summary.columns:
+        raise DataContractError(
+            f"summary: column 'monetary_value' is missing; found "
+            f"{sorted(map(str, summary.columns))}, expected {list(HISTORY_COLUMNS)}"
+        )
+    m = pd.to_numeric(summary["monetary_value"], errors="coerce").to_numpy(dtype="float64")
+    m = np.where((x == 0) & ~np.isfinite(m), 0.0, m)  # no repeat order: weight 0 in Gamma-Gamma
+    bad = (x > 0) & (~np.isfinite(m) | (m < 0))
+    if bad.any():
+        raise DataContractError(
+            f"summary: {int(bad.sum())} customers with repeat purchases have a missing or "
+            "negative 'monetary_value' (mean spend per repeat order)"
+        )
+    return m

@@ -11,17 +11,17 @@ import numpy as np
 from scipy import optimize
 from threadpoolctl import threadpool_limits
 
-from crmlib.clv._likelihoods import (
-    _OBJECTIVES,
-    _UNIT_WORDS,
-    PARAMETER_NAMES,
-    Array,
-    _Data,
-    _SpendData,
-    _value,
-)
+from crmlib.clv.models.base import PARAMETER_NAMES, UNIT_WORDS, Array, PatternData, SpendData
+from crmlib.clv.models.registry import OBJECTIVES, objective_value
 
-__all__: list[str] = []
+__all__ = [
+    "Minimizer",
+    "RETRY_PENALIZER",
+    "minimize",
+    "fit_attempts",
+    "natural_params",
+    "parameter_covariance",
+]
 
 #: The optimizer's signature: ``(model, data, penalizer, x0, *, gtol=..., hess_inv0=...)``.
 Minimizer = Callable[..., optimize.OptimizeResult]
@@ -42,7 +42,7 @@ _MIN_EIGEN_RATIO = 1e-9
 #: Largest standard error of a log-parameter accepted (e^5 ~ 150: the data say nothing).
 _MAX_SE_LOG = 5.0
 #: Penalizer of the retry, when the caller's is smaller.
-_RETRY_PENALIZER = 1e-3
+RETRY_PENALIZER = 1e-3
 #: Start of lifetimes' BFGS fitters (log-parameters), and of the Pareto/NBD fit (parameters 1).
 _START = {"bgnbd": 0.1, "mbgnbd": 0.1, "paretonbd": 0.0, "nbd": 0.1, "gammagamma": 0.1}
 #: Above this many patterns a fit is warm-started on a weighted subsample first.
@@ -64,25 +64,25 @@ def _hessian(model: str, log_params: Array, data: Any, penalizer: float) -> Arra
         for j in range(k):
             e = np.zeros(k)
             e[j] = step
-            grad_up = _OBJECTIVES[model](log_params + e, data, penalizer)[1]
-            grad_down = _OBJECTIVES[model](log_params - e, data, penalizer)[1]
+            grad_up = OBJECTIVES[model](log_params + e, data, penalizer)[1]
+            grad_down = OBJECTIVES[model](log_params - e, data, penalizer)[1]
             hess[:, j] = (grad_up - grad_down) / (2 * step)
     else:
         step = 1e-4
-        f0 = _value(model, log_params, data, penalizer)
+        f0 = objective_value(model, log_params, data, penalizer)
         for i in range(k):
             for j in range(i, k):
                 ei, ej = np.zeros(k), np.zeros(k)
                 ei[i], ej[j] = step, step
                 if i == j:
-                    up = _value(model, log_params + ei, data, penalizer)
-                    down = _value(model, log_params - ei, data, penalizer)
+                    up = objective_value(model, log_params + ei, data, penalizer)
+                    down = objective_value(model, log_params - ei, data, penalizer)
                     hess[i, i] = (up - 2 * f0 + down) / step**2
                 else:
-                    pp = _value(model, log_params + ei + ej, data, penalizer)
-                    pm = _value(model, log_params + ei - ej, data, penalizer)
-                    mp = _value(model, log_params - ei + ej, data, penalizer)
-                    mm = _value(model, log_params - ei - ej, data, penalizer)
+                    pp = objective_value(model, log_params + ei + ej, data, penalizer)
+                    pm = objective_value(model, log_params + ei - ej, data, penalizer)
+                    mp = objective_value(model, log_params - ei + ej, data, penalizer)
+                    mm = objective_value(model, log_params - ei - ej, data, penalizer)
                     hess[i, j] = hess[j, i] = (pp - pm - mp + mm) / (4 * step**2)
     return (hess + hess.T) / 2
 
@@ -109,7 +109,7 @@ class _Outcome:
     message: str
 
 
-def _minimize(
+def minimize(
     model: str,
     data: Any,
     penalizer: float,
@@ -123,18 +123,18 @@ def _minimize(
         options["hess_inv0"] = hess_inv0
     with np.errstate(all="ignore"):
         return optimize.minimize(
-            _OBJECTIVES[model], x0, args=(data, penalizer), jac=True, method="BFGS",
+            OBJECTIVES[model], x0, args=(data, penalizer), jac=True, method="BFGS",
             options=options,
         )  # fmt: skip
 
 
 def _warm_start(
     model: str,
-    data: _Data | _SpendData,
+    data: PatternData | SpendData,
     attempt: _Attempt,
     x0: Array,
     *,
-    minimize: Minimizer = _minimize,
+    minimize: Minimizer = minimize,
 ) -> tuple[Array, Array | None]:
     """Start and inverse Hessian for the full fit, from a fit on a weighted subsample.
 
@@ -153,7 +153,7 @@ def _warm_start(
 
 
 def _run_attempt(
-    model: str, data: Any, attempt: _Attempt, *, warm_start: bool, minimize: Minimizer = _minimize
+    model: str, data: Any, attempt: _Attempt, *, warm_start: bool, minimize: Minimizer = minimize
 ) -> _Outcome:
     names = PARAMETER_NAMES[model]
     scaled = data.scaled(attempt.scale) if attempt.scale != 1.0 else data
@@ -164,7 +164,7 @@ def _run_attempt(
     result = minimize(model, scaled, attempt.penalizer, x0, hess_inv0=hess_inv0)
     log_params = np.asarray(result.x, dtype=float)
     with np.errstate(all="ignore"):
-        value, grad = _OBJECTIVES[model](log_params, scaled, attempt.penalizer)
+        value, grad = OBJECTIVES[model](log_params, scaled, attempt.penalizer)
     failure = _diagnose(names, log_params, value, grad)
     if failure is not None and not result.success:
         failure += f" (optimizer: {result.message})"
@@ -220,12 +220,12 @@ def _check_hessian(names: Sequence[str], hessian: Array, total: float) -> str | 
     return None
 
 
-def _plan(model: str, data: _Data | _SpendData, penalizer: float, unit: str) -> list[_Attempt]:
+def _plan(model: str, data: PatternData | SpendData, penalizer: float, unit: str) -> list[_Attempt]:
     """The attempts in order: lifetimes' setup, a rescaled restart, a small penalizer."""
-    retry_pen = max(_RETRY_PENALIZER, 10.0 * penalizer)
+    retry_pen = max(RETRY_PENALIZER, 10.0 * penalizer)
     pen_words = f", penalizer {penalizer:g}" if penalizer > 0 else ", no penalizer"
     start = _START[model]
-    if isinstance(data, _SpendData):
+    if isinstance(data, SpendData):
         mean_spend = float(np.average(data.m, weights=data.w))
         return [
             _Attempt(1.0, penalizer, start, f"BFGS from lifetimes' start{pen_words}"),
@@ -251,11 +251,11 @@ def _plan(model: str, data: _Data | _SpendData, penalizer: float, unit: str) -> 
         _Attempt(
             1.0 / longest, penalizer, start,
             f"BFGS from lifetimes' start, time scaled so that the longest customer age is 1 "
-            f"(T / {longest:.4g} {_UNIT_WORDS[unit]}, as lifetimes does){pen_words}",
+            f"(T / {longest:.4g} {UNIT_WORDS[unit]}, as lifetimes does){pen_words}",
         ),
         _Attempt(
             1.0 / mean_age, penalizer, 0.0 if start else 0.5,
-            f"time rescaled by the mean customer age instead (T / {mean_age:.4g} {_UNIT_WORDS[unit]}; "
+            f"time rescaled by the mean customer age instead (T / {mean_age:.4g} {UNIT_WORDS[unit]}; "
             f"{' and '.join(time_params)} converted back by that factor), restarted from "
             f"{'all parameters = 1' if start else 'all log-parameters = 0.5'}{pen_words}",
         ),
@@ -267,19 +267,19 @@ def _plan(model: str, data: _Data | _SpendData, penalizer: float, unit: str) -> 
     ]  # fmt: skip
 
 
-def _fit(
+def fit_attempts(
     model: str,
-    data: _Data | _SpendData,
+    data: PatternData | SpendData,
     *,
     penalizer: float,
     unit: str,
     warm_start: bool = True,
-    minimize: Minimizer = _minimize,
+    minimize: Minimizer = minimize,
 ) -> tuple[_Outcome, list[_Outcome], list[str]]:
     """Run the attempts until one converges; the chosen outcome, all outcomes, their words.
 
-    ``minimize`` runs every optimization (:func:`_minimize`); ``crmlib.clv._models`` passes
-    its own ``_minimize`` so that replacing that name (as the tests do) reaches every fit.
+    ``minimize`` runs every optimization (:func:`minimize`); ``crmlib.clv.models.fitting``
+    passes its own ``minimize`` so that replacing that name (as the tests do) reaches every fit.
     """
     outcomes: list[_Outcome] = []
     words: list[str] = []
@@ -300,7 +300,7 @@ def _fit(
     return best, outcomes, words
 
 
-def _natural_params(model: str, log_params: Array, scale: float) -> dict[str, float]:
+def natural_params(model: str, log_params: Array, scale: float) -> dict[str, float]:
     """Parameters in the caller's unit: time-scale parameters divided by ``scale``."""
     values = np.exp(log_params)
     return {
@@ -309,7 +309,9 @@ def _natural_params(model: str, log_params: Array, scale: float) -> dict[str, fl
     }
 
 
-def _covariance(params: Mapping[str, float], hessian: Array | None, total: float) -> Array | None:
+def parameter_covariance(
+    params: Mapping[str, float], hessian: Array | None, total: float
+) -> Array | None:
     """Covariance of the parameters: ``J H^-1 J / n`` with ``J = diag(params)``.
 
     ``H`` is the Hessian of the mean objective in log-parameters (invariant to the time

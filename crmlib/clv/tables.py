@@ -1,25 +1,31 @@
-"""05_clv's tables as the page shows them: the fitted models, the holdout errors, CLV by group.
+"""05_clv's tables as the page shows them: the fitted models, the holdout comparison, the
+holdout errors, CLV by group.
 
 Each function takes what the notebook has at hand, computes the table with the numeric
-function of the same subject (:func:`crmlib.clv.parameter_table`,
-:func:`crmlib.clv.errors_by_frequency`, :func:`crmlib.clv.clv_by_group`, which tests and
-analysts use) and hands it to :func:`crmlib.formatting.present`: readable headers with units,
-the label as the index, numbers formatted, customer counts under the small-cell rule.
+function of the same subject (:func:`crmlib.clv.models.fitting.parameter_table`,
+:func:`crmlib.clv.validation.errors_by_frequency`, :func:`crmlib.clv.value.clv_by_group`,
+which tests and analysts use) and hands it to :func:`crmlib.formatting.present`: readable
+headers with units, the label as the index, numbers formatted, customer counts under the
+small-cell rule. :func:`comparison_table` formats :func:`crmlib.clv.choose_model`'s holdout
+comparison.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from crmlib.clv._likelihoods import _UNIT_WORDS
-from crmlib.clv._models import FittedModel, parameter_table
-from crmlib.clv._stage import clv_by_group
-from crmlib.clv._validation import errors_by_frequency
+from crmlib.clv.choice import ModelChoice
+from crmlib.clv.models.base import MODEL_LABELS, UNIT_WORDS
+from crmlib.clv.models.fitting import FittedModel, parameter_table
+from crmlib.clv.validation import errors_by_frequency
+from crmlib.clv.value import clv_by_group
 from crmlib.formatting import Column, present
 
-__all__ = ["fits_table", "errors_table", "group_table"]
+__all__ = ["fits_table", "comparison_table", "errors_table", "group_table"]
 
 #: The header of each split of CLV (the index of :func:`group_table`).
 _GROUP_HEADERS: dict[str, str] = {
@@ -29,7 +35,7 @@ _GROUP_HEADERS: dict[str, str] = {
 }
 #: Model parameters measured in the time unit of the fit (the others are unitless).
 _TIME_PARAMETERS = frozenset({"alpha", "beta"})
-#: Columns of :func:`crmlib.clv.parameter_table` after the parameters.
+#: Columns of :func:`crmlib.clv.models.fitting.parameter_table` after the parameters.
 _FIT_COLUMNS = frozenset(
     {"log_likelihood", "n_params", "aic", "bic", "n_customers", "n_patterns", "converged"}
 )
@@ -40,7 +46,7 @@ def fits_table(
 ) -> pd.DataFrame:
     """The fitted models for the page: one row per model (index: its name), as text.
 
-    Transforms the fits (as in :func:`crmlib.clv.parameter_table`) into one row per model
+    Transforms the fits (as in :func:`crmlib.clv.models.fitting.parameter_table`) into one row per model
     with its parameters (4 significant digits; *alpha* and *beta* in the time unit, in the
     header), log-likelihood, AIC and BIC (1 decimal), the customers it was fitted on
     (small-cell rule, ``min_cell_size``), its distinct purchase patterns and whether it
@@ -58,7 +64,7 @@ def fits_table(
     table = parameter_table(models)
     units = set(table["unit"])
     one_unit = len(units) <= 1
-    time_words = _UNIT_WORDS.get(next(iter(units)), "") if units and one_unit else None
+    time_words = UNIT_WORDS.get(next(iter(units)), "") if units and one_unit else None
     parameters = [c for c in table.columns[3:] if c not in _FIT_COLUMNS]
     columns: dict[str, Column] = {"label": Column("Model")}
     if not one_unit:
@@ -77,6 +83,36 @@ def fits_table(
     return present(table, columns=columns, index="label", min_cell_size=min_cell_size)
 
 
+def comparison_table(choice: ModelChoice) -> pd.DataFrame:
+    """The holdout comparison for the page: one row per model tried, readable, indexed by model.
+
+    Columns: role, converged, log-likelihood, holdout errors (purchases per customer),
+    predicted and actual repeat purchases, error of the total, used, note; numbers formatted,
+    blanks where a model was not used to predict.
+    """
+    table = choice.comparison
+
+    def number(value: Any, spec: str) -> str:
+        return format(float(value), spec).replace("-", "\u2212") if np.isfinite(value) else ""
+
+    rows = pd.DataFrame(
+        {
+            "Role": table["role"].map({"candidate": "candidate", "fallback": "fallback"}),
+            "Converged": np.where(table["converged"], "yes", "no"),
+            "Log-likelihood": [number(v, ",.1f") for v in table["log_likelihood"]],
+            "MAE (purchases per customer)": [number(v, ".3f") for v in table["mae"]],
+            "RMSE (purchases per customer)": [number(v, ".3f") for v in table["rmse"]],
+            "Predicted repeat purchases": [number(v, ",.0f") for v in table["predicted_total"]],
+            "Actual repeat purchases": [number(v, ",.0f") for v in table["actual_total"]],
+            "Error of the total": [number(v, "+.1%") for v in table["aggregate_error"]],
+            "Used": np.where(table["chosen"], "yes", ""),
+            "Note": table["note"].fillna("").str.removesuffix(": excluded from the choice"),
+        }
+    )
+    rows.index = pd.Index([MODEL_LABELS.get(m, m) for m in table["model"]], name="Model")
+    return rows
+
+
 def errors_table(
     predictions: pd.DataFrame,
     *,
@@ -87,7 +123,7 @@ def errors_table(
 
     Transforms *predictions* (one row per customer, as from
     :func:`crmlib.clv.holdout_predictions`) into the rows of
-    :func:`crmlib.clv.errors_by_frequency` (small buckets merged with their neighbour, so
+    :func:`crmlib.clv.validation.errors_by_frequency` (small buckets merged with their neighbour, so
     that no row describes 1 to ``min_cell_size`` - 1 customers), indexed by the number of
     repeat purchases in the calibration period: customers, predicted and actual purchases
     per customer and in total, and the errors per customer (MAE, RMSE, bias: predicted
@@ -132,7 +168,7 @@ def group_table(
 
     Transforms *values* (one row per customer: ``customer_id``, ``clv``) and *groups* (one
     row per customer: ``customer_id`` and ``by``) into the rows of
-    :func:`crmlib.clv.clv_by_group` (groups of fewer than ``min_cell_size`` customers pooled
+    :func:`crmlib.clv.value.clv_by_group` (groups of fewer than ``min_cell_size`` customers pooled
     into a last row "(other)"), indexed by the group: customers, CLV total and mean per
     customer in ``currency``, the shares of CLV and of customers, and how many groups the
     row holds.

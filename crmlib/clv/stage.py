@@ -15,14 +15,9 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_columns, require_view
-from crmlib.clv._choice_words import comparison_records
-from crmlib.clv._describe import _money
-from crmlib.clv._fallback import ModelChoice, fit_with_fallback, spend_model
-from crmlib.clv._likelihoods import MODEL_LABELS
-from crmlib.clv._models import FittedModel, describe_fit, spend_independence
-from crmlib.clv._plots import cumulative_tracking
-from crmlib.clv._summary import UNIT_DAYS, calibration_holdout, model_summary
-from crmlib.clv._value import value_by_group
+from crmlib.clv.choice import ModelChoice, comparison_records, fit_with_fallback, spend_model
+from crmlib.clv.plots import cumulative_tracking
+from crmlib.clv.queries import UNIT_DAYS, calibration_holdout, model_summary
 from crmlib.engine import Engine
 from crmlib.io import RunFolder, to_jsonable
 from crmlib.periods import as_date, exclusive_end
@@ -34,14 +29,9 @@ __all__ = [
     "days_per_unit",
     "value_groups",
     "clv_artifact",
-    "clv_conclusion",
-    "clv_by_group",
     "pool_groups",
     "clv_metrics",
     "cutoff_fits",
-    "describe_fits",
-    "describe_summary",
-    "spend_check",
     "tracking_table",
 ]
 
@@ -99,7 +89,7 @@ def tracking_table(
     (those the calibration model describes). Their repeat purchases per day are counted in
     SQL (``clv_daily_repeats.sql``: each purchase day after the first, once per customer),
     their first-purchase dates come from *summary* (``first_purchase_date``), and
-    :func:`crmlib.clv.cumulative_tracking` adds the model's expectation.
+    :func:`crmlib.clv.plots.cumulative_tracking` adds the model's expectation.
     """
     require_view(
         engine, transactions, ("customer_id", "order_ts", "is_purchase"), producer="01_ingest"
@@ -121,46 +111,6 @@ def tracking_table(
         days_per_unit=days_per_unit(unit),
         end_date=as_date(observation_end),
     )
-
-
-def describe_summary(
-    summary: pd.DataFrame, calibration: pd.DataFrame, *, unit: str, min_cell_size: int
-) -> str:
-    """Markdown: customers, repeat buyers, mean frequency and the calibration/holdout split.
-
-    Numbers of customers are written by the small-cell rule (``min_cell_size``): "fewer than
-    10 customers", and a share of a group that is not shown is left out with it.
-    """
-    rule = SmallCells(min_cell_size)
-    n = len(summary)
-    repeat = int((summary["frequency"] > 0).sum())
-    attrs = calibration.attrs
-    buyers = int((calibration["frequency_holdout"] > 0).sum())
-    share = f" ({repeat / n:.0%})" if rule.shown(repeat) and rule.shown(n) else ""
-    return (
-        f"**{rule.phrase(n)}** bought on or before {summary.attrs.get('observation_end', '')}; "
-        f"{rule.phrase(repeat)}{share} came back at least once (mean "
-        f"{summary['frequency'].mean():.2f} repeat purchases, time unit: {unit}). The models are "
-        f"fitted on the {rule.phrase(len(calibration))} who bought by "
-        f"{attrs.get('calibration_end', '')} and judged on what they did from then to "
-        f"{attrs.get('observation_end', '')}: {rule.phrase(buyers)} bought again in that "
-        "holdout."
-        if n
-        else "No customer bought on or before the as-of date: there is nothing to model."
-    )
-
-
-def describe_fits(fits: Mapping[str, FittedModel], *, min_cell_size: int) -> str:
-    """Markdown: each candidate model's fit in words (:func:`crmlib.clv.describe_fit`)."""
-    return "\n\n".join(
-        describe_fit(fitted, min_cell_size=min_cell_size) for fitted in fits.values()
-    )
-
-
-def spend_check(summary: pd.DataFrame, *, min_cell_size: int) -> str:
-    """Markdown: the Gamma-Gamma independence check (frequency vs spend) and what it implies."""
-    verdict = spend_independence(summary, min_cell_size=min_cell_size)["verdict"]
-    return f"**Spend and frequency:** {verdict}"
 
 
 def cutoff_fits(
@@ -251,7 +201,7 @@ def clv_artifact(
     Keeps every column of ``values`` (customer_id, p_alive, expected purchases and spend over
     the horizon, clv, expected_next_order_date) plus the groups; the units of each column are
     in ``attrs["units"]`` and are also written to the artifact's metadata by the caller. With
-    ``model`` (the :class:`crmlib.clv.ModelChoice` the values come from), ``attrs`` also
+    ``model`` (the :class:`crmlib.clv.choice.ModelChoice` the values come from), ``attrs`` also
     say where the values come from for the stages that read them: ``model_name``,
     ``fallback`` (the step, "" when none) and ``fallback_reason``.
     """
@@ -266,37 +216,6 @@ def clv_artifact(
             }
         )
     return table
-
-
-def clv_conclusion(
-    values: pd.DataFrame,
-    *,
-    chosen: str,
-    horizon_months: int,
-    currency: str,
-    top_decile: float,
-    min_cell_size: int,
-) -> str:
-    """The stage's one-line conclusion for the front page, from the numbers.
-
-    ``chosen`` is the model used (a candidate, ``"nbd"`` or ``"empirical"``: the fallbacks
-    are named as such); the number of customers is written by the small-cell rule
-    (``min_cell_size``).
-    """
-    total = float(values["clv"].sum())
-    mean = float(values["clv"].mean()) if len(values) else float("nan")
-    how = (
-        "valued at each customer's observed spend rate: no model converged"
-        if chosen == "empirical"
-        else f"model {MODEL_LABELS.get(chosen, chosen)}"
-    )
-    return (
-        f"The {SmallCells(min_cell_size).phrase(len(values))} are worth "
-        f"{_money(total, currency)} in "
-        f"discounted margin over the next {horizon_months} months "
-        f"({_money(mean, currency)} each on average, {how}); the top 10% hold "
-        f"{top_decile:.0%} of it."
-    )
 
 
 def pool_groups(groups: pd.DataFrame, *, by: str, min_cell_size: int) -> pd.DataFrame:
@@ -320,45 +239,6 @@ def pool_groups(groups: pd.DataFrame, *, by: str, min_cell_size: int) -> pd.Data
     out = groups.copy()
     out[by] = SmallCells(min_cell_size).pool_labels(groups[by]).to_numpy()
     return out
-
-
-def clv_by_group(
-    values: pd.DataFrame, groups: pd.DataFrame, *, by: str, min_cell_size: int
-) -> pd.DataFrame:
-    """CLV per group: :func:`crmlib.clv.value_by_group` with small groups pooled.
-
-    The numbers of the page's table (:func:`crmlib.clv.group_table`, as text).
-
-    One row per group (index: ``by``): ``customers``, ``clv_total``, ``clv_mean``,
-    ``clv_share``, ``customer_share`` as in :func:`crmlib.clv.value_by_group`, and ``groups``
-    (how many groups the row holds). Groups of fewer than ``min_cell_size`` customers are
-    pooled into one last row ``"(other)"`` (:meth:`crmlib.privacy.SmallCells.pool`) of at
-    least that many customers and at least two groups; its totals and shares are the sums of
-    its groups', its mean is recomputed from them, so every column still adds up to the whole.
-    When all customers together are fewer than ``min_cell_size``, the one row's count reads
-    "<10" and its values are missing.
-
-    Examples
-    --------
-    >>> values = pd.DataFrame({"customer_id": list("abcdefghijklmn"), "clv": [10.0] * 14})
-    >>> groups = pd.DataFrame({"customer_id": list("abcdefghijklmn"),
-    ...                        "channel": ["web"] * 10 + ["tv"] * 3 + ["app"]})
-    >>> table = clv_by_group(values, groups, by="channel", min_cell_size=3)
-    >>> table[["customers", "clv_mean", "groups"]]  # doctest: +NORMALIZE_WHITESPACE
-             customers  clv_mean  groups
-    channel
-    web             10      10.0       1
-    (other)          4      10.0       2
-    """
-    rule = SmallCells(min_cell_size)
-    table = value_by_group(values, groups, by=by)
-    sums = ["clv_total", "clv_share", "customer_share"]
-    pooled = rule.pool(table, by=by, size="customers", sums=sums)
-    pooled["clv_mean"] = pooled["clv_total"] / pooled["customers"]
-    if rule.is_small(pooled["customers"]).any():  # all customers together are fewer than k
-        pooled = rule.hide(pooled, size="customers", columns=[*sums, "clv_mean"])
-        pooled["customers"] = rule.counts(pooled["customers"])
-    return pooled.set_index(by)
 
 
 def clv_metrics(

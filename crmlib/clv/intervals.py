@@ -12,33 +12,28 @@ import pandas as pd
 from scipy import sparse
 from scipy.special import expit
 
-from crmlib.clv._formulas import (
-    _KERNELS,
-    Theta,
-    _mbg_p_alive,
-    _pnbd_log_a0_direct,
-    _pnbd_log_part,
-    _spend_coefficients,
+from crmlib.clv.models.base import Theta
+from crmlib.clv.models.fitters import (
+    TransactionModel,
+    spend_names,
+    spend_params,
+    transaction_model,
+    unwrap,
 )
-from crmlib.clv._value_base import (
-    _ALL_GROUPS,
-    _SUMMARY_COLUMNS,
+from crmlib.clv.models.gamma_gamma import spend_coefficients
+from crmlib.clv.models.inputs import HISTORY_COLUMNS, customer_ids, history, monetary, unique_rows
+from crmlib.clv.models.mbgnbd import mbg_p_alive
+from crmlib.clv.models.paretonbd import pnbd_log_a0_direct, pnbd_log_part
+from crmlib.clv.models.registry import KERNELS
+from crmlib.clv.value import (
+    ALL_GROUPS,
     DAYS_PER_MONTH,
-    _check_unit,
-    _customer_ids,
-    _Grid,
-    _grid,
-    _group_labels,
-    _history,
-    _Model,
-    _monetary,
-    _spend_names,
-    _spend_params,
-    _transaction_model,
-    _unique_rows,
-    _unwrap,
-    _values,
+    Grid,
+    group_labels,
+    horizon_grid,
+    horizon_values,
     monthly_discount_rate,
+    resolve_days_per_unit,
 )
 from crmlib.errors import DataContractError
 
@@ -57,7 +52,7 @@ def _hessian_covariance(fitter: Any, names: Sequence[str]) -> np.ndarray | None:
     (Its ``variance_matrix_`` multiplies H^-1 by theta_j^2 column-wise instead: right on the
     diagonal, not symmetric off it, so it is not used here.)
     """
-    fitter = _unwrap(fitter)
+    fitter = unwrap(fitter)
     hessian = getattr(fitter, "_hessian_", None)
     data = getattr(fitter, "data", None)
     if hessian is None or data is None or "weights" not in data:
@@ -176,8 +171,8 @@ def _layout(
     group_codes: np.ndarray,
     n_groups: int,
 ) -> _BootstrapLayout:
-    pattern, (px, ptx, pT) = _unique_rows(x, t_x, T)
-    pair_of_pattern, (pair_x, pair_T) = _unique_rows(px, pT)
+    pattern, (px, ptx, pT) = unique_rows(x, t_x, T)
+    pair_of_pattern, (pair_x, pair_T) = unique_rows(px, pT)
     distinct_x, x_code = np.unique(px, return_inverse=True)
     t_x_values, t_x_code = np.unique(ptx, return_inverse=True)
     T_values, T_code = np.unique(pT, return_inverse=True)
@@ -190,7 +185,7 @@ def _layout(
     )  # fmt: skip
     rec_of_pattern = rec_x = rec_tx = None
     if kind == "pnbd":
-        rec_of_pattern, (rec_x, rec_tx) = _unique_rows(px, ptx)
+        rec_of_pattern, (rec_x, rec_tx) = unique_rows(px, ptx)
     return _BootstrapLayout(
         px, ptx, pT, x_code, t_x_code, T_code, distinct_x, t_x_values, T_values,
         pair_of_pattern, pair_x, pair_T, sums, rec_of_pattern, rec_x, rec_tx,
@@ -219,7 +214,7 @@ class _PairInterpolator:
     """
 
     def __init__(
-        self, model: _Model, layout: _BootstrapLayout, grid: _Grid, knots: int | None
+        self, model: TransactionModel, layout: _BootstrapLayout, grid: Grid, knots: int | None
     ) -> None:
         self.model, self.grid = model, grid
         self.pair_x, self.pair_T = layout.pair_x, layout.pair_T
@@ -243,7 +238,7 @@ class _PairInterpolator:
         self.hat_pairs = self._discounted(model.theta, self.pair_x, self.pair_T)[:, None]
 
     def _discounted(self, theta: Theta, x: np.ndarray, T: np.ndarray) -> np.ndarray:
-        alive_expected = _KERNELS[self.model.kind].alive_expected
+        alive_expected = KERNELS[self.model.kind].alive_expected
         cumulative = alive_expected(theta, self.grid.times[1:], x[..., None], T[..., None])
         return np.asarray(np.diff(cumulative, axis=-1, prepend=0.0) @ self.grid.discount)
 
@@ -266,17 +261,17 @@ class _PairInterpolator:
         return np.asarray(self.hat_pairs * interpolated)
 
 
-def _pnbd_p_alive_layout(theta: Theta, layout: _BootstrapLayout) -> np.ndarray:
+def pnbd_p_alive_layout(theta: Theta, layout: _BootstrapLayout) -> np.ndarray:
     """Pareto/NBD P(alive) per history and draw: 2F1 on (x, t_x) and (x, T) pairs, logs on
-    distinct values, gathered; the rest in place (same formula as :func:`_pnbd_p_alive`)."""
+    distinct values, gathered; the rest in place (same formula as :func:`pnbd_p_alive`)."""
     assert layout.rec_x is not None and layout.rec_tx is not None
     assert layout.rec_of_pattern is not None
     r, alpha, s, beta = theta
     xs = layout.distinct_x[:, None]
     ages = layout.T_values[:, None]
-    part_tx = _pnbd_log_part(theta, layout.rec_x[:, None], layout.rec_tx[:, None])
+    part_tx = pnbd_log_part(theta, layout.rec_x[:, None], layout.rec_tx[:, None])
     part_tx = part_tx[layout.rec_of_pattern]
-    work = _pnbd_log_part(theta, layout.pair_x[:, None], layout.pair_T[:, None])
+    work = pnbd_log_part(theta, layout.pair_x[:, None], layout.pair_T[:, None])
     work = work[layout.pair_of_pattern]
     work -= part_tx  # log A_0 = part_tx + log(1 - exp(part_T - part_tx))
     np.minimum(work, 0.0, out=work)
@@ -287,12 +282,12 @@ def _pnbd_p_alive_layout(theta: Theta, layout: _BootstrapLayout) -> np.ndarray:
     work += part_tx
     work[layout.t_x >= layout.T] = -np.inf  # A_0 = 0, whatever 2F1 gave
     bad = ~np.isfinite(work) & (layout.t_x < layout.T)[:, None]
-    if bad.any():  # the closed form's 2F1 failed (see _pnbd_log_a0_direct)
+    if bad.any():  # the closed form's 2F1 failed (see pnbd_log_a0_direct)
         rows = np.nonzero(bad)[0]
         r_bad, alpha_bad, s_bad, beta_bad = (
             np.broadcast_to(p, work.shape)[bad] for p in (r, alpha, s, beta)
         )
-        work[bad] = _pnbd_log_a0_direct(
+        work[bad] = pnbd_log_a0_direct(
             r_bad, alpha_bad, s_bad, beta_bad, layout.x[rows], layout.t_x[rows], layout.T[rows]
         )
     work += (np.log(s) - np.log(r + s + xs))[layout.x_code]
@@ -303,16 +298,16 @@ def _pnbd_p_alive_layout(theta: Theta, layout: _BootstrapLayout) -> np.ndarray:
 
 
 def _p_alive_patterns(
-    model: _Model, batch: Sequence[np.ndarray], layout: _BootstrapLayout
+    model: TransactionModel, batch: Sequence[np.ndarray], layout: _BootstrapLayout
 ) -> np.ndarray:
     """P(alive) of every unique history for a batch of c draws: (histories, c)."""
     theta = [np.asarray(p)[None, :] for p in batch]
     if model.kind in ("nbd", "empirical"):  # no dropout
         return np.ones((len(layout.x), len(batch[0])))
     if model.kind == "pnbd":
-        return _pnbd_p_alive_layout(theta, layout)
+        return pnbd_p_alive_layout(theta, layout)
     if model.kind == "mbgnbd":
-        return _mbg_p_alive(theta, layout.x[:, None], layout.t_x[:, None], layout.T[:, None])
+        return mbg_p_alive(theta, layout.x[:, None], layout.t_x[:, None], layout.T[:, None])
     # BG/NBD: 1 / (1 + a / (b + x - 1) ((alpha + T) / (alpha + t_x)) ** (r + x)), with every
     # log taken on distinct values and gathered, the rest in place
     r, alpha, a, b = theta
@@ -342,7 +337,7 @@ def _without_intervals(
     """The table of :func:`clv_intervals` with the point values and no bounds (NaN), and why."""
     rows = pd.DataFrame(
         {
-            by: [*map(str, group_names), _ALL_GROUPS],
+            by: [*map(str, group_names), ALL_GROUPS],
             "customers": np.append(customers, customers.sum()).astype("int64"),
             "clv_total": np.append(point_totals, point_totals.sum()),
         }
@@ -377,7 +372,7 @@ def clv_intervals(
     annual_discount_rate: float = 0.10,
     margin: float = 0.30,
     unit: str = "week",
-    days_per_unit: float = 7.0,
+    days_per_unit: float | None = None,
     level: float = 0.95,
     knots: int | None = 32,
 ) -> pd.DataFrame:
@@ -427,27 +422,27 @@ def clv_intervals(
     work proportional to the unique histories (~0.02 s per draw for 720,000 unique histories
     of 1,000,000 customers with BG/NBD; Pareto/NBD about twice that).
     """
-    _check_unit(unit, days_per_unit)
+    days_per_unit = resolve_days_per_unit(unit, days_per_unit)
     if not 0 < level < 1:
         raise ValueError(f"level={level}: expected a probability between 0 and 1")
     if draws < 2:
         raise ValueError(f"draws={draws}: expected at least 2")
-    model = _transaction_model(transaction_fitter)
-    spend = _spend_params(spend_fitter)
-    x, t_x, T = _history(summary, _SUMMARY_COLUMNS[:3], table_name="summary")
+    model = transaction_model(transaction_fitter)
+    spend = spend_params(spend_fitter)
+    x, t_x, T = history(summary, HISTORY_COLUMNS[:3], table_name="summary")
     if len(x) == 0:
         raise DataContractError("summary: no customers to compute intervals for")
-    m = _monetary(summary, x)
-    grid = _grid(
+    m = monetary(summary, x)
+    grid = horizon_grid(
         horizon_months,
         units_per_month=DAYS_PER_MONTH / days_per_unit,
         monthly_rate=monthly_discount_rate(annual_discount_rate),
     )
-    labels = _group_labels(_customer_ids(summary), groups, by)
+    labels = group_labels(customer_ids(summary), groups, by)
     group_codes, group_names = pd.factorize(labels, sort=True)
     n_groups = len(group_names)
 
-    values = _values(model, spend, x, t_x, T, m, grid)
+    values = horizon_values(model, spend, x, t_x, T, m, grid)
     clv = margin * values.spend_per_order * values.discounted_purchases
     customers = np.bincount(group_codes, minlength=n_groups).astype("float64")
     point_totals = np.bincount(group_codes, weights=clv, minlength=n_groups)
@@ -466,7 +461,7 @@ def clv_intervals(
         draws, model.kind,
     )  # fmt: skip
     spend_draws, rejected_s = _draw(
-        rng, spend, _covariance(spend_cov, spend_fitter, _spend_names(spend_fitter),
+        rng, spend, _covariance(spend_cov, spend_fitter, spend_names(spend_fitter),
                                 "spend model"),
         draws, "spend",
     )  # fmt: skip
@@ -486,7 +481,7 @@ def clv_intervals(
         per_pattern = _p_alive_patterns(model, batch, layout)  # (histories, c)
         per_pattern *= discounted(batch)[layout.pair_of_pattern]
         per_pattern *= margin
-        fixed, slope = _spend_coefficients(
+        fixed, slope = spend_coefficients(
             [spend_draws[start:stop, k][None, :] for k in range(spend_draws.shape[1])],
             layout.distinct_x[:, None],
         )  # (distinct x, c)
@@ -498,7 +493,7 @@ def clv_intervals(
     all_totals = totals.sum(axis=1)
     rows = pd.DataFrame(
         {
-            by: [*map(str, group_names), _ALL_GROUPS],
+            by: [*map(str, group_names), ALL_GROUPS],
             "customers": np.append(customers, customers.sum()).astype("int64"),
             "clv_total": np.append(point_totals, point_totals.sum()),
             "clv_total_lower": np.append(np.quantile(totals, lower_q, axis=0),
