@@ -387,28 +387,18 @@ def compare(ours: dict[str, Any], plain: pd.DataFrame, statistics: dict[str, Any
 
 def whole_stage(engine: Any, params: Any) -> Any:
     """07_ab_test as the notebook runs it, on the default ``ab_test`` settings."""
-    ab = params.ab_test
-    data = crm.experiments.experiment_data(
-        engine,
-        params=params,
-        input="assignments",
-        as_of_date=AS_OF,
-        window_days=ab.window_days,
-        retention_days=ab.retention_days,
-        pre_period_days=ab.pre_period_days,
-        metrics=ab.metrics,
-        cuped_covariates=ab.cuped_covariates,
-        ratio_metrics=ab.ratio_metrics,
-        segments=ab.segments,
-        guardrails=ab.guardrails,
+    params = params.model_copy(
+        update={
+            "as_of_date": AS_OF,
+            "ab_test": params.ab_test.model_copy(update={"input": "assignments"}),
+        }
     )
+    data = crm.experiments.experiment_data(engine, params=params)
     return crm.experiments.analyze_ab(
         data,
-        control="control",
-        guardrails=ab.guardrails,
-        primary_metric=ab.primary_metric,
-        window_days=ab.window_days,
-        retention_days=ab.retention_days,
+        settings=params.ab_test,
+        currency=params.currency,
+        min_cell_size=params.privacy.min_cell_size,
     )
 
 

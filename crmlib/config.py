@@ -6,8 +6,10 @@ import datetime as dt
 import logging
 import os
 import re
+from collections.abc import Iterable, Mapping
+from numbers import Integral
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
@@ -43,7 +45,10 @@ __all__ = [
     "WorkbookParams",
     "STAGE_SECTIONS",
     "COMMON_KEYS",
+    "StageParams",
+    "DEFAULT_SEED",
     "load_params",
+    "load_stage_params",
     "section_for_notebook",
 ]
 
@@ -227,6 +232,10 @@ class PrivacyParams(_Strict):
 
 #: Sections that had their own ``min_cell_size`` before ``privacy.min_cell_size`` replaced them.
 RETIRED_MIN_CELL_SECTIONS: tuple[str, ...] = ("cohorts", "segments", "clv", "churn", "ab_test")
+#: Sections that had their own ``seed`` before the top-level ``seed`` replaced them.
+RETIRED_SEED_SECTIONS: tuple[str, ...] = ("segments", "clv", "churn")
+#: The seed of every random draw of a run (control groups, clustering, bootstraps, splits).
+DEFAULT_SEED = 20251231
 
 
 class IngestParams(_Strict):
@@ -336,35 +345,236 @@ class CohortsParams(_Strict):
 
 
 class SegmentRuleParams(_Strict):
-    """One named segment: inclusive score ranges of recency, frequency and (optionally) monetary."""
+    """One named segment: inclusive score ranges of recency, frequency and (optionally) monetary.
 
-    name: str = Field(min_length=1)
-    r: tuple[int, int]
-    f: tuple[int, int]
-    m: tuple[int, int] | None = Field(default=None, description="null: every monetary score")
+    The one validator of a segment rule, whether it comes from ``segments.rules`` of the params
+    file, a mapping or code (:class:`crmlib.segments.models.rules.SegmentRule` is checked by
+    it). A range is ``[low, high]`` with 1 <= low <= high, a single integer means that one
+    score, and null means any score; ``r`` and ``f`` must be given (null allowed), ``m`` may be
+    left out. Whether the rules cover the score grid of ``bins`` is checked by
+    :func:`crmlib.segments.models.rules.validate_rules`.
+
+    Examples
+    --------
+    >>> SegmentRuleParams(name="New", r=5, f=[1, 1])
+    SegmentRuleParams(name='New', r=(5, 5), f=(1, 1), m=None)
+    """
+
+    #: Label of customers new since the earlier date of a segment migration: no rule may use it.
+    RESERVED_NAME: ClassVar[str] = "(new)"
+
+    name: str = Field(description="segment name, unique in the rule table")
+    r: tuple[int, int] | None = Field(description="recency scores [low, high]; null: any")
+    f: tuple[int, int] | None = Field(description="frequency scores [low, high]; null: any")
+    m: tuple[int, int] | None = Field(
+        default=None, description="monetary scores [low, high]; null: any"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the segment name is blank; expected a non-empty name")
+        if value == cls.RESERVED_NAME:
+            raise ValueError(
+                f"{value!r} is reserved for customers new since the earlier date of a "
+                "migration; choose another name"
+            )
+        return value
+
+    @field_validator("r", "f", "m", mode="before")
+    @classmethod
+    def _one_score(cls, value: Any) -> Any:
+        """A single integer is that one score; scores are whole numbers (not true/false)."""
+
+        def score(item: Any) -> bool:
+            return isinstance(item, Integral) and not isinstance(item, bool)
+
+        if value is None:
+            return None
+        if score(value):
+            return (int(value), int(value))
+        if isinstance(value, (list, tuple)) and all(score(item) for item in value):
+            return tuple(int(item) for item in value)
+        raise ValueError(
+            "not a score range; expected [low, high] (two whole numbers), one whole number or "
+            "null (any score)"
+        )
+
+    @field_validator("r", "f", "m")
+    @classmethod
+    def _ordered(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 1 <= value[0] <= value[1]:
+            raise ValueError(
+                f"score range [{value[0]}, {value[1]}] is empty or below 1; expected "
+                "[low, high] with 1 <= low <= high"
+            )
+        return value
+
+    @classmethod
+    def validated(cls, settings: Any, *, label: str) -> SegmentRuleParams:
+        """``settings`` (a mapping of the fields) as a rule; a ValueError naming ``label``
+        (e.g. ``"segment rule 'Loyal'"``) and each bad key otherwise."""
+        try:
+            return cls.model_validate(settings)
+        except ValidationError as exc:
+            raise ValueError(_format_errors(label, exc)) from None
+
+    @staticmethod
+    def check_unique_names(names: Iterable[str]) -> None:
+        """Raise a ValueError naming the first segment name listed twice, and where."""
+        seen: dict[str, int] = {}
+        for position, name in enumerate(names, start=1):
+            if name in seen:
+                raise ValueError(
+                    f"segment rule {name!r} is listed twice (rules #{seen[name]} and "
+                    f"#{position}); segment names must be unique"
+                )
+            seen[name] = position
 
 
 class CampaignParams(_Strict):
-    """One activation campaign of 04_segments (exports/<name>.csv)."""
+    """One activation campaign: who to target, on which channel, with which suppression rules.
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", description="slug; the file name")
-    segments: list[str] = Field(min_length=1, description="target labels (segment or cluster)")
+    The one validator of a campaign: ``segments.campaigns`` of the params file is a list of
+    these, and :class:`crmlib.activation.Campaign` is this model (04_segments, 06_churn and code
+    build campaigns through it). Frozen: a campaign does not change once checked. Whether its
+    target labels exist is checked against the data by
+    :func:`crmlib.activation.check_campaigns`.
+
+    Parameters
+    ----------
+    name : str
+        A slug (letters, digits, ``-``, ``_``; up to 64 characters, starting with a letter or a
+        digit): it names ``exports/<name>.csv``.
+    segments : tuple of str
+        Target labels (values of ``label_column`` in the members frame); at least one, none
+        blank or repeated. A single string is taken as one label.
+    channel : {"email", "sms", "push"}
+        Consent, unsubscribes and the frequency cap are checked on this channel.
+    trigger : {"entered", "in_segment"}, default "entered"
+        ``entered``: only members who were not in a target label in the previous membership
+        (see :func:`crmlib.activation.build_audience`). ``in_segment``: every member in a
+        target label.
+    control_share : float, default 0.1
+        Share of the eligible audience held out as a control group, 0 <= share < 1.
+    recent_purchase_days : int or None, default 7
+        Suppress customers with a purchase in the last N days up to ``as_of`` (N >= 1); None
+        turns the rule off.
+    frequency_cap_days : int or None, default 7
+        Window of the frequency cap in days (>= 1); None turns the cap off.
+    frequency_cap_max : int, default 1
+        Suppress customers with at least this many ``sent`` events on ``channel`` in the last
+        ``frequency_cap_days`` days (>= 1).
+    label_column : str, default "segment"
+        The members column the targets refer to: ``"segment"`` or ``"cluster_name"`` in
+        04_segments, e.g. ``"action"`` for 06_churn's contact list.
+
+    Examples
+    --------
+    >>> campaign = CampaignParams(name="winback-email", segments="At risk", channel="email")
+    >>> campaign.segments, campaign.trigger, campaign.control_share
+    (('At risk',), 'entered', 0.1)
+    >>> try:
+    ...     CampaignParams(name="win back", segments=["At risk"], channel="email")
+    ... except ValidationError as exc:
+    ...     print(exc.errors()[0]["loc"], exc.errors()[0]["msg"])
+    ('name',) Value error, not a slug (letters, digits, '-' and '_', up to 64 characters, starting with a letter or a digit): the name becomes the export's file name
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: What a campaign name (and any export file name) looks like: a slug of 1 to 64 characters.
+    NAME_PATTERN: ClassVar[re.Pattern[str]] = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+    name: str = Field(description="slug, up to 64 characters; the export's file name")
+    segments: tuple[str, ...] = Field(
+        min_length=1, description="target labels (values of label_column)"
+    )
     channel: Literal["email", "sms", "push"]
-    trigger: Literal["in_segment", "entered"] = "entered"
-    label_column: Literal["segment", "cluster_name"] = "segment"
-    control_share: float = Field(default=0.1, ge=0.0, lt=1.0)
-    recent_purchase_days: int | None = Field(default=7, ge=1)
-    frequency_cap_days: int = Field(default=7, ge=1)
-    frequency_cap_max: int = Field(default=1, ge=1)
+    trigger: Literal["in_segment", "entered"] = Field(
+        default="entered", description="entered (since the previous run) | in_segment"
+    )
+    control_share: float = Field(default=0.1, ge=0.0, lt=1.0, strict=True)
+    recent_purchase_days: int | None = Field(
+        default=7, ge=1, strict=True, description="null: no recent-purchase rule"
+    )
+    frequency_cap_days: int | None = Field(
+        default=7, ge=1, strict=True, description="null: no frequency cap"
+    )
+    frequency_cap_max: int = Field(default=1, ge=1, strict=True)
+    label_column: str = Field(
+        default="segment", min_length=1, description="members column of the target labels"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not cls.NAME_PATTERN.fullmatch(value):
+            raise ValueError(
+                "not a slug (letters, digits, '-' and '_', up to 64 characters, starting with "
+                "a letter or a digit): the name becomes the export's file name"
+            )
+        return value
+
+    @field_validator("segments", mode="before")
+    @classmethod
+    def _one_label(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("segments")
+    @classmethod
+    def _labels(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for label in value:
+            if not label.strip():
+                raise ValueError("a label is blank; expected non-empty labels")
+        if len(set(value)) < len(value):
+            raise ValueError("a label is listed twice; expected each label once")
+        return value
+
+    @field_validator(
+        "recent_purchase_days", "frequency_cap_days", "frequency_cap_max", mode="before"
+    )
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        """Whole numbers only (numpy integers too); true/false and 2.5 are not numbers of days."""
+        if isinstance(value, bool):
+            raise ValueError("not a whole number")
+        return int(value) if isinstance(value, Integral) else value
+
+    @classmethod
+    def validated(cls, settings: Any, *, label: str) -> CampaignParams:
+        """``settings`` (a mapping of the fields) as a campaign; a ValueError naming ``label``
+        (e.g. ``"campaign 'winback'"``) and each bad key, with what was expected, otherwise.
+
+        Examples
+        --------
+        >>> CampaignParams.validated({"name": "x", "segments": ["A"]}, label="campaign 'x'")
+        Traceback (most recent call last):
+        ...
+        ValueError: campaign 'x': missing required key 'channel'
+        """
+        try:
+            return cls.model_validate(settings)
+        except ValidationError as exc:
+            raise ValueError(_format_errors(label, exc)) from None
+
+    @property
+    def description(self) -> str:
+        """The targets in words, e.g. ``"At risk or Hibernating"``."""
+        return " or ".join(self.segments)
 
 
 def _default_campaigns() -> list[CampaignParams]:
     return [
         CampaignParams(
-            name="winback-at-risk-email", segments=["At risk", "Can't lose"], channel="email"
+            name="winback-at-risk-email",
+            segments=("At risk", "Can't lose"),
+            channel="email",
+            trigger="entered",
         ),
         CampaignParams(
-            name="champions-vip-sms", segments=["Champions"], channel="sms", trigger="in_segment"
+            name="champions-vip-sms", segments=("Champions",), channel="sms", trigger="in_segment"
         ),
     ]
 
@@ -375,7 +585,9 @@ class SegmentsParams(_Strict):
     window_days: int = Field(default=365, ge=30, description="RFM frequency/monetary window")
     bins: int = Field(default=5, ge=2, le=10, description="quantile score bins")
     rules: list[SegmentRuleParams] | None = Field(
-        default=None, description="null: the default 11 segments (written for bins 5)"
+        default=None,
+        min_length=1,
+        description="null: the default 11 segments (written for bins 5); names unique",
     )
     profile_dimensions: list[str] = Field(
         default_factory=lambda: ["region", "age_band", "acquisition_channel"]
@@ -390,7 +602,15 @@ class SegmentsParams(_Strict):
         default=None, description="CSV with customer_id; relative to the params file"
     )
     lookalike_segment: str = "Champions"
-    seed: int = 20251231
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_rule_names(
+        cls, value: list[SegmentRuleParams] | None
+    ) -> list[SegmentRuleParams] | None:
+        if value is not None:
+            SegmentRuleParams.check_unique_names([rule.name for rule in value])
+        return value
 
     @field_validator("cluster_k_range")
     @classmethod
@@ -429,7 +649,6 @@ class ClvParams(_Strict):
     sensitivity_discount_rates: list[float] = Field(default_factory=lambda: [0.05, 0.10, 0.15])
     sensitivity_horizons: list[int] = Field(default_factory=lambda: [6, 12, 24])
     sensitivity_holdout_days: list[int] = Field(default_factory=lambda: [91, 182, 273])
-    seed: int = 20251231
 
 
 ChurnModelName = Literal["logistic", "hist_gradient_boosting"]
@@ -479,7 +698,6 @@ class ChurnParams(_Strict):
     suppression_list: str | None = Field(
         default=None, description="CSV with customer_id; relative to the params file"
     )
-    seed: int = 20251231
 
     @field_validator("band_thresholds")
     @classmethod
@@ -619,6 +837,10 @@ class WorkbookParams(_Strict):
     run_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     as_of_date: dt.date
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    seed: int = Field(
+        default=DEFAULT_SEED,
+        description="every random draw of the run: control groups, clustering, bootstraps, splits",
+    )
     source: SourceConfig
     engine: EngineConfig = Field(default_factory=EngineConfig)
     runner: RunnerParams = Field(default_factory=RunnerParams)
@@ -652,15 +874,6 @@ class WorkbookParams(_Strict):
             raise ConfigError(f"unknown stage section {name!r}; expected one of {STAGE_SECTIONS}")
         return getattr(self, name).model_dump(mode="json")
 
-    def common(self) -> dict[str, Any]:
-        """The keys every notebook receives."""
-        return {
-            "run_name": self.run_name,
-            "as_of_date": self.as_of_date.isoformat(),
-            "currency": self.currency,
-            "min_cell_size": self.privacy.min_cell_size,
-        }
-
 
 STAGE_SECTIONS: tuple[str, ...] = (
     "ingest",
@@ -671,7 +884,6 @@ STAGE_SECTIONS: tuple[str, ...] = (
     "churn",
     "ab_test",
 )
-COMMON_KEYS: tuple[str, ...] = ("run_name", "as_of_date", "currency", "min_cell_size")
 
 
 def section_for_notebook(notebook_name: str) -> str:
@@ -699,6 +911,16 @@ def _format_errors(path: Path | str, error: ValidationError) -> str:
                 f"{path}: key '{key}' was replaced by 'privacy.min_cell_size' (one small-cell "
                 f"rule for every page): move the value there and delete '{key}'"
             )
+        elif (
+            item["type"] == "extra_forbidden"
+            and len(item["loc"]) == 2
+            and item["loc"][0] in RETIRED_SEED_SECTIONS
+            and item["loc"][1] == "seed"
+        ):
+            lines.append(
+                f"{path}: key '{key}' was replaced by the top-level 'seed' (one seed for the "
+                f"run): move the value there and delete '{key}'"
+            )
         elif item["type"] == "extra_forbidden":
             lines.append(f"{path}: unknown key '{key}'")
         elif item["type"] == "missing":
@@ -708,8 +930,21 @@ def _format_errors(path: Path | str, error: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` applied: a section (a top-level mapping) merges key by key; a
+    key inside a section, or any other top-level key, is replaced whole (a changed
+    ``guardrails`` mapping is the new one, not a blend of the two)."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
 def load_params(
-    path: str | os.PathLike[str], overrides: dict[str, Any] | None = None
+    path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None
 ) -> WorkbookParams:
     """Read and validate a params file.
 
@@ -718,7 +953,8 @@ def load_params(
     path : path-like
         A YAML file under ``params/``.
     overrides : dict, optional
-        Top-level keys replacing the file's (e.g. ``{"run_name": "nightly"}``).
+        Keys replacing the file's, in the file's shape (``{"run_name": "nightly"}``,
+        ``{"clv": {"horizon_months": 24}}``): a section's keys replace the file's one by one.
 
     Returns
     -------
@@ -740,10 +976,130 @@ def load_params(
         raise ConfigError(f"{params_path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{params_path}: expected a mapping of keys at the top level")
-    raw.update(overrides or {})
     try:
-        params = WorkbookParams.model_validate(raw)
+        params = WorkbookParams.model_validate(_merged(raw, overrides or {}))
     except ValidationError as exc:
-        raise ConfigError(_format_errors(params_path, exc)) from None
+        where = f"{params_path} (with overrides {overrides})" if overrides else params_path
+        raise ConfigError(_format_errors(where, exc)) from None
     params._path = params_path.resolve()
     return params
+
+
+#: What every notebook reads from the top level of the params file (:class:`StageParams`).
+COMMON_KEYS: tuple[str, ...] = (
+    "run_name", "as_of_date", "currency", "seed", "min_cell_size", "engine", "source",
+)  # fmt: skip
+
+
+class StageParams:
+    """One notebook's params, typed: its section's keys and the run's cross-stage keys.
+
+    What :func:`load_stage_params` returns. ``params.horizon_months`` is a key of the
+    notebook's section (:class:`ClvParams` for 05_clv); the cross-stage keys
+    (:data:`COMMON_KEYS`) come from the file's top level: ``run_name``, ``as_of_date`` (a
+    :class:`datetime.date`), ``currency``, ``seed``, ``min_cell_size`` (the page rule,
+    ``privacy.min_cell_size``), ``engine`` and ``source``. ``section`` is the section model
+    itself (to pass to a stage function whole), ``workbook`` the whole file, and
+    :meth:`resolve` makes a path of the file absolute.
+
+    Examples
+    --------
+    >>> params = StageParams(WorkbookParams.model_validate({"run_name": "doc",
+    ...     "as_of_date": "2025-12-31", "source": {"transactions": {"path": "t.csv"}}}), "clv")
+    >>> params.horizon_months, params.as_of_date, params.min_cell_size, params.seed
+    (12, datetime.date(2025, 12, 31), 10, 20251231)
+    """
+
+    __slots__ = ("name", "section", "workbook")
+
+    def __init__(self, workbook: WorkbookParams, name: str) -> None:
+        if name not in STAGE_SECTIONS:
+            raise ConfigError(f"unknown stage section {name!r}; expected one of {STAGE_SECTIONS}")
+        self.workbook = workbook
+        self.name = name
+        self.section: BaseModel = getattr(workbook, name)
+
+    @property
+    def run_name(self) -> str:
+        return self.workbook.run_name
+
+    @property
+    def as_of_date(self) -> dt.date:
+        return self.workbook.as_of_date
+
+    @property
+    def currency(self) -> str:
+        return self.workbook.currency
+
+    @property
+    def seed(self) -> int:
+        return self.workbook.seed
+
+    @property
+    def min_cell_size(self) -> int:
+        return self.workbook.privacy.min_cell_size
+
+    @property
+    def engine(self) -> EngineConfig:
+        return self.workbook.engine
+
+    @property
+    def source(self) -> SourceConfig:
+        return self.workbook.source
+
+    def resolve(self, relative: str) -> Path:
+        """A path of the params file made absolute (:meth:`WorkbookParams.resolve`)."""
+        return self.workbook.resolve(relative)
+
+    def __getattr__(self, key: str) -> Any:
+        # only reached for names that are not attributes: the section's keys
+        section = object.__getattribute__(self, "section")
+        if key in type(section).model_fields:
+            return getattr(section, key)
+        name = object.__getattribute__(self, "name")
+        raise AttributeError(
+            f"params: '{key}' is neither a key of section '{name}' "
+            f"({', '.join(type(section).model_fields)}) nor one of {COMMON_KEYS}"
+        )
+
+    def __dir__(self) -> list[str]:
+        return sorted({*COMMON_KEYS, "name", "section", "workbook", "resolve",
+                       *type(self.section).model_fields})  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"StageParams({self.name!r}, run_name={self.run_name!r})"
+
+
+def load_stage_params(
+    path: str | os.PathLike[str], section: str, overrides: Mapping[str, Any] | None = None
+) -> StageParams:
+    """The params one notebook works with, from the run's params file: one line in a notebook.
+
+    The runner injects ``params_file`` and ``overrides`` (its ``--run-name``, if any); an
+    analyst may add changes in the same cell and rerun, e.g. ``overrides = {"horizon_months":
+    24}``. A key of ``overrides`` that is not a top-level key of the file is a key of this
+    notebook's section, so ``{"horizon_months": 24}`` and ``{"clv": {"horizon_months": 24}}``
+    mean the same in 05_clv. The result is validated exactly like the file
+    (:func:`load_params`): a bad value fails here, naming the key.
+
+    Parameters
+    ----------
+    path : path-like
+        The params YAML.
+    section : str
+        The notebook's section (:func:`section_for_notebook`).
+    overrides : mapping, optional
+        Changes to the file's values, top-level or of this section.
+
+    Returns
+    -------
+    StageParams
+    """
+    if section not in STAGE_SECTIONS:
+        raise ConfigError(f"unknown stage section {section!r}; expected one of {STAGE_SECTIONS}")
+    top = set(WorkbookParams.model_fields)
+    changes: dict[str, Any] = {k: v for k, v in (overrides or {}).items() if k in top}
+    own = {k: v for k, v in (overrides or {}).items() if k not in top}
+    if own:
+        changes[section] = {**changes.get(section, {}), **own}
+    return StageParams(load_params(path, changes or None), section)

@@ -81,7 +81,9 @@ _KPIS_CELLS: list[tuple[str, list[str]]] = [
         """\
         import matplotlib.pyplot as plt
         import pandas as pd
+        from crmlib.config import load_stage_params
         from crmlib.io import RunFolder
+        params = load_stage_params(params_file, "kpis", overrides)
         run = RunFolder(run_dir)
         transactions = run.read_table("transactions")
         revenue = float(pd.to_numeric(transactions["amount"], errors="coerce").sum())
@@ -107,7 +109,7 @@ _KPIS_CELLS: list[tuple[str, list[str]]] = [
              "period_label": "June 2025", "vs_previous": {"change": 0.05, "display": "+5 pp"},
              "vs_year_ago": {"change": -0.02, "display": "-2 pp"}, "better": "down"},
         ]
-        _ = run.write_metrics("kpis", {"conclusion": f"Revenue was EUR {revenue:,.2f} in {period} terms.",
+        _ = run.write_metrics("kpis", {"conclusion": f"Revenue was EUR {revenue:,.2f} in {params.period} terms.",
                                         "tiles": tiles})
         """,
         [],
@@ -137,19 +139,15 @@ FAILING_CELL = 'raise KeyError("no_such_column")'
 
 
 def parameters_source(params_file: Path, notebook_name: str) -> str:
-    """A parameters cell declaring exactly what the runner injects, with the file's values."""
-    params = load_params(params_file)
-    values = {
-        "params_file": f"../params/{params_file.name}",
-        "run_dir": f"../outputs/{params.run_name}",
-        **params.common(),
-        **params.section(section_for_notebook(notebook_name)),
-    }
-
-    def annotation(value: object) -> str:
-        return "str | None" if value is None else type(value).__name__
-
-    return "\n".join(f"{name}: {annotation(value)} = {value!r}" for name, value in values.items())
+    """A parameters cell declaring exactly what the runner injects: the params file, the run
+    folder and the overrides (the notebook reads the rest from the file)."""
+    section_for_notebook(notebook_name)  # a fake notebook is named like a real one
+    run_name = load_params(params_file).run_name
+    return (
+        f'params_file: str = "../params/{params_file.name}"\n'
+        f'run_dir: str = "../outputs/{run_name}"\n'
+        "overrides: dict = {}"
+    )
 
 
 def write_notebook(

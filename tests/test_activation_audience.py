@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -119,7 +118,13 @@ HAND_TRANSACTIONS = transactions_frame(
     ]
 )
 HAND_SUPPRESSION = pd.DataFrame({"customer_id": ["ID-H", "ID-Z", None, " "]})
-WINBACK = Campaign("winback-email", ("At risk",), "email", control_share=0.0)
+WINBACK = Campaign(
+    name="winback-email",
+    segments=("At risk",),
+    channel="email",
+    trigger="in_segment",
+    control_share=0.0,
+)
 
 
 @contextmanager
@@ -184,7 +189,7 @@ def test_hand_example_each_step(engine: Engine) -> None:
     ids=["purchase-8-days", "purchase-off", "cap-8-days", "cap-max-2", "cap-off"],
 )
 def test_rule_windows(engine: Engine, changes: dict[str, Any], expected_ids: list[str]) -> None:
-    campaign = dataclasses.replace(WINBACK, **changes)
+    campaign = Campaign.model_validate({**WINBACK.model_dump(), **changes})
     audience = build_audience(
         engine, campaign, members=HAND_MEMBERS, as_of_date=AS_OF, suppression=HAND_SUPPRESSION
     )
@@ -192,7 +197,13 @@ def test_rule_windows(engine: Engine, changes: dict[str, Any], expected_ids: lis
 
 
 def test_sms_channel_uses_sms_consent_and_events(engine: Engine) -> None:
-    campaign = Campaign("vip-sms", ("At risk",), "sms", control_share=0.0)
+    campaign = Campaign(
+        name="vip-sms",
+        segments=("At risk",),
+        channel="sms",
+        trigger="in_segment",
+        control_share=0.0,
+    )
     audience = build_audience(engine, campaign, members=HAND_MEMBERS, as_of_date=AS_OF)
     # sms opt-in: C, D, F, G; G unsubscribed from sms before as_of; no purchase or sms send hits
     # C, D or F in the windows
@@ -213,9 +224,9 @@ MINUTES = st.sampled_from(
 def populations(draw: st.DrawFn) -> dict[str, Any]:
     """Customers who mostly pass, each with a few independent ways to break one rule."""
     campaign = Campaign(
-        "prop-campaign",
-        ("At risk",),
-        draw(st.sampled_from(["email", "sms"])),
+        name="prop-campaign",
+        segments=("At risk",),
+        channel=draw(st.sampled_from(["email", "sms"])),
         trigger=draw(st.sampled_from(["in_segment", "entered"])),
         control_share=draw(st.sampled_from([0.3, 0.0, 0.7])),
         recent_purchase_days=draw(st.sampled_from([3, 1, 10, None])),
@@ -359,7 +370,14 @@ def _all_consented(n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return members, customers_frame([(i, True, True, True) for i in ids])
 
 
-VIP = Campaign("vip-push", ("Champions",), "push", control_share=0.2, recent_purchase_days=None)
+VIP = Campaign(
+    name="vip-push",
+    segments=("Champions",),
+    channel="push",
+    trigger="in_segment",
+    control_share=0.2,
+    recent_purchase_days=None,
+)
 
 
 def test_control_share_within_binomial_tolerance() -> None:
@@ -423,7 +441,11 @@ def test_entered_trigger(engine: Engine) -> None:
         {"ID-A": "At risk", "ID-G": "At risk", "ID-J": "Loyal"}  # L absent: entered
     )
     campaign = Campaign(
-        "winback-entered", ("At risk", "Hibernating"), "email", trigger="entered", control_share=0
+        name="winback-entered",
+        segments=("At risk", "Hibernating"),
+        channel="email",
+        trigger="entered",
+        control_share=0,
     )
     audience = build_audience(
         engine, campaign, members=members, previous_members=previous, as_of_date=AS_OF
@@ -443,14 +465,22 @@ def test_entered_trigger(engine: Engine) -> None:
     assert set(with_date.export["reason"]) == {"entered At risk since 2025-05-31"}
     assert any("2025-05-31" in note for note in with_date.notes)
     # the same members with trigger in_segment: everyone in a target label
-    in_segment = Campaign("winback-all", ("At risk", "Hibernating"), "email", control_share=0)
+    in_segment = Campaign(
+        name="winback-all",
+        segments=("At risk", "Hibernating"),
+        channel="email",
+        trigger="in_segment",
+        control_share=0,
+    )
     everyone = build_audience(engine, in_segment, members=members, as_of_date=AS_OF)
     assert everyone.export["customer_id"].tolist() == ["ID-A", "ID-G", "ID-J", "ID-L"]
     assert set(everyone.export["segment"]) == {"At risk", "Hibernating"}
 
 
 def test_entered_without_previous_membership_fails(engine: Engine) -> None:
-    campaign = Campaign("winback-entered", ("At risk",), "email", trigger="entered")
+    campaign = Campaign(
+        name="winback-entered", segments=("At risk",), channel="email", trigger="entered"
+    )
     with pytest.raises(ValueError, match="winback-entered.*previous_members"):
         build_audience(engine, campaign, members=HAND_MEMBERS, as_of_date=AS_OF)
     with pytest.raises(ValueError, match="not before as_of_date"):
@@ -468,7 +498,14 @@ def test_other_label_column(engine: Engine) -> None:
     members = pd.DataFrame(
         {"customer_id": ["ID-A", "ID-G", "ID-J"], "risk_band": ["high", "low", "high"]}
     )
-    campaign = Campaign("save-high", ("high",), "email", control_share=0, label_column="risk_band")
+    campaign = Campaign(
+        name="save-high",
+        segments=("high",),
+        channel="email",
+        trigger="in_segment",
+        control_share=0,
+        label_column="risk_band",
+    )
     audience = build_audience(engine, campaign, members=members, as_of_date=AS_OF)
     assert audience.export["customer_id"].tolist() == ["ID-A", "ID-J"]
     assert set(audience.export["reason"]) == {"in risk band high"}
@@ -491,7 +528,13 @@ def test_missing_customers_view_fails_closed() -> None:
 
 def test_customers_without_the_channel_flag_fails_closed(engine: Engine) -> None:
     engine.register("customers", HAND_CUSTOMERS.drop(columns="push_opt_in"))
-    campaign = Campaign("app-push", ("At risk",), "push", recent_purchase_days=None)
+    campaign = Campaign(
+        name="app-push",
+        segments=("At risk",),
+        channel="push",
+        trigger="in_segment",
+        recent_purchase_days=None,
+    )
     audience = build_audience(engine, campaign, members=HAND_MEMBERS, as_of_date=AS_OF)
     assert audience.export.empty
     assert any("push_opt_in" in note for note in audience.notes)

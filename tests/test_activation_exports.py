@@ -53,7 +53,13 @@ def test_write_exports_and_manifest_without_ids(engine: Engine, tmp_path: Path) 
     )
     sms = build_audience(
         engine,
-        Campaign("vip-sms", ("At risk", "Champions"), "sms", control_share=0.5),
+        Campaign(
+            name="vip-sms",
+            segments=("At risk", "Champions"),
+            channel="sms",
+            trigger="in_segment",
+            control_share=0.5,
+        ),
         members=HAND_MEMBERS,
         as_of_date=AS_OF,
         seed=1,
@@ -97,7 +103,13 @@ def test_two_stages_keep_their_own_manifests(engine: Engine, tmp_path: Path) -> 
     winback = build_audience(engine, WINBACK, members=HAND_MEMBERS, as_of_date=AS_OF)
     save = build_audience(
         engine,
-        Campaign("churn-save", ("At risk",), "email", recent_purchase_days=None),
+        Campaign(
+            name="churn-save",
+            segments=("At risk",),
+            channel="email",
+            trigger="in_segment",
+            recent_purchase_days=None,
+        ),
         members=HAND_MEMBERS,
         as_of_date=AS_OF,
     )

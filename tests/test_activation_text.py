@@ -31,7 +31,13 @@ def test_describe_activation(engine: Engine) -> None:
     )
     nobody = build_audience(
         engine,
-        Campaign("lost-push", ("Lost",), "push", recent_purchase_days=None),
+        Campaign(
+            name="lost-push",
+            segments=("Lost",),
+            channel="push",
+            trigger="in_segment",
+            recent_purchase_days=None,
+        ),
         members=HAND_MEMBERS,
         as_of_date=AS_OF,
     )

@@ -45,7 +45,7 @@ def _run_03(run: RunFolder, tmp_path: Path, *, as_of_date: str) -> str:
         parameters={
             "params_file": str(REPO_ROOT / "params" / "default.yaml"),
             "run_dir": str(run.root),
-            "as_of_date": as_of_date,
+            "overrides": {"as_of_date": as_of_date},
         },
         cwd=str(REPO_ROOT / "notebooks"),
         kernel_name="python3",

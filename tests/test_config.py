@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crmlib.config import STAGE_SECTIONS, load_params, section_for_notebook
+from crmlib.config import STAGE_SECTIONS, load_params, load_stage_params, section_for_notebook
 from crmlib.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,9 +32,7 @@ def test_default_params_load_and_resolve_paths_against_the_file():
     assert params.resolve(params.source.transactions.path) == (
         ROOT / "data" / "sample" / "transactions.csv.gz"
     )
-    assert params.common() == {
-        "run_name": "sample", "as_of_date": "2025-12-31", "currency": "EUR", "min_cell_size": 10,
-    }  # fmt: skip
+    assert (params.currency, params.privacy.min_cell_size, params.seed) == ("EUR", 10, 20251231)
 
 
 @pytest.mark.parametrize("section", ["cohorts", "segments", "clv", "churn", "ab_test"])
@@ -51,7 +49,9 @@ def test_a_stage_min_cell_size_is_refused_naming_privacy_min_cell_size(tmp_path,
 def test_privacy_min_cell_size_reaches_every_notebook_and_must_be_a_whole_number(tmp_path):
     payload = _default()
     payload["privacy"] = {"min_cell_size": 25}
-    assert load_params(_write(tmp_path, payload)).common()["min_cell_size"] == 25
+    path = _write(tmp_path, payload)
+    for section in STAGE_SECTIONS:
+        assert load_stage_params(path, section).min_cell_size == 25
     payload["privacy"] = {"min_cell_size": 0}
     with pytest.raises(ConfigError, match=r"privacy\.min_cell_size"):
         load_params(_write(tmp_path, payload))
@@ -126,6 +126,37 @@ def test_every_stage_has_a_section_in_the_default_file():
         ),
         (lambda d: d["segments"].update(cluster_k_range=[5, 3]), r"cluster_k_range"),
         (lambda d: d["segments"].update(rules=[{"name": "All", "r": [1, 5]}]), r"rules\.0\.f"),
+        (
+            lambda d: d["segments"]["campaigns"][0].update(name="a" * 65),
+            r"key 'segments\.campaigns\.0\.name': .*up to 64 characters",
+        ),
+        (
+            lambda d: d["segments"]["campaigns"][0].update(segments=["At risk", "At risk"]),
+            r"key 'segments\.campaigns\.0\.segments': .*listed twice",
+        ),
+        (
+            lambda d: d["segments"]["campaigns"][1].update(frequency_cap_max=True),
+            r"key 'segments\.campaigns\.1\.frequency_cap_max': .*not a whole number",
+        ),
+        (
+            lambda d: d["segments"]["campaigns"][0].update(segment="At risk"),
+            r"unknown key 'segments\.campaigns\.0\.segment'",
+        ),
+        (
+            lambda d: d["segments"].update(rules=[{"name": "All", "r": [5, 1], "f": None}]),
+            r"key 'segments\.rules\.0\.r': .*\[5, 1\] is empty",
+        ),
+        (
+            lambda d: d["segments"].update(
+                rules=[{"name": "A", "r": [2, 5], "f": None}, {"name": "A", "r": 1, "f": None}]
+            ),
+            r"key 'segments\.rules': .*'A' is listed twice \(rules #1 and #2\)",
+        ),
+        (
+            lambda d: d["segments"].update(rules=[{"name": "(new)", "r": None, "f": None}]),
+            r"key 'segments\.rules\.0\.name': .*reserved",
+        ),
+        (lambda d: d["segments"].update(rules=[]), r"key 'segments\.rules': .*at least 1 item"),
     ],
     ids=[
         "unknown-top-key",
@@ -151,6 +182,14 @@ def test_every_stage_has_a_section_in_the_default_file():
         "bad-campaign-channel",
         "bad-k-range",
         "rule-without-f",
+        "campaign-name-65-characters",
+        "campaign-repeated-label",
+        "campaign-cap-max-bool",
+        "campaign-unknown-key",
+        "rule-range-reversed",
+        "rule-names-twice",
+        "rule-reserved-name",
+        "rules-empty",
     ],
 )
 def test_bad_params_fail_naming_file_and_key(tmp_path, mutate, message):
@@ -235,3 +274,34 @@ def test_the_export_only_example_loads():
     assert params.source.transactions is None and params.source.experiment_export is not None
     assert params.ab_test.guardrails["visited"].worse == "lower"
     assert params.ab_test.revenue_metric == "revenue"
+
+
+def test_campaigns_and_rules_of_the_file_are_the_models_code_uses(tmp_path):
+    from crmlib.activation import Campaign
+
+    params = load_params(DEFAULT)
+    assert all(isinstance(c, Campaign) for c in params.segments.campaigns)
+    # the default campaigns (no campaigns key) are the ones default.yaml spells out
+    payload = _default()
+    del payload["segments"]["campaigns"]
+    payload["source"] = {"transactions": {"path": "t.csv"}}
+    payload["segments"].pop("suppression_list", None)
+    assert load_params(_write(tmp_path, payload)).segments.campaigns == params.segments.campaigns
+    payload["segments"]["campaigns"] = [
+        {"name": "contact", "segments": "act", "channel": "email", "label_column": "action",
+         "frequency_cap_days": None},
+    ]  # fmt: skip
+    payload["segments"]["rules"] = [
+        {"name": "Top", "r": 2, "f": None},
+        {"name": "Rest", "r": 1, "f": None},
+    ]
+    loaded = load_params(_write(tmp_path, payload)).segments
+    assert loaded.campaigns == [
+        Campaign(name="contact", segments=("act",), channel="email", label_column="action",
+                 frequency_cap_days=None),
+    ]  # fmt: skip
+    assert loaded.campaigns[0].trigger == "entered"
+    assert [(rule.name, rule.r, rule.f, rule.m) for rule in loaded.rules] == [
+        ("Top", (2, 2), None, None),
+        ("Rest", (1, 1), None, None),
+    ]

@@ -7,6 +7,7 @@ count of 1..9 customers, and the arm's statistics are not reported anywhere.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import crmlib.experiments as ex  # noqa: E402
-from crmlib.config import load_params  # noqa: E402
+from crmlib.config import AbTestParams, load_params  # noqa: E402
 from crmlib.engine import Engine  # noqa: E402
 from crmlib.experiments.queries.data import ExperimentData  # noqa: E402
 from crmlib.experiments.queries.outcomes import part_of  # noqa: E402
@@ -80,44 +81,23 @@ def small_data() -> Iterator[ExperimentData]:
     with Engine(threads=1) as engine:
         for name, table in _tables().items():
             engine.register(name, table)
-        yield ex.experiment_data(
-            engine,
-            params=PARAMS,
-            input="assignments",
-            as_of_date="2025-12-31",
-            window_days=AB.window_days,
-            retention_days=AB.retention_days,
-            pre_period_days=AB.pre_period_days,
-            metrics=AB.metrics,
-            cuped_covariates=AB.cuped_covariates,
-            ratio_metrics=AB.ratio_metrics,
-            segments=AB.segments,
-            guardrails=AB.guardrails,
+        # the hand-made tables are assignments (ab_test.input set to them; auto picks them
+        # too), dated for an as-of date of 2025-12-31
+        params = PARAMS.model_copy(
+            update={
+                "as_of_date": dt.date(2025, 12, 31),
+                "ab_test": AbTestParams.model_validate(
+                    {**AB.model_dump(exclude_unset=True), "input": "assignments"}
+                ),
+            }
         )
+        yield ex.experiment_data(engine, params=params)
 
 
 @pytest.fixture(scope="module")
 def small_analysis(small_data: ExperimentData) -> AbAnalysis:
     clv = pd.DataFrame({"customer_id": small_data.table["customer_id"].iloc[5:], "clv": 50.0})
-    return ex.analyze_ab(
-        small_data,
-        control=AB.control,
-        alpha=AB.alpha,
-        power=AB.power,
-        srm_alpha=AB.srm_alpha,
-        guardrails=AB.guardrails,
-        primary_metric=AB.primary_metric,
-        revenue_metric=AB.revenue_metric,
-        retention_metric=AB.retention_metric,
-        cost_per_contact=AB.cost_per_contact,
-        margin=AB.margin,
-        clv=clv,
-        min_cell_size=K,
-        window_days=AB.window_days,
-        retention_days=AB.retention_days,
-        planned_lifts=AB.planned_lifts,
-        currency="EUR",
-    )
+    return ex.analyze_ab(small_data, settings=AB, currency="EUR", min_cell_size=K, clv=clv)
 
 
 def _sentences(data: ExperimentData, analysis: AbAnalysis) -> dict[str, str]:

@@ -18,7 +18,7 @@ import pytest
 from statsmodels.stats.power import NormalIndPower
 
 import crmlib.experiments as ex
-from crmlib.config import WorkbookParams, load_params
+from crmlib.config import AbTestParams, WorkbookParams, load_params
 from crmlib.engine import Engine
 from crmlib.errors import ConfigError, SourceFileError, StageInputMissing
 from crmlib.experiments.queries.data import ExperimentData
@@ -32,39 +32,25 @@ AB = load_params(ROOT / "params" / "default.yaml").ab_test
 PRIVACY = load_params(ROOT / "params" / "default.yaml").privacy
 
 
-def _data_settings(**changes: Any) -> dict[str, Any]:
-    settings = {
-        "input": AB.input,
-        "as_of_date": "2025-12-31",
-        "window_days": AB.window_days,
-        "retention_days": AB.retention_days,
-        "pre_period_days": AB.pre_period_days,
-        "metrics": AB.metrics,
-        "cuped_covariates": AB.cuped_covariates,
-        "ratio_metrics": AB.ratio_metrics,
-        "segments": AB.segments,
-        "guardrails": AB.guardrails,
-    }
-    return settings | changes
+def _ab(base: AbTestParams = AB, **changes: Any) -> AbTestParams:
+    """``base`` with ``changes``, validated like the params file."""
+    return AbTestParams.model_validate({**base.model_dump(exclude_unset=True), **changes})
+
+
+def _data_params(params: WorkbookParams, **changes: Any) -> WorkbookParams:
+    """``params`` with the ``ab_test`` section of default.yaml, changed by ``changes``."""
+    return params.model_copy(update={"ab_test": _ab(**changes)})
 
 
 def _analysis_settings(**changes: Any) -> dict[str, Any]:
-    settings = {
-        "control": AB.control,
-        "alpha": AB.alpha,
-        "power": AB.power,
-        "srm_alpha": AB.srm_alpha,
-        "guardrails": AB.guardrails,
-        "primary_metric": AB.primary_metric,
-        "cost_per_contact": AB.cost_per_contact,
-        "margin": AB.margin,
-        "min_cell_size": PRIVACY.min_cell_size,
-        "window_days": AB.window_days,
-        "retention_days": AB.retention_days,
-        "planned_lifts": AB.planned_lifts,
+    """analyze_ab's keywords: default.yaml's ``ab_test`` section with ``changes``."""
+    clv = changes.pop("clv", None)
+    return {
+        "settings": _ab(**changes),
         "currency": "EUR",
+        "min_cell_size": PRIVACY.min_cell_size,
+        "clv": clv,
     }
-    return settings | changes
 
 
 @pytest.fixture
@@ -89,7 +75,7 @@ def sample_data(
     sample_run: tuple[WorkbookParams, RunFolder], sample_engine: Engine
 ) -> ExperimentData:
     params, _ = sample_run
-    return ex.experiment_data(sample_engine, params=params, **_data_settings())
+    return ex.experiment_data(sample_engine, params=_data_params(params))
 
 
 # -- input (a): assignments ----------------------------------------------------------------------
@@ -160,7 +146,7 @@ def test_missing_segment_column_is_noted_not_fatal(
 ) -> None:
     params, _ = sample_run
     data = ex.experiment_data(
-        sample_engine, params=params, **_data_settings(segments=["region", "no_such_column"])
+        sample_engine, params=_data_params(params, segments=["region", "no_such_column"])
     )
     assert data.segments == ("region",)
     assert any("no_such_column" in note for note in data.notes)
@@ -173,7 +159,7 @@ def test_no_assignments_every_section_says_so(
     params, run = sample_run
     with Engine(threads=1) as engine:
         run.register(engine, "transactions", "customers", "events")
-        data = ex.experiment_data(engine, params=params, **_data_settings())
+        data = ex.experiment_data(engine, params=_data_params(params))
     assert data.source == "none" and not data.available
     words = ex.describe_data(data)
     assert words.startswith("**There is no experiment to analyse.**")
@@ -211,7 +197,7 @@ def test_export_input_without_export_is_a_config_error(
 ) -> None:
     params, _ = sample_run
     with pytest.raises(ConfigError, match=r"source\.experiment_export"):
-        ex.experiment_data(sample_engine, params=params, **_data_settings(input="export"))
+        ex.experiment_data(sample_engine, params=_data_params(params, input="export"))
 
 
 # -- input (b): an export of the same outcomes gives the same answers ----------------------------
@@ -255,9 +241,8 @@ def test_export_of_the_sample_outcomes_gives_the_same_results(
     metrics = EXPORT_METRICS
     table = sample_data.table
     with_export = _export_params(params, sample_data, tmp_path / "platform_export.csv")
-    settings = _data_settings(metrics=metrics[:3])
     with Engine(threads=1) as engine:
-        data = ex.experiment_data(engine, params=with_export, **settings)
+        data = ex.experiment_data(engine, params=_data_params(with_export, metrics=metrics[:3]))
     assert data.source == "export"  # input auto picks the configured export
     assert data.rows_read == len(table) and data.rejects.empty
     assert "the totals reconcile" in ex.describe_data(data)
@@ -348,7 +333,7 @@ def test_export_rejects_are_quarantined_and_counted(
         export.write(first + "\n" + ";".join(broken.values()) + "\n")
     with Engine(threads=1) as engine:
         data = ex.experiment_data(
-            engine, params=with_export, **_data_settings(metrics=EXPORT_METRICS[:3])
+            engine, params=_data_params(with_export, metrics=EXPORT_METRICS[:3])
         )
     # rows read = rows analysed + rows rejected, each reject with its reason and row number
     assert data.rows_read == len(sample_data.table) + 2 == len(data.table) + len(data.rejects)
@@ -411,19 +396,14 @@ def _export_only_params(path: Path, **ab_test: Any) -> WorkbookParams:
 
 
 def _export_only_analysis(params: WorkbookParams) -> tuple[ExperimentData, AbAnalysis]:
-    ab = params.ab_test
     with Engine(threads=1) as engine:
-        data = ex.experiment_data(
-            engine, params=params, input=ab.input, as_of_date=params.as_of_date,
-            metrics=ab.metrics, cuped_covariates=ab.cuped_covariates,
-            ratio_metrics=ab.ratio_metrics, segments=ab.segments, guardrails=ab.guardrails,
-        )  # fmt: skip
+        data = ex.experiment_data(engine, params=params)
     analysis = ex.analyze_ab(
-        data, control=ab.control, alpha=ab.alpha, guardrails=ab.guardrails,
-        primary_metric=ab.primary_metric, revenue_metric=ab.revenue_metric,
-        retention_metric=ab.retention_metric, cost_per_contact=ab.cost_per_contact,
-        margin=ab.margin, min_cell_size=params.privacy.min_cell_size, currency=params.currency,
-    )  # fmt: skip
+        data,
+        settings=params.ab_test,
+        currency=params.currency,
+        min_cell_size=params.privacy.min_cell_size,
+    )
     return data, analysis
 
 
@@ -486,23 +466,27 @@ def test_a_money_metric_that_is_not_measured_is_said_in_words(tmp_path: Path) ->
     path.write_text(EXAMPLE_EXPORT.read_text(encoding="utf-8"), encoding="utf-8")
     params = _export_only_params(path)
     data, _ = _export_only_analysis(params)
-    ab = params.ab_test
+    # revenue and retention metrics that are not among ab_test.metrics: AbTestParams rejects
+    # them when validated (a key written in the params file must name an analysed metric), so
+    # the section is changed unvalidated, as a name absent from the data would reach the stage
+    unmeasured = params.ab_test.model_copy(
+        update={"revenue_metric": "net_revenue", "retention_metric": "repurchase"}
+    )
     analysis = ex.analyze_ab(
-        data, control=ab.control, guardrails=ab.guardrails, primary_metric=ab.primary_metric,
-        revenue_metric="net_revenue", retention_metric="repurchase", cost_per_contact=1.0,
-        currency="EUR",
-    )  # fmt: skip
+        data, settings=unmeasured, currency="EUR", min_cell_size=params.privacy.min_cell_size
+    )
     assert analysis.economics.empty
     words = ex.describe_money(analysis.economics, analysis.money_notes)
     assert words.startswith("**No campaign economics.** The campaign economics need the revenue")
     assert "'net_revenue' (ab_test.revenue_metric)" in words
     assert "ab_test.revenue_metric" in analysis.verdicts["reasons"].iloc[0]
     # the retention metric alone missing: money computed, the cost per retained customer not
+    unmeasured = params.ab_test.model_copy(
+        update={"revenue_metric": "revenue", "retention_metric": "repurchase"}
+    )
     analysis = ex.analyze_ab(
-        data, control=ab.control, guardrails=ab.guardrails, primary_metric=ab.primary_metric,
-        revenue_metric="revenue", retention_metric="repurchase", cost_per_contact=1.0,
-        currency="EUR",
-    )  # fmt: skip
+        data, settings=unmeasured, currency="EUR", min_cell_size=params.privacy.min_cell_size
+    )
     assert np.isfinite(analysis.economics["net_profit"].iloc[0])
     assert np.isnan(analysis.economics["incremental_retained"].iloc[0])
     assert "'repurchase' (ab_test.retention_metric)" in ex.describe_money(
@@ -529,17 +513,20 @@ def test_a_mapping_error_is_found_before_any_row_is_read(tmp_path: Path) -> None
 
 def test_inputs_of_an_export_only_run(tmp_path: Path) -> None:
     params = load_params(EXAMPLE_PARAMS)
+    assert params.ab_test.input == "auto"
+    assignments = params.model_copy(update={"ab_test": _ab(params.ab_test, input="assignments")})
     run = RunFolder(tmp_path / "run")
     with Engine(threads=1) as engine:
         # nothing from 01_ingest is needed with an export
-        assert ex.register_inputs(run, engine, params=params, input="auto") == []
+        assert ex.register_inputs(run, engine, params=params) == []
         with pytest.raises(
             ConfigError, match=r"ab_test\.input is 'assignments' but source\.transactions"
         ):
-            ex.register_inputs(run, engine, params=params, input="assignments")
+            ex.register_inputs(run, engine, params=assignments)
     sample = load_params(ROOT / "params" / "default.yaml")
+    assert sample.ab_test.input == "auto"
     with Engine(threads=1) as engine, pytest.raises(StageInputMissing):
-        ex.register_inputs(run, engine, params=sample, input="auto")
+        ex.register_inputs(run, engine, params=sample)
 
 
 # -- end to end: the real CLI with a params file naming only an experiment export ------------------

@@ -1,4 +1,4 @@
-"""The notebooks: thin, stripped, parameters in step with params/default.yaml, and they run (nbval)."""
+"""The notebooks: thin, stripped, one params channel (the file, read once), and they run (nbval)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import nbformat
 import pytest
 import yaml
 
-from crmlib.config import COMMON_KEYS, load_params, section_for_notebook
+from crmlib.config import load_params, section_for_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -43,18 +43,26 @@ def test_there_are_numbered_notebooks():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_parameters_cell_matches_default_params(path):
-    params = load_params(ROOT / "params" / "default.yaml")
+def test_parameters_cell_is_the_one_params_channel(path):
+    """The cell declares what the runner injects and nothing else: no value of the params file
+    is copied into a notebook (defaults live in crmlib.config only)."""
     declared = _declared(_parameters_cell(nbformat.read(path, as_version=4)).source)
-    expected = {
+    params = load_params(ROOT / "params" / "default.yaml")
+    assert declared == {
         "params_file": "../params/default.yaml",
         "run_dir": f"../outputs/{params.run_name}",
-        **params.common(),
-        **params.section(section_for_notebook(path.name)),
+        "overrides": {},
     }
-    assert set(declared) == set(expected), "parameters cell names differ from COMMON_KEYS + section"
-    assert declared == expected
-    assert set(COMMON_KEYS) <= set(declared)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_reads_its_own_section_once(path):
+    """One line loads the typed params of the notebook's section; nothing re-reads the file."""
+    sources = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    section = section_for_notebook(path.name)
+    loads = [s for s in sources if "load_stage_params(" in s or "load_params(" in s]
+    assert len(loads) == 1
+    assert f'crm.config.load_stage_params(params_file, "{section}", overrides)' in loads[0]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

@@ -325,15 +325,11 @@ def test_scrub_text_file_rewrites_a_log(tmp_path: Path) -> None:
     scrub_text_file(tmp_path / "absent.log", replacements={"/x": "y"})  # no file: nothing to do
 
 
-def _executed_notebook(path: Path, *, params_file: Path, build: Path, notebook: Path) -> None:
+def _executed_notebook(
+    path: Path, *, params_file: Path, build: Path, notebook: Path, suppression: Path | None = None
+) -> None:
     """A small notebook as papermill writes it, with absolute paths planted in it."""
-    params = load_params(params_file)
-    injected = {
-        "params_file": str(params_file),
-        "run_dir": str(build),
-        **params.common(),
-        **params.section("segments"),
-    }
+    injected = {"params_file": str(params_file), "run_dir": str(build), "overrides": {}}
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "crm-workbook",
@@ -355,6 +351,7 @@ def _executed_notebook(path: Path, *, params_file: Path, build: Path, notebook: 
     work = nbformat.v4.new_code_cell("run = RunFolder(run_dir)")
     work.outputs = [
         nbformat.v4.new_output("stream", name="stdout", text=f"wrote {build}/data/rfm.parquet\n"),
+        nbformat.v4.new_output("stream", name="stdout", text=f"suppression list: {suppression}\n"),
         nbformat.v4.new_output(
             "error",
             ename="FileNotFoundError",
@@ -368,7 +365,8 @@ def _executed_notebook(path: Path, *, params_file: Path, build: Path, notebook: 
 
 
 def test_scrub_notebook_leaves_only_published_values(tmp_path: Path) -> None:
-    params_file = _project(tmp_path, suppression=str(tmp_path / DATA_MARK / "suppression.csv"))
+    suppression = tmp_path / DATA_MARK / "suppression.csv"
+    params_file = _project(tmp_path, suppression=str(suppression))
     params = load_params(params_file)
     project = params_file.parent.parent
     build = project / "outputs" / ".private.building-20250101T000000Z-abc"
@@ -379,12 +377,12 @@ def test_scrub_notebook_leaves_only_published_values(tmp_path: Path) -> None:
         params_file=params_file,
         build=build,
         notebook=project / "notebooks" / "04_segments.ipynb",
+        suppression=suppression,
     )
 
     publish_notebook(
         executed,
         params=params,
-        section="segments",
         params_path=params_file,
         build_dir=build,
         run_dir=final,
@@ -394,12 +392,10 @@ def test_scrub_notebook_leaves_only_published_values(tmp_path: Path) -> None:
     assert not _contains_mark(text) and str(tmp_path) not in text
     nb = nbformat.read(executed, as_version=4)
     nbformat.validate(nb)
-    expected = notebook_parameters(
-        params, section="segments", params_path=params_file, run_dir=final
-    )
+    expected = notebook_parameters(params, params_path=params_file, run_dir=final)
     assert nb.metadata["papermill"]["parameters"] == expected
     assert expected["run_dir"] == "../outputs/private" and expected["params_file"] == "private.yaml"
-    assert OUTSIDE_FORM.match(expected["suppression_list"])
+    assert expected["overrides"] == {}  # no path of the params file is injected
     assert nb.metadata["papermill"]["environment_variables"] == {}
     assert nb.metadata["papermill"]["input_path"] == "../notebooks/04_segments.ipynb"
     assert (
@@ -411,7 +407,9 @@ def test_scrub_notebook_leaves_only_published_values(tmp_path: Path) -> None:
     assert 'params_file = "private.yaml"' in injected
     assert nb.cells[1].source == 'run_dir: str = "../outputs/sample"'  # the declared defaults stay
     assert nb.cells[3].outputs[0]["text"] == "wrote ../outputs/private/data/rfm.parquet\n"
-    assert nb.cells[3].outputs[1]["traceback"] == ["File ../crmlib/io.py, line 3"]
+    listed = nb.cells[3].outputs[1]["text"].removeprefix("suppression list: ").strip()
+    assert OUTSIDE_FORM.match(listed), listed  # a private path printed by a cell is published
+    assert nb.cells[3].outputs[2]["traceback"] == ["File ../crmlib/io.py, line 3"]
 
 
 # -- whole runs (slow) -------------------------------------------------------------------------------

@@ -530,7 +530,9 @@ ab_test:
 _AB_CELLS: list[tuple[str, list[str]]] = [
     (
         """\
+        from crmlib.config import load_stage_params
         from crmlib.io import RunFolder
+        metrics = load_stage_params(params_file, "ab_test", overrides).metrics
         _ = RunFolder(run_dir).write_metrics("ab_test", {"conclusion": f"{metrics} analysed."})
         """,
         [],

@@ -13,6 +13,7 @@ import pytest
 import sqlglot
 from contract_tables import contract_transactions
 
+from crmlib.config import SegmentRuleParams
 from crmlib.engine import Engine, load_sql
 from crmlib.errors import DataContractError, StageInputMissing
 from crmlib.privacy import OTHER, small_counts_in_html
@@ -28,6 +29,7 @@ from crmlib.segments.models.rfm import (
 )
 from crmlib.segments.models.rules import (
     DEFAULT_SEGMENT_RULES,
+    NEW_SEGMENT,
     SegmentRule,
     assign_segments,
     rules_from_params,
@@ -322,31 +324,60 @@ def test_validate_rules_errors(rules: list[SegmentRule], bins: int, message: str
         validate_rules(rules, bins=bins)
 
 
+RULE_RANGE = r"expected \[low, high\] with 1 <= low <= high"
+NOT_A_RANGE = r"not a score range; expected \[low, high\]"
+
+
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
-        ([{"name": "Champions", "r": [5, 4], "f": [4, 5]}], r"'Champions': r range \[5, 4\]"),
-        ([{"name": "Champions", "r": [0, 4], "f": [4, 5]}], r"'Champions': r range \[0, 4\]"),
-        ([{"name": "Champions", "r": [4, 5, 6], "f": [4, 5]}], r"'Champions': r = \[4, 5, 6\]"),
-        ([{"name": "Champions", "r": "high", "f": [4, 5]}], r"'Champions': r = 'high'"),
-        ([{"name": "Champions", "r": [4, 5], "f": [4, 5], "mm": [1, 5]}], r"'Champions'.*'mm'"),
-        ([{"name": "Champions", "f": [4, 5]}], r"'Champions': key 'r' is missing"),
+        ([{"name": "Champions", "r": [5, 4], "f": [4, 5]}], rf"'Champions': key 'r': .*\[5, 4\] is empty.*{RULE_RANGE}"),
+        ([{"name": "Champions", "r": [0, 4], "f": [4, 5]}], r"'Champions': key 'r': .*\[0, 4\] is empty or below 1"),
+        ([{"name": "Champions", "r": [4, 5], "f": [4, 5], "m": [3, 2]}], r"'Champions': key 'm': .*\[3, 2\] is empty"),
+        ([{"name": "Champions", "r": [4, 5, 6], "f": [4, 5]}], r"'Champions': key 'r': .*at most 2 items"),
+        ([{"name": "Champions", "r": "high", "f": [4, 5]}], rf"'Champions': key 'r': .*{NOT_A_RANGE}.*\(got 'high'\)"),
+        ([{"name": "Champions", "r": [4, 5.5], "f": [4, 5]}], rf"'Champions': key 'r': .*{NOT_A_RANGE}"),
+        ([{"name": "Champions", "r": True, "f": [4, 5]}], rf"'Champions': key 'r': .*{NOT_A_RANGE}"),
+        ([{"name": "Champions", "r": [4, 5], "f": [4, 5], "mm": [1, 5]}], r"'Champions': unknown key 'mm'"),
+        ([{"name": "Champions", "f": [4, 5]}], r"'Champions': missing required key 'r'"),
         (
             [{"name": "Loyal", "r": [4, 5], "f": [4, 5]}, {"name": "Loyal", "r": 1, "f": 1}],
             r"'Loyal' is listed twice \(rules #1 and #2\)",
         ),
-        ([{"r": [4, 5], "f": [4, 5]}], r"rule #1: key 'name' is missing"),
+        ([{"r": [4, 5], "f": [4, 5]}], r"rule #1: missing required key 'name'"),
+        ([{"name": " ", "r": [4, 5], "f": [4, 5]}], r"rule ' ': key 'name': .*blank"),
         ([{"name": "(new)", "r": [4, 5], "f": [4, 5]}], r"'\(new\)' is reserved"),
+        (["Champions"], r"segment rule #1: expected a mapping"),
         ([], "non-empty list"),
     ],
     ids=[
-        "lo-gt-hi", "below-1", "three", "text", "unknown-key", "missing-r", "duplicate",
-        "no-name", "reserved", "empty",
+        "lo-gt-hi", "below-1", "m-lo-gt-hi", "three", "text", "fraction", "bool", "unknown-key",
+        "missing-r", "duplicate", "no-name", "blank-name", "reserved", "not-a-mapping", "empty",
     ],
 )  # fmt: skip
 def test_rules_from_params_errors(rows: list[dict], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         rules_from_params(rows)
+
+
+def test_one_rule_validator_for_params_mappings_and_code() -> None:
+    """SegmentRule, rules_from_params and the params model check a rule the same way."""
+    params = [
+        SegmentRuleParams(name="Top", r=[2, 3], f=None),
+        SegmentRuleParams.model_validate({"name": "Rest", "r": 1, "f": None, "m": None}),
+    ]
+    rules = rules_from_params(params)
+    assert rules == (SegmentRule("Top", r=(2, 3), f=None), SegmentRule("Rest", r=(1, 1), f=None))
+    assert rules == rules_from_params([p.model_dump() for p in params])
+    validate_rules(rules, bins=3)
+    assert SegmentRule("One", r=np.int64(2), f=[1, 2]).r == (2, 2)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=rf"segment rule 'Bad': key 'f': .*{RULE_RANGE}"):
+        SegmentRule("Bad", r=None, f=(3, 2))
+    with pytest.raises(ValueError, match=r"segment rule '\(new\)': key 'name': .*reserved"):
+        SegmentRule(NEW_SEGMENT, r=None, f=None)
+    assert SegmentRuleParams.RESERVED_NAME == NEW_SEGMENT
+    with pytest.raises(ValueError, match=r"'Top' is listed twice \(rules #1 and #2\)"):
+        rules_from_params([params[0], params[0]])
 
 
 def test_rules_from_params_round_trip() -> None:

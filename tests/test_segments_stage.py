@@ -11,16 +11,19 @@ import pandas as pd
 import pytest
 from contract_tables import contract_transactions
 
+from crmlib.activation import Campaign
+from crmlib.config import SegmentRuleParams
 from crmlib.engine import Engine
 from crmlib.formatting import Sentence
 from crmlib.io import RunFolder
 from crmlib.privacy import HIDDEN, small_counts_in_html
-from crmlib.segments.models.rules import rules_from_params
+from crmlib.segments.models.rules import DEFAULT_SEGMENT_RULES, rules_from_params
 from crmlib.segments.stage import (
     baseline_membership,
     membership,
     run_campaigns,
     segment_checks,
+    segment_rules,
     segments_conclusion,
     who_they_are,
 )
@@ -153,6 +156,29 @@ def test_campaign_end_to_end_funnel_exports_and_checks(engine: Engine, tmp_path:
             baseline=baseline, as_of_date=AS_OF, known_labels={"segment": ["Active", "Lapsed"]},
             suppression_list=None, lookalike_segment=None, seed=1,
         )  # fmt: skip
+    with pytest.raises(ValueError, match=r"campaign 'lapsed-email': key 'control_share'"):
+        run_campaigns(
+            engine, run, [{**campaigns[0], "control_share": 1.5}], members=members,
+            baseline=baseline, as_of_date=AS_OF, known_labels={"segment": ["Active", "Lapsed"]},
+            suppression_list=None, lookalike_segment=None, seed=1,
+        )  # fmt: skip
+    # the params file's campaigns (params.campaigns) are Campaign models: the same funnel
+    models = [Campaign.model_validate(campaigns[0])]
+    again = run_campaigns(
+        engine, RunFolder(tmp_path / "again"), models, members=members, baseline=baseline,
+        as_of_date=AS_OF, known_labels={"segment": ["Active", "Lapsed"]},
+        suppression_list=suppression, lookalike_segment="Active", seed=1,
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(again, funnel)
+
+
+def test_segment_rules_from_the_params_models_or_mappings() -> None:
+    assert segment_rules(None) == DEFAULT_SEGMENT_RULES
+    rows = [{"name": "Active", "r": 2, "f": None}, {"name": "Lapsed", "r": 1, "f": [1, 2]}]
+    assert segment_rules([SegmentRuleParams.model_validate(row) for row in rows]) == RULES
+    assert segment_rules(rows) == RULES
+    with pytest.raises(ValueError, match=r"segment rule 'Lapsed': key 'f': .*\[2, 1\] is empty"):
+        segment_rules([rows[0], {**rows[1], "f": [2, 1]}])
 
 
 def test_checks_fail_when_totals_do_not_reconcile(engine: Engine) -> None:

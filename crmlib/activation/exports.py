@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import tempfile
@@ -48,7 +47,7 @@ def _write_csv_atomic(path: Path, frame: pd.DataFrame) -> Path:
 def _campaign_manifest(audience: Audience) -> dict[str, Any]:
     campaign = audience.campaign
     counts = dict(zip(audience.funnel["step"], audience.funnel["customers"], strict=True))
-    settings = dataclasses.asdict(campaign)
+    settings = campaign.model_dump(mode="json")
     settings.pop("name")
     return {
         "campaign": campaign.name,

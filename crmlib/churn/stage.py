@@ -320,9 +320,9 @@ def contact_list(
         }
     )
     spec = Campaign(
-        campaign,
-        (CONTACT_ACTION,),
-        channel,
+        name=campaign,
+        segments=(CONTACT_ACTION,),
+        channel=channel,  # type: ignore[arg-type]  # a str here: the model checks it
         trigger="in_segment",
         control_share=control_share,
         recent_purchase_days=recent_purchase_days,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import Checks, require_columns
+from crmlib.config import AbTestParams
 from crmlib.experiments.models.effects import RESULT_COLUMNS, analyze_experiment
 from crmlib.experiments.models.health import (
     BALANCE_COLUMNS,
@@ -254,22 +254,10 @@ def _rmst_horizon(table: pd.DataFrame, retention_days: int) -> float:
 def analyze_ab(
     data: ExperimentData,
     *,
-    control: str = "control",
-    alpha: float = 0.05,
-    power: float = 0.8,
-    srm_alpha: float = 0.001,
-    guardrails: Mapping[str, Any] | None = None,
-    primary_metric: str = "repurchase",
-    revenue_metric: str | None = "net_revenue",
-    retention_metric: str | None = "repurchase",
-    cost_per_contact: float | None = None,
-    margin: float = 0.3,
-    clv: pd.DataFrame | None = None,
-    min_cell_size: int = MIN_CELL_SIZE,
-    window_days: int = 30,
-    retention_days: int = 90,
-    planned_lifts: Sequence[float] = (0.05, 0.10, 0.20),
+    settings: AbTestParams,
     currency: str,
+    min_cell_size: int,
+    clv: pd.DataFrame | None = None,
 ) -> AbAnalysis:
     """Every check and estimate of 07_ab_test on the experiment table.
 
@@ -277,43 +265,52 @@ def analyze_ab(
     tables of :class:`AbAnalysis`: sample-ratio tests (overall and per segment), covariate
     balance, effects (:func:`crmlib.experiments.analyze_experiment` per experiment on the
     metrics it has; a segment row with an arm of 1..``min_cell_size`` - 1 customers, or
-    none, is left out, its keys in ``segments_left_out``), campaign economics, verdicts, power at the observed sizes, the next test's
-    sample sizes and, when time to purchase is known, Kaplan-Meier curves, the RMST
-    difference (horizon: ``retention_days``, shortened to the follow-up every arm reaches)
-    and the cumulative purchase share over ``window_days``.
+    none, is left out, its keys in ``segments_left_out``), campaign economics, verdicts,
+    power at the observed sizes, the next test's sample sizes and, when time to purchase is
+    known, Kaplan-Meier curves, the RMST difference (horizon: ``settings.retention_days``,
+    shortened to the follow-up every arm reaches) and the cumulative purchase share over
+    ``settings.window_days``.
 
     Parameters
     ----------
     data : ExperimentData
         From :func:`experiment_data`.
-    control, alpha, power, srm_alpha, guardrails, primary_metric : see ``ab_test`` params
-    revenue_metric, retention_metric : str or None
-        The metrics the money is computed from (``ab_test.revenue_metric``,
-        ``ab_test.retention_metric``); a name not in the table (or None) leaves the
-        economics (or the cost per retained customer) out, said in ``notes``.
-    cost_per_contact : float, optional
-        Replaces the assignments' cost column.
-    margin : float, default 0.3
-        Share of incremental revenue kept as profit.
+    settings : AbTestParams
+        The ``ab_test`` section (:class:`crmlib.config.AbTestParams`; ``params.section`` in
+        07_ab_test). Keys used:
+
+        - ``control``: the control variant's name;
+        - ``alpha``: two-sided level of the intervals and tests; ``power``: the power of the
+          minimum detectable effects and the next test's sample sizes; ``srm_alpha``: a
+          sample-ratio mismatch is flagged below this p-value;
+        - ``guardrails``: metric -> ``{margin, worse}``, judged for non-inferiority and in
+          the verdicts; ``primary_metric``: the metric that decides the verdict;
+        - ``revenue_metric``, ``retention_metric``: the metrics the money is computed from;
+          a name not in the table (or None) leaves the economics (or the cost per retained
+          customer) out, said in ``notes``;
+        - ``cost_per_contact``: replaces the assignments' cost column (None: the column);
+          ``margin``: share of incremental revenue kept as profit;
+        - ``window_days``, ``retention_days``: the cumulative outcome's days and the RMST
+          horizon;
+        - ``planned_lifts``: relative lifts of :func:`sample_size_table`.
+    currency : str
+        The run's currency (``params.currency``), for the verdicts' words.
+    min_cell_size : int
+        ``privacy.min_cell_size`` (``params.min_cell_size``): the smallest arm of a segment
+        row kept, and the rule the report's tables and words apply (kept in
+        :attr:`AbAnalysis.min_cell_size`).
     clv : pd.DataFrame, optional
         customer_id, clv (05_clv's artifact); the CLV lift net of cost when every assigned
         customer has one.
-    min_cell_size : int, default MIN_CELL_SIZE
-        ``privacy.min_cell_size``: the smallest arm of a segment row kept, and the rule the
-        report's tables and words apply (kept in :attr:`AbAnalysis.min_cell_size`).
-    window_days, retention_days : int
-        Cumulative outcome days and the RMST horizon.
-    planned_lifts : sequence of float
-        Relative lifts of :func:`sample_size_table`.
-    currency : str
-        The run's currency (``params.currency``), for the verdicts' words.
 
     Returns
     -------
     AbAnalysis
         Empty tables (with their columns) when ``data`` has no experiment.
     """
-    guardrails = dict(guardrails or {})
+    control, alpha, power = settings.control, settings.alpha, settings.power
+    primary_metric = settings.primary_metric
+    guardrails = dict(settings.guardrails)
     rule = SmallCells(min_cell_size)
     notes: list[str] = []
     money_notes: list[str] = []
@@ -333,7 +330,7 @@ def analyze_ab(
             min_cell_size=min_cell_size,
         )
     table = data.table
-    srm = srm_table(table, segment_cols=list(data.segments), srm_alpha=srm_alpha)
+    srm = srm_table(table, segment_cols=list(data.segments), srm_alpha=settings.srm_alpha)
     covariates = sorted(set(data.covariates.values()))
     balance = (
         covariate_balance(table, covariates=covariates, control=control)
@@ -344,12 +341,12 @@ def analyze_ab(
     economics = _economics_of(
         data,
         control=control,
-        margin=margin,
-        cost_per_contact=cost_per_contact,
+        margin=settings.margin,
+        cost_per_contact=settings.cost_per_contact,
         clv=clv,
         alpha=alpha,
-        revenue_metric=revenue_metric,
-        retention_metric=retention_metric,
+        revenue_metric=settings.revenue_metric,
+        retention_metric=settings.retention_metric,
         notes=money_notes,
         rule=rule,
     )
@@ -367,7 +364,11 @@ def analyze_ab(
     )
     powers = power_table(table, results, control=control, alpha=alpha, power=power)
     sizes = sample_size_table(
-        powers, primary_metric=primary_metric, planned_lifts=planned_lifts, alpha=alpha, power=power
+        powers,
+        primary_metric=primary_metric,
+        planned_lifts=settings.planned_lifts,
+        alpha=alpha,
+        power=power,
     )
     curves, rmst, cumulative = (
         empty_table(CURVE_COLUMNS),
@@ -377,12 +378,12 @@ def analyze_ab(
     horizon = math.nan
     if data.has_timing:
         curves = time_to_purchase_curves(table)
-        horizon = _rmst_horizon(table, retention_days)
+        horizon = _rmst_horizon(table, settings.retention_days)
         if horizon >= 1:
             rmst = rmst_difference(table, control=control, horizon_days=horizon, alpha=alpha)
         else:
             notes.append("follow-up is shorter than a day: no restricted mean time to purchase")
-        cumulative = cumulative_outcome(table, days=window_days)
+        cumulative = cumulative_outcome(table, days=settings.window_days)
     else:
         notes.append(
             "time to first purchase is not in the experiment table: no Kaplan-Meier curves"

@@ -8,7 +8,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -81,7 +81,8 @@ def run_notebooks(
     what the notebooks to run require is written before them or, with ``only``/``start_from``,
     is in the last good run they reuse. Notebooks ``NN_<section>.ipynb`` run in order with
     papermill (working directory: the notebooks folder), each receiving ``params_file``,
-    ``run_dir`` (the build folder), the common keys and its own params section. The run builds
+    ``run_dir`` (the build folder) and ``overrides`` (``run_name``, when given); a notebook
+    reads its typed params from the file (:func:`crmlib.config.load_stage_params`). The run builds
     in ``outputs/.<run_name>.building-<timestamp>``: executed notebooks in ``notebooks/``, their
     pages in ``html/``, the kernels' own messages in ``logs/``, then ``run.json`` and
     ``index.html``; only then does it replace ``outputs/<run_name>``. A failure keeps everything
@@ -142,7 +143,8 @@ def run_notebooks(
     """
     if only is not None and start_from is not None:
         raise RunSetupError("choose either only= or start_from=, not both")
-    params = load_params(params_file, {"run_name": run_name} if run_name else None)
+    overrides = {"run_name": run_name} if run_name else {}
+    params = load_params(params_file, overrides)
     notebooks = discover_notebooks(notebooks_dir)
     if only is not None:
         selected = [notebooks[_select(notebooks, only, "--only")]]
@@ -212,6 +214,7 @@ def run_notebooks(
             final=final,
             kernel_name=kernel_name,
             mode={"only": only, "from": start_from, "reused_from": str(final) if partial else None},
+            overrides=overrides,
         )
         return build.run(progress=progress, start_timeout=start_timeout, limits=limits)
     finally:
@@ -292,8 +295,10 @@ class _Build:
         final: Path,
         kernel_name: str,
         mode: dict[str, Any],
+        overrides: Mapping[str, Any],
     ) -> None:
         self.params = params
+        self.overrides = dict(overrides)
         self.params_path = params_path
         self.notebooks = list(notebooks)
         self.selected = selected
@@ -443,8 +448,7 @@ class _Build:
         parameters = {
             "params_file": str(self.params_path),
             "run_dir": str(self.folder),
-            **self.params.common(),
-            **self.params.section(outcome.section),
+            "overrides": dict(self.overrides),
         }
         subtitle = f"run {self.params.run_name}"
         tick = time.perf_counter()
@@ -515,7 +519,7 @@ class _Build:
         publish_notebook(
             executed,
             params=self.params,
-            section=outcome.section,
+            overrides=self.overrides,
             params_path=self.params_path,
             build_dir=self.folder,
             run_dir=self.final,

@@ -98,7 +98,7 @@ IDENTIFIER_FIELDS: Mapping[type[BaseModel], frozenset[str]] = {
     CohortsParams: frozenset({"dimensions"}),
     SegmentRuleParams: frozenset({"name"}),
     SegmentsParams: frozenset({"profile_dimensions", "lookalike_segment"}),
-    CampaignParams: frozenset({"name", "segments"}),
+    CampaignParams: frozenset({"name", "segments", "label_column"}),
     ChurnParams: frozenset({"exclude_features", "contact_campaign"}),
     AbTestParams: frozenset(
         {
@@ -266,24 +266,29 @@ def published_fingerprints(fingerprints: Mapping[str, Any], *, base: Path) -> di
 
 
 def notebook_parameters(
-    params: WorkbookParams, *, section: str, params_path: Path, run_dir: Path
+    params: WorkbookParams,
+    *,
+    params_path: Path,
+    run_dir: Path,
+    overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What papermill's parameters of one notebook may say once the run is in place.
 
-    The published counterpart of what the runner injects: ``params_file`` and ``run_dir``
-    as published paths, the common keys, and the notebook's section of
-    :func:`published_params`.
+    The published counterpart of what the runner injects: ``params_file`` and ``run_dir`` as
+    published paths, and ``overrides`` (the runner's changes to the file, e.g. its
+    ``--run-name``). The notebook reads everything else from the params file itself
+    (:func:`crmlib.config.load_stage_params`).
 
     Parameters
     ----------
     params : WorkbookParams
         The run's params.
-    section : str
-        The notebook's params section (``"kpis"`` for ``02_kpis``).
     params_path : Path
         The params file (absolute).
     run_dir : Path
         The folder the run ends up in (``outputs/<run_name>``), not the build folder.
+    overrides : mapping, optional
+        The runner's overrides.
 
     Returns
     -------
@@ -294,8 +299,7 @@ def notebook_parameters(
     return {
         "params_file": published_path(params_path, base=base),
         "run_dir": published_path(run_dir, base=base),
-        **params.common(),
-        **published_params(params, base=base)[section],
+        "overrides": dict(overrides or {}),
     }
 
 
@@ -518,7 +522,7 @@ def publish_notebook(
     path: Path,
     *,
     params: WorkbookParams,
-    section: str,
+    overrides: Mapping[str, Any] | None = None,
     params_path: Path,
     build_dir: Path,
     run_dir: Path,
@@ -531,8 +535,8 @@ def publish_notebook(
         The executed notebook, in the build folder.
     params : WorkbookParams
         The run's params.
-    section : str
-        The notebook's params section.
+    overrides : mapping, optional
+        The runner's overrides of the params file (injected as ``overrides``).
     params_path : Path
         The params file (absolute).
     build_dir : Path
@@ -543,7 +547,7 @@ def publish_notebook(
     scrub_notebook(
         path,
         parameters=notebook_parameters(
-            params, section=section, params_path=params_path, run_dir=run_dir
+            params, params_path=params_path, run_dir=run_dir, overrides=overrides
         ),
         replacements=path_replacements(
             params, params_path=params_path, run_dir=run_dir, build_dir=build_dir

@@ -26,6 +26,7 @@ from crmlib.activation import (
     write_exports,
 )
 from crmlib.checks import Checks, require_columns
+from crmlib.config import SegmentRuleParams
 from crmlib.engine import Engine
 from crmlib.formatting import Sentence
 from crmlib.io import RunFolder
@@ -71,8 +72,12 @@ MEMBERSHIP_COLUMNS: tuple[str, ...] = ("customer_id", "segment", "cluster_name",
 _NO_CLUSTER = "(not clustered)"
 
 
-def segment_rules(rows: Sequence[Mapping[str, Any]] | None) -> tuple[SegmentRule, ...]:
-    """The rule table of the params file: ``None`` means the default 11 segments."""
+def segment_rules(
+    rows: Sequence[SegmentRuleParams | Mapping[str, Any]] | None,
+) -> tuple[SegmentRule, ...]:
+    """The rule table of the params file (``params.rules``): ``None`` means the default 11
+    segments; rows are validated by :class:`crmlib.config.SegmentRuleParams`
+    (:func:`crmlib.segments.models.rules.rules_from_params`)."""
     return DEFAULT_SEGMENT_RULES if rows is None else rules_from_params(rows)
 
 
@@ -191,7 +196,7 @@ def baseline_membership(
 def run_campaigns(
     engine: Engine,
     run: RunFolder,
-    campaigns: Sequence[Mapping[str, Any]],
+    campaigns: Sequence[Campaign | Mapping[str, Any]],
     *,
     members: pd.DataFrame,
     baseline: Baseline,
@@ -203,9 +208,12 @@ def run_campaigns(
 ) -> pd.DataFrame:
     """Build, check and write every campaign of the params file; the funnel of all of them.
 
-    Each campaign mapping (the params file's ``segments.campaigns``) becomes a
-    :class:`crmlib.activation.Campaign`; target labels are checked against ``known_labels``
-    (``{"segment": rule names, "cluster_name": cluster names}``) before anything is built.
+    The campaigns are the params file's ``segments.campaigns`` (``params.campaigns``: each a
+    :class:`crmlib.activation.Campaign`, the params model) or mappings of the same keys,
+    validated by that model (:func:`crmlib.activation.check_campaigns`: a bad one is a
+    ValueError naming the campaign and the key); target labels are checked against
+    ``known_labels`` (``{"segment": rule names, "cluster_name": cluster names}``) before
+    anything is built.
     Exports go to ``<run>/exports/`` (:func:`crmlib.activation.write_exports`), with the
     look-alike seed of ``lookalike_segment`` (None: no seed export).
 
@@ -214,8 +222,7 @@ def run_campaigns(
     pd.DataFrame
         The funnel: one row per campaign and step (counts only).
     """
-    specs = [Campaign.from_mapping(mapping) for mapping in campaigns]
-    check_campaigns(specs, known_labels=known_labels)
+    specs = check_campaigns(campaigns, known_labels=known_labels)
     suppression = load_suppression_list(suppression_list) if suppression_list else None
     audiences: list[Audience] = [
         build_audience(

@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 
@@ -140,6 +139,14 @@ def experiment_input(params: WorkbookParams) -> str:
     return _choose_input(params, params.ab_test.input)
 
 
+def _checked_input(params: WorkbookParams) -> str:
+    """``params.ab_test.input`` resolved, after checking it is one of the three inputs."""
+    wanted = params.ab_test.input
+    if wanted not in ("auto", "assignments", "export"):
+        raise ConfigError(f"ab_test.input {wanted!r}: expected auto, assignments or export")
+    return _choose_input(params, wanted)
+
+
 @dataclass(frozen=True)
 class _ExportRequest:
     """What 07_ab_test asks of an export: columns by role, and the params key asking each."""
@@ -225,20 +232,22 @@ def check_experiment_export(
             active.close()
 
 
-def register_inputs(
-    run: RunFolder, engine: Engine, *, params: WorkbookParams, input: str = "auto"
-) -> list[str]:
+def register_inputs(run: RunFolder, engine: Engine, *, params: WorkbookParams) -> list[str]:
     """Expose 01_ingest's tables that 07_ab_test reads to ``engine``; return the names.
 
-    With the assignments input, ``transactions`` is required (StageInputMissing: run
-    01_ingest first) and ``customers``, ``events``, ``assignments`` are optional. With an
-    export (``ab_test.input`` export, or auto with ``source.experiment_export``) nothing is
-    required: 07_ab_test then runs alone, and ``customers`` is used only when 01_ingest ran.
+    The input is ``params.ab_test.input`` (:func:`experiment_input`). With the assignments
+    input, ``transactions`` is required (StageInputMissing: run 01_ingest first) and
+    ``customers``, ``events``, ``assignments`` are optional. With an export (``ab_test.input``
+    export, or auto with ``source.experiment_export``) nothing is required: 07_ab_test then
+    runs alone, and ``customers`` is used only when 01_ingest ran.
+
+    Raises
+    ------
+    ConfigError
+        ``ab_test.input`` names an input the sources do not have.
     """
-    if input not in ("auto", "assignments", "export"):
-        raise ConfigError(f"ab_test.input {input!r}: expected auto, assignments or export")
     optional = ("customers", "events", "assignments")
-    if _choose_input(params, input) == "export":
+    if _checked_input(params) == "export":
         return run.register(engine, "transactions", *optional, optional=True)
     return [*run.register(engine, "transactions"), *run.register(engine, *optional, optional=True)]
 
@@ -335,21 +344,7 @@ def _metrics_per_experiment(
     return metrics
 
 
-def experiment_data(
-    engine: Engine,
-    *,
-    params: WorkbookParams,
-    input: str = "auto",
-    as_of_date: dt.date | str,
-    window_days: int = 30,
-    retention_days: int = 90,
-    pre_period_days: int = 365,
-    metrics: Sequence[str],
-    cuped_covariates: Mapping[str, str] | None = None,
-    ratio_metrics: Mapping[str, Sequence[str]] | None = None,
-    segments: Sequence[str] = (),
-    guardrails: Mapping[str, Any] | None = None,
-) -> ExperimentData:
+def experiment_data(engine: Engine, *, params: WorkbookParams) -> ExperimentData:
     """The experiment table of 07_ab_test, from the assignments or from an export.
 
     Transforms the engine's ``assignments`` (with ``transactions``, ``events`` and
@@ -360,27 +355,23 @@ def experiment_data(
     ----------
     engine : Engine
         With 01_ingest's artifacts registered (``transactions`` and, when present,
-        ``customers``, ``events``, ``assignments``).
+        ``customers``, ``events``, ``assignments``; :func:`register_inputs`).
     params : WorkbookParams
-        For ``source.experiment_export``, paths relative to the params file and
-        ``privacy.min_cell_size`` (the notes count customers by the small-cell rule).
-    input : str, default "auto"
-        ``"assignments"``, ``"export"``, or ``"auto"`` (the export when it is configured).
-    as_of_date : date or str
-        Last day of data (assignments input).
-    window_days, retention_days, pre_period_days : int
-        Outcome windows (assignments input; see :func:`experiment_outcomes`).
-    metrics : sequence of str
-        Outcome columns to analyse.
-    cuped_covariates : mapping, optional
-        Metric -> pre-period covariate column.
-    ratio_metrics : mapping, optional
-        Name -> (numerator, denominator).
-    segments : sequence of str
-        Segment columns (``customers`` columns, or export columns).
-    guardrails : mapping, optional
-        Guardrail metric -> its margin (or ``{margin, worse}``); the guardrails are analysed
-        like metrics.
+        The run's params. From the top level: ``as_of_date`` (last day of data, assignments
+        input), ``source.experiment_export`` (and paths relative to the params file) and
+        ``privacy.min_cell_size`` (the notes count customers by the small-cell rule). From
+        the ``ab_test`` section (:class:`crmlib.config.AbTestParams`):
+
+        - ``input``: ``"assignments"``, ``"export"``, or ``"auto"`` (the export when it is
+          configured);
+        - ``window_days``, ``retention_days``, ``pre_period_days``: outcome windows
+          (assignments input; see :func:`experiment_outcomes`);
+        - ``metrics``: outcome columns to analyse;
+        - ``cuped_covariates``: metric -> pre-period covariate column;
+        - ``ratio_metrics``: name -> (numerator, denominator);
+        - ``segments``: segment columns (``customers`` columns, or export columns);
+        - ``guardrails``: guardrail metric -> ``{margin, worse}``; the guardrails are
+          analysed like metrics.
 
     Returns
     -------
@@ -390,18 +381,19 @@ def experiment_data(
     Raises
     ------
     ConfigError
-        ``input`` is "export" without ``source.experiment_export``.
+        ``ab_test.input`` is "export" without ``source.experiment_export``.
     DataContractError, SourceFileError
         From the outcome query or the export reader (they name the file, column and row).
     """
-    if input not in ("auto", "assignments", "export"):
-        raise ConfigError(f"ab_test.input {input!r}: expected auto, assignments or export")
-    covariates = dict(cuped_covariates or {})
-    ratios = {name: (str(pair[0]), str(pair[1])) for name, pair in (ratio_metrics or {}).items()}
-    guardrails = dict(guardrails or {})
+    ab = params.ab_test
+    metrics = list(ab.metrics)
+    segments = list(ab.segments)
+    chosen = _checked_input(params)
+    covariates = dict(ab.cuped_covariates)
+    ratios = {name: (str(pair[0]), str(pair[1])) for name, pair in ab.ratio_metrics.items()}
+    guardrails = dict(ab.guardrails)
     analysed = list(dict.fromkeys([*metrics, *guardrails]))
     notes: list[str] = []
-    chosen = _choose_input(params, input)
     rejects = empty_table(EXPORT_REJECT_COLUMNS)
     rows_read = 0
     excluded: dict[str, int] = {}
@@ -416,7 +408,7 @@ def experiment_data(
             engine=engine,
             metrics=request.metrics,
             covariates=request.covariates,
-            segments=list(segments),
+            segments=segments,
             optional=request.optional,
             origins=request.origins,
         )
@@ -425,10 +417,10 @@ def experiment_data(
     else:
         found = _from_assignments(
             engine,
-            as_of_date=as_of_date,
-            window_days=window_days,
-            retention_days=retention_days,
-            pre_period_days=pre_period_days,
+            as_of_date=params.as_of_date,
+            window_days=ab.window_days,
+            retention_days=ab.retention_days,
+            pre_period_days=ab.pre_period_days,
             segments=segments,
             notes=notes,
             min_cell_size=params.privacy.min_cell_size,

@@ -54,6 +54,7 @@ import pandas as pd
 import pyarrow as pa
 
 from crmlib.checks import require_columns
+from crmlib.config import SegmentRuleParams
 from crmlib.errors import DataContractError
 
 __all__ = [
@@ -69,52 +70,45 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Segment label reserved for customers without a purchase at the earlier migration date.
-NEW_SEGMENT = "(new)"
+#: Segment label reserved for customers without a purchase at the earlier migration date
+#: (no rule may use it: :class:`crmlib.config.SegmentRuleParams` refuses it).
+NEW_SEGMENT: str = SegmentRuleParams.RESERVED_NAME
 #: Score columns read by :func:`assign_segments`, in (R, F, M) order.
 SCORE_COLUMNS: tuple[str, str, str] = ("r_score", "f_score", "m_score")
 
 _DIMENSIONS = ("r", "f", "m")
-_RULE_KEYS = ("name", "r", "f", "m")
 _DEFAULT_BINS = 5
 
 
-def _check_range(name: str, dimension: str, value: Any) -> tuple[int, int] | None:
-    """``value`` as an inclusive (lo, hi) score range with 1 <= lo <= hi, or None (any)."""
-    if value is None:
-        return None
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        value = (value, value)
-    if (
-        isinstance(value, (str, bytes))
-        or not isinstance(value, Sequence)
-        or len(value) != 2
-        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
-    ):
+def _rule_params(row: Any, label: str) -> SegmentRuleParams:
+    """``row`` (a mapping or the model) checked by :class:`crmlib.config.SegmentRuleParams`.
+
+    A bad row is a ValueError naming the rule (``label``) and each bad key.
+    """
+    if isinstance(row, SegmentRuleParams):
+        return row
+    if not isinstance(row, Mapping):
         raise ValueError(
-            f"segment rule {name!r}: {dimension} = {value!r} is not a score range; "
-            f"expected [lo, hi] (two integers with 1 <= lo <= hi) or one integer"
+            f"{label}: expected a mapping such as {{'name': ..., 'r': ..., 'f': ...}}, got {row!r}"
         )
-    lo, hi = int(value[0]), int(value[1])
-    if not 1 <= lo <= hi:
-        raise ValueError(
-            f"segment rule {name!r}: {dimension} range [{lo}, {hi}] is empty or below 1; "
-            "expected [lo, hi] with 1 <= lo <= hi"
-        )
-    return lo, hi
+    return SegmentRuleParams.validated(dict(row), label=label)
 
 
 @dataclass(frozen=True)
 class SegmentRule:
     """One named segment: inclusive ranges of the R, F and M scores (None = any score).
 
+    Checked by :class:`crmlib.config.SegmentRuleParams`, the validator of ``segments.rules``
+    in the params file (a bad rule is a ValueError naming it and the field).
+
     Parameters
     ----------
     name : str
-        Segment name, e.g. ``"Champions"``.
-    r, f : (int, int) or None
-        Inclusive ranges of ``r_score`` and ``f_score``; None matches every score.
-    m : (int, int) or None, default None
+        Segment name, e.g. ``"Champions"``; not :data:`NEW_SEGMENT`.
+    r, f : (int, int), int or None
+        Inclusive ranges of ``r_score`` and ``f_score`` (one integer: that score); None
+        matches every score.
+    m : (int, int), int or None, default None
         Inclusive range of ``m_score``; None (the default) matches every score.
 
     Examples
@@ -130,17 +124,10 @@ class SegmentRule:
     m: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError(f"segment rule name {self.name!r}: expected a non-empty string")
-        if self.name == NEW_SEGMENT:
-            raise ValueError(
-                f"segment rule name {NEW_SEGMENT!r} is reserved for customers new since the "
-                "earlier date of a migration; choose another name"
-            )
+        fields = {"name": self.name, "r": self.r, "f": self.f, "m": self.m}
+        checked = _rule_params(fields, f"segment rule {self.name!r}")
         for dimension in _DIMENSIONS:
-            object.__setattr__(
-                self, dimension, _check_range(self.name, dimension, getattr(self, dimension))
-            )
+            object.__setattr__(self, dimension, getattr(checked, dimension))
 
     def bounds(self, bins: int) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
         """The (lo, hi) ranges of R, F and M with None expanded to (1, ``bins``)."""
@@ -184,17 +171,21 @@ DEFAULT_SEGMENT_RULES: tuple[SegmentRule, ...] = (
 )
 
 
-def rules_from_params(rows: Sequence[Mapping[str, Any]]) -> tuple[SegmentRule, ...]:
-    """Segment rules from the params file's list of mappings, in the listed (value) order.
+def rules_from_params(
+    rows: Sequence[SegmentRuleParams | Mapping[str, Any]],
+) -> tuple[SegmentRule, ...]:
+    """Segment rules from the params file's rule list, in the listed (value) order.
 
-    Each row is ``{"name": "Champions", "r": [4, 5], "f": [4, 5], "m": [1, 5]}``; ``m`` is
-    optional (any score), a single integer means that one score, and ``null`` means any.
-    Coverage of the score grid is checked later, by :func:`validate_rules` with the bins.
+    Each row is a :class:`crmlib.config.SegmentRuleParams` (``params.rules``) or a mapping
+    such as ``{"name": "Champions", "r": [4, 5], "f": [4, 5], "m": [1, 5]}``, validated by that
+    model: ``m`` is optional (any score), a single integer means that one score, and ``null``
+    means any. Coverage of the score grid is checked later, by :func:`validate_rules` with the
+    bins.
 
     Parameters
     ----------
-    rows : sequence of mappings
-        One mapping per rule, most valuable segment first.
+    rows : sequence of SegmentRuleParams or mappings
+        One rule per row, most valuable segment first.
 
     Returns
     -------
@@ -203,47 +194,31 @@ def rules_from_params(rows: Sequence[Mapping[str, Any]]) -> tuple[SegmentRule, .
     Raises
     ------
     ValueError
-        A row is not a mapping, has an unknown or missing key, a bad range, or repeats a
-        name; the message names the rule (or its position when it has no name).
+        ``rows`` is not a non-empty list; a row is not a mapping, has an unknown or missing
+        key or a bad range (the message names the rule, or its position when it has no name,
+        and the key); or two rows have the same name.
 
     Examples
     --------
     >>> rules_from_params([{"name": "All", "r": [1, 3], "f": [1, 3]}])
     (SegmentRule(name='All', r=(1, 3), f=(1, 3), m=None),)
+    >>> rules_from_params([{"name": "All", "r": [1, 3]}])
+    Traceback (most recent call last):
+    ...
+    ValueError: segment rule 'All': missing required key 'f'
     """
     if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Sequence) or not rows:
         raise ValueError(
             f"segment rules: expected a non-empty list of rules such as "
             f"{{'name': 'Champions', 'r': [4, 5], 'f': [4, 5]}}; got {rows!r}"
         )
-    rules: list[SegmentRule] = []
-    seen: dict[str, int] = {}
+    checked: list[SegmentRuleParams] = []
     for position, row in enumerate(rows, start=1):
-        if not isinstance(row, Mapping):
-            raise ValueError(f"segment rule #{position}: expected a mapping, got {row!r}")
-        label = repr(row["name"]) if "name" in row else f"#{position}"
-        unknown = [key for key in row if key not in _RULE_KEYS]
-        if unknown:
-            raise ValueError(
-                f"segment rule {label}: unknown key {str(unknown[0])!r}; "
-                f"expected {', '.join(_RULE_KEYS)} (m optional)"
-            )
-        missing = [key for key in ("name", "r", "f") if key not in row]
-        if missing:
-            raise ValueError(
-                f"segment rule {label}: key {missing[0]!r} is missing; "
-                "expected name, r and f (m optional)"
-            )
-        name = row["name"]
-        if isinstance(name, str) and name in seen:
-            raise ValueError(
-                f"segment rule {name!r} is listed twice (rules #{seen[name]} and #{position}); "
-                "segment names must be unique"
-            )
-        rule = SegmentRule(name, r=row["r"], f=row["f"], m=row.get("m"))
-        seen[rule.name] = position
-        rules.append(rule)
-    return tuple(rules)
+        name = row.get("name") if isinstance(row, Mapping) else getattr(row, "name", None)
+        label = f"segment rule {name!r}" if isinstance(name, str) else f"segment rule #{position}"
+        checked.append(_rule_params(row, label))
+    SegmentRuleParams.check_unique_names(rule.name for rule in checked)
+    return tuple(SegmentRule(rule.name, r=rule.r, f=rule.f, m=rule.m) for rule in checked)
 
 
 def _cell(r: int, f: int, m: int) -> str:
@@ -302,14 +277,8 @@ def validate_rules(rules: Sequence[SegmentRule], *, bins: int) -> None:
             f"pass custom rules (segments.rules in the params file) that cover the "
             f"{bins}x{bins}x{bins} score grid"
         )
-    names: dict[str, int] = {}
-    for position, rule in enumerate(rules, start=1):
-        if rule.name in names:
-            raise ValueError(
-                f"segment rule {rule.name!r} is listed twice (rules #{names[rule.name]} and "
-                f"#{position}); segment names must be unique"
-            )
-        names[rule.name] = position
+    SegmentRuleParams.check_unique_names(segment_names(rules))
+    for rule in rules:
         for dimension, rng in zip(_DIMENSIONS, (rule.r, rule.f, rule.m), strict=True):
             if rng is not None and rng[1] > bins:
                 raise ValueError(
