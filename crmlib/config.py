@@ -897,29 +897,26 @@ def section_for_notebook(notebook_name: str) -> str:
     return match.group(1)
 
 
+#: A key some sections had before one top-level setting replaced it: the sections, and what
+#: replaced it (the error message names it).
+_RETIRED_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
+    "min_cell_size": (
+        RETIRED_MIN_CELL_SECTIONS,
+        "'privacy.min_cell_size' (one small-cell rule for every page)",
+    ),
+    "seed": (RETIRED_SEED_SECTIONS, "the top-level 'seed' (one seed for the run)"),
+}
+
+
 def _format_errors(path: Path | str, error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        if (
-            item["type"] == "extra_forbidden"
-            and len(item["loc"]) == 2
-            and item["loc"][0] in RETIRED_MIN_CELL_SECTIONS
-            and item["loc"][1] == "min_cell_size"
-        ):
+        retired = _RETIRED_KEYS.get(str(item["loc"][-1])) if len(item["loc"]) == 2 else None
+        if item["type"] == "extra_forbidden" and retired and item["loc"][0] in retired[0]:
             lines.append(
-                f"{path}: key '{key}' was replaced by 'privacy.min_cell_size' (one small-cell "
-                f"rule for every page): move the value there and delete '{key}'"
-            )
-        elif (
-            item["type"] == "extra_forbidden"
-            and len(item["loc"]) == 2
-            and item["loc"][0] in RETIRED_SEED_SECTIONS
-            and item["loc"][1] == "seed"
-        ):
-            lines.append(
-                f"{path}: key '{key}' was replaced by the top-level 'seed' (one seed for the "
-                f"run): move the value there and delete '{key}'"
+                f"{path}: key '{key}' was replaced by {retired[1]}: move the value there and "
+                f"delete '{key}'"
             )
         elif item["type"] == "extra_forbidden":
             lines.append(f"{path}: unknown key '{key}'")
