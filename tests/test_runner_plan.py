@@ -245,7 +245,7 @@ def test_declaration_matches_what_the_code_reads_and_writes(notebook: Path) -> N
 
 
 def test_the_scanner_sees_reads_through_crmlib_functions() -> None:
-    # 06 hands the name to crm.churn.optional_table; 05 reads rfm in crm.clv.value_groups;
+    # 06 reads clv and rfm with run.read_optional_table; 05 reads rfm in crm.clv.value_groups;
     # 04 reads its previous rfm in baseline_membership; 01 writes through _Artifacts(run)
     churn = _found(REPO_ROOT / "notebooks" / "06_churn.ipynb")
     assert churn.uses["clv"] == {"optional"} and churn.uses["rfm"] == {"optional"}

@@ -33,7 +33,6 @@ from crmlib.churn.stage import (
     contact_list,
     holdout_scorecard,
     holdout_scores,
-    optional_table,
     score_customers,
     train_churn,
 )
@@ -94,7 +93,6 @@ __all__ = [
     "churn_drivers",
     "score_customers",
     "churn_plan",
-    "optional_table",
     "contact_list",
     "churn_checks",
     "churn_artifact",

@@ -48,7 +48,6 @@ __all__ = [
     "churn_drivers",
     "score_customers",
     "churn_plan",
-    "optional_table",
     "contact_list",
     "churn_checks",
     "churn_artifact",
@@ -258,11 +257,6 @@ def score_customers(
             scored[column] = ""
         scored[column] = scored[column].fillna("").astype("str")
     return scored
-
-
-def optional_table(run: RunFolder, name: str, columns: Sequence[str]) -> pd.DataFrame | None:
-    """``columns`` of an earlier stage's artifact (05's ``clv``, 04's ``rfm``), or None without it."""
-    return run.read_optional_table(name, columns)
 
 
 def churn_plan(
