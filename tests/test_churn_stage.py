@@ -18,6 +18,7 @@ from crmlib.churn.models.scorecard import HoldoutScores
 from crmlib.churn.models.value import contact_plan, customer_values, risk_bands, value_at_risk
 from crmlib.churn.queries import ChurnTables
 from crmlib.churn.stage import ARTIFACT_COLUMNS
+from crmlib.config import load_params
 from crmlib.engine import Engine
 from crmlib.io import RunFolder
 from crmlib.privacy import small_counts_in_html
@@ -30,7 +31,6 @@ SAMPLE = ROOT / "data" / "sample"
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Engine, RunFolder]]:
     """01_ingest on params/default.yaml into a temporary run folder."""
-    from crmlib.config import load_params
     from crmlib.ingest import run_ingest
 
     run = RunFolder(tmp_path_factory.mktemp("churn_stage") / "sample")
@@ -154,9 +154,8 @@ def test_scoring_value_contact_list_and_metrics(
     plan = churn.churn_plan(scored, clv=None, save_rate=0.1, cost_per_contact=0.5)
     assert (plan["value_source"] == "historical").all()
     np.testing.assert_allclose(plan["value_at_risk"], plan["p_churn"] * plan["value"])
-    funnel = churn.contact_list(
-        engine, run, plan, as_of_date="2025-12-31", campaign="churn-save-email", channel="email"
-    )
+    params = load_params(ROOT / "params" / "default.yaml")  # churn-save-email on email
+    funnel = churn.contact_list(engine, run, plan, params=params)
     steps = funnel.set_index("step")["customers"]
     assert steps["in_segment"] == plan["contact"].sum()
     assert steps["target"] + steps["control"] <= steps["consented"] <= steps["in_segment"]

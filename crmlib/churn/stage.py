@@ -9,10 +9,8 @@ its checks, the ``churn_scores`` artifact and the headline metrics.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +31,7 @@ from crmlib.churn.models.training import (
 from crmlib.churn.models.value import contact_plan, customer_values, risk_bands, value_at_risk
 from crmlib.churn.queries import ChurnTables
 from crmlib.churn.text import _rate, reason_codes
+from crmlib.config import WorkbookParams
 from crmlib.engine import Engine
 from crmlib.errors import WorkbookError
 from crmlib.io import RunFolder, to_jsonable
@@ -284,19 +283,7 @@ def churn_plan(
 
 
 def contact_list(
-    engine: Engine,
-    run: RunFolder,
-    plan: pd.DataFrame,
-    *,
-    as_of_date: dt.date | str,
-    campaign: str,
-    channel: str,
-    control_share: float = 0.1,
-    recent_purchase_days: int | None = 7,
-    frequency_cap_days: int = 7,
-    frequency_cap_max: int = 1,
-    suppression_list: str | Path | None = None,
-    seed: int = 0,
+    engine: Engine, run: RunFolder, plan: pd.DataFrame, *, params: WorkbookParams
 ) -> pd.DataFrame:
     """Export the customers worth a contact through 04_segments' activation code; the funnel.
 
@@ -305,7 +292,14 @@ def contact_list(
     the suppression list, recent purchases, the frequency cap and the control group are applied
     by :func:`crmlib.activation.build_audience`, and the list is written by
     :func:`crmlib.activation.write_exports` with 06's own manifest (``churn_manifest.json``).
+
+    The campaign comes from ``params.churn`` (:class:`crmlib.config.ChurnParams`):
+    ``contact_campaign`` (the export's name), ``contact_channel``, ``control_share``,
+    ``recent_purchase_days``, ``frequency_cap_days``, ``frequency_cap_max`` and
+    ``suppression_list`` (relative to the params file); the day is ``params.as_of_date`` and the
+    control group is drawn with ``params.seed``.
     """
+    settings = params.churn
     require_columns(plan, ["customer_id", "contact"], table_name="churn plan")
     members = pd.DataFrame(
         {
@@ -314,19 +308,28 @@ def contact_list(
         }
     )
     spec = Campaign(
-        name=campaign,
+        name=settings.contact_campaign,
         segments=(CONTACT_ACTION,),
-        channel=channel,  # type: ignore[arg-type]  # a str here: the model checks it
+        channel=settings.contact_channel,
         trigger="in_segment",
-        control_share=control_share,
-        recent_purchase_days=recent_purchase_days,
-        frequency_cap_days=frequency_cap_days,
-        frequency_cap_max=frequency_cap_max,
+        control_share=settings.control_share,
+        recent_purchase_days=settings.recent_purchase_days,
+        frequency_cap_days=settings.frequency_cap_days,
+        frequency_cap_max=settings.frequency_cap_max,
         label_column="action",
     )
-    suppression = load_suppression_list(suppression_list) if suppression_list else None
+    suppression = (
+        load_suppression_list(params.resolve(settings.suppression_list))
+        if settings.suppression_list
+        else None
+    )
     audience = build_audience(
-        engine, spec, members=members, as_of_date=as_of_date, suppression=suppression, seed=seed
+        engine,
+        spec,
+        members=members,
+        as_of_date=params.as_of_date,
+        suppression=suppression,
+        seed=params.seed,
     )
     return write_exports(run, [audience], manifest_name=MANIFEST_NAME)
 
