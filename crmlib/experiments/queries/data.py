@@ -139,14 +139,6 @@ def experiment_input(params: WorkbookParams) -> str:
     return _choose_input(params, params.ab_test.input)
 
 
-def _checked_input(params: WorkbookParams) -> str:
-    """``params.ab_test.input`` resolved, after checking it is one of the three inputs."""
-    wanted = params.ab_test.input
-    if wanted not in ("auto", "assignments", "export"):
-        raise ConfigError(f"ab_test.input {wanted!r}: expected auto, assignments or export")
-    return _choose_input(params, wanted)
-
-
 @dataclass(frozen=True)
 class _ExportRequest:
     """What 07_ab_test asks of an export: columns by role, and the params key asking each."""
@@ -247,7 +239,7 @@ def register_inputs(run: RunFolder, engine: Engine, *, params: WorkbookParams) -
         ``ab_test.input`` names an input the sources do not have.
     """
     optional = ("customers", "events", "assignments")
-    if _checked_input(params) == "export":
+    if experiment_input(params) == "export":
         return run.register(engine, "transactions", *optional, optional=True)
     return [*run.register(engine, "transactions"), *run.register(engine, *optional, optional=True)]
 
@@ -388,7 +380,7 @@ def experiment_data(engine: Engine, *, params: WorkbookParams) -> ExperimentData
     ab = params.ab_test
     metrics = list(ab.metrics)
     segments = list(ab.segments)
-    chosen = _checked_input(params)
+    chosen = experiment_input(params)
     covariates = dict(ab.cuped_covariates)
     ratios = {name: (str(pair[0]), str(pair[1])) for name, pair in ab.ratio_metrics.items()}
     guardrails = dict(ab.guardrails)
