@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         training, train_seconds, train_peak = measure(
             "training (2 models, calibrated, 200k rows)",
-            lambda: crm.churn.train_churn(tables, seed=params.seed),
+            lambda: crm.churn.train_churn(
+                tables, settings=churn, seed=params.seed, min_cell_size=params.privacy.min_cell_size
+            ),
         )
         print(f"chosen: {training.chosen_name}; {'; '.join(training.notes[:2])}")
         (_, dependence), _, drivers_peak = measure(

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
+import mistune
 import numpy as np
 import pandas as pd
 
@@ -53,6 +54,7 @@ __all__ = [
     "format_money",
     "counted",
     "Sentence",
+    "details",
 ]
 
 log = logging.getLogger(__name__)
@@ -569,3 +571,36 @@ class Sentence(str):
 
     def _repr_markdown_(self) -> str:
         return str(self)
+
+
+# -- analysts' notes, folded ---------------------------------------------------------------------
+def details(summary: str, body: str | Sequence[str]) -> str:
+    """A collapsed "details" block for analysts' technical notes, for a Markdown output.
+
+    A page's prose is for stakeholders; how a model was fitted (parameters, what the optimiser
+    tried, numerical guards) is for the analyst who checks it. Such notes go into an HTML
+    ``<details>`` element, closed until the reader opens it: the line ``summary`` is what the
+    page shows, ``body`` (Markdown, or a list of notes written as bullets) is inside. The
+    body is rendered to HTML here (mistune, nbconvert's Markdown renderer) so that the whole
+    block is one HTML block without blank lines: Markdown does not split it, and nbconvert's
+    exporter keeps it whole in JupyterLab and in the pages alike. An empty body gives "".
+
+    Examples
+    --------
+    >>> print(details("How the model was fitted", ["**r** = 0.52", "converged"]))
+    <details><summary>Details: how the model was fitted</summary>
+    <ul>
+    <li><strong>r</strong> = 0.52</li>
+    <li>converged</li>
+    </ul>
+    </details>
+    >>> details("Fit notes", [])
+    ''
+    """
+    text = body if isinstance(body, str) else "\n".join(f"- {note}" for note in body)
+    if not text.strip():
+        return ""
+    label = html.escape(summary[:1].lower() + summary[1:], quote=False)
+    rendered = str(mistune.html(text.strip()))
+    inside = "\n".join(line for line in rendered.splitlines() if line.strip())
+    return f"<details><summary>Details: {label}</summary>\n{inside}\n</details>"

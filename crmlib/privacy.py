@@ -409,14 +409,15 @@ _SENTENCE_COUNT = re.compile(
     r"(?<![\d.,\u20ac£$:/-])\b(\d{1,3}(?:,\d{3})*|\d+)\b(?![.,]\d|%)\s+"
     r"(?:[a-z-]+\s+){0,2}?(customers|customer(?!\s+id)|buyers?|members?)\b"
 )
-_SKIPPED_TAGS = frozenset({"code", "details", "style", "script", "head", "svg", "template"})
+_SKIPPED_TAGS = frozenset({"code", "style", "script", "head", "svg", "template"})
 _VOID_TAGS = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 )
 
 
 class _PageReader(HTMLParser):
-    """Tables (rows of cell texts) and the prose outside them, code and folded details skipped."""
+    """Tables (rows of cell texts) and the prose outside them (folded details included), code
+    and scripts skipped."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -485,8 +486,8 @@ def small_counts_in_html(html: str, *, min_cell_size: int = MIN_CELL_SIZE) -> li
 
     Reads tables (a column whose header names customers, buyers or members and is not an
     amount or a share: each whole number in its cells), figures under such a label (a KPI
-    tile) and sentences ("8 customers", "5 recent buyers"); code, folded ``<details>`` and scripts are not read. Returns one line
-    per finding: the table's header and row, or the sentence.
+    tile) and sentences ("8 customers", "5 recent buyers"), folded ``<details>`` included (a
+    reader can open them); code and scripts are not read. Returns one line per finding: the table's header and row, or the sentence.
 
     Examples
     --------

@@ -18,7 +18,7 @@ from crmlib.churn.models.scorecard import HoldoutScores
 from crmlib.churn.models.value import contact_plan, customer_values, risk_bands, value_at_risk
 from crmlib.churn.queries import ChurnTables
 from crmlib.churn.stage import ARTIFACT_COLUMNS
-from crmlib.config import load_params
+from crmlib.config import ChurnParams, load_params
 from crmlib.engine import Engine
 from crmlib.io import RunFolder
 from crmlib.privacy import small_counts_in_html
@@ -48,7 +48,7 @@ def fitted(
     engine, _ = sample
     cutoffs = churn.churn_cutoffs("2025-12-31", horizon_days=90)
     tables = churn.churn_tables(engine, cutoffs, exclude_features=["loyalty_tier"])
-    training = churn.train_churn(tables, seed=20251231)
+    training = churn.train_churn(tables, settings=ChurnParams(), seed=20251231, min_cell_size=10)
     return tables, training, churn.holdout_scores(engine, training, tables)
 
 
@@ -137,6 +137,25 @@ def test_scorecard_auc_equals_sklearn_on_the_same_scores(
         hidden
     )
     assert small_counts_in_html(f"<p>{hidden}</p>", min_cell_size=n + 1) == []
+
+
+def test_how_models_were_fitted_is_folded_for_analysts(
+    fitted: tuple[ChurnTables, churn.ChurnTraining, HoldoutScores],
+) -> None:
+    """The training split, class weights, early stopping and the BTYD refit are analysts'
+    notes: inside a closed <details> block; the chosen model and its scores stay in the text."""
+    _, training, holdout = fitted
+    text = churn.describe_training(training, min_cell_size=10)
+    shown, _, folded = text.partition("<details>")
+    assert shown.startswith(f"**Chosen model: {training.chosen_name}**")
+    assert "held out to calibrate" in folded and "held out to calibrate" not in shown
+    assert "boosting iterations" in folded and folded.rstrip().endswith("</details>")
+    card = churn.holdout_scorecard(holdout, n_boot=20, seed=1)
+    text = churn.describe_scorecard(card, holdout, chosen=training.chosen_name, min_cell_size=10)
+    shown, _, folded = text.partition("<details>")
+    assert holdout.fit_notes and holdout.fit_notes[0] in folded
+    assert "refitted at the cutoff" in folded and "refitted at the cutoff" not in shown
+    assert "ROC AUC" in shown
 
 
 def test_scoring_value_contact_list_and_metrics(
@@ -256,14 +275,16 @@ def test_too_few_customers_fall_back_to_the_recency_rule() -> None:
     with _tiny_engine(orders) as engine:
         cutoffs = churn.churn_cutoffs("2025-12-31", horizon_days=90)
         tables = churn.churn_tables(engine, cutoffs)
-        training = churn.train_churn(tables, min_train_customers=200)
+        training = churn.train_churn(tables, settings=ChurnParams(min_train_customers=200), seed=0,
+                                       min_cell_size=10)  # fmt: skip
         n = len(tables.train)
         assert training.fallback == (
             f"only {n} customers with a label; at least 200 are needed to train a churn model"
         )
         assert training.chosen is training.rule and training.models == {}
         assert "No model could be trained" in churn.describe_training(training, min_cell_size=10)
-        hidden = churn.train_churn(tables, min_train_customers=200, min_cell_size=n + 1)
+        hidden = churn.train_churn(tables, settings=ChurnParams(min_train_customers=200), seed=0,
+                                     min_cell_size=n + 1)  # fmt: skip
         assert hidden.fallback == (
             f"fewer than {n + 1} customers with a label; at least 200 are needed to train a "
             "churn model"
@@ -281,7 +302,7 @@ def test_cutoff_before_the_data_and_a_single_class_never_crash() -> None:
         tables = churn.churn_tables(engine, cutoffs)
         assert tables.train.empty and tables.validation.empty and len(tables.score) == 30
         assert tables.notes  # the empty cutoffs are explained
-        training = churn.train_churn(tables)
+        training = churn.train_churn(tables, settings=ChurnParams(), seed=0, min_cell_size=10)
         assert isinstance(training.chosen, RecencyRank) and not training.is_probability
         holdout = churn.holdout_scores(engine, training, tables)
         card = churn.holdout_scorecard(holdout)
@@ -292,7 +313,7 @@ def test_cutoff_before_the_data_and_a_single_class_never_crash() -> None:
     orders = [(f"C{i}", "2025-03-10") for i in range(300)]
     with _tiny_engine(orders) as engine:
         tables = churn.churn_tables(engine, churn.churn_cutoffs("2025-12-31", horizon_days=90))
-        training = churn.train_churn(tables)
+        training = churn.train_churn(tables, settings=ChurnParams(), seed=0, min_cell_size=10)
         assert training.fallback is not None and "churn" in training.fallback
 
 

@@ -26,6 +26,7 @@ from crmlib import churn, clv
 from crmlib.clv import FittedModel
 from crmlib.formatting import (
     Column,
+    details,
     format_count,
     format_date,
     format_flag,
@@ -441,3 +442,49 @@ def test_every_table_of_every_page_reads_as_words(
         problems += [f"{page.name}: {line}" for line in table_problems(html)]
     assert tables >= 20, f"only {tables} tables read: is the reader broken?"
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_analysts_notes_are_folded_on_the_pages(
+    sample_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """05's fit notes and 06's training notes sit in closed <details> blocks, rendered as
+    Markdown (bold, bullets); the stakeholder's text above them says only what converged."""
+    result, outputs = sample_run
+    assert result.returncode == 0, result.stderr[-2000:]
+    html_dir = outputs / "sample" / "html"
+    clv_page = (html_dir / "05_clv.html").read_text(encoding="utf-8")
+    blocks = re.findall(r"<details( [^>]*)?>(.*?)</details>", clv_page, flags=re.S)
+    assert len(blocks) >= 2, "05 has a fit-notes block per fitting section"
+    assert all("open" not in (attributes or "") for attributes, _ in blocks)  # closed
+    inside = " ".join(body for _, body in blocks)
+    assert "<summary>Details: how each model was fitted</summary>" in inside
+    assert "<strong>BG/NBD</strong> fitted on" in inside and "distinct patterns" in inside
+    outside = re.sub(r"<details.*?</details>", "", clv_page, flags=re.S)
+    assert "distinct patterns" not in outside and "converged on the first attempt" not in outside
+    assert "BG/NBD, MBG/NBD and Pareto/NBD converged." in outside
+    churn_page = (html_dir / "06_churn.html").read_text(encoding="utf-8")
+    folded = re.findall(r"<details>(.*?)</details>", churn_page, flags=re.S)
+    assert any("held out to calibrate" in body and "<li>" in body for body in folded)
+
+
+def test_details_block_stays_whole_on_an_exported_page(tmp_path: Path) -> None:
+    """The block :func:`crmlib.formatting.details` writes survives the report's exporter:
+    one closed <details> holding the rendered notes (nbconvert re-parses raw HTML blocks when
+    it embeds images, and closes a <details> left open at a blank line)."""
+    import nbformat
+
+    from crmlib.report import export_notebook_html
+
+    text = "Visible.\n\n" + details("How it was fitted", ["**r** = 0.52", "converged"])
+    output = nbformat.v4.new_output(
+        "display_data", data={"text/markdown": text, "text/plain": "notes"}
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[output])])
+    nbformat.write(notebook, tmp_path / "notes.ipynb")
+    page = export_notebook_html(tmp_path / "notes.ipynb", tmp_path / "notes.html", title="t")
+    blocks = re.findall(r"<details>(.*?)</details>", page.read_text(encoding="utf-8"), re.S)
+    assert len(blocks) == 1
+    assert blocks[0].startswith("<summary>Details: how it was fitted</summary>")
+    assert "<li><strong>r</strong> = 0.52</li>" in blocks[0] and "<li>converged</li>" in blocks[0]
+    assert details("Nothing", []) == ""  # no notes: no block

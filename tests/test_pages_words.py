@@ -8,8 +8,8 @@ with ``currency: GBP``), then every HTML page of the run is read as a stakeholde
 - inside tables, no repr that is never a value (``[]``, ``Timestamp(``, a list of quoted
   strings, ``object at 0x``); a missing cell shown as NaN is a formatting question for each
   table, not checked here.
-Code (``<code>``), folded details (``<details>``), stylesheets and scripts are not prose and
-are not read. Charts are embedded PNGs whose text cannot be read here: their axes and
+Code (``<code>``), stylesheets and scripts are not prose and are not read; folded details
+(``<details>``, analysts' notes) are read like prose, since a reader opens them with one click. Charts are embedded PNGs whose text cannot be read here: their axes and
 labels are checked by the plot tests of each module (e.g. ``tests/test_plotting.py``).
 
 The page reader (:func:`page_words`) and the patterns are tested first on inline HTML.
@@ -33,8 +33,8 @@ RUN_NAME = "sample-gbp"
 NOTEBOOK_STEMS = sorted(p.stem for p in (REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PAGES = ["index.html", *(f"html/{stem}.html" for stem in NOTEBOOK_STEMS)]
 
-#: Elements whose text is not prose: code, folded details, styles, scripts, the <head>.
-_SKIPPED = frozenset({"code", "details", "style", "script", "head", "svg", "template", "noscript"})
+#: Elements whose text is not prose: code, styles, scripts, the <head>.
+_SKIPPED = frozenset({"code", "style", "script", "head", "svg", "template", "noscript"})
 #: Elements that never have an end tag.
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
@@ -135,7 +135,7 @@ class _Reader(HTMLParser):
 
 
 def page_words(html: str) -> PageWords:
-    """Split a page's visible text into prose and table text (code, details, styles skipped)."""
+    """Split a page's visible text into prose and table text (code and styles skipped)."""
     reader = _Reader()
     reader.feed(html)
     reader.close()
@@ -172,7 +172,7 @@ def test_page_words_separates_prose_tables_and_skips_code() -> None:
     assert "['customers', 'events']" in words.prose  # a printed list is prose, not a table
     assert "NaN" in words.tables and "NaN" not in words.prose
     assert "rules: None" not in words.everything  # code
-    assert "Timestamp(" not in words.everything  # folded details
+    assert "Timestamp(" in words.prose  # folded details are read
     assert "[]" not in words.everything  # style and script
     assert "None" not in words.prose  # the <head> title
     assert words.attributes == ["Chart of € revenue"]

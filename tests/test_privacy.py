@@ -159,14 +159,15 @@ def test_the_page_reader_finds_small_counts_in_count_columns_only():
     ]
 
 
-def test_the_page_reader_reads_sentences_but_not_code_or_details():
+def test_the_page_reader_reads_sentences_and_details_but_not_code():
     page = (
         "<p>The largest move was up (8 customers); 2 repeat customers bought late.</p>"
         "<p>1 customer id was missing; 12 customers left; 3.5 customers per day.</p>"
         "<details><summary>more</summary>4 customers</details><code>5 customers</code>"
     )
     found = small_counts_in_html(page)
-    assert len(found) == 2 and "(8 customers)" in found[0] and "2 repeat customers" in found[1]
+    assert len(found) == 3 and "(8 customers)" in found[0] and "2 repeat customers" in found[1]
+    assert "4 customers" in found[2]  # a folded details block is one click from the reader
     assert small_counts_in_html(page, min_cell_size=2) == []
 
 

@@ -10,7 +10,7 @@ its checks, the ``churn_scores`` artifact and the headline metrics.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,7 @@ from crmlib.churn.models.training import (
 from crmlib.churn.models.value import contact_plan, customer_values, risk_bands, value_at_risk
 from crmlib.churn.queries import ChurnTables
 from crmlib.churn.text import _rate, reason_codes
-from crmlib.config import WorkbookParams
+from crmlib.config import ChurnParams, WorkbookParams
 from crmlib.engine import Engine
 from crmlib.errors import WorkbookError
 from crmlib.io import RunFolder, to_jsonable
@@ -83,16 +83,9 @@ def _two_classes(labels: np.ndarray) -> bool:
 def train_churn(
     tables: ChurnTables,
     *,
-    models: Sequence[str] = ("logistic", "hist_gradient_boosting"),
-    calibration: str = "isotonic",
-    calibration_share: float = 0.25,
-    class_weight: str = "none",
-    max_train_rows: int = 200_000,
-    min_train_customers: int = 200,
-    min_class_count: int = 30,
-    lookback_days: int = 365,
-    seed: int = 0,
-    min_cell_size: int = MIN_CELL_SIZE,
+    settings: ChurnParams,
+    seed: int,
+    min_cell_size: int,
 ) -> ChurnTraining:
     """Fit the candidate models at the training cutoff and choose one on the validation cutoff.
 
@@ -103,6 +96,20 @@ def train_churn(
     learned, the recency rank. A validation cutoff with one class keeps the first candidate.
     The reasons and notes reach the page: their numbers of customers are written by the
     small-cell rule (``min_cell_size``).
+
+    Parameters
+    ----------
+    tables : ChurnTables
+        The labelled cutoffs (:func:`crmlib.churn.queries.churn_tables`).
+    settings : ChurnParams
+        The ``churn`` section (``params.section`` in 06_churn): the candidate ``models``,
+        ``calibration`` and ``calibration_share``, ``class_weight``, ``max_train_rows``,
+        ``min_train_customers``, ``min_class_count`` and ``lookback_days`` (for the recency
+        rank); its defaults are the workbook's.
+    seed : int
+        The run's ``seed``.
+    min_cell_size : int
+        The run's ``privacy.min_cell_size``.
     """
     notes: list[str] = []
     train_labels = _labels(tables.train)
@@ -113,10 +120,10 @@ def train_churn(
         notes.append(f"The recency rule could not be learned ({exc}); the recency rank stands in.")
         rule = None
     if rule is None:
-        rule = RecencyRank(lookback_days=lookback_days)
+        rule = RecencyRank(lookback_days=settings.lookback_days)
     reason = trainability(
-        train_labels, min_customers=min_train_customers, min_class_count=min_class_count,
-        min_cell_size=min_cell_size,
+        train_labels, min_customers=settings.min_train_customers,
+        min_class_count=settings.min_class_count, min_cell_size=min_cell_size,
     )  # fmt: skip
     if reason is not None:
         notes.append(f"No model was trained at the training cutoff: {reason}")
@@ -125,11 +132,11 @@ def train_churn(
         tables.train,
         numeric=tables.numeric,
         categorical=tables.categorical,
-        models=tuple(models),
-        calibration=calibration,
-        calibration_share=calibration_share,
-        class_weight=None if class_weight == "none" else class_weight,
-        max_train_rows=max_train_rows,
+        models=tuple(settings.models),
+        calibration=settings.calibration,
+        calibration_share=settings.calibration_share,
+        class_weight=None if settings.class_weight == "none" else settings.class_weight,
+        max_train_rows=settings.max_train_rows,
         seed=seed,
         min_cell_size=min_cell_size,
     )
@@ -166,6 +173,7 @@ def holdout_scores(
     """
     validation = tables.validation
     notes: list[str] = []
+    fit_notes: list[str] = []
     scores: dict[str, np.ndarray] = {}
     if len(validation):
         scores[training.chosen_name] = training.chosen.predict_proba(validation)
@@ -184,7 +192,7 @@ def holdout_scores(
         except (ValueError, WorkbookError) as exc:
             notes.append(f"The BTYD baseline could not be refitted at the validation cutoff: {exc}")
         else:
-            notes.extend(btyd.attrs.get("notes", []))
+            fit_notes.extend(btyd.attrs.get("notes", []))
             values = btyd["p_churn"].to_numpy(dtype="float64")
             if np.isfinite(values).all():
                 scores[_BTYD_NAME] = values
@@ -192,7 +200,7 @@ def holdout_scores(
                 notes.append("The BTYD baseline gave no probability for some customers; left out.")
     ranks = {obj.name for obj in (training.chosen, training.rule) if isinstance(obj, RecencyRank)}
     probabilities = {name: values for name, values in scores.items() if name not in ranks}
-    return HoldoutScores(_labels(validation), scores, probabilities, tuple(notes))
+    return HoldoutScores(_labels(validation), scores, probabilities, tuple(notes), tuple(fit_notes))
 
 
 def holdout_scorecard(holdout: HoldoutScores, *, n_boot: int = 200, seed: int = 0) -> pd.DataFrame:

@@ -27,7 +27,7 @@ from crmlib.churn.models.training import (
 )
 from crmlib.churn.queries import ChurnTables
 from crmlib.errors import DataContractError
-from crmlib.formatting import format_money
+from crmlib.formatting import details, format_money
 from crmlib.privacy import SmallCells
 
 __all__ = [
@@ -104,8 +104,10 @@ def describe_training(training: ChurnTraining, *, min_cell_size: int) -> str:
             f" Validation log-loss {best['log_loss']:.3f}, Brier {best['brier']:.3f}, "
             f"ROC AUC {best['roc_auc']:.3f} on {SmallCells(min_cell_size).phrase(int(best['n']))}."
         )
-    lines.extend(f"- {note}" for note in dict.fromkeys(training.notes))
-    return "\n".join(lines)
+    fitting = dict.fromkeys(note for model in training.models.values() for note in model.notes)
+    lines.extend(f"- {note}" for note in dict.fromkeys(training.notes) if note not in fitting)
+    folded = details("how the models were trained", list(fitting))
+    return "\n".join(lines) + (f"\n\n{folded}" if folded else "")
 
 
 def _metric(card: pd.DataFrame, scorer: str, metric: str) -> pd.Series | None:
@@ -157,7 +159,8 @@ def describe_scorecard(
             )
         lines.append(f"- It {verdict}.")
     lines.extend(f"- {note}" for note in holdout.notes)
-    return "\n".join(lines)
+    folded = details("how the BTYD baseline was refitted", list(holdout.fit_notes))
+    return "\n".join(lines) + (f"\n\n{folded}" if folded else "")
 
 
 def describe_value(

@@ -19,7 +19,7 @@ from crmlib.clv.choice import ModelChoice
 from crmlib.clv.models.base import MODEL_LABELS, UNIT_WORDS
 from crmlib.clv.models.fitting import FittedModel, spend_independence
 from crmlib.clv.value import top_decile_share
-from crmlib.plotting import format_money
+from crmlib.formatting import details, format_money
 from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
 
 __all__ = [
@@ -418,11 +418,57 @@ def describe_fit(fitted: FittedModel, *, min_cell_size: int = MIN_CELL_SIZE) -> 
     return "\n".join(lines)
 
 
+def _listed(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def fits_status(fits: Mapping[str, FittedModel]) -> str:
+    """One sentence for stakeholders: which fits converged, which did not (and are not used).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as Fit
+    >>> fits = {"bgnbd": Fit(name="bgnbd", label="BG/NBD", converged=True, params={"r": 0.5}),
+    ...         "paretonbd": Fit(name="paretonbd", label="Pareto/NBD", converged=False,
+    ...                          params={"r": 0.6})}
+    >>> fits_status(fits)
+    'BG/NBD converged; **Pareto/NBD did not converge** and is not used.'
+    """
+    groups: dict[str, list[str]] = {"converged": [], "failed": [], "empty": [], "computed": []}
+    for fitted in fits.values():
+        if fitted.name in _NOT_FITS:
+            groups["computed"].append(fitted.label)
+        elif not all(math.isfinite(value) for value in fitted.params.values()):
+            groups["empty"].append(fitted.label)
+        else:
+            groups["converged" if fitted.converged else "failed"].append(fitted.label)
+
+    def verb(labels: list[str]) -> str:
+        return "is" if len(labels) == 1 else "are"
+
+    parts = []
+    if groups["converged"]:
+        parts.append(f"{_listed(groups['converged'])} converged")
+    if groups["failed"]:
+        labels = groups["failed"]
+        parts.append(f"**{_listed(labels)} did not converge** and {verb(labels)} not used")
+    if groups["empty"]:
+        labels = groups["empty"]
+        parts.append(f"**{_listed(labels)}** gave no estimates and {verb(labels)} not used")
+    if groups["computed"]:
+        labels = groups["computed"]
+        parts.append(f"{_listed(labels)} {verb(labels)} computed from the data, not fitted")
+    return "; ".join(parts) + "." if parts else "No model was fitted."
+
+
 def describe_fits(fits: Mapping[str, FittedModel], *, min_cell_size: int) -> str:
-    """Markdown: each candidate model's fit in words (:func:`crmlib.clv.text.describe_fit`)."""
-    return "\n\n".join(
+    """Markdown: which fits converged (:func:`fits_status`), then each fit in words
+    (:func:`describe_fit`: parameters, log-likelihood, what the optimiser tried, numerical
+    notes) folded in a "details" block for analysts."""
+    body = "\n\n".join(
         describe_fit(fitted, min_cell_size=min_cell_size) for fitted in fits.values()
     )
+    return fits_status(fits) + "\n\n" + details("how each model was fitted", body)
 
 
 def spend_check(summary: pd.DataFrame, *, min_cell_size: int) -> str:

@@ -501,9 +501,14 @@ def gains_table(
 
 @dataclass(frozen=True)
 class HoldoutScores:
-    """Scores of the chosen model and the baselines on the validation customers, and the labels."""
+    """Scores of the chosen model and the baselines on the validation customers, and the labels.
+
+    ``notes`` say what a reader of the page needs (a baseline left out, and why);
+    ``fit_notes`` how the BTYD baseline was refitted (for analysts: a folded details block).
+    """
 
     labels: np.ndarray
     scores: dict[str, np.ndarray]
     probabilities: dict[str, np.ndarray]
     notes: tuple[str, ...]
+    fit_notes: tuple[str, ...] = ()
