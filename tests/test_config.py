@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import BaseModel, TypeAdapter
 
-from crmlib.config import STAGE_SECTIONS, load_params, load_stage_params, section_for_notebook
+from crmlib.config import (
+    STAGE_SECTIONS,
+    WorkbookParams,
+    load_params,
+    load_stage_params,
+    section_for_notebook,
+)
 from crmlib.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +66,39 @@ def test_privacy_min_cell_size_reaches_every_notebook_and_must_be_a_whole_number
 
 def test_every_stage_has_a_section_in_the_default_file():
     assert set(STAGE_SECTIONS) <= set(_default())
+
+
+#: What params/default.yaml sets for the embedded sample, where it departs from the models'
+#: defaults: its name, its order-value bounds and export day, and its suppression list.
+SAMPLE_SETTINGS = {
+    "run_name", "ingest.amount_min", "ingest.amount_max", "ingest.run_date",
+    "segments.suppression_list", "churn.suppression_list",
+}  # fmt: skip
+
+
+def _departures(written: dict, model: BaseModel, path: str = "") -> dict[str, tuple]:
+    """Each key of ``written`` whose validated value is not ``model``'s: key -> (file, model)."""
+    found: dict[str, tuple] = {}
+    for key, value in written.items():
+        default = getattr(model, key)
+        if isinstance(value, dict) and isinstance(default, BaseModel):
+            found |= _departures(value, default, f"{path}{key}.")
+            continue
+        annotation = type(model).model_fields[key].annotation
+        if TypeAdapter(annotation).validate_python(value) != default:
+            found[f"{path}{key}"] = (value, default)
+    return found
+
+
+def test_the_default_file_writes_the_models_defaults():
+    """Defaults live in the config models: params/default.yaml repeats them (so that an analyst
+    sees every setting) and may depart only for the sample's own settings."""
+    written = _default()
+    model = WorkbookParams.model_validate(
+        {"run_name": "x", "as_of_date": written["as_of_date"], "source": written["source"]}
+    )
+    departures = _departures(written, model)
+    assert set(departures) == SAMPLE_SETTINGS, departures
 
 
 @pytest.mark.parametrize(
