@@ -38,7 +38,7 @@ from crmlib.clv.models.paretonbd import pareto_value, pnbd_log_a0_direct, pnbd_p
 from crmlib.clv.models.registry import KERNELS, OBJECTIVES
 from crmlib.clv.tables import comparison_table
 from crmlib.clv.text import describe_choice
-from crmlib.clv.value import customer_value
+from crmlib.clv.value import Valuation, customer_value
 
 #: Planted no-dropout buyers: purchase rate ~ Gamma(r, alpha) per week, nobody leaves.
 PLANTED_R, PLANTED_ALPHA = 0.8, 8.0  # mean rate r / alpha = 0.1 purchases per week
@@ -383,9 +383,9 @@ def test_empirical_clv_is_the_observed_spend_rate() -> None:
     spend = spend_model(summary, empirical)
     assert spend.model.name == "observed_spend" and spend.fallback is not None
     assert empirical.params["repeat_rate"] == pytest.approx(6 / 62)
-    values = customer_value(empirical, spend.model, summary, horizon_months=12,
-                            annual_discount_rate=0.10, margin=0.3, unit="week",
-                            days_per_unit=7.0, as_of_date="2025-12-31")  # fmt: skip
+    values = customer_value(empirical, spend.model, summary, valuation=Valuation(
+        horizon_months=12, annual_discount_rate=0.10, margin=0.3, unit="week", days_per_unit=7.0,
+        as_of_date="2025-12-31"))  # fmt: skip
     weeks_per_month = 365.25 / 12 / 7
     discount = sum(1.10 ** (-k / 12) for k in range(1, 13))
     # a: 4 repeat orders of 25 in 40 weeks = 2.5 per week; b: none; c: 120 in 10 weeks

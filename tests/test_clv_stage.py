@@ -277,8 +277,8 @@ def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tupl
     import crmlib as crm
 
     unit, days, horizon, currency, k = "week", 7.0, 12, "EUR", 10
-    money = {"horizon_months": horizon, "annual_discount_rate": 0.1, "margin": 0.3, "unit": unit,
-             "days_per_unit": days}  # fmt: skip
+    valuation = crm.clv.Valuation(horizon_months=horizon, annual_discount_rate=0.1, margin=0.3,
+                                  unit=unit, days_per_unit=days, as_of_date=as_of)  # fmt: skip
     run = RunFolder(run_dir)
     with Engine(threads=1) as engine:
         engine.register("transactions", transactions)
@@ -313,8 +313,7 @@ def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tupl
             crm.clv.describe_choice(final) + " " + crm.clv.describe_choice(spend),
             crm.clv.spend_check(summary, min_cell_size=k),
         ]
-        values = crm.clv.customer_value(final.model, spend.model, summary, as_of_date=as_of,
-                                        **money)  # fmt: skip
+        values = crm.clv.customer_value(final.model, spend.model, summary, valuation=valuation)
         words.append(crm.clv.describe_clv(values, currency=currency, horizon_months=horizon,
                                           min_cell_size=k))  # fmt: skip
         groups = value_groups(run, summary)
@@ -325,9 +324,9 @@ def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tupl
             summary,
             crm.clv.pool_groups(groups, by="acquisition_channel", min_cell_size=k),
             by="acquisition_channel",
+            valuation=valuation,
             draws=20,
             seed=1,
-            **money,
         )
         crm.clv.plot_clv_intervals(
             intervals, by="acquisition_channel", currency="EUR", min_cell_size=k,
@@ -337,15 +336,13 @@ def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tupl
                                                 currency=currency, min_cell_size=k))  # fmt: skip
         tables += [crm.clv.group_table(values, groups, by=by, currency=currency, min_cell_size=k)
                    for by in ("segment", "cohort")]  # fmt: skip
-        grid = crm.clv.sensitivity(final.model, spend.model, summary, annual_discount_rates=[0.05],
-                                   horizons_months=[6], base_discount_rate=0.1,
-                                   base_horizon_months=horizon, margin=0.3, unit=unit,
-                                   days_per_unit=days)  # fmt: skip
+        grid = crm.clv.sensitivity(final.model, spend.model, summary, valuation=valuation,
+                                   annual_discount_rates=[0.05], horizons_months=[6])  # fmt: skip
         refits, base = cutoff_fits(engine, final=(final.model, spend.model), as_of_date=as_of,
                                    holdout_days=[91], model=final.chosen, penalizer=0.0,
                                    unit=unit)  # fmt: skip
-        cutoffs = crm.clv.cutoff_sensitivity(refits, summary, base=base, as_of_date=as_of,
-                                             **{k: v for k, v in money.items()})  # fmt: skip
+        cutoffs = crm.clv.cutoff_sensitivity(refits, summary, base=base,
+                                             valuation=valuation)  # fmt: skip
         words += [
             crm.clv.describe_sensitivity(grid, currency="EUR"),
             crm.clv.describe_sensitivity(cutoffs, currency="EUR"),
@@ -356,8 +353,8 @@ def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tupl
                                     currency=currency, top_decile=top, min_cell_size=k)  # fmt: skip
         metrics = crm.clv.clv_metrics(
             values=values, choice=choice, final=final, spend=spend,
-            holdout=crm.clv.holdout_metrics(predictions), top_decile=top, horizon_months=horizon,
-            annual_discount_rate=0.1, margin=0.3, unit=unit, conclusion=conclusion,
+            holdout=crm.clv.holdout_metrics(predictions), top_decile=top, valuation=valuation,
+            conclusion=conclusion,
         )  # fmt: skip
         plt.close("all")
     run.write_metrics("clv", metrics)

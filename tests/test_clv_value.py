@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -20,6 +23,7 @@ from crmlib.clv.text import describe_clv, describe_intervals, describe_sensitivi
 from crmlib.clv.value import (
     DAYS_PER_MONTH,
     SENSITIVITY_COLUMNS,
+    Valuation,
     clv_by_month,
     customer_value,
     cutoff_sensitivity,
@@ -33,10 +37,14 @@ from crmlib.clv.value import (
     top_decile_share,
     value_by_group,
 )
+from crmlib.config import ClvParams, load_stage_params
 from crmlib.errors import DataContractError
 from crmlib.privacy import OTHER, small_counts_in_html
 
+DEFAULT_PARAMS = Path(__file__).resolve().parents[1] / "params" / "default.yaml"
 AS_OF = "1997-09-30"  # end of CDNOW's 39-week calibration period
+#: ClvParams' defaults (12 months, 10% a year, 30% margin, weeks), valued at AS_OF.
+VALUATION = Valuation(as_of_date=AS_OF)
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +144,8 @@ def test_pareto_palive_is_one_when_the_last_purchase_is_at_T(fits):
 
 # -- customer_value -------------------------------------------------------------------------------
 def test_customer_value_columns_units_and_definitions(cdnow, fits):
-    values = customer_value(fits["bgf"], fits["ggf"], cdnow, horizon_months=12,
-                            annual_discount_rate=0.0, margin=1.0, as_of_date=AS_OF)  # fmt: skip
+    values = customer_value(fits["bgf"], fits["ggf"], cdnow, valuation=Valuation(
+        horizon_months=12, annual_discount_rate=0.0, margin=1.0, as_of_date=AS_OF))  # fmt: skip
     assert values.columns.tolist() == [
         "customer_id", "p_alive", "expected_purchases_12m", "expected_spend_per_order",
         "expected_spend_12m", "clv", "expected_next_order_date",
@@ -157,18 +165,20 @@ def test_customer_value_columns_units_and_definitions(cdnow, fits):
 
 
 def test_margin_scales_and_discounting_lowers_clv(cdnow, fits):
-    base = customer_value(fits["bgf"], fits["ggf"], cdnow, margin=1.0, as_of_date=AS_OF)
-    scaled = customer_value(fits["bgf"], fits["ggf"], cdnow, margin=0.3, as_of_date=AS_OF)
+    base = customer_value(fits["bgf"], fits["ggf"], cdnow,
+                          valuation=Valuation(margin=1.0, as_of_date=AS_OF))  # fmt: skip
+    scaled = customer_value(fits["bgf"], fits["ggf"], cdnow,
+                            valuation=Valuation(margin=0.3, as_of_date=AS_OF))  # fmt: skip
     np.testing.assert_allclose(scaled["clv"], 0.3 * base["clv"], rtol=1e-12)
-    steep = customer_value(fits["bgf"], fits["ggf"], cdnow, margin=1.0, annual_discount_rate=0.5,
-                           as_of_date=AS_OF)  # fmt: skip
+    steep = customer_value(fits["bgf"], fits["ggf"], cdnow, valuation=Valuation(
+        margin=1.0, annual_discount_rate=0.5, as_of_date=AS_OF))  # fmt: skip
     assert (steep["clv"] < base["clv"]).all()
     assert (base["clv"] < base["expected_spend_12m"]).all()  # 10% a year discounts every month
 
 
 def test_clv_equals_the_discounted_monthly_sum_of_lifetimes_predictions(cdnow, fits):
-    values = customer_value(fits["bgf"], fits["ggf"], cdnow, horizon_months=3, margin=0.5,
-                            annual_discount_rate=0.12, as_of_date=AS_OF)  # fmt: skip
+    values = customer_value(fits["bgf"], fits["ggf"], cdnow, valuation=Valuation(
+        horizon_months=3, margin=0.5, annual_discount_rate=0.12, as_of_date=AS_OF))  # fmt: skip
     spend = quiet(fits["ggf"].conditional_expected_average_profit, cdnow["frequency"],
                   cdnow["monetary_value"])  # fmt: skip
     expected = 0.0
@@ -182,7 +192,8 @@ def test_clv_equals_the_discounted_monthly_sum_of_lifetimes_predictions(cdnow, f
 
 
 def test_expected_next_order_date_is_when_expected_orders_if_alive_reach_one(cdnow, fits):
-    values = customer_value(fits["bgf"], fits["ggf"], cdnow, horizon_months=12, as_of_date=AS_OF)
+    values = customer_value(fits["bgf"], fits["ggf"], cdnow,
+                            valuation=Valuation(horizon_months=12, as_of_date=AS_OF))  # fmt: skip
     dated = values["expected_next_order_date"].notna().to_numpy()
     assert dated.any() and (~dated).any()
     weeks = (values["expected_next_order_date"] - pd.Timestamp(AS_OF)).dt.days / 7
@@ -203,8 +214,9 @@ def test_expected_next_order_date_is_when_expected_orders_if_alive_reach_one(cdn
 
 
 def test_clv_by_month_adds_up_to_customer_value(cdnow, fits):
-    values = customer_value(fits["bgf"], fits["ggf"], cdnow, horizon_months=6, as_of_date=AS_OF)
-    months = clv_by_month(fits["bgf"], fits["ggf"], cdnow, horizon_months=6, as_of_date=AS_OF)
+    six_months = Valuation(horizon_months=6, as_of_date=AS_OF)
+    values = customer_value(fits["bgf"], fits["ggf"], cdnow, valuation=six_months)
+    months = clv_by_month(fits["bgf"], fits["ggf"], cdnow, valuation=six_months)
     assert months["month"].tolist() == [1, 2, 3, 4, 5, 6]
     assert months["clv"].sum() == pytest.approx(values["clv"].sum(), rel=1e-10)
     assert months["expected_purchases"].sum() == pytest.approx(
@@ -220,8 +232,9 @@ def test_customer_value_works_on_a_fitted_model_wrapper(cdnow, fits):
         def __init__(self, fitter: Any) -> None:
             self.fitter, self.covariance = fitter, None
 
-    direct = customer_value(fits["bgf"], fits["ggf"], cdnow, as_of_date=AS_OF)
-    wrapped = customer_value(Wrapper(fits["bgf"]), Wrapper(fits["ggf"]), cdnow, as_of_date=AS_OF)
+    direct = customer_value(fits["bgf"], fits["ggf"], cdnow, valuation=VALUATION)
+    wrapped = customer_value(Wrapper(fits["bgf"]), Wrapper(fits["ggf"]), cdnow,
+                             valuation=VALUATION)  # fmt: skip
     pd.testing.assert_frame_equal(direct, wrapped)
 
 
@@ -239,26 +252,62 @@ def test_customer_value_works_on_a_fitted_model_wrapper(cdnow, fits):
 )  # fmt: skip
 def test_customer_value_rejects_bad_summaries(cdnow, fits, change, error, match):
     with pytest.raises(error, match=match):
-        customer_value(fits["bgf"], fits["ggf"], change(cdnow), as_of_date=AS_OF)
+        customer_value(fits["bgf"], fits["ggf"], change(cdnow), valuation=VALUATION)
 
 
 def test_customer_value_rejects_bad_options(cdnow, fits):
     with pytest.raises(ValueError, match="horizon_months"):
-        customer_value(fits["bgf"], fits["ggf"], cdnow, horizon_months=0, as_of_date=AS_OF)
+        customer_value(fits["bgf"], fits["ggf"], cdnow,
+                       valuation=Valuation(horizon_months=0, as_of_date=AS_OF))  # fmt: skip
     with pytest.raises(ValueError, match="a week is 7 days"):
-        customer_value(fits["bgf"], fits["ggf"], cdnow, days_per_unit=1, as_of_date=AS_OF)
+        customer_value(fits["bgf"], fits["ggf"], cdnow,
+                       valuation=Valuation(days_per_unit=1, as_of_date=AS_OF))  # fmt: skip
     with pytest.raises(ValueError, match="margin"):
-        customer_value(fits["bgf"], fits["ggf"], cdnow, margin=30, as_of_date=AS_OF)
+        customer_value(fits["bgf"], fits["ggf"], cdnow,
+                       valuation=Valuation(margin=30, as_of_date=AS_OF))  # fmt: skip
     with pytest.raises(ValueError, match="GammaGammaFitter"):
-        customer_value(fits["bgf"], fits["bgf"], cdnow, as_of_date=AS_OF)
+        customer_value(fits["bgf"], fits["bgf"], cdnow, valuation=VALUATION)
     with pytest.raises(ValueError, match="not supported"):
-        customer_value(fits["ggf"], fits["ggf"], cdnow, as_of_date=AS_OF)
+        customer_value(fits["ggf"], fits["ggf"], cdnow, valuation=VALUATION)
+
+
+def test_valuation_defaults_are_clv_params_and_an_as_of_date_is_required(cdnow, fits):
+    shared = [f.name for f in fields(Valuation) if f.name in ClvParams.model_fields]
+    assert shared == ["horizon_months", "annual_discount_rate", "margin", "unit"]
+    defaults, section = Valuation(), ClvParams()
+    assert {name: getattr(defaults, name) for name in shared} == {
+        name: getattr(section, name) for name in shared
+    }
+    assert defaults.as_of_date is None and defaults.days_per_unit == 7.0
+    params = load_stage_params(DEFAULT_PARAMS, "clv", {"horizon_months": 24, "unit": "day"})
+    valuation = Valuation.of(params)
+    assert (valuation.horizon_months, valuation.unit, valuation.days_per_unit) == (24, "day", 1.0)
+    assert (valuation.annual_discount_rate, valuation.margin) == (
+        params.annual_discount_rate, params.margin,
+    )  # fmt: skip
+    assert valuation.as_of_date == params.as_of_date == dt.date(2025, 12, 31)
+    assert Valuation.of(params.section).as_of_date is None  # the section alone has no date
+    assert Valuation(as_of_date="2025-12-31").as_of_date == dt.date(2025, 12, 31)
+    with pytest.raises(ValueError, match=r"customer_value: valuation\.as_of_date is None"):
+        customer_value(fits["bgf"], fits["ggf"], cdnow, valuation=Valuation())
+    with pytest.raises(ValueError, match=r"cutoff_sensitivity: valuation\.as_of_date is None"):
+        cutoff_sensitivity({"a": (fits["bgf"], fits["ggf"])}, cdnow, base="a",
+                           valuation=Valuation())  # fmt: skip
+
+
+def test_every_unit_the_params_accept_has_its_days():
+    """ClvParams.unit accepts calendar_week (ISO weeks): valuing with it needs no days_per_unit
+    (it used to raise "pass days_per_unit" in 05's valuation cell)."""
+    units = ClvParams.model_fields["unit"].annotation.__args__
+    assert {unit: Valuation(unit=unit).days_per_unit for unit in units} == {
+        "day": 1.0, "week": 7.0, "calendar_week": 7.0,
+    }  # fmt: skip
 
 
 def test_a_zero_repeat_customer_without_monetary_value_gets_the_population_mean(cdnow, fits):
     summary = cdnow.head(3).assign(monetary_value=[np.nan, 10.0, np.nan], frequency=[0, 1, 0],
                                    recency=[0.0, 5.0, 0.0])  # fmt: skip
-    values = customer_value(fits["bgf"], fits["ggf"], summary, as_of_date=AS_OF)
+    values = customer_value(fits["bgf"], fits["ggf"], summary, valuation=VALUATION)
     p, q, v = fits["ggf"].params_[["p", "q", "v"]]
     assert values["expected_spend_per_order"].iloc[0] == pytest.approx(p * v / (q - 1))
 
@@ -299,11 +348,11 @@ def channels(cdnow: pd.DataFrame) -> pd.DataFrame:
 
 def test_intervals_contain_the_point_estimate_and_match_customer_value(cdnow, fits, channels):
     intervals = clv_intervals(fits["bgf"], fits["ggf"], None, cdnow, channels, by="channel",
-                              draws=200, seed=1)  # fmt: skip
+                              valuation=VALUATION, draws=200, seed=1)  # fmt: skip
     assert intervals["channel"].tolist() == ["email", "search", "social", "All customers"]
     assert (intervals["clv_mean_lower"] < intervals["clv_mean"]).all()
     assert (intervals["clv_mean"] < intervals["clv_mean_upper"]).all()
-    values = customer_value(fits["bgf"], fits["ggf"], cdnow, as_of_date=AS_OF)
+    values = customer_value(fits["bgf"], fits["ggf"], cdnow, valuation=VALUATION)
     by_group = value_by_group(values, channels, by="channel").set_index("channel")
     for row in intervals.itertuples():
         expected = values["clv"].sum() if row.channel == "All customers" else by_group.loc[
@@ -323,8 +372,8 @@ def test_interval_width_shrinks_as_customers_grow(fits):
                     customers["T"])  # fmt: skip
         ggf = quiet(lifetimes.GammaGammaFitter().fit, repeat["frequency"],
                     repeat["monetary_value"])  # fmt: skip
-        row = clv_intervals(bgf, ggf, None, customers, None, by="channel", draws=100,
-                            seed=2).iloc[0]  # fmt: skip
+        row = clv_intervals(bgf, ggf, None, customers, None, by="channel", valuation=VALUATION,
+                            draws=100, seed=2).iloc[0]  # fmt: skip
         assert row["clv_mean_lower"] < row["clv_mean"] < row["clv_mean_upper"]
         widths.append((row["clv_mean_upper"] - row["clv_mean_lower"]) / row["clv_mean"])
     assert widths[1] < widths[0] / 2  # ~ 1/sqrt(10) in theory
@@ -347,8 +396,9 @@ def test_intervals_cover_the_planted_value():
         bgf = quiet(lifetimes.BetaGeoFitter().fit, customers["frequency"], customers["recency"],
                     customers["T"])  # fmt: skip
         row = clv_intervals(bgf, ggf, (None, np.zeros((3, 3))), customers, None, by="all",
-                            draws=80, seed=repeat, level=0.90).iloc[0]  # fmt: skip
-        target = customer_value(true_bgf, ggf, customers, as_of_date=AS_OF)["clv"].mean()
+                            valuation=VALUATION, draws=80, seed=repeat,
+                            level=0.90).iloc[0]  # fmt: skip
+        target = customer_value(true_bgf, ggf, customers, valuation=VALUATION)["clv"].mean()
         covered += row["clv_mean_lower"] <= target <= row["clv_mean_upper"]
     # 90% nominal: 27 of 30 expected (38 of 40 seen while writing this with 100 draws);
     # P(fewer than 22 | p = 0.9) = 0.2%
@@ -359,7 +409,7 @@ def test_interpolated_draws_match_the_exact_computation(fits):
     customers = simulate_bgnbd(5000, (0.5, 6.0, 0.8, 3.0), t_max=52, seed=5)
     groups = pd.DataFrame({"customer_id": customers["customer_id"],
                            "channel": np.where(customers.index % 2, "odd", "even")})  # fmt: skip
-    kwargs: dict[str, Any] = {"by": "channel", "draws": 50, "seed": 9}
+    kwargs: dict[str, Any] = {"by": "channel", "valuation": VALUATION, "draws": 50, "seed": 9}
     exact = clv_intervals(fits["bgf"], fits["ggf"], None, customers, groups, knots=None, **kwargs)
     fast = clv_intervals(fits["bgf"], fits["ggf"], None, customers, groups, knots=16, **kwargs)
     assert exact.attrs["interpolation"] == "exact"
@@ -373,8 +423,8 @@ def test_intervals_for_the_other_transaction_models(cdnow, fits, channels, model
     fitter = fits[model]
     covariance = np.diag((0.05 * fitter.params_.to_numpy()) ** 2)  # lifetimes' Pareto has none
     intervals = clv_intervals(fitter, fits["ggf"], (covariance, None), cdnow, channels,
-                              by="channel", draws=50, seed=4)  # fmt: skip
-    values = customer_value(fitter, fits["ggf"], cdnow, as_of_date=AS_OF)
+                              by="channel", valuation=VALUATION, draws=50, seed=4)  # fmt: skip
+    values = customer_value(fitter, fits["ggf"], cdnow, valuation=VALUATION)
     assert intervals["clv_total"].iloc[-1] == pytest.approx(values["clv"].sum(), rel=1e-10)
     assert (intervals["clv_mean_lower"] < intervals["clv_mean"]).all()
     assert (intervals["clv_mean"] < intervals["clv_mean_upper"]).all()
@@ -383,22 +433,24 @@ def test_intervals_for_the_other_transaction_models(cdnow, fits, channels, model
 def test_invalid_draws_are_rejected_and_counted(cdnow, fits):
     wide = np.diag((0.6 * fits["bgf"].params_.to_numpy()) ** 2)  # ~5% of draws have a value <= 0
     intervals = clv_intervals(fits["bgf"], fits["ggf"], (wide, None), cdnow, None, by="all",
-                              draws=100, seed=8)  # fmt: skip
+                              valuation=VALUATION, draws=100, seed=8)  # fmt: skip
     assert intervals.attrs["rejected"]["transaction_model"] > 0
     with pytest.raises(ValueError, match="too wide"):
         clv_intervals(fits["bgf"], fits["ggf"], (wide * 1e6, None), cdnow, None, by="all",
-                      draws=100, seed=8)  # fmt: skip
+                      valuation=VALUATION, draws=100, seed=8)  # fmt: skip
     with pytest.raises(DataContractError, match="no customers"):
-        clv_intervals(fits["bgf"], fits["ggf"], None, cdnow.head(0), None, by="all", seed=1)
+        clv_intervals(fits["bgf"], fits["ggf"], None, cdnow.head(0), None, by="all",
+                      valuation=VALUATION, seed=1)  # fmt: skip
     asymmetric = fits["bgf"].variance_matrix_  # lifetimes scales H^-1 by column only
     with pytest.raises(ValueError, match="not symmetric"):
         clv_intervals(fits["bgf"], fits["ggf"], (asymmetric, None), cdnow, None, by="all",
-                      draws=10, seed=8)  # fmt: skip
+                      valuation=VALUATION, draws=10, seed=8)  # fmt: skip
 
 
 # -- sensitivity ------------------------------------------------------------------------------------
 def test_sensitivity_grid_matches_customer_value(cdnow, fits):
-    grid = sensitivity(fits["bgf"], fits["ggf"], cdnow, annual_discount_rates=(0.0, 0.1, 0.2),
+    grid = sensitivity(fits["bgf"], fits["ggf"], cdnow, valuation=VALUATION,
+                       annual_discount_rates=(0.0, 0.1, 0.2),
                        horizons_months=(6, 12, 24))  # fmt: skip
     assert len(grid) == 9 and grid["is_base"].sum() == 1
     base = grid[grid["is_base"]].iloc[0]
@@ -409,9 +461,7 @@ def test_sensitivity_grid_matches_customer_value(cdnow, fits):
             fits["bgf"],
             fits["ggf"],
             cdnow,
-            horizon_months=months,
-            annual_discount_rate=rate,
-            as_of_date=AS_OF,
+            valuation=Valuation(horizon_months=months, annual_discount_rate=rate, as_of_date=AS_OF),
         )["clv"].sum()
         cell = grid[(grid["annual_discount_rate"] == rate) & (grid["horizon_months"] == months)]
         assert cell["total_clv"].iloc[0] == pytest.approx(total, rel=1e-10)  # fmt: skip
@@ -426,7 +476,7 @@ def test_sensitivity_grid_matches_customer_value(cdnow, fits):
 def test_cutoff_sensitivity_and_table(cdnow, fits):
     table = cutoff_sensitivity({"39 weeks": (fits["bgf"], fits["ggf"]),
                                 "39 weeks (MBG/NBD)": (fits["mbgf"], fits["ggf"])},
-                               cdnow, base="39 weeks", as_of_date=AS_OF)  # fmt: skip
+                               cdnow, base="39 weeks", valuation=VALUATION)  # fmt: skip
     assert table.columns.tolist() == list(SENSITIVITY_COLUMNS)
     assert table["is_base"].tolist() == [True, False]
     assert table["change_vs_base"].iloc[0] == 0
@@ -441,7 +491,7 @@ def test_cutoff_sensitivity_and_table(cdnow, fits):
 
 # -- words and charts ------------------------------------------------------------------------------
 def test_describe_clv_and_intervals_state_the_numbers(cdnow, fits, channels):
-    values = customer_value(fits["bgf"], fits["ggf"], cdnow, as_of_date=AS_OF)
+    values = customer_value(fits["bgf"], fits["ggf"], cdnow, valuation=VALUATION)
     text = describe_clv(values, currency="USD", horizon_months=12, min_cell_size=10)
     assert "2,357 customers" in text and "30% margin" in text and "10% annual discount" in text
     assert f"{top_decile_share(values):.0%}" in text
@@ -449,7 +499,7 @@ def test_describe_clv_and_intervals_state_the_numbers(cdnow, fits, channels):
         values.head(7), currency="USD", horizon_months=12, min_cell_size=10
     )
     intervals = clv_intervals(fits["bgf"], fits["ggf"], None, cdnow, channels, by="channel",
-                              draws=50, seed=1)  # fmt: skip
+                              valuation=VALUATION, draws=50, seed=1)  # fmt: skip
     words = describe_intervals(intervals, by="channel", currency="USD", min_cell_size=10)
     assert "email" in words and "50 parametric-bootstrap draws" in words
     assert "not which customers will actually buy" in words
@@ -467,12 +517,12 @@ def test_intervals_of_pooled_channels_show_no_small_group(cdnow, fits, channels)
     small = _with_small_channels(channels)
     pooled = pool_groups(small, by="channel", min_cell_size=10)
     intervals = clv_intervals(fits["bgf"], fits["ggf"], None, cdnow, pooled, by="channel",
-                              draws=50, seed=1)  # fmt: skip
+                              valuation=VALUATION, draws=50, seed=1)  # fmt: skip
     assert intervals["channel"].tolist() == [OTHER, "email", "search", "social", "All customers"]
     other = intervals.set_index("channel").loc[OTHER]
     assert other["customers"] == 14
     assert other["clv_mean_lower"] < other["clv_mean"] < other["clv_mean_upper"]
-    values = customer_value(fits["bgf"], fits["ggf"], cdnow, as_of_date=AS_OF)
+    values = customer_value(fits["bgf"], fits["ggf"], cdnow, valuation=VALUATION)
     assert other["clv_total"] == pytest.approx(values["clv"].iloc[:14].sum(), rel=1e-9)
     words = describe_intervals(intervals, by="channel", currency="USD", min_cell_size=10)
     assert "(other) (" in words and "14 customers" in words
@@ -489,8 +539,8 @@ def test_intervals_of_pooled_channels_show_no_small_group(cdnow, fits, channels)
 
 def test_intervals_of_small_channels_not_pooled_are_not_shown(cdnow, fits, channels):
     intervals = clv_intervals(fits["bgf"], fits["ggf"], None, cdnow,
-                              _with_small_channels(channels), by="channel", draws=20,
-                              seed=1)  # fmt: skip
+                              _with_small_channels(channels), by="channel",
+                              valuation=VALUATION, draws=20, seed=1)  # fmt: skip
     words = describe_intervals(intervals, by="channel", currency="USD", min_cell_size=10)
     assert not any(f" {name} " in words for name in ("tv", "print", "radio"))
     assert "Channels of fewer than 10 customers are not shown." in words
@@ -507,8 +557,8 @@ def test_intervals_of_small_channels_not_pooled_are_not_shown(cdnow, fits, chann
 
 def test_clv_charts_have_titles_and_labels(cdnow, fits, channels):
     intervals = clv_intervals(fits["bgf"], fits["ggf"], None, cdnow, channels, by="channel",
-                              draws=20, seed=1)  # fmt: skip
-    grid = sensitivity(fits["bgf"], fits["ggf"], cdnow)
+                              valuation=VALUATION, draws=20, seed=1)  # fmt: skip
+    grid = sensitivity(fits["bgf"], fits["ggf"], cdnow, valuation=VALUATION)
     try:
         for ax in (plot_clv_intervals(intervals, by="channel", currency="USD", min_cell_size=10,
                                       ax=plt.figure().gca()),
@@ -535,6 +585,7 @@ def test_clv_functions_change_no_global_state(cdnow, fits, channels):
     import warnings
 
     filters, numpy_errors = list(warnings.filters), np.geterr()
-    customer_value(fits["pnbd"], fits["ggf"], cdnow, as_of_date=AS_OF)
-    clv_intervals(fits["bgf"], fits["ggf"], None, cdnow, channels, by="channel", draws=10, seed=1)
+    customer_value(fits["pnbd"], fits["ggf"], cdnow, valuation=VALUATION)
+    clv_intervals(fits["bgf"], fits["ggf"], None, cdnow, channels, by="channel",
+                  valuation=VALUATION, draws=10, seed=1)  # fmt: skip
     assert warnings.filters == filters and np.geterr() == numpy_errors

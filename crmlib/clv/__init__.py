@@ -6,12 +6,13 @@ exact semantics (:mod:`crmlib.clv.queries`); the models are fitted on unique pat
 weights (:mod:`crmlib.clv.models`: one module per model, its likelihood and closed forms, and
 the fitting machinery); CLV, P(alive) and the parametric-bootstrap intervals are vectorized
 closed forms, checked against lifetimes (:mod:`crmlib.clv.value`,
-:mod:`crmlib.clv.intervals`). A model is used only when eligible (:func:`eligibility`); when
-no candidate is, 05 falls back to a penalized refit, the NBD (no dropout) or each customer's
-observed spend rate (:mod:`crmlib.clv.choice`: :func:`choose_model`,
-:func:`fit_with_fallback`), judged on the holdout by :mod:`crmlib.clv.validation`. The page's
-sentences, tables and charts are :mod:`crmlib.clv.text`, :mod:`crmlib.clv.tables` and
-:mod:`crmlib.clv.plots`; the notebook's entry points :mod:`crmlib.clv.stage`.
+:mod:`crmlib.clv.intervals`), valued with the settings of one :class:`Valuation`. A model is
+used only when eligible (:func:`eligibility`); when no candidate is, 05 falls back to a
+penalized refit, the NBD (no dropout) or each customer's observed spend rate
+(:mod:`crmlib.clv.choice`: :func:`choose_model`, :func:`fit_with_fallback`), judged on the
+holdout by :mod:`crmlib.clv.validation`. The page's sentences, tables and charts are
+:mod:`crmlib.clv.text`, :mod:`crmlib.clv.tables` and :mod:`crmlib.clv.plots`; the notebook's
+entry points :mod:`crmlib.clv.stage`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from crmlib.clv.text import (
 )
 from crmlib.clv.validation import holdout_metrics, holdout_predictions
 from crmlib.clv.value import (
+    Valuation,
     customer_value,
     cutoff_sensitivity,
     sensitivity,
@@ -95,6 +97,7 @@ __all__ = [
     "fit_with_fallback",
     "spend_model",
     # value
+    "Valuation",
     "customer_value",
     "top_decile_share",
     "value_by_group",

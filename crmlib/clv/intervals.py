@@ -29,6 +29,7 @@ from crmlib.clv.value import (
     ALL_GROUPS,
     DAYS_PER_MONTH,
     Grid,
+    Valuation,
     group_labels,
     horizon_grid,
     horizon_values,
@@ -366,13 +367,9 @@ def clv_intervals(
     groups: pd.DataFrame | None,
     *,
     by: str,
+    valuation: Valuation,
     draws: int = 200,
     seed: int,
-    horizon_months: int = 12,
-    annual_discount_rate: float = 0.10,
-    margin: float = 0.30,
-    unit: str = "week",
-    days_per_unit: float | None = None,
     level: float = 0.95,
     knots: int | None = 32,
 ) -> pd.DataFrame:
@@ -406,6 +403,9 @@ def clv_intervals(
     covariances : (transaction, spend) or None
         Covariance matrices in the fitters' parameter order (arrays or DataFrames indexed by
         parameter name); None, or a None entry, takes lifetimes' ``variance_matrix_``.
+    valuation : crmlib.clv.value.Valuation
+        Horizon, annual discount rate, margin and time unit of the CLV (its ``as_of_date`` is
+        not needed).
     draws : int, default 200
     seed : int
         Seed of ``np.random.default_rng``.
@@ -422,7 +422,9 @@ def clv_intervals(
     work proportional to the unique histories (~0.02 s per draw for 720,000 unique histories
     of 1,000,000 customers with BG/NBD; Pareto/NBD about twice that).
     """
-    days_per_unit = resolve_days_per_unit(unit, days_per_unit)
+    horizon_months, annual_discount_rate = valuation.horizon_months, valuation.annual_discount_rate
+    margin = valuation.margin
+    days_per_unit = resolve_days_per_unit(valuation.unit, valuation.days_per_unit)
     if not 0 < level < 1:
         raise ValueError(f"level={level}: expected a probability between 0 and 1")
     if draws < 2:

@@ -18,6 +18,7 @@ from crmlib.checks import require_columns, require_view
 from crmlib.clv.choice import ModelChoice, comparison_records, fit_with_fallback, spend_model
 from crmlib.clv.plots import cumulative_tracking
 from crmlib.clv.queries import UNIT_DAYS, calibration_holdout, model_summary
+from crmlib.clv.value import Valuation
 from crmlib.engine import Engine
 from crmlib.io import RunFolder, to_jsonable
 from crmlib.periods import as_date, exclusive_end
@@ -249,10 +250,7 @@ def clv_metrics(
     spend: ModelChoice,
     holdout: Mapping[str, Any],
     top_decile: float,
-    horizon_months: int,
-    annual_discount_rate: float,
-    margin: float,
-    unit: str,
+    valuation: Valuation,
     conclusion: str,
     by_channel: pd.DataFrame | None = None,
     sensitivity_range: Sequence[float] | None = None,
@@ -267,7 +265,8 @@ def clv_metrics(
     ``spend_fallback`` likewise for the spend model (``"observed_spend"``); ``comparison``
     one record per model tried on the calibration period (every candidate, and the
     fallbacks tried) with its parameters, log-likelihood, convergence, eligibility and
-    holdout errors. Counts, parameters and aggregates only; never a customer id.
+    holdout errors; the valuation settings (``valuation``: horizon, discount rate, margin,
+    unit). Counts, parameters and aggregates only; never a customer id.
     """
     used = final.model
     fitted = used.name != "empirical"
@@ -276,7 +275,7 @@ def clv_metrics(
         "model": used.name,
         "model_name": used.label,
         "calibration_model": choice.chosen,
-        "unit": unit,
+        "unit": valuation.unit,
         "parameters": {k: float(v) for k, v in used.params.items()},
         "log_likelihood": to_jsonable(used.log_likelihood) if fitted else None,
         "converged": bool(used.converged) if fitted else None,
@@ -290,9 +289,9 @@ def clv_metrics(
         "clv_total": float(values["clv"].sum()),
         "clv_mean": float(values["clv"].mean()) if len(values) else None,
         "top_decile_share": float(top_decile),
-        "horizon_months": int(horizon_months),
-        "annual_discount_rate": float(annual_discount_rate),
-        "margin": float(margin),
+        "horizon_months": int(valuation.horizon_months),
+        "annual_discount_rate": float(valuation.annual_discount_rate),
+        "margin": float(valuation.margin),
     }
     if by_channel is not None:
         metrics["by_channel"] = {

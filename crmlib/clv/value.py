@@ -59,6 +59,8 @@ from crmlib.clv.models.gamma_gamma import spend_per_order
 from crmlib.clv.models.inputs import HISTORY_COLUMNS, customer_ids, history, monetary, unique_rows
 from crmlib.clv.models.paretonbd import pnbd_log_part, pnbd_p_alive_from_parts
 from crmlib.clv.models.registry import KERNELS
+from crmlib.clv.queries import UNIT_DAYS
+from crmlib.config import ClvParams
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date
 from crmlib.privacy import SmallCells
@@ -74,6 +76,7 @@ __all__ = [
     "monthly_discount_rate",
     "check_unit",
     "resolve_days_per_unit",
+    "Valuation",
     "Grid",
     "horizon_grid",
     "Values",
@@ -102,7 +105,7 @@ UNKNOWN_GROUP = "(unknown)"
 #: Group value of the row for all customers together (intervals and their chart).
 ALL_GROUPS = "All customers"
 
-_KNOWN_UNITS = {"day": 1.0, "week": 7.0}
+_KNOWN_UNITS = {unit: float(days) for unit, days in UNIT_DAYS.items()}
 
 #: Model time units per month in lifetimes' ``customer_lifetime_value`` (``freq`` -> factor).
 LIFETIMES_PERIODS_PER_MONTH: dict[str, float] = {"W": 4.345, "M": 1.0, "D": 30.0, "H": 30.0 * 24}
@@ -164,6 +167,94 @@ def resolve_days_per_unit(unit: str, days_per_unit: float | None) -> float:
         return _KNOWN_UNITS[unit]
     check_unit(unit, days_per_unit)
     return float(days_per_unit)
+
+
+#: The valuation settings' defaults: those of the params file's ``clv`` section, never repeated.
+_CLV_DEFAULTS = ClvParams()
+
+
+@dataclass(frozen=True)
+class Valuation:
+    """How customers are valued: horizon, discount rate, margin, time unit and as-of date.
+
+    The settings :func:`customer_value`, :func:`crmlib.clv.clv_intervals`,
+    :func:`sensitivity` and :func:`cutoff_sensitivity` share, in one object: 05_clv builds it
+    once with :meth:`of` from its params. The defaults are :class:`crmlib.config.ClvParams`'
+    (the ``clv`` section of the params file), whose ranges also check a params file's values;
+    this class checks only what the section does not: ``as_of_date`` is read as a date (a
+    string such as ``"2025-12-31"`` is accepted) and ``days_per_unit`` must agree with
+    ``unit`` (None: the unit's own days, :func:`resolve_days_per_unit`).
+
+    Attributes
+    ----------
+    horizon_months : int
+        Months valued after ``as_of_date`` (a month is 30.4375 days).
+    annual_discount_rate : float
+        Annual rate the cash flows are discounted at, compounded monthly.
+    margin : float
+        Share of spend kept as margin (1 values revenue).
+    unit : str
+        The models' time unit ("day", "week").
+    as_of_date : date or None
+        Last observed day: the start of the horizon and the discounting date. Needed by
+        :func:`customer_value` and :func:`cutoff_sensitivity`; the aggregates
+        (:func:`sensitivity`, :func:`crmlib.clv.clv_intervals`) do without.
+    days_per_unit : float
+        Days in one ``unit`` (resolved from the unit when None is given).
+
+    Examples
+    --------
+    >>> Valuation(as_of_date="2025-12-31")  # doctest: +NORMALIZE_WHITESPACE
+    Valuation(horizon_months=12, annual_discount_rate=0.1, margin=0.3, unit='week',
+              as_of_date=datetime.date(2025, 12, 31), days_per_unit=7.0)
+    >>> from crmlib.config import StageParams, WorkbookParams
+    >>> params = StageParams(WorkbookParams.model_validate({"run_name": "doc",
+    ...     "as_of_date": "2025-12-31", "clv": {"horizon_months": 24, "unit": "day"},
+    ...     "source": {"transactions": {"path": "t.csv"}}}), "clv")
+    >>> valuation = Valuation.of(params)
+    >>> valuation.horizon_months, valuation.days_per_unit, valuation.as_of_date
+    (24, 1.0, datetime.date(2025, 12, 31))
+    """
+
+    horizon_months: int = _CLV_DEFAULTS.horizon_months
+    annual_discount_rate: float = _CLV_DEFAULTS.annual_discount_rate
+    margin: float = _CLV_DEFAULTS.margin
+    unit: str = _CLV_DEFAULTS.unit
+    as_of_date: dt.date | None = None
+    days_per_unit: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.as_of_date is not None:
+            object.__setattr__(self, "as_of_date", as_date(self.as_of_date))
+        object.__setattr__(
+            self, "days_per_unit", resolve_days_per_unit(self.unit, self.days_per_unit)
+        )
+
+    @classmethod
+    def of(cls, params: Any) -> Valuation:
+        """The valuation of a notebook's params: :class:`crmlib.config.StageParams` of ``clv``.
+
+        Reads ``horizon_months``, ``annual_discount_rate``, ``margin``, ``unit`` and
+        ``as_of_date`` from *params* (a :class:`crmlib.config.ClvParams` section alone has no
+        ``as_of_date``: the valuation then has none).
+        """
+        return cls(
+            horizon_months=params.horizon_months,
+            annual_discount_rate=params.annual_discount_rate,
+            margin=params.margin,
+            unit=params.unit,
+            as_of_date=getattr(params, "as_of_date", None),
+        )
+
+
+def _as_of(valuation: Valuation, function: str) -> dt.date:
+    """``valuation.as_of_date``, or a ValueError naming *function* (which needs it) when None."""
+    if valuation.as_of_date is None:
+        raise ValueError(
+            f"{function}: valuation.as_of_date is None; expected the last observed day, "
+            "e.g. Valuation.of(params) or Valuation(as_of_date='2025-12-31')"
+        )
+    return valuation.as_of_date
 
 
 # -- horizon grid and per-customer values ----------------------------------------------------
@@ -342,12 +433,7 @@ def customer_value(
     spend_fitter: Any,
     summary: pd.DataFrame,
     *,
-    horizon_months: int = 12,
-    annual_discount_rate: float = 0.10,
-    margin: float = 0.30,
-    unit: str = "week",
-    days_per_unit: float | None = None,
-    as_of_date: dt.date | str,
+    valuation: Valuation,
 ) -> pd.DataFrame:
     """Expected purchases, spend, P(alive), next order date and discounted CLV per customer.
 
@@ -356,7 +442,8 @@ def customer_value(
     = mean spend per repeat order, 0 or null without repeats) into one row per customer, same
     order:
 
-    - ``p_alive``: probability the customer is still active at ``as_of_date``;
+    - ``p_alive``: probability the customer is still active at ``as_of_date`` (of
+      ``valuation``, as are the horizon, rate, margin and unit below);
     - ``expected_purchases_{h}m``: expected purchases in the next ``h`` months;
     - ``expected_spend_per_order``: Gamma-Gamma expected spend per future order (lifetimes'
       ``conditional_expected_average_profit``: spend, in currency, before the margin);
@@ -382,15 +469,10 @@ def customer_value(
         Fitted on the repeat customers' frequency and monetary value.
     summary : pd.DataFrame
         One row per customer, as above, observed up to ``as_of_date``.
-    horizon_months : int, default 12
-    annual_discount_rate : float, default 0.10
-    margin : float, default 0.30
-        Share of spend kept as margin (1 values revenue).
-    unit : str, default "week"
-        The models' time unit; ``days_per_unit`` days (None: the unit's own, 1 for "day",
-        7 for "week" and "calendar_week").
-    as_of_date : date or str
-        Last observed day: the start of the horizon and the discounting date.
+    valuation : Valuation
+        Horizon (months), annual discount rate, margin (share of spend kept), the models'
+        time unit and its days, and ``as_of_date`` (the last observed day: the start of the
+        horizon and the discounting date; required here, a ValueError when None).
 
     Returns
     -------
@@ -404,10 +486,12 @@ def customer_value(
     expected purchases per month once per unique (frequency, T) pair; no loop over customers
     or months calls the model. 1,000,000 customers take about half a second.
     """
-    days_per_unit = resolve_days_per_unit(unit, days_per_unit)
+    as_of = _as_of(valuation, "customer_value")
+    horizon_months, annual_discount_rate = valuation.horizon_months, valuation.annual_discount_rate
+    margin, unit = valuation.margin, valuation.unit
+    days_per_unit = resolve_days_per_unit(unit, valuation.days_per_unit)
     if not 0 <= margin <= 1:
         raise ValueError(f"margin={margin}: expected a share between 0 and 1")
-    as_of = as_date(as_of_date)
     model = transaction_model(transaction_fitter)
     spend = spend_params(spend_fitter)
     x, t_x, T = history(summary, HISTORY_COLUMNS[:3], table_name="summary")
@@ -470,12 +554,7 @@ def clv_by_month(
     spend_fitter: Any,
     summary: pd.DataFrame,
     *,
-    horizon_months: int = 12,
-    annual_discount_rate: float = 0.10,
-    margin: float = 0.30,
-    unit: str = "week",
-    days_per_unit: float | None = None,
-    as_of_date: dt.date | str,
+    valuation: Valuation,
 ) -> pd.DataFrame:
     """Expected orders, spend and discounted margin of the whole base, month by month.
 
@@ -484,10 +563,13 @@ def clv_by_month(
     30.4375 days from ``as_of_date``), ``expected_purchases`` (orders), ``expected_spend``
     (currency, undiscounted), ``discount_factor``, ``clv`` (discounted margin of that month,
     currency) and ``cumulative_clv``. The ``clv`` column sums to the total of
-    :func:`customer_value`'s ``clv``.
+    :func:`customer_value`'s ``clv`` (the same ``valuation``: horizon, rate, margin, unit and
+    as-of date).
     """
-    days_per_unit = resolve_days_per_unit(unit, days_per_unit)
-    as_of = as_date(as_of_date)
+    as_of = _as_of(valuation, "clv_by_month")
+    days_per_unit = resolve_days_per_unit(valuation.unit, valuation.days_per_unit)
+    horizon_months, margin = valuation.horizon_months, valuation.margin
+    annual_discount_rate = valuation.annual_discount_rate
     model = transaction_model(transaction_fitter)
     spend = spend_params(spend_fitter)
     x, t_x, T = history(summary, HISTORY_COLUMNS[:3], table_name="summary")
@@ -685,23 +767,24 @@ def sensitivity(
     spend_fitter: Any,
     summary: pd.DataFrame,
     *,
+    valuation: Valuation,
     annual_discount_rates: Sequence[float] = (0.0, 0.05, 0.10, 0.15, 0.20),
     horizons_months: Sequence[int] = (6, 12, 24, 36),
-    base_discount_rate: float = 0.10,
-    base_horizon_months: int = 12,
-    margin: float = 0.30,
-    unit: str = "week",
-    days_per_unit: float | None = None,
 ) -> pd.DataFrame:
     """Total and mean CLV over a grid of annual discount rates x horizons.
 
     Transforms *summary* (one row per customer, as for :func:`customer_value`) into one row
     per (``annual_discount_rate``, ``horizon_months``): ``customers``, ``total_clv``,
     ``mean_clv`` (currency), ``is_base`` and ``change_vs_base`` (relative to the base
-    setting's total, which is added to the grid when missing). Expected purchases are computed
-    once for the longest horizon; each cell is then a weighted sum.
+    setting's total, which is added to the grid when missing). The base setting is
+    *valuation*'s rate and horizon; its margin and unit value every cell (its as_of_date is
+    not needed). Expected purchases are computed once for the longest horizon; each cell is
+    then a weighted sum.
     """
-    days_per_unit = resolve_days_per_unit(unit, days_per_unit)
+    base_discount_rate = valuation.annual_discount_rate
+    base_horizon_months = valuation.horizon_months
+    margin = valuation.margin
+    days_per_unit = resolve_days_per_unit(valuation.unit, valuation.days_per_unit)
     model = transaction_model(transaction_fitter)
     spend = spend_params(spend_fitter)
     x, t_x, T = history(summary, HISTORY_COLUMNS[:3], table_name="summary")
@@ -789,27 +872,20 @@ def cutoff_sensitivity(
     summary: pd.DataFrame,
     *,
     base: str,
-    horizon_months: int = 12,
-    annual_discount_rate: float = 0.10,
-    margin: float = 0.30,
-    unit: str = "week",
-    days_per_unit: float | None = None,
-    as_of_date: dt.date | str,
+    valuation: Valuation,
 ) -> pd.DataFrame:
     """CLV of the same customers scored with models fitted at different calibration cut-offs.
 
     *fits* maps a cut-off label to the (transaction, spend) fitters the caller fitted on data
     up to that cut-off; *summary* (one row per customer, observed to ``as_of_date``) is scored
-    with each. Returns :func:`sensitivity_table` rows with ``parameter`` = "calibration
-    cut-off".
+    with each, valued as *valuation* says (:func:`customer_value`; its ``as_of_date`` is
+    required, a ValueError when None). Returns :func:`sensitivity_table` rows with
+    ``parameter`` = "calibration cut-off".
     """
+    _as_of(valuation, "cutoff_sensitivity")
     rows = []
     for label, (transaction_fitter, spend_fitter) in fits.items():
-        clv = customer_value(
-            transaction_fitter, spend_fitter, summary,
-            horizon_months=horizon_months, annual_discount_rate=annual_discount_rate,
-            margin=margin, unit=unit, days_per_unit=days_per_unit, as_of_date=as_of_date,
-        )["clv"]  # fmt: skip
+        clv = customer_value(transaction_fitter, spend_fitter, summary, valuation=valuation)["clv"]
         rows.append({"parameter": "calibration cut-off", "setting": str(label),
                      "customers": len(clv), "total_clv": float(clv.sum()),
                      "mean_clv": float(clv.mean())})  # fmt: skip
