@@ -7,6 +7,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -47,6 +48,8 @@ __all__ = [
     "COMMON_KEYS",
     "StageParams",
     "DEFAULT_SEED",
+    "SectionDefaults",
+    "DEFAULTS",
     "load_params",
     "load_stage_params",
     "section_for_notebook",
@@ -873,6 +876,41 @@ class WorkbookParams(_Strict):
         if name not in STAGE_SECTIONS:
             raise ConfigError(f"unknown stage section {name!r}; expected one of {STAGE_SECTIONS}")
         return getattr(self, name).model_dump(mode="json")
+
+
+@dataclass(frozen=True)
+class SectionDefaults:
+    """The defaults of every section, for the keyword defaults of library signatures.
+
+    Each field is its section's model built with no keys (the model's own defaults), and
+    ``seed`` is the top-level ``seed``'s default (:data:`DEFAULT_SEED`). A library function
+    whose keyword mirrors a params key writes its default as
+    ``lookback_days: int = DEFAULTS.churn.lookback_days``, so that a default is written once,
+    in the model above, and changing it there changes every signature. List-valued keys are
+    written ``tuple(DEFAULTS.churn.windows_days)`` (an immutable default). Read-only: the
+    fields cannot be rebound, and signatures read the values once, at import.
+
+    Examples
+    --------
+    >>> DEFAULTS.churn.lookback_days == ChurnParams().lookback_days
+    True
+    >>> DEFAULTS.segments.migration_lookback_days, DEFAULTS.seed == DEFAULT_SEED
+    (90, True)
+    """
+
+    ingest: IngestParams = field(default_factory=IngestParams)
+    kpis: KpisParams = field(default_factory=KpisParams)
+    cohorts: CohortsParams = field(default_factory=CohortsParams)
+    segments: SegmentsParams = field(default_factory=SegmentsParams)
+    clv: ClvParams = field(default_factory=ClvParams)
+    churn: ChurnParams = field(default_factory=ChurnParams)
+    ab_test: AbTestParams = field(default_factory=AbTestParams)
+    privacy: PrivacyParams = field(default_factory=PrivacyParams)
+    seed: int = DEFAULT_SEED
+
+
+#: The section defaults library signatures read (:class:`SectionDefaults`).
+DEFAULTS = SectionDefaults()
 
 
 STAGE_SECTIONS: tuple[str, ...] = (

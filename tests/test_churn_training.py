@@ -22,6 +22,7 @@ from crmlib.churn.models.training import (
     model_comparison,
     trainability,
 )
+from crmlib.config import DEFAULT_SEED
 from crmlib.errors import DataContractError
 
 NUMERIC = ["recency_days", "orders_90d", "noise"]
@@ -64,8 +65,10 @@ def models(train: pd.DataFrame) -> dict[str, ChurnModel]:
     return fit_churn_models(train, numeric=NUMERIC, categorical=CATEGORICAL)
 
 
-def calibration_part(frame: pd.DataFrame, *, share: float = 0.25, seed: int = 0) -> pd.DataFrame:
-    """The rows fit_churn_models held out to calibrate (same seed, no subsample)."""
+def calibration_part(
+    frame: pd.DataFrame, *, share: float = 0.25, seed: int = DEFAULT_SEED
+) -> pd.DataFrame:
+    """The rows fit_churn_models held out to calibrate (its default seed, no subsample)."""
     labels = frame["churned"].to_numpy(dtype=bool)
     rows, _ = _stratified_pick(labels, round(len(labels) * share), np.random.default_rng(seed))
     return frame.iloc[rows]

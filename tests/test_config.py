@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import importlib
+import inspect
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from pydantic import BaseModel, TypeAdapter
 
 from crmlib.config import (
+    DEFAULT_SEED,
+    DEFAULTS,
     STAGE_SECTIONS,
+    ChurnParams,
+    CohortsParams,
     WorkbookParams,
     load_params,
     load_stage_params,
@@ -345,3 +354,300 @@ def test_campaigns_and_rules_of_the_file_are_the_models_code_uses(tmp_path):
         ("Top", (2, 2), None, None),
         ("Rest", (1, 1), None, None),
     ]
+
+
+# -- defaults: written once, in the models ----------------------------------------------------
+#: (function, parameter, section, key): the keyword default of the library function is the
+#: default of ``<section>.<key>`` of the params models (section None: a top-level key; a key
+#: ending in ``[i]`` is that item). Changing a default in config.py is then the only change
+#: needed; each signature reads it from :data:`crmlib.config.DEFAULTS`.
+SIGNATURE_DEFAULTS: list[tuple[str, str, str | None, str]] = [
+    (
+        "crmlib.activation.audience:build_audience",
+        "lookback_days",
+        "segments",
+        "migration_lookback_days",
+    ),
+    ("crmlib.activation.audience:build_audience", "seed", None, "seed"),
+    ("crmlib.kpis.queries:channel_engagement", "period", "kpis", "period"),
+    (
+        "crmlib.kpis.queries:channel_engagement",
+        "conversion_window_days",
+        "kpis",
+        "conversion_window_days",
+    ),
+    ("crmlib.kpis.queries:contactable_base", "period", "kpis", "period"),
+    ("crmlib.kpis.queries:kpis_by_period", "period", "kpis", "period"),
+    ("crmlib.cohorts.models.trend:ChannelGap.describe", "unit", "cohorts", "period"),
+    ("crmlib.cohorts.models.trend:TrendResult.describe", "unit", "cohorts", "period"),
+    ("crmlib.cohorts.plots:plot_km_curves", "max_days", "cohorts", "km_max_days"),
+    ("crmlib.cohorts.queries.brackets:bracket_retention", "period", "cohorts", "period"),
+    (
+        "crmlib.cohorts.queries.brackets:bracket_retention",
+        "first_cohort",
+        "cohorts",
+        "first_cohort",
+    ),
+    ("crmlib.cohorts.queries.brackets:bracket_retention", "brackets", "cohorts", "brackets"),
+    ("crmlib.cohorts.queries.data_start:DataStart.describe", "unit", "cohorts", "period"),
+    ("crmlib.cohorts.queries.data_start:data_start", "period", "cohorts", "period"),
+    ("crmlib.cohorts.queries.data_start:data_start", "cohort_basis", "cohorts", "cohort_basis"),
+    ("crmlib.cohorts.queries.data_start:data_start", "first_cohort", "cohorts", "first_cohort"),
+    ("crmlib.cohorts.queries.lifecycle:lifecycle", "period", "cohorts", "period"),
+    ("crmlib.cohorts.queries.lifecycle:transition_matrix", "period", "cohorts", "period"),
+    ("crmlib.cohorts.queries.matrices:cohort_retention", "period", "cohorts", "period"),
+    ("crmlib.cohorts.queries.matrices:cohort_retention", "cohort_basis", "cohorts", "cohort_basis"),
+    ("crmlib.cohorts.queries.matrices:cohort_retention", "first_cohort", "cohorts", "first_cohort"),
+    ("crmlib.cohorts.queries.matrices:cohort_revenue", "period", "cohorts", "period"),
+    ("crmlib.cohorts.queries.matrices:cohort_revenue", "cohort_basis", "cohorts", "cohort_basis"),
+    ("crmlib.cohorts.queries.matrices:cohort_revenue", "first_cohort", "cohorts", "first_cohort"),
+    ("crmlib.cohorts.queries.survival:second_order_durations", "period", "cohorts", "period"),
+    ("crmlib.cohorts.stage:cohort_checks", "cohort_basis", "cohorts", "cohort_basis"),
+    ("crmlib.cohorts.stage:cohort_metrics", "period", "cohorts", "period"),
+    ("crmlib.cohorts.stage:cohort_readiness", "period", "cohorts", "period"),
+    ("crmlib.cohorts.stage:cohort_readiness", "cohort_basis", "cohorts", "cohort_basis"),
+    ("crmlib.cohorts.stage:cohort_trends", "k", "cohorts", "trend_periods"),
+    ("crmlib.cohorts.stage:cohort_trends", "unit", "cohorts", "period"),
+    ("crmlib.cohorts.tables:definition_table", "unit", "cohorts", "period"),
+    ("crmlib.cohorts.tables:display_matrix", "cohorts_shown", "cohorts", "cohorts_shown"),
+    ("crmlib.cohorts.tables:trends_table", "unit", "cohorts", "period"),
+    ("crmlib.cohorts.text:cohort_conclusion", "unit", "cohorts", "period"),
+    ("crmlib.cohorts.text:describe_channel_retention", "k", "cohorts", "trend_periods[0]"),
+    ("crmlib.cohorts.text:describe_channel_retention", "unit", "cohorts", "period"),
+    ("crmlib.cohorts.text:describe_cohort_retention", "unit", "cohorts", "period"),
+    ("crmlib.cohorts.text:describe_data_start", "unit", "cohorts", "period"),
+    ("crmlib.cohorts.text:describe_definitions", "k", "cohorts", "trend_periods[0]"),
+    ("crmlib.cohorts.text:describe_definitions", "unit", "cohorts", "period"),
+    ("crmlib.cohorts.text:describe_lifecycle", "unit", "cohorts", "period"),
+    ("crmlib.cohorts.text:describe_revenue_retention", "unit", "cohorts", "period"),
+    ("crmlib.cohorts.text:describe_transitions", "unit", "cohorts", "period"),
+    ("crmlib.cohorts.text:describe_trends", "unit", "cohorts", "period"),
+    ("crmlib.segments.models.clusters:cluster_customers", "k_range", "segments", "cluster_k_range"),
+    (
+        "crmlib.segments.models.clusters:cluster_customers",
+        "n_bootstrap",
+        "segments",
+        "cluster_bootstrap",
+    ),
+    ("crmlib.segments.models.clusters:cluster_customers", "seed", None, "seed"),
+    ("crmlib.segments.models.profiles:segment_profiles", "by", "segments", "profile_dimensions"),
+    ("crmlib.segments.models.rfm:rfm_scores", "bins", "segments", "bins"),
+    ("crmlib.segments.models.rules:assign_segments", "bins", "segments", "bins"),
+    ("crmlib.segments.plots:plot_affinity_heatmap", "level", "segments", "affinity_level"),
+    (
+        "crmlib.segments.queries.affinities:association_rules",
+        "window_days",
+        "segments",
+        "window_days",
+    ),
+    ("crmlib.segments.queries.affinities:association_rules", "level", "segments", "affinity_level"),
+    (
+        "crmlib.segments.queries.affinities:association_rules",
+        "min_pair_customers",
+        "segments",
+        "affinity_min_pair_customers",
+    ),
+    (
+        "crmlib.segments.queries.clusters:behaviour_features",
+        "window_days",
+        "segments",
+        "window_days",
+    ),
+    (
+        "crmlib.segments.queries.migration:segment_migration",
+        "lookback_days",
+        "segments",
+        "migration_lookback_days",
+    ),
+    (
+        "crmlib.segments.queries.migration:segment_migration",
+        "window_days",
+        "segments",
+        "window_days",
+    ),
+    ("crmlib.segments.queries.migration:segment_migration", "bins", "segments", "bins"),
+    ("crmlib.segments.queries.rfm:rfm_features", "window_days", "segments", "window_days"),
+    ("crmlib.segments.queries.rfm:rfm_table", "window_days", "segments", "window_days"),
+    ("crmlib.segments.queries.rfm:rfm_table", "bins", "segments", "bins"),
+    (
+        "crmlib.segments.stage:baseline_membership",
+        "lookback_days",
+        "segments",
+        "migration_lookback_days",
+    ),
+    ("crmlib.segments.stage:baseline_membership", "window_days", "segments", "window_days"),
+    ("crmlib.segments.stage:baseline_membership", "bins", "segments", "bins"),
+    ("crmlib.segments.stage:product_pairs", "window_days", "segments", "window_days"),
+    (
+        "crmlib.segments.stage:product_pairs",
+        "min_pair_customers",
+        "segments",
+        "affinity_min_pair_customers",
+    ),
+    ("crmlib.segments.text:describe_affinities", "level", "segments", "affinity_level"),
+    ("crmlib.segments.text:describe_cross_sell", "level", "segments", "affinity_level"),
+    ("crmlib.churn.models.baselines:btyd_churn_probability", "unit", "churn", "btyd_unit"),
+    ("crmlib.churn.models.drivers:partial_dependence_table", "seed", None, "seed"),
+    ("crmlib.churn.models.drivers:permutation_importance_table", "seed", None, "seed"),
+    ("crmlib.churn.models.scorecard:scorecard", "n_boot", "churn", "bootstrap_draws"),
+    ("crmlib.churn.models.scorecard:scorecard", "seed", None, "seed"),
+    ("crmlib.churn.models.training:fit_churn_models", "models", "churn", "models"),
+    ("crmlib.churn.models.training:fit_churn_models", "calibration", "churn", "calibration"),
+    (
+        "crmlib.churn.models.training:fit_churn_models",
+        "calibration_share",
+        "churn",
+        "calibration_share",
+    ),
+    ("crmlib.churn.models.training:fit_churn_models", "max_train_rows", "churn", "max_train_rows"),
+    ("crmlib.churn.models.training:fit_churn_models", "seed", None, "seed"),
+    ("crmlib.churn.models.training:trainability", "min_customers", "churn", "min_train_customers"),
+    ("crmlib.churn.models.training:trainability", "min_class_count", "churn", "min_class_count"),
+    ("crmlib.churn.models.value:band_summary", "thresholds", "churn", "band_thresholds"),
+    ("crmlib.churn.models.value:customer_values", "margin", "churn", "margin"),
+    ("crmlib.churn.models.value:risk_bands", "thresholds", "churn", "band_thresholds"),
+    ("crmlib.churn.models.value:value_at_risk_by", "thresholds", "churn", "band_thresholds"),
+    ("crmlib.churn.queries:active_customers_count", "lookback_days", "churn", "lookback_days"),
+    ("crmlib.churn.queries:churn_features", "lookback_days", "churn", "lookback_days"),
+    ("crmlib.churn.queries:churn_features", "horizon_days", "churn", "horizon_days"),
+    ("crmlib.churn.queries:churn_features", "windows_days", "churn", "windows_days"),
+    (
+        "crmlib.churn.queries:churn_features",
+        "engagement_windows_days",
+        "churn",
+        "engagement_windows_days",
+    ),
+    ("crmlib.churn.queries:churn_tables", "lookback_days", "churn", "lookback_days"),
+    ("crmlib.churn.queries:churn_tables", "windows_days", "churn", "windows_days"),
+    (
+        "crmlib.churn.queries:churn_tables",
+        "engagement_windows_days",
+        "churn",
+        "engagement_windows_days",
+    ),
+    ("crmlib.churn.queries:numeric_features", "windows_days", "churn", "windows_days"),
+    (
+        "crmlib.churn.queries:numeric_features",
+        "engagement_windows_days",
+        "churn",
+        "engagement_windows_days",
+    ),
+    ("crmlib.churn.stage:churn_drivers", "top_features", "churn", "top_features"),
+    ("crmlib.churn.stage:churn_drivers", "seed", None, "seed"),
+    ("crmlib.churn.stage:churn_plan", "margin", "churn", "margin"),
+    ("crmlib.churn.stage:churn_plan", "save_rate", "churn", "save_rate"),
+    ("crmlib.churn.stage:churn_plan", "cost_per_contact", "churn", "cost_per_contact"),
+    ("crmlib.churn.stage:holdout_scorecard", "n_boot", "churn", "bootstrap_draws"),
+    ("crmlib.churn.stage:holdout_scorecard", "seed", None, "seed"),
+    ("crmlib.churn.stage:holdout_scores", "btyd_unit", "churn", "btyd_unit"),
+    ("crmlib.churn.stage:score_customers", "thresholds", "churn", "band_thresholds"),
+    ("crmlib.experiments.models.effects:analyze_experiment", "control", "ab_test", "control"),
+    ("crmlib.experiments.models.effects:analyze_experiment", "alpha", "ab_test", "alpha"),
+    ("crmlib.experiments.models.health:covariate_balance", "control", "ab_test", "control"),
+    ("crmlib.experiments.models.health:srm_table", "srm_alpha", "ab_test", "srm_alpha"),
+    ("crmlib.experiments.models.money:campaign_economics", "control", "ab_test", "control"),
+    ("crmlib.experiments.models.money:campaign_economics", "margin", "ab_test", "margin"),
+    (
+        "crmlib.experiments.models.money:campaign_economics",
+        "cost_per_contact",
+        "ab_test",
+        "cost_per_contact",
+    ),
+    ("crmlib.experiments.models.money:campaign_economics", "alpha", "ab_test", "alpha"),
+    (
+        "crmlib.experiments.models.money:campaign_economics",
+        "retention_col",
+        "ab_test",
+        "retention_metric",
+    ),
+    ("crmlib.experiments.models.money:with_clv_lift", "control", "ab_test", "control"),
+    ("crmlib.experiments.models.money:with_clv_lift", "alpha", "ab_test", "alpha"),
+    ("crmlib.experiments.models.power:power_table", "control", "ab_test", "control"),
+    ("crmlib.experiments.models.power:power_table", "alpha", "ab_test", "alpha"),
+    ("crmlib.experiments.models.power:power_table", "power", "ab_test", "power"),
+    (
+        "crmlib.experiments.models.power:sample_size_table",
+        "planned_lifts",
+        "ab_test",
+        "planned_lifts",
+    ),
+    ("crmlib.experiments.models.power:sample_size_table", "alpha", "ab_test", "alpha"),
+    ("crmlib.experiments.models.power:sample_size_table", "power", "ab_test", "power"),
+    ("crmlib.experiments.models.survival:cumulative_outcome", "days", "ab_test", "window_days"),
+    ("crmlib.experiments.models.survival:rmst_difference", "control", "ab_test", "control"),
+    ("crmlib.experiments.models.survival:rmst_difference", "alpha", "ab_test", "alpha"),
+    ("crmlib.experiments.models.verdicts:verdicts", "primary_metric", "ab_test", "primary_metric"),
+    ("crmlib.experiments.models.verdicts:verdicts", "alpha", "ab_test", "alpha"),
+    (
+        "crmlib.experiments.queries.outcomes:experiment_outcomes",
+        "window_days",
+        "ab_test",
+        "window_days",
+    ),
+    (
+        "crmlib.experiments.queries.outcomes:experiment_outcomes",
+        "pre_period_days",
+        "ab_test",
+        "pre_period_days",
+    ),
+    (
+        "crmlib.experiments.queries.outcomes:experiment_outcomes",
+        "retention_days",
+        "ab_test",
+        "retention_days",
+    ),
+    ("crmlib.experiments.tables:survival_table", "control", "ab_test", "control"),
+    ("crmlib.experiments.text:describe_health", "control", "ab_test", "control"),
+    ("crmlib.experiments.text:describe_power", "power", "ab_test", "power"),
+]
+
+
+def _target(spec: str) -> Any:
+    module, _, qualname = spec.partition(":")
+    target: Any = importlib.import_module(module)
+    for name in qualname.split("."):
+        target = getattr(target, name)
+    return target
+
+
+def _model_default(section: str | None, key: str) -> Any:
+    """The default of a params key, read from a model built with no keys (not from DEFAULTS)."""
+    name, index = re.fullmatch(r"(\w+)(?:\[(\d+)\])?", key).groups()  # type: ignore[union-attr]
+    if section is None:
+        value = WorkbookParams.model_fields[name].get_default(call_default_factory=True)
+    else:
+        model = WorkbookParams.model_fields[section].get_default(call_default_factory=True)
+        value = getattr(model, name)
+    return value if index is None else value[int(index)]
+
+
+def _plain(value: Any) -> Any:
+    """Lists and tuples alike (a signature holds a tuple where the model holds a list)."""
+    return [_plain(item) for item in value] if isinstance(value, (list, tuple)) else value
+
+
+@pytest.mark.parametrize(("function", "parameter", "section", "key"), SIGNATURE_DEFAULTS)
+def test_signature_defaults_are_the_config_models_defaults(function, parameter, section, key):
+    default = inspect.signature(_target(function)).parameters[parameter].default
+    assert default is not inspect.Parameter.empty, f"{function}({parameter}) has no default"
+    assert _plain(default) == _plain(_model_default(section, key)), (
+        f"{function}({parameter}={default!r}) differs from the default of "
+        f"{section + '.' if section else ''}{key}"
+    )
+
+
+def test_defaults_are_the_models_own_and_cannot_be_rebound():
+    for section in (*STAGE_SECTIONS, "privacy"):
+        model = WorkbookParams.model_fields[section].get_default(call_default_factory=True)
+        assert getattr(DEFAULTS, section) == model
+    assert DEFAULTS.seed == DEFAULT_SEED == WorkbookParams.model_fields["seed"].default
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DEFAULTS.churn = ChurnParams(lookback_days=30)  # type: ignore[misc]
+
+
+def test_module_constants_of_defaults_follow_the_models():
+    from crmlib.churn.models.value import DEFAULT_THRESHOLDS
+    from crmlib.cohorts.queries.brackets import DEFAULT_BRACKETS
+
+    assert _plain(DEFAULT_BRACKETS) == _plain(CohortsParams().brackets)
+    assert _plain(DEFAULT_THRESHOLDS) == _plain(ChurnParams().band_thresholds)

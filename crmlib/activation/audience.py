@@ -14,6 +14,7 @@ import pandas as pd
 
 from crmlib.activation.campaigns import CHANNELS, Campaign, _is_int
 from crmlib.checks import require_columns, require_view
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine, quote_identifier
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date, exclusive_end
@@ -182,9 +183,9 @@ def build_audience(
     as_of_date: dt.date | str,
     previous_members: pd.DataFrame | None = None,
     previous_as_of_date: dt.date | str | None = None,
-    lookback_days: int = 90,
+    lookback_days: int = DEFAULTS.segments.migration_lookback_days,
     suppression: pd.DataFrame | None = None,
-    seed: int = 0,
+    seed: int = DEFAULTS.seed,
     customers: str = "customers",
     events: str = "events",
     transactions: str = "transactions",
@@ -230,12 +231,12 @@ def build_audience(
     previous_as_of_date : date or str, optional
         The date ``previous_members`` describes (the previous run's ``as_of_date``); None means
         it was computed at ``as_of_date - lookback_days``. Used in the reasons and the manifest.
-    lookback_days : int, default 90
+    lookback_days : int, default ``segments.migration_lookback_days``
         See ``previous_as_of_date``.
     suppression : pd.DataFrame, optional
         A *customer_id* column (as from :func:`load_suppression_list`); None = no list.
-    seed : int, default 0
-        Seed of the control draw.
+    seed : int, default the params file's ``seed`` default
+        Seed of the control draw (the run's ``seed``).
     customers, events, transactions : str
         View names.
 

@@ -57,6 +57,7 @@ from typing import Any
 import pandas as pd
 
 from crmlib.checks import positive_days, require_view
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date, exclusive_end
@@ -135,16 +136,16 @@ def _check_date(name: str, value: dt.date | str) -> dt.date:
 
 
 def numeric_features(
-    windows_days: Sequence[int] = (30, 90, 365),
-    engagement_windows_days: Sequence[int] = (30, 90),
+    windows_days: Sequence[int] = tuple(DEFAULTS.churn.windows_days),
+    engagement_windows_days: Sequence[int] = tuple(DEFAULTS.churn.engagement_windows_days),
 ) -> tuple[str, ...]:
     """The numeric feature columns of :func:`churn_features`, in order, for these windows.
 
     Parameters
     ----------
-    windows_days : sequence of int, default (30, 90, 365)
+    windows_days : sequence of int, default ``churn.windows_days``
         Windows of ``orders_{N}d`` and ``spend_{N}d``.
-    engagement_windows_days : sequence of int, default (30, 90)
+    engagement_windows_days : sequence of int, default ``churn.engagement_windows_days``
         Windows of ``sends_{E}d``, ``opens_{E}d``, ``clicks_{E}d``, ``unsubscribes_{E}d``.
 
     Returns
@@ -291,10 +292,10 @@ def churn_features(
     engine: Engine,
     *,
     cutoff: dt.date | str,
-    lookback_days: int = 365,
-    horizon_days: int = 90,
-    windows_days: Sequence[int] = (30, 90, 365),
-    engagement_windows_days: Sequence[int] = (30, 90),
+    lookback_days: int = DEFAULTS.churn.lookback_days,
+    horizon_days: int = DEFAULTS.churn.horizon_days,
+    windows_days: Sequence[int] = tuple(DEFAULTS.churn.windows_days),
+    engagement_windows_days: Sequence[int] = tuple(DEFAULTS.churn.engagement_windows_days),
     with_label: bool = True,
     observed_until: dt.date | str | None = None,
     transactions: str = "transactions",
@@ -321,14 +322,14 @@ def churn_features(
         With ``transactions`` registered (``customers`` and ``events`` when available).
     cutoff : date or str
         Last day the features see (inclusive).
-    lookback_days : int, default 365
+    lookback_days : int, default ``churn.lookback_days``
         A customer is active with a purchase in this many days up to the cutoff; also the
         window of ``return_share`` and ``category_count``.
-    horizon_days : int, default 90
+    horizon_days : int, default ``churn.horizon_days``
         Length of the label window, starting the day after the cutoff.
-    windows_days : sequence of int, default (30, 90, 365)
+    windows_days : sequence of int, default ``churn.windows_days``
         Windows of ``orders_{N}d`` / ``spend_{N}d``.
-    engagement_windows_days : sequence of int, default (30, 90)
+    engagement_windows_days : sequence of int, default ``churn.engagement_windows_days``
         Windows of the event counts.
     with_label : bool, default True
         Add ``churned``; needs ``observed_until``.
@@ -518,7 +519,7 @@ def active_customers_count(
     engine: Engine,
     *,
     cutoff: dt.date | str,
-    lookback_days: int = 365,
+    lookback_days: int = DEFAULTS.churn.lookback_days,
     transactions: str = "transactions",
 ) -> int:
     """How many customers are active at ``cutoff``: a purchase in the ``lookback_days`` up to it.
@@ -532,7 +533,7 @@ def active_customers_count(
         With ``transactions`` registered.
     cutoff : date or str
         Last day counted (inclusive).
-    lookback_days : int, default 365
+    lookback_days : int, default ``churn.lookback_days``
         Length of the window ending on the cutoff day.
     transactions : str
         View name.
@@ -609,9 +610,9 @@ def churn_tables(
     engine: Engine,
     cutoffs: ChurnCutoffs,
     *,
-    lookback_days: int = 365,
-    windows_days: Sequence[int] = (30, 90, 365),
-    engagement_windows_days: Sequence[int] = (30, 90),
+    lookback_days: int = DEFAULTS.churn.lookback_days,
+    windows_days: Sequence[int] = tuple(DEFAULTS.churn.windows_days),
+    engagement_windows_days: Sequence[int] = tuple(DEFAULTS.churn.engagement_windows_days),
     exclude_features: Sequence[str] = (),
 ) -> ChurnTables:
     """The feature tables at the three cutoffs (:func:`crmlib.churn.churn_features`).

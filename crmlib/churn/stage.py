@@ -31,7 +31,7 @@ from crmlib.churn.models.training import (
 from crmlib.churn.models.value import contact_plan, customer_values, risk_bands, value_at_risk
 from crmlib.churn.queries import ChurnTables
 from crmlib.churn.text import _rate, reason_codes
-from crmlib.config import ChurnParams, WorkbookParams
+from crmlib.config import DEFAULTS, ChurnParams, WorkbookParams
 from crmlib.engine import Engine
 from crmlib.errors import WorkbookError
 from crmlib.io import RunFolder, to_jsonable
@@ -160,7 +160,7 @@ def holdout_scores(
     training: ChurnTraining,
     tables: ChurnTables,
     *,
-    btyd_unit: str = "week",
+    btyd_unit: str = DEFAULTS.churn.btyd_unit,
     btyd_model: str = "bgnbd",
     min_cell_size: int = MIN_CELL_SIZE,
 ) -> HoldoutScores:
@@ -203,7 +203,12 @@ def holdout_scores(
     return HoldoutScores(_labels(validation), scores, probabilities, tuple(notes), tuple(fit_notes))
 
 
-def holdout_scorecard(holdout: HoldoutScores, *, n_boot: int = 200, seed: int = 0) -> pd.DataFrame:
+def holdout_scorecard(
+    holdout: HoldoutScores,
+    *,
+    n_boot: int = DEFAULTS.churn.bootstrap_draws,
+    seed: int = DEFAULTS.seed,
+) -> pd.DataFrame:
     """:func:`crmlib.churn.models.scorecard.scorecard` of the holdout scores; empty (with a note) without two classes."""
     if not holdout.scores or not _two_classes(holdout.labels):
         table = pd.DataFrame()
@@ -215,7 +220,11 @@ def holdout_scorecard(holdout: HoldoutScores, *, n_boot: int = 200, seed: int = 
 
 
 def churn_drivers(
-    training: ChurnTraining, tables: ChurnTables, *, top_features: int = 6, seed: int = 0
+    training: ChurnTraining,
+    tables: ChurnTables,
+    *,
+    top_features: int = DEFAULTS.churn.top_features,
+    seed: int = DEFAULTS.seed,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Permutation importance on the validation customers and partial dependence of the top features.
 
@@ -242,7 +251,7 @@ def score_customers(
     tables: ChurnTables,
     *,
     pd_table: pd.DataFrame,
-    thresholds: tuple[float, float] = (0.4, 0.7),
+    thresholds: tuple[float, float] = DEFAULTS.churn.band_thresholds,
 ) -> pd.DataFrame:
     """P(churn), risk band and top-3 reasons of every customer active at as_of.
 
@@ -271,9 +280,9 @@ def churn_plan(
     *,
     clv: pd.DataFrame | None,
     segments: pd.DataFrame | None = None,
-    margin: float = 0.3,
-    save_rate: float = 0.1,
-    cost_per_contact: float = 0.5,
+    margin: float = DEFAULTS.churn.margin,
+    save_rate: float = DEFAULTS.churn.save_rate,
+    cost_per_contact: float = DEFAULTS.churn.cost_per_contact,
 ) -> pd.DataFrame:
     """Value, value at risk and the contact decision of every scored customer, ranked.
 

@@ -60,7 +60,7 @@ from crmlib.clv.models.inputs import HISTORY_COLUMNS, customer_ids, history, mon
 from crmlib.clv.models.paretonbd import pnbd_log_part, pnbd_p_alive_from_parts
 from crmlib.clv.models.registry import KERNELS
 from crmlib.clv.queries import UNIT_DAYS
-from crmlib.config import ClvParams
+from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date
 from crmlib.privacy import SmallCells
@@ -169,10 +169,6 @@ def resolve_days_per_unit(unit: str, days_per_unit: float | None) -> float:
     return float(days_per_unit)
 
 
-#: The valuation settings' defaults: those of the params file's ``clv`` section, never repeated.
-_CLV_DEFAULTS = ClvParams()
-
-
 @dataclass(frozen=True)
 class Valuation:
     """How customers are valued: horizon, discount rate, margin, time unit and as-of date.
@@ -216,10 +212,10 @@ class Valuation:
     (24, 1.0, datetime.date(2025, 12, 31))
     """
 
-    horizon_months: int = _CLV_DEFAULTS.horizon_months
-    annual_discount_rate: float = _CLV_DEFAULTS.annual_discount_rate
-    margin: float = _CLV_DEFAULTS.margin
-    unit: str = _CLV_DEFAULTS.unit
+    horizon_months: int = DEFAULTS.clv.horizon_months
+    annual_discount_rate: float = DEFAULTS.clv.annual_discount_rate
+    margin: float = DEFAULTS.clv.margin
+    unit: str = DEFAULTS.clv.unit
     as_of_date: dt.date | None = None
     days_per_unit: float | None = None
 

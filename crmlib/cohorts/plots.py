@@ -15,6 +15,7 @@ from matplotlib.ticker import PercentFormatter
 
 from crmlib.cohorts.models.pooling import _lifecycle_hidden
 from crmlib.cohorts.tables import LIMIT, SMALL_COHORTS
+from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 from crmlib.plotting import PALETTE, note_on_axes, percent_axis
 from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
@@ -350,7 +351,7 @@ def plot_transition_matrix(
 def plot_km_curves(
     curves: pd.DataFrame,
     *,
-    max_days: int = 180,
+    max_days: int = DEFAULTS.cohorts.km_max_days,
     min_cell_size: int = MIN_CELL_SIZE,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:

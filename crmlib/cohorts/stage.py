@@ -17,6 +17,7 @@ from crmlib.cohorts.queries.data_start import DataStart
 from crmlib.cohorts.queries.lifecycle import LIFECYCLE_COLUMNS
 from crmlib.cohorts.queries.matrices import RETENTION_COLUMNS, REVENUE_COLUMNS
 from crmlib.cohorts.text import cohort_conclusion
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing
 from crmlib.formatting import plain_value
@@ -51,8 +52,8 @@ def cohort_readiness(
     engine: Engine,
     *,
     as_of_date: dt.date | str,
-    period: str = "month",
-    cohort_basis: str = "first_order",
+    period: str = DEFAULTS.cohorts.period,
+    cohort_basis: str = DEFAULTS.cohorts.cohort_basis,
     transactions: str = "transactions",
     customers: str = "customers",
 ) -> tuple[bool, str]:
@@ -121,10 +122,10 @@ def as_artifact(table: pd.DataFrame | None, name: str) -> pd.DataFrame:
 def cohort_trends(
     tidy: pd.DataFrame | None,
     *,
-    k: Sequence[int] = (3, 6),
+    k: Sequence[int] = tuple(DEFAULTS.cohorts.trend_periods),
     definition: str = "on",
     dimension: str = _CHANNEL,
-    unit: str = "month",
+    unit: str = DEFAULTS.cohorts.period,
     min_customers: int = 30,
 ) -> pd.DataFrame | None:
     """The retention trend across cohorts and the channel gap, at each k.
@@ -187,7 +188,7 @@ def cohort_checks(
     retention: pd.DataFrame | None,
     lifecycle: pd.DataFrame | None,
     *,
-    cohort_basis: str = "first_order",
+    cohort_basis: str = DEFAULTS.cohorts.cohort_basis,
 ) -> Checks:
     """The business rules of stage 03_cohorts, as :class:`crmlib.checks.Checks`.
 
@@ -262,7 +263,7 @@ def cohort_metrics(
     trends: pd.DataFrame | None,
     lifecycle: pd.DataFrame | None,
     rates: pd.DataFrame | None,
-    period: str = "month",
+    period: str = DEFAULTS.cohorts.period,
     k: Sequence[int] = (1, 3, 6),
     data_start: DataStart | None = None,
     min_cell_size: int = MIN_CELL_SIZE,

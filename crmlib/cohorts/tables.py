@@ -11,6 +11,7 @@ import pandas as pd
 from crmlib.cohorts.models.pooling import _ALL, _CHANNEL, _pooled
 from crmlib.cohorts.queries.matrices import RETENTION_DEFINITIONS
 from crmlib.cohorts.text import _shown_trends
+from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 from crmlib.formatting import format_figure
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, OTHER, SmallCells
@@ -119,7 +120,7 @@ def cohort_matrix(
 def display_matrix(
     tidy: pd.DataFrame | None,
     *,
-    cohorts_shown: int = 24,
+    cohorts_shown: int = DEFAULTS.cohorts.cohorts_shown,
     definition: str = "on",
     value: str = "retention",
     dimension: str = _ALL,
@@ -160,7 +161,7 @@ def definition_table(
     tidy: pd.DataFrame | None,
     *,
     k: Sequence[int] = (1, 3, 6, 12),
-    unit: str = "month",
+    unit: str = DEFAULTS.cohorts.period,
     min_cell_size: int = MIN_CELL_SIZE,
 ) -> pd.DataFrame | None:
     """Pooled overall retention at each k under both definitions, as display text.
@@ -219,7 +220,10 @@ def _range(value: Any, lower: Any, upper: Any, fmt: str = "{:+.1f} pp") -> str:
 
 
 def trends_table(
-    trends: pd.DataFrame | None, *, unit: str = "month", min_cell_size: int = MIN_CELL_SIZE
+    trends: pd.DataFrame | None,
+    *,
+    unit: str = DEFAULTS.cohorts.period,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> pd.DataFrame | None:
     """:func:`cohort_trends` as display text: one row per k.
 

@@ -21,6 +21,7 @@ from crmlib.cohorts.models.pooling import (
 )
 from crmlib.cohorts.models.trend import _left_out_labels
 from crmlib.cohorts.queries.data_start import DataStart
+from crmlib.config import DEFAULTS
 from crmlib.formatting import format_figure
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, OTHER, SmallCells
 
@@ -50,7 +51,10 @@ _NOT_READY = (
 
 # -- where the data begin --------------------------------------------------------------------
 def describe_data_start(
-    start: DataStart | None, *, unit: str = "month", min_cell_size: int = MIN_CELL_SIZE
+    start: DataStart | None,
+    *,
+    unit: str = DEFAULTS.cohorts.period,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown: where the data begin, and whether the first cohort is the customers present at
     the start (left out of the comparisons of cohorts); see :func:`crmlib.cohorts.data_start`.
@@ -93,7 +97,7 @@ def describe_cohort_retention(
     *,
     definition: str = "on",
     k: Sequence[int] = (1, 3, 6),
-    unit: str = "month",
+    unit: str = DEFAULTS.cohorts.period,
     min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown: average k-period retention of the last 6 cohorts that reached k vs the 6 before.
@@ -154,8 +158,8 @@ def describe_cohort_retention(
 def describe_definitions(
     tidy: pd.DataFrame | None,
     *,
-    k: int = 3,
-    unit: str = "month",
+    k: int = DEFAULTS.cohorts.trend_periods[0],
+    unit: str = DEFAULTS.cohorts.period,
     min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown: the two retention definitions at one k, and what the difference means.
@@ -190,8 +194,8 @@ def describe_definitions(
 def describe_channel_retention(
     tidy: pd.DataFrame | None,
     *,
-    k: int = 3,
-    unit: str = "month",
+    k: int = DEFAULTS.cohorts.trend_periods[0],
+    unit: str = DEFAULTS.cohorts.period,
     dimension: str = _CHANNEL,
     min_customers: int = 30,
     min_cell_size: int = MIN_CELL_SIZE,
@@ -255,7 +259,7 @@ def describe_revenue_retention(
     *,
     currency: str,
     k: Sequence[int] = (1, 3, 6, 12),
-    unit: str = "month",
+    unit: str = DEFAULTS.cohorts.period,
     min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown: revenue retention and realized value per customer of recent cohorts at each k.
@@ -378,7 +382,10 @@ def _shown_trends(trends: pd.DataFrame, rule: SmallCells, *, unit: str) -> pd.Da
 
 
 def describe_trends(
-    trends: pd.DataFrame | None, *, unit: str = "month", min_cell_size: int = MIN_CELL_SIZE
+    trends: pd.DataFrame | None,
+    *,
+    unit: str = DEFAULTS.cohorts.period,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown: the trend and channel-gap sentences of :func:`cohort_trends`, one bullet per k.
 
@@ -430,7 +437,10 @@ def describe_trends(
 
 # -- lifecycle and transitions ---------------------------------------------------------------
 def describe_lifecycle(
-    lifecycle: pd.DataFrame | None, *, unit: str = "month", min_cell_size: int = MIN_CELL_SIZE
+    lifecycle: pd.DataFrame | None,
+    *,
+    unit: str = DEFAULTS.cohorts.period,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown: the latest complete period's new/current/resurrected/dormant, net change, quick ratio.
 
@@ -489,7 +499,10 @@ def describe_lifecycle(
 
 
 def describe_transitions(
-    matrix: pd.DataFrame | None, *, unit: str = "month", min_cell_size: int = MIN_CELL_SIZE
+    matrix: pd.DataFrame | None,
+    *,
+    unit: str = DEFAULTS.cohorts.period,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown: where customers of each state go in the next period (row shares).
 
@@ -575,7 +588,7 @@ def cohort_conclusion(
     retention: pd.DataFrame | None,
     trends: pd.DataFrame | None,
     *,
-    unit: str = "month",
+    unit: str = DEFAULTS.cohorts.period,
     min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """One line for the front page: k-month retention of recent cohorts and the channel gap.

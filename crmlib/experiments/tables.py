@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crmlib.config import DEFAULTS
 from crmlib.experiments.models.money import CLV_COLUMNS
 from crmlib.experiments.models.small_cells import small_arms
 from crmlib.experiments.models.verdicts import _effect, _money_ci, _p_value, covariate_label
@@ -261,7 +262,10 @@ def page_table(table: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def survival_table(
-    rmst: pd.DataFrame, *, control: str = "control", min_cell_size: int = MIN_CELL_SIZE
+    rmst: pd.DataFrame,
+    *,
+    control: str = DEFAULTS.ab_test.control,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> pd.DataFrame:
     """The restricted mean time to first purchase for the report, one row per arm, as text.
 

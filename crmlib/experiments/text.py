@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_columns
+from crmlib.config import DEFAULTS
 from crmlib.experiments.models.small_cells import experiments_with_small_arms, small_arms
 from crmlib.experiments.models.verdicts import (
     VERDICTS,
@@ -230,7 +231,7 @@ def describe_health(
     srm: pd.DataFrame,
     balance: pd.DataFrame,
     *,
-    control: str = "control",
+    control: str = DEFAULTS.ab_test.control,
     min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown, the first thing the report says: is each experiment's split what was planned?
@@ -491,7 +492,7 @@ def describe_power(
     sizes: pd.DataFrame,
     *,
     primary_metric: str,
-    power: float = 0.8,
+    power: float = DEFAULTS.ab_test.power,
     min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown: what each test could detect at its size, and what the next test needs.

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from crmlib.checks import require_view
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.formatting import plain_value
 from crmlib.periods import (
@@ -76,7 +77,7 @@ _EVENT_COLUMNS = ("customer_id", "event_ts", "channel", "event_type", "campaign_
 def kpis_by_period(
     engine: Engine,
     *,
-    period: str = "month",
+    period: str = DEFAULTS.kpis.period,
     as_of_date: dt.date | str,
     transactions: str = "transactions",
 ) -> pd.DataFrame:
@@ -115,7 +116,7 @@ def kpis_by_period(
     ----------
     engine : Engine
         With the ``transactions`` view registered (``RunFolder.register``).
-    period : {"week", "month", "quarter"}, default "month"
+    period : {"week", "month", "quarter"}, default ``kpis.period``
         Weeks are ISO weeks from Monday, labelled ``2025-W10``; ``2025-03``; ``2025-Q1``.
     as_of_date : date or str
         Last day covered (inclusive).
@@ -251,7 +252,7 @@ def contactable_base(
     engine: Engine,
     *,
     as_of_date: dt.date | str,
-    period: str = "month",
+    period: str = DEFAULTS.kpis.period,
     customers: str = "customers",
     events: str = "events",
     missing: Literal["raise", "skip"] = "raise",
@@ -279,7 +280,7 @@ def contactable_base(
         With ``customers`` (required) and ``events`` (optional) registered.
     as_of_date : date or str
         Last day covered (inclusive).
-    period : {"week", "month", "quarter"}, default "month"
+    period : {"week", "month", "quarter"}, default ``kpis.period``
     customers, events : str
         View names.
     missing : {"raise", "skip"}, default "raise"
@@ -372,9 +373,9 @@ _NO_EVENTS = (
 def channel_engagement(
     engine: Engine,
     *,
-    period: str = "month",
+    period: str = DEFAULTS.kpis.period,
     as_of_date: dt.date | str,
-    conversion_window_days: int = 7,
+    conversion_window_days: int = DEFAULTS.kpis.conversion_window_days,
     events: str = "events",
     transactions: str = "transactions",
     missing: Literal["raise", "skip"] = "raise",
@@ -404,10 +405,10 @@ def channel_engagement(
     ----------
     engine : Engine
         With ``events`` and ``transactions`` registered.
-    period : {"week", "month", "quarter"}, default "month"
+    period : {"week", "month", "quarter"}, default ``kpis.period``
     as_of_date : date or str
         Last day covered (inclusive).
-    conversion_window_days : int, default 7
+    conversion_window_days : int, default ``kpis.conversion_window_days``
         A purchase within this many days (24-hour days) after a send is a conversion.
     events, transactions : str
         View names.

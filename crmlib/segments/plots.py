@@ -14,6 +14,7 @@ import seaborn as sns
 from matplotlib.colors import TwoSlopeNorm
 
 from crmlib.checks import require_columns
+from crmlib.config import DEFAULTS
 from crmlib.formatting import format_money
 from crmlib.plotting import PALETTE, note_on_axes, percent_axis
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, OTHER, SmallCells
@@ -312,7 +313,7 @@ def plot_affinity_heatmap(
     *,
     ax: plt.Axes | None = None,
     population: str = ALL_POPULATION,
-    level: str = "category",
+    level: str = DEFAULTS.segments.affinity_level,
     min_cell_size: int = MIN_CELL_SIZE,
 ) -> plt.Axes:
     """Heatmap of the lift between every two items of one population, annotated.

@@ -26,7 +26,7 @@ from crmlib.activation import (
     write_exports,
 )
 from crmlib.checks import Checks, require_columns
-from crmlib.config import SegmentRuleParams
+from crmlib.config import DEFAULTS, SegmentRuleParams
 from crmlib.engine import Engine
 from crmlib.formatting import Sentence
 from crmlib.io import RunFolder
@@ -99,7 +99,9 @@ def clusters_or_reason(
     try:
         return cluster_customers(features, **options), None
     except ClusteringNotPossible:
-        needed = max(MIN_CUSTOMERS, int(options.get("k_range", (3, 8))[1]) + 1)
+        needed = max(
+            MIN_CUSTOMERS, int(options.get("k_range", DEFAULTS.segments.cluster_k_range)[1]) + 1
+        )
         n = len(features)
         if n < needed:
             why = f"{n:,} customers, and clustering needs at least {needed:,}"
@@ -148,9 +150,9 @@ def baseline_membership(
     run: RunFolder,
     *,
     as_of_date: dt.date | str,
-    lookback_days: int = 90,
-    window_days: int = 365,
-    bins: int = 5,
+    lookback_days: int = DEFAULTS.segments.migration_lookback_days,
+    window_days: int = DEFAULTS.segments.window_days,
+    bins: int = DEFAULTS.segments.bins,
     rules: Sequence[SegmentRule] = DEFAULT_SEGMENT_RULES,
     clusters_now: pd.DataFrame | None = None,
 ) -> Baseline:
@@ -291,8 +293,8 @@ def product_pairs(
     engine: Engine,
     *,
     as_of_date: dt.date | str,
-    window_days: int = 365,
-    min_pair_customers: int = 10,
+    window_days: int = DEFAULTS.segments.window_days,
+    min_pair_customers: int = DEFAULTS.segments.affinity_min_pair_customers,
     n: int = 10,
     transactions: str = "transactions",
     min_cell_size: int = MIN_CELL_SIZE,

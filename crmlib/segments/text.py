@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_columns
+from crmlib.config import DEFAULTS
 from crmlib.formatting import format_figure, format_money
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
 from crmlib.segments.models.affinities import (
@@ -416,7 +417,7 @@ def describe_clusters(
 def describe_affinities(
     rules: pd.DataFrame,
     *,
-    level: str = "category",
+    level: str = DEFAULTS.segments.affinity_level,
     population: str = ALL_POPULATION,
     n: int = 3,
     min_cell_size: int = MIN_CELL_SIZE,
@@ -486,7 +487,10 @@ def describe_affinities(
 
 
 def describe_cross_sell(
-    cross_sell: pd.DataFrame, *, level: str = "category", min_cell_size: int = MIN_CELL_SIZE
+    cross_sell: pd.DataFrame,
+    *,
+    level: str = DEFAULTS.segments.affinity_level,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> str:
     """Markdown bullets: per segment, its best cross-sell rule in words.
 

@@ -72,6 +72,7 @@ from crmlib.clv import (
     fit_with_fallback,
     summary_units,
 )
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date
@@ -493,7 +494,7 @@ def btyd_churn_probability(
     *,
     cutoff: dt.date | str,
     horizon_days: int,
-    unit: str = "week",
+    unit: str = DEFAULTS.churn.btyd_unit,
     model: str = "bgnbd",
     customer_ids: Sequence[str] | pd.Series | None = None,
     transactions: str = "transactions",
@@ -521,7 +522,7 @@ def btyd_churn_probability(
         Last day observed (inclusive), the cutoff of the churn feature table.
     horizon_days : int
         The churn label window, in days after the cutoff.
-    unit : {"week", "day", "calendar_week"}, default "week"
+    unit : {"week", "day", "calendar_week"}, default ``churn.btyd_unit``
         Time unit of the BTYD summary (05_clv's setting).
     model : {"bgnbd", "mbgnbd", "paretonbd"}, default "bgnbd"
     customer_ids : sequence of str, optional

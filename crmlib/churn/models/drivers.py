@@ -18,6 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from crmlib.checks import require_columns
 from crmlib.churn.models.training import FittedChurnModel, _feature_frame, _label_array
+from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 
 __all__ = [
@@ -72,7 +73,7 @@ def permutation_importance_table(
     label_col: str = "churned",
     max_rows: int = 20_000,
     n_repeats: int = 5,
-    seed: int = 0,
+    seed: int = DEFAULTS.seed,
 ) -> pd.DataFrame:
     """How much the model's ranking of churners suffers when one feature is shuffled.
 
@@ -100,7 +101,7 @@ def permutation_importance_table(
         Most customers used.
     n_repeats : int, default 5
         Shuffles per feature.
-    seed : int, default 0
+    seed : int, default the params file's ``seed`` default
         Seeds the row sample and the shuffles.
 
     Returns
@@ -189,7 +190,7 @@ def partial_dependence_table(
     features: Sequence[str],
     grid_points: int = 20,
     max_rows: int = 5_000,
-    seed: int = 0,
+    seed: int = DEFAULTS.seed,
 ) -> pd.DataFrame:
     """Mean predicted churn probability as one feature is set to each value of a grid.
 
@@ -216,7 +217,7 @@ def partial_dependence_table(
         Quantile levels of a numeric feature (at least 2).
     max_rows : int, default 5_000
         Most customers averaged over.
-    seed : int, default 0
+    seed : int, default the params file's ``seed`` default
         Seeds the row sample.
 
     Returns

@@ -51,6 +51,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from crmlib.config import DEFAULTS
+
 __all__ = [
     "SCORECARD_METRICS",
     "SCORECARD_COLUMNS",
@@ -282,8 +284,8 @@ def scorecard(
     labels: ArrayLike,
     scores: Mapping[str, ArrayLike],
     *,
-    n_boot: int = 200,
-    seed: int = 0,
+    n_boot: int = DEFAULTS.churn.bootstrap_draws,
+    seed: int = DEFAULTS.seed,
     top_share: float = 0.1,
     max_rows: int = 200_000,
 ) -> pd.DataFrame:
@@ -304,9 +306,9 @@ def scorecard(
     scores : Mapping[str, array-like]
         Scorer name -> P(churn) per customer (or a rank: brier and log_loss are then NaN).
         The first scorer is the one compared with the others.
-    n_boot : int, default 200
+    n_boot : int, default ``churn.bootstrap_draws``
         Bootstrap draws; 0 gives NaN intervals.
-    seed : int, default 0
+    seed : int, default the params file's ``seed`` default
         Seed of the draws (and of the subsample beyond ``max_rows``).
     top_share : float, default 0.1
         Share of highest-risk customers of ``top_decile_lift`` and ``top_decile_capture``.

@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from crmlib.checks import require_columns
 from crmlib.churn.models.baselines import RecencyRank
+from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
@@ -259,8 +260,8 @@ def _label_array(values: Any, *, where: str) -> np.ndarray:
 def trainability(
     labels: pd.Series | np.ndarray | Sequence[bool],
     *,
-    min_customers: int = 200,
-    min_class_count: int = 30,
+    min_customers: int = DEFAULTS.churn.min_train_customers,
+    min_class_count: int = DEFAULTS.churn.min_class_count,
     min_cell_size: int = MIN_CELL_SIZE,
 ) -> str | None:
     """Whether a churn model can be trained on these labels: None if so, else why not, in words.
@@ -274,9 +275,9 @@ def trainability(
     ----------
     labels : array-like of bool
         The ``churned`` column of the training table (True/False or 1/0, no missing values).
-    min_customers : int, default 200
+    min_customers : int, default ``churn.min_train_customers``
         Fewest labelled customers worth a model.
-    min_class_count : int, default 30
+    min_class_count : int, default ``churn.min_class_count``
         Fewest churners, and fewest non-churners.
 
     Returns
@@ -399,12 +400,12 @@ def fit_churn_models(
     numeric: Sequence[str],
     categorical: Sequence[str],
     label_col: str = "churned",
-    models: Sequence[str] = MODEL_NAMES,
-    calibration: str = "isotonic",
-    calibration_share: float = 0.25,
+    models: Sequence[str] = tuple(DEFAULTS.churn.models),
+    calibration: str = DEFAULTS.churn.calibration,
+    calibration_share: float = DEFAULTS.churn.calibration_share,
     class_weight: str | None = None,
-    max_train_rows: int = 200_000,
-    seed: int = 0,
+    max_train_rows: int = DEFAULTS.churn.max_train_rows,
+    seed: int = DEFAULTS.seed,
     min_cell_size: int = MIN_CELL_SIZE,
 ) -> dict[str, ChurnModel]:
     """Fit calibrated churn classifiers on a labelled churn feature table.
@@ -448,17 +449,17 @@ def fit_churn_models(
         Feature columns (float with NaN where undefined; str categories).
     label_col : str, default "churned"
         Bool label column (True = churned); 1/0 is accepted.
-    models : sequence of str, default ("logistic", "hist_gradient_boosting")
-        Which models to fit (:data:`MODEL_NAMES`).
-    calibration : {"isotonic", "sigmoid"}, default "isotonic"
+    models : sequence of str, default ``churn.models``
+        Which models to fit (among :data:`MODEL_NAMES`).
+    calibration : {"isotonic", "sigmoid"}, default ``churn.calibration``
         Calibration map fitted on the calibration part.
-    calibration_share : float, default 0.25
+    calibration_share : float, default ``churn.calibration_share``
         Share of the rows held out for calibration (strictly between 0 and 1).
     class_weight : {None, "balanced"}, default None
         Class weights while fitting the classifiers (see above).
-    max_train_rows : int, default 200_000
+    max_train_rows : int, default ``churn.max_train_rows``
         Largest number of customers used; bigger tables are subsampled (stratified).
-    seed : int, default 0
+    seed : int, default the params file's ``seed`` default
         Seeds the subsample, the fit/calibration split and the boosting model.
 
     Returns
@@ -492,7 +493,7 @@ def fit_churn_models(
     (['logistic', 'hist_gradient_boosting'], 1500, 500)
     >>> p_churn = fitted["logistic"].predict_proba(train)  # calibrated: mean near the churn share
     >>> round(float(p_churn.mean()), 2), round(float(train["churned"].mean()), 2)
-    (0.49, 0.49)
+    (0.48, 0.49)
     """
     numeric_t, categorical_t = _feature_names(numeric, categorical)
     models_t = tuple(models) if not isinstance(models, str) else (models,)

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_columns
+from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
 
@@ -53,8 +54,9 @@ log = logging.getLogger(__name__)
 #: The risk bands, lowest risk first (the categories of :func:`risk_bands`).
 RISK_BANDS: tuple[str, str, str] = ("Low", "Medium", "High")
 
-#: Default band thresholds on P(churn): below 0.4 Low, below 0.7 Medium, else High.
-DEFAULT_THRESHOLDS: tuple[float, float] = (0.4, 0.7)
+#: Default band thresholds on P(churn) (``churn.band_thresholds``: below 0.4 Low, below 0.7
+#: Medium, else High).
+DEFAULT_THRESHOLDS: tuple[float, float] = DEFAULTS.churn.band_thresholds
 
 #: Label of the row that pools groups smaller than ``min_cell_size`` (:data:`crmlib.privacy.OTHER`).
 OTHER_GROUP = OTHER
@@ -216,7 +218,7 @@ def customer_values(
     scored: pd.DataFrame,
     *,
     clv: pd.DataFrame | None = None,
-    margin: float = 0.3,
+    margin: float = DEFAULTS.churn.margin,
     spend_col: str = "spend_365d",
 ) -> pd.DataFrame:
     """Give every scored customer a money value: their CLV when known, else last year's margin.
@@ -242,7 +244,7 @@ def customer_values(
         customer without a CLV.
     clv : pd.DataFrame, optional
         The 05_clv artifact; rows of customers not in ``scored`` are ignored.
-    margin : float, default 0.3
+    margin : float, default ``churn.margin``
         Share of net spend kept as margin, ``0 <= margin <= 1`` (05_clv's margin, so both
         sources are on the same footing).
     spend_col : str, default "spend_365d"

@@ -11,6 +11,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 
 __all__ = ["TrendResult", "ChannelGap", "retention_trend", "channel_gap"]
@@ -43,7 +44,7 @@ class TrendResult:
     #: labels of the cohorts left out as the customers present at the start (oldest first)
     left_out: tuple[str, ...] = ()
 
-    def describe(self, *, unit: str = "month") -> str:
+    def describe(self, *, unit: str = DEFAULTS.cohorts.period) -> str:
         """One sentence with the numbers, for a notebook's conclusion."""
         direction = "rose" if self.pp_per_year > 0 else "fell"
         sign = "" if self.pp_ci_lower >= 0 or self.pp_ci_upper <= 0 else " (not significant)"
@@ -70,7 +71,7 @@ class ChannelGap:
     ci_upper_pp: float
     n_cohorts: int
 
-    def describe(self, *, unit: str = "month") -> str:
+    def describe(self, *, unit: str = DEFAULTS.cohorts.period) -> str:
         """One sentence with the numbers."""
         return (
             f"{self.k}-{unit} retention was {100 * self.best_retention:.1f}% for {self.best} "

@@ -16,6 +16,7 @@ from crmlib.cohorts.queries.grid import (
     _dimension_sql,
     _finish,
 )
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date, check_period, exclusive_end, safe_ratio
@@ -23,8 +24,11 @@ from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = ["BRACKET_COLUMNS", "DEFAULT_BRACKETS", "bracket_retention"]
 
-#: Day brackets after the first order used by :func:`bracket_retention` by default.
-DEFAULT_BRACKETS: tuple[tuple[int, int], ...] = ((1, 7), (8, 30), (31, 90), (91, 180))
+#: Day brackets after the first order used by :func:`bracket_retention` by default (the
+#: default of ``cohorts.brackets``).
+DEFAULT_BRACKETS: tuple[tuple[int, int], ...] = tuple(
+    (low, high) for low, high in DEFAULTS.cohorts.brackets
+)
 
 #: Columns of :func:`bracket_retention`.
 BRACKET_COLUMNS: tuple[str, ...] = (
@@ -66,10 +70,10 @@ def bracket_retention(
     *,
     as_of_date: dt.date | str,
     brackets: Sequence[tuple[int, int]] = DEFAULT_BRACKETS,
-    period: str = "month",
+    period: str = DEFAULTS.cohorts.period,
     dimensions: Sequence[str] = ("acquisition_channel",),
     min_cell_size: int = MIN_CELL_SIZE,
-    first_cohort: str = "auto",
+    first_cohort: str = DEFAULTS.cohorts.first_cohort,
     transactions: str = "transactions",
     customers: str = "customers",
 ) -> pd.DataFrame:
@@ -91,16 +95,16 @@ def bracket_retention(
         With ``transactions`` (and ``customers``, for customer dimensions) registered.
     as_of_date : date or str
         Last day covered (inclusive).
-    brackets : sequence of (int, int), default ((1, 7), (8, 30), (31, 90), (91, 180))
+    brackets : sequence of (int, int), default :data:`DEFAULT_BRACKETS` (``cohorts.brackets``)
         Inclusive day ranges, 1 <= first_day <= last_day; labelled ``"days 1–7"``.
-    period : {"week", "month", "quarter"}, default "month"
+    period : {"week", "month", "quarter"}, default ``cohorts.period``
         Granularity of the cohorts.
     dimensions : sequence of str, default ("acquisition_channel",)
         As in :func:`cohort_retention`.
     min_cell_size : int, default MIN_CELL_SIZE
         ``privacy.min_cell_size``: cells with fewer eligible customers are flagged
         ``masked`` (:meth:`crmlib.privacy.SmallCells.is_small`).
-    first_cohort : {"auto", "new_customers", "present_at_start"}, default "auto"
+    first_cohort : {"auto", "new_customers", "present_at_start"}, default ``cohorts.first_cohort``
         Whether the first cohort holds the customers present at the start (their "first
         order" in the data need not be their first); see :func:`crmlib.cohorts.data_start`.
     transactions, customers : str

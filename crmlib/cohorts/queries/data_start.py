@@ -12,6 +12,7 @@ import pandas as pd
 
 from crmlib.checks import require_view
 from crmlib.cohorts.queries.grid import COHORT_BASES, _period_start, _periods_between
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.formatting import format_figure
 from crmlib.periods import as_date, check_period, exclusive_end, period_index, period_spine
@@ -123,7 +124,9 @@ class DataStart:
             "second_cohort_caveat": self.second_label,
         }
 
-    def describe(self, *, unit: str = "month", min_cell_size: int = MIN_CELL_SIZE) -> str:
+    def describe(
+        self, *, unit: str = DEFAULTS.cohorts.period, min_cell_size: int = MIN_CELL_SIZE
+    ) -> str:
         """Markdown for the page: where the data begin and what that means for the cohorts.
 
         Counts of fewer than ``min_cell_size`` customers read "fewer than 10 customers", and a
@@ -256,9 +259,9 @@ def data_start(
     engine: Engine,
     *,
     as_of_date: dt.date | str,
-    period: str = "month",
-    cohort_basis: str = "first_order",
-    first_cohort: str = "auto",
+    period: str = DEFAULTS.cohorts.period,
+    cohort_basis: str = DEFAULTS.cohorts.cohort_basis,
+    first_cohort: str = DEFAULTS.cohorts.first_cohort,
     transactions: str = "transactions",
     customers: str = "customers",
 ) -> DataStart:
@@ -312,9 +315,9 @@ def data_start(
         With ``transactions`` registered (and ``customers``, for signup dates).
     as_of_date : date or str
         Last day covered (inclusive); cohorts count complete periods only.
-    period : {"week", "month", "quarter"}, default "month"
-    cohort_basis : {"first_order", "signup"}, default "first_order"
-    first_cohort : {"auto", "new_customers", "present_at_start"}, default "auto"
+    period : {"week", "month", "quarter"}, default ``cohorts.period``
+    cohort_basis : {"first_order", "signup"}, default ``cohorts.cohort_basis``
+    first_cohort : {"auto", "new_customers", "present_at_start"}, default ``cohorts.first_cohort``
     transactions, customers : str
         View names.
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_view
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.periods import (
     as_date,
@@ -136,7 +137,7 @@ def lifecycle(
     engine: Engine,
     *,
     as_of_date: dt.date | str,
-    period: str = "month",
+    period: str = DEFAULTS.cohorts.period,
     transactions: str = "transactions",
 ) -> pd.DataFrame:
     """Growth accounting: customers gained, kept, won back and lost, per period.
@@ -171,7 +172,7 @@ def lifecycle(
         With the ``transactions`` view registered (``RunFolder.register``).
     as_of_date : date or str
         Last day covered (inclusive).
-    period : {"week", "month", "quarter"}, default "month"
+    period : {"week", "month", "quarter"}, default ``cohorts.period``
     transactions : str, default "transactions"
         View name; needs customer_id, order_ts, is_purchase.
 
@@ -208,7 +209,7 @@ def transition_matrix(
     engine: Engine,
     *,
     as_of_date: dt.date | str,
-    period: str = "month",
+    period: str = DEFAULTS.cohorts.period,
     from_period: dt.date | str | None = None,
     transactions: str = "transactions",
 ) -> pd.DataFrame:
@@ -228,7 +229,7 @@ def transition_matrix(
         With the ``transactions`` view registered.
     as_of_date : date or str
         Last day covered (inclusive).
-    period : {"week", "month", "quarter"}, default "month"
+    period : {"week", "month", "quarter"}, default ``cohorts.period``
     from_period : date, str or None, default None
         None sums the flows over every pair of consecutive complete periods; otherwise any
         day of (or the label of, e.g. ``"2025-03"``) the period t-1: the matrix of its flows

@@ -10,6 +10,7 @@ import pandas as pd
 
 from crmlib.cohorts.queries.data_start import _check_rule, _mark, data_start
 from crmlib.cohorts.queries.grid import _KEYS, _check_inputs, _cohort_counts
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.periods import as_date, check_period, safe_ratio
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
@@ -44,11 +45,11 @@ def cohort_retention(
     engine: Engine,
     *,
     as_of_date: dt.date | str,
-    period: str = "month",
+    period: str = DEFAULTS.cohorts.period,
     dimensions: Sequence[str] = ("acquisition_channel",),
-    cohort_basis: Literal["first_order", "signup"] = "first_order",
+    cohort_basis: Literal["first_order", "signup"] = DEFAULTS.cohorts.cohort_basis,
     min_cell_size: int = MIN_CELL_SIZE,
-    first_cohort: str = "auto",
+    first_cohort: str = DEFAULTS.cohorts.first_cohort,
     transactions: str = "transactions",
     customers: str = "customers",
 ) -> pd.DataFrame:
@@ -91,17 +92,17 @@ def cohort_retention(
         With ``transactions`` (and ``customers``, for customer dimensions) registered.
     as_of_date : date or str
         Last day covered (inclusive).
-    period : {"week", "month", "quarter"}, default "month"
+    period : {"week", "month", "quarter"}, default ``cohorts.period``
     dimensions : sequence of str, default ("acquisition_channel",)
         Splits besides the overall matrix (``dimension="all"``, always included): any column of
         ``customers`` (skipped with a warning when the run has no customers table), or
         ``"first_category"``, the category of the first purchase. A null or empty value is
         ``"(unknown)"``.
-    cohort_basis : {"first_order", "signup"}, default "first_order"
+    cohort_basis : {"first_order", "signup"}, default ``cohorts.cohort_basis``
     min_cell_size : int, default MIN_CELL_SIZE
         ``privacy.min_cell_size``: cohorts (per dimension value) of fewer customers are
         flagged ``masked``.
-    first_cohort : {"auto", "new_customers", "present_at_start"}, default "auto"
+    first_cohort : {"auto", "new_customers", "present_at_start"}, default ``cohorts.first_cohort``
         Whether the first cohort holds the customers present at the start (params
         ``cohorts.first_cohort``); see :func:`crmlib.cohorts.data_start`.
     transactions, customers : str
@@ -153,11 +154,11 @@ def cohort_revenue(
     engine: Engine,
     *,
     as_of_date: dt.date | str,
-    period: str = "month",
+    period: str = DEFAULTS.cohorts.period,
     dimensions: Sequence[str] = ("acquisition_channel",),
-    cohort_basis: Literal["first_order", "signup"] = "first_order",
+    cohort_basis: Literal["first_order", "signup"] = DEFAULTS.cohorts.cohort_basis,
     min_cell_size: int = MIN_CELL_SIZE,
-    first_cohort: str = "auto",
+    first_cohort: str = DEFAULTS.cohorts.first_cohort,
     transactions: str = "transactions",
     customers: str = "customers",
 ) -> pd.DataFrame:
@@ -183,13 +184,13 @@ def cohort_revenue(
         With ``transactions`` (and ``customers``, for customer dimensions) registered.
     as_of_date : date or str
         Last day covered (inclusive).
-    period : {"week", "month", "quarter"}, default "month"
+    period : {"week", "month", "quarter"}, default ``cohorts.period``
     dimensions : sequence of str, default ("acquisition_channel",)
         As in :func:`cohort_retention`.
-    cohort_basis : {"first_order", "signup"}, default "first_order"
+    cohort_basis : {"first_order", "signup"}, default ``cohorts.cohort_basis``
     min_cell_size : int, default MIN_CELL_SIZE
         As in :func:`cohort_retention`.
-    first_cohort : {"auto", "new_customers", "present_at_start"}, default "auto"
+    first_cohort : {"auto", "new_customers", "present_at_start"}, default ``cohorts.first_cohort``
         As in :func:`cohort_retention`.
     transactions, customers : str
         View names.

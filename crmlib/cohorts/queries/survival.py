@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from crmlib.checks import require_view
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine, quote_identifier
 from crmlib.periods import as_date, check_period, exclusive_end, period_spine, to_periods
 
@@ -28,7 +29,7 @@ def second_order_durations(
     *,
     as_of_date: dt.date | str,
     group_cols: Sequence[str] = ("acquisition_channel",),
-    period: str = "month",
+    period: str = DEFAULTS.cohorts.period,
     transactions: str = "transactions",
     customers: str = "customers",
 ) -> pd.DataFrame:
@@ -63,7 +64,7 @@ def second_order_durations(
         Last day observed (inclusive).
     group_cols : sequence of str, default ("acquisition_channel",)
         Columns of ``customers`` to carry (as strings).
-    period : {"week", "month", "quarter"}, default "month"
+    period : {"week", "month", "quarter"}, default ``cohorts.period``
         Period of the acquisition cohort.
     transactions, customers : str
         View names.

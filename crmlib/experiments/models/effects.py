@@ -19,6 +19,7 @@ from scipy import stats
 from statsmodels.stats.multitest import fdrcorrection
 
 from crmlib.checks import require_columns
+from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 
 __all__ = [
@@ -612,12 +613,12 @@ def analyze_experiment(
     table: pd.DataFrame,
     *,
     variant_col: str = "variant",
-    control: Hashable = "control",
+    control: Hashable = DEFAULTS.ab_test.control,
     metrics: Sequence[str],
     covariates: str | Mapping[str, str] | None = None,
     segment_cols: Sequence[str] | None = None,
     experiment_col: str = "experiment_id",
-    alpha: float = 0.05,
+    alpha: float = DEFAULTS.ab_test.alpha,
     ratio_metrics: Mapping[str, tuple[str, str]] | Sequence[tuple[str, str]] | None = None,
 ) -> pd.DataFrame:
     """Estimate the effect of every variant against control on every metric.
@@ -634,7 +635,7 @@ def analyze_experiment(
         reported as ``"experiment"``.
     variant_col : str, default "variant"
         Column holding the arm of each customer.
-    control : hashable, default "control"
+    control : hashable, default ``ab_test.control``
         The control arm's value in ``variant_col``.
     metrics : sequence of str
         Outcome columns. A column holding only 0/1 is ``binary`` (difference of proportions,
@@ -650,7 +651,7 @@ def analyze_experiment(
         Columns to break effects down by; a missing segment value becomes ``"(missing)"``.
     experiment_col : str, default "experiment_id"
         Column identifying the experiment.
-    alpha : float, default 0.05
+    alpha : float, default ``ab_test.alpha``
         Two-sided level; CIs are ``1 - alpha``.
     ratio_metrics : mapping or sequence of (str, str), optional
         Ratio metrics as ``{"name": (numerator_col, denominator_col)}`` or a list of pairs

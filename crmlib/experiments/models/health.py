@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from crmlib.checks import require_columns
+from crmlib.config import DEFAULTS
 
 __all__ = [
     "srm_test",
@@ -121,7 +122,7 @@ def srm_table(
     variant_col: str = "variant",
     experiment_col: str = "experiment_id",
     segment_cols: Sequence[str] = (),
-    srm_alpha: float = 0.001,
+    srm_alpha: float = DEFAULTS.ab_test.srm_alpha,
 ) -> pd.DataFrame:
     """Sample-ratio mismatch test per experiment (and within each segment), equal shares expected.
 
@@ -171,7 +172,7 @@ def covariate_balance(
     outcomes: pd.DataFrame,
     *,
     covariates: Sequence[str],
-    control: str = "control",
+    control: str = DEFAULTS.ab_test.control,
     variant_col: str = "variant",
     experiment_col: str = "experiment_id",
 ) -> pd.DataFrame:

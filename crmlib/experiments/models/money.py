@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_columns
+from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 from crmlib.experiments.models.effects import proportion_effect, welch_effect
 
@@ -134,13 +135,13 @@ def _cost_per_retained(
 def campaign_economics(
     outcomes: pd.DataFrame,
     *,
-    control: str = "control",
-    margin: float = 0.3,
-    cost_per_contact: float | None = None,
+    control: str = DEFAULTS.ab_test.control,
+    margin: float = DEFAULTS.ab_test.margin,
+    cost_per_contact: float | None = DEFAULTS.ab_test.cost_per_contact,
     clv: pd.DataFrame | None = None,
-    alpha: float = 0.05,
+    alpha: float = DEFAULTS.ab_test.alpha,
     revenue_col: str = "net_revenue",
-    retention_col: str | None = "repurchase",
+    retention_col: str | None = DEFAULTS.ab_test.retention_metric,
 ) -> pd.DataFrame:
     """Money made and spent by each variant of each experiment, against its control.
 
@@ -171,19 +172,20 @@ def campaign_economics(
     outcomes : pd.DataFrame
         One row per customer and experiment with experiment_id, customer_id, variant, cost,
         the revenue and the retention column (``window_closed`` optional).
-    control : str, default "control"
+    control : str, default ``ab_test.control``
         The control variant of every experiment.
-    margin : float, default 0.3
+    margin : float, default ``ab_test.margin``
         Profit margin on net revenue.
     cost_per_contact : float, optional
-        Cost of one contact; replaces the ``cost`` column.
+        Cost of one contact; replaces the ``cost`` column (default ``ab_test.cost_per_contact``:
+        None, the column).
     clv : pd.DataFrame, optional
         One row per customer with customer_id and clv (projected customer lifetime value).
-    alpha : float, default 0.05
+    alpha : float, default ``ab_test.alpha``
         Two-sided level; the CIs are ``1 - alpha``.
     revenue_col : str, default "net_revenue"
         Revenue per customer in the outcome window (``ab_test.revenue_metric``).
-    retention_col : str or None, default "repurchase"
+    retention_col : str or None, default ``ab_test.retention_metric``
         The yes/no metric counted as a retained customer (``ab_test.retention_metric``);
         None: the ``incremental_retained`` and cost-per-retained columns are NaN.
 
@@ -356,8 +358,8 @@ def with_clv_lift(
     outcomes: pd.DataFrame,
     clv: pd.DataFrame,
     *,
-    control: str = "control",
-    alpha: float = 0.05,
+    control: str = DEFAULTS.ab_test.control,
+    alpha: float = DEFAULTS.ab_test.alpha,
 ) -> pd.DataFrame:
     """``economics`` with :data:`CLV_COLUMNS` (before ``note``): the CLV lift net of cost.
 

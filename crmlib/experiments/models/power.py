@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from crmlib.config import DEFAULTS
+
 __all__ = [
     "power_and_mde",
     "sample_size",
@@ -144,9 +146,9 @@ def power_table(
     table: pd.DataFrame,
     results: pd.DataFrame,
     *,
-    control: str = "control",
-    alpha: float = 0.05,
-    power: float = 0.8,
+    control: str = DEFAULTS.ab_test.control,
+    alpha: float = DEFAULTS.ab_test.alpha,
+    power: float = DEFAULTS.ab_test.power,
 ) -> pd.DataFrame:
     """Minimum detectable effect of every variant x metric at the sizes the test had.
 
@@ -222,9 +224,9 @@ def sample_size_table(
     mde_table: pd.DataFrame,
     *,
     primary_metric: str,
-    planned_lifts: Sequence[float] = (0.05, 0.10, 0.20),
-    alpha: float = 0.05,
-    power: float = 0.8,
+    planned_lifts: Sequence[float] = tuple(DEFAULTS.ab_test.planned_lifts),
+    alpha: float = DEFAULTS.ab_test.alpha,
+    power: float = DEFAULTS.ab_test.power,
 ) -> pd.DataFrame:
     """Customers the next two-arm test needs to detect each planned lift of the primary metric.
 

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from crmlib.checks import require_columns
+from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 from crmlib.survival import kaplan_meier, restricted_mean
 
@@ -179,9 +180,9 @@ def time_to_purchase_curves(
 def rmst_difference(
     outcomes: pd.DataFrame,
     *,
-    control: str = "control",
+    control: str = DEFAULTS.ab_test.control,
     horizon_days: float,
-    alpha: float = 0.05,
+    alpha: float = DEFAULTS.ab_test.alpha,
 ) -> pd.DataFrame:
     """Restricted mean time to first purchase per variant and its difference against control.
 
@@ -195,11 +196,11 @@ def rmst_difference(
     ----------
     outcomes : pd.DataFrame
         One row per customer and experiment, as for :func:`time_to_purchase_curves`.
-    control : str, default "control"
+    control : str, default ``ab_test.control``
         The control variant of every experiment.
     horizon_days : float
         Upper limit of the restricted mean (days since assignment).
-    alpha : float, default 0.05
+    alpha : float, default ``ab_test.alpha``
         Two-sided level; the CIs are ``1 - alpha``.
 
     Returns
@@ -307,7 +308,7 @@ CUMULATIVE_COLUMNS: tuple[str, ...] = (
 
 
 def cumulative_outcome(
-    outcomes: pd.DataFrame, *, metric: str = "repurchase", days: int = 30
+    outcomes: pd.DataFrame, *, metric: str = "repurchase", days: int = DEFAULTS.ab_test.window_days
 ) -> pd.DataFrame:
     """Share of customers with a first purchase by each day since assignment, per arm.
 
@@ -327,7 +328,7 @@ def cumulative_outcome(
         (NaN without a purchase) and observed_days_total.
     metric : str, default "repurchase"
         The outcome accumulated; only ``"repurchase"`` (a first purchase) is defined by day.
-    days : int, default 30
+    days : int, default ``ab_test.window_days``
         The last day shown.
 
     Returns

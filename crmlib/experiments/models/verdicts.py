@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_columns
+from crmlib.config import DEFAULTS
 from crmlib.formatting import format_money
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
@@ -356,8 +357,8 @@ def verdicts(
     balance: pd.DataFrame,
     economics: pd.DataFrame,
     guardrails: Mapping[str, Any],
-    primary_metric: str = "repurchase",
-    alpha: float = 0.05,
+    primary_metric: str = DEFAULTS.ab_test.primary_metric,
+    alpha: float = DEFAULTS.ab_test.alpha,
     currency: str,
     min_cell_size: int = MIN_CELL_SIZE,
 ) -> pd.DataFrame:
@@ -400,9 +401,9 @@ def verdicts(
         Guardrail metric -> tolerated worsening of its absolute difference (a share for a
         binary metric: 0.005 is half a percentage point), as a number (higher is worse) or
         ``{"margin": 0.01, "worse": "lower"}`` (see :func:`guardrail_specs`).
-    primary_metric : str, default "repurchase"
+    primary_metric : str, default ``ab_test.primary_metric``
         The metric the campaign is meant to move (higher is better).
-    alpha : float, default 0.05
+    alpha : float, default ``ab_test.alpha``
         Level for the Holm-adjusted p-value of the primary metric.
     currency : str
         The run's currency (``params.currency``), of the money in ``reasons``.

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import positive_days, require_view
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
 from crmlib.experiments.models.small_cells import experiments_with_small_arms
@@ -171,9 +172,9 @@ def experiment_outcomes(
     engine: Engine,
     *,
     as_of_date: dt.date | str,
-    window_days: int = 30,
-    pre_period_days: int = 365,
-    retention_days: int = 90,
+    window_days: int = DEFAULTS.ab_test.window_days,
+    pre_period_days: int = DEFAULTS.ab_test.pre_period_days,
+    retention_days: int = DEFAULTS.ab_test.retention_days,
     assignments: str = "assignments",
     transactions: str = "transactions",
     events: str = "events",
@@ -196,11 +197,11 @@ def experiment_outcomes(
         With ``assignments`` and ``transactions`` registered (``events`` when available).
     as_of_date : date or str
         Last day of data (inclusive); assignments after it are refused.
-    window_days : int, default 30
+    window_days : int, default ``ab_test.window_days``
         Length of the outcome window after assignment.
-    pre_period_days : int, default 365
+    pre_period_days : int, default ``ab_test.pre_period_days``
         Length of the pre-period before assignment (``pre_orders``, ``pre_spend``).
-    retention_days : int, default 90
+    retention_days : int, default ``ab_test.retention_days``
         Length of the retention window after assignment (``retained``).
     assignments, transactions, events : str
         View names. ``events`` may be absent; ``assignments.cost`` may be absent (NaN).

@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from crmlib.checks import require_columns
+from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
 
@@ -486,16 +487,16 @@ def _profiles(
 def cluster_customers(
     features: pd.DataFrame,
     *,
-    k_range: tuple[int, int] = (3, 8),
+    k_range: tuple[int, int] = DEFAULTS.segments.cluster_k_range,
     sample_size: int = 20_000,
     silhouette_sample: int = 5_000,
-    n_bootstrap: int = 10,
+    n_bootstrap: int = DEFAULTS.segments.cluster_bootstrap,
     minibatch_above: int = 200_000,
     stability_threshold: float = 0.8,
     n_init: int = 3,
     batch_size: int = 16_384,
     threads: int = 1,
-    seed: int = 0,
+    seed: int = DEFAULTS.seed,
 ) -> ClusterResult:
     """Behavioural clusters: k-means with k chosen by silhouette, named, stability-checked.
 
@@ -531,13 +532,13 @@ def cluster_customers(
     ----------
     features : pd.DataFrame
         One row per customer.
-    k_range : (int, int), default (3, 8)
+    k_range : (int, int), default ``segments.cluster_k_range``
         Smallest and largest k tried, inclusive; 2 <= smallest.
     sample_size : int, default 20_000
         Customers in the sample that chooses k and measures stability.
     silhouette_sample : int, default 5_000
         Rows of that sample the silhouette is computed on (it costs O(rows²)).
-    n_bootstrap : int, default 10
+    n_bootstrap : int, default ``segments.cluster_bootstrap``
         Bootstrap refits for the stability figures.
     minibatch_above : int, default 200_000
         Above this many customers the final fit is MiniBatchKMeans.
@@ -554,7 +555,7 @@ def cluster_customers(
         One is the fastest measured on 2 cores: the fits are many short passes over small
         matrices, where thread synchronisation costs more than it gains, and 10-30x more
         when other work competes for the cores.
-    seed : int, default 0
+    seed : int, default the params file's ``seed`` default
 
     Returns
     -------

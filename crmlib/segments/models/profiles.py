@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_columns
+from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
@@ -77,7 +78,7 @@ def segment_profiles(
     customers: pd.DataFrame,
     *,
     as_of_date: dt.date | str,
-    by: Sequence[str] = ("region", "age_band", "acquisition_channel"),
+    by: Sequence[str] = tuple(DEFAULTS.segments.profile_dimensions),
     min_cell_size: int = MIN_CELL_SIZE,
     rules: Sequence[SegmentRule] = DEFAULT_SEGMENT_RULES,
 ) -> pd.DataFrame:
@@ -101,7 +102,7 @@ def segment_profiles(
         The canonical customers table (one row per customer).
     as_of_date : date or str
         Date at which ages are taken.
-    by : sequence of str, default ("region", "age_band", "acquisition_channel")
+    by : sequence of str, default ``segments.profile_dimensions``
         Columns of ``customers``; ``"age_band"`` needs ``birth_year``.
     min_cell_size : int, default MIN_CELL_SIZE
         The run's ``privacy.min_cell_size``: cells with fewer customers are ``masked``.

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_columns
+from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 from crmlib.segments.models.rules import (
     DEFAULT_SEGMENT_RULES,
@@ -111,7 +112,7 @@ def _score_arrays(
     return r_score, f_score, m_score
 
 
-def rfm_scores(features: pd.DataFrame, *, bins: int = 5) -> pd.DataFrame:
+def rfm_scores(features: pd.DataFrame, *, bins: int = DEFAULTS.segments.bins) -> pd.DataFrame:
     """Quantile scores 1..``bins`` of recency, frequency and monetary value.
 
     Transforms *features* (one row per customer: ``recency_days``, ``frequency``,
@@ -132,7 +133,7 @@ def rfm_scores(features: pd.DataFrame, *, bins: int = 5) -> pd.DataFrame:
     ----------
     features : pd.DataFrame
         One row per customer.
-    bins : int, default 5
+    bins : int, default ``segments.bins``
         Number of quantile bins per dimension (3 in the classic 1-3 scoring).
 
     Returns

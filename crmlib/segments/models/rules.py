@@ -54,7 +54,7 @@ import pandas as pd
 import pyarrow as pa
 
 from crmlib.checks import require_columns
-from crmlib.config import SegmentRuleParams
+from crmlib.config import DEFAULTS, SegmentRuleParams
 from crmlib.errors import DataContractError
 
 __all__ = [
@@ -357,7 +357,7 @@ def assign_segments(
     scores: pd.DataFrame,
     rules: Sequence[SegmentRule] = DEFAULT_SEGMENT_RULES,
     *,
-    bins: int = 5,
+    bins: int = DEFAULTS.segments.bins,
 ) -> pd.DataFrame:
     """Name each customer's segment from their R, F and M scores.
 
@@ -373,7 +373,7 @@ def assign_segments(
         One row per customer.
     rules : sequence of SegmentRule, default DEFAULT_SEGMENT_RULES
         A partition of the score grid, most valuable first.
-    bins : int, default 5
+    bins : int, default ``segments.bins``
         The bins the scores were computed with.
 
     Returns

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_view
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine, quote_identifier
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date, exclusive_end
@@ -132,10 +133,10 @@ def association_rules(
     engine: Engine,
     *,
     as_of_date: dt.date | str,
-    window_days: int = 365,
-    level: str = "category",
+    window_days: int = DEFAULTS.segments.window_days,
+    level: str = DEFAULTS.segments.affinity_level,
     min_support: float = 0.001,
-    min_pair_customers: int = 10,
+    min_pair_customers: int = DEFAULTS.segments.affinity_min_pair_customers,
     segments: str | None = None,
     transactions: str = "transactions",
 ) -> pd.DataFrame:
@@ -157,14 +158,14 @@ def association_rules(
         With ``transactions`` (and ``segments``, if named) registered.
     as_of_date : date or str
         Last day of the window (inclusive).
-    window_days : int, default 365
+    window_days : int, default ``segments.window_days``
         Length of the window in days.
-    level : {"category", "product"}, default "category"
+    level : {"category", "product"}, default ``segments.affinity_level``
         The item: ``category`` or ``product_id``.
     min_support : float, default 0.001
         Smallest pair support kept, as a share of the population's N; items below it in
         every population are pruned before pairing.
-    min_pair_customers : int, default 10
+    min_pair_customers : int, default ``segments.affinity_min_pair_customers``
         Smallest n_ab kept (noise and privacy: no rule rests on fewer customers).
     segments : str, optional
         A registered view or table with *customer_id, segment* (one row per customer). Rules

@@ -11,6 +11,7 @@ import logging
 import pandas as pd
 
 from crmlib.checks import require_view
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.periods import as_date, exclusive_end
 from crmlib.segments.models.clusters import BEHAVIOUR_FEATURES
@@ -32,7 +33,7 @@ def behaviour_features(
     engine: Engine,
     *,
     as_of_date: dt.date | str,
-    window_days: int = 365,
+    window_days: int = DEFAULTS.segments.window_days,
     engagement_days: int = 90,
     transactions: str = "transactions",
     events: str = "events",
@@ -65,7 +66,7 @@ def behaviour_features(
         With ``transactions`` registered; ``events`` is optional.
     as_of_date : date or str
         Last day covered (inclusive).
-    window_days : int, default 365
+    window_days : int, default ``segments.window_days``
         Length of the frequency / monetary / category window.
     engagement_days : int, default 90
         Length of the engagement window.

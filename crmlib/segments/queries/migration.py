@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from crmlib.checks import positive_days, require_view
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.periods import as_date, exclusive_end
 from crmlib.segments.models.migration import _direction
@@ -99,9 +100,9 @@ def segment_migration(
     engine: Engine,
     *,
     as_of_date: dt.date | str,
-    lookback_days: int = 90,
-    window_days: int = 365,
-    bins: int = 5,
+    lookback_days: int = DEFAULTS.segments.migration_lookback_days,
+    window_days: int = DEFAULTS.segments.window_days,
+    bins: int = DEFAULTS.segments.bins,
     rules: Sequence[SegmentRule] = DEFAULT_SEGMENT_RULES,
     transactions: str = "transactions",
 ) -> pd.DataFrame:
@@ -126,7 +127,7 @@ def segment_migration(
         With ``transactions`` registered.
     as_of_date : date or str
         The later date (inclusive).
-    lookback_days : int, default 90
+    lookback_days : int, default ``segments.migration_lookback_days``
         The earlier date is ``as_of_date - lookback_days``.
     window_days, bins, rules, transactions
         As in :func:`crmlib.segments.queries.rfm.rfm_table`.

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from crmlib.checks import positive_days, require_view
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.periods import as_date, exclusive_end
 from crmlib.segments.models.rfm import FEATURE_COLUMNS, RFM_COLUMNS, _check_bins, rfm_scores
@@ -77,7 +78,7 @@ def rfm_features(
     engine: Engine,
     *,
     as_of_date: dt.date | str,
-    window_days: int = 365,
+    window_days: int = DEFAULTS.segments.window_days,
     transactions: str = "transactions",
 ) -> pd.DataFrame:
     """Recency, frequency and net monetary value of every customer at ``as_of_date``.
@@ -94,7 +95,7 @@ def rfm_features(
         With ``transactions`` registered.
     as_of_date : date or str
         Last day observed (inclusive).
-    window_days : int, default 365
+    window_days : int, default ``segments.window_days``
         Length of the frequency / monetary window, in days, ending on ``as_of_date``.
     transactions : str
         View name.
@@ -135,8 +136,8 @@ def rfm_table(
     engine: Engine,
     *,
     as_of_date: dt.date | str,
-    window_days: int = 365,
-    bins: int = 5,
+    window_days: int = DEFAULTS.segments.window_days,
+    bins: int = DEFAULTS.segments.bins,
     rules: Sequence[SegmentRule] = DEFAULT_SEGMENT_RULES,
     transactions: str = "transactions",
 ) -> pd.DataFrame:
@@ -152,9 +153,9 @@ def rfm_table(
         With ``transactions`` registered.
     as_of_date : date or str
         Last day observed (inclusive).
-    window_days : int, default 365
+    window_days : int, default ``segments.window_days``
         Frequency / monetary window in days.
-    bins : int, default 5
+    bins : int, default ``segments.bins``
         Score bins; the default rules need 5.
     rules : sequence of SegmentRule, default DEFAULT_SEGMENT_RULES
         A partition of the ``bins**3`` score grid, most valuable first.
