@@ -9,7 +9,7 @@ PARAMS ?= params/default.yaml
 KERNEL := crm-workbook
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install report test test-fast lab lint format lock system-deps sample bench clean
+.PHONY: help install report test test-fast lab lint format lock system-deps sample bench bench-workbook clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -71,6 +71,9 @@ sample: $(STAMP)  ## regenerate the committed sample data
 
 bench: $(STAMP)  ## speed and memory benchmarks (1M customers, about 10M orders)
 	$(BIN)/python benchmarks/bench_ingest_kpis.py
+
+bench-workbook: $(STAMP)  ## the whole workbook on 1M customers against pandas + lifetimes + scikit-learn
+	$(BIN)/python benchmarks/bench_workbook.py
 
 clean:  ## remove the virtualenv and all run outputs
 	rm -rf $(VENV) outputs/*/ outputs/.*.lock
