@@ -362,6 +362,13 @@ def test_campaigns_and_rules_of_the_file_are_the_models_code_uses(tmp_path):
 #: ending in ``[i]`` is that item). Changing a default in config.py is then the only change
 #: needed; each signature reads it from :data:`crmlib.config.DEFAULTS`.
 SIGNATURE_DEFAULTS: list[tuple[str, str, str | None, str]] = [
+    ("crmlib.clv.choice:choose_model", "penalizer", "clv", "penalizer"),
+    ("crmlib.clv.choice:fit_with_fallback", "penalizer", "clv", "penalizer"),
+    ("crmlib.clv.choice:spend_model", "penalizer", "clv", "penalizer"),
+    ("crmlib.clv.value:Valuation", "horizon_months", "clv", "horizon_months"),
+    ("crmlib.clv.value:Valuation", "annual_discount_rate", "clv", "annual_discount_rate"),
+    ("crmlib.clv.value:Valuation", "margin", "clv", "margin"),
+    ("crmlib.clv.value:Valuation", "unit", "clv", "unit"),
     (
         "crmlib.activation.audience:build_audience",
         "lookback_days",

@@ -67,6 +67,7 @@ from crmlib.clv.models.optimize import RETRY_PENALIZER
 from crmlib.clv.models.registry import KERNELS
 from crmlib.clv.queries import model_summary
 from crmlib.clv.validation import COMPARISON_COLUMNS, CRITERIA, best_model, comparison_rows
+from crmlib.config import DEFAULTS
 
 __all__ = [
     "FALLBACK_STEPS",
@@ -276,7 +277,7 @@ def choose_model(
     calibration: pd.DataFrame,
     *,
     models: Sequence[str],
-    penalizer: float = 0.0,
+    penalizer: float = DEFAULTS.clv.penalizer,
     unit: str = "week",
     criterion: str = "mae",
 ) -> ModelChoice:
@@ -419,7 +420,7 @@ def fit_with_fallback(
     summary: pd.DataFrame,
     *,
     model: str,
-    penalizer: float = 0.0,
+    penalizer: float = DEFAULTS.clv.penalizer,
     unit: str = "week",
     allow_empirical: bool = True,
 ) -> ModelChoice:
@@ -481,7 +482,10 @@ def fit_with_fallback(
 
 
 def spend_model(
-    summary: pd.DataFrame, transactions: FittedModel | ModelChoice, *, penalizer: float = 0.0
+    summary: pd.DataFrame,
+    transactions: FittedModel | ModelChoice,
+    *,
+    penalizer: float = DEFAULTS.clv.penalizer,
 ) -> ModelChoice:
     """The spend per order: Gamma-Gamma when eligible, else each customer's observed spend.
 
