@@ -110,13 +110,9 @@ def engine_path(params: Any, run_dir: Path) -> pd.DataFrame:
         return crm.kpis.kpis_by_period(engine, period="month", as_of_date=params.as_of_date)
 
 
-def pandas_path(folder: Path) -> pd.DataFrame:
-    """Monthly KPIs the plain way: pandas reads the CSV, nets refunds, groups by.
-
-    Same rules as ingest where they change the numbers: rows with a bad id, date or amount,
-    after the as-of date or outside the amount bounds are dropped; an order id's first positive
-    row is the order; refunds net into their order; cancelled orders are not purchases.
-    """
+def read_order_rows(folder: Path) -> pd.DataFrame:
+    """The order rows the plain way: pandas reads the CSV; bad ids, dates, amounts and exact
+    duplicate rows are dropped."""
     raw = pd.read_csv(
         folder / "transactions.csv",
         usecols=["order_id", "customer_id", "order_ts", "amount"],
@@ -125,7 +121,17 @@ def pandas_path(folder: Path) -> pd.DataFrame:
     )
     raw["amount"] = pd.to_numeric(raw["amount"], errors="coerce")
     raw["order_ts"] = pd.to_datetime(raw["order_ts"], errors="coerce", format="%Y-%m-%d %H:%M:%S")
-    raw = raw.dropna(subset=["customer_id", "order_ts", "amount"]).drop_duplicates()
+    return raw.dropna(subset=["customer_id", "order_ts", "amount"]).drop_duplicates()
+
+
+def pandas_path(folder: Path) -> pd.DataFrame:
+    """Monthly KPIs the plain way: pandas reads the CSV, nets refunds, groups by.
+
+    Same rules as ingest where they change the numbers: rows with a bad id, date or amount,
+    after the as-of date or outside the amount bounds are dropped; an order id's first positive
+    row is the order; refunds net into their order; cancelled orders are not purchases.
+    """
+    raw = read_order_rows(folder)
     raw = raw[(raw["order_ts"] < "2026-01-01") & raw["amount"].between(-10_000, 10_000)]
     orders = raw[raw["amount"] > 0].drop_duplicates("order_id", keep="first").set_index("order_id")
     refunds = raw[raw["amount"] < 0].groupby("order_id")["amount"].sum()

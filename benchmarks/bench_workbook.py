@@ -39,7 +39,7 @@ import psutil
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ingest_kpis import measure, synthetic_data  # noqa: E402
+from bench_ingest_kpis import measure, read_order_rows, synthetic_data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = dt.date(2025, 12, 31)
@@ -157,15 +157,7 @@ def notebook_timings(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 # -- the plain path ------------------------------------------------------------------------------
 def plain_orders(folder: Path) -> pd.DataFrame:
     """Read and clean the order log: bad rows dropped, refunds netted into their order."""
-    raw = pd.read_csv(
-        folder / "transactions.csv",
-        usecols=["order_id", "customer_id", "order_ts", "amount"],
-        dtype={"order_id": str, "customer_id": str, "order_ts": str, "amount": str},
-        engine="pyarrow",
-    )
-    raw["amount"] = pd.to_numeric(raw["amount"], errors="coerce")
-    raw["order_ts"] = pd.to_datetime(raw["order_ts"], errors="coerce", format="%Y-%m-%d %H:%M:%S")
-    raw = raw.dropna(subset=["customer_id", "order_ts", "amount"]).drop_duplicates()
+    raw = read_order_rows(folder)
     raw = raw[(raw["order_ts"] < pd.Timestamp(AS_OF) + pd.Timedelta(days=1))]
     raw = raw[raw["amount"].between(-10_000, 10_000)]
     orders = raw[raw["amount"] > 0].drop_duplicates("order_id", keep="first").set_index("order_id")
