@@ -652,6 +652,14 @@ class ClvParams(_Strict):
     sensitivity_discount_rates: list[float] = Field(default_factory=lambda: [0.05, 0.10, 0.15])
     sensitivity_horizons: list[int] = Field(default_factory=lambda: [6, 12, 24])
     sensitivity_holdout_days: list[int] = Field(default_factory=lambda: [91, 182, 273])
+    refit_max_customers: int = Field(
+        default=100_000, ge=1_000,
+        description="the cut-off refits of the sensitivity table fit on a random sample this big",
+    )  # fmt: skip
+    interval_max_customers: int = Field(
+        default=100_000, ge=1_000,
+        description="the bootstrap draws of the CLV intervals are evaluated on a sample this big",
+    )  # fmt: skip
 
 
 ChurnModelName = Literal["logistic", "hist_gradient_boosting"]
@@ -684,6 +692,13 @@ class ChurnParams(_Strict):
     min_train_customers: int = Field(default=200, ge=20)
     min_class_count: int = Field(default=30, ge=5)
     btyd_unit: Literal["day", "week", "calendar_week"] = "week"
+    btyd_max_customers: int = Field(
+        default=100_000, ge=1_000,
+        description="the BTYD baseline refits on a random sample this big (scores everyone)",
+    )  # fmt: skip
+    importance_max_rows: int = Field(
+        default=10_000, ge=1_000, description="permutation importance on a random sample this big"
+    )
     bootstrap_draws: int = Field(default=200, ge=20)
     top_features: int = Field(default=6, ge=1, le=20, description="drivers shown")
     band_thresholds: tuple[float, float] = (0.4, 0.7)
