@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 
 from crmlib.checks import require_view
@@ -121,9 +122,12 @@ def second_order_durations(
     cohorts = to_periods(pd.Series(durations["first_order_date"]), period)
     spine = period_spine(cohorts.min().start_time, cohorts.max().start_time, period=period)
     labels = dict(zip(spine["period_start"], spine["period_label"], strict=True))
-    starts = [p.start_time.date() for p in cohorts]
+    codes, periods = pd.factorize(cohorts)  # a few dozen periods, not one object per row
+    period_starts = [p.start_time.date() for p in periods]
+    starts = np.asarray(period_starts, dtype=object)[codes]
+    period_labels = np.asarray([labels[start] for start in period_starts], dtype=object)
     durations.insert(6, "cohort_start", starts)
-    durations.insert(7, "cohort_label", pd.array([labels[s] for s in starts], dtype="str"))
+    durations.insert(7, "cohort_label", pd.array(period_labels[codes], dtype="str"))
     log.info(
         "%d customers, %d with a second order by %s",
         len(durations),
