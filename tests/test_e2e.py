@@ -144,3 +144,17 @@ def test_no_page_of_the_sample_report_shows_a_small_customer_count(
     limit = load_params(DEFAULT_PARAMS).privacy.min_cell_size
     found = small_counts_on_pages(outputs / "sample", min_cell_size=limit)
     assert found == [], "\n".join(found)
+
+
+def test_the_sample_computes_what_it_computed(
+    sample_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """Every artifact and metrics.json of the sample equal tests/data/sample_reference.json
+    (exact for whole numbers and text, 1e-9 for floats): speed work changes no number."""
+    from sample_reference import REFERENCE, differences, fingerprint
+
+    result, outputs = sample_run
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = json.loads(REFERENCE.read_text(encoding="utf-8"))
+    found = differences(expected, fingerprint(outputs / "sample"))
+    assert found == [], "\n".join(found[:40])
