@@ -212,11 +212,12 @@ def test_describe_summary_and_spend_check_phrase_small_counts() -> None:
 def test_cutoff_fits_and_conclusion(engine: Engine) -> None:
     summary = customer_summary(engine, observation_end=AS_OF, unit="day")
     final = (fit_transactions_model(summary, model="bgnbd", unit="day"), fit_spend_model(summary))
-    fits, base = cutoff_fits(
+    fits, base, samples = cutoff_fits(
         engine, final=final, as_of_date=AS_OF, holdout_days=[20], model="bgnbd", penalizer=0.0,
-        unit="day",
+        unit="day", max_customers=1_000, seed=1,
     )  # fmt: skip
     assert base == "all data to 2025-03-31"
+    assert list(samples) == list(fits)[1:] and not any(s.sampled for s in samples.values())
     assert list(fits)[0] == base and list(fits)[1].startswith("data to 2025-03-11")
     assert fits[base] is final
     # 3 customers do not identify a BG/NBD: the refit is never used, a named fallback is
@@ -338,14 +339,15 @@ def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tupl
                    for by in ("segment", "cohort")]  # fmt: skip
         grid = crm.clv.sensitivity(final.model, spend.model, summary, valuation=valuation,
                                    annual_discount_rates=[0.05], horizons_months=[6])  # fmt: skip
-        refits, base = cutoff_fits(engine, final=(final.model, spend.model), as_of_date=as_of,
-                                   holdout_days=[91], model=final.chosen, penalizer=0.0,
-                                   unit=unit)  # fmt: skip
-        cutoffs = crm.clv.cutoff_sensitivity(refits, summary, base=base,
-                                             valuation=valuation)  # fmt: skip
+        refits = cutoff_fits(engine, final=(final.model, spend.model), as_of_date=as_of,
+                             holdout_days=[91], model=final.chosen, penalizer=0.0, unit=unit,
+                             max_customers=1_000, seed=1)  # fmt: skip
+        cutoffs = crm.clv.cutoff_sensitivity(refits.fits, summary, base=refits.base,
+                                             valuation=valuation,
+                                             refit_samples=refits.samples)  # fmt: skip
         words += [
             crm.clv.describe_sensitivity(grid, currency="EUR"),
-            crm.clv.describe_sensitivity(cutoffs, currency="EUR"),
+            crm.clv.describe_sensitivity(cutoffs, currency="EUR", intervals=intervals),
         ]
         top = crm.clv.top_decile_share(values)
         run.write_table("clv", crm.clv.clv_artifact(values, groups, model=final))

@@ -362,6 +362,9 @@ def test_campaigns_and_rules_of_the_file_are_the_models_code_uses(tmp_path):
 #: ending in ``[i]`` is that item). Changing a default in config.py is then the only change
 #: needed; each signature reads it from :data:`crmlib.config.DEFAULTS`.
 SIGNATURE_DEFAULTS: list[tuple[str, str, str | None, str]] = [
+    ("crmlib.clv.stage:cutoff_fits", "max_customers", "clv", "refit_max_customers"),
+    ("crmlib.clv.stage:cutoff_fits", "seed", None, "seed"),
+    ("crmlib.clv.intervals:clv_intervals", "max_customers", "clv", "interval_max_customers"),
     ("crmlib.clv.choice:choose_model", "penalizer", "clv", "penalizer"),
     ("crmlib.clv.choice:fit_with_fallback", "penalizer", "clv", "penalizer"),
     ("crmlib.clv.choice:spend_model", "penalizer", "clv", "penalizer"),

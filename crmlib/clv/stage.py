@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -19,10 +19,12 @@ from crmlib.clv.choice import ModelChoice, comparison_records, fit_with_fallback
 from crmlib.clv.plots import cumulative_tracking
 from crmlib.clv.queries import UNIT_DAYS, calibration_holdout, model_summary
 from crmlib.clv.value import Valuation
+from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.io import RunFolder, to_jsonable
 from crmlib.periods import as_date, exclusive_end
 from crmlib.privacy import SmallCells
+from crmlib.sampling import RowSample, sample_rows
 
 __all__ = [
     "GROUP_COLUMNS",
@@ -32,6 +34,7 @@ __all__ = [
     "clv_artifact",
     "pool_groups",
     "clv_metrics",
+    "CutoffFits",
     "cutoff_fits",
     "tracking_table",
 ]
@@ -114,6 +117,17 @@ def tracking_table(
     )
 
 
+class CutoffFits(NamedTuple):
+    """What :func:`cutoff_fits` returns: ``fits`` ({label: (transaction model, spend model)},
+    the base first), ``base`` (the label of the fit on all data) and ``samples`` ({label of a
+    refit: the :class:`crmlib.sampling.RowSample` of its calibration customers it was fitted
+    on}), the three arguments of :func:`crmlib.clv.cutoff_sensitivity`."""
+
+    fits: dict[str, tuple[Any, Any]]
+    base: str
+    samples: dict[str, RowSample]
+
+
 def cutoff_fits(
     engine: Engine,
     *,
@@ -123,8 +137,10 @@ def cutoff_fits(
     model: str,
     penalizer: float,
     unit: str,
+    max_customers: int = DEFAULTS.clv.refit_max_customers,
+    seed: int = DEFAULTS.seed,
     transactions: str = "transactions",
-) -> tuple[dict[str, tuple[Any, Any]], str]:
+) -> CutoffFits:
     """The chosen models fitted on all data and with calibration periods ending
     ``holdout_days`` before as_of, for :func:`crmlib.clv.cutoff_sensitivity`.
 
@@ -133,12 +149,19 @@ def cutoff_fits(
     fallback that replaces it is named in the label (e.g. ``"data to 2025-03-11 (NBD (no
     dropout))"``). ``model`` may be a fallback (``"nbd"``, ``"empirical"``).
 
-    Returns ``({label: (transaction model, spend model)}, base label)``; the base is the fit
-    on all data up to as_of (the one the CLV uses).
+    A refit is fitted on at most ``max_customers`` of its calibration customers: above that,
+    on a random sample of them (:func:`crmlib.sampling.sample_rows` with ``seed``, the same
+    seed at every cut-off), drawn before the fit; the parameters' standard errors are then
+    ``RowSample.widening`` times those of a fit on all of them. The refits only feed the
+    sensitivity table, whose changes are far larger than that (the table says how large).
+
+    Returns a :class:`CutoffFits`: ``(fits, base, samples)``; the base is the fit on all
+    data up to as_of (the one the CLV uses).
     """
     as_of = as_date(as_of_date)
     base = f"all data to {as_of}"
     fits: dict[str, tuple[Any, Any]] = {base: final}
+    samples: dict[str, RowSample] = {}
     for days in holdout_days:
         cutoff = as_of - dt.timedelta(days=int(days))
         calibration = model_summary(
@@ -150,13 +173,18 @@ def cutoff_fits(
                 transactions=transactions,
             )
         )
+        sample = sample_rows(len(calibration), max_customers, seed=seed)
+        calibration = sample.take(calibration)
         refit = fit_with_fallback(calibration, model=model, penalizer=penalizer, unit=unit)
         spend = spend_model(calibration, refit, penalizer=penalizer)
         label = f"data to {cutoff}"
         if refit.chosen != model:
             label += f" ({refit.model.label})"
         fits[label] = (refit.model, spend.model)
-    return fits, base
+        samples[label] = sample
+        if sample.sampled:
+            log.info("cut-off %s refitted on %s", cutoff, sample.words("calibration customers"))
+    return CutoffFits(fits, base, samples)
 
 
 def value_groups(

@@ -33,6 +33,7 @@ __all__ = [
     "describe_clv",
     "describe_intervals",
     "describe_sensitivity",
+    "refit_uncertainty",
     "clv_conclusion",
 ]
 
@@ -243,19 +244,34 @@ def describe_intervals(
         return " ".join(lines)
     rejected = attrs.get("rejected") or {}
     rejected_total = sum(rejected.values()) if isinstance(rejected, dict) else 0
+    sample = attrs.get("customer_sample")
+    evaluated = (
+        f", evaluated on {sample['words']} (each {words} keeping its share of them, at least "
+        f"{sample['min_per_group']:,} or all of a smaller one) and scaled to each group's "
+        "total"
+        if sample
+        else ""
+    )
     lines.append(
         f"Intervals come from {draws} parametric-bootstrap draws of the model parameters"
         + (f" ({rejected_total} invalid draws redrawn)" if rejected_total else "")
+        + evaluated
         + ": they cover the uncertainty of the fitted parameters only, not which customers "
         "will actually buy, so a realised total will vary more, especially in small groups."
     )
     return " ".join(lines)
 
 
-def describe_sensitivity(table: pd.DataFrame, *, currency: str) -> str:
+def describe_sensitivity(
+    table: pd.DataFrame, *, currency: str, intervals: pd.DataFrame | None = None
+) -> str:
     """Markdown: how much total CLV moves with the discount rate, horizon or cut-off.
 
     Takes the grid of :func:`crmlib.clv.sensitivity` or a :func:`crmlib.clv.value.sensitivity_table`.
+    When the refits of a :func:`crmlib.clv.cutoff_sensitivity` table were fitted on samples
+    (its ``attrs["refit_samples"]``), one more sentence says so and, given *intervals* (the
+    table of :func:`crmlib.clv.clv_intervals` of the fit on all customers), how uncertain a
+    refit's total is at that size: :func:`refit_uncertainty`.
     """
     if table.empty:
         return "*No sensitivity results.*"
@@ -277,7 +293,80 @@ def describe_sensitivity(table: pd.DataFrame, *, currency: str) -> str:
     lines.append(
         f"The largest change is {spread:.0%} of the base total." if np.isfinite(spread) else ""
     )
+    samples = table.attrs.get("refit_samples")
+    if samples:
+        lines.append(_describe_refit_samples(samples, intervals))
     return " ".join(line for line in lines if line)
+
+
+def refit_uncertainty(intervals: pd.DataFrame, customers: int) -> tuple[float, float] | None:
+    """(Relative half-width of the total of a fit on ``customers`` customers, that of the fit
+    of *intervals*), or None when *intervals* has no bounds.
+
+    The half-width is the "All customers" row of :func:`crmlib.clv.clv_intervals` (the
+    parameter uncertainty of the fit on all its customers) over the total, times
+    ``sqrt(its customers / customers)``: standard errors of fitted parameters grow as the
+    square root of the ratio of customers (for a refit on a sample, its
+    :attr:`crmlib.sampling.RowSample.widening` times sqrt(all customers / calibration
+    customers)). A refit's shorter calibration period gives each customer less to go on, so
+    this is the least its uncertainty is.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"channel": ["All customers"], "customers": [1_000_000],
+    ...                       "clv_total": [100.0], "clv_total_lower": [99.0],
+    ...                       "clv_total_upper": [101.0]})
+    >>> [round(x, 4) for x in refit_uncertainty(table, 100_000)]
+    [0.0316, 0.01]
+    """
+    total = intervals[intervals.iloc[:, 0] == "All customers"]
+    if total.empty:
+        return None
+    row = total.iloc[0]
+    half = (float(row["clv_total_upper"]) - float(row["clv_total_lower"])) / 2
+    full = half / abs(float(row["clv_total"])) if float(row["clv_total"]) else math.nan
+    if not math.isfinite(full) or customers < 1:
+        return None
+    return full * math.sqrt(float(row["customers"]) / customers), full
+
+
+def _percent(value: float) -> str:
+    """A share with two significant digits: 0.27%, 1.3%, 12%."""
+    digits = max(0, 1 - math.floor(math.log10(value * 100))) if value > 0 else 1
+    return f"{value * 100:.{digits}f}%"
+
+
+def _describe_refit_samples(samples: Mapping[str, Any], intervals: pd.DataFrame | None) -> str:
+    """The sentence on the refits' samples of :func:`describe_sensitivity`."""
+    sampled = {label: s for label, s in samples.items() if s["customers"] < s["of"]}
+    size = min(s["customers"] for s in sampled.values())
+    at_size = "at that size"
+    if len(sampled) == len(samples) and all(s["customers"] == size for s in sampled.values()):
+        totals = [f"{s['of']:,}" for s in sampled.values()]
+        listed = totals[0] if len(totals) == 1 else ", ".join(totals[:-1]) + " and " + totals[-1]
+        text = (
+            f"Each cut-off is refitted on a random sample of {size:,} of its calibration "
+            f"customers (of {listed})"
+        )
+    else:
+        text = "The cut-offs are refitted on " + "; ".join(
+            f"{label}: {s['words']}" for label, s in sampled.items()
+        )
+        if len(sampled) < len(samples):
+            text += " (the others on all their calibration customers)"
+        at_size = f"at {size:,} customers"
+    uncertainty = None if intervals is None else refit_uncertainty(intervals, size)
+    if intervals is None or uncertainty is None:
+        return text + "."
+    refit, full = uncertainty
+    level = float(intervals.attrs.get("level", 0.95))
+    everyone = int(intervals.loc[intervals.iloc[:, 0] == "All customers", "customers"].iloc[0])
+    return (
+        f"{text}; {at_size} the parameter uncertainty of a refit's total is about "
+        f"\u00b1{_percent(refit)} ({level:.0%}), against \u00b1{_percent(full)} for the fit on "
+        f"all {everyone:,} customers, so changes smaller than that are within the refits' own "
+        "uncertainty."
+    )
 
 
 def _describe_grid(table: pd.DataFrame, base: pd.Series, currency: str) -> str:

@@ -64,6 +64,7 @@ from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date
 from crmlib.privacy import SmallCells
+from crmlib.sampling import RowSample
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -869,6 +870,7 @@ def cutoff_sensitivity(
     *,
     base: str,
     valuation: Valuation,
+    refit_samples: Mapping[str, RowSample] | None = None,
 ) -> pd.DataFrame:
     """CLV of the same customers scored with models fitted at different calibration cut-offs.
 
@@ -877,6 +879,14 @@ def cutoff_sensitivity(
     with each, valued as *valuation* says (:func:`customer_value`; its ``as_of_date`` is
     required, a ValueError when None). Returns :func:`sensitivity_table` rows with
     ``parameter`` = "calibration cut-off".
+
+    ``refit_samples`` ({label: the :class:`crmlib.sampling.RowSample` of calibration
+    customers that fit was fitted on}, e.g. :func:`crmlib.clv.cutoff_fits`' ``samples``):
+    when some fit was fitted on a sample, ``attrs["refit_samples"]`` holds, per sampled or
+    not label, ``words``, ``customers`` (fitted on), ``of`` (calibration customers) and
+    ``widening`` (how much wider the parameters' standard errors are than on all of them),
+    for the page (:func:`crmlib.clv.describe_sensitivity`); nothing is added otherwise.
+    Every customer of *summary* is scored either way.
     """
     _as_of(valuation, "cutoff_sensitivity")
     rows = []
@@ -885,4 +895,12 @@ def cutoff_sensitivity(
         rows.append({"parameter": "calibration cut-off", "setting": str(label),
                      "customers": len(clv), "total_clv": float(clv.sum()),
                      "mean_clv": float(clv.mean())})  # fmt: skip
-    return sensitivity_table(rows, base=base)
+    table = sensitivity_table(rows, base=base)
+    samples = dict(refit_samples or {})
+    if any(sample.sampled for sample in samples.values()):
+        table.attrs["refit_samples"] = {
+            str(label): {"words": sample.words("calibration customers"), "customers": sample.n,
+                         "of": sample.n_total, "widening": sample.widening}
+            for label, sample in samples.items()
+        }  # fmt: skip
+    return table
