@@ -362,6 +362,22 @@ def test_campaigns_and_rules_of_the_file_are_the_models_code_uses(tmp_path):
 #: ending in ``[i]`` is that item). Changing a default in config.py is then the only change
 #: needed; each signature reads it from :data:`crmlib.config.DEFAULTS`.
 SIGNATURE_DEFAULTS: list[tuple[str, str, str | None, str]] = [
+    (
+        "crmlib.churn.models.baselines:btyd_churn_probability",
+        "max_customers",
+        "churn",
+        "btyd_max_customers",
+    ),
+    ("crmlib.churn.models.baselines:btyd_churn_probability", "seed", None, "seed"),
+    ("crmlib.churn.stage:holdout_scores", "max_customers", "churn", "btyd_max_customers"),
+    ("crmlib.churn.stage:holdout_scores", "seed", None, "seed"),
+    ("crmlib.churn.stage:churn_drivers", "max_rows", "churn", "importance_max_rows"),
+    (
+        "crmlib.churn.models.drivers:permutation_importance_table",
+        "max_rows",
+        "churn",
+        "importance_max_rows",
+    ),
     ("crmlib.clv.stage:cutoff_fits", "max_customers", "clv", "refit_max_customers"),
     ("crmlib.clv.stage:cutoff_fits", "seed", None, "seed"),
     ("crmlib.clv.intervals:clv_intervals", "max_customers", "clv", "interval_max_customers"),

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import MaxNLocator, MultipleLocator
 from numpy.typing import ArrayLike
 from sklearn.metrics import roc_auc_score, roc_curve
@@ -20,6 +21,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from crmlib.checks import require_columns
 from crmlib.churn.models.scorecard import _check_labels, _check_scores
 from crmlib.churn.models.value import hidden_bands
+from crmlib.churn.text import describe_dependence, describe_importance
 from crmlib.formatting import format_money
 from crmlib.plotting import PALETTE, money_axis, percent_axis
 from crmlib.privacy import HIDDEN, SmallCells
@@ -157,6 +159,13 @@ def plot_gains(table: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
     return ax
 
 
+def _caption(figure: Figure | SubFigure, text: str) -> None:
+    """Write ``text`` under the figure (small, grey): the rows a chart was computed on."""
+    if text:
+        figure.text(0.01, 0.0, text, ha="left", va="top", fontsize=8.5, color="#5f6b73",
+                    style="italic", wrap=True)  # fmt: skip
+
+
 def _feature_label(feature: str) -> str:
     """``recency_days`` -> ``'Recency (days)'``, ``orders_90d`` -> ``'Orders 90d'``."""
     words = feature.replace("_", " ")
@@ -174,6 +183,8 @@ def plot_importance(table: pd.DataFrame, *, top: int = 10, ax: plt.Axes | None =
     Reads *table* (one row per feature, as from
     :func:`crmlib.churn.models.drivers.permutation_importance_table`); bars are the mean drop in
     ROC AUC when the feature is shuffled, whiskers one standard deviation over the repeats.
+    When the table was measured on a sample of the validation customers (its attrs say so), a
+    caption under the chart says which (:func:`crmlib.churn.text.describe_importance`).
 
     Examples
     --------
@@ -206,6 +217,7 @@ def plot_importance(table: pd.DataFrame, *, top: int = 10, ax: plt.Axes | None =
         xlabel="Drop in ROC AUC when the feature is shuffled (AUC points, 0-1 scale)",
         ylabel="Feature",
     )
+    _caption(ax.figure, describe_importance(table))
     return ax
 
 
@@ -221,7 +233,9 @@ def plot_partial_dependence(
     the grid for a numeric feature, bars per level for a categorical one; y is the mean P(churn)
     as a percentage. A feature absent from ``table`` gets an empty panel saying so. Axes left
     over (a grid larger than the features) are removed from their figure, and the figure gets
-    the chart's title. Returns the axes drawn on, one per feature.
+    the chart's title and, when the table was averaged over a sample of the customers (its
+    attrs say so), a caption saying which (:func:`crmlib.churn.text.describe_dependence`).
+    Returns the axes drawn on, one per feature.
 
     Examples
     --------
@@ -270,6 +284,7 @@ def plot_partial_dependence(
     panels[0].figure.suptitle(
         "Predicted churn risk across each feature's values (partial dependence)"
     )
+    _caption(panels[0].figure, describe_dependence(table))
     return panels[: len(features)]
 
 

@@ -163,13 +163,18 @@ def holdout_scores(
     btyd_unit: str = DEFAULTS.churn.btyd_unit,
     btyd_model: str = "bgnbd",
     min_cell_size: int = MIN_CELL_SIZE,
+    max_customers: int = DEFAULTS.churn.btyd_max_customers,
+    seed: int = DEFAULTS.seed,
 ) -> HoldoutScores:
     """The chosen scorer, the recency rule and BTYD refitted at the validation cutoff, per customer.
 
     All three score the same validation customers. BTYD's churn probability is P(no order in
     the horizon | history) from the 05_clv model refitted on the data up to the validation
-    cutoff; a fit that fails is left out with a note (numbers of customers in the notes by
-    the small-cell rule, ``min_cell_size``).
+    cutoff, on a random sample of at most ``max_customers`` of its customers (seeded with
+    ``seed``, the run's; the fitted parameters score every validation customer:
+    :func:`crmlib.churn.models.baselines.btyd_churn_probability`); a fit that fails is left
+    out with a note (numbers of customers in the notes by the small-cell rule,
+    ``min_cell_size``).
     """
     validation = tables.validation
     notes: list[str] = []
@@ -188,6 +193,8 @@ def holdout_scores(
                 model=btyd_model,
                 customer_ids=validation["customer_id"],
                 min_cell_size=min_cell_size,
+                max_customers=max_customers,
+                seed=seed,
             )
         except (ValueError, WorkbookError) as exc:
             notes.append(f"The BTYD baseline could not be refitted at the validation cutoff: {exc}")
@@ -225,17 +232,23 @@ def churn_drivers(
     *,
     top_features: int = DEFAULTS.churn.top_features,
     seed: int = DEFAULTS.seed,
+    max_rows: int = DEFAULTS.churn.importance_max_rows,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Permutation importance on the validation customers and partial dependence of the top features.
 
-    Importance needs both classes at the validation cutoff; without them (or without customers
-    to score) both tables are empty and reasons are not given. Partial dependence is computed
-    on the customers being scored (as_of), the population the reasons describe.
+    Importance is measured on the validation customers or, above ``max_rows``, a random sample
+    of ``max_rows`` of them (seeded with ``seed``; the table's attrs say which, and
+    :func:`crmlib.churn.plots.plot_importance` writes it under the chart). It needs both
+    classes at the validation cutoff; without them (or without customers to score) both tables
+    are empty and reasons are not given. Partial dependence is computed on the customers being
+    scored (as_of), the population the reasons describe.
     """
     empty = pd.DataFrame()
     if not _two_classes(_labels(tables.validation)) or not len(tables.score):
         return empty, empty
-    importance = permutation_importance_table(training.chosen, tables.validation, seed=seed)
+    importance = permutation_importance_table(
+        training.chosen, tables.validation, max_rows=max_rows, seed=seed
+    )
     top = importance.loc[importance["importance_mean"] > 0, "feature"].head(top_features).tolist()
     if not top:
         return importance, empty

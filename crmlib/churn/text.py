@@ -34,6 +34,8 @@ __all__ = [
     "describe_tables",
     "describe_training",
     "describe_scorecard",
+    "describe_importance",
+    "describe_dependence",
     "describe_value",
     "model_card",
     "churn_conclusion",
@@ -161,6 +163,64 @@ def describe_scorecard(
     lines.extend(f"- {note}" for note in holdout.notes)
     folded = details("how the BTYD baseline was refitted", list(holdout.fit_notes))
     return "\n".join(lines) + (f"\n\n{folded}" if folded else "")
+
+
+def _sampled(table: pd.DataFrame) -> tuple[int, int] | None:
+    """(rows used, rows there were) from a drivers table's attrs; None when all were used."""
+    rows, total = table.attrs.get("rows"), table.attrs.get("rows_total")
+    if rows is None or total is None or int(rows) >= int(total):
+        return None
+    return int(rows), int(total)
+
+
+def describe_importance(table: pd.DataFrame) -> str:
+    """The sentence under the importance chart when it was measured on a sample; "" otherwise.
+
+    Reads the attrs of :func:`crmlib.churn.models.drivers.permutation_importance_table`
+    (``rows``, ``rows_total``, ``n_repeats``). Nothing is said when every validation customer
+    was used: the chart's axis already says what the bars are.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"feature": ["recency_days"], "importance_mean": [0.05],
+    ...                       "importance_sd": [0.001]})
+    >>> table.attrs.update(rows=10_000, rows_total=696_710, n_repeats=5)
+    >>> describe_importance(table)
+    'Importance measured on a random sample of 10,000 of the 696,710 validation customers; ± (the whiskers) is the spread over 5 shuffles of that sample.'
+    >>> table.attrs.update(rows=3_512, rows_total=3_512)
+    >>> describe_importance(table)
+    ''
+    """
+    sampled = _sampled(table)
+    if sampled is None:
+        return ""
+    rows, total = sampled
+    repeats = int(table.attrs.get("n_repeats", 0))
+    shuffles = f"{repeats} shuffle{'s' if repeats != 1 else ''}" if repeats else "the shuffles"
+    return (
+        f"Importance measured on a random sample of {rows:,} of the {total:,} validation "
+        f"customers; ± (the whiskers) is the spread over {shuffles} of that sample."
+    )
+
+
+def describe_dependence(table: pd.DataFrame) -> str:
+    """The sentence under the partial-dependence charts when averaged over a sample; "" otherwise.
+
+    Reads the attrs of :func:`crmlib.churn.models.drivers.partial_dependence_table` (``rows``,
+    ``rows_total``).
+
+    Examples
+    --------
+    >>> table = pd.DataFrame(columns=["feature", "value", "kind", "mean_p_churn"])
+    >>> table.attrs.update(rows=5_000, rows_total=748_732)
+    >>> describe_dependence(table)
+    'Mean P(churn) over a random sample of 5,000 of the 748,732 customers scored.'
+    """
+    sampled = _sampled(table)
+    if sampled is None:
+        return ""
+    rows, total = sampled
+    return f"Mean P(churn) over a random sample of {rows:,} of the {total:,} customers scored."
 
 
 def describe_value(

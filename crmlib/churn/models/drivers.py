@@ -20,6 +20,7 @@ from crmlib.checks import require_columns
 from crmlib.churn.models.training import FittedChurnModel, _feature_frame, _label_array
 from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
+from crmlib.sampling import sample_rows
 
 __all__ = [
     "permutation_importance_table",
@@ -34,15 +35,6 @@ _MAX_LEVELS = 50
 
 def _model_features(model: FittedChurnModel) -> list[str]:
     return [*model.numeric_, *model.categorical_]
-
-
-def _sample_rows(n_rows: int, max_rows: int, rng: np.random.Generator) -> np.ndarray:
-    """All row positions, or ``max_rows`` of them drawn without replacement (sorted)."""
-    if int(max_rows) < 1:
-        raise ValueError(f"max_rows={max_rows!r}: expected a whole number >= 1")
-    if n_rows <= max_rows:
-        return np.arange(n_rows)
-    return np.sort(rng.choice(n_rows, size=int(max_rows), replace=False))
 
 
 class _ModelEstimator(BaseEstimator):  # type: ignore[misc]
@@ -71,7 +63,7 @@ def permutation_importance_table(
     frame: pd.DataFrame,
     *,
     label_col: str = "churned",
-    max_rows: int = 20_000,
+    max_rows: int = DEFAULTS.churn.importance_max_rows,
     n_repeats: int = 5,
     seed: int = DEFAULTS.seed,
 ) -> pd.DataFrame:
@@ -85,9 +77,15 @@ def permutation_importance_table(
     acts on the ranking, and the drop reads on a fixed scale (0.05 = five AUC points,
     whatever the churn rate); near 0 or below, the feature does not help.
 
-    Computed by :func:`sklearn.inspection.permutation_importance` on up to ``max_rows``
-    customers drawn by ``np.random.default_rng(seed)``, shuffles with ``random_state=seed``.
-    ``table.attrs`` holds ``baseline_roc_auc``, ``rows`` and ``scoring``.
+    Computed by :func:`sklearn.inspection.permutation_importance` on all customers or, above
+    ``max_rows``, a random sample of ``max_rows`` (:func:`crmlib.sampling.sample_rows`, seeded
+    with ``seed``); shuffles with ``random_state=seed``. The sample buys speed where it costs
+    little accuracy: the cost grows with the rows (every shuffle of every feature runs them
+    through the whole model), while on 10,000 customers the sampling error of a drop in AUC
+    (a few thousandths) is far below the drops that order the leading features.
+    ``table.attrs`` holds ``baseline_roc_auc``, ``rows`` (customers used),
+    ``rows_total`` (customers in *frame*), ``n_repeats`` and ``scoring``; the page says which
+    rows were used (:func:`crmlib.churn.text.describe_importance`).
 
     Parameters
     ----------
@@ -97,8 +95,8 @@ def permutation_importance_table(
         Labelled churn features, one row per customer.
     label_col : str, default "churned"
         Bool label column.
-    max_rows : int, default 20_000
-        Most customers used.
+    max_rows : int, default ``churn.importance_max_rows``
+        Most customers used (a random sample above it).
     n_repeats : int, default 5
         Shuffles per feature.
     seed : int, default the params file's ``seed`` default
@@ -136,8 +134,7 @@ def permutation_importance_table(
     require_columns(frame, [*features, label_col], table_name="churn features")
     if int(n_repeats) < 1:
         raise ValueError(f"n_repeats={n_repeats!r}: expected a whole number >= 1")
-    rng = np.random.default_rng(seed)
-    rows = _sample_rows(len(frame), max_rows, rng)
+    rows = sample_rows(len(frame), max_rows, seed=seed).positions
     labels = _label_array(
         frame[label_col].iloc[rows], where=f"churn features: column '{label_col}'"
     ).astype(int)
@@ -163,9 +160,16 @@ def permutation_importance_table(
     table.attrs.update(
         baseline_roc_auc=_roc_auc_scorer(estimator, raw, labels),
         rows=len(rows),
+        rows_total=len(frame),
+        n_repeats=int(n_repeats),
         scoring="roc_auc",
     )
-    log.info("permutation importance of %d features on %d rows", len(features), len(rows))
+    log.info(
+        "permutation importance of %d features on %d of %d rows",
+        len(features),
+        len(rows),
+        len(frame),
+    )
     return table
 
 
@@ -203,7 +207,9 @@ def partial_dependence_table(
     evenly spaced levels from 0 to 1 (minimum to maximum, duplicates dropped; missing values
     ignored); a categorical feature's grid is its levels (missing = ``"(unknown)"``), most
     frequent first, at most 50. A feature with no observed value gets no rows (a warning is
-    logged). Up to ``max_rows`` customers are drawn at random (``default_rng(seed)``).
+    logged). Up to ``max_rows`` customers are drawn at random
+    (:func:`crmlib.sampling.sample_rows`, seeded with ``seed``); ``table.attrs`` holds ``rows``
+    (customers averaged over) and ``rows_total`` (customers in *frame*).
 
     Parameters
     ----------
@@ -256,7 +262,7 @@ def partial_dependence_table(
     if int(grid_points) < 2:
         raise ValueError(f"grid_points={grid_points!r}: expected at least 2")
     require_columns(frame, model_features, table_name="churn features")
-    rows = _sample_rows(len(frame), max_rows, np.random.default_rng(seed))
+    rows = sample_rows(len(frame), max_rows, seed=seed).positions
     sample = frame[model_features].iloc[rows].reset_index(drop=True)
     coerced = _feature_frame(
         sample, model.numeric_, model.categorical_, table_name="churn features"
@@ -285,4 +291,6 @@ def partial_dependence_table(
         )
     columns = ["feature", "value", "kind", "mean_p_churn"]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-    return table.astype({"feature": "str", "value": object, "kind": "str", "mean_p_churn": float})
+    table = table.astype({"feature": "str", "value": object, "kind": "str", "mean_p_churn": float})
+    table.attrs.update(rows=n_rows, rows_total=len(frame))
+    return table
