@@ -24,6 +24,7 @@ from crmlib.churn.queries import (
     active_customers_count,
     churn_features,
     numeric_features,
+    purchase_gaps_table,
 )
 from crmlib.engine import Engine, load_sql
 from crmlib.errors import DataContractError, StageInputMissing
@@ -548,13 +549,18 @@ def test_sql_transpiles_to_spark(optional: str) -> None:
         "events": "t_events" if present else _NO_EVENTS,
         "customers": "t_customers" if present else _NO_CUSTOMERS,
         "window_aggregates": _window_sql((30, 90, 365)),
+        "purchase_gaps": "t_gaps",
+        "target": "t_gaps",
         **_engagement_sql((30, 90)),
     }
-    for name in ("churn_features", "churn_active_count", "churn_purchase_span"):
+    names = ("churn_features", "churn_purchase_gaps", "churn_active_count", "churn_purchase_span")
+    for name in names:
         text = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: values[m.group(1)], load_sql(name))
         (spark,) = sqlglot.transpile(text, read="duckdb", write="spark")
         assert "FILTER" not in spark.upper(), name
         if name == "churn_features":
+            assert "DATEDIFF" in spark and "t_gaps" in spark
+        if name == "churn_purchase_gaps":
             assert "DATEDIFF" in spark and "LAG(" in spark.upper()
 
 
@@ -629,3 +635,32 @@ def test_sample_at_a_cutoff(sample_engine: Engine) -> None:
         .all()
         .all()
     )
+
+
+def test_gaps_built_for_a_later_cutoff_serve_an_earlier_one() -> None:
+    """churn_tables builds the purchase gaps once, for its latest cutoff: an earlier cutoff's
+    features from that table equal those from gaps built for the cutoff itself (a gap depends
+    only on earlier purchases), with same-day orders, equal timestamps and later purchases."""
+    orders = pd.DataFrame({
+        "customer_id": ["A", "A", "A", "A", "A", "B", "B", "B", "C"],
+        "order_ts": pd.to_datetime([
+            "2025-01-05 10:00", "2025-01-05 18:00", "2025-02-01 09:00", "2025-02-01 09:00",
+            "2025-03-15 12:00", "2025-01-10 08:00", "2025-02-20 08:00", "2025-06-01 08:00",
+            "2025-02-25 08:00",
+        ]),
+        "amount": 10.0, "gross_amount": 10.0, "refund_amount": 0.0, "category": "books",
+        "is_purchase": True,
+    })  # fmt: skip
+    with Engine(threads=1) as engine:
+        engine.register("transactions", orders)
+        own = churn_features(engine, cutoff="2025-03-31", with_label=False)
+        shared = purchase_gaps_table(engine, end_ts=dt.datetime(2025, 7, 1))
+        from_later = churn_features(
+            engine, cutoff="2025-03-31", with_label=False, purchase_gaps=shared
+        )
+        assert engine.has_table(shared)  # the caller's table is left for its other cutoffs
+    pd.testing.assert_frame_equal(own, from_later)
+    gaps = own.set_index("customer_id")[["mean_gap_days", "sd_gap_days"]]
+    assert gaps.loc["A"].tolist() == [34.5, pytest.approx(statistics.stdev([27, 42]))]
+    assert gaps.loc["B", "mean_gap_days"] == 41.0 and math.isnan(gaps.loc["B", "sd_gap_days"])
+    assert math.isnan(gaps.loc["C", "mean_gap_days"])

@@ -1,7 +1,8 @@
 -- Churn feature table at a cutoff (crmlib.churn churn_features): one row per customer active at
 -- the cutoff, i.e. with a purchase (is_purchase) in $lookback_start <= order_ts < $end_ts
 -- ($end_ts = midnight after the cutoff day), ordered by customer_id.
--- Reads {{ transactions }} (customer_id, order_ts, amount, gross_amount, refund_amount, category,
+-- Reads {{ purchase_gaps }} (crmlib/sql/churn_purchase_gaps.sql: the positive gaps between purchase
+-- days, for this or a later cutoff), {{ transactions }} (customer_id, order_ts, amount, gross_amount, refund_amount, category,
 -- is_purchase), {{ events }} (customer_id, event_ts, event_type) and {{ customers }}
 -- (customer_id, acquisition_channel, region, birth_year, email_opt_in, sms_opt_in, push_opt_in,
 -- loyalty_tier); an empty relation stands in for a missing events or customers table.
@@ -92,23 +93,10 @@ categories AS (
     ) AS bought
     GROUP BY customer_id
 ),
-gaps AS (
-    SELECT
-        customer_id,
-        CAST(
-            date_diff(
-                'day',
-                lag(CAST(order_ts AS DATE)) OVER (PARTITION BY customer_id ORDER BY order_ts),
-                CAST(order_ts AS DATE)
-            ) AS DOUBLE
-        ) AS gap_days
-    FROM {{ transactions }}
-    WHERE is_purchase AND order_ts < $end_ts AND customer_id IS NOT NULL
-),
 gap_stats AS (
     SELECT customer_id, avg(gap_days) AS mean_gap_days, stddev_samp(gap_days) AS sd_gap_days
-    FROM gaps
-    WHERE gap_days > 0
+    FROM {{ purchase_gaps }}
+    WHERE order_ts < $end_ts
     GROUP BY customer_id
 ),
 engagement AS (
