@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,7 @@ class TreePeakRSS:
         self.process = psutil.Process(pid)
         self.every = every
         self.peak = 0
+        self.window = 0  # the peak since the last cut()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -73,7 +75,13 @@ class TreePeakRSS:
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
+            self.window = max(self.window, total)
             time.sleep(self.every)
+
+    def cut(self) -> int:
+        """The peak since the previous cut (or the start), and start a new window."""
+        peak, self.window = self.window, 0
+        return peak
 
     def start(self) -> TreePeakRSS:
         self._thread.start()
@@ -98,8 +106,9 @@ def bench_params(folder: Path, target: Path) -> Path:
     return target
 
 
-def run_workbook(params_file: Path, outputs: Path) -> tuple[float, int, Path]:
-    """``crm-workbook run`` as a subprocess: (seconds, peak RSS of the tree, run folder)."""
+def run_workbook(params_file: Path, outputs: Path) -> tuple[float, int, Path, dict[str, int]]:
+    """``crm-workbook run`` as a subprocess: (seconds, peak RSS of the tree, run folder, and the
+    peak while each notebook ran: the runner prints "[k/7] name ... ok" when one ends)."""
     command = [
         str(Path(sys.executable).with_name("crm-workbook")),
         "run",
@@ -112,18 +121,22 @@ def run_workbook(params_file: Path, outputs: Path) -> tuple[float, int, Path]:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sampler = TreePeakRSS(process.pid).start()
     assert process.stdout is not None
+    peaks: dict[str, int] = {}
     for line in process.stdout:
         print(f"    | {line.rstrip()}", flush=True)
+        finished = re.match(r"\[\d+/\d+\] (\S+) \.\.\. ", line)
+        if finished:
+            peaks[finished.group(1)] = sampler.cut()
     code = process.wait()
     seconds = time.perf_counter() - started
     sampler.stop()
     if code != 0:
         raise SystemExit(f"crm-workbook run failed (exit {code}); see the lines above")
-    return seconds, sampler.peak, outputs / "bench"
+    return seconds, sampler.peak, outputs / "bench", peaks
 
 
-def notebook_timings(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per notebook (wall, cells, start-up, import cell) and per cell (seconds, first line)."""
+def notebook_timings(run_dir: Path, peaks: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per notebook (wall, cells, start-up, import cell, peak GiB) and per cell (seconds, code)."""
     record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     notebooks, cells = [], []
     for name, entry in record["notebooks"].items():
@@ -145,6 +158,7 @@ def notebook_timings(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "cells": sum(durations),
                 "outside cells": entry["seconds"] - sum(durations),
                 "import cell": setup,
+                "peak GiB": peaks.get(name, 0) / 2**30,
             }
         )
         for index, (cell, seconds) in enumerate(zip(code, durations, strict=True)):
@@ -286,8 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params_file = bench_params(folder, scratch / "bench.yaml")
         print("\n== the workbook: crm-workbook run (default params) ==", flush=True)
-        seconds, peak, run_dir = run_workbook(params_file, args.keep or scratch / "outputs")
-        notebooks, cells = notebook_timings(run_dir)
+        seconds, peak, run_dir, peaks = run_workbook(params_file, args.keep or scratch / "outputs")
+        notebooks, cells = notebook_timings(run_dir, peaks)
         print(notebooks.to_string(index=False, float_format=lambda v: f"{v:8.1f}"))
         print("\n15 slowest cells:")
         slowest = cells.sort_values("seconds", ascending=False).head(15)
