@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["contract_transactions", "purchase_transactions"]
+__all__ = ["contract_transactions", "purchase_transactions", "simulated_orders"]
 
 _FIELDS = ["order_id", "customer_id", "order_ts", "amount", "gross_amount", "refund_amount", "kind"]
 
@@ -57,3 +57,21 @@ def purchase_transactions(rows: list[tuple[str, str, str, float, bool]]) -> pd.D
     frame["order_ts"] = pd.to_datetime(frame["order_ts"]).astype("datetime64[us]")
     frame["is_return"] = frame["amount"] < 0
     return frame
+
+
+def simulated_orders(
+    days: np.ndarray, keep: np.ndarray, rng: np.random.Generator, *, id_digits: int
+) -> pd.DataFrame:
+    """Purchases simulated as a (customer x order) matrix of days since 2023-01-01: one row
+    per kept cell, the day floored, a Gamma(3, 15) amount from ``rng`` (drawn last), customer
+    ids ``C`` + ``id_digits`` digits."""
+    customer, order = np.nonzero(keep)
+    return pd.DataFrame({
+        "order_id": [f"O{c}-{o}" for c, o in zip(customer, order, strict=True)],
+        "customer_id": pd.Series([f"C{c:0{id_digits}d}" for c in customer], dtype="str"),
+        "order_ts": (pd.Timestamp("2023-01-01") + pd.to_timedelta(days[keep], unit="D"))
+        .floor("D").astype("datetime64[us]"),
+        "amount": np.round(rng.gamma(3.0, 15.0, int(keep.sum())), 2),
+        "is_purchase": True,
+        "is_return": False,
+    })  # fmt: skip

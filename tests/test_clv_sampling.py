@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from contract_tables import simulated_orders
 from test_clv_validation import lifetimes_module, quiet, simulate_bgnbd
 
 from crmlib.clv.choice import fit_with_fallback, spend_model
@@ -41,16 +42,7 @@ def _bgnbd_orders(n: int, seed: int) -> pd.DataFrame:
     gaps = rng.exponential(1.0, (n, width)) / rate[:, None]
     days = first[:, None] + np.cumsum(np.c_[np.zeros(n), gaps], axis=1)
     keep = (days < 730) & (np.arange(width + 1)[None, :] <= repeats[:, None])
-    customer, order = np.nonzero(keep)
-    return pd.DataFrame({
-        "order_id": [f"O{c}-{o}" for c, o in zip(customer, order, strict=True)],
-        "customer_id": pd.Series([f"C{c:05d}" for c in customer], dtype="str"),
-        "order_ts": (pd.Timestamp("2023-01-01") + pd.to_timedelta(days[keep], unit="D"))
-        .floor("D").astype("datetime64[us]"),
-        "amount": np.round(rng.gamma(3.0, 15.0, int(keep.sum())), 2),
-        "is_purchase": True,
-        "is_return": False,
-    })  # fmt: skip
+    return simulated_orders(days, keep, rng, id_digits=5)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from contract_tables import contract_transactions
+from contract_tables import contract_transactions, simulated_orders
 
 from crmlib.clv.models import fitting
 from crmlib.clv.models.fitting import eligibility, fit_spend_model, fit_transactions_model
@@ -259,16 +259,7 @@ def _planted_no_dropout(n: int = 200, seed: int = 12) -> pd.DataFrame:
     gaps = rng.exponential(1.0, (n, 60)) / rate[:, None]
     days = first[:, None] + np.cumsum(np.c_[np.zeros(n), gaps], axis=1)
     keep = days < 730
-    customer, order = np.nonzero(keep)
-    return pd.DataFrame({
-        "order_id": [f"O{c}-{o}" for c, o in zip(customer, order, strict=True)],
-        "customer_id": pd.Series([f"C{c:03d}" for c in customer], dtype="str"),
-        "order_ts": (pd.Timestamp("2023-01-01") + pd.to_timedelta(days[keep], unit="D"))
-        .floor("D").astype("datetime64[us]"),
-        "amount": np.round(rng.gamma(3.0, 15.0, int(keep.sum())), 2),
-        "is_purchase": True,
-        "is_return": False,
-    })  # fmt: skip
+    return simulated_orders(days, keep, rng, id_digits=3)
 
 
 def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tuple[dict, str]:
