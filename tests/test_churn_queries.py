@@ -654,7 +654,9 @@ def test_gaps_built_for_a_later_cutoff_serve_an_earlier_one() -> None:
     with Engine(threads=1) as engine:
         engine.register("transactions", orders)
         own = churn_features(engine, cutoff="2025-03-31", with_label=False)
-        shared = purchase_gaps_table(engine, end_ts=dt.datetime(2025, 7, 1))
+        left = "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'churn_%'"
+        assert engine.query(left).empty  # its own gaps table is dropped
+        shared = purchase_gaps_table(engine, name="later_gaps", end_ts=dt.datetime(2025, 7, 1))
         from_later = churn_features(
             engine, cutoff="2025-03-31", with_label=False, purchase_gaps=shared
         )

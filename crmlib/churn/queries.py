@@ -48,6 +48,7 @@ date, so this is the one way later information reaches the features.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -415,13 +416,13 @@ def churn_features(
         windows=windows,
         engagement=engagement,
     )
-    own_gaps = purchase_gaps is None
-    gaps = (
-        purchase_gaps_table(engine, end_ts=exclusive_end(cutoff_day), transactions=transactions)
-        if purchase_gaps is None
-        else purchase_gaps
-    )
-    try:
+    with contextlib.ExitStack() as own:
+        gaps = purchase_gaps
+        if gaps is None:  # called alone: this cutoff's own gaps, dropped afterwards
+            gaps = own.enter_context(engine.temp_tables("churn", ["gaps"]))["gaps"]
+            purchase_gaps_table(
+                engine, name=gaps, end_ts=exclusive_end(cutoff_day), transactions=transactions
+            )
         from_engine = engine.arrow(
             "churn_features",
             params,
@@ -434,9 +435,6 @@ def churn_features(
                 **_engagement_sql(engagement),
             },
         ).to_pandas()
-    finally:
-        if own_gaps:
-            engine.execute(f"DROP TABLE IF EXISTS {quote_identifier(gaps)}")
     if from_engine.empty:
         notes.append(
             _empty_note(
@@ -624,16 +622,12 @@ class ChurnTables:
     notes: tuple[str, ...]
 
 
-#: The temporary table of purchase gaps :func:`churn_tables` shares between its cutoffs.
-PURCHASE_GAPS = "_churn_purchase_gaps"
-
-
 def purchase_gaps_table(
     engine: Engine,
     *,
+    name: str,
     end_ts: dt.datetime,
     transactions: str = "transactions",
-    name: str = PURCHASE_GAPS,
 ) -> str:
     """Create the temporary table ``name`` of the positive gaps between each customer's
     consecutive purchase days before ``end_ts`` (``churn_purchase_gaps.sql``: one window pass
@@ -678,8 +672,10 @@ def churn_tables(
     }
     require_view(engine, "transactions", _TRANSACTION_COLUMNS, producer="01_ingest")
     latest = max(cutoffs.train, cutoffs.validation, cutoffs.score)
-    common["purchase_gaps"] = purchase_gaps_table(engine, end_ts=exclusive_end(latest))
-    try:
+    with engine.temp_tables("churn", ["gaps"]) as names:  # one table for the three cutoffs
+        common["purchase_gaps"] = purchase_gaps_table(
+            engine, name=names["gaps"], end_ts=exclusive_end(latest)
+        )
         train = churn_features(
             engine, cutoff=cutoffs.train, with_label=True, observed_until=cutoffs.score, **common
         )
@@ -688,8 +684,6 @@ def churn_tables(
             **common,
         )  # fmt: skip
         score = churn_features(engine, cutoff=cutoffs.score, with_label=False, **common)
-    finally:
-        engine.execute(f"DROP TABLE IF EXISTS {quote_identifier(PURCHASE_GAPS)}")
     notes = [note for table in (train, validation, score) for note in table.attrs.get("notes", [])]
     empty = [name for name in numeric if name in train and len(train) and train[name].isna().all()]
     if empty:
