@@ -27,18 +27,21 @@ PERIODS: tuple[str, ...] = ("week", "month", "quarter")
 _FREQ = {"week": "W-SUN", "month": "M", "quarter": "Q-DEC"}
 
 
-def as_date(value: dt.date | str) -> dt.date:
-    """``value`` as a date; a clear ValueError naming ``as_of_date`` when it is not one.
+def as_date(value: dt.date | str, *, name: str = "as_of_date") -> dt.date:
+    """``value`` as a date; a clear ValueError naming the option (``name``) when it is not one.
 
     Examples
     --------
     >>> as_date("2025-12-31")
     datetime.date(2025, 12, 31)
+    >>> as_date("soon", name="cutoff")
+    Traceback (most recent call last):
+    ValueError: cutoff='soon': expected a date such as '2025-12-31'
     """
     try:
         return pd.Timestamp(value).date()
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"as_of_date={value!r}: expected a date such as '2025-12-31'") from exc
+        raise ValueError(f"{name}={value!r}: expected a date such as '2025-12-31'") from exc
 
 
 def check_period(period: str) -> str:

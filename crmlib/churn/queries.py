@@ -129,13 +129,6 @@ def _check_windows(name: str, windows: Sequence[int]) -> tuple[int, ...]:
     return days
 
 
-def _check_date(name: str, value: dt.date | str) -> dt.date:
-    try:
-        return as_date(value)
-    except ValueError:
-        raise ValueError(f"{name}={value!r}: expected a date such as '2025-12-31'") from None
-
-
 def numeric_features(
     windows_days: Sequence[int] = tuple(DEFAULTS.churn.windows_days),
     engagement_windows_days: Sequence[int] = tuple(DEFAULTS.churn.engagement_windows_days),
@@ -255,7 +248,7 @@ def _check_label_window(
             f"with_label=True needs observed_until (the last day of data, inclusive) to check "
             f"that {window} is fully observed; pass it, or with_label=False"
         )
-    until = _check_date("observed_until", observed_until)
+    until = as_date(observed_until, name="observed_until")
     if last > until:
         latest = until - dt.timedelta(days=horizon_days)
         raise ValueError(
@@ -382,7 +375,7 @@ def churn_features(
     >>> table["region"].tolist(), len(table.attrs["notes"])
     (['(unknown)', '(unknown)'], 2)
     """
-    cutoff_day = _check_date("cutoff", cutoff)
+    cutoff_day = as_date(cutoff, name="cutoff")
     lookback_days = positive_days("lookback_days", lookback_days)
     horizon_days = positive_days("horizon_days", horizon_days)
     windows = _check_windows("windows_days", windows_days)
@@ -570,7 +563,7 @@ def active_customers_count(
     ...     active_customers_count(engine, cutoff="2025-06-30")
     1
     """
-    cutoff_day = _check_date("cutoff", cutoff)
+    cutoff_day = as_date(cutoff, name="cutoff")
     lookback_days = positive_days("lookback_days", lookback_days)
     require_view(
         engine, transactions, ("customer_id", "order_ts", "is_purchase"), producer="01_ingest"

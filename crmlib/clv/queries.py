@@ -102,14 +102,6 @@ def _check_unit(unit: str) -> str:
     return unit
 
 
-def _day(name: str, value: dt.date | str) -> dt.date:
-    """``value`` as a date; a ValueError naming the option when it is not one."""
-    try:
-        return as_date(value)
-    except ValueError:
-        raise ValueError(f"{name}={value!r}: expected a date such as '2025-12-31'") from None
-
-
 def _period_day(day: dt.date, unit: str) -> int:
     """Start of the period holding ``day``, in days since the epoch (as the SQL computes it)."""
     days = (day - _EPOCH).days
@@ -231,11 +223,11 @@ def customer_summary(
     'week'
     """
     _check_unit(unit)
-    end = _day("observation_end", observation_end)
+    end = as_date(observation_end, name="observation_end")
     first_from = (
         _EVERY_CUSTOMER
         if first_purchase_from is None
-        else _day("first_purchase_from", first_purchase_from)
+        else as_date(first_purchase_from, name="first_purchase_from")
     )
     if first_from > end:
         raise ValueError(
@@ -335,8 +327,8 @@ def calibration_holdout(
     1           b              0    5.0                  0               7.0
     """
     _check_unit(unit)
-    calibration = _day("calibration_end", calibration_end)
-    end = _day("observation_end", observation_end)
+    calibration = as_date(calibration_end, name="calibration_end")
+    end = as_date(observation_end, name="observation_end")
     if calibration >= end:
         raise ValueError(
             f"calibration_end={calibration} is not before observation_end={end}: the holdout "
