@@ -243,6 +243,20 @@ class Valuation:
             as_of_date=getattr(params, "as_of_date", None),
         )
 
+    @property
+    def unit_days(self) -> float:
+        """Days in one ``unit``: ``days_per_unit`` as resolved at construction."""
+        return resolve_days_per_unit(self.unit, self.days_per_unit)
+
+    def grid(self) -> Grid:
+        """The horizon's month boundaries in model units and each month's discount factor
+        (:func:`horizon_grid` at ``horizon_months`` and ``annual_discount_rate``)."""
+        return horizon_grid(
+            self.horizon_months,
+            units_per_month=DAYS_PER_MONTH / self.unit_days,
+            monthly_rate=monthly_discount_rate(self.annual_discount_rate),
+        )
+
 
 def _as_of(valuation: Valuation, function: str) -> dt.date:
     """``valuation.as_of_date``, or a ValueError naming *function* (which needs it) when None."""
@@ -484,20 +498,16 @@ def customer_value(
     or months calls the model. 1,000,000 customers take about half a second.
     """
     as_of = _as_of(valuation, "customer_value")
-    horizon_months, annual_discount_rate = valuation.horizon_months, valuation.annual_discount_rate
-    margin, unit = valuation.margin, valuation.unit
-    days_per_unit = resolve_days_per_unit(unit, valuation.days_per_unit)
+    horizon_months, margin, days_per_unit = (
+        valuation.horizon_months, valuation.margin, valuation.unit_days,
+    )  # fmt: skip
     if not 0 <= margin <= 1:
         raise ValueError(f"margin={margin}: expected a share between 0 and 1")
     model = transaction_model(transaction_fitter)
     spend = spend_params(spend_fitter)
     x, t_x, T = history(summary, HISTORY_COLUMNS[:3], table_name="summary")
     m = monetary(summary, x)
-    grid = horizon_grid(
-        horizon_months,
-        units_per_month=DAYS_PER_MONTH / days_per_unit,
-        monthly_rate=monthly_discount_rate(annual_discount_rate),
-    )
+    grid = valuation.grid()
     values = horizon_values(model, spend, x, t_x, T, m, grid)
     next_days = _next_order_time(model, values, grid)[values.pair_index] * days_per_unit
     whole_days = np.maximum(np.ceil(next_days - 1e-9), 1.0)
@@ -527,13 +537,13 @@ def customer_value(
         "as_of_date": as_of.isoformat(),
         "horizon_months": h,
         "days_per_month": DAYS_PER_MONTH,
-        "annual_discount_rate": float(annual_discount_rate),
-        "monthly_discount_rate": monthly_discount_rate(annual_discount_rate),
-        f"discount_rate_per_{unit}": discount_rate_per_unit(
-            annual_discount_rate, days_per_unit=days_per_unit
+        "annual_discount_rate": float(valuation.annual_discount_rate),
+        "monthly_discount_rate": monthly_discount_rate(valuation.annual_discount_rate),
+        f"discount_rate_per_{valuation.unit}": discount_rate_per_unit(
+            valuation.annual_discount_rate, days_per_unit=days_per_unit
         ),
         "margin": float(margin),
-        "unit": unit,
+        "unit": valuation.unit,
         "days_per_unit": float(days_per_unit),
     }
     log.info(
@@ -564,18 +574,12 @@ def clv_by_month(
     as-of date).
     """
     as_of = _as_of(valuation, "clv_by_month")
-    days_per_unit = resolve_days_per_unit(valuation.unit, valuation.days_per_unit)
-    horizon_months, margin = valuation.horizon_months, valuation.margin
-    annual_discount_rate = valuation.annual_discount_rate
+    days_per_unit, margin = valuation.unit_days, valuation.margin
     model = transaction_model(transaction_fitter)
     spend = spend_params(spend_fitter)
     x, t_x, T = history(summary, HISTORY_COLUMNS[:3], table_name="summary")
     m = monetary(summary, x)
-    grid = horizon_grid(
-        horizon_months,
-        units_per_month=DAYS_PER_MONTH / days_per_unit,
-        monthly_rate=monthly_discount_rate(annual_discount_rate),
-    )
+    grid = valuation.grid()
     values = horizon_values(model, spend, x, t_x, T, m, grid)
     n_pairs = len(values.pair_x)
     alive = np.bincount(values.pair_index, weights=values.p_alive, minlength=n_pairs)
@@ -607,7 +611,7 @@ def clv_by_month(
             "clv": "currency: margin of the month discounted to as_of_date",
             "cumulative_clv": "currency: discounted margin up to the month's end",
         },
-        "annual_discount_rate": float(annual_discount_rate),
+        "annual_discount_rate": float(valuation.annual_discount_rate),
         "margin": float(margin),
         "as_of_date": as_of.isoformat(),
     }
@@ -781,7 +785,7 @@ def sensitivity(
     base_discount_rate = valuation.annual_discount_rate
     base_horizon_months = valuation.horizon_months
     margin = valuation.margin
-    days_per_unit = resolve_days_per_unit(valuation.unit, valuation.days_per_unit)
+    days_per_unit = valuation.unit_days
     model = transaction_model(transaction_fitter)
     spend = spend_params(spend_fitter)
     x, t_x, T = history(summary, HISTORY_COLUMNS[:3], table_name="summary")
