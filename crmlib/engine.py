@@ -99,6 +99,7 @@ class Engine:
         if temp_directory is not None:
             self.con.execute(f"SET temp_directory = {quote_literal(temp_directory)}")
         self.con.execute("SET preserve_insertion_order = true")
+        self.con.execute("SET allocator_background_threads = true")
         # Progress-bar settings are left alone: inside Jupyter, DuckDB 2 refuses any change to them
         # unless ipywidgets is installed (InvalidInputException), and without it draws no bar.
 
