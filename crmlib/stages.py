@@ -67,6 +67,8 @@ STAGE_ARTIFACTS: Mapping[str, StageArtifacts] = {
             "assignments",
             "rejects",
             "daily_orders",
+            "customer_days",  # the shared purchase facts (crmlib.facts)
+            "customer_facts",
             "quality.json",
         ),
     ),
@@ -78,26 +80,26 @@ STAGE_ARTIFACTS: Mapping[str, StageArtifacts] = {
     ),
     "cohorts": StageArtifacts(
         "03_cohorts",
-        reads=("transactions",),
+        reads=("transactions", "customer_days", "customer_facts"),
         optional=("customers",),
         writes=("cohort_retention", "cohort_revenue", "lifecycle"),
     ),
     "segments": StageArtifacts(
         "04_segments",
-        reads=("transactions",),
+        reads=("transactions", "customer_days", "customer_facts"),
         optional=("customers", "events"),
         writes=("rfm", "segment_summary", "segment_migration", "clusters", "affinities"),
         previous=("rfm",),  # the baseline of "entered the segment"
     ),
     "clv": StageArtifacts(
         "05_clv",
-        reads=("transactions",),
+        reads=("transactions", "customer_days", "customer_facts"),
         optional=("customers", "rfm"),  # rfm: CLV by segment
         writes=("clv",),
     ),
     "churn": StageArtifacts(
         "06_churn",
-        reads=("transactions",),
+        reads=("transactions", "customer_days", "customer_facts"),
         optional=("customers", "events", "rfm", "clv"),
         writes=("churn_scores",),
     ),

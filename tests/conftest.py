@@ -56,6 +56,8 @@ _INGEST_CELLS: list[tuple[str, list[str]]] = [
         run = RunFolder(run_dir)
         transactions = pd.read_csv(params.resolve(params.source.transactions.path))
         _ = run.write_table("transactions", transactions)
+        _ = run.write_table("customer_days", transactions)  # stand-ins for the shared facts
+        _ = run.write_table("customer_facts", transactions)
         _ = run.write_json("quality", {"rows_read": len(transactions), "rows_rejected": 0})
         print("STDERR-NOISE should not reach the report", file=sys.stderr)
         """,

@@ -28,6 +28,7 @@ import crmlib
 from crmlib import runner
 from crmlib.config import STAGE_SECTIONS, load_params, section_for_notebook
 from crmlib.errors import RunSetupError, StageInputMissing
+from crmlib.facts import FACT_TABLES
 from crmlib.ingest import TABLES
 from crmlib.io import ARTIFACT_PRODUCERS
 from crmlib.stages import STAGE_ARTIFACTS, StageArtifacts, artifact_writers
@@ -48,8 +49,11 @@ _METHODS: Mapping[str, str] = {
     "path": "writes",  # crmlib.ingest's _Artifacts(run).path(name): written at the end
 }
 
-#: 01_ingest writes one artifact per configured contract table under a variable name.
-_WRITTEN_BY_NAME_IN_A_VARIABLE: Mapping[str, frozenset[str]] = {"ingest": frozenset(TABLES)}
+#: 01_ingest writes one artifact per configured contract table, and the shared purchase facts,
+#: under a variable name.
+_WRITTEN_BY_NAME_IN_A_VARIABLE: Mapping[str, frozenset[str]] = {
+    "ingest": frozenset(TABLES) | frozenset(FACT_TABLES)
+}
 
 
 @dataclass
@@ -374,8 +378,8 @@ def test_check_artifacts(tmp_path: Path) -> None:
     notebooks = _workbook("01_ingest", "04_segments", "05_clv")
     runner.check_artifacts(params, notebooks, ["01_ingest", "04_segments", "05_clv"])
     with pytest.raises(RunSetupError, match=(
-        "04_segments requires artifact 'transactions', which 01_ingest writes, but 01_ingest "
-        "does not run on this params file"
+        "04_segments requires artifacts 'transactions', 'customer_days' and 'customer_facts', "
+        "which 01_ingest writes, but 01_ingest does not run on this params file"
     )):  # fmt: skip
         runner.check_artifacts(params, notebooks, ["04_segments", "05_clv"])
     with pytest.raises(RunSetupError, match="the workbook has no 01_ingest notebook"):
@@ -385,12 +389,14 @@ def test_check_artifacts(tmp_path: Path) -> None:
         runner.check_artifacts(params, notebooks, ["05_clv"], reuse=last_good, flag="--only 05_clv")
     assert str(raised.value) == (
         f"--only 05_clv reuses the artifacts of the last good run {last_good}, but it lacks "
-        "what the selected notebooks require: 05_clv requires artifact 'transactions' "
-        "(data/transactions.parquet), which 01_ingest writes. Run the whole workbook first, "
-        "or rerun from 01_ingest (--from 01_ingest)"
+        "what the selected notebooks require: 05_clv requires artifacts 'transactions' "
+        "(data/transactions.parquet), 'customer_days' (data/customer_days.parquet) and "
+        "'customer_facts' (data/customer_facts.parquet), which 01_ingest writes. Run the whole "
+        "workbook first, or rerun from 01_ingest (--from 01_ingest)"
     )
     (last_good / "data").mkdir(parents=True)
-    pd.DataFrame({"customer_id": ["A"]}).to_parquet(last_good / "data" / "transactions.parquet")
+    for name in ("transactions", "customer_days", "customer_facts"):
+        pd.DataFrame({"customer_id": ["A"]}).to_parquet(last_good / "data" / f"{name}.parquet")
     # 05 reads 04's rfm only when present: an optional artifact is not demanded
     runner.check_artifacts(params, notebooks, ["05_clv"], reuse=last_good, flag="--only 05_clv")
 
@@ -400,7 +406,11 @@ def test_07_on_an_export_requires_nothing() -> None:
     export = load_params(REPO_ROOT / "params" / "ab_export_only.yaml")
     assert runner.required_artifacts(default, "ab_test") == ("transactions",)
     assert runner.required_artifacts(export, "ab_test") == ()
-    assert runner.required_artifacts(default, "segments") == ("transactions",)
+    assert runner.required_artifacts(default, "segments") == (
+        "transactions",
+        "customer_days",
+        "customer_facts",
+    )
     notebooks = runner.discover_notebooks(REPO_ROOT / "notebooks")
     plan = runner.plan_stages(export, notebooks)
     assert [stem for stem, reason in plan.items() if reason is None] == ["07_ab_test"]

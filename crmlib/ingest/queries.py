@@ -18,6 +18,7 @@ import pyarrow as pa
 from crmlib.config import TableSource, WorkbookParams
 from crmlib.engine import Engine, load_sql, quote_literal
 from crmlib.errors import StageInputMissing
+from crmlib.facts import FACT_TABLES, build_facts
 from crmlib.ingest.sources import StagedTable, drop_raw, transaction_expressions
 from crmlib.io import RunFolder, published_path
 
@@ -61,6 +62,16 @@ ARTIFACT_DTYPES: dict[str, dict[str, str]] = {
         "detail": "str", "amount": "float64", "raw_record": "str",
     },
     "daily_orders": {"date": "object", "orders": "int64", "net_revenue": "float64"},
+    # the shared purchase facts (crmlib.facts), for the later stages
+    "customer_days": {
+        "customer_key": "int32", "day": "object", "purchases": "int32", "purchase_amount": "float64",
+        "amount": "float64", "gross_amount": "float64", "refund_amount": "float64",
+    },
+    "customer_facts": {
+        "customer_key": "int32", "customer_id": "str", "first_purchase_ts": "datetime64[us]",
+        "first_purchase_day": "object", "second_purchase_day": "object", "last_purchase_day": "object",
+        "purchase_days": "int32", "purchases": "int64", "purchase_amount": "float64", "amount": "float64",
+    },
 }  # fmt: skip
 
 
@@ -391,6 +402,23 @@ def _ingest_transactions(
     daily_rows = _copy(
         engine, load_sql("ingest_daily_orders"), artifacts.path("daily_orders"), "daily_orders", {}
     )
+    build_facts(
+        engine,
+        transactions="(SELECT * FROM ingest_tx_canonical WHERE customer_id IS NOT NULL)",
+        customer_days="ingest_customer_days",
+        customer_facts="ingest_customer_facts",
+        keys="ingest_customer_keys",
+    )
+    fact_rows = {
+        name: _copy(
+            engine,
+            f"SELECT {', '.join(ARTIFACT_DTYPES[name])} FROM ingest_{name}",
+            artifacts.path(name),
+            name,
+            {},
+        )
+        for name in FACT_TABLES
+    }
 
     summary = _table_summary(staged, counts, rows_written, base=_source_base(params))
     summary["unattributed_rows_written"] = guest_rows
@@ -407,6 +435,13 @@ def _ingest_transactions(
         orders_written <= purchase_rows if line_items else orders_written == purchase_rows
     )
     rows_match = rows_match and rows_written + guest_rows == orders_written + returns_written
+    # the shared facts hold every attributed customer once, and every attributed order on a day
+    fact_counts = engine.query(
+        "SELECT (SELECT count(*) FROM ingest_customer_facts) AS customers, "
+        "(SELECT coalesce(sum(purchases), 0) FROM ingest_customer_days) AS purchases"
+    ).iloc[0]
+    rows_match = rows_match and int(fact_counts["customers"]) == int(written["customers"])
+    rows_match = rows_match and int(fact_counts["purchases"]) == int(written["purchases"])
     if not rows_match:
         log.error(
             "transactions: accepted rows %s do not match the canonical table %s", counts, written
@@ -456,6 +491,7 @@ def _ingest_transactions(
         "first_order_date": _date(written["first_order_date"]),
         "last_order_date": _date(written["last_order_date"]),
         "daily_rows": daily_rows,
+        **{f"{name}_rows": rows for name, rows in fact_rows.items()},
         "line_items": line_items,
         "order_id_column": staged.columns.get("order_id") is not None,
     }

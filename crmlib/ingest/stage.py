@@ -16,6 +16,7 @@ from crmlib.checks import Checks
 from crmlib.config import WorkbookParams
 from crmlib.engine import Engine, load_sql
 from crmlib.errors import DataContractError
+from crmlib.facts import FACT_TABLES
 from crmlib.formatting import counted
 from crmlib.ingest.models import _TABLE_ORDER, _require_quality, _share
 from crmlib.ingest.queries import (
@@ -382,6 +383,7 @@ def run_ingest(
         "unattributed": int(summaries["transactions"]["unattributed_rows_written"]),
         "rejects": rejected_rows,
         "daily_orders": int(facts["daily_rows"]),
+        **{name: int(facts[f"{name}_rows"]) for name in FACT_TABLES},
     })  # fmt: skip
     log.info("ingest: %s in %.1f s (%s)", quality["verdict"], seconds, json.dumps(rows))
     if not quality["reconciles"]:

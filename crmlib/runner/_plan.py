@@ -317,11 +317,19 @@ def check_artifacts(
             missing.append((stem, artifact, writer, written_here))
     if not missing:
         return
+    groups: dict[tuple[str, str, str | None], list[str]] = {}  # one phrase per stage and writer
+    for stem, artifact, writer, written in missing:
+        groups.setdefault((stem, writer, written), []).append(artifact)
+
+    def required(stem: str, artifacts: list[str], *, files: bool) -> str:
+        named = [f"'{a}'" + (f" ({artifact_file(a)})" if files else "") for a in artifacts]
+        listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+        return f"{stem} requires artifact{'s' if len(named) > 1 else ''} {listed}"
+
     if reuse is not None:
         found = "; ".join(
-            f"{stem} requires artifact '{artifact}' ({artifact_file(artifact)}), which "
-            f"{writer} writes"
-            for stem, artifact, writer, _ in missing
+            f"{required(stem, artifacts, files=True)}, which {writer} writes"
+            for (stem, writer, _), artifacts in groups.items()
         )
         earliest = min(
             (written for *_, written in missing if written is not None),
@@ -336,7 +344,7 @@ def check_artifacts(
     raise RunSetupError(
         "cannot run: "
         + "; ".join(
-            f"{stem} requires artifact '{artifact}', which {writer} writes"
+            f"{required(stem, artifacts, files=False)}, which {writer} writes"
             + (
                 ""
                 if writer == "no stage"
@@ -344,6 +352,6 @@ def check_artifacts(
                 if written is not None
                 else f", but the workbook has no {writer} notebook"
             )
-            for stem, artifact, writer, written in missing
+            for (stem, writer, written), artifacts in groups.items()
         )
     )
