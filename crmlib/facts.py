@@ -27,12 +27,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from crmlib.checks import require_view
 from crmlib.engine import Engine
 
-__all__ = ["FACT_TABLES", "build_facts", "purchase_facts"]
+__all__ = ["FACT_TABLES", "SOURCE_COLUMNS", "build_facts", "purchase_facts"]
 
 #: The artifacts 01_ingest writes for the later stages, in the order they are built.
 FACT_TABLES = ("customer_days", "customer_facts")
+
+#: The transactions columns the facts are built from.
+SOURCE_COLUMNS = (
+    "customer_id", "order_ts", "amount", "gross_amount", "refund_amount", "is_purchase",
+)  # fmt: skip
 
 
 def build_facts(
@@ -66,7 +72,8 @@ def purchase_facts(
 
     The run folder's artifacts (registered as views ``customer_days`` and ``customer_facts``)
     serve the run's own ``transactions``; any other relation, or a run folder without them,
-    gets tables built for this block and dropped when it ends.
+    gets tables built for this block and dropped when it ends. Building needs ``transactions``
+    registered with :data:`SOURCE_COLUMNS` (StageInputMissing or DataContractError otherwise).
 
     Examples
     --------
@@ -89,6 +96,7 @@ def purchase_facts(
     if transactions == "transactions" and all(engine.has_table(name) for name in FACT_TABLES):
         yield {name: name for name in FACT_TABLES}
         return
+    require_view(engine, transactions, SOURCE_COLUMNS, producer="01_ingest")
     with engine.temp_tables("facts", ["keys", *FACT_TABLES]) as names:
         build_facts(
             engine,

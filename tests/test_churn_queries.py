@@ -28,6 +28,7 @@ from crmlib.churn.queries import (
 )
 from crmlib.engine import Engine, load_sql
 from crmlib.errors import DataContractError, StageInputMissing
+from crmlib.facts import purchase_facts
 
 ROOT = Path(__file__).resolve().parents[1]
 CUTOFF = "2025-06-30"
@@ -546,6 +547,8 @@ def test_sql_transpiles_to_spark(optional: str) -> None:
     present = optional == "present"
     values = {
         "transactions": "t_transactions",
+        "customer_days": "t_days",
+        "customer_facts": "t_facts",
         "events": "t_events" if present else _NO_EVENTS,
         "customers": "t_customers" if present else _NO_CUSTOMERS,
         "window_aggregates": _window_sql((30, 90, 365)),
@@ -553,7 +556,12 @@ def test_sql_transpiles_to_spark(optional: str) -> None:
         "target": "t_gaps",
         **_engagement_sql((30, 90)),
     }
-    names = ("churn_features", "churn_purchase_gaps", "churn_active_count", "churn_purchase_span")
+    names = (
+        "churn_features",
+        "churn_purchase_gaps",
+        "churn_active_count",
+        "churn_purchase_span",
+    )
     for name in names:
         text = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: values[m.group(1)], load_sql(name))
         (spark,) = sqlglot.transpile(text, read="duckdb", write="spark")
@@ -654,12 +662,18 @@ def test_gaps_built_for_a_later_cutoff_serve_an_earlier_one() -> None:
     with Engine(threads=1) as engine:
         engine.register("transactions", orders)
         own = churn_features(engine, cutoff="2025-03-31", with_label=False)
-        left = "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'churn_%'"
-        assert engine.query(left).empty  # its own gaps table is dropped
-        shared = purchase_gaps_table(engine, name="later_gaps", end_ts=dt.datetime(2025, 7, 1))
-        from_later = churn_features(
-            engine, cutoff="2025-03-31", with_label=False, purchase_gaps=shared
+        left = (
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_name LIKE 'churn_%' OR table_name LIKE 'facts_%'"
         )
+        assert engine.query(left).empty  # its own gaps and facts tables are dropped
+        with purchase_facts(engine) as facts:
+            shared = purchase_gaps_table(
+                engine, name="later_gaps", end_ts=dt.datetime(2025, 7, 1), facts=facts
+            )
+            from_later = churn_features(
+                engine, cutoff="2025-03-31", with_label=False, purchase_gaps=shared, facts=facts
+            )
         assert engine.has_table(shared)  # the caller's table is left for its other cutoffs
     pd.testing.assert_frame_equal(own, from_later)
     gaps = own.set_index("customer_id")[["mean_gap_days", "sd_gap_days"]]

@@ -52,7 +52,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -61,6 +61,7 @@ from crmlib.checks import positive_days, require_view
 from crmlib.config import DEFAULTS
 from crmlib.engine import Engine, quote_identifier
 from crmlib.errors import DataContractError
+from crmlib.facts import purchase_facts
 from crmlib.periods import as_date, exclusive_end
 from crmlib.segments import UNKNOWN_VALUE, age_bands
 
@@ -188,9 +189,9 @@ def _event_columns(engagement: tuple[int, ...]) -> tuple[str, ...]:
 def _window_sql(windows: tuple[int, ...]) -> str:
     """Conditional aggregates per window (windows are checked integers; values stay bound)."""
     return "".join(
-        f"CAST(sum(CASE WHEN is_purchase AND order_ts >= $start_{w}d THEN 1 ELSE 0 END) "
+        f"CAST(sum(CASE WHEN day >= $start_{w}d THEN purchases ELSE 0 END) "
         f"AS DOUBLE) AS orders_{w}d,\n        "
-        f"CAST(round(sum(CASE WHEN order_ts >= $start_{w}d THEN amount ELSE 0.0 END), 2) "
+        f"CAST(round(sum(CASE WHEN day >= $start_{w}d THEN amount ELSE 0.0 END), 2) "
         f"AS DOUBLE) AS spend_{w}d,\n        "
         for w in windows
     )
@@ -296,6 +297,7 @@ def churn_features(
     customers: str = "customers",
     events: str = "events",
     purchase_gaps: str | None = None,
+    facts: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """The churn feature table at ``cutoff``: one row per customer active at the cutoff.
 
@@ -305,13 +307,12 @@ def churn_features(
     *customer_id*, *churned* (with ``with_label``), the :func:`numeric_features` and
     :data:`CATEGORICAL_FEATURES` (definitions in the module docstring). Features read nothing
     dated after the cutoff day. One query on the engine (``churn_features.sql``): one GROUP BY
-    customer over the transactions before the cutoff (conditional aggregates per window), the
-    mean and sd of the gaps between purchase days (from ``purchase_gaps``: one lag over the
-    purchases in time order, same-day zero gaps dropped, shared by :func:`churn_tables`' three
-    cutoffs), one GROUP BY over the events, joined to the customers and the label window's
-    buyers. Measured on 2
-    cores with 1M customers, 10M orders and 6M events from 01_ingest's parquet: 6.8-8.6 s
-    (``benchmarks/bench_churn.py``).
+    customer over the shared purchase facts' customer-days before the cutoff (conditional
+    aggregates per window; :mod:`crmlib.facts`), the mean and sd of the gaps between purchase
+    days (from ``purchase_gaps``: one lag over the purchase days, shared by
+    :func:`churn_tables`' three cutoffs), the distinct categories of the lookback window's
+    purchases, one GROUP BY over the events, joined to the customers and the label window's
+    buyers.
 
     Parameters
     ----------
@@ -338,6 +339,9 @@ def churn_features(
         A table of the gaps between purchase days (:func:`purchase_gaps_table`) built for this
         cutoff or a later one: :func:`churn_tables` builds it once for its three cutoffs. None
         builds one for this cutoff (and drops it afterwards).
+    facts : mapping, optional
+        The purchase facts of ``transactions`` (:func:`crmlib.facts.purchase_facts`'s names);
+        None looks them up, or builds them for this call.
 
     Returns
     -------
@@ -410,17 +414,19 @@ def churn_features(
         engagement=engagement,
     )
     with contextlib.ExitStack() as own:
+        if facts is None:
+            facts = own.enter_context(purchase_facts(engine, transactions=transactions))
         gaps = purchase_gaps
         if gaps is None:  # called alone: this cutoff's own gaps, dropped afterwards
             gaps = own.enter_context(engine.temp_tables("churn", ["gaps"]))["gaps"]
-            purchase_gaps_table(
-                engine, name=gaps, end_ts=exclusive_end(cutoff_day), transactions=transactions
-            )
+            purchase_gaps_table(engine, name=gaps, end_ts=exclusive_end(cutoff_day), facts=facts)
         from_engine = engine.arrow(
             "churn_features",
             params,
             identifiers={
                 "transactions": transactions,
+                "customer_days": facts["customer_days"],
+                "customer_facts": facts["customer_facts"],
                 "purchase_gaps": quote_identifier(gaps),
                 "events": events if has_events else _NO_EVENTS,
                 "customers": customers if has_customers else _NO_CUSTOMERS,
@@ -556,6 +562,7 @@ def active_customers_count(
     >>> orders = pd.DataFrame({
     ...     "customer_id": ["A", "B", "C"],
     ...     "order_ts": pd.to_datetime(["2024-01-10", "2025-06-01", "2025-07-01"]),
+    ...     "amount": 10.0, "gross_amount": 10.0, "refund_amount": 0.0,
     ...     "is_purchase": [True, True, True],
     ... })
     >>> with Engine(threads=1) as engine:
@@ -565,15 +572,13 @@ def active_customers_count(
     """
     cutoff_day = as_date(cutoff, name="cutoff")
     lookback_days = positive_days("lookback_days", lookback_days)
-    require_view(
-        engine, transactions, ("customer_id", "order_ts", "is_purchase"), producer="01_ingest"
-    )
     end_ts = exclusive_end(cutoff_day)
-    count = engine.query(
-        "churn_active_count",
-        {"end_ts": end_ts, "lookback_start": end_ts - dt.timedelta(days=lookback_days)},
-        identifiers={"transactions": transactions},
-    )
+    with purchase_facts(engine, transactions=transactions) as facts:
+        count = engine.query(
+            "churn_active_count",
+            {"end_ts": end_ts, "lookback_start": end_ts - dt.timedelta(days=lookback_days)},
+            identifiers={"customer_days": facts["customer_days"]},
+        )
     return int(count["active_customers"].iloc[0])
 
 
@@ -620,17 +625,18 @@ def purchase_gaps_table(
     *,
     name: str,
     end_ts: dt.datetime,
-    transactions: str = "transactions",
+    facts: Mapping[str, str],
 ) -> str:
     """Create the temporary table ``name`` of the positive gaps between each customer's
     consecutive purchase days before ``end_ts`` (``churn_purchase_gaps.sql``: one window pass
-    over the purchases) and return its name. A gap depends only on earlier purchases, so one
-    table built for the latest cutoff serves every earlier one (:func:`churn_features` reads
-    its rows before each cutoff's end)."""
+    over the purchase days of ``facts["customer_days"]``, :func:`crmlib.facts.purchase_facts`)
+    and return its name. A gap depends only on earlier purchases, so one table built for the
+    latest cutoff serves every earlier one (:func:`churn_features` reads its rows before each
+    cutoff's end)."""
     engine.execute(
         "churn_purchase_gaps",
         {"gaps_end": end_ts},
-        identifiers={"transactions": transactions, "target": quote_identifier(name)},
+        identifiers={"customer_days": facts["customer_days"], "target": quote_identifier(name)},
     )
     return name
 
@@ -665,9 +671,13 @@ def churn_tables(
     }
     require_view(engine, "transactions", _TRANSACTION_COLUMNS, producer="01_ingest")
     latest = max(cutoffs.train, cutoffs.validation, cutoffs.score)
-    with engine.temp_tables("churn", ["gaps"]) as names:  # one table for the three cutoffs
+    with (
+        purchase_facts(engine) as facts,
+        engine.temp_tables("churn", ["gaps"]) as names,  # one table for the three cutoffs
+    ):
+        common["facts"] = facts
         common["purchase_gaps"] = purchase_gaps_table(
-            engine, name=names["gaps"], end_ts=exclusive_end(latest)
+            engine, name=names["gaps"], end_ts=exclusive_end(latest), facts=facts
         )
         train = churn_features(
             engine, cutoff=cutoffs.train, with_label=True, observed_until=cutoffs.score, **common

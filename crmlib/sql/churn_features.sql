@@ -1,18 +1,23 @@
 -- Churn feature table at a cutoff (crmlib.churn churn_features): one row per customer active at
 -- the cutoff, i.e. with a purchase (is_purchase) in $lookback_start <= order_ts < $end_ts
--- ($end_ts = midnight after the cutoff day), ordered by customer_id.
--- Reads {{ purchase_gaps }} (crmlib/sql/churn_purchase_gaps.sql: the positive gaps between purchase
--- days, for this or a later cutoff), {{ transactions }} (customer_id, order_ts, amount, gross_amount, refund_amount, category,
--- is_purchase), {{ events }} (customer_id, event_ts, event_type) and {{ customers }}
--- (customer_id, acquisition_channel, region, birth_year, email_opt_in, sms_opt_in, push_opt_in,
--- loyalty_tier); an empty relation stands in for a missing events or customers table.
--- Features read only rows dated before $end_ts; only `churned` reads the label window
--- $end_ts <= order_ts < $label_end ($label_end = $end_ts reads nothing: no label asked).
--- The canonical table holds one row per order (its refunds netted in) plus one row per
--- unmatched refund, so a count of purchase rows is a count of purchase orders.
---   recency_days / tenure_days: $cutoff - calendar day of the last / first purchase;
+-- ($end_ts = midnight after the cutoff day), ordered by customer_key (= by customer_id).
+-- Reads the shared purchase facts (crmlib.facts): {{ customer_days }} (customer_key, day,
+-- purchases, amount, gross_amount, refund_amount) and {{ customer_facts }} (customer_key,
+-- customer_id); {{ purchase_gaps }} (crmlib/sql/churn_purchase_gaps.sql: the positive gaps
+-- between purchase days, for this or a later cutoff); {{ transactions }} (customer_id, order_ts,
+-- category, is_purchase: categories only), {{ events }} (customer_id, event_ts, event_type) and
+-- {{ customers }} (customer_id, acquisition_channel, region, birth_year, email_opt_in,
+-- sms_opt_in, push_opt_in, loyalty_tier); an empty relation stands in for a missing events or
+-- customers table.
+-- Every window starts and ends at a midnight, so it holds whole calendar days: a customer-day
+-- counts in it when its day does (DuckDB and Spark compare a DATE with a TIMESTAMP at the day's
+-- midnight). Features read only days before $end_ts; only `churned` reads the label window
+-- $end_ts <= day < $label_end ($label_end = $end_ts reads nothing: no label asked).
+-- customer_days.purchases counts purchase orders (the canonical table holds one row per order,
+-- its refunds netted in, plus one row per unmatched refund).
+--   recency_days / tenure_days: $cutoff - the last / first day with a purchase;
 --   placeholder window_aggregates (written by crmlib.churn): per window N, orders_{N}d =
---   purchases with $start_{N}d <= order_ts, spend_{N}d = net amount of every row there;
+--   purchases on days >= $start_{N}d, spend_{N}d = net amount of every row there;
 --   orders_total, spend_total: the same over all history; spend is rounded to cents, so equal
 --   spend compares equal whatever order a parallel sum adds in;
 --   orders_trend_90d / spend_trend_90d: [$trend_split, $end_ts) minus [$trend_start, $trend_split);
@@ -30,58 +35,56 @@
 --   customer attributes as stored, opt-ins as 1.0 / 0.0 (NULL unknown); a customer without a
 --   customers row gets NULLs; a repeated customers.customer_id repeats the row (the caller
 --   refuses that).
--- One GROUP BY customer over the transactions (conditional aggregates), one over the events, a
--- lag over the purchases in time order for the gaps (same-day gaps of 0 dropped: what remains
--- are exactly the gaps between consecutive distinct purchase days, without a DISTINCT pass),
+-- One GROUP BY customer over the customer-days (conditional aggregates), one over the events,
 -- distinct (customer, category) pairs of the lookback window only (cheaper than a
--- count(DISTINCT) over all history); the per-customer results are joined.
+-- count(DISTINCT) over all history); the per-customer results are joined. The result also
+-- carries customer_key.
 -- Parameters: $cutoff (DATE), $end_ts, $lookback_start, $trend_split ($end_ts - 90 days),
 -- $trend_start ($end_ts - 180 days), $start_{N}d and $engagement_{N}d ($end_ts - N days),
 -- $rate_start ($end_ts - 90 days), $label_end ($end_ts + horizon_days, or $end_ts).
 WITH per_customer AS (
     SELECT
-        customer_id,
-        CAST(date_diff('day', CAST(max(CASE WHEN is_purchase THEN order_ts END) AS DATE), $cutoff)
-            AS DOUBLE) AS recency_days,
-        CAST(date_diff('day', CAST(min(CASE WHEN is_purchase THEN order_ts END) AS DATE), $cutoff)
-            AS DOUBLE) AS tenure_days,
+        customer_key,
+        CAST(date_diff('day', max(CASE WHEN purchases > 0 THEN day END), $cutoff) AS DOUBLE)
+            AS recency_days,
+        CAST(date_diff('day', min(CASE WHEN purchases > 0 THEN day END), $cutoff) AS DOUBLE)
+            AS tenure_days,
         {{ window_aggregates }}
-        CAST(sum(CASE WHEN is_purchase THEN 1 ELSE 0 END) AS DOUBLE) AS orders_total,
+        CAST(sum(purchases) AS DOUBLE) AS orders_total,
         CAST(round(sum(amount), 2) AS DOUBLE) AS spend_total,
         CAST(
-            sum(CASE WHEN is_purchase AND order_ts >= $trend_split THEN 1 ELSE 0 END)
-            - sum(
-                CASE WHEN is_purchase AND order_ts >= $trend_start AND order_ts < $trend_split
-                    THEN 1 ELSE 0 END
-            ) AS DOUBLE
+            sum(CASE WHEN day >= $trend_split THEN purchases ELSE 0 END)
+            - sum(CASE WHEN day >= $trend_start AND day < $trend_split THEN purchases ELSE 0 END)
+            AS DOUBLE
         ) AS orders_trend_90d,
         CAST(
             round(
-                round(sum(CASE WHEN order_ts >= $trend_split THEN amount ELSE 0.0 END), 2)
+                round(sum(CASE WHEN day >= $trend_split THEN amount ELSE 0.0 END), 2)
                 - round(
-                    sum(
-                        CASE WHEN order_ts >= $trend_start AND order_ts < $trend_split
-                            THEN amount ELSE 0.0 END
-                    ),
+                    sum(CASE WHEN day >= $trend_start AND day < $trend_split THEN amount ELSE 0.0 END),
                     2
                 ),
                 2
             ) AS DOUBLE
         ) AS spend_trend_90d,
         coalesce(
-            CAST(sum(CASE WHEN order_ts >= $lookback_start THEN abs(refund_amount) ELSE 0.0 END)
-                AS DOUBLE)
+            CAST(sum(CASE WHEN day >= $lookback_start THEN refund_amount ELSE 0.0 END) AS DOUBLE)
             / nullif(
-                CAST(sum(CASE WHEN order_ts >= $lookback_start THEN gross_amount ELSE 0.0 END)
+                CAST(sum(CASE WHEN day >= $lookback_start THEN gross_amount ELSE 0.0 END)
                     AS DOUBLE),
                 0.0
             ),
             0.0
         ) AS return_share
-    FROM {{ transactions }}
-    WHERE order_ts < $end_ts AND customer_id IS NOT NULL
-    GROUP BY customer_id
-    HAVING max(CASE WHEN is_purchase AND order_ts >= $lookback_start THEN 1 ELSE 0 END) = 1
+    FROM {{ customer_days }}
+    WHERE day < $end_ts
+    GROUP BY customer_key
+    HAVING max(CASE WHEN purchases > 0 AND day >= $lookback_start THEN 1 ELSE 0 END) = 1
+),
+active AS (
+    SELECT f.customer_id, p.*
+    FROM per_customer AS p
+    JOIN {{ customer_facts }} AS f ON f.customer_key = p.customer_key
 ),
 categories AS (
     SELECT customer_id, CAST(count(*) AS DOUBLE) AS category_count
@@ -94,10 +97,10 @@ categories AS (
     GROUP BY customer_id
 ),
 gap_stats AS (
-    SELECT customer_id, avg(gap_days) AS mean_gap_days, stddev_samp(gap_days) AS sd_gap_days
+    SELECT customer_key, avg(gap_days) AS mean_gap_days, stddev_samp(gap_days) AS sd_gap_days
     FROM {{ purchase_gaps }}
-    WHERE order_ts < $end_ts
-    GROUP BY customer_id
+    WHERE day < $end_ts
+    GROUP BY customer_key
 ),
 engagement AS (
     SELECT
@@ -114,9 +117,9 @@ engagement AS (
     GROUP BY customer_id
 ),
 label_buyers AS (
-    SELECT DISTINCT customer_id
-    FROM {{ transactions }}
-    WHERE is_purchase AND order_ts >= $end_ts AND order_ts < $label_end
+    SELECT DISTINCT customer_key
+    FROM {{ customer_days }}
+    WHERE purchases > 0 AND day >= $end_ts AND day < $label_end
 )
 SELECT
     p.*,
@@ -135,11 +138,11 @@ SELECT
     CAST(CAST(c.sms_opt_in AS BOOLEAN) AS DOUBLE) AS sms_opt_in,
     CAST(CAST(c.push_opt_in AS BOOLEAN) AS DOUBLE) AS push_opt_in,
     CAST(c.loyalty_tier AS VARCHAR) AS loyalty_tier,
-    b.customer_id IS NULL AS churned
-FROM per_customer AS p
+    b.customer_key IS NULL AS churned
+FROM active AS p
 LEFT JOIN categories AS k ON k.customer_id = p.customer_id
-LEFT JOIN gap_stats AS g ON g.customer_id = p.customer_id
+LEFT JOIN gap_stats AS g ON g.customer_key = p.customer_key
 LEFT JOIN engagement AS e ON e.customer_id = p.customer_id
 LEFT JOIN {{ customers }} AS c ON c.customer_id = p.customer_id
-LEFT JOIN label_buyers AS b ON b.customer_id = p.customer_id
-ORDER BY p.customer_id;
+LEFT JOIN label_buyers AS b ON b.customer_key = p.customer_key
+ORDER BY p.customer_key;
