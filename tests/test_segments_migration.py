@@ -20,6 +20,7 @@ from crmlib.segments.models.profiles import segment_profiles
 from crmlib.segments.models.rfm import segment_summary
 from crmlib.segments.models.rules import DEFAULT_SEGMENT_RULES, rules_from_params
 from crmlib.segments.plots import plot_migration_heatmap
+from crmlib.segments.queries.clusters import behaviour_features
 from crmlib.segments.queries.migration import MIGRATION_COLUMNS, segment_migration
 from crmlib.segments.queries.rfm import rfm_table
 from crmlib.segments.tables import profile_table
@@ -291,7 +292,7 @@ def sample_engine(
     run = RunFolder(tmp_path_factory.mktemp("segments") / "sample")
     run_ingest(params, run)
     with Engine(threads=2) as eng:
-        run.register(eng, "transactions")
+        run.register(eng, "transactions", "customer_days", "customer_facts")
         yield eng, str(params.as_of_date), run.read_table("customers")
 
 
@@ -323,6 +324,30 @@ def test_migration_invariants_on_sample(sample_engine: tuple[Engine, str, pd.Dat
         bins=5,
         rules=DEFAULT_SEGMENT_RULES,
     )
+
+
+def test_run_facts_and_facts_of_other_transactions_agree_on_sample(
+    sample_engine: tuple[Engine, str, pd.DataFrame],
+) -> None:
+    """The run's customer_days / customer_facts artifacts (no first_purchase_ts) give the same
+    features as facts built from a transactions view of another name (crmlib.facts)."""
+    engine, as_of, _ = sample_engine
+    engine.execute("CREATE OR REPLACE VIEW own_transactions AS SELECT * FROM transactions")
+    assert "first_purchase_ts" not in engine.column_types("customer_days")
+
+    def features(transactions: str) -> dict[str, pd.DataFrame]:
+        return {
+            "rfm": rfm_table(engine, as_of_date=as_of, transactions=transactions),
+            "migration": segment_migration(engine, as_of_date=as_of, transactions=transactions),
+            "behaviour": behaviour_features(
+                engine, as_of_date=as_of, transactions=transactions, events="no_events"
+            ),
+        }
+
+    from_artifacts, built = features("transactions"), features("own_transactions")
+    for key, frame in from_artifacts.items():
+        pd.testing.assert_frame_equal(frame, built[key], check_exact=False, rtol=1e-12)
+    assert len(from_artifacts["rfm"]) == len(from_artifacts["behaviour"]) > 1000
 
 
 def test_rfm_and_profiles_on_sample(sample_engine: tuple[Engine, str, pd.DataFrame]) -> None:

@@ -101,6 +101,52 @@ def test_features_by_hand(engine: Engine) -> None:
     pd.testing.assert_frame_equal(features, expected)
 
 
+# A leap year: the 365 days ending 2024-12-31 start on 2024-01-02 (2025-01-01 minus 365 days),
+# so 2024-01-01 is outside the window and 2024-02-29 inside it.
+LEAP = contract_transactions(
+    [
+        # L: an order a day before the window; on the leap day two orders and a refund of a
+        # third, older order (one customer-day: 2 purchases, net 40 + 20 - 10)
+        ("L1", "L", "2024-01-01 23:00:00", 70.0, 70.0, 0.0, "purchase"),
+        ("L2", "L", "2024-02-29 10:00:00", 40.0, 40.0, 0.0, "purchase"),
+        ("L3", "L", "2024-02-29 18:00:00", 20.0, 20.0, 0.0, "purchase"),
+        ("L4", "L", "2024-02-29 15:00:00", -10.0, 0.0, -10.0, "return"),
+        # M: returns only, on the leap day: never an RFM customer
+        ("M1", "M", "2024-02-29 12:00:00", -5.0, 0.0, -5.0, "return"),
+        # N: a purchase on the window's first instant, a day with only a refund, a cancelled
+        # order on as_of (not a purchase: the last purchase stays Jan 2)
+        ("N1", "N", "2024-01-02 00:00:00", 10.0, 10.0, 0.0, "purchase"),
+        ("N2", "N", "2024-03-01 09:00:00", -4.0, 0.0, -4.0, "return"),
+        ("N3", "N", "2024-12-31 23:59:59", 0.0, 15.0, -15.0, "cancelled"),
+    ]
+)
+
+
+def test_features_leap_year_same_day_orders_and_refund_days() -> None:
+    with Engine(threads=1) as eng:
+        eng.register("transactions", LEAP)
+        features = rfm_features(eng, as_of_date="2024-12-31", window_days=365)
+    expected = pd.DataFrame(
+        {
+            "customer_id": pd.array(["L", "N"], dtype="str"),
+            "last_order_date": pd.to_datetime(["2024-02-29", "2024-01-02"]).astype(
+                "datetime64[us]"
+            ),
+            # Feb 29 -> Dec 31: the days of March to December, 306; Jan 2 -> Dec 31: 366 - 2
+            "recency_days": np.array([306, 364], dtype="int64"),
+            # L: L2 and L3 (L1 is a day before the window); N: N1 (N3 was cancelled)
+            "frequency": np.array([2, 1], dtype="int64"),
+            # L: 40 + 20 - 10; N: 10 - 4 + 0
+            "monetary": np.array([50.0, 6.0]),
+            "first_order_date": pd.to_datetime(["2024-01-01", "2024-01-02"]).astype(
+                "datetime64[us]"
+            ),
+            "tenure_days": np.array([365, 364], dtype="int64"),  # Jan 1 -> Dec 31: 366 - 1
+        }
+    )
+    pd.testing.assert_frame_equal(features, expected)
+
+
 def test_scores_and_segments_by_hand(engine: Engine) -> None:
     rfm = rfm_table(engine, as_of_date=AS_OF, window_days=30).set_index("customer_id")
     assert list(rfm.reset_index().columns) == list(RFM_COLUMNS)
@@ -657,8 +703,8 @@ def test_rfm_heatmap_hides_small_cells() -> None:
 
 
 def test_sql_transpiles_to_spark() -> None:
-    """The portable subset of crmlib/sql: both queries transpile to Spark SQL."""
-    for name in ("segments_rfm_features", "segments_rfm_features_pair"):
+    """The portable subset of crmlib/sql: the per-customer queries transpile to Spark SQL."""
+    for name in ("segments_rfm_features", "segments_rfm_features_pair", "segments_behaviour"):
         text = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: f"t_{m.group(1)}", load_sql(name))
         (spark,) = sqlglot.transpile(text, read="duckdb", write="spark")
         assert "DATEDIFF" in spark and "FILTER" not in spark.upper(), name

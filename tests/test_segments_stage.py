@@ -114,6 +114,12 @@ def test_baseline_uses_an_earlier_previous_run_but_not_a_rerun(
         engine, build, as_of_date=AS_OF, lookback_days=30, bins=2, rules=RULES
     )
     assert rerun.as_of_date == dt.date(2025, 5, 31)
+    # an rfm artifact without the membership columns (an older run) is not a baseline either
+    finished.write_table("rfm", previous.drop(columns="cluster_name"))
+    older = baseline_membership(
+        engine, build, as_of_date=AS_OF, lookback_days=30, bins=2, rules=RULES
+    )
+    assert older.as_of_date == dt.date(2025, 5, 31) and older.source != "the previous run"
 
 
 def test_campaign_end_to_end_funnel_exports_and_checks(engine: Engine, tmp_path: Path) -> None:

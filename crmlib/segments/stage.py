@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from crmlib.activation import (
     FUNNEL_STEPS,
@@ -145,6 +146,24 @@ class Baseline:
         return f"'Entered' compares with the segments of {self.as_of_date} ({self.source})."
 
 
+def _previous_membership(run: RunFolder, *, as_of: dt.date) -> Baseline | None:
+    """The previous good run's membership when it holds at a date before ``as_of``, else None
+    (no previous run, a rerun at the same date, or an older artifact without the columns).
+
+    Reads the membership columns only, never the whole artifact (fifteen columns of a
+    million rows at scale)."""
+    path = RunFolder(run.previous_root()).table_path("rfm")
+    if not path.is_file() or not set(MEMBERSHIP_COLUMNS) <= set(pq.read_schema(path).names):
+        return None
+    previous = run.read_previous_table("rfm", columns=MEMBERSHIP_COLUMNS)
+    if previous is None or previous.empty:
+        return None
+    previous_as_of = as_date(previous["as_of_date"].iloc[0])
+    if previous_as_of >= as_of:
+        return None
+    return Baseline(previous[list(MEMBERSHIP_COLUMNS[:3])], previous_as_of, "the previous run")
+
+
 def baseline_membership(
     engine: Engine,
     run: RunFolder,
@@ -171,15 +190,9 @@ def baseline_membership(
         ``members`` with customer_id, segment, cluster_name; ``as_of_date``; ``source``.
     """
     as_of = as_date(as_of_date)
-    previous = run.read_previous_table("rfm")
-    if previous is not None and set(MEMBERSHIP_COLUMNS) <= set(previous.columns):
-        previous_as_of = as_date(previous["as_of_date"].iloc[0]) if len(previous) else None
-        if previous_as_of is not None and previous_as_of < as_of:
-            return Baseline(
-                previous[list(MEMBERSHIP_COLUMNS[:3])].reset_index(drop=True),
-                previous_as_of,
-                "the previous run",
-            )
+    previous = _previous_membership(run, as_of=as_of)
+    if previous is not None:
+        return previous
     earlier = as_of - dt.timedelta(days=lookback_days)
     before = rfm_table(engine, as_of_date=earlier, window_days=window_days, bins=bins, rules=rules)
     members = before[["customer_id", "segment"]].copy()

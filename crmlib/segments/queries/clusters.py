@@ -1,4 +1,4 @@
-"""Behaviour features for the clusters: one row per customer, in one SQL pass.
+"""Behaviour features for the clusters: one row per customer, in one SQL query.
 
 The clusters are fitted on them by :mod:`crmlib.segments.models.clusters`.
 """
@@ -13,7 +13,8 @@ import pandas as pd
 from crmlib.checks import require_view
 from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
-from crmlib.periods import as_date, exclusive_end
+from crmlib.facts import purchase_facts
+from crmlib.periods import as_date
 from crmlib.segments.models.clusters import BEHAVIOUR_FEATURES
 
 __all__ = [
@@ -60,10 +61,15 @@ def behaviour_features(
     Without an ``events`` table engagement is 0 for everyone (a warning is logged; the
     constant column is then left out of the clusters by :func:`prepare_features`).
 
+    Recency, frequency, monetary and tenure come from the purchase facts of ``transactions``
+    (:func:`crmlib.facts.purchase_facts`: one row per customer and day, the run's artifacts or
+    built for this call); only the categories are read from the transactions themselves.
+
     Parameters
     ----------
     engine : Engine
-        With ``transactions`` registered; ``events`` is optional.
+        With ``transactions`` registered (and, in a run, its ``customer_days`` and
+        ``customer_facts``); ``events`` is optional.
     as_of_date : date or str
         Last day covered (inclusive).
     window_days : int, default ``segments.window_days``
@@ -92,7 +98,7 @@ def behaviour_features(
     require_view(
         engine,
         transactions,
-        ("customer_id", "order_ts", "amount", "is_purchase", "category"),
+        ("customer_id", "order_ts", "is_purchase", "category"),
         producer="01_ingest",
     )
     if engine.has_table(events):
@@ -106,17 +112,18 @@ def behaviour_features(
             events,
         )
         events_view = _NO_EVENTS
-    end_ts = exclusive_end(as_of)
-    features = engine.query(
-        "segments_behaviour",
-        {
-            "as_of": as_of,
-            "end_ts": end_ts,
-            "window_start_ts": end_ts - dt.timedelta(days=int(window_days)),
-            "engagement_start_ts": end_ts - dt.timedelta(days=int(engagement_days)),
-        },
-        identifiers={"transactions": transactions, "events": events_view},
-    )
+    end_day = as_of + dt.timedelta(days=1)
+    with purchase_facts(engine, transactions=transactions) as facts:
+        features = engine.query(
+            "segments_behaviour",
+            {
+                "as_of": as_of,
+                "end_day": end_day,
+                "window_start": end_day - dt.timedelta(days=int(window_days)),
+                "engagement_start": end_day - dt.timedelta(days=int(engagement_days)),
+            },
+            identifiers={**facts, "transactions": transactions, "events": events_view},
+        )
     features = features.astype(
         {
             "customer_id": "str",

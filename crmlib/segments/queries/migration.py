@@ -1,12 +1,13 @@
 """Segment migration: each customer's RFM segment at as_of - lookback vs at as_of.
 
-RFM is computed at both dates in one SQL pass (``segments_rfm_features_pair.sql``) and each
-date is scored against its **own** quantiles, with the same window length, bins and rules:
-a customer who did nothing can still move, because everyone else's purchases shift the
-quantiles and the customer's own window slides. The earlier date's population is every
-customer with a purchase on or before it; customers whose first purchase came later are
-``"(new)"`` before. Every customer of the earlier date also exists at ``as_of_date``, so the
-matrix holds exactly the customers at ``as_of_date``.
+RFM is computed at both dates in one SQL pass over the shared purchase facts' customer-days
+(``segments_rfm_features_pair.sql``, :mod:`crmlib.facts`) and each date is scored against its
+**own** quantiles, with the same window length, bins and rules: a customer who did nothing can
+still move, because everyone else's purchases shift the quantiles and the customer's own
+window slides. The earlier date's population is every customer with a purchase on or before
+it; customers whose first purchase came later are ``"(new)"`` before. Every customer of the
+earlier date also exists at ``as_of_date``, so the matrix holds exactly the customers at
+``as_of_date``.
 
 Direction uses the rules' value order (most valuable first): a move to an earlier rule is
 **up**, to a later rule **down**, the same segment **stayed**, and ``"(new)"`` is **new**.
@@ -21,10 +22,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from crmlib.checks import positive_days, require_view
+from crmlib.checks import positive_days
 from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
-from crmlib.periods import as_date, exclusive_end
+from crmlib.facts import purchase_facts
+from crmlib.periods import as_date
 from crmlib.segments.models.migration import _direction
 from crmlib.segments.models.rfm import _check_bins, _score_arrays
 from crmlib.segments.models.rules import (
@@ -65,21 +67,23 @@ def _pair_features(
     window_days: int,
     transactions: str,
 ) -> pd.DataFrame:
-    """RFM features at both dates, one row per customer at ``as_of``, without ids."""
-    end_ts, end_before = exclusive_end(as_of), exclusive_end(before)
-    window = dt.timedelta(days=window_days)
-    features = engine.query(
-        "segments_rfm_features_pair",
-        {
-            "as_of": as_of,
-            "end_ts": end_ts,
-            "window_start": end_ts - window,
-            "as_of_before": before,
-            "end_before": end_before,
-            "window_start_before": end_before - window,
-        },
-        identifiers={"transactions": transactions},
-    )
+    """RFM features at both dates, one row per customer at ``as_of``, without ids (one pass
+    over the purchase facts' customer-days, :func:`crmlib.facts.purchase_facts`)."""
+    day, window = dt.timedelta(days=1), dt.timedelta(days=window_days)
+    end_day, end_before = as_of + day, before + day
+    with purchase_facts(engine, transactions=transactions) as facts:
+        features = engine.query(
+            "segments_rfm_features_pair",
+            {
+                "as_of": as_of,
+                "end_day": end_day,
+                "window_start": end_day - window,
+                "as_of_before": before,
+                "end_before": end_before,
+                "window_start_before": end_before - window,
+            },
+            identifiers={"customer_days": facts["customer_days"]},
+        )
     return features[list(_PAIR_COLUMNS)]
 
 
@@ -144,10 +148,6 @@ def segment_migration(
     bins = _check_bins(bins)
     rules = tuple(rules)
     validate_rules(rules, bins=bins)
-    require_view(
-        engine, transactions, ("customer_id", "order_ts", "amount", "is_purchase"),
-        producer="01_ingest",
-    )  # fmt: skip
     before = as_of - dt.timedelta(days=lookback_days)
     features = _pair_features(
         engine, as_of=as_of, before=before, window_days=window_days, transactions=transactions

@@ -15,7 +15,10 @@ Definitions (``as_of_date`` is the last day observed; everything before
   to cents like the canonical amounts so that equal spend always compares equal (a parallel
   sum adds in any order).
 
-The scores and segments of :func:`rfm_table` are computed on the result
+The features are one GROUP BY over the shared purchase facts (:mod:`crmlib.facts`: one row per
+customer and calendar day, integer customer keys), not over the transactions: every window
+starts and ends at a midnight, so the days hold exactly the rows a scan of the transactions
+would read. The scores and segments of :func:`rfm_table` are computed on the result
 (:mod:`crmlib.segments.models.rfm`, :mod:`crmlib.segments.models.rules`).
 """
 
@@ -27,10 +30,11 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from crmlib.checks import positive_days, require_view
+from crmlib.checks import positive_days
 from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
-from crmlib.periods import as_date, exclusive_end
+from crmlib.facts import purchase_facts
+from crmlib.periods import as_date
 from crmlib.segments.models.rfm import FEATURE_COLUMNS, RFM_COLUMNS, _check_bins, rfm_scores
 from crmlib.segments.models.rules import (
     DEFAULT_SEGMENT_RULES,
@@ -47,15 +51,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-_TRANSACTION_COLUMNS = ("customer_id", "order_ts", "amount", "is_purchase")
-
-
 def _window_params(as_of: dt.date, window_days: int) -> dict[str, object]:
-    end_ts = exclusive_end(as_of)
+    end_day = as_of + dt.timedelta(days=1)
     return {
         "as_of": as_of,
-        "end_ts": end_ts,
-        "window_start": end_ts - dt.timedelta(days=window_days),
+        "end_day": end_day,
+        "window_start": end_day - dt.timedelta(days=window_days),
     }
 
 
@@ -87,12 +88,15 @@ def rfm_features(
     per customer with at least one purchase on or before ``as_of_date`` (ever, so lapsed
     customers appear with frequency 0): *customer_id, last_order_date, recency_days,
     frequency, monetary, first_order_date, tenure_days* (definitions in the module
-    docstring). One SQL pass on the engine (``segments_rfm_features.sql``).
+    docstring). One SQL pass on the engine (``segments_rfm_features.sql``) over the purchase
+    facts of ``transactions`` (:func:`crmlib.facts.purchase_facts`: the run's artifacts, or
+    built for this call from another relation).
 
     Parameters
     ----------
     engine : Engine
-        With ``transactions`` registered.
+        With ``transactions`` registered (and, in a run, its ``customer_days`` and
+        ``customer_facts``).
     as_of_date : date or str
         Last day observed (inclusive).
     window_days : int, default ``segments.window_days``
@@ -109,18 +113,16 @@ def rfm_features(
     Raises
     ------
     StageInputMissing
-        ``transactions`` is not registered.
+        ``transactions`` is not registered (and its purchase facts are not).
     DataContractError
-        A needed column is missing.
+        A column the purchase facts are built from is missing.
     """
     as_of = as_date(as_of_date)
     window_days = positive_days("window_days", window_days)
-    require_view(engine, transactions, _TRANSACTION_COLUMNS, producer="01_ingest")
-    features = engine.query(
-        "segments_rfm_features",
-        _window_params(as_of, window_days),
-        identifiers={"transactions": transactions},
-    )
+    with purchase_facts(engine, transactions=transactions) as facts:
+        features = engine.query(
+            "segments_rfm_features", _window_params(as_of, window_days), identifiers=facts
+        )
     features = _feature_types(features)
     log.info(
         "RFM features at %s: %d customers, %d with a purchase in the last %d days",
