@@ -509,6 +509,8 @@ def _engine(days: list[str]) -> Engine:
             "customer_id": [f"C{i}" for i in range(len(days))],
             "order_ts": pd.to_datetime(days).astype("datetime64[us]"),
             "amount": 10.0,
+            "gross_amount": 10.0,
+            "refund_amount": 0.0,
             "is_purchase": True,
         }
     )

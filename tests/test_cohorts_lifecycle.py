@@ -25,10 +25,17 @@ from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing
 
 ROOT = Path(__file__).resolve().parents[1]
+D = dt.date
 NAN = float("nan")
 
 
-_transactions = purchase_transactions
+def _transactions(rows: list[tuple[str, str, str, float, bool]]) -> pd.DataFrame:
+    """:func:`purchase_transactions` with the amount columns the purchase facts are built from
+    (``crmlib.facts``): a negative amount is a refund."""
+    frame = purchase_transactions(rows)
+    return frame.assign(
+        gross_amount=frame["amount"].clip(lower=0.0), refund_amount=frame["amount"].clip(upper=0.0)
+    )
 
 
 # A: Jan, Feb, May. B: Jan, Mar. C: a cancelled order in Jan (net 0, not a purchase), a
@@ -97,6 +104,29 @@ def test_lifecycle_hand_counted(engine: Engine) -> None:
     pd.testing.assert_frame_equal(
         result[list(EXPECTED.columns)], EXPECTED, check_dtype=False, check_exact=False
     )
+
+
+def test_weekly_same_day_orders_and_a_refund_only_week() -> None:
+    # P: two orders on Mon 2024-02-26 and one on the leap day (one ISO week), a refund only in
+    # the week of 2024-03-04 (not activity: dormant), a purchase in the week of 2024-03-11
+    orders = _transactions(
+        [
+            ("O1", "P", "2024-02-26 09:00", 10.0, True),
+            ("O2", "P", "2024-02-26 18:00", 10.0, True),
+            ("O3", "P", "2024-02-29 12:00", 10.0, True),
+            ("R1", "P", "2024-03-05 12:00", -10.0, False),
+            ("O4", "P", "2024-03-11 12:00", 10.0, True),
+        ]
+    )
+    with Engine(threads=1) as eng:
+        eng.register("transactions", orders)
+        result = lifecycle(eng, as_of_date="2024-03-17", period="week")
+    assert result["period_start"].tolist() == [D(2024, 2, 26), D(2024, 3, 4), D(2024, 3, 11)]
+    assert result["new"].tolist() == [1, 0, 0]
+    assert result["dormant"].tolist() == [0, 1, 0]
+    assert result["resurrected"].tolist() == [0, 0, 1]
+    assert result["active"].tolist() == [1, 0, 1]
+    _assert_identities(result)
 
 
 def test_lifecycle_identities_and_partial_period(engine: Engine) -> None:

@@ -227,6 +227,69 @@ def test_bracket_retention_hand_computed(engine: Engine) -> None:
     assert np.isnan(matrix.loc["2025-04", "days 8\u201330"])
 
 
+# X buys twice at the same first timestamp (X2 "toys", X1 "books": order_id X1 breaks the tie)
+# on 2024-02-28 and again on 2024-03-07, day 8 because 2024 has a leap day. Y's first purchase
+# has no category; Y had a refund-only day before it (not a purchase: Y's cohort is February).
+# Z has returns only: never a member, in no cohort of any split.
+EDGES = _transactions(
+    [
+        ("X2", "X", "2024-02-28 09:00", 20.0, 20.0, 0.0, "purchase", "toys"),
+        ("X1", "X", "2024-02-28 09:00", 10.0, 10.0, 0.0, "purchase", "books"),
+        ("X3", "X", "2024-03-07 10:00", 15.0, 15.0, 0.0, "purchase", "coffee"),
+        ("R1", "Y", "2024-01-30 10:00", -5.0, 0.0, -5.0, "return", "books"),
+        ("Y1", "Y", "2024-02-10 10:00", 30.0, 30.0, 0.0, "purchase", "mugs"),
+        ("Y2", "Y", "2024-03-01 10:00", 12.0, 12.0, 0.0, "purchase", "coffee"),
+        ("R2", "Z", "2024-02-15 10:00", -8.0, 0.0, -8.0, "return", "toys"),
+        ("R3", "Z", "2024-03-15 10:00", -4.0, 0.0, -4.0, "return", "toys"),
+    ]
+).assign(category=lambda frame: frame["category"].mask(frame["order_id"] == "Y1"))
+
+
+def test_first_category_ties_leap_day_and_returns_only(engine: Engine) -> None:
+    _with(engine, transactions=EDGES)
+    tidy = cohort_retention(
+        engine, as_of_date="2024-04-30", dimensions=("first_category",), min_cell_size=1
+    )
+    # one cohort (February: Y's January refund is no purchase), of X and Y (Z: returns only);
+    # both active in February and March, nobody in April
+    overall = tidy[(tidy["dimension"] == "all") & (tidy["definition"] == "on")]
+    assert overall["cohort_label"].unique().tolist() == ["\u2264 2024-02 (present at start)"]
+    assert overall["customers"].tolist() == [2, 2, 0]
+    firsts = tidy[(tidy["dimension"] == "first_category") & (tidy["periods_since"] == 0)]
+    assert sorted(firsts["dimension_value"].unique()) == ["(unknown)", "books"]
+    revenue = cohort_revenue(engine, as_of_date="2024-04-30", dimensions=(), min_cell_size=1)
+    # Feb: X1 + X2 + Y1 = 60 (Y's January refund is before the cohort); Mar: X3 + Y2 = 27
+    assert revenue["net_revenue"].tolist() == pytest.approx([60.0, 27.0, 0.0], rel=1e-12)
+    table = bracket_retention(
+        engine, as_of_date="2024-04-30", brackets=((1, 7), (8, 30)), dimensions=(),
+        min_cell_size=1,
+    )  # fmt: skip
+    # X: day 8 (Feb 28 -> Mar 7 over Feb 29); Y: day 20 (Feb 10 -> Mar 1)
+    assert table["customers"].tolist() == [0, 2]
+    assert table["cohort_size"].tolist() == [2, 2]
+
+
+def test_signup_basis_counts_the_revenue_of_returns_only_members(engine: Engine) -> None:
+    customers = pd.DataFrame(
+        {
+            "customer_id": pd.array(["X", "Z"], dtype="str"),
+            "signup_ts": pd.to_datetime(["2024-02-01", "2024-02-02"]).astype("datetime64[us]"),
+        }
+    )
+    revenue = cohort_revenue(
+        _with(engine, transactions=EDGES, customers=customers),
+        as_of_date="2024-04-30",
+        dimensions=(),
+        cohort_basis="signup",
+        first_cohort="new_customers",
+        min_cell_size=1,
+    )
+    # signup cohort February {X, Z}: Z never buys, but its refunds are the cohort's revenue.
+    # Feb: X 30 - Z 8 = 22; Mar: X 15 - Z 4 = 11; Apr: 0.
+    assert revenue["cohort_size"].tolist() == [2, 2, 2]
+    assert revenue["net_revenue"].tolist() == pytest.approx([22.0, 11.0, 0.0], rel=1e-12)
+
+
 def test_signup_basis_counts_customers_who_never_bought(engine: Engine) -> None:
     tidy = cohort_retention(
         _with(engine, transactions=TINY, customers=CUSTOMERS),

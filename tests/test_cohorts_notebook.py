@@ -6,11 +6,15 @@ import json
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import papermill
 import pytest
 from conftest import REPO_ROOT
 from contract_tables import contract_transactions
 
+from crmlib.engine import Engine
+from crmlib.facts import purchase_facts
+from crmlib.ingest.queries import ARTIFACT_DTYPES
 from crmlib.io import RunFolder
 
 pytestmark = pytest.mark.slow
@@ -36,6 +40,17 @@ def _text(notebook: nbformat.NotebookNode) -> str:
     return "\n".join(parts)
 
 
+def _write_inputs(run: RunFolder, transactions: pd.DataFrame) -> None:
+    """``transactions`` and its shared purchase facts, as 01_ingest writes them, in ``run``."""
+    run.write_table("transactions", transactions)
+    with Engine(threads=1) as engine:
+        engine.register("transactions", transactions)
+        with purchase_facts(engine) as names:
+            for name, table in names.items():
+                columns = ", ".join(ARTIFACT_DTYPES[name])
+                run.write_table(name, engine.query(f"SELECT {columns} FROM {table}"))
+
+
 def _run_03(run: RunFolder, tmp_path: Path, *, as_of_date: str) -> str:
     """03_cohorts through papermill on ``run``'s tables; the executed notebook's text."""
     out = tmp_path / "03_cohorts.ipynb"
@@ -56,7 +71,7 @@ def _run_03(run: RunFolder, tmp_path: Path, *, as_of_date: str) -> str:
 
 def test_one_period_run_gets_a_message_not_a_crash(tmp_path: Path) -> None:
     run = RunFolder(tmp_path / "run")
-    run.write_table("transactions", ONE_MONTH)
+    _write_inputs(run, ONE_MONTH)
     text = _run_03(run, tmp_path, as_of_date="2025-02-10")
     assert "Cohort sections skipped" in text
     assert "only 1 complete month up to 2025-02-10" in text
@@ -72,7 +87,7 @@ def test_mid_history_run_says_the_first_cohort_is_left_out(tmp_path: Path) -> No
 
     transactions, _ = _planted(old_back=120)
     run = RunFolder(tmp_path / "run")
-    run.write_table("transactions", transactions)
+    _write_inputs(run, transactions)
     text = _run_03(run, tmp_path, as_of_date=AS_OF)
     assert "The first cohort is the customers present at the start." in text
     assert f"*Left out:* **{FIRST}**" in text

@@ -22,7 +22,13 @@ from crmlib.errors import DataContractError
 D = dt.date
 
 
-_transactions = purchase_transactions
+def _transactions(rows: list[tuple[str, str, str, float, bool]]) -> pd.DataFrame:
+    """:func:`purchase_transactions` with the amount columns the purchase facts are built from
+    (``crmlib.facts``): a negative amount is a refund."""
+    frame = purchase_transactions(rows)
+    return frame.assign(
+        gross_amount=frame["amount"].clip(lower=0.0), refund_amount=frame["amount"].clip(upper=0.0)
+    )
 
 
 AS_OF = "2025-03-31"
@@ -81,6 +87,40 @@ def test_durations_hand_checked(engine: Engine) -> None:
     assert durations.loc["D", "followup_days"] == 58  # Feb 1 -> Mar 31
     assert durations.loc["A", "cohort_label"] == "2025-01"
     assert durations.loc["E", "cohort_start"] == D(2025, 3, 1)
+
+
+def test_durations_leap_day_and_earlier_end_dates() -> None:
+    # G: a refund-only day, then purchases on 2024-02-28 and (leap day) 2024-02-29 and
+    # 2024-03-01; H: two orders on 2024-02-29 only, then a return. Each as_of sees only what
+    # was bought by then.
+    orders = _transactions(
+        [
+            ("R1", "G", "2024-02-20 10:00", -3.0, False),
+            ("O1", "G", "2024-02-28 23:30", 10.0, True),
+            ("O2", "G", "2024-02-29 00:10", 10.0, True),
+            ("O3", "G", "2024-03-01 12:00", 10.0, True),
+            ("O4", "H", "2024-02-29 08:00", 10.0, True),
+            ("O5", "H", "2024-02-29 09:00", 10.0, True),
+            ("R2", "H", "2024-03-02 09:00", -10.0, False),
+        ]
+    )
+    with Engine(threads=1) as eng:
+        eng.register("transactions", orders)
+        found = {
+            as_of: [
+                (row.customer_id, None if pd.isna(row.second_order_date) else
+                 row.second_order_date, row.duration_days, bool(row.event))
+                for row in second_order_durations(eng, as_of_date=as_of, group_cols=())
+                .itertuples()
+            ]
+            for as_of in ("2024-02-27", "2024-02-28", "2024-02-29", "2024-03-31")
+        }  # fmt: skip
+    assert found["2024-02-27"] == []
+    assert found["2024-02-28"] == [("G", None, 0, False)]
+    # G's second order is the next calendar day, 10 minutes later; H is censored on day 0
+    assert found["2024-02-29"] == [("G", D(2024, 2, 29), 1, True), ("H", None, 0, False)]
+    # Feb 29 -> Mar 31 is 31 days; H's two same-day orders and a return are no second order
+    assert found["2024-03-31"] == [("G", D(2024, 2, 29), 1, True), ("H", None, 31, False)]
 
 
 def test_durations_without_customers_table() -> None:

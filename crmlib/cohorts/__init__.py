@@ -1,8 +1,9 @@
 """Cohorts: retention by acquisition cohort and channel, lifecycle states and flows, time to second order.
 
 All transaction-level work is SQL on the engine (``crmlib/sql/cohorts_*.sql``,
-``lifecycle_*.sql``, ``survival_*.sql``); statistics run on the per-cohort or per-customer
-results: the retention trend is a binomial GLM, time to second order a Kaplan–Meier estimate
+``lifecycle_*.sql``, ``survival_*.sql``) over the shared purchase facts (:mod:`crmlib.facts`:
+one row per customer-day, one per customer), the transactions themselves only for the first
+purchase's category; statistics run on the per-cohort or per-customer results: the retention trend is a binomial GLM, time to second order a Kaplan–Meier estimate
 (statsmodels). Data that begin mid-history put every customer already buying into the first
 cohort: :func:`data_start` decides which cohorts hold the customers present at the start, and
 every comparison of acquisition cohorts leaves them out.

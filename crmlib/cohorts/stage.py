@@ -20,6 +20,7 @@ from crmlib.cohorts.text import cohort_conclusion
 from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError, StageInputMissing
+from crmlib.facts import purchase_facts
 from crmlib.formatting import plain_value
 from crmlib.periods import as_date, check_period, exclusive_end, period_spine
 from crmlib.privacy import MIN_CELL_SIZE
@@ -62,7 +63,8 @@ def cohort_readiness(
     Cohort matrices need at least two complete periods (k = 0 and k = 1) from the first
     purchase (or signup, with ``cohort_basis="signup"``) to ``as_of_date``; with fewer,
     :func:`cohort_retention` raises ``DataContractError``. This asks the engine one cheap
-    question instead, so the notebook can show the reason and skip the matrix sections.
+    question instead (the first purchase, from the shared purchase facts' ``customer_facts``),
+    so the notebook can show the reason and skip the matrix sections.
 
     Returns
     -------
@@ -79,12 +81,16 @@ def cohort_readiness(
     if not engine.has_table(transactions):
         raise StageInputMissing(f"no {transactions} table is registered: run 01_ingest first")
     what = "purchase" if cohort_basis == "first_order" else "signup"
-    sql = (
-        f"SELECT min(order_ts) FROM {transactions} WHERE is_purchase AND order_ts < $end"
-        if cohort_basis == "first_order"
-        else f"SELECT min(signup_ts) FROM {customers} WHERE signup_ts < $end"
-    )
-    first = engine.scalar(sql, {"end": exclusive_end(as_of)})
+    end = {"end": exclusive_end(as_of)}
+    if cohort_basis == "first_order":
+        with purchase_facts(engine, transactions=transactions) as facts:
+            first = engine.scalar(
+                f"SELECT min(first_purchase_ts) FROM {facts['customer_facts']} "
+                "WHERE first_purchase_ts < $end",
+                end,
+            )
+    else:
+        first = engine.scalar(f"SELECT min(signup_ts) FROM {customers} WHERE signup_ts < $end", end)
     if first is None or pd.isna(first):
         return False, (
             f"**Cohorts skipped:** no {what} on or before {as_of}, so there are no cohorts. "

@@ -1,9 +1,9 @@
 -- Cohort activity (crmlib.cohorts): one row per member of {{ labels }} and period k >= 0 since
--- the member's cohort period in which the member has any transaction row dated before $end_ts,
--- with the member's cohort and dimension labels, in temp table {{ activity }}.
--- Reads {{ labels }} (cohorts_labels.sql: customer_id, cohort_start, dim_0, dim_1, ...) and
--- {{ customer_periods }} (customer_id, period_start, active, net_revenue; see
--- cohorts_customer_periods.sql, built with the same $period and $end_ts). Parameters: $period.
+-- the member's cohort period in which the member has any transaction row dated before the end of
+-- the covered span, with the member's cohort and dimension labels, in temp table {{ activity }}.
+-- Reads {{ labels }} (cohorts_labels.sql: customer_key, cohort_start, dim_0, dim_1, ...) and
+-- {{ customer_periods }} (customer_key, period_start, active, net_revenue; see
+-- cohorts_customer_periods.sql, built with the same $period). Parameters: $period.
 -- {{ label_columns }}: the label columns to carry, "l.dim_0, l.dim_1, ...".
 -- A row dated on or after the cohort start is exactly a row of a period starting on or after it
 -- (cohort_start is a period start), so periods before the cohort are left out here.
@@ -14,10 +14,10 @@
 -- net_revenue = sum(amount) of every row (purchases, cancelled orders at 0, returns negative).
 CREATE OR REPLACE TEMP TABLE {{ activity }} AS
 WITH last_active AS (
-    SELECT customer_id, max(period_start) AS last_start
+    SELECT customer_key, max(period_start) AS last_start
     FROM {{ customer_periods }}
     WHERE active = 1
-    GROUP BY customer_id
+    GROUP BY customer_key
 )
 SELECT
     l.cohort_start,
@@ -27,6 +27,6 @@ SELECT
     p.net_revenue,
     CASE WHEN p.active = 1 AND p.period_start = a.last_start THEN 1 ELSE 0 END AS is_last_active
 FROM {{ customer_periods }} AS p
-JOIN {{ labels }} AS l ON l.customer_id = p.customer_id
-LEFT JOIN last_active AS a ON a.customer_id = p.customer_id
+JOIN {{ labels }} AS l ON l.customer_key = p.customer_key
+LEFT JOIN last_active AS a ON a.customer_key = p.customer_key
 WHERE p.period_start >= l.cohort_start;

@@ -1,18 +1,17 @@
 -- Customer periods (crmlib.cohorts.cohort_retention / cohort_revenue): one row per customer and
--- period ($period: week, month or quarter) with any transaction row dated before $end_ts, in temp
--- table {{ customer_periods }}. Built once from the transactions, so the member and activity
--- steps read this (much smaller) table instead of joining every transaction row.
--- Reads {{ transactions }}: customer_id, order_ts, amount, is_purchase.
+-- period ($period: week, month or quarter) with any transaction row dated before $end_day (a
+-- period start), in temp table {{ customer_periods }}. Built once, so the activity step reads this
+-- (much smaller) table.
+-- Reads {{ customer_days }} (crmlib.facts: customer_key, day, purchases, amount): a period is a
+-- run of whole calendar days, so its rows are exactly the customer-days it holds.
 -- active = 1 when a purchase (is_purchase) falls in the period (returns-only and cancelled-only
--- periods carry revenue but are not activity); net_revenue = sum(amount) of every row;
--- first_purchase_ts = the earliest purchase in the period (null when there is none).
+-- periods carry revenue but are not activity); net_revenue = sum(amount) of every row.
 CREATE OR REPLACE TEMP TABLE {{ customer_periods }} AS
 SELECT
-    customer_id,
-    CAST(date_trunc($period, order_ts) AS DATE) AS period_start,
-    max(CASE WHEN is_purchase THEN 1 ELSE 0 END) AS active,
-    sum(amount) AS net_revenue,
-    min(CASE WHEN is_purchase THEN order_ts END) AS first_purchase_ts
-FROM {{ transactions }}
-WHERE customer_id IS NOT NULL AND order_ts < $end_ts
-GROUP BY customer_id, CAST(date_trunc($period, order_ts) AS DATE);
+    customer_key,
+    CAST(date_trunc($period, day) AS DATE) AS period_start,
+    max(CASE WHEN purchases > 0 THEN 1 ELSE 0 END) AS active,
+    sum(amount) AS net_revenue
+FROM {{ customer_days }}
+WHERE day < $end_day
+GROUP BY customer_key, CAST(date_trunc($period, day) AS DATE);

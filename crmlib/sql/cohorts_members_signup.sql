@@ -1,9 +1,11 @@
 -- Cohort members by signup date (crmlib.cohorts.cohort_retention, cohort_basis="signup"): one
--- row per customer of {{ customers }} with signup_ts before $end_ts, in temp table {{ members }};
--- customers without a signup date are not in any cohort.
--- Reads {{ customers }}: customer_id, signup_ts; {{ firsts }} (customer_id, first_ts,
--- first_category: cohorts_firsts.sql or cohorts_firsts_from_periods.sql). Parameters: $period,
--- $end_ts.
+-- row per customer of {{ customers }} with signup_ts before $end_ts, in temp table {{ members }}
+-- (customer_key, customer_id, cohort_start, first_date, first_category); customers without a
+-- signup date are not in any cohort.
+-- Reads {{ customers }}: customer_id, signup_ts; {{ customer_facts }} (crmlib.facts:
+-- customer_key, customer_id), for the key of every member with a transaction row (null for
+-- members without any); {{ firsts }} (customer_key, first_ts, first_category:
+-- cohorts_firsts.sql or cohorts_firsts_category.sql). Parameters: $period, $end_ts.
 -- first_date / first_category describe the first purchase ever (null for members who never bought).
 CREATE OR REPLACE TEMP TABLE {{ members }} AS
 WITH signed_up AS (
@@ -13,9 +15,11 @@ WITH signed_up AS (
     GROUP BY customer_id
 )
 SELECT
+    k.customer_key,
     s.customer_id,
     CAST(date_trunc($period, s.signup_ts) AS DATE) AS cohort_start,
     CAST(f.first_ts AS DATE) AS first_date,
     CAST(f.first_category AS VARCHAR) AS first_category
 FROM signed_up AS s
-LEFT JOIN {{ firsts }} AS f ON f.customer_id = s.customer_id;
+LEFT JOIN {{ customer_facts }} AS k ON k.customer_id = s.customer_id
+LEFT JOIN {{ firsts }} AS f ON f.customer_key = k.customer_key;

@@ -1,23 +1,22 @@
 -- Early first-order cohorts (crmlib.cohorts.data_start): one row per cohort (the $period of the
 -- customer's first purchase) among the purchases dated before $cutoff_ts, with its size and what
 -- customers.signup_ts says about its members.
--- Reads {{ transactions }} (customer_id, order_ts, is_purchase) and {{ customers }} (customer_id,
--- signup_ts; or an empty relation with those columns when the run has no signup dates).
+-- Reads {{ customer_facts }} (crmlib.facts: customer_id, first_purchase_ts) and {{ customers }}
+-- (customer_id, signup_ts; or an empty relation with those columns when the run has no signup
+-- dates).
 -- Parameters: $period, $cutoff_ts (the end of the early cohorts: no later than the end of the
 -- last complete period), $data_start_ts (midnight of the data's first day).
--- A first purchase before $cutoff_ts is a first purchase overall, so filtering the rows first
--- gives the exact members of every cohort that starts before $cutoff_ts, and only the early rows
--- are read.
+-- The members of every cohort that starts before $cutoff_ts are the customers whose first
+-- purchase is before $cutoff_ts.
 -- signed_up_before: members whose signup_ts is earlier than their cohort's period start, and for
 -- the first period never earlier than the data's first day (greatest): a member of the first
 -- cohort who signed up before the data begin may have bought before them, unseen.
 -- signed_up_before_data: members whose signup_ts is earlier than the data's first day (in a later
 -- cohort: customers who were already there, first seen buying later).
 WITH firsts AS (
-    SELECT customer_id, min(order_ts) AS first_ts
-    FROM {{ transactions }}
-    WHERE is_purchase AND customer_id IS NOT NULL AND order_ts < $cutoff_ts
-    GROUP BY customer_id
+    SELECT customer_id, first_purchase_ts AS first_ts
+    FROM {{ customer_facts }}
+    WHERE first_purchase_ts < $cutoff_ts
 ),
 signups AS (
     SELECT customer_id, min(signup_ts) AS signup_ts

@@ -1,11 +1,12 @@
 -- Lifecycle accounting (crmlib.cohorts.lifecycle, transition_matrix): per period, customers by
 -- lifecycle state and the flows between consecutive periods' states. One row per period in
 -- which a state or flow is counted; periods without any are filled with zeros in pandas.
--- Reads {{ transactions }}: customer_id, order_ts, is_purchase.
--- Parameters: $period ('week' | 'month' | 'quarter'), $end_ts (order_ts < $end_ts: the day
--- after as_of_date).
--- Only purchases (is_purchase) make a customer active. From one row per customer and active
--- period (`activity`), lag() and lead() place every row without a customer x period grid:
+-- Reads {{ customer_days }} (crmlib.facts: customer_key, day, purchases).
+-- Parameters: $period ('week' | 'month' | 'quarter'), $end_day (the day after as_of_date: days
+-- before it count).
+-- Only purchases (is_purchase) make a customer active: days with purchases > 0. From one row
+-- per customer and active period (`activity`), lag() and lead() place every row without a
+-- customer x period grid:
 --   state of an active row: new (no earlier active period), current (active in the previous
 --   period), resurrected (otherwise);
 --   dormant: counted in the period after an active period when the customer is inactive then;
@@ -14,13 +15,13 @@
 -- Lost -> lost needs the stock of lost customers, derived from these counts in pandas.
 -- Only lag()/lead() windows: portable to Spark.
 WITH activity AS (
-    SELECT DISTINCT customer_id, CAST(date_trunc($period, order_ts) AS DATE) AS period_start
-    FROM {{ transactions }}
-    WHERE order_ts < $end_ts AND is_purchase AND customer_id IS NOT NULL
+    SELECT DISTINCT customer_key, CAST(date_trunc($period, day) AS DATE) AS period_start
+    FROM {{ customer_days }}
+    WHERE day < $end_day AND purchases > 0
 ),
 stepped AS (
     SELECT
-        customer_id,
+        customer_key,
         period_start,
         CAST(date_trunc($period, period_start - INTERVAL 1 DAY) AS DATE) AS previous_start,
         CAST(CASE $period
@@ -33,9 +34,9 @@ stepped AS (
             WHEN 'month' THEN period_start + INTERVAL 2 MONTH
             ELSE period_start + INTERVAL 6 MONTH
         END AS DATE) AS after_next_start,
-        lag(period_start, 1) OVER (PARTITION BY customer_id ORDER BY period_start) AS last_active_start,
-        lag(period_start, 2) OVER (PARTITION BY customer_id ORDER BY period_start) AS active_start_before_last,
-        lead(period_start, 1) OVER (PARTITION BY customer_id ORDER BY period_start) AS next_active_start
+        lag(period_start, 1) OVER (PARTITION BY customer_key ORDER BY period_start) AS last_active_start,
+        lag(period_start, 2) OVER (PARTITION BY customer_key ORDER BY period_start) AS active_start_before_last,
+        lead(period_start, 1) OVER (PARTITION BY customer_key ORDER BY period_start) AS next_active_start
     FROM activity
 ),
 classified AS (

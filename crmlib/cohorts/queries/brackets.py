@@ -19,6 +19,7 @@ from crmlib.cohorts.queries.grid import (
 from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.errors import DataContractError
+from crmlib.facts import purchase_facts
 from crmlib.periods import as_date, check_period, exclusive_end, safe_ratio
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
@@ -108,7 +109,7 @@ def bracket_retention(
         Whether the first cohort holds the customers present at the start (their "first
         order" in the data need not be their first); see :func:`crmlib.cohorts.data_start`.
     transactions, customers : str
-        View names.
+        View names, as in :func:`cohort_retention`.
 
     Returns
     -------
@@ -131,12 +132,16 @@ def bracket_retention(
     )
     resolved = _dimension_sql(engine, dimensions, transactions=transactions, customers=customers)
     end_ts = exclusive_end(as_of)
-    with engine.temp_tables("cohorts_mx", _TEMP_KINDS) as temp:
+    with (
+        purchase_facts(engine, transactions=transactions) as facts,
+        engine.temp_tables("cohorts_mx", _TEMP_KINDS) as temp,
+    ):
         engine.register(temp["brackets"], bounds)
         try:
             _build_members(
                 engine,
                 temp,
+                facts,
                 cohort_basis="first_order",
                 period=period,
                 end_ts=end_ts,
@@ -147,12 +152,12 @@ def bracket_retention(
             labels = _build_labels(engine, temp, resolved)
             engine.execute(
                 "cohorts_bracket_hits",
-                {"end_ts": end_ts, "max_days": int(bounds["days_to"].max())},
+                {"end_day": end_ts.date(), "max_days": int(bounds["days_to"].max())},
                 identifiers={
                     "hits": temp["hits"],
                     "labels": temp["labels"],
                     "brackets": temp["brackets"],
-                    "transactions": transactions,
+                    "customer_days": facts["customer_days"],
                 },
             )
             engine.execute(

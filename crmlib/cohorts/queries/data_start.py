@@ -14,6 +14,7 @@ from crmlib.checks import require_view
 from crmlib.cohorts.queries.grid import COHORT_BASES, _period_start, _periods_between
 from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
+from crmlib.facts import purchase_facts
 from crmlib.formatting import format_figure
 from crmlib.periods import as_date, check_period, exclusive_end, period_index, period_spine
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
@@ -363,14 +364,15 @@ def data_start(
         early = engine.query("cohorts_start_signup", params, identifiers={"customers": customers})
     else:
         has_signups = engine.has_table(customers) and "signup_ts" in engine.column_types(customers)
-        early = engine.query(
-            "cohorts_start_first_order",
-            params,
-            identifiers={
-                "transactions": transactions,
-                "customers": customers if has_signups else _NO_SIGNUPS,
-            },
-        )
+        with purchase_facts(engine, transactions=transactions) as facts:
+            early = engine.query(
+                "cohorts_start_first_order",
+                params,
+                identifiers={
+                    "customer_facts": facts["customer_facts"],
+                    "customers": customers if has_signups else _NO_SIGNUPS,
+                },
+            )
     early["cohort_start"] = pd.to_datetime(early["cohort_start"]).dt.date
     start = _decide(
         early,

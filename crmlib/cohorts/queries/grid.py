@@ -7,7 +7,7 @@ import logging
 import re
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,7 @@ import pandas as pd
 from crmlib.checks import require_view
 from crmlib.engine import Engine, quote_identifier
 from crmlib.errors import DataContractError, StageInputMissing
+from crmlib.facts import purchase_facts
 from crmlib.periods import period_index, period_spine
 
 __all__ = ["COHORT_BASES"]
@@ -27,7 +28,9 @@ COHORT_BASES: tuple[str, ...] = ("first_order", "signup")
 _ALL = "all"
 _UNKNOWN = "(unknown)"
 _DERIVED = ("first_category",)
-_TX_COLUMNS = ("order_id", "customer_id", "order_ts", "amount", "is_purchase")
+_TX_COLUMNS = ("customer_id", "order_ts", "amount", "is_purchase")
+#: The transactions columns the first_category split reads (cohorts_firsts_category.sql).
+_CATEGORY_COLUMNS = ("customer_id", "order_id", "order_ts", "category", "is_purchase")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KEYS = ["dimension", "cohort_start", "dimension_value"]
 #: Temp tables the cohort matrices create on the engine (and drops before returning); each call
@@ -38,8 +41,6 @@ _TEMP_KINDS = (
 )  # fmt: skip
 #: An empty customers relation, substituted when a dimension needs no customers table.
 _NO_CUSTOMERS = "(SELECT CAST(NULL AS VARCHAR) AS customer_id WHERE FALSE)"
-#: The category of the earliest purchase, ties broken by order_id.
-_FIRST_CATEGORY = "arg_min(category, struct_pack(ts := order_ts, id := order_id))"
 #: Per engine, the last few per-cohort count grids, keyed by their arguments and a fingerprint
 #: of the rows they read: cohort_retention and cohort_revenue on the same inputs share one build.
 _GRID_CACHE: weakref.WeakKeyDictionary[Engine, dict[tuple[object, ...], pd.DataFrame]] = (
@@ -74,7 +75,7 @@ def _dimension_sql(
         if not _IDENTIFIER.match(dimension):
             raise ValueError(f"dimensions: {dimension!r} is not a column name")
         if dimension in _DERIVED:
-            require_view(engine, transactions, ("category",), producer="01_ingest")
+            require_view(engine, transactions, _CATEGORY_COLUMNS, producer="01_ingest")
             expression = f"coalesce(nullif(m.first_category, ''), '{_UNKNOWN}')"
             resolved.append(
                 (dimension, {"dimension_value": expression, "customers": _NO_CUSTOMERS})
@@ -112,6 +113,7 @@ def _check_inputs(
 def _build_members(
     engine: Engine,
     temp: dict[str, str],
+    facts: Mapping[str, str],
     *,
     cohort_basis: str,
     period: str,
@@ -119,35 +121,37 @@ def _build_members(
     transactions: str,
     customers: str,
     dimensions: Sequence[str],
-    from_periods: bool = False,
 ) -> None:
-    """Fill ``temp["members"]`` (and ``temp["firsts"]``). With ``from_periods`` the first
-    purchases come from ``temp["customer_periods"]`` (built with the same period and end_ts)
-    rather than from every transaction row, unless the first_category split needs its arg_min.
-    """
-    # the first purchase's category costs an arg_min: computed only when the split is asked for
-    needs_category = "first_category" in dimensions
-    if from_periods and not needs_category:
+    """Fill ``temp["members"]`` (and ``temp["firsts"]``) from the purchase facts ``facts``
+    (:func:`crmlib.facts.purchase_facts` of ``transactions``); the first purchase's category
+    is read from ``transactions`` only when the first_category split is asked for."""
+    if "first_category" in dimensions:
         engine.execute(
-            "cohorts_firsts_from_periods",
-            identifiers={"firsts": temp["firsts"], "customer_periods": temp["customer_periods"]},
+            "cohorts_firsts_category",
+            {"end_ts": end_ts},
+            identifiers={
+                "firsts": temp["firsts"],
+                "customer_facts": facts["customer_facts"],
+                "transactions": transactions,
+            },
         )
     else:
         engine.execute(
             "cohorts_firsts",
             {"end_ts": end_ts},
-            identifiers={
-                "firsts": temp["firsts"],
-                "transactions": transactions,
-                "first_category": _FIRST_CATEGORY if needs_category else "NULL",
-            },
+            identifiers={"firsts": temp["firsts"], "customer_facts": facts["customer_facts"]},
         )
     engine.execute(
         "cohorts_members_first_order"
         if cohort_basis == "first_order"
         else "cohorts_members_signup",
         {"period": period, "end_ts": end_ts},
-        identifiers={"members": temp["members"], "firsts": temp["firsts"], "customers": customers},
+        identifiers={
+            "members": temp["members"],
+            "firsts": temp["firsts"],
+            "customers": customers,
+            "customer_facts": facts["customer_facts"],
+        },
     )
 
 
@@ -186,6 +190,7 @@ def _build_labels(
 
 def _fingerprint(
     engine: Engine,
+    facts: Mapping[str, str],
     *,
     cohort_basis: str,
     transactions: str,
@@ -195,21 +200,27 @@ def _fingerprint(
     """Row count and sum of row hashes of every column the count grid reads.
 
     Changes whenever the rows behind the views change (a re-registered view, a rewritten
-    parquet file), so a cached grid is only reused for the very same inputs.
+    parquet file, purchase facts built from other transactions), so a cached grid is only
+    reused for the very same inputs. The purchase facts are named by their kind, not by their
+    table name, so facts built afresh for each call of the same transactions still match.
     """
-    tx_columns = ["customer_id", "order_ts", "amount", "is_purchase"]
+    reads: list[tuple[str, str, list[str]]] = [
+        ("customer_days", facts["customer_days"], ["customer_key", "day", "purchases", "amount"]),
+        (
+            "customer_facts",
+            facts["customer_facts"],
+            ["customer_key", "customer_id", "first_purchase_ts"],
+        ),
+    ]
     if "first_category" in dimensions:
-        tx_columns += ["order_id", "category"]
+        reads.append((transactions, transactions, list(_CATEGORY_COLUMNS)))
     customer_columns = [name for name in dimensions if name not in (_ALL, *_DERIVED)]
     if cohort_basis == "signup":
         customer_columns.append("signup_ts")
+    if customer_columns:
+        reads.append((customers, customers, ["customer_id", *customer_columns]))
     parts: list[object] = []
-    for table, columns in (
-        (transactions, tx_columns),
-        (customers, ["customer_id", *customer_columns] if customer_columns else []),
-    ):
-        if not columns:
-            continue
+    for label, table, columns in reads:
         found = engine.query(
             "cohorts_fingerprint",
             identifiers={
@@ -217,7 +228,7 @@ def _fingerprint(
                 "columns": ", ".join(quote_identifier(name) for name in columns),
             },
         )
-        parts.append((table, tuple(columns), *found.iloc[0].tolist()))
+        parts.append((label, tuple(columns), *found.iloc[0].tolist()))
     return tuple(parts)
 
 
@@ -272,41 +283,46 @@ def _cohort_counts(
     """One row per dimension, cohort, value and period k of the full grid (k = 0 .. last
     complete period), with *cohort_size, active, on_or_after, net_revenue*.
 
-    The grid is cached per engine (a few entries) under its arguments and a fingerprint of the
-    rows it reads (:func:`_fingerprint`), so :func:`cohort_retention` and :func:`cohort_revenue`
-    on the same inputs build it once; callers get their own copy.
+    It is computed from the purchase facts of ``transactions``
+    (:func:`crmlib.facts.purchase_facts`). The grid is cached per engine (a few entries) under
+    its arguments and a fingerprint of the rows it reads (:func:`_fingerprint`), so
+    :func:`cohort_retention` and :func:`cohort_revenue` on the same inputs build it once;
+    callers get their own copy.
     """
     resolved = _dimension_sql(engine, dimensions, transactions=transactions, customers=customers)
     names = [name for name, _ in resolved]
-    key = (
-        as_of,
-        period,
-        cohort_basis,
-        transactions,
-        customers,
-        tuple(names),
-        _fingerprint(
+    with purchase_facts(engine, transactions=transactions) as facts:
+        key = (
+            as_of,
+            period,
+            cohort_basis,
+            transactions,
+            customers,
+            tuple(names),
+            _fingerprint(
+                engine,
+                facts,
+                cohort_basis=cohort_basis,
+                transactions=transactions,
+                customers=customers,
+                dimensions=names,
+            ),
+        )
+        with _GRID_CACHE_LOCK:
+            cached = _GRID_CACHE.get(engine, {}).get(key)
+        if cached is not None:
+            log.debug("cohort counts: reusing the %s grid built for these inputs", period)
+            return cached.copy(deep=True), names
+        grid = _build_grid(
             engine,
+            resolved,
+            facts,
+            as_of=as_of,
+            period=period,
             cohort_basis=cohort_basis,
             transactions=transactions,
             customers=customers,
-            dimensions=names,
-        ),
-    )
-    with _GRID_CACHE_LOCK:
-        cached = _GRID_CACHE.get(engine, {}).get(key)
-    if cached is not None:
-        log.debug("cohort counts: reusing the %s grid built for these inputs", period)
-        return cached.copy(deep=True), names
-    grid = _build_grid(
-        engine,
-        resolved,
-        as_of=as_of,
-        period=period,
-        cohort_basis=cohort_basis,
-        transactions=transactions,
-        customers=customers,
-    )
+        )
     with _GRID_CACHE_LOCK:
         entries = _GRID_CACHE.setdefault(engine, {})
         entries[key] = grid
@@ -318,6 +334,7 @@ def _cohort_counts(
 def _build_grid(
     engine: Engine,
     resolved: list[tuple[str, dict[str, str]]],
+    facts: Mapping[str, str],
     *,
     as_of: dt.date,
     period: str,
@@ -325,32 +342,32 @@ def _build_grid(
     transactions: str,
     customers: str,
 ) -> pd.DataFrame:
-    """The count grid of :func:`_cohort_counts`, computed on the engine."""
+    """The count grid of :func:`_cohort_counts`, computed on the engine from ``facts``."""
     names = [name for name, _ in resolved]
     # only complete periods: every row dated before the first day after the last complete one
     complete_end = _period_start(as_of + dt.timedelta(days=1), period)
     last_start = _period_start(complete_end - dt.timedelta(days=1), period)
     end_ts = dt.datetime.combine(complete_end, dt.time())
     with engine.temp_tables("cohorts_mx", _TEMP_KINDS) as temp:
-        # one pass over the transactions: one row per customer and period
+        # one pass over the customer-days: one row per customer and period
         engine.execute(
             "cohorts_customer_periods",
-            {"period": period, "end_ts": end_ts},
+            {"period": period, "end_day": complete_end},
             identifiers={
                 "customer_periods": temp["customer_periods"],
-                "transactions": transactions,
+                "customer_days": facts["customer_days"],
             },
         )
         _build_members(
             engine,
             temp,
+            facts,
             cohort_basis=cohort_basis,
             period=period,
             end_ts=end_ts,
             transactions=transactions,
             customers=customers,
             dimensions=names,
-            from_periods=True,
         )
         labels = _build_labels(engine, temp, resolved)
         engine.execute(

@@ -8,9 +8,9 @@ import logging
 import numpy as np
 import pandas as pd
 
-from crmlib.checks import require_view
 from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
+from crmlib.facts import purchase_facts
 from crmlib.periods import (
     as_date,
     check_period,
@@ -45,7 +45,6 @@ TRANSITION_FROM_STATES: tuple[str, ...] = LIFECYCLE_STATES
 #: Columns of :func:`transition_matrix` (states at t; nobody already acquired can be new).
 TRANSITION_TO_STATES: tuple[str, ...] = ("current", "resurrected", "dormant", "lost")
 
-_TX_COLUMNS = ("customer_id", "order_ts", "is_purchase")
 _STATE_COUNTS = ("active", "new", "current", "resurrected", "dormant")
 #: (from, to) -> column of lifecycle_flows.sql counted at t; lost -> lost is derived.
 _FLOW_COLUMNS: dict[tuple[str, str], str] = {
@@ -65,15 +64,16 @@ _FLOW_COLUMNS: dict[tuple[str, str], str] = {
 def _flows(
     engine: Engine, *, as_of_date: dt.date | str, period: str, transactions: str
 ) -> pd.DataFrame:
-    """States and flows per period (no gaps), with every accounting identity checked."""
+    """States and flows per period (no gaps), with every accounting identity checked; counted
+    on the purchase days of the shared purchase facts (:func:`crmlib.facts.purchase_facts`)."""
     check_period(period)
     as_of = as_date(as_of_date)
-    require_view(engine, transactions, _TX_COLUMNS, producer="01_ingest")
-    sums = engine.query(
-        "lifecycle_flows",
-        {"period": period, "end_ts": exclusive_end(as_of)},
-        identifiers={"transactions": transactions},
-    )
+    with purchase_facts(engine, transactions=transactions) as facts:
+        sums = engine.query(
+            "lifecycle_flows",
+            {"period": period, "end_day": exclusive_end(as_of).date()},
+            identifiers={"customer_days": facts["customer_days"]},
+        )
     sums = sums[pd.to_datetime(sums["period_start"]) <= pd.Timestamp(as_of)]
     if sums.empty or int(sums["active"].sum()) == 0:
         log.warning("%s has no purchases on or before %s: no lifecycle", transactions, as_of)
@@ -174,7 +174,9 @@ def lifecycle(
         Last day covered (inclusive).
     period : {"week", "month", "quarter"}, default ``cohorts.period``
     transactions : str, default "transactions"
-        View name; needs customer_id, order_ts, is_purchase.
+        View name. Its purchase facts are read (:func:`crmlib.facts.purchase_facts`: the run
+        folder's, or built from the view's customer_id, order_ts, amount, gross_amount,
+        refund_amount and is_purchase).
 
     Returns
     -------

@@ -96,8 +96,8 @@ def cohort_retention(
     dimensions : sequence of str, default ("acquisition_channel",)
         Splits besides the overall matrix (``dimension="all"``, always included): any column of
         ``customers`` (skipped with a warning when the run has no customers table), or
-        ``"first_category"``, the category of the first purchase. A null or empty value is
-        ``"(unknown)"``.
+        ``"first_category"``, the category of the first purchase (orders at the same first
+        timestamp: the lowest order_id's). A null or empty value is ``"(unknown)"``.
     cohort_basis : {"first_order", "signup"}, default ``cohorts.cohort_basis``
     min_cell_size : int, default MIN_CELL_SIZE
         ``privacy.min_cell_size``: cohorts (per dimension value) of fewer customers are
@@ -106,7 +106,9 @@ def cohort_retention(
         Whether the first cohort holds the customers present at the start (params
         ``cohorts.first_cohort``); see :func:`crmlib.cohorts.data_start`.
     transactions, customers : str
-        View names.
+        View names. The purchase facts of ``transactions`` are read
+        (:func:`crmlib.facts.purchase_facts`: the run folder's, or built for the call); the
+        transactions themselves only for the first_category split.
 
     Returns
     -------
@@ -193,7 +195,7 @@ def cohort_revenue(
     first_cohort : {"auto", "new_customers", "present_at_start"}, default ``cohorts.first_cohort``
         As in :func:`cohort_retention`.
     transactions, customers : str
-        View names.
+        View names, as in :func:`cohort_retention`.
 
     Returns
     -------

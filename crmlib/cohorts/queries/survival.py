@@ -12,7 +12,8 @@ import pandas as pd
 from crmlib.checks import require_view
 from crmlib.config import DEFAULTS
 from crmlib.engine import Engine, quote_identifier
-from crmlib.periods import as_date, check_period, exclusive_end, period_spine, to_periods
+from crmlib.facts import purchase_facts
+from crmlib.periods import as_date, check_period, period_spine, to_periods
 
 __all__ = ["UNKNOWN_GROUP", "second_order_durations"]
 
@@ -57,6 +58,10 @@ def second_order_durations(
     - group columns come from ``customers``; a customer without a customers row, or with a
       null value, is ``"(unknown)"``, as is everyone when there is no customers table.
 
+    One query over the shared purchase facts (:func:`crmlib.facts.purchase_facts`): the first
+    and second purchase days of each customer's whole history are those of any earlier
+    ``as_of_date``, so ``customer_facts`` answers every end date.
+
     Parameters
     ----------
     engine : Engine
@@ -84,9 +89,6 @@ def second_order_durations(
     """
     check_period(period)
     as_of = as_date(as_of_date)
-    require_view(
-        engine, transactions, ("customer_id", "order_ts", "is_purchase"), producer="01_ingest"
-    )
     group_cols = list(group_cols)
     if engine.has_table(customers):
         require_view(engine, customers, ("customer_id", *group_cols), producer="01_ingest")
@@ -101,15 +103,16 @@ def second_order_durations(
         customers_view = _NO_CUSTOMERS
         selects = [f"'{UNKNOWN_GROUP}' AS {quote_identifier(col)}" for col in group_cols]
     selects = selects or ["NULL AS _no_group"]
-    durations = engine.query(
-        "survival_second_order",
-        {"end_ts": exclusive_end(as_of), "as_of": as_of},
-        identifiers={
-            "transactions": transactions,
-            "customers": customers_view,
-            "group_select": ", ".join(selects),
-        },
-    ).drop(columns="_no_group", errors="ignore")
+    with purchase_facts(engine, transactions=transactions) as facts:
+        durations = engine.query(
+            "survival_second_order",
+            {"as_of": as_of},
+            identifiers={
+                "customer_facts": facts["customer_facts"],
+                "customers": customers_view,
+                "group_select": ", ".join(selects),
+            },
+        ).drop(columns="_no_group", errors="ignore")
     durations["event"] = durations["event"].astype("bool")
     for column in ("first_order_date", "second_order_date"):
         durations[column] = pd.to_datetime(durations[column]).dt.date
