@@ -313,6 +313,8 @@ def _orders_of(days: np.ndarray, keep: np.ndarray) -> pd.DataFrame:
         "customer_id": pd.Series([f"C{c:03d}" for c in customer], dtype="str"),
         "order_ts": pd.Timestamp("2023-01-01") + pd.to_timedelta(days[keep], unit="D"),
         "amount": 25.0,
+        "gross_amount": 25.0,
+        "refund_amount": 0.0,
         "is_purchase": True,
     })  # fmt: skip
 

@@ -36,6 +36,15 @@ LIFETIMES_FREQ = {"day": ("D", 1), "week": ("D", 7), "calendar_week": ("W", 1)}
 RTOL = 1e-9
 
 
+def with_fact_columns(orders: pd.DataFrame) -> pd.DataFrame:
+    """``orders`` with the two columns the purchase facts are also built from
+    (:data:`crmlib.facts.SOURCE_COLUMNS`): a positive amount is gross, a negative one refunded."""
+    return orders.assign(
+        gross_amount=orders["amount"].clip(lower=0.0),
+        refund_amount=(-orders["amount"]).clip(lower=0.0),
+    )
+
+
 def _lifetimes_utils() -> tuple[Callable[..., pd.DataFrame], Callable[..., pd.DataFrame]]:
     """lifetimes' two functions, imported without its global warning-filter changes leaking."""
     with warnings.catch_warnings():
@@ -110,13 +119,15 @@ def _cdnow_purchases(which: str) -> pd.DataFrame:
     else:
         names = ["customer_id", "day", "cds", "amount"]
         raw = pd.read_csv(folder / "CDNOW_master.txt", sep=r"\s+", header=0, names=names, dtype={"customer_id": "str", "day": "str"})  # fmt: skip
-    return pd.DataFrame(
-        {
-            "customer_id": raw["customer_id"].astype("str"),
-            "order_ts": pd.to_datetime(raw["day"], format="%Y%m%d").astype("datetime64[us]"),
-            "amount": raw["amount"].astype("float64"),
-            "is_purchase": True,
-        }
+    return with_fact_columns(
+        pd.DataFrame(
+            {
+                "customer_id": raw["customer_id"].astype("str"),
+                "order_ts": pd.to_datetime(raw["day"], format="%Y%m%d").astype("datetime64[us]"),
+                "amount": raw["amount"].astype("float64"),
+                "is_purchase": True,
+            }
+        )
     )
 
 
@@ -295,7 +306,7 @@ def test_first_purchase_from_keeps_the_later_customers(
 
 # -- edge cases by hand ----------------------------------------------------------------------
 END = "2025-03-31"  # a Monday
-EDGES = purchase_transactions(
+EDGES = with_fact_columns(purchase_transactions(
     [
         ("O1", "ONE", "2025-03-03 10:00", 20.0, True),  # one purchase: frequency 0
         ("O2", "LAST", "2025-03-31 23:30", 15.0, True),  # only purchase on the end day: T 0
@@ -314,7 +325,7 @@ EDGES = purchase_transactions(
         ("O14", "NEG", "2025-03-04 12:00", -4.0, True),
         ("O15", "NEG", "2025-03-05 12:00", 2.5, True),
     ]
-)
+))  # fmt: skip
 
 
 @pytest.fixture
@@ -411,6 +422,47 @@ def test_holdout_mean_is_per_order(engine: Engine) -> None:
     assert same["monetary_value_holdout"] == 5.0  # (4.0 + 6.0) / 2 orders, as lifetimes
 
 
+def test_leap_day_and_refund_only_days_by_hand() -> None:
+    """Customer-day facts: a refund-only day is no purchase day, 02-29 is a day like another."""
+    orders = with_fact_columns(purchase_transactions(
+        [
+            ("L1", "LEAP", "2024-02-28 10:00", 10.0, True),
+            ("L2", "LEAP", "2024-02-29 09:00", 4.0, True),  # two orders on the leap day
+            ("L3", "LEAP", "2024-02-29 21:00", 6.0, True),
+            ("R1", "LEAP", "2024-03-01 12:00", -5.0, False),  # an unmatched refund only
+            ("L4", "LEAP", "2024-03-04 12:00", 30.0, True),
+            ("R2", "LEAP", "2024-03-05 12:00", -3.0, False),  # refund after the last purchase
+            ("R3", "RET", "2024-02-29 12:00", -7.0, False),  # returns only: not a customer
+        ]
+    ))  # fmt: skip
+    purchases = orders[orders["is_purchase"]][["customer_id", "order_ts", "amount"]]
+    with Engine(threads=1) as eng:
+        eng.register("transactions", orders)
+        summary = customer_summary(eng, observation_end="2024-03-10", unit="day")
+        split = calibration_holdout(
+            eng, calibration_end="2024-02-29", observation_end="2024-03-10", unit="day"
+        )
+    leap = _by_customer(summary)["LEAP"]
+    assert list(_by_customer(summary)) == ["LEAP"]
+    # purchase days 02-28, 02-29 (merged: 10.0), 03-04: recency 5 days across the leap day
+    assert (leap["frequency"], leap["recency"], leap["T"]) == (2, 5.0, 11.0)
+    assert leap["monetary_value"] == (10.0 + 30.0) / 2
+    assert_equal_to_lifetimes(
+        summary.drop(columns="first_purchase_date"),
+        lifetimes_summary(purchases, observation_end="2024-03-10", unit="day"),
+    )
+    held = _by_customer(split)["LEAP"]
+    assert (held["frequency_cal"], held["T_cal"], held["monetary_value_cal"]) == (1, 1.0, 10.0)
+    # the refund days are not holdout purchases; 03-04's one order of 30.0
+    assert (held["frequency_holdout"], held["monetary_value_holdout"]) == (1, 30.0)
+    assert_equal_to_lifetimes(
+        split,
+        lifetimes_split(
+            purchases, calibration_end="2024-02-29", observation_end="2024-03-10", unit="day"
+        ),
+    )
+
+
 @pytest.mark.parametrize(
     ("calibration_end", "observation_end", "message"),
     [
@@ -430,9 +482,9 @@ def test_bad_splits_are_explained(
 
 
 def test_holdout_without_purchases_is_an_error() -> None:
-    orders = purchase_transactions(
+    orders = with_fact_columns(purchase_transactions(
         [("O1", "A", "2025-01-05 10:00", 10.0, True), ("O2", "A", "2025-01-20 10:00", 5.0, True)]
-    )
+    ))  # fmt: skip
     with Engine(threads=1) as eng:
         eng.register("transactions", orders)
         with pytest.raises(ValueError, match="no purchase between calibration_end=2025-01-31"):
@@ -440,10 +492,10 @@ def test_holdout_without_purchases_is_an_error() -> None:
 
 
 def test_holdout_with_only_new_customers_is_zeros(caplog: pytest.LogCaptureFixture) -> None:
-    orders = purchase_transactions(
+    orders = with_fact_columns(purchase_transactions(
         [("O1", "CUST-SECRET-1", "2025-01-05 10:00", 10.0, True),
          ("O2", "CUST-SECRET-2", "2025-02-20 10:00", 5.0, True)]
-    )  # fmt: skip
+    ))  # fmt: skip
     with Engine(threads=1) as eng, caplog.at_level(logging.INFO, logger="crmlib"):
         eng.register("transactions", orders)
         split = calibration_holdout(
@@ -465,7 +517,9 @@ def test_no_purchase_gives_an_empty_summary(engine: Engine) -> None:
 
 
 def test_logs_say_counts_without_ids(caplog: pytest.LogCaptureFixture) -> None:
-    orders = purchase_transactions([("O1", "CUST-SECRET-9", "2025-01-05 10:00", 10.0, True)])
+    orders = with_fact_columns(
+        purchase_transactions([("O1", "CUST-SECRET-9", "2025-01-05 10:00", 10.0, True)])
+    )
     with Engine(threads=1) as eng, caplog.at_level(logging.DEBUG, logger="crmlib"):
         eng.register("transactions", orders)
         customer_summary(eng, observation_end="2025-01-31")
@@ -531,10 +585,11 @@ def test_arguments_are_not_mutated(engine: Engine) -> None:
 
 
 def test_sql_transpiles_to_spark() -> None:
-    """The portable-subset rule of crmlib/sql: both files parse and transpile to Spark SQL."""
-    for name in ("clv_summary", "clv_calibration_holdout"):
+    """The portable-subset rule of crmlib/sql: the files parse and transpile to Spark SQL."""
+    for name in ("clv_summary", "clv_calibration_holdout", "clv_daily_repeats"):
         text = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: f"t_{m.group(1)}", load_sql(name))
         spark = sqlglot.transpile(text, read="duckdb", write="spark")
         assert spark and all(statement.strip() for statement in spark), name
         assert "FILTER" not in text.upper().replace("-- ", "")
-        assert "MIN_BY" in spark[0]
+        if name != "clv_daily_repeats":
+            assert "MIN_BY" in spark[0]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from contract_tables import simulated_orders
+from test_clv_queries import with_fact_columns
 from test_clv_validation import lifetimes_module, quiet, simulate_bgnbd
 
 from crmlib.clv.choice import fit_with_fallback, spend_model
@@ -42,7 +43,7 @@ def _bgnbd_orders(n: int, seed: int) -> pd.DataFrame:
     gaps = rng.exponential(1.0, (n, width)) / rate[:, None]
     days = first[:, None] + np.cumsum(np.c_[np.zeros(n), gaps], axis=1)
     keep = (days < 730) & (np.arange(width + 1)[None, :] <= repeats[:, None])
-    return simulated_orders(days, keep, rng, id_digits=5)
+    return with_fact_columns(simulated_orders(days, keep, rng, id_digits=5))
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from contract_tables import contract_transactions, simulated_orders
+from test_clv_queries import with_fact_columns
 
 from crmlib.clv.models import fitting
 from crmlib.clv.models.fitting import eligibility, fit_spend_model, fit_transactions_model
@@ -259,7 +260,7 @@ def _planted_no_dropout(n: int = 200, seed: int = 12) -> pd.DataFrame:
     gaps = rng.exponential(1.0, (n, 60)) / rate[:, None]
     days = first[:, None] + np.cumsum(np.c_[np.zeros(n), gaps], axis=1)
     keep = days < 730
-    return simulated_orders(days, keep, rng, id_digits=3)
+    return with_fact_columns(simulated_orders(days, keep, rng, id_digits=3))
 
 
 def _run_stage(transactions: pd.DataFrame, run_dir: Path, *, as_of: str) -> tuple[dict, str]:

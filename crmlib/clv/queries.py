@@ -6,7 +6,8 @@ end of the observation) and *monetary_value* (mean value of the repeat purchases
 here equal ``lifetimes.utils.summary_data_from_transaction_data`` and
 ``calibration_and_holdout_data`` on the same purchases: frequency, recency and T identical,
 monetary values equal to within floating-point rounding (relative 1e-12 for amounts in cents).
-All transaction-level work is one SQL pass on the engine (``crmlib/sql/clv_summary.sql``,
+All transaction-level work is one SQL pass on the engine over the shared purchase facts, one row
+per customer and day (:func:`crmlib.facts.purchase_facts`; ``crmlib/sql/clv_summary.sql``,
 ``clv_calibration_holdout.sql``).
 
 Definitions (lifetimes' own):
@@ -56,9 +57,9 @@ import logging
 
 import pandas as pd
 
-from crmlib.checks import require_view
 from crmlib.engine import Engine
-from crmlib.periods import as_date, exclusive_end
+from crmlib.facts import purchase_facts
+from crmlib.periods import as_date
 
 __all__ = [
     "UNITS",
@@ -88,7 +89,6 @@ CALIBRATION_COLUMNS: tuple[str, ...] = (
     "frequency_holdout", "monetary_value_holdout", "duration_holdout",
 )  # fmt: skip
 
-_TRANSACTION_COLUMNS = ("customer_id", "order_ts", "amount", "is_purchase")
 #: Day 0 of the period arithmetic in SQL: a Monday, so that 7-day periods are ISO weeks.
 _EPOCH = dt.date(1900, 1, 1)
 #: Length of a period in days: a day, except ISO weeks for calendar_week.
@@ -170,12 +170,13 @@ def customer_summary(
     recency, T, monetary_value, first_purchase_date* (definitions in the module docstring),
     equal to lifetimes' ``summary_data_from_transaction_data(..., monetary_value_col=...)``
     on the same purchases with ``freq="D"`` (unit day), ``freq="D", freq_multiplier=7``
-    (week) or ``freq="W"`` (calendar_week). One SQL pass (``clv_summary.sql``).
+    (week) or ``freq="W"`` (calendar_week). One SQL pass over the purchase facts of
+    ``transactions`` (``clv_summary.sql``).
 
     Parameters
     ----------
     engine : Engine
-        With ``transactions`` registered.
+        With ``transactions`` registered (and, in a run, its purchase facts).
     observation_end : date or str
         Last day observed (inclusive); T is measured to it.
     unit : {"week", "day", "calendar_week"}, default "week"
@@ -185,7 +186,8 @@ def customer_summary(
         after this day, e.g. the start of a data extract, whose earlier customers have a
         truncated history and so a wrong T. None keeps every customer.
     transactions : str
-        View name.
+        View name; other than ``"transactions"``, its purchase facts are built for the call
+        (:func:`crmlib.facts.purchase_facts`).
 
     Returns
     -------
@@ -197,9 +199,9 @@ def customer_summary(
     Raises
     ------
     StageInputMissing
-        ``transactions`` is not registered.
+        ``transactions`` (or its facts) is not registered.
     DataContractError
-        A needed column is missing.
+        A column the facts are built from is missing (:data:`crmlib.facts.SOURCE_COLUMNS`).
     ValueError
         An unknown ``unit``, or ``first_purchase_from`` after ``observation_end``.
 
@@ -209,8 +211,8 @@ def customer_summary(
     ...     "customer_id": ["a", "a", "a", "b"],
     ...     "order_ts": pd.to_datetime(["2024-01-01 09:00", "2024-01-01 18:00",
     ...                                 "2024-01-15 10:00", "2024-01-08 12:00"]),
-    ...     "amount": [10.0, 5.0, 30.0, 20.0],
-    ...     "is_purchase": [True, True, True, True],
+    ...     "amount": [10.0, 5.0, 30.0, 20.0], "gross_amount": [10.0, 5.0, 30.0, 20.0],
+    ...     "refund_amount": 0.0, "is_purchase": [True, True, True, True],
     ... })
     >>> with Engine(threads=1) as engine:
     ...     engine.register("transactions", orders)
@@ -234,17 +236,17 @@ def customer_summary(
             f"first_purchase_from={first_from} is after observation_end={end}: no customer "
             "can qualify"
         )
-    require_view(engine, transactions, _TRANSACTION_COLUMNS, producer="01_ingest")
-    summary = engine.query(
-        "clv_summary",
-        {
-            **_unit_params(unit),
-            "end_ts": exclusive_end(end),
-            "end_period": _period_day(end, unit),
-            "first_from": first_from,
-        },
-        identifiers={"transactions": transactions},
-    )
+    with purchase_facts(engine, transactions=transactions) as facts:
+        summary = engine.query(
+            "clv_summary",
+            {
+                **_unit_params(unit),
+                "end_day": end,
+                "end_period": _period_day(end, unit),
+                "first_from": first_from,
+            },
+            identifiers=facts,
+        )
     summary = _typed(summary, SUMMARY_COLUMNS)
     summary.attrs.update({"unit": unit, "observation_end": end.isoformat()})
     log.info(
@@ -276,12 +278,12 @@ def calibration_holdout(
     ``observation_end`` (*frequency_holdout, monetary_value_holdout, duration_holdout*; see
     the module docstring). Equal to lifetimes' ``calibration_and_holdout_data(...,
     monetary_value_col=...)`` with the ``freq``/``freq_multiplier`` of :func:`customer_summary`.
-    One SQL pass (``clv_calibration_holdout.sql``).
+    One SQL pass over the purchase facts of ``transactions`` (``clv_calibration_holdout.sql``).
 
     Parameters
     ----------
     engine : Engine
-        With ``transactions`` registered.
+        With ``transactions`` registered (and, in a run, its purchase facts).
     calibration_end : date or str
         Last day of the calibration period (inclusive).
     observation_end : date or str
@@ -289,7 +291,8 @@ def calibration_holdout(
     unit : {"week", "day", "calendar_week"}, default "week"
         Time unit (see :data:`UNITS`); kept in ``frame.attrs["unit"]``.
     transactions : str
-        View name.
+        View name; other than ``"transactions"``, its purchase facts are built for the call
+        (:func:`crmlib.facts.purchase_facts`).
 
     Returns
     -------
@@ -304,17 +307,17 @@ def calibration_holdout(
         holdout); no customer with a purchase on or before ``calibration_end``; or no purchase
         at all in the holdout period (lifetimes raises there too).
     StageInputMissing
-        ``transactions`` is not registered.
+        ``transactions`` (or its facts) is not registered.
     DataContractError
-        A needed column is missing.
+        A column the facts are built from is missing (:data:`crmlib.facts.SOURCE_COLUMNS`).
 
     Examples
     --------
     >>> orders = pd.DataFrame({
     ...     "customer_id": ["a", "a", "a", "b"],
     ...     "order_ts": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-10", "2024-01-02"]),
-    ...     "amount": [10.0, 20.0, 30.0, 5.0],
-    ...     "is_purchase": [True, True, True, True],
+    ...     "amount": [10.0, 20.0, 30.0, 5.0], "gross_amount": [10.0, 20.0, 30.0, 5.0],
+    ...     "refund_amount": 0.0, "is_purchase": [True, True, True, True],
     ... })
     >>> with Engine(threads=1) as engine:
     ...     engine.register("transactions", orders)
@@ -334,43 +337,40 @@ def calibration_holdout(
             f"calibration_end={calibration} is not before observation_end={end}: the holdout "
             "period would be empty; choose a calibration_end before observation_end"
         )
-    require_view(engine, transactions, _TRANSACTION_COLUMNS, producer="01_ingest")
-    bounds = {
-        "calibration_end_ts": exclusive_end(calibration),
-        "end_ts": exclusive_end(end),
-    }
-    split = engine.query(
-        "clv_calibration_holdout",
-        {
-            **_unit_params(unit),
-            **bounds,
-            "calibration_period": _period_day(calibration, unit),
-            "end_period": _period_day(end, unit),
-        },
-        identifiers={"transactions": transactions},
-    )
-    split = _typed(split, CALIBRATION_COLUMNS)
-    if split.empty:
-        raise ValueError(
-            f"no customer has a purchase on or before calibration_end={calibration}: choose a "
-            "later calibration_end"
+    with purchase_facts(engine, transactions=transactions) as facts:
+        split = engine.query(
+            "clv_calibration_holdout",
+            {
+                **_unit_params(unit),
+                "calibration_end": calibration,
+                "end_day": end,
+                "calibration_period": _period_day(calibration, unit),
+                "end_period": _period_day(end, unit),
+            },
+            identifiers=facts,
         )
-    if split["frequency_holdout"].sum() == 0:
-        holdout_purchases = engine.scalar(
-            f"SELECT count(*) FROM {transactions} WHERE is_purchase "
-            "AND order_ts >= $calibration_end_ts AND order_ts < $end_ts",
-            bounds,
-        )
-        if not holdout_purchases:
+        split = _typed(split, CALIBRATION_COLUMNS)
+        if split.empty:
             raise ValueError(
-                f"no purchase between calibration_end={calibration} and observation_end={end} "
-                "(exclusive, inclusive): the holdout is empty; check both dates against the "
-                "data's last purchase"
+                f"no customer has a purchase on or before calibration_end={calibration}: choose "
+                "a later calibration_end"
             )
-        log.warning(
-            "no calibration customer purchased in the holdout (%d purchases by new customers)",
-            holdout_purchases,
-        )
+        if split["frequency_holdout"].sum() == 0:
+            holdout_purchases = engine.scalar(
+                f"SELECT coalesce(sum(purchases), 0) FROM {facts['customer_days']} "
+                "WHERE day > $calibration_end AND day <= $end_day",
+                {"calibration_end": calibration, "end_day": end},
+            )
+            if not holdout_purchases:
+                raise ValueError(
+                    f"no purchase between calibration_end={calibration} and observation_end="
+                    f"{end} (exclusive, inclusive): the holdout is empty; check both dates "
+                    "against the data's last purchase"
+                )
+            log.warning(
+                "no calibration customer purchased in the holdout (%d purchases by new customers)",
+                holdout_purchases,
+            )
     split.attrs.update(
         {
             "unit": unit,

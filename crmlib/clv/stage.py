@@ -14,15 +14,16 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from crmlib.checks import require_columns, require_view
+from crmlib.checks import require_columns
 from crmlib.clv.choice import ModelChoice, comparison_records, fit_with_fallback, spend_model
 from crmlib.clv.plots import cumulative_tracking
 from crmlib.clv.queries import UNIT_DAYS, calibration_holdout, model_summary
 from crmlib.clv.value import Valuation
 from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
+from crmlib.facts import purchase_facts
 from crmlib.io import RunFolder, to_jsonable
-from crmlib.periods import as_date, exclusive_end
+from crmlib.periods import as_date
 from crmlib.privacy import SmallCells
 from crmlib.sampling import RowSample, sample_rows
 
@@ -91,19 +92,18 @@ def tracking_table(
 
     The cohort is every customer whose first purchase is on or before ``calibration_end``
     (those the calibration model describes). Their repeat purchases per day are counted in
-    SQL (``clv_daily_repeats.sql``: each purchase day after the first, once per customer),
+    SQL over the purchase facts of ``transactions`` (:func:`crmlib.facts.purchase_facts`;
+    ``clv_daily_repeats.sql``: each purchase day after the first, once per customer),
     their first-purchase dates come from *summary* (``first_purchase_date``), and
     :func:`crmlib.clv.plots.cumulative_tracking` adds the model's expectation.
     """
-    require_view(
-        engine, transactions, ("customer_id", "order_ts", "is_purchase"), producer="01_ingest"
-    )
     cutoff = as_date(calibration_end)
-    daily = engine.query(
-        "clv_daily_repeats",
-        {"end": exclusive_end(as_date(observation_end)), "cohort_end": cutoff},
-        identifiers={"transactions": transactions},
-    )
+    with purchase_facts(engine, transactions=transactions) as facts:
+        daily = engine.query(
+            "clv_daily_repeats",
+            {"end_day": as_date(observation_end), "cohort_end": cutoff},
+            identifiers=facts,
+        )
     daily["date"] = pd.to_datetime(daily["date"])
     first = pd.to_datetime(summary["first_purchase_date"])
     return cumulative_tracking(

@@ -624,7 +624,7 @@ def btyd_churn_probability(
     >>> orders = pd.DataFrame({
     ...     "customer_id": np.nonzero(keep)[0].astype(str),
     ...     "order_ts": pd.Timestamp("2023-01-01") + pd.to_timedelta(days[keep], unit="D"),
-    ...     "amount": 20.0, "is_purchase": True,
+    ...     "amount": 20.0, "gross_amount": 20.0, "refund_amount": 0.0, "is_purchase": True,
     ... })
     >>> with Engine(threads=1) as engine:
     ...     engine.register("transactions", orders)
