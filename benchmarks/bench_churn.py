@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     with ingested_run(params) as run:
         cutoffs = crm.churn.churn_cutoffs(AS_OF, horizon_days=churn.horizon_days)
         with crm.engine.Engine.from_config(params.engine) as engine:
-            run.register(engine, "transactions", "customers", "events")
+            run.register(
+                engine, "transactions", "customer_days", "customer_facts", "customers", "events"
+            )
             one, one_seconds, one_peak = measure(
                 "features at one cutoff (as_of, SQL)",
                 lambda: crm.churn.churn_features(engine, cutoff=cutoffs.score, with_label=False),
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"chosen: {training.chosen_name}; {'; '.join(training.notes[:2])}")
         with crm.engine.Engine.from_config(params.engine) as engine:
-            run.register(engine, "transactions")
+            run.register(engine, "transactions", "customer_days", "customer_facts")
             holdout, _, holdout_peak = measure(
                 "holdout scores (BTYD refit on a sample)",
                 lambda: crm.churn.holdout_scores(

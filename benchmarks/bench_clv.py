@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     params = workbook_params(folder)
     with ingested_run(params) as run:
         with crm.engine.Engine.from_config(params.engine) as engine:
-            run.register(engine, "transactions")
+            run.register(engine, "transactions", "customer_days", "customer_facts")
             ours, ours_seconds, ours_peak = measure(
                 "crmlib summary + BG/NBD + Gamma-Gamma + CLV", lambda: crmlib_path(engine)
             )

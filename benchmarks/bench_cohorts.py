@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"input: {rows:,} canonical transaction rows, {args.customers:,} customers")
 
         with crm.engine.Engine.from_config(params.engine) as engine:
-            run.register(engine, "transactions", "customers")
+            run.register(engine, "transactions", "customer_days", "customer_facts", "customers")
             tables, engine_seconds, engine_peak = measure(
                 "crmlib all cohort matrices (DuckDB)", lambda: engine_matrices(engine)
             )

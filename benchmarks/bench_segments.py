@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"input: {rows:,} canonical transaction rows, {args.customers:,} customers")
 
         with crm.engine.Engine.from_config(params.engine) as engine:
-            run.register(engine, "transactions", "customers", "events")
+            run.register(
+                engine, "transactions", "customer_days", "customer_facts", "customers", "events"
+            )
             parts: dict[str, float] = {}
 
             def timed_parts() -> dict[str, Any]:

@@ -7,7 +7,8 @@ and reused.
 1. **The workbook**: ``crm-workbook run`` on the generated CSVs with the default params
    (``params/default.yaml``, its sources and suppression list pointed at the generated files),
    as a scheduler runs it: a subprocess. Printed: wall time, seconds per notebook (and how
-   much of it is the kernel start and the import cell), the 15 slowest cells, and the peak
+   much of it is outside the cells (kernel start, export) and the set-up cell: imports, the
+   run folder's inputs), the 15 slowest cells, and the peak
    memory of the runner and its kernels together (resident set sizes summed over the process
    tree, sampled every 50 ms).
 2. **The plain path**, in this process, on the same CSVs: what an analyst writes with pandas,
@@ -136,7 +137,8 @@ def run_workbook(params_file: Path, outputs: Path) -> tuple[float, int, Path, di
 
 
 def notebook_timings(run_dir: Path, peaks: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per notebook (wall, cells, start-up, import cell, peak GiB) and per cell (seconds, code)."""
+    """Per notebook (wall, cells, outside cells, the set-up cell (imports, inputs), peak GiB) and
+    per cell (seconds, code)."""
     record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     notebooks, cells = [], []
     for name, entry in record["notebooks"].items():
@@ -157,7 +159,7 @@ def notebook_timings(run_dir: Path, peaks: dict[str, int]) -> tuple[pd.DataFrame
                 "seconds": entry["seconds"],
                 "cells": sum(durations),
                 "outside cells": entry["seconds"] - sum(durations),
-                "import cell": setup,
+                "set-up cell": setup,
                 "peak GiB": peaks.get(name, 0) / 2**30,
             }
         )
