@@ -147,6 +147,27 @@ def test_features_leap_year_same_day_orders_and_refund_days() -> None:
     pd.testing.assert_frame_equal(features, expected)
 
 
+def test_a_half_cent_rounds_the_same_whatever_the_order_of_the_sum() -> None:
+    """Money to the millionth (as ingest keeps it) summed in any order: 0.1 + 0.2 + 1.705 is
+    2.005 exactly, rounded half away from zero to 2.01, while the same sum in doubles is
+    2.0049999999999999 or 2.005 depending on the order."""
+    amounts = [0.1, 0.2, 1.705, 0.001, -0.001]
+    orders_of_sum = list(itertools.permutations(range(len(amounts))))[::6]
+    in_doubles = {round(sum(amounts[i] for i in order), 2) for order in orders_of_sum}
+    assert in_doubles == {2.0, 2.01}  # a sum in doubles would round either way
+    found = []
+    with Engine(threads=2) as eng:
+        for order in orders_of_sum:
+            days = pd.to_datetime([f"2024-06-{day + 1:02d}" for day in order])
+            orders = pd.DataFrame({
+                "customer_id": "H", "order_ts": days, "amount": [amounts[i] for i in order],
+                "gross_amount": 0.0, "refund_amount": 0.0, "is_purchase": True,
+            })  # fmt: skip
+            eng.register("transactions", orders)
+            found.append(float(rfm_features(eng, as_of_date="2024-12-31")["monetary"].iloc[0]))
+    assert set(found) == {2.01}
+
+
 def test_scores_and_segments_by_hand(engine: Engine) -> None:
     rfm = rfm_table(engine, as_of_date=AS_OF, window_days=30).set_index("customer_id")
     assert list(rfm.reset_index().columns) == list(RFM_COLUMNS)

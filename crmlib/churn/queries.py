@@ -186,12 +186,16 @@ def _event_columns(engagement: tuple[int, ...]) -> tuple[str, ...]:
     )
 
 
+#: Money summed exactly before rounding to cents (ingest keeps amounts to the millionth).
+_EXACT_AMOUNT = "CAST(amount AS DECIMAL(18, 6))"
+
+
 def _window_sql(windows: tuple[int, ...]) -> str:
     """Conditional aggregates per window (windows are checked integers; values stay bound)."""
     return "".join(
         f"CAST(sum(CASE WHEN day >= $start_{w}d THEN purchases ELSE 0 END) "
         f"AS DOUBLE) AS orders_{w}d,\n        "
-        f"CAST(round(sum(CASE WHEN day >= $start_{w}d THEN amount ELSE 0.0 END), 2) "
+        f"CAST(round(sum(CASE WHEN day >= $start_{w}d THEN {_EXACT_AMOUNT} ELSE 0 END), 2) "
         f"AS DOUBLE) AS spend_{w}d,\n        "
         for w in windows
     )

@@ -18,8 +18,9 @@
 --   recency_days / tenure_days: $cutoff - the last / first day with a purchase;
 --   placeholder window_aggregates (written by crmlib.churn): per window N, orders_{N}d =
 --   purchases on days >= $start_{N}d, spend_{N}d = net amount of every row there;
---   orders_total, spend_total: the same over all history; spend is rounded to cents, so equal
---   spend compares equal whatever order a parallel sum adds in;
+--   orders_total, spend_total: the same over all history; spend is summed exactly (DECIMAL to the
+--   millionth, as ingest keeps money) and rounded to cents, so equal spend compares equal and a
+--   half cent rounds the same way whatever order a parallel sum adds in, on any engine;
 --   orders_trend_90d / spend_trend_90d: [$trend_split, $end_ts) minus [$trend_start, $trend_split);
 --   return_share: sum |refund_amount| / sum gross_amount over every row of the lookback window,
 --   0 when the gross is 0 (|.|: either refund sign convention);
@@ -51,7 +52,7 @@ WITH per_customer AS (
             AS tenure_days,
         {{ window_aggregates }}
         CAST(sum(purchases) AS DOUBLE) AS orders_total,
-        CAST(round(sum(amount), 2) AS DOUBLE) AS spend_total,
+        CAST(round(sum(CAST(amount AS DECIMAL(18, 6))), 2) AS DOUBLE) AS spend_total,
         CAST(
             sum(CASE WHEN day >= $trend_split THEN purchases ELSE 0 END)
             - sum(CASE WHEN day >= $trend_start AND day < $trend_split THEN purchases ELSE 0 END)
@@ -59,9 +60,15 @@ WITH per_customer AS (
         ) AS orders_trend_90d,
         CAST(
             round(
-                round(sum(CASE WHEN day >= $trend_split THEN amount ELSE 0.0 END), 2)
+                round(
+                    sum(CASE WHEN day >= $trend_split THEN CAST(amount AS DECIMAL(18, 6)) ELSE 0 END),
+                    2
+                )
                 - round(
-                    sum(CASE WHEN day >= $trend_start AND day < $trend_split THEN amount ELSE 0.0 END),
+                    sum(
+                        CASE WHEN day >= $trend_start AND day < $trend_split
+                            THEN CAST(amount AS DECIMAL(18, 6)) ELSE 0 END
+                    ),
                     2
                 ),
                 2

@@ -10,7 +10,7 @@
 -- naive UTC). With offset = order_ts - assigned_ts, over placed orders (gross_amount > 0: a later
 -- cancelled order counts, with its net amount 0; an unmatched return row never does):
 --   outcome window 0 < offset <= $window_us: repurchase (1/0), orders, net_revenue (net amount,
---   rounded to cents like every sum of money here);
+--   summed exactly as DECIMAL and rounded to cents, like every sum of money here);
 --   retention window 0 < offset <= $retention_us: retention_hit (1/0; the caller blanks it when
 --   the retention window is not closed by $end_ts);
 --   pre-period -$pre_us <= offset < 0: pre_orders, pre_spend (net amount);
@@ -61,12 +61,19 @@ purchase_outcomes AS (
         CAST(sum(CASE WHEN offset_us > 0 AND offset_us <= $window_us THEN 1 ELSE 0 END)
             AS DOUBLE) AS orders,
         CAST(round(
-            sum(CASE WHEN offset_us > 0 AND offset_us <= $window_us THEN amount ELSE 0.0 END), 2
+            sum(
+                CASE WHEN offset_us > 0 AND offset_us <= $window_us
+                    THEN CAST(amount AS DECIMAL(18, 6)) ELSE 0 END
+            ),
+            2
         ) AS DOUBLE) AS net_revenue,
         CAST(max(CASE WHEN offset_us > 0 AND offset_us <= $retention_us THEN 1 ELSE 0 END)
             AS DOUBLE) AS retention_hit,
         CAST(sum(CASE WHEN offset_us < 0 THEN 1 ELSE 0 END) AS DOUBLE) AS pre_orders,
-        CAST(round(sum(CASE WHEN offset_us < 0 THEN amount ELSE 0.0 END), 2) AS DOUBLE)
+        CAST(
+            round(sum(CASE WHEN offset_us < 0 THEN CAST(amount AS DECIMAL(18, 6)) ELSE 0 END), 2)
+            AS DOUBLE
+        )
             AS pre_spend,
         min(CASE WHEN offset_us > 0 THEN offset_us END) AS first_purchase_us
     FROM purchases

@@ -12,9 +12,10 @@
 --   recency_days = $as_of - last_order_date; tenure_days = $as_of - first_order_date (days);
 --   frequency: purchases on the days $window_start <= day < $end_day;
 --   monetary: net amount of every row on those days (purchases, cancelled orders, unmatched
---   refunds), 0.0 when there is none; may be 0 or negative. Rounded to cents like the
---   canonical amounts: a parallel sum adds in any order, and equal spend must compare equal
---   (ties share a score) whatever the order.
+--   refunds), 0.0 when there is none; may be 0 or negative. Summed exactly (DECIMAL to the
+--   millionth, as ingest keeps money) and rounded to cents: a parallel sum adds in any order,
+--   and equal spend must compare equal (ties share a score), and a half cent round the same
+--   way, whatever the order and the engine.
 -- Parameters: $as_of (DATE), $end_day ($as_of + 1 day), $window_start ($end_day minus the
 -- window length in days), all DATE.
 WITH per_customer AS (
@@ -24,7 +25,10 @@ WITH per_customer AS (
         CAST(sum(CASE WHEN day >= $window_start THEN purchases ELSE 0 END) AS BIGINT)
             AS frequency,
         CAST(
-            round(sum(CASE WHEN day >= $window_start THEN amount ELSE 0.0 END), 2) AS DOUBLE
+            round(
+                sum(CASE WHEN day >= $window_start THEN CAST(amount AS DECIMAL(18, 6)) ELSE 0 END),
+                2
+            ) AS DOUBLE
         ) AS monetary
     FROM {{ customer_days }}
     WHERE day < $end_day

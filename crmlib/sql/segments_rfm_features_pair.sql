@@ -17,7 +17,10 @@ WITH per_customer AS (
         CAST(sum(CASE WHEN day >= $window_start THEN purchases ELSE 0 END) AS BIGINT)
             AS frequency,
         CAST(
-            round(sum(CASE WHEN day >= $window_start THEN amount ELSE 0.0 END), 2) AS DOUBLE
+            round(
+                sum(CASE WHEN day >= $window_start THEN CAST(amount AS DECIMAL(18, 6)) ELSE 0 END),
+                2
+            ) AS DOUBLE
         ) AS monetary,
         max(CASE WHEN purchases > 0 AND day < $end_before THEN day END) AS last_order_date_before,
         CAST(sum(
@@ -28,8 +31,9 @@ WITH per_customer AS (
         ) AS BIGINT) AS frequency_before,
         CAST(round(sum(
             CASE
-                WHEN day >= $window_start_before AND day < $end_before THEN amount
-                ELSE 0.0
+                WHEN day >= $window_start_before AND day < $end_before
+                    THEN CAST(amount AS DECIMAL(18, 6))
+                ELSE 0
             END
         ), 2) AS DOUBLE) AS monetary_before
     FROM {{ customer_days }}
