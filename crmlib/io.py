@@ -257,12 +257,19 @@ class RunFolder:
     ) -> pd.DataFrame | None:
         """Artifact ``name`` as the last good run wrote it (:meth:`previous_root`), or None.
 
-        Read this before writing the artifact of the same name in a hand-run notebook.
+        With ``columns``, only those are read, and an artifact written before one of them
+        existed counts as none (None). Read this before writing the artifact of the same name
+        in a hand-run notebook.
         """
         path = self.previous_root() / "data" / f"{name}.parquet"
         if not path.is_file():
             return None
-        return pd.read_parquet(path, columns=list(columns) if columns is not None else None)
+        if columns is None:
+            return pd.read_parquet(path)
+        wanted = list(columns)
+        if not set(wanted) <= set(pq.read_schema(path).names):
+            return None
+        return pd.read_parquet(path, columns=wanted)
 
     def read_metrics(self) -> dict[str, Any]:
         """metrics.json as a dict (empty when no stage has written yet)."""

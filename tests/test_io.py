@@ -85,4 +85,6 @@ def test_previous_table_inside_a_build_reads_the_finished_sibling(tmp_path: Path
     # a hand-run notebook in the finished folder reads its own previous artifact
     assert finished.previous_root() == finished.root
     assert finished.read_previous_table("rfm", columns=["segment"]).columns.tolist() == ["segment"]
+    # an artifact written before a column existed is no previous artifact for that column
+    assert finished.read_previous_table("rfm", columns=["segment", "cluster_name"]) is None
     assert RunFolder(tmp_path / "fresh").read_previous_table("rfm") is None

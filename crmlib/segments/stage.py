@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from crmlib.activation import (
     FUNNEL_STEPS,
@@ -152,9 +151,6 @@ def _previous_membership(run: RunFolder, *, as_of: dt.date) -> Baseline | None:
 
     Reads the membership columns only, never the whole artifact (fifteen columns of a
     million rows at scale)."""
-    path = RunFolder(run.previous_root()).table_path("rfm")
-    if not path.is_file() or not set(MEMBERSHIP_COLUMNS) <= set(pq.read_schema(path).names):
-        return None
     previous = run.read_previous_table("rfm", columns=MEMBERSHIP_COLUMNS)
     if previous is None or previous.empty:
         return None
