@@ -8,8 +8,8 @@
 -- customer and calendar day, purchases = purchase orders, amount = net amount of every row).
 -- Definitions as in segments_rfm_features.sql, applied to each date with its own window:
 --   window at $as_of:        $window_start <= day < $end_day;
---   window at $as_of_before: $window_start_before <= day < $end_before.
--- Parameters (all DATE): $as_of, $as_of_before; $end_day, $end_before (the day after each
+--   window at $as_of_before: $window_start_before <= day < $end_day_before.
+-- Parameters (all DATE): $as_of, $as_of_before; $end_day, $end_day_before (the day after each
 -- date); $window_start, $window_start_before (each end minus the window length in days).
 WITH per_customer AS (
     SELECT
@@ -22,16 +22,16 @@ WITH per_customer AS (
                 2
             ) AS DOUBLE
         ) AS monetary,
-        max(CASE WHEN purchases > 0 AND day < $end_before THEN day END) AS last_order_date_before,
+        max(CASE WHEN purchases > 0 AND day < $end_day_before THEN day END) AS last_order_date_before,
         CAST(sum(
             CASE
-                WHEN day >= $window_start_before AND day < $end_before THEN purchases
+                WHEN day >= $window_start_before AND day < $end_day_before THEN purchases
                 ELSE 0
             END
         ) AS BIGINT) AS frequency_before,
         CAST(round(sum(
             CASE
-                WHEN day >= $window_start_before AND day < $end_before
+                WHEN day >= $window_start_before AND day < $end_day_before
                     THEN CAST(amount AS DECIMAL(18, 6))
                 ELSE 0
             END

@@ -38,6 +38,7 @@ from crmlib.segments.models.rules import (
     segment_names,
     validate_rules,
 )
+from crmlib.segments.queries.rfm import _window_params
 
 __all__ = [
     "MIGRATION_COLUMNS",
@@ -69,19 +70,11 @@ def _pair_features(
 ) -> pd.DataFrame:
     """RFM features at both dates, one row per customer at ``as_of``, without ids (one pass
     over the purchase facts' customer-days, :func:`crmlib.facts.purchase_facts`)."""
-    day, window = dt.timedelta(days=1), dt.timedelta(days=window_days)
-    end_day, end_before = as_of + day, before + day
+    earlier = {f"{name}_before": v for name, v in _window_params(before, window_days).items()}
     with purchase_facts(engine, transactions=transactions) as facts:
         features = engine.query(
             "segments_rfm_features_pair",
-            {
-                "as_of": as_of,
-                "end_day": end_day,
-                "window_start": end_day - window,
-                "as_of_before": before,
-                "end_before": end_before,
-                "window_start_before": end_before - window,
-            },
+            {**_window_params(as_of, window_days), **earlier},
             identifiers={"customer_days": facts["customer_days"]},
         )
     return features[list(_PAIR_COLUMNS)]
