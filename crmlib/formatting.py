@@ -53,6 +53,7 @@ __all__ = [
     "currency_prefix",
     "format_money",
     "counted",
+    "listed",
     "Sentence",
     "details",
 ]
@@ -550,6 +551,18 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     ('1 child', '3 children')
     """
     return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"
+
+
+def listed(items: Sequence[str]) -> str:
+    """Items in a sentence: "a", "a and b", "a, b and c".
+
+    Examples
+    --------
+    >>> listed(["BG/NBD"]), listed(["01", "02"]), listed(["x", "y", "z"])
+    ('BG/NBD', '01 and 02', 'x, y and z')
+    """
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 class Sentence(str):

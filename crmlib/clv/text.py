@@ -19,7 +19,7 @@ from crmlib.clv.choice import ModelChoice
 from crmlib.clv.models.base import MODEL_LABELS, UNIT_WORDS
 from crmlib.clv.models.fitting import FittedModel, spend_independence
 from crmlib.clv.value import top_decile_share
-from crmlib.formatting import details, format_money
+from crmlib.formatting import details, format_money, listed
 from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
 
 __all__ = [
@@ -343,10 +343,9 @@ def _describe_refit_samples(samples: Mapping[str, Any], intervals: pd.DataFrame 
     at_size = "at that size"
     if len(sampled) == len(samples) and all(s["customers"] == size for s in sampled.values()):
         totals = [f"{s['of']:,}" for s in sampled.values()]
-        listed = totals[0] if len(totals) == 1 else ", ".join(totals[:-1]) + " and " + totals[-1]
         text = (
             f"Each cut-off is refitted on a random sample of {size:,} of its calibration "
-            f"customers (of {listed})"
+            f"customers (of {listed(totals)})"
         )
     else:
         text = "The cut-offs are refitted on " + "; ".join(
@@ -507,10 +506,6 @@ def describe_fit(fitted: FittedModel, *, min_cell_size: int = MIN_CELL_SIZE) -> 
     return "\n".join(lines)
 
 
-def _listed(labels: list[str]) -> str:
-    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
-
-
 def fits_status(fits: Mapping[str, FittedModel]) -> str:
     """One sentence for stakeholders: which fits converged, which did not (and are not used).
 
@@ -537,16 +532,16 @@ def fits_status(fits: Mapping[str, FittedModel]) -> str:
 
     parts = []
     if groups["converged"]:
-        parts.append(f"{_listed(groups['converged'])} converged")
+        parts.append(f"{listed(groups['converged'])} converged")
     if groups["failed"]:
         labels = groups["failed"]
-        parts.append(f"**{_listed(labels)} did not converge** and {verb(labels)} not used")
+        parts.append(f"**{listed(labels)} did not converge** and {verb(labels)} not used")
     if groups["empty"]:
         labels = groups["empty"]
-        parts.append(f"**{_listed(labels)}** gave no estimates and {verb(labels)} not used")
+        parts.append(f"**{listed(labels)}** gave no estimates and {verb(labels)} not used")
     if groups["computed"]:
         labels = groups["computed"]
-        parts.append(f"{_listed(labels)} {verb(labels)} computed from the data, not fitted")
+        parts.append(f"{listed(labels)} {verb(labels)} computed from the data, not fitted")
     return "; ".join(parts) + "." if parts else "No model was fitted."
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from crmlib.formatting import counted
+from crmlib.formatting import counted, listed
 from crmlib.ingest.models import _require_quality, rejects_by_reason
 
 __all__ = [
@@ -102,7 +102,7 @@ def describe_reconciliation(quality: Mapping[str, Any]) -> str:
             f"{quality['rows_after_as_of']:,} dated after the as-of date {quality['as_of_date']}"
         )
     bins.append(f"{quality['rows_rejected']:,} rejected")
-    rows = f"All {quality['rows_read']:,} transaction rows are accounted for: {_join(bins)}."
+    rows = f"All {quality['rows_read']:,} transaction rows are accounted for: {listed(bins)}."
     others = [
         f"{table} {s['rows_accepted']:,} of {s['rows_read']:,}"
         for table, s in quality["tables"].items()
@@ -126,10 +126,6 @@ def describe_reconciliation(quality: Mapping[str, Any]) -> str:
         f"{' + '.join(parts)}. Accepted revenue is net of {counted(tx['refund_rows_netted'], 'refund row')} netted "
         f"into their orders and {counted(tx['returns_kept'], 'unmatched refund')} kept as returns."
     )
-
-
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def describe_rejects(quality: Mapping[str, Any]) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlib.formatting import counted, format_figure
+from crmlib.formatting import counted, format_figure, listed
 from crmlib.kpis.models import (
     _bases,
     _complete,
@@ -186,7 +186,7 @@ def _split(row: pd.Series, rule: SmallCells) -> str:
             parts.append(rule.phrase(n, kind, kind))
         else:
             parts.append(f"{kind} not shown (so that the total does not reveal the smaller group)")
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
+    return listed(parts)
 
 
 def describe_retention(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from crmlib.config import WorkbookParams, section_for_notebook
 from crmlib.errors import RunSetupError, StageInputMissing
+from crmlib.formatting import listed
 from crmlib.stages import STAGE_ARTIFACTS, StageArtifacts, artifact_file, artifact_writers
 
 __all__ = [
@@ -323,8 +324,7 @@ def check_artifacts(
 
     def required(stem: str, artifacts: list[str], *, files: bool) -> str:
         named = [f"'{a}'" + (f" ({artifact_file(a)})" if files else "") for a in artifacts]
-        listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
-        return f"{stem} requires artifact{'s' if len(named) > 1 else ''} {listed}"
+        return f"{stem} requires artifact{'s' if len(named) > 1 else ''} {listed(named)}"
 
     if reuse is not None:
         found = "; ".join(
