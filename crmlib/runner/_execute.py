@@ -37,6 +37,7 @@ from crmlib.runner._folders import (
 from crmlib.runner._notebooks import DEFAULT_KERNEL, _select, check_kernel, discover_notebooks
 from crmlib.runner._papermill import (
     _failure_from_exception,
+    _kernel_manager_with_log,
     _papermill_execute,
     connection_file_for,
     failure_at,
@@ -50,6 +51,7 @@ from crmlib.runner._provenance import (
 )
 from crmlib.runner._published import path_replacements, publish_notebook, scrub_text_file
 from crmlib.runner._results import FailureInfo, NotebookOutcome, ProgressEvent, RunResult
+from crmlib.runner._warm import EarlyKernel, adopting
 
 __all__ = ["run_notebooks"]
 
@@ -317,6 +319,7 @@ class _Build:
         self.running: str | None = None
         self.current_cell: dict[str, Any] | None = None
         self.tracker = CellTracker(on_start=self._cell_started)
+        self.early: EarlyKernel | None = None  # the next notebook's kernel, started early
         log.info("building run %s in %s", params.run_name, self.folder)
 
     def _cell_started(self, ref: CellRef, when: dt.datetime) -> None:
@@ -390,6 +393,11 @@ class _Build:
             self.fingerprints = input_fingerprints(self.params)
             write_json_atomic(self.folder / "run.json", self.payload("running", None, self.folder))
             total = len(self.outcomes)
+            to_run = [
+                path
+                for path, outcome in zip(self.notebooks, self.outcomes, strict=True)
+                if outcome.status != "skipped" and outcome.notebook in self.selected
+            ]
             for position, (path, outcome) in enumerate(
                 zip(self.notebooks, self.outcomes, strict=True), start=1
             ):
@@ -403,7 +411,11 @@ class _Build:
                     continue
                 if progress is not None:
                     progress(ProgressEvent("start", position, total, outcome.notebook))
-                interrupted = self._execute_one(path, outcome, start_timeout, limits)
+                early = self._take_early(path)
+                following = to_run.index(path) + 1
+                if following < len(to_run):
+                    self._start_early(to_run[following])
+                interrupted = self._execute_one(path, outcome, start_timeout, limits, early)
                 if progress is not None:
                     progress(
                         ProgressEvent(
@@ -423,6 +435,8 @@ class _Build:
             log.debug("run failed outside a notebook", exc_info=True)
             self.failure = self.failure or _failure_from_exception(None, exc, None)
             interrupted = interrupted or (None if isinstance(exc, Exception) else exc)
+        finally:
+            self._close_early()
         result = self._keep_failed()
         if interrupted is not None:
             log.warning(
@@ -434,14 +448,47 @@ class _Build:
             raise interrupted
         return result
 
+    def _kernel_manager_class(self, path: Path) -> type:
+        """The kernel manager of ``path``'s kernel: its log file and a fresh connection file."""
+        return _kernel_manager_with_log(
+            self.folder / "logs" / f"{path.stem}.kernel.log",
+            connection_file_for(self.params.run_name),
+        )
+
+    def _start_early(self, path: Path) -> None:
+        """Start ``path``'s kernel now, to run while the current notebook executes."""
+        try:
+            self.early = EarlyKernel(path, self._kernel_manager_class(path), self.kernel_name)
+        except Exception as exc:  # papermill then starts the kernel itself, as without this
+            log.debug("could not start the kernel of %s early: %s", path.name, exc)
+            self.early = None
+
+    def _take_early(self, path: Path) -> EarlyKernel | None:
+        """The kernel started early for ``path`` if it is alive; any other is shut down."""
+        early, self.early = self.early, None
+        if early is not None and early.notebook == path and early.alive():
+            return early
+        if early is not None:
+            early.close()
+        return None
+
+    def _close_early(self) -> None:
+        if self.early is not None:
+            self.early.close()
+            self.early = None
+
     def _execute_one(
         self,
         path: Path,
         outcome: NotebookOutcome,
         start_timeout: int,
         limits: _Limits,
+        early: EarlyKernel | None = None,
     ) -> BaseException | None:
-        """Execute and export one notebook; record a failure; return an interrupt to re-raise."""
+        """Execute and export one notebook; record a failure; return an interrupt to re-raise.
+
+        ``early``: its kernel, started while the previous notebook ran (papermill adopts it).
+        """
         executed = self.folder / "notebooks" / path.name
         page = self.folder / "html" / f"{path.stem}.html"
         executed.parent.mkdir(parents=True, exist_ok=True)
@@ -469,7 +516,9 @@ class _Build:
                 execution_timeout=limits.cell,
                 timeout_func=lambda cell: limits.for_cell(deadline),
                 on_cell_start=self.tracker.hook,
-                connection_file=connection_file_for(self.params.run_name),
+                kernel_manager_class=adopting(early)
+                if early is not None
+                else self._kernel_manager_class(path),
             )
             self._publish(executed, outcome)
             unfinished = _unfinished(executed, outcome.notebook)
@@ -502,6 +551,8 @@ class _Build:
                     log.warning(
                         "could not export the failed notebook %s: %s", executed, export_error
                     )
+        if early is not None:
+            early.close()  # papermill failed before adopting it
         self.running = None
         scrub_text_file(
             self.folder / "logs" / f"{path.stem}.kernel.log",
