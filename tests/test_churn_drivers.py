@@ -122,6 +122,31 @@ def test_permutation_importance_equals_sklearn_on_the_same_rows_and_seed(
     )
 
 
+def test_permutation_importance_equals_sklearn_for_gradient_boosting_too(
+    validation: pd.DataFrame,
+) -> None:
+    """The batched shuffles give sklearn's numbers on a tree model with calibration as well."""
+    model = fit_churn_models(
+        simulate(4_000, 5), numeric=NUMERIC, categorical=CATEGORICAL,
+        models=("hist_gradient_boosting",),
+    )["hist_gradient_boosting"]  # fmt: skip
+    frame = validation.head(2_000)
+    table = permutation_importance_table(model, frame, n_repeats=3, seed=11)
+    y = frame["churned"].to_numpy().astype(int)
+    features = NUMERIC + CATEGORICAL
+    reference = permutation_importance(
+        Wrapped(model).fit(frame[features], y),
+        frame[features].reset_index(drop=True),
+        y,
+        scoring="roc_auc",
+        n_repeats=3,
+        random_state=11,
+    )
+    got = table.set_index("feature").loc[features]
+    np.testing.assert_allclose(got["importance_mean"], reference.importances_mean, rtol=1e-12)
+    np.testing.assert_allclose(got["importance_sd"], reference.importances_std, rtol=1e-12)
+
+
 def test_permutation_importance_ranks_the_planted_strong_feature_first(
     logistic: ChurnModel, validation: pd.DataFrame
 ) -> None:
