@@ -151,6 +151,43 @@ def test_amount_bounds_judge_order_totals_and_are_off_by_default(tmp_path):
     assert result.quality["reconciles"]
 
 
+@pytest.mark.parametrize("with_order_id", [True, False])
+def test_a_copied_row_beyond_the_bounds_is_rejected_once_per_row(tmp_path, with_order_id):
+    """The first copy is out of bounds, the second a duplicate: no row is rejected twice.
+
+    Without an order_id column every row is an order of its own, so copies are found by their
+    content (row_hash) and each row is judged by its own amount."""
+    header = "order_id,customer_id,order_ts,amount,quantity,product_id,category,channel"
+    rows = [
+        "O1,C1,2025-03-01 10:00:00,10.00,1,P1,tea,web",
+        "O2,C2,2025-03-02 10:00:00,25000.00,1,P1,tea,web",  # beyond amount_max
+        "O2,C2,2025-03-02 10:00:00,25000.00,1,P1,tea,web",  # its exact copy
+        "O3,C1,2025-03-03 10:00:00,-20000.00,-1,P1,tea,web",  # a refund beyond amount_min
+        "O4,C2,2025-03-04 10:00:00,30.00,1,P1,tea,web",
+    ]
+    if not with_order_id:
+        header = header.removeprefix("order_id,")
+        rows = [row.split(",", 1)[1] for row in rows]
+    path = write(tmp_path, "tx.csv", [header, *rows])
+    result, run = ingest(make_params(path, amount_min=-10_000, amount_max=10_000), tmp_path)
+    rejects = run.read_table("rejects").sort_values("source_row")
+    assert rejects[["source_row", "reason"]].values.tolist() == [
+        [2, "amount_out_of_bounds"],
+        [3, "duplicate_row"],
+        [4, "amount_out_of_bounds"],
+    ]
+    first, refund = rejects["detail"].iloc[0], rejects["detail"].iloc[2]
+    assert first.startswith(
+        "order O2 totals 25000.00, outside" if with_order_id else "order row 2 of file"
+    )
+    assert refund.startswith(
+        "refund O3 totals -20000.00" if with_order_id else "refund row 4 of file"
+    )
+    quality = result.quality
+    assert (quality["rows_accepted"], quality["rows_rejected"]) == (2, 3)
+    assert quality["reconciles"]
+
+
 def test_a_cancellation_invoice_is_one_return_row(tmp_path):
     rows = ["I1,P1,2,2025-03-01 10:00:00,5.00,C1", "I1,P2,1,2025-03-01 10:00:00,7.00,C1",
             "C1,P1,-2,2025-03-05 09:00:00,5.00,C1", "C1,P2,-1,2025-03-05 09:00:00,7.00,C1"]  # fmt: skip

@@ -12,7 +12,8 @@
 --     cancellation invoice is judged whole). Rows without an order id are orders of their own.
 -- Candidates are found by one hash aggregate first (copies and rows of one order share the
 -- order id; without an order_id column, copies share row_hash), so the windows only see
--- repeated rows. Placeholder <group_key>: hash(order_id) or row_hash.
+-- repeated rows, and only the orders among them are summed: any other row is an order of one
+-- row, judged by its own amount. Placeholder <group_key>: hash(order_id) or row_hash.
 CREATE OR REPLACE TABLE ingest_set_rejects_transactions AS
 WITH repeated AS (
     SELECT {{ group_key }} AS group_key
@@ -131,38 +132,57 @@ earlier AS (
     UNION ALL
     SELECT file_no, source_row FROM conflicts
 ),
-kept AS (
+single_orders AS (
+    -- an order of one row, or a row without an order id, is an order of its own: its total is
+    -- its amount (the candidates hold every order with more than one row)
     SELECT
         s.file_no,
         s.source_row,
         s.is_refund,
-        s.amount,
+        s.amount AS total,
+        1 AS lines,
         coalesce(s.order_id, 'row ' || s.source_row || ' of file ' || s.file_no) AS order_key
     FROM ingest_stage_transactions AS s
     WHERE $has_bounds
         AND s.reason IS NULL
         AND s.bin IS DISTINCT FROM 'after_as_of'
+        AND (s.amount < $amount_min OR s.amount > $amount_max)
+        AND (s.order_id IS NULL OR {{ group_key }} NOT IN (SELECT group_key FROM repeated))
         AND NOT EXISTS (SELECT 1 FROM earlier AS e WHERE e.file_no = s.file_no AND e.source_row = s.source_row)
+),
+kept_lines AS (
+    -- the rows of orders with several rows that are not copies or conflicts of an earlier row
+    SELECT c.file_no, c.source_row, c.is_refund, c.amount, c.order_id AS order_key
+    FROM candidates AS c
+    WHERE $has_bounds
+        AND c.order_id IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM earlier AS e WHERE e.file_no = c.file_no AND e.source_row = c.source_row)
 ),
 totals AS (
     SELECT is_refund, order_key, sum(amount) AS total, count(*) AS lines
-    FROM kept
+    FROM kept_lines
     GROUP BY is_refund, order_key
     HAVING sum(amount) < $amount_min OR sum(amount) > $amount_max
 ),
+out_of_bounds AS (
+    SELECT file_no, source_row, is_refund, total, lines, order_key FROM single_orders
+    UNION ALL
+    SELECT k.file_no, k.source_row, t.is_refund, t.total, t.lines, t.order_key
+    FROM kept_lines AS k
+    JOIN totals AS t ON t.is_refund = k.is_refund AND t.order_key = k.order_key
+),
 bounds AS (
     SELECT
-        k.file_no,
-        k.source_row,
+        file_no,
+        source_row,
         'amount_out_of_bounds' AS reason,
         'amount' AS reason_column,
-        CASE WHEN t.is_refund THEN 'refund ' ELSE 'order ' END || t.order_key || ' totals '
-        || printf('%.2f', t.total)
-        || CASE WHEN t.lines > 1 THEN ' (' || t.lines || ' lines summed)' ELSE '' END
+        CASE WHEN is_refund THEN 'refund ' ELSE 'order ' END || order_key || ' totals '
+        || printf('%.2f', total)
+        || CASE WHEN lines > 1 THEN ' (' || lines || ' lines summed)' ELSE '' END
         || ', outside [' || printf('%.2f', $amount_min) || ', ' || printf('%.2f', $amount_max)
         || '] (ingest.amount_min, ingest.amount_max; set them to null to keep every order)' AS detail
-    FROM kept AS k
-    JOIN totals AS t ON t.is_refund = k.is_refund AND t.order_key = k.order_key
+    FROM out_of_bounds
 )
 SELECT * FROM duplicates
 UNION ALL
