@@ -8,6 +8,14 @@ flags: exact, whatever the row order) or, for floats, the count of missing value
 sum of absolute values, minimum and maximum (relative tolerance 1e-9: the same arithmetic in
 another order). ``metrics.json`` is compared value by value, floats to 1e-9.
 
+Numbers that come out of an iterative model fit (the BTYD model's parameters and everything
+valued with them: ``metrics.clv``, the ``clv`` artifact, the values in ``churn_scores`` and the
+churn stage's value at risk) are compared to 1e-6 instead (:data:`FIT_TOLERANCE`). A CPU with
+other vector instructions computes ``log`` and ``exp`` to another last bit, and an optimiser
+with a numerical gradient turns that into a different last 1e-9 of its optimum (seen: the
+Pareto/NBD parameters 1.3e-9 apart on two machines running the same code); 1e-6 is the
+agreement issue 18 asks of a fit on identical inputs on another engine.
+
 Regenerate after a change that is meant to change the numbers (and say why in the commit)::
 
     .venv/bin/crm-workbook run --params params/default.yaml --outputs /tmp/ref
@@ -28,6 +36,16 @@ import pandas as pd
 REFERENCE = Path(__file__).resolve().parent / "data" / "sample_reference.json"
 #: Relative (and, near zero, absolute) tolerance for floats.
 TOLERANCE = 1e-9
+#: The tolerance of numbers downstream of an iterative model fit, and where they are.
+FIT_TOLERANCE = 1e-6
+FIT_DERIVED = (
+    ".metrics.clv.",
+    ".artifacts.clv.",
+    ".artifacts.churn_scores.columns.value",  # and value_at_risk
+    ".artifacts.churn_scores.columns.expected_net_value.",
+    ".metrics.churn.value_at_risk",
+    ".metrics.churn.contact.",
+)
 
 
 def _column(values: pd.Series) -> dict[str, Any]:
@@ -59,8 +77,9 @@ def fingerprint(run_dir: Path) -> dict[str, Any]:
     return {"artifacts": artifacts, "metrics": metrics}
 
 
-def _close(a: float, b: float) -> bool:
-    return math.isclose(a, b, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
+def _close(a: float, b: float, where: str = "") -> bool:
+    tolerance = FIT_TOLERANCE if where.startswith(FIT_DERIVED) else TOLERANCE
+    return math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
 
 
 def differences(expected: Any, found: Any, where: str = "") -> list[str]:
@@ -85,7 +104,7 @@ def differences(expected: Any, found: Any, where: str = "") -> list[str]:
     ):  # fmt: skip
         return (
             []
-            if _close(float(expected), float(found))
+            if _close(float(expected), float(found), where)
             else [f"{where}: {found!r}, expected {expected!r}"]
         )
     return [] if expected == found else [f"{where}: {found!r}, expected {expected!r}"]
