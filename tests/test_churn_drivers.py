@@ -94,29 +94,40 @@ class Additive:
 
 
 # -- permutation importance ---------------------------------------------------------------------
+def _sklearn_importance(
+    model: object, frame: pd.DataFrame, *, n_repeats: int, seed: int
+) -> pd.DataFrame:
+    """sklearn's permutation importance of ``model`` on ``frame``: mean and sd by feature."""
+    y = frame["churned"].to_numpy().astype(int)
+    features = NUMERIC + CATEGORICAL
+    reference = permutation_importance(
+        Wrapped(model).fit(frame[features], y),
+        frame[features].reset_index(drop=True),
+        y,
+        scoring="roc_auc",
+        n_repeats=n_repeats,
+        random_state=seed,
+    )
+    return pd.DataFrame(
+        {"importance_mean": reference.importances_mean, "importance_sd": reference.importances_std},
+        index=features,
+    )
+
+
+def _assert_equals_sklearn(table: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Same shuffles, same scorer, same rows: equal to float precision."""
+    got = table.set_index("feature")[["importance_mean", "importance_sd"]]
+    pd.testing.assert_frame_equal(got, expected.loc[got.index], check_names=False, rtol=1e-12)
+
+
 def test_permutation_importance_equals_sklearn_on_the_same_rows_and_seed(
     logistic: ChurnModel, validation: pd.DataFrame
 ) -> None:
     frame = validation.head(1_500)
     table = permutation_importance_table(logistic, frame, n_repeats=4, seed=3)
-    y = frame["churned"].to_numpy().astype(int)
-    features = NUMERIC + CATEGORICAL
-    reference = permutation_importance(
-        Wrapped(logistic).fit(frame[features], y),
-        frame[features].reset_index(drop=True),
-        y,
-        scoring="roc_auc",
-        n_repeats=4,
-        random_state=3,
-    )
-    expected = pd.DataFrame(
-        {"importance_mean": reference.importances_mean, "importance_sd": reference.importances_std},
-        index=features,
-    )
-    # same shuffles, same scorer, same rows: equal to float precision
-    got = table.set_index("feature")[["importance_mean", "importance_sd"]]
-    pd.testing.assert_frame_equal(got, expected.loc[got.index], check_names=False, rtol=1e-12)
+    _assert_equals_sklearn(table, _sklearn_importance(logistic, frame, n_repeats=4, seed=3))
     assert table["importance_mean"].is_monotonic_decreasing
+    y = frame["churned"].to_numpy().astype(int)
     assert table.attrs["baseline_roc_auc"] == pytest.approx(
         roc_auc_score(y, logistic.predict_proba(frame))
     )
@@ -132,19 +143,7 @@ def test_permutation_importance_equals_sklearn_for_gradient_boosting_too(
     )["hist_gradient_boosting"]  # fmt: skip
     frame = validation.head(2_000)
     table = permutation_importance_table(model, frame, n_repeats=3, seed=11)
-    y = frame["churned"].to_numpy().astype(int)
-    features = NUMERIC + CATEGORICAL
-    reference = permutation_importance(
-        Wrapped(model).fit(frame[features], y),
-        frame[features].reset_index(drop=True),
-        y,
-        scoring="roc_auc",
-        n_repeats=3,
-        random_state=11,
-    )
-    got = table.set_index("feature").loc[features]
-    np.testing.assert_allclose(got["importance_mean"], reference.importances_mean, rtol=1e-12)
-    np.testing.assert_allclose(got["importance_sd"], reference.importances_std, rtol=1e-12)
+    _assert_equals_sklearn(table, _sklearn_importance(model, frame, n_repeats=3, seed=11))
 
 
 def test_permutation_importance_ranks_the_planted_strong_feature_first(
