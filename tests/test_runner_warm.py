@@ -39,10 +39,9 @@ def _execute(notebook: Path, output: Path, manager: type) -> tuple[int, bool, li
         parameters={},
         kernel_name=DEFAULT_KERNEL,
         cwd=notebook.parent,
-        kernel_log=output.with_suffix(".log"),
+        kernel_manager_class=manager,
         start_timeout=60,
         execution_timeout=60,
-        kernel_manager_class=manager,
     )
     cells = [c for c in json.loads(output.read_text())["cells"] if c["cell_type"] == "code"]
     pid, warm, names = json.loads("".join(cells[-2]["outputs"][0]["text"]))

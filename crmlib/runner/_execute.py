@@ -511,14 +511,13 @@ class _Build:
                 parameters=parameters,
                 kernel_name=self.kernel_name,
                 cwd=path.parent,
-                kernel_log=self.folder / "logs" / f"{path.stem}.kernel.log",
+                kernel_manager_class=adopting(early)
+                if early is not None
+                else self._kernel_manager_class(path),
                 start_timeout=start_timeout,
                 execution_timeout=limits.cell,
                 timeout_func=lambda cell: limits.for_cell(deadline),
                 on_cell_start=self.tracker.hook,
-                kernel_manager_class=adopting(early)
-                if early is not None
-                else self._kernel_manager_class(path),
             )
             self._publish(executed, outcome)
             unfinished = _unfinished(executed, outcome.notebook)

@@ -260,22 +260,20 @@ def _papermill_execute(
     parameters: dict[str, Any],
     kernel_name: str,
     cwd: Path,
-    kernel_log: Path,
+    kernel_manager_class: type,
     start_timeout: int,
     execution_timeout: int | None,
     timeout_func: Callable[[Any], int | None] | None = None,
     on_cell_start: Callable[..., None] | None = None,
-    connection_file: Path | None = None,
-    kernel_manager_class: type | None = None,
 ) -> None:
     """papermill.execute_notebook with the runner's kernel manager, hooks and time limits.
 
-    ``timeout_func(cell)`` (nbclient) gives each cell its own limit in seconds (the cell
-    limit, or what is left of the notebook's), overriding ``execution_timeout``;
-    ``on_cell_start(cell=..., cell_index=...)`` is called as each cell starts.
-    ``kernel_manager_class`` replaces the runner's own (:func:`_kernel_manager_with_log` on
-    ``kernel_log`` and ``connection_file``), e.g. to adopt a kernel started early
-    (:func:`crmlib.runner._warm.adopting`).
+    ``kernel_manager_class``: the runner's (:func:`_kernel_manager_with_log`: the kernel's log
+    file and connection file), or one adopting a kernel started early
+    (:func:`crmlib.runner._warm.adopting`). ``timeout_func(cell)`` (nbclient) gives each cell
+    its own limit in seconds (the cell limit, or what is left of the notebook's), overriding
+    ``execution_timeout``; ``on_cell_start(cell=..., cell_index=...)`` is called as each cell
+    starts.
     """
     import papermill
 
@@ -299,8 +297,7 @@ def _papermill_execute(
             progress_bar=False,
             start_timeout=start_timeout,
             execution_timeout=execution_timeout,
-            kernel_manager_class=kernel_manager_class
-            or _kernel_manager_with_log(kernel_log, connection_file),
+            kernel_manager_class=kernel_manager_class,
             **extra,
         )
     finally:
