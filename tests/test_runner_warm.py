@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import psutil
 from conftest import FakeProject, write_notebook
 
 from crmlib.runner import DEFAULT_KERNEL, run_notebooks
-from crmlib.runner._papermill import _kernel_manager_with_log, _papermill_execute
+from crmlib.runner._papermill import ExitingKernels, _kernel_manager_with_log, _papermill_execute
 from crmlib.runner._warm import EarlyKernel, adopting, notebook_imports
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -112,3 +114,60 @@ def test_a_failed_run_leaves_no_kernel_behind(fake_project: FakeProject) -> None
         if child.pid not in before and not _gone(child.pid)
     ]
     assert not left, [child.cmdline() for child in left]
+
+
+def test_a_finished_kernel_exits_in_the_background_gracefully_and_join_waits_for_it(
+    tmp_path: Path, fake_project: FakeProject
+) -> None:
+    """papermill returns once the kernel is asked to exit; its exit handlers still run (the
+    marker is written a second later, by atexit), and join() returns only when it is gone."""
+    marker = tmp_path / "exited"
+    notebook = write_notebook(
+        tmp_path / "nb" / "02_kpis.ipynb",
+        title="Slow exit",
+        params_file=fake_project.params_file,
+        cells=[
+            (
+                "import atexit, os, pathlib, time\n"
+                f"atexit.register(lambda: (time.sleep(1.0), pathlib.Path({str(marker)!r}).write_text(str(os.getpid()))))",
+                [],
+            )
+        ],
+    )
+    exiting = ExitingKernels()
+    manager = _kernel_manager_with_log(tmp_path / "k.log", None, exiting)
+    before = {child.pid for child in psutil.Process().children(recursive=True)}
+    _papermill_execute(
+        notebook,
+        tmp_path / "out.ipynb",
+        parameters={},
+        kernel_name=DEFAULT_KERNEL,
+        cwd=notebook.parent,
+        kernel_manager_class=manager,
+        start_timeout=60,
+        execution_timeout=60,
+    )
+    kernels = [c for c in psutil.Process().children(recursive=True) if c.pid not in before]
+    assert kernels and not marker.exists()  # papermill did not wait for the exit
+    exiting.join()
+    assert marker.read_text() == str(kernels[0].pid)  # a graceful exit: atexit ran
+    assert not any(psutil.pid_exists(k.pid) for k in kernels)
+
+
+def test_a_kernel_that_does_not_exit_is_terminated_then_killed() -> None:
+    exiting = ExitingKernels()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    stubborn = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    assert stubborn.stdout is not None and stubborn.stdout.readline() == b"ready\n"
+    exiting.follow(sleeper, 0.4)
+    exiting.follow(stubborn, 0.4)
+    exiting.join()
+    stubborn.stdout.close()
+    assert (sleeper.returncode, stubborn.returncode) == (-15, -9)

@@ -36,6 +36,7 @@ from crmlib.runner._folders import (
 )
 from crmlib.runner._notebooks import DEFAULT_KERNEL, _select, check_kernel, discover_notebooks
 from crmlib.runner._papermill import (
+    ExitingKernels,
     _failure_from_exception,
     _kernel_manager_with_log,
     _papermill_execute,
@@ -320,6 +321,7 @@ class _Build:
         self.current_cell: dict[str, Any] | None = None
         self.tracker = CellTracker(on_start=self._cell_started)
         self.early: EarlyKernel | None = None  # the next notebook's kernel, started early
+        self.exiting = ExitingKernels()  # kernels of finished notebooks, exiting meanwhile
         log.info("building run %s in %s", params.run_name, self.folder)
 
     def _cell_started(self, ref: CellRef, when: dt.datetime) -> None:
@@ -429,6 +431,7 @@ class _Build:
                     )
                 if self.failure is not None:
                     break
+            self._close_kernels()
             if self.failure is None:
                 return self._succeed()
         except BaseException as exc:  # anything outside a notebook fails the run too
@@ -436,7 +439,7 @@ class _Build:
             self.failure = self.failure or _failure_from_exception(None, exc, None)
             interrupted = interrupted or (None if isinstance(exc, Exception) else exc)
         finally:
-            self._close_early()
+            self._close_kernels()
         result = self._keep_failed()
         if interrupted is not None:
             log.warning(
@@ -451,8 +454,19 @@ class _Build:
     def _kernel_manager_class(self, path: Path) -> type:
         """The kernel manager of ``path``'s kernel: its log file and a fresh connection file."""
         return _kernel_manager_with_log(
-            self.folder / "logs" / f"{path.stem}.kernel.log",
-            connection_file_for(self.params.run_name),
+            self._kernel_log(path), connection_file_for(self.params.run_name), self.exiting
+        )
+
+    def _kernel_log(self, path: Path) -> Path:
+        return self.folder / "logs" / f"{path.stem}.kernel.log"
+
+    def _scrub_kernel_log(self, path: Path) -> None:
+        """The kernel's log without private paths (it may hold tracebacks and warnings)."""
+        scrub_text_file(
+            self._kernel_log(path),
+            replacements=path_replacements(
+                self.params, params_path=self.params_path, run_dir=self.final, build_dir=self.folder
+            ),
         )
 
     def _start_early(self, path: Path) -> None:
@@ -472,10 +486,17 @@ class _Build:
             early.close()
         return None
 
-    def _close_early(self) -> None:
+    def _close_kernels(self) -> None:
+        """Shut down the unused early kernel, wait for every exiting one, scrub their logs.
+
+        A kernel may still write to its log while it exits, after its notebook's scrub.
+        """
         if self.early is not None:
             self.early.close()
             self.early = None
+        self.exiting.join()
+        for path in self.notebooks:
+            self._scrub_kernel_log(path)
 
     def _execute_one(
         self,
@@ -553,12 +574,7 @@ class _Build:
         if early is not None:
             early.close()  # papermill failed before adopting it
         self.running = None
-        scrub_text_file(
-            self.folder / "logs" / f"{path.stem}.kernel.log",
-            replacements=path_replacements(
-                self.params, params_path=self.params_path, run_dir=self.final, build_dir=self.folder
-            ),
-        )
+        self._scrub_kernel_log(path)
         outcome.seconds = round(time.perf_counter() - tick, 3)
         outcome.reused = False
         log.info("%s %s in %.1f s", path.name, outcome.status, outcome.seconds)

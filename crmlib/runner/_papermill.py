@@ -7,7 +7,9 @@ import logging
 import os
 import re
 import signal
+import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -17,12 +19,15 @@ from crmlib.runner._results import FailureInfo
 
 __all__ = [
     "CONNECTION_FILE_PREFIX",
+    "ExitingKernels",
     "_kernel_manager_with_log",
     "_papermill_execute",
     "_failure_from_exception",
     "connection_file_for",
     "failure_at",
 ]
+
+log = logging.getLogger(__name__)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -210,14 +215,57 @@ def connection_file_for(run_name: str) -> Path:
     return path
 
 
-def _kernel_manager_with_log(log_path: Path, connection_file: Path | None = None) -> type:
+class ExitingKernels:
+    """Kernels asked to shut down that finish exiting while the run goes on.
+
+    A kernel that has run a stage at scale takes most of a second to exit (Python frees every
+    object, DuckDB its buffers); nothing the run needs happens in that time. A kernel shut
+    down gracefully is therefore asked to exit and followed by a thread, which waits for the
+    process as jupyter_client would (``shutdown_wait_time``, then SIGTERM, then SIGKILL).
+    :meth:`join` waits for every one: the runner calls it before it publishes or keeps a run,
+    so no kernel outlives the run.
+    """
+
+    def __init__(self) -> None:
+        self._threads: list[threading.Thread] = []
+
+    def follow(self, process: subprocess.Popen[bytes], wait_s: float) -> None:
+        """Wait for ``process`` to exit in the background (terminate, then kill, when late)."""
+        thread = threading.Thread(
+            target=_reap, args=(process, wait_s), name=f"kernel-exit-{process.pid}", daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
+
+    def join(self) -> None:
+        """Wait until every followed kernel has exited."""
+        while self._threads:
+            self._threads.pop().join()
+
+
+def _reap(process: subprocess.Popen[bytes], wait_s: float) -> None:
+    """Wait up to ``wait_s`` for ``process``, then SIGTERM it; after as long again, SIGKILL."""
+    for stop in (process.terminate, process.kill):
+        try:
+            process.wait(timeout=max(wait_s / 2, 0.1))
+            return
+        except subprocess.TimeoutExpired:
+            log.debug("kernel %d is slow to exit: %s", process.pid, stop.__name__)
+            stop()
+    process.wait()
+
+
+def _kernel_manager_with_log(
+    log_path: Path, connection_file: Path | None = None, exiting: ExitingKernels | None = None
+) -> type:
     """A kernel manager class whose kernel writes its stdout/stderr to a file and dies with us.
 
     The kernel's process-level messages (start-up warnings, crash reports) then go to
     ``logs/NN_x.kernel.log`` instead of interleaving with the runner's progress lines. The
     kernel is started with a parent-death signal (:func:`_die_with_runner`), and its
     connection file (which holds the HMAC key of the kernel's sockets) is named by
-    :func:`connection_file_for`.
+    :func:`connection_file_for`. With ``exiting``, a graceful shutdown asks the kernel to
+    exit and returns: ``exiting`` waits for the process (:class:`ExitingKernels`).
     """
     from jupyter_client.manager import AsyncKernelManager
 
@@ -226,6 +274,21 @@ def _kernel_manager_with_log(log_path: Path, connection_file: Path | None = None
             super().__init__(*args, **kwargs)
             if connection_file is not None:
                 self.connection_file = str(connection_file)
+
+        async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+            process = getattr(self.provisioner, "process", None)
+            if exiting is None or now or restart or not self.owns_kernel or process is None:
+                await super()._async_shutdown_kernel(now=now, restart=restart)
+                return
+            # jupyter_client's graceful shutdown without its wait for the process
+            self.shutting_down = True
+            self.stop_restarter()
+            await self._async_interrupt_kernel()
+            await self._async_request_shutdown()
+            exiting.follow(process, self.shutdown_wait_time)
+            await self._async_cleanup_resources()
+
+        shutdown_kernel = _async_shutdown_kernel  # the base class binds its own at definition
 
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
