@@ -15,6 +15,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 import crmlib.churn as churn
 from crmlib.churn.models.baselines import RecencyRank
 from crmlib.churn.models.scorecard import HoldoutScores
+from crmlib.churn.models.training import model_comparison
 from crmlib.churn.models.value import contact_plan, customer_values, risk_bands, value_at_risk
 from crmlib.churn.queries import ChurnTables
 from crmlib.churn.stage import ARTIFACT_COLUMNS
@@ -138,6 +139,27 @@ def test_scorecard_auc_equals_sklearn_on_the_same_scores(
         hidden
     )
     assert small_counts_in_html(f"<p>{hidden}</p>", min_cell_size=n + 1) == []
+
+
+def test_holdout_reuses_the_comparison_scores_only_for_the_frame_compared(
+    fitted: tuple[ChurnTables, churn.ChurnTraining, HoldoutScores],
+) -> None:
+    """The comparison's validation scores serve the holdout (no second scoring of the same
+    customers); they equal a fresh score, and another frame (even an equal copy) is scored."""
+    tables, training, holdout = fitted
+    chosen = training.chosen
+    fresh = chosen.predict_proba(tables.validation)
+    assert training.validation is tables.validation
+    assert training.scores_on(tables.validation) is training.validation_scores[training.chosen_name]
+    np.testing.assert_array_equal(holdout.scores[training.chosen_name], fresh)
+    again = model_comparison(training.models, tables.validation)
+    pd.testing.assert_frame_equal(again, training.comparison)
+    copy = tables.validation.iloc[::-1]  # another frame: its own scores, in its own order
+    np.testing.assert_array_equal(training.scores_on(copy), fresh[::-1])
+    with pytest.raises(ValueError, match="has 1 values for"):
+        model_comparison(
+            training.models, tables.validation, scores={training.chosen_name: fresh[:1]}
+        )
 
 
 def test_how_models_were_fitted_is_folded_for_analysts(

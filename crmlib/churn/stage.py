@@ -142,8 +142,10 @@ def train_churn(
     )
     for model in fitted.values():
         notes.extend(model.notes)
+    scores: dict[str, np.ndarray] = {}
     if _two_classes(_labels(tables.validation)):
-        comparison = model_comparison(fitted, tables.validation)
+        scores = {name: model.predict_proba(tables.validation) for name, model in fitted.items()}
+        comparison = model_comparison(fitted, tables.validation, scores=scores)
         chosen = choose_model(comparison)
     else:
         comparison = pd.DataFrame()
@@ -152,7 +154,10 @@ def train_churn(
             f"The validation cutoff has {'no customer' if not len(tables.validation) else 'one class only'}"
             f"; the models could not be compared and {chosen} is used."
         )
-    return ChurnTraining(fitted, comparison, chosen, fitted[chosen], rule, None, tuple(notes))
+    return ChurnTraining(
+        fitted, comparison, chosen, fitted[chosen], rule, None, tuple(notes),
+        validation=tables.validation if scores else None, validation_scores=scores,
+    )  # fmt: skip
 
 
 def holdout_scores(
@@ -181,7 +186,7 @@ def holdout_scores(
     fit_notes: list[str] = []
     scores: dict[str, np.ndarray] = {}
     if len(validation):
-        scores[training.chosen_name] = training.chosen.predict_proba(validation)
+        scores[training.chosen_name] = training.scores_on(validation)
         if training.rule is not training.chosen:
             scores[training.rule.name] = training.rule.predict_proba(validation)
         try:

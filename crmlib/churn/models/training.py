@@ -577,8 +577,12 @@ def model_comparison(
     validation: pd.DataFrame,
     *,
     label_col: str = "churned",
+    scores: Mapping[str, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Score each model on the same labelled validation table (scikit-learn metrics).
+
+    ``scores``: the models' P(churn) on ``validation`` when already computed (by key); a
+    model without one is scored here.
 
     Reads *validation* (one row per customer with the features and ``label_col``, typically
     a later cutoff than training) and returns one row per model: *model* (the key in
@@ -609,7 +613,14 @@ def model_comparison(
         log.warning("validation has a single class: ROC AUC and PR AUC are undefined (NaN)")
     rows = []
     for key, model in models.items():
-        proba = np.asarray(model.predict_proba(validation), dtype="float64")
+        known = None if scores is None else scores.get(key)
+        proba = np.asarray(
+            model.predict_proba(validation) if known is None else known, dtype="float64"
+        )
+        if len(proba) != len(y):
+            raise ValueError(
+                f"scores[{key!r}] has {len(proba)} values for {len(y)} validation rows"
+            )
         rows.append(
             {
                 "model": str(key),
@@ -648,6 +659,8 @@ class ChurnTraining:
 
     ``chosen`` is a calibrated :class:`ChurnModel`, or, when no model can be
     trained (``fallback`` says why), the recency rule (a probability) or the recency rank.
+    ``validation_scores``: each compared model's P(churn) on ``validation``, the table the
+    comparison scored (the same frame object; later steps reuse the scores for it only).
     """
 
     models: dict[str, ChurnModel]
@@ -657,6 +670,17 @@ class ChurnTraining:
     rule: Any
     fallback: str | None
     notes: tuple[str, ...]
+    validation: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    validation_scores: Mapping[str, np.ndarray] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def scores_on(self, frame: pd.DataFrame) -> np.ndarray:
+        """``chosen``'s P(churn) on ``frame``: the comparison's scores when it is the frame
+        compared (a model scores 700,000 customers in about two seconds), else scored now."""
+        if frame is self.validation and self.chosen_name in self.validation_scores:
+            return self.validation_scores[self.chosen_name]
+        return np.asarray(self.chosen.predict_proba(frame), dtype="float64")
 
     @property
     def is_probability(self) -> bool:
