@@ -22,6 +22,7 @@ from crmlib.churn.stage import ARTIFACT_COLUMNS
 from crmlib.churn.text import describe_importance
 from crmlib.config import DEFAULTS, ChurnParams, load_params
 from crmlib.engine import Engine
+from crmlib.errors import DataContractError
 from crmlib.io import RunFolder
 from crmlib.privacy import small_counts_in_html
 
@@ -229,6 +230,15 @@ def test_scoring_value_contact_list_and_metrics(
     assert not scored["reason_1"].str.contains(r"C\d{7}").any()  # never an id in the words
     plan = churn.churn_plan(scored, clv=None, save_rate=0.1, cost_per_contact=0.5)
     assert (plan["value_source"] == "historical").all()
+    segments = pd.DataFrame(
+        {"customer_id": scored["customer_id"].iloc[::2], "segment": "Champions"}
+    ).iloc[::-1]  # half the customers, in another order
+    with_segments = churn.churn_plan(scored, clv=None, segments=segments)
+    expected = with_segments[["customer_id"]].merge(segments, on="customer_id", how="left")
+    assert with_segments["segment"].tolist() == expected["segment"].fillna("(unknown)").tolist()
+    assert (with_segments["segment"] == "Champions").sum() == len(segments)
+    with pytest.raises(DataContractError, match="segments: column 'customer_id' has 1 dup"):
+        churn.churn_plan(scored, clv=None, segments=pd.concat([segments, segments.iloc[:1]]))
     np.testing.assert_allclose(plan["value_at_risk"], plan["p_churn"] * plan["value"])
     params = load_params(ROOT / "params" / "default.yaml")  # churn-save-email on email
     funnel = churn.contact_list(engine, run, plan, params=params)

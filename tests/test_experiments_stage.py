@@ -596,18 +596,3 @@ def test_cli_runs_07_alone_on_an_export(tmp_path: Path) -> None:
     assert 'href="html/07_ab_test.html"' in index
     for html in (index, page):
         assert remote_references(html) == []
-
-
-def test_arrow_membership_equals_pandas_isin_and_nulls_match_nothing() -> None:
-    from crmlib.experiments.stage import _is_in
-
-    rng = np.random.default_rng(7)
-    ids = np.array([f"C{i:04d}" for i in rng.integers(0, 3_000, 5_000)], dtype=object)
-    ids[rng.random(5_000) < 0.05] = None
-    known = [f"C{i:04d}" for i in range(0, 3_000, 3)] + [None]
-    for left_dtype, right_dtype in (("str", "str"), (object, "str"), ("str", object)):
-        values, universe = pd.Series(ids, dtype=left_dtype), pd.Series(known, dtype=right_dtype)
-        expected = (values.isin(universe.dropna()) & values.notna()).to_numpy()
-        assert 0 < expected.sum() < len(expected)
-        np.testing.assert_array_equal(_is_in(values, universe), expected)
-        np.testing.assert_array_equal(_is_in(values, universe.dropna()), expected)

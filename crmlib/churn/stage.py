@@ -28,13 +28,20 @@ from crmlib.churn.models.training import (
     model_comparison,
     trainability,
 )
-from crmlib.churn.models.value import contact_plan, customer_values, risk_bands, value_at_risk
+from crmlib.churn.models.value import (
+    check_unique_ids,
+    contact_plan,
+    customer_values,
+    risk_bands,
+    value_at_risk,
+)
 from crmlib.churn.queries import ChurnTables
 from crmlib.churn.text import _rate, reason_codes
 from crmlib.config import DEFAULTS, ChurnParams, WorkbookParams
 from crmlib.engine import Engine
 from crmlib.errors import WorkbookError
 from crmlib.io import RunFolder, to_jsonable
+from crmlib.keys import positions, take
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
 
 __all__ = [
@@ -311,8 +318,12 @@ def churn_plan(
     """
     frame = scored
     if segments is not None:
-        frame = frame.merge(segments, on="customer_id", how="left", validate="one_to_one")
-        frame["segment"] = frame["segment"].fillna("(unknown)").astype("str")
+        require_columns(segments, ["customer_id", "segment"], table_name="segments")
+        check_unique_ids(segments, table_name="segments")
+        segment = take(
+            segments["segment"], positions(frame["customer_id"], segments["customer_id"])
+        )
+        frame = frame.assign(segment=segment.fillna("(unknown)").astype("str").to_numpy())
     values = value_at_risk(customer_values(frame, clv=clv, margin=margin))
     return contact_plan(values, save_rate=save_rate, cost_per_contact=cost_per_contact)
 

@@ -23,6 +23,7 @@ from crmlib.config import DEFAULTS
 from crmlib.engine import Engine
 from crmlib.facts import purchase_facts
 from crmlib.io import RunFolder, to_jsonable
+from crmlib.keys import positions, take
 from crmlib.periods import as_date
 from crmlib.privacy import SmallCells
 from crmlib.sampling import RowSample, sample_rows
@@ -217,8 +218,10 @@ def value_groups(
 def _lookup(groups: pd.DataFrame, table: pd.DataFrame | None, column: str) -> np.ndarray:
     if table is None or column not in table.columns:
         return np.full(len(groups), _UNKNOWN, dtype=object)
-    values = table.drop_duplicates("customer_id").set_index("customer_id")[column]
-    mapped = groups["customer_id"].map(values.astype("str"))
+    # a repeated customer_id takes its first row, as drop_duplicates would
+    mapped = take(
+        table[column].astype("str"), positions(groups["customer_id"], table["customer_id"])
+    )
     return mapped.where(mapped.notna() & (mapped != ""), _UNKNOWN).to_numpy(dtype=object)
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 from crmlib.checks import require_columns
 from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
+from crmlib.keys import positions
 from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
 
 __all__ = [
@@ -158,7 +159,8 @@ def _risk_inputs(frame: pd.DataFrame, *, table_name: str) -> tuple[np.ndarray, n
     return p_churn, _numeric(frame, "value", table_name=table_name)
 
 
-def _check_unique_ids(frame: pd.DataFrame, *, table_name: str) -> None:
+def check_unique_ids(frame: pd.DataFrame, *, table_name: str) -> None:
+    """A DataContractError naming the repeated ids when ``customer_id`` is not unique."""
     if (duplicated := frame["customer_id"].duplicated()).any():
         raise DataContractError(
             f"{table_name}: column 'customer_id' has {int(duplicated.sum())} duplicate(s) "
@@ -274,20 +276,18 @@ def customer_values(
     if not 0 <= margin <= 1:
         raise ValueError(f"margin={margin}: expected a share of net spend between 0 and 1")
     require_columns(scored, ["customer_id"], table_name="scored")
-    _check_unique_ids(scored, table_name="scored")
+    check_unique_ids(scored, table_name="scored")
     ids = scored["customer_id"].astype("str")
     clv_value = np.full(len(scored), np.nan)
     if clv is not None:
         require_columns(clv, ["customer_id", "clv"], table_name="clv")
-        _check_unique_ids(clv, table_name="clv")
+        check_unique_ids(clv, table_name="clv")
         _check_dtype(clv["clv"], "clv", table_name="clv")
-        lookup = pd.Series(
-            clv["clv"].to_numpy(dtype="float64", na_value=np.nan),
-            index=pd.Index(clv["customer_id"].astype("str")),
-        )
-        if np.isinf(lookup.to_numpy()).any():
+        known = clv["clv"].to_numpy(dtype="float64", na_value=np.nan)
+        if np.isinf(known).any():
             raise DataContractError("clv: column 'clv' has infinite values, expected money")
-        clv_value = ids.map(lookup).to_numpy(dtype="float64", na_value=np.nan)
+        rows = positions(ids, clv["customer_id"])
+        clv_value = np.where(rows >= 0, known[rows], np.nan)
     has_clv = ~np.isnan(clv_value)
     historical = np.zeros(len(scored))
     if not has_clv.all():
