@@ -56,10 +56,42 @@ logs AS (
     FROM ingest_tx_canonical
     WHERE NOT is_return AND amount > 0
 ),
-fence AS (
-    SELECT quantile_cont(log_amount, 0.75) + 3 * (quantile_cont(log_amount, 0.75) - quantile_cont(log_amount, 0.25))
-        AS log_fence
+-- The quartiles as quantile_cont gives them (to the last bit or one off): the order
+-- statistics at ranks floor(h) and ceil(h), h = (n - 1) q, found from a count per distinct
+-- amount and its running total (ln keeps the order of amounts), interpolated linearly.
+-- quantile_cont would hold every log amount in memory at once and cannot spill: at 100M
+-- orders it ran out of memory under the default 2.5 GB limit; a GROUP BY spills.
+amount_counts AS (
+    SELECT amount, count(*) AS n
     FROM logs
+    GROUP BY amount
+),
+running AS (
+    SELECT amount, sum(n) OVER (ORDER BY amount ROWS UNBOUNDED PRECEDING) AS through
+    FROM amount_counts
+),
+ranks AS (
+    SELECT q, CAST((total - 1) AS DOUBLE) * q AS h
+    FROM (SELECT sum(n) AS total FROM amount_counts) AS counted,
+        (VALUES (0.25), (0.75)) AS levels (q)
+),
+quartiles AS (
+    SELECT
+        r.q,
+        ln(min(a.amount) FILTER (WHERE a.through > floor(r.h))) AS low,
+        ln(min(a.amount) FILTER (WHERE a.through > ceil(r.h))) AS high,
+        r.h - floor(r.h) AS d
+    FROM ranks AS r, running AS a
+    GROUP BY r.q, r.h
+),
+fence AS (
+    SELECT q3 + 3 * (q3 - q1) AS log_fence
+    FROM (
+        SELECT
+            max(low + (high - low) * d) FILTER (WHERE q = 0.25) AS q1,
+            max(low + (high - low) * d) FILTER (WHERE q = 0.75) AS q3
+        FROM quartiles
+    ) AS quartile_values
 ),
 extremes AS (
     SELECT
