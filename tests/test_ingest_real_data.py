@@ -270,9 +270,10 @@ def test_thousands_separator(tmp_path, settings, text, expected):
 
 
 def test_ingest_checks_name_every_bin_and_fail_on_a_fail_verdict(tmp_path):
+    from test_ingest import MESSY_ROWS, tx_file
+
     from crmlib.errors import CheckFailed
     from crmlib.ingest import ingest_checks
-    from test_ingest import MESSY_ROWS, tx_file
 
     result, _ = ingest(make_params(tx_file(tmp_path, MESSY_ROWS), amount_max=10_000), tmp_path)
     checks = ingest_checks(result.quality)
