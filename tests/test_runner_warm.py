@@ -34,7 +34,7 @@ def _probe_notebook(folder: Path, project: FakeProject) -> Path:
     )
 
 
-def _execute(notebook: Path, output: Path, manager: type) -> tuple[int, bool, list[str], list]:
+def _run(notebook: Path, output: Path, manager: type) -> None:
     _papermill_execute(
         notebook,
         output,
@@ -45,6 +45,10 @@ def _execute(notebook: Path, output: Path, manager: type) -> tuple[int, bool, li
         start_timeout=60,
         execution_timeout=60,
     )
+
+
+def _execute(notebook: Path, output: Path, manager: type) -> tuple[int, bool, list[str], list]:
+    _run(notebook, output, manager)
     cells = [c for c in json.loads(output.read_text())["cells"] if c["cell_type"] == "code"]
     pid, warm, names = json.loads("".join(cells[-2]["outputs"][0]["text"]))
     return pid, warm, names, [c["execution_count"] for c in cells]
@@ -137,16 +141,7 @@ def test_a_finished_kernel_exits_in_the_background_gracefully_and_join_waits_for
     exiting = ExitingKernels()
     manager = _kernel_manager_with_log(tmp_path / "k.log", None, exiting)
     before = {child.pid for child in psutil.Process().children(recursive=True)}
-    _papermill_execute(
-        notebook,
-        tmp_path / "out.ipynb",
-        parameters={},
-        kernel_name=DEFAULT_KERNEL,
-        cwd=notebook.parent,
-        kernel_manager_class=manager,
-        start_timeout=60,
-        execution_timeout=60,
-    )
+    _run(notebook, tmp_path / "out.ipynb", manager)
     kernels = [c for c in psutil.Process().children(recursive=True) if c.pid not in before]
     assert kernels and not marker.exists()  # papermill did not wait for the exit
     exiting.join()
