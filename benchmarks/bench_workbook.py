@@ -25,7 +25,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -107,9 +109,13 @@ def bench_params(folder: Path, target: Path) -> Path:
     return target
 
 
-def run_workbook(params_file: Path, outputs: Path) -> tuple[float, int, Path, dict[str, int]]:
-    """``crm-workbook run`` as a subprocess: (seconds, peak RSS of the tree, run folder, and the
-    peak while each notebook ran: the runner prints "[k/7] name ... ok" when one ends)."""
+def run_workbook(
+    params_file: Path, outputs: Path
+) -> tuple[float, int, Path, dict[str, int], float]:
+    """``crm-workbook run`` as a subprocess: (seconds, peak RSS of the tree, run folder, the
+    peak while each notebook ran (the runner prints "[k/7] name ... ok" when one ends), and the
+    CPU seconds (user + system) of the runner and every kernel it waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     command = [
         str(Path(sys.executable).with_name("crm-workbook")),
         "run",
@@ -131,9 +137,11 @@ def run_workbook(params_file: Path, outputs: Path) -> tuple[float, int, Path, di
     code = process.wait()
     seconds = time.perf_counter() - started
     sampler.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if code != 0:
         raise SystemExit(f"crm-workbook run failed (exit {code}); see the lines above")
-    return seconds, sampler.peak, outputs / "bench", peaks
+    return seconds, sampler.peak, outputs / "bench", peaks, cpu
 
 
 def notebook_timings(run_dir: Path, peaks: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -302,13 +310,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params_file = bench_params(folder, scratch / "bench.yaml")
         print("\n== the workbook: crm-workbook run (default params) ==", flush=True)
-        seconds, peak, run_dir, peaks = run_workbook(params_file, args.keep or scratch / "outputs")
+        seconds, peak, run_dir, peaks, cpu = run_workbook(
+            params_file, args.keep or scratch / "outputs"
+        )
         notebooks, cells = notebook_timings(run_dir, peaks)
         print(notebooks.to_string(index=False, float_format=lambda v: f"{v:8.1f}"))
         print("\n15 slowest cells:")
         slowest = cells.sort_values("seconds", ascending=False).head(15)
         print(slowest.to_string(index=False, float_format=lambda v: f"{v:6.1f}"))
         print(f"\nworkbook: {seconds:.1f} s, peak memory (runner + kernel) {peak / 2**30:.2f} GiB")
+        cores = os.cpu_count() or 1
+        print(
+            f"CPU (runner + kernels, user + system): {cpu:.1f} s, {cpu / seconds:.2f} of "
+            f"{cores} cores busy on average; all {cores} busy all the time would take "
+            f"{cpu / cores:.1f} s"
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
