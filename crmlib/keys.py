@@ -43,11 +43,7 @@ def is_in(values: pd.Series, universe: pd.Series) -> np.ndarray:
     >>> is_in(pd.Series(["a", "b", None], dtype="str"), pd.Series(["b", "c"], dtype="str"))
     array([False,  True, False])
     """
-    left = _text(values)
-    right = _text(universe).cast(left.type)
-    return np.asarray(
-        pc.is_in(left, value_set=right, skip_nulls=True).to_numpy(zero_copy_only=False), dtype=bool
-    )
+    return positions(values, universe) >= 0
 
 
 def take(column: pd.Series, rows: np.ndarray) -> pd.Series:
