@@ -277,7 +277,6 @@ def customer_values(
         raise ValueError(f"margin={margin}: expected a share of net spend between 0 and 1")
     require_columns(scored, ["customer_id"], table_name="scored")
     check_unique_ids(scored, table_name="scored")
-    ids = scored["customer_id"].astype("str")
     clv_value = np.full(len(scored), np.nan)
     if clv is not None:
         require_columns(clv, ["customer_id", "clv"], table_name="clv")
@@ -286,7 +285,7 @@ def customer_values(
         known = clv["clv"].to_numpy(dtype="float64", na_value=np.nan)
         if np.isinf(known).any():
             raise DataContractError("clv: column 'clv' has infinite values, expected money")
-        rows = positions(ids, clv["customer_id"])
+        rows = positions(scored["customer_id"], clv["customer_id"])
         clv_value = np.where(rows >= 0, known[rows], np.nan)
     has_clv = ~np.isnan(clv_value)
     historical = np.zeros(len(scored))
