@@ -144,7 +144,7 @@ def test_a_finished_kernel_exits_in_the_background_gracefully_and_join_waits_for
     _run(notebook, tmp_path / "out.ipynb", manager)
     kernels = [c for c in psutil.Process().children(recursive=True) if c.pid not in before]
     assert kernels and not marker.exists()  # papermill did not wait for the exit
-    exiting.join()
+    assert exiting.join() == 1 and exiting.join() == 0  # nothing left to wait for
     assert marker.read_text() == str(kernels[0].pid)  # a graceful exit: atexit ran
     assert not any(psutil.pid_exists(k.pid) for k in kernels)
 
@@ -163,6 +163,6 @@ def test_a_kernel_that_does_not_exit_is_terminated_then_killed() -> None:
     assert stubborn.stdout is not None and stubborn.stdout.readline() == b"ready\n"
     exiting.follow(sleeper, 0.4)
     exiting.follow(stubborn, 0.4)
-    exiting.join()
+    assert exiting.join() == 2
     stubborn.stdout.close()
     assert (sleeper.returncode, stubborn.returncode) == (-15, -9)

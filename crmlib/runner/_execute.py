@@ -487,16 +487,17 @@ class _Build:
         return None
 
     def _close_kernels(self) -> None:
-        """Shut down the unused early kernel, wait for every exiting one, scrub their logs.
+        """Shut down the unused early kernel, wait for every exiting one, scrub the logs again.
 
-        A kernel may still write to its log while it exits, after its notebook's scrub.
+        A kernel may still write to its log while it exits, after its notebook's scrub. Called
+        before the run is published and again on the way out, when nothing is left to wait for.
         """
         if self.early is not None:
             self.early.close()
             self.early = None
-        self.exiting.join()
-        for path in self.notebooks:
-            self._scrub_kernel_log(path)
+        if self.exiting.join():
+            for path in self.notebooks:
+                self._scrub_kernel_log(path)
 
     def _execute_one(
         self,

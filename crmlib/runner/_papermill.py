@@ -237,10 +237,13 @@ class ExitingKernels:
         thread.start()
         self._threads.append(thread)
 
-    def join(self) -> None:
-        """Wait until every followed kernel has exited."""
+    def join(self) -> int:
+        """Wait until every followed kernel has exited; how many there were."""
+        joined = 0
         while self._threads:
             self._threads.pop().join()
+            joined += 1
+        return joined
 
 
 def _reap(process: subprocess.Popen[bytes], wait_s: float) -> None:
