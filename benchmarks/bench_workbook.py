@@ -17,7 +17,7 @@ and reused.
    ``summary_data_from_transaction_data`` + BG/NBD + Gamma-Gamma + 12-month CLV, churn
    features at a cutoff and a gradient-boosting model. No charts, no report, no checks.
 3. Both times, both peaks, the ratio (plain seconds / workbook seconds), and the targets of
-   the issue: workbook <= 120 s, peak <= 3 GiB, ratio >= 1.
+   the issue: workbook <= 120 s, peak <= 3 GB (3e9 bytes, 2.79 GiB), ratio >= 1.
 """
 
 from __future__ import annotations
@@ -49,42 +49,55 @@ ROOT = Path(__file__).resolve().parents[1]
 AS_OF = dt.date(2025, 12, 31)
 #: The issue's targets on this 2-core machine at 1M customers.
 TARGET_SECONDS = 120.0
-TARGET_PEAK_GIB = 3.0
+TARGET_PEAK_BYTES = 3e9  # the issue's "3 GB", in bytes (2.79 GiB)
 TARGET_RATIO = 1.0
 
 
 # -- the workbook, as a scheduler runs it ------------------------------------------------------
 class TreePeakRSS:
-    """Samples the summed resident memory of a process and all its descendants."""
+    """Samples the summed resident memory of a process and all its descendants, and their CPU.
+
+    CPU is user + system seconds of the process, of the children it has reaped (a kernel that
+    exited) and of the descendants still running, so the total only grows as kernels come and go.
+    """
 
     def __init__(self, pid: int, every: float = 0.05) -> None:
         self.process = psutil.Process(pid)
         self.every = every
         self.peak = 0
         self.window = 0  # the peak since the last cut()
+        self.cpu = 0.0  # CPU seconds of the tree at the last sample
+        self._cpu_at_cut = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            total = 0
+            total, cpu = 0, 0.0
             try:
                 tree = [self.process, *self.process.children(recursive=True)]
             except psutil.Error:
                 tree = []
-            for member in tree:
+            for position, member in enumerate(tree):
                 try:
                     total += member.memory_info().rss
+                    times = member.cpu_times()
                 except psutil.Error:
-                    pass
+                    continue
+                cpu += times.user + times.system
+                if position == 0:  # kernels the runner reaped count here, once
+                    cpu += times.children_user + times.children_system
             self.peak = max(self.peak, total)
             self.window = max(self.window, total)
+            self.cpu = max(self.cpu, cpu)  # a kernel between exit and reaping is missed briefly
             time.sleep(self.every)
 
-    def cut(self) -> int:
-        """The peak since the previous cut (or the start), and start a new window."""
+    def cut(self) -> tuple[int, float]:
+        """The peak and the CPU seconds since the previous cut (or the start); starts a new
+        window."""
         peak, self.window = self.window, 0
-        return peak
+        cpu, self._cpu_at_cut = self.cpu - self._cpu_at_cut, self.cpu
+        return peak, cpu
 
     def start(self) -> TreePeakRSS:
         self._thread.start()
@@ -111,10 +124,11 @@ def bench_params(folder: Path, target: Path) -> Path:
 
 def run_workbook(
     params_file: Path, outputs: Path
-) -> tuple[float, int, Path, dict[str, int], float]:
+) -> tuple[float, int, Path, dict[str, tuple[int, float]], float]:
     """``crm-workbook run`` as a subprocess: (seconds, peak RSS of the tree, run folder, the
-    peak while each notebook ran (the runner prints "[k/7] name ... ok" when one ends), and the
-    CPU seconds (user + system) of the runner and every kernel it waited for)."""
+    peak and the CPU seconds of the tree while each notebook ran (the runner prints "[k/7] name
+    ... ok" when one ends), and the CPU seconds (user + system) of the runner and every kernel
+    it waited for)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     command = [
         str(Path(sys.executable).with_name("crm-workbook")),
@@ -128,7 +142,7 @@ def run_workbook(
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sampler = TreePeakRSS(process.pid).start()
     assert process.stdout is not None
-    peaks: dict[str, int] = {}
+    peaks: dict[str, tuple[int, float]] = {}
     for line in process.stdout:
         print(f"    | {line.rstrip()}", flush=True)
         finished = re.match(r"\[\d+/\d+\] (\S+) \.\.\. ", line)
@@ -144,9 +158,11 @@ def run_workbook(
     return seconds, sampler.peak, outputs / "bench", peaks, cpu
 
 
-def notebook_timings(run_dir: Path, peaks: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per notebook (wall, cells, outside cells, the set-up cell (imports, inputs), peak GiB) and
-    per cell (seconds, code)."""
+def notebook_timings(
+    run_dir: Path, peaks: dict[str, tuple[int, float]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per notebook (wall, cells, outside cells, the set-up cell (imports, inputs), peak GiB,
+    CPU seconds and cores busy while it ran) and per cell (seconds, code)."""
     record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     notebooks, cells = [], []
     for name, entry in record["notebooks"].items():
@@ -168,7 +184,11 @@ def notebook_timings(run_dir: Path, peaks: dict[str, int]) -> tuple[pd.DataFrame
                 "cells": sum(durations),
                 "outside cells": entry["seconds"] - sum(durations),
                 "set-up cell": setup,
-                "peak GiB": peaks.get(name, 0) / 2**30,
+                "peak GiB": peaks.get(name, (0, 0.0))[0] / 2**30,
+                "CPU s": peaks.get(name, (0, 0.0))[1],
+                "cores": peaks.get(name, (0, 0.0))[1] / entry["seconds"]
+                if entry["seconds"]
+                else 0.0,
             }
         )
         for index, (cell, seconds) in enumerate(zip(code, durations, strict=True)):
@@ -342,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio (plain seconds / workbook seconds): {ratio:.2f}x")
     checks = {
         f"workbook <= {TARGET_SECONDS:.0f} s": seconds <= TARGET_SECONDS,
-        f"peak <= {TARGET_PEAK_GIB:.0f} GiB": peak <= TARGET_PEAK_GIB * 2**30,
+        f"peak <= 3 GB ({TARGET_PEAK_BYTES / 2**30:.2f} GiB)": peak <= TARGET_PEAK_BYTES,
         f"ratio >= {TARGET_RATIO:.0f}": ratio >= TARGET_RATIO,
     }
     for label, met in checks.items():
