@@ -554,9 +554,11 @@ def test_sql_transpiles_to_spark(optional: str) -> None:
         "window_aggregates": _window_sql((30, 90, 365)),
         "purchase_gaps": "t_gaps",
         "target": "t_gaps",
+        "purchase_features": "t_purchases",
         **_engagement_sql((30, 90)),
     }
     names = (
+        "churn_features_purchases",
         "churn_features",
         "churn_purchase_gaps",
         "churn_active_count",
@@ -566,8 +568,11 @@ def test_sql_transpiles_to_spark(optional: str) -> None:
         text = re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: values[m.group(1)], load_sql(name))
         (spark,) = sqlglot.transpile(text, read="duckdb", write="spark")
         assert "FILTER" not in spark.upper(), name
-        if name == "churn_features":
+        if name == "churn_features_purchases":
             assert "DATEDIFF" in spark and "t_gaps" in spark
+        if name == "churn_features":
+            assert "t_purchases" in spark
+            assert ("t_events" in spark) == present
         if name == "churn_purchase_gaps":
             assert "DATEDIFF" in spark and "LAG(" in spark.upper()
 
