@@ -11,7 +11,6 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import TextIO
 
-from crmlib.datasets import copy_cdnow
 from crmlib.errors import (
     ConfigError,
     RunLockedError,
@@ -231,6 +230,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _datasets(args: argparse.Namespace) -> int:
+    # imported here: it loads pandas, which `crm-workbook run` itself never needs
+    from crmlib.datasets import copy_cdnow
+
     try:
         written = copy_cdnow(args.out)
     except (WorkbookError, OSError) as exc:

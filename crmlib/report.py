@@ -19,7 +19,6 @@ from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from crmlib.config import WorkbookParams
 from crmlib.io import read_json
-from crmlib.kpis import shown_tiles
 
 __all__ = [
     "TEMPLATES_DIR",
@@ -341,6 +340,10 @@ def _kpis(
             else "KPI tiles are not available: 02_kpis recorded no tiles."
         )
         return {"tiles": [], "period_label": "", "missing": reason}
+    # imported here: crmlib.kpis loads matplotlib and pandas, which the runner (that imports
+    # this module) needs only now, after the notebooks ran (~0.1 GiB less beside every kernel)
+    from crmlib.kpis import shown_tiles
+
     tiles = []
     periods = set()
     readable = [raw for raw in raw_tiles if isinstance(raw, Mapping)]
