@@ -518,6 +518,20 @@ def test_palive_calibration_matches_planted_purchases(planted):
     assert table["mean_p_alive"].is_monotonic_increasing
 
 
+def test_palive_calibration_bins_keep_the_small_cell_rule(planted):
+    # 25 customers: two bins of 13 and 12 (never one below 10), every customer counted once
+    table = palive_calibration(_truth(), planted.iloc[:25], bins=10, min_cell_size=10)
+    assert table["customers"].tolist() == [13, 12]
+    assert table["bin"].tolist() == [1, 2]
+    # 9 customers: no bin at all; the note says why and the chart draws it instead of points
+    empty = palive_calibration(_truth(), planted.iloc[:9], bins=10, min_cell_size=10)
+    assert empty.empty and list(empty.columns) == list(table.columns)
+    assert "9 customers" in empty.attrs["note"]
+    ax = plot_palive_calibration(empty, ax=plt.figure().gca())
+    assert "fewer than 10" in " ".join(" ".join(text.get_text().split()) for text in ax.texts)
+    plt.close("all")
+
+
 def test_predicted_palive_deciles_match_the_planted_share_alive(planted):
     summary = planted.rename(columns={"frequency_cal": "frequency", "recency_cal": "recency",
                                       "T_cal": "T"})  # fmt: skip

@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from textwrap import fill
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -53,7 +54,7 @@ from crmlib.clv.value import ALL_GROUPS, resolve_days_per_unit
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date
 from crmlib.plotting import money_axis
-from crmlib.privacy import OTHER, SmallCells
+from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
 
 __all__ = [
     "period_transactions",
@@ -378,11 +379,16 @@ def _wilson(successes: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[
     return centre - half, centre + half
 
 
+_CALIBRATION_COLUMNS = ("bin", "customers", "mean_p_alive", "mean_p_purchase", "share_purchased",
+                        "share_lower", "share_upper")  # fmt: skip
+
+
 def palive_calibration(
     fitter: Any,
     calibration_holdout: pd.DataFrame,
     *,
     bins: int = 10,
+    min_cell_size: int = MIN_CELL_SIZE,
 ) -> pd.DataFrame:
     """Predicted P(alive) deciles vs the share of customers who bought in the holdout.
 
@@ -396,14 +402,26 @@ def palive_calibration(
 
     P(alive) is an upper bound of the share that buys (an active customer need not buy within
     the holdout); ``mean_p_purchase`` is the like-for-like prediction of ``share_purchased``.
+
+    The small-cell rule: every bin holds at least ``min_cell_size`` customers, so with fewer
+    than ``bins * min_cell_size`` customers there are fewer bins, and with fewer than
+    ``min_cell_size`` none (an empty table; ``attrs["note"]`` says why and the chart shows it).
     """
     if bins < 1:
         raise ValueError(f"bins={bins}: expected at least 1")
     model = transaction_model(fitter)
     x, t_x, T, actual, duration = holdout_arrays(calibration_holdout)
     n = len(x)
-    if n < bins:
-        raise DataContractError(f"calibration_holdout: {n} customers, fewer than bins={bins}")
+    bins = min(bins, n // max(int(min_cell_size), 1))
+    if bins == 0:
+        table = pd.DataFrame({name: pd.Series(dtype="int64" if name in ("bin", "customers")
+                                              else "float64") for name in _CALIBRATION_COLUMNS})  # fmt: skip
+        table.attrs = {
+            "model": model.label,
+            "note": f"{n} customers in the calibration period, fewer than {min_cell_size}: "
+            "too few to compare predicted and observed purchases by bin",
+        }
+        return table
     p_alive = np.broadcast_to(KERNELS[model.kind].p_alive(model.theta, x, t_x, T), x.shape)
     index, (ux, uT, ud) = unique_rows(x, T, duration)
     p_zero = p_zero_alive(model.kind, model.theta, ud, ux, uT)[index]
@@ -431,10 +449,19 @@ def palive_calibration(
 
 
 def plot_palive_calibration(table: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
-    """Observed share buying in the holdout vs predicted, by P(alive) bin (palive_calibration)."""
+    """Observed share buying in the holdout vs predicted, by P(alive) bin (palive_calibration);
+    a table without bins draws its note instead."""
     ax = ax or plt.gca()
+    if table.empty:
+        ax.text(0.5, 0.5, fill(str(table.attrs.get("note", "No customers to compare.")), 50),
+                ha="center", va="center", transform=ax.transAxes)  # fmt: skip
+        ax.set_axis_off()
+        return ax
     share = table["share_purchased"].to_numpy(dtype="float64")
-    errors = np.vstack([share - table["share_lower"], table["share_upper"] - share])
+    # clipped: at a share of 0 or 1 the Wilson bound equals the share up to rounding
+    errors = np.clip(
+        np.vstack([share - table["share_lower"], table["share_upper"] - share]), 0, None
+    )
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="Perfect calibration")
     ax.errorbar(table["mean_p_purchase"], share, yerr=errors, fmt="o",
                 label="P(purchase in holdout), predicted")  # fmt: skip
