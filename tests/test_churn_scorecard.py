@@ -26,13 +26,14 @@ from crmlib.churn.models.scorecard import (  # noqa: E402
     GAINS_COLUMNS,
     SCORECARD_COLUMNS,
     SCORECARD_METRICS,
+    HoldoutScores,  # noqa: E402
     _metrics,
     _Ranked,
     calibration_table,
     gains_table,
     scorecard,
 )
-from crmlib.churn.plots import plot_calibration, plot_gains, plot_roc  # noqa: E402
+from crmlib.churn.plots import plot_calibration, plot_gains, plot_holdout, plot_roc  # noqa: E402
 
 LABELS = [0, 0, 1, 0, 1, 1, 0, 1, 0, 0]
 MODEL = [0.1, 0.2, 0.7, 0.3, 0.6, 0.9, 0.2, 0.4, 0.5, 0.1]
@@ -283,6 +284,24 @@ def test_plot_roc() -> None:
     assert legend[0] == "model (AUC 0.96)" and legend[-1].startswith("random")
     assert ax.xaxis.get_major_formatter()(0.5, 0) == "50%"
     plt.close(fig)
+
+
+def test_plot_holdout_draws_the_three_charts_or_says_why_not() -> None:
+    labels, scores = _population(600, seed=12)
+    both = HoldoutScores(labels=np.asarray(labels, dtype="float64"), scores=scores,
+                         probabilities={"model": scores["model"]}, notes=())  # fmt: skip
+    figure = plot_holdout(both)
+    titles = [ax.get_title() for ax in figure.axes]
+    assert len(titles) == 3 and titles[0].startswith("ROC") and all(titles)
+    plt.close(figure)
+    # a holdout where nobody churned: no metric to draw, a sentence instead, and no error
+    stayers = HoldoutScores(labels=np.zeros(40), scores={"model": np.linspace(0, 1, 40)},
+                            probabilities={"model": np.linspace(0, 1, 40)}, notes=())  # fmt: skip
+    figure = plot_holdout(stayers, min_cell_size=10)
+    words = " ".join(" ".join(text.get_text().split()) for ax in figure.axes for text in ax.texts)
+    assert words.startswith("No customer of the holdout (40 customers) churned")
+    assert not any(ax.axison for ax in figure.axes)
+    plt.close(figure)
 
 
 def test_plot_calibration_and_gains() -> None:

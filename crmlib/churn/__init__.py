@@ -16,7 +16,9 @@ from crmlib.churn.models.value import band_summary, break_even, value_at_risk_by
 from crmlib.churn.plots import (
     plot_calibration,
     plot_contact_curve,
+    plot_dependence_grid,
     plot_gains,
+    plot_holdout,
     plot_importance,
     plot_partial_dependence,
     plot_risk_bands,
@@ -78,6 +80,8 @@ __all__ = [
     "value_at_risk_table",
     "band_table",
     # plots
+    "plot_dependence_grid",
+    "plot_holdout",
     "plot_roc",
     "plot_calibration",
     "plot_gains",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from textwrap import fill
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,14 +20,22 @@ from numpy.typing import ArrayLike
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from crmlib.checks import require_columns
-from crmlib.churn.models.scorecard import _check_labels, _check_scores
+from crmlib.churn.models.scorecard import (
+    HoldoutScores,
+    _check_labels,
+    _check_scores,
+    calibration_table,
+    gains_table,
+)
 from crmlib.churn.models.value import hidden_bands
 from crmlib.churn.text import describe_dependence, describe_importance
 from crmlib.formatting import format_money
 from crmlib.plotting import PALETTE, money_axis, percent_axis
-from crmlib.privacy import HIDDEN, SmallCells
+from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
 
 __all__ = [
+    "plot_dependence_grid",
+    "plot_holdout",
     "plot_roc",
     "plot_calibration",
     "plot_gains",
@@ -54,6 +63,48 @@ def _square(ax: plt.Axes) -> None:
     ax.set_ylim(0, 1)
     percent_axis(ax, axis="x")
     percent_axis(ax, axis="y")
+
+
+def _no_chart(ax: plt.Axes, words: str) -> plt.Axes:
+    """An empty panel that says in words why there is no chart."""
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, fill(words, 48), ha="center", va="center", transform=ax.transAxes)
+    return ax
+
+
+def plot_holdout(holdout: HoldoutScores, *, min_cell_size: int = MIN_CELL_SIZE) -> Figure:
+    """The holdout's three charts side by side: ROC curves, calibration and gains.
+
+    They compare churners with stayers; a holdout of a single class (every customer churned,
+    or none) has nothing to compare, and the figure says so in words instead (the count under
+    the small-cell rule), so that the notebook goes on.
+
+    Examples
+    --------
+    >>> holdout = HoldoutScores(labels=np.array([1.0, 1.0]), scores={"model": np.array([.9, .8])},
+    ...                         probabilities={"model": np.array([.9, .8])}, notes=())
+    >>> figure = plot_holdout(holdout)
+    >>> " ".join(figure.axes[1].texts[0].get_text().split())
+    'Every customer of the holdout (fewer than 10 customers) churned: ROC, calibration and gains charts need both churners and stayers.'
+    >>> plt.close(figure)
+    """
+    figure, axes = plt.subplots(1, 3, figsize=(18, 5))
+    labels = np.asarray(holdout.labels, dtype="float64")
+    churners = int(np.nansum(labels))
+    if labels.size == 0 or churners in (0, labels.size):
+        who = "Every" if labels.size and churners == labels.size else "No"
+        words = (
+            f"{who} customer of the holdout ({SmallCells(min_cell_size).phrase(labels.size)}) "
+            "churned: ROC, calibration and gains charts need both churners and stayers."
+        )
+        for ax in axes:
+            ax.set_axis_off()
+        _no_chart(axes[1], words)
+        return figure
+    plot_roc(holdout.labels, holdout.scores, ax=axes[0])
+    plot_calibration(calibration_table(holdout.labels, holdout.probabilities), ax=axes[1])
+    plot_gains(gains_table(holdout.labels, holdout.scores), ax=axes[2])
+    return figure
 
 
 def plot_roc(
@@ -195,10 +246,16 @@ def plot_importance(table: pd.DataFrame, *, top: int = 10, ax: plt.Axes | None =
     ('What drives the churn model: permutation importance', ['Region', 'Recency (days)'])
     >>> plt.close(ax.figure)
     """
+    ax = ax or plt.gca()
+    if len(table) == 0:  # churn_drivers measured nothing (a single class, or nobody to score)
+        return _no_chart(
+            ax,
+            "No permutation importance: it needs churners and stayers among the validation "
+            "customers, and customers to score.",
+        )
     require_columns(
         table, ["feature", "importance_mean", "importance_sd"], table_name="importance table"
     )
-    ax = ax or plt.gca()
     shown = table.sort_values("importance_mean", ascending=False, kind="stable").head(int(top))
     shown = shown.iloc[::-1]  # barh draws bottom-up: the most important ends on top
     positions = np.arange(len(shown))
@@ -219,6 +276,35 @@ def plot_importance(table: pd.DataFrame, *, top: int = 10, ax: plt.Axes | None =
     )
     _caption(ax.figure, describe_importance(table))
     return ax
+
+
+def plot_dependence_grid(table: pd.DataFrame, *, columns: int = 3) -> Figure:
+    """The partial dependence of every feature in ``table``, in its order, ``columns`` panels per
+    row (:func:`plot_partial_dependence`); a table without features draws why instead.
+
+    Examples
+    --------
+    >>> figure = plot_dependence_grid(pd.DataFrame())
+    >>> " ".join(figure.axes[0].texts[0].get_text().split())[:40]
+    'No partial dependence: no feature raised'
+    >>> plt.close(figure)
+    """
+    features = list(dict.fromkeys(table["feature"])) if "feature" in table else []
+    if not features:
+        figure, ax = plt.subplots(figsize=(8, 2))
+        _no_chart(
+            ax,
+            "No partial dependence: no feature raised the model's validation AUC when known "
+            "(or there was no importance to measure).",
+        )
+        return figure
+    n_columns = min(int(columns), len(features))
+    n_rows = -(-len(features) // n_columns)
+    figure, axes = plt.subplots(
+        n_rows, n_columns, figsize=(4.2 * n_columns, 3.2 * n_rows), squeeze=False, sharey=True
+    )
+    plot_partial_dependence(table, features=features, axes=axes.ravel())
+    return figure
 
 
 def plot_partial_dependence(
