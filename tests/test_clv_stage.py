@@ -237,6 +237,11 @@ def test_cutoff_fits_and_conclusion(engine: Engine) -> None:
         values, chosen="bgnbd", horizon_months=12, currency="EUR", top_decile=0.85,
         min_cell_size=1,
     ).startswith("The 4 customers are worth")  # fmt: skip
+    # a total of 0 has no top-decile share (NaN): the clause is left out, no "nan%"
+    assert clv_conclusion(
+        values * 0, chosen="empirical", horizon_months=12, currency="EUR",
+        top_decile=float("nan"), min_cell_size=1,
+    ).endswith("spend rate: no model converged).")  # fmt: skip
 
 
 def test_clv_artifact_keeps_units_through_the_run_folder(tmp_path: Path) -> None:

@@ -185,6 +185,41 @@ def test_ugly_shop_pages_speak_francs(ugly_run: Path) -> None:
     assert "CHF" in page_words((ugly_run / "index.html").read_text(encoding="utf-8")).prose
 
 
+# -- three customers, seven rows --------------------------------------------------------------------
+TINY_ORDERS = """order_id,customer_id,order_ts,amount
+A1,c1,2025-01-05,10
+A2,c1,2025-03-01,x
+A3,,2025-03-02,5
+A4,c2,2025-13-01,7
+A5,c2,2025-06-01,-3
+A5,c2,2025-06-01,12
+A6,c3,2025-11-30 10:00,20
+"""
+
+
+def test_three_customers_run_every_stage(tmp_path: Path) -> None:
+    """Too few customers for bins, a holdout of a single class, no driver: every stage still
+    runs and says why (05's P(alive) calibration and 06's holdout and driver charts stopped
+    their notebooks here)."""
+    (tmp_path / "orders.csv").write_text(TINY_ORDERS, encoding="utf-8")
+    params = {
+        "run_name": "tiny",
+        "as_of_date": "2025-12-31",
+        "source": {"transactions": {"path": str(tmp_path / "orders.csv")}},
+        "ingest": {"reject_share_warn": 0.4, "reject_share_fail": 0.5},
+    }
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    _run(tmp_path / "tiny.yaml", tmp_path / "outputs")
+    run_dir = tmp_path / "outputs" / "tiny"
+    statuses = {
+        name: entry["status"] for name, entry in _read(run_dir, "run.json")["notebooks"].items()
+    }
+    assert set(statuses.values()) == {"ok"} and len(statuses) == 7
+    quality = _read(run_dir, "quality.json")
+    assert quality["rows_read"] == 7 and quality["reconciles"]
+    assert not _page_problems(run_dir, currency="EUR")
+
+
 # -- an experiment export and nothing else ---------------------------------------------------------
 def test_experiment_export_alone_runs_07(tmp_path: Path) -> None:
     result = _run(REPO_ROOT / "params" / "ab_export_only.yaml", tmp_path)

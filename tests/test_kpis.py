@@ -665,6 +665,17 @@ def test_describe_and_metrics_state_the_numbers() -> None:
     assert table.index.name == "KPI" and table.index[0] == tiles[0]["label"]
 
 
+def test_describe_revenue_of_a_period_nobody_bought_in() -> None:
+    kpis = _monthly(14)
+    last = kpis.index[kpis["is_complete"]][-1]
+    columns = ["active_customers", "orders", "revenue", "gross_revenue", "refunds"]
+    kpis.loc[last, columns] = 0
+    kpis.loc[last, ["aov", "orders_per_customer"]] = np.nan  # 0 / 0, as kpis_by_period gives
+    text = K.describe_revenue(kpis, currency="EUR")
+    assert text.startswith("Nobody bought in **2025-11** (net revenue €0.00).")
+    assert "nan" not in text
+
+
 def test_every_kpi_sentence_speaks_the_run_currency() -> None:
     kpis = _monthly(14)  # 2025-11: revenue 22,000, AOV 62.00, refunds -1,100
     tiles = {t["key"]: t for t in K.headline_tiles(kpis, currency="GBP")}

@@ -625,10 +625,11 @@ def clv_conclusion(
         if chosen == "empirical"
         else f"model {MODEL_LABELS.get(chosen, chosen)}"
     )
+    # no share of a total of 0 (e.g. every customer's value is 0): the clause is left out
+    top = f"; the top 10% hold {top_decile:.0%} of it" if math.isfinite(top_decile) else ""
     return (
         f"The {SmallCells(min_cell_size).phrase(len(values))} are worth "
         f"{_money(total, currency)} in "
         f"discounted margin over the next {horizon_months} months "
-        f"({_money(mean, currency)} each on average, {how}); the top 10% hold "
-        f"{top_decile:.0%} of it."
+        f"({_money(mean, currency)} each on average, {how}){top}."
     )

@@ -266,7 +266,12 @@ def describe_revenue(
     if done.empty:
         return "No period is complete yet."
     row = done.iloc[-1]
-    if not rule.shown(row["active_customers"]):
+    if row["active_customers"] == 0:  # no average to give (0 / 0)
+        text = (
+            f"Nobody bought in **{row['period_label']}** (net revenue "
+            f"{format_figure(row['revenue'], 'money', currency)})."
+        )
+    elif not rule.shown(row["active_customers"]):
         text = (
             f"Net revenue in **{row['period_label']}** is not shown: "
             f"{rule.phrase(row['active_customers'])} bought in that period."
