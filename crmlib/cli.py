@@ -230,7 +230,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _datasets(args: argparse.Namespace) -> int:
-    # imported here: it loads pandas, which `crm-workbook run` itself never needs
+    # imported here: only this command needs it (and the data set reader it loads)
     from crmlib.datasets import copy_cdnow
 
     try:

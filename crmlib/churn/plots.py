@@ -286,7 +286,7 @@ def plot_dependence_grid(table: pd.DataFrame, *, columns: int = 3) -> Figure:
     --------
     >>> figure = plot_dependence_grid(pd.DataFrame())
     >>> " ".join(figure.axes[0].texts[0].get_text().split())[:40]
-    'No partial dependence: no feature raised'
+    'No partial dependence: shuffling no feat'
     >>> plt.close(figure)
     """
     features = list(dict.fromkeys(table["feature"])) if "feature" in table else []
@@ -294,7 +294,7 @@ def plot_dependence_grid(table: pd.DataFrame, *, columns: int = 3) -> Figure:
         figure, ax = plt.subplots(figsize=(8, 2))
         _no_chart(
             ax,
-            "No partial dependence: no feature raised the model's validation AUC when known "
+            "No partial dependence: shuffling no feature lowered the model's validation AUC "
             "(or there was no importance to measure).",
         )
         return figure
