@@ -148,6 +148,13 @@ def test_customer_values_without_clv_are_all_historical() -> None:
     # default margin 0.3: 100 x 0.3, 200 x 0.3, floored, 10 x 0.3
     assert values["value"].tolist() == pytest.approx([30.0, 60.0, 0.0, 3.0], abs=EXACT)
     assert values.attrs["value_sources"] == {"clv": 0, "historical": 4}
+    # an empty CLV table values everyone on history too (it indexed an empty array)
+    empty = pd.DataFrame(
+        {"customer_id": pd.Series([], dtype="str"), "clv": pd.Series([], dtype="float64")}
+    )
+    same = customer_values(scored_frame(), clv=empty)
+    assert same["value"].tolist() == values["value"].tolist()
+    assert same.attrs["value_sources"] == {"clv": 0, "historical": 4}
 
 
 def test_customer_values_floor_a_negative_clv_and_need_no_spend_when_clv_covers_all() -> None:

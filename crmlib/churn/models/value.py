@@ -32,7 +32,7 @@ import pandas as pd
 from crmlib.checks import require_columns
 from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
-from crmlib.keys import positions
+from crmlib.keys import positions, take
 from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
 
 __all__ = [
@@ -286,7 +286,7 @@ def customer_values(
         if np.isinf(known).any():
             raise DataContractError("clv: column 'clv' has infinite values, expected money")
         rows = positions(scored["customer_id"], clv["customer_id"])
-        clv_value = np.where(rows >= 0, known[rows], np.nan)
+        clv_value = take(pd.Series(known), rows).to_numpy(dtype="float64", na_value=np.nan)
     has_clv = ~np.isnan(clv_value)
     historical = np.zeros(len(scored))
     if not has_clv.all():
