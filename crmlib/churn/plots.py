@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from textwrap import fill
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -30,7 +29,7 @@ from crmlib.churn.models.scorecard import (
 from crmlib.churn.models.value import hidden_bands
 from crmlib.churn.text import describe_dependence, describe_importance
 from crmlib.formatting import format_money
-from crmlib.plotting import PALETTE, money_axis, percent_axis
+from crmlib.plotting import PALETTE, money_axis, note_on_axes, percent_axis
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
 
 __all__ = [
@@ -65,13 +64,6 @@ def _square(ax: plt.Axes) -> None:
     percent_axis(ax, axis="y")
 
 
-def _no_chart(ax: plt.Axes, words: str) -> plt.Axes:
-    """An empty panel that says in words why there is no chart."""
-    ax.set_axis_off()
-    ax.text(0.5, 0.5, fill(words, 48), ha="center", va="center", transform=ax.transAxes)
-    return ax
-
-
 def plot_holdout(holdout: HoldoutScores, *, min_cell_size: int = MIN_CELL_SIZE) -> Figure:
     """The holdout's three charts side by side: ROC curves, calibration and gains.
 
@@ -99,7 +91,7 @@ def plot_holdout(holdout: HoldoutScores, *, min_cell_size: int = MIN_CELL_SIZE) 
         )
         for ax in axes:
             ax.set_axis_off()
-        _no_chart(axes[1], words)
+        note_on_axes(axes[1], words)
         return figure
     plot_roc(holdout.labels, holdout.scores, ax=axes[0])
     plot_calibration(calibration_table(holdout.labels, holdout.probabilities), ax=axes[1])
@@ -248,7 +240,7 @@ def plot_importance(table: pd.DataFrame, *, top: int = 10, ax: plt.Axes | None =
     """
     ax = ax or plt.gca()
     if len(table) == 0:  # churn_drivers measured nothing (a single class, or nobody to score)
-        return _no_chart(
+        return note_on_axes(
             ax,
             "No permutation importance: it needs churners and stayers among the validation "
             "customers, and customers to score.",
@@ -292,7 +284,7 @@ def plot_dependence_grid(table: pd.DataFrame, *, columns: int = 3) -> Figure:
     features = list(dict.fromkeys(table["feature"])) if "feature" in table else []
     if not features:
         figure, ax = plt.subplots(figsize=(8, 2))
-        _no_chart(
+        note_on_axes(
             ax,
             "No partial dependence: shuffling no feature lowered the model's validation AUC "
             "(or there was no importance to measure).",

@@ -32,7 +32,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from textwrap import fill
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -53,7 +52,7 @@ from crmlib.clv.validation import (
 from crmlib.clv.value import ALL_GROUPS, resolve_days_per_unit
 from crmlib.errors import DataContractError
 from crmlib.periods import as_date
-from crmlib.plotting import money_axis
+from crmlib.plotting import money_axis, note_on_axes
 from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
 
 __all__ = [
@@ -453,10 +452,7 @@ def plot_palive_calibration(table: pd.DataFrame, *, ax: plt.Axes | None = None) 
     a table without bins draws its note instead."""
     ax = ax or plt.gca()
     if table.empty:
-        ax.text(0.5, 0.5, fill(str(table.attrs.get("note", "No customers to compare.")), 50),
-                ha="center", va="center", transform=ax.transAxes)  # fmt: skip
-        ax.set_axis_off()
-        return ax
+        return note_on_axes(ax, str(table.attrs.get("note", "No customers to compare.")))
     share = table["share_purchased"].to_numpy(dtype="float64")
     # clipped: at a share of 0 or 1 the Wilson bound equals the share up to rounding
     errors = np.clip(
