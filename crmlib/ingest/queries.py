@@ -501,8 +501,7 @@ def _ingest_transactions(
     if not facts["revenue_reconciles"]:
         log.error("transactions: revenue does not reconcile: %s", facts)
     engine.execute(
-        f"DROP TABLE IF EXISTS ingest_tx_canonical; DROP TABLE IF EXISTS {staged.relation}; "
-        f"DROP TABLE IF EXISTS {set_rejects}; DROP TABLE IF EXISTS ingest_tx_refunds"
+        "DROP TABLE IF EXISTS ingest_tx_canonical; DROP TABLE IF EXISTS ingest_tx_refunds"
     )
     return summary, facts
 
