@@ -221,7 +221,8 @@ class ExitingKernels:
     A kernel that has run a stage at scale takes most of a second to exit (Python frees every
     object, DuckDB its buffers); nothing the run needs happens in that time. A kernel shut
     down gracefully is therefore asked to exit and followed by a thread, which waits for the
-    process as jupyter_client would (``shutdown_wait_time``, then SIGTERM, then SIGKILL).
+    process as jupyter_client would (half of ``shutdown_wait_time``, then SIGTERM, the other
+    half, then SIGKILL).
     :meth:`join` waits for every one: the runner calls it before it publishes or keeps a run,
     so no kernel outlives the run.
     """
@@ -247,7 +248,8 @@ class ExitingKernels:
 
 
 def _reap(process: subprocess.Popen[bytes], wait_s: float) -> None:
-    """Wait up to ``wait_s`` for ``process``, then SIGTERM it; after as long again, SIGKILL."""
+    """Wait half of ``wait_s`` for ``process``, then SIGTERM it; after the other half, SIGKILL
+    (jupyter_client splits ``shutdown_wait_time`` so in its ``_async_finish_shutdown``)."""
     for stop in (process.terminate, process.kill):
         try:
             process.wait(timeout=max(wait_s / 2, 0.1))
