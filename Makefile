@@ -30,14 +30,19 @@ install: $(STAMP)  ## create .venv, install the pinned dependencies, register th
 report: $(STAMP)  ## run the whole workbook on $(PARAMS) and print where the report is
 	$(BIN)/crm-workbook run --params $(PARAMS)
 
-# Debian's chromium, for the browser test; installed when missing and we are root.
+# Debian packages the tests need, installed when missing and we are root: chromium (the
+# browser test) and postgresql (the server binaries initdb and pg_ctl, for the throw-away
+# server of the PostgreSQL source tests; no server is left running).
 system-deps:
-	@if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then \
+	@missing=""; \
+	if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then missing="$$missing chromium"; fi; \
+	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then missing="$$missing postgresql"; fi; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian package chromium (browser test)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    echo "installing Debian package(s)$$missing (browser and PostgreSQL tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "The browser test needs Debian's chromium. Run:  sudo apt-get install -y chromium" >&2; exit 1; \
+	    echo "The tests need Debian's$$missing. Run:  sudo apt-get install -y$$missing" >&2; exit 1; \
 	  fi; \
 	fi
 
