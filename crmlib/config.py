@@ -29,6 +29,7 @@ from crmlib.privacy import MIN_CELL_SIZE
 __all__ = [
     "TableSource",
     "DEFAULT_NULL_VALUES",
+    "PostgresSource",
     "SourceConfig",
     "EngineConfig",
     "RunnerParams",
@@ -75,11 +76,58 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class TableSource(_Strict):
-    """Where one contract table comes from and how to read it."""
+class PostgresSource(_Strict):
+    """A PostgreSQL table or query as a source table, read with ADBC in Arrow batches.
 
-    path: str | list[str] = Field(
-        description="file, glob, or list of them; relative to the params file"
+    The connection string (``postgresql://user:password@host:port/database``) is read from the
+    environment variable ``dsn_env`` only, so that no credential is ever written to the params
+    file, ``run.json``, a notebook, a log or a page. ``source_row`` is the row's position in
+    the result: give a ``query`` with ORDER BY for row numbers that are stable across runs.
+    """
+
+    dsn_env: str = Field(
+        default="PG_DSN",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="name of the environment variable holding the connection string",
+    )
+    table: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$",
+        description="table or view to read whole, optionally schema-qualified (sales.orders)",
+    )
+    query: str | None = Field(default=None, description="a SELECT whose rows are the table")
+    batch_size_hint_bytes: int = Field(
+        default=16 * 2**20, ge=2**16, description="size of the Arrow batches read (memory bound)"
+    )
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> PostgresSource:
+        if (self.table is None) == (self.query is None):
+            raise ValueError(
+                "set exactly one of table (a table or view name) and query (a SELECT statement)"
+            )
+        return self
+
+    def sql(self) -> str:
+        """The statement sent to the server."""
+        if self.query is not None:
+            return self.query
+        assert self.table is not None
+        return "SELECT * FROM " + ".".join(f'"{part}"' for part in self.table.split("."))
+
+    def label(self) -> str:
+        """How messages and ``quality.json`` name this source (never the connection string)."""
+        return f"postgres table {self.table}" if self.table is not None else "postgres query"
+
+
+class TableSource(_Strict):
+    """Where one contract table comes from and how to read it: files, or a PostgreSQL table."""
+
+    path: str | list[str] | None = Field(
+        default=None, description="file, glob, or list of them; relative to the params file"
+    )
+    postgres: PostgresSource | None = Field(
+        default=None, description="read from PostgreSQL instead of files (crmlib.ingest.postgres)"
     )
     format: Literal["auto", "csv", "parquet"] = "auto"
     columns: dict[str, str] = Field(
@@ -124,6 +172,15 @@ class TableSource(_Strict):
         return value
 
     @model_validator(mode="after")
+    def _path_or_postgres(self) -> TableSource:
+        if (self.path is None) == (self.postgres is None):
+            raise ValueError(
+                "set exactly one of path (files) and postgres (a table or query read from "
+                "PostgreSQL)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _separators_differ(self) -> TableSource:
         if (
             self.thousands_separator is not None
@@ -136,7 +193,9 @@ class TableSource(_Strict):
         return self
 
     def paths(self) -> list[str]:
-        """The path patterns as a list."""
+        """The path patterns as a list (empty for a PostgreSQL source)."""
+        if self.path is None:
+            return []
         return [self.path] if isinstance(self.path, str) else list(self.path)
 
 
@@ -161,6 +220,15 @@ class SourceConfig(_Strict):
         "(read by 07_ab_test; columns maps customer_id, experiment_id, variant and every "
         "metric, covariate and segment name of the ab_test section to the file's columns)",
     )
+
+    @model_validator(mode="after")
+    def _export_is_files(self) -> SourceConfig:
+        if self.experiment_export is not None and self.experiment_export.postgres is not None:
+            raise ValueError(
+                "source.experiment_export is read from files only (csv or parquet); expected "
+                "path: export it from the database, or read its rows as source.assignments"
+            )
+        return self
 
     @model_validator(mode="after")
     def _orders_or_export(self) -> SourceConfig:

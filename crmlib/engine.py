@@ -174,10 +174,15 @@ class Engine:
         return rows[0][0] if rows else None
 
     # -- tables --------------------------------------------------------------------------------
-    def register(self, name: str, table: pd.DataFrame | pa.Table) -> None:
-        """Make an in-memory frame queryable as ``name``."""
+    def register(self, name: str, table: pd.DataFrame | pa.Table | pa.RecordBatchReader) -> None:
+        """Make an in-memory frame, or a stream of Arrow batches (read once), queryable as ``name``."""
         self._check_name(name)
         self.con.register(name, table)
+
+    def unregister(self, name: str) -> None:
+        """Forget what :meth:`register` made queryable as ``name``."""
+        self._check_name(name)
+        self.con.unregister(name)
 
     def register_parquet(self, name: str, paths: str | Path | Sequence[str | Path]) -> None:
         """Make parquet file(s) queryable as view ``name`` (read lazily by the engine)."""

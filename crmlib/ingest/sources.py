@@ -14,6 +14,7 @@ from typing import Any
 from crmlib.config import TableSource, WorkbookParams
 from crmlib.engine import Engine, load_sql, quote_identifier, quote_literal
 from crmlib.errors import ConfigError, EngineError, SourceFileError
+from crmlib.ingest.postgres import load_postgres
 
 __all__ = [
     "TABLES",
@@ -204,7 +205,7 @@ def resolve_files(source: TableSource, *, table: str, params: WorkbookParams) ->
     SourceFileError
         A pattern matches no file.
     """
-    files: list[Path] = []
+    files: list[Path] = []  # none for a PostgreSQL source
     for pattern in source.paths():
         resolved = params.resolve(pattern)
         if glob.has_magic(str(resolved)):
@@ -757,20 +758,27 @@ def read_source(
     engine.execute(f"DROP TABLE IF EXISTS {relation}")
     staged_files: list[SourceFile] = []
     columns: dict[str, str | None] = {}
-    for file_no, path in enumerate(paths, start=1):
-        fmt, reader, types = open_source_file(engine, path, source=source, table=table)
+    # a PostgreSQL source is one input, named by its label (never by its connection)
+    inputs = [Path(source.postgres.label())] if source.postgres is not None else paths
+    for file_no, path in enumerate(inputs, start=1):
+        raw = f"ingest_raw_{table}_{file_no}"
+        if source.postgres is not None:  # streamed into the raw table first, then described
+            fmt, reader = "postgres", ""
+            types = load_postgres(engine, source.postgres, table=table, raw=raw)
+        else:
+            fmt, reader, types = open_source_file(engine, path, source=source, table=table)
         found = [name for name in types if name != "ingest_row_hash"]
         mapped, unit_price = _map_columns(path, table, source, found)
         if file_no > 1 and mapped != columns:
             log.info("%s: columns differ from the first %s file: %s", path.name, table, mapped)
         columns = columns or mapped
-        raw = f"ingest_raw_{table}_{file_no}"
-        try:  # one parallel pass over the file; the table keeps the file's row order
-            engine.execute(
-                f"CREATE OR REPLACE TABLE {raw} AS SELECT hash(*COLUMNS(*)) AS ingest_row_hash, * FROM {reader}"
-            )
-        except EngineError as exc:
-            raise source_error(path, table, source, fmt, exc) from None
+        if source.postgres is None:
+            try:  # one parallel pass over the file; the table keeps the file's row order
+                engine.execute(
+                    f"CREATE OR REPLACE TABLE {raw} AS SELECT hash(*COLUMNS(*)) AS ingest_row_hash, * FROM {reader}"
+                )
+            except EngineError as exc:
+                raise source_error(path, table, source, fmt, exc) from None
         statement = load_sql(f"ingest_stage_{table}")
         identifiers = {
             "raw": raw,

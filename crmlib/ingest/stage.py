@@ -19,6 +19,7 @@ from crmlib.errors import DataContractError
 from crmlib.facts import FACT_TABLES
 from crmlib.formatting import counted
 from crmlib.ingest.models import _TABLE_ORDER, _require_quality, _share
+from crmlib.ingest.postgres import connection_string
 from crmlib.ingest.queries import (
     _Artifacts,
     _cleanup,
@@ -330,8 +331,11 @@ def run_ingest(
     artifacts = _Artifacts(run)
     present = tuple(t for t in TABLES if getattr(params.source, t) is not None)
     base = _source_base(params)
-    for table in present:  # fail fast on missing files before any work
-        resolve_files(getattr(params.source, table), table=table, params=params)
+    for table in present:  # fail fast on missing files or connection settings before any work
+        source = getattr(params.source, table)
+        if source.postgres is not None:
+            connection_string(source.postgres, table=table)
+        resolve_files(source, table=table, params=params)
     try:
         _prepare(active)
         summaries: dict[str, dict[str, Any]] = {}

@@ -37,6 +37,7 @@ from crmlib.config import (
     CohortsParams,
     EngineConfig,
     IngestParams,
+    PostgresSource,
     SegmentRuleParams,
     SegmentsParams,
     TableSource,
@@ -93,6 +94,7 @@ IDENTIFIER_FIELDS: Mapping[type[BaseModel], frozenset[str]] = {
             "unit_price_column",
         }
     ),
+    PostgresSource: frozenset({"dsn_env", "table"}),
     EngineConfig: frozenset({"memory_limit"}),
     IngestParams: frozenset({"refund_order_id_pattern"}),
     CohortsParams: frozenset({"dimensions"}),
