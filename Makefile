@@ -31,15 +31,17 @@ report: $(STAMP)  ## run the whole workbook on $(PARAMS) and print where the rep
 	$(BIN)/crm-workbook run --params $(PARAMS)
 
 # Debian packages the tests need, installed when missing and we are root: chromium (the
-# browser test) and postgresql (the server binaries initdb and pg_ctl, for the throw-away
-# server of the PostgreSQL source tests; no server is left running).
+# browser test), postgresql (the server binaries initdb and pg_ctl, for the throw-away
+# server of the PostgreSQL source tests; no server is left running) and Java 17 (Spark, for
+# the engine conformance tests).
 system-deps:
 	@missing=""; \
 	if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then missing="$$missing chromium"; fi; \
 	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then missing="$$missing postgresql"; fi; \
+	if ! java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])'; then missing="$$missing openjdk-17-jre-headless"; fi; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian package(s)$$missing (browser and PostgreSQL tests)"; \
+	    echo "installing Debian package(s)$$missing (browser, PostgreSQL and Spark tests)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
 	    echo "The tests need Debian's$$missing. Run:  sudo apt-get install -y$$missing" >&2; exit 1; \
