@@ -93,7 +93,6 @@ CALIBRATION_COLUMNS: tuple[str, ...] = (
 _EPOCH = dt.date(1900, 1, 1)
 #: Length of a period in days: a day, except ISO weeks for calendar_week.
 _PERIOD_DAYS = {"day": 1, "week": 1, "calendar_week": 7}
-_EVERY_CUSTOMER = dt.date(1, 1, 1)
 
 
 def _check_unit(unit: str) -> str:
@@ -227,11 +226,11 @@ def customer_summary(
     _check_unit(unit)
     end = as_date(observation_end, name="observation_end")
     first_from = (
-        _EVERY_CUSTOMER
+        None
         if first_purchase_from is None
         else as_date(first_purchase_from, name="first_purchase_from")
     )
-    if first_from > end:
+    if first_from is not None and first_from > end:
         raise ValueError(
             f"first_purchase_from={first_from} is after observation_end={end}: no customer "
             "can qualify"

@@ -19,7 +19,7 @@
 --   first_purchase_date: calendar day of the first purchase.
 -- Parameters: $end_day (DATE, the observation end), $epoch (DATE, a Monday), $period_days
 -- (BIGINT 1 or 7), $unit_days (DOUBLE 1 or 7), $end_period (BIGINT), $first_from (DATE;
--- 0001-01-01 for every customer).
+-- NULL for every customer).
 WITH purchase_days AS (
     SELECT
         customer_key,
@@ -61,7 +61,7 @@ summary AS (
         min(first_date) AS first_purchase_date
     FROM periods
     GROUP BY customer_key
-    HAVING min(first_date) >= $first_from
+    HAVING $first_from IS NULL OR min(first_date) >= $first_from
 )
 SELECT
     f.customer_id,

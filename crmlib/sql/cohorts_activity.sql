@@ -22,7 +22,17 @@ WITH last_active AS (
 SELECT
     l.cohort_start,
     {{ label_columns }},
-    CAST(date_diff($period, l.cohort_start, p.period_start) AS INTEGER) AS periods_since,
+    -- both are period starts, so the count is exact; spelled per unit because Spark's DATEDIFF
+    -- takes its unit as a keyword, not a bound value
+    CAST(
+        CASE $period
+            WHEN 'week' THEN date_diff('day', l.cohort_start, p.period_start) / 7
+            WHEN 'month' THEN (year(p.period_start) - year(l.cohort_start)) * 12
+                + month(p.period_start) - month(l.cohort_start)
+            ELSE ((year(p.period_start) - year(l.cohort_start)) * 12
+                + month(p.period_start) - month(l.cohort_start)) / 3
+        END AS INTEGER
+    ) AS periods_since,
     p.active,
     p.net_revenue,
     CASE WHEN p.active = 1 AND p.period_start = a.last_start THEN 1 ELSE 0 END AS is_last_active
