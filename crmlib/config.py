@@ -264,9 +264,16 @@ class SourceConfig(_Strict):
 
 
 class EngineConfig(_Strict):
-    """The embedded SQL engine."""
+    """The SQL engine: the embedded DuckDB (default) or Apache Spark (crmlib.spark_engine)."""
 
-    name: Literal["duckdb"] = "duckdb"
+    name: Literal["duckdb", "spark"] = "duckdb"
+    master: str = Field(
+        default="local[2]",
+        description="spark only: local[N], spark://host:7077, yarn, k8s://..., or sc://host (Spark Connect)",
+    )
+    conf: dict[str, str] = Field(
+        default_factory=dict, description="spark only: Spark settings, e.g. spark.executor.memory"
+    )
     memory_limit: str = Field(
         default="2.5GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
     )

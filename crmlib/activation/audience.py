@@ -120,7 +120,7 @@ def _registered(
         yield names
     finally:
         for name in names.values():
-            engine.con.unregister(name)
+            engine.unregister(name)
 
 
 def _control_uniform(control_hash: pd.Series) -> np.ndarray:

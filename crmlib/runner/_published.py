@@ -79,6 +79,10 @@ PATH_FIELDS: frozenset[tuple[type[BaseModel], str]] = frozenset(
     }
 )
 
+#: Spark masters that name no host (``local[N]``, ``yarn``): ``run.json`` keeps these; any other
+#: master (``spark://host``, ``k8s://...``, ``sc://host/;token=...``) is redacted.
+_LOCAL_MASTER = re.compile(r"local(\[(\d+|\*)(,\s*\d+)?\])?|yarn")
+
 #: Text fields that hold names (of columns, metrics, segments, campaigns), formats or
 #: patterns of the data: schema, not free text, so ``run.json`` keeps them verbatim.
 IDENTIFIER_FIELDS: Mapping[type[BaseModel], frozenset[str]] = {
@@ -183,6 +187,10 @@ def _published_model(model: BaseModel, dumped: Mapping[str, Any], *, base: Path)
             continue
         if _is_path_field(kind, name):
             published[name] = _published_paths(dumped[name], base=base)
+            continue
+        if kind is EngineConfig and name == "master":  # may name hosts or carry a token
+            value = str(dumped[name])
+            published[name] = value if _LOCAL_MASTER.fullmatch(value) else REDACTED
             continue
         keep_text = name in identifiers or _closed_vocabulary(field.annotation)
         published[name] = _published_value(

@@ -182,7 +182,7 @@ def bracket_retention(
                 for (dimension, _), column in zip(resolved, labels, strict=True)
             ]
         finally:
-            engine.con.unregister(temp["brackets"])
+            engine.unregister(temp["brackets"])
     table = pd.concat(tables, ignore_index=True)
     if table.empty:
         raise DataContractError(

@@ -639,6 +639,25 @@ def read_experiment_export(
     >>> export.rows_read
     3
     """
+    with engine.source_files() as reader:  # Spark: the files are read on DuckDB
+        return _read_export(
+            source, params=params, engine=reader, metrics=metrics, covariates=covariates,
+            segments=segments, optional=optional, origins=origins,
+        )  # fmt: skip
+
+
+def _read_export(
+    source: TableSource,
+    *,
+    params: WorkbookParams,
+    engine: Engine,
+    metrics: Sequence[str],
+    covariates: Sequence[str],
+    segments: Sequence[str],
+    optional: Sequence[str],
+    origins: Mapping[str, str] | None,
+) -> ExperimentExport:
+    """:func:`read_experiment_export` on an engine that reads local files."""
     roles = _roles(source, metrics, covariates, segments, optional=optional, origins=origins)
     headers = _read_headers(source, roles, params=params, engine=engine)
     paths = [header.path for header in headers]
