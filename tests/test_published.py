@@ -563,3 +563,18 @@ def test_no_customer_id_outside_the_exports(
         if pattern.search(path.read_text(errors="replace"))
     }
     assert not found, f"customer ids outside exports/: {found}"
+
+
+def test_a_spark_master_that_names_a_host_or_a_token_is_redacted(tmp_path: Path) -> None:
+    base = {"run_name": "x", "as_of_date": "2025-12-31",
+            "source": {"transactions": {"postgres": {"dsn_env": "SHOP_DSN", "query": "SELECT 1"}}}}  # fmt: skip
+    for master, shown in [("local[2]", "local[2]"), ("yarn", "yarn"),
+                          ("sc://spark.internal:15002/;token=s3cret", "<redacted>"),
+                          ("spark://10.0.0.5:7077", "<redacted>")]:  # fmt: skip
+        params = WorkbookParams.model_validate(
+            {**base, "engine": {"name": "spark", "master": master}}
+        )
+        published = published_params(params, base=tmp_path)
+        assert published["engine"]["master"] == shown
+        postgres = published["source"]["transactions"]["postgres"]
+        assert postgres["dsn_env"] == "SHOP_DSN" and postgres["query"] == "<redacted>"
