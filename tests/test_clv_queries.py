@@ -25,6 +25,7 @@ from crmlib.clv.queries import (
     customer_summary,
     summary_units,
 )
+from crmlib.clv.text import describe_summary
 from crmlib.datasets import cdnow_source_dir
 from crmlib.engine import Engine, load_sql
 from crmlib.errors import DataContractError, StageInputMissing
@@ -481,14 +482,20 @@ def test_bad_splits_are_explained(
         )
 
 
-def test_holdout_without_purchases_is_an_error() -> None:
+def test_a_holdout_without_any_purchase_is_zeros_and_said() -> None:
+    """Data that ended before the holdout: zeros and a note for the page, not an error (05_clv
+    stopped here with a ValueError; the guide asks a stage to say why and go on)."""
     orders = with_fact_columns(purchase_transactions(
         [("O1", "A", "2025-01-05 10:00", 10.0, True), ("O2", "A", "2025-01-20 10:00", 5.0, True)]
     ))  # fmt: skip
     with Engine(threads=1) as eng:
         eng.register("transactions", orders)
-        with pytest.raises(ValueError, match="no purchase between calibration_end=2025-01-31"):
-            calibration_holdout(eng, calibration_end="2025-01-31", observation_end="2025-03-31")
+        split = calibration_holdout(eng, calibration_end="2025-01-31", observation_end="2025-03-31")
+        summary = customer_summary(eng, observation_end="2025-03-31")
+    assert split["customer_id"].tolist() == ["A"] and split.loc[0, "frequency_holdout"] == 0
+    note = split.attrs["holdout_note"]
+    assert note.startswith("Nobody bought anything after 2025-01-31 (to 2025-03-31)")
+    assert note in describe_summary(summary, split, unit="week", min_cell_size=1)
 
 
 def test_holdout_with_only_new_customers_is_zeros(caplog: pytest.LogCaptureFixture) -> None:

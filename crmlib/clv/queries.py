@@ -297,14 +297,16 @@ def calibration_holdout(
     -------
     pd.DataFrame
         Columns :data:`CALIBRATION_COLUMNS`, by customer_id: frequencies int64, the rest
-        float64. ``attrs``: ``unit``, ``calibration_end``, ``observation_end``.
+        float64. ``attrs``: ``unit``, ``calibration_end``, ``observation_end``, and
+        ``holdout_note`` when nobody bought anything in the holdout period (data that ended
+        before it: every holdout is zero; lifetimes raises there, the page says so and the
+        stage goes on).
 
     Raises
     ------
     ValueError
         An unknown ``unit``; ``calibration_end`` on or after ``observation_end`` (an empty
-        holdout); no customer with a purchase on or before ``calibration_end``; or no purchase
-        at all in the holdout period (lifetimes raises there too).
+        holdout); no customer with a purchase on or before ``calibration_end``.
     StageInputMissing
         ``transactions`` (or its facts) is not registered.
     DataContractError
@@ -360,16 +362,19 @@ def calibration_holdout(
                 "WHERE day > $calibration_end AND day <= $end_day",
                 {"calibration_end": calibration, "end_day": end},
             )
-            if not holdout_purchases:
-                raise ValueError(
-                    f"no purchase between calibration_end={calibration} and observation_end="
-                    f"{end} (exclusive, inclusive): the holdout is empty; check both dates "
-                    "against the data's last purchase"
+            if not holdout_purchases:  # data that ended: said on the page, the stage goes on
+                split.attrs["holdout_note"] = (
+                    f"Nobody bought anything after {calibration.isoformat()} (to "
+                    f"{end.isoformat()}): every model is judged against a holdout of zeros, so "
+                    "the comparison says little; check as_of_date against the data's last purchase."
                 )
-            log.warning(
-                "no calibration customer purchased in the holdout (%d purchases by new customers)",
-                holdout_purchases,
-            )
+                log.warning("no purchase in the holdout %s to %s", calibration, end)
+            else:
+                log.warning(
+                    "no calibration customer purchased in the holdout (%d purchases by new "
+                    "customers)",
+                    holdout_purchases,
+                )
     split.attrs.update(
         {
             "unit": unit,

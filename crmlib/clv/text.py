@@ -426,7 +426,7 @@ def describe_summary(
         f"fitted on the {rule.phrase(len(calibration))} who bought by "
         f"{attrs.get('calibration_end', '')} and judged on what they did from then to "
         f"{attrs.get('observation_end', '')}: {rule.phrase(buyers)} bought again in that "
-        "holdout."
+        "holdout." + (f" {attrs['holdout_note']}" if attrs.get("holdout_note") else "")
         if n
         else "No customer bought on or before the as-of date: there is nothing to model."
     )
