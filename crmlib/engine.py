@@ -598,6 +598,17 @@ class SparkEngine(Engine):
         self._check_name(name)
         if isinstance(table, pa.RecordBatchReader):
             table = table.read_all()
+        if isinstance(
+            table, pd.DataFrame
+        ):  # through Arrow, so that an empty frame keeps its schema
+            table = pa.Table.from_pandas(table, preserve_index=False)
+        for position, field in enumerate(table.schema):
+            if pa.types.is_null(
+                field.type
+            ):  # a column with no value at all: text, as DuckDB reads it
+                table = table.set_column(
+                    position, field.name, table.column(position).cast(pa.string())
+                )
         with self._timed(f"register {name}"):
             frame = self.spark.createDataFrame(table)
             frame.createOrReplaceTempView(name)
