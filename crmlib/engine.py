@@ -478,13 +478,17 @@ class SparkEngine(Engine):
     # -- running statements --------------------------------------------------------------------
     @contextmanager
     def _timed(self, sql: str) -> Iterator[None]:
+        from py4j.protocol import Py4JError
         from pyspark.errors import PySparkException
 
         started = time.perf_counter()
         label = sql if _IDENTIFIER.match(sql) else "inline query"
         try:
             yield
-        except PySparkException as exc:
+        except (
+            PySparkException,
+            Py4JError,
+        ) as exc:  # Py4JError: the JVM failed (e.g. out of memory)
             lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
             message = " ".join(lines[:3]) if lines else type(exc).__name__
             raise EngineError(f"{label} (Spark): {type(exc).__name__}: {message[:600]}") from exc
