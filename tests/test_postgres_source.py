@@ -32,6 +32,8 @@ from crmlib.ingest.postgres import scrub_secrets
 MARKER = "Marker-Pw-7f3a9c"  # the password; must never be written anywhere
 TABLES = ("transactions", "customers", "events", "assignments")
 DSN_ENV = "CRM_TEST_PG_DSN"
+#: The running server and the CSV columns of each table loaded into it.
+Server = tuple[ThrowawayPostgres, dict[str, list[str]]]
 
 
 # -- settings, without a server -----------------------------------------------------------------
@@ -72,7 +74,7 @@ def test_messages_lose_the_connection_string_and_its_password() -> None:
 
 # -- against a throw-away server ----------------------------------------------------------------
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[ThrowawayPostgres, dict[str, list[str]]]]:
+def server() -> Iterator[Server]:
     """The running server and the CSV columns of each table loaded into it."""
     with ThrowawayPostgres(password=MARKER) as running:
         columns = {t: load_csv(running.dsn, SAMPLE / f"{t}.csv.gz", t) for t in TABLES}
@@ -117,7 +119,7 @@ def _params_file(folder: Path, columns: dict[str, list[str]]) -> Path:
 
 
 def test_connection_and_statement_errors_name_the_source_not_the_secret(
-    server: tuple[ThrowawayPostgres, dict[str, list[str]]], monkeypatch: pytest.MonkeyPatch
+    server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     running, _ = server
     engine = crm.engine.Engine(threads=1)
@@ -156,7 +158,7 @@ def server_rows(running: ThrowawayPostgres, table: str) -> int:
 
 @pytest.mark.slow
 def test_the_workbook_on_postgres_equals_the_csv_run_and_never_writes_the_password(
-    server: tuple[ThrowawayPostgres, dict[str, list[str]]],
+    server: Server,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -184,7 +186,7 @@ def test_the_workbook_on_postgres_equals_the_csv_run_and_never_writes_the_passwo
 
 
 def test_the_example_params_file_reads_typed_columns_and_reconciles(
-    server: tuple[ThrowawayPostgres, dict[str, list[str]]],
+    server: Server,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
