@@ -9,7 +9,7 @@ PARAMS ?= params/default.yaml
 KERNEL := crm-workbook
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install report test test-fast lab lint format lock system-deps sample bench bench-workbook clean
+.PHONY: help install report test test-fast lab lint format lock system-deps sample bench bench-workbook bench-engines clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -81,6 +81,9 @@ bench: $(STAMP)  ## speed and memory benchmarks (1M customers, about 10M orders)
 
 bench-workbook: $(STAMP)  ## the whole workbook on 1M customers against pandas + lifetimes + scikit-learn
 	$(BIN)/python benchmarks/bench_workbook.py
+
+bench-engines: $(STAMP)  ## the stage queries on DuckDB and Spark local[2], and the PostgreSQL read, at 1M customers
+	$(BIN)/python benchmarks/bench_engines.py
 
 clean:  ## remove the virtualenv and all run outputs
 	rm -rf $(VENV) outputs/*/ outputs/.*.lock
