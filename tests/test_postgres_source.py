@@ -177,6 +177,13 @@ def test_the_workbook_on_postgres_equals_the_csv_run_and_never_writes_the_passwo
     ], found
     quality = json.loads((run_dir / "quality.json").read_text(encoding="utf-8"))
     assert quality["tables"]["transactions"]["files"] == ["postgres query"]
+    inputs = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["inputs"]
+    assert inputs["events"] == {
+        "patterns": [],
+        "files": [],
+        "missing": [],
+        "postgres": "postgres query",
+    }
     leaks = [
         str(path.relative_to(tmp_path))
         for path in (tmp_path / "out").rglob("*")

@@ -694,7 +694,9 @@ def read_source(
     """Read one source table into the engine, every row parsed and checked field by field.
 
     Transforms the files of ``source`` (one row per data row; CSV read with every column as
-    text, or parquet) into the engine table ``ingest_stage_<table>``: one row per source data
+    text, or parquet), or the rows of its PostgreSQL table or query (``source.postgres``, read
+    by :func:`crmlib.ingest.postgres.load_postgres`: one input, ``source_row`` its position in
+    the result), into the engine table ``ingest_stage_<table>``: one row per source data
     row with ``file_no``, ``source_row`` (the 1-based data row number within its file, the
     header excluded, so row 1 is the line after the header), ``row_hash`` of every source
     column, the contract columns parsed (``TRY_CAST``/``try_strptime``: a value that does not

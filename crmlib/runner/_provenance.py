@@ -85,7 +85,8 @@ def input_fingerprints(params: WorkbookParams) -> dict[str, Any]:
     -------
     dict
         ``{table: {"patterns": [...], "files": [{"path", "size", "mtime", "sha256"}],
-        "missing": [patterns matching no file]}}``.
+        "missing": [patterns matching no file]}}``; a PostgreSQL source adds ``"postgres"``:
+        its label (``postgres table sales.orders`` or ``postgres query``), never its connection.
     """
     fingerprints: dict[str, Any] = {}
     for table in type(params.source).model_fields:
@@ -114,6 +115,8 @@ def input_fingerprints(params: WorkbookParams) -> dict[str, Any]:
                     }
                 )
         fingerprints[table] = {"patterns": source.paths(), "files": files, "missing": missing}
+        if source.postgres is not None:  # where the rows came from; never the connection
+            fingerprints[table]["postgres"] = source.postgres.label()
     return fingerprints
 
 
