@@ -49,7 +49,7 @@ system-deps:
 	fi
 
 test: $(STAMP) system-deps lint  ## lint, then the whole test suite (unit, doctests, notebooks, end-to-end, browser)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 test-fast: $(STAMP)  ## unit tests only (skips the slow end-to-end and browser tests)
 	$(BIN)/python -m pytest -m "not slow"

@@ -301,6 +301,26 @@ def local_links(html: str) -> list[str]:
     ]
 
 
+#: Test files that take minutes, heaviest first. ``make test`` runs ``-n 2 --dist loadfile``,
+#: which hands whole files to the two workers in collection order: started first, the long
+#: files run side by side instead of one of them ending the run alone.
+HEAVY_FIRST = (
+    "test_e2e_spark.py",
+    "test_engine_conformance.py",
+    "test_e2e_real_data.py",
+    "test_e2e_cdnow.py",
+    "test_e2e.py",
+    "test_notebooks.py",
+    "test_postgres_source.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Heavy files first (:data:`HEAVY_FIRST`); every other test keeps its order."""
+    rank = {name: position for position, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture
 def fake_project(tmp_path: Path) -> FakeProject:
     """A fresh fake workbook with no run yet."""
