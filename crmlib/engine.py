@@ -123,13 +123,13 @@ class Engine:
         that reads the source files (``reads_source_files``: 01_ingest), which runs on DuckDB
         until ingest on Spark exists: its artifacts are parquet files that Spark then reads.
         """
-        if getattr(engine_config, "name", "duckdb") == "spark" and reads_source_files:
+        if getattr(engine_config, "name", "duckdb") == "spark":
+            if not reads_source_files:
+                return SparkEngine(master=engine_config.master, conf=engine_config.conf)
             log.warning(
                 "engine.name is spark: 01_ingest reads and checks the source files on DuckDB "
                 "(ingest on Spark is not built yet); the later stages run on Spark"
             )
-        elif getattr(engine_config, "name", "duckdb") == "spark":
-            return SparkEngine(master=engine_config.master, conf=engine_config.conf)
         return cls(
             memory_limit=engine_config.memory_limit,
             threads=engine_config.threads,
@@ -141,14 +141,21 @@ class Engine:
         text = load_sql(sql) if _IDENTIFIER.match(sql) else sql
         return _render(text, identifiers)
 
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        """The exceptions this engine raises for a failed statement."""
+        return (duckdb.Error,)
+
+    def _error_text(self, label: str, exc: BaseException) -> str:
+        return f"{label}: {exc}"
+
     @contextmanager
     def _timed(self, sql: str) -> Iterator[None]:
         started = time.perf_counter()
         label = sql if _IDENTIFIER.match(sql) else "inline query"
         try:
             yield
-        except duckdb.Error as exc:
-            raise EngineError(f"{label}: {exc}") from exc
+        except self._errors() as exc:
+            raise EngineError(self._error_text(label, exc)) from exc
         snippet = "" if _IDENTIFIER.match(sql) else f" ({' '.join(sql.split())[:70]}...)"
         log.debug("%s%s ran in %.3f s", label, snippet, time.perf_counter() - started)
 
@@ -476,30 +483,23 @@ class SparkEngine(Engine):
         self._views: set[str] = set()
 
     # -- running statements --------------------------------------------------------------------
-    @contextmanager
-    def _timed(self, sql: str) -> Iterator[None]:
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        """Spark's errors, and Py4JError: the JVM itself failed (e.g. out of memory)."""
         from py4j.protocol import Py4JError
         from pyspark.errors import PySparkException
 
-        started = time.perf_counter()
-        label = sql if _IDENTIFIER.match(sql) else "inline query"
-        try:
-            yield
-        except (
-            PySparkException,
-            Py4JError,
-        ) as exc:  # Py4JError: the JVM failed (e.g. out of memory)
-            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-            message = " ".join(lines[:3]) if lines else type(exc).__name__
-            raise EngineError(f"{label} (Spark): {type(exc).__name__}: {message[:600]}") from exc
-        log.debug("%s ran on Spark in %.3f s", label, time.perf_counter() - started)
+        return (PySparkException, Py4JError)
+
+    def _error_text(self, label: str, exc: BaseException) -> str:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        message = " ".join(lines[:3]) if lines else type(exc).__name__
+        return f"{label} (Spark): {type(exc).__name__}: {message[:600]}"
 
     @staticmethod
     def _args(text: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
         """The parameters a statement uses, as Python values Spark can bind (no numpy scalars)."""
-        names = set(re.findall(r"\$(\w+)", text))
-        bound = {k: _python_value(v) for k, v in (params or {}).items() if k in names}
-        return bound or None
+        bound = _bind(text, params)
+        return {k: _python_value(v) for k, v in bound.items()} if bound else None
 
     def _frame(self, statement: Any, params: Mapping[str, Any] | None) -> Any:
         """A Spark DataFrame of one SELECT written in DuckDB's dialect (text or parsed)."""
