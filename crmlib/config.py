@@ -264,7 +264,13 @@ class SourceConfig(_Strict):
 
 
 class EngineConfig(_Strict):
-    """The SQL engine: the embedded DuckDB (default) or Apache Spark (crmlib.spark_engine)."""
+    """The SQL engine: the embedded DuckDB (default) or Apache Spark (crmlib.spark_engine).
+
+    ``driver_max_rows`` bounds what the Python side takes on: the models fitted on the
+    driver (05's BTYD and Gamma-Gamma, 06's churn classifiers, 04's k-means) receive at most
+    that many customers through :func:`crmlib.sampling.fit_sample`, the page says so, and
+    every customer is still scored.
+    """
 
     name: Literal["duckdb", "spark"] = "duckdb"
     master: str = Field(
@@ -278,7 +284,19 @@ class EngineConfig(_Strict):
         default="2.5GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
     )
     threads: int | None = Field(default=None, ge=1, description="None = all cores")
-    temp_directory: str | None = None
+    temp_directory: str | None = Field(
+        default=None,
+        description="duckdb: where work larger than memory_limit spills; spark: where the tables "
+        "statements create are written (on a cluster, storage every executor reaches: hdfs://, "
+        "s3a://); null: a local temporary folder",
+    )
+    driver_max_rows: int | None = Field(
+        default=None,
+        ge=1_000,
+        description="models fitted on the driver (BTYD, churn, clustering) use a random sample "
+        "of at most this many customers, and the page says so; null: all. Every customer is "
+        "still scored",
+    )
 
 
 class RunnerParams(_Strict):

@@ -43,6 +43,7 @@ from crmlib.errors import WorkbookError
 from crmlib.io import RunFolder, to_jsonable
 from crmlib.keys import positions, take
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
+from crmlib.sampling import DRIVER_SETTING, fit_sample, fitted_on
 
 __all__ = [
     "CONTACT_ACTION",
@@ -93,6 +94,7 @@ def train_churn(
     settings: ChurnParams,
     seed: int,
     min_cell_size: int,
+    driver_max_rows: int | None = None,
 ) -> ChurnTraining:
     """Fit the candidate models at the training cutoff and choose one on the validation cutoff.
 
@@ -103,6 +105,11 @@ def train_churn(
     learned, the recency rank. A validation cutoff with one class keeps the first candidate.
     The reasons and notes reach the page: their numbers of customers are written by the
     small-cell rule (``min_cell_size``).
+
+    With more than ``driver_max_rows`` customers at the training cutoff, the models are
+    trained on a random sample of that many (:func:`crmlib.sampling.fit_sample`, seeded with
+    ``seed``; whether they can be trained is judged on it), and the first note says so; the
+    recency rule, the validation comparison and the scoring use every customer.
 
     Parameters
     ----------
@@ -117,9 +124,15 @@ def train_churn(
         The run's ``seed``.
     min_cell_size : int
         The run's ``privacy.min_cell_size``.
+    driver_max_rows : int or None, default None
+        The run's ``engine.driver_max_rows``: most training customers the models are fitted
+        on; None: all.
     """
     notes: list[str] = []
-    train_labels = _labels(tables.train)
+    train, sample = fit_sample(tables.train, driver_max_rows, seed=seed)
+    if sample.sampled:
+        notes.append(fitted_on(sample, noun="training customers", subject="The models were"))
+    train_labels = _labels(train)
     rule: Any
     try:
         rule = RecencyRule().fit(tables.train) if len(tables.train) else None
@@ -133,10 +146,14 @@ def train_churn(
         min_class_count=settings.min_class_count, min_cell_size=min_cell_size,
     )  # fmt: skip
     if reason is not None:
+        if sample.sampled:
+            reason += f" (in {sample.words('training customers')}, {DRIVER_SETTING})"
         notes.append(f"No model was trained at the training cutoff: {reason}")
-        return ChurnTraining({}, pd.DataFrame(), rule.name, rule, rule, reason, tuple(notes))
+        return ChurnTraining(
+            {}, pd.DataFrame(), rule.name, rule, rule, reason, tuple(notes), sample=sample
+        )
     fitted = fit_churn_models(
-        tables.train,
+        train,
         numeric=tables.numeric,
         categorical=tables.categorical,
         models=tuple(settings.models),
@@ -164,6 +181,7 @@ def train_churn(
     return ChurnTraining(
         fitted, comparison, chosen, fitted[chosen], rule, None, tuple(notes),
         validation=tables.validation if scores else None, validation_scores=scores,
+        sample=sample,
     )  # fmt: skip
 
 

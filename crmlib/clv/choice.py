@@ -32,6 +32,12 @@ Spend per order: Gamma-Gamma when eligible, else each repeat customer's own mean
 order (one-time buyers: the pooled mean per repeat order); the empirical CLV always uses the
 observed spend.
 
+**Rows:** with ``driver_max_rows`` (the run's ``engine.driver_max_rows``) the models are fitted
+on a random sample of that many customers (:func:`crmlib.sampling.fit_sample`), while
+eligibility, the holdout comparison and the fallbacks that are not fits (c, observed spend)
+use every customer; ``ModelChoice.sample`` says which rows were fitted on and
+``ModelChoice.sample_note`` says it on the page.
+
 References
 ----------
 .. [1] Ehrenberg, A. S. C. (1959). The pattern of consumer purchases. Applied Statistics 8(1),
@@ -68,6 +74,7 @@ from crmlib.clv.models.registry import KERNELS
 from crmlib.clv.queries import model_summary
 from crmlib.clv.validation import COMPARISON_COLUMNS, CRITERIA, best_model, comparison_rows
 from crmlib.config import DEFAULTS
+from crmlib.sampling import DRIVER_SETTING, RowSample, fit_sample, fitted_on
 
 __all__ = [
     "FALLBACK_STEPS",
@@ -239,7 +246,9 @@ class ModelChoice:
     (candidates first, then the fallbacks tried); ``comparison`` their holdout table (from
     :func:`choose_model`; empty for refits); ``fallback`` None when a candidate converged
     without a fallback, else ``{"step": one of FALLBACK_STEPS or "observed_spend", "reason":
-    words}``; ``words`` the sentences for the page.
+    words}``; ``words`` the sentences for the page. ``sample``: the customers the models were
+    fitted on (:func:`crmlib.sampling.fit_sample`; None when no fit sampled them), and
+    ``sample_note`` the page's sentence on it ("" when every customer was used).
     """
 
     model: FittedModel
@@ -249,6 +258,8 @@ class ModelChoice:
     words: tuple[str, ...]
     comparison: pd.DataFrame = field(default_factory=pd.DataFrame)
     criterion: str = "mae"
+    sample: RowSample | None = field(default=None, repr=False, compare=False)
+    sample_note: str = ""
 
     @property
     def chosen(self) -> str:
@@ -280,6 +291,8 @@ def choose_model(
     penalizer: float = DEFAULTS.clv.penalizer,
     unit: str = "week",
     criterion: str = "mae",
+    driver_max_rows: int | None = None,
+    seed: int = DEFAULTS.seed,
 ) -> ModelChoice:
     """Fit the candidates on the calibration period, choose one on the holdout, or fall back.
 
@@ -291,6 +304,12 @@ def choose_model(
     with the retry penalizer, (b) the NBD when the dropout estimate collapsed, (c) the
     observed spend rate. Every model tried has a row in ``comparison``; ``words`` says which
     step was used and why. Never raises on data the models cannot describe.
+
+    With more than ``driver_max_rows`` calibration customers (the run's
+    ``engine.driver_max_rows``; None: no limit) the candidates and the NBD are fitted on a
+    random sample of that many (:func:`crmlib.sampling.fit_sample`, seeded with ``seed``); the
+    holdout comparison and the observed rate (c) use every customer, and ``sample_note`` says
+    so for the page.
 
     Raises
     ------
@@ -306,7 +325,8 @@ def choose_model(
     for name in models:
         check_options(name, penalizer, unit)
     summary = model_summary(calibration)
-    fits = {name: _safe_fit(summary, model=name, penalizer=penalizer, unit=unit)
+    fit_rows, sample = fit_sample(summary, driver_max_rows, seed=seed)
+    fits = {name: _safe_fit(fit_rows, model=name, penalizer=penalizer, unit=unit)
             for name in models}  # fmt: skip
     table = comparison_rows(fits, calibration, unit=unit, criterion=criterion)
     table["role"] = "candidate"
@@ -327,15 +347,17 @@ def choose_model(
         }
     else:
         chosen, fallback, table = _no_candidate(summary, calibration, fits, table, unit=unit,
-                                                criterion=criterion)  # fmt: skip
+                                                criterion=criterion, fit_rows=fit_rows)  # fmt: skip
     table["chosen"] = table["model"] == chosen
     table = table[["model", "role", *COMPARISON_COLUMNS[1:]]].reset_index(drop=True)
     table.attrs = {"criterion": criterion, "unit": unit, "chosen": chosen}
     model = fits[chosen]
     words = _choice_words(model, fallback)
     log.info("05 uses %s (fallback: %s)", model.label, fallback["step"] if fallback else "none")
-    return ModelChoice(model=model, fits=fits, eligible=True, fallback=fallback,
-                       words=words, comparison=table, criterion=criterion)  # fmt: skip
+    note = fitted_on(sample, noun="calibration customers", subject="The candidate models were")
+    return ModelChoice(model=model, fits=fits, eligible=True, fallback=fallback, words=words,
+                       comparison=table, criterion=criterion, sample=sample,
+                       sample_note=note)  # fmt: skip
 
 
 def _unpenalized_failures(fits: Mapping[str, FittedModel]) -> str:
@@ -354,11 +376,15 @@ def _no_candidate(
     *,
     unit: str,
     criterion: str,
+    fit_rows: pd.DataFrame,
 ) -> tuple[str, dict[str, str], pd.DataFrame]:
-    """Steps (b) and (c) on the calibration period; adds the fallbacks' rows to ``table``."""
+    """Steps (b) and (c) on the calibration period; adds the fallbacks' rows to ``table``.
+
+    The NBD is fitted on ``fit_rows`` (the candidates' rows); the observed rate is every
+    customer's of ``summary``."""
     failed = _failures(fits, table)
     candidates = list(fits.values())
-    nbd = _safe_fit(summary, model="nbd", penalizer=0.0, unit=unit)
+    nbd = _safe_fit(fit_rows, model="nbd", penalizer=0.0, unit=unit)
     fits["nbd"] = nbd
     nbd_row = comparison_rows({"nbd": nbd}, calibration, unit=unit, criterion=criterion)
     nbd_row["role"] = "fallback"
@@ -423,6 +449,8 @@ def fit_with_fallback(
     penalizer: float = DEFAULTS.clv.penalizer,
     unit: str = "week",
     allow_empirical: bool = True,
+    driver_max_rows: int | None = None,
+    seed: int = DEFAULTS.seed,
 ) -> ModelChoice:
     """Fit one model with the chain: the model, (a) penalized, (b) NBD, (c) observed rate.
 
@@ -432,6 +460,11 @@ def fit_with_fallback(
     other cut-offs, and 06's BTYD baseline (``allow_empirical=False``: 06 leaves the baseline
     out instead, ``eligible`` is then False). Eligibility includes finite P(alive) x expected
     purchases over the longest observed age for every customer.
+
+    With more than ``driver_max_rows`` customers (the run's ``engine.driver_max_rows``; None:
+    no limit) the model and the NBD are fitted on a random sample of that many
+    (:func:`crmlib.sampling.fit_sample`, seeded with ``seed``); eligibility and the observed
+    rate use every customer. ``sample_note`` says so when a fitted model is used.
     """
     if model == "empirical":
         empirical = empirical_model(summary, unit=unit)
@@ -441,7 +474,9 @@ def fit_with_fallback(
             words=("The customers are valued at their observed spend rate (no model).",),
         )  # fmt: skip
     fits: dict[str, FittedModel] = {}
-    fitted = _safe_fit(summary, model=model, penalizer=penalizer, unit=unit)
+    fit_rows, sample = fit_sample(summary, driver_max_rows, seed=seed)
+    note = fitted_on(sample)
+    fitted = _safe_fit(fit_rows, model=model, penalizer=penalizer, unit=unit)
     fits[model] = fitted
     usable = _usable(fitted, summary)
     if usable.eligible:
@@ -456,29 +491,31 @@ def fit_with_fallback(
             fallback = {"step": "nbd", "reason": "the calibration period's dropout estimate "
                         "collapsed"}  # fmt: skip
         return ModelChoice(model=fitted, fits=fits, eligible=True, fallback=fallback,
-                           words=_choice_words(fitted, fallback))  # fmt: skip
+                           words=_choice_words(fitted, fallback), sample=sample,
+                           sample_note=note)  # fmt: skip
     failed = f"{fitted.label}: {usable.reason}"
     why_not = f"the NBD is not usable ({failed})" if model == "nbd" else ""
     if model != "nbd":
-        nbd = _safe_fit(summary, model="nbd", penalizer=0.0, unit=unit)
+        nbd = _safe_fit(fit_rows, model="nbd", penalizer=0.0, unit=unit)
         fits["nbd"] = nbd
         collapse = dropout_collapse([fitted], nbd)
         nbd_usable = _usable(nbd, summary)
         if collapse.eligible and nbd_usable.eligible:
             fallback = {"step": "nbd", "reason": f"{failed}; {collapse.reason}"}
             return ModelChoice(model=nbd, fits=fits, eligible=True, fallback=fallback,
-                               words=_choice_words(nbd, fallback))  # fmt: skip
+                               words=_choice_words(nbd, fallback), sample=sample,
+                               sample_note=note)  # fmt: skip
         why_not = collapse.reason if not collapse.eligible else f"the NBD {nbd_usable.reason}"
     if not allow_empirical:
         reason = f"{failed}; no model without dropout applies: {why_not}"
-        return ModelChoice(model=fitted, fits=fits, eligible=False,
-                           fallback=None, words=(f"No usable model: {reason}.",))  # fmt: skip
+        return ModelChoice(model=fitted, fits=fits, eligible=False, fallback=None,
+                           words=(f"No usable model: {reason}.",), sample=sample)  # fmt: skip
     empirical = empirical_model(summary, unit=unit)
     fits["empirical"] = empirical
     fallback = {"step": "empirical", "reason": f"{failed}; no model without dropout applies: "
                 f"{why_not}"}  # fmt: skip
     return ModelChoice(model=empirical, fits=fits, eligible=True, fallback=fallback,
-                       words=_choice_words(empirical, fallback))  # fmt: skip
+                       words=_choice_words(empirical, fallback), sample=sample)  # fmt: skip
 
 
 def spend_model(
@@ -486,15 +523,24 @@ def spend_model(
     transactions: FittedModel | ModelChoice,
     *,
     penalizer: float = DEFAULTS.clv.penalizer,
+    driver_max_rows: int | None = None,
+    seed: int = DEFAULTS.seed,
 ) -> ModelChoice:
     """The spend per order: Gamma-Gamma when eligible, else each customer's observed spend.
 
     Reads *frequency, monetary_value* (one row per customer). With the empirical transaction
     fallback the observed spend is used directly (the CLV is then the observed spend rate).
     ``fallback`` is None for Gamma-Gamma, else ``{"step": "observed_spend", "reason": ...}``.
+
+    With more than ``driver_max_rows`` customers (the run's ``engine.driver_max_rows``; None:
+    no limit) Gamma-Gamma is fitted on the repeat customers of a random sample of that many
+    (:func:`crmlib.sampling.fit_sample` with ``seed``: the same customers as
+    :func:`fit_with_fallback` given the same summary, limit and seed); the observed spend
+    uses every customer.
     """
     transaction = transactions.model if isinstance(transactions, ModelChoice) else transactions
-    x, m = spend_arrays(summary)
+    fit_rows, sample = fit_sample(summary, driver_max_rows, seed=seed)
+    x, m = spend_arrays(fit_rows)
     usable_customers = int(np.count_nonzero((x > 0) & (m > 0)))
     fits: dict[str, FittedModel] = {}
     reason = ""
@@ -504,14 +550,21 @@ def spend_model(
         reason = "no repeat customer has a positive spend, so Gamma-Gamma cannot be fitted"
     else:
         try:
-            gamma = fit_spend_model(summary, penalizer=penalizer)
+            gamma = fit_spend_model(fit_rows, penalizer=penalizer)
         except _FIT_ERRORS as exc:
             gamma = _fit_failure("gammagamma", "currency", usable_customers, exc)
         fits["gammagamma"] = gamma
         usable = eligibility(gamma)
         if usable.eligible and gamma.params["q"] > 1:
+            note = (
+                f"Gamma-Gamma was fitted on the repeat customers among {sample.words('customers')} "
+                f"({DRIVER_SETTING})."
+                if sample.sampled
+                else ""
+            )
             return ModelChoice(model=gamma, fits=fits, eligible=True, fallback=None,
-                               words=("Gamma-Gamma converged and is used.",))  # fmt: skip
+                               words=("Gamma-Gamma converged and is used.",), sample=sample,
+                               sample_note=note)  # fmt: skip
         reason = (
             f"Gamma-Gamma is not usable: {usable.reason}"
             if not usable.eligible

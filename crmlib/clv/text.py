@@ -565,8 +565,15 @@ def spend_check(summary: pd.DataFrame, *, min_cell_size: int) -> str:
 def describe_choice(choice: ModelChoice) -> str:
     """Markdown: which model 05 uses and why: the holdout choice, or the fallback step and why.
 
-    Takes :func:`choose_model`'s result (or :func:`fit_with_fallback`'s).
+    Takes :func:`choose_model`'s result (or :func:`fit_with_fallback`'s, or
+    :func:`spend_model`'s). When the models were fitted on a sample of the customers
+    (``engine.driver_max_rows``), a last sentence says how many (``choice.sample_note``).
     """
+    text = _choice_text(choice)
+    return f"{text} {choice.sample_note}" if choice.sample_note else text
+
+
+def _choice_text(choice: ModelChoice) -> str:
     if choice.comparison.empty:
         return " ".join(choice.words)
     if choice.fallback is None:

@@ -18,6 +18,7 @@ from crmlib.checks import require_columns
 from crmlib.config import DEFAULTS
 from crmlib.formatting import format_figure, format_money
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
+from crmlib.sampling import fitted_on
 from crmlib.segments.models.affinities import (
     ALL_POPULATION,
     CROSS_SELL_COLUMNS,
@@ -362,7 +363,8 @@ def describe_clusters(
     silhouette is low (below :data:`SILHOUETTE_WEAK`) and when the clusters are not stable
     (mean bootstrap adjusted Rand index below the result's threshold). Only aggregates are
     quoted, never a customer; clusters of fewer than ``min_cell_size`` customers are
-    described together as ``"(other)"`` (:func:`shown_profiles`).
+    described together as ``"(other)"`` (:func:`shown_profiles`). When the final fit used a
+    random sample of the customers (``engine.driver_max_rows``), a sentence says how many.
 
     Parameters
     ----------
@@ -386,11 +388,19 @@ def describe_clusters(
     profiles = shown_profiles(result.profiles, min_cell_size=min_cell_size)
     ks = result.silhouette["k"]
     k_text = f"{int(ks.min())}\u2013{int(ks.max())}" if ks.min() != ks.max() else f"{int(ks.min())}"
+    sample = result.sample
+    final_fit = (
+        f"{result.algorithm}, every customer then given the nearest centre"
+        if sample is not None and sample.sampled
+        else f"{result.algorithm} on every customer"
+    )
     opening = (
         f"k-means grouped **{rule.phrase(result.n_customers)}** into **{result.k} behavioural "
         f"clusters** (k chosen among {k_text} by the highest silhouette; final fit: "
-        f"{result.algorithm} on every customer). {_structure_sentence(result.chosen_silhouette)}"
+        f"{final_fit}). {_structure_sentence(result.chosen_silhouette)}"
     )
+    if sample is not None and sample.sampled:
+        opening += " " + fitted_on(sample, subject="The k-means model was")
     left_out = [
         FEATURE_LABELS[f].lower() for f in BEHAVIOUR_FEATURES if f not in result.feature_columns
     ]

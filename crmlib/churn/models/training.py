@@ -33,6 +33,7 @@ from crmlib.churn.models.baselines import RecencyRank
 from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 from crmlib.privacy import MIN_CELL_SIZE, SmallCells
+from crmlib.sampling import RowSample
 
 __all__ = [
     "MODEL_NAMES",
@@ -661,6 +662,8 @@ class ChurnTraining:
     trained (``fallback`` says why), the recency rule (a probability) or the recency rank.
     ``validation_scores``: each compared model's P(churn) on ``validation``, the table the
     comparison scored (the same frame object; later steps reuse the scores for it only).
+    ``sample``: the training customers the models were fitted on
+    (:func:`crmlib.sampling.fit_sample`; None when not recorded).
     """
 
     models: dict[str, ChurnModel]
@@ -674,6 +677,7 @@ class ChurnTraining:
     validation_scores: Mapping[str, np.ndarray] = field(
         default_factory=dict, repr=False, compare=False
     )
+    sample: RowSample | None = field(default=None, repr=False, compare=False)
 
     def scores_on(self, frame: pd.DataFrame) -> np.ndarray:
         """``chosen``'s P(churn) on ``frame``: the comparison's scores when it is the frame

@@ -7,7 +7,7 @@ The behaviour features come from :func:`crmlib.segments.queries.clusters.behavio
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ from crmlib.checks import require_columns
 from crmlib.config import DEFAULTS
 from crmlib.errors import DataContractError
 from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
+from crmlib.sampling import RowSample, fit_sample
 
 __all__ = [
     "BEHAVIOUR_FEATURES",
@@ -193,13 +194,17 @@ class ClusterResult:
     stable : bool
         ``stability_ari_mean >= stability_threshold``.
     algorithm : str
-        ``"KMeans"`` or ``"MiniBatchKMeans"`` (the final fit on every customer).
+        ``"KMeans"`` or ``"MiniBatchKMeans"`` (the final fit).
     n_bootstrap : int
         Bootstrap resamples behind the stability figures.
     stability_threshold : float
         The mean ARI a stable clustering reaches.
     feature_columns : tuple of str
         Features the clusters were fitted on (constant ones are left out).
+    sample : RowSample or None
+        The customers (in customer_id order) the final model was fitted on
+        (:func:`crmlib.sampling.fit_sample`): all of them unless ``driver_max_rows`` left
+        some out; every customer is labelled either way.
     """
 
     k: int
@@ -213,6 +218,7 @@ class ClusterResult:
     n_bootstrap: int
     stability_threshold: float
     feature_columns: tuple[str, ...]
+    sample: RowSample | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_customers(self) -> int:
@@ -394,29 +400,37 @@ def _final_fit(
     minibatch_above: int,
     batch_size: int,
     seed: int,
+    fitted: np.ndarray,
 ) -> tuple[np.ndarray, str]:
     """Labels of every customer, starting from the sample's centres (one run, ``n_init=1``).
+
+    The model is fitted on ``fitted``: ``matrix`` itself, or the rows of it that
+    ``driver_max_rows`` sampled, and every customer then gets its nearest centre.
 
     MiniBatchKMeans draws each batch in O(customers) time, so its steps are capped at about
     :data:`_MAX_STEPS`: the batch grows with the data (never below ``batch_size``) and the
     passes over the data (``max_iter``) shrink, early stopping ending it sooner.
     """
-    k, n = len(init), len(matrix)
+    k, n = len(init), len(fitted)
+    model: KMeans | MiniBatchKMeans
     if n <= minibatch_above:
         model = KMeans(n_clusters=k, init=init, n_init=1, max_iter=100, random_state=seed)
-        return model.fit_predict(matrix), "KMeans"
-    batch = max(int(batch_size), -(-n // _MAX_STEPS))
-    minibatch = MiniBatchKMeans(
-        n_clusters=k,
-        init=init,
-        n_init=1,
-        batch_size=batch,
-        max_iter=max(1, _MAX_STEPS * batch // n),
-        max_no_improvement=10,
-        reassignment_ratio=0.01,
-        random_state=seed,
-    )
-    return minibatch.fit_predict(matrix), "MiniBatchKMeans"
+    else:
+        batch = max(int(batch_size), -(-n // _MAX_STEPS))
+        model = MiniBatchKMeans(
+            n_clusters=k,
+            init=init,
+            n_init=1,
+            batch_size=batch,
+            max_iter=max(1, _MAX_STEPS * batch // n),
+            max_no_improvement=10,
+            reassignment_ratio=0.01,
+            random_state=seed,
+        )
+    algorithm = type(model).__name__
+    if fitted is matrix:
+        return model.fit_predict(matrix), algorithm
+    return model.fit(fitted).predict(matrix), algorithm
 
 
 def _stability(
@@ -497,6 +511,7 @@ def cluster_customers(
     batch_size: int = 16_384,
     threads: int = 1,
     seed: int = DEFAULTS.seed,
+    driver_max_rows: int | None = None,
 ) -> ClusterResult:
     """Behavioural clusters: k-means with k chosen by silhouette, named, stability-checked.
 
@@ -510,11 +525,14 @@ def cluster_customers(
     1. :func:`prepare_features`: log1p of counts, days and money, standardized.
     2. Rows are put in customer_id order first, so the result depends on the set of customers,
        never on the row order of ``features``.
-    3. A sample of ``sample_size`` customers (all when fewer) is drawn. For each k in
+    3. A sample of ``sample_size`` customers (all when fewer; at most ``driver_max_rows``) is
+       drawn (:func:`crmlib.sampling.fit_sample`, seeded with ``seed``). For each k in
        ``k_range`` (inclusive), k-means (k-means++, ``n_init`` starts) is fitted on it and its
        silhouette computed on ``silhouette_sample`` of its rows (the same rows for every k).
        The k with the highest silhouette wins (the smallest on a tie).
-    4. The final model is fitted on every customer, starting from the sample model's centres
+    4. The final model is fitted on every customer (with more than ``driver_max_rows``, on a
+       random sample of that many, :func:`crmlib.sampling.fit_sample`, and every customer is
+       then given the nearest centre), starting from the sample model's centres
        (``n_init=1``: the restarts were spent on the sample): ``KMeans`` up to
        ``minibatch_above`` customers (at most 100 Lloyd iterations), ``MiniBatchKMeans`` above
        (at most about 64 mini-batch steps of at least ``batch_size`` customers, early
@@ -556,6 +574,10 @@ def cluster_customers(
         matrices, where thread synchronisation costs more than it gains, and 10-30x more
         when other work competes for the cores.
     seed : int, default the params file's ``seed`` default
+    driver_max_rows : int or None, default None
+        The run's ``engine.driver_max_rows``: most customers any fit here uses (the final
+        fit and the sample of step 3); None: no limit. ``ClusterResult.sample`` says which
+        customers the final fit used.
 
     Returns
     -------
@@ -606,12 +628,11 @@ def cluster_customers(
         rng = np.random.default_rng(seed)
         fit_seed = int(rng.integers(0, _SEED_MAX))
         n = len(ordered)
-        sample_rows = (
-            np.arange(n)
-            if n <= sample_size
-            else np.sort(rng.choice(n, size=sample_size, replace=False))
-        )
-        sample = ordered[sample_rows]
+        sample_limit = int(sample_size)
+        if driver_max_rows is not None:
+            sample_limit = min(sample_limit, int(driver_max_rows))
+        sample, chosen = fit_sample(ordered, sample_limit, seed=seed)
+        fitted, fitted_on_rows = fit_sample(ordered, driver_max_rows, seed=seed)
         silhouettes, centers = _choose_k(
             sample,
             range(k_min, k_max + 1),
@@ -627,10 +648,11 @@ def cluster_customers(
             minibatch_above=int(minibatch_above),
             batch_size=int(batch_size),
             seed=fit_seed,
+            fitted=fitted,
         )
         aris = _stability(
             sample,
-            labels_ordered[sample_rows],
+            labels_ordered[chosen.positions],
             best_k,
             n_bootstrap=int(n_bootstrap),
             n_init=int(n_init),
@@ -665,6 +687,7 @@ def cluster_customers(
         n_bootstrap=int(n_bootstrap),
         stability_threshold=float(stability_threshold),
         feature_columns=tuple(columns),
+        sample=fitted_on_rows,
     )
     log.info(
         "%d customers in %d clusters (%s, silhouette %.2f, mean bootstrap ARI %.2f)",
