@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from crmlib.errors import EngineError
+from crmlib.spark_sql import ROWID_COLUMN, Macro, macro_definition, spark_text, to_spark_sql
 
 __all__ = [
     "Engine",
@@ -56,6 +59,29 @@ def quote_literal(value: str | Path) -> str:
 def quote_identifier(name: str) -> str:
     """A double-quoted SQL identifier (for source column names with spaces or capitals)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def file_reader_sql(
+    path: str | Path,
+    file_format: str,
+    *,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    null_values: Sequence[str] = (),
+) -> str:
+    """DuckDB's table function reading one source file, every CSV column as text.
+
+    CSV is read with the delimiter and encoding, a header row, ``"`` as quote and escape, and
+    every field equal to one of ``null_values`` read as NULL; parquet with its own column types.
+    """
+    if file_format == "parquet":
+        return f"read_parquet({quote_literal(path)})"
+    return (
+        f"read_csv({quote_literal(path)}, all_varchar = true, header = true, "
+        f"delim = {quote_literal(delimiter)}, quote = '\"', escape = '\"', "
+        f"encoding = {quote_literal(encoding)}, skip = 0, comment = '', compression = 'auto', "
+        f"nullstr = [{', '.join(quote_literal(token) for token in null_values)}])"
+    )
 
 
 def _bind(text: str, params: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -116,19 +142,17 @@ class Engine:
         # unless ipywidgets is installed (InvalidInputException), and without it draws no bar.
 
     @classmethod
-    def from_config(cls, engine_config: Any, *, reads_source_files: bool = False) -> Engine:
+    def from_config(cls, engine_config: Any) -> Engine:
         """An engine from the params file's ``engine`` section (:class:`crmlib.config.EngineConfig`).
 
-        ``name: spark`` gives a :class:`SparkEngine` (the same methods), except for the stage
-        that reads the source files (``reads_source_files``: 01_ingest), which runs on DuckDB
-        until ingest on Spark exists: its artifacts are parquet files that Spark then reads.
+        ``name: spark`` gives a :class:`SparkEngine` (the same methods), its tables written
+        under ``temp_directory``.
         """
         if getattr(engine_config, "name", "duckdb") == "spark":
-            if not reads_source_files:
-                return SparkEngine(master=engine_config.master, conf=engine_config.conf)
-            log.warning(
-                "engine.name is spark: 01_ingest reads and checks the source files on DuckDB "
-                "(ingest on Spark is not built yet); the later stages run on Spark"
+            return SparkEngine(
+                master=engine_config.master,
+                conf=engine_config.conf,
+                scratch=engine_config.temp_directory,
             )
         return cls(
             memory_limit=engine_config.memory_limit,
@@ -232,19 +256,51 @@ class Engine:
         params: Mapping[str, Any] | None = None,
         *,
         identifiers: Mapping[str, str] | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> int:
-        """Write a query's result to a parquet file; return its row count."""
+        """Write a query's result to a parquet file (zstd; ``metadata``: key-value pairs of the
+        file, e.g. ``pandas``); return its row count."""
         text = self._sql_text(sql, identifiers).strip().rstrip(";")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        pairs = ", ".join(
+            f"{quote_identifier(k)}: {quote_literal(v)}" for k, v in (metadata or {}).items()
+        )
+        options = f", KV_METADATA {{{pairs}}}" if pairs else ""
         with self._timed(sql):
             self.con.execute(
-                f"COPY ({text}) TO {quote_literal(path)} (FORMAT parquet, COMPRESSION zstd)",
+                f"COPY ({text}) TO {quote_literal(path)} (FORMAT parquet, COMPRESSION zstd{options})",
                 _bind(text, params),
             )
             count = self.con.execute(
                 f"SELECT count(*) FROM read_parquet({quote_literal(path)})"
             ).fetchall()
         return int(count[0][0])
+
+    def load_file(
+        self,
+        name: str,
+        path: str | Path,
+        file_format: str,
+        *,
+        delimiter: str = ",",
+        encoding: str = "utf-8",
+        null_values: Sequence[str] = (),
+        columns: Sequence[str] = (),
+    ) -> None:
+        """Read one source file into table ``name``, in file order (``rowid`` = data row - 1).
+
+        The table has ``ingest_row_hash`` (a hash of the whole row) then the file's columns:
+        CSV as text (:func:`file_reader_sql` says how), parquet with its own types. One
+        parallel pass over the file. ``columns``: the names DuckDB's reader gives the file's
+        columns (:class:`SparkEngine` names them so; DuckDB needs nothing).
+        """
+        self._check_name(name)
+        reader = file_reader_sql(
+            path, file_format, delimiter=delimiter, encoding=encoding, null_values=null_values
+        )
+        self.execute(
+            f"CREATE OR REPLACE TABLE {name} AS SELECT hash(*COLUMNS(*)) AS ingest_row_hash, * FROM {reader}"
+        )
 
     @contextmanager
     def temp_tables(self, prefix: str, kinds: Sequence[str]) -> Iterator[dict[str, str]]:
@@ -277,6 +333,17 @@ class Engine:
         readers' rules (encodings, null tokens, row numbers) are DuckDB's table functions.
         """
         yield self
+
+    def drop_tables(self, prefix: str) -> None:
+        """Drop every table and view whose name starts with ``prefix``."""
+        self._check_name(prefix)
+        found = self.query(
+            "SELECT table_name, table_type FROM information_schema.tables "
+            "WHERE starts_with(table_name, $prefix)",
+            {"prefix": prefix},
+        )
+        for name, kind in zip(found["table_name"], found["table_type"], strict=True):
+            self.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {name}")
 
     def has_table(self, name: str) -> bool:
         """Whether a table or view called ``name`` exists."""
@@ -340,7 +407,12 @@ DEFAULT_SPARK_CONF: dict[str, str] = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.adaptive.enabled": "true",
+    # json_object keeps keys with NULL values, as DuckDB's does
+    "spark.sql.jsonGenerator.ignoreNullFields": "false",
 }
+
+#: Encoding names as the source settings spell them -> as Spark's CSV reader does.
+_SPARK_ENCODINGS = {"utf-8": "UTF-8", "latin-1": "ISO-8859-1", "utf-16": "UTF-16"}
 
 _SESSIONS: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
 
@@ -359,62 +431,6 @@ _TYPE_NAMES = {
     "timestamp": "TIMESTAMP WITH TIME ZONE",
     "binary": "BLOB",
 }
-
-
-#: DuckDB's ``date_diff`` counts unit boundaries crossed (2025-01-05 12:00 to 2025-01-06 00:00 is
-#: one day); Spark's ``DATEDIFF(unit, ...)`` counts whole units (zero days). These spell
-#: DuckDB's meaning in Spark SQL; ``__end`` and ``__start`` stand for the two arguments.
-#: Microseconds need nothing: there is no smaller boundary.
-_SPARK_DATE_DIFF = {
-    "DAY": "DATEDIFF(CAST(__end AS DATE), CAST(__start AS DATE))",
-    "SECOND": (
-        "CAST(FLOOR(UNIX_MICROS(CAST(__end AS TIMESTAMP)) / 1000000) "
-        "- FLOOR(UNIX_MICROS(CAST(__start AS TIMESTAMP)) / 1000000) AS BIGINT)"
-    ),
-}
-
-
-def _spark_text(tree: Any) -> str:
-    """A parsed DuckDB statement as Spark SQL, with DuckDB's meaning kept where the two differ."""
-    import sqlglot
-    from sqlglot import exp
-
-    def boundary_diff(node: Any) -> Any:
-        if not (isinstance(node, exp.DateDiff) and node.args.get("date_part_boundary")):
-            return node
-        unit = node.args.get("unit")
-        template = _SPARK_DATE_DIFF.get(unit.name.upper() if unit is not None else "DAY")
-        if template is None:
-            return node
-        parts = {"__end": node.this, "__start": node.expression}
-
-        def fill(part: Any) -> Any:
-            if isinstance(part, exp.Column) and part.name in parts:
-                return parts[part.name].copy()
-            return part
-
-        return sqlglot.parse_one(template, read="spark").transform(fill)
-
-    try:
-        return str(tree.copy().transform(boundary_diff).sql(dialect="spark"))
-    except sqlglot.errors.SqlglotError as exc:
-        raise EngineError(f"cannot translate the statement to Spark SQL: {exc}") from exc
-
-
-@lru_cache(maxsize=1024)
-def to_spark_sql(statement: str) -> str:
-    """One statement in DuckDB's dialect, transpiled to Spark SQL (sqlglot, plus :func:`_spark_text`).
-
-    >>> to_spark_sql("SELECT date_diff('day', a, b) AS d FROM t WHERE x < $end_ts")
-    'SELECT DATEDIFF(CAST(b AS DATE), CAST(a AS DATE)) AS d FROM t WHERE x < :end_ts'
-    """
-    import sqlglot  # imported on first use: a DuckDB run never needs it
-
-    try:
-        tree = sqlglot.parse_one(statement, read="duckdb")
-    except sqlglot.errors.SqlglotError as exc:
-        raise EngineError(f"cannot translate the statement to Spark SQL: {exc}") from exc
-    return _spark_text(tree)
 
 
 def _python_value(value: Any) -> Any:
@@ -457,6 +473,11 @@ def _session(master: str, conf: Mapping[str, str]) -> Any:
     return _SESSIONS[key]
 
 
+def quote_spark(name: str) -> str:
+    """A column name as Spark's ``col()`` reads it literally (dots and spaces included)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def _type_name(spark_type: str) -> str:
     lowered = spark_type.lower()
     if lowered.startswith("decimal"):
@@ -474,13 +495,34 @@ class SparkEngine(Engine):
         Connect).
     conf : mapping, optional
         Spark settings added to :data:`DEFAULT_SPARK_CONF`.
+    scratch : str, optional
+        Where the tables that statements create are written (parquet; a folder of this
+        engine's own inside, removed on :meth:`close`). On a cluster it must be storage every
+        executor reaches (``hdfs://...``, ``s3a://...``; the params file's
+        ``engine.temp_directory``). Default: a local temporary folder.
     """
 
-    def __init__(self, *, master: str = "local[2]", conf: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        master: str = "local[2]",
+        conf: Mapping[str, str] | None = None,
+        scratch: str | None = None,
+    ) -> None:
         root = _session(master, conf or {})
         self.spark = root if master.startswith("sc://") else root.newSession()
         self.master = master
+        token = uuid.uuid4().hex[:12]
+        self.scratch = (
+            tempfile.mkdtemp(prefix="crm-spark-tables-")
+            if scratch is None
+            else f"{scratch.rstrip('/')}/crm-spark-tables-{token}"
+        )
+        self._locations: dict[str, str] = {}  # view -> the folder of its rows (_register_frame)
         self._views: set[str] = set()
+        self._macros: dict[str, Macro] = {}
+        self._links: Path | None = None  # see _visible
+        self._statement_views: list[str] = []  # see _materialize_ctes
 
     # -- running statements --------------------------------------------------------------------
     def _errors(self) -> tuple[type[BaseException], ...]:
@@ -503,18 +545,117 @@ class SparkEngine(Engine):
 
     def _frame(self, statement: Any, params: Mapping[str, Any] | None) -> Any:
         """A Spark DataFrame of one SELECT written in DuckDB's dialect (text or parsed)."""
-        if not isinstance(statement, str):
-            duck, spark_text = statement.sql(dialect="duckdb"), _spark_text(statement)
+        import sqlglot
+
+        lowered = statement.lower() if isinstance(statement, str) else ""
+        if (
+            isinstance(statement, str)
+            and not self._macros
+            and "strptime" not in lowered
+            and "materialized" not in lowered
+        ):
+            duck, text = statement, to_spark_sql(statement)
         else:
-            duck, spark_text = statement, to_spark_sql(statement)
-        return self.spark.sql(spark_text, args=self._args(duck, params))
+            if isinstance(statement, str):
+                statement = sqlglot.parse_one(statement, read="duckdb")
+            statement = self._materialize_ctes(statement, params)
+            formats = {k: v for k, v in (params or {}).items() if isinstance(v, str)}
+            duck, text = (
+                statement.sql(dialect="duckdb"),
+                spark_text(statement, self._macros, formats),
+            )
+        return self.spark.sql(text, args=self._args(duck, params))
+
+    def _materialize_ctes(self, tree: Any, params: Mapping[str, Any] | None) -> Any:
+        """The statement with each CTE that is named more than once, or that DuckDB is told to
+        materialise (``AS MATERIALIZED``), computed once, as a cached view.
+
+        Spark inlines a CTE wherever it is named: a chain of CTEs that name one another
+        several times (ingest's set-level rejects) grows into a plan too large to optimise
+        (the driver ran out of memory planning it). Each CTE of such a statement is computed
+        once, in order, into a view under a fresh name, and the statement reads the views.
+        All of them: Spark fails (NoSuchElementException) on a plan that names a lazy view of
+        a correlated subquery twice, and on caching a plan that still holds CTE references.
+        """
+        from sqlglot import exp
+
+        with_ = tree.args.get("with_")
+        if with_ is None:
+            return tree
+
+        def named(alias: str) -> int:
+            return sum(1 for t in tree.find_all(exp.Table) if t.name == alias and not t.db)
+
+        chosen = {
+            cte.alias
+            for cte in with_.expressions
+            if cte.args.get("materialized") or named(cte.alias) > 1
+        }
+        if not chosen:
+            return tree
+        tree = tree.copy()
+        for alias in [cte.alias for cte in with_.expressions]:
+            cte = next(c for c in tree.args["with_"].expressions if c.alias == alias)
+            view = f"spark_cte_{alias}_{uuid.uuid4().hex[:12]}"
+            self._register_frame(view, self._frame(cte.this.copy(), params))
+            self._statement_views.append(view)
+            cte.pop()
+
+            def rename(node: Any, alias: str = alias, view: str = view) -> Any:
+                if isinstance(node, exp.Table) and node.name == alias and not node.db:
+                    named_as = node.args.get("alias") or exp.TableAlias(
+                        this=exp.to_identifier(alias)
+                    )
+                    return exp.Table(this=exp.to_identifier(view), alias=named_as)
+                return node
+
+            tree = tree.transform(rename)
+        if not tree.args["with_"].expressions:
+            tree.set("with_", None)
+        return tree
+
+    def _drop_statement_views(self) -> None:
+        """Drop the CTE views of the statement just run (its own result is materialised)."""
+        while self._statement_views:
+            self.unregister(self._statement_views.pop())
 
     def _register_frame(self, name: str, frame: Any) -> None:
         self._check_name(name)
-        frame = frame.cache()
-        frame.count()  # materialise now, as CREATE TABLE does
-        frame.createOrReplaceTempView(name)
+        # a table, as CREATE TABLE makes one: the rows written (parquet, in the scratch folder)
+        # and read back. The view then depends on nothing it was computed from: dropping
+        # those recomputes nothing, and an INSERT's union does not grow a plan that every
+        # later query re-analyses. (Spark's cache keeps the lineage and recomputes dependents
+        # when a source view is dropped; a local checkpoint fails on unions of checkpoints.)
+        void = [f.name for f in frame.schema.fields if f.dataType.typeName() == "void"]
+        if void:  # parquet has no NULL type: an untyped NULL column is text, as on DuckDB
+            from pyspark.sql import functions as F
+
+            frame = frame.select(*[
+                F.col(quote_spark(c)).cast("string").alias(c) if c in void else F.col(quote_spark(c))
+                for c in frame.columns
+            ])  # fmt: skip
+        location = f"{self.scratch.rstrip('/')}/{name}_{uuid.uuid4().hex[:12]}"
+        frame.write.mode("overwrite").parquet(location)
+        self._drop_view(name)
+        self.spark.read.parquet(location).createOrReplaceTempView(name)
+        self._locations[name] = location
         self._views.add(name)
+
+    def _drop_view(self, name: str) -> None:
+        """Drop view ``name`` and the rows a statement wrote for it (if any)."""
+        self.spark.catalog.dropTempView(name)
+        self._views.discard(name)
+        location = self._locations.pop(name, None)
+        if location is not None:
+            self._delete(location)
+
+    def _delete(self, location: str) -> None:
+        if "://" not in location or location.startswith("file://"):
+            shutil.rmtree(location.removeprefix("file://"), ignore_errors=True)
+            return
+        jvm = self.spark.sparkContext._jvm  # a remote folder: Hadoop's file system deletes it
+        path = jvm.org.apache.hadoop.fs.Path(location)
+        path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()).delete(path, True)
 
     @staticmethod
     def _target(tree: Any) -> str:
@@ -527,9 +668,16 @@ class SparkEngine(Engine):
         from sqlglot import exp
 
         if isinstance(tree, exp.Create) and str(tree.kind) in ("TABLE", "VIEW"):
-            if tree.expression is None:
-                raise EngineError("CREATE without AS SELECT is not supported on Spark")
-            self._register_frame(self._target(tree), self._frame(tree.expression, params))
+            if tree.expression is not None:
+                self._register_frame(self._target(tree), self._frame(tree.expression, params))
+            elif isinstance(tree.this, exp.Schema):  # CREATE TABLE t (column type, ...): empty
+                columns = ", ".join(
+                    f"{quote_spark(c.name)} {c.args['kind'].sql(dialect='spark')}"
+                    for c in tree.this.expressions
+                )
+                self._register_frame(self._target(tree), self.spark.createDataFrame([], columns))
+            else:
+                raise EngineError("CREATE without AS SELECT or columns is not supported on Spark")
         elif isinstance(tree, exp.Insert):
             name = self._target(tree)
             added = self._frame(tree.expression, params)
@@ -537,8 +685,7 @@ class SparkEngine(Engine):
             self._register_frame(name, existing.unionAll(added.toDF(*existing.columns)))
         elif isinstance(tree, exp.Drop) and str(tree.kind) in ("TABLE", "VIEW"):
             for table in tree.args.get("tables") or [tree.this]:
-                self.spark.catalog.dropTempView(str(table.name))
-                self._views.discard(str(table.name))
+                self._drop_view(str(table.name))
         else:
             self._frame(tree, params)
 
@@ -559,7 +706,14 @@ class SparkEngine(Engine):
             except sqlglot.errors.SqlglotError as exc:
                 raise EngineError(f"{sql}: cannot translate to Spark SQL: {exc}") from exc
             for tree in trees:
-                self._run_statement(tree, params)
+                macro = macro_definition(tree)
+                if macro is not None:  # kept, and expanded in the statements that call it
+                    self._macros[macro[0]] = macro[1]
+                else:
+                    try:
+                        self._run_statement(tree, params)
+                    finally:
+                        self._drop_statement_views()
 
     def arrow(
         self,
@@ -571,7 +725,10 @@ class SparkEngine(Engine):
         """Run one query (a name in crmlib/sql or SQL text) and return an Arrow table."""
         text = self._sql_text(sql, identifiers).strip().rstrip(";")
         with self._timed(sql):
-            return self._frame(text, params).toArrow()
+            try:
+                return self._frame(text, params).toArrow()
+            finally:
+                self._drop_statement_views()
 
     def query(
         self,
@@ -621,13 +778,18 @@ class SparkEngine(Engine):
     def unregister(self, name: str) -> None:
         """Forget what :meth:`register` made queryable as ``name``."""
         self._check_name(name)
-        self.spark.catalog.dropTempView(name)
-        self._views.discard(name)
+        self._drop_view(name)
 
     def register_parquet(self, name: str, paths: str | Path | Sequence[str | Path]) -> None:
-        """Make parquet file(s) queryable as view ``name`` (read lazily by Spark)."""
+        """Make parquet file(s) queryable as view ``name`` (read lazily by Spark).
+
+        Spark skips files whose names start with ``.`` or ``_`` (an artifact before it is
+        committed is one): such a file is read through a link with a plain name.
+        """
         self._check_name(name)
-        items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+        items = [
+            self._visible(Path(p)) for p in ([paths] if isinstance(paths, (str, Path)) else paths)
+        ]
         with self._timed(f"register {name}"):
             self.spark.read.parquet(*[str(p) for p in items]).createOrReplaceTempView(name)
         self._views.add(name)
@@ -639,20 +801,112 @@ class SparkEngine(Engine):
         params: Mapping[str, Any] | None = None,
         *,
         identifiers: Mapping[str, str] | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> int:
-        """Write a query's result to one parquet file (through the driver); return its row count."""
-        table = self.arrow(sql, params, identifiers=identifiers)
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        """Write a query's result to one parquet file; return its row count.
+
+        Spark writes one part file per partition (no row passes through the driver); they are
+        then streamed, batch by batch and in partition order (a sorted result stays sorted),
+        into the one file, with ``metadata`` as its key-value pairs.
+        """
         import pyarrow.parquet as pq
 
-        pq.write_table(table, path, compression="zstd")
-        return int(table.num_rows)
+        text = self._sql_text(sql, identifiers).strip().rstrip(";")
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        rows = 0
+        with (
+            self._timed(sql),
+            tempfile.TemporaryDirectory(dir=target.parent, prefix=".spark-") as parts,
+        ):
+            frame = self._frame(text, params)
+            frame.write.mode("overwrite").option("compression", "zstd").parquet(parts)
+            files = sorted(Path(parts).glob("part-*.parquet"))
+            schema = frame.toArrow().schema if not files else pq.read_schema(files[0])
+            schema = schema.with_metadata({**(schema.metadata or {}), **{
+                k.encode(): v.encode() for k, v in (metadata or {}).items()}})  # fmt: skip
+            self._drop_statement_views()
+            with pq.ParquetWriter(target, schema, compression="zstd") as writer:
+                for part in files:
+                    for batch in pq.ParquetFile(part).iter_batches():
+                        writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
+                        rows += batch.num_rows
+        return rows
+
+    def load_file(
+        self,
+        name: str,
+        path: str | Path,
+        file_format: str,
+        *,
+        delimiter: str = ",",
+        encoding: str = "utf-8",
+        null_values: Sequence[str] = (),
+        columns: Sequence[str] = (),
+    ) -> None:
+        """Read one source file with Spark into view ``name``, as :meth:`Engine.load_file` does.
+
+        CSV: every column as text, ``"`` as quote and escape, quoted line breaks kept (so a
+        file is one task: rows stay in file order, and a file of any size streams through it),
+        a row with too many fields fails; a field equal to one of ``null_values`` is NULL.
+        Parquet: its own types, rows numbered by Spark's ``_metadata.row_index``. The view has
+        ``ingest_row_hash`` (NULLs hashed apart from values), the columns (named ``columns``,
+        as DuckDB names them) and ``ingest_rowid``, the 0-based row in the file (DuckDB's
+        ``rowid``; see :mod:`crmlib.spark_sql`).
+        """
+        from pyspark.sql import functions as F
+
+        self._check_name(name)
+        with self._timed(f"read {Path(path).name}"):
+            if file_format == "parquet":
+                frame = self.spark.read.parquet(str(path)).select("*", F.col("_metadata.row_index"))
+            else:
+                frame = self.spark.read.csv(
+                    str(path), header=True, sep=delimiter, quote='"', escape='"',
+                    encoding=_SPARK_ENCODINGS.get(encoding.lower(), encoding),
+                    inferSchema=False, multiLine=True, mode="FAILFAST",
+                )  # fmt: skip
+                frame = frame.select("*", F.monotonically_increasing_id().alias("row_index"))
+            names = list(columns) or frame.columns[:-1]
+            if len(names) != len(frame.columns) - 1:
+                raise EngineError(
+                    f"{Path(path).name}: Spark found {len(frame.columns) - 1} columns, "
+                    f"the header names {len(names)}"
+                )
+            frame = frame.toDF(*names, ROWID_COLUMN)
+            values = [F.col(quote_spark(column)) for column in names]
+            if file_format != "parquet" and null_values:
+                tokens = list(null_values)
+                values = [
+                    F.when(v.isin(tokens), None).otherwise(v).alias(c)
+                    for v, c in zip(values, names, strict=True)
+                ]
+            hashed = [part for v in values for part in (v, v.isNull())]
+            frame = frame.select(
+                F.xxhash64(*hashed).alias("ingest_row_hash"), *values, F.col(ROWID_COLUMN)
+            )
+            self._register_frame(name, frame)
 
     @contextmanager
     def source_files(self) -> Iterator[Engine]:
         """A DuckDB engine for reading local source files (closed after the block)."""
         with Engine() as reader:
             yield reader
+
+    def _visible(self, path: Path) -> Path:
+        if not path.name.startswith((".", "_")):
+            return path
+        if self._links is None:
+            self._links = Path(tempfile.mkdtemp(prefix="crm-spark-links-"))
+        link = self._links / f"{uuid.uuid4().hex}.parquet"
+        link.symlink_to(path.resolve())
+        return link
+
+    def drop_tables(self, prefix: str) -> None:
+        """Drop every temporary view of this engine whose name starts with ``prefix``."""
+        self._check_name(prefix)
+        for name in sorted(v for v in self._views if v.startswith(prefix)):
+            self.unregister(name)
 
     def has_table(self, name: str) -> bool:
         """Whether a table or view called ``name`` exists."""
@@ -667,5 +921,8 @@ class SparkEngine(Engine):
     def close(self) -> None:
         """Drop this engine's temporary views (the session lives on for the process)."""
         for name in sorted(self._views):
-            self.spark.catalog.dropTempView(name)
-        self._views.clear()
+            self._drop_view(name)
+        self._delete(self.scratch)
+        if self._links is not None:
+            shutil.rmtree(self._links, ignore_errors=True)
+            self._links = None

@@ -18,13 +18,21 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from crmlib.engine import _IDENTIFIER, Engine, SparkEngine
+from crmlib.engine import _IDENTIFIER, Engine, SparkEngine, quote_identifier
 
 TOLERANCE = 1e-9
 #: Columns whose values are each engine's own by design, never compared: a cache key built
 #: from the engine's hash function (only ever compared with keys of the same engine).
 ENGINE_OWN = {("cohorts_fingerprint", "row_hash")}
+
+
+#: Each SQL file's first line (a comment naming it, unique across crmlib/sql).
+_FIRST_LINES = {
+    path.stem: path.read_text(encoding="utf-8").splitlines()[0]
+    for path in (Path(__file__).resolve().parents[1] / "crmlib" / "sql").glob("*.sql")
+}
 
 
 def _cell(value: Any) -> Any:
@@ -87,6 +95,8 @@ class DualEngine(Engine):
         if _IDENTIFIER.match(sql):
             self.ran.add(sql)
             return sql
+        # a file's text run inline (rendered, nested or prefixed): known by its first line
+        self.ran.update(name for name, first in _FIRST_LINES.items() if first in sql)
         return " ".join(sql.split())[:90]
 
     def execute(
@@ -138,11 +148,17 @@ class DualEngine(Engine):
         params: Mapping[str, Any] | None = None,
         *,
         identifiers: Mapping[str, str] | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> int:
         label = self._note(sql)
-        rows = self.duck.copy_to_parquet(sql, path, params, identifiers=identifiers)
+        rows = self.duck.copy_to_parquet(
+            sql, path, params, identifiers=identifiers, metadata=metadata
+        )
         other = Path(str(path) + ".spark")
-        self.spark.copy_to_parquet(sql, other, params, identifiers=identifiers)
+        self.spark.copy_to_parquet(sql, other, params, identifiers=identifiers, metadata=metadata)
+        for key, value in (metadata or {}).items():  # the key-value pairs asked for, on both
+            for written in (path, other):
+                assert (pq.read_schema(written).metadata or {}).get(key.encode()) == value.encode()
         compare(label, pd.read_parquet(path), pd.read_parquet(other))
         other.unlink()
         return rows
@@ -160,6 +176,20 @@ class DualEngine(Engine):
     def register_parquet(self, name: str, paths: str | Path | Sequence[str | Path]) -> None:
         self.duck.register_parquet(name, paths)
         self.spark.register_parquet(name, paths)
+
+    def load_file(self, name: str, path: str | Path, file_format: str, **settings: Any) -> None:
+        self.duck.load_file(name, path, file_format, **settings)
+        self.spark.load_file(name, path, file_format, **settings)
+        columns = [
+            quote_identifier(c) for c in self.duck.column_types(name) if c != "ingest_row_hash"
+        ]
+        # every column and the row number; the row hashes are each engine's own
+        rows = f"SELECT CAST(rowid AS BIGINT) AS row_number, {', '.join(columns)} FROM {name}"
+        compare(f"load_file {Path(path).name}", self.duck.query(rows), self.spark.query(rows))
+
+    def drop_tables(self, prefix: str) -> None:
+        self.duck.drop_tables(prefix)
+        self.spark.drop_tables(prefix)
 
     @contextmanager
     def source_files(self) -> Iterator[Engine]:

@@ -1,14 +1,15 @@
-"""Engine conformance: every query of stages 02-07 gives the same result on DuckDB and Spark.
+"""Engine conformance: every query of stages 01-07 gives the same result on DuckDB and Spark.
 
 The stages run in this process on a :class:`dual_engine.DualEngine`: each statement runs on
 both engines and the first difference fails the test, naming the query and the column
 (integers, text, dates and flags identical; floats within 1e-9 relative; row order free).
-01_ingest runs on DuckDB (ingest on Spark is not built yet) and writes the artifacts both
-engines read. Four worlds: a synthetic shop with all four tables (its cohorts run once more
-by signup date), the three-customer export of tests/test_e2e_real_data.py (bad values, a
-guest, a refund, a single-class holdout), the same seen two years later (nobody active) and
-the hand-made ugly shop (12 customers, decimal commas). Together they must run every SQL file
-of crmlib/sql but ingest's, on both engines. The sample itself is compared end to end in
+01_ingest reads each source file on both engines too (:meth:`Engine.load_file`: DuckDB's
+reader and Spark's, compared row by row) and writes the artifacts from DuckDB's side. Four
+worlds: a synthetic shop with all four tables (its cohorts run once more by signup date), the
+three-customer export of tests/test_e2e_real_data.py (bad values, a guest, a refund, a
+single-class holdout), the same seen two years later (nobody active) and the hand-made ugly
+shop (12 customers, decimal commas, line items, refunds). Together they must run every SQL
+file of crmlib/sql on both engines. The sample itself is compared end to end in
 tests/test_e2e_spark.py.
 """
 
@@ -18,7 +19,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -33,9 +33,6 @@ from crmlib.engine import Engine, SparkEngine
 pytestmark = pytest.mark.slow
 
 STAGES = ("02_kpis", "03_cohorts", "04_segments", "05_clv", "06_churn", "07_ab_test")
-#: SQL files only 01_ingest runs (on DuckDB: ingest on Spark is not built yet), and the
-#: macros ingest and the export reader define for DuckDB.
-INGEST_ONLY = ("ingest_", "facts_")
 
 
 @pytest.fixture(scope="module")
@@ -103,14 +100,10 @@ def test_every_stage_query_agrees_on_both_engines(
     params_file = WORLDS[world](tmp_path)
     params = crm.config.load_params(params_file)
     run_dir = tmp_path / "run"
-    crm.ingest.run_ingest(params, crm.io.RunFolder(str(run_dir)))
     dual = DualEngine(spark)
-
-    def from_config(config: Any, *, reads_source_files: bool = False) -> Engine:
-        return Engine(threads=2) if reads_source_files else dual
-
-    monkeypatch.setattr(Engine, "from_config", staticmethod(from_config))
+    monkeypatch.setattr(Engine, "from_config", staticmethod(lambda config: dual))
     try:
+        crm.ingest.run_ingest(params, crm.io.RunFolder(str(run_dir)), engine=dual)
         notebooks = REPO_ROOT / "notebooks"
         run_notebooks_in_process(notebooks, STAGES, params_file=params_file, run_dir=run_dir)
         if world == "synthetic":
@@ -127,11 +120,10 @@ def test_every_stage_query_agrees_on_both_engines(
     RAN.update(dual.ran)
 
 
-def test_the_worlds_ran_every_sql_file_but_ingest_on_both_engines() -> None:
+def test_the_worlds_ran_every_sql_file_on_both_engines() -> None:
     """Runs after the worlds (same module, in order): each SQL file ran at least once."""
     if not RAN:
         pytest.fail("the worlds did not run (run this module whole)")
-    files = {p.stem for p in (REPO_ROOT / "crmlib" / "sql").glob("*.sql")}
-    expected = {name for name in files if not name.startswith(INGEST_ONLY)}
+    expected = {p.stem for p in (REPO_ROOT / "crmlib" / "sql").glob("*.sql")}
     missing = sorted(expected - RAN)
     assert not missing, f"never run on both engines: {missing}"

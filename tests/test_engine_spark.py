@@ -8,6 +8,7 @@ set-up; a Spark session that cannot start fails these tests, never skips them.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,7 +157,11 @@ def test_the_params_choose_the_engine() -> None:
     config = EngineConfig(name="spark", master="local[1]")
     chosen = Engine.from_config(config)
     assert isinstance(chosen, SparkEngine)
+    assert chosen.scratch.startswith(tempfile.gettempdir())  # no temp_directory: a local one
+    scratch = Path(chosen.scratch)
+    chosen.execute("CREATE TABLE t AS SELECT 1 AS x")
+    assert any(scratch.iterdir()), "a created table is written to the scratch folder"
     chosen.close()
-    # the stage that reads the source files stays on DuckDB until ingest on Spark exists
-    assert type(Engine.from_config(config, reads_source_files=True)) is Engine
+    assert not scratch.exists(), "the engine's tables are removed when it closes"
+    assert type(Engine.from_config(EngineConfig())) is Engine
     assert "DATEDIFF(CAST(b AS DATE)" in to_spark_sql("SELECT date_diff('day', a, b) FROM t")

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from crmlib.config import TableSource, WorkbookParams
-from crmlib.engine import Engine, load_sql, quote_literal
+from crmlib.engine import Engine, load_sql
 from crmlib.errors import StageInputMissing
 from crmlib.facts import FACT_TABLES, build_facts
 from crmlib.ingest.sources import StagedTable, drop_raw, transaction_expressions
@@ -105,14 +105,10 @@ def _pandas_metadata(artifact: str) -> str:
 
 
 def _copy(engine: Engine, query: str, target: Path, artifact: str, values: dict[str, Any]) -> int:
-    """COPY a query to parquet (zstd, pandas dtypes in the metadata); return its row count."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    statement = (
-        f"COPY ({query.strip().rstrip(';')}) TO {quote_literal(target)} "
-        f"(FORMAT parquet, COMPRESSION zstd, KV_METADATA {{pandas: {quote_literal(_pandas_metadata(artifact))}}})"
+    """Write a query to parquet (zstd, pandas dtypes in the metadata); return its row count."""
+    return engine.copy_to_parquet(
+        query, target, values, metadata={"pandas": _pandas_metadata(artifact)}
     )
-    engine.execute(statement, values)
-    return int(engine.scalar(f"SELECT count(*) FROM read_parquet({quote_literal(target)})") or 0)
 
 
 def _render(name: str, identifiers: dict[str, str]) -> str:
@@ -169,11 +165,7 @@ def _prepare(engine: Engine) -> None:
 
 
 def _cleanup(engine: Engine) -> None:
-    tables = engine.query(
-        "SELECT table_name, table_type FROM information_schema.tables WHERE table_name LIKE 'ingest\\_%' ESCAPE '\\'"
-    )
-    for name, kind in zip(tables["table_name"], tables["table_type"], strict=True):
-        engine.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS {name}")
+    engine.drop_tables("ingest_")
 
 
 def _source_base(params: WorkbookParams) -> Path:
@@ -317,10 +309,9 @@ def _ingest_other(
     )
     rows_written = _copy(engine, query, artifacts.path(table), table, {})
     if table == "customers":
+        engine.register_parquet("ingest_customers_written", artifacts.pending["customers"])
         engine.execute(
-            "INSERT INTO ingest_known_customers SELECT DISTINCT customer_id FROM read_parquet("
-            + quote_literal(artifacts.pending["customers"])
-            + ")"
+            "INSERT INTO ingest_known_customers SELECT DISTINCT customer_id FROM ingest_customers_written"
         )
     summary = _table_summary(staged, counts, rows_written, base=base)
     summary["rows_reconcile"] = (

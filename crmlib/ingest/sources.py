@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from crmlib.config import TableSource, WorkbookParams
-from crmlib.engine import Engine, load_sql, quote_identifier, quote_literal
+from crmlib.engine import Engine, file_reader_sql, load_sql, quote_identifier, quote_literal
 from crmlib.errors import ConfigError, EngineError, SourceFileError
 from crmlib.ingest.postgres import load_postgres
 
@@ -253,19 +253,21 @@ def file_format(path: Path, configured: str, table: str) -> str:
 
 
 def reader_sql(path: Path, file_format: str, source: TableSource) -> str:
-    """The table function reading one file, every CSV column as text.
+    """DuckDB's table function reading one file, every CSV column as text.
 
     CSV is read with the source's delimiter and encoding, a header row, and every field in
     ``source.null_values`` read as NULL; parquet is read with its own column types.
     """
-    if file_format == "parquet":
-        return f"read_parquet({quote_literal(path)})"
-    return (
-        f"read_csv({quote_literal(path)}, all_varchar = true, header = true, "
-        f"delim = {quote_literal(source.delimiter)}, quote = '\"', escape = '\"', "
-        f"encoding = {quote_literal(source.encoding)}, skip = 0, comment = '', compression = 'auto', "
-        f"nullstr = [{', '.join(quote_literal(token) for token in source.null_values)}])"
-    )
+    return file_reader_sql(path, file_format, **_read_settings(source))
+
+
+def _read_settings(source: TableSource) -> dict[str, Any]:
+    """The reading rules of a source's files, as :meth:`Engine.load_file` takes them."""
+    return {
+        "delimiter": source.delimiter,
+        "encoding": source.encoding,
+        "null_values": tuple(source.null_values),
+    }
 
 
 def _engine_message(exc: Exception) -> str:
@@ -643,12 +645,13 @@ def open_source_file(
             f"{path.name}: file is empty (0 bytes); expected a header row and data rows"
         )
     reader = reader_sql(path, fmt, source)
-    types = _describe(engine, reader, path, table, source, fmt)
-    if fmt == "csv" and list(types) == ["column0"]:
-        raise SourceFileError(
-            f"{path.name}: no header row found; expected a header naming the columns"
-        )
-    _check_unique_header(engine, path, fmt, source, table)
+    with engine.source_files() as files:  # Spark: the header is looked at on DuckDB
+        types = _describe(files, reader, path, table, source, fmt)
+        if fmt == "csv" and list(types) == ["column0"]:
+            raise SourceFileError(
+                f"{path.name}: no header row found; expected a header naming the columns"
+            )
+        _check_unique_header(files, path, fmt, source, table)
     return fmt, reader, types
 
 
@@ -776,9 +779,7 @@ def read_source(
         columns = columns or mapped
         if source.postgres is None:
             try:  # one parallel pass over the file; the table keeps the file's row order
-                engine.execute(
-                    f"CREATE OR REPLACE TABLE {raw} AS SELECT hash(*COLUMNS(*)) AS ingest_row_hash, * FROM {reader}"
-                )
+                engine.load_file(raw, path, fmt, columns=found, **_read_settings(source))
             except EngineError as exc:
                 raise source_error(path, table, source, fmt, exc) from None
         statement = load_sql(f"ingest_stage_{table}")

@@ -327,9 +327,7 @@ def run_ingest(
     """
     started = time.perf_counter()
     owns_engine = engine is None
-    active = (
-        Engine.from_config(params.engine, reads_source_files=True) if engine is None else engine
-    )
+    active = Engine.from_config(params.engine) if engine is None else engine
     artifacts = _Artifacts(run)
     present = tuple(t for t in TABLES if getattr(params.source, t) is not None)
     base = _source_base(params)

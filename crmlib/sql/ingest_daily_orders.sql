@@ -10,9 +10,13 @@ WITH days AS (
     FROM ingest_tx_canonical
     GROUP BY CAST(order_ts AS DATE)
 ),
+span AS (
+    SELECT min(date) AS first_day, max(date) AS last_day FROM days
+),
 calendar AS (
-    SELECT CAST(unnest(generate_series(min(date), max(date), INTERVAL 1 DAY)) AS DATE) AS date
-    FROM days
+    -- the series unnested on its own, then cast (Spark takes no generator inside an expression)
+    SELECT CAST(day AS DATE) AS date
+    FROM (SELECT unnest(generate_series(first_day, last_day, INTERVAL 1 DAY)) AS day FROM span)
 )
 SELECT
     c.date,

@@ -9,8 +9,11 @@ CREATE OR REPLACE TEMP MACRO ingest_text(x) AS
 
 -- ISO 8601 timestamps ('2025-03-01', '2025-03-01 10:00:00', '2025-03-01T10:00:00.5Z');
 -- a UTC offset ('+02:00', '-0500') is converted to UTC. The result is timezone-naive UTC.
+-- Text that does not start with a digit is not a timestamp (DuckDB would read 'infinity' and
+-- 'epoch' as timestamps, Spark would not).
 CREATE OR REPLACE TEMP MACRO ingest_ts_iso(x, fmt) AS
     CASE
+        WHEN NOT (substr(x, 1, 1) BETWEEN '0' AND '9') THEN NULL
         WHEN length(x) > 16 AND (contains(substr(x, 17), '+') OR contains(substr(x, 17), '-'))
             THEN timezone('UTC', try_cast(x AS TIMESTAMPTZ))
         ELSE try_cast(x AS TIMESTAMP)
@@ -34,9 +37,10 @@ CREATE OR REPLACE TEMP MACRO ingest_number_comma(x) AS
 -- A finite number (NaN and infinities are not numbers); the argument is a column.
 CREATE OR REPLACE TEMP MACRO ingest_finite(v) AS CASE WHEN isfinite(v) THEN v END;
 
--- A whole number from a parsed number ('3', '3.0'), NULL for 2.5.
+-- A whole number from a parsed number ('3', '3.0'), NULL for 2.5 (the bound is tested first: floor of
+-- an infinity overflows on Spark).
 CREATE OR REPLACE TEMP MACRO ingest_whole(v) AS
-    CASE WHEN v = floor(v) AND abs(v) < 1e15 THEN CAST(v AS BIGINT) END;
+    CASE WHEN abs(v) < 1e15 AND v = floor(v) THEN CAST(v AS BIGINT) END;
 
 -- Booleans from the configured spellings (compared in lower case).
 CREATE OR REPLACE TEMP MACRO ingest_bool(x, true_values, false_values) AS

@@ -180,7 +180,9 @@ bounds AS (
         CASE WHEN is_refund THEN 'refund ' ELSE 'order ' END || order_key || ' totals '
         || printf('%.2f', total)
         || CASE WHEN lines > 1 THEN ' (' || lines || ' lines summed)' ELSE '' END
-        || ', outside [' || printf('%.2f', $amount_min) || ', ' || printf('%.2f', $amount_max)
+        -- an unset bound is an infinity, which the engines print differently: said in words
+        || ', outside [' || CASE WHEN isfinite($amount_min) THEN printf('%.2f', $amount_min) ELSE 'no minimum' END
+        || ', ' || CASE WHEN isfinite($amount_max) THEN printf('%.2f', $amount_max) ELSE 'no maximum' END
         || '] (ingest.amount_min, ingest.amount_max; set them to null to keep every order)' AS detail
     FROM out_of_bounds
 )

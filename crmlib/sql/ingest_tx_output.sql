@@ -76,7 +76,7 @@ canonical AS (
 )
 SELECT
     CAST(order_id AS VARCHAR) AS order_id,
-    CAST(customer_id AS VARCHAR) AS customer_id,
+    CAST(c.customer_id AS VARCHAR) AS customer_id,
     CAST(order_ts AS TIMESTAMP) AS order_ts,
     CAST(amount AS DOUBLE) AS amount,
     CAST(gross_amount AS DOUBLE) AS gross_amount,
@@ -90,7 +90,10 @@ SELECT
         OR ($zero_is_purchase AND gross_amount = 0 AND refund_amount = 0 AND coalesce(quantity, 1) > 0)
     ) AS is_purchase,
     is_return,
-    CASE WHEN $has_customers THEN customer_id IN (SELECT customer_id FROM ingest_known_customers) END
+    CASE WHEN $has_customers AND c.customer_id IS NOT NULL THEN k.customer_id IS NOT NULL END
         AS customer_known,
     CAST(source_row AS BIGINT) AS source_row
-FROM canonical
+FROM canonical AS c
+-- a join, not IN (subquery) in the select list: Spark plans that as a nested-loop join
+LEFT JOIN (SELECT DISTINCT customer_id FROM ingest_known_customers) AS k
+    ON $has_customers AND k.customer_id = c.customer_id
