@@ -1,6 +1,7 @@
-"""The workbook's queries on DuckDB and on Spark local[2], and the PostgreSQL read, at 1M customers.
+"""The workbook's queries and 01_ingest on DuckDB and on Spark local[2], and the PostgreSQL read, at 1M customers.
 
-Usage: ``python benchmarks/bench_engines.py [--customers 1000000] [--seed 1] [--skip-postgres]``
+Usage: ``python benchmarks/bench_engines.py [--customers 1000000] [--seed 1] [--skip-postgres]
+[--skip-ingest]``
 (``make bench-engines``). The synthetic data is generated once into ``benchmarks/.cache/``
 (shared with the other benchmarks) and ingested once on DuckDB into ``benchmarks/.cache/``; the
 artifacts (transactions, customer_days, customer_facts as parquet) are what both engines read.
@@ -14,7 +15,10 @@ JVM's is not counted. Spark is expected to
 be slower on one machine (a JVM, a scheduler and a shuffle for what DuckDB does in one process);
 the point is that the same queries run, and how the gap looks.
 
-Part 2 loads the orders CSV into a throw-away PostgreSQL server (tests/pg_server.py) and times
+Part 2 runs 01_ingest on the orders and customers CSV files on each engine (Spark reading the
+files itself) and checks that rows, rejects and revenue come out the same.
+
+Part 3 loads the orders CSV into a throw-away PostgreSQL server (tests/pg_server.py) and times
 :func:`crmlib.ingest.postgres.load_postgres`: ADBC's COPY into Arrow batches, streamed into
 DuckDB's raw table, with the peak memory of this process (the batches bound it, not the table).
 """
@@ -40,22 +44,52 @@ from crmlib.engine import Engine, SparkEngine  # noqa: E402
 AS_OF = dt.date(2025, 12, 31)
 
 
+def _ingest_params(folder: Path) -> crm.config.WorkbookParams:
+    """01_ingest of ``folder``'s orders and customers CSV files."""
+    return crm.config.WorkbookParams.model_validate(
+        {
+            "run_name": "bench", "as_of_date": AS_OF.isoformat(),
+            "source": {t: {"path": str(folder / f"{t}.csv")} for t in ("transactions", "customers")},
+            "ingest": {"run_date": AS_OF.isoformat()},
+        }
+    )  # fmt: skip
+
+
 def ingested(folder: Path) -> Path:
     """01_ingest's artifacts of ``folder``'s CSV files, on DuckDB, once (cached)."""
     run_dir = CACHE / f"{folder.name}-ingested"
     if not (run_dir / "data" / "customer_facts.parquet").is_file():
-        params = crm.config.WorkbookParams.model_validate(
-            {
-                "run_name": "bench", "as_of_date": AS_OF.isoformat(),
-                "source": {t: {"path": str(folder / f"{t}.csv")} for t in ("transactions", "customers")},
-                "ingest": {"run_date": AS_OF.isoformat()},
-            }
-        )  # fmt: skip
+        params = _ingest_params(folder)
         measure(
             "ingest once (DuckDB, cached)",
             lambda: crm.ingest.run_ingest(params, crm.io.RunFolder(str(run_dir))),
         )
     return run_dir
+
+
+def ingest_on_both(folder: Path) -> None:
+    """01_ingest of the orders and customers CSV on each engine: the times, the same totals."""
+    params = _ingest_params(folder)
+    times: dict[str, float] = {}
+    totals: dict[str, Any] = {}
+    for name in ("duckdb", "spark"):
+        engine = (
+            Engine()
+            if name == "duckdb"
+            else SparkEngine(master="local[2]", conf={"spark.driver.memory": "6g"})
+        )
+        run = crm.io.RunFolder(str(CACHE / f"{folder.name}-ingest-{name}"))
+        result, times[name], _ = measure(
+            f"{name:<6} 01_ingest (transactions, customers)",
+            lambda e=engine, r=run: crm.ingest.run_ingest(params, r, engine=e),
+        )
+        engine.close()
+        totals[name] = (result.quality["tables"]["transactions"], result.rows)
+    assert totals["duckdb"] == totals["spark"], "the engines' ingest totals differ"
+    print(
+        f"01_ingest: DuckDB {times['duckdb']:.1f} s, Spark local[2] {times['spark']:.1f} s "
+        f"({times['spark'] / times['duckdb']:.1f}x); rows, rejects and revenue identical"
+    )
 
 
 #: Stage functions timed on both engines: (label, work on an engine with the views registered).
@@ -127,10 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-ingest", action="store_true", help="skip 01_ingest on both engines")
     args = parser.parse_args(argv)
     folder = synthetic_data(args.customers, args.seed)
     started = time.perf_counter()
     engines(ingested(folder))
+    if not args.skip_ingest:
+        ingest_on_both(folder)
     if not args.skip_postgres:
         postgres(folder)
     print(f"total {time.perf_counter() - started:.1f} s")
