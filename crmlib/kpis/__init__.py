@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from crmlib.kpis.mix import MixShift, mix_shift
 from crmlib.kpis.models import last_periods
 from crmlib.kpis.plots import (
     plot_active_customers,
@@ -30,6 +31,8 @@ from crmlib.kpis.text import (
 
 __all__ = [
     "last_periods",
+    "MixShift",
+    "mix_shift",
     "kpis_by_period",
     "transaction_totals",
     "KPI_RATES",
