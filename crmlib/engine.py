@@ -409,6 +409,10 @@ DEFAULT_SPARK_CONF: dict[str, str] = {
     "spark.sql.adaptive.enabled": "true",
     # json_object keeps keys with NULL values, as DuckDB's does
     "spark.sql.jsonGenerator.ignoreNullFields": "false",
+    # the tables statements create are parquet (SparkEngine._register_frame): 16 MiB row groups
+    # instead of 128 MiB, so that a writer's buffer fits a small heap (a 684 MB CSV ingested
+    # with a 512 MiB driver heap in local mode; with 128 MiB groups it ran out of memory)
+    "spark.hadoop.parquet.block.size": str(16 * 2**20),
 }
 
 #: Encoding names as the source settings spell them -> as Spark's CSV reader does.
