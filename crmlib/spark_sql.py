@@ -11,9 +11,10 @@ the rewrites below keep DuckDB's meaning where sqlglot's output would differ or 
   ``regexp_full_match``, ``isfinite``, ``try_strptime`` (its format written in Java's
   pattern letters, :func:`java_datetime_pattern`), ``json_object`` and ``ENUM`` types have no
   Spark spelling in sqlglot's output, and get one here;
-- ``AS MATERIALIZED`` on a CTE (a DuckDB planner hint) is dropped;
+- ``ROW(...)`` is a ``STRUCT(...)``; ``AS MATERIALIZED`` on a CTE (a DuckDB planner hint) is
+  dropped (:meth:`crmlib.engine.SparkEngine` computes such a CTE once, into a view);
 - ``rowid`` (a DuckDB table's row number, 0-based, in insertion order) is the column
-  :data:`ROWID_COLUMN` that :meth:`crmlib.engine.SparkEngine.load_source_file` adds.
+  :data:`ROWID_COLUMN` that :meth:`crmlib.engine.SparkEngine.load_file` adds.
 
 Sessions run with ``spark.sql.timestampType = TIMESTAMP_NTZ`` and time zone UTC (see
 :data:`crmlib.engine.DEFAULT_SPARK_CONF`): Spark's ``TIMESTAMP`` is DuckDB's ``TIMESTAMP``.
