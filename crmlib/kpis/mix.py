@@ -144,9 +144,9 @@ def mix_shift(
     n0, n1 = both[f"{base}_0"].to_numpy(float), both[f"{base}_1"].to_numpy(float)
     y0, y1 = both[f"{outcome}_0"].to_numpy(float), both[f"{outcome}_1"].to_numpy(float)
     w0, w1 = n0 / n0.sum(), n1 / n1.sum()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r0 = np.where(n0 > 0, y0 / np.where(n0 > 0, n0, 1.0), np.nan)
-        r1 = np.where(n1 > 0, y1 / np.where(n1 > 0, n1, 1.0), np.nan)
+    # a group absent from a period has no rate there (the divisor is guarded, never 0)
+    r0 = np.where(n0 > 0, y0 / np.where(n0 > 0, n0, 1.0), np.nan)
+    r1 = np.where(n1 > 0, y1 / np.where(n1 > 0, n1, 1.0), np.nan)
     # a group of one period only: its rate in the other is its own (all mix, no rate effect)
     r0_filled, r1_filled = np.where(np.isnan(r0), r1, r0), np.where(np.isnan(r1), r0, r1)
     rate = (w0 + w1) / 2 * (r1_filled - r0_filled)
