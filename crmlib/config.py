@@ -401,6 +401,13 @@ class KpisParams(_Strict):
     period: Period = "month"
     conversion_window_days: int = Field(default=7, ge=1, le=90)
     periods_shown: int = Field(default=24, ge=2)
+    mix_dimension: str = Field(
+        default="acquisition_channel",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="the customers column (acquisition_channel, region, loyalty_tier) whose "
+        "groups the change of retention and of revenue per active customer is split by "
+        "(rate effect and mix effect)",
+    )
 
 
 def _default_brackets() -> list[tuple[int, int]]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from crmlib.kpis.mix import MixShift, mix_shift
+from crmlib.kpis.mix import MIX_METRICS, MixShift, PeriodMix, mix_shift, period_mix
 from crmlib.kpis.models import last_periods
 from crmlib.kpis.plots import (
     plot_active_customers,
     plot_channel_engagement,
+    plot_mix_waterfall,
     plot_retention_rate,
     plot_revenue,
 )
@@ -15,16 +16,24 @@ from crmlib.kpis.queries import (
     channel_engagement,
     contactable_base,
     guest_totals,
+    kpis_by_group,
     kpis_by_period,
     transaction_totals,
 )
 from crmlib.kpis.stage import kpi_metrics
-from crmlib.kpis.tables import contactable_table, headline_tiles, shown_tiles, tiles_table
+from crmlib.kpis.tables import (
+    contactable_table,
+    headline_tiles,
+    mix_table,
+    shown_tiles,
+    tiles_table,
+)
 from crmlib.kpis.text import (
     describe_active_customers,
     describe_channel_engagement,
     describe_contactable_base,
     describe_kpis,
+    describe_mix,
     describe_retention,
     describe_revenue,
 )
@@ -33,6 +42,13 @@ __all__ = [
     "last_periods",
     "MixShift",
     "mix_shift",
+    "MIX_METRICS",
+    "PeriodMix",
+    "period_mix",
+    "kpis_by_group",
+    "mix_table",
+    "describe_mix",
+    "plot_mix_waterfall",
     "kpis_by_period",
     "transaction_totals",
     "KPI_RATES",

@@ -28,11 +28,14 @@ References
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["MixShift", "mix_shift"]
+from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
+
+__all__ = ["MixShift", "mix_shift", "PeriodMix", "MIX_METRICS", "period_mix"]
 
 #: The columns of :attr:`MixShift.table`, one row per group.
 MIX_COLUMNS = (
@@ -164,3 +167,103 @@ def mix_shift(
         mix_effect=float(mix.sum()),
         table=table,
     )
+
+
+#: The rates :func:`period_mix` splits: the base and the outcome columns of
+#: :func:`crmlib.kpis.kpis_by_group`, and how the rate reads.
+MIX_METRICS: dict[str, tuple[str, str, str]] = {
+    "retention": ("at_risk_customers", "returning_customers", "retention rate"),
+    "revenue_per_active": ("active_customers", "revenue", "revenue per active customer"),
+}
+
+
+@dataclass(frozen=True)
+class PeriodMix:
+    """The change of one rate between two periods, split by :func:`mix_shift`, for a page.
+
+    ``split`` is None when the change cannot be split, and ``reason`` then says why in words;
+    ``pooled`` counts the groups pooled into ``(other)`` by the small-cell rule.
+    """
+
+    metric: str
+    by: str
+    before: str
+    after: str
+    split: MixShift | None
+    pooled: int = 0
+    reason: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How the rate reads ("retention rate")."""
+        return MIX_METRICS[self.metric][2]
+
+
+def _default_periods(by_group: pd.DataFrame) -> tuple[str, str] | None:
+    complete = by_group.loc[by_group["is_complete"].astype(bool), "period_label"]
+    labels = list(dict.fromkeys(complete.astype(str)))
+    return (labels[-2], labels[-1]) if len(labels) >= 2 else None
+
+
+def period_mix(
+    by_group: pd.DataFrame | None,
+    *,
+    by: str,
+    metric: Literal["retention", "revenue_per_active"] = "retention",
+    before: str | None = None,
+    after: str | None = None,
+    min_cell_size: int = MIN_CELL_SIZE,
+) -> PeriodMix:
+    """Why a KPI moved between two periods: its change split into rate and mix effects.
+
+    Transforms :func:`crmlib.kpis.kpis_by_group` (one row per period and group) into the
+    :func:`mix_shift` of ``metric`` between the periods labelled ``before`` and ``after``
+    (default: the latest complete period against the one before it, as the headline tiles).
+    Groups of fewer than ``min_cell_size`` customers in either period are pooled into
+    ``(other)`` first (:meth:`crmlib.privacy.SmallCells.pooled_groups`), which leaves the
+    whole base's rates and the change as they are.
+
+    ``metric``: ``retention`` (returning customers / the previous period's active ones: the
+    KPI tile's retention rate) or ``revenue_per_active`` (the revenue of the period's active
+    customers / active customers).
+
+    Returns
+    -------
+    PeriodMix
+        With ``split`` None and a ``reason`` in words when there is nothing to split: no
+        customers table, fewer than two complete periods, or a period without a base.
+    """
+    base, outcome, label = MIX_METRICS[metric]
+    if by_group is None:
+        return PeriodMix(metric, by, "", "", None, reason="the run has no customers table, "
+                         f"so customers have no {by.replace('_', ' ')}")  # fmt: skip
+    if before is None or after is None:
+        default = _default_periods(by_group) if len(by_group) else None
+        if default is None:
+            return PeriodMix(metric, by, "", "", None, reason="there are fewer than two "
+                             "complete periods to compare")  # fmt: skip
+        before, after = before or default[0], after or default[1]
+    labels = by_group["period_label"].astype(str)
+    frames = {name: by_group[labels == name] for name in (before, after)}
+    for name, frame in frames.items():
+        if frame.empty:
+            raise ValueError(
+                f"period_mix: no period labelled {name!r} in the table; expected one of "
+                f"{sorted(by_group['period_label'].astype(str).unique())}"
+            )
+        if frame[base].sum() <= 0:
+            return PeriodMix(metric, by, before, after, None, reason=f"{name} has no "
+                             f"{base.replace('_', ' ')}, so its {label} is not defined")  # fmt: skip
+    # a group without a base in a period (none of its customers bought) has no part in it
+    frames = {name: frame[frame[base] > 0] for name, frame in frames.items()}
+    sizes = pd.concat([frames[before].set_index("group")[base],
+                       frames[after].set_index("group")[base]], axis=1).fillna(0)  # fmt: skip
+    pooled = SmallCells(min_cell_size).pooled_groups(sizes.where(sizes > 0).min(axis=1))
+    pooled_frames = [
+        frame.assign(
+            group=frame["group"].astype(str).where(~frame["group"].astype(str).isin(pooled), OTHER)
+        )
+        for frame in frames.values()
+    ]
+    split = mix_shift(*pooled_frames, by="group", base=base, outcome=outcome)
+    return PeriodMix(metric, by, before, after, split, pooled=len(pooled))

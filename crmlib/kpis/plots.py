@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from crmlib.formatting import counted
+from crmlib.formatting import counted, format_money
+from crmlib.kpis.mix import PeriodMix
 from crmlib.kpis.models import _bases, _complete, _infer_period
 from crmlib.kpis.text import _capital
 from crmlib.plotting import money_axis, percent_axis
@@ -19,6 +20,7 @@ __all__ = [
     "plot_retention_rate",
     "plot_revenue",
     "plot_channel_engagement",
+    "plot_mix_waterfall",
 ]
 
 
@@ -260,3 +262,52 @@ def plot_channel_engagement(
     percent_axis(ax)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8.5)
     return ax
+
+
+def plot_mix_waterfall(
+    mixes: Sequence[PeriodMix], *, currency: str, axes: Sequence[plt.Axes] | None = None
+) -> list[plt.Axes]:
+    """One waterfall per split rate: the earlier level, the rate effect, the mix effect, the
+    later level. The two effects are the exact parts of the change
+    (:func:`crmlib.kpis.mix_shift`); a rate that was not split is left out."""
+    shown = [mix for mix in mixes if mix.split is not None]
+    if axes is None:
+        _figure, grid = plt.subplots(1, max(1, len(shown)), figsize=(5.2 * max(1, len(shown)), 3.6))
+        axes = list(np.atleast_1d(grid))
+    for ax, mix in zip(axes, shown, strict=False):
+        split = mix.split
+        assert split is not None
+        steps = [split.rate_before, split.rate_effect, split.mix_effect, split.rate_after]
+        bottoms = [0.0, split.rate_before, split.rate_before + split.rate_effect, 0.0]
+        heights = [steps[0], steps[1], steps[2], steps[3]]
+        lows = [min(b, b + h) for b, h in zip(bottoms, heights, strict=True)]
+        colours = ["#7f8c8d", "#3a9d5d" if steps[1] >= 0 else "#c0392b",
+                   "#3a9d5d" if steps[2] >= 0 else "#c0392b", "#1f5f99"]  # fmt: skip
+        names = [mix.before, "Rate effect", "Mix effect", mix.after]
+        x = np.arange(4)
+        ax.bar(x, [abs(h) for h in heights], bottom=lows, color=colours, width=0.6)
+        for position, (low, height, value) in enumerate(zip(lows, heights, steps, strict=True)):
+            signed = position in (1, 2)
+            if mix.metric == "retention":
+                label = f"{value * 100:+.2f} pp" if signed else f"{value:.1%}"
+            else:
+                label = format_money(value, currency, small_decimals=2)
+                label = ("+" if signed and value > 0 else "") + label
+            ax.annotate(label, (position, low + abs(height)), ha="center", va="bottom",
+                        xytext=(0, 2), textcoords="offset points", fontsize=8)  # fmt: skip
+        ax.set_xticks(x, names)
+        top = max(split.rate_before, split.rate_after, bottoms[2], bottoms[2] + steps[2])
+        low_end = min(lows)
+        span = max(top - min(0.0, low_end), 1e-9)
+        ax.set_ylim(min(0.0, low_end), top + 0.15 * span)
+        if mix.metric == "retention":
+            percent_axis(ax)
+            ax.set_ylabel("Retention rate (%)")
+        else:
+            money_axis(ax, currency)
+            ax.set_ylabel(f"Revenue per active customer ({currency})")
+        ax.set_title(
+            f"{_capital(mix.label)}, {mix.before} to {mix.after}:\n"
+            f"rate and mix effects by {mix.by.replace('_', ' ')}"
+        )
+    return list(axes)

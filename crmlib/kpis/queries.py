@@ -28,6 +28,8 @@ __all__ = [
     "KPI_RATES",
     "ENGAGEMENT_COLUMNS",
     "kpis_by_period",
+    "kpis_by_group",
+    "GROUP_COLUMNS",
     "transaction_totals",
     "guest_totals",
     "contactable_base",
@@ -52,6 +54,13 @@ ENGAGEMENT_COLUMNS: tuple[str, ...] = (
     "sends", "customers_sent", "opened", "clicked", "unsubscribed", "conversions",
     "open_rate", "click_rate", "click_to_open_rate", "unsubscribe_rate", "conversion_rate",
     "conversion_window_days", "conversion_window_complete",
+)  # fmt: skip
+
+
+#: Columns of :func:`kpis_by_group`.
+GROUP_COLUMNS: tuple[str, ...] = (
+    "period_start", "period_end", "period_label", "is_complete", "group",
+    "active_customers", "returning_customers", "at_risk_customers", "revenue",
 )  # fmt: skip
 
 
@@ -189,6 +198,81 @@ def kpis_by_period(
         kpis["period_label"].iloc[-1],
     )
     return kpis[list(KPI_COLUMNS)]
+
+
+def kpis_by_group(
+    engine: Engine,
+    *,
+    by: str,
+    period: str = DEFAULTS.kpis.period,
+    as_of_date: dt.date | str,
+    transactions: str = "transactions",
+    customers: str = "customers",
+    missing: Literal["raise", "skip"] = "raise",
+) -> pd.DataFrame | None:
+    """The retention and revenue of every period, split by the groups of a customer column.
+
+    Transforms *transactions* and *customers* into one row per period and group of
+    ``customers.<by>`` (a customer missing from the table, or without a value, is in the
+    group ``(unknown)``), every period from the first with a purchase to the one containing
+    ``as_of_date``, with the same definitions as :func:`kpis_by_period`:
+
+    - ``active_customers``: customers of the group with >= 1 purchase in the period;
+    - ``returning_customers``: of those, active in the previous period as well;
+    - ``at_risk_customers``: the group's active customers of the previous period, so that
+      ``returning / at_risk`` is the group's retention and the groups' sums are
+      :func:`kpis_by_period`'s (returning customers, the previous period's active ones);
+    - ``revenue``: the net amount of the period's rows of the group's active customers.
+      Summed over groups it is :func:`kpis_by_period`'s revenue less the rows of customers
+      who bought nothing in the period (refunds that match no order, guests).
+
+    Parameters
+    ----------
+    engine : Engine
+        With ``transactions`` and ``customers`` registered.
+    by : str
+        The customers column that defines the groups (e.g. ``acquisition_channel``).
+    period, as_of_date, transactions, customers
+        As :func:`kpis_by_period`; ``customers`` is the view name.
+    missing : {"raise", "skip"}, default "raise"
+        Without a ``customers`` view: raise StageInputMissing, or return None.
+
+    Returns
+    -------
+    pd.DataFrame or None
+        :data:`GROUP_COLUMNS`, ordered by period and group.
+    """
+    check_period(period)
+    as_of = as_date(as_of_date)
+    require_view(engine, transactions, _TX_COLUMNS, producer="01_ingest")
+    if missing == "skip" and not engine.has_table(customers):
+        log.info("no %s table: KPIs by %s skipped", customers, by)
+        return None
+    require_view(engine, customers, ("customer_id", by), producer="01_ingest")
+    sums = engine.query(
+        "kpis_by_group",
+        {"period": period, "end_ts": exclusive_end(as_of)},
+        identifiers={"transactions": transactions, "customers": customers, "dimension": by},
+    )
+    if sums.empty:
+        return pd.DataFrame({name: pd.Series(dtype="object") for name in GROUP_COLUMNS})
+    periods = period_index(pd.Timestamp(sums["period_start"].min()).date(), as_of, period)
+    sums = sums.assign(period=to_periods(sums["period_start"], period))
+    groups = sorted(sums["group_label"].astype(str).unique())
+    grid = pd.MultiIndex.from_product([groups, periods], names=["group_label", "period"])
+    values = ["active_customers", "returning_customers", "revenue"]
+    full = sums.set_index(["group_label", "period"])[values].reindex(grid, fill_value=0)
+    at_risk = full["active_customers"].groupby(level="group_label").shift(1, fill_value=0)
+    spine = period_spine(periods[0].start_time, as_of, period=period)
+    spine = spine.assign(is_complete=spine["period_end"] <= as_of)
+    table = full.assign(at_risk_customers=at_risk).reset_index()
+    table = table.assign(position=table["period"].map({p: i for i, p in enumerate(periods)}))
+    table = table.join(spine, on="position").rename(columns={"group_label": "group"})
+    table[["active_customers", "returning_customers", "at_risk_customers"]] = table[
+        ["active_customers", "returning_customers", "at_risk_customers"]
+    ].astype("int64")
+    table["revenue"] = table["revenue"].astype("float64")
+    return table.sort_values(["position", "group"])[list(GROUP_COLUMNS)].reset_index(drop=True)
 
 
 def _empty_kpis() -> pd.DataFrame:

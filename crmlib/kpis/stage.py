@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from crmlib.formatting import plain_value
+from crmlib.kpis.mix import PeriodMix
 from crmlib.kpis.models import _infer_period, _latest_complete
-from crmlib.kpis.text import kpi_conclusion
+from crmlib.kpis.text import describe_mix, kpi_conclusion
 from crmlib.privacy import MIN_CELL_SIZE
 
 __all__ = [
@@ -25,6 +26,7 @@ def kpi_metrics(
     contactable: pd.DataFrame | None = None,
     engagement: pd.DataFrame | None = None,
     guests: Mapping[str, Any] | None = None,
+    mixes: Sequence[PeriodMix] = (),
     min_cell_size: int = MIN_CELL_SIZE,
 ) -> dict[str, Any]:
     """Headline figures of stage 02_kpis for ``metrics.json`` (no customer identifiers).
@@ -35,6 +37,8 @@ def kpi_metrics(
     period's KPIs), ``totals``, ``contactable`` and ``engagement`` (latest figures per
     channel, None when skipped). With ``guests`` (:func:`crmlib.kpis.guest_totals`),
     ``totals`` also holds ``guest_revenue``, ``guest_orders`` and ``revenue_with_guests``.
+    With ``mixes`` (:func:`crmlib.kpis.period_mix`), ``mix`` holds per metric the periods,
+    the dimension, the rates, the rate and mix effects and the sentence saying why it moved.
     The figures are as computed; only the ``conclusion`` sentence follows the small-cell rule
     (``min_cell_size``), as do the tiles' display texts (:func:`headline_tiles`).
     """
@@ -58,7 +62,18 @@ def kpi_metrics(
         "tiles": tiles,
         "contactable": None,
         "engagement": None,
-    }
+        "mix": {
+            mix.metric: {
+                "by": mix.by, "before": mix.before, "after": mix.after,
+                "rate_before": None if mix.split is None else mix.split.rate_before,
+                "rate_after": None if mix.split is None else mix.split.rate_after,
+                "rate_effect": None if mix.split is None else mix.split.rate_effect,
+                "mix_effect": None if mix.split is None else mix.split.mix_effect,
+                "sentence": describe_mix(mix, currency=currency),
+            }
+            for mix in mixes
+        },
+    }  # fmt: skip
     if guests is not None:
         metrics["totals"] |= {
             "guest_revenue": float(guests["net_amount"]),

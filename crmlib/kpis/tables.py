@@ -9,7 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from crmlib.formatting import format_figure, plain_value
+from crmlib.formatting import Column, format_figure, plain_value, present
+from crmlib.kpis.mix import PeriodMix
 from crmlib.kpis.models import (
     _CONTACTABLE_COUNTS,
     _bases,
@@ -25,6 +26,7 @@ __all__ = [
     "shown_tiles",
     "tiles_table",
     "contactable_table",
+    "mix_table",
 ]
 
 
@@ -270,3 +272,52 @@ def contactable_table(
     names = _CONTACTABLE_COUNTS | _CONTACTABLE_RATES
     table = shown[list(names)].rename(columns=names).astype("str")
     return table.set_axis(pd.Index(latest["channel"].astype("str"), name="Channel"))
+
+
+def mix_table(
+    mix: PeriodMix, *, currency: str, min_cell_size: int = MIN_CELL_SIZE
+) -> pd.DataFrame | None:
+    """The rate and mix effects by group, for display; None when the change was not split.
+
+    One row per group of :func:`crmlib.kpis.period_mix` (small groups pooled into
+    ``(other)``) and a last row for all customers: the customers the rate is computed on
+    in each period, the group's rate in each, its share of the base in each, and its rate
+    effect, mix effect and their sum (percentage points for retention, money per customer
+    for revenue). The effects of the rows add up to the last row's.
+    """
+    if mix.split is None:
+        return None
+    rows = mix.split.table.copy()
+    total = {
+        "group": "All customers", "base_before": rows["base_before"].sum(),
+        "base_after": rows["base_after"].sum(), "share_before": 1.0, "share_after": 1.0,
+        "rate_before": mix.split.rate_before, "rate_after": mix.split.rate_after,
+        "rate_effect": mix.split.rate_effect, "mix_effect": mix.split.mix_effect,
+        "change": mix.split.change,
+    }  # fmt: skip
+    rows = pd.concat([rows, pd.DataFrame([total])], ignore_index=True)
+    if mix.metric == "retention":
+        effects = rows[["rate_effect", "mix_effect", "change"]] * 100
+        rows[["rate_effect", "mix_effect", "change"]] = effects
+        rate: dict[str, Any] = {"kind": "percent"}
+        effect: dict[str, Any] = {"kind": "number", "decimals": 2, "unit": "pp"}
+        who = "Previous period's buyers"
+    else:
+        rate = {"kind": "money", "decimals": 2}
+        effect = {"kind": "money", "decimals": 2}
+        who = "Buyers"
+    columns = {
+        "group": Column(mix.by.replace("_", " ").capitalize()),
+        "base_before": Column(f"{who}, {mix.before} (customers)", "customers"),
+        "base_after": Column(f"{who}, {mix.after} (customers)", "customers"),
+        "share_before": Column(f"Share of base, {mix.before}", "percent"),
+        "share_after": Column(f"Share of base, {mix.after}", "percent"),
+        "rate_before": Column(f"{mix.label.capitalize()}, {mix.before}", **rate),
+        "rate_after": Column(f"{mix.label.capitalize()}, {mix.after}", **rate),
+        "rate_effect": Column("Rate effect", **effect),
+        "mix_effect": Column("Mix effect", **effect),
+        "change": Column("Change", **effect),
+    }  # fmt: skip
+    return present(
+        rows, columns=columns, index="group", currency=currency, min_cell_size=min_cell_size
+    )

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crmlib.formatting import counted, format_figure, listed
+from crmlib.formatting import counted, format_figure, format_money, listed
+from crmlib.kpis.mix import PeriodMix
 from crmlib.kpis.models import (
     _bases,
     _complete,
@@ -33,6 +34,7 @@ __all__ = [
     "describe_revenue",
     "describe_contactable_base",
     "describe_channel_engagement",
+    "describe_mix",
 ]
 
 
@@ -397,4 +399,50 @@ def describe_channel_engagement(
     text = f"In **{latest['period_label'].iloc[0]}**, " + "; ".join(parts) + "."
     if not latest["conversion_window_complete"].all():
         text += f" Some sends were less than {window} days before the end of the data, so conversion is understated."
+    return text
+
+
+def _mix_amount(mix: PeriodMix, value: float, *, currency: str, signed: bool) -> str:
+    """A rate of ``mix`` as a page reads it: 31.2% or €54.10; a change as +1.3 pp or +€2.05."""
+    if mix.metric == "retention":
+        text = f"{abs(value) * 100:.1f} pp" if signed else f"{value:.1%}"
+    else:
+        text = format_money(abs(value) if signed else value, currency, small_decimals=2)
+    if not signed:
+        return text
+    return ("+" if round(value, 6) > 0 else "\u2212" if round(value, 6) < 0 else "\u00b1") + text
+
+
+def describe_mix(mix: PeriodMix, *, currency: str) -> str:
+    """Why the rate moved, in words: the change, its rate and mix effects, the main group.
+
+    The rate effect is the change had every group kept its share of the base; the mix
+    effect the change had every group kept its rate (the midpoint convention of
+    :mod:`crmlib.kpis.mix`). Groups are named only when they are shown in the table (small
+    ones are pooled into ``(other)`` before).
+    """
+    dimension = mix.by.replace("_", " ")
+    if mix.split is None:
+        return f"The change of the {mix.label} is not split by {dimension}: {mix.reason}."
+    split = mix.split
+
+    def amount(value: float, signed: bool = True) -> str:
+        return _mix_amount(mix, value, currency=currency, signed=signed)
+
+    moved = "rose" if split.change > 0 else "fell" if split.change < 0 else "did not move"
+    text = (
+        f"The {mix.label} {moved} from {amount(split.rate_before, False)} in {mix.before} to "
+        f"{amount(split.rate_after, False)} in {mix.after} ({amount(split.change)}). Of that, "
+        f"{amount(split.rate_effect)} is the **rate effect** (each {dimension}'s own "
+        f"{mix.label} moved) and {amount(split.mix_effect)} the **mix effect** (the base "
+        f"shifted between {dimension}s that do better or worse)."
+    )
+    named = split.table[split.table["group"] != "(other)"]
+    if len(named) and split.table["rate_effect"].abs().max() > 0:
+        main = split.table.loc[split.table["rate_effect"].abs().idxmax()]
+        text += f" The largest rate effect is {main['group']}'s ({amount(main['rate_effect'])})."
+    if abs(split.mix_effect) > abs(split.rate_effect):
+        text += f" The mix, more than the {dimension}s' own performance, moved the figure."
+    if mix.pooled:
+        text += f" {counted(mix.pooled, dimension)} with few customers are pooled into (other)."
     return text
