@@ -300,7 +300,7 @@ class EngineConfig(_Strict):
 
 
 class RunnerParams(_Strict):
-    """How the runner executes the notebooks: time limits (seconds)."""
+    """How the runner executes the notebooks: time limits (seconds), and the history it keeps."""
 
     cell_timeout_s: int | None = Field(
         default=3600,
@@ -312,6 +312,13 @@ class RunnerParams(_Strict):
         default=None,
         ge=1,
         description="a notebook running longer fails at the cell it reached (null: no limit)",
+    )
+    keep_runs: int = Field(
+        default=12,
+        ge=1,
+        description="good runs kept, this one included: the replaced runs move to "
+        "outputs/<run_name>.history/ (without the order-level tables) so that the next report "
+        "can say what changed since the last; 1: no history",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -179,7 +180,13 @@ def test_run_notebooks_returns_a_result(fake_project: FakeProject) -> None:
     assert _run_json(again.run_dir)["started"] >= _run_json(result.run_dir)["started"]
     assert sorted(
         p.name for p in fake_project.outputs.iterdir() if not p.name.endswith(".lock")
-    ) == ["api"]
+    ) == ["api", "api.history"]
+    # the replaced run is kept in the history under the time it finished
+    (kept,) = (fake_project.outputs / "api.history").iterdir()
+    assert _run_json(kept)["started"] == result.run_json["started"]
+    assert kept.name == dt.datetime.fromisoformat(_run_json(kept)["finished"]).strftime(
+        "%Y%m%dT%H%M%SZ"
+    )
 
 
 # --- failure ----------------------------------------------------------------------------------
@@ -417,6 +424,41 @@ def test_swap_replaces_the_folder(
     runner._swap_into_place(build, final, "stamp")
     assert [p.name for p in final.iterdir()] == ["new.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def _good_run(folder: Path, finished: str, *, tables: tuple[str, ...] = ()) -> Path:
+    (folder / "data").mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps({"status": "ok", "finished": finished}))
+    for name in tables:
+        (folder / "data" / f"{name}.parquet").write_text(name)
+    return folder
+
+
+@pytest.mark.parametrize("atomic_exchange", [True, False], ids=["renameat2", "two-renames"])
+def test_the_replaced_runs_are_kept_in_the_history_up_to_keep_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, atomic_exchange: bool
+) -> None:
+    if not atomic_exchange:
+        monkeypatch.setattr("crmlib.runner._folders._exchange", lambda first, second: False)
+    final = tmp_path / "run"
+    finished = [f"2026-0{month}-01T06:00:00+00:00" for month in range(1, 6)]
+    for number, when in enumerate(finished):
+        build = _good_run(
+            tmp_path / f".run.building-{number}", when, tables=("transactions", "rfm")
+        )
+        runner._swap_into_place(build, final, "stamp", keep_runs=3)
+    assert json.loads((final / "run.json").read_text())["finished"] == finished[-1]
+    history = tmp_path / "run.history"
+    # with the run in place, 3 good runs: the two latest replaced ones, named by their end
+    assert sorted(p.name for p in history.iterdir()) == ["20260301T060000Z", "20260401T060000Z"]
+    for kept in history.iterdir():  # order-level tables of 01_ingest are left out
+        assert sorted(p.name for p in (kept / "data").iterdir()) == ["rfm.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run.history"]
+    # lowering keep_runs to 1 empties the history at the next run
+    runner._swap_into_place(
+        _good_run(tmp_path / ".run.building-9", finished[0]), final, "s", keep_runs=1
+    )
+    assert list(history.iterdir()) == []
 
 
 def test_interrupted_swap_is_recovered(tmp_path: Path) -> None:

@@ -630,7 +630,9 @@ class _Build:
         finished = dt.datetime.now(dt.UTC)
         write_json_atomic(self.folder / "run.json", self.payload("ok", finished, self.final))
         write_index(self.folder, params=self.params, stages=self._stages(), generated=finished)
-        _swap_into_place(self.folder, self.final, self.stamp)
+        _swap_into_place(
+            self.folder, self.final, self.stamp, keep_runs=self.params.runner.keep_runs
+        )
         log.info("run %s complete: %s", self.params.run_name, self.final)
         return self._result("ok", self.final, finished)
 

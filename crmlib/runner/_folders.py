@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from crmlib.io import read_json, write_json_atomic
+from crmlib.stages import STAGE_ARTIFACTS, artifact_file
 
 __all__ = [
     "_stamp",
@@ -22,6 +23,8 @@ __all__ = [
     "_swap_into_place",
     "_recover",
     "_copy_previous",
+    "history_folder",
+    "HISTORY_LEAVES_OUT",
 ]
 
 log = logging.getLogger(__name__)
@@ -75,17 +78,70 @@ def _exchange(first: Path, second: Path) -> bool:
     return True
 
 
-def _swap_into_place(build: Path, final: Path, stamp: str) -> None:
+#: What a run kept in the history leaves out: the canonical copies of the source tables that
+#: 01_ingest writes (order-level, as large as the source, and the source keeps them).
+HISTORY_LEAVES_OUT: tuple[str, ...] = tuple(
+    artifact_file(name) for name in STAGE_ARTIFACTS["ingest"].writes if not name.endswith(".json")
+)
+
+
+def history_folder(final: Path) -> Path:
+    """``outputs/<run_name>.history``: the good runs a run replaced, one folder each."""
+    return final.with_name(f"{final.name}.history")
+
+
+def _retire(previous: Path, final: Path, keep_runs: int) -> None:
+    """The replaced good run ``previous``: into the history (``keep_runs`` > 1), else removed.
+
+    The run moves to ``<run_name>.history/<finished stamp>`` without :data:`HISTORY_LEAVES_OUT`
+    (moving within the outputs folder copies nothing). A failure here never fails the run (the
+    new run is already in place): it is logged, and the replaced run removed.
+    """
+    if keep_runs > 1:
+        try:
+            for name in HISTORY_LEAVES_OUT:
+                (previous / name).unlink(missing_ok=True)
+            history_folder(final).mkdir(exist_ok=True)
+            os.rename(previous, _unique(history_folder(final) / _finished_stamp(previous)))
+        except OSError as exc:
+            log.warning("could not keep the replaced run %s in the history: %s", previous, exc)
+    shutil.rmtree(previous, ignore_errors=True)
+    _prune(final, keep_runs)
+
+
+def _prune(final: Path, keep_runs: int) -> None:
+    """Remove the oldest runs of the history so that, with ``final``, ``keep_runs`` are kept."""
+    history = history_folder(final)
+    if not history.is_dir():
+        return
+    kept = sorted(p for p in history.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for old in kept[: max(0, len(kept) - (keep_runs - 1))]:
+        log.info("removing %s from the history (runner.keep_runs: %d)", old.name, keep_runs)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _finished_stamp(folder: Path) -> str:
+    """When the run in ``folder`` finished (its ``run.json``), as a folder name; else the mtime."""
+    try:
+        finished = dt.datetime.fromisoformat(str(read_json(folder / "run.json")["finished"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        finished = dt.datetime.fromtimestamp(folder.stat().st_mtime, dt.UTC)
+    return _stamp(finished.astimezone(dt.UTC) if finished.tzinfo else finished)
+
+
+def _swap_into_place(build: Path, final: Path, stamp: str, *, keep_runs: int = 1) -> None:
     """Replace ``final`` by ``build`` so ``final`` always holds a complete run.
 
     On Linux the two folders are exchanged atomically; elsewhere the old run is renamed aside
     first, and :func:`_recover` puts it back if the process dies between the two renames.
+    The replaced run then goes to the history (:func:`_retire`).
     """
     if not final.exists():
         os.rename(build, final)
+        _prune(final, keep_runs)
         return
     if _exchange(build, final):
-        shutil.rmtree(build, ignore_errors=True)  # now holds the previous run
+        _retire(build, final, keep_runs)  # build now holds the previous run
         return
     aside = _unique(final.with_name(f".{final.name}.replaced-{stamp}"))
     os.rename(final, aside)
@@ -94,7 +150,7 @@ def _swap_into_place(build: Path, final: Path, stamp: str) -> None:
     except BaseException:
         os.rename(aside, final)
         raise
-    shutil.rmtree(aside, ignore_errors=True)
+    _retire(aside, final, keep_runs)
 
 
 def _recover(outputs: Path, run_name: str) -> list[Path]:
