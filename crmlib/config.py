@@ -200,7 +200,10 @@ class TableSource(_Strict):
 
 
 class SourceConfig(_Strict):
-    """The user's files, mapped to the four contract tables (and an experiment export).
+    """The user's files, mapped to the contract tables (and an experiment export).
+
+    Optional tables besides customers, events and assignments: ``surveys`` (NPS and CSAT
+    responses) and ``marketing_spend`` (spend per day and acquisition channel).
 
     ``transactions`` is required unless ``experiment_export`` is given: a params file with only
     an experiment export runs 07_ab_test alone (the runner skips the stages that need orders).
@@ -214,6 +217,16 @@ class SourceConfig(_Strict):
     customers: TableSource | None = None
     events: TableSource | None = None
     assignments: TableSource | None = None
+    surveys: TableSource | None = Field(
+        default=None,
+        description="survey responses: customer_id, response_ts, survey (nps | csat), score "
+        "(NPS 0-10, CSAT 1-5)",
+    )
+    marketing_spend: TableSource | None = Field(
+        default=None,
+        description="marketing spend: date, acquisition_channel, spend (run currency), "
+        "optional campaign",
+    )
     experiment_export: TableSource | None = Field(
         default=None,
         description="per-customer experiment outcomes from an experimentation platform "
@@ -239,7 +252,11 @@ class SourceConfig(_Strict):
                     "source.transactions (the orders every stage reads) or, to analyse an "
                     "experiment alone, source.experiment_export"
                 )
-            tables = [t for t in ("customers", "events", "assignments") if getattr(self, t)]
+            tables = [
+                t
+                for t in ("customers", "events", "assignments", "surveys", "marketing_spend")
+                if getattr(self, t)
+            ]
             if tables:
                 raise ValueError(
                     f"{', '.join(tables)} set without transactions; expected source.transactions "

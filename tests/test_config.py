@@ -140,7 +140,8 @@ def test_the_default_file_writes_the_models_defaults():
             lambda d: d.update(
                 source=d["source"] | {"transactions": None, "experiment_export": {"path": "ab.csv"}}
             ),
-            r"key 'source': .*customers, events, assignments set without transactions; "
+            r"key 'source': .*customers, events, assignments, surveys, marketing_spend set without "
+            r"transactions; "
             r"expected source\.transactions",
         ),
         (

@@ -5,7 +5,7 @@ both engines and the first difference fails the test, naming the query and the c
 (integers, text, dates and flags identical; floats within 1e-9 relative; row order free).
 01_ingest reads each source file on both engines too (:meth:`Engine.load_file`: DuckDB's
 reader and Spark's, compared row by row) and writes the artifacts from DuckDB's side. Four
-worlds: a synthetic shop with all four tables (its cohorts run once more by signup date), the
+worlds: a synthetic shop with all six tables (its cohorts run once more by signup date), the
 three-customer export of tests/test_e2e_real_data.py (bad values, a guest, a refund, a
 single-class holdout), the same seen two years later (nobody active) and the hand-made ugly
 shop (12 customers, decimal commas, line items, refunds). Together they must run every SQL
@@ -50,8 +50,15 @@ def _synthetic(folder: Path) -> Path:
     )  # fmt: skip
     assert written.returncode == 0, written.stderr
     params = yaml.safe_load((REPO_ROOT / "params" / "default.yaml").read_text("utf-8"))
-    for table in ("transactions", "customers", "events", "assignments"):
-        params["source"][table]["path"] = str(next(data.glob(f"{table}.csv*")))
+    for table in (
+        "transactions",
+        "customers",
+        "events",
+        "assignments",
+        "surveys",
+        "marketing_spend",
+    ):
+        params["source"][table] = {"path": str(next(data.glob(f"{table}.csv*")))}
     for section in ("segments", "churn"):
         params[section]["suppression_list"] = str(REPO_ROOT / "data" / "sample" / "suppression.csv")
     params["run_name"] = "synthetic"

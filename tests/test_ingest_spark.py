@@ -60,6 +60,10 @@ EVENTS = (
 )
 
 
+#: The hand-made surveys and spend files of tests/test_ingest_surveys_spend.py.
+SURVEYS_SPEND = Path(__file__).resolve().parent / "data" / "surveys_spend"
+
+
 @pytest.fixture(scope="module")
 def spark() -> Iterator[SparkEngine]:
     engine = SparkEngine(master="local[2]", conf={"spark.sql.shuffle.partitions": "2"})
@@ -89,6 +93,8 @@ def _export(folder: Path) -> WorkbookParams:
             "customers": {"path": str(folder / "customers.csv"),
                           "timestamp_format": "%d/%m/%Y %H:%M %z"},
             "events": {"path": str(folder / "events.csv"), "encoding": "latin-1"},
+            "surveys": {"path": str(SURVEYS_SPEND / "surveys.csv")},
+            "marketing_spend": {"path": str(SURVEYS_SPEND / "marketing_spend.csv")},
         },
         "ingest": {"amount_max": 1000, "reject_share_warn": 0.6, "reject_share_fail": 0.9},
     })  # fmt: skip
@@ -133,6 +139,23 @@ def test_ingest_on_spark_matches_duckdb_statement_by_statement(
     by_order = transactions.set_index("order_id")
     assert (by_order.loc["O7", "amount"], by_order.loc["R7", "amount"]) == (30.0, -30.0)
     assert bool(by_order.loc["R7", "is_return"])
+    for name in ("ingest_stage_surveys", "ingest_stage_marketing_spend", "ingest_set_rejects"):
+        assert name in dual.ran, f"{name} did not run on both engines"
+    for table, read in (("surveys", 16), ("marketing_spend", 15)):
+        summary = result.quality["tables"][table]
+        assert summary["rows_read"] == read and summary["rows_reconcile"]
+        assert (
+            read
+            == summary["rows_accepted"] + summary["rows_after_as_of"] + summary["rows_rejected"]
+        )
+    # the hand-made surveys and spend files: each reject as DuckDB gives it
+    reasons = {key: r.reason for key, r in by_row.items()}
+    assert reasons[("surveys", 9)] == "invalid_value"  # 7.5 is not a whole score
+    assert reasons[("marketing_spend", 4)] == "bad_timestamp"  # 01/03/2025 is not ISO 8601
+    assert reasons[("marketing_spend", 11)] == "conflicting_spend"
+    assert reasons[("marketing_spend", 14)] == "duplicate_row"  # a copy with an empty campaign
+    spend = pd.read_parquet(tmp_path / "run" / "data" / "marketing_spend.parquet")
+    assert sorted(spend["spend"]) == [1.234, 55.0, 80.0, 120.5, 1000.0]
 
 
 def test_a_row_with_too_many_fields_stops_spark_as_it_stops_duckdb(

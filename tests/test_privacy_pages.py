@@ -23,12 +23,11 @@ pytestmark = pytest.mark.slow
 
 SHOP_CUSTOMERS = 300
 SHOP_SEED = 4
-TABLES = ("transactions", "customers", "events", "assignments")
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 300-customer shop written by the generator's CLI (all four tables, a suppression list)."""
+    """A 300-customer shop written by the generator's CLI (all six tables, a suppression list)."""
     data = tmp_path_factory.mktemp("shop300") / "data"
     written = subprocess.run(
         [sys.executable, "-m", "crmlib.synth", "--customers", str(SHOP_CUSTOMERS),
@@ -43,7 +42,7 @@ def _params_for(shop: Path, folder: Path, *, min_cell_size: int) -> Path:
     """params/default.yaml pointed at the shop, with ``privacy.min_cell_size`` set."""
     params = yaml.safe_load(DEFAULT_PARAMS.read_text("utf-8"))
     params["run_name"] = f"shop-k{min_cell_size}"
-    for table in TABLES:
+    for table in params["source"]:  # the four core tables, surveys and marketing_spend
         params["source"][table]["path"] = str(shop / f"{table}.csv")
     for section in ("segments", "churn"):
         if params[section].get("suppression_list"):

@@ -21,6 +21,11 @@ END = pd.Timestamp("2025-12-31 23:59:59")
 START = pd.Timestamp("2023-01-01 00:00:00")
 TABLES = (
     "customers", "transactions", "events", "assignments", "dirty_transactions", "suppression",
+    "latent", "surveys", "marketing_spend",
+)  # fmt: skip
+#: The tables of version 3, which the survey and spend streams (version 4) must leave alone.
+BEFORE_SURVEYS = (
+    "customers", "transactions", "events", "assignments", "dirty_transactions", "suppression",
     "latent",
 )  # fmt: skip
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -152,6 +157,9 @@ def test_written_row_counts_match_truth(
     assert len(written["assignments"]) == realized["n_assignments"]
     assert len(written["suppression"]) == small.truth["suppression"]["n_rows"]
     assert len(written["truth_customers"]) == realized["n_customers"]
+    surveys = small.truth["surveys"]["realized"]
+    assert len(written["surveys"]) == surveys["n_nps"] + surveys["n_csat"]
+    assert len(written["marketing_spend"]) == small.truth["marketing_spend"]["realized"]["n_rows"]
     n_dirty = sum(small.truth["dirty"].values())
     assert (
         realized["n_transaction_rows"] == realized["n_orders"] + realized["n_refund_rows"] + n_dirty
@@ -178,6 +186,16 @@ def test_written_formats(written: dict[str, pd.DataFrame]) -> None:
     assert latent["dropout_ts"].str.fullmatch(f"({ts_pattern})?").all()
     assert ((latent["dropout_ts"] == "") == (latent["alive_at_end"] == "true")).all()
     assert set(latent["alive_at_end"]) == {"true", "false"}
+    surveys = written["surveys"]
+    assert list(surveys.columns) == ["customer_id", "response_ts", "survey", "score"]
+    assert surveys["response_ts"].str.fullmatch(ts_pattern).all()
+    assert set(surveys["survey"]) == {"nps", "csat"}
+    assert surveys["score"].str.fullmatch(r"\d{1,2}").all()
+    spend = written["marketing_spend"]
+    assert list(spend.columns) == ["date", "acquisition_channel", "spend", "campaign"]
+    assert spend["date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    assert spend["spend"].str.fullmatch(r"\d+\.\d{2}").all()
+    assert (spend["campaign"] == "").any() and (spend["campaign"] != "").any()
     tx = written["transactions"]
     clean_ts = tx["order_ts"].str.fullmatch(ts_pattern)
     clean_amount = tx["amount"].str.fullmatch(r"-?\d+\.\d{2}")
@@ -445,6 +463,171 @@ def test_event_volume_is_moderate(small: synth.SyntheticCRM) -> None:
     assert len(small.events) < 15 * len(small.customers)
 
 
+# --- surveys and marketing spend -----------------------------------------------------------
+
+
+def test_survey_and_spend_streams_do_not_change_the_other_tables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Same seed: the tables of version 3 are identical with the new tables, without them, and
+    with very different survey and spend draws."""
+    usual = synth.generate(1_500, seed=5)
+    empty = (pd.DataFrame(), {})
+    monkeypatch.setattr("crmlib.synth._generate.draw_surveys", lambda *a, **k: empty)
+    monkeypatch.setattr("crmlib.synth._generate.survey_truth", lambda *a, **k: {})
+    monkeypatch.setattr("crmlib.synth._generate.draw_marketing_spend", lambda *a, **k: empty)
+    monkeypatch.setattr("crmlib.synth._generate.spend_truth", lambda *a, **k: {})
+    without = synth.generate(1_500, seed=5)
+    monkeypatch.undo()
+    monkeypatch.setattr("crmlib.synth._surveys.SURVEY_STREAM", 77)
+    monkeypatch.setattr(
+        "crmlib.synth._surveys.NPS_RESPONSE", dict(share=0.95, min_days=1, max_days=5)
+    )
+    monkeypatch.setattr("crmlib.synth._spend.SPEND_STREAM", 78)
+    monkeypatch.setattr("crmlib.synth._spend.SPEND_NOISE_SD", 0.5)
+    other = synth.generate(1_500, seed=5)
+    assert without.surveys.empty and without.marketing_spend.empty
+    assert len(other.surveys) > len(usual.surveys)
+    assert not other.marketing_spend["spend"].equals(usual.marketing_spend["spend"])
+    for name in BEFORE_SURVEYS:
+        pd.testing.assert_frame_equal(getattr(usual, name), getattr(without, name))
+        pd.testing.assert_frame_equal(getattr(usual, name), getattr(other, name))
+    for key in ("surveys", "marketing_spend"):
+        usual.truth.pop(key), without.truth.pop(key), other.truth.pop(key)
+    for notes in (usual.truth["notes"], without.truth["notes"], other.truth["notes"]):
+        notes.pop("surveys"), notes.pop("marketing_spend")
+    assert usual.truth == without.truth == other.truth
+
+
+def test_survey_and_spend_columns(small: synth.SyntheticCRM) -> None:
+    surveys, spend = small.surveys, small.marketing_spend
+    assert list(surveys.columns) == ["customer_id", "response_ts", "survey", "score"]
+    assert surveys["response_ts"].is_monotonic_increasing
+    assert surveys["response_ts"].between(START, END).all()
+    assert set(surveys["customer_id"]) <= set(small.customers["customer_id"])
+    nps = surveys[surveys["survey"] == "nps"]
+    csat = surveys[surveys["survey"] == "csat"]
+    assert nps["score"].between(0, 10).all() and csat["score"].between(1, 5).all()
+    # at most one answer of each kind per customer, never before signup
+    assert not surveys.duplicated(["customer_id", "survey"]).any()
+    signup = small.customers.set_index("customer_id")["signup_ts"]
+    assert (surveys["response_ts"] > signup.reindex(surveys["customer_id"]).to_numpy()).all()
+    assert list(spend.columns) == ["date", "acquisition_channel", "spend", "campaign"]
+    assert (spend["spend"] >= 0).all()
+    assert not spend.duplicated(["date", "acquisition_channel", "campaign"]).any()
+    campaigns = sum(len(c) for c in small.truth["marketing_spend"]["campaigns"].values())
+    assert len(spend) == 1_096 * campaigns  # every day of the window, every channel and campaign
+
+
+def _nps(scores: pd.Series) -> float:
+    return 100.0 * (float((scores >= 9).mean()) - float((scores <= 6).mean()))
+
+
+def test_nps_and_csat_by_channel_are_recovered(big: synth.SyntheticCRM) -> None:
+    """NPS and mean CSAT per channel from the raw answers: within 3 standard errors of the
+    planted values (NPS = 100 (P(9-10) - P(0-6)), CSAT = sum k P(k); truth.surveys)."""
+    channel = big.customers.set_index("customer_id")["acquisition_channel"].astype(str)
+    answers = big.surveys.assign(channel=channel.reindex(big.surveys["customer_id"]).to_numpy())
+    planted = big.truth["surveys"]
+    for name, group in answers[answers["survey"] == "nps"].groupby("channel"):
+        p, d = planted["nps_p"][name]["promoter"], planted["nps_p"][name]["detractor"]
+        se = 100.0 * np.sqrt((p + d - (p - d) ** 2) / len(group))
+        assert se < 1.5  # thousands of answers per channel
+        assert _nps(group["score"]) == pytest.approx(planted["nps_planted"][name], abs=3 * se)
+        assert _nps(group["score"]) == pytest.approx(
+            planted["realized"]["nps_by_channel"][name]["nps"], abs=1e-4
+        )  # the truth rounds to 4 decimals
+    for name, group in answers[answers["survey"] == "csat"].groupby("channel"):
+        probs = np.array(list(planted["csat_p"][name].values()))
+        mean = float((np.arange(1, 6) * probs).sum())
+        se = np.sqrt(float(((np.arange(1, 6) - mean) ** 2 * probs).sum()) / len(group))
+        assert group["score"].mean() == pytest.approx(mean, abs=3 * se)
+    # the channels rank as planted (gaps of 5 NPS points and more)
+    nps = answers[answers["survey"] == "nps"].groupby("channel")["score"].apply(_nps)
+    assert list(nps.sort_values(ascending=False).index) == sorted(
+        planted["nps_planted"], key=lambda c: -planted["nps_planted"][c]
+    )
+
+
+def test_promoters_retain_better(big: synth.SyntheticCRM) -> None:
+    """Satisfaction is tied to the planted dropout probability: promoters order again more
+    often in the year after answering, and their planted p_dropout is lower."""
+    nps = big.surveys[big.surveys["survey"] == "nps"]
+    nps = nps[nps["response_ts"] <= END - pd.Timedelta(days=365)]
+    category = pd.cut(nps["score"], [-1, 6, 8, 10], labels=["detractor", "passive", "promoter"])
+    orders = orders_of(big)[["customer_id", "order_ts"]]
+    joined = nps.assign(category=category.to_numpy()).merge(orders, on="customer_id")
+    after = joined["order_ts"] > joined["response_ts"]
+    within = after & (joined["order_ts"] <= joined["response_ts"] + pd.Timedelta(days=365))
+    keys = ["customer_id", "response_ts"]
+    again = joined.assign(within=within).groupby(keys)["within"].any()
+    by_category = nps.set_index(keys)["score"].reindex(again.index)
+    share = again.groupby(
+        pd.cut(by_category, [-1, 6, 8, 10], labels=["detractor", "passive", "promoter"]),
+        observed=True,
+    ).mean()
+    n = by_category.size
+    assert share["promoter"] > share["passive"] > share["detractor"]
+    assert share["promoter"] - share["detractor"] > 6 * np.sqrt(0.25 * 2 / (n / 3))
+    realized = big.truth["surveys"]["realized"]["by_nps_category"]
+    # the truth records the same link on the planted parameters and on the orders
+    assert realized["promoter"]["mean_p_dropout"] < realized["passive"]["mean_p_dropout"]
+    assert realized["passive"]["mean_p_dropout"] < realized["detractor"]["mean_p_dropout"]
+    repeat = {name: realized[name]["repeat_within_365d_of_answer"] for name in realized}
+    assert repeat["promoter"] > repeat["detractor"]
+
+
+def test_cac_by_channel_is_recovered(big: synth.SyntheticCRM) -> None:
+    """Spend through a channel over the window / its new customers = the planted CAC within
+    5% (the monthly noise has sd 10%: over 36 months the spend-weighted mean factor has an sd
+    near 1.7%, so 5% is three of them), and exactly the truth's realized CAC."""
+    spend = big.marketing_spend.groupby("acquisition_channel", observed=True)["spend"].sum()
+    new = big.customers["acquisition_channel"].value_counts()
+    truth = big.truth["marketing_spend"]
+    for channel, planted in truth["cac_planted"].items():
+        cac = spend[channel] / new[channel]
+        assert cac == pytest.approx(planted, rel=0.05), channel
+        assert cac == pytest.approx(truth["realized"]["by_channel"][channel]["cac"], rel=1e-6)
+    # and per month: spend / new customers of the month, within the planted noise
+    month = pd.to_datetime(big.marketing_spend["date"]).dt.to_period("M")
+    monthly = big.marketing_spend.groupby([big.marketing_spend["acquisition_channel"], month],
+                                          observed=True)["spend"].sum()  # fmt: skip
+    signups = big.customers.groupby(
+        [big.customers["acquisition_channel"], big.customers["signup_ts"].dt.to_period("M")],
+        observed=True,
+    ).size()
+    ratio = (monthly / signups).dropna()
+    cac = pd.Series(truth["cac_planted"])
+    factor = ratio / cac.reindex(ratio.index.get_level_values(0)).to_numpy()
+    assert factor.mean() == pytest.approx(1.0, abs=0.03)
+    assert factor.std() == pytest.approx(truth["noise_sd"], rel=0.25)
+
+
+@pytest.mark.skipif(not (SAMPLE_DIR / "truth.json").exists(), reason="data/sample not generated")
+def test_committed_sample_surveys_and_spend_recover_the_truth() -> None:
+    """The committed sample's files, read as ingest reads them: NPS within 3 standard errors
+    per channel, CAC within 10% (5,000 customers: the same monthly noise, fewer months with
+    signups at the start)."""
+    truth = json.loads((SAMPLE_DIR / "truth.json").read_text())
+    customers = pd.read_csv(SAMPLE_DIR / "customers.csv.gz", dtype=str)
+    surveys = pd.read_csv(SAMPLE_DIR / "surveys.csv.gz", dtype={"customer_id": str})
+    spend = pd.read_csv(SAMPLE_DIR / "marketing_spend.csv.gz", dtype={"campaign": str})
+    channel = customers.set_index("customer_id")["acquisition_channel"]
+    nps = surveys[surveys["survey"] == "nps"]
+    for name, group in nps.groupby(channel.reindex(nps["customer_id"]).to_numpy()):
+        p = truth["surveys"]["nps_p"][name]["promoter"]
+        d = truth["surveys"]["nps_p"][name]["detractor"]
+        se = 100.0 * np.sqrt((p + d - (p - d) ** 2) / len(group))
+        assert _nps(group["score"]) == pytest.approx(
+            truth["surveys"]["nps_planted"][name], abs=3 * se
+        )
+    new = channel.value_counts()
+    for name, total in spend.groupby("acquisition_channel")["spend"].sum().items():
+        assert total / new[name] == pytest.approx(
+            truth["marketing_spend"]["cac_planted"][name], rel=0.10
+        )
+
+
 # --- suppression list ------------------------------------------------------------------
 
 
@@ -613,7 +796,9 @@ def test_cli_writes_all_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         "assignments.csv",
         "customers.csv",
         "events.csv",
+        "marketing_spend.csv",
         "suppression.csv",
+        "surveys.csv",
         "transactions.csv",
         "truth.json",
         "truth_customers.csv",
@@ -648,7 +833,8 @@ def test_committed_sample_is_reproducible(tmp_path: Path) -> None:
     """data/sample was written by `python -m crmlib.synth --customers 5000 --seed 20251231`.
 
     Every committed file has the same content as a fresh write: the suppression list and the
-    latent truth (added in version 3) left the four contract tables unchanged.
+    latent truth (added in version 3) left the four contract tables unchanged, and so did the
+    surveys and the marketing spend (version 4, each from its own random stream).
     """
     truth = json.loads((SAMPLE_DIR / "truth.json").read_text())
     regenerated = synth.generate(5_000, seed=20251231)

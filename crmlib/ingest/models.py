@@ -14,7 +14,9 @@ __all__ = [
 ]
 
 
-_TABLE_ORDER = ("transactions", "customers", "events", "assignments")
+_TABLE_ORDER = ("transactions", "customers", "events", "assignments", "surveys", "marketing_spend")
+#: Optional tables a scorecard lists only when configured (newer than the four above).
+_LISTED_WHEN_PRESENT = ("surveys", "marketing_spend")
 
 
 def _share(part: int, whole: int) -> float:
@@ -47,7 +49,7 @@ def rejects_by_reason(quality: Mapping[str, Any]) -> pd.DataFrame:
     records = [
         {"table": table, "reason": reason, "rows": int(n)}
         for table in _TABLE_ORDER
-        for reason, n in quality["tables"][table].get("rejected_by_reason", {}).items()
+        for reason, n in quality["tables"].get(table, {}).get("rejected_by_reason", {}).items()
         if n
     ]
     frame = pd.DataFrame(records, columns=["table", "reason", "rows"])

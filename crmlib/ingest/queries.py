@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from crmlib.config import TableSource, WorkbookParams
-from crmlib.engine import Engine, load_sql
+from crmlib.engine import Engine, load_sql, quote_identifier
 from crmlib.errors import StageInputMissing
 from crmlib.facts import FACT_TABLES, build_facts
 from crmlib.ingest.sources import StagedTable, drop_raw, transaction_expressions
@@ -57,6 +58,9 @@ ARTIFACT_DTYPES: dict[str, dict[str, str]] = {
         "customer_id": "str", "experiment_id": "str", "variant": "str", "assigned_ts": "datetime64[us]",
         "cost": "float64",
     },
+    "surveys": {"customer_id": "str", "response_ts": "datetime64[us]", "survey": "str", "score": "Int64"},
+    # date: a calendar day (read as datetime.date, as daily_orders' date)
+    "marketing_spend": {"date": "object", "acquisition_channel": "str", "spend": "float64", "campaign": "str"},
     "rejects": {
         "table": "str", "source_file": "str", "source_row": "int64", "reason": "str", "column": "str",
         "detail": "str", "amount": "float64", "raw_record": "str",
@@ -76,18 +80,38 @@ ARTIFACT_DTYPES: dict[str, dict[str, str]] = {
 
 
 #: SQL types of the canonical columns of the optional tables (the accepted-rows query casts to them).
+#: ("object" columns of these tables are calendar days.)
 _SQL_TYPES = {"str": "VARCHAR", "datetime64[us]": "TIMESTAMP", "float64": "DOUBLE", "Int64": "BIGINT",
-              "boolean": "BOOLEAN"}  # fmt: skip
+              "boolean": "BOOLEAN", "object": "DATE"}  # fmt: skip
 
 
-#: Set-level key rules of the optional tables: key columns, reason code, label for details.
-_KEYS: dict[str, tuple[str, str, str] | None] = {
-    "customers": ("customer_id", "duplicate_customer", "customer_id"),
+@dataclass(frozen=True)
+class _Key:
+    """A set-level key rule of an optional table: a later row of the same key with other content
+    is rejected with ``reason`` (in ``column``); the detail names the key as ``label``."""
+
+    columns: tuple[str, ...]
+    reason: str
+    label: str
+    column: str
+
+
+#: Set-level key rules of the optional tables (None: exact duplicates only).
+_KEYS: dict[str, _Key | None] = {
+    "customers": _Key(("customer_id",), "duplicate_customer", "customer_id", "customer_id"),
     "events": None,
-    "assignments": (
-        "customer_id, experiment_id",
+    "assignments": _Key(
+        ("customer_id", "experiment_id"),
         "conflicting_assignment",
         "customer_id in this experiment",
+        "customer_id",
+    ),
+    "surveys": None,
+    "marketing_spend": _Key(
+        ("date", "acquisition_channel", "campaign"),
+        "conflicting_spend",
+        "date, acquisition_channel and campaign",
+        "spend",
     ),
 }
 
@@ -275,33 +299,46 @@ def _table_summary(
 
 
 def _ingest_other(
-    engine: Engine, staged: StagedTable, artifacts: _Artifacts, *, base: Path
+    engine: Engine,
+    staged: StagedTable,
+    artifacts: _Artifacts,
+    *,
+    base: Path,
+    has_customers: bool = False,
 ) -> dict[str, Any]:
-    """Set-level rejects, accepted rows to parquet, rejects collected; the table's summary."""
+    """Set-level rejects, accepted rows to parquet, rejects collected; the table's summary.
+
+    With a customers table (read first, ``has_customers``), the summary of ``surveys`` counts
+    the accepted responses of customers it lacks (``unknown_customer_rows``: kept, as events
+    are) and that of ``marketing_spend`` lists the channels of accepted spend through which
+    no customer was acquired (``channels_without_customers``: a warning, kept).
+    """
     table = staged.table
     set_rejects = f"ingest_set_rejects_{table}"
     dtypes = ARTIFACT_DTYPES[table]
     key = _KEYS[table]
+    key_columns = ", ".join(quote_identifier(name) for name in key.columns) if key else ""
     engine.execute(
         "ingest_set_rejects",
         {
             "has_key": key is not None,
-            "key_reason": key[1] if key else "",
-            "key_column": key[0].split(",")[0] if key else "",
-            "key_label": key[2] if key else "",
+            "key_reason": key.reason if key else "",
+            "key_column": key.column if key else "",
+            "key_label": key.label if key else "",
         },
         identifiers={
             "stage": staged.relation,
             "target": set_rejects,
-            "content": ", ".join(dtypes),
-            "key": key[0] if key else "file_no",
-            "group_key": f"hash({key[0]})" if key else "row_hash",
+            "content": ", ".join(quote_identifier(name) for name in dtypes),
+            "key": key_columns if key else "file_no",
+            "group_key": f"hash({key_columns})" if key else "row_hash",
         },
     )
     counts = _counts(engine, staged, set_rejects, "NULL")
     _collect_rejects(engine, staged, set_rejects, "NULL")
     columns = ", ".join(
-        f"CAST(s.{name} AS {_SQL_TYPES[dtype]}) AS {name}" for name, dtype in dtypes.items()
+        f"CAST(s.{quote_identifier(name)} AS {_SQL_TYPES[dtype]}) AS {quote_identifier(name)}"
+        for name, dtype in dtypes.items()
     )
     query = _render(
         "ingest_accepted",
@@ -317,8 +354,39 @@ def _ingest_other(
     summary["rows_reconcile"] = (
         summary["rows_reconcile"] and rows_written == counts["rows_accepted"]
     )
+    if table in ("surveys", "marketing_spend"):
+        summary.update(_customer_checks(engine, table, artifacts, has_customers=has_customers))
     engine.execute(f"DROP TABLE IF EXISTS {staged.relation}; DROP TABLE IF EXISTS {set_rejects}")
     return summary
+
+
+def _customer_checks(
+    engine: Engine, table: str, artifacts: _Artifacts, *, has_customers: bool
+) -> dict[str, Any]:
+    """Surveys of unknown customers, spend on channels without customers (None: no customers)."""
+    written = f"ingest_{table}_written"
+    engine.register_parquet(written, artifacts.pending[table])
+    if table == "surveys":
+        unknown = engine.scalar(
+            f"SELECT count(*) FROM {written} AS w WHERE NOT EXISTS "
+            "(SELECT 1 FROM ingest_known_customers AS k WHERE k.customer_id = w.customer_id)"
+        )
+        if has_customers and unknown:
+            log.warning("surveys: %d response(s) of customers not in customers", unknown)
+        return {"unknown_customer_rows": int(unknown or 0) if has_customers else None}
+    if not has_customers:
+        return {"channels_without_customers": None}
+    channels = engine.query(
+        f"SELECT DISTINCT acquisition_channel FROM {written} AS w WHERE NOT EXISTS "
+        "(SELECT 1 FROM ingest_customers_written AS c "
+        "WHERE c.acquisition_channel = w.acquisition_channel) ORDER BY acquisition_channel"
+    )["acquisition_channel"]
+    unmatched = [str(channel) for channel in channels]
+    if unmatched:
+        log.warning(
+            "marketing_spend: no customer was acquired through %s (kept)", ", ".join(unmatched)
+        )
+    return {"channels_without_customers": unmatched}
 
 
 # -- transactions ------------------------------------------------------------------------------------

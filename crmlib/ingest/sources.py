@@ -23,6 +23,7 @@ __all__ = [
     "CONTRACT_COLUMNS",
     "CHANNELS",
     "EVENT_TYPES",
+    "SURVEY_SCORES",
     "REJECT_REASONS",
     "SourceFile",
     "StagedTable",
@@ -41,18 +42,22 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The contract tables, in the order ingest processes and reports them.
-TABLES: tuple[str, ...] = ("transactions", "customers", "events", "assignments")
+TABLES: tuple[str, ...] = (
+    "transactions", "customers", "events", "assignments", "surveys", "marketing_spend",
+)  # fmt: skip
 REQUIRED_TABLES: tuple[str, ...] = ("transactions",)
 
 #: Allowed values of events.channel and events.event_type (compared in lower case).
 CHANNELS: tuple[str, ...] = ("email", "sms", "push")
 EVENT_TYPES: tuple[str, ...] = ("sent", "open", "click", "unsubscribe")
+#: Allowed values of surveys.survey (compared in lower case) and the whole scores each allows.
+SURVEY_SCORES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5)}
 
 #: Every reject reason code and every contract column, as ENUM types for the staged tables.
 _REASON_CODES = (
     "missing_customer_id", "missing_order_id", "bad_timestamp", "bad_amount", "bad_quantity", "future_timestamp",
     "amount_out_of_bounds", "invalid_value", "duplicate_row", "conflicting_order", "duplicate_customer",
-    "conflicting_assignment",
+    "conflicting_assignment", "conflicting_spend",
 )  # fmt: skip
 
 #: Reject reason codes per table, in precedence order (the first that applies is recorded).
@@ -69,6 +74,11 @@ REJECT_REASONS: dict[str, tuple[str, ...]] = {
     "assignments": (
         "missing_customer_id", "invalid_value", "bad_timestamp", "bad_amount", "future_timestamp",
         "duplicate_row", "conflicting_assignment",
+    ),
+    "surveys": ("missing_customer_id", "bad_timestamp", "invalid_value", "future_timestamp", "duplicate_row"),
+    "marketing_spend": (
+        "bad_timestamp", "invalid_value", "bad_amount", "future_timestamp", "duplicate_row",
+        "conflicting_spend",
     ),
 }  # fmt: skip
 
@@ -123,6 +133,18 @@ CONTRACT_COLUMNS: dict[str, tuple[ColumnSpec, ...]] = {
         *_spec("customer_id experiment_id variant", required=True),
         *_spec("assigned_ts", "timestamp", required=True),
         *_spec("cost", "number"),
+    ),
+    "surveys": (
+        *_spec("customer_id", required=True),
+        *_spec("response_ts", "timestamp", required=True),
+        *_spec("survey", required=True),
+        *_spec("score", "integer", required=True),
+    ),
+    "marketing_spend": (
+        *_spec("date", "timestamp", required=True),
+        *_spec("acquisition_channel", required=True),
+        *_spec("spend", "number", required=True),
+        *_spec("campaign"),
     ),
 }
 
@@ -524,12 +546,20 @@ def _stage_values(
             if fmt is None
             else f"a timestamp in the format {fmt} (source.{table}.timestamp_format)"
         ),
+        "date_expected": (
+            "an ISO 8601 date such as 2025-03-01"
+            if fmt is None
+            else f"a date in the format {fmt} (source.{table}.timestamp_format)"
+        ),
         "number_expected": _number_expected(source, table),
         "true_values": [v.lower() for v in source.true_values],
         "false_values": [v.lower() for v in source.false_values],
         "bool_expected": ", ".join([*source.true_values, *source.false_values]),
         "channels": list(CHANNELS),
         "event_types": list(EVENT_TYPES),
+        "survey_types": list(SURVEY_SCORES),
+        **{f"{survey}_min": low for survey, (low, _) in SURVEY_SCORES.items()},
+        **{f"{survey}_max": high for survey, (_, high) in SURVEY_SCORES.items()},
         "amount_min": float("-inf") if ingest.amount_min is None else float(ingest.amount_min),
         "amount_max": float("inf") if ingest.amount_max is None else float(ingest.amount_max),
         "has_order_id": has_order_id,

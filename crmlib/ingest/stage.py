@@ -286,11 +286,11 @@ def run_ingest(
     """Run stage 01_ingest: read, validate and net every source; write the artifacts.
 
     Transforms the configured sources (``params.source``: transactions required; customers,
-    events, assignments optional) into the run folder's ``transactions`` (one row per order
+    events, assignments, surveys, marketing_spend optional) into the run folder's ``transactions`` (one row per order
     with a customer id, net of its matched refunds, plus one row per refund order id matching
     no accepted order, kept as a return), ``unattributed`` (the same for guest orders, without
-    a customer id), ``customers``, ``events``, ``assignments`` (one row per accepted source
-    row; written only when configured, and a stale one from an earlier run is removed),
+    a customer id), ``customers``, ``events``, ``assignments``, ``surveys``,
+    ``marketing_spend`` (one row per accepted source row; written only when configured, and a stale one from an earlier run is removed),
     ``rejects`` (one row per rejected source row: table, file, row, reason, column, detail,
     amount, raw record), ``daily_orders`` (one row per calendar day) and ``quality.json``
     (counts only). Rows dated after ``as_of_date`` (but not after the run date) are counted
@@ -339,14 +339,16 @@ def run_ingest(
     try:
         _prepare(active)
         summaries: dict[str, dict[str, Any]] = {}
-        for table in ("customers", "events", "assignments"):
+        for table in TABLES[1:]:  # customers first: surveys and spend are checked against it
             source = getattr(params.source, table)
             if source is None:
                 summaries[table] = {"present": False}
                 continue
             staged = read_source(source, table=table, params=params, engine=active)
             _register_files(active, staged, base=base)
-            summaries[table] = _ingest_other(active, staged, artifacts, base=base)
+            summaries[table] = _ingest_other(
+                active, staged, artifacts, base=base, has_customers="customers" in present
+            )
         staged_tx = read_source(
             _transactions_source(params), table="transactions", params=params, engine=active
         )

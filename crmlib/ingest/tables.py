@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from crmlib.ingest.models import _TABLE_ORDER, _require_quality, _share
+from crmlib.ingest.models import _LISTED_WHEN_PRESENT, _TABLE_ORDER, _require_quality, _share
 
 __all__ = [
     "quality_scorecard",
@@ -19,7 +19,8 @@ def quality_scorecard(quality: Mapping[str, Any]) -> pd.DataFrame:
 
     Transforms ``quality`` into one row per contract table (rows read, accepted, without a
     customer id (guest orders), after the as-of date, rejected, the rejected share and whether
-    rows reconcile; "not configured" for an absent table), one row for transaction revenue
+    rows reconcile; "not configured" for an absent table, except surveys and marketing_spend,
+    listed only when configured), one row for transaction revenue
     (read = accepted + no customer id + after the as-of date + rejected, in the run's
     currency) and, when there are any, one row counting the extreme orders (kept, flagged).
 
@@ -39,7 +40,9 @@ def quality_scorecard(quality: Mapping[str, Any]) -> pd.DataFrame:
                "rejected share", "reconciles"]  # fmt: skip
     rows = []
     for table in _TABLE_ORDER:
-        summary = quality["tables"][table]
+        summary = quality["tables"].get(table, {"present": False})
+        if not summary["present"] and table in _LISTED_WHEN_PRESENT:
+            continue
         if not summary["present"]:
             rows.append(
                 dict.fromkeys(columns[1:], "–")

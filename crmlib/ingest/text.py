@@ -21,6 +21,8 @@ _SINGULAR = {
     "customers": "customer",
     "events": "event",
     "assignments": "assignment",
+    "surveys": "survey response",
+    "marketing_spend": "marketing spend",
 }
 
 

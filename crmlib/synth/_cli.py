@@ -20,9 +20,9 @@ DESCRIPTION = (
     "truth."
 )
 EPILOG = (
-    "profiles: 'default' writes the four contract tables (customers, transactions, events, "
-    "assignments), suppression.csv, truth_customers.csv and truth.json (window 2023-01-01 to "
-    "2025-12-31); 'retail-log' writes one line-item retail export, transactions.csv (Invoice, "
+    "profiles: 'default' writes the contract tables (customers, transactions, events, "
+    "assignments, surveys, marketing_spend), suppression.csv, truth_customers.csv and truth.json "
+    "(window 2023-01-01 to 2025-12-31); 'retail-log' writes one line-item retail export, transactions.csv (Invoice, "
     "StockCode, Description, Quantity, InvoiceDate, Price, Customer ID, Country: guest invoices, "
     "cancellation invoices, minute ticks, free items, large wholesale orders, prices with "
     "fractions of a cent, no dropout, data starting mid-history), truth_customers.csv and "

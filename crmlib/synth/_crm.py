@@ -12,7 +12,7 @@ __all__ = ["SyntheticCRM"]
 
 @dataclass(frozen=True)
 class SyntheticCRM:
-    """A generated CRM: the four contract tables, the suppression list and the planted truth.
+    """A generated CRM: the contract tables, the suppression list and the planted truth.
 
     Attributes
     ----------
@@ -43,6 +43,13 @@ class SyntheticCRM:
         Planted per-customer truth for known-answer tests, one row per customer in the order
         of ``customers``: *customer_id, acquisition_channel, lambda_per_day, p_dropout,
         dropout_ts* (NaT while alive), *alive_at_end, spend_nu*. Never read by the workbook.
+    surveys : pd.DataFrame
+        One row per survey answer: *customer_id, response_ts, survey* (``nps``/``csat``),
+        *score*; sorted by ``response_ts``. Drawn from its own random stream.
+    marketing_spend : pd.DataFrame
+        One row per day, acquisition channel and campaign: *date* (``datetime.date``),
+        *acquisition_channel, spend, campaign* (missing for channels without campaigns).
+        Drawn from its own random stream.
     """
 
     customers: pd.DataFrame
@@ -53,3 +60,5 @@ class SyntheticCRM:
     dirty_transactions: pd.DataFrame = field(default_factory=pd.DataFrame)
     suppression: pd.DataFrame = field(default_factory=pd.DataFrame)
     latent: pd.DataFrame = field(default_factory=pd.DataFrame)
+    surveys: pd.DataFrame = field(default_factory=pd.DataFrame)
+    marketing_spend: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -20,8 +20,10 @@ from crmlib.synth._orders import (
     transaction_table,
 )
 from crmlib.synth._refunds import draw_refunds, merge_rows
+from crmlib.synth._spend import draw_marketing_spend, spend_truth
 from crmlib.synth._suppression import draw_suppression
-from crmlib.synth._truth import build_truth, realized_counts
+from crmlib.synth._surveys import draw_surveys, survey_truth
+from crmlib.synth._truth import NEW_TABLE_NOTES, build_truth, realized_counts
 
 __all__ = ["generate"]
 
@@ -45,8 +47,10 @@ def generate(
     Refunds, orphan refunds, monthly campaigns, a win-back experiment with a planted uplift
     and injected dirty rows are added; everything planted is recorded in ``truth``, and the
     drawn per-customer parameters and dropout times in ``latent``. Last, a global suppression
-    list is drawn from its own stream (``default_rng([seed, 1])``), so every other table is
-    the same as without it.
+    list, the survey responses (NPS and CSAT, satisfaction tied to the planted dropout
+    probability) and the daily marketing spend (a planted CAC per channel) are drawn, each
+    from its own stream (``default_rng([seed, 1])``, ``[seed, 2]``, ``[seed, 3]``), so every
+    other table is the same as without them.
 
     Parameters
     ----------
@@ -130,6 +134,8 @@ def generate(
     # records values drawn above, the suppression list draws from its own stream
     latent = latent_table(customers, lam=lam, p_drop=p_drop, death_s=death_s, nu=nu, window=window)
     suppression = draw_suppression(seed, customers, window=window)
+    surveys, survey_latent = draw_surveys(seed, customers, p_drop=p_drop, window=window)
+    marketing_spend, spend_factor = draw_marketing_spend(seed, customers, window=window)
 
     realized = realized_counts(
         transactions,
@@ -154,6 +160,11 @@ def generate(
         realized=realized,
         suppression=suppression,
     )
+    truth["notes"].update(NEW_TABLE_NOTES)
+    truth["surveys"] = survey_truth(
+        survey_latent, customers, p_drop=p_drop, transactions=transactions, window=window
+    )
+    truth["marketing_spend"] = spend_truth(marketing_spend, customers, factor=spend_factor)
     log.info(
         "generated %d customers, %d transaction rows, %d events",
         n,
@@ -169,4 +180,6 @@ def generate(
         dirty,
         suppression=suppression,
         latent=latent,
+        surveys=surveys,
+        marketing_spend=marketing_spend,
     )

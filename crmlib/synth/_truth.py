@@ -28,7 +28,7 @@ from crmlib.synth._constants import (
 from crmlib.synth._experiment import Experiment
 from crmlib.synth._refunds import Refunds
 
-__all__ = ["build_truth", "realized_counts", "suppression_truth"]
+__all__ = ["NEW_TABLE_NOTES", "build_truth", "realized_counts", "suppression_truth"]
 
 NOTES = {
     "channel_expected_repeat_180d": "1 - (alpha / (alpha + 180 * 1.15)) ** r: P(2nd order within 180 days of the first), 1.15 = average seasonal rate multiplier",
@@ -39,6 +39,12 @@ NOTES = {
     "n_transaction_rows": "every data row of transactions.csv = n_orders + n_refund_rows + sum(dirty)",
     "suppression": "suppression.csv (never gzipped): round(share * n_customers) customers chosen uniformly at random plus n_unknown_ids stale ids absent from customers.csv; drawn from default_rng([seed, 1]), independent of every other table (events may be sent to suppressed customers)",
     "truth_customers": "truth_customers.csv: planted per-customer truth for tests (lambda_per_day, p_dropout, dropout_ts, alive_at_end, spend_nu), never read by the workbook; dropout_ts is the natural repeat purchase after which the customer dropped out, the only later orders are win-back orders induced by the experiment's treatment",
+}
+
+#: Notes on the survey and spend tables (version 4), added after the notes above.
+NEW_TABLE_NOTES = {
+    "surveys": "surveys.csv: NPS (0-10) and CSAT (1-5) answers, at most one of each per customer, drawn from default_rng([seed, 2]); the per-channel shares of NPS categories and CSAT scores are planted (truth.surveys.nps_p, csat_p) and satisfaction is tied to the planted p_dropout (truth.surveys.satisfaction_model): promoters drop out less",
+    "marketing_spend": "marketing_spend.csv: spend per day, acquisition channel and campaign, drawn from default_rng([seed, 3]); spend through a channel over the window / its customers = the planted CAC (truth.marketing_spend.cac_planted) times the realized noise (realized cac in truth.marketing_spend.realized)",
 }
 
 

@@ -131,7 +131,7 @@ def _write_csv(
 
 
 def write(crm: SyntheticCRM, out_dir: str | Path, *, compress: bool = False) -> dict[str, Path]:
-    """Write the four contract tables, the suppression list and the planted truth.
+    """Write the contract tables, the suppression list and the planted truth.
 
     Timestamps are written ``YYYY-MM-DD HH:MM:SS``, money with two decimals, booleans as
     ``true``/``false`` and missing values as empty fields. The injected dirty rows are
@@ -153,7 +153,9 @@ def write(crm: SyntheticCRM, out_dir: str | Path, *, compress: bool = False) -> 
     -------
     dict[str, Path]
         ``customers``, ``transactions``, ``events``, ``assignments``, ``suppression``,
-        ``truth_customers`` and ``truth`` paths.
+        ``surveys``, ``marketing_spend`` (when generated), ``truth_customers`` and ``truth``
+        paths. ``marketing_spend.csv`` writes ``date`` as ``YYYY-MM-DD`` and ``spend`` with
+        two decimals.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -169,6 +171,11 @@ def write(crm: SyntheticCRM, out_dir: str | Path, *, compress: bool = False) -> 
     _write_csv(crm.assignments, paths["assignments"], money=["cost"])
     paths["suppression"] = out / "suppression.csv"
     _write_csv(crm.suppression, paths["suppression"])
+    for name in ("surveys", "marketing_spend"):
+        table = getattr(crm, name)
+        if len(table.columns):
+            paths[name] = out / f"{name}{suffix}"
+            _write_csv(table, paths[name], money=["spend"] if name == "marketing_spend" else ())
     paths["truth_customers"] = out / f"truth_customers{suffix}"
     _write_csv(crm.latent, paths["truth_customers"])
     paths["truth"] = out / "truth.json"
