@@ -41,6 +41,7 @@ from crmlib.privacy import HIDDEN, SmallCells, small_counts_in_html
 __all__ = [
     "KINDS",
     "MINUS",
+    "signed_points",
     "Column",
     "format_number",
     "format_count",
@@ -134,6 +135,17 @@ def format_count(value: object) -> str:
         return HIDDEN
     number = float(value)  # type: ignore[arg-type]
     return _signed(f"{abs(number):,.0f}", number < 0)
+
+
+def signed_points(value: float, decimals: int = 1) -> str:
+    """A score in points (NPS) as a page reads it: signed; a value that rounds to 0 has no sign.
+
+    >>> signed_points(-0.04), signed_points(9.56), signed_points(-15.15)
+    ('0.0', '+9.6', '−15.2')
+    """
+    rounded = round(float(value), decimals)
+    text = f"{abs(rounded):.{decimals}f}"
+    return ("+" if rounded > 0 else MINUS if rounded < 0 else "") + text
 
 
 def format_percent(value: object, *, decimals: int = 1) -> str:

@@ -65,6 +65,8 @@ STAGE_ARTIFACTS: Mapping[str, StageArtifacts] = {
             "customers",
             "events",
             "assignments",
+            "surveys",
+            "marketing_spend",
             "rejects",
             "daily_orders",
             "customer_days",  # the shared purchase facts (crmlib.facts)
@@ -75,7 +77,7 @@ STAGE_ARTIFACTS: Mapping[str, StageArtifacts] = {
     "kpis": StageArtifacts(
         "02_kpis",
         reads=("transactions",),
-        optional=("customers", "events", "unattributed"),
+        optional=("customers", "events", "unattributed", "surveys"),
         writes=("kpis_by_period", "contactable_base", "channel_engagement"),
     ),
     "cohorts": StageArtifacts(
@@ -87,21 +89,22 @@ STAGE_ARTIFACTS: Mapping[str, StageArtifacts] = {
     "segments": StageArtifacts(
         "04_segments",
         reads=("transactions", "customer_days", "customer_facts"),
-        optional=("customers", "events"),
+        optional=("customers", "events", "surveys"),
         writes=("rfm", "segment_summary", "segment_migration", "clusters", "affinities"),
         previous=("rfm",),  # the baseline of "entered the segment"
     ),
     "clv": StageArtifacts(
         "05_clv",
         reads=("transactions", "customer_days", "customer_facts"),
-        optional=("customers", "rfm"),  # rfm: CLV by segment
+        # rfm: CLV by segment; kpis_by_period: cost per retained customer; surveys: CLV by NPS
+        optional=("customers", "rfm", "kpis_by_period", "marketing_spend", "surveys"),
         writes=("clv",),
     ),
     "churn": StageArtifacts(
         "06_churn",
         reads=("transactions", "customer_days", "customer_facts"),
         optional=("customers", "events", "rfm", "clv"),
-        writes=("churn_scores",),
+        writes=("churn_scores", "churn_by_segment"),
     ),
     # On an experiment export (ab_test.input export, or auto with source.experiment_export)
     # 07 requires nothing: crmlib.runner.required_artifacts.

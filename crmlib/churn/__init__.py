@@ -6,6 +6,8 @@ customers and chosen by validation log-loss; the holdout scorecard compares the 
 with a recency rule and the BTYD model of 05_clv refitted at the cutoff; drivers come from
 permutation importance and partial dependence; value at risk uses 05_clv's CLV when present,
 and the contact list goes through :mod:`crmlib.activation` (consent, suppression, control).
+Beside the model, :mod:`crmlib.churn.trend` measures the past: each period's retention and
+churn by RFM segment (scored at the end of the period before) and by acquisition channel.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from crmlib.churn.plots import (
     plot_partial_dependence,
     plot_risk_bands,
     plot_roc,
+    plot_segment_trend,
     plot_value_at_risk_by,
 )
 from crmlib.churn.queries import churn_cutoffs, churn_features, churn_tables
@@ -36,22 +39,27 @@ from crmlib.churn.stage import (
     holdout_scorecard,
     holdout_scores,
     score_customers,
+    segment_trend_artifact,
+    segment_trend_metrics,
     train_churn,
 )
 from crmlib.churn.tables import (
     band_table,
     comparison_table,
     scorecard_table,
+    segment_trend_table,
     value_at_risk_table,
 )
 from crmlib.churn.text import (
     churn_conclusion,
     describe_scorecard,
+    describe_segment_trend,
     describe_tables,
     describe_training,
     describe_value,
     model_card,
 )
+from crmlib.churn.trend import TREND_COLUMNS, churn_by_segment
 
 # What 06_churn calls as ``crm.churn.<name>``, and what code outside the package uses; every
 # other public name is imported from its module (queries, models.*, text, tables, plots, stage).
@@ -60,6 +68,9 @@ __all__ = [
     "churn_cutoffs",
     "churn_tables",
     "churn_features",
+    # trend: retention by segment and channel over time
+    "TREND_COLUMNS",
+    "churn_by_segment",
     # models
     "ChurnTraining",
     "calibration_table",
@@ -72,6 +83,7 @@ __all__ = [
     "describe_training",
     "describe_scorecard",
     "describe_value",
+    "describe_segment_trend",
     "model_card",
     "churn_conclusion",
     # tables
@@ -79,6 +91,7 @@ __all__ = [
     "scorecard_table",
     "value_at_risk_table",
     "band_table",
+    "segment_trend_table",
     # plots
     "plot_dependence_grid",
     "plot_holdout",
@@ -90,6 +103,7 @@ __all__ = [
     "plot_risk_bands",
     "plot_value_at_risk_by",
     "plot_contact_curve",
+    "plot_segment_trend",
     # stage
     "train_churn",
     "holdout_scores",
@@ -101,4 +115,6 @@ __all__ = [
     "churn_checks",
     "churn_artifact",
     "churn_metrics",
+    "segment_trend_artifact",
+    "segment_trend_metrics",
 ]

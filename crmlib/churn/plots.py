@@ -27,7 +27,7 @@ from crmlib.churn.models.scorecard import (
     gains_table,
 )
 from crmlib.churn.models.value import hidden_bands
-from crmlib.churn.text import describe_dependence, describe_importance
+from crmlib.churn.text import _trend_note, describe_dependence, describe_importance
 from crmlib.formatting import format_money
 from crmlib.plotting import PALETTE, money_axis, note_on_axes, percent_axis
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
@@ -43,6 +43,7 @@ __all__ = [
     "plot_value_at_risk_by",
     "plot_risk_bands",
     "plot_contact_curve",
+    "plot_segment_trend",
 ]
 
 log = logging.getLogger(__name__)
@@ -562,3 +563,109 @@ def plot_contact_curve(
         ylabel=f"Cumulative expected net value ({currency})",
     )
     return ax
+
+
+def plot_segment_trend(
+    trend: pd.DataFrame,
+    *,
+    dimension: str = "segment",
+    periods: int = 24,
+    min_cell_size: int = MIN_CELL_SIZE,
+    columns: int = 4,
+) -> Figure | None:
+    """Small multiples: one panel per segment (or channel), its retention rate per complete
+    period with the 95% Wilson interval shaded, on a shared 0-100% axis; None when there is
+    nothing to draw.
+
+    Reads :func:`crmlib.churn.trend.churn_by_segment`; draws the last ``periods`` complete
+    periods. A grey dashed line in every panel is the retention of all customers (02_kpis'
+    rate), for comparison. The small-cell rule (``min_cell_size``): a period whose base
+    holds fewer customers is not drawn (a gap), and a group with no period drawn gets no
+    panel; the caption names them. A split that was not computed, no complete period or no
+    cell large enough to show draws no figure (None): :func:`crmlib.churn.text.describe_segment_trend`
+    says why in one sentence, under it.
+    """
+    if _trend_note(trend, dimension):
+        return None
+    part = trend[(trend["dimension"] == dimension) & trend["is_complete"].astype(bool)]
+    if part.empty:
+        return None
+    starts = sorted(part["period_start"].unique())[-int(periods) :]
+    part = part[part["period_start"].isin(starts)]
+    period = str(trend.attrs.get("period", "period"))
+    labels = part.drop_duplicates("period_start").sort_values("period_start")["period_label"]
+    totals = part.groupby("period_start", sort=True)[["base_customers", "retained_customers"]].sum()
+    total_base = totals["base_customers"].to_numpy(dtype="float64")
+    overall = np.where(
+        SmallCells(min_cell_size).is_small(total_base) | (total_base == 0),
+        np.nan,
+        totals["retained_customers"].to_numpy(dtype="float64")
+        / np.where(total_base > 0, total_base, 1),
+    )
+    groups = list(dict.fromkeys(part["dimension_value"]))
+    drawn = [
+        g for g in groups if part.loc[part["dimension_value"] == g, "retention_rate"].notna().any()
+    ]
+    left_out = [
+        g
+        for g in groups
+        if g not in drawn and part.loc[part["dimension_value"] == g, "base_customers"].sum() > 0
+    ]
+    word = "segment" if dimension == "segment" else "acquisition channel"
+    if not drawn:
+        return None
+    n_columns = min(int(columns), len(drawn))
+    n_rows = -(-len(drawn) // n_columns)
+    figure, axes = plt.subplots(
+        n_rows, n_columns, figsize=(3.4 * n_columns, 2.5 * n_rows + 0.9),
+        squeeze=False, sharex=True, sharey=True,
+    )  # fmt: skip
+    x = np.arange(len(starts))
+    step = max(1, int(np.ceil(len(starts) / 6)))
+    ticks = list(x)[::-1][::step][::-1]
+    tick_labels = [labels.iloc[i] for i in ticks]
+    for position, ax in enumerate(axes.ravel()):
+        if position >= len(drawn):
+            ax.set_visible(False)
+            continue
+        group = drawn[position]
+        rows = part[part["dimension_value"] == group].set_index("period_start").reindex(starts)
+        rate = rows["retention_rate"].to_numpy(dtype="float64")
+        lower = rows["retention_lower"].to_numpy(dtype="float64")
+        upper = rows["retention_upper"].to_numpy(dtype="float64")
+        ax.plot(x, rate, color=PALETTE[0], marker="o", markersize=2.5, linewidth=1.4,
+                label="Retention")  # fmt: skip
+        ax.fill_between(x, lower, upper, where=np.isfinite(lower), color=PALETTE[0], alpha=0.2,
+                        linewidth=0, label="95% interval")  # fmt: skip
+        ax.plot(x, overall, color="0.55", linestyle="--", linewidth=1.0, label="All customers")
+        ax.set_title(str(group), fontsize=10.5)
+        ax.set_ylim(0, 1)
+        percent_axis(ax)
+        ax.set_xticks(ticks, tick_labels, rotation=45, ha="right", fontsize=8)
+        if position % n_columns == 0:
+            ax.set_ylabel("Retained (%)")
+    for ax in axes[-1]:
+        if ax.get_visible():
+            ax.set_xlabel(period.capitalize())
+    for column in range(n_columns):  # the last visible panel of a column carries the x labels
+        for row in range(n_rows - 1, -1, -1):
+            if axes[row, column].get_visible():
+                axes[row, column].xaxis.set_tick_params(labelbottom=True)
+                axes[row, column].set_xlabel(period.capitalize())
+                break
+    handles, legend_labels = axes[0, 0].get_legend_handles_labels()
+    figure.legend(handles, legend_labels, loc="upper right", ncols=3, fontsize=8.5)
+    figure.suptitle(
+        f"Retention by {word}: the previous {period}'s customers who bought again",
+        x=0.01, ha="left", fontsize=13, fontweight="bold",
+    )  # fmt: skip
+    caption = (
+        f"Gaps: {period}s when the {word} had fewer than {min_cell_size:,} customers at the start."
+    )
+    if left_out:
+        caption += (
+            f" Not drawn (fewer than {min_cell_size:,} customers at the start of every {period} "
+            f"shown): {', '.join(map(str, left_out))}."
+        )
+    _caption(figure, caption)
+    return figure

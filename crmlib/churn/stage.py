@@ -37,6 +37,7 @@ from crmlib.churn.models.value import (
 )
 from crmlib.churn.queries import ChurnTables
 from crmlib.churn.text import _rate, reason_codes
+from crmlib.churn.trend import TREND_COLUMNS, latest_changes
 from crmlib.config import DEFAULTS, ChurnParams, WorkbookParams
 from crmlib.engine import Engine
 from crmlib.errors import WorkbookError
@@ -59,6 +60,8 @@ __all__ = [
     "churn_checks",
     "churn_artifact",
     "churn_metrics",
+    "segment_trend_artifact",
+    "segment_trend_metrics",
 ]
 
 log = logging.getLogger(__name__)
@@ -458,8 +461,13 @@ def churn_metrics(
     economics: Mapping[str, Any],
     *,
     conclusion: str,
+    by_segment: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``metrics.json["churn"]``: cutoffs, sizes, the chosen model and its scores, value and bands."""
+    """``metrics.json["churn"]``: cutoffs, sizes, the chosen model and its scores, value and bands.
+
+    ``by_segment`` (:func:`segment_trend_metrics`), when given, is added as
+    ``"retention_by_segment"``.
+    """
     scores: dict[str, dict[str, Any]] = {}
     for row in card.itertuples(index=False) if not card.empty else []:
         scores.setdefault(str(row.scorer), {})[str(row.metric)] = {
@@ -490,4 +498,72 @@ def churn_metrics(
         "value_at_risk": float(plan["value_at_risk"].sum()) if len(plan) else 0.0,
         "contact": {key: to_jsonable(value) for key, value in economics.items()},
         "conclusion": conclusion,
+    } | ({"retention_by_segment": dict(by_segment)} if by_segment is not None else {})
+
+
+def segment_trend_artifact(trend: pd.DataFrame) -> pd.DataFrame:
+    """The ``churn_by_segment`` artifact: :func:`crmlib.churn.trend.churn_by_segment` as saved.
+
+    One row per period, dimension (``segment``, ``acquisition_channel``) and group, columns
+    :data:`crmlib.churn.trend.TREND_COLUMNS`; counts of customers, no customer id. A masked
+    cell (base below ``privacy.min_cell_size``) keeps its counts and has no rate.
+    """
+    table = trend[list(TREND_COLUMNS)].copy()
+    table.attrs = {
+        "units": {
+            "base_customers": "customers who bought in the previous period",
+            "retained_customers": "of them, customers who bought in the period",
+            "retention_rate": "share of base_customers",
+            "churn_rate": "1 - retention_rate",
+        }
     }
+    return table
+
+
+def segment_trend_metrics(trend: pd.DataFrame, *, min_cell_size: int) -> dict[str, Any]:
+    """``metrics.json["churn"]["retention_by_segment"]``: the latest complete period by segment.
+
+    ``{"period", "period_label", "segments_shown", "segments_masked", "lowest", "largest_fall"}``:
+    the segment with the lowest retention and the one whose retention fell most against the
+    previous period (``change_pp`` with its 95% interval; None when none fell or nothing can
+    be compared). Masked segments (fewer than ``min_cell_size`` customers at the start) are
+    counted, never named with a rate.
+    """
+    changes = latest_changes(trend, dimension="segment")
+    empty: dict[str, Any] = {
+        "period": trend.attrs.get("period"), "period_label": None, "segments_shown": 0,
+        "segments_masked": 0, "lowest": None, "largest_fall": None,
+        "note": trend.attrs.get("notes", {}).get("all"),
+    }  # fmt: skip
+    if changes.empty:
+        return empty
+    small = SmallCells(min_cell_size).is_small(changes["base_customers"].to_numpy())
+    masked = changes["masked"].to_numpy(dtype=bool) | small
+    shown = changes[~masked]
+    result = empty | {
+        "period_label": str(changes["period_label"].iloc[0]),
+        "segments_shown": len(shown),
+        "segments_masked": int((masked & (changes["base_customers"] > 0).to_numpy()).sum()),
+    }
+    if shown.empty:
+        return result
+    lowest = shown.loc[shown["retention_rate"].idxmin()]
+    result["lowest"] = {
+        "segment": str(lowest["dimension_value"]),
+        "retention_rate": to_jsonable(lowest["retention_rate"]),
+    }
+    compared = shown[np.isfinite(shown["change_previous_pp"].astype("float64"))]
+    if len(compared) and float(compared["change_previous_pp"].min()) < 0:
+        fall = compared.loc[compared["change_previous_pp"].idxmin()]
+        result["largest_fall"] = {
+            "segment": str(fall["dimension_value"]),
+            "previous_label": str(fall["previous_label"]),
+            "retention_rate": to_jsonable(fall["retention_rate"]),
+            "previous_rate": to_jsonable(fall["previous_rate"]),
+            "change_pp": to_jsonable(fall["change_previous_pp"]),
+            "change_ci_pp": [
+                to_jsonable(fall["change_previous_lower_pp"]),
+                to_jsonable(fall["change_previous_upper_pp"]),
+            ],
+        }
+    return result

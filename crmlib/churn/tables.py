@@ -6,6 +6,8 @@ with units, the label as index, numbers as text, customer counts through the sma
 
 from __future__ import annotations
 
+import datetime as dt  # noqa: F401  (the namespace of segment_trend_table's doctest)
+
 import numpy as np
 import pandas as pd
 
@@ -15,6 +17,8 @@ from crmlib.churn.models.value import (
     band_summary,  # noqa: F401 (used by band_table's example)
     hidden_bands,
 )
+from crmlib.churn.text import _trend_note
+from crmlib.churn.trend import latest_changes
 from crmlib.formatting import Column, present
 from crmlib.privacy import HIDDEN, SmallCells
 
@@ -23,6 +27,7 @@ __all__ = [
     "scorecard_table",
     "value_at_risk_table",
     "band_table",
+    "segment_trend_table",
 ]
 
 _METRIC_WORDS = {
@@ -216,3 +221,81 @@ def band_table(summary: pd.DataFrame, *, currency: str, min_cell_size: int) -> p
     return present(
         shown, columns=columns, index="band", currency=currency, min_cell_size=min_cell_size
     )
+
+
+def _signed_points(values: pd.Series) -> pd.Series:
+    """Changes in percentage points as text: "+2.1", "−0.4", "±0.0"; missing "–"."""
+    return values.astype("float64").map(
+        lambda v: (
+            HIDDEN
+            if not np.isfinite(v)
+            else f"{'+' if round(v, 1) > 0 else '−' if round(v, 1) < 0 else '±'}{abs(v):.1f}"
+        )
+    )
+
+
+def segment_trend_table(
+    trend: pd.DataFrame, *, dimension: str, min_cell_size: int
+) -> pd.DataFrame | None:
+    """The latest complete period's retention by segment (or channel) for the page, or None.
+
+    Transforms :func:`crmlib.churn.trend.churn_by_segment` into one row per group of
+    ``dimension`` with customers (index, in the table's order) for the latest complete period: its customers
+    at the start (those who bought in the previous period), retention and churn rate, the 95%
+    Wilson interval of retention, and the change in percentage points against the previous
+    period and the same period a year earlier (:func:`crmlib.churn.trend.latest_changes`).
+    The small-cell rule (``min_cell_size``): a group of fewer customers reads ``"<10"`` and
+    every figure ``"–"``; the groups add up to 02_kpis' previous-period customers, so when
+    exactly one group is hidden the next smallest count is hidden too (``"–"``). None when
+    the split was not computed or no period is complete: :func:`describe_segment_trend` says
+    why.
+
+    Examples
+    --------
+    >>> from crmlib.churn.trend import _grid, trend_cutoffs
+    >>> cutoffs = trend_cutoffs("2024-01-01", "2024-03-31")
+    >>> counts = pd.DataFrame({"period_start": list(cutoffs["period_start"]) * 2,
+    ...     "dimension_value": ["web", "web", "shop", "shop"],
+    ...     "base_customers": [100, 120, 50, 40], "retained_customers": [60, 60, 30, 30]})
+    >>> trend = _grid(counts, cutoffs, dimension="acquisition_channel", groups=["web", "shop"],
+    ...               as_of=dt.date(2024, 3, 31), rule=SmallCells(10))
+    >>> trend.attrs = {"notes": {}, "period": "month"}
+    >>> table = segment_trend_table(trend, dimension="acquisition_channel", min_cell_size=10)
+    >>> table.index.name, list(table.columns)[:3]
+    ('Acquisition channel, 2024-03', ['Customers at start', 'Retention (%)', '95% interval (%)'])
+    >>> table.loc["web"].tolist()
+    ['120', '50.0%', '41.2%–58.8%', '50.0%', '−10.0', '–']
+    """
+    if _trend_note(trend, dimension):
+        return None
+    changes = latest_changes(trend, dimension=dimension)
+    changes = changes[changes["base_customers"] > 0].reset_index(drop=True)
+    if changes.empty:
+        return None
+    rule = SmallCells(min_cell_size)
+    period = str(trend.attrs.get("period", "period"))
+    label = str(changes["period_label"].iloc[0])
+    masked = changes["masked"].to_numpy(dtype=bool)
+    base = changes["base_customers"]
+    hidden = rule.complement(base.tolist())
+    interval = [
+        HIDDEN if not np.isfinite(low) else f"{100 * low:.1f}%–{100 * high:.1f}%"
+        for low, high in zip(changes["retention_lower"], changes["retention_upper"], strict=True)
+    ]
+    shown = changes.assign(
+        base_customers=rule.counts(base).where(~hidden | rule.is_small(base), HIDDEN),
+        interval=interval,
+        change_previous=_signed_points(changes["change_previous_pp"]).where(~masked, HIDDEN),
+        change_year=_signed_points(changes["change_year_pp"]).where(~masked, HIDDEN),
+    )
+    header = _GROUP_HEADERS.get(dimension, dimension.replace("_", " ").capitalize())
+    columns = {
+        "dimension_value": Column(f"{header}, {label}"),
+        "base_customers": Column("Customers at start", "customers"),
+        "retention_rate": Column("Retention", "percent"),
+        "interval": Column("95% interval", unit="%"),
+        "churn_rate": Column("Churn", "percent"),
+        "change_previous": Column(f"Change vs previous {period}", unit="pp"),
+        "change_year": Column("Change vs a year earlier", unit="pp"),
+    }
+    return present(shown, columns=columns, index="dimension_value", min_cell_size=min_cell_size)

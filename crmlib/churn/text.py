@@ -26,6 +26,7 @@ from crmlib.churn.models.training import (
     _feature_frame,
 )
 from crmlib.churn.queries import ChurnTables
+from crmlib.churn.trend import latest_changes
 from crmlib.errors import DataContractError
 from crmlib.formatting import details, format_money
 from crmlib.privacy import SmallCells
@@ -37,6 +38,7 @@ __all__ = [
     "describe_importance",
     "describe_dependence",
     "describe_value",
+    "describe_segment_trend",
     "model_card",
     "churn_conclusion",
     "reason_codes",
@@ -679,3 +681,118 @@ def reason_codes(
         table[f"reason_{k + 1}"] = pd.array(column_texts, dtype="str")
     log.info("reason codes for %d customers from %d features", n_rows, len(features))
     return table
+
+
+# -- retention by segment and channel over time -----------------------------------------------
+_GROUP_WORDS = {"segment": ("segment", "segments"), "acquisition_channel": ("channel", "channels")}
+
+
+def _trend_note(trend: pd.DataFrame, dimension: str) -> str | None:
+    """Why a split of :func:`crmlib.churn.trend.churn_by_segment` has nothing to show, or None."""
+    notes = trend.attrs.get("notes", {})
+    return notes.get("all") or notes.get(dimension)
+
+
+def _points(value: float) -> str:
+    return f"{'+' if value > 0 else '−' if value < 0 else '±'}{abs(value):.1f} pp"
+
+
+def describe_segment_trend(trend: pd.DataFrame, *, dimension: str, min_cell_size: int) -> str:
+    """Markdown: the latest complete period's retention by segment (or channel), which group's
+    fell most against the previous period and a year earlier, and what is not shown.
+
+    Reads :func:`crmlib.churn.trend.churn_by_segment`. A group whose base holds fewer than
+    ``min_cell_size`` customers has no rate (masked) and is named only as masked; a fall is
+    called beyond chance when the 95% interval of the change (Newcombe) excludes 0. When the
+    split could not be computed, the one sentence that says why.
+
+    Examples
+    --------
+    >>> empty = pd.DataFrame(columns=["dimension"])
+    >>> empty.attrs["notes"] = {"acquisition_channel": "There is no customers table."}
+    >>> describe_segment_trend(empty, dimension="acquisition_channel", min_cell_size=10)
+    'There is no customers table.'
+    """
+    note = _trend_note(trend, dimension)
+    if note:
+        return note
+    one, many = _GROUP_WORDS.get(dimension, ("group", "groups"))
+    period = str(trend.attrs.get("period", "period"))
+    changes = latest_changes(trend, dimension=dimension)
+    if changes.empty:
+        return f"No {period} is complete yet, so retention by {one} cannot be compared."
+    label = changes["period_label"].iloc[0]
+    shown = changes[~changes["masked"].astype(bool)]
+    masked = changes[changes["masked"].astype(bool) & (changes["base_customers"] > 0)]
+    masked_words = (
+        f" {len(masked)} {one if len(masked) == 1 else many} with fewer than "
+        f"{min_cell_size:,} customers at the start of {label} "
+        f"({', '.join(masked['dimension_value'])}) {'is' if len(masked) == 1 else 'are'} "
+        "not shown."
+        if len(masked)
+        else ""
+    )
+    if shown.empty:
+        return (
+            f"In {label} no {one} had {min_cell_size:,} or more customers at the start of the "
+            f"{period}, so no rate by {one} is shown."
+        )
+    best = shown.loc[shown["retention_rate"].idxmax()]
+    worst = shown.loc[shown["retention_rate"].idxmin()]
+    text = (
+        f"Of the customers who bought in the {period} before **{label}**, retention was highest "
+        f"for **{best['dimension_value']}** ({_pct(best['retention_rate'], 1)}, 95% interval "
+        f"{_pct(best['retention_lower'], 1)}–{_pct(best['retention_upper'], 1)}) and lowest for "
+        f"**{worst['dimension_value']}** ({_pct(worst['retention_rate'], 1)}, "
+        f"{_pct(worst['retention_lower'], 1)}–{_pct(worst['retention_upper'], 1)})."
+    )
+    if len(shown) == 1:
+        text = (
+            f"Of the customers who bought in the {period} before **{label}**, "
+            f"{_pct(best['retention_rate'], 1)} of **{best['dimension_value']}** bought again "
+            f"(95% interval {_pct(best['retention_lower'], 1)}–{_pct(best['retention_upper'], 1)})."
+        )
+    compared = shown[np.isfinite(shown["change_previous_pp"].astype("float64"))]
+    if len(compared):
+        fall = compared.loc[compared["change_previous_pp"].idxmin()]
+        previous = fall["previous_label"]
+        if fall["change_previous_pp"] < 0:
+            beyond = fall["change_previous_upper_pp"] < 0
+            text += (
+                f" Against {previous}, retention fell most for **{fall['dimension_value']}**: "
+                f"{_points(fall['change_previous_pp'])} ({_pct(fall['previous_rate'], 1)} → "
+                f"{_pct(fall['retention_rate'], 1)}), "
+                + (
+                    "more than chance alone would explain"
+                    if beyond
+                    else "within what chance alone could give"
+                )
+                + f" (95% interval of the change {_points(fall['change_previous_lower_pp'])} to "
+                f"{_points(fall['change_previous_upper_pp'])})."
+            )
+        else:
+            text += (
+                f" Against {previous}, no {one}'s retention fell; the smallest change was "
+                f"{_points(fall['change_previous_pp'])} ({fall['dimension_value']})."
+            )
+    yearly = shown[np.isfinite(shown["change_year_pp"].astype("float64"))]
+    if len(yearly):
+        year_fall = yearly.loc[yearly["change_year_pp"].idxmin()]
+        against = f" Against a year earlier ({year_fall['year_ago_label']}),"
+        if year_fall["change_year_pp"] < 0:
+            text += (
+                f"{against} it fell most for **{year_fall['dimension_value']}** "
+                f"({_points(year_fall['change_year_pp'])})."
+            )
+        else:
+            text += (
+                f"{against} no {one}'s retention fell; the smallest change was "
+                f"{_points(year_fall['change_year_pp'])} ({year_fall['dimension_value']})."
+            )
+    empty = changes[changes["base_customers"] == 0]["dimension_value"].tolist()
+    if empty and dimension == "segment":
+        text += (
+            f" {', '.join(empty)} held no customer who bought in the {period} before (recent "
+            "buyers score high on recency, so these segments are seldom in the base)."
+        )
+    return text + masked_words

@@ -10,13 +10,25 @@ closed forms, checked against lifetimes (:mod:`crmlib.clv.value`,
 used only when eligible (:func:`eligibility`); when no candidate is, 05 falls back to a
 penalized refit, the NBD (no dropout) or each customer's observed spend rate
 (:mod:`crmlib.clv.choice`: :func:`choose_model`, :func:`fit_with_fallback`), judged on the
-holdout by :mod:`crmlib.clv.validation`. The page's sentences, tables and charts are
+holdout by :mod:`crmlib.clv.validation`. Acquisition cost (CAC per channel and month, CLV:CAC,
+payback of acquisition cohorts) is :mod:`crmlib.clv.acquisition`. The page's sentences, tables and charts are
 :mod:`crmlib.clv.text`, :mod:`crmlib.clv.tables` and :mod:`crmlib.clv.plots`; the notebook's
 entry points :mod:`crmlib.clv.stage`.
 """
 
 from __future__ import annotations
 
+from crmlib.clv.acquisition import (
+    Acquisition,
+    acquisition_by_month,
+    acquisition_cost,
+    cac_by_channel,
+    campaign_cost_per_retained,
+    clv_to_cac,
+    cohort_payback,
+    cohort_revenue,
+    payback_by_channel,
+)
 from crmlib.clv.choice import choose_model, fit_with_fallback, spend_model
 from crmlib.clv.intervals import clv_intervals
 from crmlib.clv.models.base import MODEL_LABELS, MODELS, PARAMETER_NAMES, TRANSACTION_MODELS
@@ -25,6 +37,7 @@ from crmlib.clv.plots import (
     palive_calibration,
     palive_matrix,
     period_transactions,
+    plot_cac_by_month,
     plot_calibration_holdout,
     plot_clv_intervals,
     plot_cumulative_tracking,
@@ -41,21 +54,32 @@ from crmlib.clv.queries import (
     summary_units,
 )
 from crmlib.clv.stage import (
+    acquisition_metrics,
     calibration_cutoff,
     clv_artifact,
     clv_metrics,
     cutoff_fits,
     pool_groups,
     tracking_table,
+    value_by_nps_group,
     value_groups,
 )
-from crmlib.clv.tables import comparison_table, errors_table, fits_table, group_table
+from crmlib.clv.tables import (
+    acquisition_table,
+    comparison_table,
+    errors_table,
+    fits_table,
+    group_table,
+    nps_value_table,
+)
 from crmlib.clv.text import (
     clv_conclusion,
+    describe_acquisition,
     describe_choice,
     describe_clv,
     describe_fits,
     describe_intervals,
+    describe_nps_value,
     describe_sensitivity,
     describe_summary,
     fit_notes,
@@ -115,11 +139,15 @@ __all__ = [
     "describe_intervals",
     "describe_sensitivity",
     "clv_conclusion",
+    "describe_acquisition",
+    "describe_nps_value",
     # tables
     "fits_table",
     "comparison_table",
     "errors_table",
     "group_table",
+    "acquisition_table",
+    "nps_value_table",
     # plots
     "period_transactions",
     "plot_period_transactions",
@@ -131,6 +159,7 @@ __all__ = [
     "plot_palive_calibration",
     "plot_clv_intervals",
     "plot_sensitivity",
+    "plot_cac_by_month",
     # stage
     "calibration_cutoff",
     "tracking_table",
@@ -139,4 +168,16 @@ __all__ = [
     "pool_groups",
     "clv_artifact",
     "clv_metrics",
+    "value_by_nps_group",
+    "acquisition_metrics",
+    # acquisition
+    "Acquisition",
+    "acquisition_cost",
+    "acquisition_by_month",
+    "cac_by_channel",
+    "cohort_revenue",
+    "cohort_payback",
+    "payback_by_channel",
+    "clv_to_cac",
+    "campaign_cost_per_retained",
 ]

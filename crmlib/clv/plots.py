@@ -38,7 +38,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
-from scipy import stats
 
 from crmlib.clv.models.fitters import transaction_model
 from crmlib.clv.models.inputs import history, unique_rows
@@ -51,6 +50,7 @@ from crmlib.clv.validation import (
 )
 from crmlib.clv.value import ALL_GROUPS, resolve_days_per_unit
 from crmlib.errors import DataContractError
+from crmlib.intervals import wilson_interval
 from crmlib.periods import as_date
 from crmlib.plotting import money_axis, note_on_axes
 from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
@@ -67,6 +67,7 @@ __all__ = [
     "plot_palive_calibration",
     "plot_clv_intervals",
     "plot_sensitivity",
+    "plot_cac_by_month",
 ]
 
 log = logging.getLogger(__name__)
@@ -369,15 +370,6 @@ def plot_palive_matrix(matrix: pd.DataFrame, *, ax: plt.Axes | None = None) -> p
     return ax
 
 
-def _wilson(successes: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[Any, Any]:
-    z = stats.norm.ppf(0.5 + level / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = successes / n
-        centre = (share + z**2 / (2 * n)) / (1 + z**2 / n)
-        half = z * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return centre - half, centre + half
-
-
 _CALIBRATION_COLUMNS = ("bin", "customers", "mean_p_alive", "mean_p_purchase", "share_purchased",
                         "share_lower", "share_upper")  # fmt: skip
 
@@ -431,7 +423,7 @@ def palive_calibration(
     purchased = (actual > 0).astype("float64")
     customers = np.bincount(code, minlength=bins).astype("float64")
     bought = np.bincount(code, weights=purchased, minlength=bins)
-    lower, upper = _wilson(bought, customers)
+    lower, upper = wilson_interval(bought, customers)
     table = pd.DataFrame(
         {
             "bin": np.arange(1, bins + 1),
@@ -540,4 +532,51 @@ def plot_sensitivity(
     ax.grid(False)
     ax.set(title="How total CLV depends on the discount rate and the horizon",
            xlabel="Horizon (months)", ylabel="Annual discount rate")  # fmt: skip
+    return ax
+
+
+def plot_cac_by_month(
+    acquisition: Any,
+    *,
+    currency: str,
+    min_cell_size: int,
+    months_shown: int | None = 24,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """CAC per acquisition channel and month (one line per channel with spend).
+
+    From a :class:`crmlib.clv.acquisition.Acquisition`. A month whose CAC is undefined (spend
+    but no new customer) or computed on 1 to ``min_cell_size`` - 1 new customers is a gap;
+    the title says so. Without spend (None), the axis says the section is skipped.
+    """
+    ax = ax or plt.gca()
+    if acquisition is None:
+        return note_on_axes(ax, "No marketing_spend or customers table: CAC not measured")
+    by_month = acquisition.by_month
+    spending = sorted(set(by_month.loc[by_month["spend_rows"] > 0, "channel"]))
+    months = sorted(by_month["month_start"].unique())
+    if months_shown is not None:
+        months = months[-int(months_shown) :]
+    labels = [pd.Timestamp(m).strftime("%Y-%m") for m in months]
+    rule = SmallCells(min_cell_size)
+    gaps = 0
+    for channel in spending:  # one line per channel
+        rows = by_month[by_month["channel"] == channel].set_index("month_start").reindex(months)
+        cac = rows["cac"].astype("float64")
+        small = rule.is_small(rows["new_customers"].fillna(0).to_numpy())
+        gaps += int((small | (cac.isna() & rows["spend"].fillna(0).gt(0)).to_numpy()).sum())
+        ax.plot(np.arange(len(months)), cac.where(~small).to_numpy(), marker="o", markersize=3,
+                label=channel)  # fmt: skip
+    step = max(1, int(np.ceil(len(labels) / 18)))
+    ticks = list(range(len(labels)))[::-1][::step][::-1]
+    ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=45, ha="right")
+    title = "Cost of acquiring a new customer (CAC) by channel and month"
+    if gaps:
+        title += (f"\nGaps: {gaps} channel-month(s) with spend but no new customer (CAC "
+                  f"undefined) or fewer than {min_cell_size:,} new customers")  # fmt: skip
+    ax.set_title(title)
+    ax.set(xlabel="Month of first purchase", ylabel=f"CAC per new customer ({currency})")
+    money_axis(ax, currency)
+    if spending:
+        ax.legend(title="Acquisition channel", loc="upper left", ncols=min(len(spending), 4))
     return ax

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from crmlib.checks import require_columns
 from crmlib.clv.choice import ModelChoice, comparison_records, fit_with_fallback, spend_model
@@ -39,6 +40,9 @@ __all__ = [
     "CutoffFits",
     "cutoff_fits",
     "tracking_table",
+    "NPS_VALUE_GROUPS",
+    "value_by_nps_group",
+    "acquisition_metrics",
 ]
 
 log = logging.getLogger(__name__)
@@ -285,6 +289,7 @@ def clv_metrics(
     conclusion: str,
     by_channel: pd.DataFrame | None = None,
     sensitivity_range: Sequence[float] | None = None,
+    acquisition: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``metrics.json["clv"]``: the model used, every model tried, the fallback, holdout, CLV.
 
@@ -297,7 +302,9 @@ def clv_metrics(
     one record per model tried on the calibration period (every candidate, and the
     fallbacks tried) with its parameters, log-likelihood, convergence, eligibility and
     holdout errors; the valuation settings (``valuation``: horizon, discount rate, margin,
-    unit). Counts, parameters and aggregates only; never a customer id.
+    unit). With ``acquisition`` (:func:`acquisition_metrics`; None when 05 had no spend
+    table): its ``cac_by_channel``, ``clv_to_cac`` and ``payback_months`` as keys too.
+    Counts, parameters and aggregates only; never a customer id.
     """
     used = final.model
     fitted = used.name != "empirical"
@@ -331,4 +338,104 @@ def clv_metrics(
         }
     if sensitivity_range is not None:
         metrics["sensitivity_total_range"] = [float(v) for v in sensitivity_range]
+    if acquisition is not None:
+        metrics.update({key: to_jsonable(value) for key, value in acquisition.items()})
+    return metrics
+
+
+#: The rows of :func:`value_by_nps_group`, in order: the NPS groups, then customers without an answer.
+NPS_VALUE_GROUPS: tuple[str, ...] = ("promoter", "passive", "detractor", "no answer")
+
+
+def value_by_nps_group(
+    values: pd.DataFrame, responses: pd.DataFrame | None, *, level: float = 0.95
+) -> pd.DataFrame | None:
+    """Mean predicted CLV of promoters, passives, detractors and non-respondents, with intervals.
+
+    Transforms *values* (one row per customer: ``customer_id, clv``) and *responses* (one row
+    per respondent: ``customer_id, nps_group``, each customer's latest NPS answer, as from
+    :func:`crmlib.kpis.latest_responses`) into one row per group of :data:`NPS_VALUE_GROUPS`:
+    *nps_group, customers, clv_mean, clv_lower, clv_upper* (normal interval of the mean,
+    mean ± z · sd / √n with the sample standard deviation; it describes which customers
+    happened to answer, not the model's parameter uncertainty), *clv_total*. A respondent
+    without a CLV (no purchase by the as-of date) is left out; a group without customers has
+    NaN values. No small-cell rule here: :func:`crmlib.clv.nps_value_table` applies it.
+    None (the run has no surveys table) passes through.
+
+    Examples
+    --------
+    >>> values = pd.DataFrame({"customer_id": list("abcde"), "clv": [10.0, 20.0, 5.0, 1.0, 3.0]})
+    >>> responses = pd.DataFrame({"customer_id": list("abc"),
+    ...                           "nps_group": ["promoter", "promoter", "detractor"]})
+    >>> value_by_nps_group(values, responses)[["nps_group", "customers", "clv_mean"]]
+       nps_group  customers  clv_mean
+    0   promoter          2      15.0
+    1    passive          0       NaN
+    2  detractor          1       5.0
+    3  no answer          2       2.0
+    """
+    if responses is None:
+        return None
+    require_columns(values, ["customer_id", "clv"], table_name="clv")
+    require_columns(responses, ["customer_id", "nps_group"], table_name="responses")
+    lookup = responses.drop_duplicates("customer_id").set_index(
+        responses["customer_id"].drop_duplicates().astype("str")
+    )["nps_group"]
+    groups = values["customer_id"].astype("str").map(lookup).fillna("no answer")
+    frame = pd.DataFrame({"nps_group": groups.to_numpy(), "clv": values["clv"].to_numpy(float)})
+    per_group = frame.groupby("nps_group")["clv"].agg(["size", "mean", "std", "sum"])
+    table = per_group.reindex(list(NPS_VALUE_GROUPS))
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    half = z * table["std"] / np.sqrt(table["size"])
+    out = pd.DataFrame(
+        {
+            "nps_group": list(NPS_VALUE_GROUPS),
+            "customers": table["size"].fillna(0).astype("int64").to_numpy(),
+            "clv_mean": table["mean"].to_numpy(float),
+            "clv_lower": (table["mean"] - half).to_numpy(float),
+            "clv_upper": (table["mean"] + half).to_numpy(float),
+            "clv_total": table["sum"].fillna(0.0).to_numpy(float),
+        }
+    )
+    out.attrs["level"] = level
+    return out
+
+
+def acquisition_metrics(acquisition: Any, *, min_cell_size: int) -> dict[str, Any] | None:
+    """``metrics.json["clv"]`` entries of the acquisition section: CAC and CLV:CAC per channel.
+
+    From a :class:`crmlib.clv.acquisition.Acquisition` (None passes through): ``cac_by_channel``
+    ({channel: CAC, or null when undefined or computed on fewer than ``min_cell_size`` new
+    customers}), ``clv_to_cac`` (likewise) and ``payback_months`` (mean months to pay back per
+    channel over the cohorts that did). Aggregates only.
+    """
+    if acquisition is None:
+        return None
+    rule = SmallCells(min_cell_size)
+
+    def shown(value: Any, n: Any) -> float | None:
+        return None if pd.isna(value) or not rule.shown(n) else float(value)
+
+    channels = acquisition.by_channel
+    metrics: dict[str, Any] = {
+        "cac_by_channel": {
+            str(row.channel): shown(row.cac, row.new_customers)
+            for row in channels.itertuples(index=False)
+        },
+        "spend_total": float(channels["spend"].iloc[-1]) if len(channels) else 0.0,
+        # the last row is all channels: the blended CAC (all spend over all new customers)
+        "cac_blended": shown(channels["cac"].iloc[-1], channels["new_customers"].iloc[-1])
+        if len(channels)
+        else None,
+    }
+    if acquisition.clv_to_cac is not None:
+        news = dict(zip(channels["channel"], channels["new_customers"], strict=True))
+        metrics["clv_to_cac"] = {
+            str(row.channel): shown(row.clv_to_cac, min(row.customers, news.get(row.channel, 0)))
+            for row in acquisition.clv_to_cac.itertuples(index=False)
+        }
+    metrics["payback_months"] = {
+        str(row.channel): shown(row.mean_payback_months, row.new_customers)
+        for row in acquisition.payback_by_channel.itertuples(index=False)
+    }
     return metrics

@@ -18,14 +18,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crmlib.clv.acquisition import Acquisition
 from crmlib.clv.choice import ModelChoice
 from crmlib.clv.models.base import MODEL_LABELS, UNIT_WORDS
 from crmlib.clv.models.fitting import FittedModel, parameter_table
 from crmlib.clv.validation import errors_by_frequency
 from crmlib.clv.value import clv_by_group
-from crmlib.formatting import Column, present
+from crmlib.formatting import MINUS, Column, Sentence, format_money, present
+from crmlib.privacy import HIDDEN, SmallCells
 
-__all__ = ["fits_table", "comparison_table", "errors_table", "group_table"]
+__all__ = [
+    "fits_table",
+    "comparison_table",
+    "errors_table",
+    "group_table",
+    "acquisition_table",
+    "nps_value_table",
+]
 
 #: The header of each split of CLV (the index of :func:`group_table`).
 _GROUP_HEADERS: dict[str, str] = {
@@ -197,3 +206,129 @@ def group_table(
         "groups": Column("Groups", "count"),
     }
     return present(table, columns=columns, index=by, currency=currency, min_cell_size=min_cell_size)
+
+
+def acquisition_table(
+    acquisition: Acquisition | None, *, currency: str, min_cell_size: int
+) -> pd.DataFrame | Sentence:
+    """CAC, CLV:CAC and payback per acquisition channel for the page: one row per channel.
+
+    Transforms a :class:`crmlib.clv.acquisition.Acquisition` into rows indexed by channel,
+    the last "All channels" (blended: all spend over all new customers, channels without
+    spend included): spend, new customers, CAC per new customer, mean CLV per customer,
+    CLV:CAC, cohorts paid back (of cohorts with spend) and their mean months to pay back.
+    The small-cell rule: new customers of 1 to ``min_cell_size`` - 1 read "<10" and the CAC,
+    CLV:CAC and payback computed on them "–"; when exactly one channel is hidden, the next
+    smallest is hidden too ("–"), so that the total does not reveal it. Without spend or
+    customers: the sentence of :func:`crmlib.clv.describe_acquisition`.
+    """
+    if acquisition is None:
+        return Sentence(_ACQUISITION_SKIPPED)
+    rule = SmallCells(min_cell_size)
+    table = acquisition.by_channel.merge(
+        acquisition.payback_by_channel[
+            ["channel", "cohorts", "cohorts_paid_back", "mean_payback_months"]
+        ],
+        on="channel",
+        how="left",
+    )
+    if acquisition.clv_to_cac is not None:
+        table = table.merge(
+            acquisition.clv_to_cac[["channel", "customers", "clv_mean", "clv_to_cac"]],
+            on="channel",
+            how="left",
+        )
+    else:
+        table = table.assign(customers=np.nan, clv_mean=np.nan, clv_to_cac=np.nan)
+    channels = table["channel"] != "All channels"
+    hidden = np.zeros(len(table), dtype=bool)
+    hidden[channels.to_numpy()] = rule.complement(table.loc[channels, "new_customers"].tolist())
+    small = rule.is_small(table["new_customers"].to_numpy())
+    per_new = ["cac", "clv_to_cac", "mean_payback_months"]
+    for column in per_new:
+        table[column] = table[column].astype("float64").where(~hidden)
+    table["clv_mean"] = (
+        table["clv_mean"]
+        .astype("float64")
+        .where(~rule.is_small(table["customers"].fillna(0).to_numpy()))
+    )
+    counts = rule.counts(table["new_customers"])
+    table["new_customers"] = counts.where(~(hidden & ~small), HIDDEN)
+    table["paid_back"] = [
+        HIDDEN if h or pd.isna(n) or n == 0 else f"{int(p)} of {int(n)}"
+        for h, p, n in zip(hidden, table["cohorts_paid_back"], table["cohorts"], strict=True)
+    ]
+    columns = {
+        "channel": Column("Acquisition channel"),
+        "spend": Column("Spend", "money"),
+        "new_customers": Column("New customers", "customers"),
+        "cac": Column("CAC per new customer", "money", decimals=2),
+        "clv_mean": Column("Mean CLV per customer", "money", decimals=2),
+        "clv_to_cac": Column("CLV:CAC", "number", decimals=2),
+        "paid_back": Column("Monthly cohorts paid back"),
+        "mean_payback_months": Column("Mean payback", "number", decimals=1, unit="months"),
+    }
+    return present(
+        table, columns=columns, index="channel", currency=currency, min_cell_size=min_cell_size
+    )
+
+
+#: The sentence of the acquisition section when 05 has no spend table or no customers table.
+_ACQUISITION_SKIPPED = (
+    "*Section skipped:* this run has no `marketing_spend` table or no `customers` table "
+    "(01_ingest found no such source in the params file), so acquisition cost (CAC), CLV:CAC "
+    "and payback cannot be measured."
+)
+
+_NPS_GROUP_WORDS: dict[str, str] = {
+    "promoter": "Promoters (9–10)",
+    "passive": "Passives (7–8)",
+    "detractor": "Detractors (0–6)",
+    "no answer": "No NPS answer",
+}
+
+
+def nps_value_table(
+    value_by_nps: pd.DataFrame | None, *, currency: str, min_cell_size: int
+) -> pd.DataFrame | Sentence:
+    """Mean CLV per NPS group for the page: one row per group, money as text.
+
+    Transforms :func:`crmlib.clv.stage.value_by_nps_group` into rows indexed by NPS group:
+    customers, mean CLV per customer with its 95% interval, CLV total. A group of 1 to
+    ``min_cell_size`` - 1 customers reads "<10" and shows no value. None (no surveys table)
+    gives the sentence saying the section is skipped.
+    """
+    if value_by_nps is None:
+        return Sentence(_NPS_SKIPPED)
+    rule = SmallCells(min_cell_size)
+    table = rule.hide(
+        value_by_nps,
+        size="customers",
+        columns=["clv_mean", "clv_lower", "clv_upper", "clv_total"],
+    )
+    table = table.assign(
+        nps_group=table["nps_group"].map(_NPS_GROUP_WORDS),
+        interval=[
+            HIDDEN
+            if pd.isna(lo) or pd.isna(hi)
+            else f"{format_money(lo, currency, small_decimals=2)} to "
+            f"{format_money(hi, currency, small_decimals=2)}".replace("-", MINUS)
+            for lo, hi in zip(table["clv_lower"], table["clv_upper"], strict=True)
+        ],
+    )
+    columns = {
+        "nps_group": Column("NPS group (latest answer)"),
+        "customers": Column("Customers", "customers"),
+        "clv_mean": Column("Mean CLV per customer", "money", decimals=2),
+        "interval": Column("Mean CLV 95% interval", unit=currency),
+        "clv_total": Column("CLV total", "money"),
+    }
+    return present(
+        table, columns=columns, index="nps_group", currency=currency, min_cell_size=min_cell_size
+    )
+
+
+_NPS_SKIPPED = (
+    "*Section skipped:* this run has no `surveys` table (01_ingest found no surveys source in "
+    "the params file), so the value of promoters, passives and detractors cannot be compared."
+)

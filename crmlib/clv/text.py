@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crmlib.clv.acquisition import Acquisition
 from crmlib.clv.choice import ModelChoice
 from crmlib.clv.models.base import MODEL_LABELS, UNIT_WORDS
 from crmlib.clv.models.fitting import FittedModel, spend_independence
+from crmlib.clv.tables import _ACQUISITION_SKIPPED, _NPS_SKIPPED
 from crmlib.clv.value import top_decile_share
-from crmlib.formatting import details, format_money, listed
+from crmlib.formatting import Sentence, details, format_money, listed
 from crmlib.privacy import MIN_CELL_SIZE, OTHER, SmallCells
 
 __all__ = [
@@ -35,6 +37,8 @@ __all__ = [
     "describe_sensitivity",
     "refit_uncertainty",
     "clv_conclusion",
+    "describe_acquisition",
+    "describe_nps_value",
 ]
 
 log = logging.getLogger(__name__)
@@ -639,4 +643,146 @@ def clv_conclusion(
         f"{_money(total, currency)} in "
         f"discounted margin over the next {horizon_months} months "
         f"({_money(mean, currency)} each on average, {how}){top}."
+    )
+
+
+def describe_acquisition(
+    acquisition: Acquisition | None, *, currency: str, min_cell_size: int = MIN_CELL_SIZE
+) -> Sentence:
+    """Markdown: what acquiring a customer cost per channel, whether they pay it back, and the
+    spend on campaigns per retained customer (a plain ratio), or why the section is skipped.
+
+    A CAC, ratio or payback on fewer than ``min_cell_size`` new customers is not stated.
+    """
+    if acquisition is None:
+        return Sentence(_ACQUISITION_SKIPPED)
+    rule = SmallCells(min_cell_size)
+    channels = acquisition.by_channel
+    if channels.empty:
+        return Sentence("The spend table has no row on or before the as-of date: no CAC.")
+    total = channels.iloc[-1]
+    per = channels.iloc[:-1]
+    window = f"{total['first_month']} to {total['last_month']}"
+    parts = [
+        f"From {window}, {format_money(total['spend'], currency)} of marketing spend brought "
+        f"{rule.phrase(int(total['new_customers']), 'new customer')}"
+        + (
+            f": a blended CAC of **{format_money(total['cac'], currency, small_decimals=2)}** "
+            "per new customer (all spend over all new customers, channels without spend "
+            "included)."
+            if pd.notna(total["cac"]) and rule.shown(total["new_customers"])
+            else "."
+        )
+    ]
+    shown = per[per["cac"].notna() & ~rule.is_small(per["new_customers"].to_numpy())]
+    if len(shown) >= 2:
+        cheap = shown.loc[shown["cac"].idxmin()]
+        dear = shown.loc[shown["cac"].idxmax()]
+        parts.append(
+            f"Per channel, acquiring a customer cost least through {cheap['channel']} "
+            f"({format_money(cheap['cac'], currency, small_decimals=2)}) and most through "
+            f"{dear['channel']} ({format_money(dear['cac'], currency, small_decimals=2)})."
+        )
+    unpaid = per[per["spend"].gt(0) & per["cac"].isna()]
+    if len(unpaid):
+        parts.append(
+            f"{listed(unpaid['channel'].astype(str).tolist())}: spend but no new customer, so "
+            "CAC is undefined there (not infinite)."
+        )
+    no_new = int(per["months_spend_no_new"].sum())
+    if no_new:
+        parts.append(
+            f"In {no_new} channel-month(s) there was spend but no new customer: that month's "
+            "CAC is undefined; the spend still counts in the channel's total."
+        )
+    ratio = acquisition.clv_to_cac
+    if ratio is not None:
+        news = dict(zip(channels["channel"], channels["new_customers"], strict=True))
+        usable = ratio[
+            ratio["clv_to_cac"].notna()
+            & (ratio["channel"] != "All channels")
+            & np.array([rule.shown(news.get(c, 0)) and rule.shown(n)
+                        for c, n in zip(ratio["channel"], ratio["customers"], strict=True)])
+        ]  # fmt: skip
+        if len(usable):
+            words = ", ".join(
+                f"{row.channel} {row.clv_to_cac:.1f}" for row in usable.itertuples(index=False)
+            )
+            below = usable[usable["clv_to_cac"] < 1]["channel"].astype(str).tolist()
+            parts.append(
+                f"CLV:CAC (mean predicted CLV of the channel's customers over the CLV horizon, "
+                f"already at the margin, over CAC): {words}."
+                + (
+                    f" Below 1 for {listed(below)}: the predicted value does not cover what "
+                    "acquiring a customer cost."
+                    if below
+                    else ""
+                )
+                + " CLV here is future value only (what customers already spent is not in it),"
+                " so the ratio understates the value of older customers."
+            )
+    payback = acquisition.payback_by_channel
+    if len(payback):
+        every = payback.iloc[-1]
+        margin = (
+            f"realized margin (net revenue × {acquisition.margin:.0%})"
+            if acquisition.margin < 1
+            else "net revenue (no margin given)"
+        )
+        if every["cohorts"] and rule.shown(every["new_customers"]):
+            mean = every["mean_payback_months"]
+            parts.append(
+                f"Payback: of {every['cohorts']:,} monthly cohorts with spend, "
+                f"{every['cohorts_paid_back']:,} have earned their acquisition cost back in "
+                f"{margin}"
+                + (f", in {mean:.1f} months on average (the acquisition month counts as 1)"
+                   if pd.notna(mean) else "")
+                + f"; {every['cohorts_not_yet']:,} have not yet."
+            )  # fmt: skip
+    campaigns = acquisition.campaigns
+    if campaigns is not None and len(campaigns):
+        retained = int(campaigns["retained_customers"].sum())
+        spend = float(campaigns["retention_spend"].sum())
+        if retained and rule.shown(retained):
+            parts.append(
+                "Spend on retention campaigns (spend rows naming a messaging campaign or an "
+                f"experiment of this run, left out of CAC): "
+                f"{format_money(spend, currency)} in {len(campaigns)} month(s) whose retained "
+                f"customers (bought in the month and the month before) numbered {retained:,}: "
+                f"{format_money(spend / retained, currency, small_decimals=2)} per retained "
+                "customer. This is a plain ratio, not the campaigns' effect: most of those "
+                "customers would have bought anyway; 07_ab_test measures the extra ones."
+            )
+    return Sentence(" ".join(parts))
+
+
+def describe_nps_value(
+    value_by_nps: pd.DataFrame | None, *, currency: str, min_cell_size: int = MIN_CELL_SIZE
+) -> Sentence:
+    """Markdown: how the mean predicted CLV of promoters compares with detractors', or why skipped."""
+    if value_by_nps is None:
+        return Sentence(_NPS_SKIPPED)
+    rule = SmallCells(min_cell_size)
+    table = value_by_nps.set_index("nps_group")
+    usable = [
+        g
+        for g in ("promoter", "detractor")
+        if table.loc[g, "customers"] > 0 and rule.shown(table.loc[g, "customers"])
+    ]
+    if len(usable) < 2:
+        return Sentence(
+            "Promoters or detractors with a CLV number fewer than "
+            f"{rule.min_cell_size:,} customers (or none): their value is not compared."
+        )
+    pro, det = table.loc["promoter"], table.loc["detractor"]
+    apart = pro["clv_lower"] > det["clv_upper"] or det["clv_lower"] > pro["clv_upper"]
+    ratio = pro["clv_mean"] / det["clv_mean"] if det["clv_mean"] > 0 else np.nan
+    return Sentence(
+        f"Promoters are worth {format_money(pro['clv_mean'], currency, small_decimals=2)} of "
+        f"predicted CLV each on average, detractors "
+        f"{format_money(det['clv_mean'], currency, small_decimals=2)}"
+        + (f" ({ratio:.1f}×)" if np.isfinite(ratio) else "")
+        + ("; the 95% intervals do not overlap." if apart else "; the 95% intervals overlap.")
+        + " This is an association (customers who buy more may also answer more kindly), not"
+        " an effect of satisfaction on value."
     )

@@ -1,4 +1,5 @@
-"""Retention KPIs by period: active/new/returning/reactivated customers, rates, revenue, reach."""
+"""Retention KPIs by period: active/new/returning/reactivated customers, rates, revenue, reach,
+and customer satisfaction (NPS, CSAT) from the optional surveys table."""
 
 from __future__ import annotations
 
@@ -19,6 +20,20 @@ from crmlib.kpis.queries import (
     kpis_by_group,
     kpis_by_period,
     transaction_totals,
+)
+from crmlib.kpis.satisfaction import (
+    Satisfaction,
+    describe_satisfaction,
+    latest_responses,
+    nps_interval,
+    plot_nps_over_time,
+    plot_retention_by_nps,
+    retention_by_nps_group,
+    retention_table,
+    satisfaction_by_group,
+    satisfaction_metrics,
+    satisfaction_report,
+    satisfaction_table,
 )
 from crmlib.kpis.stage import kpi_metrics
 from crmlib.kpis.tables import (
@@ -70,4 +85,16 @@ __all__ = [
     "plot_retention_rate",
     "plot_revenue",
     "plot_channel_engagement",
+    "Satisfaction",
+    "satisfaction_report",
+    "satisfaction_metrics",
+    "satisfaction_by_group",
+    "latest_responses",
+    "retention_by_nps_group",
+    "nps_interval",
+    "satisfaction_table",
+    "retention_table",
+    "describe_satisfaction",
+    "plot_nps_over_time",
+    "plot_retention_by_nps",
 ]
