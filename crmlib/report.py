@@ -14,10 +14,12 @@ from typing import Any
 import jinja2
 import nbformat
 from markupsafe import Markup
+from markupsafe import escape as html_escape
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
 from crmlib.config import WorkbookParams
+from crmlib.formatting import format_figure, signed_points
 from crmlib.io import read_json
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "StageEntry",
     "notebook_title",
     "export_notebook_html",
+    "with_contents",
     "write_index",
 ]
 
@@ -158,6 +161,32 @@ def _house_css() -> str:
     return (TEMPLATES_DIR / "report.css").read_text(encoding="utf-8")
 
 
+_SECTION_HEADING = re.compile(r'<h2 id="([^"]+)">(.*?)<a class="anchor-link"', re.DOTALL)
+_PAGE_TITLE_END = re.compile(r"</h1>")
+
+
+def with_contents(page: str) -> str:
+    """The exported page with a table of contents after its title: one link per ``##`` section.
+
+    The links are the sections' own anchors (nbconvert gives every heading an id); a page with
+    fewer than three sections, or without a title, is returned unchanged.
+
+    Examples
+    --------
+    >>> page = ('<h1 id="t">T</h1>' + "".join(f'<h2 id="s{i}">Part {i}<a class="anchor-link" '
+    ...         f'href="#s{i}">¶</a></h2>' for i in range(3)))
+    >>> print(with_contents(page)[:150])
+    <h1 id="t">T</h1><nav class="wb-toc" aria-label="On this page"><p>On this page</p><ol><li><a href="#s0">Part 0</a></li><li><a href="#s1">Part 1</a></l
+    """
+    sections = _SECTION_HEADING.findall(page)
+    title = _PAGE_TITLE_END.search(page)
+    if len(sections) < 3 or title is None:
+        return page
+    links = "".join(f'<li><a href="#{anchor}">{text.strip()}</a></li>' for anchor, text in sections)
+    nav = f'<nav class="wb-toc" aria-label="On this page"><p>On this page</p><ol>{links}</ol></nav>'
+    return page[: title.end()] + nav + page[title.end() :]
+
+
 def export_notebook_html(
     executed_ipynb: str | Path,
     out_html: str | Path,
@@ -216,6 +245,7 @@ def export_notebook_html(
         "wb_css": Markup(_house_css()),
     }
     body, _ = exporter.from_notebook_node(notebook, resources=resources)
+    body = with_contents(body)
     target = Path(out_html)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(body, encoding="utf-8")
@@ -346,6 +376,7 @@ def _kpis(
 
     tiles = []
     periods = set()
+    trends = kpis.get("trends") if isinstance(kpis, Mapping) else None
     readable = [raw for raw in raw_tiles if isinstance(raw, Mapping)]
     for raw in shown_tiles(readable, min_cell_size=min_cell_size):
         better = _text(raw.get("better")).lower()
@@ -358,6 +389,11 @@ def _kpis(
                 "label": _text(raw.get("label")) or _text(raw.get("key")) or "KPI",
                 "display": display,
                 "period_label": period_label,
+                "spark": _sparkline(
+                    trends.get(_text(raw.get("key"))) if isinstance(trends, Mapping) else None,
+                    label=_text(raw.get("label")) or "KPI",
+                    min_cell_size=min_cell_size,
+                ),
                 "changes": [
                     _change(raw.get("vs_previous"), label="vs previous period", better=better),
                     _change(raw.get("vs_year_ago"), label="vs year ago", better=better),
@@ -370,6 +406,146 @@ def _kpis(
         "period_label": common_period,
         "missing": "KPI tiles are not available.",
     }
+
+
+def _sparkline(trend: Any, *, label: str, min_cell_size: int) -> Markup:
+    """A tile's trend as an inline SVG line (no script, no request); "" when under 2 points.
+
+    Values on fewer than ``min_cell_size`` customers are left out (a gap in the line), as the
+    tiles hide them. The SVG holds only coordinates computed here and an escaped title.
+    """
+    if not isinstance(trend, Mapping):
+        return Markup("")
+    values, customers = trend.get("values") or [], trend.get("customers") or []
+    periods = trend.get("periods") or []
+    points: list[float | None] = []
+    for position, value in enumerate(values):
+        base = customers[position] if position < len(customers) else None
+        small = isinstance(base, (int, float)) and 0 < base < min_cell_size
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        points.append(None if small or number is None or number != number else float(number))
+    shown = [v for v in points if v is not None]
+    if len(shown) < 2:
+        return Markup("")
+    width, height, pad = 120.0, 28.0, 3.0
+    low, high = min(shown), max(shown)
+    span = high - low or 1.0
+    step = (width - 2 * pad) / max(1, len(points) - 1)
+    runs: list[list[str]] = [[]]
+    last_xy = ""
+    for position, value in enumerate(points):
+        if value is None:
+            runs.append([])
+            continue
+        x = pad + position * step
+        y = height - pad - (value - low) / span * (height - 2 * pad)
+        last_xy = f'cx="{x:.1f}" cy="{y:.1f}"'
+        runs[-1].append(f"{x:.1f},{y:.1f}")
+    lines = "".join(
+        f'<polyline points="{" ".join(run)}" fill="none" stroke="currentColor" '
+        'stroke-width="1.6" stroke-linejoin="round" stroke-linecap="round"/>'
+        for run in runs
+        if len(run) >= 2
+    )
+    first, last = (periods[0], periods[-1]) if periods else ("", "")
+    title = html_escape(f"{label}: trend over {len(points)} complete periods, {first} to {last}")
+    return Markup(
+        f'<svg class="wb-spark" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" '
+        f'height="{height:.0f}" role="img" aria-label="{title}"><title>{title}</title>{lines}'
+        f'<circle {last_xy} r="2.2" fill="currentColor"/></svg>'
+    )
+
+
+def _since_last(metrics: Mapping[str, Any], stages: Sequence[StageEntry]) -> dict[str, Any]:
+    """The front page's "What changed since the last report": each stage's sentence.
+
+    Read from ``metrics[section]["since_last"]`` (:func:`crmlib.history.record`); the as-of
+    date of the last report is the one most stages compared with.
+    """
+    items, dates = [], []
+    for stage in stages:
+        entry = metrics.get(stage.section)
+        since = entry.get("since_last") if isinstance(entry, Mapping) else None
+        if not isinstance(since, Mapping) or not since.get("as_of_date"):
+            continue
+        dates.append(_text(since.get("as_of_date")))
+        items.append({"title": stage.title, "sentence": _emphasis(_text(since.get("sentence")))})
+    as_of = max(set(dates), key=dates.count) if dates else ""
+    return {
+        "as_of_date": as_of,
+        "items": items,
+        "missing": "This is the first report of this run kept with its as-of date: the next "
+        "report will say what changed since this one.",
+    }
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def _emphasis(text: str) -> Markup:
+    """A sentence written for a notebook's markdown, as HTML: escaped, ``**bold**`` kept bold.
+
+    >>> str(_emphasis("the **rate effect** & <b>"))
+    'the <strong>rate effect</strong> &amp; &lt;b&gt;'
+    """
+    return Markup(_BOLD.sub(r"<strong>\1</strong>", str(html_escape(text))))
+
+
+def _why(metrics: Mapping[str, Any]) -> Markup:
+    """Why retention moved (rate or mix effect: ``metrics["kpis"]["mix"]``), or ""."""
+    kpis = metrics.get("kpis")
+    mix = kpis.get("mix") if isinstance(kpis, Mapping) else None
+    retention = mix.get("retention") if isinstance(mix, Mapping) else None
+    return _emphasis(_text(retention.get("sentence")) if isinstance(retention, Mapping) else "")
+
+
+_points = signed_points
+
+
+def _satisfaction_and_cost(metrics: Mapping[str, Any], currency: str) -> list[dict[str, str]]:
+    """The front page's satisfaction and acquisition-cost headline, when those tables exist.
+
+    NPS and CSAT from ``metrics["kpis"]["satisfaction"]`` (02_kpis, the optional ``surveys``
+    table), the blended acquisition cost and CLV:CAC from ``metrics["clv"]`` (05_clv, the
+    optional ``marketing_spend`` table). A figure withheld by the small-cell rule (None) is
+    left out; no item at all: no block.
+    """
+    items = []
+    kpis = metrics.get("kpis")
+    sat = kpis.get("satisfaction") if isinstance(kpis, Mapping) else None
+    if isinstance(sat, Mapping) and isinstance(sat.get("nps"), (int, float)):
+        low, high = sat.get("nps_low"), sat.get("nps_high")
+        interval = (
+            f"95% interval {_points(low)} to {_points(high)}; "
+            if isinstance(low, (int, float)) and isinstance(high, (int, float))
+            else ""
+        )
+        items.append({
+            "key": "nps", "label": "Net Promoter Score", "value": _points(sat["nps"]),
+            "note": f"{interval}{sat.get('nps_respondents') or 0:,} customers answered",
+        })  # fmt: skip
+    if isinstance(sat, Mapping) and isinstance(sat.get("csat"), (int, float)):
+        items.append({
+            "key": "csat", "label": "CSAT (answered 4 or 5 of 5)",
+            "value": format_figure(sat["csat"], "rate"),
+            "note": f"{sat.get('csat_respondents') or 0:,} customers answered",
+        })  # fmt: skip
+    clv = metrics.get("clv")
+    clv = clv if isinstance(clv, Mapping) else {}
+    cac = clv.get("cac_blended")
+    if isinstance(cac, (int, float)):
+        ratios = clv.get("clv_to_cac")
+        ratio = ratios.get("All channels") if isinstance(ratios, Mapping) else None
+        note = (
+            f"CLV:CAC {ratio:.1f} (predicted value of a customer over what acquiring one cost)"
+            if isinstance(ratio, (int, float))
+            else "all marketing spend over all new customers"
+        )
+        items.append({
+            "key": "cac", "label": "Acquisition cost per new customer",
+            "value": format_figure(cac, "money", currency), "note": note,
+        })  # fmt: skip
+    return items
 
 
 def _stage_view(stage: StageEntry, metrics: Mapping[str, Any], run_folder: Path) -> dict[str, Any]:
@@ -487,6 +663,9 @@ def write_index(
         "quality": quality,
         "kpis": _kpis(metrics, skipped, min_cell_size=params.privacy.min_cell_size),
         "stages": [_stage_view(stage, metrics, folder) for stage in stages],
+        "since_last": _since_last(metrics, stages),
+        "why": _why(metrics),
+        "satisfaction_and_cost": _satisfaction_and_cost(metrics, params.currency),
     }
     html = _environment().get_template("index.html.j2").render(**context)
     target = folder / "index.html"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -402,14 +403,104 @@ def small_counts_on_pages(run_dir: Path, *, min_cell_size: int) -> list[str]:
     ]
 
 
+#: The as-of date of the sample's previous report: a month before params/default.yaml's.
+PREVIOUS_AS_OF = "2025-11-30"
+
+
+def previous_report_params(folder: Path) -> Path:
+    """params/default.yaml as of :data:`PREVIOUS_AS_OF`, written to ``folder`` (paths absolute)."""
+    import yaml
+
+    params = yaml.safe_load(DEFAULT_PARAMS.read_text("utf-8"))
+    base = DEFAULT_PARAMS.parent
+    for table in params["source"].values():
+        table["path"] = str((base / table["path"]).resolve())
+    for section in ("segments", "churn"):
+        if params[section].get("suppression_list"):
+            params[section]["suppression_list"] = str(
+                (base / params[section]["suppression_list"]).resolve()
+            )
+    params["as_of_date"] = PREVIOUS_AS_OF
+    path = folder / "previous.yaml"
+    path.write_text(yaml.safe_dump(params), encoding="utf-8")
+    return path
+
+
+def _once_per_session(
+    tmp_path_factory: pytest.TempPathFactory, name: str, make: Any
+) -> tuple[Path, dict[str, Any]]:
+    """``make(folder)`` once per test session, shared by the pytest-xdist workers.
+
+    The first worker to ask runs it into ``<session temp>/<name>/`` under a file lock; the
+    others wait and read its folder and the JSON-ready dict it returned. Callers only read the
+    folder (it is the same one for every worker).
+    """
+    import json
+
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the session's
+    folder, done = root / name, root / f"{name}.json"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            done.write_text(json.dumps(make(folder)), encoding="utf-8")
+    return folder, json.loads(done.read_text(encoding="utf-8"))
+
+
+def _cli_run(folder: Path, params: Path | str) -> dict[str, Any]:
+    result = run_module_cli("run", "--params", params, "--outputs", folder / "outputs")
+    return {"args": result.args, "returncode": result.returncode,
+            "stdout": result.stdout, "stderr": result.stderr}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def previous_sample_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample's report a month earlier (as of :data:`PREVIOUS_AS_OF`): its run folder.
+
+    Run once per test session; :func:`with_previous_report` puts a copy where a run of the
+    sample finds it as its last good run, as a monthly schedule leaves it.
+    """
+    require_sample()
+    folder, result = _once_per_session(
+        tmp_path_factory, "previous-sample",
+        lambda folder: _cli_run(folder, previous_report_params(folder)),
+    )  # fmt: skip
+    if result["returncode"] != 0:
+        pytest.fail(f"the previous month's run failed:\n{result['stdout']}\n{result['stderr']}")
+    return folder / "outputs" / "sample"
+
+
+def with_previous_report(previous: Path, outputs: Path, run_name: str) -> None:
+    """Make ``previous`` (:func:`previous_sample_report`) the last good run ``run_name`` in
+    ``outputs``: the next run of that name replaces it, keeps it in its history, says what
+    changed since it and takes its segments as the baseline of "entered the segment"."""
+    shutil.copytree(previous, outputs / run_name)
+
+
 @pytest.fixture(scope="session")
 def sample_run(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, previous_sample_report: Path
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """The real CLI on params/default.yaml into a temporary outputs folder, once per session."""
-    require_sample()
-    outputs = tmp_path_factory.mktemp("outputs")
-    return run_module_cli("run", "--params", "params/default.yaml", "--outputs", outputs), outputs
+    """The real CLI on params/default.yaml into a temporary outputs folder, once per session
+    (shared by the test workers: tests only read it).
+
+    As a monthly schedule leaves it: the same run a month earlier (as of
+    :data:`PREVIOUS_AS_OF`) is the last good run in the outputs folder, so that the report
+    says what changed since it, and the runner keeps it in ``outputs/sample.history/``.
+    """
+
+    def run(folder: Path) -> dict[str, Any]:
+        with_previous_report(previous_sample_report, folder / "outputs", "sample")
+        return _cli_run(folder, "params/default.yaml")
+
+    folder, result = _once_per_session(tmp_path_factory, "sample-run", run)
+    completed = subprocess.CompletedProcess(
+        result["args"], result["returncode"], result["stdout"], result["stderr"]
+    )
+    return completed, folder / "outputs"
 
 
 @pytest.fixture(scope="session")

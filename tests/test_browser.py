@@ -142,3 +142,60 @@ def test_stage_page(browser: Any, report: Report) -> None:
         assert page.url.endswith("/index.html")
     finally:
         page.close()
+
+
+PHONE = {"width": 390, "height": 844}  # the narrowest common phone screen, in CSS pixels
+
+
+def _overflow(page: Any) -> int:
+    """How far the page is wider than the screen (0: no sideways scrolling)."""
+    return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+
+
+def test_index_page_at_phone_width(browser: Any, report: Report) -> None:
+    """At 390 px the front page needs no sideways scrolling; tiles, their trend lines and the
+    "what changed since the last report" block are on screen and inside its width."""
+    index = report.run_dir / "index.html"
+    page = browser.new_page(viewport=PHONE)
+    try:
+        page.goto(index.as_uri(), wait_until="load")
+        assert _overflow(page) == 0
+        tile = page.locator(".wb-tile").first
+        assert tile.is_visible()
+        box = tile.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        since = page.locator("#since-last, #since-last-missing").first
+        assert since.is_visible()
+        sparks = page.locator(".wb-spark")
+        for i in range(sparks.count()):
+            box = sparks.nth(i).bounding_box()
+            assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+        page.screenshot(path=str(SCREENSHOT.with_name("index-390.png")), full_page=True)
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
+def test_the_sample_front_page_shows_what_changed(browser: Any, sample_run: Any) -> None:
+    """The sample's second report (tests/conftest.py: sample_run): trend lines in the tiles,
+    why retention moved, what changed since the last report, satisfaction and acquisition cost;
+    each stage page opens on its table of contents, and none needs sideways scrolling at 390 px."""
+    report = _sample_report(sample_run)
+    page = browser.new_page(viewport=PHONE)
+    try:
+        page.goto((report.run_dir / "index.html").as_uri(), wait_until="load")
+        assert page.locator(".wb-tile .wb-spark").count() >= 4
+        assert page.locator(".wb-tile .wb-spark").first.is_visible()
+        assert page.locator("#kpi-why").is_visible()
+        assert page.locator("#kpi-why strong").count() >= 1  # markdown bold rendered, not "**"
+        assert "**" not in page.inner_text("#kpi-why")
+        assert page.locator("#since-last li").count() == 7
+        assert page.locator("#satisfaction-cost .wb-tile").count() == 3
+        for stage in sorted((report.run_dir / "html").glob("0*.html")):
+            page.goto(stage.as_uri(), wait_until="load")
+            toc = page.locator("nav.wb-toc")
+            assert toc.is_visible(), stage.name
+            assert toc.locator("a").count() >= 3, stage.name
+            assert _overflow(page) == 0, stage.name
+    finally:
+        page.close()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from conftest import (
     DEFAULT_PARAMS,
+    PREVIOUS_AS_OF,
     REPO_ROOT,
     SAMPLE,
     local_links,
@@ -106,6 +107,69 @@ def test_metrics_agree_with_planted_truth(
     primary = ab["variants"]["treatment"]["primary"]
     assert primary["metric"] == "repurchase"
     assert primary["ci"][0] < experiment["planted_uplift_30d_repurchase"] < primary["ci"][1]
+
+
+def test_satisfaction_and_acquisition_cost_recover_the_planted_truth(
+    sample_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """NPS per acquisition channel (02_kpis, last 365 days of answers) within 3 standard errors
+    of the planted NPS (the standard error read off the reported 95% interval), and CAC per
+    channel (05_clv: spend over customers with their first purchase, whole window) within 5% of
+    the planted CAC (the generator's monthly noise has sd 10%: over 36 months its spend-weighted
+    mean moves about 2%; signup and first purchase fall in different months for a few)."""
+    _, outputs = sample_run
+    truth = json.loads((SAMPLE / "truth.json").read_text(encoding="utf-8"))
+    metrics = json.loads((outputs / "sample" / "metrics.json").read_text(encoding="utf-8"))
+    by_channel = metrics["kpis"]["satisfaction"]["nps_by_channel"]
+    planted_nps = truth["surveys"]["nps_planted"]
+    assert set(by_channel) == set(planted_nps)
+    for channel, found in by_channel.items():
+        se = (found["nps_high"] - found["nps_low"]) / (2 * 1.959964)
+        assert found["nps"] == pytest.approx(planted_nps[channel], abs=3 * se), channel
+    cac = metrics["clv"]["cac_by_channel"]
+    for channel, planted in truth["marketing_spend"]["cac_planted"].items():
+        assert cac[channel] == pytest.approx(planted, rel=0.05), channel
+    # the front page shows both headlines
+    index = (outputs / "sample" / "index.html").read_text(encoding="utf-8")
+    assert 'id="satisfaction-cost"' in index
+    assert all(f'data-key="{key}"' in index for key in ("nps", "csat", "cac"))
+
+
+def test_the_second_report_says_what_changed_since_the_first(
+    sample_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """Two runs a month apart into one outputs folder: the first is kept in the history (without
+    the order-level tables), and every stage of the second compares itself with it."""
+    result, outputs = sample_run
+    assert result.returncode == 0, result.stderr
+    kept = sorted((outputs / "sample.history").iterdir())
+    assert len(kept) == 1
+    last = kept[0]
+    assert (
+        json.loads((last / "run.json").read_text("utf-8"))["params"]["as_of_date"] == PREVIOUS_AS_OF
+    )
+    assert not (last / "data" / "transactions.parquet").exists()
+    assert (last / "data" / "kpis_by_period.parquet").is_file()
+    then = json.loads((last / "metrics.json").read_text(encoding="utf-8"))
+    now = json.loads((outputs / "sample" / "metrics.json").read_text(encoding="utf-8"))
+    for section, entry in now.items():
+        assert entry["since_last"]["as_of_date"] == PREVIOUS_AS_OF, section
+        assert entry["since_last"]["sentence"].startswith("Since the last report"), section
+    assert then["kpis"]["since_last"]["as_of_date"] is None  # the first run had none
+    # the change the 02 page states is the difference of the two runs' figures
+    before = then["kpis"]["latest"]["active_customers"]
+    after = now["kpis"]["latest"]["active_customers"]
+    assert f"active customers {after:,} ({after - before:+,}" in now["kpis"]["since_last"][
+        "sentence"
+    ].replace("\u2212", "-")
+    index = (outputs / "sample" / "index.html").read_text(encoding="utf-8")
+    assert f"What changed since the last report · as of {PREVIOUS_AS_OF}" in index
+    assert index.count("<li><b>") >= len(now)  # one sentence per stage
+    assert index.count('class="wb-spark"') >= 4  # a trend line per KPI tile
+    for page in sorted((outputs / "sample" / "html").glob("0*.html")):
+        html = page.read_text(encoding="utf-8")
+        assert "Since the last report" in html and f"as of {PREVIOUS_AS_OF}" in html, page.name
+        assert 'class="wb-toc"' in html, page.name
 
 
 def test_no_customer_id_in_any_page(

@@ -14,14 +14,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO_ROOT, require_sample, run_module_cli
+from conftest import REPO_ROOT, require_sample, run_module_cli, with_previous_report
 from sample_reference import REFERENCE, differences, fingerprint
 
 pytestmark = pytest.mark.slow
 
 
-def test_the_sample_on_spark_gives_the_duckdb_report(tmp_path: Path) -> None:
+def test_the_sample_on_spark_gives_the_duckdb_report(
+    tmp_path: Path, previous_sample_report: Path
+) -> None:
+    """The same month's report on Spark, after the same previous report (its DuckDB run)."""
     require_sample()
+    with_previous_report(previous_sample_report, tmp_path, "spark")
     result = run_module_cli("run", "--params", "params/spark.yaml", "--outputs", tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run_dir = tmp_path / "spark"

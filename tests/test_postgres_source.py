@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO_ROOT, SAMPLE, run_module_cli
+from conftest import REPO_ROOT, SAMPLE, run_module_cli, with_previous_report
 from pg_server import ThrowawayPostgres, load_csv
 from pydantic import ValidationError
 from sample_reference import REFERENCE, _column, differences, fingerprint
@@ -103,12 +103,15 @@ EXAMPLE_VIEWS = (
 
 
 def _params_file(folder: Path, columns: dict[str, list[str]]) -> Path:
-    """params/default.yaml with every contract table read from the server, in file order."""
+    """params/default.yaml with the four core tables read from the server, in file order."""
     params = yaml.safe_load((REPO_ROOT / "params" / "default.yaml").read_text("utf-8"))
     for table in TABLES:
         listed = ", ".join(f'"{name}"' for name in columns[table])
         query = f'SELECT {listed} FROM "{table}" ORDER BY csv_row'
         params["source"][table] = {"postgres": {"dsn_env": DSN_ENV, "query": query}}
+    for source in params["source"].values():  # the optional surveys and spend stay files
+        if "path" in source:
+            source["path"] = str((REPO_ROOT / "params" / source["path"]).resolve())
     for section in ("segments", "churn"):  # the suppression lists stay files of the repository
         listed = params.get(section, {}).get("suppression_list")
         if listed:
@@ -161,8 +164,10 @@ def test_the_workbook_on_postgres_equals_the_csv_run_and_never_writes_the_passwo
     server: Server,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    previous_sample_report: Path,
 ) -> None:
     running, columns = server
+    with_previous_report(previous_sample_report, tmp_path / "out", "sample")  # as the CSV run
     monkeypatch.setenv(DSN_ENV, running.dsn)
     assert os.environ[DSN_ENV].count(MARKER) == 1
     result = run_module_cli(

@@ -9,13 +9,36 @@ import pandas as pd
 
 from crmlib.formatting import plain_value
 from crmlib.kpis.mix import PeriodMix
-from crmlib.kpis.models import _infer_period, _latest_complete
+from crmlib.kpis.models import _bases, _infer_period, _latest_complete
+from crmlib.kpis.tables import _TILES
 from crmlib.kpis.text import describe_mix, kpi_conclusion
 from crmlib.privacy import MIN_CELL_SIZE
 
 __all__ = [
     "kpi_metrics",
+    "TREND_PERIODS",
 ]
+
+#: Complete periods in the front page's trend line of each KPI tile.
+TREND_PERIODS = 12
+
+
+def _trends(kpis: pd.DataFrame) -> dict[str, dict[str, list[Any]]]:
+    """Per tile: the last :data:`TREND_PERIODS` complete periods' values and their customers.
+
+    The customers are those the value is computed on (:func:`crmlib.kpis.models._bases`), so
+    that the page leaves out a value on a small group (:mod:`crmlib.privacy`).
+    """
+    done = kpis[kpis["is_complete"].astype(bool)].tail(TREND_PERIODS)
+    bases = _bases(kpis).loc[done.index]
+    return {
+        key: {
+            "periods": done["period_label"].astype(str).tolist(),
+            "values": [plain_value(value) for value in done[key]],
+            "customers": [None if pd.isna(n) else int(n) for n in bases[key]],
+        }
+        for key, _label, _kind in _TILES
+    }
 
 
 def kpi_metrics(
@@ -27,6 +50,7 @@ def kpi_metrics(
     engagement: pd.DataFrame | None = None,
     guests: Mapping[str, Any] | None = None,
     mixes: Sequence[PeriodMix] = (),
+    satisfaction: Mapping[str, Any] | None = None,
     min_cell_size: int = MIN_CELL_SIZE,
 ) -> dict[str, Any]:
     """Headline figures of stage 02_kpis for ``metrics.json`` (no customer identifiers).
@@ -37,8 +61,10 @@ def kpi_metrics(
     period's KPIs), ``totals``, ``contactable`` and ``engagement`` (latest figures per
     channel, None when skipped). With ``guests`` (:func:`crmlib.kpis.guest_totals`),
     ``totals`` also holds ``guest_revenue``, ``guest_orders`` and ``revenue_with_guests``.
+    ``trends`` holds each tile's last complete periods for the front page's trend line.
     With ``mixes`` (:func:`crmlib.kpis.period_mix`), ``mix`` holds per metric the periods,
     the dimension, the rates, the rate and mix effects and the sentence saying why it moved.
+    ``satisfaction`` is :func:`crmlib.kpis.satisfaction_metrics` (None without surveys).
     The figures are as computed; only the ``conclusion`` sentence follows the small-cell rule
     (``min_cell_size``), as do the tiles' display texts (:func:`headline_tiles`).
     """
@@ -60,6 +86,7 @@ def kpi_metrics(
             "customers_with_a_purchase": int(kpis["new_customers"].sum()),
         },
         "tiles": tiles,
+        "trends": _trends(kpis) if len(kpis) else {},
         "contactable": None,
         "engagement": None,
         "mix": {
@@ -73,6 +100,7 @@ def kpi_metrics(
             }
             for mix in mixes
         },
+        "satisfaction": None if satisfaction is None else dict(satisfaction),
     }  # fmt: skip
     if guests is not None:
         metrics["totals"] |= {
