@@ -49,6 +49,7 @@ __all__ = [
     "clv_change",
     "verdict_changes",
     "describe_segment_sizes",
+    "describe_segment_moves",
 ]
 
 log = logging.getLogger(__name__)
@@ -515,3 +516,33 @@ def describe_segment_sizes(
             f"{shrank} shrank most ({int(shown.loc[shrank, 'then']):,} → {int(shown.loc[shrank, 'now']):,})"
         )
     return "; ".join(parts).capitalize()[:1] + "; ".join(parts)[1:] + "."
+
+
+def describe_segment_moves(
+    rfm: pd.DataFrame, last: LastReport | None, *, min_cell_size: int = MIN_CELL_SIZE
+) -> str:
+    """How many customers changed segment since the last report, and the largest move.
+
+    Transforms this run's ``rfm`` (*customer_id, segment*) and the last report's ``rfm``
+    artifact into one sentence on the customers scored in both ("" without a last report or
+    its ``rfm``). Counts follow the small-cell rule; a move of fewer than ``min_cell_size``
+    customers is not named.
+    """
+    then = last.read_table("rfm", ["customer_id", "segment"]) if last is not None else None
+    if then is None or then.empty:
+        return ""
+    both = then.merge(rfm[["customer_id", "segment"]], on="customer_id", suffixes=("_then", "_now"))
+    if both.empty:
+        return ""
+    moved = both[both["segment_then"].astype(str) != both["segment_now"].astype(str)]
+    rule = SmallCells(min_cell_size)
+    text = (
+        f"Of the {rule.phrase(len(both))} segmented in both reports, "
+        f"{rule.phrase(len(moved))} are in another segment now"
+    )
+    flows = moved.groupby(["segment_then", "segment_now"], observed=True).size()
+    flows = flows.sort_values(ascending=False, kind="stable")
+    if len(flows) and rule.shown(int(flows.iloc[0])):
+        (source, target), n = flows.index[0], int(flows.iloc[0])
+        text += f"; the largest move is {n:,} from {source} to {target}"
+    return text + "."

@@ -462,15 +462,20 @@ def _since_last(metrics: Mapping[str, Any], stages: Sequence[StageEntry]) -> dic
     Read from ``metrics[section]["since_last"]`` (:func:`crmlib.history.record`); the as-of
     date of the last report is the one most stages compared with.
     """
-    items, dates = [], []
+    found = []
     for stage in stages:
         entry = metrics.get(stage.section)
         since = entry.get("since_last") if isinstance(entry, Mapping) else None
-        if not isinstance(since, Mapping) or not since.get("as_of_date"):
-            continue
-        dates.append(_text(since.get("as_of_date")))
-        items.append({"title": stage.title, "sentence": _emphasis(_text(since.get("sentence")))})
-    as_of = max(set(dates), key=dates.count) if dates else ""
+        if isinstance(since, Mapping) and since.get("as_of_date"):
+            found.append((stage.title, _text(since["as_of_date"]), _text(since.get("sentence"))))
+    dates = [date for _title, date, _sentence in found]
+    # the date most stages compared with; a tie goes to the latest
+    as_of = max(set(dates), key=lambda date: (dates.count(date), date)) if dates else ""
+    items = []
+    for title, date, sentence in found:
+        if date == as_of:  # the heading names the date: the sentence need not repeat it
+            sentence = sentence.removeprefix(f"Since the last report (as of {as_of}): ")
+        items.append({"title": title, "sentence": _emphasis(sentence[:1].upper() + sentence[1:])})
     return {
         "as_of_date": as_of,
         "items": items,

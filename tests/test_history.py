@@ -215,6 +215,35 @@ def test_the_front_page_block_gathers_each_stage_sentence() -> None:
     assert block["as_of_date"] == "2025-11-30"
     assert block["items"] == [{"title": "Retention KPIs", "sentence": "K moved."}]
     assert _since_last({}, stages)["items"] == []
+    # the heading names the date: a sentence comparing with it does not repeat it; one comparing
+    # with another report keeps its own date
+    metrics = {
+        "kpis": {"since_last": {"as_of_date": "2025-11-30",
+                                "sentence": "Since the last report (as of 2025-11-30): **up**."}},
+        "segments": {"since_last": {"as_of_date": "2025-10-31",
+                                    "sentence": "Since the last report (as of 2025-10-31): x."}},
+    }  # fmt: skip
+    items = _since_last(metrics, stages)["items"]
+    assert [str(item["sentence"]) for item in items] == [
+        "<strong>up</strong>.",
+        "Since the last report (as of 2025-10-31): x.",
+    ]
+
+
+def test_the_satisfaction_and_cost_tiles_show_what_the_run_has() -> None:
+    from crmlib.report import _satisfaction_and_cost
+
+    assert _satisfaction_and_cost({}, "EUR") == []
+    metrics = {
+        "kpis": {"satisfaction": {"nps": -0.04, "nps_low": -6.2, "nps_high": 6.1,
+                                  "nps_respondents": 800, "csat": None}},
+        "clv": {"cac_blended": 24.69, "clv_to_cac": {"All channels": 2.9987}},
+    }  # fmt: skip
+    tiles = {tile["key"]: tile for tile in _satisfaction_and_cost(metrics, "EUR")}
+    assert set(tiles) == {"nps", "cac"}  # CSAT withheld (small-cell rule): no tile
+    assert tiles["nps"]["value"] == "0.0"
+    assert tiles["nps"]["note"] == "95% interval \u22126.2 to +6.1; 800 customers answered"
+    assert tiles["cac"]["value"] == "€24.69" and tiles["cac"]["note"].startswith("CLV:CAC 3.0")
 
 
 def test_scores_in_points_read_signed_with_one_decimal() -> None:
@@ -226,3 +255,27 @@ def test_scores_in_points_read_signed_with_one_decimal() -> None:
     assert _shown(-3.04, "points", currency="EUR", rule=rule) == "\u22123.0"
     assert _change(7.99, 9.56, "points", currency="EUR", rule=rule) == "+1.6 points"
     assert _change(9.56, 7.99, "points", currency="EUR", rule=rule) == "\u22121.6 points"
+
+
+def test_segment_moves_count_the_customers_in_another_segment_and_name_the_largest_move(
+    tmp_path: Path,
+) -> None:
+    ids = [f"C{i}" for i in range(60)]
+    then = pd.DataFrame({"customer_id": ids, "segment": ["Loyal"] * 30 + ["At risk"] * 30})
+    # 12 Loyal -> At risk, 3 At risk -> Loyal, 5 customers gone, 4 new; the rest stay
+    now = pd.DataFrame({
+        "customer_id": ids[5:] + [f"N{i}" for i in range(4)],
+        "segment": ["Loyal"] * 13 + ["At risk"] * 12 + ["Loyal"] * 3 + ["At risk"] * 27
+        + ["New"] * 4,
+    })  # fmt: skip
+    _run(tmp_path / "run", as_of="2025-11-30", tables={"rfm": then})
+    last = history.LastReport(tmp_path / "run", dt.date(2025, 11, 30), None, {})
+    sentence = history.describe_segment_moves(now, last)
+    assert sentence == (
+        "Of the 55 customers segmented in both reports, 15 customers are in another segment "
+        "now; the largest move is 12 from Loyal to At risk."
+    )
+    # a move of fewer than min_cell_size customers is not named, nor is its count
+    strict = history.describe_segment_moves(now, last, min_cell_size=20)
+    assert strict.endswith("fewer than 20 customers are in another segment now.")
+    assert history.describe_segment_moves(now, None) == ""
