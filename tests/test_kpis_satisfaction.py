@@ -397,6 +397,16 @@ def test_charts_have_titles_and_labels(engine: Engine) -> None:
     assert ax.get_title().startswith("Net Promoter Score by month")
     assert "Not drawn: 1 month(s)" in ax.get_title()  # March: 1 answer
     assert ax.get_ylabel() == "NPS (points, −100 to +100)"
+    ax = crm.kpis.plot_satisfaction_over_time(
+        sat, survey="csat", min_cell_size=1, ax=plt.figure().gca()
+    )
+    assert ax.get_title().startswith("CSAT (share answering 4 or 5) by month")
+    assert ax.get_ylabel() == "Answered 4 or 5 (%)" and ax.get_ylim() == (0.0, 1.0)
+    drawn = ax.get_lines()[0].get_ydata()
+    csat = sat.over_time[sat.over_time["survey"] == "csat"]["csat"].to_numpy()
+    assert np.allclose(drawn, csat, equal_nan=True)  # the shares as computed, one per month
+    with pytest.raises(ValueError, match="survey"):
+        crm.kpis.plot_satisfaction_over_time(sat, survey="ces", ax=plt.figure().gca())
     ax = crm.kpis.plot_retention_by_nps(sat, ax=plt.figure().gca())
     assert "bought again within 90 days" in ax.get_title()
     assert ax.get_ylabel() == "Bought again (%)"

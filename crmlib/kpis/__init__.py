@@ -28,6 +28,7 @@ from crmlib.kpis.satisfaction import (
     nps_interval,
     plot_nps_over_time,
     plot_retention_by_nps,
+    plot_satisfaction_over_time,
     retention_by_nps_group,
     retention_table,
     satisfaction_by_group,
@@ -97,4 +98,5 @@ __all__ = [
     "describe_satisfaction",
     "plot_nps_over_time",
     "plot_retention_by_nps",
+    "plot_satisfaction_over_time",
 ]

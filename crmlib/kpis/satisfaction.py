@@ -69,6 +69,7 @@ __all__ = [
     "retention_table",
     "describe_satisfaction",
     "plot_nps_over_time",
+    "plot_satisfaction_over_time",
     "plot_retention_by_nps",
 ]
 
@@ -816,33 +817,45 @@ def _retention_words(sat: Satisfaction, rule: SmallCells) -> str:
     )
 
 
-def plot_nps_over_time(
+#: Per survey: the chart's score column, its title, axis label, y-range and whether it is a share.
+_OVER_TIME = {
+    "nps": ("nps", "Net Promoter Score", "NPS (points, −100 to +100)", (-100, 100), False),
+    "csat": ("csat", "CSAT (share answering 4 or 5)", "Answered 4 or 5 (%)", (0, 1), True),
+}
+
+
+def plot_satisfaction_over_time(
     sat: Satisfaction | None,
     *,
+    survey: str = "nps",
     min_cell_size: int = MIN_CELL_SIZE,
     periods_shown: int | None = None,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
-    """NPS per month of answer with its 95 % interval as a band; small months not drawn.
+    """NPS (or CSAT) per month of answer with its 95 % interval as a band; small months not drawn.
 
     A month with fewer than ``min_cell_size`` respondents (but some) is left out (a gap); the
     title says how many. Without surveys, the axis says the section is skipped.
     """
+    _check_survey(survey)
+    score, name, ylabel, ylim, share = _OVER_TIME[survey]
     ax = ax or plt.gca()
     if sat is None:
-        return note_on_axes(ax, "No surveys table: NPS not measured")
-    rows = sat.over_time[sat.over_time["survey"] == "nps"].reset_index(drop=True)
+        return note_on_axes(ax, f"No surveys table: {survey.upper()} not measured")
+    rows = sat.over_time[sat.over_time["survey"] == survey].reset_index(drop=True)
     if periods_shown is not None:
         rows = rows.iloc[-int(periods_shown) :].reset_index(drop=True)
     shown = SmallCells(min_cell_size).hide(
-        rows, size="respondents", columns=["nps", "nps_low", "nps_high"]
+        rows, size="respondents", columns=[score, f"{score}_low", f"{score}_high"]
     )
     x = np.arange(len(shown))
     ax.fill_between(
-        x, shown["nps_low"], shown["nps_high"], color="#1f5f99", alpha=0.18, label="95% interval"
-    )
-    ax.plot(x, shown["nps"], marker="o", markersize=3, color="#1f5f99", label="NPS")
-    ax.axhline(0, color="#5f6b73", linewidth=0.8)
+        x, shown[f"{score}_low"], shown[f"{score}_high"], color="#1f5f99", alpha=0.18,
+        label="95% interval",
+    )  # fmt: skip
+    ax.plot(x, shown[score], marker="o", markersize=3, color="#1f5f99", label=survey.upper())
+    if not share:
+        ax.axhline(0, color="#5f6b73", linewidth=0.8)
     labels = [
         label if done else f"{label} (partial)"
         for label, done in zip(shown["period_label"], shown["is_complete"], strict=True)
@@ -850,16 +863,31 @@ def plot_nps_over_time(
     step = max(1, int(np.ceil(len(labels) / 18)))
     ticks = list(range(len(labels)))[::-1][::step][::-1]
     ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=45, ha="right")
-    hidden = int((shown["nps"].isna() & (rows["respondents"] > 0)).sum())
-    title = "Net Promoter Score by month of answer, with its 95% interval"
+    hidden = int((shown[score].isna() & (rows["respondents"] > 0)).sum())
+    title = f"{name} by month of answer, with its 95% interval"
     if hidden:
         title += (
             f"\nNot drawn: {hidden} month(s) with fewer than {min_cell_size:,} customers answering"
         )
     ax.set_title(title)
-    ax.set(xlabel="Month of answer", ylabel="NPS (points, −100 to +100)", ylim=(-100, 100))
+    ax.set(xlabel="Month of answer", ylabel=ylabel, ylim=ylim)
+    if share:
+        percent_axis(ax)
     ax.legend(loc="lower left", ncols=2)
     return ax
+
+
+def plot_nps_over_time(
+    sat: Satisfaction | None,
+    *,
+    min_cell_size: int = MIN_CELL_SIZE,
+    periods_shown: int | None = None,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """NPS per month of answer with its 95 % interval (:func:`plot_satisfaction_over_time`)."""
+    return plot_satisfaction_over_time(
+        sat, survey="nps", min_cell_size=min_cell_size, periods_shown=periods_shown, ax=ax
+    )
 
 
 def plot_retention_by_nps(
