@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from crmlib.formatting import Column, format_figure, present, signed_points
-from crmlib.io import RunFolder, read_json
+from crmlib.formatting import MINUS, Column, format_figure, present, signed_points
+from crmlib.io import RunFolder, history_folder, read_json
 from crmlib.periods import as_date
 from crmlib.privacy import HIDDEN, MIN_CELL_SIZE, SmallCells
 
@@ -53,8 +53,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_MINUS = "\u2212"
 
 
 @dataclass(frozen=True)
@@ -158,26 +156,21 @@ class LastReport:
         return pd.read_parquet(path, columns=list(columns))
 
 
-def _earlier_runs(root: Path) -> list[Path]:
+def _earlier_runs(run: RunFolder) -> list[Path]:
     """The folders that may hold the last report, newest first.
 
-    Inside a build (``.<run_name>.building-…``) the finished folder ``<run_name>`` is the last
-    good run, then its history; a run folder rerun by hand is itself, so only its history.
+    Inside a build the finished folder (:meth:`RunFolder.previous_root`) is the last good run,
+    then its history; a run folder rerun by hand is itself, so only its history.
     """
-    name = root.name
-    if name.startswith(".") and ".building-" in name:
-        final = root.parent / name[1:].split(".building-", 1)[0]
-        first = [final]
-    else:
-        final, first = root, []
-    history = final.with_name(f"{final.name}.history")
+    final = run.previous_root()
+    history = history_folder(final)
     kept = (
         sorted((p for p in history.iterdir() if p.is_dir() and not p.name.startswith(".")),
                reverse=True)
         if history.is_dir()
         else []
     )  # fmt: skip
-    return [*first, *kept]
+    return [final, *kept] if final != run.root else kept
 
 
 def last_report(run: RunFolder, *, as_of_date: dt.date | str) -> LastReport | None:
@@ -187,7 +180,7 @@ def last_report(run: RunFolder, *, as_of_date: dt.date | str) -> LastReport | No
     the same date); a run whose ``run.json`` or ``metrics.json`` cannot be read is passed over.
     """
     as_of = as_date(as_of_date)
-    for folder in _earlier_runs(run.root):
+    for folder in _earlier_runs(run):
         try:
             record = read_json(folder / "run.json")
             their = as_date(record["params"]["as_of_date"])
@@ -270,14 +263,14 @@ def _shown(value: Any, kind: str, *, currency: str, rule: SmallCells) -> str:
     if kind == "customers":
         return rule.count(value)
     if kind == "number":
-        return f"{float(value):,.2f}".replace("-", _MINUS)
+        return f"{float(value):,.2f}".replace("-", MINUS)
     if kind == "points":
         return signed_points(value)
-    return format_figure(value, kind if kind != "customers" else "count", currency)
+    return format_figure(value, kind, currency)
 
 
 def _signed(number: float, text: str) -> str:
-    return ("+" if number > 0 else _MINUS if number < 0 else "\u00b1") + text
+    return ("+" if number > 0 else MINUS if number < 0 else "\u00b1") + text
 
 
 def _change(then: Any, now: Any, kind: str, *, currency: str, rule: SmallCells) -> str:

@@ -25,6 +25,7 @@ __all__ = [
     "ARTIFACT_PRODUCERS",
     "OUTSIDE",
     "RunFolder",
+    "history_folder",
     "published_path",
     "write_json_atomic",
     "read_json",
@@ -130,6 +131,11 @@ def write_json_atomic(path: str | Path, payload: Any) -> Path:
 def read_json(path: str | Path) -> Any:
     """Read a JSON file."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def history_folder(final: Path) -> Path:
+    """``outputs/<run_name>.history``: the good runs a run replaced, one folder each."""
+    return final.with_name(f"{final.name}.history")
 
 
 class RunFolder:

@@ -504,9 +504,6 @@ def _why(metrics: Mapping[str, Any]) -> Markup:
     return _emphasis(_text(retention.get("sentence")) if isinstance(retention, Mapping) else "")
 
 
-_points = signed_points
-
-
 def _satisfaction_and_cost(metrics: Mapping[str, Any], currency: str) -> list[dict[str, str]]:
     """The front page's satisfaction and acquisition-cost headline, when those tables exist.
 
@@ -521,12 +518,12 @@ def _satisfaction_and_cost(metrics: Mapping[str, Any], currency: str) -> list[di
     if isinstance(sat, Mapping) and isinstance(sat.get("nps"), (int, float)):
         low, high = sat.get("nps_low"), sat.get("nps_high")
         interval = (
-            f"95% interval {_points(low)} to {_points(high)}; "
+            f"95% interval {signed_points(low)} to {signed_points(high)}; "
             if isinstance(low, (int, float)) and isinstance(high, (int, float))
             else ""
         )
         items.append({
-            "key": "nps", "label": "Net Promoter Score", "value": _points(sat["nps"]),
+            "key": "nps", "label": "Net Promoter Score", "value": signed_points(sat["nps"]),
             "note": f"{interval}{sat.get('nps_respondents') or 0:,} customers answered",
         })  # fmt: skip
     if isinstance(sat, Mapping) and isinstance(sat.get("csat"), (int, float)):

@@ -579,10 +579,7 @@ def _interval_text(low: Any, high: Any, *, percent: bool = False, decimals: int 
         return (
             f"{format_percent(low, decimals=decimals)} to {format_percent(high, decimals=decimals)}"
         )
-    return f"{_points(low, decimals)} to {_points(high, decimals)}"
-
-
-_points = signed_points
+    return f"{signed_points(low, decimals)} to {signed_points(high, decimals)}"
 
 
 def _shown_rows(sat: Satisfaction, survey: str, min_cell_size: int) -> pd.DataFrame:
@@ -620,7 +617,7 @@ def satisfaction_table(
             _interval_text(lo, hi)
             for lo, hi in zip(table["nps_low"], table["nps_high"], strict=True)
         ]
-        table["nps_text"] = [HIDDEN if pd.isna(v) else _points(v) for v in table["nps"]]
+        table["nps_text"] = [HIDDEN if pd.isna(v) else signed_points(v) for v in table["nps"]]
         columns = {
             "respondents": Column("Customers answering", "customers"),
             "nps_text": Column("NPS", unit="points, −100 to +100"),
@@ -730,8 +727,8 @@ def describe_satisfaction(
     else:
         row = overall.iloc[0]
         parts.append(
-            f"**NPS {_points(row['nps'])}** {window} (95% interval {_points(row['nps_low'])} to "
-            f"{_points(row['nps_high'])}; {rule.phrase(int(row['respondents']))}, each counted "
+            f"**NPS {signed_points(row['nps'])}** {window} (95% interval {signed_points(row['nps_low'])} to "
+            f"{signed_points(row['nps_high'])}; {rule.phrase(int(row['respondents']))}, each counted "
             f"once with their latest answer; {format_percent(row['promoter_share'])} promoters, "
             f"{format_percent(row['detractor_share'])} detractors)."
         )
@@ -759,9 +756,9 @@ def _channel_gap(nps: pd.DataFrame) -> str:
     gap = best["nps"] - worst["nps"]
     half = _z(0.95) * np.hypot(_nps_se(best), _nps_se(worst))
     return (
-        f"By acquisition channel it is highest for {best['group']} ({_points(best['nps'])}) and "
-        f"lowest for {worst['group']} ({_points(worst['nps'])}): a gap of {gap:.1f} points "
-        f"(95% interval {_points(gap - half)} to {_points(gap + half)}), "
+        f"By acquisition channel it is highest for {best['group']} ({signed_points(best['nps'])}) and "
+        f"lowest for {worst['group']} ({signed_points(worst['nps'])}): a gap of {gap:.1f} points "
+        f"(95% interval {signed_points(gap - half)} to {signed_points(gap + half)}), "
         + ("more than chance would give." if gap - half > 0 else "which may be chance.")
     )
 
@@ -800,8 +797,8 @@ def _retention_words(sat: Satisfaction, rule: SmallCells) -> str:
         )
     )
     difference = (
-        f"a difference of {_points(100 * gap)} points (95% interval {_points(100 * (gap - half))} "
-        f"to {_points(100 * (gap + half))})"
+        f"a difference of {signed_points(100 * gap)} points (95% interval {signed_points(100 * (gap - half))} "
+        f"to {signed_points(100 * (gap + half))})"
     )
     if gap - half > 0:
         verdict = f"promoters buy again more often, {difference}"

@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from crmlib.io import read_json, write_json_atomic
+from crmlib.io import history_folder, read_json, write_json_atomic
 from crmlib.stages import STAGE_ARTIFACTS, artifact_file
 
 __all__ = [
@@ -83,11 +83,6 @@ def _exchange(first: Path, second: Path) -> bool:
 HISTORY_LEAVES_OUT: tuple[str, ...] = tuple(
     artifact_file(name) for name in STAGE_ARTIFACTS["ingest"].writes if not name.endswith(".json")
 )
-
-
-def history_folder(final: Path) -> Path:
-    """``outputs/<run_name>.history``: the good runs a run replaced, one folder each."""
-    return final.with_name(f"{final.name}.history")
 
 
 def _retire(previous: Path, final: Path, keep_runs: int) -> None:
