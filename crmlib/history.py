@@ -370,7 +370,7 @@ def with_since_last(
 
 
 # -- the stages' own comparisons ---------------------------------------------------------------
-_RESTATED = {"active_customers": "customers", "retention_rate": "rate", "revenue": "money"}
+_RESTATED = ("active_customers", "retention_rate", "revenue")
 
 
 def restated_periods(

@@ -21,6 +21,7 @@ from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 from crmlib.config import WorkbookParams
 from crmlib.formatting import format_figure, signed_points
 from crmlib.io import read_json
+from crmlib.privacy import SmallCells
 
 __all__ = [
     "TEMPLATES_DIR",
@@ -418,10 +419,10 @@ def _sparkline(trend: Any, *, label: str, min_cell_size: int) -> Markup:
         return Markup("")
     values, customers = trend.get("values") or [], trend.get("customers") or []
     periods = trend.get("periods") or []
+    rule = SmallCells(min_cell_size)
     points: list[float | None] = []
     for position, value in enumerate(values):
-        base = customers[position] if position < len(customers) else None
-        small = isinstance(base, (int, float)) and 0 < base < min_cell_size
+        small = position < len(customers) and bool(rule.is_small(customers[position]))
         number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
         points.append(None if small or number is None or number != number else float(number))
     shown = [v for v in points if v is not None]
